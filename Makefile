@@ -1,0 +1,62 @@
+# patrold: build, run, test, bench. `make run` and `make test` do every set-up step.
+BUILD    ?= build
+SANITIZE ?=
+CC       ?= cc
+PKGS     := libpq geos proj jansson libsodium zlib
+WARN     := -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGEOS_USE_ONLY_R_API $(WARN) -I. \
+            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcivetweb -lpthread -lm
+ifneq ($(SANITIZE),)
+CFLAGS   += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=$(SANITIZE)
+endif
+
+GIS_SRC  := $(wildcard gis/*.c)
+SVC_SRC  := $(filter-out service/main.c,$(wildcard service/*.c))
+LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(GIS_SRC) $(SVC_SRC))
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
+
+.PHONY: all deps run test unit bench format format-check clean
+all: $(BUILD)/patrold
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/%.o: %.c $(wildcard service/*.h gis/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/patrold: $(BUILD)/service/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+
+$(BUILD)/bench/%: tests/bench/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
+
+run: deps $(BUILD)/patrold
+	@scripts/run.sh $(BUILD)/patrold
+
+unit: $(UNIT_BIN)
+
+test: deps $(BUILD)/patrold $(UNIT_BIN)
+	@BUILD=$(BUILD) tests/run
+
+bench: deps $(BUILD)/patrold $(BENCH_BIN)
+	@BUILD=$(BUILD) tests/bench/run
+
+format:
+	clang-format -i service/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c
+
+format-check:
+	clang-format --dry-run -Werror service/*.[ch] gis/*.[ch]
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,1221 @@
+/* gis/index.c - spatial index of tiers, zones and station coverage (GEOS
+ * STRtrees of polygons), atomic publication, per-thread point location and
+ * station routing. Rules and thread model: see index.h. */
+#include "index.h"
+
+#include "proj.h"
+
+#include <geos_c.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MSG_LEN 256
+#define TREE_NODE_CAPACITY 10
+#define NZONES_MAX 8
+#define NCHAIN_MAX 4
+
+struct gis_builder {
+    GEOSContextHandle_t h;
+    GEOSWKBReader *rd;
+    char msg[MSG_LEN]; /* last GEOS message */
+    gis_division *divs;
+    size_t ndivs, capdivs;
+    gis_station *sts;
+    size_t nsts, capsts;
+    size_t nvertices;
+};
+
+struct gis_index {
+    GEOSContextHandle_t h; /* the builder's context: owns geometries and trees */
+    char msg[MSG_LEN];
+    gis_division *divs;
+    size_t ndivs;
+    gis_station *sts;
+    size_t nsts;
+    gis_station **by_id; /* sorted by id */
+    gis_station **city;  /* tier GIS_CITY stations */
+    size_t ncity;
+    GEOSSTRtree *tier_tree[4];
+    GEOSSTRtree *zone_tree;
+    GEOSSTRtree *cov_tree;
+    double snap_m;
+    size_t nvertices;
+    size_t approx_bytes;
+    atomic_long refs;
+};
+
+struct gis_slot {
+    pthread_mutex_t mu;
+    gis_index *cur;     /* guarded by mu */
+    atomic_ulong gen;   /* bumped under mu at each publish; 0 = none yet */
+};
+
+struct gis_locator {
+    gis_slot *s;
+    GEOSContextHandle_t h;
+    char msg[MSG_LEN];
+    unsigned long gen;   /* generation of ix */
+    gis_index *ix;       /* referenced index or NULL */
+    const GEOSPreparedGeometry **pdiv; /* by division priv_slot, lazily */
+    const GEOSPreparedGeometry **pcov; /* by station priv_slot, lazily */
+    void **cand;         /* STRtree query results */
+    size_t ncand, capcand;
+    int cand_oom;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static void geos_msg(const char *message, void *userdata)
+{
+    char *buf = userdata;
+
+    snprintf(buf, MSG_LEN, "%s", message);
+}
+
+static void geos_notice(const char *message, void *userdata)
+{
+    (void)message;
+    (void)userdata;
+}
+
+static pthread_mutex_t geos_init_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* A GEOS context whose error messages go to buf (MSG_LEN bytes). */
+static GEOSContextHandle_t geos_open(char *buf)
+{
+    GEOSContextHandle_t h;
+
+    pthread_mutex_lock(&geos_init_mu);
+    h = GEOS_init_r();
+    pthread_mutex_unlock(&geos_init_mu);
+    if (h == NULL)
+        return NULL;
+    buf[0] = '\0';
+    GEOSContext_setErrorMessageHandler_r(h, geos_msg, buf);
+    GEOSContext_setNoticeMessageHandler_r(h, geos_notice, NULL);
+    return h;
+}
+
+static void geos_close(GEOSContextHandle_t h)
+{
+    if (h == NULL)
+        return;
+    pthread_mutex_lock(&geos_init_mu);
+    GEOS_finish_r(h);
+    pthread_mutex_unlock(&geos_init_mu);
+}
+
+const char *gis_level_name(gis_level l)
+{
+    switch (l) {
+    case GIS_CITY:
+        return "city";
+    case GIS_COUNTY:
+        return "county";
+    case GIS_TOWN:
+        return "town";
+    case GIS_COMMUNITY:
+        return "community";
+    }
+    return "unknown";
+}
+
+static int valid_level(int l)
+{
+    return l >= GIS_CITY && l <= GIS_COMMUNITY;
+}
+
+static int valid_lonlat(double lon, double lat)
+{
+    return isfinite(lon) && isfinite(lat) && lon >= -180.0 && lon <= 180.0 && lat >= -90.0 &&
+           lat <= 90.0;
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+
+    if (d != NULL)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* Calls fn on every ring (exterior and holes) of a Polygon/MultiPolygon.
+ * Stops and returns -1 as soon as fn does. */
+static int for_each_ring(GEOSContextHandle_t h, const GEOSGeometry *g,
+                         int (*fn)(GEOSContextHandle_t, const GEOSGeometry *, void *), void *ud)
+{
+    int type = GEOSGeomTypeId_r(h, g);
+    int i, n;
+
+    if (type == GEOS_MULTIPOLYGON) {
+        n = GEOSGetNumGeometries_r(h, g);
+        for (i = 0; i < n; i++) {
+            const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
+            if (p == NULL || for_each_ring(h, p, fn, ud) != 0)
+                return -1;
+        }
+        return 0;
+    }
+    if (type != GEOS_POLYGON)
+        return -1;
+    if (GEOSisEmpty_r(h, g) == 1)
+        return 0;
+    {
+        const GEOSGeometry *r = GEOSGetExteriorRing_r(h, g);
+        if (r == NULL || fn(h, r, ud) != 0)
+            return -1;
+    }
+    n = GEOSGetNumInteriorRings_r(h, g);
+    for (i = 0; i < n; i++) {
+        const GEOSGeometry *r = GEOSGetInteriorRingN_r(h, g, i);
+        if (r == NULL || fn(h, r, ud) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Ring visitor: counts vertices, refuses non-finite or out-of-range ones. */
+static int ring_check(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
+{
+    size_t *count = ud;
+    const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(h, r);
+    unsigned int n, i;
+
+    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        double x, y;
+        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0 || !valid_lonlat(x, y))
+            return -1;
+    }
+    *count += n;
+    return 0;
+}
+
+/* Ring visitor: computes (and so caches, if GEOS caches lazily) the envelope
+ * of every ring before the geometry is shared between threads. */
+static int ring_warm(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
+{
+    double a, b, c, d;
+
+    (void)ud;
+    return GEOSGeom_getExtent_r(h, r, &a, &b, &c, &d) == 1 ? 0 : -1;
+}
+
+static int warm_envelopes(GEOSContextHandle_t h, const GEOSGeometry *g, double env[4])
+{
+    int i, n;
+
+    if (GEOSGeom_getExtent_r(h, g, &env[0], &env[1], &env[2], &env[3]) != 1)
+        return -1;
+    if (GEOSGeomTypeId_r(h, g) == GEOS_MULTIPOLYGON) {
+        n = GEOSGetNumGeometries_r(h, g);
+        for (i = 0; i < n; i++) {
+            double e[4];
+            const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
+            if (p == NULL || GEOSGeom_getExtent_r(h, p, &e[0], &e[1], &e[2], &e[3]) != 1)
+                return -1;
+        }
+    }
+    return for_each_ring(h, g, ring_warm, NULL);
+}
+
+/* The polygonal part of a MakeValid result (a new geometry), or NULL. */
+static GEOSGeometry *polygonal_part(GEOSContextHandle_t h, const GEOSGeometry *g)
+{
+    int type = GEOSGeomTypeId_r(h, g);
+    GEOSGeometry **parts = NULL, *out = NULL;
+    int i, n, k = 0;
+
+    if (type == GEOS_POLYGON || type == GEOS_MULTIPOLYGON)
+        return GEOSGeom_clone_r(h, g);
+    if (type != GEOS_GEOMETRYCOLLECTION)
+        return NULL;
+    n = GEOSGetNumGeometries_r(h, g);
+    parts = calloc((size_t)(n > 0 ? n : 1) * 4, sizeof *parts);
+    if (parts == NULL)
+        return NULL;
+    for (i = 0; i < n; i++) {
+        const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
+        int t = p ? GEOSGeomTypeId_r(h, p) : -1;
+        if (t == GEOS_POLYGON) {
+            if ((parts[k] = GEOSGeom_clone_r(h, p)) == NULL)
+                goto done;
+            k++;
+        } else if (t == GEOS_MULTIPOLYGON) {
+            int j, m = GEOSGetNumGeometries_r(h, p);
+            GEOSGeometry **more = realloc(parts, ((size_t)k + (size_t)m + (size_t)n) * sizeof *parts);
+            if (more == NULL)
+                goto done;
+            parts = more;
+            for (j = 0; j < m; j++) {
+                if ((parts[k] = GEOSGeom_clone_r(h, GEOSGetGeometryN_r(h, p, j))) == NULL)
+                    goto done;
+                k++;
+            }
+        }
+    }
+    if (k == 0)
+        goto done;
+    if (k == 1) {
+        out = parts[0];
+        k = 0;
+        goto done;
+    }
+    out = GEOSGeom_createCollection_r(h, GEOS_MULTIPOLYGON, parts, (unsigned int)k);
+    if (out != NULL)
+        k = 0; /* parts now owned by out */
+done:
+    for (i = 0; i < k; i++)
+        GEOSGeom_destroy_r(h, parts[i]);
+    free(parts);
+    return out;
+}
+
+/* Read, check and if needed repair a polygonal WKB. Returns a new geometry
+ * (caller owns it) with envelopes computed, or NULL with a message. */
+static GEOSGeometry *read_polygonal(gis_builder *b, const char *what,
+                                    const unsigned char *wkb, size_t len, size_t *nverts,
+                                    double env[4], char *err, size_t errlen)
+{
+    GEOSContextHandle_t h = b->h;
+    GEOSGeometry *g = NULL, *fixed = NULL, *out = NULL;
+    GEOSMakeValidParams *params = NULL;
+    int type, srid, valid;
+    size_t count = 0;
+
+    if (wkb == NULL || len == 0) {
+        set_err(err, errlen, "%s: no geometry", what);
+        goto done;
+    }
+    b->msg[0] = '\0';
+    g = GEOSWKBReader_read_r(h, b->rd, wkb, len);
+    if (g == NULL) {
+        set_err(err, errlen, "%s: unreadable WKB: %s", what, b->msg[0] ? b->msg : "parse error");
+        goto done;
+    }
+    type = GEOSGeomTypeId_r(h, g);
+    if (type != GEOS_POLYGON && type != GEOS_MULTIPOLYGON) {
+        char *t = GEOSGeomType_r(h, g);
+        set_err(err, errlen, "%s: geometry is %s, expected Polygon or MultiPolygon", what,
+                t ? t : "unknown");
+        GEOSFree_r(h, t);
+        goto done;
+    }
+    if (GEOSisEmpty_r(h, g) != 0) {
+        set_err(err, errlen, "%s: empty geometry", what);
+        goto done;
+    }
+    srid = GEOSGetSRID_r(h, g);
+    if (srid != 0 && srid != 4326) {
+        set_err(err, errlen, "%s: SRID %d, expected 4326", what, srid);
+        goto done;
+    }
+    if (for_each_ring(h, g, ring_check, &count) != 0) {
+        set_err(err, errlen, "%s: coordinate not finite or outside lon -180..180 / lat -90..90",
+                what);
+        goto done;
+    }
+    valid = GEOSisValid_r(h, g);
+    if (valid == 2) {
+        set_err(err, errlen, "%s: validity check failed: %s", what, b->msg);
+        goto done;
+    }
+    if (valid == 0) {
+        char *reason = GEOSisValidReason_r(h, g);
+        params = GEOSMakeValidParams_create_r(h);
+        if (params == NULL || !GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_STRUCTURE) ||
+            !GEOSMakeValidParams_setKeepCollapsed_r(h, params, 0)) {
+            set_err(err, errlen, "%s: out of memory", what);
+            GEOSFree_r(h, reason);
+            goto done;
+        }
+        fixed = GEOSMakeValidWithParams_r(h, g, params);
+        GEOSGeom_destroy_r(h, g);
+        g = fixed ? polygonal_part(h, fixed) : NULL;
+        if (g == NULL || GEOSisEmpty_r(h, g) != 0 || GEOSisValid_r(h, g) != 1) {
+            set_err(err, errlen, "%s: invalid polygon (%s) cannot be repaired", what,
+                    reason ? reason : "unknown reason");
+            GEOSFree_r(h, reason);
+            goto done;
+        }
+        GEOSFree_r(h, reason);
+        count = 0;
+        if (for_each_ring(h, g, ring_check, &count) != 0) {
+            set_err(err, errlen, "%s: repaired geometry out of range", what);
+            goto done;
+        }
+    }
+    GEOSSetSRID_r(h, g, 4326);
+    if (warm_envelopes(h, g, env) != 0) {
+        set_err(err, errlen, "%s: cannot compute envelope: %s", what, b->msg);
+        goto done;
+    }
+    *nverts = count;
+    out = g;
+    g = NULL;
+done:
+    if (g != NULL)
+        GEOSGeom_destroy_r(h, g);
+    if (fixed != NULL)
+        GEOSGeom_destroy_r(h, fixed);
+    if (params != NULL)
+        GEOSMakeValidParams_destroy_r(h, params);
+    return out;
+}
+
+/* ---------------------------------------------------------------- builder */
+
+gis_builder *gis_builder_create(char *err, size_t errlen)
+{
+    gis_builder *b = calloc(1, sizeof *b);
+
+    if (b == NULL) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    b->h = geos_open(b->msg);
+    if (b->h == NULL) {
+        set_err(err, errlen, "cannot create GEOS context");
+        free(b);
+        return NULL;
+    }
+    b->rd = GEOSWKBReader_create_r(b->h);
+    if (b->rd == NULL) {
+        set_err(err, errlen, "cannot create WKB reader");
+        geos_close(b->h);
+        free(b);
+        return NULL;
+    }
+    return b;
+}
+
+int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
+                             gis_level level, int is_zone, const unsigned char *wkb,
+                             size_t wkb_len, char *err, size_t errlen)
+{
+    char what[64];
+    gis_division *d;
+    GEOSGeometry *g;
+    size_t nverts = 0, clen;
+    double env[4];
+    char *name_copy;
+
+    if (b == NULL) {
+        set_err(err, errlen, "no builder");
+        return -1;
+    }
+    clen = code ? strlen(code) : 0;
+    if (clen == 0 || clen > 12) {
+        set_err(err, errlen, "division code must have 1..12 characters");
+        return -1;
+    }
+    snprintf(what, sizeof what, "division %s", code);
+    if (!valid_level((int)level)) {
+        set_err(err, errlen, "%s: level %d is not a gis_level", what, (int)level);
+        return -1;
+    }
+    if (b->ndivs == b->capdivs) {
+        size_t cap = b->capdivs ? b->capdivs * 2 : 64;
+        gis_division *m = realloc(b->divs, cap * sizeof *m);
+        if (m == NULL) {
+            set_err(err, errlen, "%s: out of memory", what);
+            return -1;
+        }
+        b->divs = m;
+        b->capdivs = cap;
+    }
+    name_copy = dup_str(name ? name : "");
+    if (name_copy == NULL) {
+        set_err(err, errlen, "%s: out of memory", what);
+        return -1;
+    }
+    g = read_polygonal(b, what, wkb, wkb_len, &nverts, env, err, errlen);
+    if (g == NULL) {
+        free(name_copy);
+        return -1;
+    }
+    d = &b->divs[b->ndivs++];
+    memset(d, 0, sizeof *d);
+    memcpy(d->code, code, clen + 1);
+    d->name = name_copy;
+    d->level = level;
+    d->is_zone = is_zone != 0;
+    d->priv_geom = g;
+    memcpy(d->priv_env, env, sizeof env);
+    b->nvertices += nverts;
+    return 0;
+}
+
+int gis_builder_add_station(gis_builder *b, long long id, const char *name, gis_level tier,
+                            int can_dispatch, long long parent_id, double lon, double lat,
+                            const unsigned char *coverage_wkb, size_t wkb_len, char *err,
+                            size_t errlen)
+{
+    char what[64];
+    gis_station *st;
+    GEOSGeometry *g = NULL;
+    size_t nverts = 0;
+    double env[4];
+    char *name_copy;
+
+    if (b == NULL) {
+        set_err(err, errlen, "no builder");
+        return -1;
+    }
+    snprintf(what, sizeof what, "station %lld", id);
+    if (!valid_level((int)tier)) {
+        set_err(err, errlen, "%s: tier %d is not a gis_level", what, (int)tier);
+        return -1;
+    }
+    if (!valid_lonlat(lon, lat)) {
+        set_err(err, errlen, "%s: location not finite or out of range", what);
+        return -1;
+    }
+    if (b->nsts == b->capsts) {
+        size_t cap = b->capsts ? b->capsts * 2 : 64;
+        gis_station *m = realloc(b->sts, cap * sizeof *m);
+        if (m == NULL) {
+            set_err(err, errlen, "%s: out of memory", what);
+            return -1;
+        }
+        b->sts = m;
+        b->capsts = cap;
+    }
+    name_copy = dup_str(name ? name : "");
+    if (name_copy == NULL) {
+        set_err(err, errlen, "%s: out of memory", what);
+        return -1;
+    }
+    if (coverage_wkb != NULL && wkb_len > 0) {
+        char cwhat[80];
+        snprintf(cwhat, sizeof cwhat, "%s coverage", what);
+        g = read_polygonal(b, cwhat, coverage_wkb, wkb_len, &nverts, env, err, errlen);
+        if (g == NULL) {
+            free(name_copy);
+            return -1;
+        }
+    }
+    st = &b->sts[b->nsts++];
+    memset(st, 0, sizeof *st);
+    st->id = id;
+    st->name = name_copy;
+    st->tier = tier;
+    st->can_dispatch = can_dispatch != 0;
+    st->parent_id = parent_id;
+    st->lon = lon;
+    st->lat = lat;
+    st->priv_cov = g;
+    b->nvertices += nverts;
+    return 0;
+}
+
+static void free_items(GEOSContextHandle_t h, gis_division *divs, size_t ndivs,
+                       gis_station *sts, size_t nsts)
+{
+    size_t i;
+
+    for (i = 0; i < ndivs; i++) {
+        if (divs[i].priv_geom != NULL)
+            GEOSGeom_destroy_r(h, divs[i].priv_geom);
+        free(divs[i].name);
+    }
+    for (i = 0; i < nsts; i++) {
+        if (sts[i].priv_cov != NULL)
+            GEOSGeom_destroy_r(h, sts[i].priv_cov);
+        free(sts[i].name);
+    }
+    free(divs);
+    free(sts);
+}
+
+void gis_builder_destroy(gis_builder *b)
+{
+    if (b == NULL)
+        return;
+    free_items(b->h, b->divs, b->ndivs, b->sts, b->nsts);
+    if (b->rd != NULL)
+        GEOSWKBReader_destroy_r(b->h, b->rd);
+    geos_close(b->h);
+    free(b);
+}
+
+static void index_free(gis_index *ix)
+{
+    int i;
+
+    if (ix == NULL)
+        return;
+    for (i = 0; i < 4; i++)
+        if (ix->tier_tree[i] != NULL)
+            GEOSSTRtree_destroy_r(ix->h, ix->tier_tree[i]);
+    if (ix->zone_tree != NULL)
+        GEOSSTRtree_destroy_r(ix->h, ix->zone_tree);
+    if (ix->cov_tree != NULL)
+        GEOSSTRtree_destroy_r(ix->h, ix->cov_tree);
+    free_items(ix->h, ix->divs, ix->ndivs, ix->sts, ix->nsts);
+    free(ix->by_id);
+    free(ix->city);
+    geos_close(ix->h);
+    free(ix);
+}
+
+void gis_index_destroy(gis_index *ix)
+{
+    index_free(ix);
+}
+
+static int cmp_div_code(const void *a, const void *b)
+{
+    const gis_division *x = *(const gis_division *const *)a;
+    const gis_division *y = *(const gis_division *const *)b;
+
+    return strcmp(x->code, y->code);
+}
+
+static int cmp_station_id(const void *a, const void *b)
+{
+    const gis_station *x = *(const gis_station *const *)a;
+    const gis_station *y = *(const gis_station *const *)b;
+
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+static void query_nothing(void *item, void *userdata)
+{
+    (void)item;
+    (void)userdata;
+}
+
+/* GEOS 3.11 has no GEOSSTRtree_build: the tree is built by its first query.
+ * Do that now so that the published tree is never mutated by readers. */
+static int force_build(GEOSContextHandle_t h, GEOSSTRtree *t)
+{
+    GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(h, 0.0, 0.0);
+
+    if (pt == NULL)
+        return -1;
+    GEOSSTRtree_query_r(h, t, pt, query_nothing, NULL);
+    GEOSGeom_destroy_r(h, pt);
+    return 0;
+}
+
+gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err, size_t errlen)
+{
+    gis_index *ix = NULL, *out = NULL;
+    gis_division **sorted = NULL;
+    size_t i;
+    int l;
+
+    if (b == NULL) {
+        set_err(err, errlen, "no builder");
+        return NULL;
+    }
+    if (!isfinite(snap_tolerance_m) || snap_tolerance_m < 0.0) {
+        set_err(err, errlen, "snap tolerance must be a finite number >= 0 metres");
+        goto done;
+    }
+    ix = calloc(1, sizeof *ix);
+    if (ix == NULL) {
+        set_err(err, errlen, "out of memory");
+        goto done;
+    }
+    /* Move the builder's content into the index. */
+    ix->h = b->h;
+    GEOSContext_setErrorMessageHandler_r(ix->h, geos_msg, ix->msg);
+    GEOSWKBReader_destroy_r(b->h, b->rd);
+    b->rd = NULL;
+    b->h = NULL;
+    ix->divs = b->divs;
+    ix->ndivs = b->ndivs;
+    ix->sts = b->sts;
+    ix->nsts = b->nsts;
+    ix->nvertices = b->nvertices;
+    ix->snap_m = snap_tolerance_m;
+    b->divs = NULL;
+    b->sts = NULL;
+    b->ndivs = b->nsts = 0;
+    atomic_init(&ix->refs, 1);
+
+    /* Unique division codes. */
+    sorted = malloc((ix->ndivs ? ix->ndivs : 1) * sizeof *sorted);
+    ix->by_id = malloc((ix->nsts ? ix->nsts : 1) * sizeof *ix->by_id);
+    ix->city = malloc((ix->nsts ? ix->nsts : 1) * sizeof *ix->city);
+    if (sorted == NULL || ix->by_id == NULL || ix->city == NULL) {
+        set_err(err, errlen, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < ix->ndivs; i++) {
+        ix->divs[i].priv_slot = i;
+        sorted[i] = &ix->divs[i];
+    }
+    qsort(sorted, ix->ndivs, sizeof *sorted, cmp_div_code);
+    for (i = 1; i < ix->ndivs; i++) {
+        if (strcmp(sorted[i - 1]->code, sorted[i]->code) == 0) {
+            set_err(err, errlen, "duplicate division code %s", sorted[i]->code);
+            goto done;
+        }
+    }
+    /* Unique station ids, city-tier stations. */
+    for (i = 0; i < ix->nsts; i++) {
+        ix->sts[i].priv_slot = i;
+        ix->by_id[i] = &ix->sts[i];
+        if (ix->sts[i].tier == GIS_CITY)
+            ix->city[ix->ncity++] = &ix->sts[i];
+    }
+    qsort(ix->by_id, ix->nsts, sizeof *ix->by_id, cmp_station_id);
+    for (i = 1; i < ix->nsts; i++) {
+        if (ix->by_id[i - 1]->id == ix->by_id[i]->id) {
+            set_err(err, errlen, "duplicate station id %lld", ix->by_id[i]->id);
+            goto done;
+        }
+    }
+
+    /* Trees, filled in code order so that query order is deterministic. */
+    for (l = 0; l < 4; l++)
+        ix->tier_tree[l] = GEOSSTRtree_create_r(ix->h, TREE_NODE_CAPACITY);
+    ix->zone_tree = GEOSSTRtree_create_r(ix->h, TREE_NODE_CAPACITY);
+    ix->cov_tree = GEOSSTRtree_create_r(ix->h, TREE_NODE_CAPACITY);
+    for (l = 0; l < 4; l++)
+        if (ix->tier_tree[l] == NULL)
+            break;
+    if (l < 4 || ix->zone_tree == NULL || ix->cov_tree == NULL) {
+        set_err(err, errlen, "cannot create STRtree: %s", ix->msg);
+        goto done;
+    }
+    for (i = 0; i < ix->ndivs; i++) {
+        gis_division *d = sorted[i];
+        GEOSSTRtree *t = d->is_zone ? ix->zone_tree : ix->tier_tree[d->level];
+        GEOSSTRtree_insert_r(ix->h, t, d->priv_geom, d);
+    }
+    for (i = 0; i < ix->nsts; i++) {
+        gis_station *st = ix->by_id[i];
+        if (st->can_dispatch && st->priv_cov != NULL)
+            GEOSSTRtree_insert_r(ix->h, ix->cov_tree, st->priv_cov, st);
+    }
+    for (l = 0; l < 4; l++)
+        if (force_build(ix->h, ix->tier_tree[l]) != 0)
+            break;
+    if (l < 4 || force_build(ix->h, ix->zone_tree) != 0 || force_build(ix->h, ix->cov_tree) != 0) {
+        set_err(err, errlen, "cannot build STRtree: %s", ix->msg);
+        goto done;
+    }
+
+    /* Rough heap estimate: GEOS keeps 24 bytes per coordinate (x, y, z),
+     * plus per-geometry objects, tree nodes and our records. */
+    ix->approx_bytes = sizeof *ix + ix->nvertices * 24 +
+                       ix->ndivs * (sizeof(gis_division) + 256 + 96) +
+                       ix->nsts * (sizeof(gis_station) + 3 * sizeof(void *) + 256 + 96);
+    for (i = 0; i < ix->ndivs; i++)
+        ix->approx_bytes += strlen(ix->divs[i].name) + 1;
+    for (i = 0; i < ix->nsts; i++)
+        ix->approx_bytes += strlen(ix->sts[i].name) + 1;
+
+    out = ix;
+    ix = NULL;
+done:
+    free(sorted);
+    index_free(ix);
+    gis_builder_destroy(b);
+    return out;
+}
+
+void gis_index_stats(const gis_index *ix, size_t *ndivisions, size_t *nstations,
+                     size_t *nvertices, size_t *approx_bytes)
+{
+    if (ndivisions)
+        *ndivisions = ix ? ix->ndivs : 0;
+    if (nstations)
+        *nstations = ix ? ix->nsts : 0;
+    if (nvertices)
+        *nvertices = ix ? ix->nvertices : 0;
+    if (approx_bytes)
+        *approx_bytes = ix ? ix->approx_bytes : 0;
+}
+
+/* ------------------------------------------------------------------ slot */
+
+static void index_release(gis_index *ix)
+{
+    if (ix != NULL && atomic_fetch_sub_explicit(&ix->refs, 1, memory_order_acq_rel) == 1)
+        index_free(ix);
+}
+
+gis_slot *gis_slot_create(void)
+{
+    gis_slot *s = calloc(1, sizeof *s);
+
+    if (s == NULL)
+        return NULL;
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        free(s);
+        return NULL;
+    }
+    atomic_init(&s->gen, 0);
+    return s;
+}
+
+void gis_slot_destroy(gis_slot *s)
+{
+    if (s == NULL)
+        return;
+    index_release(s->cur);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+void gis_slot_publish(gis_slot *s, gis_index *ix)
+{
+    gis_index *old;
+
+    if (s == NULL || ix == NULL)
+        return;
+    pthread_mutex_lock(&s->mu);
+    old = s->cur;
+    s->cur = ix; /* the slot's reference is the one ix was created with */
+    atomic_fetch_add_explicit(&s->gen, 1, memory_order_release);
+    pthread_mutex_unlock(&s->mu);
+    index_release(old);
+}
+
+int gis_slot_ready(gis_slot *s)
+{
+    return s != NULL && atomic_load_explicit(&s->gen, memory_order_acquire) != 0;
+}
+
+/* --------------------------------------------------------------- locator */
+
+gis_locator *gis_locator_create(gis_slot *s)
+{
+    gis_locator *l;
+
+    if (s == NULL)
+        return NULL;
+    l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return NULL;
+    l->s = s;
+    l->h = geos_open(l->msg);
+    if (l->h == NULL) {
+        free(l);
+        return NULL;
+    }
+    return l;
+}
+
+/* Drop the prepared geometries and the index reference. */
+static void locator_drop(gis_locator *l)
+{
+    size_t i;
+
+    if (l->ix != NULL) {
+        for (i = 0; l->pdiv != NULL && i < l->ix->ndivs; i++)
+            if (l->pdiv[i] != NULL)
+                GEOSPreparedGeom_destroy_r(l->h, l->pdiv[i]);
+        for (i = 0; l->pcov != NULL && i < l->ix->nsts; i++)
+            if (l->pcov[i] != NULL)
+                GEOSPreparedGeom_destroy_r(l->h, l->pcov[i]);
+    }
+    free(l->pdiv);
+    free(l->pcov);
+    l->pdiv = NULL;
+    l->pcov = NULL;
+    index_release(l->ix);
+    l->ix = NULL;
+    l->gen = 0;
+}
+
+void gis_locator_destroy(gis_locator *l)
+{
+    if (l == NULL)
+        return;
+    locator_drop(l);
+    free(l->cand);
+    geos_close(l->h);
+    free(l);
+}
+
+/* Make l->ix the newest published index. Lock-free unless it changed. */
+static int locator_refresh(gis_locator *l, char *err, size_t errlen)
+{
+    gis_slot *s = l->s;
+    unsigned long g = atomic_load_explicit(&s->gen, memory_order_acquire);
+    gis_index *ix;
+
+    if (g != 0 && g == l->gen && l->ix != NULL)
+        return 0;
+    if (g == 0) {
+        set_err(err, errlen, "no spatial index published yet");
+        return -1;
+    }
+    locator_drop(l);
+    pthread_mutex_lock(&s->mu);
+    ix = s->cur;
+    atomic_fetch_add_explicit(&ix->refs, 1, memory_order_relaxed);
+    g = atomic_load_explicit(&s->gen, memory_order_relaxed);
+    pthread_mutex_unlock(&s->mu);
+    l->ix = ix;
+    l->gen = g;
+    l->pdiv = calloc(ix->ndivs ? ix->ndivs : 1, sizeof *l->pdiv);
+    l->pcov = calloc(ix->nsts ? ix->nsts : 1, sizeof *l->pcov);
+    if (l->pdiv == NULL || l->pcov == NULL) {
+        locator_drop(l);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+static void collect(void *item, void *userdata)
+{
+    gis_locator *l = userdata;
+
+    if (l->ncand == l->capcand) {
+        size_t cap = l->capcand ? l->capcand * 2 : 32;
+        void **m = realloc(l->cand, cap * sizeof *m);
+        if (m == NULL) {
+            l->cand_oom = 1;
+            return;
+        }
+        l->cand = m;
+        l->capcand = cap;
+    }
+    l->cand[l->ncand++] = item;
+}
+
+static int query(gis_locator *l, GEOSSTRtree *t, const GEOSGeometry *g)
+{
+    l->ncand = 0;
+    l->cand_oom = 0;
+    GEOSSTRtree_query_r(l->h, t, g, collect, l);
+    return l->cand_oom ? -1 : 0;
+}
+
+/* 1 if the prepared geometry for (cache[slot], geom) covers pt, 0 if not, -1
+ * on GEOS failure. Prepares lazily in the locator's own cache. */
+static int covers(gis_locator *l, const GEOSPreparedGeometry **cache, size_t slot,
+                  const GEOSGeometry *geom, const GEOSGeometry *pt)
+{
+    char r;
+
+    if (cache[slot] == NULL) {
+        cache[slot] = GEOSPrepare_r(l->h, geom);
+        if (cache[slot] == NULL)
+            return -1;
+    }
+    r = GEOSPreparedCovers_r(l->h, cache[slot], pt);
+    return r == 2 ? -1 : r;
+}
+
+/* Nearest-point search in a local tangent frame (metres) centred on the
+ * query point; exact enough within a few kilometres. */
+typedef struct {
+    double lon0, lat0, kx, ky; /* metres per degree of lon / lat at lat0 */
+    double reach;              /* skip rings whose envelope is farther */
+    double best2, bx, by;      /* best squared distance and its point (local) */
+} near_ctx;
+
+static int ring_near(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
+{
+    near_ctx *c = ud;
+    const GEOSCoordSequence *seq;
+    double e[4], dx, dy, px = 0.0, py = 0.0;
+    unsigned int n, i;
+
+    if (GEOSGeom_getExtent_r(h, r, &e[0], &e[1], &e[2], &e[3]) != 1)
+        return -1;
+    dx = fmax(0.0, fmax((e[0] - c->lon0), (c->lon0 - e[2]))) * c->kx;
+    dy = fmax(0.0, fmax((e[1] - c->lat0), (c->lat0 - e[3]))) * c->ky;
+    if (dx * dx + dy * dy > c->reach * c->reach)
+        return 0;
+    seq = GEOSGeom_getCoordSeq_r(h, r);
+    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        double x, y, qx, qy, vx, vy, t, len2, d2;
+        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0)
+            return -1;
+        qx = (x - c->lon0) * c->kx;
+        qy = (y - c->lat0) * c->ky;
+        if (i > 0) {
+            /* Closest point of segment p-q to the origin. */
+            vx = qx - px;
+            vy = qy - py;
+            len2 = vx * vx + vy * vy;
+            t = len2 > 0.0 ? -(px * vx + py * vy) / len2 : 0.0;
+            t = t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+            x = px + t * vx;
+            y = py + t * vy;
+            d2 = x * x + y * y;
+            if (d2 < c->best2) {
+                c->best2 = d2;
+                c->bx = x;
+                c->by = y;
+            }
+        }
+        px = qx;
+        py = qy;
+    }
+    return 0;
+}
+
+/* WGS-84 metres per degree of longitude and latitude at lat. */
+static void metres_per_degree(double lat, double *kx, double *ky)
+{
+    const double a = 6378137.0, e2 = 0.00669437999014;
+    double phi = lat * 3.14159265358979323846 / 180.0;
+    double s = sin(phi), w = sqrt(1.0 - e2 * s * s);
+    double rad = 3.14159265358979323846 / 180.0;
+
+    *ky = a * (1.0 - e2) / (w * w * w) * rad;
+    *kx = a / w * cos(phi) * rad;
+}
+
+/* The division of tree t nearest to (lon, lat) within tol metres (ties:
+ * smallest code), NULL if none; *dist_m gets its geodesic distance. */
+static int snap(gis_locator *l, GEOSSTRtree *t, double lon, double lat, double tol,
+                const gis_division **best, double *dist_m)
+{
+    near_ctx c;
+    GEOSGeometry *box;
+    double dlon, dlat, bestd = INFINITY;
+    size_t i;
+    int rc = -1;
+
+    *best = NULL;
+    metres_per_degree(lat, &c.kx, &c.ky);
+    c.lon0 = lon;
+    c.lat0 = lat;
+    c.reach = tol * 1.01 + 1.0;
+    dlat = c.reach / c.ky;
+    dlon = c.kx > 1e-3 ? c.reach / c.kx : 360.0;
+    if (dlon > 360.0)
+        dlon = 360.0;
+    box = GEOSGeom_createRectangle_r(l->h, lon - dlon, lat - dlat, lon + dlon, lat + dlat);
+    if (box == NULL)
+        return -1;
+    if (query(l, t, box) != 0)
+        goto done;
+    for (i = 0; i < l->ncand; i++) {
+        const gis_division *d = l->cand[i];
+        double d_m, qlon, qlat;
+        c.best2 = INFINITY;
+        if (for_each_ring(l->h, d->priv_geom, ring_near, &c) != 0)
+            goto done;
+        if (!isfinite(c.best2))
+            continue;
+        qlon = lon + c.bx / c.kx;
+        qlat = lat + c.by / c.ky;
+        d_m = gis_geodesic_m(lon, lat, qlon, qlat);
+        if (d_m <= tol && (d_m < bestd || (d_m == bestd && strcmp(d->code, (*best)->code) < 0))) {
+            bestd = d_m;
+            *best = d;
+        }
+    }
+    *dist_m = *best ? bestd : -1.0;
+    rc = 0;
+done:
+    GEOSGeom_destroy_r(l->h, box);
+    return rc;
+}
+
+static const gis_station *station_lookup(const gis_index *ix, long long id)
+{
+    size_t lo = 0, hi = ix->nsts;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ix->by_id[mid]->id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < ix->nsts && ix->by_id[lo]->id == id ? ix->by_id[lo] : NULL;
+}
+
+/* Better station for routing: a higher tier value (lower tier) first, then
+ * nearer, then smaller id. */
+static int station_better(const gis_station *a, double da, const gis_station *b, double db)
+{
+    if (b == NULL)
+        return 1;
+    if (a->tier != b->tier)
+        return a->tier > b->tier;
+    if (da != db)
+        return da < db;
+    return a->id < b->id;
+}
+
+int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err,
+               size_t errlen)
+{
+    gis_index *ix;
+    GEOSGeometry *pt = NULL;
+    const gis_station *best = NULL;
+    double bestd = -1.0;
+    size_t i;
+    int lv, rc = -1;
+
+    if (l == NULL || out == NULL) {
+        set_err(err, errlen, "no locator or output");
+        return -1;
+    }
+    if (!valid_lonlat(lon, lat)) {
+        set_err(err, errlen, "lon/lat not finite or out of range (lon -180..180, lat -90..90)");
+        return -1;
+    }
+    if (locator_refresh(l, err, errlen) != 0)
+        return -1;
+    ix = l->ix;
+    memset(out, 0, sizeof *out);
+    out->snapped_m = -1.0;
+    out->station_distance_m = -1.0;
+
+    pt = GEOSGeom_createPointFromXY_r(l->h, lon, lat);
+    if (pt == NULL) {
+        set_err(err, errlen, "cannot create point: %s", l->msg);
+        goto done;
+    }
+
+    /* Tiers: smallest covering code wins; else snap within tolerance. */
+    for (lv = 0; lv < 4; lv++) {
+        const gis_division *win = NULL;
+        if (query(l, ix->tier_tree[lv], pt) != 0) {
+            set_err(err, errlen, "out of memory");
+            goto done;
+        }
+        for (i = 0; i < l->ncand; i++) {
+            const gis_division *d = l->cand[i];
+            int c;
+            if (win != NULL && strcmp(d->code, win->code) >= 0)
+                continue; /* cannot win: skip the polygon test */
+            c = covers(l, l->pdiv, d->priv_slot, d->priv_geom, pt);
+            if (c < 0) {
+                set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
+                goto done;
+            }
+            if (c)
+                win = d;
+        }
+        if (win == NULL && ix->snap_m > 0.0) {
+            double dm;
+            if (snap(l, ix->tier_tree[lv], lon, lat, ix->snap_m, &win, &dm) != 0) {
+                set_err(err, errlen, "snapping failed: %s", l->msg[0] ? l->msg : "out of memory");
+                goto done;
+            }
+            if (win != NULL && dm > out->snapped_m)
+                out->snapped_m = dm;
+        }
+        out->tiers[lv] = win;
+    }
+    out->outside = out->tiers[GIS_CITY] == NULL;
+
+    /* Zones: every covering zone, smallest codes first, at most 8. */
+    if (query(l, ix->zone_tree, pt) != 0) {
+        set_err(err, errlen, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < l->ncand; i++) {
+        const gis_division *d = l->cand[i];
+        int c = covers(l, l->pdiv, d->priv_slot, d->priv_geom, pt), k;
+        if (c < 0) {
+            set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
+            goto done;
+        }
+        if (!c)
+            continue;
+        k = out->nzones < NZONES_MAX ? out->nzones++ : NZONES_MAX;
+        /* Insertion into the sorted array; the largest falls off the end. */
+        while (k > 0 && strcmp(out->zones[k - 1]->code, d->code) > 0) {
+            if (k < NZONES_MAX)
+                out->zones[k] = out->zones[k - 1];
+            k--;
+        }
+        if (k < NZONES_MAX)
+            out->zones[k] = d;
+    }
+
+    /* Routing: lowest tier covering, nearest, smallest id. */
+    if (query(l, ix->cov_tree, pt) != 0) {
+        set_err(err, errlen, "out of memory");
+        goto done;
+    }
+    for (i = 0; i < l->ncand; i++) {
+        const gis_station *st = l->cand[i];
+        double d;
+        int c;
+        if (best != NULL && st->tier < best->tier)
+            continue;
+        c = covers(l, l->pcov, st->priv_slot, st->priv_cov, pt);
+        if (c < 0) {
+            set_err(err, errlen, "GEOS covers failed for station %lld: %s", st->id, l->msg);
+            goto done;
+        }
+        if (!c)
+            continue;
+        d = gis_geodesic_m(lon, lat, st->lon, st->lat);
+        if (station_better(st, d, best, bestd)) {
+            best = st;
+            bestd = d;
+        }
+    }
+    if (best == NULL) {
+        /* City fallback: dispatching city stations first, then nearest. */
+        for (i = 0; i < ix->ncity; i++) {
+            const gis_station *st = ix->city[i];
+            double d = gis_geodesic_m(lon, lat, st->lon, st->lat);
+            if (best == NULL || st->can_dispatch > best->can_dispatch ||
+                (st->can_dispatch == best->can_dispatch &&
+                 (d < bestd || (d == bestd && st->id < best->id)))) {
+                best = st;
+                bestd = d;
+            }
+        }
+    }
+    out->station = best;
+    out->station_distance_m = best ? bestd : -1.0;
+    if (best != NULL) {
+        const gis_station *cur = best;
+        while (out->nchain < NCHAIN_MAX && cur->parent_id > 0) {
+            const gis_station *up = station_lookup(ix, cur->parent_id);
+            int k, seen = (up == best);
+            for (k = 0; k < out->nchain && !seen; k++)
+                seen = out->chain[k] == up;
+            if (up == NULL || seen)
+                break;
+            out->chain[out->nchain++] = up;
+            cur = up;
+        }
+    }
+    rc = 0;
+done:
+    if (pt != NULL)
+        GEOSGeom_destroy_r(l->h, pt);
+    return rc;
+}
+
+const gis_station *gis_station_by_id(gis_locator *l, long long id)
+{
+    if (l == NULL || locator_refresh(l, NULL, 0) != 0)
+        return NULL;
+    return station_lookup(l->ix, id);
+}

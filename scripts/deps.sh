@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages patrold needs when any is missing (as root), or prints the line to run.
+set -euo pipefail
+pkgs=(gcc make pkg-config libc6-dev postgresql-15 postgresql-15-postgis-3 libpq-dev libgeos-dev
+      libproj-dev proj-bin libcivetweb-dev libjansson-dev libcmocka-dev libsodium-dev zlib1g-dev
+      python3 curl)
+[ "${PATROLD_BENCH_DEPS:-0}" = 1 ] && pkgs+=(wrk nginx-light postgresql-contrib valgrind)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "patrold needs these Debian packages; run as root:" >&2
+  echo "  apt-get update && apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >/dev/null
+apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,42 @@
+/* config.h - settings: defaults, then the file, then PATROLD_* environment variables. */
+#ifndef PATROLD_CONFIG_H
+#define PATROLD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct config {
+    char listen[64];          /* host:port CivetWeb listens on */
+    int threads;              /* worker threads (each keep-alive connection or WebSocket holds one) */
+    char database[512];       /* libpq conninfo; empty = the local cluster in state_dir */
+    char state_dir[256];      /* local cluster and other state */
+    char web_root[256];       /* dispatcher console static files */
+    char migrations_dir[256]; /* numbered SQL migrations */
+    char seed_dir[256];       /* Lianyungang demo data */
+    int ack_community_s;      /* acknowledgement time limit per responsible tier, seconds */
+    int ack_town_s;
+    int ack_county_s;
+    int ack_city_s;
+    int escalate_interval_ms; /* how often the escalation worker looks for overdue reports */
+    double dup_radius_m;      /* possible duplicates: same category within this distance... */
+    int dup_window_s;         /* ...received within this many seconds */
+    double snap_tolerance_m;  /* points this close outside every polygon snap to the nearest */
+    int token_ttl_s;          /* bearer token lifetime */
+    int json_body_limit;      /* default request body limit for JSON routes, bytes */
+    int access_log;           /* 1: one line per request on stderr */
+} config;
+
+/* Fills *c with the defaults. */
+void config_defaults(config *c);
+
+/* Reads `key = value` lines from path (# comments); unknown keys and bad values are errors.
+ * Returns 0, or -1 with a message in err. */
+int config_load_file(config *c, const char *path, char *err, size_t errlen);
+
+/* Applies PATROLD_<KEY> environment variables over *c. Returns 0 or -1 with err. */
+int config_load_env(config *c, char *err, size_t errlen);
+
+/* Writes every setting with its current value, default and help text (a valid config file) to f. */
+void config_print(const config *c, FILE *f);
+
+#endif

@@ -1,0 +1,36 @@
+/* db.h - libpq on a worker's own connection: reconnect, parameterised statements, transactions.
+ * Never prints; a failure leaves its message in w->err and SQLSTATE in w->sqlstate. */
+#ifndef PATROLD_DB_H
+#define PATROLD_DB_H
+
+#include <libpq-fe.h>
+
+#include "service/app.h"
+
+/* Connects (or re-connects after the database went away) and sets a safe search_path.
+ * Returns 0, or -1 with w->db_down = 1. */
+int db_ensure(worker *w);
+
+/* Runs one parameterised statement; `sql` must be a string literal (it is prepared once per
+ * connection and cached by address). Returns a PGresult the caller PQclear()s, with status
+ * TUPLES_OK or COMMAND_OK; NULL on failure (see w->err, w->sqlstate, w->db_down). */
+PGresult *db_exec(worker *w, const char *sql, int nparams, const char *const *params);
+
+/* Like db_exec for SQL built at run time (still parameterised; never paste request text). */
+PGresult *db_exec_dynamic(worker *w, const char *sql, int nparams, const char *const *params);
+
+/* Runs a statement and only checks it succeeded. Returns 0 or -1. */
+int db_command(worker *w, const char *sql, int nparams, const char *const *params);
+
+int db_begin(worker *w);
+int db_commit(worker *w);
+/* Rolls back if a transaction is open; safe to call on any path. */
+void db_rollback(worker *w);
+
+/* 1 if the last failure was SQLSTATE `state` (e.g. "23505" unique violation). */
+int db_failed_with(const worker *w, const char *state);
+
+/* Opens a separate connection for a background thread. Returns NULL with err. */
+PGconn *db_connect_raw(const char *conninfo, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,165 @@
+/* main.c - the patrold command line: serve, migrate, seed, import-divisions, user add, config. */
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <sodium.h>
+
+#include "service/auth.h"
+#include "service/commands.h"
+#include "service/db.h"
+#include "service/migrate.h"
+#include "service/server.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(app *, int, char **);
+    const char *usage;
+} commands[] = {
+    {"serve", cmd_serve, "serve                      apply migrations, then serve HTTP until SIGINT/SIGTERM"},
+    {"migrate", cmd_migrate, "migrate                    apply new migrations and exit"},
+    {"seed", cmd_seed, "seed                       load the Lianyungang demo data (once)"},
+    {"import-divisions", cmd_import_divisions,
+     "import-divisions FILE [--level L] [--crs C]   load GeoJSON boundaries (gzip or not)"},
+    {"user", cmd_user, "user add NAME --role R --division CODE [--password P]   (or PATROLD_PASSWORD)"},
+    {"config", cmd_config, "config                     print the effective settings (a valid config file)"},
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: patrold [--config FILE] COMMAND [ARGS]\n\ncommands:\n");
+    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(f, "\nSettings come from the defaults, then --config FILE, then PATROLD_* environment variables.\n");
+}
+
+/* The local cluster's socket under state_dir (scripts/pg.sh layout) when no database is named. */
+static void resolve_conninfo(app *a) {
+    if (a->cfg.database[0]) {
+        snprintf(a->conninfo, sizeof a->conninfo, "%s", a->cfg.database);
+        return;
+    }
+    char path[PATH_MAX + 16], real[PATH_MAX + 1];
+    const char *sub[] = {"sock", "pg/sock"};
+    struct stat st;
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(path, sizeof path, "%s/%s", a->cfg.state_dir, sub[i]);
+        if (stat(path, &st) == 0 && realpath(path, real) && strlen(real) < 512) {
+            snprintf(a->conninfo, sizeof a->conninfo, "host=%.512s dbname=patrol user=postgres", real);
+            return;
+        }
+    }
+    snprintf(a->conninfo, sizeof a->conninfo, "dbname=patrol");
+}
+
+PGconn *cmd_connect(app *a) {
+    char err[512];
+    PGconn *pg = db_connect_raw(a->conninfo, err, sizeof err);
+    if (!pg) fprintf(stderr, "patrold: cannot connect to the database (%s): %s", a->conninfo, err);
+    return pg;
+}
+
+static int migrate_with(app *a, PGconn *pg) {
+    char err[1024];
+    int applied = 0;
+    if (migrate_run(pg, a->cfg.migrations_dir, &applied, err, sizeof err) != 0) {
+        fprintf(stderr, "patrold: migrate: %s\n", err);
+        return 1;
+    }
+    if (applied) fprintf(stderr, "patrold: applied %d migration(s)\n", applied);
+    return 0;
+}
+
+int cmd_migrate(app *a, int argc, char **argv) {
+    (void)argc, (void)argv;
+    PGconn *pg = cmd_connect(a);
+    if (!pg) return 1;
+    int rc = migrate_with(a, pg);
+    PQfinish(pg);
+    return rc;
+}
+
+int cmd_serve(app *a, int argc, char **argv) {
+    (void)argc, (void)argv;
+    PGconn *pg = cmd_connect(a);
+    if (!pg) return 1;
+    int rc = migrate_with(a, pg);
+    PQfinish(pg);
+    return rc ? rc : server_run(a);
+}
+
+int cmd_config(app *a, int argc, char **argv) {
+    (void)argc, (void)argv;
+    config_print(&a->cfg, stdout);
+    return 0;
+}
+
+int cmd_user(app *a, int argc, char **argv) {
+    static const struct option opts[] = {{"role", required_argument, 0, 'r'},
+                                         {"division", required_argument, 0, 'd'},
+                                         {"password", required_argument, 0, 'p'},
+                                         {0, 0, 0, 0}};
+    const char *role = NULL, *division = NULL, *password = getenv("PATROLD_PASSWORD");
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'r') role = optarg;
+        else if (c == 'd') division = optarg;
+        else if (c == 'p') password = optarg;
+        else return 2;
+    }
+    if (argc - optind != 2 || strcmp(argv[optind], "add") != 0 || !role || !division || !password) {
+        fprintf(stderr, "usage: patrold user add NAME --role R --division CODE --password P (or PATROLD_PASSWORD)\n");
+        return 2;
+    }
+    PGconn *pg = cmd_connect(a);
+    if (!pg) return 1;
+    worker w = {.app = a, .pg = pg};
+    char err[512];
+    int rc = auth_user_add(&w, argv[optind + 1], password, role, division, err, sizeof err);
+    if (rc != 0) fprintf(stderr, "patrold: user add: %s\n", err);
+    else fprintf(stderr, "patrold: user %s (%s) saved\n", argv[optind + 1], role);
+    PQfinish(w.pg);
+    return rc ? 1 : 0;
+}
+
+int main(int argc, char **argv) {
+    static app a;
+    char err[512];
+    const char *config_file = NULL;
+    int i = 1;
+    if (sodium_init() < 0) {
+        fprintf(stderr, "patrold: libsodium failed to start\n");
+        return 1;
+    }
+    config_defaults(&a.cfg);
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config_file = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0) config_file = argv[i] + 9;
+        else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "patrold: unknown option %s\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
+    if ((config_file && config_load_file(&a.cfg, config_file, err, sizeof err) != 0) ||
+        config_load_env(&a.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "patrold: %s\n", err);
+        return 2;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    resolve_conninfo(&a);
+    for (size_t k = 0; k < NCOMMANDS; k++)
+        if (strcmp(argv[i], commands[k].name) == 0) return commands[k].fn(&a, argc - i, argv + i);
+    fprintf(stderr, "patrold: unknown command '%s'\n", argv[i]);
+    usage(stderr);
+    return 2;
+}
