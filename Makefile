@@ -28,7 +28,8 @@ deps:
 
 $(BUILD)/%.o: %.c $(wildcard service/*.h gis/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c -o $@ $<
+	@echo "  CC $<"
+	@$(CC) $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/patrold: $(BUILD)/service/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -49,7 +50,8 @@ unit: $(UNIT_BIN)
 test: deps $(BUILD)/patrold $(UNIT_BIN)
 	@BUILD=$(BUILD) tests/run
 
-bench: deps $(BUILD)/patrold $(BENCH_BIN)
+bench: $(BUILD)/patrold $(BENCH_BIN)
+	@PATROLD_BENCH_DEPS=1 scripts/deps.sh
 	@BUILD=$(BUILD) tests/bench/run
 
 format:

@@ -329,7 +329,7 @@ int main(int argc, char **argv)
     for (f = 0; f < nfeat; f++) {
         if (gis_builder_add_division(b, feats[f].code, feats[f].name, GIS_COUNTY, 0, feats[f].wkb,
                                      feats[f].len, err, sizeof err) != 0) {
-            if (nrej < 6)
+            if (getenv("BENCH_VERBOSE") || nrej < 6)
                 fprintf(stderr, "  rejected: %s\n", err);
             nrej++;
         }

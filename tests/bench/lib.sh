@@ -1,0 +1,47 @@
+# lib.sh - shared by tests/bench/bench_*.sh: databases cloned from the seeded template and patrold
+# servers on free loopback ports. Needs PATROLD_BIN and PATROLD_TEST_PGHOST (tests/bench/run sets them).
+ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+BENCH_PIDS=()
+
+# bench_fresh_db [bare]: prints the name of a new database with the migrations (and the demo seed
+# unless `bare`).
+bench_fresh_db() {
+  local seeded=True; [ "${1:-}" = bare ] && seeded=False
+  (cd "$ROOT/tests/integration" && python3 -c "import harness; print(harness.fresh_db(seeded=$seeded).name)")
+}
+
+# Prints a free loopback port.
+bench_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# bench_server DB [VAR=VALUE...]: starts patrold on DB, waits until ready, prints its base URL.
+bench_server() {
+  local db=$1; shift
+  local port; port=$(bench_port)
+  env "$@" PATROLD_DATABASE="host=$PATROLD_TEST_PGHOST dbname=$db user=postgres" \
+      PATROLD_LISTEN=127.0.0.1:$port PATROLD_ACCESS_LOG=0 \
+      PATROLD_MIGRATIONS_DIR="$ROOT/migrations" PATROLD_SEED_DIR="$ROOT/migrations/seed" \
+      "$PATROLD_BIN" serve >>"${BENCH_LOG:-/dev/null}" 2>&1 &
+  BENCH_PIDS+=($!)
+  for _ in $(seq 200); do
+    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && { echo "http://127.0.0.1:$port"; return 0; }
+    sleep 0.1
+  done
+  echo "bench_server: patrold did not get ready" >&2; return 1
+}
+
+# bench_login URL USER: prints a bearer token.
+bench_login() {
+  curl -sf -H 'Content-Type: application/json' -d "{\"username\":\"$2\",\"password\":\"demo\"}" \
+    "$1/api/v1/auth/login" | python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])'
+}
+
+bench_cleanup() {
+  for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  BENCH_PIDS=()
+}
+trap bench_cleanup EXIT
+
+# wrk_rps OUTPUT: requests/s from wrk's output.
+wrk_rps() { awk '/^Requests\/sec/ {print int($2)}' <<<"$1"; }
