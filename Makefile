@@ -1,6 +1,7 @@
 # patrold: build, run, test, bench. `make run` and `make test` do every set-up step.
-BUILD    ?= build
 SANITIZE ?=
+comma    := ,
+BUILD    ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 CC       ?= cc
 PKGS     := libpq geos proj jansson libsodium zlib
 WARN     := -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Werror

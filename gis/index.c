@@ -20,6 +20,20 @@
 #define NZONES_MAX 8
 #define NCHAIN_MAX 4
 
+/* A run of at most CHUNK_SEGS consecutive boundary segments with its
+ * envelope: the read-only, thread-shared index used for snapping. */
+#define CHUNK_SEGS 16
+typedef struct {
+    double env[4];
+    const GEOSCoordSequence *seq; /* owned by the division's geometry */
+    unsigned int start, count;    /* vertices start .. start+count-1 */
+} seg_chunk;
+
+typedef struct {
+    seg_chunk *v;
+    size_t n, cap;
+} chunk_vec;
+
 struct gis_builder {
     GEOSContextHandle_t h;
     GEOSWKBReader *rd;
@@ -239,6 +253,44 @@ static int warm_envelopes(GEOSContextHandle_t h, const GEOSGeometry *g, double e
     return for_each_ring(h, g, ring_warm, NULL);
 }
 
+/* Ring visitor: appends the ring's chunks to a chunk_vec. */
+static int ring_chunks(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
+{
+    chunk_vec *cv = ud;
+    const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(h, r);
+    unsigned int n, start, i;
+
+    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
+        return -1;
+    for (start = 0; start + 1 < n; start += CHUNK_SEGS) {
+        seg_chunk *c;
+        if (cv->n == cv->cap) {
+            size_t cap = cv->cap ? cv->cap * 2 : 16;
+            seg_chunk *m = realloc(cv->v, cap * sizeof *m);
+            if (m == NULL)
+                return -1;
+            cv->v = m;
+            cv->cap = cap;
+        }
+        c = &cv->v[cv->n++];
+        c->seq = seq;
+        c->start = start;
+        c->count = n - start < CHUNK_SEGS + 1 ? n - start : CHUNK_SEGS + 1;
+        c->env[0] = c->env[1] = INFINITY;
+        c->env[2] = c->env[3] = -INFINITY;
+        for (i = 0; i < c->count; i++) {
+            double x, y;
+            if (GEOSCoordSeq_getXY_r(h, seq, start + i, &x, &y) == 0)
+                return -1;
+            c->env[0] = fmin(c->env[0], x);
+            c->env[1] = fmin(c->env[1], y);
+            c->env[2] = fmax(c->env[2], x);
+            c->env[3] = fmax(c->env[3], y);
+        }
+    }
+    return 0;
+}
+
 /* The polygonal part of a MakeValid result (a new geometry), or NULL. */
 static GEOSGeometry *polygonal_part(GEOSContextHandle_t h, const GEOSGeometry *g)
 {
@@ -291,6 +343,59 @@ done:
     return out;
 }
 
+/* A valid, non-empty polygonal version of g (new geometry), or NULL.
+ * Consumes cand (a MakeValid/buffer result, may be NULL). */
+static GEOSGeometry *valid_polygonal(GEOSContextHandle_t h, GEOSGeometry *cand)
+{
+    GEOSGeometry *p, *u;
+
+    if (cand == NULL)
+        return NULL;
+    p = polygonal_part(h, cand);
+    GEOSGeom_destroy_r(h, cand);
+    if (p == NULL)
+        return NULL;
+    if (GEOSisEmpty_r(h, p) == 0 && GEOSisValid_r(h, p) == 1)
+        return p;
+    /* Polygons of a collection may overlap or share edges: dissolve. */
+    u = GEOSUnaryUnion_r(h, p);
+    GEOSGeom_destroy_r(h, p);
+    if (u == NULL)
+        return NULL;
+    p = polygonal_part(h, u);
+    GEOSGeom_destroy_r(h, u);
+    if (p != NULL && GEOSisEmpty_r(h, p) == 0 && GEOSisValid_r(h, p) == 1)
+        return p;
+    if (p != NULL)
+        GEOSGeom_destroy_r(h, p);
+    return NULL;
+}
+
+/* Repair an invalid polygon: GEOSMakeValid "structure" first (keeps the
+ * areas a ring encloses), then "linework" (GEOS 3.11.1's structure method
+ * can still return invalid output on some self-touching rings), then a
+ * zero-width buffer. Returns a new valid Polygon/MultiPolygon or NULL. */
+static GEOSGeometry *repair(GEOSContextHandle_t h, const GEOSGeometry *g)
+{
+    static const enum GEOSMakeValidMethods methods[] = {GEOS_MAKE_VALID_STRUCTURE,
+                                                        GEOS_MAKE_VALID_LINEWORK};
+    GEOSGeometry *out = NULL;
+    size_t i;
+
+    for (i = 0; i < sizeof methods / sizeof methods[0] && out == NULL; i++) {
+        GEOSMakeValidParams *params = GEOSMakeValidParams_create_r(h);
+        if (params == NULL)
+            return NULL;
+        if (GEOSMakeValidParams_setMethod_r(h, params, methods[i]) &&
+            GEOSMakeValidParams_setKeepCollapsed_r(h, params, 0))
+            out = valid_polygonal(h, GEOSMakeValidWithParams_r(h, g, params));
+        GEOSMakeValidParams_destroy_r(h, params);
+    }
+    if (out == NULL)
+        out = valid_polygonal(h, GEOSBuffer_r(h, g, 0.0, 8));
+    return out;
+}
+
 /* Read, check and if needed repair a polygonal WKB. Returns a new geometry
  * (caller owns it) with envelopes computed, or NULL with a message. */
 static GEOSGeometry *read_polygonal(gis_builder *b, const char *what,
@@ -298,8 +403,7 @@ static GEOSGeometry *read_polygonal(gis_builder *b, const char *what,
                                     double env[4], char *err, size_t errlen)
 {
     GEOSContextHandle_t h = b->h;
-    GEOSGeometry *g = NULL, *fixed = NULL, *out = NULL;
-    GEOSMakeValidParams *params = NULL;
+    GEOSGeometry *g = NULL, *out = NULL;
     int type, srid, valid;
     size_t count = 0;
 
@@ -342,17 +446,10 @@ static GEOSGeometry *read_polygonal(gis_builder *b, const char *what,
     }
     if (valid == 0) {
         char *reason = GEOSisValidReason_r(h, g);
-        params = GEOSMakeValidParams_create_r(h);
-        if (params == NULL || !GEOSMakeValidParams_setMethod_r(h, params, GEOS_MAKE_VALID_STRUCTURE) ||
-            !GEOSMakeValidParams_setKeepCollapsed_r(h, params, 0)) {
-            set_err(err, errlen, "%s: out of memory", what);
-            GEOSFree_r(h, reason);
-            goto done;
-        }
-        fixed = GEOSMakeValidWithParams_r(h, g, params);
+        GEOSGeometry *fixed_g = repair(h, g);
         GEOSGeom_destroy_r(h, g);
-        g = fixed ? polygonal_part(h, fixed) : NULL;
-        if (g == NULL || GEOSisEmpty_r(h, g) != 0 || GEOSisValid_r(h, g) != 1) {
+        g = fixed_g;
+        if (g == NULL) {
             set_err(err, errlen, "%s: invalid polygon (%s) cannot be repaired", what,
                     reason ? reason : "unknown reason");
             GEOSFree_r(h, reason);
@@ -376,10 +473,6 @@ static GEOSGeometry *read_polygonal(gis_builder *b, const char *what,
 done:
     if (g != NULL)
         GEOSGeom_destroy_r(h, g);
-    if (fixed != NULL)
-        GEOSGeom_destroy_r(h, fixed);
-    if (params != NULL)
-        GEOSMakeValidParams_destroy_r(h, params);
     return out;
 }
 
@@ -419,6 +512,7 @@ int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
     size_t nverts = 0, clen;
     double env[4];
     char *name_copy;
+    chunk_vec cv = {NULL, 0, 0};
 
     if (b == NULL) {
         set_err(err, errlen, "no builder");
@@ -454,6 +548,13 @@ int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
         free(name_copy);
         return -1;
     }
+    if (for_each_ring(b->h, g, ring_chunks, &cv) != 0) {
+        set_err(err, errlen, "%s: out of memory", what);
+        free(cv.v);
+        GEOSGeom_destroy_r(b->h, g);
+        free(name_copy);
+        return -1;
+    }
     d = &b->divs[b->ndivs++];
     memset(d, 0, sizeof *d);
     memcpy(d->code, code, clen + 1);
@@ -461,6 +562,8 @@ int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
     d->level = level;
     d->is_zone = is_zone != 0;
     d->priv_geom = g;
+    d->priv_chunks = cv.v;
+    d->priv_nchunks = cv.n;
     memcpy(d->priv_env, env, sizeof env);
     b->nvertices += nverts;
     return 0;
@@ -537,6 +640,7 @@ static void free_items(GEOSContextHandle_t h, gis_division *divs, size_t ndivs,
     for (i = 0; i < ndivs; i++) {
         if (divs[i].priv_geom != NULL)
             GEOSGeom_destroy_r(h, divs[i].priv_geom);
+        free(divs[i].priv_chunks);
         free(divs[i].name);
     }
     for (i = 0; i < nsts; i++) {
@@ -726,7 +830,7 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
                        ix->ndivs * (sizeof(gis_division) + 256 + 96) +
                        ix->nsts * (sizeof(gis_station) + 3 * sizeof(void *) + 256 + 96);
     for (i = 0; i < ix->ndivs; i++)
-        ix->approx_bytes += strlen(ix->divs[i].name) + 1;
+        ix->approx_bytes += strlen(ix->divs[i].name) + 1 + ix->divs[i].priv_nchunks * sizeof(seg_chunk);
     for (i = 0; i < ix->nsts; i++)
         ix->approx_bytes += strlen(ix->sts[i].name) + 1;
 
@@ -930,50 +1034,50 @@ static int covers(gis_locator *l, const GEOSPreparedGeometry **cache, size_t slo
  * query point; exact enough within a few kilometres. */
 typedef struct {
     double lon0, lat0, kx, ky; /* metres per degree of lon / lat at lat0 */
-    double reach;              /* skip rings whose envelope is farther */
+    double reach;              /* ignore chunks farther than this */
     double best2, bx, by;      /* best squared distance and its point (local) */
 } near_ctx;
 
-static int ring_near(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
+/* Scan the division's boundary chunks, skipping those whose envelope is
+ * beyond reach or beyond the best distance so far. */
+static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c)
 {
-    near_ctx *c = ud;
-    const GEOSCoordSequence *seq;
-    double e[4], dx, dy, px = 0.0, py = 0.0;
-    unsigned int n, i;
+    const seg_chunk *ch = d->priv_chunks;
+    size_t k;
 
-    if (GEOSGeom_getExtent_r(h, r, &e[0], &e[1], &e[2], &e[3]) != 1)
-        return -1;
-    dx = fmax(0.0, fmax((e[0] - c->lon0), (c->lon0 - e[2]))) * c->kx;
-    dy = fmax(0.0, fmax((e[1] - c->lat0), (c->lat0 - e[3]))) * c->ky;
-    if (dx * dx + dy * dy > c->reach * c->reach)
-        return 0;
-    seq = GEOSGeom_getCoordSeq_r(h, r);
-    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
-        return -1;
-    for (i = 0; i < n; i++) {
-        double x, y, qx, qy, vx, vy, t, len2, d2;
-        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0)
-            return -1;
-        qx = (x - c->lon0) * c->kx;
-        qy = (y - c->lat0) * c->ky;
-        if (i > 0) {
-            /* Closest point of segment p-q to the origin. */
-            vx = qx - px;
-            vy = qy - py;
-            len2 = vx * vx + vy * vy;
-            t = len2 > 0.0 ? -(px * vx + py * vy) / len2 : 0.0;
-            t = t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
-            x = px + t * vx;
-            y = py + t * vy;
-            d2 = x * x + y * y;
-            if (d2 < c->best2) {
-                c->best2 = d2;
-                c->bx = x;
-                c->by = y;
+    for (k = 0; k < d->priv_nchunks; k++) {
+        double dx = fmax(0.0, fmax(ch[k].env[0] - c->lon0, c->lon0 - ch[k].env[2])) * c->kx;
+        double dy = fmax(0.0, fmax(ch[k].env[1] - c->lat0, c->lat0 - ch[k].env[3])) * c->ky;
+        double px = 0.0, py = 0.0, d2 = dx * dx + dy * dy;
+        unsigned int i;
+
+        if (d2 > c->reach * c->reach || d2 >= c->best2)
+            continue;
+        for (i = 0; i < ch[k].count; i++) {
+            double x, y, qx, qy, vx, vy, t, len2;
+            if (GEOSCoordSeq_getXY_r(h, ch[k].seq, ch[k].start + i, &x, &y) == 0)
+                return -1;
+            qx = (x - c->lon0) * c->kx;
+            qy = (y - c->lat0) * c->ky;
+            if (i > 0) {
+                /* Closest point of segment p-q to the origin. */
+                vx = qx - px;
+                vy = qy - py;
+                len2 = vx * vx + vy * vy;
+                t = len2 > 0.0 ? -(px * vx + py * vy) / len2 : 0.0;
+                t = t < 0.0 ? 0.0 : (t > 1.0 ? 1.0 : t);
+                x = px + t * vx;
+                y = py + t * vy;
+                d2 = x * x + y * y;
+                if (d2 < c->best2) {
+                    c->best2 = d2;
+                    c->bx = x;
+                    c->by = y;
+                }
             }
+            px = qx;
+            py = qy;
         }
-        px = qx;
-        py = qy;
     }
     return 0;
 }
@@ -991,11 +1095,14 @@ static void metres_per_degree(double lat, double *kx, double *ky)
 }
 
 /* The division of tree t nearest to (lon, lat) within tol metres (ties:
- * smallest code), NULL if none; *dist_m gets its geodesic distance. */
+ * smallest code), NULL if none; *dist_m gets its geodesic distance. The
+ * nearest boundary point is found in a local tangent frame from the
+ * division's boundary chunks (immutable, shared by all readers), then its
+ * geodesic distance is measured. */
 static int snap(gis_locator *l, GEOSSTRtree *t, double lon, double lat, double tol,
                 const gis_division **best, double *dist_m)
 {
-    near_ctx c;
+    near_ctx c = {0.0, 0.0, 0.0, 0.0, 0.0, INFINITY, 0.0, 0.0};
     GEOSGeometry *box;
     double dlon, dlat, bestd = INFINITY;
     size_t i;
@@ -1017,9 +1124,13 @@ static int snap(gis_locator *l, GEOSSTRtree *t, double lon, double lat, double t
         goto done;
     for (i = 0; i < l->ncand; i++) {
         const gis_division *d = l->cand[i];
-        double d_m, qlon, qlat;
+        double d_m, qlon, qlat, ex, ey;
+        ex = fmax(0.0, fmax(d->priv_env[0] - lon, lon - d->priv_env[2])) * c.kx;
+        ey = fmax(0.0, fmax(d->priv_env[1] - lat, lat - d->priv_env[3])) * c.ky;
+        if (ex * ex + ey * ey > c.reach * c.reach)
+            continue;
         c.best2 = INFINITY;
-        if (for_each_ring(l->h, d->priv_geom, ring_near, &c) != 0)
+        if (chunks_near(l->h, d, &c) != 0)
             goto done;
         if (!isfinite(c.best2))
             continue;

@@ -76,6 +76,8 @@ typedef struct gis_division {
     void *priv_geom;
     size_t priv_slot;
     double priv_env[4]; /* xmin, ymin, xmax, ymax */
+    void *priv_chunks;
+    size_t priv_nchunks;
 } gis_division;
 
 typedef struct gis_station {

@@ -16,11 +16,33 @@ int h_auth_logout(http_req *r);
 int h_auth_me(http_req *r);
 
 /* places.c */
+int h_places_reverse(http_req *r);
 
 /* reports.c */
+int h_reports_create(http_req *r);
+int h_reports_batch(http_req *r);
+int h_reports_get(http_req *r);
+int h_reports_event(http_req *r);
+int h_reports_timeline(http_req *r);
+/* photos.c */
+int h_photos_upload(http_req *r);
+int h_photos_list(http_req *r);
+int h_photos_get(http_req *r);
 
 /* units.c */
 
+/* reports_list.c */
+int h_reports_list(http_req *r);
+int h_reports_geojson(http_req *r);
+int h_reports_csv(http_req *r);
+
 /* open311.c */
+int h_o311_discovery(http_req *r);
+int h_o311_services(http_req *r);
+int h_o311_service(http_req *r);
+int h_o311_requests_post(http_req *r);
+int h_o311_requests(http_req *r);
+int h_o311_request(http_req *r);
+int h_o311_token(http_req *r);
 
 #endif

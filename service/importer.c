@@ -1,10 +1,684 @@
-/* importer.c - placeholder until the GeoJSON importer lands. */
+/* importer.c - `patrold import-divisions`: streams a GeoJSON FeatureCollection (gzip or plain) one
+ * feature at a time (a brace-depth scanner splits the features array; jansson parses one feature),
+ * validates and repairs each with GEOS, converts it to WGS-84 and upserts it into `divisions`.
+ * Single-threaded: one GEOS context per import_geojson() call. */
+#include "service/importer.h"
+
+#include <getopt.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <geos_c.h>
+#include <jansson.h>
+#include <zlib.h>
 
 #include "service/commands.h"
 
+#define FEATURE_MAX ((size_t)512 << 20) /* one feature's JSON text */
+#define SKELETON_MAX ((size_t)1 << 20)  /* the top-level object without the features */
+#define NEST_MAX 64                     /* GeoJSON needs 7 */
+#define CHUNK (1 << 18)
+
+static const char *const levels[] = {"province", "city", "county", "town", "community"};
+
+int import_level_valid(const char *level) {
+    for (size_t i = 0; level && i < sizeof levels / sizeof levels[0]; i++)
+        if (strcmp(level, levels[i]) == 0) return 1;
+    return 0;
+}
+
+void import_parent_code(const char *code12, const char *level, char out[13]) {
+    static const struct {
+        const char *level;
+        int keep;
+    } cut[] = {{"community", 9}, {"town", 6}, {"county", 4}, {"city", 2}};
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++)
+        if (strcmp(level, cut[i].level) == 0) {
+            memcpy(out, code12, (size_t)cut[i].keep);
+            memset(out + cut[i].keep, '0', (size_t)(12 - cut[i].keep));
+            out[12] = 0;
+        }
+}
+
+/* ---- growable byte buffer ---- */
+
+typedef struct buf {
+    char *p;
+    size_t len, cap;
+} buf;
+
+/* Appends n bytes; -1 when that would pass `limit` or memory runs out. */
+static int buf_put(buf *b, const char *s, size_t n, size_t limit) {
+    if (b->len + n > limit) return -1;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->len + n) cap *= 2;
+        char *p = realloc(b->p, cap);
+        if (!p) return -1;
+        b->p = p, b->cap = cap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+/* ---- one import ---- */
+
+typedef struct imp {
+    PGconn *pg;
+    const import_opts *o;
+    import_stats *st;
+    GEOSContextHandle_t g;
+    GEOSWKBWriter *wkb;
+    char gerr[256];       /* last GEOS error message */
+    double *xy;           /* one ring's coordinates, interleaved lon/lat */
+    size_t xycap;
+    GEOSGeometry **holes; /* one polygon's holes */
+    size_t nholes, holescap;
+    GEOSGeometry **polys; /* one feature's polygons */
+    size_t npolys, polyscap;
+    char *err;
+    size_t errlen;
+} imp;
+
+static void geos_message(const char *msg, void *ud) {
+    imp *im = ud;
+    snprintf(im->gerr, sizeof im->gerr, "%s", msg);
+}
+
+static void geos_notice(const char *msg, void *ud) {
+    (void)msg, (void)ud;
+}
+
+static void reject(imp *im, long index, const char *code, const char *fmt, ...) {
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    im->st->rejected++;
+    if (im->o->on_reject) im->o->on_reject(im->o->ctx, index, code, msg);
+}
+
+static const char *json_kind(const json_t *v) {
+    switch (v ? json_typeof(v) : JSON_NULL) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return v ? "null" : "missing";
+    }
+}
+
+/* Pushes p onto a growable pointer array; -1 on out of memory. */
+static int ptr_push(GEOSGeometry ***arr, size_t *n, size_t *cap, GEOSGeometry *p) {
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 16;
+        GEOSGeometry **a = realloc(*arr, c * sizeof *a);
+        if (!a) return -1;
+        *arr = a, *cap = c;
+    }
+    (*arr)[(*n)++] = p;
+    return 0;
+}
+
+static void free_parts(imp *im) {
+    for (size_t i = 0; i < im->nholes; i++) GEOSGeom_destroy_r(im->g, im->holes[i]);
+    for (size_t i = 0; i < im->npolys; i++) GEOSGeom_destroy_r(im->g, im->polys[i]);
+    im->nholes = im->npolys = 0;
+}
+
+/* Outcome of reading a feature's coordinates. */
+enum { GEOM_OK = 0, GEOM_REJECT = 1, GEOM_FATAL = -1 };
+
+/* Reads one ring (a JSON array of positions) into a GEOS LinearRing, converting to WGS-84.
+ * *out is NULL when the ring is degenerate (fewer than 4 positions once closed) and was dropped.
+ * Sets *fixed when the ring had to be closed or was dropped. */
+static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out, int *fixed, char *why,
+                     size_t whylen) {
+    *out = NULL;
+    if (!json_is_array(ring)) {
+        snprintf(why, whylen, "coordinates are %s, not an array (at %s)", json_kind(ring), path);
+        return GEOM_REJECT;
+    }
+    size_t n = json_array_size(ring);
+    if (2 * (n + 1) > im->xycap) {
+        size_t cap = 2 * (n + 1) + 64;
+        double *xy = realloc(im->xy, cap * sizeof *xy);
+        if (!xy) {
+            snprintf(im->err, im->errlen, "out of memory");
+            return GEOM_FATAL;
+        }
+        im->xy = xy, im->xycap = cap;
+    }
+    for (size_t k = 0; k < n; k++) {
+        json_t *pos = json_array_get(ring, k);
+        json_t *x = json_array_get(pos, 0), *y = json_array_get(pos, 1);
+        if (!json_is_array(pos)) {
+            snprintf(why, whylen, "coordinates are %s, not an array (at %s[%zu])", json_kind(pos), path, k);
+            return GEOM_REJECT;
+        }
+        if (!json_is_number(x) || !json_is_number(y)) {
+            snprintf(why, whylen, "position is not [lon, lat] numbers (at %s[%zu])", path, k);
+            return GEOM_REJECT;
+        }
+        double lon = json_number_value(x), lat = json_number_value(y);
+        if (gis_to_wgs84(im->o->crs, lon, lat, &im->xy[2 * k], &im->xy[2 * k + 1]) != 0) {
+            snprintf(why, whylen, "coordinate out of range: %.10g, %.10g (at %s[%zu])", lon, lat, path, k);
+            return GEOM_REJECT;
+        }
+    }
+    if (n > 0 && (im->xy[0] != im->xy[2 * n - 2] || im->xy[1] != im->xy[2 * n - 1])) {
+        im->xy[2 * n] = im->xy[0], im->xy[2 * n + 1] = im->xy[1];
+        n++;
+        *fixed = 1;
+    }
+    if (n < 4) {
+        *fixed = 1;
+        return GEOM_OK;
+    }
+    GEOSCoordSequence *seq = GEOSCoordSeq_copyFromBuffer_r(im->g, im->xy, (unsigned)n, 0, 0);
+    GEOSGeometry *lr = seq ? GEOSGeom_createLinearRing_r(im->g, seq) : NULL;
+    if (!lr) { /* GEOS owns (and has freed) seq even when the ring fails */
+        snprintf(why, whylen, "bad ring (at %s): %s", path, im->gerr);
+        return GEOM_REJECT;
+    }
+    *out = lr;
+    return GEOM_OK;
+}
+
+/* Reads a Polygon's rings (coordinates `rings` at `path`) into im->polys (0 or 1 polygon). */
+static int read_polygon(imp *im, json_t *rings, const char *path, int *fixed, char *why, size_t whylen) {
+    char sub[80];
+    if (!json_is_array(rings)) {
+        snprintf(why, whylen, "coordinates are %s, not an array (at %s)", json_kind(rings), path);
+        return GEOM_REJECT;
+    }
+    GEOSGeometry *shell = NULL;
+    int rc = GEOM_OK;
+    for (size_t j = 0; j < json_array_size(rings); j++) {
+        GEOSGeometry *lr;
+        snprintf(sub, sizeof sub, "%s[%zu]", path, j);
+        if ((rc = read_ring(im, json_array_get(rings, j), sub, &lr, fixed, why, whylen)) != GEOM_OK) goto done;
+        if (j == 0) shell = lr;
+        else if (lr && shell && ptr_push(&im->holes, &im->nholes, &im->holescap, lr) != 0) {
+            GEOSGeom_destroy_r(im->g, lr);
+            snprintf(im->err, im->errlen, "out of memory");
+            rc = GEOM_FATAL;
+            goto done;
+        } else if (lr && !shell) GEOSGeom_destroy_r(im->g, lr); /* hole of a dropped shell */
+    }
+    if (shell) {
+        GEOSGeometry *p = GEOSGeom_createPolygon_r(im->g, shell, im->holes, (unsigned)im->nholes);
+        shell = NULL;
+        im->nholes = 0; /* owned by the polygon now (or freed by GEOS on failure) */
+        if (!p || ptr_push(&im->polys, &im->npolys, &im->polyscap, p) != 0) {
+            if (p) GEOSGeom_destroy_r(im->g, p);
+            snprintf(im->err, im->errlen, "cannot build a polygon: %s", im->gerr);
+            rc = GEOM_FATAL;
+        }
+    }
+done:
+    if (shell) GEOSGeom_destroy_r(im->g, shell);
+    for (size_t i = 0; i < im->nholes; i++) GEOSGeom_destroy_r(im->g, im->holes[i]);
+    im->nholes = 0;
+    return rc;
+}
+
+/* The polygonal part of g as a new MultiPolygon (caller owns), or NULL when it has none. */
+static GEOSGeometry *polygonal_part(imp *im, const GEOSGeometry *g) {
+    GEOSGeometry **parts = NULL, *out = NULL;
+    size_t n = 0, cap = 0;
+    int type = GEOSGeomTypeId_r(im->g, g);
+    if (type == GEOS_MULTIPOLYGON) return GEOSGeom_clone_r(im->g, g);
+    int count = type == GEOS_POLYGON ? 1 : type == GEOS_GEOMETRYCOLLECTION ? GEOSGetNumGeometries_r(im->g, g) : 0;
+    for (int i = 0; i < count; i++) {
+        const GEOSGeometry *c = type == GEOS_POLYGON ? g : GEOSGetGeometryN_r(im->g, g, i);
+        int ct = GEOSGeomTypeId_r(im->g, c);
+        int sub = ct == GEOS_POLYGON ? 1 : ct == GEOS_MULTIPOLYGON ? GEOSGetNumGeometries_r(im->g, c) : 0;
+        for (int k = 0; k < sub; k++) {
+            const GEOSGeometry *p = ct == GEOS_POLYGON ? c : GEOSGetGeometryN_r(im->g, c, k);
+            if (GEOSisEmpty_r(im->g, p)) continue;
+            GEOSGeometry *cl = GEOSGeom_clone_r(im->g, p);
+            if (!cl || ptr_push(&parts, &n, &cap, cl) != 0) {
+                if (cl) GEOSGeom_destroy_r(im->g, cl);
+                goto done;
+            }
+        }
+    }
+    if (n == 0) goto done;
+    out = GEOSGeom_createCollection_r(im->g, GEOS_MULTIPOLYGON, parts, (unsigned)n);
+    if (out) n = 0; /* parts owned by out */
+done:
+    for (size_t i = 0; i < n; i++) GEOSGeom_destroy_r(im->g, parts[i]);
+    free(parts);
+    return out;
+}
+
+/* Normalises a 4/6/9/12-digit code to 12 digits; -1 when malformed. */
+static int code12(const char *in, char out[13]) {
+    size_t n = strlen(in);
+    if (n != 4 && n != 6 && n != 9 && n != 12) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (in[i] < '0' || in[i] > '9') return -1;
+    memcpy(out, in, n);
+    memset(out + n, '0', 12 - n);
+    out[12] = 0;
+    return 0;
+}
+
+static int upsert(imp *im, const char *code, const char *name, const char *level, const unsigned char *wkb,
+                  size_t wkblen) {
+    char parent[13];
+    import_parent_code(code, level, parent);
+    const char *params[] = {code, name, level, parent[0] ? parent : NULL, (const char *)wkb};
+    int lengths[] = {0, 0, 0, 0, (int)wkblen};
+    int formats[] = {0, 0, 0, 0, 1};
+    PGresult *res = PQexecParams(im->pg,
+                                 "INSERT INTO divisions (code, name, level, parent_code, geom, synthetic)"
+                                 " VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5::bytea, 4326)), false)"
+                                 " ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, synthetic = false,"
+                                 " updated_at = now()",
+                                 5, NULL, params, lengths, formats, 0);
+    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok) snprintf(im->err, im->errlen, "database: %s", PQerrorMessage(im->pg));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
+/* Validates and loads one element of the features array. Returns 0 (imported or rejected) or -1
+ * (file-level failure, message in im->err). */
+static int load_feature(imp *im, long index, const char *text, size_t len) {
+    json_error_t je;
+    json_t *f = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    GEOSGeometry *mp = NULL, *fixedg = NULL;
+    unsigned char *wkb = NULL;
+    char code[13] = "", why[400];
+    const char *codep = NULL;
+    int rc = 0, fixed = 0;
+    im->st->features++;
+    im->gerr[0] = 0;
+    if (!f) {
+        snprintf(im->err, im->errlen, "not valid JSON in feature %ld: %s (line %d of the feature)", index, je.text,
+                 je.line);
+        return -1;
+    }
+    if (!json_is_object(f)) {
+        reject(im, index, NULL, "a feature must be an object, not %s", json_kind(f));
+        goto done;
+    }
+    const char *ftype = json_string_value(json_object_get(f, "type"));
+    if (ftype && strcmp(ftype, "Feature") != 0) {
+        reject(im, index, NULL, "type is \"%.40s\", not \"Feature\"", ftype);
+        goto done;
+    }
+    json_t *props = json_object_get(f, "properties");
+    json_t *jcode = json_object_get(props, "code");
+    char raw[32];
+    if (json_is_string(jcode)) snprintf(raw, sizeof raw, "%s", json_string_value(jcode));
+    else if (json_is_integer(jcode)) snprintf(raw, sizeof raw, "%lld", (long long)json_integer_value(jcode));
+    else {
+        reject(im, index, NULL, "properties.code is %s, not a string of 4, 6, 9 or 12 digits", json_kind(jcode));
+        goto done;
+    }
+    if (code12(raw, code) != 0) {
+        reject(im, index, NULL, "properties.code \"%.20s\" is not 4, 6, 9 or 12 digits", raw);
+        goto done;
+    }
+    codep = code;
+    const char *name = json_string_value(json_object_get(props, "name"));
+    if (!name || !*name || strlen(name) > 200) {
+        reject(im, index, codep, "properties.name must be a string of 1 to 200 bytes");
+        goto done;
+    }
+    const char *level = im->o->level;
+    if (!level) {
+        json_t *jl = json_object_get(props, "level");
+        level = jl ? json_string_value(jl) : "county";
+        if (!import_level_valid(level)) {
+            reject(im, index, codep, "properties.level must be province, city, county, town or community");
+            goto done;
+        }
+    }
+    json_t *geom = json_object_get(f, "geometry");
+    if (!json_is_object(geom)) {
+        reject(im, index, codep, "geometry is %s, not an object", json_kind(geom));
+        goto done;
+    }
+    const char *gtype = json_string_value(json_object_get(geom, "type"));
+    int multi = gtype && strcmp(gtype, "MultiPolygon") == 0;
+    if (!gtype || (!multi && strcmp(gtype, "Polygon") != 0)) {
+        reject(im, index, codep, "geometry type %.40s is not Polygon or MultiPolygon", gtype ? gtype : "(none)");
+        goto done;
+    }
+    json_t *coords = json_object_get(geom, "coordinates");
+    if (!json_is_array(coords)) {
+        reject(im, index, codep, "coordinates are %s, not an array", json_kind(coords));
+        goto done;
+    }
+    if (json_array_size(coords) == 0) {
+        reject(im, index, codep, "geometry is empty (no coordinates)");
+        goto done;
+    }
+    size_t np = multi ? json_array_size(coords) : 1;
+    for (size_t i = 0; i < np; i++) {
+        char path[48];
+        if (multi) snprintf(path, sizeof path, "coordinates[%zu]", i);
+        else snprintf(path, sizeof path, "coordinates");
+        int r = read_polygon(im, multi ? json_array_get(coords, i) : coords, path, &fixed, why, sizeof why);
+        if (r == GEOM_FATAL) {
+            rc = -1;
+            goto done;
+        }
+        if (r == GEOM_REJECT) {
+            reject(im, index, codep, "%s", why);
+            goto done;
+        }
+    }
+    if (im->npolys == 0) {
+        reject(im, index, codep, "geometry is empty (every ring has fewer than 4 points)");
+        goto done;
+    }
+    mp = GEOSGeom_createCollection_r(im->g, GEOS_MULTIPOLYGON, im->polys, (unsigned)im->npolys);
+    if (!mp) {
+        snprintf(im->err, im->errlen, "cannot build a multipolygon: %s", im->gerr);
+        rc = -1;
+        goto done;
+    }
+    im->npolys = 0; /* owned by mp */
+    char valid = GEOSisValid_r(im->g, mp);
+    if (valid != 1) {
+        GEOSMakeValidParams *mv = GEOSMakeValidParams_create_r(im->g);
+        GEOSMakeValidParams_setMethod_r(im->g, mv, GEOS_MAKE_VALID_STRUCTURE);
+        GEOSMakeValidParams_setKeepCollapsed_r(im->g, mv, 0);
+        GEOSGeometry *v = GEOSMakeValidWithParams_r(im->g, mp, mv);
+        GEOSMakeValidParams_destroy_r(im->g, mv);
+        fixedg = v ? polygonal_part(im, v) : NULL;
+        if (v) GEOSGeom_destroy_r(im->g, v);
+        if (!fixedg || GEOSisEmpty_r(im->g, fixedg) || GEOSisValid_r(im->g, fixedg) != 1) {
+            reject(im, index, codep, "invalid geometry that MakeValid cannot repair (%s)", im->gerr);
+            goto done;
+        }
+        fixed = 1;
+    }
+    size_t wkblen = 0;
+    wkb = GEOSWKBWriter_write_r(im->g, im->wkb, fixedg ? fixedg : mp, &wkblen);
+    if (!wkb) {
+        snprintf(im->err, im->errlen, "cannot write WKB for feature %ld: %s", index, im->gerr);
+        rc = -1;
+        goto done;
+    }
+    if (upsert(im, code, name, level, wkb, wkblen) != 0) {
+        rc = -1;
+        goto done;
+    }
+    im->st->imported++;
+    im->st->repaired += fixed;
+done:
+    free_parts(im);
+    if (wkb) GEOSFree_r(im->g, wkb);
+    if (mp) GEOSGeom_destroy_r(im->g, mp);
+    if (fixedg) GEOSGeom_destroy_r(im->g, fixedg);
+    json_decref(f);
+    return rc;
+}
+
+/* ---- the streaming scanner ---- */
+
+typedef struct scan {
+    int depth;
+    char stack[NEST_MAX];
+    int in_str, esc;
+    int started, finished; /* top-level '{' seen / its '}' seen */
+    int in_features;       /* inside the top-level "features" array */
+    int features_seen;
+    int key_capture, key_len, after_str; /* the last depth-1 string, a key once ':' follows */
+    char key[16], cur_key[16];
+    long index; /* next element of the features array */
+    buf skel, elem;
+} scan;
+
+/* Feeds n bytes. Returns 0 or -1 with im->err. */
+static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char c = p[i];
+        buf *to = s->in_features && s->depth >= 2 ? &s->elem : &s->skel;
+        size_t limit = to == &s->elem ? FEATURE_MAX : SKELETON_MAX;
+        if (s->in_str) {
+            if (buf_put(to, &c, 1, limit) != 0) goto too_big;
+            if (s->esc) s->esc = 0, s->key_len = (int)sizeof s->key; /* escaped key: never "features" */
+            else if (c == '\\') s->esc = 1;
+            else if (c == '"') {
+                s->in_str = 0;
+                if (s->key_capture) s->key_capture = 0, s->after_str = 1;
+            } else if (s->key_capture && s->key_len < (int)sizeof s->key - 1)
+                s->key[s->key_len++] = c;
+            else if (s->key_capture) s->key_len = (int)sizeof s->key;
+            continue;
+        }
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
+            if (to == &s->skel && buf_put(to, &c, 1, limit) != 0) goto too_big;
+            if (to == &s->elem && s->elem.len && buf_put(to, &c, 1, limit) != 0) goto too_big;
+            continue;
+        }
+        if (s->finished) {
+            snprintf(im->err, im->errlen, "not JSON: data after the end of the top-level object");
+            return -1;
+        }
+        if (!s->started) {
+            if (c != '{') {
+                snprintf(im->err, im->errlen, c == '[' ? "not a FeatureCollection: the top level is an array"
+                                                       : "not JSON: the file does not start with '{'");
+                return -1;
+            }
+            s->started = 1;
+        }
+        if (s->in_features && s->depth == 2 && (c == ',' || c == ']')) {
+            if (s->elem.len) {
+                if (load_feature(im, s->index, s->elem.p, s->elem.len) != 0) return -1;
+                s->elem.len = 0;
+                s->index++;
+            } else if (c == ',' || s->index > 0) {
+                snprintf(im->err, im->errlen, "not JSON: empty element in the features array after feature %ld",
+                         s->index - 1);
+                return -1;
+            }
+            if (c == ',') continue;
+            s->in_features = 0;
+            to = &s->skel;
+        }
+        if (buf_put(to, &c, 1, limit) != 0) goto too_big;
+        int was_after = s->after_str;
+        s->after_str = 0;
+        if (c == '"') {
+            s->in_str = 1;
+            if (s->depth == 1) s->key_capture = 1, s->key_len = 0;
+        } else if (c == ':' && s->depth == 1 && was_after) {
+            memcpy(s->cur_key, s->key, (size_t)s->key_len);
+            s->cur_key[s->key_len < (int)sizeof s->cur_key ? s->key_len : 0] = 0;
+            if (s->key_len >= (int)sizeof s->cur_key) s->cur_key[0] = 0;
+        } else if (c == '{' || c == '[') {
+            if (s->depth >= NEST_MAX) {
+                snprintf(im->err, im->errlen, "JSON nested deeper than %d levels", NEST_MAX);
+                return -1;
+            }
+            s->stack[s->depth++] = c;
+            if (c == '[' && s->depth == 2 && !s->features_seen && strcmp(s->cur_key, "features") == 0)
+                s->in_features = s->features_seen = 1;
+        } else if (c == '}' || c == ']') {
+            if (s->depth == 0 || s->stack[s->depth - 1] != (c == '}' ? '{' : '[')) {
+                snprintf(im->err, im->errlen, "not JSON: unbalanced '%c' near feature %ld", c, s->index);
+                return -1;
+            }
+            if (--s->depth == 0) s->finished = 1;
+        }
+    }
+    return 0;
+too_big:
+    snprintf(im->err, im->errlen, "%s is larger than %zu MB (or out of memory)",
+             s->in_features ? "a feature" : "the top-level object outside \"features\"",
+             (s->in_features ? FEATURE_MAX : SKELETON_MAX) >> 20);
+    return -1;
+}
+
+/* After the last byte: the skeleton must be a FeatureCollection with a features array. */
+static int scan_finish(scan *s, imp *im) {
+    json_error_t je;
+    if (!s->started) {
+        snprintf(im->err, im->errlen, "not JSON: the file is empty");
+        return -1;
+    }
+    if (!s->finished || s->in_str) {
+        snprintf(im->err, im->errlen, "truncated: the JSON ends inside %s (after %ld features)",
+                 s->in_features ? "the features array" : "the top-level object", s->index);
+        return -1;
+    }
+    json_t *top = json_loadb(s->skel.p, s->skel.len, 0, &je);
+    if (!top) {
+        snprintf(im->err, im->errlen, "not JSON: %s (line %d outside the features)", je.text, je.line);
+        return -1;
+    }
+    const char *type = json_string_value(json_object_get(top, "type"));
+    int ok = type && strcmp(type, "FeatureCollection") == 0 && s->features_seen;
+    if (!ok)
+        snprintf(im->err, im->errlen, "not a FeatureCollection (type %s%s)", type ? type : "missing",
+                 s->features_seen ? "" : ", no features array");
+    json_decref(top);
+    return ok ? 0 : -1;
+}
+
+int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import_stats *st, char *err,
+                   size_t errlen) {
+    imp im = {.pg = pg, .o = opts, .st = st, .err = err, .errlen = errlen};
+    scan s = {0};
+    char *chunk = NULL;
+    gzFile gz = NULL;
+    int rc = -1;
+    unsigned char magic[2] = {0, 0};
+    memset(st, 0, sizeof *st);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "cannot open %s", path);
+        return -1;
+    }
+    int gzipped = fread(magic, 1, 2, f) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    fclose(f);
+    gz = gzopen(path, "rb"); /* reads plain files as they are */
+    chunk = malloc(CHUNK);
+    im.g = GEOS_init_r();
+    if (!gz || !chunk || !im.g) {
+        snprintf(err, errlen, "cannot open %s (or out of memory)", path);
+        goto done;
+    }
+    gzbuffer(gz, CHUNK);
+    GEOSContext_setErrorMessageHandler_r(im.g, geos_message, &im);
+    GEOSContext_setNoticeMessageHandler_r(im.g, geos_notice, &im);
+    im.wkb = GEOSWKBWriter_create_r(im.g);
+    if (!im.wkb) goto done;
+    GEOSWKBWriter_setOutputDimension_r(im.g, im.wkb, 2);
+    for (;;) {
+        int n = gzread(gz, chunk, CHUNK);
+        if (n < 0) {
+            int errnum;
+            const char *m = gzerror(gz, &errnum);
+            snprintf(err, errlen, "%s: %s", gzipped ? "truncated or corrupt gzip" : "read error", m);
+            goto done;
+        }
+        if (n == 0) break;
+        if (scan_feed(&s, &im, chunk, (size_t)n) != 0) goto done;
+    }
+    int errnum = Z_OK;
+    const char *m = gzerror(gz, &errnum);
+    if (errnum != Z_OK && errnum != Z_STREAM_END) {
+        snprintf(err, errlen, "%s: %s", gzipped ? "truncated or corrupt gzip" : "read error", m);
+        goto done;
+    }
+    if (scan_finish(&s, &im) != 0) goto done;
+    rc = 0;
+done:
+    if (gz) gzclose(gz);
+    free(chunk);
+    free(s.skel.p);
+    free(s.elem.p);
+    if (im.g) {
+        free_parts(&im);
+        if (im.wkb) GEOSWKBWriter_destroy_r(im.g, im.wkb);
+        GEOS_finish_r(im.g);
+    }
+    free(im.xy);
+    free(im.holes);
+    free(im.polys);
+    return rc;
+}
+
+/* ---- the command ---- */
+
+static void print_reject(void *ctx, long index, const char *code, const char *msg) {
+    (void)ctx;
+    if (code) fprintf(stderr, "feature %ld (code %s): %s\n", index, code, msg);
+    else fprintf(stderr, "feature %ld: %s\n", index, msg);
+}
+
 int cmd_import_divisions(app *a, int argc, char **argv) {
-    (void)a, (void)argc, (void)argv;
-    fprintf(stderr, "patrold: import-divisions: not built yet\n");
-    return 1;
+    static const struct option longopts[] = {{"level", required_argument, 0, 'l'},
+                                             {"crs", required_argument, 0, 'c'},
+                                             {0, 0, 0, 0}};
+    import_opts o = {.crs = GIS_CRS_WGS84, .on_reject = print_reject};
+    import_stats st;
+    char err[1024];
+    struct timespec t0, t1;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        if (c == 'l') o.level = optarg;
+        else if (c == 'c') {
+            if (gis_crs_parse(optarg, &o.crs) != 0) {
+                fprintf(stderr, "patrold: import-divisions: --crs must be wgs84, cgcs2000, gcj02 or bd09\n");
+                return 2;
+            }
+        } else return 2;
+    }
+    if (argc - optind != 1) {
+        fprintf(stderr, "usage: patrold import-divisions FILE [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]\n");
+        return 2;
+    }
+    if (o.level && !import_level_valid(o.level)) {
+        fprintf(stderr, "patrold: import-divisions: --level must be province, city, county, town or community\n");
+        return 2;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    PGconn *pg = cmd_connect(a);
+    if (!pg) return 1;
+    PGresult *res = PQexec(pg, "BEGIN");
+    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    if (!ok) snprintf(err, sizeof err, "database: %s", PQerrorMessage(pg));
+    else if (import_geojson(pg, argv[optind], &o, &st, err, sizeof err) != 0) ok = 0;
+    else {
+        res = PQexec(pg, "COMMIT");
+        ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+        PQclear(res);
+        if (!ok) snprintf(err, sizeof err, "database: %s", PQerrorMessage(pg));
+    }
+    if (!ok) {
+        if (PQtransactionStatus(pg) != PQTRANS_IDLE) PQclear(PQexec(pg, "ROLLBACK"));
+        size_t n = strlen(err);
+        while (n && err[n - 1] == '\n') err[--n] = 0;
+        fprintf(stderr, "patrold: import-divisions: %s: %s; nothing imported\n", argv[optind], err);
+        PQfinish(pg);
+        return 1;
+    }
+    PQfinish(pg);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("imported %ld features (%ld repaired), rejected %ld, in %.1f s\n", st.imported, st.repaired,
+           st.rejected, secs);
+    return 0;
 }

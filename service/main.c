@@ -24,7 +24,9 @@ static const struct {
     {"seed", cmd_seed, "seed                       load the Lianyungang demo data (once)"},
     {"import-divisions", cmd_import_divisions,
      "import-divisions FILE [--level L] [--crs C]   load GeoJSON boundaries (gzip or not)"},
+    {"locate", cmd_locate, "locate [--crs C] < points     print the four tiers, zones and station of each \"lon lat\" line"},
     {"user", cmd_user, "user add NAME --role R --division CODE [--password P]   (or PATROLD_PASSWORD)"},
+    {"apikey", cmd_apikey, "apikey add NAME | revoke NAME | list   Open311 API keys (a new key is printed once)"},
     {"config", cmd_config, "config                     print the effective settings (a valid config file)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -19,11 +19,41 @@ const route routes[] = {
     {"GET", "/api/v1/auth/me", h_auth_me, BODY_NONE, 0, ROLE_ANY, "The signed-in user"},
 
     /* places */
+    {"GET", "/api/v1/places/reverse", h_places_reverse, BODY_NONE, 0, 0, "Divisions, zones, station and nearby places of a point"},
 
     /* reports */
+    {"POST", "/api/v1/reports", h_reports_create, BODY_JSON, 64 * KB, ROLE_ANY, "Submit a field report (idempotent by client_id)"},
+    {"POST", "/api/v1/reports/batch", h_reports_batch, BODY_JSON, 8 * MB, ROLE_ANY, "Submit up to 500 queued field reports"},
+    {"GET", "/api/v1/reports/{id}", h_reports_get, BODY_NONE, 0, ROLE_ANY, "One report (?crs=)"},
+    {"POST", "/api/v1/reports/{id}/events", h_reports_event, BODY_JSON, 16 * KB, ROLE_ANY, "Change a report's state"},
+    {"GET", "/api/v1/reports/{id}/timeline", h_reports_timeline, BODY_NONE, 0, ROLE_ANY, "Every state change of a report"},
+    {"POST", "/api/v1/reports/{id}/photos", h_photos_upload, BODY_BINARY, 10 * MB, ROLE_ANY, "Add a JPEG or PNG photo (metadata stripped)"},
+    {"GET", "/api/v1/reports/{id}/photos", h_photos_list, BODY_NONE, 0, ROLE_ANY, "The photos of a report"},
+    {"GET", "/api/v1/reports/{id}/photos/{photo_id}", h_photos_get, BODY_NONE, 0, ROLE_ANY, "One photo's bytes"},
+    {"GET", "/api/v1/reports", h_reports_list, BODY_NONE, 0, ROLE_ANY,
+     "List reports in the user's division: status, division, category, since, bbox, crs, limit, cursor"},
+    {"GET", "/api/v1/reports.geojson", h_reports_geojson, BODY_NONE, 0, ROLE_ANY,
+     "Reports as a GeoJSON FeatureCollection (WGS-84), same filters"},
+    {"GET", "/api/v1/reports.csv", h_reports_csv, BODY_NONE, 0, ROLE_ANY, "Reports as CSV (UTF-8, BOM), same filters"},
 
     /* units */
 
     /* open311 */
+    {"GET", "/open311/v2/discovery.json", h_o311_discovery, BODY_NONE, 0, 0, "Open311 service discovery (JSON)"},
+    {"GET", "/open311/v2/discovery.xml", h_o311_discovery, BODY_NONE, 0, 0, "Open311 service discovery (XML)"},
+    {"GET", "/open311/v2/services.json", h_o311_services, BODY_NONE, 0, 0, "Open311 service list (JSON)"},
+    {"GET", "/open311/v2/services.xml", h_o311_services, BODY_NONE, 0, 0, "Open311 service list (XML)"},
+    {"GET", "/open311/v2/services/{code}.json", h_o311_service, BODY_NONE, 0, 0, "Open311 service definition (JSON)"},
+    {"GET", "/open311/v2/services/{code}.xml", h_o311_service, BODY_NONE, 0, 0, "Open311 service definition (XML)"},
+    {"POST", "/open311/v2/requests.json", h_o311_requests_post, BODY_FORM, 64 * KB, 0,
+     "Open311 new service request (form, api_key) (JSON)"},
+    {"POST", "/open311/v2/requests.xml", h_o311_requests_post, BODY_FORM, 64 * KB, 0,
+     "Open311 new service request (form, api_key) (XML)"},
+    {"GET", "/open311/v2/requests.json", h_o311_requests, BODY_NONE, 0, 0, "Open311 service requests (JSON)"},
+    {"GET", "/open311/v2/requests.xml", h_o311_requests, BODY_NONE, 0, 0, "Open311 service requests (XML)"},
+    {"GET", "/open311/v2/requests/{id}.json", h_o311_request, BODY_NONE, 0, 0, "Open311 one service request (JSON)"},
+    {"GET", "/open311/v2/requests/{id}.xml", h_o311_request, BODY_NONE, 0, 0, "Open311 one service request (XML)"},
+    {"GET", "/open311/v2/tokens/{token}.json", h_o311_token, BODY_NONE, 0, 0, "Open311 request id of a token (JSON)"},
+    {"GET", "/open311/v2/tokens/{token}.xml", h_o311_token, BODY_NONE, 0, 0, "Open311 request id of a token (XML)"},
 };
 const size_t nroutes = sizeof routes / sizeof routes[0];

@@ -14,6 +14,7 @@
 #include "gis/proj.h"
 #include "service/gisload.h"
 #include "service/http.h"
+#include "service/reports.h"
 
 /* Background threads, each given the app; each polls a->stopping. */
 static const struct {
@@ -21,6 +22,7 @@ static const struct {
     void *(*fn)(void *);
 } background[] = {
     {"gis-loader", gisload_thread},
+    {"escalation", escalate_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

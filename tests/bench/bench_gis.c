@@ -235,7 +235,7 @@ int main(int argc, char **argv)
     feature *feats = NULL;
     json_t *root;
     json_error_t jerr;
-    double t0, t_load, t_build, rss0, rss1, rss2, heap0, heap1, heap2;
+    double t0, t_load, t_build, rss0, rss1, rss2, heap0, heap1, heap2, rss_mid, heap_mid;
     double lon0, lon1, lat0, lat1;
     gis_builder *b;
     gis_index *ix;
@@ -348,6 +348,9 @@ int main(int argc, char **argv)
         free(feats[f].wkb);
     }
     free(feats);
+    malloc_trim(0);
+    rss_mid = rss_mb();
+    heap_mid = heap_mb();
 
     slot = gis_slot_create();
     gis_slot_publish(slot, ix);
@@ -396,7 +399,7 @@ int main(int argc, char **argv)
                 "(heap +%.1f MB); %ld points, %.1f%% in a county; cold pass %.2f s; warm median "
                 "%.2f us, p99 %.2f us, mean %.2f us\n",
                 path, nd, nrej, nv, t_load, t_build, rss1 - rss0, heap1 - heap0,
-                (double)approx / 1048576.0, rss2 - rss1, heap2 - heap1, npoints,
+                (double)approx / 1048576.0, rss2 - rss_mid, heap2 - heap_mid, npoints,
                 100.0 * (double)inside / (double)npoints, t_cold, lat_us[npoints / 2],
                 lat_us[(size_t)((double)npoints * 0.99)], sum / (double)npoints);
         printf("%s_divisions %zu\n", tag, nd);
@@ -406,8 +409,8 @@ int main(int argc, char **argv)
         printf("%s_build_s %.3f\n", tag, t_build);
         printf("%s_index_rss_mb %.1f\n", tag, rss1 - rss0);
         printf("%s_index_heap_mb %.1f\n", tag, heap1 - heap0);
-        printf("%s_locator_rss_mb %.1f\n", tag, rss2 - rss1);
-        printf("%s_locator_heap_mb %.1f\n", tag, heap2 - heap1);
+        printf("%s_locator_rss_mb %.1f\n", tag, rss2 - rss_mid);
+        printf("%s_locator_heap_mb %.1f\n", tag, heap2 - heap_mid);
         printf("%s_points %ld\n", tag, npoints);
         printf("%s_inside_fraction %.4f\n", tag, (double)inside / (double)npoints);
         printf("%s_locate_cold_pass_s %.3f\n", tag, t_cold);

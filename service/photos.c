@@ -1,0 +1,247 @@
+/* photos.c - report photos: metadata stripping (pure, photo_strip) and the upload/download routes.
+ *
+ * The image type is decided by magic bytes only; the request's Content-Type is ignored. JPEG keeps
+ * only what decoding needs (APP0, DQT, SOF, DHT, DRI, SOS + entropy-coded data, ...); PNG keeps
+ * every chunk but the textual/time/EXIF ones, after checking every CRC. Bytes after EOI / IEND are
+ * dropped (phones append maker trailers there). Known loss: EXIF orientation and ICC profiles (APP1
+ * and APP2) go too, so a rotated phone photo is stored unrotated, and Adobe APP14 (CMYK transform)
+ * is dropped as the policy asks.
+ * Upload = one statement: the photo, an audit row 'photo_added' and a report.updated event. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "service/db.h"
+#include "service/handlers.h"
+#include "service/reports.h"
+
+/* ---- JPEG ---- */
+
+static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out, size_t *outn) {
+    size_t i = 2, o = 0;
+    int seen_sof = 0, seen_sos = 0;
+    if (n < 4 || in[0] != 0xFF || in[1] != 0xD8) return -1;
+    out[o++] = 0xFF, out[o++] = 0xD8;
+    for (;;) {
+        if (i >= n || in[i] != 0xFF) return -1;
+        while (i < n && in[i] == 0xFF) i++; /* fill bytes */
+        if (i >= n) return -1;
+        unsigned m = in[i++];
+        if (m == 0xD9) { /* EOI: done; anything after it is dropped */
+            if (!seen_sof || !seen_sos) return -1;
+            out[o++] = 0xFF, out[o++] = 0xD9;
+            *outn = o;
+            return 0;
+        }
+        if (m == 0x00 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) return -1; /* not here */
+        if (i + 2 > n) return -1;
+        size_t len = ((size_t)in[i] << 8) | in[i + 1];
+        if (len < 2 || i + len > n) return -1;
+        int drop = (m >= 0xE1 && m <= 0xEF) || m == 0xFE; /* APP1..APP15, COM */
+        if (!drop) {
+            out[o++] = 0xFF, out[o++] = (unsigned char)m;
+            memcpy(out + o, in + i, len);
+            o += len;
+        }
+        i += len;
+        if ((m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)) seen_sof = 1;
+        if (m == 0xDA) { /* scan data up to the next marker that is neither stuffing nor RSTn */
+            if (!seen_sof) return -1;
+            seen_sos = 1;
+            size_t start = i;
+            while (i + 1 < n && !(in[i] == 0xFF && in[i + 1] != 0x00 && !(in[i + 1] >= 0xD0 && in[i + 1] <= 0xD7)))
+                i++;
+            if (i + 1 >= n) return -1;
+            memcpy(out + o, in + start, i - start);
+            o += i - start;
+        }
+    }
+}
+
+/* ---- PNG ---- */
+
+static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+
+static uint32_t be32(const unsigned char *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int strip_png(const unsigned char *in, size_t n, unsigned char *out, size_t *outn) {
+    static const char *const drop[] = {"tEXt", "zTXt", "iTXt", "eXIf", "tIME"};
+    size_t i = 8, o = 8;
+    if (n < 8 || memcmp(in, png_sig, 8) != 0) return -1;
+    memcpy(out, png_sig, 8);
+    for (int first = 1;; first = 0) {
+        if (n - i < 12) return -1;
+        uint32_t len = be32(in + i);
+        if (len > 0x7FFFFFFFu || n - i - 12 < len) return -1;
+        const unsigned char *type = in + i + 4;
+        for (int k = 0; k < 4; k++)
+            if (!((type[k] >= 'A' && type[k] <= 'Z') || (type[k] >= 'a' && type[k] <= 'z'))) return -1;
+        uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, (uInt)len + 4);
+        if (crc != be32(in + i + 8 + len)) return -1;
+        if (first && (memcmp(type, "IHDR", 4) != 0 || len != 13)) return -1;
+        int keep = 1;
+        for (size_t k = 0; k < sizeof drop / sizeof drop[0]; k++)
+            if (memcmp(type, drop[k], 4) == 0) keep = 0;
+        if (keep) {
+            memcpy(out + o, in + i, (size_t)len + 12);
+            o += (size_t)len + 12;
+        }
+        i += (size_t)len + 12;
+        if (memcmp(type, "IEND", 4) == 0) {
+            *outn = o;
+            return 0;
+        }
+    }
+}
+
+int photo_strip(const unsigned char *in, size_t n, unsigned char **out, size_t *outn, const char **ctype) {
+    int is_jpeg = n >= 3 && in[0] == 0xFF && in[1] == 0xD8 && in[2] == 0xFF;
+    int is_png = n >= 8 && memcmp(in, png_sig, 8) == 0;
+    if (!is_jpeg && !is_png) return -1;
+    unsigned char *buf = malloc(n); /* the output is never longer than the input */
+    size_t len = 0;
+    if (!buf) return -1;
+    if ((is_jpeg ? strip_jpeg : strip_png)(in, n, buf, &len) != 0) {
+        free(buf);
+        return -1;
+    }
+    *out = buf;
+    *outn = len;
+    *ctype = is_jpeg ? "image/jpeg" : "image/png";
+    return 0;
+}
+
+/* ---- routes ---- */
+
+static int parse_id(const char *s, char out[24]) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 18) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9') return -1;
+    snprintf(out, 24, "%lld", strtoll(s, NULL, 10));
+    return strcmp(out, "0") == 0 ? -1 : 0;
+}
+
+/* The report params[0] if the user may see it: 0, else the status sent (404 or a db error). */
+static int visible_report(http_req *r, char id[24]) {
+    if (parse_id(r->params[0], id) != 0)
+        return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
+    const char *p[] = {id};
+    PGresult *res = db_exec(r->w, "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint", 1, p);
+    if (!res) return http_db_error(r);
+    int ok = PQntuples(res) == 1 && report_row_visible(&r->user, res, 0);
+    PQclear(res);
+    return ok ? 0 : http_error(r, 404, "not_found", NULL, "no such report: %s", id);
+}
+
+/* POST /api/v1/reports/{id}/photos (image/jpeg or image/png bytes) */
+int h_photos_upload(http_req *r) {
+    char id[24];
+    int st = visible_report(r, id);
+    if (st) return st;
+    unsigned char *clean = NULL;
+    size_t clean_n = 0;
+    const char *ctype = NULL;
+    if (!r->body || photo_strip((const unsigned char *)r->body, r->body_len, &clean, &clean_n, &ctype) != 0)
+        return http_error(r, 415, "unsupported_media_type", NULL,
+                          "the body must be a well-formed JPEG or PNG image (checked by content, not header)");
+    char *hex = malloc(2 * clean_n + 3);
+    if (!hex) {
+        free(clean);
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    static const char digits[] = "0123456789abcdef";
+    hex[0] = '\\', hex[1] = 'x';
+    for (size_t i = 0; i < clean_n; i++) hex[2 + 2 * i] = digits[clean[i] >> 4], hex[3 + 2 * i] = digits[clean[i] & 15];
+    hex[2 + 2 * clean_n] = 0;
+    free(clean);
+    char uid[24], size[24];
+    snprintf(uid, sizeof uid, "%lld", r->user.id);
+    snprintf(size, sizeof size, "%zu", clean_n);
+    const char *p[] = {id, ctype, hex, uid, r->user.username, size};
+    PGresult *res = db_exec(
+        r->w,
+        "WITH rep AS (SELECT id, status, coalesce(community_code, town_code, county_code, city_code) AS code"
+        " FROM reports WHERE id = $1::bigint),"
+        " ph AS (INSERT INTO photos (report_id, content_type, data, created_by)"
+        " SELECT id, $2::text, $3::bytea, $4::bigint FROM rep RETURNING id, report_id, created_at),"
+        " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
+        " SELECT rep.id, 'photo_added', $4::bigint, $5::text, rep.status, rep.status,"
+        " json_build_object('photo_id', ph.id, 'content_type', $2::text, 'bytes', $6::bigint) FROM rep, ph),"
+        " le AS (INSERT INTO events (kind, entity_id, division_code, payload)"
+        " SELECT 'report.updated', rep.id, rep.code, json_build_object('id', rep.id, 'status', rep.status,"
+        " 'event', 'photo_added', 'photo_id', ph.id, 'division_code', rep.code) FROM rep, ph)"
+        " SELECT ph.id, to_json(ph.created_at)#>>'{}' FROM ph",
+        6, p);
+    free(hex);
+    if (!res) return http_db_error(r);
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return http_error(r, 404, "not_found", NULL, "no such report: %s", id);
+    }
+    json_t *out = json_pack("{s:I,s:I,s:s,s:I,s:s,s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+                            "report_id", (json_int_t)strtoll(id, NULL, 10), "content_type", ctype, "bytes",
+                            (json_int_t)clean_n, "created_at", PQgetvalue(res, 0, 1), "url", "");
+    json_object_set_new(out, "url", json_sprintf("/api/v1/reports/%s/photos/%s", id, PQgetvalue(res, 0, 0)));
+    PQclear(res);
+    return http_json(r, 201, out);
+}
+
+/* GET /api/v1/reports/{id}/photos: the photos of a report (metadata only) */
+int h_photos_list(http_req *r) {
+    char id[24];
+    int st = visible_report(r, id);
+    if (st) return st;
+    const char *p[] = {id};
+    PGresult *res = db_exec(r->w,
+                            "SELECT id, content_type, octet_length(data), to_json(created_at)#>>'{}' FROM photos"
+                            " WHERE report_id = $1::bigint ORDER BY id",
+                            1, p);
+    if (!res) return http_db_error(r);
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(res); i++) {
+        json_t *it = json_pack("{s:I,s:s,s:I,s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
+                               "content_type", PQgetvalue(res, i, 1), "bytes",
+                               (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10), "created_at",
+                               PQgetvalue(res, i, 3));
+        json_object_set_new(it, "url", json_sprintf("/api/v1/reports/%s/photos/%s", id, PQgetvalue(res, i, 0)));
+        json_array_append_new(items, it);
+    }
+    PQclear(res);
+    return http_json(r, 200, json_pack("{s:o,s:n}", "items", items, "next"));
+}
+
+/* GET /api/v1/reports/{id}/photos/{photo_id}: the stored (stripped) bytes */
+int h_photos_get(http_req *r) {
+    char id[24], pid[24];
+    int st = visible_report(r, id);
+    if (st) return st;
+    if (parse_id(r->params[1], pid) != 0)
+        return http_error(r, 404, "not_found", NULL, "no such photo: %.40s", r->params[1]);
+    const char *p[] = {pid, id};
+    PGresult *res = db_exec(r->w, "SELECT content_type, data FROM photos WHERE id = $1::bigint AND report_id = $2::bigint",
+                            2, p);
+    if (!res) return http_db_error(r);
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        return http_error(r, 404, "not_found", NULL, "no such photo: %s", pid);
+    }
+    size_t n = 0;
+    unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &n);
+    if (!bytes) {
+        PQclear(res);
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    char ctype[32];
+    snprintf(ctype, sizeof ctype, "%s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    st = http_send(r, 200, ctype, (const char *)bytes, n,
+                   "X-Content-Type-Options: nosniff\r\nContent-Disposition: inline\r\n");
+    PQfreemem(bytes);
+    return st;
+}

@@ -1,0 +1,997 @@
+/* reports.c - field reports: validation, location and routing, idempotent creation (single and
+ * batch), read-back, the lifecycle state machine and the timeline.
+ *
+ * Threads: every function runs on a CivetWeb worker with that thread's worker (PGconn, locator).
+ *
+ * Creation (report_submit, batch): each item is validated and located in C (gis_locate on the
+ * worker's own locator), then ONE statement inserts every item of the request:
+ *   WITH x AS (jsonb_to_recordset), ins AS (INSERT INTO reports ... ON CONFLICT (client_id) DO NOTHING
+ *   RETURNING *), ev AS (INSERT INTO report_events 'created'), le AS (INSERT INTO events
+ *   'report.created') SELECT REPORT_COLUMNS, possible_duplicates FROM ins
+ * A single statement is a single transaction: the report, its audit row and its live event are
+ * committed together or not at all, and the reply is built from the committed rows. Items whose
+ * client_id already existed (or arrived twice in one batch, or at the same moment on another
+ * connection: ON CONFLICT waits for the other inserter) come back "existing", read with a second
+ * statement after the first committed. A client_id sent again with a different, or even invalid,
+ * body returns the stored report: the first copy wins, the key is the client_id alone.
+ * Possible duplicates are computed against the reports committed before the statement, so two
+ * items of one batch never list each other.
+ *
+ * Live event payload (events.payload of report.created / report.updated):
+ *   {"id","status","category","lon","lat","station_id","tier","ack_deadline","unit_id","outcome",
+ *    "division_code","event"}  (event: created|acknowledge|dispatch|...|escalated)
+ *
+ * Lifecycle rules (the table `transitions` below; anything else is 409 invalid_transition):
+ *   acknowledge     new                                -> acknowledged  dispatcher, supervisor, admin
+ *   dispatch        acknowledged (also new)            -> dispatched    dispatcher, supervisor, admin
+ *                   needs unit_id of an existing unit that is `available`; the unit becomes `busy`
+ *   arrive          dispatched                         -> on_scene      patrol, dispatcher, supervisor, admin
+ *   resolve         on_scene, dispatched               -> resolved      patrol, dispatcher, supervisor, admin
+ *                   needs outcome (API.md enum)
+ *   cancel          new, acknowledged, dispatched, on_scene -> cancelled  dispatcher, supervisor, admin;
+ *                   also the patrol/community user who created it while it is still `new`
+ *   mark_duplicate  new, acknowledged                  -> duplicate     dispatcher, supervisor, admin
+ *                   needs duplicate_of: another existing report the user may see
+ *   escalate        new, acknowledged, dispatched, on_scene -> (same)    dispatcher, supervisor, admin
+ *                   moves the responsible station to its parent (409 no_parent_station at the top),
+ *                   new ack_deadline from the parent's tier
+ * Ending a report (resolve, cancel, mark_duplicate) sets its unit back to `available` when busy.
+ * Every request may carry "note" (string, <= 1,000 characters) kept in the audit details.
+ * Every user acts only on reports in scope (auth_in_scope of the most local division; outside-city
+ * reports only city-wide users); others get 404, as for GET.
+ * A transition is one transaction: SELECT ... FOR UPDATE, checks, UPDATE ... WHERE status = <from>,
+ * audit row, events row, COMMIT. */
+#include "service/reports.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gis/index.h"
+#include "service/db.h"
+#include "service/handlers.h"
+
+enum { MAX_BATCH = 500, MAX_DESCRIPTION = 4000, MAX_NOTE = 1000, MAX_DUPS = 20 };
+
+static const char *const categories[] = {"vagrant",        "beggar",         "lost_elderly", "minor",
+                                         "mental_illness", "injured_or_ill", "other"};
+static const char *const outcomes[] = {"admitted_to_station", "escorted_home", "sent_to_hospital",
+                                       "refused_help",        "not_found",     "handed_to_police"};
+static const char *const tier_names[] = {"city", "county", "town", "community"};
+
+/* ---- small helpers ---- */
+
+static int in_list(const char *s, const char *const *list, size_t n) {
+    for (size_t i = 0; s && i < n; i++)
+        if (strcmp(s, list[i]) == 0) return 1;
+    return 0;
+}
+
+/* Number of UTF-8 code points (jansson guarantees valid UTF-8). */
+static size_t utf8_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    e->status = status, e->code = code, e->field = field;
+    return -1;
+}
+
+static int ack_limit_s(const config *c, gis_level tier) {
+    switch (tier) {
+    case GIS_COMMUNITY: return c->ack_community_s;
+    case GIS_TOWN: return c->ack_town_s;
+    case GIS_COUNTY: return c->ack_county_s;
+    default: return c->ack_city_s;
+    }
+}
+
+/* Accepts "1".."18 digits" ids only: anything else is treated as an unknown report. */
+static int parse_id(const char *s, long long *out) {
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > 18) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (!isdigit((unsigned char)s[i])) return -1;
+    *out = strtoll(s, NULL, 10);
+    return *out > 0 ? 0 : -1;
+}
+
+/* 8-4-4-4-12 hex, lower-cased into out (37 bytes). */
+static int parse_uuid(const char *s, char out[37]) {
+    if (!s || strlen(s) != 36) return -1;
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return -1;
+        out[i] = (char)tolower((unsigned char)s[i]);
+    }
+    out[36] = 0;
+    return 0;
+}
+
+static long long days_from_civil(long long y, unsigned m, unsigned d) {
+    y -= m <= 2;
+    long long era = (y >= 0 ? y : y - 399) / 400;
+    unsigned yoe = (unsigned)(y - era * 400);
+    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
+    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (long long)doe - 719468;
+}
+
+/* RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)) -> seconds since the epoch. */
+static int parse_rfc3339(const char *s, double *out) {
+    int y, mo, d, h, mi, sec, n = 0;
+    if (!s || strlen(s) > 64) return -1;
+    for (int i = 0; i < 19; i++) {
+        static const char pat[] = "dddd-dd-ddTdd:dd:dd";
+        if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : pat[i] == 'T' ? (s[i] != 'T' && s[i] != 't' && s[i] != ' ') : s[i] != pat[i])
+            return -1;
+    }
+    if (sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19) return -1;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
+        mi > 59 || sec > 60)
+        return -1;
+    const char *p = s + 19;
+    double frac = 0;
+    if (*p == '.') {
+        double scale = 0.1;
+        p++;
+        if (!isdigit((unsigned char)*p)) return -1;
+        for (; isdigit((unsigned char)*p); p++, scale /= 10) frac += (*p - '0') * scale;
+    }
+    int off = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
+            !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
+            return -1;
+        int oh = (p[1] - '0') * 10 + (p[2] - '0'), om = (p[4] - '0') * 10 + (p[5] - '0');
+        if (oh > 23 || om > 59) return -1;
+        off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
+        p += 6;
+    } else {
+        return -1;
+    }
+    if (*p) return -1;
+    long long days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    *out = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
+    return 0;
+}
+
+/* ---- row -> JSON ---- */
+
+static const char *val(PGresult *res, int row, int col) {
+    return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static json_t *jstr_or_null(const char *s) {
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *jint_or_null(const char *s) {
+    return s ? json_integer(strtoll(s, NULL, 10)) : json_null();
+}
+
+static json_t *jreal_or_null(const char *s) {
+    return s ? json_real(strtod(s, NULL)) : json_null();
+}
+
+static json_t *jparse_or(const char *s, json_t *dflt) {
+    json_t *j = s ? json_loads(s, JSON_DECODE_ANY, NULL) : NULL;
+    if (j) {
+        json_decref(dflt);
+        return j;
+    }
+    return dflt;
+}
+
+static json_t *location_json(double lon, double lat, gis_crs crs, const char *accuracy) {
+    double ox = lon, oy = lat;
+    if (gis_from_wgs84(crs, lon, lat, &ox, &oy) != 0) ox = lon, oy = lat, crs = GIS_CRS_WGS84;
+    json_t *loc = json_pack("{s:f,s:f,s:s}", "lon", ox, "lat", oy, "crs", gis_crs_name(crs));
+    if (loc && accuracy) json_object_set_new(loc, "accuracy_m", json_real(strtod(accuracy, NULL)));
+    return loc;
+}
+
+const char *report_row_scope_code(PGresult *res, int row) {
+    static const int cols[] = {REPORT_COL_COMMUNITY_CODE, REPORT_COL_TOWN_CODE, REPORT_COL_COUNTY_CODE,
+                               REPORT_COL_CITY_CODE};
+    for (int i = 0; i < 4; i++) {
+        const char *c = val(res, row, cols[i]);
+        if (c && *c) return c;
+    }
+    return "";
+}
+
+int report_row_visible(const auth_user *u, PGresult *res, int row) {
+    const char *code = report_row_scope_code(res, row);
+    return auth_in_scope(u, *code ? code : NULL);
+}
+
+json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
+    json_t *o = json_object();
+    if (!o) return NULL;
+    json_object_set_new(o, "id", jint_or_null(val(res, row, REPORT_COL_ID)));
+    json_object_set_new(o, "client_id", jstr_or_null(val(res, row, REPORT_COL_CLIENT_ID)));
+    json_object_set_new(o, "status", jstr_or_null(val(res, row, REPORT_COL_STATUS)));
+    json_object_set_new(o, "category", jstr_or_null(val(res, row, REPORT_COL_CATEGORY)));
+    json_object_set_new(o, "location",
+                        location_json(strtod(PQgetvalue(res, row, REPORT_COL_LON), NULL),
+                                      strtod(PQgetvalue(res, row, REPORT_COL_LAT), NULL), crs,
+                                      val(res, row, REPORT_COL_ACCURACY_M)));
+    json_object_set_new(o, "observed_at", jstr_or_null(val(res, row, REPORT_COL_OBSERVED_AT)));
+    json_object_set_new(o, "received_at", jstr_or_null(val(res, row, REPORT_COL_RECEIVED_AT)));
+    json_object_set_new(o, "updated_at", jstr_or_null(val(res, row, REPORT_COL_UPDATED_AT)));
+    json_object_set_new(o, "description", jstr_or_null(val(res, row, REPORT_COL_DESCRIPTION)));
+    json_object_set_new(o, "people_count", jint_or_null(val(res, row, REPORT_COL_PEOPLE_COUNT)));
+    json_object_set_new(o, "person", jparse_or(val(res, row, REPORT_COL_PERSON), json_null()));
+    json_t *divs = json_array();
+    static const int dcols[4][2] = {{REPORT_COL_CITY_CODE, REPORT_COL_CITY_NAME},
+                                    {REPORT_COL_COUNTY_CODE, REPORT_COL_COUNTY_NAME},
+                                    {REPORT_COL_TOWN_CODE, REPORT_COL_TOWN_NAME},
+                                    {REPORT_COL_COMMUNITY_CODE, REPORT_COL_COMMUNITY_NAME}};
+    for (int t = 0; t < 4; t++) {
+        const char *code = val(res, row, dcols[t][0]);
+        if (!code) continue;
+        const char *name = val(res, row, dcols[t][1]);
+        json_array_append_new(divs, json_pack("{s:s,s:s,s:s}", "code", code, "name", name ? name : "", "level",
+                                              tier_names[t]));
+    }
+    json_object_set_new(o, "divisions", divs);
+    json_object_set_new(o, "zones", jparse_or(val(res, row, REPORT_COL_ZONES), json_array()));
+    const char *outside = val(res, row, REPORT_COL_OUTSIDE);
+    json_object_set_new(o, "outside", json_boolean(outside && outside[0] == 't'));
+    json_object_set_new(o, "snapped_m", jreal_or_null(val(res, row, REPORT_COL_SNAPPED_M)));
+    const char *sid = val(res, row, REPORT_COL_STATION_ID);
+    if (sid) {
+        const char *sname = val(res, row, REPORT_COL_STATION_NAME), *stier = val(res, row, REPORT_COL_STATION_TIER);
+        json_object_set_new(o, "responsible_station",
+                            json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)strtoll(sid, NULL, 10), "name",
+                                      sname ? sname : "", "tier", stier));
+    } else {
+        json_object_set_new(o, "responsible_station", json_null());
+    }
+    json_object_set_new(o, "ack_deadline", jstr_or_null(val(res, row, REPORT_COL_ACK_DEADLINE)));
+    json_object_set_new(o, "unit_id", jint_or_null(val(res, row, REPORT_COL_UNIT_ID)));
+    json_object_set_new(o, "outcome", jstr_or_null(val(res, row, REPORT_COL_OUTCOME)));
+    json_object_set_new(o, "duplicate_of", jint_or_null(val(res, row, REPORT_COL_DUPLICATE_OF)));
+    json_object_set_new(o, "source", jstr_or_null(val(res, row, REPORT_COL_SOURCE)));
+    return o;
+}
+
+/* Re-expresses the WGS-84 "location" of a report JSON in crs (no-op for wgs84). */
+static void json_to_crs(json_t *report, gis_crs crs) {
+    json_t *loc = json_object_get(report, "location");
+    if (crs == GIS_CRS_WGS84 || !loc) return;
+    double lon = json_number_value(json_object_get(loc, "lon")), lat = json_number_value(json_object_get(loc, "lat"));
+    double ox, oy;
+    if (gis_from_wgs84(crs, lon, lat, &ox, &oy) != 0) return;
+    json_object_set_new(loc, "lon", json_real(ox));
+    json_object_set_new(loc, "lat", json_real(oy));
+    json_object_set_new(loc, "crs", json_string(gis_crs_name(crs)));
+}
+
+/* ?crs= of a request: 0 and *crs, or -1 after answering 400 invalid_crs. */
+static int request_crs(http_req *r, gis_crs *crs) {
+    char buf[32];
+    *crs = GIS_CRS_WGS84;
+    int n = http_query(r, "crs", buf, sizeof buf);
+    if (n == -1) return 0;
+    if (n < 0 || gis_crs_parse(buf, crs) != 0) {
+        http_error(r, 400, "invalid_crs", "crs", "crs must be one of wgs84, cgcs2000, gcj02, bd09");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- validation + location of one item ---- */
+
+typedef struct item {
+    char client_id[37];
+    int client_id_ok;         /* client_id valid (even when something else is not) */
+    int valid;
+    report_error err;
+    json_t *rec;              /* normalised record for jsonb_to_recordset (owned) */
+    json_t *report;           /* result (owned) */
+    int status;               /* 1 created, 0 existing, -1 error */
+} item;
+
+static int check_string(json_t *v, const char *field, size_t max_chars, report_error *e) {
+    if (!json_is_string(v)) return fail(e, 400, "invalid_field", field, "%s must be a string", field);
+    if (utf8_chars(json_string_value(v)) > max_chars)
+        return fail(e, 400, "invalid_field", field, "%s is longer than %zu characters", field, max_chars);
+    return 0;
+}
+
+static int validate_person(json_t *p, json_t **out, report_error *e) {
+    *out = NULL;
+    if (!p || json_is_null(p)) return 0;
+    if (!json_is_object(p)) return fail(e, 400, "invalid_field", "person", "person must be an object");
+    json_t *o = json_object();
+    json_t *v;
+    if ((v = json_object_get(p, "sex")) && !json_is_null(v)) {
+        static const char *const sexes[] = {"male", "female", "unknown"};
+        if (!json_is_string(v) || !in_list(json_string_value(v), sexes, 3)) {
+            json_decref(o);
+            return fail(e, 400, "invalid_field", "person.sex", "person.sex must be male, female or unknown");
+        }
+        json_object_set(o, "sex", v);
+    }
+    if ((v = json_object_get(p, "approx_age")) && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 130) {
+            json_decref(o);
+            return fail(e, 400, "invalid_field", "person.approx_age", "person.approx_age must be an integer 0..130");
+        }
+        json_object_set(o, "approx_age", v);
+    }
+    if ((v = json_object_get(p, "appearance")) && !json_is_null(v)) {
+        if (check_string(v, "person.appearance", 1000, e)) {
+            json_decref(o);
+            return -1;
+        }
+        json_object_set(o, "appearance", v);
+    }
+    if ((v = json_object_get(p, "name_if_known")) && !json_is_null(v)) {
+        if (check_string(v, "person.name_if_known", 200, e)) {
+            json_decref(o);
+            return -1;
+        }
+        json_object_set(o, "name_if_known", v);
+    }
+    *out = o;
+    return 0;
+}
+
+/* Validates body and locates it; fills it->rec. Returns 0, or -1 with it->err. */
+static int validate_item(worker *w, json_t *body, int ord, item *it) {
+    report_error *e = &it->err;
+    const config *cfg = &w->app->cfg;
+    if (!json_is_object(body)) return fail(e, 400, "invalid_body", NULL, "a report must be a JSON object");
+
+    json_t *v = json_object_get(body, "client_id");
+    if (!v) return fail(e, 400, "missing_field", "client_id", "client_id is required");
+    if (!json_is_string(v) || parse_uuid(json_string_value(v), it->client_id) != 0)
+        return fail(e, 400, "invalid_field", "client_id", "client_id must be a UUID");
+    it->client_id_ok = 1;
+
+    v = json_object_get(body, "category");
+    if (!v) return fail(e, 400, "missing_field", "category", "category is required");
+    if (!json_is_string(v) || !in_list(json_string_value(v), categories, 7))
+        return fail(e, 400, "invalid_category", "category",
+                    "category must be one of vagrant, beggar, lost_elderly, minor, mental_illness, injured_or_ill, other");
+    const char *category = json_string_value(v);
+
+    json_t *loc = json_object_get(body, "location");
+    if (!loc) return fail(e, 400, "missing_field", "location", "location is required");
+    if (!json_is_object(loc)) return fail(e, 400, "invalid_location", "location", "location must be an object");
+    json_t *jlon = json_object_get(loc, "lon"), *jlat = json_object_get(loc, "lat");
+    if (!jlon) return fail(e, 400, "missing_field", "location.lon", "location.lon is required");
+    if (!jlat) return fail(e, 400, "missing_field", "location.lat", "location.lat is required");
+    if (!json_is_number(jlon)) return fail(e, 400, "invalid_location", "location.lon", "location.lon must be a number");
+    if (!json_is_number(jlat)) return fail(e, 400, "invalid_location", "location.lat", "location.lat must be a number");
+    double lon = json_number_value(jlon), lat = json_number_value(jlat);
+    if (!isfinite(lon) || lon < -180 || lon > 180)
+        return fail(e, 400, "invalid_location", "location.lon", "location.lon must be within -180..180");
+    if (!isfinite(lat) || lat < -90 || lat > 90)
+        return fail(e, 400, "invalid_location", "location.lat", "location.lat must be within -90..90");
+    gis_crs crs = GIS_CRS_WGS84;
+    v = json_object_get(loc, "crs");
+    if (v && !json_is_null(v) && (!json_is_string(v) || gis_crs_parse(json_string_value(v), &crs) != 0))
+        return fail(e, 400, "invalid_crs", "location.crs", "location.crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    json_t *acc = json_object_get(loc, "accuracy_m");
+    if (acc && !json_is_null(acc) &&
+        (!json_is_number(acc) || !isfinite(json_number_value(acc)) || json_number_value(acc) < 0 ||
+         json_number_value(acc) > 100000))
+        return fail(e, 400, "invalid_field", "location.accuracy_m", "location.accuracy_m must be a number 0..100000");
+    double wlon, wlat;
+    if (gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0)
+        return fail(e, 400, "invalid_location", "location", "the location cannot be converted to WGS-84");
+
+    v = json_object_get(body, "observed_at");
+    double observed;
+    if (!v) return fail(e, 400, "missing_field", "observed_at", "observed_at is required");
+    if (!json_is_string(v) || parse_rfc3339(json_string_value(v), &observed) != 0)
+        return fail(e, 400, "invalid_field", "observed_at", "observed_at must be an RFC 3339 date-time with offset");
+    if (observed > (double)time(NULL) + 600)
+        return fail(e, 400, "invalid_field", "observed_at", "observed_at is in the future");
+
+    v = json_object_get(body, "description");
+    if (v && !json_is_null(v) && check_string(v, "description", MAX_DESCRIPTION, e)) return -1;
+    const char *description = json_is_string(v) ? json_string_value(v) : "";
+
+    json_int_t people = 1;
+    v = json_object_get(body, "people_count");
+    if (v && !json_is_null(v)) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100)
+            return fail(e, 400, "invalid_field", "people_count", "people_count must be an integer 1..100");
+        people = json_integer_value(v);
+    }
+    json_t *person;
+    if (validate_person(json_object_get(body, "person"), &person, e)) return -1;
+
+    gis_location where;
+    char msg[256];
+    if (gis_locate(w->loc, wlon, wlat, &where, msg, sizeof msg) != 0) {
+        json_decref(person);
+        return fail(e, 503, "index_not_ready", NULL, "cannot locate the report now: %s", msg);
+    }
+    json_t *zones = json_array();
+    for (int i = 0; i < where.nzones; i++) json_array_append_new(zones, json_string(where.zones[i]->code));
+    json_t *rec = json_pack("{s:i,s:s,s:s,s:f,s:f,s:o,s:s,s:f,s:s,s:I,s:o,s:o,s:b,s:o}", "ord", ord, "client_id",
+                            it->client_id, "category", category, "lon", wlon, "lat", wlat, "accuracy_m",
+                            acc && json_is_number(acc) ? json_real(json_number_value(acc)) : json_null(), "crs_in",
+                            gis_crs_name(crs), "observed_at", observed, "description", description,
+                            "people_count", people, "person", person ? person : json_null(), "zone_codes", zones,
+                            "outside", where.outside, "snapped_m",
+                            where.snapped_m >= 0 ? json_real(where.snapped_m) : json_null());
+    if (!rec) return fail(e, 500, "internal", NULL, "out of memory");
+    static const char *const code_keys[] = {"city_code", "county_code", "town_code", "community_code"};
+    for (int t = 0; t < 4; t++)
+        json_object_set_new(rec, code_keys[t], where.tiers[t] ? json_string(where.tiers[t]->code) : json_null());
+    if (where.station) {
+        json_object_set_new(rec, "station_id", json_integer(where.station->id));
+        json_object_set_new(rec, "tier", json_string(tier_names[where.station->tier]));
+        json_object_set_new(rec, "ack_s", json_integer(ack_limit_s(cfg, where.station->tier)));
+    }
+    it->rec = rec;
+    it->valid = 1;
+    return 0;
+}
+
+/* ---- the one insert statement ---- */
+
+/* The live-event payload of a report row aliased X (a reports row or a RETURNING * row). */
+#define EVENT_PAYLOAD(X, EV)                                                                                 \
+    "json_build_object('id', " X ".id, 'status', " X ".status, 'category', " X ".category, 'lon', ST_X(" X \
+    ".geom), 'lat', ST_Y(" X ".geom), 'station_id', " X ".station_id, 'tier', " X ".tier, 'ack_deadline', " X \
+    ".ack_deadline, 'unit_id', " X ".unit_id, 'outcome', " X ".outcome, 'division_code', coalesce(" X        \
+    ".community_code, " X ".town_code, " X ".county_code, " X ".city_code), 'event', " EV ")"
+
+#define MOST_LOCAL(X) "coalesce(" X ".community_code, " X ".town_code, " X ".county_code, " X ".city_code)"
+
+/* possible_duplicates of report row r: $4 window seconds, $5 radius metres. */
+#define DUPS_COLUMN                                                                                           \
+    "(SELECT coalesce(json_agg(t ORDER BY t.distance_m, t.id), '[]') FROM (SELECT d.id, d.category, d.status," \
+    " round(ST_Distance(d.geom::geography, r.geom::geography)::numeric, 1)::float8 AS distance_m,"             \
+    " d.received_at FROM reports d WHERE d.id <> r.id AND d.category = r.category"                             \
+    " AND d.status IN ('new', 'acknowledged', 'dispatched', 'on_scene')"                                       \
+    " AND d.received_at > now() - make_interval(secs => $4::int)"                                              \
+    " AND d.geom && ST_Expand(r.geom, $5::float8 / 50000.0)"                                                   \
+    " AND ST_DWithin(d.geom::geography, r.geom::geography, $5::float8)"                                        \
+    " ORDER BY 4, 1 LIMIT 20) t)"
+
+static const char insert_sql[] =
+    "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, client_id uuid, category text,"
+    " lon float8, lat float8, accuracy_m real, crs_in text, observed_at float8, description text,"
+    " people_count int, person jsonb, city_code text, county_code text, town_code text, community_code text,"
+    " zone_codes text[], outside boolean, snapped_m real, station_id bigint, tier text, ack_s int)),"
+    " ins AS (INSERT INTO reports (client_id, category, geom, accuracy_m, crs_in, observed_at, description,"
+    " people_count, person, city_code, county_code, town_code, community_code, zone_codes, outside, snapped_m,"
+    " station_id, tier, ack_deadline, source, created_by)"
+    " SELECT client_id, category, ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m, crs_in,"
+    " to_timestamp(observed_at), description, people_count, person, city_code, county_code, town_code,"
+    " community_code, zone_codes::char(12)[], outside, snapped_m, station_id, tier,"
+    " now() + make_interval(secs => ack_s), $6::text, $3::bigint FROM x ORDER BY ord"
+    " ON CONFLICT (client_id) DO NOTHING RETURNING *),"
+    " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, at, from_status, to_status, details)"
+    " SELECT i.id, 'created', $3::bigint, $2::text, i.received_at, NULL, i.status,"
+    " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"
+    " 'ack_deadline', i.ack_deadline) FROM ins i),"
+    " le AS (INSERT INTO events (kind, entity_id, division_code, payload)"
+    " SELECT 'report.created', i.id, " MOST_LOCAL("i") ", " EVENT_PAYLOAD("i", "'created'") " FROM ins i ORDER BY i.id)"
+    " SELECT " REPORT_COLUMNS ", " DUPS_COLUMN " FROM ins r";
+
+static const char existing_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.client_id = ANY ($1::uuid[])";
+
+/* Inserts every valid item of items[0..n) in one statement, then reads back the existing ones.
+ * Items already answered (valid == 0 and client_id_ok == 0) are skipped. Returns 0, or -1 on a
+ * database failure (nothing written). */
+static int insert_items(worker *w, const auth_user *actor, const char *actor_name, const char *source, item *items,
+                        size_t n) {
+    int rc = -1;
+    PGresult *res = NULL, *ex = NULL;
+    json_t *recs = json_array(), *created = json_object(), *lookup = json_array();
+    char *recs_s = NULL, *lookup_s = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (items[i].valid) json_array_append(recs, items[i].rec);
+    if (json_array_size(recs)) {
+        char actor_id[24], window[16], radius[32];
+        snprintf(actor_id, sizeof actor_id, "%lld", actor ? actor->id : 0);
+        snprintf(window, sizeof window, "%d", w->app->cfg.dup_window_s);
+        snprintf(radius, sizeof radius, "%.3f", w->app->cfg.dup_radius_m);
+        recs_s = json_dumps(recs, JSON_COMPACT);
+        if (!recs_s) goto done;
+        const char *params[] = {recs_s, actor_name, actor && actor->id ? actor_id : NULL, window, radius, source};
+        if (!(res = db_exec(w, insert_sql, 6, params))) goto done;
+        for (int row = 0; row < PQntuples(res); row++) {
+            json_t *rep = report_row_json(res, row, GIS_CRS_WGS84);
+            json_object_set_new(rep, "possible_duplicates", jparse_or(val(res, row, REPORT_NCOLS), json_array()));
+            json_object_set_new(created, PQgetvalue(res, row, REPORT_COL_CLIENT_ID), rep);
+        }
+    }
+    /* created: first valid item with that client_id; everything else with a valid client_id: existing */
+    for (size_t i = 0; i < n; i++) {
+        json_t *rep;
+        if (items[i].valid && (rep = json_object_get(created, items[i].client_id))) {
+            items[i].report = json_incref(rep);
+            items[i].status = 1;
+            json_object_del(created, items[i].client_id);
+        } else if (items[i].client_id_ok) {
+            json_array_append_new(lookup, json_string(items[i].client_id));
+        }
+    }
+    if (json_array_size(lookup)) {
+        /* "{uuid,uuid}": UUIDs need no quoting */
+        size_t len = 3 + json_array_size(lookup) * 37;
+        lookup_s = malloc(len);
+        if (!lookup_s) goto done;
+        char *p = lookup_s;
+        *p++ = '{';
+        for (size_t k = 0; k < json_array_size(lookup); k++) {
+            if (k) *p++ = ',';
+            memcpy(p, json_string_value(json_array_get(lookup, k)), 36);
+            p += 36;
+        }
+        *p++ = '}', *p = 0;
+        const char *params[] = {lookup_s};
+        if (!(ex = db_exec(w, existing_sql, 1, params))) goto done;
+        json_t *found = json_object();
+        for (int row = 0; row < PQntuples(ex); row++)
+            json_object_set_new(found, PQgetvalue(ex, row, REPORT_COL_CLIENT_ID), report_row_json(ex, row, GIS_CRS_WGS84));
+        for (size_t i = 0; i < n; i++) {
+            json_t *rep;
+            if (items[i].status != 1 && items[i].client_id_ok && (rep = json_object_get(found, items[i].client_id))) {
+                items[i].report = json_deep_copy(rep);
+                items[i].status = 0;
+            }
+        }
+        json_decref(found);
+    }
+    /* A valid item neither created nor found: its twin in this statement was created by another
+     * connection that then rolled back, or ... cannot happen with ON CONFLICT; report it. */
+    for (size_t i = 0; i < n; i++)
+        if (items[i].valid && !items[i].report) {
+            items[i].status = -1;
+            fail(&items[i].err, 409, "conflict", "client_id", "the report was not stored; send it again");
+        }
+    rc = 0;
+done:
+    free(recs_s);
+    free(lookup_s);
+    PQclear(res);
+    PQclear(ex);
+    json_decref(recs);
+    json_decref(created);
+    json_decref(lookup);
+    return rc;
+}
+
+static void item_free(item *it) {
+    json_decref(it->rec);
+    json_decref(it->report);
+}
+
+int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source, json_t *body,
+                  json_t **out, report_error *e) {
+    item it;
+    memset(&it, 0, sizeof it);
+    it.status = -1;
+    *out = NULL;
+    if (validate_item(w, body, 0, &it) != 0 && !it.client_id_ok) {
+        *e = it.err;
+        return -1;
+    }
+    if (insert_items(w, actor, actor_name, source, &it, 1) != 0) {
+        item_free(&it);
+        return -2;
+    }
+    int rc = it.report ? it.status : -1;
+    if (rc >= 0) {
+        *out = it.report;
+        it.report = NULL;
+    } else {
+        *e = it.err;
+    }
+    item_free(&it);
+    return rc;
+}
+
+/* ---- handlers: create, batch, get ---- */
+
+static int reply_error(http_req *r, const report_error *e) {
+    return http_error(r, e->status, e->code, e->field, "%s", e->message);
+}
+
+/* POST /api/v1/reports */
+int h_reports_create(http_req *r) {
+    gis_crs crs;
+    if (request_crs(r, &crs)) return r->status;
+    json_t *out;
+    report_error e;
+    int rc = report_submit(r->w, &r->user, r->user.username, "app", r->json, &out, &e);
+    if (rc == -2) return http_db_error(r);
+    if (rc == -1) return reply_error(r, &e);
+    json_to_crs(out, crs);
+    return http_json(r, rc == 1 ? 201 : 200, out);
+}
+
+static json_t *error_json(const report_error *e) {
+    return json_pack("{s:s,s:s,s:s?}", "code", e->code, "message", e->message, "field", e->field);
+}
+
+/* POST /api/v1/reports/batch {"reports":[...]} */
+int h_reports_batch(http_req *r) {
+    gis_crs crs;
+    if (request_crs(r, &crs)) return r->status;
+    json_t *list = json_object_get(r->json, "reports");
+    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send {\"reports\": [...]}");
+    if (!list) return http_error(r, 400, "missing_field", "reports", "reports is required");
+    if (!json_is_array(list)) return http_error(r, 400, "invalid_field", "reports", "reports must be an array");
+    size_t n = json_array_size(list);
+    if (n > MAX_BATCH)
+        return http_error(r, 413, "too_many_items", "reports", "at most %d reports per batch, got %zu", MAX_BATCH, n);
+    item *items = calloc(n ? n : 1, sizeof *items);
+    if (!items) return http_error(r, 500, "internal", NULL, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        items[i].status = -1;
+        validate_item(r->w, json_array_get(list, i), (int)i, &items[i]);
+    }
+    int rc;
+    if (insert_items(r->w, &r->user, r->user.username, "app", items, n) != 0) {
+        rc = http_db_error(r);
+        goto done;
+    }
+    json_t *results = json_array();
+    for (size_t i = 0; i < n; i++) {
+        item *it = &items[i];
+        json_t *res;
+        if (it->report) {
+            json_to_crs(it->report, crs);
+            res = json_pack("{s:I,s:s,s:O,s:n}", "index", (json_int_t)i, "status",
+                            it->status == 1 ? "created" : "existing", "report", it->report, "error");
+        } else {
+            res = json_pack("{s:I,s:s,s:n,s:o}", "index", (json_int_t)i, "status", "error", "report", "error",
+                            error_json(&it->err));
+        }
+        json_array_append_new(results, res);
+    }
+    rc = http_json(r, 200, json_pack("{s:o}", "results", results));
+done:
+    for (size_t i = 0; i < n; i++) item_free(&items[i]);
+    free(items);
+    return rc;
+}
+
+static const char get_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint";
+
+/* Loads report params[0] visible to the user into *res (one row). Returns 0, or the status sent. */
+static int load_visible(http_req *r, const char *sql, long long *id, PGresult **res) {
+    *res = NULL;
+    if (parse_id(r->params[0], id) != 0)
+        return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", *id);
+    const char *params[] = {ids};
+    PGresult *q = db_exec(r->w, sql, 1, params);
+    if (!q) return http_db_error(r);
+    if (PQntuples(q) != 1 || !report_row_visible(&r->user, q, 0)) {
+        PQclear(q);
+        return http_error(r, 404, "not_found", NULL, "no such report: %lld", *id);
+    }
+    *res = q;
+    return 0;
+}
+
+static const char dups_of_sql[] =
+    "SELECT " DUPS_COLUMN " FROM reports r WHERE r.id = $1::bigint AND $2::int IS NULL AND $3::int IS NULL";
+
+/* GET /api/v1/reports/{id}?crs= */
+int h_reports_get(http_req *r) {
+    gis_crs crs;
+    long long id;
+    PGresult *res;
+    if (request_crs(r, &crs)) return r->status;
+    int st = load_visible(r, get_sql, &id, &res);
+    if (st) return st;
+    json_t *out = report_row_json(res, 0, crs);
+    PQclear(res);
+    /* possible duplicates now (open reports nearby, same category) */
+    char ids[24], window[16], radius[32];
+    snprintf(ids, sizeof ids, "%lld", id);
+    snprintf(window, sizeof window, "%d", r->app->cfg.dup_window_s);
+    snprintf(radius, sizeof radius, "%.3f", r->app->cfg.dup_radius_m);
+    const char *params[] = {ids, NULL, NULL, window, radius};
+    PGresult *d = db_exec(r->w, dups_of_sql, 5, params);
+    if (!d) {
+        json_decref(out);
+        return http_db_error(r);
+    }
+    json_object_set_new(out, "possible_duplicates", PQntuples(d) ? jparse_or(val(d, 0, 0), json_array()) : json_array());
+    PQclear(d);
+    return http_json(r, 200, out);
+}
+
+/* GET /api/v1/reports/{id}/timeline */
+int h_reports_timeline(http_req *r) {
+    long long id;
+    PGresult *res;
+    int st = load_visible(r, get_sql, &id, &res);
+    if (st) return st;
+    PQclear(res);
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *params[] = {ids};
+    PGresult *ev = db_exec(r->w,
+                           "SELECT id, type, actor, actor_id, to_json(at)#>>'{}', from_status, to_status, details"
+                           " FROM report_events WHERE report_id = $1::bigint ORDER BY id",
+                           1, params);
+    if (!ev) return http_db_error(r);
+    json_t *items = json_array();
+    for (int i = 0; i < PQntuples(ev); i++)
+        json_array_append_new(
+            items, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", jint_or_null(val(ev, i, 0)), "type",
+                             jstr_or_null(val(ev, i, 1)), "actor", jstr_or_null(val(ev, i, 2)), "actor_id",
+                             jint_or_null(val(ev, i, 3)), "at", jstr_or_null(val(ev, i, 4)), "from_status",
+                             jstr_or_null(val(ev, i, 5)), "to_status", jstr_or_null(val(ev, i, 6)), "details",
+                             jparse_or(val(ev, i, 7), json_object())));
+    PQclear(ev);
+    return http_json(r, 200, json_pack("{s:I,s:o,s:n}", "report_id", (json_int_t)id, "items", items, "next"));
+}
+
+/* ---- lifecycle ---- */
+
+typedef enum { NEEDS_NONE, NEEDS_UNIT, NEEDS_OUTCOME, NEEDS_DUPLICATE_OF, NEEDS_PARENT } needs;
+
+enum { S_NEW = 1, S_ACK = 2, S_DISPATCHED = 4, S_ON_SCENE = 8, S_RESOLVED = 16, S_CANCELLED = 32, S_DUPLICATE = 64 };
+#define S_OPEN (S_NEW | S_ACK | S_DISPATCHED | S_ON_SCENE)
+
+static const char *const status_names[] = {"new", "acknowledged", "dispatched", "on_scene",
+                                           "resolved", "cancelled", "duplicate"};
+
+static unsigned status_bit(const char *s) {
+    for (unsigned i = 0; i < 7; i++)
+        if (strcmp(s, status_names[i]) == 0) return 1u << i;
+    return 0;
+}
+
+static const struct transition {
+    const char *type;
+    unsigned from;            /* S_* bits */
+    const char *to;           /* NULL: status unchanged */
+    unsigned roles;           /* ROLE_* bits */
+    needs needs;
+    int ends;                 /* frees the unit */
+} transitions[] = {
+    {"acknowledge", S_NEW, "acknowledged", ROLE_STAFF, NEEDS_NONE, 0},
+    {"dispatch", S_NEW | S_ACK, "dispatched", ROLE_STAFF, NEEDS_UNIT, 0},
+    {"arrive", S_DISPATCHED, "on_scene", ROLE_PATROL | ROLE_STAFF, NEEDS_NONE, 0},
+    {"resolve", S_DISPATCHED | S_ON_SCENE, "resolved", ROLE_PATROL | ROLE_STAFF, NEEDS_OUTCOME, 1},
+    {"cancel", S_OPEN, "cancelled", ROLE_STAFF, NEEDS_NONE, 1},
+    {"mark_duplicate", S_NEW | S_ACK, "duplicate", ROLE_STAFF, NEEDS_DUPLICATE_OF, 1},
+    {"escalate", S_OPEN, NULL, ROLE_STAFF, NEEDS_PARENT, 0},
+};
+#define NTRANSITIONS (sizeof transitions / sizeof transitions[0])
+
+static const char lock_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint FOR UPDATE";
+
+static const char update_sql[] =
+    "UPDATE reports SET status = $3::text, unit_id = coalesce($4::bigint, unit_id), outcome = coalesce($5::text, outcome),"
+    " duplicate_of = coalesce($6::bigint, duplicate_of), station_id = coalesce($7::bigint, station_id),"
+    " tier = coalesce($8::text, tier),"
+    " ack_deadline = CASE WHEN $9::int IS NULL THEN ack_deadline ELSE now() + make_interval(secs => $9::int) END,"
+    " updated_at = now() WHERE id = $1::bigint AND status = $2::text"
+    " RETURNING id, " MOST_LOCAL("reports") ", " EVENT_PAYLOAD("reports", "$10::text");
+
+/* POST /api/v1/reports/{id}/events {"type", "unit_id"?, "outcome"?, "duplicate_of"?, "note"?} */
+int h_reports_event(http_req *r) {
+    worker *w = r->w;
+    long long id;
+    PGresult *cur = NULL, *q = NULL;
+    json_t *details = NULL;
+    int rc;
+    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send a JSON object");
+    if (parse_id(r->params[0], &id) != 0)
+        return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
+
+    /* what is asked (validated before touching the database) */
+    json_t *jt = json_object_get(r->json, "type");
+    if (!jt) return http_error(r, 400, "missing_field", "type", "type is required");
+    const struct transition *tr = NULL;
+    for (size_t i = 0; json_is_string(jt) && i < NTRANSITIONS; i++)
+        if (strcmp(json_string_value(jt), transitions[i].type) == 0) tr = &transitions[i];
+    if (!tr)
+        return http_error(r, 400, "invalid_field", "type",
+                          "type must be one of acknowledge, dispatch, arrive, resolve, cancel, mark_duplicate, escalate");
+    details = json_object();
+    json_t *note = json_object_get(r->json, "note");
+    if (note && !json_is_null(note)) {
+        if (!json_is_string(note) || utf8_chars(json_string_value(note)) > MAX_NOTE) {
+            json_decref(details);
+            return http_error(r, 400, "invalid_field", "note", "note must be a string of at most %d characters", MAX_NOTE);
+        }
+        json_object_set(details, "note", note);
+    }
+    long long unit_id = 0, dup_of = 0;
+    const char *outcome = NULL;
+    if (tr->needs == NEEDS_UNIT) {
+        json_t *u = json_object_get(r->json, "unit_id");
+        rc = !u ? http_error(r, 400, "missing_field", "unit_id", "dispatch needs unit_id")
+             : !json_is_integer(u) || json_integer_value(u) <= 0
+                 ? http_error(r, 400, "invalid_field", "unit_id", "unit_id must be a positive integer")
+                 : 0;
+        if (rc) goto done;
+        unit_id = json_integer_value(u);
+        json_object_set_new(details, "unit_id", json_integer(unit_id));
+    } else if (tr->needs == NEEDS_OUTCOME) {
+        json_t *o = json_object_get(r->json, "outcome");
+        rc = !o ? http_error(r, 400, "missing_field", "outcome", "resolve needs outcome")
+             : !json_is_string(o) || !in_list(json_string_value(o), outcomes, 6)
+                 ? http_error(r, 400, "invalid_field", "outcome",
+                              "outcome must be one of admitted_to_station, escorted_home, sent_to_hospital, "
+                              "refused_help, not_found, handed_to_police")
+                 : 0;
+        if (rc) goto done;
+        outcome = json_string_value(o);
+        json_object_set_new(details, "outcome", json_string(outcome));
+    } else if (tr->needs == NEEDS_DUPLICATE_OF) {
+        json_t *d = json_object_get(r->json, "duplicate_of");
+        rc = !d ? http_error(r, 400, "missing_field", "duplicate_of", "mark_duplicate needs duplicate_of")
+             : !json_is_integer(d) || json_integer_value(d) <= 0
+                 ? http_error(r, 400, "invalid_field", "duplicate_of", "duplicate_of must be a report id")
+                 : json_integer_value(d) == id
+                     ? http_error(r, 400, "invalid_field", "duplicate_of", "a report cannot duplicate itself")
+                     : 0;
+        if (rc) goto done;
+        dup_of = json_integer_value(d);
+        json_object_set_new(details, "duplicate_of", json_integer(dup_of));
+    }
+
+    if (db_begin(w) != 0) {
+        rc = http_db_error(r);
+        goto done;
+    }
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *p1[] = {ids};
+    if (!(cur = db_exec(w, lock_sql, 1, p1))) goto dberr;
+    if (PQntuples(cur) != 1 || !report_row_visible(&r->user, cur, 0)) {
+        rc = http_error(r, 404, "not_found", NULL, "no such report: %lld", id);
+        goto rollback;
+    }
+    const char *from = PQgetvalue(cur, 0, REPORT_COL_STATUS);
+    const char *created_by = val(cur, 0, REPORT_COL_CREATED_BY);
+    int own_new_report = (r->user.role & (ROLE_PATROL | ROLE_COMMUNITY)) && strcmp(tr->type, "cancel") == 0 &&
+                         strcmp(from, "new") == 0 && created_by && strtoll(created_by, NULL, 10) == r->user.id;
+    if (!(r->user.role & tr->roles) && !own_new_report) {
+        rc = http_error(r, 403, "forbidden", "type", "the %s role may not %s a report", auth_role_name(r->user.role),
+                        tr->type);
+        goto rollback;
+    }
+    if (!(status_bit(from) & tr->from)) {
+        rc = http_error(r, 409, "invalid_transition", "type", "cannot %s a report that is %s", tr->type, from);
+        goto rollback;
+    }
+    const char *to = tr->to ? tr->to : from;
+    char unit_s[24] = "", dup_s[24] = "", station_s[24] = "", ack_s[16] = "";
+    const char *tier = NULL;
+    if (tr->needs == NEEDS_UNIT) {
+        snprintf(unit_s, sizeof unit_s, "%lld", unit_id);
+        const char *pu[] = {unit_s};
+        PQclear(q);
+        if (!(q = db_exec(w, "SELECT status FROM units WHERE id = $1::bigint FOR UPDATE", 1, pu))) goto dberr;
+        if (PQntuples(q) != 1) {
+            rc = http_error(r, 422, "unknown_unit", "unit_id", "no such unit: %lld", unit_id);
+            goto rollback;
+        }
+        if (strcmp(PQgetvalue(q, 0, 0), "available") != 0) {
+            rc = http_error(r, 409, "unit_unavailable", "unit_id", "unit %lld is %s", unit_id, PQgetvalue(q, 0, 0));
+            goto rollback;
+        }
+        PQclear(q);
+        if (!(q = db_exec(w, "UPDATE units SET status = 'busy', updated_at = now() WHERE id = $1::bigint", 1, pu)))
+            goto dberr;
+    } else if (tr->needs == NEEDS_DUPLICATE_OF) {
+        snprintf(dup_s, sizeof dup_s, "%lld", dup_of);
+        const char *pd[] = {dup_s};
+        PQclear(q);
+        if (!(q = db_exec(w, get_sql, 1, pd))) goto dberr;
+        if (PQntuples(q) != 1 || !report_row_visible(&r->user, q, 0)) {
+            rc = http_error(r, 422, "unknown_report", "duplicate_of", "no such report: %lld", dup_of);
+            goto rollback;
+        }
+    } else if (tr->needs == NEEDS_PARENT) {
+        const char *sid = val(cur, 0, REPORT_COL_STATION_ID);
+        const char *ps[] = {sid ? sid : "0"};
+        PQclear(q);
+        if (!(q = db_exec(w,
+                          "SELECT p.id, p.tier FROM stations s JOIN stations p ON p.id = s.parent_id"
+                          " WHERE s.id = $1::bigint",
+                          1, ps)))
+            goto dberr;
+        if (PQntuples(q) != 1) {
+            rc = http_error(r, 409, "no_parent_station", "type", "the responsible station has no station above it");
+            goto rollback;
+        }
+        snprintf(station_s, sizeof station_s, "%s", PQgetvalue(q, 0, 0));
+        tier = PQgetvalue(q, 0, 1);
+        gis_level lv = GIS_CITY;
+        for (int t = 0; t < 4; t++)
+            if (strcmp(tier, tier_names[t]) == 0) lv = (gis_level)t;
+        snprintf(ack_s, sizeof ack_s, "%d", ack_limit_s(&r->app->cfg, lv));
+        json_object_set_new(details, "from_station", jint_or_null(sid));
+        json_object_set_new(details, "from_tier", jstr_or_null(val(cur, 0, REPORT_COL_STATION_TIER)));
+        json_object_set_new(details, "to_station", json_integer(strtoll(station_s, NULL, 10)));
+        json_object_set_new(details, "to_tier", json_string(tier));
+    }
+    char tier_buf[16];
+    snprintf(tier_buf, sizeof tier_buf, "%s", tier ? tier : "");
+    const char *event_name = tr->needs == NEEDS_PARENT ? "escalated" : tr->type;
+    const char *pu[] = {ids,
+                        from,
+                        to,
+                        *unit_s ? unit_s : NULL,
+                        outcome,
+                        *dup_s ? dup_s : NULL,
+                        *station_s ? station_s : NULL,
+                        *tier_buf ? tier_buf : NULL,
+                        *ack_s ? ack_s : NULL,
+                        event_name};
+    PGresult *up = db_exec(w, update_sql, 10, pu);
+    if (!up) goto dberr;
+    if (PQntuples(up) != 1) { /* cannot happen under FOR UPDATE; keep the guarantee anyway */
+        PQclear(up);
+        rc = http_error(r, 409, "invalid_transition", "type", "the report changed meanwhile");
+        goto rollback;
+    }
+    char *details_s = json_dumps(details, JSON_COMPACT);
+    char actor_id[24];
+    snprintf(actor_id, sizeof actor_id, "%lld", r->user.id);
+    const char *pe[] = {ids, event_name, actor_id, r->user.username, from, to, details_s,
+                        val(up, 0, 1), PQgetvalue(up, 0, 2)};
+    PQclear(q);
+    q = db_exec(w,
+                "WITH a AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
+                " VALUES ($1::bigint, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::jsonb))"
+                " INSERT INTO events (kind, entity_id, division_code, payload)"
+                " VALUES ('report.updated', $1::bigint, $8::text, $9::jsonb)",
+                9, pe);
+    free(details_s);
+    PQclear(up);
+    if (!q) goto dberr;
+    if (tr->ends && val(cur, 0, REPORT_COL_UNIT_ID)) {
+        const char *pf[] = {val(cur, 0, REPORT_COL_UNIT_ID)};
+        PQclear(q);
+        if (!(q = db_exec(w, "UPDATE units SET status = 'available', updated_at = now()"
+                             " WHERE id = $1::bigint AND status = 'busy'",
+                          1, pf)))
+            goto dberr;
+    }
+    PQclear(q);
+    if (!(q = db_exec(w, get_sql, 1, p1))) goto dberr;
+    if (db_commit(w) != 0) goto dberr;
+    rc = http_json(r, 200, report_row_json(q, 0, GIS_CRS_WGS84));
+    goto done;
+dberr:
+    rc = http_db_error(r);
+rollback:
+    db_rollback(w);
+done:
+    PQclear(cur);
+    PQclear(q);
+    json_decref(details);
+    return rc;
+}

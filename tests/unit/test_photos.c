@@ -1,0 +1,230 @@
+/* tests/unit/test_photos.c - photo_strip (service/photos.c): JPEG APPn/COM removal, PNG text/time/EXIF
+ * chunk removal with CRC checks, and refusal of anything that is not a well-formed JPEG or PNG. The
+ * images are built by hand here, byte by byte. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+#include "../../service/reports.h"
+
+typedef struct {
+    unsigned char b[4096];
+    size_t n;
+} buf;
+
+static void put(buf *b, const void *p, size_t n) {
+    assert_true(b->n + n <= sizeof b->b);
+    memcpy(b->b + b->n, p, n);
+    b->n += n;
+}
+
+static void put_bytes(buf *b, int n, ...) {
+    va_list ap;
+    va_start(ap, n);
+    for (int i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)va_arg(ap, int);
+        put(b, &c, 1);
+    }
+    va_end(ap);
+}
+
+/* A JPEG marker segment: FF m, length, payload. */
+static void seg(buf *b, unsigned char m, const void *payload, size_t n) {
+    put_bytes(b, 4, 0xFF, m, (int)((n + 2) >> 8), (int)((n + 2) & 0xFF));
+    put(b, payload, n);
+}
+
+static int contains(const unsigned char *hay, size_t n, const void *needle, size_t k) {
+    for (size_t i = 0; i + k <= n; i++)
+        if (memcmp(hay + i, needle, k) == 0) return 1;
+    return 0;
+}
+
+static const unsigned char scan[] = {0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF, 0xD0, 0x78, 0x9A, 0xFF, 0x00};
+
+/* SOI APP0(JFIF) APP1(Exif with GPS) COM DQT SOF0 DHT APP2(ICC) SOS scan EOI + trailer */
+static void make_jpeg(buf *b, int with_eoi) {
+    static const unsigned char jfif[] = "JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
+    static const unsigned char exif[] = "Exif\0\0MM\0*GPSLatitude=34.6;GPSLongitude=119.2;Make=PhoneCo";
+    static const unsigned char com[] = "secret comment";
+    static const unsigned char icc[] = "ICC_PROFILE\0\x01\x01xyz";
+    unsigned char dqt[65] = {0};
+    static const unsigned char sof[] = {8, 0, 16, 0, 16, 1, 1, 0x11, 0};
+    static const unsigned char dht[] = {0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x05};
+    static const unsigned char sos[] = {1, 1, 0x00, 0, 63, 0};
+    for (int i = 1; i < 65; i++) dqt[i] = 1;
+    b->n = 0;
+    put_bytes(b, 2, 0xFF, 0xD8);
+    seg(b, 0xE0, jfif, sizeof jfif - 1);
+    seg(b, 0xE1, exif, sizeof exif - 1);
+    seg(b, 0xFE, com, sizeof com - 1);
+    seg(b, 0xDB, dqt, sizeof dqt);
+    seg(b, 0xC0, sof, sizeof sof);
+    seg(b, 0xC4, dht, sizeof dht);
+    seg(b, 0xE2, icc, sizeof icc - 1);
+    seg(b, 0xDA, sos, sizeof sos);
+    put(b, scan, sizeof scan);
+    if (with_eoi) put_bytes(b, 2, 0xFF, 0xD9);
+    put(b, "TRAILER-GPS", 11);
+}
+
+static void jpeg_exif_and_comments_are_dropped(void **state) {
+    (void)state;
+    buf in;
+    make_jpeg(&in, 1);
+    unsigned char *out = NULL;
+    size_t n = 0;
+    const char *ct = NULL;
+    assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), 0);
+    assert_string_equal(ct, "image/jpeg");
+    assert_false(contains(out, n, "Exif", 4));
+    assert_false(contains(out, n, "GPS", 3));
+    assert_false(contains(out, n, "secret comment", 14));
+    assert_false(contains(out, n, "ICC_PROFILE", 11));
+    assert_false(contains(out, n, "TRAILER", 7));
+    assert_true(contains(out, n, "JFIF", 4));
+    assert_true(contains(out, n, scan, sizeof scan));          /* scan data intact, stuffing and RST0 kept */
+    static const unsigned char sof_marker[] = {0xFF, 0xC0, 0x00, 0x0B};
+    assert_true(contains(out, n, sof_marker, sizeof sof_marker));
+    assert_int_equal(out[0], 0xFF);
+    assert_int_equal(out[1], 0xD8);
+    assert_int_equal(out[n - 2], 0xFF);
+    assert_int_equal(out[n - 1], 0xD9);
+    /* idempotent: stripping the output again changes nothing */
+    unsigned char *again = NULL;
+    size_t n2 = 0;
+    assert_int_equal(photo_strip(out, n, &again, &n2, &ct), 0);
+    assert_int_equal(n2, n);
+    assert_memory_equal(again, out, n);
+    free(again);
+    free(out);
+}
+
+static void jpeg_malformed_is_refused(void **state) {
+    (void)state;
+    buf in;
+    unsigned char *out = NULL;
+    size_t n = 0;
+    const char *ct = NULL;
+    make_jpeg(&in, 0); /* no EOI */
+    in.n -= 11;        /* and no trailer */
+    assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), -1);
+    make_jpeg(&in, 1);
+    in.b[2 + 4 + 14 + 2] = 0xFF; /* APP1 length high byte: runs past the end */
+    assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), -1);
+    static const unsigned char soi_only[] = {0xFF, 0xD8, 0xFF, 0xD9};
+    assert_int_equal(photo_strip(soi_only, sizeof soi_only, &out, &n, &ct), -1); /* no frame, no scan */
+    assert_null(out);
+}
+
+/* ---- PNG ---- */
+
+static void chunk(buf *b, const char *type, const void *data, uint32_t len) {
+    unsigned char hdr[8] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+                            (unsigned char)len};
+    memcpy(hdr + 4, type, 4);
+    put(b, hdr, 8);
+    put(b, data, len);
+    uLong crc = crc32(0L, Z_NULL, 0);
+    crc = crc32(crc, (const Bytef *)type, 4);
+    crc = crc32(crc, data, len);
+    put_bytes(b, 4, (int)((crc >> 24) & 0xFF), (int)((crc >> 16) & 0xFF), (int)((crc >> 8) & 0xFF), (int)(crc & 0xFF));
+}
+
+static void make_png(buf *b) {
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    static const unsigned char ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0};
+    static const unsigned char idat[] = {0x78, 0x9C, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
+    static const unsigned char time_[7] = {0x07, 0xE8, 1, 2, 3, 4, 5};
+    b->n = 0;
+    put(b, sig, 8);
+    chunk(b, "IHDR", ihdr, 13);
+    chunk(b, "tEXt", "Comment\0GPS 34.6N 119.2E", 24);
+    chunk(b, "zTXt", "Author\0\0xx", 10);
+    chunk(b, "iTXt", "Title\0\0\0\0\0Secret", 16);
+    chunk(b, "eXIf", "MM\0*GPSdata", 11);
+    chunk(b, "tIME", time_, 7);
+    chunk(b, "IDAT", idat, sizeof idat);
+    chunk(b, "IEND", "", 0);
+    put(b, "appended", 8);
+}
+
+static void png_text_chunks_are_dropped(void **state) {
+    (void)state;
+    buf in;
+    make_png(&in);
+    unsigned char *out = NULL;
+    size_t n = 0;
+    const char *ct = NULL;
+    assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), 0);
+    assert_string_equal(ct, "image/png");
+    assert_false(contains(out, n, "tEXt", 4));
+    assert_false(contains(out, n, "zTXt", 4));
+    assert_false(contains(out, n, "iTXt", 4));
+    assert_false(contains(out, n, "eXIf", 4));
+    assert_false(contains(out, n, "tIME", 4));
+    assert_false(contains(out, n, "GPS", 3));
+    assert_false(contains(out, n, "appended", 8));
+    assert_true(contains(out, n, "IHDR", 4));
+    assert_true(contains(out, n, "IDAT", 4));
+    /* 8 signature + IHDR 25 + IDAT 22 + IEND 12 */
+    assert_int_equal(n, 8 + 25 + 22 + 12);
+    free(out);
+}
+
+static void png_bad_crc_or_order_is_refused(void **state) {
+    (void)state;
+    buf in;
+    unsigned char *out = NULL;
+    size_t n = 0;
+    const char *ct = NULL;
+    make_png(&in);
+    in.b[8 + 8 + 3] ^= 0x01; /* a bit of IHDR data: CRC no longer matches */
+    assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), -1);
+    make_png(&in);
+    in.n = 8 + 25 + 10; /* truncated in the middle of a chunk */
+    assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), -1);
+    buf b = {.n = 0};
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    put(&b, sig, 8);
+    chunk(&b, "IDAT", "x", 1); /* first chunk must be IHDR */
+    chunk(&b, "IEND", "", 0);
+    assert_int_equal(photo_strip(b.b, b.n, &out, &n, &ct), -1);
+    assert_null(out);
+}
+
+static void non_images_are_refused(void **state) {
+    (void)state;
+    static const char script[] = "#!/bin/sh\nrm -rf /\n";
+    static const char html[] = "<svg onload=alert(1)>";
+    unsigned char *out = NULL;
+    size_t n = 0;
+    const char *ct = NULL;
+    assert_int_equal(photo_strip((const unsigned char *)script, sizeof script - 1, &out, &n, &ct), -1);
+    assert_int_equal(photo_strip((const unsigned char *)html, sizeof html - 1, &out, &n, &ct), -1);
+    assert_int_equal(photo_strip((const unsigned char *)"", 0, &out, &n, &ct), -1);
+    static const unsigned char png_sig_then_script[] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, '#', '!'};
+    assert_int_equal(photo_strip(png_sig_then_script, sizeof png_sig_then_script, &out, &n, &ct), -1);
+    static const unsigned char gif[] = "GIF89a\x01\0\x01\0";
+    assert_int_equal(photo_strip(gif, sizeof gif - 1, &out, &n, &ct), -1);
+    assert_null(out);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(jpeg_exif_and_comments_are_dropped),
+        cmocka_unit_test(jpeg_malformed_is_refused),
+        cmocka_unit_test(png_text_chunks_are_dropped),
+        cmocka_unit_test(png_bad_crc_or_order_is_refused),
+        cmocka_unit_test(non_images_are_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
