@@ -138,7 +138,8 @@ static void free_parts(imp *im) {
 /* Outcome of reading a feature's coordinates. */
 enum { GEOM_OK = 0, GEOM_REJECT = 1, GEOM_FATAL = -1 };
 
-/* Reads one ring (a JSON array of positions) into a GEOS LinearRing, converting to WGS-84.
+/* Reads one ring (a JSON array of positions) into a GEOS LinearRing, in the file's CRS (checked
+ * to be convertible to WGS-84).
  * *out is NULL when the ring is degenerate (fewer than 4 positions once closed) and was dropped.
  * Sets *fixed when the ring had to be closed or was dropped. */
 static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out, int *fixed, char *why,
@@ -169,8 +170,9 @@ static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out
             snprintf(why, whylen, "position is not [lon, lat] numbers (at %s[%zu])", path, k);
             return GEOM_REJECT;
         }
-        double lon = json_number_value(x), lat = json_number_value(y);
-        if (gis_to_wgs84(im->o->crs, lon, lat, &im->xy[2 * k], &im->xy[2 * k + 1]) != 0) {
+        double lon = json_number_value(x), lat = json_number_value(y), wlon, wlat;
+        im->xy[2 * k] = lon, im->xy[2 * k + 1] = lat; /* repaired in the file's CRS, converted after */
+        if (gis_to_wgs84(im->o->crs, lon, lat, &wlon, &wlat) != 0) {
             snprintf(why, whylen, "coordinate out of range: %.10g, %.10g (at %s[%zu])", lon, lat, path, k);
             return GEOM_REJECT;
         }
@@ -260,6 +262,30 @@ done:
     for (size_t i = 0; i < n; i++) GEOSGeom_destroy_r(im->g, parts[i]);
     free(parts);
     return out;
+}
+
+/* A valid MultiPolygon made from g by GEOS MakeValid (structure method, collapsed parts dropped),
+ * or NULL when nothing valid and polygonal is left. The caller owns the result. */
+static GEOSGeometry *repair(imp *im, const GEOSGeometry *g) {
+    GEOSMakeValidParams *mv = GEOSMakeValidParams_create_r(im->g);
+    if (!mv) return NULL;
+    GEOSMakeValidParams_setMethod_r(im->g, mv, GEOS_MAKE_VALID_STRUCTURE);
+    GEOSMakeValidParams_setKeepCollapsed_r(im->g, mv, 0);
+    GEOSGeometry *v = GEOSMakeValidWithParams_r(im->g, g, mv);
+    GEOSMakeValidParams_destroy_r(im->g, mv);
+    GEOSGeometry *out = v ? polygonal_part(im, v) : NULL;
+    if (v) GEOSGeom_destroy_r(im->g, v);
+    if (out && (GEOSisEmpty_r(im->g, out) || GEOSisValid_r(im->g, out) != 1)) {
+        GEOSGeom_destroy_r(im->g, out);
+        out = NULL;
+    }
+    return out;
+}
+
+/* GEOSGeom_transformXY_r callback: the file's CRS (userdata) to WGS-84. */
+static int to_wgs84_xy(double *x, double *y, void *ud) {
+    const gis_crs *crs = ud;
+    return gis_to_wgs84(*crs, *x, *y, x, y) == 0;
 }
 
 /* Normalises a 4/6/9/12-digit code to 12 digits; -1 when malformed. */
@@ -393,20 +419,35 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
         goto done;
     }
     im->npolys = 0; /* owned by mp */
-    char valid = GEOSisValid_r(im->g, mp);
-    if (valid != 1) {
-        GEOSMakeValidParams *mv = GEOSMakeValidParams_create_r(im->g);
-        GEOSMakeValidParams_setMethod_r(im->g, mv, GEOS_MAKE_VALID_STRUCTURE);
-        GEOSMakeValidParams_setKeepCollapsed_r(im->g, mv, 0);
-        GEOSGeometry *v = GEOSMakeValidWithParams_r(im->g, mp, mv);
-        GEOSMakeValidParams_destroy_r(im->g, mv);
-        fixedg = v ? polygonal_part(im, v) : NULL;
-        if (v) GEOSGeom_destroy_r(im->g, v);
-        if (!fixedg || GEOSisEmpty_r(im->g, fixedg) || GEOSisValid_r(im->g, fixedg) != 1) {
+    /* Repair in the file's own coordinates, where quantised collinear edges are exactly collinear
+     * (repairing after a non-linear shift leaves micro-slivers), then convert and check again. */
+    if (GEOSisValid_r(im->g, mp) != 1) {
+        fixedg = repair(im, mp);
+        if (!fixedg) {
             reject(im, index, codep, "invalid geometry that MakeValid cannot repair (%s)", im->gerr);
             goto done;
         }
         fixed = 1;
+    }
+    if (im->o->crs == GIS_CRS_GCJ02 || im->o->crs == GIS_CRS_BD09) {
+        gis_crs crs = im->o->crs;
+        GEOSGeometry *t = GEOSGeom_transformXY_r(im->g, fixedg ? fixedg : mp, to_wgs84_xy, &crs);
+        if (!t) {
+            reject(im, index, codep, "cannot convert to WGS-84 (%s)", im->gerr);
+            goto done;
+        }
+        if (fixedg) GEOSGeom_destroy_r(im->g, fixedg);
+        fixedg = t;
+        if (GEOSisValid_r(im->g, t) != 1) {
+            fixedg = repair(im, t);
+            GEOSGeom_destroy_r(im->g, t);
+            if (!fixedg) {
+                reject(im, index, codep, "invalid after conversion to WGS-84, MakeValid cannot repair (%s)",
+                       im->gerr);
+                goto done;
+            }
+            fixed = 1;
+        }
     }
     size_t wkblen = 0;
     wkb = GEOSWKBWriter_write_r(im->g, im->wkb, fixedg ? fixedg : mp, &wkblen);

@@ -30,17 +30,22 @@ enum { O311_MAX_RESULTS = 1000, O311_FORM_MAX_FIELDS = 64 };
 static const struct o311_service {
     const char *code, *name, *description, *keywords;
 } services[] = {
-    {"vagrant", "流浪人员 / Vagrant", "露宿街头、无固定住所的人员 / A person sleeping rough or without a home",
+    {"vagrant", "流浪人员 / Vagrant",
+     "露宿街头、无固定住所的人员 / A person sleeping rough or without a home",
      "流浪,露宿,homeless,vagrant,rough sleeper"},
-    {"beggar", "乞讨人员 / Beggar", "街面乞讨人员 / A person begging in the street", "乞讨,begging,beggar"},
+    {"beggar", "乞讨人员 / Beggar", "街面乞讨人员 / A person begging in the street",
+     "乞讨,begging,beggar"},
     {"lost_elderly", "走失老人 / Lost elderly person",
-     "迷路或走失的老人 / An elderly person who seems lost or confused", "走失,老人,elderly,lost,dementia"},
-    {"minor", "未成年人 / Unaccompanied minor", "无人陪伴的未成年人 / A child or teenager alone and in need",
+     "迷路或走失的老人 / An elderly person who seems lost or confused",
+     "走失,老人,elderly,lost,dementia"},
+    {"minor", "未成年人 / Unaccompanied minor",
+     "无人陪伴的未成年人 / A child or teenager alone and in need",
      "未成年人,儿童,child,minor,unaccompanied"},
     {"mental_illness", "精神障碍患者 / Person with mental illness",
      "疑似精神障碍、需要帮助的人员 / A person who seems mentally ill and in need of help",
      "精神,mental illness,psychiatric"},
-    {"injured_or_ill", "伤病人员 / Injured or ill person", "受伤或患病的街面人员 / A person in the street who is hurt or ill",
+    {"injured_or_ill", "伤病人员 / Injured or ill person",
+     "受伤或患病的街面人员 / A person in the street who is hurt or ill",
      "受伤,生病,injured,ill,sick"},
     {"other", "其他 / Other", "其他需要救助的街面人员 / Anyone else in the street who needs help",
      "求助,救助,other,help"},
@@ -88,11 +93,21 @@ static void xml_text(obuf *b, const char *s) {
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
         switch (c) {
-        case '&': ob_str(b, "&amp;"); break;
-        case '<': ob_str(b, "&lt;"); break;
-        case '>': ob_str(b, "&gt;"); break;
-        case '"': ob_str(b, "&quot;"); break;
-        case '\'': ob_str(b, "&apos;"); break;
+        case '&':
+            ob_str(b, "&amp;");
+            break;
+        case '<':
+            ob_str(b, "&lt;");
+            break;
+        case '>':
+            ob_str(b, "&gt;");
+            break;
+        case '"':
+            ob_str(b, "&quot;");
+            break;
+        case '\'':
+            ob_str(b, "&apos;");
+            break;
         default:
             if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') ob_put(b, p, 1);
         }
@@ -102,8 +117,9 @@ static void xml_text(obuf *b, const char *s) {
 /* The element name of one item of an array element called `name`. */
 static const char *xml_item_name(const char *name) {
     static const char *const pairs[][2] = {
-        {"services", "service"},     {"service_requests", "request"}, {"errors", "error"},
-        {"attributes", "attribute"}, {"values", "value"},             {"endpoints", "endpoint"},
+        {"services", "service"}, {"service_requests", "request"},
+        {"errors", "error"},     {"attributes", "attribute"},
+        {"values", "value"},     {"endpoints", "endpoint"},
         {"formats", "format"},
     };
     for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++)
@@ -171,16 +187,20 @@ static int o311_reply(http_req *r, int status, const char *root, json_t *v) {
 }
 
 /* The specification's error format: [{"code": 403, "description": "..."}] / <errors><error>. */
-static int o311_error(http_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int o311_error(http_req *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int o311_error(http_req *r, int status, const char *fmt, ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    r->error_code = status == 403 ? "forbidden" : status == 404 ? "not_found" : status >= 500 ? "server_error"
-                                                                                             : "bad_request";
-    return o311_reply(r, status, "errors", json_pack("[{s:i,s:s}]", "code", status, "description", msg));
+    r->error_code = status == 403   ? "forbidden"
+                    : status == 404 ? "not_found"
+                    : status >= 500 ? "server_error"
+                                    : "bad_request";
+    return o311_reply(r, status, "errors",
+                      json_pack("[{s:i,s:s}]", "code", status, "description", msg));
 }
 
 static int o311_db_error(http_req *r) {
@@ -196,32 +216,37 @@ static int o311_db_error(http_req *r) {
 int h_o311_discovery(http_req *r) {
     const char *host = http_header(r, "Host"), *proto = http_header(r, "X-Forwarded-Proto");
     char url[300];
-    snprintf(url, sizeof url, "%s://%s/open311/v2", proto && strcmp(proto, "https") == 0 ? "https" : "http",
+    snprintf(url, sizeof url, "%s://%s/open311/v2",
+             proto && strcmp(proto, "https") == 0 ? "https" : "http",
              host && *host && !strpbrk(host, "<>\"' /\\") ? host : "localhost");
     return o311_reply(
         r, 200, "discovery",
-        json_pack("{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:[s,s]}]}", "changeset", O311_CHANGESET, "contact",
-                  "连云港市救助管理站 / Lianyungang rescue station (civil affairs)", "key_service",
-                  "Reading is open to all. To post requests, ask the city's civil-affairs bureau for an api_key.",
-                  "endpoints", "specification", O311_SPEC, "url", url, "changeset", O311_CHANGESET, "type",
-                  "production", "formats", "text/xml", "application/json"));
+        json_pack("{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:[s,s]}]}", "changeset", O311_CHANGESET,
+                  "contact", "连云港市救助管理站 / Lianyungang rescue station (civil affairs)",
+                  "key_service",
+                  "Reading is open to all. To post requests, ask the city's civil-affairs bureau "
+                  "for an api_key.",
+                  "endpoints", "specification", O311_SPEC, "url", url, "changeset", O311_CHANGESET,
+                  "type", "production", "formats", "text/xml", "application/json"));
 }
 
 /* GET /open311/v2/services.{json,xml} */
 int h_o311_services(http_req *r) {
     json_t *list = json_array();
     for (size_t i = 0; i < NSERVICES; i++)
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "service_code", services[i].code,
-                                              "service_name", services[i].name, "description",
-                                              services[i].description, "metadata", 1, "type", "realtime",
-                                              "keywords", services[i].keywords, "group", O311_GROUP));
+        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "service_code",
+                                              services[i].code, "service_name", services[i].name,
+                                              "description", services[i].description, "metadata", 1,
+                                              "type", "realtime", "keywords", services[i].keywords,
+                                              "group", O311_GROUP));
     return o311_reply(r, 200, "services", list);
 }
 
 static json_t *attribute(const char *code, const char *datatype, int order, const char *description,
                          const char *datatype_description) {
-    return json_pack("{s:b,s:s,s:s,s:b,s:s,s:i,s:s}", "variable", 1, "code", code, "datatype", datatype, "required",
-                     0, "datatype_description", datatype_description, "order", order, "description", description);
+    return json_pack("{s:b,s:s,s:s,s:b,s:s,s:i,s:s}", "variable", 1, "code", code, "datatype",
+                     datatype, "required", 0, "datatype_description", datatype_description, "order",
+                     order, "description", description);
 }
 
 /* GET /open311/v2/services/{code}.{json,xml} */
@@ -229,16 +254,19 @@ int h_o311_service(http_req *r) {
     const struct o311_service *s = service_find(r->params[0]);
     if (!s) return o311_error(r, 404, "service_code %.64s was not found", r->params[0]);
     json_t *attrs = json_array();
-    json_array_append_new(attrs, attribute("people_count", "number", 1, "人数 / Number of people (1-100)",
-                                           "A whole number from 1 to 100; 1 when not given"));
+    json_array_append_new(attrs,
+                          attribute("people_count", "number", 1, "人数 / Number of people (1-100)",
+                                    "A whole number from 1 to 100; 1 when not given"));
     json_array_append_new(attrs, attribute("approx_age", "number", 2, "大约年龄 / Approximate age",
                                            "Years, a whole number from 0 to 130"));
     json_t *sex = attribute("sex", "singlevaluelist", 3, "性别 / Sex", "One of the listed keys");
     json_object_set_new(sex, "values",
-                        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "key", "male", "name", "男 / Male", "key",
-                                  "female", "name", "女 / Female", "key", "unknown", "name", "不详 / Unknown"));
+                        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "key", "male", "name",
+                                  "男 / Male", "key", "female", "name", "女 / Female", "key",
+                                  "unknown", "name", "不详 / Unknown"));
     json_array_append_new(attrs, sex);
-    json_array_append_new(attrs, attribute("appearance", "text", 4, "外貌特征 / Appearance (clothes, build)",
+    json_array_append_new(attrs, attribute("appearance", "text", 4,
+                                           "外貌特征 / Appearance (clothes, build)",
                                            "Free text, up to 1000 characters"));
     return o311_reply(r, 200, "service_definition",
                       json_pack("{s:s,s:o}", "service_code", s->code, "attributes", attrs));
@@ -262,7 +290,8 @@ static json_t *form_parse(const char *body, size_t len) {
             size_t kn = (size_t)(ke - p), vn = eq ? (size_t)(amp - eq - 1) : 0;
             char *k = malloc(kn + 1), *v = malloc(vn + 1);
             int kl = k ? mg_url_decode(p, (int)kn, k, (int)kn + 1, 1) : -1;
-            int vl = v ? (vn ? mg_url_decode(eq + 1, (int)vn, v, (int)vn + 1, 1) : (v[0] = 0, 0)) : -1;
+            int vl =
+                v ? (vn ? mg_url_decode(eq + 1, (int)vn, v, (int)vn + 1, 1) : (v[0] = 0, 0)) : -1;
             json_t *js = kl >= 0 && vl >= 0 ? json_stringn(v, (size_t)vl) : NULL;
             int bad = !js || kl < 0 || ++fields > O311_FORM_MAX_FIELDS || strlen(k) != (size_t)kl;
             if (!bad && strncmp(k, "attribute[", 10) == 0 && kl > 11 && k[kl - 1] == ']') {
@@ -297,7 +326,8 @@ static int parse_double(const char *s, double *out) {
     if (!s || !*s || strpbrk(s, "xXnNiI")) return -1;
     errno = 0;
     *out = strtod(s, &end);
-    while (*end == ' ') end++;
+    while (*end == ' ')
+        end++;
     return end != s && !*end && !errno && isfinite(*out) ? 0 : -1;
 }
 
@@ -322,8 +352,9 @@ static void uuid_v4(char out[37]) {
     randombytes_buf(b, sizeof b);
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3],
-             b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 /* Builds the POST /api/v1/reports body from the Open311 form. Returns NULL after sending the
@@ -331,11 +362,13 @@ static void uuid_v4(char out[37]) {
 static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
     const char *code = form_get(form, "service_code");
     if (!code) return *rc = o311_error(r, 400, "service_code was not provided"), NULL;
-    if (!service_find(code)) return *rc = o311_error(r, 404, "service_code %.64s was not found", code), NULL;
+    if (!service_find(code))
+        return *rc = o311_error(r, 404, "service_code %.64s was not found", code), NULL;
     const char *slat = form_get(form, "lat"), *slon = form_get(form, "long");
     if (!slat || !slon)
-        return *rc = o311_error(r, 400,
-                                "lat and long are required (an address_string alone cannot be located here)"),
+        return *rc = o311_error(
+                   r, 400,
+                   "lat and long are required (an address_string alone cannot be located here)"),
                NULL;
     double lat, lon;
     if (parse_double(slat, &lat) != 0 || lat < -90 || lat > 90)
@@ -348,8 +381,9 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *body = json_pack("{s:s,s:s,s:{s:f,s:f,s:s},s:s}", "client_id", client_id, "category", code, "location",
-                             "lon", lon, "lat", lat, "crs", "wgs84", "observed_at", now);
+    json_t *body =
+        json_pack("{s:s,s:s,s:{s:f,s:f,s:s},s:s}", "client_id", client_id, "category", code,
+                  "location", "lon", lon, "lat", lat, "crs", "wgs84", "observed_at", now);
     const char *desc = form_get(form, "description");
     if (desc) json_object_set_new(body, "description", json_string(desc));
     json_t *attrs = json_object_get(form, "attribute");
@@ -358,7 +392,9 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
         long n;
         if (parse_int(pc, &n) != 0 || n < 1 || n > 100) {
             json_decref(body);
-            return *rc = o311_error(r, 400, "attribute[people_count] must be a whole number from 1 to 100"), NULL;
+            return *rc = o311_error(r, 400,
+                                    "attribute[people_count] must be a whole number from 1 to 100"),
+                   NULL;
         }
         json_object_set_new(body, "people_count", json_integer(n));
     }
@@ -376,20 +412,25 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
         long n;
         if (parse_int(age, &n) != 0 || n < 0 || n > 130) {
             json_decref(body), json_decref(person);
-            return *rc = o311_error(r, 400, "attribute[approx_age] must be a whole number from 0 to 130"), NULL;
+            return *rc = o311_error(r, 400,
+                                    "attribute[approx_age] must be a whole number from 0 to 130"),
+                   NULL;
         }
         json_object_set_new(person, "approx_age", json_integer(n));
     }
     const char *look = json_string_value(json_object_get(attrs, "appearance"));
     if (look && *look) json_object_set_new(person, "appearance", json_string(look));
-    if (json_object_size(person)) json_object_set_new(body, "person", person);
-    else json_decref(person);
+    if (json_object_size(person))
+        json_object_set_new(body, "person", person);
+    else
+        json_decref(person);
     return body;
 }
 
 /* POST /open311/v2/requests.{json,xml} (form-encoded; api_key required) */
 int h_o311_requests_post(http_req *r) {
-    json_t *form = form_parse(r->body ? r->body : "", r->body_len), *body = NULL, *out = NULL, *contact = NULL;
+    json_t *form = form_parse(r->body ? r->body : "", r->body_len), *body = NULL, *out = NULL,
+           *contact = NULL;
     char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1], actor[128];
     int rc = 0;
     PGresult *res = NULL;
@@ -402,7 +443,8 @@ int h_o311_requests_post(http_req *r) {
     }
     key_hash_param(key, hash);
     const char *kp[] = {hash};
-    res = db_exec(r->w, "SELECT name FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL", 1, kp);
+    res = db_exec(
+        r->w, "SELECT name FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL", 1, kp);
     if (!res) {
         rc = o311_db_error(r);
         goto done;
@@ -415,8 +457,9 @@ int h_o311_requests_post(http_req *r) {
     if (!(body = form_to_report(r, form, &rc))) goto done;
     /* Reporter details go only to reports.contact, never into what is read back. */
     contact = json_object();
-    static const char *const contact_fields[] = {"email", "first_name", "last_name", "phone", "device_id",
-                                                 "account_id", "address_string", "address_id", NULL};
+    static const char *const contact_fields[] = {"email",          "first_name", "last_name",
+                                                 "phone",          "device_id",  "account_id",
+                                                 "address_string", "address_id", NULL};
     for (int i = 0; contact_fields[i]; i++) {
         const char *v = form_get(form, contact_fields[i]);
         if (v) json_object_set_new(contact, contact_fields[i], json_string(v));
@@ -424,8 +467,8 @@ int h_o311_requests_post(http_req *r) {
     report_error e = {0};
     int st = report_submit(r->w, NULL, actor, "open311", body, &out, &e);
     if (st == -1) {
-        rc = o311_error(r, e.status == 413 ? 413 : 400, "%s%s%s", e.field ? e.field : "", e.field ? ": " : "",
-                        e.message);
+        rc = o311_error(r, e.status == 413 ? 413 : 400, "%s%s%s", e.field ? e.field : "",
+                        e.field ? ": " : "", e.message);
         goto done;
     }
     if (st < 0) {
@@ -438,16 +481,21 @@ int h_o311_requests_post(http_req *r) {
     if (json_object_size(contact)) {
         char *cj = json_dumps(contact, JSON_COMPACT);
         const char *cp[] = {cj, ids};
-        if (!cj || db_command(r->w, "UPDATE reports SET contact = $1::jsonb WHERE id = $2::bigint", 2, cp) != 0)
-            fprintf(stderr, "open311 [%s]: contact of report %s not saved: %s\n", r->request_id, ids, r->w->err);
+        if (!cj || db_command(r->w, "UPDATE reports SET contact = $1::jsonb WHERE id = $2::bigint",
+                              2, cp) != 0)
+            fprintf(stderr, "open311 [%s]: contact of report %s not saved: %s\n", r->request_id,
+                    ids, r->w->err);
         free(cj);
     }
-    const char *station = json_string_value(json_object_get(json_object_get(out, "responsible_station"), "name"));
+    const char *station =
+        json_string_value(json_object_get(json_object_get(out, "responsible_station"), "name"));
     char notice[512];
-    snprintf(notice, sizeof notice, "已收到，已通知%s。/ Received; %s has been notified. Emergencies: call 110 or 120.",
+    snprintf(notice, sizeof notice,
+             "已收到，已通知%s。/ Received; %s has been notified. Emergencies: call 110 or 120.",
              station ? station : "救助管理站", station ? station : "the rescue station");
     rc = o311_reply(r, 201, "service_requests",
-                    json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice", notice, "account_id"));
+                    json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice",
+                              notice, "account_id"));
 done:
     PQclear(res);
     json_decref(form);
@@ -463,26 +511,31 @@ static const char *const open_statuses = "{new,acknowledged,dispatched,on_scene}
 static const char *const closed_statuses = "{resolved,cancelled,duplicate}";
 
 /* Columns of the public view; lat/long rounded to 3 decimals (about 100 m). */
-#define O311_COLUMNS                                                                                    \
-    "r.id, r.status, r.category, r.description, round(ST_Y(r.geom)::numeric, 3)::float8,"              \
-    " round(ST_X(r.geom)::numeric, 3)::float8,"                                                         \
-    " to_char(r.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                   \
-    " to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                    \
+#define O311_COLUMNS                                                                               \
+    "r.id, r.status, r.category, r.description, round(ST_Y(r.geom)::numeric, 3)::float8,"          \
+    " round(ST_X(r.geom)::numeric, 3)::float8,"                                                    \
+    " to_char(r.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
+    " to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                 \
     " (SELECT s.name FROM stations s WHERE s.id = r.station_id), r.outcome"
 
 static json_t *request_json(PGresult *res, int i) {
     const char *status = PQgetvalue(res, i, 1), *code = PQgetvalue(res, i, 2);
-    int closed = !strcmp(status, "resolved") || !strcmp(status, "cancelled") || !strcmp(status, "duplicate");
+    int closed =
+        !strcmp(status, "resolved") || !strcmp(status, "cancelled") || !strcmp(status, "duplicate");
     const struct o311_service *s = service_find(code);
     char notes[128];
-    if (!PQgetisnull(res, i, 9)) snprintf(notes, sizeof notes, "%s: %s", status, PQgetvalue(res, i, 9));
-    else snprintf(notes, sizeof notes, "%s", status);
+    if (!PQgetisnull(res, i, 9))
+        snprintf(notes, sizeof notes, "%s: %s", status, PQgetvalue(res, i, 9));
+    else
+        snprintf(notes, sizeof notes, "%s", status);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:n,s:s,s:s,s:n,s:f,s:f}", "service_request_id",
-                     PQgetvalue(res, i, 0), "status", closed ? "closed" : "open", "status_notes", notes,
-                     "service_name", s ? s->name : code, "service_code", code, "description", PQgetvalue(res, i, 3),
-                     "agency_responsible", PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8), "service_notice",
-                     "requested_datetime", PQgetvalue(res, i, 6), "updated_datetime", PQgetvalue(res, i, 7),
-                     "expected_datetime", "lat", strtod(PQgetvalue(res, i, 4), NULL), "long",
+                     PQgetvalue(res, i, 0), "status", closed ? "closed" : "open", "status_notes",
+                     notes, "service_name", s ? s->name : code, "service_code", code, "description",
+                     PQgetvalue(res, i, 3), "agency_responsible",
+                     PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8), "service_notice",
+                     "requested_datetime", PQgetvalue(res, i, 6), "updated_datetime",
+                     PQgetvalue(res, i, 7), "expected_datetime", "lat",
+                     strtod(PQgetvalue(res, i, 4), NULL), "long",
                      strtod(PQgetvalue(res, i, 5), NULL));
 }
 
@@ -539,70 +592,89 @@ static int id_list(const char *in, char *out, size_t outlen) {
     return 0;
 }
 
-/* GET /open311/v2/requests.{json,xml}?service_request_id=&service_code=&start_date=&end_date=&status= */
+/* GET
+ * /open311/v2/requests.{json,xml}?service_request_id=&service_code=&start_date=&end_date=&status=
+ */
 int h_o311_requests(http_req *r) {
     char ids[1100] = "", codes[256] = "", start[64] = "", end[64] = "", status[256] = "", v[1024];
     const char *statuses = NULL;
     int n;
-    if ((n = http_query(r, "service_request_id", v, sizeof v)) == -2 || (n > 0 && id_list(v, ids, sizeof ids)))
-        return o311_error(r, 400, "service_request_id must be a comma-separated list of request ids");
-    if ((n = http_query(r, "service_code", v, sizeof v)) == -2) return o311_error(r, 400, "service_code is too long");
+    if ((n = http_query(r, "service_request_id", v, sizeof v)) == -2 ||
+        (n > 0 && id_list(v, ids, sizeof ids)))
+        return o311_error(r, 400,
+                          "service_request_id must be a comma-separated list of request ids");
+    if ((n = http_query(r, "service_code", v, sizeof v)) == -2)
+        return o311_error(r, 400, "service_code is too long");
     if (n > 0) {
         size_t len = 0;
         codes[len++] = '{';
         for (char *save = NULL, *t = strtok_r(v, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (!service_find(t)) return o311_error(r, 400, "service_code %.64s is not a known service", t);
+            if (!service_find(t))
+                return o311_error(r, 400, "service_code %.64s is not a known service", t);
             len += (size_t)snprintf(codes + len, sizeof codes - len, "%s%s", len > 1 ? "," : "", t);
         }
         snprintf(codes + len, sizeof codes - len, "}");
         if (len == 1) return o311_error(r, 400, "service_code is empty");
     }
-    if ((n = http_query(r, "start_date", start, sizeof start)) == -2 || (n > 0 && w3c_datetime(start)))
-        return o311_error(r, 400, "start_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
+    if ((n = http_query(r, "start_date", start, sizeof start)) == -2 ||
+        (n > 0 && w3c_datetime(start)))
+        return o311_error(
+            r, 400,
+            "start_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
     if ((n = http_query(r, "end_date", end, sizeof end)) == -2 || (n > 0 && w3c_datetime(end)))
-        return o311_error(r, 400, "end_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
+        return o311_error(
+            r, 400,
+            "end_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
     if ((n = http_query(r, "status", status, sizeof status)) == -2)
         return o311_error(r, 400, "status must be open, closed or open,closed");
     if (n > 0) {
         int o = 0, c = 0;
-        for (char *save = NULL, *t = strtok_r(status, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (strcmp(t, "open") == 0) o = 1;
-            else if (strcmp(t, "closed") == 0) c = 1;
-            else return o311_error(r, 400, "status must be open, closed or open,closed");
+        for (char *save = NULL, *t = strtok_r(status, ",", &save); t;
+             t = strtok_r(NULL, ",", &save)) {
+            if (strcmp(t, "open") == 0)
+                o = 1;
+            else if (strcmp(t, "closed") == 0)
+                c = 1;
+            else
+                return o311_error(r, 400, "status must be open, closed or open,closed");
         }
         statuses = o && c ? NULL : o ? open_statuses : c ? closed_statuses : NULL;
     }
     char limit[16];
     snprintf(limit, sizeof limit, "%d", O311_MAX_RESULTS);
-    const char *params[] = {ids[0] ? ids : NULL, codes[0] ? codes : NULL, statuses, start[0] ? start : NULL,
-                            end[0] ? end : NULL, limit};
+    const char *params[] = {ids[0] ? ids : NULL,     codes[0] ? codes : NULL, statuses,
+                            start[0] ? start : NULL, end[0] ? end : NULL,     limit};
     /* Spec: service_request_id overrides every other filter; without dates, the last 90 days. */
-    PGresult *res = db_exec(r->w,
-                            "SELECT " O311_COLUMNS " FROM reports r WHERE CASE WHEN $1::bigint[] IS NOT NULL"
-                            " THEN r.id = ANY ($1::bigint[]) ELSE"
-                            " ($2::text[] IS NULL OR r.category = ANY ($2::text[]))"
-                            " AND ($3::text[] IS NULL OR r.status = ANY ($3::text[]))"
-                            " AND r.received_at >= coalesce($4::timestamptz,"
-                            " coalesce($5::timestamptz, now()) - interval '90 days')"
-                            " AND ($5::timestamptz IS NULL OR r.received_at <= $5::timestamptz) END"
-                            " ORDER BY r.received_at DESC, r.id DESC LIMIT $6::int",
-                            6, params);
+    PGresult *res =
+        db_exec(r->w,
+                "SELECT " O311_COLUMNS " FROM reports r WHERE CASE WHEN $1::bigint[] IS NOT NULL"
+                " THEN r.id = ANY ($1::bigint[]) ELSE"
+                " ($2::text[] IS NULL OR r.category = ANY ($2::text[]))"
+                " AND ($3::text[] IS NULL OR r.status = ANY ($3::text[]))"
+                " AND r.received_at >= coalesce($4::timestamptz,"
+                " coalesce($5::timestamptz, now()) - interval '90 days')"
+                " AND ($5::timestamptz IS NULL OR r.received_at <= $5::timestamptz) END"
+                " ORDER BY r.received_at DESC, r.id DESC LIMIT $6::int",
+                6, params);
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down)
             return o311_error(r, 400, "start_date or end_date is not a valid date-time");
         return o311_db_error(r);
     }
     json_t *list = json_array();
-    for (int i = 0; i < PQntuples(res); i++) json_array_append_new(list, request_json(res, i));
+    for (int i = 0; i < PQntuples(res); i++)
+        json_array_append_new(list, request_json(res, i));
     PQclear(res);
     return o311_reply(r, 200, "service_requests", list);
 }
 
 /* GET /open311/v2/requests/{id}.{json,xml} */
 int h_o311_request(http_req *r) {
-    if (!valid_id(r->params[0])) return o311_error(r, 404, "service_request_id %.32s was not found", r->params[0]);
+    if (!valid_id(r->params[0]))
+        return o311_error(r, 404, "service_request_id %.32s was not found", r->params[0]);
     const char *params[] = {r->params[0]};
-    PGresult *res = db_exec(r->w, "SELECT " O311_COLUMNS " FROM reports r WHERE r.id = $1::bigint", 1, params);
+    PGresult *res =
+        db_exec(r->w, "SELECT " O311_COLUMNS " FROM reports r WHERE r.id = $1::bigint", 1, params);
     if (!res) return o311_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);
@@ -617,15 +689,17 @@ int h_o311_request(http_req *r) {
 /* GET /open311/v2/tokens/{token}.{json,xml}: requests are created synchronously, so a token is the
  * request id itself. */
 int h_o311_token(http_req *r) {
-    if (!valid_id(r->params[0])) return o311_error(r, 404, "token %.32s was not found", r->params[0]);
+    if (!valid_id(r->params[0]))
+        return o311_error(r, 404, "token %.32s was not found", r->params[0]);
     const char *params[] = {r->params[0]};
     PGresult *res = db_exec(r->w, "SELECT id FROM reports WHERE id = $1::bigint", 1, params);
     if (!res) return o311_db_error(r);
     int found = PQntuples(res) == 1;
     PQclear(res);
     if (!found) return o311_error(r, 404, "token %s was not found", r->params[0]);
-    return o311_reply(r, 200, "service_requests",
-                      json_pack("[{s:s,s:s}]", "service_request_id", r->params[0], "token", r->params[0]));
+    return o311_reply(
+        r, 200, "service_requests",
+        json_pack("[{s:s,s:s}]", "service_request_id", r->params[0], "token", r->params[0]));
 }
 
 /* ---- patrold apikey add NAME | revoke NAME | list ---- */
@@ -650,14 +724,17 @@ int cmd_apikey(app *a, int argc, char **argv) {
         unsigned char raw[24];
         char key[64], hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
         randombytes_buf(raw, sizeof raw);
-        sodium_bin2base64(key, sizeof key, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        sodium_bin2base64(key, sizeof key, raw, sizeof raw,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING);
         key_hash_param(key, hash);
         const char *params[] = {hash, name};
-        res = db_exec(&w, "INSERT INTO api_keys (key_hash, name) VALUES ($1::bytea, $2)", 2, params);
+        res =
+            db_exec(&w, "INSERT INTO api_keys (key_hash, name) VALUES ($1::bytea, $2)", 2, params);
         if (!res) {
             fprintf(stderr, "patrold: apikey add: %s\n",
-                    db_failed_with(&w, "23505") ? "a key with that name exists (revoke it or pick another name)"
-                                                : w.err);
+                    db_failed_with(&w, "23505")
+                        ? "a key with that name exists (revoke it or pick another name)"
+                        : w.err);
             goto done;
         }
         printf("%s\n", key); /* shown once: only its hash is stored */
@@ -665,13 +742,22 @@ int cmd_apikey(app *a, int argc, char **argv) {
         rc = 0;
     } else if (strcmp(argv[1], "revoke") == 0) {
         const char *params[] = {argv[2]};
-        res = db_exec(&w, "UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL", 1, params);
-        if (!res) fprintf(stderr, "patrold: apikey revoke: %s\n", w.err);
-        else if (strcmp(PQcmdTuples(res), "1") != 0) fprintf(stderr, "patrold: apikey revoke: no active key '%s'\n", argv[2]);
-        else rc = 0;
+        res = db_exec(
+            &w, "UPDATE api_keys SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL", 1,
+            params);
+        if (!res)
+            fprintf(stderr, "patrold: apikey revoke: %s\n", w.err);
+        else if (strcmp(PQcmdTuples(res), "1") != 0)
+            fprintf(stderr, "patrold: apikey revoke: no active key '%s'\n", argv[2]);
+        else
+            rc = 0;
     } else {
-        res = db_exec(&w, "SELECT name, created_at, coalesce(revoked_at::text, '') FROM api_keys ORDER BY name", 0, NULL);
-        if (!res) fprintf(stderr, "patrold: apikey list: %s\n", w.err);
+        res = db_exec(
+            &w,
+            "SELECT name, created_at, coalesce(revoked_at::text, '') FROM api_keys ORDER BY name",
+            0, NULL);
+        if (!res)
+            fprintf(stderr, "patrold: apikey list: %s\n", w.err);
         else {
             for (int i = 0; i < PQntuples(res); i++)
                 printf("%s\t%s\t%s\n", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),

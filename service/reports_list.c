@@ -26,10 +26,11 @@ enum {
     QB_VALLEN = 192,
 };
 
-static const char *const statuses[] = {"new", "acknowledged", "dispatched", "on_scene",
-                                       "resolved", "cancelled", "duplicate", NULL};
-static const char *const categories[] = {"vagrant", "beggar", "lost_elderly", "minor",
-                                         "mental_illness", "injured_or_ill", "other", NULL};
+static const char *const statuses[] = {"new",      "acknowledged", "dispatched", "on_scene",
+                                       "resolved", "cancelled",    "duplicate",  NULL};
+static const char *const categories[] = {
+    "vagrant",        "beggar",         "lost_elderly", "minor",
+    "mental_illness", "injured_or_ill", "other",        NULL};
 
 /* The validated filters of one request. */
 typedef struct list_query {
@@ -38,10 +39,10 @@ typedef struct list_query {
     char division[13];          /* significant prefix of ?division=, "" for none */
     char since[64];             /* RFC 3339 text, "" for none */
     int has_bbox;
-    double bbox[4];             /* WGS-84 minlon, minlat, maxlon, maxlat */
-    gis_crs crs;                /* coordinates out (and bbox in) */
+    double bbox[4]; /* WGS-84 minlon, minlat, maxlon, maxlat */
+    gis_crs crs;    /* coordinates out (and bbox in) */
     int limit;
-    long long before_id;        /* cursor: only rows with id < before_id; 0 = from the newest */
+    long long before_id; /* cursor: only rows with id < before_id; 0 = from the newest */
 } list_query;
 
 /* ---- the statement under construction ---- */
@@ -89,16 +90,22 @@ static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
     memcpy(code12, prefix, n);
     memset(code12 + n, '0', 12 - n);
     code12[12] = 0;
-    const char *col = n == 12 ? "community_code" : n == 9 ? "town_code" : n == 6 ? "county_code" : NULL;
+    const char *col = n == 12  ? "community_code"
+                      : n == 9 ? "town_code"
+                      : n == 6 ? "county_code"
+                               : NULL;
     if (col && !outside_ok) {
         qb_sql(q, " AND r.%s = $%d", col, qb_param(q, code12)); /* indexed */
         return;
     }
     int p = qb_param(q, prefix);
     qb_sql(q,
-           " AND (left(coalesce(r.community_code, r.town_code, r.county_code, r.city_code), %zu) = $%d%s)", n, p,
-           outside_ok && n <= 4 ? " OR coalesce(r.community_code, r.town_code, r.county_code, r.city_code) IS NULL"
-                                : "");
+           " AND (left(coalesce(r.community_code, r.town_code, r.county_code, r.city_code), %zu) = "
+           "$%d%s)",
+           n, p,
+           outside_ok && n <= 4
+               ? " OR coalesce(r.community_code, r.town_code, r.county_code, r.city_code) IS NULL"
+               : "");
 }
 
 /* ---- parsing the query string ---- */
@@ -112,12 +119,15 @@ static int parse_list(const char *in, const char *const *allowed, char *out, siz
     while (*p) {
         const char *e = strchr(p, ',');
         if (!e) e = p + strlen(p);
-        while (p < e && *p == ' ') p++;
+        while (p < e && *p == ' ')
+            p++;
         const char *t = e;
-        while (t > p && t[-1] == ' ') t--;
+        while (t > p && t[-1] == ' ')
+            t--;
         int ok = 0;
         for (int i = 0; allowed[i] && !ok; i++)
-            ok = strlen(allowed[i]) == (size_t)(t - p) && memcmp(allowed[i], p, (size_t)(t - p)) == 0;
+            ok = strlen(allowed[i]) == (size_t)(t - p) &&
+                 memcmp(allowed[i], p, (size_t)(t - p)) == 0;
         if (!ok || len + (size_t)(t - p) + 3 > outlen) return -1;
         if (count++) out[len++] = ',';
         memcpy(out + len, p, (size_t)(t - p));
@@ -139,7 +149,8 @@ static int digits(const char *s, int n) {
 
 static int num(const char *s, int n) {
     int v = 0;
-    for (int i = 0; i < n; i++) v = v * 10 + (s[i] - '0');
+    for (int i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
     return v;
 }
 
@@ -150,9 +161,10 @@ static int parse_rfc3339(const char *in, char *out, size_t outlen) {
     size_t n = strlen(in);
     if (n < 20 || n + 1 > outlen) return -1;
     memcpy(out, in, n + 1);
-    if (!digits(out, 4) || out[4] != '-' || !digits(out + 5, 2) || out[7] != '-' || !digits(out + 8, 2) ||
-        (out[10] != 'T' && out[10] != 't' && out[10] != ' ') || !digits(out + 11, 2) || out[13] != ':' ||
-        !digits(out + 14, 2) || out[16] != ':' || !digits(out + 17, 2))
+    if (!digits(out, 4) || out[4] != '-' || !digits(out + 5, 2) || out[7] != '-' ||
+        !digits(out + 8, 2) || (out[10] != 'T' && out[10] != 't' && out[10] != ' ') ||
+        !digits(out + 11, 2) || out[13] != ':' || !digits(out + 14, 2) || out[16] != ':' ||
+        !digits(out + 17, 2))
         return -1;
     int mo = num(out + 5, 2), d = num(out + 8, 2), h = num(out + 11, 2), mi = num(out + 14, 2),
         s = num(out + 17, 2);
@@ -161,12 +173,13 @@ static int parse_rfc3339(const char *in, char *out, size_t outlen) {
     if (*p == '.') {
         p++;
         if (!isdigit((unsigned char)*p)) return -1;
-        while (isdigit((unsigned char)*p)) p++;
+        while (isdigit((unsigned char)*p))
+            p++;
     }
     if ((*p == 'Z' || *p == 'z') && p[1] == 0) return 0;
     if (*p == ' ') *p = '+';
-    if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' && digits(p + 4, 2) &&
-        num(p + 1, 2) <= 23 && num(p + 4, 2) <= 59)
+    if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' &&
+        digits(p + 4, 2) && num(p + 1, 2) <= 23 && num(p + 4, 2) <= 59)
         return 0;
     return -1;
 }
@@ -198,7 +211,8 @@ static int parse_bbox(const char *in, gis_crs crs, double out[4]) {
 static void cursor_encode(long long id, char *out, size_t outlen) {
     char raw[32];
     int n = snprintf(raw, sizeof raw, "r1:%lld", id);
-    sodium_bin2base64(out, outlen, (const unsigned char *)raw, (size_t)n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    sodium_bin2base64(out, outlen, (const unsigned char *)raw, (size_t)n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 static int cursor_decode(const char *in, long long *id) {
@@ -222,22 +236,26 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     q->limit = LIST_DEFAULT;
 #define GET(name) (n = http_query(r, name, v, sizeof v), n == -2 ? -2 : n <= 0 ? -1 : 0)
     if (GET("crs") == -2 || (n > 0 && gis_crs_parse(v, &q->crs) != 0))
-        return http_error(r, 400, "invalid_crs", "crs", "crs must be one of wgs84, cgcs2000, gcj02, bd09");
+        return http_error(r, 400, "invalid_crs", "crs",
+                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
     int g = GET("status");
     if (g == -2 || (g == 0 && parse_list(v, statuses, q->statuses, sizeof q->statuses) != 0))
-        return http_error(r, 400, "invalid_status", "status",
-                          "status must be a comma-separated list of new, acknowledged, dispatched, on_scene, "
-                          "resolved, cancelled, duplicate");
+        return http_error(
+            r, 400, "invalid_status", "status",
+            "status must be a comma-separated list of new, acknowledged, dispatched, on_scene, "
+            "resolved, cancelled, duplicate");
     g = GET("category");
     if (g == -2 || (g == 0 && parse_list(v, categories, q->categories, sizeof q->categories) != 0))
-        return http_error(r, 400, "invalid_category", "category",
-                          "category must be a comma-separated list of vagrant, beggar, lost_elderly, minor, "
-                          "mental_illness, injured_or_ill, other");
+        return http_error(
+            r, 400, "invalid_category", "category",
+            "category must be a comma-separated list of vagrant, beggar, lost_elderly, minor, "
+            "mental_illness, injured_or_ill, other");
     g = GET("division");
     if (g == -2 || g == 0) {
         char code12[13];
         size_t len = g == 0 ? strlen(v) : 0;
-        if (g == -2 || (len != 4 && len != 6 && len != 9 && len != 12) || auth_code12(v, code12) != 0)
+        if (g == -2 || (len != 4 && len != 6 && len != 9 && len != 12) ||
+            auth_code12(v, code12) != 0)
             return http_error(r, 400, "invalid_division", "division",
                               "division must be a 4, 6, 9 or 12-digit division code");
         auth_code_prefix(code12, q->division);
@@ -248,17 +266,20 @@ static int parse_query(http_req *r, list_query *q, int paged) {
                           "since must be an RFC 3339 time such as 2024-05-01T08:00:00+08:00");
     g = GET("bbox");
     if (g == -2 || (g == 0 && parse_bbox(v, q->crs, q->bbox) != 0))
-        return http_error(r, 400, "invalid_bbox", "bbox",
-                          "bbox must be minlon,minlat,maxlon,maxlat (in the request's crs, min <= max)");
+        return http_error(
+            r, 400, "invalid_bbox", "bbox",
+            "bbox must be minlon,minlat,maxlon,maxlat (in the request's crs, min <= max)");
     q->has_bbox = g == 0;
     if (paged) {
         g = GET("limit");
         if (g == -2 || (g == 0 && (!digits(v, n) || n > 4 || atoi(v) < 1 || atoi(v) > LIST_MAX)))
-            return http_error(r, 400, "invalid_limit", "limit", "limit must be an integer from 1 to %d", LIST_MAX);
+            return http_error(r, 400, "invalid_limit", "limit",
+                              "limit must be an integer from 1 to %d", LIST_MAX);
         if (g == 0) q->limit = atoi(v);
         g = GET("cursor");
         if (g == -2 || (g == 0 && cursor_decode(v, &q->before_id) != 0))
-            return http_error(r, 400, "invalid_cursor", "cursor", "cursor is not one this service returned");
+            return http_error(r, 400, "invalid_cursor", "cursor",
+                              "cursor is not one this service returned");
     }
 #undef GET
     return 0;
@@ -266,7 +287,8 @@ static int parse_query(http_req *r, list_query *q, int paged) {
 
 /* Builds `SELECT REPORT_COLUMNS FROM reports r WHERE <scope> <filters> AND id < before ORDER BY id
  * DESC LIMIT rows` for the user of r. */
-static void build_select(const http_req *r, const list_query *q, long long before_id, int rows, qbuild *qb) {
+static void build_select(const http_req *r, const list_query *q, long long before_id, int rows,
+                         qbuild *qb) {
     char prefix[13];
     memset(qb, 0, sizeof *qb);
     qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
@@ -274,13 +296,16 @@ static void build_select(const http_req *r, const list_query *q, long long befor
     qb_within(qb, prefix, 1);
     if (q->division[0]) qb_within(qb, q->division, 0);
     if (q->statuses[0]) qb_sql(qb, " AND r.status = ANY ($%d::text[])", qb_param(qb, q->statuses));
-    if (q->categories[0]) qb_sql(qb, " AND r.category = ANY ($%d::text[])", qb_param(qb, q->categories));
+    if (q->categories[0])
+        qb_sql(qb, " AND r.category = ANY ($%d::text[])", qb_param(qb, q->categories));
     if (q->since[0]) qb_sql(qb, " AND r.updated_at >= $%d::timestamptz", qb_param(qb, q->since));
     if (q->has_bbox) {
         int a = qb_paramf(qb, "%.9f", q->bbox[0]), b = qb_paramf(qb, "%.9f", q->bbox[1]),
             c = qb_paramf(qb, "%.9f", q->bbox[2]), d = qb_paramf(qb, "%.9f", q->bbox[3]);
-        qb_sql(qb, " AND r.geom && ST_MakeEnvelope($%d::float8, $%d::float8, $%d::float8, $%d::float8, 4326)", a, b,
-               c, d);
+        qb_sql(qb,
+               " AND r.geom && ST_MakeEnvelope($%d::float8, $%d::float8, $%d::float8, $%d::float8, "
+               "4326)",
+               a, b, c, d);
     }
     if (before_id > 0) qb_sql(qb, " AND r.id < $%d::bigint", qb_paramf(qb, "%lld", before_id));
     qb_sql(qb, " ORDER BY r.id DESC LIMIT %d", rows);
@@ -288,14 +313,16 @@ static void build_select(const http_req *r, const list_query *q, long long befor
 
 /* Runs one page. NULL on failure: the reply (400 for a time PostgreSQL refuses, else the database
  * error) has been sent and *rc holds its status. */
-static PGresult *run_page(http_req *r, const list_query *q, long long before_id, int rows, int *rc) {
+static PGresult *run_page(http_req *r, const list_query *q, long long before_id, int rows,
+                          int *rc) {
     qbuild qb;
     build_select(r, q, before_id, rows, &qb);
     PGresult *res = db_exec_dynamic(r->w, qb.sql, qb.n, qb.params);
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && q->since[0] && !r->w->db_down)
             *rc = http_error(r, 400, "invalid_since", "since", "since is not a valid time");
-        else *rc = http_db_error(r);
+        else
+            *rc = http_db_error(r);
     }
     return res;
 }
@@ -311,7 +338,8 @@ int h_reports_list(http_req *r) {
     if (more) n = q.limit;
     json_t *items = json_array();
     for (int i = 0; i < n; i++) {
-        if (!report_row_visible(&r->user, res, i)) continue; /* the SQL scope already excludes these */
+        if (!report_row_visible(&r->user, res, i))
+            continue; /* the SQL scope already excludes these */
         json_t *item = report_row_json(res, i, q.crs);
         if (item) json_array_append_new(items, item);
     }
@@ -362,19 +390,50 @@ static void csv_cell(buf *b, const char *s, int last) {
     if (quote) buf_put(b, "\"", 1);
     if (guard) buf_put(b, "'", 1);
     for (const char *p = s; *p; p++) {
-        if (*p == '"') buf_put(b, "\"\"", 2);
-        else buf_put(b, p, 1);
+        if (*p == '"')
+            buf_put(b, "\"\"", 2);
+        else
+            buf_put(b, p, 1);
     }
     if (quote) buf_put(b, "\"", 1);
     buf_put(b, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
-static const char *const csv_header[] = {
-    "id", "client_id", "status", "category", "lon", "lat", "crs", "accuracy_m", "observed_at", "received_at",
-    "updated_at", "description", "people_count", "person_sex", "person_approx_age", "person_appearance",
-    "person_name_if_known", "city_code", "city", "county_code", "county", "town_code", "town", "community_code",
-    "community", "outside", "station_id", "station", "tier", "ack_deadline", "unit_id", "outcome",
-    "duplicate_of", "source", NULL};
+static const char *const csv_header[] = {"id",
+                                         "client_id",
+                                         "status",
+                                         "category",
+                                         "lon",
+                                         "lat",
+                                         "crs",
+                                         "accuracy_m",
+                                         "observed_at",
+                                         "received_at",
+                                         "updated_at",
+                                         "description",
+                                         "people_count",
+                                         "person_sex",
+                                         "person_approx_age",
+                                         "person_appearance",
+                                         "person_name_if_known",
+                                         "city_code",
+                                         "city",
+                                         "county_code",
+                                         "county",
+                                         "town_code",
+                                         "town",
+                                         "community_code",
+                                         "community",
+                                         "outside",
+                                         "station_id",
+                                         "station",
+                                         "tier",
+                                         "ack_deadline",
+                                         "unit_id",
+                                         "outcome",
+                                         "duplicate_of",
+                                         "source",
+                                         NULL};
 
 static const char *col(PGresult *res, int row, int c) {
     return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
@@ -382,7 +441,8 @@ static const char *col(PGresult *res, int row, int c) {
 
 static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
     char lon[32] = "", lat[32] = "", ppl_age[32] = "";
-    double x = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL), y = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
+    double x = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
+           y = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
     double ox, oy;
     if (gis_from_wgs84(crs, x, y, &ox, &oy) == 0) {
         snprintf(lon, sizeof lon, "%.7f", ox);
@@ -392,26 +452,50 @@ static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
     const char *pj = col(res, i, REPORT_COL_PERSON);
     if (pj) person = json_loads(pj, 0, NULL);
     json_t *age = json_object_get(person, "approx_age");
-    if (json_is_integer(age)) snprintf(ppl_age, sizeof ppl_age, "%" JSON_INTEGER_FORMAT, json_integer_value(age));
-    else if (json_is_string(age)) snprintf(ppl_age, sizeof ppl_age, "%s", json_string_value(age));
-    else if (json_is_real(age)) snprintf(ppl_age, sizeof ppl_age, "%g", json_real_value(age));
+    if (json_is_integer(age))
+        snprintf(ppl_age, sizeof ppl_age, "%" JSON_INTEGER_FORMAT, json_integer_value(age));
+    else if (json_is_string(age))
+        snprintf(ppl_age, sizeof ppl_age, "%s", json_string_value(age));
+    else if (json_is_real(age))
+        snprintf(ppl_age, sizeof ppl_age, "%g", json_real_value(age));
     const char *outside = col(res, i, REPORT_COL_OUTSIDE);
-    const char *cells[] = {
-        col(res, i, REPORT_COL_ID), col(res, i, REPORT_COL_CLIENT_ID), col(res, i, REPORT_COL_STATUS),
-        col(res, i, REPORT_COL_CATEGORY), lon, lat, gis_crs_name(crs), col(res, i, REPORT_COL_ACCURACY_M),
-        col(res, i, REPORT_COL_OBSERVED_AT), col(res, i, REPORT_COL_RECEIVED_AT), col(res, i, REPORT_COL_UPDATED_AT),
-        col(res, i, REPORT_COL_DESCRIPTION), col(res, i, REPORT_COL_PEOPLE_COUNT),
-        json_string_value(json_object_get(person, "sex")), ppl_age,
-        json_string_value(json_object_get(person, "appearance")),
-        json_string_value(json_object_get(person, "name_if_known")), col(res, i, REPORT_COL_CITY_CODE),
-        col(res, i, REPORT_COL_CITY_NAME), col(res, i, REPORT_COL_COUNTY_CODE), col(res, i, REPORT_COL_COUNTY_NAME),
-        col(res, i, REPORT_COL_TOWN_CODE), col(res, i, REPORT_COL_TOWN_NAME), col(res, i, REPORT_COL_COMMUNITY_CODE),
-        col(res, i, REPORT_COL_COMMUNITY_NAME), outside && *outside == 't' ? "true" : "false",
-        col(res, i, REPORT_COL_STATION_ID), col(res, i, REPORT_COL_STATION_NAME), col(res, i, REPORT_COL_STATION_TIER),
-        col(res, i, REPORT_COL_ACK_DEADLINE), col(res, i, REPORT_COL_UNIT_ID), col(res, i, REPORT_COL_OUTCOME),
-        col(res, i, REPORT_COL_DUPLICATE_OF), col(res, i, REPORT_COL_SOURCE)};
+    const char *cells[] = {col(res, i, REPORT_COL_ID),
+                           col(res, i, REPORT_COL_CLIENT_ID),
+                           col(res, i, REPORT_COL_STATUS),
+                           col(res, i, REPORT_COL_CATEGORY),
+                           lon,
+                           lat,
+                           gis_crs_name(crs),
+                           col(res, i, REPORT_COL_ACCURACY_M),
+                           col(res, i, REPORT_COL_OBSERVED_AT),
+                           col(res, i, REPORT_COL_RECEIVED_AT),
+                           col(res, i, REPORT_COL_UPDATED_AT),
+                           col(res, i, REPORT_COL_DESCRIPTION),
+                           col(res, i, REPORT_COL_PEOPLE_COUNT),
+                           json_string_value(json_object_get(person, "sex")),
+                           ppl_age,
+                           json_string_value(json_object_get(person, "appearance")),
+                           json_string_value(json_object_get(person, "name_if_known")),
+                           col(res, i, REPORT_COL_CITY_CODE),
+                           col(res, i, REPORT_COL_CITY_NAME),
+                           col(res, i, REPORT_COL_COUNTY_CODE),
+                           col(res, i, REPORT_COL_COUNTY_NAME),
+                           col(res, i, REPORT_COL_TOWN_CODE),
+                           col(res, i, REPORT_COL_TOWN_NAME),
+                           col(res, i, REPORT_COL_COMMUNITY_CODE),
+                           col(res, i, REPORT_COL_COMMUNITY_NAME),
+                           outside && *outside == 't' ? "true" : "false",
+                           col(res, i, REPORT_COL_STATION_ID),
+                           col(res, i, REPORT_COL_STATION_NAME),
+                           col(res, i, REPORT_COL_STATION_TIER),
+                           col(res, i, REPORT_COL_ACK_DEADLINE),
+                           col(res, i, REPORT_COL_UNIT_ID),
+                           col(res, i, REPORT_COL_OUTCOME),
+                           col(res, i, REPORT_COL_DUPLICATE_OF),
+                           col(res, i, REPORT_COL_SOURCE)};
     size_t nc = sizeof cells / sizeof cells[0];
-    for (size_t k = 0; k < nc; k++) csv_cell(b, cells[k], k + 1 == nc);
+    for (size_t k = 0; k < nc; k++)
+        csv_cell(b, cells[k], k + 1 == nc);
     json_decref(person);
 }
 
@@ -427,9 +511,11 @@ static void geojson_feature(buf *b, PGresult *res, int i, int first) {
     json_t *acc = json_object_get(json_object_get(rep, "location"), "accuracy_m");
     json_object_set(rep, "accuracy_m", acc ? acc : json_null());
     json_object_del(rep, "location");
-    double lon = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL), lat = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
-    json_t *f = json_pack("{s:s,s:O,s:{s:s,s:[f,f]},s:o}", "type", "Feature", "id", json_object_get(rep, "id"),
-                          "geometry", "type", "Point", "coordinates", lon, lat, "properties", rep);
+    double lon = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
+           lat = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
+    json_t *f = json_pack("{s:s,s:O,s:{s:s,s:[f,f]},s:o}", "type", "Feature", "id",
+                          json_object_get(rep, "id"), "geometry", "type", "Point", "coordinates",
+                          lon, lat, "properties", rep);
     char *s = f ? json_dumps(f, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(f);
     if (!s) {
@@ -460,13 +546,14 @@ static int export_reports(http_req *r, int fmt) {
     PGresult *res = run_page(r, &q, 0, EXPORT_PAGE, &rc);
     if (!res) return rc;
     char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\nX-Request-Id: %s\r\n"
-                      "Cache-Control: no-store\r\n%s\r\n",
-                      fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8",
-                      r->request_id,
-                      fmt == FMT_CSV ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
-                                     : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n");
+    int hn = snprintf(
+        head, sizeof head,
+        "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\nX-Request-Id: %s\r\n"
+        "Cache-Control: no-store\r\n%s\r\n",
+        fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8",
+        r->request_id,
+        fmt == FMT_CSV ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
+                       : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n");
     r->status = 200;
     if (mg_write(r->conn, head, (size_t)hn) < 0) {
         PQclear(res);
@@ -475,7 +562,8 @@ static int export_reports(http_req *r, int fmt) {
     buf b = {0};
     if (fmt == FMT_CSV) {
         buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
-        for (int k = 0; csv_header[k]; k++) csv_cell(&b, csv_header[k], csv_header[k + 1] == NULL);
+        for (int k = 0; csv_header[k]; k++)
+            csv_cell(&b, csv_header[k], csv_header[k + 1] == NULL);
     } else {
         buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     }
@@ -484,8 +572,10 @@ static int export_reports(http_req *r, int fmt) {
         int n = PQntuples(res);
         for (int i = 0; i < n && total < EXPORT_CAP; i++) {
             if (!report_row_visible(&r->user, res, i)) continue;
-            if (fmt == FMT_CSV) csv_row(&b, res, i, q.crs);
-            else geojson_feature(&b, res, i, total == 0);
+            if (fmt == FMT_CSV)
+                csv_row(&b, res, i, q.crs);
+            else
+                geojson_feature(&b, res, i, total == 0);
             total++;
         }
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
