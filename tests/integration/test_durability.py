@@ -4,6 +4,7 @@ got 201/200 is in the database exactly once, and sending it again returns 200 wi
 import http.client
 import json
 import random
+import sys
 import threading
 import time
 import unittest
@@ -90,6 +91,8 @@ class DurabilityTest(unittest.TestCase):
         with load.lock:
             acked = dict(load.acked)
         self.assertGreater(len(acked), acked_before_kill, "no report was acknowledged after the restart")
+        print("durability: %d acknowledged (%d before the kill), %d failed requests"
+              % (len(acked), acked_before_kill, load.failed), file=sys.stderr)
 
         rows, cids = [], list(acked)
         for i in range(0, len(cids), 1000):      # psql -c takes at most 128 KiB
