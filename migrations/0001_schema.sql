@@ -148,7 +148,9 @@ CREATE TABLE photos (
 );
 CREATE INDEX photos_report_idx ON photos (report_id);
 
--- Live events for the console and other instances; clients resume with ?after=<id>.
+-- Live events for the console and other instances; clients resume with ?after=<id>. Readers poll
+-- by id: a NOTIFY per event would take PostgreSQL's global notify lock at every report's commit
+-- and serialise all commits behind one disk flush each (measured: 300/s instead of thousands).
 CREATE TABLE events (
     id            bigserial PRIMARY KEY,
     at            timestamptz NOT NULL DEFAULT now(),
@@ -157,12 +159,6 @@ CREATE TABLE events (
     division_code char(12),                     -- the most local division, for scope filtering
     payload       jsonb NOT NULL
 );
-CREATE FUNCTION events_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('events', NEW.id::text);
-    RETURN NULL;
-END $$;
-CREATE TRIGGER events_notify AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_notify();
 
 -- Any change to divisions or stations tells every instance to rebuild its spatial index.
 CREATE FUNCTION gis_changed_notify() RETURNS trigger LANGUAGE plpgsql AS $$

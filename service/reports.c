@@ -14,7 +14,9 @@
  * connection: ON CONFLICT waits for the other inserter) come back "existing", read with a second
  * statement after the first committed. A client_id sent again with a different, or even invalid,
  * body returns the stored report: the first copy wins, the key is the client_id alone.
- * Possible duplicates are computed against the reports committed before the statement, so two
+ * Possible duplicates (at most 20: the 50 planar-nearest candidates by the GiST index, kept when
+ * within dup_radius_m geodesic metres) are computed against the reports committed before the
+ * statement, so two
  * items of one batch never list each other.
  *
  * Live event payload (events.payload of report.created / report.updated):
@@ -465,14 +467,15 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
 
 /* possible_duplicates of report row r: $4 window seconds, $5 radius metres. */
 #define DUPS_COLUMN                                                                                           \
-    "(SELECT coalesce(json_agg(t ORDER BY t.distance_m, t.id), '[]') FROM (SELECT d.id, d.category, d.status," \
-    " round(ST_Distance(d.geom::geography, r.geom::geography)::numeric, 1)::float8 AS distance_m,"             \
-    " d.received_at FROM reports d WHERE d.id <> r.id AND d.category = r.category"                             \
+    "(SELECT coalesce(json_agg(t ORDER BY t.distance_m, t.id), '[]') FROM (SELECT k.id, k.category, k.status," \
+    " round(ST_Distance(k.geom::geography, r.geom::geography)::numeric, 1)::float8 AS distance_m,"             \
+    " k.received_at FROM (SELECT d.id, d.category, d.status, d.geom, d.received_at FROM reports d"             \
+    " WHERE d.id <> r.id AND d.category = r.category"                                                          \
     " AND d.status IN ('new', 'acknowledged', 'dispatched', 'on_scene')"                                       \
     " AND d.received_at > now() - make_interval(secs => $4::int)"                                              \
     " AND d.geom && ST_Expand(r.geom, $5::float8 / 50000.0)"                                                   \
-    " AND ST_DWithin(d.geom::geography, r.geom::geography, $5::float8)"                                        \
-    " ORDER BY 4, 1 LIMIT 20) t)"
+    " ORDER BY d.geom <-> r.geom LIMIT 50) k"                                                                  \
+    " WHERE ST_DWithin(k.geom::geography, r.geom::geography, $5::float8) ORDER BY 4, 1 LIMIT 20) t)"
 
 static const char insert_sql[] =
     "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, client_id uuid, category text,"
