@@ -81,6 +81,9 @@ typedef struct imp {
     size_t nholes, holescap;
     GEOSGeometry **polys; /* one feature's polygons */
     size_t npolys, polyscap;
+    int pending;          /* an upsert was sent and its result not read yet */
+    long pending_index;
+    char pending_code[13];
     char *err;
     size_t errlen;
 } imp;
@@ -300,23 +303,47 @@ static int code12(const char *in, char out[13]) {
     return 0;
 }
 
-static int upsert(imp *im, const char *code, const char *name, const char *level, const unsigned char *wkb,
-                  size_t wkblen) {
+/* Waits for the upsert in flight (if any). Returns 0, or -1 with im->err. */
+static int upsert_wait(imp *im) {
+    PGresult *res;
+    int ok = 1;
+    if (!im->pending) return 0;
+    im->pending = 0;
+    while ((res = PQgetResult(im->pg))) {
+        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+            if (ok)
+                snprintf(im->err, im->errlen, "database (feature %ld, code %s): %s", im->pending_index,
+                         im->pending_code, PQresultErrorMessage(res));
+            ok = 0;
+        }
+        PQclear(res);
+    }
+    return ok ? 0 : -1;
+}
+
+/* Sends one upsert and returns without waiting for it, so that the server stores feature N while
+ * this process parses and validates feature N + 1. Returns 0, or -1 with im->err. */
+static int upsert(imp *im, long index, const char *code, const char *name, const char *level,
+                  const unsigned char *wkb, size_t wkblen) {
     char parent[13];
+    if (upsert_wait(im) != 0) return -1;
     import_parent_code(code, level, parent);
     const char *params[] = {code, name, level, parent[0] ? parent : NULL, (const char *)wkb};
     int lengths[] = {0, 0, 0, 0, (int)wkblen};
     int formats[] = {0, 0, 0, 0, 1};
-    PGresult *res = PQexecParams(im->pg,
-                                 "INSERT INTO divisions (code, name, level, parent_code, geom, synthetic)"
-                                 " VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5::bytea, 4326)), false)"
-                                 " ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, synthetic = false,"
-                                 " updated_at = now()",
-                                 5, NULL, params, lengths, formats, 0);
-    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-    if (!ok) snprintf(im->err, im->errlen, "database: %s", PQerrorMessage(im->pg));
-    PQclear(res);
-    return ok ? 0 : -1;
+    if (!PQsendQueryParams(im->pg,
+                           "INSERT INTO divisions (code, name, level, parent_code, geom, synthetic)"
+                           " VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5::bytea, 4326)), false)"
+                           " ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, synthetic = false,"
+                           " updated_at = now()",
+                           5, NULL, params, lengths, formats, 0)) {
+        snprintf(im->err, im->errlen, "database: %s", PQerrorMessage(im->pg));
+        return -1;
+    }
+    im->pending = 1;
+    im->pending_index = index;
+    memcpy(im->pending_code, code, 13);
+    return 0;
 }
 
 /* Validates and loads one element of the features array. Returns 0 (imported or rejected) or -1
@@ -456,7 +483,7 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
         rc = -1;
         goto done;
     }
-    if (upsert(im, code, name, level, wkb, wkblen) != 0) {
+    if (upsert(im, index, code, name, level, wkb, wkblen) != 0) {
         rc = -1;
         goto done;
     }
@@ -644,6 +671,11 @@ int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import
     if (scan_finish(&s, &im) != 0) goto done;
     rc = 0;
 done:
+    if (rc != 0) { /* drain the upsert in flight; the first failure is the one to report */
+        char scratch[256];
+        im.err = scratch, im.errlen = sizeof scratch;
+        upsert_wait(&im);
+    } else if (upsert_wait(&im) != 0) rc = -1; /* the last feature's upsert */
     if (gz) gzclose(gz);
     free(chunk);
     free(s.skel.p);
@@ -712,6 +744,8 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
         if (PQtransactionStatus(pg) != PQTRANS_IDLE) PQclear(PQexec(pg, "ROLLBACK"));
         size_t n = strlen(err);
         while (n && err[n - 1] == '\n') err[--n] = 0;
+        for (char *p = err; *p; p++) /* one line: libpq adds CONTEXT/DETAIL lines */
+            if (*p == '\n') *p = ' ';
         fprintf(stderr, "patrold: import-divisions: %s: %s; nothing imported\n", argv[optind], err);
         PQfinish(pg);
         return 1;
