@@ -16,7 +16,6 @@
 #include <string.h>
 
 #define MSG_LEN 256
-#define TREE_NODE_CAPACITY 10
 #define NZONES_MAX 8
 #define NCHAIN_MAX 4
 
@@ -33,6 +32,23 @@ typedef struct {
     seg_chunk *v;
     size_t n, cap;
 } chunk_vec;
+
+/* A uniform grid of cells over one layer; see "cell grids" below. */
+typedef struct {
+    double x0, y0, cw, ch, icw, ich; /* origin, cell size and its inverse */
+    size_t nx, ny;                   /* 0 when the layer is empty */
+    uint32_t *off;                   /* nx * ny + 1 offsets into ent */
+    uint32_t *ent;                   /* item index << 2 | CELL_* */
+    void **items;                    /* gis_division* or gis_station*, by priority */
+    size_t nitems;
+} cell_grid;
+
+/* One division considered for snapping: its nearest boundary point in the
+ * local frame and that point's distance there (metres). */
+typedef struct {
+    const gis_division *d;
+    double local_m, qlon, qlat;
+} snap_cand;
 
 struct gis_builder {
     GEOSContextHandle_t h;
@@ -55,9 +71,9 @@ struct gis_index {
     gis_station **by_id; /* sorted by id */
     gis_station **city;  /* tier GIS_CITY stations */
     size_t ncity;
-    GEOSSTRtree *tier_tree[4];
-    GEOSSTRtree *zone_tree;
-    GEOSSTRtree *cov_tree;
+    cell_grid tier_grid[4]; /* divisions by code */
+    cell_grid zone_grid;    /* zones by code */
+    cell_grid cov_grid;     /* dispatching coverages: lowest tier first, then id */
     double snap_m;
     size_t nvertices;
     size_t approx_bytes;
@@ -78,9 +94,12 @@ struct gis_locator {
     gis_index *ix;       /* referenced index or NULL */
     const GEOSPreparedGeometry **pdiv; /* by division priv_slot, lazily */
     const GEOSPreparedGeometry **pcov; /* by station priv_slot, lazily */
-    void **cand;         /* STRtree query results */
-    size_t ncand, capcand;
-    int cand_oom;
+    GEOSGeometry *pt;    /* the point of the current gis_locate, lazily */
+    double pt_lon, pt_lat;
+    snap_cand *sc;       /* snapping candidates, reused */
+    size_t capsc;
+    double memo[4][3];   /* (qlon, qlat, geodesic m) of the current locate */
+    int nmemo;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -474,6 +493,396 @@ done:
     if (g != NULL)
         GEOSGeom_destroy_r(h, g);
     return out;
+}
+
+/* ------------------------------------------------------------ cell grids */
+
+/* A uniform grid over one layer (a tier, the zones or the station
+ * coverages), immutable once built and shared by every reader. Each cell
+ * lists, in the layer's priority order, the items that matter there with
+ * the status of the whole cell for that item:
+ *   CELL_IN   the cell lies strictly inside the item (covers without GEOS);
+ *   CELL_EDGE the item's boundary may pass through the cell (GEOS decides);
+ *   CELL_NEAR the cell lies strictly outside the item but its boundary may
+ *             be within snapping reach (only in layers that snap).
+ * Items absent from a cell neither cover nor can be snapped to from any
+ * point of it. A cell is CELL_EDGE as soon as a boundary segment comes
+ * within GRID_MARGIN degrees of it, so the other statuses hold for every
+ * point that maps to the cell, rounding included. */
+#define CELL_NEAR 0u
+#define CELL_EDGE 1u
+#define CELL_IN 2u
+#define CELL_NONE 0xffu
+#define GRID_MARGIN 1e-8           /* degrees (about 1 mm) */
+#define GRID_MIN_CELLS 4096.0
+#define GRID_MAX_CELLS 2097152.0
+#define GRID_CELLS_PER_ITEM 256.0
+
+
+/* WGS-84 metres per degree of longitude and latitude at lat. */
+static void metres_per_degree(double lat, double *kx, double *ky)
+{
+    const double a = 6378137.0, e2 = 0.00669437999014;
+    double phi = lat * 3.14159265358979323846 / 180.0;
+    double s = sin(phi), w = sqrt(1.0 - e2 * s * s);
+    double rad = 3.14159265358979323846 / 180.0;
+
+    *ky = a * (1.0 - e2) / (w * w * w) * rad;
+    *kx = a / w * cos(phi) * rad;
+}
+
+/* Entries of the cell holding (lon, lat); *n = 0 outside the grid. */
+static const uint32_t *grid_cell(const cell_grid *g, double lon, double lat, size_t *n)
+{
+    double fx, fy;
+    size_t c;
+
+    *n = 0;
+    if (g->nx == 0 || !(lon >= g->x0) || !(lat >= g->y0))
+        return NULL;
+    fx = (lon - g->x0) * g->icw;
+    fy = (lat - g->y0) * g->ich;
+    if (!(fx < (double)g->nx) || !(fy < (double)g->ny))
+        return NULL;
+    c = (size_t)fy * g->nx + (size_t)fx;
+    *n = g->off[c + 1] - g->off[c];
+    return g->ent + g->off[c];
+}
+
+static void grid_free(cell_grid *g)
+{
+    free(g->off);
+    free(g->ent);
+    free(g->items);
+    memset(g, 0, sizeof *g);
+}
+
+/* Build state of one item: its window of cells and their statuses. */
+typedef struct {
+    size_t cx0, cy0, w, hgt; /* window origin and size in cells */
+    unsigned char *st;       /* w * hgt statuses */
+    double *cross;           /* (row, x) crossings of row centre lines */
+    size_t ncross, capcross;
+    int oom;
+    const cell_grid *g;
+} grid_item;
+
+static long grid_floor(double v)
+{
+    double f = floor(v);
+
+    if (f < -1.0)
+        return -1;
+    if (f > 2147483646.0)
+        return 2147483646;
+    return (long)f;
+}
+
+/* Marks the window cells within GRID_MARGIN of segment a-b as CELL_EDGE and
+ * records where the segment crosses the window's row centre lines. */
+static void grid_segment(grid_item *it, double ax, double ay, double bx, double by)
+{
+    const cell_grid *g = it->g;
+    double ylo = (ay < by ? ay : by) - GRID_MARGIN, yhi = (ay < by ? by : ay) + GRID_MARGIN;
+    double dy = by - ay;
+    long r0 = grid_floor((ylo - g->y0) * g->ich) - 1, r1 = grid_floor((yhi - g->y0) * g->ich) + 1;
+    long wr0 = (long)it->cy0, wr1 = (long)(it->cy0 + it->hgt) - 1;
+    long wc0 = (long)it->cx0, wc1 = (long)(it->cx0 + it->w) - 1;
+    long r;
+
+    if (r0 < wr0)
+        r0 = wr0;
+    if (r1 > wr1)
+        r1 = wr1;
+    for (r = r0; r <= r1; r++) {
+        double b0 = g->y0 + (double)r * g->ch - GRID_MARGIN;
+        double b1 = g->y0 + (double)(r + 1) * g->ch + GRID_MARGIN;
+        double yc = g->y0 + ((double)r + 0.5) * g->ch;
+        double xa, xb, t0, t1;
+        long c0, c1, c;
+
+        if (b1 >= ylo && b0 <= yhi) {
+            if (dy == 0.0) {
+                xa = ax;
+                xb = bx;
+            } else {
+                t0 = (b0 - ay) / dy;
+                t1 = (b1 - ay) / dy;
+                t0 = t0 < 0.0 ? 0.0 : (t0 > 1.0 ? 1.0 : t0);
+                t1 = t1 < 0.0 ? 0.0 : (t1 > 1.0 ? 1.0 : t1);
+                xa = ax + t0 * (bx - ax);
+                xb = ax + t1 * (bx - ax);
+            }
+            if (xa > xb) {
+                double tmp = xa;
+                xa = xb;
+                xb = tmp;
+            }
+            c0 = grid_floor((xa - GRID_MARGIN - g->x0) * g->icw);
+            c1 = grid_floor((xb + GRID_MARGIN - g->x0) * g->icw);
+            if (c0 < wc0)
+                c0 = wc0;
+            if (c1 > wc1)
+                c1 = wc1;
+            for (c = c0; c <= c1; c++)
+                it->st[(size_t)(r - wr0) * it->w + (size_t)(c - wc0)] = CELL_EDGE;
+        }
+        if ((ay > yc) != (by > yc)) {
+            if (it->ncross + 2 > it->capcross) {
+                size_t cap = it->capcross ? it->capcross * 2 : 64;
+                double *m = realloc(it->cross, cap * sizeof *m);
+                if (m == NULL) {
+                    it->oom = 1;
+                    return;
+                }
+                it->cross = m;
+                it->capcross = cap;
+            }
+            it->cross[it->ncross++] = (double)(r - wr0);
+            it->cross[it->ncross++] = ax + (yc - ay) * (bx - ax) / dy;
+        }
+    }
+}
+
+/* Ring visitor: feeds every segment of the ring to grid_segment. */
+static int grid_ring(GEOSContextHandle_t h, const GEOSGeometry *ring, void *ud)
+{
+    grid_item *it = ud;
+    const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(h, ring);
+    unsigned int n, i;
+    double px = 0.0, py = 0.0;
+
+    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
+        return -1;
+    for (i = 0; i < n; i++) {
+        double x, y;
+        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0)
+            return -1;
+        if (i > 0)
+            grid_segment(it, px, py, x, y);
+        if (it->oom)
+            return -1;
+        px = x;
+        py = y;
+    }
+    return 0;
+}
+
+static int cmp_cross(const void *a, const void *b)
+{
+    const double *x = a, *y = b;
+
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+/* Statuses of one item's window: CELL_EDGE from its segments, then
+ * CELL_IN / CELL_NEAR by even-odd parity at the cell centre (exact for the
+ * other cells: no boundary comes near them), then CELL_NEAR cells with no
+ * CELL_EDGE cell within (kx, ky) cells are dropped. */
+static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeometry *geom,
+                           long kx, long ky, int keep_near)
+{
+    const cell_grid *g = it->g;
+    size_t r, c, k = 0, ncells = it->w * it->hgt;
+    uint32_t *sum = NULL;
+
+    it->st = malloc(ncells);
+    if (it->st == NULL)
+        return -1;
+    memset(it->st, CELL_NONE, ncells);
+    if (for_each_ring(h, geom, grid_ring, it) != 0)
+        return -1;
+    qsort(it->cross, it->ncross / 2, 2 * sizeof *it->cross, cmp_cross);
+    for (r = 0; r < it->hgt; r++) {
+        int odd = 0;
+        for (c = 0; c < it->w; c++) {
+            double xc = g->x0 + ((double)(it->cx0 + c) + 0.5) * g->cw;
+            unsigned char *s = &it->st[r * it->w + c];
+            while (k < it->ncross && it->cross[k] == (double)r && it->cross[k + 1] < xc) {
+                odd = !odd;
+                k += 2;
+            }
+            if (*s != CELL_EDGE)
+                *s = odd ? CELL_IN : CELL_NEAR;
+        }
+        while (k < it->ncross && it->cross[k] == (double)r)
+            k += 2;
+    }
+    free(it->cross);
+    it->cross = NULL;
+    /* Summed-area table of CELL_EDGE cells, (w + 1) x (hgt + 1). */
+    if (keep_near) {
+        sum = calloc((it->w + 1) * (it->hgt + 1), sizeof *sum);
+        if (sum == NULL)
+            return -1;
+        for (r = 0; r < it->hgt; r++)
+            for (c = 0; c < it->w; c++)
+                sum[(r + 1) * (it->w + 1) + c + 1] =
+                    sum[r * (it->w + 1) + c + 1] + sum[(r + 1) * (it->w + 1) + c] -
+                    sum[r * (it->w + 1) + c] + (it->st[r * it->w + c] == CELL_EDGE);
+    }
+    for (r = 0; r < it->hgt; r++) {
+        for (c = 0; c < it->w; c++) {
+            unsigned char *s = &it->st[r * it->w + c];
+            size_t a0, a1, b0, b1;
+            if (*s != CELL_NEAR)
+                continue;
+            if (!keep_near) {
+                *s = CELL_NONE;
+                continue;
+            }
+            a0 = c > (size_t)kx ? c - (size_t)kx : 0;
+            b0 = r > (size_t)ky ? r - (size_t)ky : 0;
+            a1 = c + (size_t)kx + 1 < it->w ? c + (size_t)kx + 1 : it->w;
+            b1 = r + (size_t)ky + 1 < it->hgt ? r + (size_t)ky + 1 : it->hgt;
+            if (sum[b1 * (it->w + 1) + a1] - sum[b0 * (it->w + 1) + a1] -
+                    sum[b1 * (it->w + 1) + a0] + sum[b0 * (it->w + 1) + a0] ==
+                0)
+                *s = CELL_NONE;
+        }
+    }
+    free(sum);
+    return 0;
+}
+
+/* Build g over n items (in priority order) with their polygonal geometries.
+ * reach_m > 0: keep CELL_NEAR cells for snapping within reach_m metres
+ * (local metric, as snap measures). nverts: total vertices (sizes cells).
+ * Returns 0 or -1 (out of memory or GEOS failure). */
+static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
+                      const GEOSGeometry **geoms, size_t n, double reach_m, size_t nverts)
+{
+    double (*env)[4] = NULL;
+    grid_item *its = NULL;
+    double dlat = 0.0, dlon = 0.0, x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    double target, cell, kxm, kym, maxlat;
+    long kx = 0, ky = 0;
+    size_t i, ncells, total = 0;
+    int rc = -1;
+
+    memset(g, 0, sizeof *g);
+    if (n == 0)
+        return 0;
+    env = malloc(n * sizeof *env);
+    its = calloc(n, sizeof *its);
+    g->items = malloc(n * sizeof *g->items);
+    if (env == NULL || its == NULL || g->items == NULL)
+        goto done;
+    memcpy(g->items, items, n * sizeof *items);
+    g->nitems = n;
+    for (i = 0; i < n; i++) {
+        if (GEOSGeom_getExtent_r(h, geoms[i], &env[i][0], &env[i][1], &env[i][2], &env[i][3]) != 1)
+            goto done;
+        x0 = fmin(x0, env[i][0]);
+        y0 = fmin(y0, env[i][1]);
+        x1 = fmax(x1, env[i][2]);
+        y1 = fmax(y1, env[i][3]);
+    }
+    if (reach_m > 0.0) {
+        metres_per_degree(0.0, &kxm, &kym); /* ky is smallest at the equator */
+        dlat = reach_m / kym;
+        maxlat = fmax(fabs(y0), fabs(y1)) + dlat;
+        metres_per_degree(fmin(maxlat, 90.0), &kxm, &kym);
+        dlon = maxlat < 89.0 && kxm > 1e-3 ? reach_m / kxm : 360.0;
+        if (dlon > 360.0)
+            dlon = 360.0;
+    }
+    x0 -= dlon + 2.0 * GRID_MARGIN;
+    y0 -= dlat + 2.0 * GRID_MARGIN;
+    x1 += dlon + 2.0 * GRID_MARGIN;
+    y1 += dlat + 2.0 * GRID_MARGIN;
+    target = fmax((double)n * GRID_CELLS_PER_ITEM, (double)nverts);
+    target = fmin(fmax(target, GRID_MIN_CELLS), GRID_MAX_CELLS);
+    cell = sqrt((x1 - x0) * (y1 - y0) / target);
+    g->nx = (size_t)ceil((x1 - x0) / cell);
+    g->ny = (size_t)ceil((y1 - y0) / cell);
+    if (g->nx < 1)
+        g->nx = 1;
+    if (g->ny < 1)
+        g->ny = 1;
+    while ((double)g->nx * (double)g->ny > 2.0 * GRID_MAX_CELLS) { /* very thin extents */
+        g->nx = (g->nx + 1) / 2;
+        g->ny = (g->ny + 1) / 2;
+    }
+    g->x0 = x0;
+    g->y0 = y0;
+    g->cw = (x1 - x0) / (double)g->nx;
+    g->ch = (y1 - y0) / (double)g->ny;
+    g->icw = 1.0 / g->cw;
+    g->ich = 1.0 / g->ch;
+    ncells = g->nx * g->ny;
+    kx = (long)ceil(dlon * g->icw) + 1;
+    ky = (long)ceil(dlat * g->ich) + 1;
+    g->off = calloc(ncells + 1, sizeof *g->off);
+    if (g->off == NULL)
+        goto done;
+    for (i = 0; i < n; i++) {
+        grid_item *it = &its[i];
+        long c0 = grid_floor((env[i][0] - dlon - GRID_MARGIN - x0) * g->icw) - 1;
+        long r0 = grid_floor((env[i][1] - dlat - GRID_MARGIN - y0) * g->ich) - 1;
+        long c1 = grid_floor((env[i][2] + dlon + GRID_MARGIN - x0) * g->icw) + 1;
+        long r1 = grid_floor((env[i][3] + dlat + GRID_MARGIN - y0) * g->ich) + 1;
+        size_t r, c;
+        c0 = c0 < 0 ? 0 : c0;
+        r0 = r0 < 0 ? 0 : r0;
+        c1 = c1 >= (long)g->nx ? (long)g->nx - 1 : c1;
+        r1 = r1 >= (long)g->ny ? (long)g->ny - 1 : r1;
+        it->g = g;
+        it->cx0 = (size_t)c0;
+        it->cy0 = (size_t)r0;
+        it->w = (size_t)(c1 - c0 + 1);
+        it->hgt = (size_t)(r1 - r0 + 1);
+        if (grid_item_build(h, it, geoms[i], kx, ky, reach_m > 0.0) != 0)
+            goto done;
+        for (r = 0; r < it->hgt; r++)
+            for (c = 0; c < it->w; c++)
+                if (it->st[r * it->w + c] != CELL_NONE) {
+                    g->off[(it->cy0 + r) * g->nx + it->cx0 + c + 1]++;
+                    total++;
+                }
+    }
+    if (total > UINT32_MAX || n > (UINT32_MAX >> 2))
+        goto done;
+    for (i = 0; i < ncells; i++)
+        g->off[i + 1] += g->off[i];
+    g->ent = malloc((total ? total : 1) * sizeof *g->ent);
+    if (g->ent == NULL)
+        goto done;
+    for (i = 0; i < n; i++) { /* items in priority order: each cell's list stays sorted */
+        grid_item *it = &its[i];
+        size_t r, c;
+        for (r = 0; r < it->hgt; r++)
+            for (c = 0; c < it->w; c++) {
+                unsigned char s = it->st[r * it->w + c];
+                if (s != CELL_NONE) {
+                    size_t cell_i = (it->cy0 + r) * g->nx + it->cx0 + c;
+                    g->ent[g->off[cell_i]++] = (uint32_t)(i << 2) | s;
+                }
+            }
+    }
+    for (i = ncells; i > 0; i--) /* undo the fill's shift */
+        g->off[i] = g->off[i - 1];
+    g->off[0] = 0;
+    rc = 0;
+done:
+    for (i = 0; its != NULL && i < n; i++) {
+        free(its[i].st);
+        free(its[i].cross);
+    }
+    free(its);
+    free(env);
+    if (rc != 0)
+        grid_free(g);
+    return rc;
+}
+
+static size_t grid_bytes(const cell_grid *g)
+{
+    return g->nx == 0 ? 0
+                      : (g->nx * g->ny + 1) * sizeof *g->off +
+                            g->off[g->nx * g->ny] * sizeof *g->ent + g->nitems * sizeof(void *);
 }
 
 /* ---------------------------------------------------------------- builder */
@@ -1080,18 +1489,6 @@ static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c
         }
     }
     return 0;
-}
-
-/* WGS-84 metres per degree of longitude and latitude at lat. */
-static void metres_per_degree(double lat, double *kx, double *ky)
-{
-    const double a = 6378137.0, e2 = 0.00669437999014;
-    double phi = lat * 3.14159265358979323846 / 180.0;
-    double s = sin(phi), w = sqrt(1.0 - e2 * s * s);
-    double rad = 3.14159265358979323846 / 180.0;
-
-    *ky = a * (1.0 - e2) / (w * w * w) * rad;
-    *kx = a / w * cos(phi) * rad;
 }
 
 /* The division of tree t nearest to (lon, lat) within tol metres (ties:

@@ -56,7 +56,8 @@ static int buf_put(buf *b, const char *s, size_t n, size_t limit) {
     if (b->len + n > limit) return -1;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + n) cap *= 2;
+        while (cap < b->len + n)
+            cap *= 2;
         char *p = realloc(b->p, cap);
         if (!p) return -1;
         b->p = p, b->cap = cap;
@@ -74,14 +75,14 @@ typedef struct imp {
     import_stats *st;
     GEOSContextHandle_t g;
     GEOSWKBWriter *wkb;
-    char gerr[256];       /* last GEOS error message */
-    double *xy;           /* one ring's coordinates, interleaved lon/lat */
+    char gerr[256]; /* last GEOS error message */
+    double *xy;     /* one ring's coordinates, interleaved lon/lat */
     size_t xycap;
     GEOSGeometry **holes; /* one polygon's holes */
     size_t nholes, holescap;
     GEOSGeometry **polys; /* one feature's polygons */
     size_t npolys, polyscap;
-    int pending;          /* an upsert was sent and its result not read yet */
+    int pending; /* an upsert was sent and its result not read yet */
     long pending_index;
     char pending_code[13];
     char *err;
@@ -109,14 +110,20 @@ static void reject(imp *im, long index, const char *code, const char *fmt, ...) 
 
 static const char *json_kind(const json_t *v) {
     switch (v ? json_typeof(v) : JSON_NULL) {
-    case JSON_OBJECT: return "an object";
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_OBJECT:
+        return "an object";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    default: return v ? "null" : "missing";
+    case JSON_FALSE:
+        return "a boolean";
+    default:
+        return v ? "null" : "missing";
     }
 }
 
@@ -133,8 +140,10 @@ static int ptr_push(GEOSGeometry ***arr, size_t *n, size_t *cap, GEOSGeometry *p
 }
 
 static void free_parts(imp *im) {
-    for (size_t i = 0; i < im->nholes; i++) GEOSGeom_destroy_r(im->g, im->holes[i]);
-    for (size_t i = 0; i < im->npolys; i++) GEOSGeom_destroy_r(im->g, im->polys[i]);
+    for (size_t i = 0; i < im->nholes; i++)
+        GEOSGeom_destroy_r(im->g, im->holes[i]);
+    for (size_t i = 0; i < im->npolys; i++)
+        GEOSGeom_destroy_r(im->g, im->polys[i]);
     im->nholes = im->npolys = 0;
 }
 
@@ -145,8 +154,8 @@ enum { GEOM_OK = 0, GEOM_REJECT = 1, GEOM_FATAL = -1 };
  * to be convertible to WGS-84).
  * *out is NULL when the ring is degenerate (fewer than 4 positions once closed) and was dropped.
  * Sets *fixed when the ring had to be closed or was dropped. */
-static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out, int *fixed, char *why,
-                     size_t whylen) {
+static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out, int *fixed,
+                     char *why, size_t whylen) {
     *out = NULL;
     if (!json_is_array(ring)) {
         snprintf(why, whylen, "coordinates are %s, not an array (at %s)", json_kind(ring), path);
@@ -166,7 +175,8 @@ static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out
         json_t *pos = json_array_get(ring, k);
         json_t *x = json_array_get(pos, 0), *y = json_array_get(pos, 1);
         if (!json_is_array(pos)) {
-            snprintf(why, whylen, "coordinates are %s, not an array (at %s[%zu])", json_kind(pos), path, k);
+            snprintf(why, whylen, "coordinates are %s, not an array (at %s[%zu])", json_kind(pos),
+                     path, k);
             return GEOM_REJECT;
         }
         if (!json_is_number(x) || !json_is_number(y)) {
@@ -174,9 +184,12 @@ static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out
             return GEOM_REJECT;
         }
         double lon = json_number_value(x), lat = json_number_value(y), wlon, wlat;
-        im->xy[2 * k] = lon, im->xy[2 * k + 1] = lat; /* repaired in the file's CRS, converted after */
+        /* Kept in the file's CRS: repaired there, converted to WGS-84 afterwards. */
+        im->xy[2 * k] = lon;
+        im->xy[2 * k + 1] = lat;
         if (gis_to_wgs84(im->o->crs, lon, lat, &wlon, &wlat) != 0) {
-            snprintf(why, whylen, "coordinate out of range: %.10g, %.10g (at %s[%zu])", lon, lat, path, k);
+            snprintf(why, whylen, "coordinate out of range: %.10g, %.10g (at %s[%zu])", lon, lat,
+                     path, k);
             return GEOM_REJECT;
         }
     }
@@ -200,7 +213,8 @@ static int read_ring(imp *im, json_t *ring, const char *path, GEOSGeometry **out
 }
 
 /* Reads a Polygon's rings (coordinates `rings` at `path`) into im->polys (0 or 1 polygon). */
-static int read_polygon(imp *im, json_t *rings, const char *path, int *fixed, char *why, size_t whylen) {
+static int read_polygon(imp *im, json_t *rings, const char *path, int *fixed, char *why,
+                        size_t whylen) {
     char sub[80];
     if (!json_is_array(rings)) {
         snprintf(why, whylen, "coordinates are %s, not an array (at %s)", json_kind(rings), path);
@@ -211,14 +225,17 @@ static int read_polygon(imp *im, json_t *rings, const char *path, int *fixed, ch
     for (size_t j = 0; j < json_array_size(rings); j++) {
         GEOSGeometry *lr;
         snprintf(sub, sizeof sub, "%s[%zu]", path, j);
-        if ((rc = read_ring(im, json_array_get(rings, j), sub, &lr, fixed, why, whylen)) != GEOM_OK) goto done;
-        if (j == 0) shell = lr;
+        if ((rc = read_ring(im, json_array_get(rings, j), sub, &lr, fixed, why, whylen)) != GEOM_OK)
+            goto done;
+        if (j == 0)
+            shell = lr;
         else if (lr && shell && ptr_push(&im->holes, &im->nholes, &im->holescap, lr) != 0) {
             GEOSGeom_destroy_r(im->g, lr);
             snprintf(im->err, im->errlen, "out of memory");
             rc = GEOM_FATAL;
             goto done;
-        } else if (lr && !shell) GEOSGeom_destroy_r(im->g, lr); /* hole of a dropped shell */
+        } else if (lr && !shell)
+            GEOSGeom_destroy_r(im->g, lr); /* hole of a dropped shell */
     }
     if (shell) {
         GEOSGeometry *p = GEOSGeom_createPolygon_r(im->g, shell, im->holes, (unsigned)im->nholes);
@@ -232,7 +249,8 @@ static int read_polygon(imp *im, json_t *rings, const char *path, int *fixed, ch
     }
 done:
     if (shell) GEOSGeom_destroy_r(im->g, shell);
-    for (size_t i = 0; i < im->nholes; i++) GEOSGeom_destroy_r(im->g, im->holes[i]);
+    for (size_t i = 0; i < im->nholes; i++)
+        GEOSGeom_destroy_r(im->g, im->holes[i]);
     im->nholes = 0;
     return rc;
 }
@@ -243,11 +261,15 @@ static GEOSGeometry *polygonal_part(imp *im, const GEOSGeometry *g) {
     size_t n = 0, cap = 0;
     int type = GEOSGeomTypeId_r(im->g, g);
     if (type == GEOS_MULTIPOLYGON) return GEOSGeom_clone_r(im->g, g);
-    int count = type == GEOS_POLYGON ? 1 : type == GEOS_GEOMETRYCOLLECTION ? GEOSGetNumGeometries_r(im->g, g) : 0;
+    int count = type == GEOS_POLYGON              ? 1
+                : type == GEOS_GEOMETRYCOLLECTION ? GEOSGetNumGeometries_r(im->g, g)
+                                                  : 0;
     for (int i = 0; i < count; i++) {
         const GEOSGeometry *c = type == GEOS_POLYGON ? g : GEOSGetGeometryN_r(im->g, g, i);
         int ct = GEOSGeomTypeId_r(im->g, c);
-        int sub = ct == GEOS_POLYGON ? 1 : ct == GEOS_MULTIPOLYGON ? GEOSGetNumGeometries_r(im->g, c) : 0;
+        int sub = ct == GEOS_POLYGON        ? 1
+                  : ct == GEOS_MULTIPOLYGON ? GEOSGetNumGeometries_r(im->g, c)
+                                            : 0;
         for (int k = 0; k < sub; k++) {
             const GEOSGeometry *p = ct == GEOS_POLYGON ? c : GEOSGetGeometryN_r(im->g, c, k);
             if (GEOSisEmpty_r(im->g, p)) continue;
@@ -262,7 +284,8 @@ static GEOSGeometry *polygonal_part(imp *im, const GEOSGeometry *g) {
     out = GEOSGeom_createCollection_r(im->g, GEOS_MULTIPOLYGON, parts, (unsigned)n);
     if (out) n = 0; /* parts owned by out */
 done:
-    for (size_t i = 0; i < n; i++) GEOSGeom_destroy_r(im->g, parts[i]);
+    for (size_t i = 0; i < n; i++)
+        GEOSGeom_destroy_r(im->g, parts[i]);
     free(parts);
     return out;
 }
@@ -312,8 +335,8 @@ static int upsert_wait(imp *im) {
     while ((res = PQgetResult(im->pg))) {
         if (PQresultStatus(res) != PGRES_COMMAND_OK) {
             if (ok)
-                snprintf(im->err, im->errlen, "database (feature %ld, code %s): %s", im->pending_index,
-                         im->pending_code, PQresultErrorMessage(res));
+                snprintf(im->err, im->errlen, "database (feature %ld, code %s): %s",
+                         im->pending_index, im->pending_code, PQresultErrorMessage(res));
             ok = 0;
         }
         PQclear(res);
@@ -331,12 +354,13 @@ static int upsert(imp *im, long index, const char *code, const char *name, const
     const char *params[] = {code, name, level, parent[0] ? parent : NULL, (const char *)wkb};
     int lengths[] = {0, 0, 0, 0, (int)wkblen};
     int formats[] = {0, 0, 0, 0, 1};
-    if (!PQsendQueryParams(im->pg,
-                           "INSERT INTO divisions (code, name, level, parent_code, geom, synthetic)"
-                           " VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5::bytea, 4326)), false)"
-                           " ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, synthetic = false,"
-                           " updated_at = now()",
-                           5, NULL, params, lengths, formats, 0)) {
+    if (!PQsendQueryParams(
+            im->pg,
+            "INSERT INTO divisions (code, name, level, parent_code, geom, synthetic)"
+            " VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5::bytea, 4326)), false)"
+            " ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, synthetic = false,"
+            " updated_at = now()",
+            5, NULL, params, lengths, formats, 0)) {
         snprintf(im->err, im->errlen, "database: %s", PQerrorMessage(im->pg));
         return -1;
     }
@@ -359,8 +383,8 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
     im->st->features++;
     im->gerr[0] = 0;
     if (!f) {
-        snprintf(im->err, im->errlen, "not valid JSON in feature %ld: %s (line %d of the feature)", index, je.text,
-                 je.line);
+        snprintf(im->err, im->errlen, "not valid JSON in feature %ld: %s (line %d of the feature)",
+                 index, je.text, je.line);
         return -1;
     }
     if (!json_is_object(f)) {
@@ -375,10 +399,13 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
     json_t *props = json_object_get(f, "properties");
     json_t *jcode = json_object_get(props, "code");
     char raw[32];
-    if (json_is_string(jcode)) snprintf(raw, sizeof raw, "%s", json_string_value(jcode));
-    else if (json_is_integer(jcode)) snprintf(raw, sizeof raw, "%lld", (long long)json_integer_value(jcode));
+    if (json_is_string(jcode))
+        snprintf(raw, sizeof raw, "%s", json_string_value(jcode));
+    else if (json_is_integer(jcode))
+        snprintf(raw, sizeof raw, "%lld", (long long)json_integer_value(jcode));
     else {
-        reject(im, index, NULL, "properties.code is %s, not a string of 4, 6, 9 or 12 digits", json_kind(jcode));
+        reject(im, index, NULL, "properties.code is %s, not a string of 4, 6, 9 or 12 digits",
+               json_kind(jcode));
         goto done;
     }
     if (code12(raw, code) != 0) {
@@ -396,7 +423,8 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
         json_t *jl = json_object_get(props, "level");
         level = jl ? json_string_value(jl) : "county";
         if (!import_level_valid(level)) {
-            reject(im, index, codep, "properties.level must be province, city, county, town or community");
+            reject(im, index, codep,
+                   "properties.level must be province, city, county, town or community");
             goto done;
         }
     }
@@ -408,7 +436,8 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
     const char *gtype = json_string_value(json_object_get(geom, "type"));
     int multi = gtype && strcmp(gtype, "MultiPolygon") == 0;
     if (!gtype || (!multi && strcmp(gtype, "Polygon") != 0)) {
-        reject(im, index, codep, "geometry type %.40s is not Polygon or MultiPolygon", gtype ? gtype : "(none)");
+        reject(im, index, codep, "geometry type %.40s is not Polygon or MultiPolygon",
+               gtype ? gtype : "(none)");
         goto done;
     }
     json_t *coords = json_object_get(geom, "coordinates");
@@ -423,9 +452,12 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
     size_t np = multi ? json_array_size(coords) : 1;
     for (size_t i = 0; i < np; i++) {
         char path[48];
-        if (multi) snprintf(path, sizeof path, "coordinates[%zu]", i);
-        else snprintf(path, sizeof path, "coordinates");
-        int r = read_polygon(im, multi ? json_array_get(coords, i) : coords, path, &fixed, why, sizeof why);
+        if (multi)
+            snprintf(path, sizeof path, "coordinates[%zu]", i);
+        else
+            snprintf(path, sizeof path, "coordinates");
+        int r = read_polygon(im, multi ? json_array_get(coords, i) : coords, path, &fixed, why,
+                             sizeof why);
         if (r == GEOM_FATAL) {
             rc = -1;
             goto done;
@@ -451,7 +483,8 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
     if (GEOSisValid_r(im->g, mp) != 1) {
         fixedg = repair(im, mp);
         if (!fixedg) {
-            reject(im, index, codep, "invalid geometry that MakeValid cannot repair (%s)", im->gerr);
+            reject(im, index, codep, "invalid geometry that MakeValid cannot repair (%s)",
+                   im->gerr);
             goto done;
         }
         fixed = 1;
@@ -469,7 +502,8 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
             fixedg = repair(im, t);
             GEOSGeom_destroy_r(im->g, t);
             if (!fixedg) {
-                reject(im, index, codep, "invalid after conversion to WGS-84, MakeValid cannot repair (%s)",
+                reject(im, index, codep,
+                       "invalid after conversion to WGS-84, MakeValid cannot repair (%s)",
                        im->gerr);
                 goto done;
             }
@@ -521,14 +555,17 @@ static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
         size_t limit = to == &s->elem ? FEATURE_MAX : SKELETON_MAX;
         if (s->in_str) {
             if (buf_put(to, &c, 1, limit) != 0) goto too_big;
-            if (s->esc) s->esc = 0, s->key_len = (int)sizeof s->key; /* escaped key: never "features" */
-            else if (c == '\\') s->esc = 1;
+            if (s->esc)
+                s->esc = 0, s->key_len = (int)sizeof s->key; /* escaped key: never "features" */
+            else if (c == '\\')
+                s->esc = 1;
             else if (c == '"') {
                 s->in_str = 0;
                 if (s->key_capture) s->key_capture = 0, s->after_str = 1;
             } else if (s->key_capture && s->key_len < (int)sizeof s->key - 1)
                 s->key[s->key_len++] = c;
-            else if (s->key_capture) s->key_len = (int)sizeof s->key;
+            else if (s->key_capture)
+                s->key_len = (int)sizeof s->key;
             continue;
         }
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
@@ -542,8 +579,9 @@ static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
         }
         if (!s->started) {
             if (c != '{') {
-                snprintf(im->err, im->errlen, c == '[' ? "not a FeatureCollection: the top level is an array"
-                                                       : "not JSON: the file does not start with '{'");
+                snprintf(im->err, im->errlen,
+                         c == '[' ? "not a FeatureCollection: the top level is an array"
+                                  : "not JSON: the file does not start with '{'");
                 return -1;
             }
             s->started = 1;
@@ -554,7 +592,8 @@ static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
                 s->elem.len = 0;
                 s->index++;
             } else if (c == ',' || s->index > 0) {
-                snprintf(im->err, im->errlen, "not JSON: empty element in the features array after feature %ld",
+                snprintf(im->err, im->errlen,
+                         "not JSON: empty element in the features array after feature %ld",
                          s->index - 1);
                 return -1;
             }
@@ -578,11 +617,13 @@ static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
                 return -1;
             }
             s->stack[s->depth++] = c;
-            if (c == '[' && s->depth == 2 && !s->features_seen && strcmp(s->cur_key, "features") == 0)
+            if (c == '[' && s->depth == 2 && !s->features_seen &&
+                strcmp(s->cur_key, "features") == 0)
                 s->in_features = s->features_seen = 1;
         } else if (c == '}' || c == ']') {
             if (s->depth == 0 || s->stack[s->depth - 1] != (c == '}' ? '{' : '[')) {
-                snprintf(im->err, im->errlen, "not JSON: unbalanced '%c' near feature %ld", c, s->index);
+                snprintf(im->err, im->errlen, "not JSON: unbalanced '%c' near feature %ld", c,
+                         s->index);
                 return -1;
             }
             if (--s->depth == 0) s->finished = 1;
@@ -610,20 +651,21 @@ static int scan_finish(scan *s, imp *im) {
     }
     json_t *top = json_loadb(s->skel.p, s->skel.len, 0, &je);
     if (!top) {
-        snprintf(im->err, im->errlen, "not JSON: %s (line %d outside the features)", je.text, je.line);
+        snprintf(im->err, im->errlen, "not JSON: %s (line %d outside the features)", je.text,
+                 je.line);
         return -1;
     }
     const char *type = json_string_value(json_object_get(top, "type"));
     int ok = type && strcmp(type, "FeatureCollection") == 0 && s->features_seen;
     if (!ok)
-        snprintf(im->err, im->errlen, "not a FeatureCollection (type %s%s)", type ? type : "missing",
-                 s->features_seen ? "" : ", no features array");
+        snprintf(im->err, im->errlen, "not a FeatureCollection (type %s%s)",
+                 type ? type : "missing", s->features_seen ? "" : ", no features array");
     json_decref(top);
     return ok ? 0 : -1;
 }
 
-int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import_stats *st, char *err,
-                   size_t errlen) {
+int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import_stats *st,
+                   char *err, size_t errlen) {
     imp im = {.pg = pg, .o = opts, .st = st, .err = err, .errlen = errlen};
     scan s = {0};
     char *chunk = NULL;
@@ -656,7 +698,8 @@ int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import
         if (n < 0) {
             int errnum;
             const char *m = gzerror(gz, &errnum);
-            snprintf(err, errlen, "%s: %s", gzipped ? "truncated or corrupt gzip" : "read error", m);
+            snprintf(err, errlen, "%s: %s", gzipped ? "truncated or corrupt gzip" : "read error",
+                     m);
             goto done;
         }
         if (n == 0) break;
@@ -675,7 +718,8 @@ done:
         char scratch[256];
         im.err = scratch, im.errlen = sizeof scratch;
         upsert_wait(&im);
-    } else if (upsert_wait(&im) != 0) rc = -1; /* the last feature's upsert */
+    } else if (upsert_wait(&im) != 0)
+        rc = -1; /* the last feature's upsert */
     if (gz) gzclose(gz);
     free(chunk);
     free(s.skel.p);
@@ -695,14 +739,15 @@ done:
 
 static void print_reject(void *ctx, long index, const char *code, const char *msg) {
     (void)ctx;
-    if (code) fprintf(stderr, "feature %ld (code %s): %s\n", index, code, msg);
-    else fprintf(stderr, "feature %ld: %s\n", index, msg);
+    if (code)
+        fprintf(stderr, "feature %ld (code %s): %s\n", index, code, msg);
+    else
+        fprintf(stderr, "feature %ld: %s\n", index, msg);
 }
 
 int cmd_import_divisions(app *a, int argc, char **argv) {
-    static const struct option longopts[] = {{"level", required_argument, 0, 'l'},
-                                             {"crs", required_argument, 0, 'c'},
-                                             {0, 0, 0, 0}};
+    static const struct option longopts[] = {
+        {"level", required_argument, 0, 'l'}, {"crs", required_argument, 0, 'c'}, {0, 0, 0, 0}};
     import_opts o = {.crs = GIS_CRS_WGS84, .on_reject = print_reject};
     import_stats st;
     char err[1024];
@@ -710,20 +755,27 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (c == 'l') o.level = optarg;
+        if (c == 'l')
+            o.level = optarg;
         else if (c == 'c') {
             if (gis_crs_parse(optarg, &o.crs) != 0) {
-                fprintf(stderr, "patrold: import-divisions: --crs must be wgs84, cgcs2000, gcj02 or bd09\n");
+                fprintf(
+                    stderr,
+                    "patrold: import-divisions: --crs must be wgs84, cgcs2000, gcj02 or bd09\n");
                 return 2;
             }
-        } else return 2;
+        } else
+            return 2;
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "usage: patrold import-divisions FILE [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]\n");
+        fprintf(
+            stderr,
+            "usage: patrold import-divisions FILE [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]\n");
         return 2;
     }
     if (o.level && !import_level_valid(o.level)) {
-        fprintf(stderr, "patrold: import-divisions: --level must be province, city, county, town or community\n");
+        fprintf(stderr, "patrold: import-divisions: --level must be province, city, county, town "
+                        "or community\n");
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -732,8 +784,10 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     PGresult *res = PQexec(pg, "BEGIN");
     int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
     PQclear(res);
-    if (!ok) snprintf(err, sizeof err, "database: %s", PQerrorMessage(pg));
-    else if (import_geojson(pg, argv[optind], &o, &st, err, sizeof err) != 0) ok = 0;
+    if (!ok)
+        snprintf(err, sizeof err, "database: %s", PQerrorMessage(pg));
+    else if (import_geojson(pg, argv[optind], &o, &st, err, sizeof err) != 0)
+        ok = 0;
     else {
         res = PQexec(pg, "COMMIT");
         ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -743,7 +797,8 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     if (!ok) {
         if (PQtransactionStatus(pg) != PQTRANS_IDLE) PQclear(PQexec(pg, "ROLLBACK"));
         size_t n = strlen(err);
-        while (n && err[n - 1] == '\n') err[--n] = 0;
+        while (n && err[n - 1] == '\n')
+            err[--n] = 0;
         for (char *p = err; *p; p++) /* one line: libpq adds CONTEXT/DETAIL lines */
             if (*p == '\n') *p = ' ';
         fprintf(stderr, "patrold: import-divisions: %s: %s; nothing imported\n", argv[optind], err);
@@ -753,7 +808,7 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     PQfinish(pg);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("imported %ld features (%ld repaired), rejected %ld, in %.1f s\n", st.imported, st.repaired,
-           st.rejected, secs);
+    printf("imported %ld features (%ld repaired), rejected %ld, in %.1f s\n", st.imported,
+           st.repaired, st.rejected, secs);
     return 0;
 }

@@ -1,5 +1,5 @@
-/* importer.h - GeoJSON division boundaries (gzip or plain) into `divisions`, streamed one feature at
- * a time, each validated and repaired with GEOS. Library code: never prints, never exits. */
+/* importer.h - GeoJSON division boundaries (gzip or plain) into `divisions`, streamed one feature
+ * at a time, each validated and repaired with GEOS. Library code: never prints, never exits. */
 #ifndef PATROLD_IMPORTER_H
 #define PATROLD_IMPORTER_H
 
@@ -11,7 +11,8 @@
 typedef struct import_stats {
     long features; /* elements seen in the features array */
     long imported; /* upserted (including repaired ones) */
-    long repaired; /* imported after GEOS MakeValid, dropping degenerate rings or closing open ones */
+    long repaired; /* imported after GEOS MakeValid, dropping degenerate rings or closing open ones
+                    */
     long rejected; /* malformed: reported through on_reject, not imported */
 } import_stats;
 
@@ -20,9 +21,9 @@ typedef struct import_stats {
 typedef void (*import_reject_fn)(void *ctx, long index, const char *code, const char *msg);
 
 typedef struct import_opts {
-    const char *level;         /* province|city|county|town|community overriding properties.level;
-                                  NULL: properties.level, else county */
-    gis_crs crs;               /* CRS of the coordinates in the file; converted to WGS-84 */
+    const char *level;          /* province|city|county|town|community overriding properties.level;
+                                   NULL: properties.level, else county */
+    gis_crs crs;                /* CRS of the coordinates in the file; converted to WGS-84 */
     import_reject_fn on_reject; /* may be NULL */
     void *ctx;
 } import_opts;
@@ -39,8 +40,9 @@ void import_parent_code(const char *code12, const char *level, char out[13]);
  * parent_code only when the row is new. Runs inside the caller's transaction (it neither begins
  * nor commits), so a failure leaves the caller to roll back. Returns 0 when the whole file was
  * read (malformed features counted in st->rejected and reported), or -1 with a message in err for
- * a file-level failure: unreadable, not JSON, not a FeatureCollection, truncated, database error. */
-int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import_stats *st, char *err,
-                   size_t errlen);
+ * a file-level failure: unreadable, not JSON, not a FeatureCollection, truncated, database error.
+ */
+int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import_stats *st,
+                   char *err, size_t errlen);
 
 #endif

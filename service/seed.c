@@ -21,12 +21,9 @@
 static const struct {
     const char *name, *role, *division;
 } demo_users[] = {
-    {"admin", "admin", "320700000000"},
-    {"supervisor", "supervisor", "320700000000"},
-    {"dispatcher", "dispatcher", "320706000000"},
-    {"dispatcher_gn", "dispatcher", "320724000000"},
-    {"patrol", "patrol", "320706000000"},
-    {"community", "community", "community"},
+    {"admin", "admin", "320700000000"},           {"supervisor", "supervisor", "320700000000"},
+    {"dispatcher", "dispatcher", "320706000000"}, {"dispatcher_gn", "dispatcher", "320724000000"},
+    {"patrol", "patrol", "320706000000"},         {"community", "community", "community"},
 };
 
 static int ok_result(PGconn *pg, PGresult *res, const char *what, char *err, size_t errlen) {
@@ -37,7 +34,8 @@ static int ok_result(PGconn *pg, PGresult *res, const char *what, char *err, siz
 }
 
 /* Runs one parameterised statement; returns 0 or -1 with err. */
-static int run(PGconn *pg, const char *sql, int n, const char *const *params, char *err, size_t errlen) {
+static int run(PGconn *pg, const char *sql, int n, const char *const *params, char *err,
+               size_t errlen) {
     PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
     int rc = ok_result(pg, res, "seed", err, errlen);
     PQclear(res);
@@ -53,7 +51,8 @@ static int load_csv(PGconn *pg, const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "cannot open %s", path);
         return -1;
     }
-    PGresult *res = PQexec(pg, "COPY divisions (code, name, level, parent_code) FROM STDIN WITH (FORMAT csv, HEADER true)");
+    PGresult *res = PQexec(pg, "COPY divisions (code, name, level, parent_code) FROM STDIN WITH "
+                               "(FORMAT csv, HEADER true)");
     if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
         snprintf(err, errlen, "%s: %s", path, PQerrorMessage(pg));
         PQclear(res);
@@ -70,7 +69,8 @@ static int load_csv(PGconn *pg, const char *path, char *err, size_t errlen) {
     res = PQgetResult(pg);
     rc = ok_result(pg, res, path, err, errlen);
     PQclear(res);
-    while ((res = PQgetResult(pg))) PQclear(res);
+    while ((res = PQgetResult(pg)))
+        PQclear(res);
 done:
     fclose(f);
     return rc;
@@ -108,7 +108,8 @@ static int run_sql_files(PGconn *pg, const char *dir, int *nfiles, char *err, si
         free(text);
         if (f) fclose(f);
     }
-    for (int i = 0; i < n; i++) free(list[i]);
+    for (int i = 0; i < n; i++)
+        free(list[i]);
     free(list);
     return rc;
 }
@@ -116,9 +117,11 @@ static int run_sql_files(PGconn *pg, const char *dir, int *nfiles, char *err, si
 /* Creates the demo users and ties them to their station/unit. */
 static int add_users(app *a, PGconn *pg, char *err, size_t errlen) {
     char community[13] = "";
-    PGresult *res = PQexec(pg, "SELECT min(code) FROM divisions WHERE level = 'community' AND code LIKE '320706%'");
+    PGresult *res = PQexec(
+        pg, "SELECT min(code) FROM divisions WHERE level = 'community' AND code LIKE '320706%'");
     if (ok_result(pg, res, "seed users", err, errlen) != 0 || PQgetisnull(res, 0, 0)) {
-        if (res && !PQgetisnull(res, 0, 0)) snprintf(err, errlen, "seed users: no community in 海州区");
+        if (res && !PQgetisnull(res, 0, 0))
+            snprintf(err, errlen, "seed users: no community in 海州区");
         PQclear(res);
         return -1;
     }
@@ -126,9 +129,11 @@ static int add_users(app *a, PGconn *pg, char *err, size_t errlen) {
     PQclear(res);
     worker w = {.app = a, .pg = pg};
     for (size_t i = 0; i < sizeof demo_users / sizeof demo_users[0]; i++) {
-        const char *div = strcmp(demo_users[i].division, "community") == 0 ? community : demo_users[i].division;
+        const char *div =
+            strcmp(demo_users[i].division, "community") == 0 ? community : demo_users[i].division;
         char uerr[512];
-        if (auth_user_add(&w, demo_users[i].name, "demo", demo_users[i].role, div, uerr, sizeof uerr) != 0) {
+        if (auth_user_add(&w, demo_users[i].name, "demo", demo_users[i].role, div, uerr,
+                          sizeof uerr) != 0) {
             snprintf(err, errlen, "seed user %s: %s", demo_users[i].name, uerr);
             return -1;
         }
@@ -147,18 +152,21 @@ static int add_users(app *a, PGconn *pg, char *err, size_t errlen) {
 }
 
 static void print_summary(PGconn *pg, double secs) {
-    PGresult *res = PQexec(pg,
-                           "SELECT (SELECT count(*) FROM divisions WHERE code LIKE '3207%'),"
-                           " (SELECT count(*) FROM divisions WHERE code LIKE '3207%' AND synthetic),"
-                           " (SELECT count(*) FROM stations), (SELECT count(*) FROM stations WHERE NOT can_dispatch),"
-                           " (SELECT count(*) FROM units), (SELECT count(*) FROM users),"
-                           " (SELECT count(*) FROM api_keys)");
+    PGresult *res = PQexec(
+        pg,
+        "SELECT (SELECT count(*) FROM divisions WHERE code LIKE '3207%'),"
+        " (SELECT count(*) FROM divisions WHERE code LIKE '3207%' AND synthetic),"
+        " (SELECT count(*) FROM stations), (SELECT count(*) FROM stations WHERE NOT can_dispatch),"
+        " (SELECT count(*) FROM units), (SELECT count(*) FROM users),"
+        " (SELECT count(*) FROM api_keys)");
     if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
         fprintf(stderr,
-                "seed: %s divisions (%s with synthetic boundaries), %s stations (%s cannot dispatch), %s units,"
+                "seed: %s divisions (%s with synthetic boundaries), %s stations (%s cannot "
+                "dispatch), %s units,"
                 " %s users, %s API key(s), in %.1f s\n",
-                PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3),
-                PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6), secs);
+                PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+                PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), PQgetvalue(res, 0, 5),
+                PQgetvalue(res, 0, 6), secs);
     PQclear(res);
 }
 
@@ -177,7 +185,8 @@ int cmd_seed(app *a, int argc, char **argv) {
     if (migrate_run(pg, a->cfg.migrations_dir, &applied, err, sizeof err) != 0) goto fail;
     if (run(pg, "BEGIN", 0, NULL, err, sizeof err) != 0) goto fail;
     /* Serialise concurrent seeds; the check below then sees a committed seed. */
-    if (run(pg, "LOCK TABLE divisions IN SHARE ROW EXCLUSIVE MODE", 0, NULL, err, sizeof err) != 0) goto fail;
+    if (run(pg, "LOCK TABLE divisions IN SHARE ROW EXCLUSIVE MODE", 0, NULL, err, sizeof err) != 0)
+        goto fail;
     PGresult *res = PQexec(pg, "SELECT 1 FROM divisions WHERE code = '320700000000'");
     if (ok_result(pg, res, "seed", err, sizeof err) != 0) {
         PQclear(res);
@@ -193,7 +202,8 @@ int cmd_seed(app *a, int argc, char **argv) {
     }
     snprintf(path, sizeof path, "%.255s/%s", a->cfg.seed_dir, SEED_CSV);
     if (load_csv(pg, path, err, sizeof err) != 0) goto fail;
-    if (run(pg, "UPDATE divisions SET kind = 'zone' WHERE code = '320771000000'", 0, NULL, err, sizeof err) != 0)
+    if (run(pg, "UPDATE divisions SET kind = 'zone' WHERE code = '320771000000'", 0, NULL, err,
+            sizeof err) != 0)
         goto fail;
     snprintf(path, sizeof path, "%.255s/%s", a->cfg.seed_dir, SEED_GEOJSON);
     import_opts o = {.level = "county", .crs = GIS_CRS_GCJ02};
@@ -203,8 +213,8 @@ int cmd_seed(app *a, int argc, char **argv) {
         goto fail;
     }
     if (st.imported != 6 || st.rejected != 0) {
-        snprintf(err, sizeof err, "%s: expected the 6 county polygons, got %ld (%ld rejected)", path, st.imported,
-                 st.rejected);
+        snprintf(err, sizeof err, "%s: expected the 6 county polygons, got %ld (%ld rejected)",
+                 path, st.imported, st.rejected);
         goto fail;
     }
     if (run_sql_files(pg, a->cfg.seed_dir, &nfiles, err, sizeof err) != 0) goto fail;
@@ -218,7 +228,8 @@ fail:
     if (PQtransactionStatus(pg) != PQTRANS_IDLE) PQclear(PQexec(pg, "ROLLBACK"));
     {
         size_t n = strlen(err);
-        while (n && (err[n - 1] == '\n' || err[n - 1] == ' ')) err[--n] = 0;
+        while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+            err[--n] = 0;
     }
     fprintf(stderr, "patrold: seed: %s; nothing loaded\n", err);
 done:
