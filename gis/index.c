@@ -1,5 +1,6 @@
-/* gis/index.c - spatial index of tiers, zones and station coverage (GEOS
- * STRtrees of polygons), atomic publication, per-thread point location and
+/* gis/index.c - spatial index of tiers, zones and station coverage (cell
+ * grids over GEOS polygons: GEOS prepared covers only where a boundary
+ * crosses the cell), atomic publication, per-thread point location and
  * station routing. Rules and thread model: see index.h. */
 #include "index.h"
 
@@ -62,7 +63,7 @@ struct gis_builder {
 };
 
 struct gis_index {
-    GEOSContextHandle_t h; /* the builder's context: owns geometries and trees */
+    GEOSContextHandle_t h; /* the builder's context: owns the geometries */
     char msg[MSG_LEN];
     gis_division *divs;
     size_t ndivs;
@@ -1079,12 +1080,9 @@ static void index_free(gis_index *ix)
     if (ix == NULL)
         return;
     for (i = 0; i < 4; i++)
-        if (ix->tier_tree[i] != NULL)
-            GEOSSTRtree_destroy_r(ix->h, ix->tier_tree[i]);
-    if (ix->zone_tree != NULL)
-        GEOSSTRtree_destroy_r(ix->h, ix->zone_tree);
-    if (ix->cov_tree != NULL)
-        GEOSSTRtree_destroy_r(ix->h, ix->cov_tree);
+        grid_free(&ix->tier_grid[i]);
+    grid_free(&ix->zone_grid);
+    grid_free(&ix->cov_grid);
     free_items(ix->h, ix->divs, ix->ndivs, ix->sts, ix->nsts);
     free(ix->by_id);
     free(ix->city);
@@ -1113,23 +1111,35 @@ static int cmp_station_id(const void *a, const void *b)
     return (x->id > y->id) - (x->id < y->id);
 }
 
-static void query_nothing(void *item, void *userdata)
+/* Stations for routing: lowest tier (highest gis_level) first, then id. */
+static int cmp_station_route(const void *a, const void *b)
 {
-    (void)item;
-    (void)userdata;
+    const gis_station *x = *(const gis_station *const *)a;
+    const gis_station *y = *(const gis_station *const *)b;
+
+    if (x->tier != y->tier)
+        return x->tier > y->tier ? -1 : 1;
+    return (x->id > y->id) - (x->id < y->id);
 }
 
-/* GEOS 3.11 has no GEOSSTRtree_build: the tree is built by its first query.
- * Do that now so that the published tree is never mutated by readers. */
-static int force_build(GEOSContextHandle_t h, GEOSSTRtree *t)
+/* Division items of one layer (level lv, or the zones when lv < 0) in code
+ * order, with their geometries and vertex count, into the grid. */
+static int build_div_grid(gis_index *ix, gis_division **sorted, int lv, void **items,
+                          const GEOSGeometry **geoms, cell_grid *g)
 {
-    GEOSGeometry *pt = GEOSGeom_createPointFromXY_r(h, 0.0, 0.0);
+    size_t i, n = 0, nv = 0;
 
-    if (pt == NULL)
-        return -1;
-    GEOSSTRtree_query_r(h, t, pt, query_nothing, NULL);
-    GEOSGeom_destroy_r(h, pt);
-    return 0;
+    for (i = 0; i < ix->ndivs; i++) {
+        gis_division *d = sorted[i];
+        size_t k;
+        if (lv < 0 ? !d->is_zone : (d->is_zone || (int)d->level != lv))
+            continue;
+        items[n] = d;
+        geoms[n++] = d->priv_geom;
+        for (k = 0; k < d->priv_nchunks; k++)
+            nv += ((seg_chunk *)d->priv_chunks)[k].count - 1;
+    }
+    return grid_build(ix->h, g, items, geoms, n, lv < 0 ? 0.0 : ix->snap_m * 1.01 + 1.0, nv);
 }
 
 gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err, size_t errlen)
@@ -1203,38 +1213,42 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
         }
     }
 
-    /* Trees, filled in code order so that query order is deterministic. */
-    for (l = 0; l < 4; l++)
-        ix->tier_tree[l] = GEOSSTRtree_create_r(ix->h, TREE_NODE_CAPACITY);
-    ix->zone_tree = GEOSSTRtree_create_r(ix->h, TREE_NODE_CAPACITY);
-    ix->cov_tree = GEOSSTRtree_create_r(ix->h, TREE_NODE_CAPACITY);
-    for (l = 0; l < 4; l++)
-        if (ix->tier_tree[l] == NULL)
-            break;
-    if (l < 4 || ix->zone_tree == NULL || ix->cov_tree == NULL) {
-        set_err(err, errlen, "cannot create STRtree: %s", ix->msg);
-        goto done;
-    }
-    for (i = 0; i < ix->ndivs; i++) {
-        gis_division *d = sorted[i];
-        GEOSSTRtree *t = d->is_zone ? ix->zone_tree : ix->tier_tree[d->level];
-        GEOSSTRtree_insert_r(ix->h, t, d->priv_geom, d);
-    }
-    for (i = 0; i < ix->nsts; i++) {
-        gis_station *st = ix->by_id[i];
-        if (st->can_dispatch && st->priv_cov != NULL)
-            GEOSSTRtree_insert_r(ix->h, ix->cov_tree, st->priv_cov, st);
-    }
-    for (l = 0; l < 4; l++)
-        if (force_build(ix->h, ix->tier_tree[l]) != 0)
-            break;
-    if (l < 4 || force_build(ix->h, ix->zone_tree) != 0 || force_build(ix->h, ix->cov_tree) != 0) {
-        set_err(err, errlen, "cannot build STRtree: %s", ix->msg);
-        goto done;
+    /* Cell grids, items in priority order. */
+    {
+        void **items = malloc((ix->ndivs + ix->nsts + 1) * sizeof *items);
+        const GEOSGeometry **geoms = malloc((ix->ndivs + ix->nsts + 1) * sizeof *geoms);
+        gis_station **route = malloc((ix->nsts + 1) * sizeof *route);
+        size_t n = 0, nv = 0;
+        int bad = items == NULL || geoms == NULL || route == NULL;
+        for (l = 0; l < 4 && !bad; l++)
+            bad = build_div_grid(ix, sorted, l, items, geoms, &ix->tier_grid[l]) != 0;
+        if (!bad)
+            bad = build_div_grid(ix, sorted, -1, items, geoms, &ix->zone_grid) != 0;
+        if (!bad) {
+            memcpy(route, ix->by_id, ix->nsts * sizeof *route);
+            qsort(route, ix->nsts, sizeof *route, cmp_station_route);
+            for (i = 0; i < ix->nsts; i++) {
+                gis_station *st = route[i];
+                if (st->can_dispatch && st->priv_cov != NULL) {
+                    items[n] = st;
+                    geoms[n++] = st->priv_cov;
+                    nv += (size_t)GEOSGetNumCoordinates_r(ix->h, st->priv_cov);
+                }
+            }
+            bad = grid_build(ix->h, &ix->cov_grid, items, geoms, n, 0.0, nv) != 0;
+        }
+        free(items);
+        free(geoms);
+        free(route);
+        if (bad) {
+            set_err(err, errlen, "cannot build the cell grids: %s",
+                    ix->msg[0] ? ix->msg : "out of memory");
+            goto done;
+        }
     }
 
     /* Rough heap estimate: GEOS keeps 24 bytes per coordinate (x, y, z),
-     * plus per-geometry objects, tree nodes and our records. */
+     * plus per-geometry objects, the cell grids and our records. */
     ix->approx_bytes = sizeof *ix + ix->nvertices * 24 +
                        ix->ndivs * (sizeof(gis_division) + 256 + 96) +
                        ix->nsts * (sizeof(gis_station) + 3 * sizeof(void *) + 256 + 96);
@@ -1242,6 +1256,9 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
         ix->approx_bytes += strlen(ix->divs[i].name) + 1 + ix->divs[i].priv_nchunks * sizeof(seg_chunk);
     for (i = 0; i < ix->nsts; i++)
         ix->approx_bytes += strlen(ix->sts[i].name) + 1;
+    for (l = 0; l < 4; l++)
+        ix->approx_bytes += grid_bytes(&ix->tier_grid[l]);
+    ix->approx_bytes += grid_bytes(&ix->zone_grid) + grid_bytes(&ix->cov_grid);
 
     out = ix;
     ix = NULL;
@@ -1362,7 +1379,9 @@ void gis_locator_destroy(gis_locator *l)
     if (l == NULL)
         return;
     locator_drop(l);
-    free(l->cand);
+    free(l->sc);
+    if (l->pt != NULL)
+        GEOSGeom_destroy_r(l->h, l->pt);
     geos_close(l->h);
     free(l);
 }
@@ -1398,38 +1417,36 @@ static int locator_refresh(gis_locator *l, char *err, size_t errlen)
     return 0;
 }
 
-static void collect(void *item, void *userdata)
+/* The GEOS point at (lon, lat) of the current gis_locate, created on first
+ * need (only cells on an edge need GEOS) and kept for the next calls.
+ * GEOS 3.11 caches a geometry's envelope, so a point is never moved: a new
+ * position gets a new point. NULL on failure. */
+static const GEOSGeometry *locate_point(gis_locator *l, double lon, double lat)
 {
-    gis_locator *l = userdata;
-
-    if (l->ncand == l->capcand) {
-        size_t cap = l->capcand ? l->capcand * 2 : 32;
-        void **m = realloc(l->cand, cap * sizeof *m);
-        if (m == NULL) {
-            l->cand_oom = 1;
-            return;
-        }
-        l->cand = m;
-        l->capcand = cap;
-    }
-    l->cand[l->ncand++] = item;
+    if (l->pt != NULL && l->pt_lon == lon && l->pt_lat == lat)
+        return l->pt;
+    if (l->pt != NULL)
+        GEOSGeom_destroy_r(l->h, l->pt);
+    l->pt = GEOSGeom_createPointFromXY_r(l->h, lon, lat);
+    l->pt_lon = lon;
+    l->pt_lat = lat;
+    return l->pt;
 }
 
-static int query(gis_locator *l, GEOSSTRtree *t, const GEOSGeometry *g)
+/* 1 if the item with cell status st, geometry geom and prepared slot
+ * cache[slot] covers (lon, lat), 0 if not, -1 on GEOS failure. Only
+ * CELL_EDGE needs the polygon test; prepares lazily in the locator. */
+static int covers(gis_locator *l, unsigned int st, const GEOSPreparedGeometry **cache,
+                  size_t slot, const GEOSGeometry *geom, double lon, double lat)
 {
-    l->ncand = 0;
-    l->cand_oom = 0;
-    GEOSSTRtree_query_r(l->h, t, g, collect, l);
-    return l->cand_oom ? -1 : 0;
-}
-
-/* 1 if the prepared geometry for (cache[slot], geom) covers pt, 0 if not, -1
- * on GEOS failure. Prepares lazily in the locator's own cache. */
-static int covers(gis_locator *l, const GEOSPreparedGeometry **cache, size_t slot,
-                  const GEOSGeometry *geom, const GEOSGeometry *pt)
-{
+    const GEOSGeometry *pt;
     char r;
 
+    if (st != CELL_EDGE)
+        return st == CELL_IN;
+    pt = locate_point(l, lon, lat);
+    if (pt == NULL)
+        return -1;
     if (cache[slot] == NULL) {
         cache[slot] = GEOSPrepare_r(l->h, geom);
         if (cache[slot] == NULL)
@@ -1437,6 +1454,24 @@ static int covers(gis_locator *l, const GEOSPreparedGeometry **cache, size_t slo
     }
     r = GEOSPreparedCovers_r(l->h, cache[slot], pt);
     return r == 2 ? -1 : r;
+}
+
+/* Geodesic metres from (lon, lat) to (qlon, qlat), remembered for the rest
+ * of this gis_locate (tiers often snap to the same boundary point). */
+static double memo_geodesic(gis_locator *l, double lon, double lat, double qlon, double qlat)
+{
+    int i;
+    double d;
+
+    for (i = 0; i < l->nmemo; i++)
+        if (l->memo[i][0] == qlon && l->memo[i][1] == qlat)
+            return l->memo[i][2];
+    d = gis_geodesic_m(lon, lat, qlon, qlat);
+    i = l->nmemo < 4 ? l->nmemo++ : 3;
+    l->memo[i][0] = qlon;
+    l->memo[i][1] = qlat;
+    l->memo[i][2] = d;
+    return d;
 }
 
 /* Nearest-point search in a local tangent frame (metres) centred on the
@@ -1447,20 +1482,28 @@ typedef struct {
     double best2, bx, by;      /* best squared distance and its point (local) */
 } near_ctx;
 
+/* Distance from v to the interval [lo, hi], 0 inside (fmax(0, fmax(lo - v,
+ * v - hi)) without the libm calls). */
+static inline double gap(double lo, double hi, double v)
+{
+    return v < lo ? lo - v : (v > hi ? v - hi : 0.0);
+}
+
 /* Scan the division's boundary chunks, skipping those whose envelope is
  * beyond reach or beyond the best distance so far. */
 static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c)
 {
     const seg_chunk *ch = d->priv_chunks;
+    double reach2 = c->reach * c->reach;
     size_t k;
 
     for (k = 0; k < d->priv_nchunks; k++) {
-        double dx = fmax(0.0, fmax(ch[k].env[0] - c->lon0, c->lon0 - ch[k].env[2])) * c->kx;
-        double dy = fmax(0.0, fmax(ch[k].env[1] - c->lat0, c->lat0 - ch[k].env[3])) * c->ky;
+        double dx = gap(ch[k].env[0], ch[k].env[2], c->lon0) * c->kx;
+        double dy = gap(ch[k].env[1], ch[k].env[3], c->lat0) * c->ky;
         double px = 0.0, py = 0.0, d2 = dx * dx + dy * dy;
         unsigned int i;
 
-        if (d2 > c->reach * c->reach || d2 >= c->best2)
+        if (d2 > reach2 || d2 >= c->best2)
             continue;
         for (i = 0; i < ch[k].count; i++) {
             double x, y, qx, qy, vx, vy, t, len2;
@@ -1491,59 +1534,79 @@ static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c
     return 0;
 }
 
-/* The division of tree t nearest to (lon, lat) within tol metres (ties:
- * smallest code), NULL if none; *dist_m gets its geodesic distance. The
- * nearest boundary point is found in a local tangent frame from the
- * division's boundary chunks (immutable, shared by all readers), then its
- * geodesic distance is measured. */
-static int snap(gis_locator *l, GEOSSTRtree *t, double lon, double lat, double tol,
-                const gis_division **best, double *dist_m)
+/* Upper bound of |geodesic - local| metres for a local distance of m metres
+ * (m within snapping reach, |lat| <= 85): the tangent-frame error is below
+ * 1e-4 relative there; 1e-3 leaves a wide margin. */
+static double local_slack(double m)
+{
+    return m * 1e-3 + 1e-6;
+}
+
+/* The division among the grid entries ents[0..n) nearest to (lon, lat)
+ * within tol metres (ties: smallest code), NULL if none; *dist_m gets its
+ * geodesic distance. The nearest boundary point of each division is found
+ * in a local tangent frame from its boundary chunks (immutable, shared by
+ * all readers); the geodesic distance, which decides, is measured only for
+ * the divisions whose local distance leaves them a chance to win. The cell's
+ * entries hold every division within reach (see cell grids). */
+static int snap(gis_locator *l, const cell_grid *g, const uint32_t *ents, size_t n, double lon,
+                double lat, double tol, const gis_division **best, double *dist_m)
 {
     near_ctx c = {0.0, 0.0, 0.0, 0.0, 0.0, INFINITY, 0.0, 0.0};
-    GEOSGeometry *box;
-    double dlon, dlat, bestd = INFINITY;
-    size_t i;
-    int rc = -1;
+    double bestd = INFINITY, lmin = INFINITY, limit;
+    size_t i, nc = 0;
+    int exact_all = fabs(lat) > 85.0;
 
     *best = NULL;
+    *dist_m = -1.0;
+    if (n > l->capsc) {
+        snap_cand *m = realloc(l->sc, n * sizeof *m);
+        if (m == NULL)
+            return -1;
+        l->sc = m;
+        l->capsc = n;
+    }
     metres_per_degree(lat, &c.kx, &c.ky);
     c.lon0 = lon;
     c.lat0 = lat;
     c.reach = tol * 1.01 + 1.0;
-    dlat = c.reach / c.ky;
-    dlon = c.kx > 1e-3 ? c.reach / c.kx : 360.0;
-    if (dlon > 360.0)
-        dlon = 360.0;
-    box = GEOSGeom_createRectangle_r(l->h, lon - dlon, lat - dlat, lon + dlon, lat + dlat);
-    if (box == NULL)
-        return -1;
-    if (query(l, t, box) != 0)
-        goto done;
-    for (i = 0; i < l->ncand; i++) {
-        const gis_division *d = l->cand[i];
-        double d_m, qlon, qlat, ex, ey;
-        ex = fmax(0.0, fmax(d->priv_env[0] - lon, lon - d->priv_env[2])) * c.kx;
-        ey = fmax(0.0, fmax(d->priv_env[1] - lat, lat - d->priv_env[3])) * c.ky;
+    for (i = 0; i < n; i++) {
+        const gis_division *d = g->items[ents[i] >> 2];
+        double ex, ey;
+        ex = gap(d->priv_env[0], d->priv_env[2], lon) * c.kx;
+        ey = gap(d->priv_env[1], d->priv_env[3], lat) * c.ky;
         if (ex * ex + ey * ey > c.reach * c.reach)
             continue;
         c.best2 = INFINITY;
         if (chunks_near(l->h, d, &c) != 0)
-            goto done;
+            return -1;
         if (!isfinite(c.best2))
             continue;
-        qlon = lon + c.bx / c.kx;
-        qlat = lat + c.by / c.ky;
-        d_m = gis_geodesic_m(lon, lat, qlon, qlat);
-        if (d_m <= tol && (d_m < bestd || (d_m == bestd && strcmp(d->code, (*best)->code) < 0))) {
+        l->sc[nc].d = d;
+        l->sc[nc].local_m = sqrt(c.best2);
+        l->sc[nc].qlon = lon + c.bx / c.kx;
+        l->sc[nc].qlat = lat + c.by / c.ky;
+        if (l->sc[nc].local_m < lmin)
+            lmin = l->sc[nc].local_m;
+        nc++;
+    }
+    /* A division whose geodesic distance surely exceeds the nearest one's or
+     * the tolerance cannot win. */
+    limit = fmin(lmin + local_slack(lmin), tol);
+    for (i = 0; i < nc; i++) {
+        const snap_cand *s = &l->sc[i];
+        double d_m;
+        if (!exact_all && s->local_m - local_slack(s->local_m) > limit)
+            continue;
+        d_m = memo_geodesic(l, lon, lat, s->qlon, s->qlat);
+        if (d_m <= tol &&
+            (d_m < bestd || (d_m == bestd && strcmp(s->d->code, (*best)->code) < 0))) {
             bestd = d_m;
-            *best = d;
+            *best = s->d;
         }
     }
     *dist_m = *best ? bestd : -1.0;
-    rc = 0;
-done:
-    GEOSGeom_destroy_r(l->h, box);
-    return rc;
+    return 0;
 }
 
 static const gis_station *station_lookup(const gis_index *ix, long long id)
@@ -1560,28 +1623,15 @@ static const gis_station *station_lookup(const gis_index *ix, long long id)
     return lo < ix->nsts && ix->by_id[lo]->id == id ? ix->by_id[lo] : NULL;
 }
 
-/* Better station for routing: a higher tier value (lower tier) first, then
- * nearer, then smaller id. */
-static int station_better(const gis_station *a, double da, const gis_station *b, double db)
-{
-    if (b == NULL)
-        return 1;
-    if (a->tier != b->tier)
-        return a->tier > b->tier;
-    if (da != db)
-        return da < db;
-    return a->id < b->id;
-}
-
 int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err,
                size_t errlen)
 {
     gis_index *ix;
-    GEOSGeometry *pt = NULL;
     const gis_station *best = NULL;
+    const uint32_t *ents;
     double bestd = -1.0;
-    size_t i;
-    int lv, rc = -1;
+    size_t i, n;
+    int lv, nbest = 0;
 
     if (l == NULL || out == NULL) {
         set_err(err, errlen, "no locator or output");
@@ -1597,38 +1647,29 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
     memset(out, 0, sizeof *out);
     out->snapped_m = -1.0;
     out->station_distance_m = -1.0;
+    l->nmemo = 0;
 
-    pt = GEOSGeom_createPointFromXY_r(l->h, lon, lat);
-    if (pt == NULL) {
-        set_err(err, errlen, "cannot create point: %s", l->msg);
-        goto done;
-    }
-
-    /* Tiers: smallest covering code wins; else snap within tolerance. */
+    /* Tiers: smallest covering code wins (cells list divisions in code
+     * order); else snap within tolerance. */
     for (lv = 0; lv < 4; lv++) {
+        const cell_grid *g = &ix->tier_grid[lv];
         const gis_division *win = NULL;
-        if (query(l, ix->tier_tree[lv], pt) != 0) {
-            set_err(err, errlen, "out of memory");
-            goto done;
-        }
-        for (i = 0; i < l->ncand; i++) {
-            const gis_division *d = l->cand[i];
-            int c;
-            if (win != NULL && strcmp(d->code, win->code) >= 0)
-                continue; /* cannot win: skip the polygon test */
-            c = covers(l, l->pdiv, d->priv_slot, d->priv_geom, pt);
+        ents = grid_cell(g, lon, lat, &n);
+        for (i = 0; i < n && win == NULL; i++) {
+            const gis_division *d = g->items[ents[i] >> 2];
+            int c = covers(l, ents[i] & 3u, l->pdiv, d->priv_slot, d->priv_geom, lon, lat);
             if (c < 0) {
                 set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
-                goto done;
+                return -1;
             }
             if (c)
                 win = d;
         }
-        if (win == NULL && ix->snap_m > 0.0) {
+        if (win == NULL && n > 0 && ix->snap_m > 0.0) {
             double dm;
-            if (snap(l, ix->tier_tree[lv], lon, lat, ix->snap_m, &win, &dm) != 0) {
+            if (snap(l, g, ents, n, lon, lat, ix->snap_m, &win, &dm) != 0) {
                 set_err(err, errlen, "snapping failed: %s", l->msg[0] ? l->msg : "out of memory");
-                goto done;
+                return -1;
             }
             if (win != NULL && dm > out->snapped_m)
                 out->snapped_m = dm;
@@ -1637,55 +1678,52 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
     }
     out->outside = out->tiers[GIS_CITY] == NULL;
 
-    /* Zones: every covering zone, smallest codes first, at most 8. */
-    if (query(l, ix->zone_tree, pt) != 0) {
-        set_err(err, errlen, "out of memory");
-        goto done;
-    }
-    for (i = 0; i < l->ncand; i++) {
-        const gis_division *d = l->cand[i];
-        int c = covers(l, l->pdiv, d->priv_slot, d->priv_geom, pt), k;
+    /* Zones: every covering zone, smallest codes first, at most 8 (cells
+     * list zones in code order). */
+    ents = grid_cell(&ix->zone_grid, lon, lat, &n);
+    for (i = 0; i < n && out->nzones < NZONES_MAX; i++) {
+        const gis_division *d = ix->zone_grid.items[ents[i] >> 2];
+        int c = covers(l, ents[i] & 3u, l->pdiv, d->priv_slot, d->priv_geom, lon, lat);
         if (c < 0) {
             set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
-            goto done;
+            return -1;
         }
-        if (!c)
-            continue;
-        k = out->nzones < NZONES_MAX ? out->nzones++ : NZONES_MAX;
-        /* Insertion into the sorted array; the largest falls off the end. */
-        while (k > 0 && strcmp(out->zones[k - 1]->code, d->code) > 0) {
-            if (k < NZONES_MAX)
-                out->zones[k] = out->zones[k - 1];
-            k--;
-        }
-        if (k < NZONES_MAX)
-            out->zones[k] = d;
+        if (c)
+            out->zones[out->nzones++] = d;
     }
 
-    /* Routing: lowest tier covering, nearest, smallest id. */
-    if (query(l, ix->cov_tree, pt) != 0) {
-        set_err(err, errlen, "out of memory");
-        goto done;
-    }
-    for (i = 0; i < l->ncand; i++) {
-        const gis_station *st = l->cand[i];
-        double d;
+    /* Routing: lowest tier covering (cells list coverages lowest tier
+     * first, then by id), nearest, smallest id. The geodesic distance is
+     * measured only when it decides or is reported. */
+    ents = grid_cell(&ix->cov_grid, lon, lat, &n);
+    for (i = 0; i < n; i++) {
+        const gis_station *st = ix->cov_grid.items[ents[i] >> 2];
         int c;
-        if (best != NULL && st->tier < best->tier)
-            continue;
-        c = covers(l, l->pcov, st->priv_slot, st->priv_cov, pt);
+        if (best != NULL && st->tier != best->tier)
+            break; /* a higher tier: cannot win */
+        c = covers(l, ents[i] & 3u, l->pcov, st->priv_slot, st->priv_cov, lon, lat);
         if (c < 0) {
             set_err(err, errlen, "GEOS covers failed for station %lld: %s", st->id, l->msg);
-            goto done;
+            return -1;
         }
         if (!c)
             continue;
-        d = gis_geodesic_m(lon, lat, st->lon, st->lat);
-        if (station_better(st, d, best, bestd)) {
+        if (++nbest == 1) {
             best = st;
-            bestd = d;
+            continue;
+        }
+        if (nbest == 2)
+            bestd = gis_geodesic_m(lon, lat, best->lon, best->lat);
+        {
+            double d = gis_geodesic_m(lon, lat, st->lon, st->lat);
+            if (d < bestd) { /* equal: the earlier, smaller id stays */
+                best = st;
+                bestd = d;
+            }
         }
     }
+    if (nbest == 1)
+        bestd = gis_geodesic_m(lon, lat, best->lon, best->lat);
     if (best == NULL) {
         /* City fallback: dispatching city stations first, then nearest. */
         for (i = 0; i < ix->ncity; i++) {
@@ -1714,11 +1752,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
             cur = up;
         }
     }
-    rc = 0;
-done:
-    if (pt != NULL)
-        GEOSGeom_destroy_r(l->h, pt);
-    return rc;
+    return 0;
 }
 
 const gis_station *gis_station_by_id(gis_locator *l, long long id)

@@ -11,8 +11,8 @@
  *
  * Threads
  *   - A builder is used by one thread. An index is immutable once finished:
- *     geometries, STRtrees (built before publication by one forced query;
- *     GEOS 3.11 has no GEOSSTRtree_build) and envelopes are all computed in
+ *     geometries, the per-layer cell grids (which cells lie inside, outside
+ *     or on the edge of which polygon) and envelopes are all computed in
  *     gis_builder_finish.
  *   - A slot has one writer (gis_slot_publish) and any number of readers.
  *   - A gis_locator belongs to one thread. It owns its GEOS context and its
@@ -118,8 +118,8 @@ int gis_builder_add_station(gis_builder *b, long long id, const char *name, gis_
                             const unsigned char *coverage_wkb, size_t wkb_len, char *err,
                             size_t errlen);
 
-/* Build the index: STRtree per tier, zones and station coverage, forced
- * built, envelopes computed. snap_tolerance_m: finite, >= 0 (0 disables
+/* Build the index: a cell grid per tier, for the zones and for the station
+ * coverages, envelopes computed. snap_tolerance_m: finite, >= 0 (0 disables
  * snapping; the server passes 500). Always consumes b. Returns the index
  * (caller owns it: publish it or gis_index_destroy it) or NULL with a message
  * (duplicate division code or station id, bad tolerance, out of memory). */
@@ -133,7 +133,7 @@ void gis_builder_destroy(gis_builder *b);
  * an index given to gis_slot_publish. (Addition to the original API.) */
 void gis_index_destroy(gis_index *ix);
 
-/* Counts and an estimate of the heap held by the index (geometries, trees,
+/* Counts and an estimate of the heap held by the index (geometries, grids,
  * strings; not the per-locator prepared caches). Any output may be NULL. */
 void gis_index_stats(const gis_index *ix, size_t *ndivisions, size_t *nstations,
                      size_t *nvertices, size_t *approx_bytes);

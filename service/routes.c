@@ -32,9 +32,9 @@ const route routes[] = {
     {"GET", "/api/v1/reports/{id}/photos/{photo_id}", h_photos_get, BODY_NONE, 0, ROLE_ANY, "One photo's bytes"},
     {"GET", "/api/v1/reports", h_reports_list, BODY_NONE, 0, ROLE_ANY,
      "List reports in the user's division: status, division, category, since, bbox, crs, limit, cursor"},
-    {"GET", "/api/v1/reports.geojson", h_reports_geojson, BODY_NONE, 0, ROLE_ANY,
+    {"GET", "/api/v1/reports.geojson", h_reports_geojson, BODY_NONE, 0, ROLE_STAFF,
      "Reports as a GeoJSON FeatureCollection (WGS-84), same filters"},
-    {"GET", "/api/v1/reports.csv", h_reports_csv, BODY_NONE, 0, ROLE_ANY, "Reports as CSV (UTF-8, BOM), same filters"},
+    {"GET", "/api/v1/reports.csv", h_reports_csv, BODY_NONE, 0, ROLE_STAFF, "Reports as CSV (UTF-8, BOM), same filters"},
 
     /* units */
 

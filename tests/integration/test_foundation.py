@@ -225,6 +225,27 @@ class Http(unittest.TestCase):
         self.assertIn("patrold_db_errors_total", text)
 
 
+class Roles(unittest.TestCase):
+    """The route table's roles: exports are for staff only; the demo users hold each role."""
+
+    def test_route_roles_enforced(self):
+        db = harness.fresh_db()
+        try:
+            with harness.Server(db) as srv:
+                for user, status in [("patrol", 403), ("community", 403), ("dispatcher", 200),
+                                     ("supervisor", 200), ("admin", 200)]:
+                    token = srv.login(user)
+                    me = srv.request("GET", "/api/v1/auth/me", token=token).json()
+                    self.assertEqual(me["role"], user)
+                    for path in ("/api/v1/reports.csv", "/api/v1/reports.geojson"):
+                        r = srv.request("GET", path, token=token)
+                        self.assertEqual(r.status, status, (user, path, r))
+                        if status == 403:
+                            self.assertEqual(r.error, "forbidden")
+        finally:
+            db.drop()
+
+
 class DatabaseGoesAway(unittest.TestCase):
     """A cluster of its own is stopped and started again under a running server."""
 

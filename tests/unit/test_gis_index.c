@@ -697,6 +697,139 @@ static void test_publish_while_reading(void **state)
     gis_slot_destroy(s);
 }
 
+/* The cell grids that spare most polygon tests must agree with GEOS covers
+ * everywhere: a star with a hole and a comb of 10 m teeth (cells inside,
+ * outside and on edges, teeth narrower than a cell), random points, every
+ * vertex and points just off the vertices. No snapping (tolerance 0). */
+static void test_cells_match_geos_covers(void **state)
+{
+    static const char *wkts[2] = {NULL, NULL};
+    char star[4096], comb[8192], err[256];
+    GEOSWKTReader *rd = GEOSWKTReader_create_r(tg);
+    GEOSGeometry *g[2];
+    gis_builder *b = gis_builder_create(err, sizeof err);
+    gis_index *ix;
+    gis_slot *s = gis_slot_create();
+    gis_locator *l;
+    size_t n = 0;
+    int i, k, t;
+    unsigned long long rng = 42;
+
+    (void)state;
+    assert_non_null(b);
+    n += (size_t)snprintf(star + n, sizeof star - n, "POLYGON((");
+    for (i = 0; i <= 40; i++) {
+        double a = 2.0 * M_PI * (i % 40) / 40.0, r = (i % 2) ? 0.12 : 0.3;
+        n += (size_t)snprintf(star + n, sizeof star - n, "%s%.9f %.9f", i ? ", " : "",
+                              119.5 + r * cos(a), 34.5 + r * sin(a));
+    }
+    snprintf(star + n, sizeof star - n,
+             "), (119.48 34.48, 119.48 34.52, 119.52 34.52, 119.52 34.48, 119.48 34.48))");
+    n = (size_t)snprintf(comb, sizeof comb, "POLYGON((119.1 34.1, 119.1 34.2");
+    for (i = 0; i < 50; i++) {
+        double x = 119.1 + i * 0.002;
+        n += (size_t)snprintf(comb + n, sizeof comb - n, ", %.6f 34.2, %.6f 34.2, %.6f 34.15",
+                              x + 0.0001, x + 0.0001, x + 0.0002);
+    }
+    snprintf(comb + n, sizeof comb - n, ", 119.2 34.15, 119.2 34.1, 119.1 34.1))");
+    wkts[0] = star;
+    wkts[1] = comb;
+    assert_int_equal(add_div(b, "9001", "star", GIS_COUNTY, 0, star, err, sizeof err), 0);
+    assert_int_equal(add_div(b, "9002", "comb", GIS_TOWN, 0, comb, err, sizeof err), 0);
+    ix = gis_builder_finish(b, 0.0, err, sizeof err);
+    assert_non_null(ix);
+    gis_slot_publish(s, ix);
+    l = gis_locator_create(s);
+    for (t = 0; t < 2; t++) {
+        g[t] = GEOSWKTReader_read_r(tg, rd, wkts[t]);
+        assert_non_null(g[t]);
+    }
+    for (t = 0; t < 2; t++) {
+        const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(tg, GEOSGetExteriorRing_r(tg, g[t]));
+        unsigned int nv = 0;
+        double x0 = t ? 119.09 : 119.15, x1 = t ? 119.21 : 119.85;
+        double y0 = t ? 34.09 : 34.15, y1 = t ? 34.21 : 34.85;
+        assert_int_equal(GEOSCoordSeq_getSize_r(tg, seq, &nv), 1);
+        for (k = 0; k < 20000 + 5 * (int)nv; k++) {
+            double x, y, u, v;
+            GEOSGeometry *pt;
+            gis_location o;
+            char want;
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            u = (double)(rng >> 11) / 9007199254740992.0;
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            v = (double)(rng >> 11) / 9007199254740992.0;
+            if (k < 20000) {
+                x = x0 + u * (x1 - x0);
+                y = y0 + v * (y1 - y0);
+            } else {
+                static const double off[5] = {0.0, 1e-9, -1e-9, 1e-6, -1e-6};
+                GEOSCoordSeq_getXY_r(tg, seq, (unsigned int)(k - 20000) / 5, &x, &y);
+                x += off[(k - 20000) % 5] * (u < 0.5 ? 1.0 : -1.0);
+                y += off[(k - 20000) % 5] * (v < 0.5 ? 1.0 : -1.0);
+            }
+            pt = GEOSGeom_createPointFromXY_r(tg, x, y);
+            want = GEOSCovers_r(tg, g[t], pt);
+            GEOSGeom_destroy_r(tg, pt);
+            assert_int_equal(gis_locate(l, x, y, &o, err, sizeof err), 0);
+            if ((o.tiers[t ? GIS_TOWN : GIS_COUNTY] != NULL) != (want == 1))
+                fail_msg("(%.12f %.12f): index says %d, GEOS covers says %d", x, y,
+                         o.tiers[t ? GIS_TOWN : GIS_COUNTY] != NULL, want);
+        }
+    }
+    for (t = 0; t < 2; t++)
+        GEOSGeom_destroy_r(tg, g[t]);
+    GEOSWKTReader_destroy_r(tg, rd);
+    gis_locator_destroy(l);
+    gis_slot_destroy(s);
+}
+
+/* Overlapping coverages of the same tier: the nearest station wins and its
+ * distance is the exact geodesic one; equal distances go to the smaller id;
+ * a lower tier beats a nearer higher tier. */
+static void test_routing_ties_overlapping(void **state)
+{
+    char err[256];
+    gis_builder *b = gis_builder_create(err, sizeof err);
+    gis_index *ix;
+    gis_slot *s = gis_slot_create();
+    gis_locator *l;
+    gis_location o;
+
+    (void)state;
+    assert_non_null(b);
+    assert_int_equal(add_div(b, "3207", "city", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
+    assert_int_equal(add_st(b, 1, "city", GIS_CITY, 1, 0, 119.5, 34.5, NULL), 0);
+    assert_int_equal(add_st(b, 30, "town far", GIS_TOWN, 1, 1, 119.40, 34.5, SQ(119, 34, 120, 35)), 0);
+    assert_int_equal(add_st(b, 20, "town near", GIS_TOWN, 1, 1, 119.62, 34.5, SQ(119, 34, 120, 35)), 0);
+    assert_int_equal(add_st(b, 10, "town twin", GIS_TOWN, 1, 1, 119.38, 34.5, SQ(119, 34, 119.5, 35)), 0);
+    assert_int_equal(add_st(b, 5, "county next door", GIS_COUNTY, 1, 1, 119.61, 34.5, SQ(119, 34, 120, 35)), 0);
+    ix = gis_builder_finish(b, 500.0, err, sizeof err);
+    assert_non_null(ix);
+    gis_slot_publish(s, ix);
+    l = gis_locator_create(s);
+    assert_int_equal(gis_locate(l, 119.6, 34.5, &o, err, sizeof err), 0);
+    assert_non_null(o.station);
+    assert_int_equal(o.station->id, 20);
+    assert_true(o.station_distance_m == gis_geodesic_m(119.6, 34.5, 119.62, 34.5));
+    /* 119.39: 10 m... equidistant from 30 (119.40) and 10 (119.38) -> smaller id */
+    assert_int_equal(gis_locate(l, 119.39, 34.5, &o, err, sizeof err), 0);
+    assert_non_null(o.station);
+    if (gis_geodesic_m(119.39, 34.5, 119.40, 34.5) == gis_geodesic_m(119.39, 34.5, 119.38, 34.5))
+        assert_int_equal(o.station->id, 10);
+    else
+        assert_int_equal(o.station->id,
+                         gis_geodesic_m(119.39, 34.5, 119.40, 34.5) <
+                                 gis_geodesic_m(119.39, 34.5, 119.38, 34.5)
+                             ? 30
+                             : 10);
+    assert_int_equal(gis_locate(l, 119.7, 34.5, &o, err, sizeof err), 0);
+    assert_int_equal(o.station->id, 20);
+    assert_true(o.station_distance_m == gis_geodesic_m(119.7, 34.5, 119.62, 34.5));
+    gis_locator_destroy(l);
+    gis_slot_destroy(s);
+}
+
 static int group_setup(void **state)
 {
     (void)state;
@@ -728,6 +861,8 @@ int main(void)
         cmocka_unit_test(test_no_stations),
         cmocka_unit_test(test_builder_validation),
         cmocka_unit_test(test_publish_while_reading),
+        cmocka_unit_test(test_cells_match_geos_covers),
+        cmocka_unit_test(test_routing_ties_overlapping),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
