@@ -55,6 +55,27 @@ bench: $(BUILD)/patrold $(BENCH_BIN)
 	@PATROLD_BENCH_DEPS=1 scripts/deps.sh
 	@BUILD=$(BUILD) tests/bench/run
 
+# libFuzzer drivers tests/fuzz/fuzz_*.c: `make fuzz` builds every driver and the project's objects
+# with clang into $(FUZZ_BUILD) (ASan + UBSan + coverage), then tests/fuzz/run.sh runs each for
+# FUZZ_SECONDS (default 30) and fails on the first crash. A driver that #includes "service/x.c" or
+# "gis/x.c" (to reach static functions, as h2o's tests do) is linked without that object.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_BIN   := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz_*.c))
+.PHONY: fuzz fuzz-build
+
+fuzz:
+	@PATROLD_FUZZ_DEPS=1 scripts/deps.sh
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=fuzzer-no-link,address,undefined fuzz-build
+	@BUILD=$(FUZZ_BUILD) tests/fuzz/run.sh
+
+fuzz-build: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZ $<"
+	@$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
+	    $(filter-out $(shell sed -n 's|^#include "\(.*\)\.c".*|$(BUILD)/\1.o|p' $<),$(LIB_OBJ)) $(LDLIBS)
+
 format:
 	clang-format -i service/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c
 

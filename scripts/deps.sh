@@ -5,6 +5,7 @@ pkgs=(gcc make pkg-config libc6-dev postgresql-15 postgresql-15-postgis-3 libpq-
       libproj-dev proj-bin libcivetweb-dev libjansson-dev libcmocka-dev libsodium-dev zlib1g-dev
       python3 curl)
 [ "${PATROLD_BENCH_DEPS:-0}" = 1 ] && pkgs+=(wrk nginx-light postgresql-contrib valgrind)
+[ "${PATROLD_FUZZ_DEPS:-0}" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

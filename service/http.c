@@ -124,7 +124,7 @@ int http_send(http_req *r, int status, const char *ctype, const char *body, size
 }
 
 int http_json(http_req *r, int status, json_t *json) {
-    char *s = json ? json_dumps(json, JSON_COMPACT) : NULL;
+    char *s = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(json);
     if (!s) return http_send(r, 500, "application/json; charset=utf-8",
                              "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}",

@@ -308,6 +308,9 @@ typedef struct item {
     int valid;
     report_error err;
     json_t *rec;              /* normalised record for jsonb_to_recordset (owned) */
+    json_t *divisions;        /* [{code,name,level}] city -> community, from the index (owned) */
+    json_t *zones;            /* [{code,name,level}] by code, from the index (owned) */
+    char *station_name;       /* responsible station's name from the index, NULL without one */
     json_t *report;           /* result (owned) */
     int status;               /* 1 created, 0 existing, -1 error */
 } item;
@@ -442,12 +445,25 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
                             where.snapped_m >= 0 ? json_real(where.snapped_m) : json_null());
     if (!rec) return fail(e, 500, "internal", NULL, "out of memory");
     static const char *const code_keys[] = {"city_code", "county_code", "town_code", "community_code"};
-    for (int t = 0; t < 4; t++)
+    /* The names the reply shows come from the same index the codes do (it is loaded from the
+     * divisions and stations tables and reloaded on gis_changed), not from subqueries. */
+    it->divisions = json_array();
+    it->zones = json_array();
+    for (int t = 0; t < 4; t++) {
         json_object_set_new(rec, code_keys[t], where.tiers[t] ? json_string(where.tiers[t]->code) : json_null());
+        if (where.tiers[t])
+            json_array_append_new(it->divisions, json_pack("{s:s,s:s,s:s}", "code", where.tiers[t]->code, "name",
+                                                           where.tiers[t]->name, "level", tier_names[t]));
+    }
+    for (int i = 0; i < where.nzones; i++)
+        json_array_append_new(it->zones,
+                              json_pack("{s:s,s:s,s:s}", "code", where.zones[i]->code, "name", where.zones[i]->name,
+                                        "level", gis_level_name(where.zones[i]->level)));
     if (where.station) {
         json_object_set_new(rec, "station_id", json_integer(where.station->id));
         json_object_set_new(rec, "tier", json_string(tier_names[where.station->tier]));
         json_object_set_new(rec, "ack_s", json_integer(ack_limit_s(cfg, where.station->tier)));
+        it->station_name = strdup(where.station->name);
     }
     it->rec = rec;
     it->valid = 1;
@@ -465,18 +481,38 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
 
 #define MOST_LOCAL(X) "coalesce(" X ".community_code, " X ".town_code, " X ".county_code, " X ".city_code)"
 
-/* possible_duplicates of report row r: $4 window seconds, $5 radius metres. */
-#define DUPS_COLUMN                                                                                           \
+/* possible_duplicates of report row r, W: window seconds, R: radius metres (parameter references).
+ * The 50 planar-nearest open reports of the same category received within the window (GiST KNN,
+ * bounded by a box a little larger than the radius; reports_open_geom_idx holds only open reports so
+ * closed ones are never walked), each geodesic distance computed once, kept within R. */
+#define DUPS_EXPR(W, R)                                                                                        \
     "(SELECT coalesce(json_agg(t ORDER BY t.distance_m, t.id), '[]') FROM (SELECT k.id, k.category, k.status," \
-    " round(ST_Distance(k.geom::geography, r.geom::geography)::numeric, 1)::float8 AS distance_m,"             \
-    " k.received_at FROM (SELECT d.id, d.category, d.status, d.geom, d.received_at FROM reports d"             \
+    " round(k.dist::numeric, 1)::float8 AS distance_m, k.received_at FROM (SELECT d.id, d.category, d.status," \
+    " d.received_at, ST_Distance(d.geom::geography, r.geom::geography) AS dist FROM reports d"                 \
     " WHERE d.id <> r.id AND d.category = r.category"                                                          \
     " AND d.status IN ('new', 'acknowledged', 'dispatched', 'on_scene')"                                       \
-    " AND d.received_at > now() - make_interval(secs => $4::int)"                                              \
-    " AND d.geom && ST_Expand(r.geom, $5::float8 / 50000.0)"                                                   \
+    " AND d.received_at > now() - make_interval(secs => " W "::int)"                                           \
+    " AND d.geom && ST_Expand(r.geom, " R "::float8 / 50000.0)"                                                \
     " ORDER BY d.geom <-> r.geom LIMIT 50) k"                                                                  \
-    " WHERE ST_DWithin(k.geom::geography, r.geom::geography, $5::float8) ORDER BY 4, 1 LIMIT 20) t)"
+    " WHERE k.dist <= " R "::float8 ORDER BY 4, 1 LIMIT 20) t)"
 
+#define DUPS_COLUMN DUPS_EXPR("$4", "$5")
+
+/* The columns of a created row: REPORT_COLUMNS without the name subqueries (put_names fills them). */
+#define REPORT_COLUMNS_BARE \
+    REPORT_COLUMNS_NAMED("NULL::text", "NULL::text", "NULL::text", "NULL::text", "NULL::text", "NULL::text")
+
+/* The audit row and the live event of every row of `ins`; actor id A, actor name N. */
+#define CREATED_EVENTS(A, N, LE_ORDER)                                                                          \
+    " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, at, from_status, to_status, details)" \
+    " SELECT i.id, 'created', " A "::bigint, " N "::text, i.received_at, NULL, i.status,"                       \
+    " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"                      \
+    " 'ack_deadline', i.ack_deadline) FROM ins i),"                                                            \
+    " le AS (INSERT INTO events (kind, entity_id, division_code, payload)"                                      \
+    " SELECT 'report.created', i.id, " MOST_LOCAL("i") ", " EVENT_PAYLOAD("i", "'created'") " FROM ins i"      \
+    LE_ORDER ")"
+
+/* Keep tests/bench/pgbench_reports.sql (the bench's database ceiling) doing what these two do. */
 static const char insert_sql[] =
     "WITH x AS (SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(ord int, client_id uuid, category text,"
     " lon float8, lat float8, accuracy_m real, crs_in text, observed_at float8, description text,"
@@ -490,13 +526,71 @@ static const char insert_sql[] =
     " community_code, zone_codes::char(12)[], outside, snapped_m, station_id, tier,"
     " now() + make_interval(secs => ack_s), $6::text, $3::bigint FROM x ORDER BY ord"
     " ON CONFLICT (client_id) DO NOTHING RETURNING *),"
-    " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, at, from_status, to_status, details)"
-    " SELECT i.id, 'created', $3::bigint, $2::text, i.received_at, NULL, i.status,"
-    " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"
-    " 'ack_deadline', i.ack_deadline) FROM ins i),"
-    " le AS (INSERT INTO events (kind, entity_id, division_code, payload)"
-    " SELECT 'report.created', i.id, " MOST_LOCAL("i") ", " EVENT_PAYLOAD("i", "'created'") " FROM ins i ORDER BY i.id)"
-    " SELECT " REPORT_COLUMNS ", " DUPS_COLUMN " FROM ins r";
+    CREATED_EVENTS("$3", "$2", " ORDER BY i.id")
+    " SELECT " REPORT_COLUMNS_BARE ", " DUPS_COLUMN " FROM ins r";
+
+/* The same write for one report (POST /api/v1/reports): plain parameters instead of a jsonb
+ * recordset, no sorts. $1..$20 are the record fields in rec_keys order, then $21 source,
+ * $22 created_by, $23 actor name, $24 window seconds, $25 radius metres. */
+static const char insert_one_sql[] =
+    "WITH ins AS (INSERT INTO reports (client_id, category, geom, accuracy_m, crs_in, observed_at, description,"
+    " people_count, person, city_code, county_code, town_code, community_code, zone_codes, outside, snapped_m,"
+    " station_id, tier, ack_deadline, source, created_by)"
+    " VALUES ($1::uuid, $2::text, ST_SetSRID(ST_MakePoint($3::float8, $4::float8), 4326), $5::real, $6::text,"
+    " to_timestamp($7::float8), $8::text, $9::int, $10::jsonb, $11::text, $12::text, $13::text, $14::text,"
+    " $15::text[]::char(12)[], $16::boolean, $17::real, $18::bigint, $19::text,"
+    " now() + make_interval(secs => $20::int), $21::text, $22::bigint)"
+    " ON CONFLICT (client_id) DO NOTHING RETURNING *),"
+    CREATED_EVENTS("$22", "$23", "")
+    " SELECT " REPORT_COLUMNS_BARE ", " DUPS_EXPR("$24", "$25") " FROM ins r";
+
+static const char *const rec_keys[] = {"client_id",    "category",    "lon",         "lat",
+                                       "accuracy_m",   "crs_in",      "observed_at", "description",
+                                       "people_count", "person",      "city_code",   "county_code",
+                                       "town_code",    "community_code", "zone_codes", "outside",
+                                       "snapped_m",    "station_id",  "tier",        "ack_s"};
+enum { NREC_KEYS = sizeof rec_keys / sizeof rec_keys[0] };
+
+/* The text form of one record field as a statement parameter: NULL for null/absent, else malloc'd
+ * (doubles with 17 digits as json_dumps writes them, arrays of codes as "{a,b}", objects as JSON).
+ * Sets *oom on allocation failure. */
+static char *param_text(json_t *v, int *oom) {
+    char buf[64], *out = NULL;
+    if (!v || json_is_null(v)) return NULL;
+    if (json_is_string(v)) {
+        out = strdup(json_string_value(v));
+    } else if (json_is_integer(v)) {
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+        out = strdup(buf);
+    } else if (json_is_real(v)) {
+        snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+        out = strdup(buf);
+    } else if (json_is_boolean(v)) {
+        out = strdup(json_is_true(v) ? "t" : "f");
+    } else if (json_is_array(v)) { /* division codes: digits only, no quoting needed */
+        size_t n = json_array_size(v), len = 3;
+        for (size_t i = 0; i < n; i++) len += strlen(json_string_value(json_array_get(v, i))) + 1;
+        if ((out = malloc(len))) {
+            char *p = out;
+            *p++ = '{';
+            for (size_t i = 0; i < n; i++) p += sprintf(p, "%s%s", i ? "," : "", json_string_value(json_array_get(v, i)));
+            *p++ = '}', *p = 0;
+        }
+    } else {
+        out = json_dumps(v, JSON_COMPACT);
+    }
+    if (!out) *oom = 1;
+    return out;
+}
+
+/* Moves the names taken from the index into a created report's JSON (see REPORT_COLUMNS_BARE). */
+static void put_names(json_t *rep, item *it) {
+    if (it->divisions) json_object_set_new(rep, "divisions", it->divisions);
+    if (it->zones) json_object_set_new(rep, "zones", it->zones);
+    it->divisions = it->zones = NULL;
+    json_t *st = json_object_get(rep, "responsible_station");
+    if (json_is_object(st) && it->station_name) json_object_set_new(st, "name", json_string(it->station_name));
+}
 
 static const char existing_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.client_id = ANY ($1::uuid[])";
 
@@ -516,10 +610,30 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
         snprintf(actor_id, sizeof actor_id, "%lld", actor ? actor->id : 0);
         snprintf(window, sizeof window, "%d", w->app->cfg.dup_window_s);
         snprintf(radius, sizeof radius, "%.3f", w->app->cfg.dup_radius_m);
-        recs_s = json_dumps(recs, JSON_COMPACT);
-        if (!recs_s) goto done;
-        const char *params[] = {recs_s, actor_name, actor && actor->id ? actor_id : NULL, window, radius, source};
-        if (!(res = db_exec(w, insert_sql, 6, params))) goto done;
+        if (json_array_size(recs) == 1) {
+            json_t *rec = json_array_get(recs, 0);
+            char *vals[NREC_KEYS];
+            const char *params[NREC_KEYS + 5];
+            int oom = 0;
+            for (int k = 0; k < NREC_KEYS; k++) params[k] = vals[k] = param_text(json_object_get(rec, rec_keys[k]), &oom);
+            params[NREC_KEYS] = source;
+            params[NREC_KEYS + 1] = actor && actor->id ? actor_id : NULL;
+            params[NREC_KEYS + 2] = actor_name;
+            params[NREC_KEYS + 3] = window;
+            params[NREC_KEYS + 4] = radius;
+            if (!oom) res = db_exec(w, insert_one_sql, NREC_KEYS + 5, params);
+            for (int k = 0; k < NREC_KEYS; k++) free(vals[k]);
+            if (oom) {
+                snprintf(w->err, sizeof w->err, "out of memory");
+                snprintf(w->sqlstate, sizeof w->sqlstate, "53200");
+            }
+            if (!res) goto done;
+        } else {
+            recs_s = json_dumps(recs, JSON_COMPACT);
+            if (!recs_s) goto done;
+            const char *params[] = {recs_s, actor_name, actor && actor->id ? actor_id : NULL, window, radius, source};
+            if (!(res = db_exec(w, insert_sql, 6, params))) goto done;
+        }
         for (int row = 0; row < PQntuples(res); row++) {
             json_t *rep = report_row_json(res, row, GIS_CRS_WGS84);
             json_object_set_new(rep, "possible_duplicates", jparse_or(val(res, row, REPORT_NCOLS), json_array()));
@@ -532,6 +646,7 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
         if (items[i].valid && (rep = json_object_get(created, items[i].client_id))) {
             items[i].report = json_incref(rep);
             items[i].status = 1;
+            put_names(rep, &items[i]);
             json_object_del(created, items[i].client_id);
         } else if (items[i].client_id_ok) {
             json_array_append_new(lookup, json_string(items[i].client_id));
@@ -585,6 +700,9 @@ done:
 
 static void item_free(item *it) {
     json_decref(it->rec);
+    json_decref(it->divisions);
+    json_decref(it->zones);
+    free(it->station_name);
     json_decref(it->report);
 }
 
