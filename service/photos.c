@@ -2,7 +2,8 @@
  *
  * The image type is decided by magic bytes only; the request's Content-Type is ignored. JPEG keeps
  * only what decoding needs (APP0, DQT, SOF, DHT, DRI, SOS + entropy-coded data, ...); PNG keeps
- * every chunk but the textual/time/EXIF ones, after checking every CRC. Bytes after EOI / IEND are
+ * the critical chunks and the ancillary ones that only affect rendering (tRNS, gAMA, cHRM, sRGB,
+ * sBIT, bKGD, pHYs), after checking every CRC: text, time, EXIF, ICC and private chunks go. Bytes after EOI / IEND are
  * dropped (phones append maker trailers there). Known loss: EXIF orientation and ICC profiles (APP1
  * and APP2) go too, so a rotated phone photo is stored unrotated, and Adobe APP14 (CMYK transform)
  * is dropped as the policy asks.
@@ -70,7 +71,7 @@ static uint32_t be32(const unsigned char *p) {
 }
 
 static int strip_png(const unsigned char *in, size_t n, unsigned char *out, size_t *outn) {
-    static const char *const drop[] = {"tEXt", "zTXt", "iTXt", "eXIf", "tIME"};
+    static const char *const rendering[] = {"tRNS", "gAMA", "cHRM", "sRGB", "sBIT", "bKGD", "pHYs"};
     size_t i = 8, o = 8;
     if (n < 8 || memcmp(in, png_sig, 8) != 0) return -1;
     memcpy(out, png_sig, 8);
@@ -84,9 +85,9 @@ static int strip_png(const unsigned char *in, size_t n, unsigned char *out, size
         uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, (uInt)len + 4);
         if (crc != be32(in + i + 8 + len)) return -1;
         if (first && (memcmp(type, "IHDR", 4) != 0 || len != 13)) return -1;
-        int keep = 1;
-        for (size_t k = 0; k < sizeof drop / sizeof drop[0]; k++)
-            if (memcmp(type, drop[k], 4) == 0) keep = 0;
+        int keep = type[0] >= 'A' && type[0] <= 'Z'; /* critical: the image needs it */
+        for (size_t k = 0; k < sizeof rendering / sizeof rendering[0]; k++)
+            if (memcmp(type, rendering[k], 4) == 0) keep = 1;
         if (keep) {
             memcpy(out + o, in + i, (size_t)len + 12);
             o += (size_t)len + 12;

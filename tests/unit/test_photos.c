@@ -144,6 +144,7 @@ static void make_png(buf *b) {
     static const unsigned char ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0};
     static const unsigned char idat[] = {0x78, 0x9C, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
     static const unsigned char time_[7] = {0x07, 0xE8, 1, 2, 3, 4, 5};
+    static const unsigned char phys[9] = {0, 0, 0x0B, 0x13, 0, 0, 0x0B, 0x13, 1};
     b->n = 0;
     put(b, sig, 8);
     chunk(b, "IHDR", ihdr, 13);
@@ -152,6 +153,9 @@ static void make_png(buf *b) {
     chunk(b, "iTXt", "Title\0\0\0\0\0Secret", 16);
     chunk(b, "eXIf", "MM\0*GPSdata", 11);
     chunk(b, "tIME", time_, 7);
+    chunk(b, "iCCP", "Phone ICC\0\0xx", 13);
+    chunk(b, "prVt", "maker notes: serial 1234", 24); /* private ancillary chunk */
+    chunk(b, "pHYs", phys, 9);                          /* rendering only: kept */
     chunk(b, "IDAT", idat, sizeof idat);
     chunk(b, "IEND", "", 0);
     put(b, "appended", 8);
@@ -172,11 +176,14 @@ static void png_text_chunks_are_dropped(void **state) {
     assert_false(contains(out, n, "eXIf", 4));
     assert_false(contains(out, n, "tIME", 4));
     assert_false(contains(out, n, "GPS", 3));
+    assert_false(contains(out, n, "iCCP", 4));
+    assert_false(contains(out, n, "serial", 6));
     assert_false(contains(out, n, "appended", 8));
     assert_true(contains(out, n, "IHDR", 4));
+    assert_true(contains(out, n, "pHYs", 4));
     assert_true(contains(out, n, "IDAT", 4));
-    /* 8 signature + IHDR 25 + IDAT 22 + IEND 12 */
-    assert_int_equal(n, 8 + 25 + 22 + 12);
+    /* 8 signature + IHDR 25 + pHYs 21 + IDAT 22 + IEND 12 */
+    assert_int_equal(n, 8 + 25 + 21 + 22 + 12);
     free(out);
 }
 
