@@ -10,6 +10,7 @@ import tempfile
 import unittest
 
 import harness
+from refcoords import wgs84_to_gcj02
 
 NATIONWIDE = os.path.join(harness.SHARED_DATA, "china-counties.geojson.gz")
 LYG = os.path.join(harness.ROOT, "migrations", "seed", "lianyungang-counties.geojson")
@@ -26,34 +27,6 @@ def summary(r):
 
 def rejects(r):
     return [REJECT.match(line) for line in r.stderr.splitlines() if line.startswith("feature ")]
-
-
-# GCJ-02 forward transform (the public reference algorithm), to check the importer independently.
-def _dlat(x, y):
-    r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
-    return r
-
-
-def _dlon(x, y):
-    r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
-    return r
-
-
-def wgs84_to_gcj02(lon, lat):
-    a, ee = 6378245.0, 0.00669342162296594323
-    dlat, dlon = _dlat(lon - 105.0, lat - 35.0), _dlon(lon - 105.0, lat - 35.0)
-    radlat = lat / 180.0 * math.pi
-    magic = 1 - ee * math.sin(radlat) ** 2
-    sq = math.sqrt(magic)
-    dlat = (dlat * 180.0) / ((a * (1 - ee)) / (magic * sq) * math.pi)
-    dlon = (dlon * 180.0) / (a / sq * math.cos(radlat) * math.pi)
-    return lon + dlon, lat + dlat
 
 
 def metres(lon1, lat1, lon2, lat2):

@@ -8,44 +8,10 @@ import unittest
 import uuid
 
 import harness
+from refcoords import gcj02_to_bd09, wgs84_to_gcj02
 
 ACK = {"community": 601, "town": 902, "county": 1203, "city": 1804}
 TIER_RANK = {"community": 0, "town": 1, "county": 2, "city": 3}
-
-
-# ---- the classic GCJ-02 / BD-09 forward formulas (oracle for the server's inverse) ----
-def _tlat(x, y):
-    r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(y * math.pi) + 40.0 * math.sin(y / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (160.0 * math.sin(y / 12.0 * math.pi) + 320 * math.sin(y * math.pi / 30.0)) * 2.0 / 3.0
-    return r
-
-
-def _tlon(x, y):
-    r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * math.sqrt(abs(x))
-    r += (20.0 * math.sin(6.0 * x * math.pi) + 20.0 * math.sin(2.0 * x * math.pi)) * 2.0 / 3.0
-    r += (20.0 * math.sin(x * math.pi) + 40.0 * math.sin(x / 3.0 * math.pi)) * 2.0 / 3.0
-    r += (150.0 * math.sin(x / 12.0 * math.pi) + 300.0 * math.sin(x / 30.0 * math.pi)) * 2.0 / 3.0
-    return r
-
-
-def wgs_to_gcj(lon, lat):
-    a, ee = 6378245.0, 0.00669342162296594323
-    dlat, dlon = _tlat(lon - 105.0, lat - 35.0), _tlon(lon - 105.0, lat - 35.0)
-    rad = lat / 180.0 * math.pi
-    magic = 1 - ee * math.sin(rad) ** 2
-    sm = math.sqrt(magic)
-    dlat = (dlat * 180.0) / ((a * (1 - ee)) / (magic * sm) * math.pi)
-    dlon = (dlon * 180.0) / (a / sm * math.cos(rad) * math.pi)
-    return lon + dlon, lat + dlat
-
-
-def gcj_to_bd(lon, lat):
-    xpi = math.pi * 3000.0 / 180.0
-    z = math.sqrt(lon * lon + lat * lat) + 0.00002 * math.sin(lat * xpi)
-    t = math.atan2(lat, lon) + 0.000003 * math.cos(lon * xpi)
-    return z * math.cos(t) + 0.0065, z * math.sin(t) + 0.006
 
 
 def new_body(lon, lat, **over):
@@ -146,8 +112,8 @@ class ReportsTest(unittest.TestCase):
         self.assertEqual(audit, [{"type": "created", "actor": "patrol", "to_status": "new"}])
 
     def test_gcj02_and_bd09_input_convert_to_wgs84(self):
-        glon, glat = wgs_to_gcj(self.lon, self.lat)
-        blon, blat = gcj_to_bd(glon, glat)
+        glon, glat = wgs84_to_gcj02(self.lon, self.lat)
+        blon, blat = gcj02_to_bd09(glon, glat)
         for crs, (x, y) in (("gcj02", (glon, glat)), ("bd09", (blon, blat)), ("cgcs2000", (self.lon, self.lat))):
             with self.subTest(crs=crs):
                 body = new_body(x, y)
@@ -310,7 +276,7 @@ class ReportsTest(unittest.TestCase):
             with self.subTest(user=user):
                 self.assertEqual(self.srv.request("GET", path, token=self.tok[user]).status, want)
         g = self.srv.request("GET", path + "?crs=gcj02", token=self.tok["dispatcher"]).json()
-        x, y = wgs_to_gcj(self.lon, self.lat)
+        x, y = wgs84_to_gcj02(self.lon, self.lat)
         self.assertLess(abs(g["location"]["lon"] - x), 1e-6)
         self.assertEqual(self.srv.request("GET", path + "?crs=mars", token=self.tok["dispatcher"]).error, "invalid_crs")
         self.assertEqual(self.srv.request("GET", "/api/v1/reports/999999999", token=self.tok["supervisor"]).status, 404)
