@@ -14,7 +14,7 @@ typedef struct app {
     config cfg;
     char conninfo[1024];      /* resolved database conninfo */
     struct gis_slot *gis;     /* the published spatial index (gis/index.h) */
-    volatile int stopping;    /* set once on shutdown; background threads poll it */
+    _Atomic int stopping;     /* set once on shutdown; background threads poll it */
 } app;
 
 /* Per-thread state: only the owning thread touches it. Created lazily by worker_get(). */
