@@ -31,8 +31,18 @@ fail:
     return NULL;
 }
 
+/* An idle connection whose server went away (restart, admin shutdown) has a FATAL message and
+ * then EOF waiting on its socket: reading them now marks it bad before any statement is sent,
+ * so nothing is ever half-sent on a dead connection and no statement has to be retried. */
+static int alive(PGconn *c) {
+    if (!c || PQstatus(c) != CONNECTION_OK) return 0;
+    if (PQtransactionStatus(c) == PQTRANS_IDLE)
+        for (int i = 0; i < 2 && PQstatus(c) == CONNECTION_OK; i++) PQconsumeInput(c);
+    return PQstatus(c) == CONNECTION_OK;
+}
+
 int db_ensure(worker *w) {
-    if (w->pg && PQstatus(w->pg) == CONNECTION_OK) return 0;
+    if (alive(w->pg)) return 0;
     PQfinish(w->pg);
     w->pg = db_connect_raw(w->app->conninfo, w->err, sizeof w->err);
     w->nprepared = 0;

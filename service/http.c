@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "service/buf.h"
 #include "service/db.h"
 #include "service/routes.h"
 
@@ -42,63 +43,38 @@ static void record(int route_ix, int status, double secs) {
     atomic_fetch_add(&s->sum_us, (unsigned long long)(secs * 1e6));
 }
 
-/* ---- a growable text buffer for /metrics ---- */
-typedef struct {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-    va_list ap;
-    for (;;) {
-        va_start(ap, fmt);
-        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-        va_end(ap);
-        if (n < 0) return;
-        if (b->p && b->len + (size_t)n < b->cap) {
-            b->len += (size_t)n;
-            return;
-        }
-        size_t cap = (b->cap + (size_t)n + 1) * 2;
-        char *np = realloc(b->p, cap);
-        if (!np) return;
-        b->p = np, b->cap = cap;
-    }
-}
-
 int http_metrics_reply(http_req *r) {
-    sbuf b = {0};
-    sb_printf(&b, "# HELP patrold_http_requests_total Requests by route and status class.\n"
+    buf b = {0};
+    buf_printf(&b, "# HELP patrold_http_requests_total Requests by route and status class.\n"
                   "# TYPE patrold_http_requests_total counter\n");
     for (size_t i = 0; i <= nroutes && i <= MAX_ROUTES; i++) {
         route_stats *s = &stats[i == nroutes ? MAX_ROUTES : i];
         const char *m = i == nroutes ? "" : routes[i].method;
         const char *p = i == nroutes ? "unmatched" : routes[i].pattern;
         for (int c = 1; c <= 5; c++)
-            sb_printf(&b, "patrold_http_requests_total{method=\"%s\",route=\"%s\",status=\"%dxx\"} %llu\n",
+            buf_printf(&b, "patrold_http_requests_total{method=\"%s\",route=\"%s\",status=\"%dxx\"} %llu\n",
                       m, p, c, (unsigned long long)atomic_load(&s->by_class[c]));
     }
-    sb_printf(&b, "# HELP patrold_http_request_duration_seconds Request latency by route.\n"
+    buf_printf(&b, "# HELP patrold_http_request_duration_seconds Request latency by route.\n"
                   "# TYPE patrold_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i <= nroutes && i <= MAX_ROUTES; i++) {
         route_stats *s = &stats[i == nroutes ? MAX_ROUTES : i];
         const char *m = i == nroutes ? "" : routes[i].method;
         const char *p = i == nroutes ? "unmatched" : routes[i].pattern;
         for (int k = 0; k < NBUCKETS; k++)
-            sb_printf(&b, "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+            buf_printf(&b, "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
                       m, p, buckets_s[k], (unsigned long long)atomic_load(&s->bucket[k]));
         unsigned long long n = atomic_load(&s->count);
-        sb_printf(&b, "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n"
+        buf_printf(&b, "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n"
                       "patrold_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
                       "patrold_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
                   m, p, n, m, p, (double)atomic_load(&s->sum_us) / 1e6, m, p, n);
     }
-    sb_printf(&b, "# HELP patrold_db_errors_total Failed database statements.\n"
+    buf_printf(&b, "# HELP patrold_db_errors_total Failed database statements.\n"
                   "# TYPE patrold_db_errors_total counter\npatrold_db_errors_total %llu\n",
               (unsigned long long)atomic_load(&db_errors));
     int rc = http_send(r, 200, "text/plain; version=0.0.4", b.p ? b.p : "", b.len, NULL);
-    free(b.p);
+    buf_free(&b);
     return rc;
 }
 

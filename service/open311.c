@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "service/commands.h"
+#include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/reports.h"
@@ -61,55 +62,29 @@ static const struct o311_service *service_find(const char *code) {
 
 /* ---- output: one JSON value, sent as JSON or rendered to XML ---- */
 
-typedef struct obuf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} obuf;
-
-static void ob_put(obuf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2 + 1024;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np, b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void ob_str(obuf *b, const char *s) {
-    ob_put(b, s, strlen(s));
-}
-
 /* XML character data: & < > " ' escaped; characters XML 1.0 forbids (C0 controls other than tab,
  * LF, CR) dropped. Input is UTF-8 (jansson guarantees valid UTF-8 in strings). */
-static void xml_text(obuf *b, const char *s) {
+static void xml_text(buf *b, const char *s) {
     for (const char *p = s; *p; p++) {
         unsigned char c = (unsigned char)*p;
         switch (c) {
         case '&':
-            ob_str(b, "&amp;");
+            buf_str(b, "&amp;");
             break;
         case '<':
-            ob_str(b, "&lt;");
+            buf_str(b, "&lt;");
             break;
         case '>':
-            ob_str(b, "&gt;");
+            buf_str(b, "&gt;");
             break;
         case '"':
-            ob_str(b, "&quot;");
+            buf_str(b, "&quot;");
             break;
         case '\'':
-            ob_str(b, "&apos;");
+            buf_str(b, "&apos;");
             break;
         default:
-            if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') ob_put(b, p, 1);
+            if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') buf_put(b, p, 1);
         }
     }
 }
@@ -129,13 +104,13 @@ static const char *xml_item_name(const char *name) {
 
 /* <name>value</name>: objects become child elements in key order, arrays repeat the singular
  * element inside <name>, null is an empty element, numbers and booleans their JSON text. */
-static void xml_value(obuf *b, const char *name, json_t *v) {
+static void xml_value(buf *b, const char *name, json_t *v) {
     char num[64];
     if (json_is_null(v) || !v) {
-        ob_str(b, "<"), ob_str(b, name), ob_str(b, "/>");
+        buf_str(b, "<"), buf_str(b, name), buf_str(b, "/>");
         return;
     }
-    ob_str(b, "<"), ob_str(b, name), ob_str(b, ">");
+    buf_str(b, "<"), buf_str(b, name), buf_str(b, ">");
     if (json_is_object(v)) {
         const char *k;
         json_t *c;
@@ -149,14 +124,14 @@ static void xml_value(obuf *b, const char *name, json_t *v) {
         xml_text(b, json_string_value(v));
     } else if (json_is_integer(v)) {
         snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        ob_str(b, num);
+        buf_str(b, num);
     } else if (json_is_real(v)) {
         snprintf(num, sizeof num, "%.10g", json_real_value(v));
-        ob_str(b, num);
+        buf_str(b, num);
     } else {
-        ob_str(b, json_is_true(v) ? "true" : "false");
+        buf_str(b, json_is_true(v) ? "true" : "false");
     }
-    ob_str(b, "</"), ob_str(b, name), ob_str(b, ">");
+    buf_str(b, "</"), buf_str(b, name), buf_str(b, ">");
 }
 
 static int is_xml(const http_req *r) {
@@ -169,10 +144,10 @@ static int o311_reply(http_req *r, int status, const char *root, json_t *v) {
     int rc;
     if (!v) return http_error(r, 500, "internal", NULL, "out of memory");
     if (is_xml(r)) {
-        obuf b = {0};
-        ob_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+        buf b = {0};
+        buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         xml_value(&b, root, v);
-        ob_str(&b, "\n");
+        buf_str(&b, "\n");
         rc = b.oom ? http_error(r, 500, "internal", NULL, "out of memory")
                    : http_send(r, status, "text/xml; charset=utf-8", b.p, b.len, NULL);
         free(b.p);

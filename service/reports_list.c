@@ -13,6 +13,7 @@
 #include <sodium.h>
 
 #include "gis/coords.h"
+#include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/reports.h"
@@ -354,32 +355,6 @@ int h_reports_list(http_req *r) {
 }
 
 /* ---- exports ---- */
-
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-    int oom;
-} buf;
-
-static void buf_put(buf *b, const char *s, size_t n) {
-    if (b->oom) return;
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = (b->len + n + 1) * 2 + 4096;
-        char *np = realloc(b->p, cap);
-        if (!np) {
-            b->oom = 1;
-            return;
-        }
-        b->p = np, b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
-static void buf_str(buf *b, const char *s) {
-    buf_put(b, s, strlen(s));
-}
 
 /* One CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF (quotes doubled). Text
  * that a spreadsheet would run as a formula (starting with = + - @, tab or CR) gets a leading '. */

@@ -12,6 +12,7 @@
 
 #include "gis/index.h"
 #include "gis/proj.h"
+#include "service/db.h"
 #include "service/gisload.h"
 #include "service/http.h"
 #include "service/reports.h"
@@ -53,6 +54,7 @@ worker *worker_create(app *a) {
         worker_destroy(w);
         return NULL;
     }
+    db_ensure(w); /* connect now, not on the first request; a failure is retried per request */
     return w;
 }
 

@@ -11,7 +11,7 @@ daemon off; worker_processes 2; pid $dir/nginx.pid; error_log $dir/error.log; us
 events { worker_connections 1024; }
 http { access_log off; server { listen 127.0.0.1:$port; root $dir; location / { default_type application/json; } } }
 CONF
-nginx -c "$dir/nginx.conf" -p "$dir" & BENCH_PIDS+=($!)
+nginx -c "$dir/nginx.conf" -p "$dir" & bench_track $!
 sleep 0.5
 run() { wrk -t2 -c64 -d"${DUR}s" --latency "$1"; }
 p=$(run "$url/healthz"); n=$(run "http://127.0.0.1:$port/healthz")

@@ -15,10 +15,7 @@ ratio() { python3 -c "print(round($1 / max($2, 1), 3))"; }
 
 # ---- single reports through HTTP ----
 db=$(bench_fresh_db)
-# not url=$(bench_server ...): a subshell would lose the pid and leave the server running
-urlf=$(mktemp /tmp/patrold-bench-url.XXXXXX)
-bench_server "$db" PATROLD_THREADS=72 >"$urlf"
-url=$(<"$urlf"); rm -f "$urlf"
+url=$(bench_server "$db" PATROLD_THREADS=72)
 token=$(bench_login "$url" patrol)
 BENCH_TOKEN=$token BENCH_RUN=1 BENCH_PREFIX=reports_warmup \
   wrk -t2 -c64 -d"${WARM}s" --latency -s "$HERE/reports.lua" "$url" |

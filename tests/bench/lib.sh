@@ -1,7 +1,10 @@
 # lib.sh - shared by tests/bench/bench_*.sh: databases cloned from the seeded template and patrold
 # servers on free loopback ports. Needs PATROLD_BIN and PATROLD_TEST_PGHOST (tests/bench/run sets them).
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-BENCH_PIDS=()
+# Servers started in a $(...) subshell must still be stopped: their pids go to a file.
+BENCH_PIDFILE=${BENCH_PIDFILE:-$(mktemp /tmp/patrold-bench-pids.XXXXXX)}
+export BENCH_PIDFILE
+bench_track() { echo "$1" >>"$BENCH_PIDFILE"; }
 
 # bench_fresh_db [bare]: prints the name of a new database with the migrations (and the demo seed
 # unless `bare`).
@@ -23,7 +26,7 @@ bench_server() {
       PATROLD_LISTEN=127.0.0.1:$port PATROLD_ACCESS_LOG=0 \
       PATROLD_MIGRATIONS_DIR="$ROOT/migrations" PATROLD_SEED_DIR="$ROOT/migrations/seed" \
       "$PATROLD_BIN" serve >>"${BENCH_LOG:-/dev/null}" 2>&1 &
-  BENCH_PIDS+=($!)
+  bench_track $!
   for _ in $(seq 200); do
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && { echo "http://127.0.0.1:$port"; return 0; }
     sleep 0.1
@@ -38,8 +41,10 @@ bench_login() {
 }
 
 bench_cleanup() {
-  for p in "${BENCH_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-  BENCH_PIDS=()
+  local p
+  while read -r p; do kill "$p" 2>/dev/null; done <"$BENCH_PIDFILE"
+  while read -r p; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done <"$BENCH_PIDFILE"
+  rm -f "$BENCH_PIDFILE"
 }
 trap bench_cleanup EXIT
 

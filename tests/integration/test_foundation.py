@@ -274,6 +274,9 @@ class DatabaseGoesAway(unittest.TestCase):
                 self.assertEqual(srv.request("GET", "/readyz").status, 200)
                 r = srv.request("POST", "/api/v1/auth/login", {"username": "x", "password": "y"})
                 self.assertEqual((r.status, r.error), (401, "invalid_credentials"))
+                # every worker thread's connection recovers: none answers 503 any more
+                codes = {srv.request("GET", "/api/v1/auth/me", token="unknown").status for _ in range(60)}
+                self.assertEqual(codes, {401})
                 self.assertIsNone(srv.proc.poll())
         finally:
             subprocess.run([pg, "stop", state])
