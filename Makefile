@@ -79,11 +79,13 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
 	    $(filter-out $(shell sed -n 's|^#include "\(.*\)\.c".*|$(BUILD)/\1.o|p' $<),$(LIB_OBJ)) $(LDLIBS)
 
+FORMAT_SRC = service/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c tests/fuzz/*.c
+
 format:
-	clang-format -i service/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run -Werror service/*.[ch] gis/*.[ch]
+	@clang-format --dry-run -Werror $(FORMAT_SRC)
 
 clean:
 	rm -rf $(BUILD)

@@ -27,8 +27,7 @@ static const struct {
     {"bd09", GIS_CRS_BD09},
 };
 
-int gis_crs_parse(const char *s, gis_crs *out)
-{
+int gis_crs_parse(const char *s, gis_crs *out) {
     size_t i;
 
     if (s == NULL || s[0] == '\0') {
@@ -44,23 +43,19 @@ int gis_crs_parse(const char *s, gis_crs *out)
     return -1;
 }
 
-const char *gis_crs_name(gis_crs c)
-{
+const char *gis_crs_name(gis_crs c) {
     size_t i;
 
     for (i = 0; i < sizeof crs_table / sizeof crs_table[0]; i++)
-        if (crs_table[i].crs == c)
-            return crs_table[i].name;
+        if (crs_table[i].crs == c) return crs_table[i].name;
     return "unknown";
 }
 
-int gis_in_china(double lon, double lat)
-{
+int gis_in_china(double lon, double lat) {
     return lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271;
 }
 
-static double gcj_dlat(double x, double y)
-{
+static double gcj_dlat(double x, double y) {
     double r = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * sqrt(fabs(x));
     r += (20.0 * sin(6.0 * x * M_PI_VALUE) + 20.0 * sin(2.0 * x * M_PI_VALUE)) * 2.0 / 3.0;
     r += (20.0 * sin(y * M_PI_VALUE) + 40.0 * sin(y / 3.0 * M_PI_VALUE)) * 2.0 / 3.0;
@@ -68,8 +63,7 @@ static double gcj_dlat(double x, double y)
     return r;
 }
 
-static double gcj_dlon(double x, double y)
-{
+static double gcj_dlon(double x, double y) {
     double r = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * sqrt(fabs(x));
     r += (20.0 * sin(6.0 * x * M_PI_VALUE) + 20.0 * sin(2.0 * x * M_PI_VALUE)) * 2.0 / 3.0;
     r += (20.0 * sin(x * M_PI_VALUE) + 40.0 * sin(x / 3.0 * M_PI_VALUE)) * 2.0 / 3.0;
@@ -78,8 +72,7 @@ static double gcj_dlon(double x, double y)
 }
 
 /* The forward formula without the bounding-box test. */
-static void gcj_forward(double lon, double lat, double *olon, double *olat)
-{
+static void gcj_forward(double lon, double lat, double *olon, double *olat) {
     double dlat = gcj_dlat(lon - 105.0, lat - 35.0);
     double dlon = gcj_dlon(lon - 105.0, lat - 35.0);
     double radlat = lat / 180.0 * M_PI_VALUE;
@@ -94,8 +87,7 @@ static void gcj_forward(double lon, double lat, double *olon, double *olat)
     *olat = lat + dlat;
 }
 
-static void bd_forward(double lon, double lat, double *olon, double *olat)
-{
+static void bd_forward(double lon, double lat, double *olon, double *olat) {
     double z = sqrt(lon * lon + lat * lat) + 0.00002 * sin(lat * BD_X_PI);
     double theta = atan2(lat, lon) + 0.000003 * cos(lon * BD_X_PI);
 
@@ -107,8 +99,7 @@ static void bd_forward(double lon, double lat, double *olon, double *olat)
  * Both shifts are small, smooth perturbations of the identity, so this
  * contracts quickly (typically 3-5 rounds to 1e-9 degree). */
 static void invert(void (*f)(double, double, double *, double *), double lon, double lat,
-                   double *olon, double *olat)
-{
+                   double *olon, double *olat) {
     double x = lon, y = lat;
     int i;
 
@@ -119,15 +110,13 @@ static void invert(void (*f)(double, double, double *, double *), double lon, do
         ey = fy - lat;
         x -= ex;
         y -= ey;
-        if (fabs(ex) < INV_TOL && fabs(ey) < INV_TOL)
-            break;
+        if (fabs(ex) < INV_TOL && fabs(ey) < INV_TOL) break;
     }
     *olon = x;
     *olat = y;
 }
 
-void gis_wgs84_to_gcj02(double lon, double lat, double *olon, double *olat)
-{
+void gis_wgs84_to_gcj02(double lon, double lat, double *olon, double *olat) {
     if (!gis_in_china(lon, lat)) {
         *olon = lon;
         *olat = lat;
@@ -136,8 +125,7 @@ void gis_wgs84_to_gcj02(double lon, double lat, double *olon, double *olat)
     gcj_forward(lon, lat, olon, olat);
 }
 
-void gis_gcj02_to_wgs84(double lon, double lat, double *olon, double *olat)
-{
+void gis_gcj02_to_wgs84(double lon, double lat, double *olon, double *olat) {
     if (!gis_in_china(lon, lat)) {
         *olon = lon;
         *olat = lat;
@@ -146,8 +134,7 @@ void gis_gcj02_to_wgs84(double lon, double lat, double *olon, double *olat)
     invert(gcj_forward, lon, lat, olon, olat);
 }
 
-void gis_gcj02_to_bd09(double lon, double lat, double *olon, double *olat)
-{
+void gis_gcj02_to_bd09(double lon, double lat, double *olon, double *olat) {
     if (!gis_in_china(lon, lat)) {
         *olon = lon;
         *olat = lat;
@@ -156,8 +143,7 @@ void gis_gcj02_to_bd09(double lon, double lat, double *olon, double *olat)
     bd_forward(lon, lat, olon, olat);
 }
 
-void gis_bd09_to_gcj02(double lon, double lat, double *olon, double *olat)
-{
+void gis_bd09_to_gcj02(double lon, double lat, double *olon, double *olat) {
     if (!gis_in_china(lon, lat)) {
         *olon = lon;
         *olat = lat;
@@ -166,18 +152,15 @@ void gis_bd09_to_gcj02(double lon, double lat, double *olon, double *olat)
     invert(bd_forward, lon, lat, olon, olat);
 }
 
-static int valid_lonlat(double lon, double lat)
-{
+static int valid_lonlat(double lon, double lat) {
     return isfinite(lon) && isfinite(lat) && lon >= -180.0 && lon <= 180.0 && lat >= -90.0 &&
            lat <= 90.0;
 }
 
-int gis_to_wgs84(gis_crs from, double lon, double lat, double *olon, double *olat)
-{
+int gis_to_wgs84(gis_crs from, double lon, double lat, double *olon, double *olat) {
     double x, y;
 
-    if (!valid_lonlat(lon, lat))
-        return -1;
+    if (!valid_lonlat(lon, lat)) return -1;
     switch (from) {
     case GIS_CRS_WGS84:
     case GIS_CRS_CGCS2000: /* identical to WGS-84 at this precision */
@@ -195,12 +178,10 @@ int gis_to_wgs84(gis_crs from, double lon, double lat, double *olon, double *ola
     return -1;
 }
 
-int gis_from_wgs84(gis_crs to, double lon, double lat, double *olon, double *olat)
-{
+int gis_from_wgs84(gis_crs to, double lon, double lat, double *olon, double *olat) {
     double x, y;
 
-    if (!valid_lonlat(lon, lat))
-        return -1;
+    if (!valid_lonlat(lon, lat)) return -1;
     switch (to) {
     case GIS_CRS_WGS84:
     case GIS_CRS_CGCS2000: /* identical to WGS-84 at this precision */

@@ -83,48 +83,44 @@ struct gis_index {
 
 struct gis_slot {
     pthread_mutex_t mu;
-    gis_index *cur;     /* guarded by mu */
-    atomic_ulong gen;   /* bumped under mu at each publish; 0 = none yet */
+    gis_index *cur;   /* guarded by mu */
+    atomic_ulong gen; /* bumped under mu at each publish; 0 = none yet */
 };
 
 struct gis_locator {
     gis_slot *s;
     GEOSContextHandle_t h;
     char msg[MSG_LEN];
-    unsigned long gen;   /* generation of ix */
-    gis_index *ix;       /* referenced index or NULL */
+    unsigned long gen;                 /* generation of ix */
+    gis_index *ix;                     /* referenced index or NULL */
     const GEOSPreparedGeometry **pdiv; /* by division priv_slot, lazily */
     const GEOSPreparedGeometry **pcov; /* by station priv_slot, lazily */
-    GEOSGeometry *pt;    /* the point of the current gis_locate, lazily */
+    GEOSGeometry *pt;                  /* the point of the current gis_locate, lazily */
     double pt_lon, pt_lat;
-    snap_cand *sc;       /* snapping candidates, reused */
+    snap_cand *sc; /* snapping candidates, reused */
     size_t capsc;
-    double memo[4][3];   /* (qlon, qlat, geodesic m) of the current locate */
+    double memo[4][3]; /* (qlon, qlat, geodesic m) of the current locate */
     int nmemo;
 };
 
 /* ---------------------------------------------------------------- helpers */
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
 
-    if (err == NULL || errlen == 0)
-        return;
+    if (err == NULL || errlen == 0) return;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
 
-static void geos_msg(const char *message, void *userdata)
-{
+static void geos_msg(const char *message, void *userdata) {
     char *buf = userdata;
 
     snprintf(buf, MSG_LEN, "%s", message);
 }
 
-static void geos_notice(const char *message, void *userdata)
-{
+static void geos_notice(const char *message, void *userdata) {
     (void)message;
     (void)userdata;
 }
@@ -132,32 +128,27 @@ static void geos_notice(const char *message, void *userdata)
 static pthread_mutex_t geos_init_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* A GEOS context whose error messages go to buf (MSG_LEN bytes). */
-static GEOSContextHandle_t geos_open(char *buf)
-{
+static GEOSContextHandle_t geos_open(char *buf) {
     GEOSContextHandle_t h;
 
     pthread_mutex_lock(&geos_init_mu);
     h = GEOS_init_r();
     pthread_mutex_unlock(&geos_init_mu);
-    if (h == NULL)
-        return NULL;
+    if (h == NULL) return NULL;
     buf[0] = '\0';
     GEOSContext_setErrorMessageHandler_r(h, geos_msg, buf);
     GEOSContext_setNoticeMessageHandler_r(h, geos_notice, NULL);
     return h;
 }
 
-static void geos_close(GEOSContextHandle_t h)
-{
-    if (h == NULL)
-        return;
+static void geos_close(GEOSContextHandle_t h) {
+    if (h == NULL) return;
     pthread_mutex_lock(&geos_init_mu);
     GEOS_finish_r(h);
     pthread_mutex_unlock(&geos_init_mu);
 }
 
-const char *gis_level_name(gis_level l)
-{
+const char *gis_level_name(gis_level l) {
     switch (l) {
     case GIS_CITY:
         return "city";
@@ -171,32 +162,27 @@ const char *gis_level_name(gis_level l)
     return "unknown";
 }
 
-static int valid_level(int l)
-{
+static int valid_level(int l) {
     return l >= GIS_CITY && l <= GIS_COMMUNITY;
 }
 
-static int valid_lonlat(double lon, double lat)
-{
+static int valid_lonlat(double lon, double lat) {
     return isfinite(lon) && isfinite(lat) && lon >= -180.0 && lon <= 180.0 && lat >= -90.0 &&
            lat <= 90.0;
 }
 
-static char *dup_str(const char *s)
-{
+static char *dup_str(const char *s) {
     size_t n = strlen(s) + 1;
     char *d = malloc(n);
 
-    if (d != NULL)
-        memcpy(d, s, n);
+    if (d != NULL) memcpy(d, s, n);
     return d;
 }
 
 /* Calls fn on every ring (exterior and holes) of a Polygon/MultiPolygon.
  * Stops and returns -1 as soon as fn does. */
 static int for_each_ring(GEOSContextHandle_t h, const GEOSGeometry *g,
-                         int (*fn)(GEOSContextHandle_t, const GEOSGeometry *, void *), void *ud)
-{
+                         int (*fn)(GEOSContextHandle_t, const GEOSGeometry *, void *), void *ud) {
     int type = GEOSGeomTypeId_r(h, g);
     int i, n;
 
@@ -204,42 +190,34 @@ static int for_each_ring(GEOSContextHandle_t h, const GEOSGeometry *g,
         n = GEOSGetNumGeometries_r(h, g);
         for (i = 0; i < n; i++) {
             const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
-            if (p == NULL || for_each_ring(h, p, fn, ud) != 0)
-                return -1;
+            if (p == NULL || for_each_ring(h, p, fn, ud) != 0) return -1;
         }
         return 0;
     }
-    if (type != GEOS_POLYGON)
-        return -1;
-    if (GEOSisEmpty_r(h, g) == 1)
-        return 0;
+    if (type != GEOS_POLYGON) return -1;
+    if (GEOSisEmpty_r(h, g) == 1) return 0;
     {
         const GEOSGeometry *r = GEOSGetExteriorRing_r(h, g);
-        if (r == NULL || fn(h, r, ud) != 0)
-            return -1;
+        if (r == NULL || fn(h, r, ud) != 0) return -1;
     }
     n = GEOSGetNumInteriorRings_r(h, g);
     for (i = 0; i < n; i++) {
         const GEOSGeometry *r = GEOSGetInteriorRingN_r(h, g, i);
-        if (r == NULL || fn(h, r, ud) != 0)
-            return -1;
+        if (r == NULL || fn(h, r, ud) != 0) return -1;
     }
     return 0;
 }
 
 /* Ring visitor: counts vertices, refuses non-finite or out-of-range ones. */
-static int ring_check(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
-{
+static int ring_check(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud) {
     size_t *count = ud;
     const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(h, r);
     unsigned int n, i;
 
-    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
-        return -1;
+    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0) return -1;
     for (i = 0; i < n; i++) {
         double x, y;
-        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0 || !valid_lonlat(x, y))
-            return -1;
+        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0 || !valid_lonlat(x, y)) return -1;
     }
     *count += n;
     return 0;
@@ -247,48 +225,41 @@ static int ring_check(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
 
 /* Ring visitor: computes (and so caches, if GEOS caches lazily) the envelope
  * of every ring before the geometry is shared between threads. */
-static int ring_warm(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
-{
+static int ring_warm(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud) {
     double a, b, c, d;
 
     (void)ud;
     return GEOSGeom_getExtent_r(h, r, &a, &b, &c, &d) == 1 ? 0 : -1;
 }
 
-static int warm_envelopes(GEOSContextHandle_t h, const GEOSGeometry *g, double env[4])
-{
+static int warm_envelopes(GEOSContextHandle_t h, const GEOSGeometry *g, double env[4]) {
     int i, n;
 
-    if (GEOSGeom_getExtent_r(h, g, &env[0], &env[1], &env[2], &env[3]) != 1)
-        return -1;
+    if (GEOSGeom_getExtent_r(h, g, &env[0], &env[1], &env[2], &env[3]) != 1) return -1;
     if (GEOSGeomTypeId_r(h, g) == GEOS_MULTIPOLYGON) {
         n = GEOSGetNumGeometries_r(h, g);
         for (i = 0; i < n; i++) {
             double e[4];
             const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
-            if (p == NULL || GEOSGeom_getExtent_r(h, p, &e[0], &e[1], &e[2], &e[3]) != 1)
-                return -1;
+            if (p == NULL || GEOSGeom_getExtent_r(h, p, &e[0], &e[1], &e[2], &e[3]) != 1) return -1;
         }
     }
     return for_each_ring(h, g, ring_warm, NULL);
 }
 
 /* Ring visitor: appends the ring's chunks to a chunk_vec. */
-static int ring_chunks(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
-{
+static int ring_chunks(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud) {
     chunk_vec *cv = ud;
     const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(h, r);
     unsigned int n, start, i;
 
-    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
-        return -1;
+    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0) return -1;
     for (start = 0; start + 1 < n; start += CHUNK_SEGS) {
         seg_chunk *c;
         if (cv->n == cv->cap) {
             size_t cap = cv->cap ? cv->cap * 2 : 16;
             seg_chunk *m = realloc(cv->v, cap * sizeof *m);
-            if (m == NULL)
-                return -1;
+            if (m == NULL) return -1;
             cv->v = m;
             cv->cap = cap;
         }
@@ -300,8 +271,7 @@ static int ring_chunks(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
         c->env[2] = c->env[3] = -INFINITY;
         for (i = 0; i < c->count; i++) {
             double x, y;
-            if (GEOSCoordSeq_getXY_r(h, seq, start + i, &x, &y) == 0)
-                return -1;
+            if (GEOSCoordSeq_getXY_r(h, seq, start + i, &x, &y) == 0) return -1;
             c->env[0] = fmin(c->env[0], x);
             c->env[1] = fmin(c->env[1], y);
             c->env[2] = fmax(c->env[2], x);
@@ -312,32 +282,27 @@ static int ring_chunks(GEOSContextHandle_t h, const GEOSGeometry *r, void *ud)
 }
 
 /* The polygonal part of a MakeValid result (a new geometry), or NULL. */
-static GEOSGeometry *polygonal_part(GEOSContextHandle_t h, const GEOSGeometry *g)
-{
+static GEOSGeometry *polygonal_part(GEOSContextHandle_t h, const GEOSGeometry *g) {
     int type = GEOSGeomTypeId_r(h, g);
     GEOSGeometry **parts = NULL, *out = NULL;
     int i, n, k = 0;
 
-    if (type == GEOS_POLYGON || type == GEOS_MULTIPOLYGON)
-        return GEOSGeom_clone_r(h, g);
-    if (type != GEOS_GEOMETRYCOLLECTION)
-        return NULL;
+    if (type == GEOS_POLYGON || type == GEOS_MULTIPOLYGON) return GEOSGeom_clone_r(h, g);
+    if (type != GEOS_GEOMETRYCOLLECTION) return NULL;
     n = GEOSGetNumGeometries_r(h, g);
     parts = calloc((size_t)(n > 0 ? n : 1) * 4, sizeof *parts);
-    if (parts == NULL)
-        return NULL;
+    if (parts == NULL) return NULL;
     for (i = 0; i < n; i++) {
         const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
         int t = p ? GEOSGeomTypeId_r(h, p) : -1;
         if (t == GEOS_POLYGON) {
-            if ((parts[k] = GEOSGeom_clone_r(h, p)) == NULL)
-                goto done;
+            if ((parts[k] = GEOSGeom_clone_r(h, p)) == NULL) goto done;
             k++;
         } else if (t == GEOS_MULTIPOLYGON) {
             int j, m = GEOSGetNumGeometries_r(h, p);
-            GEOSGeometry **more = realloc(parts, ((size_t)k + (size_t)m + (size_t)n) * sizeof *parts);
-            if (more == NULL)
-                goto done;
+            GEOSGeometry **more =
+                realloc(parts, ((size_t)k + (size_t)m + (size_t)n) * sizeof *parts);
+            if (more == NULL) goto done;
             parts = more;
             for (j = 0; j < m; j++) {
                 if ((parts[k] = GEOSGeom_clone_r(h, GEOSGetGeometryN_r(h, p, j))) == NULL)
@@ -346,16 +311,14 @@ static GEOSGeometry *polygonal_part(GEOSContextHandle_t h, const GEOSGeometry *g
             }
         }
     }
-    if (k == 0)
-        goto done;
+    if (k == 0) goto done;
     if (k == 1) {
         out = parts[0];
         k = 0;
         goto done;
     }
     out = GEOSGeom_createCollection_r(h, GEOS_MULTIPOLYGON, parts, (unsigned int)k);
-    if (out != NULL)
-        k = 0; /* parts now owned by out */
+    if (out != NULL) k = 0; /* parts now owned by out */
 done:
     for (i = 0; i < k; i++)
         GEOSGeom_destroy_r(h, parts[i]);
@@ -365,29 +328,22 @@ done:
 
 /* A valid, non-empty polygonal version of g (new geometry), or NULL.
  * Consumes cand (a MakeValid/buffer result, may be NULL). */
-static GEOSGeometry *valid_polygonal(GEOSContextHandle_t h, GEOSGeometry *cand)
-{
+static GEOSGeometry *valid_polygonal(GEOSContextHandle_t h, GEOSGeometry *cand) {
     GEOSGeometry *p, *u;
 
-    if (cand == NULL)
-        return NULL;
+    if (cand == NULL) return NULL;
     p = polygonal_part(h, cand);
     GEOSGeom_destroy_r(h, cand);
-    if (p == NULL)
-        return NULL;
-    if (GEOSisEmpty_r(h, p) == 0 && GEOSisValid_r(h, p) == 1)
-        return p;
+    if (p == NULL) return NULL;
+    if (GEOSisEmpty_r(h, p) == 0 && GEOSisValid_r(h, p) == 1) return p;
     /* Polygons of a collection may overlap or share edges: dissolve. */
     u = GEOSUnaryUnion_r(h, p);
     GEOSGeom_destroy_r(h, p);
-    if (u == NULL)
-        return NULL;
+    if (u == NULL) return NULL;
     p = polygonal_part(h, u);
     GEOSGeom_destroy_r(h, u);
-    if (p != NULL && GEOSisEmpty_r(h, p) == 0 && GEOSisValid_r(h, p) == 1)
-        return p;
-    if (p != NULL)
-        GEOSGeom_destroy_r(h, p);
+    if (p != NULL && GEOSisEmpty_r(h, p) == 0 && GEOSisValid_r(h, p) == 1) return p;
+    if (p != NULL) GEOSGeom_destroy_r(h, p);
     return NULL;
 }
 
@@ -395,8 +351,7 @@ static GEOSGeometry *valid_polygonal(GEOSContextHandle_t h, GEOSGeometry *cand)
  * areas a ring encloses), then "linework" (GEOS 3.11.1's structure method
  * can still return invalid output on some self-touching rings), then a
  * zero-width buffer. Returns a new valid Polygon/MultiPolygon or NULL. */
-static GEOSGeometry *repair(GEOSContextHandle_t h, const GEOSGeometry *g)
-{
+static GEOSGeometry *repair(GEOSContextHandle_t h, const GEOSGeometry *g) {
     static const enum GEOSMakeValidMethods methods[] = {GEOS_MAKE_VALID_STRUCTURE,
                                                         GEOS_MAKE_VALID_LINEWORK};
     GEOSGeometry *out = NULL;
@@ -404,24 +359,21 @@ static GEOSGeometry *repair(GEOSContextHandle_t h, const GEOSGeometry *g)
 
     for (i = 0; i < sizeof methods / sizeof methods[0] && out == NULL; i++) {
         GEOSMakeValidParams *params = GEOSMakeValidParams_create_r(h);
-        if (params == NULL)
-            return NULL;
+        if (params == NULL) return NULL;
         if (GEOSMakeValidParams_setMethod_r(h, params, methods[i]) &&
             GEOSMakeValidParams_setKeepCollapsed_r(h, params, 0))
             out = valid_polygonal(h, GEOSMakeValidWithParams_r(h, g, params));
         GEOSMakeValidParams_destroy_r(h, params);
     }
-    if (out == NULL)
-        out = valid_polygonal(h, GEOSBuffer_r(h, g, 0.0, 8));
+    if (out == NULL) out = valid_polygonal(h, GEOSBuffer_r(h, g, 0.0, 8));
     return out;
 }
 
 /* Read, check and if needed repair a polygonal WKB. Returns a new geometry
  * (caller owns it) with envelopes computed, or NULL with a message. */
-static GEOSGeometry *read_polygonal(gis_builder *b, const char *what,
-                                    const unsigned char *wkb, size_t len, size_t *nverts,
-                                    double env[4], char *err, size_t errlen)
-{
+static GEOSGeometry *read_polygonal(gis_builder *b, const char *what, const unsigned char *wkb,
+                                    size_t len, size_t *nverts, double env[4], char *err,
+                                    size_t errlen) {
     GEOSContextHandle_t h = b->h;
     GEOSGeometry *g = NULL, *out = NULL;
     int type, srid, valid;
@@ -491,8 +443,7 @@ static GEOSGeometry *read_polygonal(gis_builder *b, const char *what,
     out = g;
     g = NULL;
 done:
-    if (g != NULL)
-        GEOSGeom_destroy_r(h, g);
+    if (g != NULL) GEOSGeom_destroy_r(h, g);
     return out;
 }
 
@@ -514,15 +465,13 @@ done:
 #define CELL_EDGE 1u
 #define CELL_IN 2u
 #define CELL_NONE 0xffu
-#define GRID_MARGIN 1e-8           /* degrees (about 1 mm) */
+#define GRID_MARGIN 1e-8 /* degrees (about 1 mm) */
 #define GRID_MIN_CELLS 4096.0
 #define GRID_MAX_CELLS 2097152.0
 #define GRID_CELLS_PER_ITEM 256.0
 
-
 /* WGS-84 metres per degree of longitude and latitude at lat. */
-static void metres_per_degree(double lat, double *kx, double *ky)
-{
+static void metres_per_degree(double lat, double *kx, double *ky) {
     const double a = 6378137.0, e2 = 0.00669437999014;
     double phi = lat * 3.14159265358979323846 / 180.0;
     double s = sin(phi), w = sqrt(1.0 - e2 * s * s);
@@ -533,25 +482,21 @@ static void metres_per_degree(double lat, double *kx, double *ky)
 }
 
 /* Entries of the cell holding (lon, lat); *n = 0 outside the grid. */
-static const uint32_t *grid_cell(const cell_grid *g, double lon, double lat, size_t *n)
-{
+static const uint32_t *grid_cell(const cell_grid *g, double lon, double lat, size_t *n) {
     double fx, fy;
     size_t c;
 
     *n = 0;
-    if (g->nx == 0 || !(lon >= g->x0) || !(lat >= g->y0))
-        return NULL;
+    if (g->nx == 0 || !(lon >= g->x0) || !(lat >= g->y0)) return NULL;
     fx = (lon - g->x0) * g->icw;
     fy = (lat - g->y0) * g->ich;
-    if (!(fx < (double)g->nx) || !(fy < (double)g->ny))
-        return NULL;
+    if (!(fx < (double)g->nx) || !(fy < (double)g->ny)) return NULL;
     c = (size_t)fy * g->nx + (size_t)fx;
     *n = g->off[c + 1] - g->off[c];
     return g->ent + g->off[c];
 }
 
-static void grid_free(cell_grid *g)
-{
+static void grid_free(cell_grid *g) {
     free(g->off);
     free(g->ent);
     free(g->items);
@@ -568,21 +513,17 @@ typedef struct {
     const cell_grid *g;
 } grid_item;
 
-static long grid_floor(double v)
-{
+static long grid_floor(double v) {
     double f = floor(v);
 
-    if (f < -1.0)
-        return -1;
-    if (f > 2147483646.0)
-        return 2147483646;
+    if (f < -1.0) return -1;
+    if (f > 2147483646.0) return 2147483646;
     return (long)f;
 }
 
 /* Marks the window cells within GRID_MARGIN of segment a-b as CELL_EDGE and
  * records where the segment crosses the window's row centre lines. */
-static void grid_segment(grid_item *it, double ax, double ay, double bx, double by)
-{
+static void grid_segment(grid_item *it, double ax, double ay, double bx, double by) {
     const cell_grid *g = it->g;
     double ylo = (ay < by ? ay : by) - GRID_MARGIN, yhi = (ay < by ? by : ay) + GRID_MARGIN;
     double dy = by - ay;
@@ -591,10 +532,8 @@ static void grid_segment(grid_item *it, double ax, double ay, double bx, double 
     long wc0 = (long)it->cx0, wc1 = (long)(it->cx0 + it->w) - 1;
     long r;
 
-    if (r0 < wr0)
-        r0 = wr0;
-    if (r1 > wr1)
-        r1 = wr1;
+    if (r0 < wr0) r0 = wr0;
+    if (r1 > wr1) r1 = wr1;
     for (r = r0; r <= r1; r++) {
         double b0 = g->y0 + (double)r * g->ch - GRID_MARGIN;
         double b1 = g->y0 + (double)(r + 1) * g->ch + GRID_MARGIN;
@@ -621,10 +560,8 @@ static void grid_segment(grid_item *it, double ax, double ay, double bx, double 
             }
             c0 = grid_floor((xa - GRID_MARGIN - g->x0) * g->icw);
             c1 = grid_floor((xb + GRID_MARGIN - g->x0) * g->icw);
-            if (c0 < wc0)
-                c0 = wc0;
-            if (c1 > wc1)
-                c1 = wc1;
+            if (c0 < wc0) c0 = wc0;
+            if (c1 > wc1) c1 = wc1;
             for (c = c0; c <= c1; c++)
                 it->st[(size_t)(r - wr0) * it->w + (size_t)(c - wc0)] = CELL_EDGE;
         }
@@ -646,35 +583,28 @@ static void grid_segment(grid_item *it, double ax, double ay, double bx, double 
 }
 
 /* Ring visitor: feeds every segment of the ring to grid_segment. */
-static int grid_ring(GEOSContextHandle_t h, const GEOSGeometry *ring, void *ud)
-{
+static int grid_ring(GEOSContextHandle_t h, const GEOSGeometry *ring, void *ud) {
     grid_item *it = ud;
     const GEOSCoordSequence *seq = GEOSGeom_getCoordSeq_r(h, ring);
     unsigned int n, i;
     double px = 0.0, py = 0.0;
 
-    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0)
-        return -1;
+    if (seq == NULL || GEOSCoordSeq_getSize_r(h, seq, &n) == 0) return -1;
     for (i = 0; i < n; i++) {
         double x, y;
-        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0)
-            return -1;
-        if (i > 0)
-            grid_segment(it, px, py, x, y);
-        if (it->oom)
-            return -1;
+        if (GEOSCoordSeq_getXY_r(h, seq, i, &x, &y) == 0) return -1;
+        if (i > 0) grid_segment(it, px, py, x, y);
+        if (it->oom) return -1;
         px = x;
         py = y;
     }
     return 0;
 }
 
-static int cmp_cross(const void *a, const void *b)
-{
+static int cmp_cross(const void *a, const void *b) {
     const double *x = a, *y = b;
 
-    if (x[0] != y[0])
-        return x[0] < y[0] ? -1 : 1;
+    if (x[0] != y[0]) return x[0] < y[0] ? -1 : 1;
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
@@ -682,19 +612,16 @@ static int cmp_cross(const void *a, const void *b)
  * CELL_IN / CELL_NEAR by even-odd parity at the cell centre (exact for the
  * other cells: no boundary comes near them), then CELL_NEAR cells with no
  * CELL_EDGE cell within (kx, ky) cells are dropped. */
-static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeometry *geom,
-                           long kx, long ky, int keep_near)
-{
+static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeometry *geom, long kx,
+                           long ky, int keep_near) {
     const cell_grid *g = it->g;
     size_t r, c, k = 0, ncells = it->w * it->hgt;
     uint32_t *sum = NULL;
 
     it->st = malloc(ncells);
-    if (it->st == NULL)
-        return -1;
+    if (it->st == NULL) return -1;
     memset(it->st, CELL_NONE, ncells);
-    if (for_each_ring(h, geom, grid_ring, it) != 0)
-        return -1;
+    if (for_each_ring(h, geom, grid_ring, it) != 0) return -1;
     qsort(it->cross, it->ncross / 2, 2 * sizeof *it->cross, cmp_cross);
     for (r = 0; r < it->hgt; r++) {
         int odd = 0;
@@ -705,8 +632,7 @@ static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeome
                 odd = !odd;
                 k += 2;
             }
-            if (*s != CELL_EDGE)
-                *s = odd ? CELL_IN : CELL_NEAR;
+            if (*s != CELL_EDGE) *s = odd ? CELL_IN : CELL_NEAR;
         }
         while (k < it->ncross && it->cross[k] == (double)r)
             k += 2;
@@ -716,8 +642,7 @@ static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeome
     /* Summed-area table of CELL_EDGE cells, (w + 1) x (hgt + 1). */
     if (keep_near) {
         sum = calloc((it->w + 1) * (it->hgt + 1), sizeof *sum);
-        if (sum == NULL)
-            return -1;
+        if (sum == NULL) return -1;
         for (r = 0; r < it->hgt; r++)
             for (c = 0; c < it->w; c++)
                 sum[(r + 1) * (it->w + 1) + c + 1] =
@@ -728,8 +653,7 @@ static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeome
         for (c = 0; c < it->w; c++) {
             unsigned char *s = &it->st[r * it->w + c];
             size_t a0, a1, b0, b1;
-            if (*s != CELL_NEAR)
-                continue;
+            if (*s != CELL_NEAR) continue;
             if (!keep_near) {
                 *s = CELL_NONE;
                 continue;
@@ -752,10 +676,9 @@ static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeome
  * reach_m > 0: keep CELL_NEAR cells for snapping within reach_m metres
  * (local metric, as snap measures). nverts: total vertices (sizes cells).
  * Returns 0 or -1 (out of memory or GEOS failure). */
-static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
-                      const GEOSGeometry **geoms, size_t n, double reach_m, size_t nverts)
-{
-    double (*env)[4] = NULL;
+static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items, const GEOSGeometry **geoms,
+                      size_t n, double reach_m, size_t nverts) {
+    double(*env)[4] = NULL;
     grid_item *its = NULL;
     double dlat = 0.0, dlon = 0.0, x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
     double target, cell, kxm, kym, maxlat;
@@ -764,13 +687,11 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
     int rc = -1;
 
     memset(g, 0, sizeof *g);
-    if (n == 0)
-        return 0;
+    if (n == 0) return 0;
     env = malloc(n * sizeof *env);
     its = calloc(n, sizeof *its);
     g->items = malloc(n * sizeof *g->items);
-    if (env == NULL || its == NULL || g->items == NULL)
-        goto done;
+    if (env == NULL || its == NULL || g->items == NULL) goto done;
     memcpy(g->items, items, n * sizeof *items);
     g->nitems = n;
     for (i = 0; i < n; i++) {
@@ -787,8 +708,7 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
         maxlat = fmax(fabs(y0), fabs(y1)) + dlat;
         metres_per_degree(fmin(maxlat, 90.0), &kxm, &kym);
         dlon = maxlat < 89.0 && kxm > 1e-3 ? reach_m / kxm : 360.0;
-        if (dlon > 360.0)
-            dlon = 360.0;
+        if (dlon > 360.0) dlon = 360.0;
     }
     x0 -= dlon + 2.0 * GRID_MARGIN;
     y0 -= dlat + 2.0 * GRID_MARGIN;
@@ -799,10 +719,8 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
     cell = sqrt((x1 - x0) * (y1 - y0) / target);
     g->nx = (size_t)ceil((x1 - x0) / cell);
     g->ny = (size_t)ceil((y1 - y0) / cell);
-    if (g->nx < 1)
-        g->nx = 1;
-    if (g->ny < 1)
-        g->ny = 1;
+    if (g->nx < 1) g->nx = 1;
+    if (g->ny < 1) g->ny = 1;
     while ((double)g->nx * (double)g->ny > 2.0 * GRID_MAX_CELLS) { /* very thin extents */
         g->nx = (g->nx + 1) / 2;
         g->ny = (g->ny + 1) / 2;
@@ -817,8 +735,7 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
     kx = (long)ceil(dlon * g->icw) + 1;
     ky = (long)ceil(dlat * g->ich) + 1;
     g->off = calloc(ncells + 1, sizeof *g->off);
-    if (g->off == NULL)
-        goto done;
+    if (g->off == NULL) goto done;
     for (i = 0; i < n; i++) {
         grid_item *it = &its[i];
         long c0 = grid_floor((env[i][0] - dlon - GRID_MARGIN - x0) * g->icw) - 1;
@@ -835,8 +752,7 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
         it->cy0 = (size_t)r0;
         it->w = (size_t)(c1 - c0 + 1);
         it->hgt = (size_t)(r1 - r0 + 1);
-        if (grid_item_build(h, it, geoms[i], kx, ky, reach_m > 0.0) != 0)
-            goto done;
+        if (grid_item_build(h, it, geoms[i], kx, ky, reach_m > 0.0) != 0) goto done;
         for (r = 0; r < it->hgt; r++)
             for (c = 0; c < it->w; c++)
                 if (it->st[r * it->w + c] != CELL_NONE) {
@@ -844,13 +760,11 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items,
                     total++;
                 }
     }
-    if (total > UINT32_MAX || n > (UINT32_MAX >> 2))
-        goto done;
+    if (total > UINT32_MAX || n > (UINT32_MAX >> 2)) goto done;
     for (i = 0; i < ncells; i++)
         g->off[i + 1] += g->off[i];
     g->ent = malloc((total ? total : 1) * sizeof *g->ent);
-    if (g->ent == NULL)
-        goto done;
+    if (g->ent == NULL) goto done;
     for (i = 0; i < n; i++) { /* items in priority order: each cell's list stays sorted */
         grid_item *it = &its[i];
         size_t r, c;
@@ -874,13 +788,11 @@ done:
     }
     free(its);
     free(env);
-    if (rc != 0)
-        grid_free(g);
+    if (rc != 0) grid_free(g);
     return rc;
 }
 
-static size_t grid_bytes(const cell_grid *g)
-{
+static size_t grid_bytes(const cell_grid *g) {
     return g->nx == 0 ? 0
                       : (g->nx * g->ny + 1) * sizeof *g->off +
                             g->off[g->nx * g->ny] * sizeof *g->ent + g->nitems * sizeof(void *);
@@ -888,8 +800,7 @@ static size_t grid_bytes(const cell_grid *g)
 
 /* ---------------------------------------------------------------- builder */
 
-gis_builder *gis_builder_create(char *err, size_t errlen)
-{
+gis_builder *gis_builder_create(char *err, size_t errlen) {
     gis_builder *b = calloc(1, sizeof *b);
 
     if (b == NULL) {
@@ -912,10 +823,9 @@ gis_builder *gis_builder_create(char *err, size_t errlen)
     return b;
 }
 
-int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
-                             gis_level level, int is_zone, const unsigned char *wkb,
-                             size_t wkb_len, char *err, size_t errlen)
-{
+int gis_builder_add_division(gis_builder *b, const char *code, const char *name, gis_level level,
+                             int is_zone, const unsigned char *wkb, size_t wkb_len, char *err,
+                             size_t errlen) {
     char what[64];
     gis_division *d;
     GEOSGeometry *g;
@@ -982,8 +892,7 @@ int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
 int gis_builder_add_station(gis_builder *b, long long id, const char *name, gis_level tier,
                             int can_dispatch, long long parent_id, double lon, double lat,
                             const unsigned char *coverage_wkb, size_t wkb_len, char *err,
-                            size_t errlen)
-{
+                            size_t errlen) {
     char what[64];
     gis_station *st;
     GEOSGeometry *g = NULL;
@@ -1042,43 +951,35 @@ int gis_builder_add_station(gis_builder *b, long long id, const char *name, gis_
     return 0;
 }
 
-static void free_items(GEOSContextHandle_t h, gis_division *divs, size_t ndivs,
-                       gis_station *sts, size_t nsts)
-{
+static void free_items(GEOSContextHandle_t h, gis_division *divs, size_t ndivs, gis_station *sts,
+                       size_t nsts) {
     size_t i;
 
     for (i = 0; i < ndivs; i++) {
-        if (divs[i].priv_geom != NULL)
-            GEOSGeom_destroy_r(h, divs[i].priv_geom);
+        if (divs[i].priv_geom != NULL) GEOSGeom_destroy_r(h, divs[i].priv_geom);
         free(divs[i].priv_chunks);
         free(divs[i].name);
     }
     for (i = 0; i < nsts; i++) {
-        if (sts[i].priv_cov != NULL)
-            GEOSGeom_destroy_r(h, sts[i].priv_cov);
+        if (sts[i].priv_cov != NULL) GEOSGeom_destroy_r(h, sts[i].priv_cov);
         free(sts[i].name);
     }
     free(divs);
     free(sts);
 }
 
-void gis_builder_destroy(gis_builder *b)
-{
-    if (b == NULL)
-        return;
+void gis_builder_destroy(gis_builder *b) {
+    if (b == NULL) return;
     free_items(b->h, b->divs, b->ndivs, b->sts, b->nsts);
-    if (b->rd != NULL)
-        GEOSWKBReader_destroy_r(b->h, b->rd);
+    if (b->rd != NULL) GEOSWKBReader_destroy_r(b->h, b->rd);
     geos_close(b->h);
     free(b);
 }
 
-static void index_free(gis_index *ix)
-{
+static void index_free(gis_index *ix) {
     int i;
 
-    if (ix == NULL)
-        return;
+    if (ix == NULL) return;
     for (i = 0; i < 4; i++)
         grid_free(&ix->tier_grid[i]);
     grid_free(&ix->zone_grid);
@@ -1090,21 +991,18 @@ static void index_free(gis_index *ix)
     free(ix);
 }
 
-void gis_index_destroy(gis_index *ix)
-{
+void gis_index_destroy(gis_index *ix) {
     index_free(ix);
 }
 
-static int cmp_div_code(const void *a, const void *b)
-{
+static int cmp_div_code(const void *a, const void *b) {
     const gis_division *x = *(const gis_division *const *)a;
     const gis_division *y = *(const gis_division *const *)b;
 
     return strcmp(x->code, y->code);
 }
 
-static int cmp_station_id(const void *a, const void *b)
-{
+static int cmp_station_id(const void *a, const void *b) {
     const gis_station *x = *(const gis_station *const *)a;
     const gis_station *y = *(const gis_station *const *)b;
 
@@ -1112,28 +1010,24 @@ static int cmp_station_id(const void *a, const void *b)
 }
 
 /* Stations for routing: lowest tier (highest gis_level) first, then id. */
-static int cmp_station_route(const void *a, const void *b)
-{
+static int cmp_station_route(const void *a, const void *b) {
     const gis_station *x = *(const gis_station *const *)a;
     const gis_station *y = *(const gis_station *const *)b;
 
-    if (x->tier != y->tier)
-        return x->tier > y->tier ? -1 : 1;
+    if (x->tier != y->tier) return x->tier > y->tier ? -1 : 1;
     return (x->id > y->id) - (x->id < y->id);
 }
 
 /* Division items of one layer (level lv, or the zones when lv < 0) in code
  * order, with their geometries and vertex count, into the grid. */
 static int build_div_grid(gis_index *ix, gis_division **sorted, int lv, void **items,
-                          const GEOSGeometry **geoms, cell_grid *g)
-{
+                          const GEOSGeometry **geoms, cell_grid *g) {
     size_t i, n = 0, nv = 0;
 
     for (i = 0; i < ix->ndivs; i++) {
         gis_division *d = sorted[i];
         size_t k;
-        if (lv < 0 ? !d->is_zone : (d->is_zone || (int)d->level != lv))
-            continue;
+        if (lv < 0 ? !d->is_zone : (d->is_zone || (int)d->level != lv)) continue;
         items[n] = d;
         geoms[n++] = d->priv_geom;
         for (k = 0; k < d->priv_nchunks; k++)
@@ -1142,8 +1036,7 @@ static int build_div_grid(gis_index *ix, gis_division **sorted, int lv, void **i
     return grid_build(ix->h, g, items, geoms, n, lv < 0 ? 0.0 : ix->snap_m * 1.01 + 1.0, nv);
 }
 
-gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err, size_t errlen)
-{
+gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err, size_t errlen) {
     gis_index *ix = NULL, *out = NULL;
     gis_division **sorted = NULL;
     size_t i;
@@ -1202,8 +1095,7 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
     for (i = 0; i < ix->nsts; i++) {
         ix->sts[i].priv_slot = i;
         ix->by_id[i] = &ix->sts[i];
-        if (ix->sts[i].tier == GIS_CITY)
-            ix->city[ix->ncity++] = &ix->sts[i];
+        if (ix->sts[i].tier == GIS_CITY) ix->city[ix->ncity++] = &ix->sts[i];
     }
     qsort(ix->by_id, ix->nsts, sizeof *ix->by_id, cmp_station_id);
     for (i = 1; i < ix->nsts; i++) {
@@ -1222,8 +1114,7 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
         int bad = items == NULL || geoms == NULL || route == NULL;
         for (l = 0; l < 4 && !bad; l++)
             bad = build_div_grid(ix, sorted, l, items, geoms, &ix->tier_grid[l]) != 0;
-        if (!bad)
-            bad = build_div_grid(ix, sorted, -1, items, geoms, &ix->zone_grid) != 0;
+        if (!bad) bad = build_div_grid(ix, sorted, -1, items, geoms, &ix->zone_grid) != 0;
         if (!bad) {
             memcpy(route, ix->by_id, ix->nsts * sizeof *route);
             qsort(route, ix->nsts, sizeof *route, cmp_station_route);
@@ -1253,7 +1144,8 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
                        ix->ndivs * (sizeof(gis_division) + 256 + 96) +
                        ix->nsts * (sizeof(gis_station) + 3 * sizeof(void *) + 256 + 96);
     for (i = 0; i < ix->ndivs; i++)
-        ix->approx_bytes += strlen(ix->divs[i].name) + 1 + ix->divs[i].priv_nchunks * sizeof(seg_chunk);
+        ix->approx_bytes +=
+            strlen(ix->divs[i].name) + 1 + ix->divs[i].priv_nchunks * sizeof(seg_chunk);
     for (i = 0; i < ix->nsts; i++)
         ix->approx_bytes += strlen(ix->sts[i].name) + 1;
     for (l = 0; l < 4; l++)
@@ -1269,33 +1161,25 @@ done:
     return out;
 }
 
-void gis_index_stats(const gis_index *ix, size_t *ndivisions, size_t *nstations,
-                     size_t *nvertices, size_t *approx_bytes)
-{
-    if (ndivisions)
-        *ndivisions = ix ? ix->ndivs : 0;
-    if (nstations)
-        *nstations = ix ? ix->nsts : 0;
-    if (nvertices)
-        *nvertices = ix ? ix->nvertices : 0;
-    if (approx_bytes)
-        *approx_bytes = ix ? ix->approx_bytes : 0;
+void gis_index_stats(const gis_index *ix, size_t *ndivisions, size_t *nstations, size_t *nvertices,
+                     size_t *approx_bytes) {
+    if (ndivisions) *ndivisions = ix ? ix->ndivs : 0;
+    if (nstations) *nstations = ix ? ix->nsts : 0;
+    if (nvertices) *nvertices = ix ? ix->nvertices : 0;
+    if (approx_bytes) *approx_bytes = ix ? ix->approx_bytes : 0;
 }
 
 /* ------------------------------------------------------------------ slot */
 
-static void index_release(gis_index *ix)
-{
+static void index_release(gis_index *ix) {
     if (ix != NULL && atomic_fetch_sub_explicit(&ix->refs, 1, memory_order_acq_rel) == 1)
         index_free(ix);
 }
 
-gis_slot *gis_slot_create(void)
-{
+gis_slot *gis_slot_create(void) {
     gis_slot *s = calloc(1, sizeof *s);
 
-    if (s == NULL)
-        return NULL;
+    if (s == NULL) return NULL;
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s);
         return NULL;
@@ -1304,21 +1188,17 @@ gis_slot *gis_slot_create(void)
     return s;
 }
 
-void gis_slot_destroy(gis_slot *s)
-{
-    if (s == NULL)
-        return;
+void gis_slot_destroy(gis_slot *s) {
+    if (s == NULL) return;
     index_release(s->cur);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
 
-void gis_slot_publish(gis_slot *s, gis_index *ix)
-{
+void gis_slot_publish(gis_slot *s, gis_index *ix) {
     gis_index *old;
 
-    if (s == NULL || ix == NULL)
-        return;
+    if (s == NULL || ix == NULL) return;
     pthread_mutex_lock(&s->mu);
     old = s->cur;
     s->cur = ix; /* the slot's reference is the one ix was created with */
@@ -1327,22 +1207,18 @@ void gis_slot_publish(gis_slot *s, gis_index *ix)
     index_release(old);
 }
 
-int gis_slot_ready(gis_slot *s)
-{
+int gis_slot_ready(gis_slot *s) {
     return s != NULL && atomic_load_explicit(&s->gen, memory_order_acquire) != 0;
 }
 
 /* --------------------------------------------------------------- locator */
 
-gis_locator *gis_locator_create(gis_slot *s)
-{
+gis_locator *gis_locator_create(gis_slot *s) {
     gis_locator *l;
 
-    if (s == NULL)
-        return NULL;
+    if (s == NULL) return NULL;
     l = calloc(1, sizeof *l);
-    if (l == NULL)
-        return NULL;
+    if (l == NULL) return NULL;
     l->s = s;
     l->h = geos_open(l->msg);
     if (l->h == NULL) {
@@ -1353,17 +1229,14 @@ gis_locator *gis_locator_create(gis_slot *s)
 }
 
 /* Drop the prepared geometries and the index reference. */
-static void locator_drop(gis_locator *l)
-{
+static void locator_drop(gis_locator *l) {
     size_t i;
 
     if (l->ix != NULL) {
         for (i = 0; l->pdiv != NULL && i < l->ix->ndivs; i++)
-            if (l->pdiv[i] != NULL)
-                GEOSPreparedGeom_destroy_r(l->h, l->pdiv[i]);
+            if (l->pdiv[i] != NULL) GEOSPreparedGeom_destroy_r(l->h, l->pdiv[i]);
         for (i = 0; l->pcov != NULL && i < l->ix->nsts; i++)
-            if (l->pcov[i] != NULL)
-                GEOSPreparedGeom_destroy_r(l->h, l->pcov[i]);
+            if (l->pcov[i] != NULL) GEOSPreparedGeom_destroy_r(l->h, l->pcov[i]);
     }
     free(l->pdiv);
     free(l->pcov);
@@ -1374,27 +1247,22 @@ static void locator_drop(gis_locator *l)
     l->gen = 0;
 }
 
-void gis_locator_destroy(gis_locator *l)
-{
-    if (l == NULL)
-        return;
+void gis_locator_destroy(gis_locator *l) {
+    if (l == NULL) return;
     locator_drop(l);
     free(l->sc);
-    if (l->pt != NULL)
-        GEOSGeom_destroy_r(l->h, l->pt);
+    if (l->pt != NULL) GEOSGeom_destroy_r(l->h, l->pt);
     geos_close(l->h);
     free(l);
 }
 
 /* Make l->ix the newest published index. Lock-free unless it changed. */
-static int locator_refresh(gis_locator *l, char *err, size_t errlen)
-{
+static int locator_refresh(gis_locator *l, char *err, size_t errlen) {
     gis_slot *s = l->s;
     unsigned long g = atomic_load_explicit(&s->gen, memory_order_acquire);
     gis_index *ix;
 
-    if (g != 0 && g == l->gen && l->ix != NULL)
-        return 0;
+    if (g != 0 && g == l->gen && l->ix != NULL) return 0;
     if (g == 0) {
         set_err(err, errlen, "no spatial index published yet");
         return -1;
@@ -1421,12 +1289,9 @@ static int locator_refresh(gis_locator *l, char *err, size_t errlen)
  * need (only cells on an edge need GEOS) and kept for the next calls.
  * GEOS 3.11 caches a geometry's envelope, so a point is never moved: a new
  * position gets a new point. NULL on failure. */
-static const GEOSGeometry *locate_point(gis_locator *l, double lon, double lat)
-{
-    if (l->pt != NULL && l->pt_lon == lon && l->pt_lat == lat)
-        return l->pt;
-    if (l->pt != NULL)
-        GEOSGeom_destroy_r(l->h, l->pt);
+static const GEOSGeometry *locate_point(gis_locator *l, double lon, double lat) {
+    if (l->pt != NULL && l->pt_lon == lon && l->pt_lat == lat) return l->pt;
+    if (l->pt != NULL) GEOSGeom_destroy_r(l->h, l->pt);
     l->pt = GEOSGeom_createPointFromXY_r(l->h, lon, lat);
     l->pt_lon = lon;
     l->pt_lat = lat;
@@ -1436,21 +1301,17 @@ static const GEOSGeometry *locate_point(gis_locator *l, double lon, double lat)
 /* 1 if the item with cell status st, geometry geom and prepared slot
  * cache[slot] covers (lon, lat), 0 if not, -1 on GEOS failure. Only
  * CELL_EDGE needs the polygon test; prepares lazily in the locator. */
-static int covers(gis_locator *l, unsigned int st, const GEOSPreparedGeometry **cache,
-                  size_t slot, const GEOSGeometry *geom, double lon, double lat)
-{
+static int covers(gis_locator *l, unsigned int st, const GEOSPreparedGeometry **cache, size_t slot,
+                  const GEOSGeometry *geom, double lon, double lat) {
     const GEOSGeometry *pt;
     char r;
 
-    if (st != CELL_EDGE)
-        return st == CELL_IN;
+    if (st != CELL_EDGE) return st == CELL_IN;
     pt = locate_point(l, lon, lat);
-    if (pt == NULL)
-        return -1;
+    if (pt == NULL) return -1;
     if (cache[slot] == NULL) {
         cache[slot] = GEOSPrepare_r(l->h, geom);
-        if (cache[slot] == NULL)
-            return -1;
+        if (cache[slot] == NULL) return -1;
     }
     r = GEOSPreparedCovers_r(l->h, cache[slot], pt);
     return r == 2 ? -1 : r;
@@ -1458,14 +1319,12 @@ static int covers(gis_locator *l, unsigned int st, const GEOSPreparedGeometry **
 
 /* Geodesic metres from (lon, lat) to (qlon, qlat), remembered for the rest
  * of this gis_locate (tiers often snap to the same boundary point). */
-static double memo_geodesic(gis_locator *l, double lon, double lat, double qlon, double qlat)
-{
+static double memo_geodesic(gis_locator *l, double lon, double lat, double qlon, double qlat) {
     int i;
     double d;
 
     for (i = 0; i < l->nmemo; i++)
-        if (l->memo[i][0] == qlon && l->memo[i][1] == qlat)
-            return l->memo[i][2];
+        if (l->memo[i][0] == qlon && l->memo[i][1] == qlat) return l->memo[i][2];
     d = gis_geodesic_m(lon, lat, qlon, qlat);
     i = l->nmemo < 4 ? l->nmemo++ : 3;
     l->memo[i][0] = qlon;
@@ -1484,15 +1343,13 @@ typedef struct {
 
 /* Distance from v to the interval [lo, hi], 0 inside (fmax(0, fmax(lo - v,
  * v - hi)) without the libm calls). */
-static inline double gap(double lo, double hi, double v)
-{
+static inline double gap(double lo, double hi, double v) {
     return v < lo ? lo - v : (v > hi ? v - hi : 0.0);
 }
 
 /* Scan the division's boundary chunks, skipping those whose envelope is
  * beyond reach or beyond the best distance so far. */
-static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c)
-{
+static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c) {
     const seg_chunk *ch = d->priv_chunks;
     double reach2 = c->reach * c->reach;
     size_t k;
@@ -1503,12 +1360,10 @@ static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c
         double px = 0.0, py = 0.0, d2 = dx * dx + dy * dy;
         unsigned int i;
 
-        if (d2 > reach2 || d2 >= c->best2)
-            continue;
+        if (d2 > reach2 || d2 >= c->best2) continue;
         for (i = 0; i < ch[k].count; i++) {
             double x, y, qx, qy, vx, vy, t, len2;
-            if (GEOSCoordSeq_getXY_r(h, ch[k].seq, ch[k].start + i, &x, &y) == 0)
-                return -1;
+            if (GEOSCoordSeq_getXY_r(h, ch[k].seq, ch[k].start + i, &x, &y) == 0) return -1;
             qx = (x - c->lon0) * c->kx;
             qy = (y - c->lat0) * c->ky;
             if (i > 0) {
@@ -1537,8 +1392,7 @@ static int chunks_near(GEOSContextHandle_t h, const gis_division *d, near_ctx *c
 /* Upper bound of |geodesic - local| metres for a local distance of m metres
  * (m within snapping reach, |lat| <= 85): the tangent-frame error is below
  * 1e-4 relative there; 1e-3 leaves a wide margin. */
-static double local_slack(double m)
-{
+static double local_slack(double m) {
     return m * 1e-3 + 1e-6;
 }
 
@@ -1550,8 +1404,7 @@ static double local_slack(double m)
  * the divisions whose local distance leaves them a chance to win. The cell's
  * entries hold every division within reach (see cell grids). */
 static int snap(gis_locator *l, const cell_grid *g, const uint32_t *ents, size_t n, double lon,
-                double lat, double tol, const gis_division **best, double *dist_m)
-{
+                double lat, double tol, const gis_division **best, double *dist_m) {
     near_ctx c = {0.0, 0.0, 0.0, 0.0, 0.0, INFINITY, 0.0, 0.0};
     double bestd = INFINITY, lmin = INFINITY, limit;
     size_t i, nc = 0;
@@ -1561,8 +1414,7 @@ static int snap(gis_locator *l, const cell_grid *g, const uint32_t *ents, size_t
     *dist_m = -1.0;
     if (n > l->capsc) {
         snap_cand *m = realloc(l->sc, n * sizeof *m);
-        if (m == NULL)
-            return -1;
+        if (m == NULL) return -1;
         l->sc = m;
         l->capsc = n;
     }
@@ -1575,19 +1427,15 @@ static int snap(gis_locator *l, const cell_grid *g, const uint32_t *ents, size_t
         double ex, ey;
         ex = gap(d->priv_env[0], d->priv_env[2], lon) * c.kx;
         ey = gap(d->priv_env[1], d->priv_env[3], lat) * c.ky;
-        if (ex * ex + ey * ey > c.reach * c.reach)
-            continue;
+        if (ex * ex + ey * ey > c.reach * c.reach) continue;
         c.best2 = INFINITY;
-        if (chunks_near(l->h, d, &c) != 0)
-            return -1;
-        if (!isfinite(c.best2))
-            continue;
+        if (chunks_near(l->h, d, &c) != 0) return -1;
+        if (!isfinite(c.best2)) continue;
         l->sc[nc].d = d;
         l->sc[nc].local_m = sqrt(c.best2);
         l->sc[nc].qlon = lon + c.bx / c.kx;
         l->sc[nc].qlat = lat + c.by / c.ky;
-        if (l->sc[nc].local_m < lmin)
-            lmin = l->sc[nc].local_m;
+        if (l->sc[nc].local_m < lmin) lmin = l->sc[nc].local_m;
         nc++;
     }
     /* A division whose geodesic distance surely exceeds the nearest one's or
@@ -1596,8 +1444,7 @@ static int snap(gis_locator *l, const cell_grid *g, const uint32_t *ents, size_t
     for (i = 0; i < nc; i++) {
         const snap_cand *s = &l->sc[i];
         double d_m;
-        if (!exact_all && s->local_m - local_slack(s->local_m) > limit)
-            continue;
+        if (!exact_all && s->local_m - local_slack(s->local_m) > limit) continue;
         d_m = memo_geodesic(l, lon, lat, s->qlon, s->qlat);
         if (d_m <= tol &&
             (d_m < bestd || (d_m == bestd && strcmp(s->d->code, (*best)->code) < 0))) {
@@ -1609,8 +1456,7 @@ static int snap(gis_locator *l, const cell_grid *g, const uint32_t *ents, size_t
     return 0;
 }
 
-static const gis_station *station_lookup(const gis_index *ix, long long id)
-{
+static const gis_station *station_lookup(const gis_index *ix, long long id) {
     size_t lo = 0, hi = ix->nsts;
 
     while (lo < hi) {
@@ -1624,8 +1470,7 @@ static const gis_station *station_lookup(const gis_index *ix, long long id)
 }
 
 int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err,
-               size_t errlen)
-{
+               size_t errlen) {
     gis_index *ix;
     const gis_station *best = NULL;
     const uint32_t *ents;
@@ -1641,8 +1486,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
         set_err(err, errlen, "lon/lat not finite or out of range (lon -180..180, lat -90..90)");
         return -1;
     }
-    if (locator_refresh(l, err, errlen) != 0)
-        return -1;
+    if (locator_refresh(l, err, errlen) != 0) return -1;
     ix = l->ix;
     memset(out, 0, sizeof *out);
     out->snapped_m = -1.0;
@@ -1662,8 +1506,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
                 set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
                 return -1;
             }
-            if (c)
-                win = d;
+            if (c) win = d;
         }
         if (win == NULL && n > 0 && ix->snap_m > 0.0) {
             double dm;
@@ -1671,8 +1514,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
                 set_err(err, errlen, "snapping failed: %s", l->msg[0] ? l->msg : "out of memory");
                 return -1;
             }
-            if (win != NULL && dm > out->snapped_m)
-                out->snapped_m = dm;
+            if (win != NULL && dm > out->snapped_m) out->snapped_m = dm;
         }
         out->tiers[lv] = win;
     }
@@ -1688,8 +1530,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
             set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
             return -1;
         }
-        if (c)
-            out->zones[out->nzones++] = d;
+        if (c) out->zones[out->nzones++] = d;
     }
 
     /* Routing: lowest tier covering (cells list coverages lowest tier
@@ -1699,21 +1540,18 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
     for (i = 0; i < n; i++) {
         const gis_station *st = ix->cov_grid.items[ents[i] >> 2];
         int c;
-        if (best != NULL && st->tier != best->tier)
-            break; /* a higher tier: cannot win */
+        if (best != NULL && st->tier != best->tier) break; /* a higher tier: cannot win */
         c = covers(l, ents[i] & 3u, l->pcov, st->priv_slot, st->priv_cov, lon, lat);
         if (c < 0) {
             set_err(err, errlen, "GEOS covers failed for station %lld: %s", st->id, l->msg);
             return -1;
         }
-        if (!c)
-            continue;
+        if (!c) continue;
         if (++nbest == 1) {
             best = st;
             continue;
         }
-        if (nbest == 2)
-            bestd = gis_geodesic_m(lon, lat, best->lon, best->lat);
+        if (nbest == 2) bestd = gis_geodesic_m(lon, lat, best->lon, best->lat);
         {
             double d = gis_geodesic_m(lon, lat, st->lon, st->lat);
             if (d < bestd) { /* equal: the earlier, smaller id stays */
@@ -1722,8 +1560,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
             }
         }
     }
-    if (nbest == 1)
-        bestd = gis_geodesic_m(lon, lat, best->lon, best->lat);
+    if (nbest == 1) bestd = gis_geodesic_m(lon, lat, best->lon, best->lat);
     if (best == NULL) {
         /* City fallback: dispatching city stations first, then nearest. */
         for (i = 0; i < ix->ncity; i++) {
@@ -1746,8 +1583,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
             int k, seen = (up == best);
             for (k = 0; k < out->nchain && !seen; k++)
                 seen = out->chain[k] == up;
-            if (up == NULL || seen)
-                break;
+            if (up == NULL || seen) break;
             out->chain[out->nchain++] = up;
             cur = up;
         }
@@ -1755,9 +1591,7 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
     return 0;
 }
 
-const gis_station *gis_station_by_id(gis_locator *l, long long id)
-{
-    if (l == NULL || locator_refresh(l, NULL, 0) != 0)
-        return NULL;
+const gis_station *gis_station_by_id(gis_locator *l, long long id) {
+    if (l == NULL || locator_refresh(l, NULL, 0) != 0) return NULL;
     return station_lookup(l->ix, id);
 }

@@ -68,10 +68,10 @@ typedef enum { GIS_CITY = 0, GIS_COUNTY = 1, GIS_TOWN = 2, GIS_COMMUNITY = 3 } g
 const char *gis_level_name(gis_level l);
 
 typedef struct gis_division {
-    char code[13];    /* 1..12 characters, unique in an index */
-    char *name;       /* UTF-8, owned by the index */
+    char code[13]; /* 1..12 characters, unique in an index */
+    char *name;    /* UTF-8, owned by the index */
     gis_level level;
-    int is_zone;      /* 1: functional zone, never a tier */
+    int is_zone; /* 1: functional zone, never a tier */
     /* private: owned by gis/index.c, do not use */
     void *priv_geom;
     size_t priv_slot;
@@ -81,14 +81,14 @@ typedef struct gis_division {
 } gis_division;
 
 typedef struct gis_station {
-    long long id;     /* unique in an index */
-    char *name;       /* UTF-8, owned by the index */
+    long long id; /* unique in an index */
+    char *name;   /* UTF-8, owned by the index */
     gis_level tier;
     int can_dispatch;
     long long parent_id; /* <= 0: none */
-    double lon, lat;  /* WGS-84 location of the station */
+    double lon, lat;     /* WGS-84 location of the station */
     /* private: owned by gis/index.c, do not use */
-    void *priv_cov;   /* coverage geometry or NULL */
+    void *priv_cov; /* coverage geometry or NULL */
     size_t priv_slot;
 } gis_station;
 
@@ -105,9 +105,9 @@ gis_builder *gis_builder_create(char *err, size_t errlen);
  * Returns 0, or -1 with a message naming the code; on -1 the builder is
  * unchanged and still usable (the caller may skip the feature and go on).
  * Duplicate codes are reported by gis_builder_finish. */
-int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
-                             gis_level level, int is_zone, const unsigned char *wkb,
-                             size_t wkb_len, char *err, size_t errlen);
+int gis_builder_add_division(gis_builder *b, const char *code, const char *name, gis_level level,
+                             int is_zone, const unsigned char *wkb, size_t wkb_len, char *err,
+                             size_t errlen);
 
 /* Add one station. id: unique; tier: a gis_level; (lon, lat): WGS-84, finite
  * and in range; coverage_wkb/wkb_len: polygonal coverage area, or NULL/0 for
@@ -123,8 +123,7 @@ int gis_builder_add_station(gis_builder *b, long long id, const char *name, gis_
  * snapping; the server passes 500). Always consumes b. Returns the index
  * (caller owns it: publish it or gis_index_destroy it) or NULL with a message
  * (duplicate division code or station id, bad tolerance, out of memory). */
-gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err,
-                              size_t errlen);
+gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err, size_t errlen);
 
 /* Free a builder that will not be finished. NULL is a no-op. */
 void gis_builder_destroy(gis_builder *b);
@@ -135,8 +134,8 @@ void gis_index_destroy(gis_index *ix);
 
 /* Counts and an estimate of the heap held by the index (geometries, grids,
  * strings; not the per-locator prepared caches). Any output may be NULL. */
-void gis_index_stats(const gis_index *ix, size_t *ndivisions, size_t *nstations,
-                     size_t *nvertices, size_t *approx_bytes);
+void gis_index_stats(const gis_index *ix, size_t *ndivisions, size_t *nstations, size_t *nvertices,
+                     size_t *approx_bytes);
 
 /* Atomic publication: many reader threads, one writer. */
 typedef struct gis_slot gis_slot;
@@ -168,14 +167,14 @@ gis_locator *gis_locator_create(gis_slot *s);
 void gis_locator_destroy(gis_locator *l);
 
 typedef struct {
-    const gis_division *tiers[4];  /* by gis_level; NULL when outside that tier */
-    int outside;                   /* 1: in no city polygon even after snapping */
-    double snapped_m;              /* >= 0 when a tier was snapped, else -1 */
-    const gis_division *zones[8];  /* covering functional zones (is_zone = 1) */
+    const gis_division *tiers[4]; /* by gis_level; NULL when outside that tier */
+    int outside;                  /* 1: in no city polygon even after snapping */
+    double snapped_m;             /* >= 0 when a tier was snapped, else -1 */
+    const gis_division *zones[8]; /* covering functional zones (is_zone = 1) */
     int nzones;
-    const gis_station *station;    /* responsible station or NULL */
-    double station_distance_m;     /* geodesic metres to it, -1 when NULL */
-    const gis_station *chain[4];   /* stations above `station`, nearest first */
+    const gis_station *station;  /* responsible station or NULL */
+    double station_distance_m;   /* geodesic metres to it, -1 when NULL */
+    const gis_station *chain[4]; /* stations above `station`, nearest first */
     int nchain;
 } gis_location;
 
@@ -184,8 +183,7 @@ typedef struct {
  * outside -180..180 or lat outside -90..90, no index published yet, GEOS
  * failure or out of memory. Every pointer in *out stays valid until the next
  * gis_locate / gis_station_by_id call on this locator (or its destruction). */
-int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err,
-               size_t errlen);
+int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err, size_t errlen);
 
 /* The station with this id in the newest published index (switching to it
  * if needed, which ends the validity of pointers from earlier calls); NULL

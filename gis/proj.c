@@ -19,19 +19,16 @@ struct gis_proj {
     PJ *gk[GK_NZONES]; /* EPSG:4326 -> EPSG:45xx, normalised, created lazily */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
+static void set_err(char *err, size_t errlen, const char *fmt, ...) {
     va_list ap;
 
-    if (err == NULL || errlen == 0)
-        return;
+    if (err == NULL || errlen == 0) return;
     va_start(ap, fmt);
     vsnprintf(err, errlen, fmt, ap);
     va_end(ap);
 }
 
-gis_proj *gis_proj_create(char *err, size_t errlen)
-{
+gis_proj *gis_proj_create(char *err, size_t errlen) {
     gis_proj *p = calloc(1, sizeof *p);
 
     if (p == NULL) {
@@ -49,25 +46,20 @@ gis_proj *gis_proj_create(char *err, size_t errlen)
     return p;
 }
 
-void gis_proj_destroy(gis_proj *p)
-{
+void gis_proj_destroy(gis_proj *p) {
     int i;
 
-    if (p == NULL)
-        return;
+    if (p == NULL) return;
     for (i = 0; i < GK_NZONES; i++)
-        if (p->gk[i] != NULL)
-            proj_destroy(p->gk[i]);
+        if (p->gk[i] != NULL) proj_destroy(p->gk[i]);
     proj_context_destroy(p->ctx);
     free(p);
 }
 
-int gis_gk_epsg_for_lon(double lon)
-{
+int gis_gk_epsg_for_lon(double lon) {
     int zone;
 
-    if (!isfinite(lon) || lon < 73.5 || lon > 136.5)
-        return -1;
+    if (!isfinite(lon) || lon < 73.5 || lon > 136.5) return -1;
     zone = (int)floor((lon + 1.5) / 3.0); /* CM = 3 * zone */
     if (zone > 45)                        /* lon == 136.5 exactly */
         zone = 45;
@@ -75,8 +67,7 @@ int gis_gk_epsg_for_lon(double lon)
 }
 
 /* The cached EPSG:4326 -> EPSG:epsg transform, created on first use. */
-static PJ *gk_transform(gis_proj *p, int epsg, char *err, size_t errlen)
-{
+static PJ *gk_transform(gis_proj *p, int epsg, char *err, size_t errlen) {
     char target[32];
     PJ *raw = NULL, *norm = NULL;
     int slot;
@@ -91,8 +82,7 @@ static PJ *gk_transform(gis_proj *p, int epsg, char *err, size_t errlen)
         return NULL;
     }
     slot = epsg - GK_EPSG_FIRST;
-    if (p->gk[slot] != NULL)
-        return p->gk[slot];
+    if (p->gk[slot] != NULL) return p->gk[slot];
 
     snprintf(target, sizeof target, "EPSG:%d", epsg);
     raw = proj_create_crs_to_crs(p->ctx, "EPSG:4326", target, NULL);
@@ -112,16 +102,13 @@ static PJ *gk_transform(gis_proj *p, int epsg, char *err, size_t errlen)
     p->gk[slot] = norm;
     norm = NULL;
 done:
-    if (raw != NULL)
-        proj_destroy(raw);
-    if (norm != NULL)
-        proj_destroy(norm);
+    if (raw != NULL) proj_destroy(raw);
+    if (norm != NULL) proj_destroy(norm);
     return p->gk[slot];
 }
 
-static int run(gis_proj *p, int epsg, PJ_DIRECTION dir, double x, double y, double *ox,
-               double *oy, char *err, size_t errlen)
-{
+static int run(gis_proj *p, int epsg, PJ_DIRECTION dir, double x, double y, double *ox, double *oy,
+               char *err, size_t errlen) {
     PJ *pj;
     PJ_COORD c;
 
@@ -134,8 +121,7 @@ static int run(gis_proj *p, int epsg, PJ_DIRECTION dir, double x, double y, doub
         return -1;
     }
     pj = gk_transform(p, epsg, err, errlen);
-    if (pj == NULL)
-        return -1;
+    if (pj == NULL) return -1;
     proj_errno_reset(pj);
     c = proj_coord(x, y, 0.0, 0.0);
     c = proj_trans(pj, dir, c);
@@ -152,32 +138,27 @@ static int run(gis_proj *p, int epsg, PJ_DIRECTION dir, double x, double y, doub
     return 0;
 }
 
-int gis_proj_to_gk(gis_proj *p, int epsg, double lon, double lat, double *e, double *n,
-                   char *err, size_t errlen)
-{
+int gis_proj_to_gk(gis_proj *p, int epsg, double lon, double lat, double *e, double *n, char *err,
+                   size_t errlen) {
     return run(p, epsg, PJ_FWD, lon, lat, e, n, err, errlen);
 }
 
-int gis_proj_from_gk(gis_proj *p, int epsg, double e, double n, double *lon, double *lat,
-                     char *err, size_t errlen)
-{
+int gis_proj_from_gk(gis_proj *p, int epsg, double e, double n, double *lon, double *lat, char *err,
+                     size_t errlen) {
     return run(p, epsg, PJ_INV, e, n, lon, lat, err, errlen);
 }
 
 static struct geod_geodesic wgs84_geod;
 static pthread_once_t wgs84_once = PTHREAD_ONCE_INIT;
 
-static void wgs84_init(void)
-{
+static void wgs84_init(void) {
     geod_init(&wgs84_geod, 6378137.0, 1.0 / 298.257223563);
 }
 
-double gis_geodesic_m(double lon1, double lat1, double lon2, double lat2)
-{
+double gis_geodesic_m(double lon1, double lat1, double lon2, double lat2) {
     double s12 = 0.0;
 
-    if (!isfinite(lon1) || !isfinite(lat1) || !isfinite(lon2) || !isfinite(lat2))
-        return NAN;
+    if (!isfinite(lon1) || !isfinite(lat1) || !isfinite(lon2) || !isfinite(lat2)) return NAN;
     pthread_once(&wgs84_once, wgs84_init);
     geod_inverse(&wgs84_geod, lat1, lon1, lat2, lon2, &s12, NULL, NULL);
     return s12;

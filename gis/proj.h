@@ -34,13 +34,13 @@ int gis_gk_epsg_for_lon(double lon);
  * use and cached in p. Returns 0, or -1 with a message in err (bad epsg,
  * NaN/out-of-range input, PROJ failure, HUGE_VAL result). Outputs are
  * untouched on failure. */
-int gis_proj_to_gk(gis_proj *p, int epsg, double lon, double lat, double *e, double *n,
-                   char *err, size_t errlen);
+int gis_proj_to_gk(gis_proj *p, int epsg, double lon, double lat, double *e, double *n, char *err,
+                   size_t errlen);
 
 /* Inverse of gis_proj_to_gk: (easting, northing) -> (lon, lat) degrees.
  * Same rules and errors. */
-int gis_proj_from_gk(gis_proj *p, int epsg, double e, double n, double *lon, double *lat,
-                     char *err, size_t errlen);
+int gis_proj_from_gk(gis_proj *p, int epsg, double e, double n, double *lon, double *lat, char *err,
+                     size_t errlen);
 
 /* Geodesic distance in metres between two (lon, lat) points on the WGS-84
  * ellipsoid (Karney's algorithm, geodesic.h from PROJ). NaN if any input is

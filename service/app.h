@@ -12,22 +12,22 @@ struct gis_proj;
 
 typedef struct app {
     config cfg;
-    char conninfo[1024];      /* resolved database conninfo */
-    struct gis_slot *gis;     /* the published spatial index (gis/index.h) */
-    _Atomic int stopping;     /* set once on shutdown; background threads poll it */
+    char conninfo[1024];  /* resolved database conninfo */
+    struct gis_slot *gis; /* the published spatial index (gis/index.h) */
+    _Atomic int stopping; /* set once on shutdown; background threads poll it */
 } app;
 
 /* Per-thread state: only the owning thread touches it. Created lazily by worker_get(). */
 typedef struct worker {
     app *app;
-    PGconn *pg;               /* NULL until first use; re-made after the database restarts */
-    int db_down;              /* last database call failed for want of a connection */
-    char sqlstate[6];         /* SQLSTATE of the last failed statement, "" if none */
-    char err[512];            /* message of the last failure */
-    const char *prepared[128];/* static SQL strings prepared on this connection, by slot */
+    PGconn *pg;                /* NULL until first use; re-made after the database restarts */
+    int db_down;               /* last database call failed for want of a connection */
+    char sqlstate[6];          /* SQLSTATE of the last failed statement, "" if none */
+    char err[512];             /* message of the last failure */
+    const char *prepared[128]; /* static SQL strings prepared on this connection, by slot */
     int nprepared;
-    struct gis_locator *loc;  /* this thread's reader of app->gis */
-    struct gis_proj *proj;    /* this thread's PROJ context */
+    struct gis_locator *loc; /* this thread's reader of app->gis */
+    struct gis_proj *proj;   /* this thread's PROJ context */
 } worker;
 
 /* Makes a worker for the calling thread. Returns NULL on out of memory. */

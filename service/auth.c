@@ -10,7 +10,8 @@
 #include "service/db.h"
 #include "service/handlers.h"
 
-static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor", "admin"};
+static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor",
+                                         "admin"};
 
 unsigned auth_role_parse(const char *name) {
     for (unsigned i = 0; name && i < 5; i++)
@@ -44,16 +45,18 @@ static void copy_field(char *dst, size_t n, const char *src) {
 
 int auth_check_token(worker *w, const char *token, auth_user *u) {
     char hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
-    while (*token == ' ') token++;
+    while (*token == ' ')
+        token++;
     if (!*token || strlen(token) > 256) return 0;
     token_hash_param(token, hash);
     const char *params[] = {hash};
-    PGresult *res = db_exec(w,
-                            "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"
-                            " coalesce(u.unit_id, 0) FROM sessions s JOIN users u ON u.id = s.user_id"
-                            " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL"
-                            " AND s.expires_at > now() AND NOT u.disabled",
-                            1, params);
+    PGresult *res =
+        db_exec(w,
+                "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"
+                " coalesce(u.unit_id, 0) FROM sessions s JOIN users u ON u.id = s.user_id"
+                " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL"
+                " AND s.expires_at > now() AND NOT u.disabled",
+                1, params);
     if (!res) return -1;
     int ok = PQntuples(res) == 1;
     if (ok) {
@@ -73,7 +76,8 @@ void auth_code_prefix(const char *code12, char *out) {
     int n = 12;
     for (int i = 0; i < 4; i++) {
         int zeros = 1;
-        for (int k = cut[i]; k < 12 && code12[k]; k++) zeros &= code12[k] == '0';
+        for (int k = cut[i]; k < 12 && code12[k]; k++)
+            zeros &= code12[k] == '0';
         if (zeros) {
             n = cut[i];
             break;
@@ -113,7 +117,8 @@ int auth_user_add(worker *w, const char *username, const char *password, const c
         return -1;
     }
     if (!auth_role_parse(role)) {
-        snprintf(err, errlen, "role must be one of patrol, community, dispatcher, supervisor, admin");
+        snprintf(err, errlen,
+                 "role must be one of patrol, community, dispatcher, supervisor, admin");
         return -1;
     }
     if (auth_code12(division_code, code) != 0) {
@@ -125,11 +130,12 @@ int auth_user_add(worker *w, const char *username, const char *password, const c
         return -1;
     }
     const char *params[] = {username, hash, role, code};
-    if (db_command(w,
-                   "INSERT INTO users (username, password_hash, role, division_code) VALUES ($1, $2, $3, $4)"
-                   " ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash,"
-                   " role = EXCLUDED.role, division_code = EXCLUDED.division_code",
-                   4, params) != 0) {
+    if (db_command(
+            w,
+            "INSERT INTO users (username, password_hash, role, division_code) VALUES ($1, $2, $3, $4)"
+            " ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash,"
+            " role = EXCLUDED.role, division_code = EXCLUDED.division_code",
+            4, params) != 0) {
         snprintf(err, errlen, "%s", w->err);
         return -1;
     }
@@ -140,8 +146,10 @@ int auth_user_add(worker *w, const char *username, const char *password, const c
 int h_auth_login(http_req *r) {
     const char *username = json_string_value(json_object_get(r->json, "username"));
     const char *password = json_string_value(json_object_get(r->json, "password"));
-    if (!username) return http_error(r, 400, "invalid_field", "username", "username must be a string");
-    if (!password) return http_error(r, 400, "invalid_field", "password", "password must be a string");
+    if (!username)
+        return http_error(r, 400, "invalid_field", "username", "username must be a string");
+    if (!password)
+        return http_error(r, 400, "invalid_field", "password", "password must be a string");
     const char *p1[] = {username};
     PGresult *res = db_exec(r->w,
                             "SELECT id, password_hash, role, division_code FROM users"
@@ -152,7 +160,8 @@ int h_auth_login(http_req *r) {
     /* Verify against a fixed hash when the user is unknown, so timing does not tell. */
     static char dummy[crypto_pwhash_STRBYTES];
     if (!dummy[0]) auth_hash_password("not a password", dummy, sizeof dummy);
-    int ok = crypto_pwhash_str_verify(found ? PQgetvalue(res, 0, 1) : dummy, password, strlen(password)) == 0;
+    int ok = crypto_pwhash_str_verify(found ? PQgetvalue(res, 0, 1) : dummy, password,
+                                      strlen(password)) == 0;
     if (!found || !ok) {
         PQclear(res);
         return http_error(r, 401, "invalid_credentials", NULL, "wrong username or password");
@@ -164,19 +173,20 @@ int h_auth_login(http_req *r) {
     token_hash_param(token, hash);
     snprintf(ttl, sizeof ttl, "%d", r->app->cfg.token_ttl_s);
     const char *p2[] = {hash, PQgetvalue(res, 0, 0), ttl};
-    PGresult *ins = db_exec(r->w,
-                            "INSERT INTO sessions (token_hash, user_id, expires_at)"
-                            " VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int))"
-                            " RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-                            3, p2);
+    PGresult *ins = db_exec(
+        r->w,
+        "INSERT INTO sessions (token_hash, user_id, expires_at)"
+        " VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int))"
+        " RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+        3, p2);
     if (!ins) {
         PQclear(res);
         return http_db_error(r);
     }
-    json_t *out = json_pack("{s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "token", token, "expires_at",
-                            PQgetvalue(ins, 0, 0), "user", "id",
-                            (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "username", username,
-                            "role", PQgetvalue(res, 0, 2), "division_code", PQgetvalue(res, 0, 3));
+    json_t *out = json_pack(
+        "{s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
+        "user", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "username", username,
+        "role", PQgetvalue(res, 0, 2), "division_code", PQgetvalue(res, 0, 3));
     PQclear(ins);
     PQclear(res);
     return http_json(r, 200, out);
@@ -186,10 +196,12 @@ int h_auth_login(http_req *r) {
 int h_auth_logout(http_req *r) {
     char hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
     const char *token = http_header(r, "Authorization") + 7;
-    while (*token == ' ') token++;
+    while (*token == ' ')
+        token++;
     token_hash_param(token, hash);
     const char *params[] = {hash};
-    if (db_command(r->w, "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1::bytea", 1, params))
+    if (db_command(r->w, "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1::bytea", 1,
+                   params))
         return http_db_error(r);
     return http_send(r, 204, NULL, "", 0, NULL);
 }
@@ -197,6 +209,7 @@ int h_auth_logout(http_req *r) {
 /* GET /api/v1/auth/me */
 int h_auth_me(http_req *r) {
     return http_json(r, 200,
-                     json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)r->user.id, "username", r->user.username,
-                               "role", auth_role_name(r->user.role), "division_code", r->user.division_code));
+                     json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)r->user.id, "username",
+                               r->user.username, "role", auth_role_name(r->user.role),
+                               "division_code", r->user.division_code));
 }

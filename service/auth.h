@@ -12,17 +12,17 @@ enum {
     ROLE_DISPATCHER = 1u << 2,
     ROLE_SUPERVISOR = 1u << 3,
     ROLE_ADMIN = 1u << 4,
-    ROLE_ANY = 0x1f,          /* any signed-in user */
+    ROLE_ANY = 0x1f, /* any signed-in user */
     ROLE_STAFF = ROLE_DISPATCHER | ROLE_SUPERVISOR | ROLE_ADMIN,
 };
 
 typedef struct auth_user {
-    long long id;             /* 0 = nobody signed in */
+    long long id; /* 0 = nobody signed in */
     char username[64];
-    unsigned role;            /* one ROLE_* bit */
-    char division_code[13];   /* 12 digits: bounds what the user may see and change */
-    long long station_id;     /* 0 when none */
-    long long unit_id;        /* 0 when none */
+    unsigned role;          /* one ROLE_* bit */
+    char division_code[13]; /* 12 digits: bounds what the user may see and change */
+    long long station_id;   /* 0 when none */
+    long long unit_id;      /* 0 when none */
 } auth_user;
 
 /* "patrol" -> ROLE_PATROL ...; 0 when unknown. */

@@ -6,7 +6,7 @@
 #include <stddef.h>
 
 typedef struct buf {
-    char *p;   /* owned; NULL until the first append */
+    char *p; /* owned; NULL until the first append */
     size_t len, cap;
     int oom;
 } buf;

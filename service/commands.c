@@ -61,13 +61,19 @@ int cmd_user(app *a, int argc, char **argv) {
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'r') role = optarg;
-        else if (c == 'd') division = optarg;
-        else if (c == 'p') password = optarg;
-        else return 2;
+        if (c == 'r')
+            role = optarg;
+        else if (c == 'd')
+            division = optarg;
+        else if (c == 'p')
+            password = optarg;
+        else
+            return 2;
     }
     if (argc - optind != 2 || strcmp(argv[optind], "add") != 0 || !role || !division || !password) {
-        fprintf(stderr, "usage: patrold user add NAME --role R --division CODE --password P (or PATROLD_PASSWORD)\n");
+        fprintf(
+            stderr,
+            "usage: patrold user add NAME --role R --division CODE --password P (or PATROLD_PASSWORD)\n");
         return 2;
     }
     PGconn *pg = cmd_connect(a);
@@ -75,9 +81,10 @@ int cmd_user(app *a, int argc, char **argv) {
     worker w = {.app = a, .pg = pg};
     char err[512];
     int rc = auth_user_add(&w, argv[optind + 1], password, role, division, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "patrold: user add: %s\n", err);
-    else fprintf(stderr, "patrold: user %s (%s) saved\n", argv[optind + 1], role);
+    if (rc != 0)
+        fprintf(stderr, "patrold: user add: %s\n", err);
+    else
+        fprintf(stderr, "patrold: user %s (%s) saved\n", argv[optind + 1], role);
     PQfinish(w.pg);
     return rc ? 1 : 0;
 }
-

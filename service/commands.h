@@ -5,14 +5,15 @@
 
 #include "service/app.h"
 
-int cmd_serve(app *a, int argc, char **argv);            /* main.c */
-int cmd_migrate(app *a, int argc, char **argv);          /* main.c */
-int cmd_user(app *a, int argc, char **argv);             /* main.c: user add NAME --role R --division C */
-int cmd_config(app *a, int argc, char **argv);           /* main.c: print the example configuration */
-int cmd_seed(app *a, int argc, char **argv);             /* seed.c: Lianyungang demo data */
-int cmd_import_divisions(app *a, int argc, char **argv); /* importer.c: import-divisions FILE [--level L] [--crs C] */
-int cmd_locate(app *a, int argc, char **argv);           /* places.c: locate [--crs C] < "lon lat" lines */
-int cmd_apikey(app *a, int argc, char **argv);           /* open311.c: apikey add NAME | revoke NAME | list */
+int cmd_serve(app *a, int argc, char **argv);   /* main.c */
+int cmd_migrate(app *a, int argc, char **argv); /* main.c */
+int cmd_user(app *a, int argc, char **argv);    /* main.c: user add NAME --role R --division C */
+int cmd_config(app *a, int argc, char **argv);  /* main.c: print the example configuration */
+int cmd_seed(app *a, int argc, char **argv);    /* seed.c: Lianyungang demo data */
+int cmd_import_divisions(app *a, int argc,
+                         char **argv); /* importer.c: import-divisions FILE [--level L] [--crs C] */
+int cmd_locate(app *a, int argc, char **argv); /* places.c: locate [--crs C] < "lon lat" lines */
+int cmd_apikey(app *a, int argc, char **argv); /* open311.c: apikey add NAME | revoke NAME | list */
 
 /* Connects to a->conninfo for a command; prints the error and returns NULL on failure. */
 PGconn *cmd_connect(app *a);

@@ -24,22 +24,27 @@ typedef struct {
 
 static const opt opts[] = {
     {"listen", S(listen), "127.0.0.1:8080", "address and port to serve HTTP on"},
-    {"threads", I(threads), "64", "worker threads; each keep-alive connection or WebSocket holds one"},
+    {"threads", I(threads), "64",
+     "worker threads; each keep-alive connection or WebSocket holds one"},
     {"database", S(database), "", "libpq conninfo; empty means the local cluster under state_dir"},
     {"state_dir", S(state_dir), "state", "folder for the local PostGIS cluster and other state"},
     {"web_root", S(web_root), "web", "dispatcher console static files"},
     {"migrations_dir", S(migrations_dir), "migrations", "numbered SQL migrations applied at start"},
     {"seed_dir", S(seed_dir), "migrations/seed", "Lianyungang demo data loaded by `patrold seed`"},
-    {"ack_community_s", I(ack_community_s), "600", "seconds a community-tier station has to acknowledge"},
+    {"ack_community_s", I(ack_community_s), "600",
+     "seconds a community-tier station has to acknowledge"},
     {"ack_town_s", I(ack_town_s), "900", "seconds a town work station has to acknowledge"},
     {"ack_county_s", I(ack_county_s), "1200", "seconds a county station has to acknowledge"},
     {"ack_city_s", I(ack_city_s), "1800", "seconds the city station has to acknowledge"},
-    {"escalate_interval_ms", I(escalate_interval_ms), "1000", "how often overdue reports are escalated"},
+    {"escalate_interval_ms", I(escalate_interval_ms), "1000",
+     "how often overdue reports are escalated"},
     {"dup_radius_m", D(dup_radius_m), "200", "possible duplicates: same category within metres"},
     {"dup_window_s", I(dup_window_s), "7200", "possible duplicates: received within seconds"},
-    {"snap_tolerance_m", D(snap_tolerance_m), "500", "snap points outside every polygon within metres"},
+    {"snap_tolerance_m", D(snap_tolerance_m), "500",
+     "snap points outside every polygon within metres"},
     {"token_ttl_s", I(token_ttl_s), "43200", "bearer token lifetime in seconds"},
-    {"json_body_limit", I(json_body_limit), "1048576", "default body limit of JSON routes in bytes"},
+    {"json_body_limit", I(json_body_limit), "1048576",
+     "default body limit of JSON routes in bytes"},
     {"access_log", I(access_log), "1", "1 writes one line per request to stderr"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
@@ -58,7 +63,8 @@ static int set_opt(config *c, const opt *o, const char *val, char *err, size_t e
     case T_INT: {
         long v = strtol(val, &end, 10);
         if (errno || end == val || *end || v < 0 || v > 1000000000) {
-            snprintf(err, errlen, "%s: '%s' is not a whole number from 0 to 1000000000", o->key, val);
+            snprintf(err, errlen, "%s: '%s' is not a whole number from 0 to 1000000000", o->key,
+                     val);
             return -1;
         }
         *(int *)p = (int)v;
@@ -87,9 +93,11 @@ void config_defaults(config *c) {
 }
 
 static char *trim(char *s) {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     char *e = s + strlen(s);
-    while (e > s && isspace((unsigned char)e[-1])) *--e = 0;
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
     return s;
 }
 
@@ -152,13 +160,19 @@ int config_load_env(config *c, char *err, size_t errlen) {
 }
 
 void config_print(const config *c, FILE *f) {
-    fprintf(f, "# patrold configuration: every setting with its value (`patrold config` with no file\n"
-               "# and no environment prints the defaults). PATROLD_<SETTING> variables override this file.\n");
+    fprintf(
+        f,
+        "# patrold configuration: every setting with its value (`patrold config` with no file\n"
+        "# and no environment prints the defaults). PATROLD_<SETTING> variables override this file.\n");
     for (size_t i = 0; i < NOPTS; i++) {
         const char *p = (const char *)c + opts[i].off;
-        fprintf(f, "\n# %s (default %s)\n%s = ", opts[i].help, *opts[i].def ? opts[i].def : "empty", opts[i].key);
-        if (opts[i].type == T_STR) fprintf(f, "\"%s\"\n", p);
-        else if (opts[i].type == T_INT) fprintf(f, "%d\n", *(const int *)p);
-        else fprintf(f, "%g\n", *(const double *)p);
+        fprintf(f, "\n# %s (default %s)\n%s = ", opts[i].help, *opts[i].def ? opts[i].def : "empty",
+                opts[i].key);
+        if (opts[i].type == T_STR)
+            fprintf(f, "\"%s\"\n", p);
+        else if (opts[i].type == T_INT)
+            fprintf(f, "%d\n", *(const int *)p);
+        else
+            fprintf(f, "%g\n", *(const double *)p);
     }
 }

@@ -7,7 +7,8 @@
 static void set_err(worker *w, const char *msg, const char *state) {
     snprintf(w->err, sizeof w->err, "%s", msg ? msg : "unknown database error");
     size_t n = strlen(w->err);
-    while (n && (w->err[n - 1] == '\n' || w->err[n - 1] == ' ')) w->err[--n] = 0;
+    while (n && (w->err[n - 1] == '\n' || w->err[n - 1] == ' '))
+        w->err[--n] = 0;
     snprintf(w->sqlstate, sizeof w->sqlstate, "%s", state ? state : "");
 }
 
@@ -37,7 +38,8 @@ fail:
 static int alive(PGconn *c) {
     if (!c || PQstatus(c) != CONNECTION_OK) return 0;
     if (PQtransactionStatus(c) == PQTRANS_IDLE)
-        for (int i = 0; i < 2 && PQstatus(c) == CONNECTION_OK; i++) PQconsumeInput(c);
+        for (int i = 0; i < 2 && PQstatus(c) == CONNECTION_OK; i++)
+            PQconsumeInput(c);
     return PQstatus(c) == CONNECTION_OK;
 }
 

@@ -69,8 +69,10 @@ void *escalate_thread(void *arg) {
             if (!(pg = db_connect_raw(a->conninfo, err, sizeof err))) continue;
         }
         int n = escalate_once(a, pg, err, sizeof err);
-        if (n < 0) fprintf(stderr, "escalation: %s\n", err);
-        else if (n > 0) fprintf(stderr, "escalation: %d report(s) moved one tier up\n", n);
+        if (n < 0)
+            fprintf(stderr, "escalation: %s\n", err);
+        else if (n > 0)
+            fprintf(stderr, "escalation: %d report(s) moved one tier up\n", n);
     }
     PQfinish(pg);
     return NULL;

@@ -36,33 +36,37 @@ int gisload_once(app *a, PGconn *pg, char *err, size_t errlen) {
     PGresult *div = NULL, *st = NULL;
     gis_builder *b = gis_builder_create(err, errlen);
     if (!b) return -1;
-    div = query_bin(pg,
-                    "SELECT code::text, name, level, (kind = 'zone')::int::text, ST_AsBinary(geom) FROM divisions"
-                    " WHERE geom IS NOT NULL AND level IN ('city', 'county', 'town', 'community') ORDER BY code",
-                    err, errlen);
-    st = div ? query_bin(pg,
-                         "SELECT id::text, name, tier, can_dispatch::int::text, coalesce(parent_id, 0)::text,"
-                         " ST_X(location)::text, ST_Y(location)::text, ST_AsBinary(coverage) FROM stations ORDER BY id",
-                         err, errlen)
-             : NULL;
+    div = query_bin(
+        pg,
+        "SELECT code::text, name, level, (kind = 'zone')::int::text, ST_AsBinary(geom) FROM divisions"
+        " WHERE geom IS NOT NULL AND level IN ('city', 'county', 'town', 'community') ORDER BY code",
+        err, errlen);
+    st =
+        div ? query_bin(
+                  pg,
+                  "SELECT id::text, name, tier, can_dispatch::int::text, coalesce(parent_id, 0)::text,"
+                  " ST_X(location)::text, ST_Y(location)::text, ST_AsBinary(coverage) FROM stations ORDER BY id",
+                  err, errlen)
+            : NULL;
     if (!st) goto done;
     char msg[256];
     int skipped = 0;
     for (int i = 0; i < PQntuples(div); i++) {
-        if (gis_builder_add_division(b, PQgetvalue(div, i, 0), PQgetvalue(div, i, 1),
-                                     level_of(PQgetvalue(div, i, 2)), PQgetvalue(div, i, 3)[0] == '1',
-                                     (const unsigned char *)PQgetvalue(div, i, 4), (size_t)PQgetlength(div, i, 4),
-                                     msg, sizeof msg) != 0) {
+        if (gis_builder_add_division(
+                b, PQgetvalue(div, i, 0), PQgetvalue(div, i, 1), level_of(PQgetvalue(div, i, 2)),
+                PQgetvalue(div, i, 3)[0] == '1', (const unsigned char *)PQgetvalue(div, i, 4),
+                (size_t)PQgetlength(div, i, 4), msg, sizeof msg) != 0) {
             fprintf(stderr, "gis: skipping division: %s\n", msg);
             skipped++;
         }
     }
     for (int i = 0; i < PQntuples(st); i++) {
-        if (gis_builder_add_station(b, strtoll(PQgetvalue(st, i, 0), NULL, 10), PQgetvalue(st, i, 1),
-                                    level_of(PQgetvalue(st, i, 2)), PQgetvalue(st, i, 3)[0] == '1',
-                                    strtoll(PQgetvalue(st, i, 4), NULL, 10), strtod(PQgetvalue(st, i, 5), NULL),
-                                    strtod(PQgetvalue(st, i, 6), NULL), (const unsigned char *)PQgetvalue(st, i, 7),
-                                    (size_t)PQgetlength(st, i, 7), msg, sizeof msg) != 0) {
+        if (gis_builder_add_station(
+                b, strtoll(PQgetvalue(st, i, 0), NULL, 10), PQgetvalue(st, i, 1),
+                level_of(PQgetvalue(st, i, 2)), PQgetvalue(st, i, 3)[0] == '1',
+                strtoll(PQgetvalue(st, i, 4), NULL, 10), strtod(PQgetvalue(st, i, 5), NULL),
+                strtod(PQgetvalue(st, i, 6), NULL), (const unsigned char *)PQgetvalue(st, i, 7),
+                (size_t)PQgetlength(st, i, 7), msg, sizeof msg) != 0) {
             fprintf(stderr, "gis: skipping station: %s\n", msg);
             skipped++;
         }
@@ -74,10 +78,12 @@ int gisload_once(app *a, PGconn *pg, char *err, size_t errlen) {
     gis_index_stats(ix, &nd, &ns, &nv, &bytes);
     gis_slot_publish(a->gis, ix);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    fprintf(stderr, "gis: index of %zu divisions, %zu stations, %zu vertices (%.1f MiB) built in %.0f ms%s\n", nd,
-            ns, nv, (double)bytes / 1048576.0,
-            (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-            skipped ? " (some rows skipped)" : "");
+    fprintf(
+        stderr,
+        "gis: index of %zu divisions, %zu stations, %zu vertices (%.1f MiB) built in %.0f ms%s\n",
+        nd, ns, nv, (double)bytes / 1048576.0,
+        (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+        skipped ? " (some rows skipped)" : "");
     rc = 0;
 done:
     gis_builder_destroy(b);
@@ -103,8 +109,10 @@ void *gisload_thread(void *arg) {
                 server_sleep(a, 50); /* let a burst of changes settle */
                 PGnotify *n;
                 PQconsumeInput(pg);
-                while ((n = PQnotifies(pg))) PQfreemem(n);
-                if (gisload_once(a, pg, err, sizeof err) != 0) fprintf(stderr, "gis: reload failed: %s\n", err);
+                while ((n = PQnotifies(pg)))
+                    PQfreemem(n);
+                if (gisload_once(a, pg, err, sizeof err) != 0)
+                    fprintf(stderr, "gis: reload failed: %s\n", err);
                 dirty = 0;
             }
             struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};

@@ -46,33 +46,40 @@ static void record(int route_ix, int status, double secs) {
 int http_metrics_reply(http_req *r) {
     buf b = {0};
     buf_printf(&b, "# HELP patrold_http_requests_total Requests by route and status class.\n"
-                  "# TYPE patrold_http_requests_total counter\n");
+                   "# TYPE patrold_http_requests_total counter\n");
     for (size_t i = 0; i <= nroutes && i <= MAX_ROUTES; i++) {
         route_stats *s = &stats[i == nroutes ? MAX_ROUTES : i];
         const char *m = i == nroutes ? "" : routes[i].method;
         const char *p = i == nroutes ? "unmatched" : routes[i].pattern;
         for (int c = 1; c <= 5; c++)
-            buf_printf(&b, "patrold_http_requests_total{method=\"%s\",route=\"%s\",status=\"%dxx\"} %llu\n",
-                      m, p, c, (unsigned long long)atomic_load(&s->by_class[c]));
+            buf_printf(
+                &b,
+                "patrold_http_requests_total{method=\"%s\",route=\"%s\",status=\"%dxx\"} %llu\n", m,
+                p, c, (unsigned long long)atomic_load(&s->by_class[c]));
     }
     buf_printf(&b, "# HELP patrold_http_request_duration_seconds Request latency by route.\n"
-                  "# TYPE patrold_http_request_duration_seconds histogram\n");
+                   "# TYPE patrold_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i <= nroutes && i <= MAX_ROUTES; i++) {
         route_stats *s = &stats[i == nroutes ? MAX_ROUTES : i];
         const char *m = i == nroutes ? "" : routes[i].method;
         const char *p = i == nroutes ? "unmatched" : routes[i].pattern;
         for (int k = 0; k < NBUCKETS; k++)
-            buf_printf(&b, "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
-                      m, p, buckets_s[k], (unsigned long long)atomic_load(&s->bucket[k]));
+            buf_printf(
+                &b,
+                "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %llu\n",
+                m, p, buckets_s[k], (unsigned long long)atomic_load(&s->bucket[k]));
         unsigned long long n = atomic_load(&s->count);
-        buf_printf(&b, "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n"
-                      "patrold_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
-                      "patrold_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
-                  m, p, n, m, p, (double)atomic_load(&s->sum_us) / 1e6, m, p, n);
+        buf_printf(
+            &b,
+            "patrold_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %llu\n"
+            "patrold_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n"
+            "patrold_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+            m, p, n, m, p, (double)atomic_load(&s->sum_us) / 1e6, m, p, n);
     }
-    buf_printf(&b, "# HELP patrold_db_errors_total Failed database statements.\n"
-                  "# TYPE patrold_db_errors_total counter\npatrold_db_errors_total %llu\n",
-              (unsigned long long)atomic_load(&db_errors));
+    buf_printf(&b,
+               "# HELP patrold_db_errors_total Failed database statements.\n"
+               "# TYPE patrold_db_errors_total counter\npatrold_db_errors_total %llu\n",
+               (unsigned long long)atomic_load(&db_errors));
     int rc = http_send(r, 200, "text/plain; version=0.0.4", b.p ? b.p : "", b.len, NULL);
     buf_free(&b);
     return rc;
@@ -102,9 +109,11 @@ int http_send(http_req *r, int status, const char *ctype, const char *body, size
 int http_json(http_req *r, int status, json_t *json) {
     char *s = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(json);
-    if (!s) return http_send(r, 500, "application/json; charset=utf-8",
-                             "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}",
-                             68, NULL);
+    if (!s)
+        return http_send(
+            r, 500, "application/json; charset=utf-8",
+            "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}", 68,
+            NULL);
     int rc = http_send(r, status, "application/json; charset=utf-8", s, strlen(s), NULL);
     free(s);
     return rc;
@@ -117,7 +126,8 @@ int http_error(http_req *r, int status, const char *code, const char *field, con
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     r->error_code = code;
-    json_t *e = json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", msg, "field", field);
+    json_t *e =
+        json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", msg, "field", field);
     http_json(r, status, e);
     return status;
 }
@@ -125,7 +135,8 @@ int http_error(http_req *r, int status, const char *code, const char *field, con
 int http_db_error(http_req *r) {
     http_count_db_error();
     if (r->w->db_down)
-        return http_error(r, 503, "db_unavailable", NULL, "the database is not reachable; try again");
+        return http_error(r, 503, "db_unavailable", NULL,
+                          "the database is not reachable; try again");
     fprintf(stderr, "db error [%s] %s: %s\n", r->request_id, r->w->sqlstate, r->w->err);
     return http_error(r, 500, "db_error", NULL, "database error (request %s)", r->request_id);
 }
@@ -157,7 +168,8 @@ static int match_segment(const char *pat, const char *pe, const char *seg, const
     return 1;
 }
 
-int route_match(const char *pattern, const char *path, char *scratch, const char **caps, int maxcaps) {
+int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
+                int maxcaps) {
     const char *p = pattern, *s = path;
     int ncaps = 0;
     char *out = scratch;
@@ -200,7 +212,8 @@ static int read_body(http_req *r, size_t limit) {
         len += (size_t)n;
         if (len > limit) {
             free(buf);
-            return http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes", limit);
+            return http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes",
+                              limit);
         }
         if (cl >= 0 && len >= (size_t)cl) break;
     }
@@ -218,7 +231,8 @@ static int serve_static(http_req *r) {
     char path[1024];
     struct stat st;
     const char *p = strcmp(r->path, "/") == 0 ? "/index.html" : r->path;
-    if (strstr(p, "..") || snprintf(path, sizeof path, "%s%s", r->app->cfg.web_root, p) >= (int)sizeof path ||
+    if (strstr(p, "..") ||
+        snprintf(path, sizeof path, "%s%s", r->app->cfg.web_root, p) >= (int)sizeof path ||
         stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
     mg_send_file(r->conn, path);
@@ -240,7 +254,8 @@ static int run_route(http_req *r, int *route_ix) {
             rt = &routes[i];
             *route_ix = (int)i;
             r->nparams = n;
-            for (int k = 0; k < n; k++) r->params[k] = caps[k];
+            for (int k = 0; k < n; k++)
+                r->params[k] = caps[k];
         } else if (strlen(allow) + strlen(routes[i].method) + 3 < sizeof allow) {
             if (*allow) strcat(allow, ", ");
             strcat(allow, routes[i].method);
@@ -252,9 +267,11 @@ static int run_route(http_req *r, int *route_ix) {
             snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
             r->error_code = "method_not_allowed";
             char body[256];
-            int n = snprintf(body, sizeof body,
-                             "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"%s is not allowed here; "
-                             "allowed: %s\",\"field\":null}}", r->method, allow);
+            int n = snprintf(
+                body, sizeof body,
+                "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"%s is not allowed here; "
+                "allowed: %s\",\"field\":null}}",
+                r->method, allow);
             rc = http_send(r, 405, "application/json; charset=utf-8", body, (size_t)n, hdr);
         } else if (strcmp(r->method, "GET") != 0 || !serve_static(r)) {
             rc = http_error(r, 404, "not_found", NULL, "no such path: %s", r->path);
@@ -264,7 +281,8 @@ static int run_route(http_req *r, int *route_ix) {
     if (rt->roles) {
         const char *h = http_header(r, "Authorization");
         if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-            rc = http_error(r, 401, "unauthorized", NULL, "sign in first: Authorization: Bearer <token>");
+            rc = http_error(r, 401, "unauthorized", NULL,
+                            "sign in first: Authorization: Bearer <token>");
             goto done;
         }
         int ok = auth_check_token(r->w, h + 7, &r->user);
@@ -273,18 +291,21 @@ static int run_route(http_req *r, int *route_ix) {
             goto done;
         }
         if (!ok) {
-            rc = http_error(r, 401, "unauthorized", NULL, "the token is unknown, expired or revoked");
+            rc = http_error(r, 401, "unauthorized", NULL,
+                            "the token is unknown, expired or revoked");
             goto done;
         }
         if (!(r->user.role & rt->roles)) {
-            rc = http_error(r, 403, "forbidden", NULL, "the %s role may not do this", auth_role_name(r->user.role));
+            rc = http_error(r, 403, "forbidden", NULL, "the %s role may not do this",
+                            auth_role_name(r->user.role));
             goto done;
         }
     }
     if (rt->body != BODY_NONE) {
         const char *ct = http_header(r, "Content-Type");
         if (rt->body == BODY_JSON && !has_type(ct, "application/json")) {
-            rc = http_error(r, 415, "unsupported_media_type", NULL, "send Content-Type: application/json");
+            rc = http_error(r, 415, "unsupported_media_type", NULL,
+                            "send Content-Type: application/json");
             goto done;
         }
         if (rt->body == BODY_FORM && !has_type(ct, "application/x-www-form-urlencoded")) {
@@ -298,7 +319,8 @@ static int run_route(http_req *r, int *route_ix) {
             json_error_t je;
             r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
             if (!r->json) {
-                rc = http_error(r, 400, "invalid_json", NULL, "line %d column %d: %s", je.line, je.column, je.text);
+                rc = http_error(r, 400, "invalid_json", NULL, "line %d column %d: %s", je.line,
+                                je.column, je.text);
                 goto done;
             }
         }
@@ -326,13 +348,15 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(r.request_id, sizeof r.request_id, rnd, sizeof rnd);
     int route_ix = -1;
-    if (!r.w) http_error(&r, 500, "internal", NULL, "no worker state on this thread");
-    else run_route(&r, &route_ix);
+    if (!r.w)
+        http_error(&r, 500, "internal", NULL, "no worker state on this thread");
+    else
+        run_route(&r, &route_ix);
     double dt = now_s() - t0;
     record(route_ix, r.status, dt);
     if (a->cfg.access_log)
-        fprintf(stderr, "%s %s %d %.3fms %s%s%s\n", r.method, r.path, r.status, dt * 1e3, r.request_id,
-                r.error_code ? " " : "", r.error_code ? r.error_code : "");
+        fprintf(stderr, "%s %s %d %.3fms %s%s%s\n", r.method, r.path, r.status, dt * 1e3,
+                r.request_id, r.error_code ? " " : "", r.error_code ? r.error_code : "");
     json_decref(r.json);
     free(r.body);
     return r.status ? r.status : 500;

@@ -15,20 +15,20 @@ enum { HTTP_MAX_PARAMS = 6 };
 typedef struct http_req {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
-    worker *w;                /* this thread's worker: r->w->pg, r->w->loc, ... */
+    worker *w; /* this thread's worker: r->w->pg, r->w->loc, ... */
     app *app;
     const char *method;
-    const char *path;         /* decoded path, no query string */
-    const char *query;        /* raw query string or NULL */
-    char *body;               /* request body (NUL-terminated), NULL when none */
+    const char *path;  /* decoded path, no query string */
+    const char *query; /* raw query string or NULL */
+    char *body;        /* request body (NUL-terminated), NULL when none */
     size_t body_len;
-    json_t *json;             /* parsed body of JSON routes (object or array) */
+    json_t *json;                        /* parsed body of JSON routes (object or array) */
     const char *params[HTTP_MAX_PARAMS]; /* path captures, in pattern order */
     int nparams;
-    auth_user user;           /* valid when user.id != 0 */
+    auth_user user; /* valid when user.id != 0 */
     char request_id[17];
-    int status;               /* status sent, for the access log and metrics */
-    const char *error_code;   /* error code sent, if any */
+    int status;             /* status sent, for the access log and metrics */
+    const char *error_code; /* error code sent, if any */
 } http_req;
 
 typedef int (*http_handler)(http_req *r);

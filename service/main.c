@@ -14,22 +14,30 @@ static const struct {
     int (*fn)(app *, int, char **);
     const char *usage;
 } commands[] = {
-    {"serve", cmd_serve, "serve                      apply migrations, then serve HTTP until SIGINT/SIGTERM"},
+    {"serve", cmd_serve,
+     "serve                      apply migrations, then serve HTTP until SIGINT/SIGTERM"},
     {"migrate", cmd_migrate, "migrate                    apply new migrations and exit"},
     {"seed", cmd_seed, "seed                       load the Lianyungang demo data (once)"},
     {"import-divisions", cmd_import_divisions,
      "import-divisions FILE [--level L] [--crs C]   load GeoJSON boundaries (gzip or not)"},
-    {"locate", cmd_locate, "locate [--crs C] < points     print the four tiers, zones and station of each \"lon lat\" line"},
-    {"user", cmd_user, "user add NAME --role R --division CODE [--password P]   (or PATROLD_PASSWORD)"},
-    {"apikey", cmd_apikey, "apikey add NAME | revoke NAME | list   Open311 API keys (a new key is printed once)"},
-    {"config", cmd_config, "config                     print the effective settings (a valid config file)"},
+    {"locate", cmd_locate,
+     "locate [--crs C] < points     print the four tiers, zones and station of each \"lon lat\" line"},
+    {"user", cmd_user,
+     "user add NAME --role R --division CODE [--password P]   (or PATROLD_PASSWORD)"},
+    {"apikey", cmd_apikey,
+     "apikey add NAME | revoke NAME | list   Open311 API keys (a new key is printed once)"},
+    {"config", cmd_config,
+     "config                     print the effective settings (a valid config file)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
 static void usage(FILE *f) {
     fprintf(f, "usage: patrold [--config FILE] COMMAND [ARGS]\n\ncommands:\n");
-    for (size_t i = 0; i < NCOMMANDS; i++) fprintf(f, "  %s\n", commands[i].usage);
-    fprintf(f, "\nSettings come from the defaults, then --config FILE, then PATROLD_* environment variables.\n");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fprintf(
+        f,
+        "\nSettings come from the defaults, then --config FILE, then PATROLD_* environment variables.\n");
 }
 
 /* The local cluster's socket under state_dir (scripts/pg.sh layout) when no database is named. */
@@ -44,7 +52,8 @@ static void resolve_conninfo(app *a) {
     for (size_t i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s/%s", a->cfg.state_dir, sub[i]);
         if (stat(path, &st) == 0 && realpath(path, real) && strlen(real) < 512) {
-            snprintf(a->conninfo, sizeof a->conninfo, "host=%.512s dbname=patrol user=postgres", real);
+            snprintf(a->conninfo, sizeof a->conninfo, "host=%.512s dbname=patrol user=postgres",
+                     real);
             return;
         }
     }
@@ -62,8 +71,10 @@ int main(int argc, char **argv) {
     }
     config_defaults(&a.cfg);
     for (; i < argc && argv[i][0] == '-'; i++) {
-        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc) config_file = argv[++i];
-        else if (strncmp(argv[i], "--config=", 9) == 0) config_file = argv[i] + 9;
+        if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+            config_file = argv[++i];
+        else if (strncmp(argv[i], "--config=", 9) == 0)
+            config_file = argv[i] + 9;
         else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
             return 0;

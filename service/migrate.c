@@ -17,7 +17,8 @@ static int ok(PGconn *pg, PGresult *res, char *err, size_t errlen, const char *w
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return 1;
     snprintf(err, errlen, "%s: %s", what, res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
     size_t n = strlen(err);
-    while (n && err[n - 1] == '\n') err[--n] = 0;
+    while (n && err[n - 1] == '\n')
+        err[--n] = 0;
     return 0;
 }
 
@@ -48,7 +49,8 @@ static char *read_file(const char *path, size_t *len) {
 }
 
 /* Applies one file unless recorded; refuses a recorded file whose checksum changed. */
-static int apply_one(PGconn *pg, const char *dir, const char *name, int *applied, char *err, size_t errlen) {
+static int apply_one(PGconn *pg, const char *dir, const char *name, int *applied, char *err,
+                     size_t errlen) {
     char path[1024], sum[2 * crypto_hash_sha256_BYTES + 1], version[8];
     unsigned char h[crypto_hash_sha256_BYTES];
     size_t len = 0;
@@ -64,15 +66,16 @@ static int apply_one(PGconn *pg, const char *dir, const char *name, int *applied
     sodium_bin2hex(sum, sizeof sum, h, sizeof h);
     snprintf(version, sizeof version, "%.4s", name);
     const char *p1[] = {version};
-    res = PQexecParams(pg, "SELECT checksum, name FROM schema_migrations WHERE version = $1::int", 1, NULL, p1,
-                       NULL, NULL, 0);
+    res = PQexecParams(pg, "SELECT checksum, name FROM schema_migrations WHERE version = $1::int",
+                       1, NULL, p1, NULL, NULL, 0);
     if (!ok(pg, res, err, errlen, name)) goto done;
     if (PQntuples(res) == 1) {
         if (strcmp(PQgetvalue(res, 0, 0), sum) != 0) {
-            snprintf(err, errlen,
-                     "migration %s was edited after it was applied (recorded sha256 %.12s..., file %.12s...); "
-                     "add a new migration instead",
-                     name, PQgetvalue(res, 0, 0), sum);
+            snprintf(
+                err, errlen,
+                "migration %s was edited after it was applied (recorded sha256 %.12s..., file %.12s...); "
+                "add a new migration instead",
+                name, PQgetvalue(res, 0, 0), sum);
             goto done;
         }
         rc = 0;
@@ -86,8 +89,9 @@ static int apply_one(PGconn *pg, const char *dir, const char *name, int *applied
     if (!ok(pg, res, err, errlen, name)) goto rollback;
     PQclear(res);
     const char *p2[] = {version, name, sum};
-    res = PQexecParams(pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)", 3,
-                       NULL, p2, NULL, NULL, 0);
+    res = PQexecParams(
+        pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)", 3,
+        NULL, p2, NULL, NULL, 0);
     if (!ok(pg, res, err, errlen, name)) goto rollback;
     PQclear(res);
     res = PQexec(pg, "COMMIT");
@@ -127,16 +131,19 @@ int migrate_run(PGconn *pg, const char *dir, int *applied, char *err, size_t err
     qsort(names, n, sizeof *names, cmp_names);
     for (size_t i = 1; i < n; i++)
         if (strncmp(names[i - 1], names[i], 4) == 0) {
-            snprintf(err, errlen, "two migrations share the number %.4s: %s and %s", names[i], names[i - 1], names[i]);
+            snprintf(err, errlen, "two migrations share the number %.4s: %s and %s", names[i],
+                     names[i - 1], names[i]);
             goto done;
         }
     res = PQexec(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")");
     if (!ok(pg, res, err, errlen, "advisory lock")) goto done;
     locked = 1;
     PQclear(res);
-    res = PQexec(pg, "SET client_min_messages = warning;"
-                     "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
-                     " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
+    res = PQexec(
+        pg,
+        "SET client_min_messages = warning;"
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
+        " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
     if (!ok(pg, res, err, errlen, "schema_migrations")) goto done;
     for (size_t i = 0; i < n; i++)
         if (apply_one(pg, dir, names[i], applied, err, errlen) != 0) goto done;
@@ -144,7 +151,8 @@ int migrate_run(PGconn *pg, const char *dir, int *applied, char *err, size_t err
 done:
     PQclear(res);
     if (locked) PQclear(PQexec(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")"));
-    for (size_t i = 0; i < n; i++) free(names[i]);
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
     free(names);
     closedir(d);
     return rc;

@@ -16,8 +16,8 @@
 
 #include <sodium.h>
 
-#include "service/commands.h"
 #include "service/buf.h"
+#include "service/commands.h"
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/reports.h"

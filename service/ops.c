@@ -15,7 +15,8 @@ int h_readyz(http_req *r) {
     int db_ok = res != NULL, index_ok = r->app->gis && gis_slot_ready(r->app->gis);
     PQclear(res);
     return http_json(r, db_ok && index_ok ? 200 : 503,
-                     json_pack("{s:b,s:b,s:b}", "ready", db_ok && index_ok, "database", db_ok, "index", index_ok));
+                     json_pack("{s:b,s:b,s:b}", "ready", db_ok && index_ok, "database", db_ok,
+                               "index", index_ok));
 }
 
 int h_metrics(http_req *r) {
@@ -24,23 +25,27 @@ int h_metrics(http_req *r) {
 
 static json_t *operation(const route *rt) {
     json_t *op = json_pack("{s:s,s:s,s:{s:{s:s},s:{s:s,s:{s:{s:{s:s}}}}}}", "summary", rt->summary,
-                           "operationId", rt->summary, "responses", "200", "description", "success", "default",
-                           "description", "error", "content", "application/json", "schema", "$ref",
-                           "#/components/schemas/Error");
+                           "operationId", rt->summary, "responses", "200", "description", "success",
+                           "default", "description", "error", "content", "application/json",
+                           "schema", "$ref", "#/components/schemas/Error");
     json_object_set_new(op, "operationId", json_sprintf("%s %s", rt->method, rt->pattern));
     json_t *params = json_array();
     for (const char *p = strchr(rt->pattern, '{'); p; p = strchr(p + 1, '{')) {
         const char *e = strchr(p, '}');
-        json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1, (size_t)(e - p - 1),
-                                                "in", "path", "required", 1, "schema", "type", "string"));
+        json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1,
+                                                (size_t)(e - p - 1), "in", "path", "required", 1,
+                                                "schema", "type", "string"));
     }
     if (json_array_size(params)) json_object_set(op, "parameters", params);
     json_decref(params);
     if (rt->roles) json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
-    const char *ct = rt->body == BODY_JSON   ? "application/json"
-                     : rt->body == BODY_FORM ? "application/x-www-form-urlencoded"
-                                             : rt->body == BODY_BINARY ? "application/octet-stream" : NULL;
-    if (ct) json_object_set_new(op, "requestBody", json_pack("{s:b,s:{s:{}}}", "required", 1, "content", ct));
+    const char *ct = rt->body == BODY_JSON     ? "application/json"
+                     : rt->body == BODY_FORM   ? "application/x-www-form-urlencoded"
+                     : rt->body == BODY_BINARY ? "application/octet-stream"
+                                               : NULL;
+    if (ct)
+        json_object_set_new(op, "requestBody",
+                            json_pack("{s:b,s:{s:{}}}", "required", 1, "content", ct));
     return op;
 }
 
@@ -57,10 +62,10 @@ int h_openapi(http_req *r) {
     }
     json_t *doc = json_pack(
         "{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s}},s:{s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}}}",
-        "openapi", "3.1.0", "info", "title", "patrold", "version", "1.0",
-        "description", "Street patrol and rescue discovery network", "paths", paths,
-        "components", "securitySchemes", "bearer", "type", "http", "scheme", "bearer",
-        "schemas", "Error", "type", "object", "properties", "error", "type", "object", "properties",
-        "code", "type", "string", "message", "type", "string", "field", "type", "string", "null");
+        "openapi", "3.1.0", "info", "title", "patrold", "version", "1.0", "description",
+        "Street patrol and rescue discovery network", "paths", paths, "components",
+        "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "schemas", "Error", "type",
+        "object", "properties", "error", "type", "object", "properties", "code", "type", "string",
+        "message", "type", "string", "field", "type", "string", "null");
     return http_json(r, 200, doc);
 }

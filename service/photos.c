@@ -28,7 +28,8 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out, siz
     out[o++] = 0xFF, out[o++] = 0xD8;
     for (;;) {
         if (i >= n || in[i] != 0xFF) return -1;
-        while (i < n && in[i] == 0xFF) i++; /* fill bytes */
+        while (i < n && in[i] == 0xFF)
+            i++; /* fill bytes */
         if (i >= n) return -1;
         unsigned m = in[i++];
         if (m == 0xD9) { /* EOI: done; anything after it is dropped */
@@ -37,7 +38,8 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out, siz
             *outn = o;
             return 0;
         }
-        if (m == 0x00 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01) return -1; /* not here */
+        if (m == 0x00 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7) || m == 0x01)
+            return -1; /* not here */
         if (i + 2 > n) return -1;
         size_t len = ((size_t)in[i] << 8) | in[i + 1];
         if (len < 2 || i + len > n) return -1;
@@ -53,7 +55,8 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out, siz
             if (!seen_sof) return -1;
             seen_sos = 1;
             size_t start = i;
-            while (i + 1 < n && !(in[i] == 0xFF && in[i + 1] != 0x00 && !(in[i + 1] >= 0xD0 && in[i + 1] <= 0xD7)))
+            while (i + 1 < n && !(in[i] == 0xFF && in[i + 1] != 0x00 &&
+                                  !(in[i + 1] >= 0xD0 && in[i + 1] <= 0xD7)))
                 i++;
             if (i + 1 >= n) return -1;
             memcpy(out + o, in + start, i - start);
@@ -81,7 +84,8 @@ static int strip_png(const unsigned char *in, size_t n, unsigned char *out, size
         if (len > 0x7FFFFFFFu || n - i - 12 < len) return -1;
         const unsigned char *type = in + i + 4;
         for (int k = 0; k < 4; k++)
-            if (!((type[k] >= 'A' && type[k] <= 'Z') || (type[k] >= 'a' && type[k] <= 'z'))) return -1;
+            if (!((type[k] >= 'A' && type[k] <= 'Z') || (type[k] >= 'a' && type[k] <= 'z')))
+                return -1;
         uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, (uInt)len + 4);
         if (crc != be32(in + i + 8 + len)) return -1;
         if (first && (memcmp(type, "IHDR", 4) != 0 || len != 13)) return -1;
@@ -100,7 +104,8 @@ static int strip_png(const unsigned char *in, size_t n, unsigned char *out, size
     }
 }
 
-int photo_strip(const unsigned char *in, size_t n, unsigned char **out, size_t *outn, const char **ctype) {
+int photo_strip(const unsigned char *in, size_t n, unsigned char **out, size_t *outn,
+                const char **ctype) {
     int is_jpeg = n >= 3 && in[0] == 0xFF && in[1] == 0xD8 && in[2] == 0xFF;
     int is_png = n >= 8 && memcmp(in, png_sig, 8) == 0;
     if (!is_jpeg && !is_png) return -1;
@@ -133,7 +138,8 @@ static int visible_report(http_req *r, char id[24]) {
     if (parse_id(r->params[0], id) != 0)
         return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
     const char *p[] = {id};
-    PGresult *res = db_exec(r->w, "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint", 1, p);
+    PGresult *res =
+        db_exec(r->w, "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint", 1, p);
     if (!res) return http_db_error(r);
     int ok = PQntuples(res) == 1 && report_row_visible(&r->user, res, 0);
     PQclear(res);
@@ -148,9 +154,11 @@ int h_photos_upload(http_req *r) {
     unsigned char *clean = NULL;
     size_t clean_n = 0;
     const char *ctype = NULL;
-    if (!r->body || photo_strip((const unsigned char *)r->body, r->body_len, &clean, &clean_n, &ctype) != 0)
-        return http_error(r, 415, "unsupported_media_type", NULL,
-                          "the body must be a well-formed JPEG or PNG image (checked by content, not header)");
+    if (!r->body ||
+        photo_strip((const unsigned char *)r->body, r->body_len, &clean, &clean_n, &ctype) != 0)
+        return http_error(
+            r, 415, "unsupported_media_type", NULL,
+            "the body must be a well-formed JPEG or PNG image (checked by content, not header)");
     char *hex = malloc(2 * clean_n + 3);
     if (!hex) {
         free(clean);
@@ -158,7 +166,8 @@ int h_photos_upload(http_req *r) {
     }
     static const char digits[] = "0123456789abcdef";
     hex[0] = '\\', hex[1] = 'x';
-    for (size_t i = 0; i < clean_n; i++) hex[2 + 2 * i] = digits[clean[i] >> 4], hex[3 + 2 * i] = digits[clean[i] & 15];
+    for (size_t i = 0; i < clean_n; i++)
+        hex[2 + 2 * i] = digits[clean[i] >> 4], hex[3 + 2 * i] = digits[clean[i] & 15];
     hex[2 + 2 * clean_n] = 0;
     free(clean);
     char uid[24], size[24];
@@ -185,10 +194,12 @@ int h_photos_upload(http_req *r) {
         PQclear(res);
         return http_error(r, 404, "not_found", NULL, "no such report: %s", id);
     }
-    json_t *out = json_pack("{s:I,s:I,s:s,s:I,s:s,s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
-                            "report_id", (json_int_t)strtoll(id, NULL, 10), "content_type", ctype, "bytes",
+    json_t *out = json_pack("{s:I,s:I,s:s,s:I,s:s,s:s}", "id",
+                            (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "report_id",
+                            (json_int_t)strtoll(id, NULL, 10), "content_type", ctype, "bytes",
                             (json_int_t)clean_n, "created_at", PQgetvalue(res, 0, 1), "url", "");
-    json_object_set_new(out, "url", json_sprintf("/api/v1/reports/%s/photos/%s", id, PQgetvalue(res, 0, 0)));
+    json_object_set_new(out, "url",
+                        json_sprintf("/api/v1/reports/%s/photos/%s", id, PQgetvalue(res, 0, 0)));
     PQclear(res);
     return http_json(r, 201, out);
 }
@@ -199,18 +210,21 @@ int h_photos_list(http_req *r) {
     int st = visible_report(r, id);
     if (st) return st;
     const char *p[] = {id};
-    PGresult *res = db_exec(r->w,
-                            "SELECT id, content_type, octet_length(data), to_json(created_at)#>>'{}' FROM photos"
-                            " WHERE report_id = $1::bigint ORDER BY id",
-                            1, p);
+    PGresult *res = db_exec(
+        r->w,
+        "SELECT id, content_type, octet_length(data), to_json(created_at)#>>'{}' FROM photos"
+        " WHERE report_id = $1::bigint ORDER BY id",
+        1, p);
     if (!res) return http_db_error(r);
     json_t *items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
-        json_t *it = json_pack("{s:I,s:s,s:I,s:s}", "id", (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10),
-                               "content_type", PQgetvalue(res, i, 1), "bytes",
+        json_t *it = json_pack("{s:I,s:s,s:I,s:s}", "id",
+                               (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "content_type",
+                               PQgetvalue(res, i, 1), "bytes",
                                (json_int_t)strtoll(PQgetvalue(res, i, 2), NULL, 10), "created_at",
                                PQgetvalue(res, i, 3));
-        json_object_set_new(it, "url", json_sprintf("/api/v1/reports/%s/photos/%s", id, PQgetvalue(res, i, 0)));
+        json_object_set_new(
+            it, "url", json_sprintf("/api/v1/reports/%s/photos/%s", id, PQgetvalue(res, i, 0)));
         json_array_append_new(items, it);
     }
     PQclear(res);
@@ -225,8 +239,10 @@ int h_photos_get(http_req *r) {
     if (parse_id(r->params[1], pid) != 0)
         return http_error(r, 404, "not_found", NULL, "no such photo: %.40s", r->params[1]);
     const char *p[] = {pid, id};
-    PGresult *res = db_exec(r->w, "SELECT content_type, data FROM photos WHERE id = $1::bigint AND report_id = $2::bigint",
-                            2, p);
+    PGresult *res = db_exec(
+        r->w,
+        "SELECT content_type, data FROM photos WHERE id = $1::bigint AND report_id = $2::bigint", 2,
+        p);
     if (!res) return http_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);

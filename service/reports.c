@@ -59,8 +59,8 @@
 
 enum { MAX_BATCH = 500, MAX_DESCRIPTION = 4000, MAX_NOTE = 1000, MAX_DUPS = 20 };
 
-static const char *const categories[] = {"vagrant",        "beggar",         "lost_elderly", "minor",
-                                         "mental_illness", "injured_or_ill", "other"};
+static const char *const categories[] = {
+    "vagrant", "beggar", "lost_elderly", "minor", "mental_illness", "injured_or_ill", "other"};
 static const char *const outcomes[] = {"admitted_to_station", "escorted_home", "sent_to_hospital",
                                        "refused_help",        "not_found",     "handed_to_police"};
 static const char *const tier_names[] = {"city", "county", "town", "community"};
@@ -76,13 +76,15 @@ static int in_list(const char *s, const char *const *list, size_t n) {
 /* Number of UTF-8 code points (jansson guarantees valid UTF-8). */
 static size_t utf8_chars(const char *s) {
     size_t n = 0;
-    for (; *s; s++) n += ((unsigned char)*s & 0xC0) != 0x80;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
 }
 
-static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt, ...) {
+static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt,
+                ...) __attribute__((format(printf, 5, 6)));
+static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt,
+                ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -93,10 +95,14 @@ static int fail(report_error *e, int status, const char *code, const char *field
 
 static int ack_limit_s(const config *c, gis_level tier) {
     switch (tier) {
-    case GIS_COMMUNITY: return c->ack_community_s;
-    case GIS_TOWN: return c->ack_town_s;
-    case GIS_COUNTY: return c->ack_county_s;
-    default: return c->ack_city_s;
+    case GIS_COMMUNITY:
+        return c->ack_community_s;
+    case GIS_TOWN:
+        return c->ack_town_s;
+    case GIS_COUNTY:
+        return c->ack_county_s;
+    default:
+        return c->ack_city_s;
     }
 }
 
@@ -137,14 +143,17 @@ static int parse_rfc3339(const char *s, double *out) {
     if (!s || strlen(s) > 64) return -1;
     for (int i = 0; i < 19; i++) {
         static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-        if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) : pat[i] == 'T' ? (s[i] != 'T' && s[i] != 't' && s[i] != ' ') : s[i] != pat[i])
+        if (pat[i] == 'd'   ? !isdigit((unsigned char)s[i])
+            : pat[i] == 'T' ? (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
+                            : s[i] != pat[i])
             return -1;
     }
-    if (sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19) return -1;
+    if (sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
+        return -1;
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) || h > 23 ||
-        mi > 59 || sec > 60)
+    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
         return -1;
     const char *p = s + 19;
     double frac = 0;
@@ -152,7 +161,8 @@ static int parse_rfc3339(const char *s, double *out) {
         double scale = 0.1;
         p++;
         if (!isdigit((unsigned char)*p)) return -1;
-        for (; isdigit((unsigned char)*p); p++, scale /= 10) frac += (*p - '0') * scale;
+        for (; isdigit((unsigned char)*p); p++, scale /= 10)
+            frac += (*p - '0') * scale;
     }
     int off = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -210,8 +220,8 @@ static json_t *location_json(double lon, double lat, gis_crs crs, const char *ac
 }
 
 const char *report_row_scope_code(PGresult *res, int row) {
-    static const int cols[] = {REPORT_COL_COMMUNITY_CODE, REPORT_COL_TOWN_CODE, REPORT_COL_COUNTY_CODE,
-                               REPORT_COL_CITY_CODE};
+    static const int cols[] = {REPORT_COL_COMMUNITY_CODE, REPORT_COL_TOWN_CODE,
+                               REPORT_COL_COUNTY_CODE, REPORT_COL_CITY_CODE};
     for (int i = 0; i < 4; i++) {
         const char *c = val(res, row, cols[i]);
         if (c && *c) return c;
@@ -250,8 +260,8 @@ json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
         const char *code = val(res, row, dcols[t][0]);
         if (!code) continue;
         const char *name = val(res, row, dcols[t][1]);
-        json_array_append_new(divs, json_pack("{s:s,s:s,s:s}", "code", code, "name", name ? name : "", "level",
-                                              tier_names[t]));
+        json_array_append_new(divs, json_pack("{s:s,s:s,s:s}", "code", code, "name",
+                                              name ? name : "", "level", tier_names[t]));
     }
     json_object_set_new(o, "divisions", divs);
     json_object_set_new(o, "zones", jparse_or(val(res, row, REPORT_COL_ZONES), json_array()));
@@ -260,10 +270,11 @@ json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
     json_object_set_new(o, "snapped_m", jreal_or_null(val(res, row, REPORT_COL_SNAPPED_M)));
     const char *sid = val(res, row, REPORT_COL_STATION_ID);
     if (sid) {
-        const char *sname = val(res, row, REPORT_COL_STATION_NAME), *stier = val(res, row, REPORT_COL_STATION_TIER);
+        const char *sname = val(res, row, REPORT_COL_STATION_NAME),
+                   *stier = val(res, row, REPORT_COL_STATION_TIER);
         json_object_set_new(o, "responsible_station",
-                            json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)strtoll(sid, NULL, 10), "name",
-                                      sname ? sname : "", "tier", stier));
+                            json_pack("{s:I,s:s,s:s?}", "id", (json_int_t)strtoll(sid, NULL, 10),
+                                      "name", sname ? sname : "", "tier", stier));
     } else {
         json_object_set_new(o, "responsible_station", json_null());
     }
@@ -279,7 +290,8 @@ json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
 static void json_to_crs(json_t *report, gis_crs crs) {
     json_t *loc = json_object_get(report, "location");
     if (crs == GIS_CRS_WGS84 || !loc) return;
-    double lon = json_number_value(json_object_get(loc, "lon")), lat = json_number_value(json_object_get(loc, "lat"));
+    double lon = json_number_value(json_object_get(loc, "lon")),
+           lat = json_number_value(json_object_get(loc, "lat"));
     double ox, oy;
     if (gis_from_wgs84(crs, lon, lat, &ox, &oy) != 0) return;
     json_object_set_new(loc, "lon", json_real(ox));
@@ -304,42 +316,47 @@ static int request_crs(http_req *r, gis_crs *crs) {
 
 typedef struct item {
     char client_id[37];
-    int client_id_ok;         /* client_id valid (even when something else is not) */
+    int client_id_ok; /* client_id valid (even when something else is not) */
     int valid;
     report_error err;
-    json_t *rec;              /* normalised record for jsonb_to_recordset (owned) */
-    json_t *divisions;        /* [{code,name,level}] city -> community, from the index (owned) */
-    json_t *zones;            /* [{code,name,level}] by code, from the index (owned) */
-    char *station_name;       /* responsible station's name from the index, NULL without one */
-    json_t *report;           /* result (owned) */
-    int status;               /* 1 created, 0 existing, -1 error */
+    json_t *rec;        /* normalised record for jsonb_to_recordset (owned) */
+    json_t *divisions;  /* [{code,name,level}] city -> community, from the index (owned) */
+    json_t *zones;      /* [{code,name,level}] by code, from the index (owned) */
+    char *station_name; /* responsible station's name from the index, NULL without one */
+    json_t *report;     /* result (owned) */
+    int status;         /* 1 created, 0 existing, -1 error */
 } item;
 
 static int check_string(json_t *v, const char *field, size_t max_chars, report_error *e) {
-    if (!json_is_string(v)) return fail(e, 400, "invalid_field", field, "%s must be a string", field);
+    if (!json_is_string(v))
+        return fail(e, 400, "invalid_field", field, "%s must be a string", field);
     if (utf8_chars(json_string_value(v)) > max_chars)
-        return fail(e, 400, "invalid_field", field, "%s is longer than %zu characters", field, max_chars);
+        return fail(e, 400, "invalid_field", field, "%s is longer than %zu characters", field,
+                    max_chars);
     return 0;
 }
 
 static int validate_person(json_t *p, json_t **out, report_error *e) {
     *out = NULL;
     if (!p || json_is_null(p)) return 0;
-    if (!json_is_object(p)) return fail(e, 400, "invalid_field", "person", "person must be an object");
+    if (!json_is_object(p))
+        return fail(e, 400, "invalid_field", "person", "person must be an object");
     json_t *o = json_object();
     json_t *v;
     if ((v = json_object_get(p, "sex")) && !json_is_null(v)) {
         static const char *const sexes[] = {"male", "female", "unknown"};
         if (!json_is_string(v) || !in_list(json_string_value(v), sexes, 3)) {
             json_decref(o);
-            return fail(e, 400, "invalid_field", "person.sex", "person.sex must be male, female or unknown");
+            return fail(e, 400, "invalid_field", "person.sex",
+                        "person.sex must be male, female or unknown");
         }
         json_object_set(o, "sex", v);
     }
     if ((v = json_object_get(p, "approx_age")) && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 130) {
             json_decref(o);
-            return fail(e, 400, "invalid_field", "person.approx_age", "person.approx_age must be an integer 0..130");
+            return fail(e, 400, "invalid_field", "person.approx_age",
+                        "person.approx_age must be an integer 0..130");
         }
         json_object_set(o, "approx_age", v);
     }
@@ -365,7 +382,8 @@ static int validate_person(json_t *p, json_t **out, report_error *e) {
 static int validate_item(worker *w, json_t *body, int ord, item *it) {
     report_error *e = &it->err;
     const config *cfg = &w->app->cfg;
-    if (!json_is_object(body)) return fail(e, 400, "invalid_body", NULL, "a report must be a JSON object");
+    if (!json_is_object(body))
+        return fail(e, 400, "invalid_body", NULL, "a report must be a JSON object");
 
     json_t *v = json_object_get(body, "client_id");
     if (!v) return fail(e, 400, "missing_field", "client_id", "client_id is required");
@@ -376,41 +394,52 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
     v = json_object_get(body, "category");
     if (!v) return fail(e, 400, "missing_field", "category", "category is required");
     if (!json_is_string(v) || !in_list(json_string_value(v), categories, 7))
-        return fail(e, 400, "invalid_category", "category",
-                    "category must be one of vagrant, beggar, lost_elderly, minor, mental_illness, injured_or_ill, other");
+        return fail(
+            e, 400, "invalid_category", "category",
+            "category must be one of vagrant, beggar, lost_elderly, minor, mental_illness, injured_or_ill, other");
     const char *category = json_string_value(v);
 
     json_t *loc = json_object_get(body, "location");
     if (!loc) return fail(e, 400, "missing_field", "location", "location is required");
-    if (!json_is_object(loc)) return fail(e, 400, "invalid_location", "location", "location must be an object");
+    if (!json_is_object(loc))
+        return fail(e, 400, "invalid_location", "location", "location must be an object");
     json_t *jlon = json_object_get(loc, "lon"), *jlat = json_object_get(loc, "lat");
     if (!jlon) return fail(e, 400, "missing_field", "location.lon", "location.lon is required");
     if (!jlat) return fail(e, 400, "missing_field", "location.lat", "location.lat is required");
-    if (!json_is_number(jlon)) return fail(e, 400, "invalid_location", "location.lon", "location.lon must be a number");
-    if (!json_is_number(jlat)) return fail(e, 400, "invalid_location", "location.lat", "location.lat must be a number");
+    if (!json_is_number(jlon))
+        return fail(e, 400, "invalid_location", "location.lon", "location.lon must be a number");
+    if (!json_is_number(jlat))
+        return fail(e, 400, "invalid_location", "location.lat", "location.lat must be a number");
     double lon = json_number_value(jlon), lat = json_number_value(jlat);
     if (!isfinite(lon) || lon < -180 || lon > 180)
-        return fail(e, 400, "invalid_location", "location.lon", "location.lon must be within -180..180");
+        return fail(e, 400, "invalid_location", "location.lon",
+                    "location.lon must be within -180..180");
     if (!isfinite(lat) || lat < -90 || lat > 90)
-        return fail(e, 400, "invalid_location", "location.lat", "location.lat must be within -90..90");
+        return fail(e, 400, "invalid_location", "location.lat",
+                    "location.lat must be within -90..90");
     gis_crs crs = GIS_CRS_WGS84;
     v = json_object_get(loc, "crs");
-    if (v && !json_is_null(v) && (!json_is_string(v) || gis_crs_parse(json_string_value(v), &crs) != 0))
-        return fail(e, 400, "invalid_crs", "location.crs", "location.crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    if (v && !json_is_null(v) &&
+        (!json_is_string(v) || gis_crs_parse(json_string_value(v), &crs) != 0))
+        return fail(e, 400, "invalid_crs", "location.crs",
+                    "location.crs must be one of wgs84, cgcs2000, gcj02, bd09");
     json_t *acc = json_object_get(loc, "accuracy_m");
     if (acc && !json_is_null(acc) &&
         (!json_is_number(acc) || !isfinite(json_number_value(acc)) || json_number_value(acc) < 0 ||
          json_number_value(acc) > 100000))
-        return fail(e, 400, "invalid_field", "location.accuracy_m", "location.accuracy_m must be a number 0..100000");
+        return fail(e, 400, "invalid_field", "location.accuracy_m",
+                    "location.accuracy_m must be a number 0..100000");
     double wlon, wlat;
     if (gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0)
-        return fail(e, 400, "invalid_location", "location", "the location cannot be converted to WGS-84");
+        return fail(e, 400, "invalid_location", "location",
+                    "the location cannot be converted to WGS-84");
 
     v = json_object_get(body, "observed_at");
     double observed;
     if (!v) return fail(e, 400, "missing_field", "observed_at", "observed_at is required");
     if (!json_is_string(v) || parse_rfc3339(json_string_value(v), &observed) != 0)
-        return fail(e, 400, "invalid_field", "observed_at", "observed_at must be an RFC 3339 date-time with offset");
+        return fail(e, 400, "invalid_field", "observed_at",
+                    "observed_at must be an RFC 3339 date-time with offset");
     if (observed > (double)time(NULL) + 600)
         return fail(e, 400, "invalid_field", "observed_at", "observed_at is in the future");
 
@@ -422,7 +451,8 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
     v = json_object_get(body, "people_count");
     if (v && !json_is_null(v)) {
         if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100)
-            return fail(e, 400, "invalid_field", "people_count", "people_count must be an integer 1..100");
+            return fail(e, 400, "invalid_field", "people_count",
+                        "people_count must be an integer 1..100");
         people = json_integer_value(v);
     }
     json_t *person;
@@ -435,30 +465,35 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
         return fail(e, 503, "index_not_ready", NULL, "cannot locate the report now: %s", msg);
     }
     json_t *zones = json_array();
-    for (int i = 0; i < where.nzones; i++) json_array_append_new(zones, json_string(where.zones[i]->code));
-    json_t *rec = json_pack("{s:i,s:s,s:s,s:f,s:f,s:o,s:s,s:f,s:s,s:I,s:o,s:o,s:b,s:o}", "ord", ord, "client_id",
-                            it->client_id, "category", category, "lon", wlon, "lat", wlat, "accuracy_m",
-                            acc && json_is_number(acc) ? json_real(json_number_value(acc)) : json_null(), "crs_in",
-                            gis_crs_name(crs), "observed_at", observed, "description", description,
-                            "people_count", people, "person", person ? person : json_null(), "zone_codes", zones,
-                            "outside", where.outside, "snapped_m",
-                            where.snapped_m >= 0 ? json_real(where.snapped_m) : json_null());
+    for (int i = 0; i < where.nzones; i++)
+        json_array_append_new(zones, json_string(where.zones[i]->code));
+    json_t *rec = json_pack(
+        "{s:i,s:s,s:s,s:f,s:f,s:o,s:s,s:f,s:s,s:I,s:o,s:o,s:b,s:o}", "ord", ord, "client_id",
+        it->client_id, "category", category, "lon", wlon, "lat", wlat, "accuracy_m",
+        acc && json_is_number(acc) ? json_real(json_number_value(acc)) : json_null(), "crs_in",
+        gis_crs_name(crs), "observed_at", observed, "description", description, "people_count",
+        people, "person", person ? person : json_null(), "zone_codes", zones, "outside",
+        where.outside, "snapped_m",
+        where.snapped_m >= 0 ? json_real(where.snapped_m) : json_null());
     if (!rec) return fail(e, 500, "internal", NULL, "out of memory");
-    static const char *const code_keys[] = {"city_code", "county_code", "town_code", "community_code"};
+    static const char *const code_keys[] = {"city_code", "county_code", "town_code",
+                                            "community_code"};
     /* The names the reply shows come from the same index the codes do (it is loaded from the
      * divisions and stations tables and reloaded on gis_changed), not from subqueries. */
     it->divisions = json_array();
     it->zones = json_array();
     for (int t = 0; t < 4; t++) {
-        json_object_set_new(rec, code_keys[t], where.tiers[t] ? json_string(where.tiers[t]->code) : json_null());
+        json_object_set_new(rec, code_keys[t],
+                            where.tiers[t] ? json_string(where.tiers[t]->code) : json_null());
         if (where.tiers[t])
-            json_array_append_new(it->divisions, json_pack("{s:s,s:s,s:s}", "code", where.tiers[t]->code, "name",
-                                                           where.tiers[t]->name, "level", tier_names[t]));
+            json_array_append_new(it->divisions,
+                                  json_pack("{s:s,s:s,s:s}", "code", where.tiers[t]->code, "name",
+                                            where.tiers[t]->name, "level", tier_names[t]));
     }
     for (int i = 0; i < where.nzones; i++)
-        json_array_append_new(it->zones,
-                              json_pack("{s:s,s:s,s:s}", "code", where.zones[i]->code, "name", where.zones[i]->name,
-                                        "level", gis_level_name(where.zones[i]->level)));
+        json_array_append_new(it->zones, json_pack("{s:s,s:s,s:s}", "code", where.zones[i]->code,
+                                                   "name", where.zones[i]->name, "level",
+                                                   gis_level_name(where.zones[i]->level)));
     if (where.station) {
         json_object_set_new(rec, "station_id", json_integer(where.station->id));
         json_object_set_new(rec, "tier", json_string(tier_names[where.station->tier]));
@@ -473,13 +508,15 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
 /* ---- the one insert statement ---- */
 
 /* The live-event payload of a report row aliased X (a reports row or a RETURNING * row). */
-#define EVENT_PAYLOAD(X, EV)                                                                                 \
-    "json_build_object('id', " X ".id, 'status', " X ".status, 'category', " X ".category, 'lon', ST_X(" X \
-    ".geom), 'lat', ST_Y(" X ".geom), 'station_id', " X ".station_id, 'tier', " X ".tier, 'ack_deadline', " X \
-    ".ack_deadline, 'unit_id', " X ".unit_id, 'outcome', " X ".outcome, 'division_code', coalesce(" X        \
-    ".community_code, " X ".town_code, " X ".county_code, " X ".city_code), 'event', " EV ")"
+#define EVENT_PAYLOAD(X, EV)                                                                       \
+    "json_build_object('id', " X ".id, 'status', " X ".status, 'category', " X                     \
+    ".category, 'lon', ST_X(" X ".geom), 'lat', ST_Y(" X ".geom), 'station_id', " X                \
+    ".station_id, 'tier', " X ".tier, 'ack_deadline', " X ".ack_deadline, 'unit_id', " X           \
+    ".unit_id, 'outcome', " X ".outcome, 'division_code', coalesce(" X ".community_code, " X       \
+    ".town_code, " X ".county_code, " X ".city_code), 'event', " EV ")"
 
-#define MOST_LOCAL(X) "coalesce(" X ".community_code, " X ".town_code, " X ".county_code, " X ".city_code)"
+#define MOST_LOCAL(X)                                                                              \
+    "coalesce(" X ".community_code, " X ".town_code, " X ".county_code, " X ".city_code)"
 
 /* possible_duplicates of report row r, W: window seconds, R: radius metres (parameter references).
  * The 50 planar-nearest open reports of the same category received within the window (GiST KNN,
@@ -499,18 +536,19 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
 #define DUPS_COLUMN DUPS_EXPR("$4", "$5")
 
 /* The columns of a created row: REPORT_COLUMNS without the name subqueries (put_names fills them). */
-#define REPORT_COLUMNS_BARE \
-    REPORT_COLUMNS_NAMED("NULL::text", "NULL::text", "NULL::text", "NULL::text", "NULL::text", "NULL::text")
+#define REPORT_COLUMNS_BARE                                                                        \
+    REPORT_COLUMNS_NAMED("NULL::text", "NULL::text", "NULL::text", "NULL::text", "NULL::text",     \
+                         "NULL::text")
 
 /* The audit row and the live event of every row of `ins`; actor id A, actor name N. */
 #define CREATED_EVENTS(A, N, LE_ORDER)                                                                          \
     " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, at, from_status, to_status, details)" \
     " SELECT i.id, 'created', " A "::bigint, " N "::text, i.received_at, NULL, i.status,"                       \
-    " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"                      \
-    " 'ack_deadline', i.ack_deadline) FROM ins i),"                                                            \
+    " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"                        \
+    " 'ack_deadline', i.ack_deadline) FROM ins i),"                                                             \
     " le AS (INSERT INTO events (kind, entity_id, division_code, payload)"                                      \
-    " SELECT 'report.created', i.id, " MOST_LOCAL("i") ", " EVENT_PAYLOAD("i", "'created'") " FROM ins i"      \
-    LE_ORDER ")"
+    " SELECT 'report.created', i.id, " MOST_LOCAL("i") ", " EVENT_PAYLOAD(                                      \
+        "i", "'created'") " FROM ins i" LE_ORDER ")"
 
 /* Keep tests/bench/pgbench_reports.sql (the bench's database ceiling) doing what these two do. */
 static const char insert_sql[] =
@@ -525,9 +563,8 @@ static const char insert_sql[] =
     " to_timestamp(observed_at), description, people_count, person, city_code, county_code, town_code,"
     " community_code, zone_codes::char(12)[], outside, snapped_m, station_id, tier,"
     " now() + make_interval(secs => ack_s), $6::text, $3::bigint FROM x ORDER BY ord"
-    " ON CONFLICT (client_id) DO NOTHING RETURNING *),"
-    CREATED_EVENTS("$3", "$2", " ORDER BY i.id")
-    " SELECT " REPORT_COLUMNS_BARE ", " DUPS_COLUMN " FROM ins r";
+    " ON CONFLICT (client_id) DO NOTHING RETURNING *)," CREATED_EVENTS(
+        "$3", "$2", " ORDER BY i.id") " SELECT " REPORT_COLUMNS_BARE ", " DUPS_COLUMN " FROM ins r";
 
 /* The same write for one report (POST /api/v1/reports): plain parameters instead of a jsonb
  * recordset, no sorts. $1..$20 are the record fields in rec_keys order, then $21 source,
@@ -540,15 +577,14 @@ static const char insert_one_sql[] =
     " to_timestamp($7::float8), $8::text, $9::int, $10::jsonb, $11::text, $12::text, $13::text, $14::text,"
     " $15::text[]::char(12)[], $16::boolean, $17::real, $18::bigint, $19::text,"
     " now() + make_interval(secs => $20::int), $21::text, $22::bigint)"
-    " ON CONFLICT (client_id) DO NOTHING RETURNING *),"
-    CREATED_EVENTS("$22", "$23", "")
-    " SELECT " REPORT_COLUMNS_BARE ", " DUPS_EXPR("$24", "$25") " FROM ins r";
+    " ON CONFLICT (client_id) DO NOTHING RETURNING *)," CREATED_EVENTS(
+        "$22", "$23", "") " SELECT " REPORT_COLUMNS_BARE ", " DUPS_EXPR("$24", "$25") " FROM ins r";
 
-static const char *const rec_keys[] = {"client_id",    "category",    "lon",         "lat",
-                                       "accuracy_m",   "crs_in",      "observed_at", "description",
-                                       "people_count", "person",      "city_code",   "county_code",
-                                       "town_code",    "community_code", "zone_codes", "outside",
-                                       "snapped_m",    "station_id",  "tier",        "ack_s"};
+static const char *const rec_keys[] = {
+    "client_id",   "category",       "lon",          "lat",     "accuracy_m", "crs_in",
+    "observed_at", "description",    "people_count", "person",  "city_code",  "county_code",
+    "town_code",   "community_code", "zone_codes",   "outside", "snapped_m",  "station_id",
+    "tier",        "ack_s"};
 enum { NREC_KEYS = sizeof rec_keys / sizeof rec_keys[0] };
 
 /* The text form of one record field as a statement parameter: NULL for null/absent, else malloc'd
@@ -569,11 +605,13 @@ static char *param_text(json_t *v, int *oom) {
         out = strdup(json_is_true(v) ? "t" : "f");
     } else if (json_is_array(v)) { /* division codes: digits only, no quoting needed */
         size_t n = json_array_size(v), len = 3;
-        for (size_t i = 0; i < n; i++) len += strlen(json_string_value(json_array_get(v, i))) + 1;
+        for (size_t i = 0; i < n; i++)
+            len += strlen(json_string_value(json_array_get(v, i))) + 1;
         if ((out = malloc(len))) {
             char *p = out;
             *p++ = '{';
-            for (size_t i = 0; i < n; i++) p += sprintf(p, "%s%s", i ? "," : "", json_string_value(json_array_get(v, i)));
+            for (size_t i = 0; i < n; i++)
+                p += sprintf(p, "%s%s", i ? "," : "", json_string_value(json_array_get(v, i)));
             *p++ = '}', *p = 0;
         }
     } else {
@@ -589,16 +627,18 @@ static void put_names(json_t *rep, item *it) {
     if (it->zones) json_object_set_new(rep, "zones", it->zones);
     it->divisions = it->zones = NULL;
     json_t *st = json_object_get(rep, "responsible_station");
-    if (json_is_object(st) && it->station_name) json_object_set_new(st, "name", json_string(it->station_name));
+    if (json_is_object(st) && it->station_name)
+        json_object_set_new(st, "name", json_string(it->station_name));
 }
 
-static const char existing_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.client_id = ANY ($1::uuid[])";
+static const char existing_sql[] =
+    "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.client_id = ANY ($1::uuid[])";
 
 /* Inserts every valid item of items[0..n) in one statement, then reads back the existing ones.
  * Items already answered (valid == 0 and client_id_ok == 0) are skipped. Returns 0, or -1 on a
  * database failure (nothing written). */
-static int insert_items(worker *w, const auth_user *actor, const char *actor_name, const char *source, item *items,
-                        size_t n) {
+static int insert_items(worker *w, const auth_user *actor, const char *actor_name,
+                        const char *source, item *items, size_t n) {
     int rc = -1;
     PGresult *res = NULL, *ex = NULL;
     json_t *recs = json_array(), *created = json_object(), *lookup = json_array();
@@ -615,14 +655,16 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
             char *vals[NREC_KEYS];
             const char *params[NREC_KEYS + 5];
             int oom = 0;
-            for (int k = 0; k < NREC_KEYS; k++) params[k] = vals[k] = param_text(json_object_get(rec, rec_keys[k]), &oom);
+            for (int k = 0; k < NREC_KEYS; k++)
+                params[k] = vals[k] = param_text(json_object_get(rec, rec_keys[k]), &oom);
             params[NREC_KEYS] = source;
             params[NREC_KEYS + 1] = actor && actor->id ? actor_id : NULL;
             params[NREC_KEYS + 2] = actor_name;
             params[NREC_KEYS + 3] = window;
             params[NREC_KEYS + 4] = radius;
             if (!oom) res = db_exec(w, insert_one_sql, NREC_KEYS + 5, params);
-            for (int k = 0; k < NREC_KEYS; k++) free(vals[k]);
+            for (int k = 0; k < NREC_KEYS; k++)
+                free(vals[k]);
             if (oom) {
                 snprintf(w->err, sizeof w->err, "out of memory");
                 snprintf(w->sqlstate, sizeof w->sqlstate, "53200");
@@ -631,12 +673,14 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
         } else {
             recs_s = json_dumps(recs, JSON_COMPACT);
             if (!recs_s) goto done;
-            const char *params[] = {recs_s, actor_name, actor && actor->id ? actor_id : NULL, window, radius, source};
+            const char *params[] = {recs_s, actor_name, actor && actor->id ? actor_id : NULL,
+                                    window, radius,     source};
             if (!(res = db_exec(w, insert_sql, 6, params))) goto done;
         }
         for (int row = 0; row < PQntuples(res); row++) {
             json_t *rep = report_row_json(res, row, GIS_CRS_WGS84);
-            json_object_set_new(rep, "possible_duplicates", jparse_or(val(res, row, REPORT_NCOLS), json_array()));
+            json_object_set_new(rep, "possible_duplicates",
+                                jparse_or(val(res, row, REPORT_NCOLS), json_array()));
             json_object_set_new(created, PQgetvalue(res, row, REPORT_COL_CLIENT_ID), rep);
         }
     }
@@ -669,10 +713,12 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
         if (!(ex = db_exec(w, existing_sql, 1, params))) goto done;
         json_t *found = json_object();
         for (int row = 0; row < PQntuples(ex); row++)
-            json_object_set_new(found, PQgetvalue(ex, row, REPORT_COL_CLIENT_ID), report_row_json(ex, row, GIS_CRS_WGS84));
+            json_object_set_new(found, PQgetvalue(ex, row, REPORT_COL_CLIENT_ID),
+                                report_row_json(ex, row, GIS_CRS_WGS84));
         for (size_t i = 0; i < n; i++) {
             json_t *rep;
-            if (items[i].status != 1 && items[i].client_id_ok && (rep = json_object_get(found, items[i].client_id))) {
+            if (items[i].status != 1 && items[i].client_id_ok &&
+                (rep = json_object_get(found, items[i].client_id))) {
                 items[i].report = json_deep_copy(rep);
                 items[i].status = 0;
             }
@@ -684,7 +730,8 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
     for (size_t i = 0; i < n; i++)
         if (items[i].valid && !items[i].report) {
             items[i].status = -1;
-            fail(&items[i].err, 409, "conflict", "client_id", "the report was not stored; send it again");
+            fail(&items[i].err, 409, "conflict", "client_id",
+                 "the report was not stored; send it again");
         }
     rc = 0;
 done:
@@ -706,8 +753,8 @@ static void item_free(item *it) {
     json_decref(it->report);
 }
 
-int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source, json_t *body,
-                  json_t **out, report_error *e) {
+int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source,
+                  json_t *body, json_t **out, report_error *e) {
     item it;
     memset(&it, 0, sizeof it);
     it.status = -1;
@@ -759,12 +806,15 @@ int h_reports_batch(http_req *r) {
     gis_crs crs;
     if (request_crs(r, &crs)) return r->status;
     json_t *list = json_object_get(r->json, "reports");
-    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send {\"reports\": [...]}");
+    if (!json_is_object(r->json))
+        return http_error(r, 400, "invalid_body", NULL, "send {\"reports\": [...]}");
     if (!list) return http_error(r, 400, "missing_field", "reports", "reports is required");
-    if (!json_is_array(list)) return http_error(r, 400, "invalid_field", "reports", "reports must be an array");
+    if (!json_is_array(list))
+        return http_error(r, 400, "invalid_field", "reports", "reports must be an array");
     size_t n = json_array_size(list);
     if (n > MAX_BATCH)
-        return http_error(r, 413, "too_many_items", "reports", "at most %d reports per batch, got %zu", MAX_BATCH, n);
+        return http_error(r, 413, "too_many_items", "reports",
+                          "at most %d reports per batch, got %zu", MAX_BATCH, n);
     item *items = calloc(n ? n : 1, sizeof *items);
     if (!items) return http_error(r, 500, "internal", NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -782,17 +832,19 @@ int h_reports_batch(http_req *r) {
         json_t *res;
         if (it->report) {
             json_to_crs(it->report, crs);
-            res = json_pack("{s:I,s:s,s:O,s:n}", "index", (json_int_t)i, "status",
-                            it->status == 1 ? "created" : "existing", "report", it->report, "error");
+            res =
+                json_pack("{s:I,s:s,s:O,s:n}", "index", (json_int_t)i, "status",
+                          it->status == 1 ? "created" : "existing", "report", it->report, "error");
         } else {
-            res = json_pack("{s:I,s:s,s:n,s:o}", "index", (json_int_t)i, "status", "error", "report", "error",
-                            error_json(&it->err));
+            res = json_pack("{s:I,s:s,s:n,s:o}", "index", (json_int_t)i, "status", "error",
+                            "report", "error", error_json(&it->err));
         }
         json_array_append_new(results, res);
     }
     rc = http_json(r, 200, json_pack("{s:o}", "results", results));
 done:
-    for (size_t i = 0; i < n; i++) item_free(&items[i]);
+    for (size_t i = 0; i < n; i++)
+        item_free(&items[i]);
     free(items);
     return rc;
 }
@@ -818,7 +870,8 @@ static int load_visible(http_req *r, const char *sql, long long *id, PGresult **
 }
 
 static const char dups_of_sql[] =
-    "SELECT " DUPS_COLUMN " FROM reports r WHERE r.id = $1::bigint AND $2::int IS NULL AND $3::int IS NULL";
+    "SELECT " DUPS_COLUMN
+    " FROM reports r WHERE r.id = $1::bigint AND $2::int IS NULL AND $3::int IS NULL";
 
 /* GET /api/v1/reports/{id}?crs= */
 int h_reports_get(http_req *r) {
@@ -841,7 +894,8 @@ int h_reports_get(http_req *r) {
         json_decref(out);
         return http_db_error(r);
     }
-    json_object_set_new(out, "possible_duplicates", PQntuples(d) ? jparse_or(val(d, 0, 0), json_array()) : json_array());
+    json_object_set_new(out, "possible_duplicates",
+                        PQntuples(d) ? jparse_or(val(d, 0, 0), json_array()) : json_array());
     PQclear(d);
     return http_json(r, 200, out);
 }
@@ -856,32 +910,43 @@ int h_reports_timeline(http_req *r) {
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
     const char *params[] = {ids};
-    PGresult *ev = db_exec(r->w,
-                           "SELECT id, type, actor, actor_id, to_json(at)#>>'{}', from_status, to_status, details"
-                           " FROM report_events WHERE report_id = $1::bigint ORDER BY id",
-                           1, params);
+    PGresult *ev = db_exec(
+        r->w,
+        "SELECT id, type, actor, actor_id, to_json(at)#>>'{}', from_status, to_status, details"
+        " FROM report_events WHERE report_id = $1::bigint ORDER BY id",
+        1, params);
     if (!ev) return http_db_error(r);
     json_t *items = json_array();
     for (int i = 0; i < PQntuples(ev); i++)
         json_array_append_new(
-            items, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", jint_or_null(val(ev, i, 0)), "type",
-                             jstr_or_null(val(ev, i, 1)), "actor", jstr_or_null(val(ev, i, 2)), "actor_id",
-                             jint_or_null(val(ev, i, 3)), "at", jstr_or_null(val(ev, i, 4)), "from_status",
-                             jstr_or_null(val(ev, i, 5)), "to_status", jstr_or_null(val(ev, i, 6)), "details",
-                             jparse_or(val(ev, i, 7), json_object())));
+            items, json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id", jint_or_null(val(ev, i, 0)),
+                             "type", jstr_or_null(val(ev, i, 1)), "actor",
+                             jstr_or_null(val(ev, i, 2)), "actor_id", jint_or_null(val(ev, i, 3)),
+                             "at", jstr_or_null(val(ev, i, 4)), "from_status",
+                             jstr_or_null(val(ev, i, 5)), "to_status", jstr_or_null(val(ev, i, 6)),
+                             "details", jparse_or(val(ev, i, 7), json_object())));
     PQclear(ev);
-    return http_json(r, 200, json_pack("{s:I,s:o,s:n}", "report_id", (json_int_t)id, "items", items, "next"));
+    return http_json(
+        r, 200, json_pack("{s:I,s:o,s:n}", "report_id", (json_int_t)id, "items", items, "next"));
 }
 
 /* ---- lifecycle ---- */
 
 typedef enum { NEEDS_NONE, NEEDS_UNIT, NEEDS_OUTCOME, NEEDS_DUPLICATE_OF, NEEDS_PARENT } needs;
 
-enum { S_NEW = 1, S_ACK = 2, S_DISPATCHED = 4, S_ON_SCENE = 8, S_RESOLVED = 16, S_CANCELLED = 32, S_DUPLICATE = 64 };
+enum {
+    S_NEW = 1,
+    S_ACK = 2,
+    S_DISPATCHED = 4,
+    S_ON_SCENE = 8,
+    S_RESOLVED = 16,
+    S_CANCELLED = 32,
+    S_DUPLICATE = 64
+};
 #define S_OPEN (S_NEW | S_ACK | S_DISPATCHED | S_ON_SCENE)
 
-static const char *const status_names[] = {"new", "acknowledged", "dispatched", "on_scene",
-                                           "resolved", "cancelled", "duplicate"};
+static const char *const status_names[] = {"new",      "acknowledged", "dispatched", "on_scene",
+                                           "resolved", "cancelled",    "duplicate"};
 
 static unsigned status_bit(const char *s) {
     for (unsigned i = 0; i < 7; i++)
@@ -891,11 +956,11 @@ static unsigned status_bit(const char *s) {
 
 static const struct transition {
     const char *type;
-    unsigned from;            /* S_* bits */
-    const char *to;           /* NULL: status unchanged */
-    unsigned roles;           /* ROLE_* bits */
+    unsigned from;  /* S_* bits */
+    const char *to; /* NULL: status unchanged */
+    unsigned roles; /* ROLE_* bits */
     needs needs;
-    int ends;                 /* frees the unit */
+    int ends; /* frees the unit */
 } transitions[] = {
     {"acknowledge", S_NEW, "acknowledged", ROLE_STAFF, NEEDS_NONE, 0},
     {"dispatch", S_NEW | S_ACK, "dispatched", ROLE_STAFF, NEEDS_UNIT, 0},
@@ -907,7 +972,8 @@ static const struct transition {
 };
 #define NTRANSITIONS (sizeof transitions / sizeof transitions[0])
 
-static const char lock_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint FOR UPDATE";
+static const char lock_sql[] =
+    "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint FOR UPDATE";
 
 static const char update_sql[] =
     "UPDATE reports SET status = $3::text, unit_id = coalesce($4::bigint, unit_id), outcome = coalesce($5::text, outcome),"
@@ -924,7 +990,8 @@ int h_reports_event(http_req *r) {
     PGresult *cur = NULL, *q = NULL;
     json_t *details = NULL;
     int rc;
-    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send a JSON object");
+    if (!json_is_object(r->json))
+        return http_error(r, 400, "invalid_body", NULL, "send a JSON object");
     if (parse_id(r->params[0], &id) != 0)
         return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
 
@@ -935,14 +1002,16 @@ int h_reports_event(http_req *r) {
     for (size_t i = 0; json_is_string(jt) && i < NTRANSITIONS; i++)
         if (strcmp(json_string_value(jt), transitions[i].type) == 0) tr = &transitions[i];
     if (!tr)
-        return http_error(r, 400, "invalid_field", "type",
-                          "type must be one of acknowledge, dispatch, arrive, resolve, cancel, mark_duplicate, escalate");
+        return http_error(
+            r, 400, "invalid_field", "type",
+            "type must be one of acknowledge, dispatch, arrive, resolve, cancel, mark_duplicate, escalate");
     details = json_object();
     json_t *note = json_object_get(r->json, "note");
     if (note && !json_is_null(note)) {
         if (!json_is_string(note) || utf8_chars(json_string_value(note)) > MAX_NOTE) {
             json_decref(details);
-            return http_error(r, 400, "invalid_field", "note", "note must be a string of at most %d characters", MAX_NOTE);
+            return http_error(r, 400, "invalid_field", "note",
+                              "note must be a string of at most %d characters", MAX_NOTE);
         }
         json_object_set(details, "note", note);
     }
@@ -952,30 +1021,35 @@ int h_reports_event(http_req *r) {
         json_t *u = json_object_get(r->json, "unit_id");
         rc = !u ? http_error(r, 400, "missing_field", "unit_id", "dispatch needs unit_id")
              : !json_is_integer(u) || json_integer_value(u) <= 0
-                 ? http_error(r, 400, "invalid_field", "unit_id", "unit_id must be a positive integer")
+                 ? http_error(r, 400, "invalid_field", "unit_id",
+                              "unit_id must be a positive integer")
                  : 0;
         if (rc) goto done;
         unit_id = json_integer_value(u);
         json_object_set_new(details, "unit_id", json_integer(unit_id));
     } else if (tr->needs == NEEDS_OUTCOME) {
         json_t *o = json_object_get(r->json, "outcome");
-        rc = !o ? http_error(r, 400, "missing_field", "outcome", "resolve needs outcome")
-             : !json_is_string(o) || !in_list(json_string_value(o), outcomes, 6)
-                 ? http_error(r, 400, "invalid_field", "outcome",
-                              "outcome must be one of admitted_to_station, escorted_home, sent_to_hospital, "
-                              "refused_help, not_found, handed_to_police")
-                 : 0;
+        rc =
+            !o ? http_error(r, 400, "missing_field", "outcome", "resolve needs outcome")
+            : !json_is_string(o) || !in_list(json_string_value(o), outcomes, 6)
+                ? http_error(
+                      r, 400, "invalid_field", "outcome",
+                      "outcome must be one of admitted_to_station, escorted_home, sent_to_hospital, "
+                      "refused_help, not_found, handed_to_police")
+                : 0;
         if (rc) goto done;
         outcome = json_string_value(o);
         json_object_set_new(details, "outcome", json_string(outcome));
     } else if (tr->needs == NEEDS_DUPLICATE_OF) {
         json_t *d = json_object_get(r->json, "duplicate_of");
-        rc = !d ? http_error(r, 400, "missing_field", "duplicate_of", "mark_duplicate needs duplicate_of")
+        rc = !d ? http_error(r, 400, "missing_field", "duplicate_of",
+                             "mark_duplicate needs duplicate_of")
              : !json_is_integer(d) || json_integer_value(d) <= 0
-                 ? http_error(r, 400, "invalid_field", "duplicate_of", "duplicate_of must be a report id")
-                 : json_integer_value(d) == id
-                     ? http_error(r, 400, "invalid_field", "duplicate_of", "a report cannot duplicate itself")
-                     : 0;
+                 ? http_error(r, 400, "invalid_field", "duplicate_of",
+                              "duplicate_of must be a report id")
+             : json_integer_value(d) == id ? http_error(r, 400, "invalid_field", "duplicate_of",
+                                                        "a report cannot duplicate itself")
+                                           : 0;
         if (rc) goto done;
         dup_of = json_integer_value(d);
         json_object_set_new(details, "duplicate_of", json_integer(dup_of));
@@ -995,15 +1069,17 @@ int h_reports_event(http_req *r) {
     }
     const char *from = PQgetvalue(cur, 0, REPORT_COL_STATUS);
     const char *created_by = val(cur, 0, REPORT_COL_CREATED_BY);
-    int own_new_report = (r->user.role & (ROLE_PATROL | ROLE_COMMUNITY)) && strcmp(tr->type, "cancel") == 0 &&
-                         strcmp(from, "new") == 0 && created_by && strtoll(created_by, NULL, 10) == r->user.id;
+    int own_new_report = (r->user.role & (ROLE_PATROL | ROLE_COMMUNITY)) &&
+                         strcmp(tr->type, "cancel") == 0 && strcmp(from, "new") == 0 &&
+                         created_by && strtoll(created_by, NULL, 10) == r->user.id;
     if (!(r->user.role & tr->roles) && !own_new_report) {
-        rc = http_error(r, 403, "forbidden", "type", "the %s role may not %s a report", auth_role_name(r->user.role),
-                        tr->type);
+        rc = http_error(r, 403, "forbidden", "type", "the %s role may not %s a report",
+                        auth_role_name(r->user.role), tr->type);
         goto rollback;
     }
     if (!(status_bit(from) & tr->from)) {
-        rc = http_error(r, 409, "invalid_transition", "type", "cannot %s a report that is %s", tr->type, from);
+        rc = http_error(r, 409, "invalid_transition", "type", "cannot %s a report that is %s",
+                        tr->type, from);
         goto rollback;
     }
     const char *to = tr->to ? tr->to : from;
@@ -1013,17 +1089,21 @@ int h_reports_event(http_req *r) {
         snprintf(unit_s, sizeof unit_s, "%lld", unit_id);
         const char *pu[] = {unit_s};
         PQclear(q);
-        if (!(q = db_exec(w, "SELECT status FROM units WHERE id = $1::bigint FOR UPDATE", 1, pu))) goto dberr;
+        if (!(q = db_exec(w, "SELECT status FROM units WHERE id = $1::bigint FOR UPDATE", 1, pu)))
+            goto dberr;
         if (PQntuples(q) != 1) {
             rc = http_error(r, 422, "unknown_unit", "unit_id", "no such unit: %lld", unit_id);
             goto rollback;
         }
         if (strcmp(PQgetvalue(q, 0, 0), "available") != 0) {
-            rc = http_error(r, 409, "unit_unavailable", "unit_id", "unit %lld is %s", unit_id, PQgetvalue(q, 0, 0));
+            rc = http_error(r, 409, "unit_unavailable", "unit_id", "unit %lld is %s", unit_id,
+                            PQgetvalue(q, 0, 0));
             goto rollback;
         }
         PQclear(q);
-        if (!(q = db_exec(w, "UPDATE units SET status = 'busy', updated_at = now() WHERE id = $1::bigint", 1, pu)))
+        if (!(q = db_exec(
+                  w, "UPDATE units SET status = 'busy', updated_at = now() WHERE id = $1::bigint",
+                  1, pu)))
             goto dberr;
     } else if (tr->needs == NEEDS_DUPLICATE_OF) {
         snprintf(dup_s, sizeof dup_s, "%lld", dup_of);
@@ -1031,20 +1111,23 @@ int h_reports_event(http_req *r) {
         PQclear(q);
         if (!(q = db_exec(w, get_sql, 1, pd))) goto dberr;
         if (PQntuples(q) != 1 || !report_row_visible(&r->user, q, 0)) {
-            rc = http_error(r, 422, "unknown_report", "duplicate_of", "no such report: %lld", dup_of);
+            rc = http_error(r, 422, "unknown_report", "duplicate_of", "no such report: %lld",
+                            dup_of);
             goto rollback;
         }
     } else if (tr->needs == NEEDS_PARENT) {
         const char *sid = val(cur, 0, REPORT_COL_STATION_ID);
         const char *ps[] = {sid ? sid : "0"};
         PQclear(q);
-        if (!(q = db_exec(w,
-                          "SELECT p.id, p.tier FROM stations s JOIN stations p ON p.id = s.parent_id"
-                          " WHERE s.id = $1::bigint",
-                          1, ps)))
+        if (!(q = db_exec(
+                  w,
+                  "SELECT p.id, p.tier FROM stations s JOIN stations p ON p.id = s.parent_id"
+                  " WHERE s.id = $1::bigint",
+                  1, ps)))
             goto dberr;
         if (PQntuples(q) != 1) {
-            rc = http_error(r, 409, "no_parent_station", "type", "the responsible station has no station above it");
+            rc = http_error(r, 409, "no_parent_station", "type",
+                            "the responsible station has no station above it");
             goto rollback;
         }
         snprintf(station_s, sizeof station_s, "%s", PQgetvalue(q, 0, 0));
@@ -1054,7 +1137,8 @@ int h_reports_event(http_req *r) {
             if (strcmp(tier, tier_names[t]) == 0) lv = (gis_level)t;
         snprintf(ack_s, sizeof ack_s, "%d", ack_limit_s(&r->app->cfg, lv));
         json_object_set_new(details, "from_station", jint_or_null(sid));
-        json_object_set_new(details, "from_tier", jstr_or_null(val(cur, 0, REPORT_COL_STATION_TIER)));
+        json_object_set_new(details, "from_tier",
+                            jstr_or_null(val(cur, 0, REPORT_COL_STATION_TIER)));
         json_object_set_new(details, "to_station", json_integer(strtoll(station_s, NULL, 10)));
         json_object_set_new(details, "to_tier", json_string(tier));
     }
@@ -1081,23 +1165,25 @@ int h_reports_event(http_req *r) {
     char *details_s = json_dumps(details, JSON_COMPACT);
     char actor_id[24];
     snprintf(actor_id, sizeof actor_id, "%lld", r->user.id);
-    const char *pe[] = {ids, event_name, actor_id, r->user.username, from, to, details_s,
-                        val(up, 0, 1), PQgetvalue(up, 0, 2)};
+    const char *pe[] = {ids, event_name, actor_id,      r->user.username,    from,
+                        to,  details_s,  val(up, 0, 1), PQgetvalue(up, 0, 2)};
     PQclear(q);
-    q = db_exec(w,
-                "WITH a AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
-                " VALUES ($1::bigint, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::jsonb))"
-                " INSERT INTO events (kind, entity_id, division_code, payload)"
-                " VALUES ('report.updated', $1::bigint, $8::text, $9::jsonb)",
-                9, pe);
+    q = db_exec(
+        w,
+        "WITH a AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
+        " VALUES ($1::bigint, $2::text, $3::bigint, $4::text, $5::text, $6::text, $7::jsonb))"
+        " INSERT INTO events (kind, entity_id, division_code, payload)"
+        " VALUES ('report.updated', $1::bigint, $8::text, $9::jsonb)",
+        9, pe);
     free(details_s);
     PQclear(up);
     if (!q) goto dberr;
     if (tr->ends && val(cur, 0, REPORT_COL_UNIT_ID)) {
         const char *pf[] = {val(cur, 0, REPORT_COL_UNIT_ID)};
         PQclear(q);
-        if (!(q = db_exec(w, "UPDATE units SET status = 'available', updated_at = now()"
-                             " WHERE id = $1::bigint AND status = 'busy'",
+        if (!(q = db_exec(w,
+                          "UPDATE units SET status = 'available', updated_at = now()"
+                          " WHERE id = $1::bigint AND status = 'busy'",
                           1, pf)))
             goto dberr;
     }

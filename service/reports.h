@@ -18,27 +18,29 @@
  * positions below). Self-contained: division names, zones and the station come from scalar
  * subqueries, so the FROM clause needs nothing but `reports r` (add your own WHERE/ORDER BY/LIMIT).
  * Timestamps are RFC 3339 text in the session time zone (Asia/Shanghai, +08:00). */
-#define REPORT_COLUMNS                                                                                    \
-    REPORT_COLUMNS_NAMED("(SELECT d.name FROM divisions d WHERE d.code = r.city_code)",                  \
-                         "(SELECT d.name FROM divisions d WHERE d.code = r.county_code)",                \
-                         "(SELECT d.name FROM divisions d WHERE d.code = r.town_code)",                  \
-                         "(SELECT d.name FROM divisions d WHERE d.code = r.community_code)",             \
-                         "(SELECT coalesce(json_agg(json_build_object('code', z.code, 'name', z.name,"   \
-                         " 'level', z.level) ORDER BY z.code), '[]') FROM divisions z"                   \
-                         " WHERE z.code = ANY (r.zone_codes))",                                          \
-                         "(SELECT s.name FROM stations s WHERE s.id = r.station_id)")
+#define REPORT_COLUMNS                                                                             \
+    REPORT_COLUMNS_NAMED(                                                                          \
+        "(SELECT d.name FROM divisions d WHERE d.code = r.city_code)",                             \
+        "(SELECT d.name FROM divisions d WHERE d.code = r.county_code)",                           \
+        "(SELECT d.name FROM divisions d WHERE d.code = r.town_code)",                             \
+        "(SELECT d.name FROM divisions d WHERE d.code = r.community_code)",                        \
+        "(SELECT coalesce(json_agg(json_build_object('code', z.code, 'name', z.name,"              \
+        " 'level', z.level) ORDER BY z.code), '[]') FROM divisions z"                              \
+        " WHERE z.code = ANY (r.zone_codes))",                                                     \
+        "(SELECT s.name FROM stations s WHERE s.id = r.station_id)")
 
 /* REPORT_COLUMNS with the six name columns given as SQL expressions (same positions). The creation
  * statement passes NULL::text for all six and fills the names from the spatial index it located the
  * report with (reports.c): six subqueries less on the hot path. */
-#define REPORT_COLUMNS_NAMED(CITY_NAME, COUNTY_NAME, TOWN_NAME, COMMUNITY_NAME, ZONES, STATION_NAME)        \
-    "r.id, r.client_id, r.status, r.category, ST_X(r.geom), ST_Y(r.geom), r.accuracy_m,"                \
-    " to_json(r.observed_at)#>>'{}', to_json(r.received_at)#>>'{}', to_json(r.updated_at)#>>'{}',"      \
-    " r.description, r.people_count, r.person,"                                                           \
-    " r.city_code, " CITY_NAME ", r.county_code, " COUNTY_NAME ", r.town_code, " TOWN_NAME ","           \
-    " r.community_code, " COMMUNITY_NAME ", " ZONES ","                                                   \
-    " r.outside, r.snapped_m, r.station_id, " STATION_NAME ","                                           \
-    " r.tier, to_json(r.ack_deadline)#>>'{}', r.unit_id, r.outcome, r.duplicate_of, r.source,"            \
+#define REPORT_COLUMNS_NAMED(CITY_NAME, COUNTY_NAME, TOWN_NAME, COMMUNITY_NAME, ZONES,             \
+                             STATION_NAME)                                                         \
+    "r.id, r.client_id, r.status, r.category, ST_X(r.geom), ST_Y(r.geom), r.accuracy_m,"           \
+    " to_json(r.observed_at)#>>'{}', to_json(r.received_at)#>>'{}', to_json(r.updated_at)#>>'{}'," \
+    " r.description, r.people_count, r.person,"                                                    \
+    " r.city_code, " CITY_NAME ", r.county_code, " COUNTY_NAME ", r.town_code, " TOWN_NAME ","     \
+    " r.community_code, " COMMUNITY_NAME ", " ZONES ","                                            \
+    " r.outside, r.snapped_m, r.station_id, " STATION_NAME ","                                     \
+    " r.tier, to_json(r.ack_deadline)#>>'{}', r.unit_id, r.outcome, r.duplicate_of, r.source,"     \
     " r.created_by, r.crs_in"
 
 /* Positions of REPORT_COLUMNS (0-based), for callers that read a column themselves. */
@@ -47,15 +49,15 @@ enum {
     REPORT_COL_CLIENT_ID,
     REPORT_COL_STATUS,
     REPORT_COL_CATEGORY,
-    REPORT_COL_LON,           /* WGS-84 */
+    REPORT_COL_LON, /* WGS-84 */
     REPORT_COL_LAT,
-    REPORT_COL_ACCURACY_M,    /* NULL when not given */
+    REPORT_COL_ACCURACY_M, /* NULL when not given */
     REPORT_COL_OBSERVED_AT,
     REPORT_COL_RECEIVED_AT,
     REPORT_COL_UPDATED_AT,
     REPORT_COL_DESCRIPTION,
     REPORT_COL_PEOPLE_COUNT,
-    REPORT_COL_PERSON,        /* jsonb text or NULL */
+    REPORT_COL_PERSON, /* jsonb text or NULL */
     REPORT_COL_CITY_CODE,
     REPORT_COL_CITY_NAME,
     REPORT_COL_COUNTY_CODE,
@@ -64,17 +66,17 @@ enum {
     REPORT_COL_TOWN_NAME,
     REPORT_COL_COMMUNITY_CODE,
     REPORT_COL_COMMUNITY_NAME,
-    REPORT_COL_ZONES,         /* json array text of {code,name,level} */
-    REPORT_COL_OUTSIDE,       /* "t" / "f" */
-    REPORT_COL_SNAPPED_M,     /* NULL when not snapped */
+    REPORT_COL_ZONES,     /* json array text of {code,name,level} */
+    REPORT_COL_OUTSIDE,   /* "t" / "f" */
+    REPORT_COL_SNAPPED_M, /* NULL when not snapped */
     REPORT_COL_STATION_ID,
     REPORT_COL_STATION_NAME,
-    REPORT_COL_STATION_TIER,  /* r.tier: the responsible station's tier */
-    REPORT_COL_ACK_DEADLINE,  /* kept after acknowledgement (history); NULL only without a station */
+    REPORT_COL_STATION_TIER, /* r.tier: the responsible station's tier */
+    REPORT_COL_ACK_DEADLINE, /* kept after acknowledgement (history); NULL only without a station */
     REPORT_COL_UNIT_ID,
     REPORT_COL_OUTCOME,
     REPORT_COL_DUPLICATE_OF,
-    REPORT_COL_SOURCE,        /* "app" / "open311" */
+    REPORT_COL_SOURCE, /* "app" / "open311" */
     REPORT_COL_CREATED_BY,
     REPORT_COL_CRS_IN,
     REPORT_NCOLS
@@ -98,9 +100,9 @@ const char *report_row_scope_code(PGresult *res, int row);
 int report_row_visible(const auth_user *u, PGresult *res, int row);
 
 typedef struct report_error {
-    int status;               /* HTTP status: 400, 404, 409, 413, 415, 422 ... */
-    const char *code;         /* static: "invalid_field", "missing_field", "invalid_location", ... */
-    const char *field;        /* static or NULL: "location.lat", "client_id", ... */
+    int status;        /* HTTP status: 400, 404, 409, 413, 415, 422 ... */
+    const char *code;  /* static: "invalid_field", "missing_field", "invalid_location", ... */
+    const char *field; /* static or NULL: "location.lat", "client_id", ... */
     char message[256];
 } report_error;
 
@@ -114,8 +116,8 @@ typedef struct report_error {
  * (see w->err / w->sqlstate / w->db_down; nothing written). On 1 and 0 *out gets the report JSON
  * (WGS-84, with "possible_duplicates": [{id,category,status,distance_m,received_at}] on 1), owned
  * by the caller. */
-int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source, json_t *body,
-                  json_t **out, report_error *e);
+int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source,
+                  json_t *body, json_t **out, report_error *e);
 
 /* Removes metadata from an image whose type is told by its magic bytes (not by any header).
  * JPEG: keeps SOI, APP0 (JFIF), DQT, SOF*, DHT, DRI, DAC, SOS + scan data, EOI; drops APP1..APP15
@@ -123,7 +125,8 @@ int report_submit(worker *w, const auth_user *actor, const char *actor_name, con
  * tEXt, zTXt, iTXt, eXIf and tIME. Returns 0 with *out (malloc'd, caller frees), *outn and *ctype
  * ("image/jpeg" or "image/png", static); -1 when the bytes are neither a well-formed JPEG nor PNG
  * (*out untouched). Pure: no I/O, thread-safe. */
-int photo_strip(const unsigned char *in, size_t n, unsigned char **out, size_t *outn, const char **ctype);
+int photo_strip(const unsigned char *in, size_t n, unsigned char **out, size_t *outn,
+                const char **ctype);
 
 /* Background thread (server.c background[]): every cfg.escalate_interval_ms, moves overdue new
  * reports one tier up in one transaction with FOR UPDATE SKIP LOCKED (several instances may run).

@@ -10,12 +10,12 @@ typedef enum { BODY_NONE, BODY_JSON, BODY_FORM, BODY_BINARY } body_type;
 
 typedef struct route {
     const char *method;
-    const char *pattern;    /* "/api/v1/reports/{id}/photos"; "{y}.mvt" captures with a suffix */
+    const char *pattern; /* "/api/v1/reports/{id}/photos"; "{y}.mvt" captures with a suffix */
     http_handler handler;
-    body_type body;         /* what the body must be; checked before the handler runs */
-    size_t limit;           /* body limit in bytes; 0 = config json_body_limit */
-    unsigned roles;         /* ROLE_* bits allowed; 0 = public (no token needed) */
-    const char *summary;    /* one line, also the OpenAPI summary */
+    body_type body;      /* what the body must be; checked before the handler runs */
+    size_t limit;        /* body limit in bytes; 0 = config json_body_limit */
+    unsigned roles;      /* ROLE_* bits allowed; 0 = public (no token needed) */
+    const char *summary; /* one line, also the OpenAPI summary */
 } route;
 
 extern const route routes[];
@@ -23,6 +23,7 @@ extern const size_t nroutes;
 
 /* Matches path against pattern, filling captures (pointing into scratch, which must hold
  * strlen(path)+1 bytes). Returns the number of captures, or -1 when it does not match. */
-int route_match(const char *pattern, const char *path, char *scratch, const char **caps, int maxcaps);
+int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
+                int maxcaps);
 
 #endif

@@ -85,9 +85,21 @@ static int log_message(const struct mg_connection *conn, const char *msg) {
 int server_run(app *a) {
     char threads[16];
     snprintf(threads, sizeof threads, "%d", a->cfg.threads > 0 ? a->cfg.threads : 1);
-    const char *options[] = {"listening_ports", a->cfg.listen, "num_threads", threads, "tcp_nodelay", "1",
-                             "enable_keep_alive", "yes", "keep_alive_timeout_ms", "30000",
-                             "request_timeout_ms", "30000", "max_request_size", "65536", NULL};
+    const char *options[] = {"listening_ports",
+                             a->cfg.listen,
+                             "num_threads",
+                             threads,
+                             "tcp_nodelay",
+                             "1",
+                             "enable_keep_alive",
+                             "yes",
+                             "keep_alive_timeout_ms",
+                             "30000",
+                             "request_timeout_ms",
+                             "30000",
+                             "max_request_size",
+                             "65536",
+                             NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.init_thread = init_thread;
@@ -107,7 +119,8 @@ int server_run(app *a) {
         return 1;
     }
     pthread_t bg[NBACKGROUND];
-    for (size_t i = 0; i < NBACKGROUND; i++) pthread_create(&bg[i], NULL, background[i].fn, a);
+    for (size_t i = 0; i < NBACKGROUND; i++)
+        pthread_create(&bg[i], NULL, background[i].fn, a);
 
     mg_init_library(0);
     struct mg_context *ctx = mg_start(&cb, a, options);
@@ -115,7 +128,8 @@ int server_run(app *a) {
         fprintf(stderr, "patrold: cannot listen on %s (port in use?)\n", a->cfg.listen);
         a->stopping = 1;
         pthread_cond_broadcast(&stop_cv);
-        for (size_t i = 0; i < NBACKGROUND; i++) pthread_join(bg[i], NULL);
+        for (size_t i = 0; i < NBACKGROUND; i++)
+            pthread_join(bg[i], NULL);
         gis_slot_destroy(a->gis);
         return 1;
     }
@@ -130,7 +144,8 @@ int server_run(app *a) {
     pthread_cond_broadcast(&stop_cv);
     pthread_mutex_unlock(&stop_mu);
     mg_stop(ctx);
-    for (size_t i = 0; i < NBACKGROUND; i++) pthread_join(bg[i], NULL);
+    for (size_t i = 0; i < NBACKGROUND; i++)
+        pthread_join(bg[i], NULL);
     gis_slot_destroy(a->gis);
     mg_exit_library();
     fprintf(stderr, "patrold: stopped\n");

@@ -32,10 +32,8 @@ typedef struct {
     int oom;
 } buf;
 
-static void put(buf *b, const void *src, size_t n)
-{
-    if (b->oom)
-        return;
+static void put(buf *b, const void *src, size_t n) {
+    if (b->oom) return;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 4096;
         unsigned char *m;
@@ -53,14 +51,12 @@ static void put(buf *b, const void *src, size_t n)
     b->len += n;
 }
 
-static void put_u32(buf *b, uint32_t v)
-{
+static void put_u32(buf *b, uint32_t v) {
     unsigned char le[4] = {v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, (v >> 24) & 0xff};
     put(b, le, 4);
 }
 
-static void put_f64(buf *b, double d)
-{
+static void put_f64(buf *b, double d) {
     uint64_t u;
     unsigned char le[8];
     int i;
@@ -73,8 +69,7 @@ static void put_f64(buf *b, double d)
 /* GeoJSON polygon coordinates -> little-endian WKB Polygon (GCJ-02 ->
  * WGS-84). -1 with a reason when the coordinates are not arrays of number
  * pairs. */
-static int polygon_wkb(json_t *rings, buf *b, const char **why)
-{
+static int polygon_wkb(json_t *rings, buf *b, const char **why) {
     size_t i, j;
 
     if (!json_is_array(rings) || json_array_size(rings) == 0) {
@@ -112,8 +107,7 @@ static int polygon_wkb(json_t *rings, buf *b, const char **why)
     return 0;
 }
 
-static int feature_wkb(json_t *geom, buf *b, const char **why)
-{
+static int feature_wkb(json_t *geom, buf *b, const char **why) {
     const char *type = json_string_value(json_object_get(geom, "type"));
     json_t *coords = json_object_get(geom, "coordinates");
     size_t i;
@@ -126,8 +120,7 @@ static int feature_wkb(json_t *geom, buf *b, const char **why)
         *why = "coordinates are not an array (undecoded string)";
         return -1;
     }
-    if (strcmp(type, "Polygon") == 0)
-        return polygon_wkb(coords, b, why);
+    if (strcmp(type, "Polygon") == 0) return polygon_wkb(coords, b, why);
     if (strcmp(type, "MultiPolygon") != 0) {
         *why = "not a Polygon or MultiPolygon";
         return -1;
@@ -136,8 +129,7 @@ static int feature_wkb(json_t *geom, buf *b, const char **why)
     put_u32(b, 6);
     put_u32(b, (uint32_t)json_array_size(coords));
     for (i = 0; i < json_array_size(coords); i++)
-        if (polygon_wkb(json_array_get(coords, i), b, why) != 0)
-            return -1;
+        if (polygon_wkb(json_array_get(coords, i), b, why) != 0) return -1;
     return 0;
 }
 
@@ -148,55 +140,46 @@ typedef struct {
     size_t len;
 } feature;
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static double rss_mb(void)
-{
+static double rss_mb(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     long size = 0, res = 0;
-    if (f == NULL)
-        return -1.0;
-    if (fscanf(f, "%ld %ld", &size, &res) != 2)
-        res = -1;
+    if (f == NULL) return -1.0;
+    if (fscanf(f, "%ld %ld", &size, &res) != 2) res = -1;
     fclose(f);
     return (double)res * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
-static double heap_mb(void)
-{
+static double heap_mb(void) {
     struct mallinfo2 mi = mallinfo2();
     return (double)(mi.uordblks + mi.hblkhd) / (1024.0 * 1024.0);
 }
 
 static uint64_t rng = 0x2545F4914F6CDD1Dull;
-static double rnd01(void)
-{
+static double rnd01(void) {
     rng ^= rng >> 12;
     rng ^= rng << 25;
     rng ^= rng >> 27;
     return (double)((rng * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
+static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
 }
 
 /* Reads the whole (possibly gzip) file; NULL if absent/unreadable. */
-static char *slurp(const char *path, size_t *len)
-{
+static char *slurp(const char *path, size_t *len) {
     gzFile z = gzopen(path, "rb");
     char *data = NULL;
     size_t cap = 0, n = 0;
 
-    if (z == NULL)
-        return NULL;
+    if (z == NULL) return NULL;
     gzbuffer(z, 1 << 20);
     for (;;) {
         int got;
@@ -216,8 +199,7 @@ static char *slurp(const char *path, size_t *len)
             gzclose(z);
             return NULL;
         }
-        if (got == 0)
-            break;
+        if (got == 0) break;
         n += (size_t)got;
     }
     gzclose(z);
@@ -225,8 +207,7 @@ static char *slurp(const char *path, size_t *len)
     return data;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     int lyg = 0, i;
     long npoints = 200000;
     const char *path = NULL, *tag;
@@ -257,8 +238,7 @@ int main(int argc, char **argv)
         } else
             path = argv[i];
     }
-    if (npoints < 100)
-        npoints = 100;
+    if (npoints < 100) npoints = 100;
     if (path == NULL)
         path = lyg ? "../shared/data/lianyungang-counties.geojson"
                    : "../shared/data/china-counties.geojson.gz";
@@ -329,8 +309,7 @@ int main(int argc, char **argv)
     for (f = 0; f < nfeat; f++) {
         if (gis_builder_add_division(b, feats[f].code, feats[f].name, GIS_COUNTY, 0, feats[f].wkb,
                                      feats[f].len, err, sizeof err) != 0) {
-            if (getenv("BENCH_VERBOSE") || nrej < 6)
-                fprintf(stderr, "  rejected: %s\n", err);
+            if (getenv("BENCH_VERBOSE") || nrej < 6) fprintf(stderr, "  rejected: %s\n", err);
             nrej++;
         }
     }
@@ -358,9 +337,15 @@ int main(int argc, char **argv)
 
     /* ---- points */
     if (lyg) {
-        lon0 = 118.35; lon1 = 119.95; lat0 = 33.95; lat1 = 35.15;
+        lon0 = 118.35;
+        lon1 = 119.95;
+        lat0 = 33.95;
+        lat1 = 35.15;
     } else {
-        lon0 = 73.5; lon1 = 135.1; lat0 = 18.1; lat1 = 53.6;
+        lon0 = 73.5;
+        lon1 = 135.1;
+        lat0 = 18.1;
+        lat1 = 53.6;
     }
     pts = malloc((size_t)npoints * 2 * sizeof *pts);
     lat_us = malloc((size_t)npoints * sizeof *lat_us);

@@ -42,6 +42,7 @@ bench_login() {
 
 bench_cleanup() {
   local p
+  [ -f "$BENCH_PIDFILE" ] || return 0
   while read -r p; do kill "$p" 2>/dev/null; done <"$BENCH_PIDFILE"
   while read -r p; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done <"$BENCH_PIDFILE"
   rm -f "$BENCH_PIDFILE"

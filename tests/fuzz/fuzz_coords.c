@@ -18,12 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define SENTINEL 12345.678
 
-static void check_one(int (*conv)(gis_crs, double, double, double *, double *), gis_crs crs, double lon,
-                      double lat) {
+static void check_one(int (*conv)(gis_crs, double, double, double *, double *), gis_crs crs,
+                      double lon, double lat) {
     double ox = SENTINEL, oy = SENTINEL;
     int rc = conv(crs, lon, lat, &ox, &oy);
-    int valid_in = isfinite(lon) && isfinite(lat) && lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90;
-    int valid_crs = crs == GIS_CRS_WGS84 || crs == GIS_CRS_CGCS2000 || crs == GIS_CRS_GCJ02 || crs == GIS_CRS_BD09;
+    int valid_in =
+        isfinite(lon) && isfinite(lat) && lon >= -180 && lon <= 180 && lat >= -90 && lat <= 90;
+    int valid_crs = crs == GIS_CRS_WGS84 || crs == GIS_CRS_CGCS2000 || crs == GIS_CRS_GCJ02 ||
+                    crs == GIS_CRS_BD09;
     if (rc != 0 && rc != -1) abort();
     if (rc == 0) {
         if (!valid_in || !valid_crs) abort(); /* accepted something the contract refuses */
@@ -32,7 +34,7 @@ static void check_one(int (*conv)(gis_crs, double, double, double *, double *), 
         if (ox < -180.02 || ox > 180.02 || oy < -90.02 || oy > 90.02) abort();
         if (fabs(ox - lon) > 0.1 || fabs(oy - lat) > 0.1) abort();
     } else {
-        if (valid_in && valid_crs) abort(); /* refused a valid input */
+        if (valid_in && valid_crs) abort();            /* refused a valid input */
         if (ox != SENTINEL || oy != SENTINEL) abort(); /* outputs must be untouched */
     }
 }
@@ -60,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (size < 9) return 0;
         memcpy(&a, data + 1, 4);
         memcpy(&b, data + 5, 4);
-        lon = 71.9 + 66.0 * (a / 4294967295.0);  /* a little beyond the box on both sides */
+        lon = 71.9 + 66.0 * (a / 4294967295.0); /* a little beyond the box on both sides */
         lat = 0.7 + 55.2 * (b / 4294967295.0);
     }
     check_one(gis_to_wgs84, crs, lon, lat);

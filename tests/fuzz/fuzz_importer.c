@@ -19,8 +19,8 @@
 #include <string.h>
 
 static int fake_send(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
-                     const char *const *paramValues, const int *paramLengths, const int *paramFormats,
-                     int resultFormat);
+                     const char *const *paramValues, const int *paramLengths,
+                     const int *paramFormats, int resultFormat);
 #define PQsendQueryParams fake_send
 #include "service/importer.c"
 #undef PQsendQueryParams
@@ -37,8 +37,8 @@ static int coord_ok(double *x, double *y, void *ud) {
 }
 
 static int fake_send(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
-                     const char *const *paramValues, const int *paramLengths, const int *paramFormats,
-                     int resultFormat) {
+                     const char *const *paramValues, const int *paramLengths,
+                     const int *paramFormats, int resultFormat) {
     (void)conn, (void)command, (void)paramTypes, (void)resultFormat;
     if (nParams != 5 || paramFormats[4] != 1) abort();
     const char *code = paramValues[0], *name = paramValues[1], *level = paramValues[2];
@@ -46,11 +46,12 @@ static int fake_send(PGconn *conn, const char *command, int nParams, const Oid *
     if (strlen(code) != 12 || strspn(code, "0123456789") != 12) abort();
     if (!name || !*name || strlen(name) > 200) abort();
     if (!import_level_valid(level)) abort();
-    if (strcmp(level, "province") == 0 ? parent != NULL
-                                       : !parent || strlen(parent) != 12 || strncmp(parent, code, 2) != 0)
+    if (strcmp(level, "province") == 0
+            ? parent != NULL
+            : !parent || strlen(parent) != 12 || strncmp(parent, code, 2) != 0)
         abort();
-    GEOSGeometry *g =
-        GEOSWKBReader_read_r(check_g, check_rd, (const unsigned char *)paramValues[4], (size_t)paramLengths[4]);
+    GEOSGeometry *g = GEOSWKBReader_read_r(check_g, check_rd, (const unsigned char *)paramValues[4],
+                                           (size_t)paramLengths[4]);
     if (!g) abort();
     if (GEOSGeomTypeId_r(check_g, g) != GEOS_MULTIPOLYGON) abort();
     if (GEOSisEmpty_r(check_g, g) != 0) abort();
@@ -71,7 +72,8 @@ static void ignore_reject(void *ctx, long index, const char *code, const char *m
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     static const size_t chunks[] = {1, 2, 3, 7, 64, 4096, 65536, (size_t)-1};
-    static const char *const lvl[] = {NULL, "province", "city", "county", "town", "community", "", "County"};
+    static const char *const lvl[] = {NULL,   "province",  "city", "county",
+                                      "town", "community", "",     "County"};
     if (size < 1 || size > (1u << 18)) return 0;
     if (!check_g) {
         check_g = GEOS_init_r();

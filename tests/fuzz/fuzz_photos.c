@@ -26,10 +26,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!jpeg && strcmp(ctype, "image/png") != 0) abort();
         if (outn > size) abort();
         if (jpeg) {
-            if (outn < 4 || out[0] != 0xFF || out[1] != 0xD8 || out[outn - 2] != 0xFF || out[outn - 1] != 0xD9)
+            if (outn < 4 || out[0] != 0xFF || out[1] != 0xD8 || out[outn - 2] != 0xFF ||
+                out[outn - 1] != 0xD9)
                 abort();
         } else {
-            if (outn < 8 + 12 + 12 || memcmp(out, in, 8) != 0 || memcmp(out + outn - 8, "IEND", 4) != 0) abort();
+            if (outn < 8 + 12 + 12 || memcmp(out, in, 8) != 0 ||
+                memcmp(out + outn - 8, "IEND", 4) != 0)
+                abort();
         }
         if (photo_strip(out, outn, &again, &againn, &ctype2) != 0) abort();
         if (againn != outn || memcmp(again, out, outn) != 0 || strcmp(ctype, ctype2) != 0) abort();

@@ -16,8 +16,8 @@
 
 #include "service/http.h"
 
-static int fake_error(http_req *r, int status, const char *code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+static int fake_error(http_req *r, int status, const char *code, const char *field, const char *fmt,
+                      ...) __attribute__((format(printf, 5, 6)));
 #define http_error fake_error
 #include "service/reports_list.c"
 #undef http_error
@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const char *fake_field;
 
-static int fake_error(http_req *r, int status, const char *code, const char *field, const char *fmt, ...) {
+static int fake_error(http_req *r, int status, const char *code, const char *field, const char *fmt,
+                      ...) {
     char msg[512];
     va_list ap;
     va_start(ap, fmt);
@@ -41,7 +42,9 @@ static int fake_error(http_req *r, int status, const char *code, const char *fie
 static void check_list(const char *s) {
     size_t n = strlen(s);
     if (!n) return;
-    if (n < 3 || s[0] != '{' || s[n - 1] != '}' || strstr(s, ",,") || s[1] == ',' || s[n - 2] == ',') abort();
+    if (n < 3 || s[0] != '{' || s[n - 1] != '}' || strstr(s, ",,") || s[1] == ',' ||
+        s[n - 2] == ',')
+        abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -87,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char tail[64];
     snprintf(tail, sizeof tail, " ORDER BY r.id DESC LIMIT %d", rows);
     size_t tl = strlen(tail);
-    if (qb.len < tl || strcmp(qb.sql + qb.len - tl, tail) != 0) abort(); /* a fragment was dropped */
+    if (qb.len < tl || strcmp(qb.sql + qb.len - tl, tail) != 0)
+        abort(); /* a fragment was dropped */
     for (int k = 1; k <= qb.n; k++) {
         char ref[8];
         snprintf(ref, sizeof ref, "$%d", k);

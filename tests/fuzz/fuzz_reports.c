@@ -40,11 +40,14 @@ static void setup(void) {
         int zone;
         const char *wkt;
     } divs[] = {
-        {"320700000000", "Lianyungang", GIS_CITY, 0, "POLYGON((118.5 34.0,119.9 34.0,119.9 35.1,118.5 35.1,118.5 34.0))"},
+        {"320700000000", "Lianyungang", GIS_CITY, 0,
+         "POLYGON((118.5 34.0,119.9 34.0,119.9 35.1,118.5 35.1,118.5 34.0))"},
         {"320703000000", "Lianyun", GIS_COUNTY, 0,
          "POLYGON((119.0 34.4,119.6 34.4,119.6 34.9,119.0 34.9,119.0 34.4),(119.2 34.6,119.3 34.6,119.3 34.7,119.2 34.7,119.2 34.6))"},
-        {"320703001000", "Town", GIS_TOWN, 0, "POLYGON((119.0 34.4,119.3 34.4,119.3 34.6,119.0 34.6,119.0 34.4))"},
-        {"Z01", "Port zone", GIS_COUNTY, 1, "POLYGON((119.1 34.5,119.5 34.5,119.5 34.8,119.1 34.8,119.1 34.5))"},
+        {"320703001000", "Town", GIS_TOWN, 0,
+         "POLYGON((119.0 34.4,119.3 34.4,119.3 34.6,119.0 34.6,119.0 34.4))"},
+        {"Z01", "Port zone", GIS_COUNTY, 1,
+         "POLYGON((119.1 34.5,119.5 34.5,119.5 34.8,119.1 34.8,119.1 34.5))"},
     };
     char err[256];
     GEOSContextHandle_t g = GEOS_init_r();
@@ -53,15 +56,18 @@ static void setup(void) {
     for (size_t i = 0; i < sizeof divs / sizeof divs[0]; i++) {
         size_t len;
         unsigned char *wkb = wkt_wkb(g, divs[i].wkt, &len);
-        if (gis_builder_add_division(b, divs[i].code, divs[i].name, divs[i].level, divs[i].zone, wkb, len, err,
-                                     sizeof err) != 0)
+        if (gis_builder_add_division(b, divs[i].code, divs[i].name, divs[i].level, divs[i].zone,
+                                     wkb, len, err, sizeof err) != 0)
             abort();
         GEOSFree_r(g, wkb);
     }
     size_t len;
-    unsigned char *cov = wkt_wkb(g, "POLYGON((119.0 34.4,119.6 34.4,119.6 34.9,119.0 34.9,119.0 34.4))", &len);
-    if (gis_builder_add_station(b, 1, "City station", GIS_CITY, 1, 0, 119.22, 34.6, NULL, 0, err, sizeof err) != 0 ||
-        gis_builder_add_station(b, 2, "County station", GIS_COUNTY, 1, 1, 119.3, 34.65, cov, len, err, sizeof err) != 0)
+    unsigned char *cov =
+        wkt_wkb(g, "POLYGON((119.0 34.4,119.6 34.4,119.6 34.9,119.0 34.9,119.0 34.4))", &len);
+    if (gis_builder_add_station(b, 1, "City station", GIS_CITY, 1, 0, 119.22, 34.6, NULL, 0, err,
+                                sizeof err) != 0 ||
+        gis_builder_add_station(b, 2, "County station", GIS_COUNTY, 1, 1, 119.3, 34.65, cov, len,
+                                err, sizeof err) != 0)
         abort();
     GEOSFree_r(g, cov);
     GEOS_finish_r(g);
@@ -77,7 +83,8 @@ static void setup(void) {
 
 static void check_item(const item *it) {
     if (!it->valid) {
-        if (it->err.status < 400 || it->err.status > 599 || !it->err.code || !it->err.message[0]) abort();
+        if (it->err.status < 400 || it->err.status > 599 || !it->err.code || !it->err.message[0])
+            abort();
         if (it->rec) abort();
         return;
     }
@@ -86,7 +93,8 @@ static void check_item(const item *it) {
         if (isupper((unsigned char)it->client_id[i])) abort();
     double lon = json_number_value(json_object_get(it->rec, "lon"));
     double lat = json_number_value(json_object_get(it->rec, "lat"));
-    if (!isfinite(lon) || !isfinite(lat) || lon < -180 || lon > 180 || lat < -90 || lat > 90) abort();
+    if (!isfinite(lon) || !isfinite(lat) || lon < -180 || lon > 180 || lat < -90 || lat > 90)
+        abort();
     if (!isfinite(json_number_value(json_object_get(it->rec, "observed_at")))) abort();
     int oom = 0;
     for (int k = 0; k < NREC_KEYS; k++)
@@ -98,7 +106,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!fz_w.loc) setup();
     if (size > (64u << 10)) return 0; /* the route's body limit */
     json_error_t je;
-    json_t *body = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je); /* as http.c */
+    json_t *body =
+        json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je); /* as http.c */
     if (!body) return 0;
     json_t *list = json_object_get(body, "reports");
     if (json_is_array(list) && json_array_size(list) <= MAX_BATCH) { /* the batch route */
@@ -114,7 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         free(json_dumps(recs, JSON_COMPACT)); /* the $1 of insert_sql */
         json_decref(recs);
-        for (size_t i = 0; i < n; i++) item_free(&items[i]);
+        for (size_t i = 0; i < n; i++)
+            item_free(&items[i]);
         free(items);
     } else { /* the single route */
         item it;

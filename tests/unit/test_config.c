@@ -38,7 +38,8 @@ static void file_then_env(void **state) {
     config c;
     char err[256];
     config_defaults(&c);
-    const char *p = write_tmp("# comment\n\n threads = 8 \nlisten = \"0.0.0.0:1\"\ndup_radius_m = 150.5\n");
+    const char *p =
+        write_tmp("# comment\n\n threads = 8 \nlisten = \"0.0.0.0:1\"\ndup_radius_m = 150.5\n");
     assert_int_equal(config_load_file(&c, p, err, sizeof err), 0);
     assert_int_equal(c.threads, 8);
     assert_string_equal(c.listen, "0.0.0.0:1");

@@ -22,28 +22,25 @@ static const double PI = 3.1415926535897932384626;
 static const double A = 6378245.0;
 static const double EE = 0.00669342162296594323;
 
-static double ref_tlat(double lng, double lat)
-{
-    double ret = -100.0 + 2.0 * lng + 3.0 * lat + 0.2 * lat * lat + 0.1 * lng * lat +
-                 0.2 * sqrt(fabs(lng));
+static double ref_tlat(double lng, double lat) {
+    double ret =
+        -100.0 + 2.0 * lng + 3.0 * lat + 0.2 * lat * lat + 0.1 * lng * lat + 0.2 * sqrt(fabs(lng));
     ret += (20.0 * sin(6.0 * lng * PI) + 20.0 * sin(2.0 * lng * PI)) * 2.0 / 3.0;
     ret += (20.0 * sin(lat * PI) + 40.0 * sin(lat / 3.0 * PI)) * 2.0 / 3.0;
     ret += (160.0 * sin(lat / 12.0 * PI) + 320 * sin(lat * PI / 30.0)) * 2.0 / 3.0;
     return ret;
 }
 
-static double ref_tlng(double lng, double lat)
-{
-    double ret = 300.0 + lng + 2.0 * lat + 0.1 * lng * lng + 0.1 * lng * lat +
-                 0.1 * sqrt(fabs(lng));
+static double ref_tlng(double lng, double lat) {
+    double ret =
+        300.0 + lng + 2.0 * lat + 0.1 * lng * lng + 0.1 * lng * lat + 0.1 * sqrt(fabs(lng));
     ret += (20.0 * sin(6.0 * lng * PI) + 20.0 * sin(2.0 * lng * PI)) * 2.0 / 3.0;
     ret += (20.0 * sin(lng * PI) + 40.0 * sin(lng / 3.0 * PI)) * 2.0 / 3.0;
     ret += (150.0 * sin(lng / 12.0 * PI) + 300.0 * sin(lng / 30.0 * PI)) * 2.0 / 3.0;
     return ret;
 }
 
-static void ref_wgs84togcj02(double lng, double lat, double *olng, double *olat)
-{
+static void ref_wgs84togcj02(double lng, double lat, double *olng, double *olat) {
     double dlat = ref_tlat(lng - 105.0, lat - 35.0);
     double dlng = ref_tlng(lng - 105.0, lat - 35.0);
     double radlat = lat / 180.0 * PI;
@@ -56,8 +53,7 @@ static void ref_wgs84togcj02(double lng, double lat, double *olng, double *olat)
     *olng = lng + dlng;
 }
 
-static void ref_gcj02tobd09(double lng, double lat, double *olng, double *olat)
-{
+static void ref_gcj02tobd09(double lng, double lat, double *olng, double *olat) {
     const double x_PI = 3.14159265358979324 * 3000.0 / 180.0;
     double z = sqrt(lng * lng + lat * lat) + 0.00002 * sin(lat * x_PI);
     double theta = atan2(lat, lng) + 0.000003 * cos(lng * x_PI);
@@ -67,12 +63,11 @@ static void ref_gcj02tobd09(double lng, double lat, double *olng, double *olat)
 
 /* Fixed points: Lianyungang, Beijing, Shanghai, Urumqi, Harbin, Sanya, Lhasa. */
 static const double fixed_pts[][2] = {
-    {119.2216, 34.5967}, {116.404, 39.915}, {121.4737, 31.2304}, {87.6168, 43.8256},
-    {126.535, 45.8038},  {109.5119, 18.2528}, {91.1409, 29.6456}, {119.45, 34.75},
+    {119.2216, 34.5967}, {116.404, 39.915},   {121.4737, 31.2304}, {87.6168, 43.8256},
+    {126.535, 45.8038},  {109.5119, 18.2528}, {91.1409, 29.6456},  {119.45, 34.75},
 };
 
-static void test_forward_gcj02_matches_formula(void **state)
-{
+static void test_forward_gcj02_matches_formula(void **state) {
     size_t i;
     (void)state;
     for (i = 0; i < sizeof fixed_pts / sizeof fixed_pts[0]; i++) {
@@ -86,8 +81,7 @@ static void test_forward_gcj02_matches_formula(void **state)
     }
 }
 
-static void test_forward_bd09_matches_formula(void **state)
-{
+static void test_forward_bd09_matches_formula(void **state) {
     size_t i;
     (void)state;
     for (i = 0; i < sizeof fixed_pts / sizeof fixed_pts[0]; i++) {
@@ -98,9 +92,8 @@ static void test_forward_bd09_matches_formula(void **state)
         assert_true(fabs(lon - elon) < 1e-9);
         assert_true(fabs(lat - elat) < 1e-9);
         /* Through the generic entry point too. */
-        assert_int_equal(gis_from_wgs84(GIS_CRS_BD09, fixed_pts[i][0], fixed_pts[i][1], &wlon,
-                                        &wlat),
-                         0);
+        assert_int_equal(
+            gis_from_wgs84(GIS_CRS_BD09, fixed_pts[i][0], fixed_pts[i][1], &wlon, &wlat), 0);
         assert_true(fabs(wlon - elon) < 1e-9);
         assert_true(fabs(wlat - elat) < 1e-9);
     }
@@ -108,16 +101,14 @@ static void test_forward_bd09_matches_formula(void **state)
 
 /* Deterministic pseudo-random numbers (xorshift64*). */
 static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
-static double rnd01(void)
-{
+static double rnd01(void) {
     rng_state ^= rng_state >> 12;
     rng_state ^= rng_state << 25;
     rng_state ^= rng_state >> 27;
     return (double)((rng_state * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-static void test_round_trips_1mm(void **state)
-{
+static void test_round_trips_1mm(void **state) {
     int i;
     double worst_gcj = 0, worst_bd = 0, worst_gb = 0;
     (void)state;
@@ -142,15 +133,14 @@ static void test_round_trips_1mm(void **state)
         worst_gb = fmax(worst_gb, dist);
     }
     if (worst_gcj >= 0.001 || worst_bd >= 0.001 || worst_gb >= 0.001)
-        print_error("worst round trip: gcj %.6f m, bd %.6f m, gcj-bd %.6f m\n", worst_gcj,
-                    worst_bd, worst_gb);
+        print_error("worst round trip: gcj %.6f m, bd %.6f m, gcj-bd %.6f m\n", worst_gcj, worst_bd,
+                    worst_gb);
     assert_true(worst_gcj < 0.001);
     assert_true(worst_bd < 0.001);
     assert_true(worst_gb < 0.001);
 }
 
-static void test_inverse_is_not_one_step(void **state)
-{
+static void test_inverse_is_not_one_step(void **state) {
     /* The classic one-step inverse (2*p - f(p)) is off by metres; ours must
      * land within 1e-9 degree of the forward image. */
     double lon = 119.2216, lat = 34.5967, glon, glat, wlon, wlat, flon, flat;
@@ -162,10 +152,9 @@ static void test_inverse_is_not_one_step(void **state)
     assert_true(fabs(wlon - lon) < 1e-9 && fabs(wlat - lat) < 1e-9);
 }
 
-static void test_outside_china_unchanged(void **state)
-{
-    static const double pts[][2] = {{2.3522, 48.8566}, {-74.006, 40.7128}, {139.6917, 35.6895},
-                                    {151.2093, -33.8688}, {60.0, 30.0}, {100.0, 60.0}};
+static void test_outside_china_unchanged(void **state) {
+    static const double pts[][2] = {{2.3522, 48.8566},    {-74.006, 40.7128}, {139.6917, 35.6895},
+                                    {151.2093, -33.8688}, {60.0, 30.0},       {100.0, 60.0}};
     size_t i;
     gis_crs c;
     (void)state;
@@ -187,8 +176,7 @@ static void test_outside_china_unchanged(void **state)
     assert_int_equal(gis_in_china(NAN, 34.6), 0);
 }
 
-static void test_cgcs2000_is_wgs84(void **state)
-{
+static void test_cgcs2000_is_wgs84(void **state) {
     double a, b;
     (void)state;
     assert_int_equal(gis_to_wgs84(GIS_CRS_CGCS2000, 119.2, 34.6, &a, &b), 0);
@@ -197,11 +185,10 @@ static void test_cgcs2000_is_wgs84(void **state)
     assert_true(a == 119.2 && b == 34.6);
 }
 
-static void test_invalid_input_rejected(void **state)
-{
-    static const double bad[][2] = {{NAN, 34.0}, {119.0, NAN}, {INFINITY, 0.0},
+static void test_invalid_input_rejected(void **state) {
+    static const double bad[][2] = {{NAN, 34.0},      {119.0, NAN},    {INFINITY, 0.0},
                                     {0.0, -INFINITY}, {180.0001, 0.0}, {-180.5, 0.0},
-                                    {0.0, 90.0001}, {0.0, -91.0}};
+                                    {0.0, 90.0001},   {0.0, -91.0}};
     size_t i;
     gis_crs c;
     (void)state;
@@ -223,8 +210,7 @@ static void test_invalid_input_rejected(void **state)
     }
 }
 
-static void test_crs_parse_and_name(void **state)
-{
+static void test_crs_parse_and_name(void **state) {
     gis_crs c = GIS_CRS_BD09;
     (void)state;
     assert_int_equal(gis_crs_parse(NULL, &c), 0);
@@ -256,8 +242,7 @@ static void test_crs_parse_and_name(void **state)
     assert_string_equal(gis_crs_name((gis_crs)42), "unknown");
 }
 
-static void test_gk_zone(void **state)
-{
+static void test_gk_zone(void **state) {
     (void)state;
     assert_int_equal(gis_gk_epsg_for_lon(119.2), 4549);
     assert_int_equal(gis_gk_epsg_for_lon(118.5), 4549);
@@ -272,8 +257,7 @@ static void test_gk_zone(void **state)
     assert_int_equal(gis_gk_epsg_for_lon(NAN), -1);
 }
 
-static void test_gk_matches_cs2cs(void **state)
-{
+static void test_gk_matches_cs2cs(void **state) {
     char in_path[] = "/tmp/test_gis_cs2csXXXXXX";
     char cmd[256], err[256];
     double pts[100][2];
@@ -315,8 +299,7 @@ static void test_gk_matches_cs2cs(void **state)
     assert_int_equal(n, 100); /* cs2cs must exist (proj-bin) and answer every line */
 }
 
-static void test_proj_errors(void **state)
-{
+static void test_proj_errors(void **state) {
     char err[256] = "";
     double e = 1.0, n = 2.0;
     gis_proj *p = gis_proj_create(err, sizeof err);
@@ -337,8 +320,7 @@ static void test_proj_errors(void **state)
     gis_proj_destroy(NULL);
 }
 
-static void test_geodesic(void **state)
-{
+static void test_geodesic(void **state) {
     double d;
     (void)state;
     d = gis_geodesic_m(119.0, 34.0, 119.0, 35.0);
@@ -353,8 +335,7 @@ static void test_geodesic(void **state)
     assert_true(isnan(gis_geodesic_m(NAN, 0.0, 0.0, 0.0)));
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forward_gcj02_matches_formula),
         cmocka_unit_test(test_forward_bd09_matches_formula),

@@ -24,8 +24,7 @@
 
 static GEOSContextHandle_t tg; /* the test's own GEOS context (main thread) */
 
-static unsigned char *wkt_to_wkb(const char *wkt, size_t *len)
-{
+static unsigned char *wkt_to_wkb(const char *wkt, size_t *len) {
     GEOSWKTReader *r = GEOSWKTReader_create_r(tg);
     GEOSWKBWriter *w = GEOSWKBWriter_create_r(tg);
     GEOSGeometry *g = GEOSWKTReader_read_r(tg, r, wkt);
@@ -41,8 +40,7 @@ static unsigned char *wkt_to_wkb(const char *wkt, size_t *len)
 }
 
 static int add_div(gis_builder *b, const char *code, const char *name, gis_level lv, int zone,
-                   const char *wkt, char *err, size_t errlen)
-{
+                   const char *wkt, char *err, size_t errlen) {
     size_t len;
     unsigned char *wkb = wkt_to_wkb(wkt, &len);
     int rc = gis_builder_add_division(b, code, name, lv, zone, wkb, len, err, errlen);
@@ -51,23 +49,19 @@ static int add_div(gis_builder *b, const char *code, const char *name, gis_level
 }
 
 static int add_st(gis_builder *b, long long id, const char *name, gis_level tier, int disp,
-                  long long parent, double lon, double lat, const char *wkt)
-{
+                  long long parent, double lon, double lat, const char *wkt) {
     char err[256];
     size_t len = 0;
     unsigned char *wkb = wkt ? wkt_to_wkb(wkt, &len) : NULL;
     int rc = gis_builder_add_station(b, id, name, tier, disp, parent, lon, lat, wkb, len, err,
                                      sizeof err);
-    if (rc != 0)
-        print_error("add_station %lld: %s\n", id, err);
-    if (wkb)
-        GEOSFree_r(tg, wkb);
+    if (rc != 0) print_error("add_station %lld: %s\n", id, err);
+    if (wkb) GEOSFree_r(tg, wkb);
     return rc;
 }
 
-#define SQ(x0, y0, x1, y1)                                                                     \
-    "POLYGON((" #x0 " " #y0 ", " #x1 " " #y0 ", " #x1 " " #y1 ", " #x0 " " #y1 ", " #x0 " " #y0 \
-    "))"
+#define SQ(x0, y0, x1, y1)                                                                         \
+    "POLYGON((" #x0 " " #y0 ", " #x1 " " #y0 ", " #x1 " " #y1 ", " #x0 " " #y1 ", " #x0 " " #y0 "))"
 
 /* The fixture world (lon 119..120, lat 34..35):
  *   city 3207: the whole square
@@ -77,8 +71,7 @@ static int add_st(gis_builder *b, long long id, const char *name, gis_level tier
  *   zone 320771 straddling both counties; zone 320772 inside it
  * `reverse` inserts everything in the opposite order (ownership must not
  * depend on insertion order). */
-static gis_index *build_world(int reverse, double tol)
-{
+static gis_index *build_world(int reverse, double tol) {
     static const struct {
         const char *code, *name;
         gis_level lv;
@@ -118,17 +111,25 @@ static gis_index *build_world(int reverse, double tol)
      *   5 town T-SE (cannot dispatch), 6/7 two community stations with the
      *   same coverage (ties to nearest), 8 a second-tier station without
      *   coverage whose parent is unknown. */
-    assert_int_equal(add_st(b, 1, "city station", GIS_CITY, 1, 0, 119.3, 34.6, SQ(119, 34, 120, 35)), 0);
-    assert_int_equal(add_st(b, 2, "county W", GIS_COUNTY, 1, 1, 119.2, 34.5, SQ(119, 34, 119.5, 35)), 0);
-    assert_int_equal(add_st(b, 3, "county E", GIS_COUNTY, 1, 1, 119.8, 34.5, SQ(119.5, 34, 120, 35)), 0);
-    assert_int_equal(add_st(b, 4, "town SW", GIS_TOWN, 1, 2, 119.1, 34.3, SQ(119, 34, 119.25, 34.5)), 0);
-    assert_int_equal(add_st(b, 5, "town SE", GIS_TOWN, 0, 2, 119.4, 34.3, SQ(119.25, 34, 119.5, 34.5)), 0);
-    assert_int_equal(add_st(b, 6, "community a", GIS_COMMUNITY, 1, 4, 119.01, 34.01, SQ(119, 34, 119.1, 34.1)), 0);
-    assert_int_equal(add_st(b, 7, "community b", GIS_COMMUNITY, 1, 4, 119.09, 34.09, SQ(119, 34, 119.1, 34.1)), 0);
+    assert_int_equal(
+        add_st(b, 1, "city station", GIS_CITY, 1, 0, 119.3, 34.6, SQ(119, 34, 120, 35)), 0);
+    assert_int_equal(
+        add_st(b, 2, "county W", GIS_COUNTY, 1, 1, 119.2, 34.5, SQ(119, 34, 119.5, 35)), 0);
+    assert_int_equal(
+        add_st(b, 3, "county E", GIS_COUNTY, 1, 1, 119.8, 34.5, SQ(119.5, 34, 120, 35)), 0);
+    assert_int_equal(
+        add_st(b, 4, "town SW", GIS_TOWN, 1, 2, 119.1, 34.3, SQ(119, 34, 119.25, 34.5)), 0);
+    assert_int_equal(
+        add_st(b, 5, "town SE", GIS_TOWN, 0, 2, 119.4, 34.3, SQ(119.25, 34, 119.5, 34.5)), 0);
+    assert_int_equal(
+        add_st(b, 6, "community a", GIS_COMMUNITY, 1, 4, 119.01, 34.01, SQ(119, 34, 119.1, 34.1)),
+        0);
+    assert_int_equal(
+        add_st(b, 7, "community b", GIS_COMMUNITY, 1, 4, 119.09, 34.09, SQ(119, 34, 119.1, 34.1)),
+        0);
     assert_int_equal(add_st(b, 8, "orphan", GIS_COUNTY, 1, 99, 119.9, 34.9, NULL), 0);
     ix = gis_builder_finish(b, tol, err, sizeof err);
-    if (ix == NULL)
-        fail_msg("finish: %s", err);
+    if (ix == NULL) fail_msg("finish: %s", err);
     return ix;
 }
 
@@ -137,8 +138,7 @@ typedef struct {
     gis_locator *loc;
 } world;
 
-static int setup_world(void **state)
-{
+static int setup_world(void **state) {
     world *w = calloc(1, sizeof *w);
     w->slot = gis_slot_create();
     gis_slot_publish(w->slot, build_world(0, 500.0));
@@ -147,8 +147,7 @@ static int setup_world(void **state)
     return w->loc ? 0 : -1;
 }
 
-static int teardown_world(void **state)
-{
+static int teardown_world(void **state) {
     world *w = *state;
     gis_locator_destroy(w->loc);
     gis_slot_destroy(w->slot);
@@ -156,8 +155,7 @@ static int teardown_world(void **state)
     return 0;
 }
 
-static gis_location loc_at(gis_locator *l, double lon, double lat)
-{
+static gis_location loc_at(gis_locator *l, double lon, double lat) {
     gis_location out;
     char err[256];
     if (gis_locate(l, lon, lat, &out, err, sizeof err) != 0)
@@ -165,21 +163,18 @@ static gis_location loc_at(gis_locator *l, double lon, double lat)
     return out;
 }
 
-static const char *code_of(const gis_division *d)
-{
+static const char *code_of(const gis_division *d) {
     return d ? d->code : "(null)";
 }
 
 /* Longitude offset east of (lon, lat) that is `m` geodesic metres away. */
-static double east_by(double lon, double lat, double m)
-{
+static double east_by(double lon, double lat, double m) {
     return m / gis_geodesic_m(lon, lat, lon + 0.01, lat) * 0.01;
 }
 
 /* ---------------------------------------------------------------- tests */
 
-static void test_level_names(void **state)
-{
+static void test_level_names(void **state) {
     (void)state;
     assert_string_equal(gis_level_name(GIS_CITY), "city");
     assert_string_equal(gis_level_name(GIS_COUNTY), "county");
@@ -188,8 +183,7 @@ static void test_level_names(void **state)
     assert_string_equal(gis_level_name((gis_level)9), "unknown");
 }
 
-static void test_interior_all_tiers(void **state)
-{
+static void test_interior_all_tiers(void **state) {
     world *w = *state;
     gis_location o = loc_at(w->loc, 119.01, 34.18); /* community 320703001001, not the hole */
     assert_string_equal(code_of(o.tiers[GIS_CITY]), "3207");
@@ -203,8 +197,7 @@ static void test_interior_all_tiers(void **state)
     assert_int_equal(o.tiers[GIS_TOWN]->level, GIS_TOWN);
 }
 
-static void check_shared(gis_locator *l)
-{
+static void check_shared(gis_locator *l) {
     gis_location o;
     /* Shared edge between the counties. */
     o = loc_at(l, 119.5, 34.3);
@@ -230,8 +223,7 @@ static void check_shared(gis_locator *l)
     assert_true(o.snapped_m >= 0.0 && o.snapped_m < 0.1);
 }
 
-static void test_shared_edges_and_vertices(void **state)
-{
+static void test_shared_edges_and_vertices(void **state) {
     world *w = *state;
     gis_slot *s2 = gis_slot_create();
     gis_locator *l2;
@@ -246,8 +238,7 @@ static void test_shared_edges_and_vertices(void **state)
     gis_slot_destroy(s2);
 }
 
-static void test_holes(void **state)
-{
+static void test_holes(void **state) {
     world *w = *state;
     gis_location o;
     double d;
@@ -268,8 +259,7 @@ static void test_holes(void **state)
     assert_true(fabs(o.snapped_m - 200.0) < 1.0);
 }
 
-static void test_multipolygon_islands(void **state)
-{
+static void test_multipolygon_islands(void **state) {
     world *w = *state;
     gis_location o;
 
@@ -283,10 +273,9 @@ static void test_multipolygon_islands(void **state)
     assert_string_equal(code_of(o.tiers[GIS_CITY]), "3207");
 }
 
-static void test_invalid_points(void **state)
-{
+static void test_invalid_points(void **state) {
     world *w = *state;
-    static const double bad[][2] = {{NAN, 34.5}, {119.5, NAN}, {INFINITY, 34.5}, {180.5, 0.0},
+    static const double bad[][2] = {{NAN, 34.5},   {119.5, NAN},  {INFINITY, 34.5}, {180.5, 0.0},
                                     {-181.0, 0.0}, {119.5, 90.5}, {119.5, -91.0}};
     size_t i;
     gis_location o;
@@ -302,8 +291,7 @@ static void test_invalid_points(void **state)
     assert_int_equal(o.outside, 1);
 }
 
-static void test_no_index_published(void **state)
-{
+static void test_no_index_published(void **state) {
     gis_slot *s = gis_slot_create();
     gis_locator *l = gis_locator_create(s);
     gis_location o;
@@ -325,8 +313,7 @@ static void test_no_index_published(void **state)
     gis_index_destroy(NULL);
 }
 
-static void test_snapping(void **state)
-{
+static void test_snapping(void **state) {
     world *w = *state;
     gis_location o;
     gis_slot *s0;
@@ -372,8 +359,7 @@ static void test_snapping(void **state)
     gis_slot_destroy(s0);
 }
 
-static void test_zones(void **state)
-{
+static void test_zones(void **state) {
     world *w = *state;
     gis_location o;
 
@@ -396,8 +382,7 @@ static void test_zones(void **state)
     assert_int_equal(o.nzones, 0);
 }
 
-static void test_routing(void **state)
-{
+static void test_routing(void **state) {
     world *w = *state;
     gis_location o;
     const gis_station *st;
@@ -444,8 +429,7 @@ static void test_routing(void **state)
     assert_non_null(gis_station_by_id(w->loc, 8));
 }
 
-static void test_city_fallback_and_chain_cycles(void **state)
-{
+static void test_city_fallback_and_chain_cycles(void **state) {
     char err[256];
     gis_builder *b = gis_builder_create(err, sizeof err);
     gis_slot *s = gis_slot_create();
@@ -453,13 +437,15 @@ static void test_city_fallback_and_chain_cycles(void **state)
     gis_location o;
     (void)state;
 
-    assert_int_equal(add_div(b, "3207", "c", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
+    assert_int_equal(add_div(b, "3207", "c", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err),
+                     0);
     /* Two city stations without coverage; 11 cannot dispatch. */
     assert_int_equal(add_st(b, 10, "city west", GIS_CITY, 1, 0, 119.1, 34.5, NULL), 0);
     assert_int_equal(add_st(b, 12, "city east", GIS_CITY, 1, 0, 119.9, 34.5, NULL), 0);
     assert_int_equal(add_st(b, 11, "city mid", GIS_CITY, 0, 0, 119.5, 34.5, NULL), 0);
     /* A parent cycle 20 -> 21 -> 20. */
-    assert_int_equal(add_st(b, 20, "a", GIS_TOWN, 1, 21, 119.5, 34.2, SQ(119.4, 34.1, 119.6, 34.3)), 0);
+    assert_int_equal(add_st(b, 20, "a", GIS_TOWN, 1, 21, 119.5, 34.2, SQ(119.4, 34.1, 119.6, 34.3)),
+                     0);
     assert_int_equal(add_st(b, 21, "b", GIS_COUNTY, 1, 20, 119.5, 34.2, NULL), 0);
     gis_slot_publish(s, gis_builder_finish(b, 500.0, err, sizeof err));
     l = gis_locator_create(s);
@@ -478,8 +464,7 @@ static void test_city_fallback_and_chain_cycles(void **state)
     gis_slot_destroy(s);
 }
 
-static void test_no_stations(void **state)
-{
+static void test_no_stations(void **state) {
     char err[256];
     gis_builder *b = gis_builder_create(err, sizeof err);
     gis_slot *s = gis_slot_create();
@@ -488,7 +473,8 @@ static void test_no_stations(void **state)
     size_t nd, ns, nv, bytes;
     (void)state;
 
-    assert_int_equal(add_div(b, "3207", "c", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
+    assert_int_equal(add_div(b, "3207", "c", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err),
+                     0);
     gis_index *ix = gis_builder_finish(b, 500.0, err, sizeof err);
     assert_non_null(ix);
     gis_index_stats(ix, &nd, &ns, &nv, &bytes);
@@ -506,8 +492,7 @@ static void test_no_stations(void **state)
     gis_slot_destroy(s);
 }
 
-static void test_builder_validation(void **state)
-{
+static void test_builder_validation(void **state) {
     char err[256];
     gis_builder *b = gis_builder_create(err, sizeof err);
     static const unsigned char garbage[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
@@ -520,7 +505,8 @@ static void test_builder_validation(void **state)
 
     assert_non_null(b);
     err[0] = '\0';
-    assert_int_equal(add_div(b, "1", "line", GIS_CITY, 0, "LINESTRING(0 0, 1 1)", err, sizeof err), -1);
+    assert_int_equal(add_div(b, "1", "line", GIS_CITY, 0, "LINESTRING(0 0, 1 1)", err, sizeof err),
+                     -1);
     assert_non_null(strstr(err, "expected Polygon or MultiPolygon"));
     assert_int_equal(add_div(b, "2", "pt", GIS_CITY, 0, "POINT(0 0)", err, sizeof err), -1);
     assert_int_equal(add_div(b, "3", "empty", GIS_CITY, 0, "POLYGON EMPTY", err, sizeof err), -1);
@@ -528,11 +514,15 @@ static void test_builder_validation(void **state)
     assert_int_equal(gis_builder_add_division(b, "4", "junk", GIS_CITY, 0, garbage, sizeof garbage,
                                               err, sizeof err),
                      -1);
-    assert_int_equal(gis_builder_add_division(b, "5", "none", GIS_CITY, 0, NULL, 0, err, sizeof err), -1);
-    assert_int_equal(add_div(b, "6", "range", GIS_CITY, 0, SQ(179, 0, 181, 1), err, sizeof err), -1);
-    assert_int_equal(add_div(b, "1234567890123", "long", GIS_CITY, 0, SQ(0, 0, 1, 1), err, sizeof err), -1);
+    assert_int_equal(
+        gis_builder_add_division(b, "5", "none", GIS_CITY, 0, NULL, 0, err, sizeof err), -1);
+    assert_int_equal(add_div(b, "6", "range", GIS_CITY, 0, SQ(179, 0, 181, 1), err, sizeof err),
+                     -1);
+    assert_int_equal(
+        add_div(b, "1234567890123", "long", GIS_CITY, 0, SQ(0, 0, 1, 1), err, sizeof err), -1);
     assert_int_equal(add_div(b, "", "nocode", GIS_CITY, 0, SQ(0, 0, 1, 1), err, sizeof err), -1);
-    assert_int_equal(add_div(b, "7", "level", (gis_level)4, 0, SQ(0, 0, 1, 1), err, sizeof err), -1);
+    assert_int_equal(add_div(b, "7", "level", (gis_level)4, 0, SQ(0, 0, 1, 1), err, sizeof err),
+                     -1);
     assert_int_equal(add_st(b, 1, "nan", GIS_CITY, 1, 0, NAN, 34.0, NULL), -1);
     assert_int_equal(add_st(b, 1, "line", GIS_CITY, 1, 0, 119.0, 34.0, "LINESTRING(0 0, 1 1)"), -1);
     /* A bow-tie (self-intersecting) ring is repaired, both lobes kept. */
@@ -540,7 +530,8 @@ static void test_builder_validation(void **state)
                              "POLYGON((119 34, 120 35, 120 34, 119 35, 119 34))", err, sizeof err),
                      0);
     /* The builder is still usable after the errors above. */
-    assert_int_equal(add_div(b, "320703", "ok", GIS_COUNTY, 0, SQ(119, 34, 119.5, 35), err, sizeof err), 0);
+    assert_int_equal(
+        add_div(b, "320703", "ok", GIS_COUNTY, 0, SQ(119, 34, 119.5, 35), err, sizeof err), 0);
     ix = gis_builder_finish(b, 500.0, err, sizeof err);
     assert_non_null(ix);
     gis_index_stats(ix, &nd, NULL, NULL, NULL);
@@ -559,8 +550,10 @@ static void test_builder_validation(void **state)
 
     /* Duplicate codes and ids are refused by finish, which consumes b. */
     b = gis_builder_create(err, sizeof err);
-    assert_int_equal(add_div(b, "3207", "a", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
-    assert_int_equal(add_div(b, "3207", "b", GIS_COUNTY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
+    assert_int_equal(add_div(b, "3207", "a", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err),
+                     0);
+    assert_int_equal(add_div(b, "3207", "b", GIS_COUNTY, 0, SQ(119, 34, 120, 35), err, sizeof err),
+                     0);
     assert_null(gis_builder_finish(b, 500.0, err, sizeof err));
     assert_non_null(strstr(err, "duplicate division code 3207"));
     b = gis_builder_create(err, sizeof err);
@@ -574,7 +567,8 @@ static void test_builder_validation(void **state)
     assert_null(gis_builder_finish(b, -1.0, err, sizeof err));
     /* An unfinished builder can be destroyed with its content. */
     b = gis_builder_create(err, sizeof err);
-    assert_int_equal(add_div(b, "3207", "a", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
+    assert_int_equal(add_div(b, "3207", "a", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err),
+                     0);
     gis_builder_destroy(b);
 }
 
@@ -586,8 +580,7 @@ static void test_builder_validation(void **state)
 #define NGEN 12
 #define NTHREADS 4
 
-static gis_index *build_gen(int g)
-{
+static gis_index *build_gen(int g) {
     char err[256], code[13], name[32];
     gis_builder *b = gis_builder_create(err, sizeof err);
     gis_index *ix;
@@ -596,15 +589,15 @@ static gis_index *build_gen(int g)
     snprintf(code, sizeof code, "%d", 3200 + g);
     snprintf(name, sizeof name, "gen%d", g);
     assert_int_equal(add_div(b, code, name, GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
-    assert_int_equal(add_div(b, "320703", name, GIS_COUNTY, 0, SQ(119, 34, 119.5, 35), err, sizeof err), 0);
+    assert_int_equal(
+        add_div(b, "320703", name, GIS_COUNTY, 0, SQ(119, 34, 119.5, 35), err, sizeof err), 0);
     assert_int_equal(add_st(b, 1, name, GIS_CITY, 1, 0, 119.5, 34.5, SQ(119, 34, 120, 35)), 0);
     ix = gis_builder_finish(b, 500.0, err, sizeof err);
     assert_non_null(ix);
     return ix;
 }
 
-static double now_s(void)
-{
+static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -618,8 +611,7 @@ typedef struct {
     int last_gen;
 } reader_arg;
 
-static void *reader(void *p)
-{
+static void *reader(void *p) {
     reader_arg *a = p;
     gis_locator *l = gis_locator_create(a->slot);
     char err[256];
@@ -648,21 +640,20 @@ static void *reader(void *p)
             continue;
         }
         /* Everything in one result comes from one generation. */
-        if (atoi(o.tiers[GIS_CITY]->code) != 3200 + g || strcmp(o.station->name, o.tiers[GIS_CITY]->name) != 0)
+        if (atoi(o.tiers[GIS_CITY]->code) != 3200 + g ||
+            strcmp(o.station->name, o.tiers[GIS_CITY]->name) != 0)
             a->wrong++;
         if (lon < 119.5 && (o.tiers[GIS_COUNTY] == NULL ||
                             strcmp(o.tiers[GIS_COUNTY]->name, o.tiers[GIS_CITY]->name) != 0))
             a->wrong++;
-        if (g < a->last_gen)
-            a->regressions++;
+        if (g < a->last_gen) a->regressions++;
         a->last_gen = g;
     }
     gis_locator_destroy(l);
     return NULL;
 }
 
-static void test_publish_while_reading(void **state)
-{
+static void test_publish_while_reading(void **state) {
     gis_slot *s = gis_slot_create();
     pthread_t th[NTHREADS];
     reader_arg args[NTHREADS];
@@ -701,8 +692,7 @@ static void test_publish_while_reading(void **state)
  * everywhere: a star with a hole and a comb of 10 m teeth (cells inside,
  * outside and on edges, teeth narrower than a cell), random points, every
  * vertex and points just off the vertices. No snapping (tolerance 0). */
-static void test_cells_match_geos_covers(void **state)
-{
+static void test_cells_match_geos_covers(void **state) {
     static const char *wkts[2] = {NULL, NULL};
     char star[4096], comb[8192], err[256];
     GEOSWKTReader *rd = GEOSWKTReader_create_r(tg);
@@ -787,8 +777,7 @@ static void test_cells_match_geos_covers(void **state)
 /* Overlapping coverages of the same tier: the nearest station wins and its
  * distance is the exact geodesic one; equal distances go to the smaller id;
  * a lower tier beats a nearer higher tier. */
-static void test_routing_ties_overlapping(void **state)
-{
+static void test_routing_ties_overlapping(void **state) {
     char err[256];
     gis_builder *b = gis_builder_create(err, sizeof err);
     gis_index *ix;
@@ -798,12 +787,17 @@ static void test_routing_ties_overlapping(void **state)
 
     (void)state;
     assert_non_null(b);
-    assert_int_equal(add_div(b, "3207", "city", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err), 0);
+    assert_int_equal(add_div(b, "3207", "city", GIS_CITY, 0, SQ(119, 34, 120, 35), err, sizeof err),
+                     0);
     assert_int_equal(add_st(b, 1, "city", GIS_CITY, 1, 0, 119.5, 34.5, NULL), 0);
-    assert_int_equal(add_st(b, 30, "town far", GIS_TOWN, 1, 1, 119.40, 34.5, SQ(119, 34, 120, 35)), 0);
-    assert_int_equal(add_st(b, 20, "town near", GIS_TOWN, 1, 1, 119.62, 34.5, SQ(119, 34, 120, 35)), 0);
-    assert_int_equal(add_st(b, 10, "town twin", GIS_TOWN, 1, 1, 119.38, 34.5, SQ(119, 34, 119.5, 35)), 0);
-    assert_int_equal(add_st(b, 5, "county next door", GIS_COUNTY, 1, 1, 119.61, 34.5, SQ(119, 34, 120, 35)), 0);
+    assert_int_equal(add_st(b, 30, "town far", GIS_TOWN, 1, 1, 119.40, 34.5, SQ(119, 34, 120, 35)),
+                     0);
+    assert_int_equal(add_st(b, 20, "town near", GIS_TOWN, 1, 1, 119.62, 34.5, SQ(119, 34, 120, 35)),
+                     0);
+    assert_int_equal(
+        add_st(b, 10, "town twin", GIS_TOWN, 1, 1, 119.38, 34.5, SQ(119, 34, 119.5, 35)), 0);
+    assert_int_equal(
+        add_st(b, 5, "county next door", GIS_COUNTY, 1, 1, 119.61, 34.5, SQ(119, 34, 120, 35)), 0);
     ix = gis_builder_finish(b, 500.0, err, sizeof err);
     assert_non_null(ix);
     gis_slot_publish(s, ix);
@@ -818,11 +812,10 @@ static void test_routing_ties_overlapping(void **state)
     if (gis_geodesic_m(119.39, 34.5, 119.40, 34.5) == gis_geodesic_m(119.39, 34.5, 119.38, 34.5))
         assert_int_equal(o.station->id, 10);
     else
-        assert_int_equal(o.station->id,
-                         gis_geodesic_m(119.39, 34.5, 119.40, 34.5) <
-                                 gis_geodesic_m(119.39, 34.5, 119.38, 34.5)
-                             ? 30
-                             : 10);
+        assert_int_equal(o.station->id, gis_geodesic_m(119.39, 34.5, 119.40, 34.5) <
+                                                gis_geodesic_m(119.39, 34.5, 119.38, 34.5)
+                                            ? 30
+                                            : 10);
     assert_int_equal(gis_locate(l, 119.7, 34.5, &o, err, sizeof err), 0);
     assert_int_equal(o.station->id, 20);
     assert_true(o.station_distance_m == gis_geodesic_m(119.7, 34.5, 119.62, 34.5));
@@ -830,26 +823,24 @@ static void test_routing_ties_overlapping(void **state)
     gis_slot_destroy(s);
 }
 
-static int group_setup(void **state)
-{
+static int group_setup(void **state) {
     (void)state;
     tg = GEOS_init_r();
     return tg ? 0 : -1;
 }
 
-static int group_teardown(void **state)
-{
+static int group_teardown(void **state) {
     (void)state;
     GEOS_finish_r(tg);
     return 0;
 }
 
-int main(void)
-{
+int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names),
         cmocka_unit_test_setup_teardown(test_interior_all_tiers, setup_world, teardown_world),
-        cmocka_unit_test_setup_teardown(test_shared_edges_and_vertices, setup_world, teardown_world),
+        cmocka_unit_test_setup_teardown(test_shared_edges_and_vertices, setup_world,
+                                        teardown_world),
         cmocka_unit_test_setup_teardown(test_holes, setup_world, teardown_world),
         cmocka_unit_test_setup_teardown(test_multipolygon_islands, setup_world, teardown_world),
         cmocka_unit_test_setup_teardown(test_invalid_points, setup_world, teardown_world),

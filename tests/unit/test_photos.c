@@ -48,19 +48,22 @@ static int contains(const unsigned char *hay, size_t n, const void *needle, size
     return 0;
 }
 
-static const unsigned char scan[] = {0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF, 0xD0, 0x78, 0x9A, 0xFF, 0x00};
+static const unsigned char scan[] = {0x12, 0x34, 0xFF, 0x00, 0x56, 0xFF,
+                                     0xD0, 0x78, 0x9A, 0xFF, 0x00};
 
 /* SOI APP0(JFIF) APP1(Exif with GPS) COM DQT SOF0 DHT APP2(ICC) SOS scan EOI + trailer */
 static void make_jpeg(buf *b, int with_eoi) {
     static const unsigned char jfif[] = "JFIF\0\x01\x01\0\0\x01\0\x01\0\0";
-    static const unsigned char exif[] = "Exif\0\0MM\0*GPSLatitude=34.6;GPSLongitude=119.2;Make=PhoneCo";
+    static const unsigned char exif[] =
+        "Exif\0\0MM\0*GPSLatitude=34.6;GPSLongitude=119.2;Make=PhoneCo";
     static const unsigned char com[] = "secret comment";
     static const unsigned char icc[] = "ICC_PROFILE\0\x01\x01xyz";
     unsigned char dqt[65] = {0};
     static const unsigned char sof[] = {8, 0, 16, 0, 16, 1, 1, 0x11, 0};
     static const unsigned char dht[] = {0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x05};
     static const unsigned char sos[] = {1, 1, 0x00, 0, 63, 0};
-    for (int i = 1; i < 65; i++) dqt[i] = 1;
+    for (int i = 1; i < 65; i++)
+        dqt[i] = 1;
     b->n = 0;
     put_bytes(b, 2, 0xFF, 0xD8);
     seg(b, 0xE0, jfif, sizeof jfif - 1);
@@ -91,7 +94,7 @@ static void jpeg_exif_and_comments_are_dropped(void **state) {
     assert_false(contains(out, n, "ICC_PROFILE", 11));
     assert_false(contains(out, n, "TRAILER", 7));
     assert_true(contains(out, n, "JFIF", 4));
-    assert_true(contains(out, n, scan, sizeof scan));          /* scan data intact, stuffing and RST0 kept */
+    assert_true(contains(out, n, scan, sizeof scan)); /* scan data intact, stuffing and RST0 kept */
     static const unsigned char sof_marker[] = {0xFF, 0xC0, 0x00, 0x0B};
     assert_true(contains(out, n, sof_marker, sizeof sof_marker));
     assert_int_equal(out[0], 0xFF);
@@ -121,28 +124,31 @@ static void jpeg_malformed_is_refused(void **state) {
     in.b[2 + 4 + 14 + 2] = 0xFF; /* APP1 length high byte: runs past the end */
     assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), -1);
     static const unsigned char soi_only[] = {0xFF, 0xD8, 0xFF, 0xD9};
-    assert_int_equal(photo_strip(soi_only, sizeof soi_only, &out, &n, &ct), -1); /* no frame, no scan */
+    assert_int_equal(photo_strip(soi_only, sizeof soi_only, &out, &n, &ct),
+                     -1); /* no frame, no scan */
     assert_null(out);
 }
 
 /* ---- PNG ---- */
 
 static void chunk(buf *b, const char *type, const void *data, uint32_t len) {
-    unsigned char hdr[8] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16), (unsigned char)(len >> 8),
-                            (unsigned char)len};
+    unsigned char hdr[8] = {(unsigned char)(len >> 24), (unsigned char)(len >> 16),
+                            (unsigned char)(len >> 8), (unsigned char)len};
     memcpy(hdr + 4, type, 4);
     put(b, hdr, 8);
     put(b, data, len);
     uLong crc = crc32(0L, Z_NULL, 0);
     crc = crc32(crc, (const Bytef *)type, 4);
     crc = crc32(crc, data, len);
-    put_bytes(b, 4, (int)((crc >> 24) & 0xFF), (int)((crc >> 16) & 0xFF), (int)((crc >> 8) & 0xFF), (int)(crc & 0xFF));
+    put_bytes(b, 4, (int)((crc >> 24) & 0xFF), (int)((crc >> 16) & 0xFF), (int)((crc >> 8) & 0xFF),
+              (int)(crc & 0xFF));
 }
 
 static void make_png(buf *b) {
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
     static const unsigned char ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0};
-    static const unsigned char idat[] = {0x78, 0x9C, 0x63, 0x60, 0x00, 0x00, 0x00, 0x02, 0x00, 0x01};
+    static const unsigned char idat[] = {0x78, 0x9C, 0x63, 0x60, 0x00,
+                                         0x00, 0x00, 0x02, 0x00, 0x01};
     static const unsigned char time_[7] = {0x07, 0xE8, 1, 2, 3, 4, 5};
     static const unsigned char phys[9] = {0, 0, 0x0B, 0x13, 0, 0, 0x0B, 0x13, 1};
     b->n = 0;
@@ -155,7 +161,7 @@ static void make_png(buf *b) {
     chunk(b, "tIME", time_, 7);
     chunk(b, "iCCP", "Phone ICC\0\0xx", 13);
     chunk(b, "prVt", "maker notes: serial 1234", 24); /* private ancillary chunk */
-    chunk(b, "pHYs", phys, 9);                          /* rendering only: kept */
+    chunk(b, "pHYs", phys, 9);                        /* rendering only: kept */
     chunk(b, "IDAT", idat, sizeof idat);
     chunk(b, "IEND", "", 0);
     put(b, "appended", 8);
@@ -215,11 +221,14 @@ static void non_images_are_refused(void **state) {
     unsigned char *out = NULL;
     size_t n = 0;
     const char *ct = NULL;
-    assert_int_equal(photo_strip((const unsigned char *)script, sizeof script - 1, &out, &n, &ct), -1);
+    assert_int_equal(photo_strip((const unsigned char *)script, sizeof script - 1, &out, &n, &ct),
+                     -1);
     assert_int_equal(photo_strip((const unsigned char *)html, sizeof html - 1, &out, &n, &ct), -1);
     assert_int_equal(photo_strip((const unsigned char *)"", 0, &out, &n, &ct), -1);
-    static const unsigned char png_sig_then_script[] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A, '#', '!'};
-    assert_int_equal(photo_strip(png_sig_then_script, sizeof png_sig_then_script, &out, &n, &ct), -1);
+    static const unsigned char png_sig_then_script[] = {0x89, 'P',  'N',  'G', 0x0D,
+                                                        0x0A, 0x1A, 0x0A, '#', '!'};
+    assert_int_equal(photo_strip(png_sig_then_script, sizeof png_sig_then_script, &out, &n, &ct),
+                     -1);
     static const unsigned char gif[] = "GIF89a\x01\0\x01\0";
     assert_int_equal(photo_strip(gif, sizeof gif - 1, &out, &n, &ct), -1);
     assert_null(out);

@@ -28,21 +28,29 @@ static void captures(void **state) {
     (void)state;
     const char *caps[HTTP_MAX_PARAMS];
     char scratch[256];
-    assert_int_equal(match("/api/v1/reports/{id}/photos/{photo}", "/api/v1/reports/42/photos/7", caps, scratch), 2);
+    assert_int_equal(
+        match("/api/v1/reports/{id}/photos/{photo}", "/api/v1/reports/42/photos/7", caps, scratch),
+        2);
     assert_string_equal(caps[0], "42");
     assert_string_equal(caps[1], "7");
-    assert_int_equal(match("/api/v1/reports/{id}", "/api/v1/reports/", caps, scratch), -1); /* empty capture */
+    assert_int_equal(match("/api/v1/reports/{id}", "/api/v1/reports/", caps, scratch),
+                     -1); /* empty capture */
 }
 
 static void suffix_captures(void **state) {
     (void)state;
     const char *caps[HTTP_MAX_PARAMS];
     char scratch[256];
-    assert_int_equal(match("/tiles/{layer}/{z}/{x}/{y}.mvt", "/tiles/units/12/3400/1650.mvt", caps, scratch), 4);
+    assert_int_equal(
+        match("/tiles/{layer}/{z}/{x}/{y}.mvt", "/tiles/units/12/3400/1650.mvt", caps, scratch), 4);
     assert_string_equal(caps[3], "1650");
-    assert_int_equal(match("/tiles/{layer}/{z}/{x}/{y}.mvt", "/tiles/units/12/3400/1650.png", caps, scratch), -1);
-    assert_int_equal(match("/open311/v2/requests/{id}.json", "/open311/v2/requests/.json", caps, scratch), -1);
-    assert_int_equal(match("/open311/v2/requests/{id}.json", "/open311/v2/requests/9.json", caps, scratch), 1);
+    assert_int_equal(
+        match("/tiles/{layer}/{z}/{x}/{y}.mvt", "/tiles/units/12/3400/1650.png", caps, scratch),
+        -1);
+    assert_int_equal(
+        match("/open311/v2/requests/{id}.json", "/open311/v2/requests/.json", caps, scratch), -1);
+    assert_int_equal(
+        match("/open311/v2/requests/{id}.json", "/open311/v2/requests/9.json", caps, scratch), 1);
     assert_string_equal(caps[0], "9");
 }
 
