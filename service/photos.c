@@ -124,26 +124,14 @@ int photo_strip(const unsigned char *in, size_t n, unsigned char **out, size_t *
 
 /* ---- routes ---- */
 
-static int parse_id(const char *s, char out[24]) {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 18) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (s[i] < '0' || s[i] > '9') return -1;
-    snprintf(out, 24, "%lld", strtoll(s, NULL, 10));
-    return strcmp(out, "0") == 0 ? -1 : 0;
-}
-
-/* The report params[0] if the user may see it: 0, else the status sent (404 or a db error). */
+/* The report params[0] as text when the user may see it: 0, else the status already sent. */
 static int visible_report(http_req *r, char id[24]) {
-    if (parse_id(r->params[0], id) != 0)
-        return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
-    const char *p[] = {id};
-    PGresult *res =
-        db_exec(r->w, "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint", 1, p);
-    if (!res) return http_db_error(r);
-    int ok = PQntuples(res) == 1 && report_row_visible(&r->user, res, 0);
+    long long n;
+    PGresult *res;
+    int st = report_load_visible(r, &n, &res);
     PQclear(res);
-    return ok ? 0 : http_error(r, 404, "not_found", NULL, "no such report: %s", id);
+    snprintf(id, 24, "%lld", n);
+    return st;
 }
 
 /* POST /api/v1/reports/{id}/photos (image/jpeg or image/png bytes) */
@@ -234,10 +222,12 @@ int h_photos_list(http_req *r) {
 /* GET /api/v1/reports/{id}/photos/{photo_id}: the stored (stripped) bytes */
 int h_photos_get(http_req *r) {
     char id[24], pid[24];
+    long long photo;
     int st = visible_report(r, id);
     if (st) return st;
-    if (parse_id(r->params[1], pid) != 0)
+    if (report_parse_id(r->params[1], &photo) != 0)
         return http_error(r, 404, "not_found", NULL, "no such photo: %.40s", r->params[1]);
+    snprintf(pid, sizeof pid, "%lld", photo);
     const char *p[] = {pid, id};
     PGresult *res = db_exec(
         r->w,

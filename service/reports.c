@@ -107,7 +107,7 @@ static int ack_limit_s(const config *c, gis_level tier) {
 }
 
 /* Accepts "1".."18 digits" ids only: anything else is treated as an unknown report. */
-static int parse_id(const char *s, long long *out) {
+int report_parse_id(const char *s, long long *out) {
     size_t n = s ? strlen(s) : 0;
     if (n == 0 || n > 18) return -1;
     for (size_t i = 0; i < n; i++)
@@ -852,14 +852,14 @@ done:
 static const char get_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint";
 
 /* Loads report params[0] visible to the user into *res (one row). Returns 0, or the status sent. */
-static int load_visible(http_req *r, const char *sql, long long *id, PGresult **res) {
+int report_load_visible(http_req *r, long long *id, PGresult **res) {
     *res = NULL;
-    if (parse_id(r->params[0], id) != 0)
+    if (report_parse_id(r->params[0], id) != 0)
         return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", *id);
     const char *params[] = {ids};
-    PGresult *q = db_exec(r->w, sql, 1, params);
+    PGresult *q = db_exec(r->w, get_sql, 1, params);
     if (!q) return http_db_error(r);
     if (PQntuples(q) != 1 || !report_row_visible(&r->user, q, 0)) {
         PQclear(q);
@@ -879,7 +879,7 @@ int h_reports_get(http_req *r) {
     long long id;
     PGresult *res;
     if (request_crs(r, &crs)) return r->status;
-    int st = load_visible(r, get_sql, &id, &res);
+    int st = report_load_visible(r, &id, &res);
     if (st) return st;
     json_t *out = report_row_json(res, 0, crs);
     PQclear(res);
@@ -904,7 +904,7 @@ int h_reports_get(http_req *r) {
 int h_reports_timeline(http_req *r) {
     long long id;
     PGresult *res;
-    int st = load_visible(r, get_sql, &id, &res);
+    int st = report_load_visible(r, &id, &res);
     if (st) return st;
     PQclear(res);
     char ids[24];
@@ -992,7 +992,7 @@ int h_reports_event(http_req *r) {
     int rc;
     if (!json_is_object(r->json))
         return http_error(r, 400, "invalid_body", NULL, "send a JSON object");
-    if (parse_id(r->params[0], &id) != 0)
+    if (report_parse_id(r->params[0], &id) != 0)
         return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
 
     /* what is asked (validated before touching the database) */

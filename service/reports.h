@@ -12,6 +12,7 @@
 #include "gis/coords.h"
 #include "service/app.h"
 #include "service/auth.h"
+#include "service/http.h"
 
 /* The columns of a report row, in order, for `SELECT " REPORT_COLUMNS " FROM reports r ...`: use it
  * in every query whose rows become report JSON (report_row_json reads them by the REPORT_COL_*
@@ -98,6 +99,14 @@ const char *report_row_scope_code(PGresult *res, int row);
 /* 1 when user u may see/act on the report in that row (auth_in_scope of the most local code;
  * outside-city reports only for city-wide users). */
 int report_row_visible(const auth_user *u, PGresult *res, int row);
+
+/* A positive decimal id of at most 18 digits -> *out. Returns 0, or -1 when malformed. */
+int report_parse_id(const char *s, long long *out);
+
+/* Loads report r->params[0] (REPORT_COLUMNS) when r's user may see it. Returns 0 with *res (the
+ * caller PQclears it), or the status of the error already sent: 404 for a malformed, unknown or
+ * out-of-scope id (one answer for all three), 503/500 for the database. */
+int report_load_visible(http_req *r, long long *id, PGresult **res);
 
 typedef struct report_error {
     int status;        /* HTTP status: 400, 404, 409, 413, 415, 422 ... */
