@@ -439,28 +439,33 @@ int h_o311_requests_post(http_req *r) {
         const char *v = form_get(form, contact_fields[i]);
         if (v) json_object_set_new(contact, contact_fields[i], json_string(v));
     }
+    /* The report and the reporter's contact details commit together, or neither does. */
     report_error e = {0};
+    if (db_begin(r->w) != 0) {
+        rc = o311_db_error(r);
+        goto done;
+    }
     int st = report_submit(r->w, NULL, actor, "open311", body, &out, &e);
     if (st == -1) {
+        db_rollback(r->w);
         rc = o311_error(r, e.status == 413 ? 413 : 400, "%s%s%s", e.field ? e.field : "",
                         e.field ? ": " : "", e.message);
         goto done;
     }
-    if (st < 0) {
-        rc = o311_db_error(r);
-        goto done;
-    }
     json_int_t id = json_integer_value(json_object_get(out, "id"));
-    char ids[32];
+    char ids[32], *cj = NULL;
     snprintf(ids, sizeof ids, "%" JSON_INTEGER_FORMAT, id);
-    if (json_object_size(contact)) {
-        char *cj = json_dumps(contact, JSON_COMPACT);
-        const char *cp[] = {cj, ids};
+    if (st >= 0 && json_object_size(contact)) {
+        const char *cp[] = {cj = json_dumps(contact, JSON_COMPACT), ids};
         if (!cj || db_command(r->w, "UPDATE reports SET contact = $1::jsonb WHERE id = $2::bigint",
                               2, cp) != 0)
-            fprintf(stderr, "open311 [%s]: contact of report %s not saved: %s\n", r->request_id,
-                    ids, r->w->err);
+            st = -2;
         free(cj);
+    }
+    if (st < 0 || db_commit(r->w) != 0) {
+        db_rollback(r->w);
+        rc = o311_db_error(r);
+        goto done;
     }
     const char *station =
         json_string_value(json_object_get(json_object_get(out, "responsible_station"), "name"));
