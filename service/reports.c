@@ -1089,10 +1089,18 @@ int h_reports_event(http_req *r) {
         snprintf(unit_s, sizeof unit_s, "%lld", unit_id);
         const char *pu[] = {unit_s};
         PQclear(q);
-        if (!(q = db_exec(w, "SELECT status FROM units WHERE id = $1::bigint FOR UPDATE", 1, pu)))
+        if (!(q = db_exec(w,
+                          "SELECT status, coalesce(division_code, '') FROM units"
+                          " WHERE id = $1::bigint FOR UPDATE",
+                          1, pu)))
             goto dberr;
         if (PQntuples(q) != 1) {
             rc = http_error(r, 422, "unknown_unit", "unit_id", "no such unit: %lld", unit_id);
+            goto rollback;
+        }
+        if (!auth_in_scope(&r->user, PQgetvalue(q, 0, 1))) { /* a county sends its own units */
+            rc = http_error(r, 403, "unit_out_of_scope", "unit_id",
+                            "unit %lld belongs to another division", unit_id);
             goto rollback;
         }
         if (strcmp(PQgetvalue(q, 0, 0), "available") != 0) {

@@ -108,6 +108,9 @@ class LifecycleTest(unittest.TestCase):
         self.db.sql("UPDATE units SET status = 'busy' WHERE id = %s", busy)
         self.assert_refused(rid, "dispatcher", 409, "unit_unavailable", type="dispatch", unit_id=busy)
         self.db.sql("UPDATE units SET status = 'available' WHERE id = %s", busy)
+        guannan = self.db.value("SELECT id FROM units WHERE division_code = '320724000000' AND status = 'available'"
+                                " ORDER BY id LIMIT 1")
+        self.assert_refused(rid, "dispatcher", 403, "unit_out_of_scope", type="dispatch", unit_id=guannan)
         self.assert_refused(rid, "dispatcher", 400, "invalid_field", type="teleport")
         self.assert_refused(rid, "dispatcher", 400, "missing_field")
         self.assertEqual(self.event(rid, "dispatcher", type="dispatch", unit_id=busy).status, 200)
