@@ -100,6 +100,7 @@ int http_send(http_req *r, int status, const char *ctype, const char *body, size
     if (!out) return -1;
     memcpy(out, head, (size_t)n);
     if (len) memcpy(out + n, body, len);
+    if (strcmp(r->method, "HEAD") == 0) len = 0;        /* the headers of the GET, no body */
     int sent = mg_write(r->conn, out, (size_t)n + len); /* one write: no Nagle stall */
     free(out);
     r->status = status;
@@ -250,7 +251,8 @@ static int run_route(http_req *r, int *route_ix) {
     for (size_t i = 0; i < nroutes && !rt; i++) {
         int n = route_match(routes[i].pattern, r->path, scratch, caps, HTTP_MAX_PARAMS);
         if (n < 0) continue;
-        if (strcmp(routes[i].method, r->method) == 0) {
+        const char *want = strcmp(r->method, "HEAD") == 0 ? "GET" : r->method;
+        if (strcmp(routes[i].method, want) == 0) {
             rt = &routes[i];
             *route_ix = (int)i;
             r->nparams = n;
@@ -273,7 +275,7 @@ static int run_route(http_req *r, int *route_ix) {
                 "allowed: %s\",\"field\":null}}",
                 r->method, allow);
             rc = http_send(r, 405, "application/json; charset=utf-8", body, (size_t)n, hdr);
-        } else if (strcmp(r->method, "GET") != 0 || !serve_static(r)) {
+        } else if ((strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) || !serve_static(r)) {
             rc = http_error(r, 404, "not_found", NULL, "no such path: %s", r->path);
         }
         goto done;

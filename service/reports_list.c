@@ -530,7 +530,7 @@ static int export_reports(http_req *r, int fmt) {
         fmt == FMT_CSV ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
                        : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n");
     r->status = 200;
-    if (mg_write(r->conn, head, (size_t)hn) < 0) {
+    if (mg_write(r->conn, head, (size_t)hn) < 0 || strcmp(r->method, "HEAD") == 0) {
         PQclear(res);
         return 200;
     }

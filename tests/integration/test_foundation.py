@@ -139,6 +139,13 @@ class Http(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.json()["database"], True)
 
+    def test_head_is_get_without_body(self):
+        get = self.srv.request("GET", "/healthz")
+        head = self.srv.request("HEAD", "/healthz")
+        self.assertEqual((head.status, head.body), (200, b""))
+        self.assertEqual(head.headers["content-length"], get.headers["content-length"])
+        self.assertEqual(self.srv.request("HEAD", "/api/v1/auth/login").status, 405)
+
     def test_not_found(self):
         r = self.srv.request("GET", "/api/v1/nothing-here")
         self.assertEqual((r.status, r.error), (404, "not_found"))
