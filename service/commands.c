@@ -38,11 +38,7 @@ int cmd_migrate(app *a, int argc, char **argv) {
 }
 
 int cmd_serve(app *a, int argc, char **argv) {
-    (void)argc, (void)argv;
-    PGconn *pg = cmd_connect(a);
-    if (!pg) return 1;
-    int rc = migrate_with(a, pg);
-    PQfinish(pg);
+    int rc = cmd_migrate(a, argc, argv);
     return rc ? rc : server_run(a);
 }
 

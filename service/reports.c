@@ -983,6 +983,18 @@ static const char update_sql[] =
     " updated_at = now() WHERE id = $1::bigint AND status = $2::text"
     " RETURNING id, " MOST_LOCAL("reports") ", " EVENT_PAYLOAD("reports", "$10::text");
 
+/* Reads the positive integer field `name` of the body into *out. Returns 0, or the status of the
+ * 400 already sent (missing_field with `missing`, invalid_field with `invalid`). */
+static int id_field(http_req *r, const char *name, const char *missing, const char *invalid,
+                    long long *out) {
+    json_t *v = json_object_get(r->json, name);
+    if (!v) return http_error(r, 400, "missing_field", name, "%s", missing);
+    if (!json_is_integer(v) || json_integer_value(v) <= 0)
+        return http_error(r, 400, "invalid_field", name, "%s", invalid);
+    *out = json_integer_value(v);
+    return 0;
+}
+
 /* POST /api/v1/reports/{id}/events {"type", "unit_id"?, "outcome"?, "duplicate_of"?, "note"?} */
 int h_reports_event(http_req *r) {
     worker *w = r->w;
@@ -1018,14 +1030,9 @@ int h_reports_event(http_req *r) {
     long long unit_id = 0, dup_of = 0;
     const char *outcome = NULL;
     if (tr->needs == NEEDS_UNIT) {
-        json_t *u = json_object_get(r->json, "unit_id");
-        rc = !u ? http_error(r, 400, "missing_field", "unit_id", "dispatch needs unit_id")
-             : !json_is_integer(u) || json_integer_value(u) <= 0
-                 ? http_error(r, 400, "invalid_field", "unit_id",
-                              "unit_id must be a positive integer")
-                 : 0;
-        if (rc) goto done;
-        unit_id = json_integer_value(u);
+        if ((rc = id_field(r, "unit_id", "dispatch needs unit_id",
+                           "unit_id must be a positive integer", &unit_id)))
+            goto done;
         json_object_set_new(details, "unit_id", json_integer(unit_id));
     } else if (tr->needs == NEEDS_OUTCOME) {
         json_t *o = json_object_get(r->json, "outcome");
@@ -1041,17 +1048,14 @@ int h_reports_event(http_req *r) {
         outcome = json_string_value(o);
         json_object_set_new(details, "outcome", json_string(outcome));
     } else if (tr->needs == NEEDS_DUPLICATE_OF) {
-        json_t *d = json_object_get(r->json, "duplicate_of");
-        rc = !d ? http_error(r, 400, "missing_field", "duplicate_of",
-                             "mark_duplicate needs duplicate_of")
-             : !json_is_integer(d) || json_integer_value(d) <= 0
-                 ? http_error(r, 400, "invalid_field", "duplicate_of",
-                              "duplicate_of must be a report id")
-             : json_integer_value(d) == id ? http_error(r, 400, "invalid_field", "duplicate_of",
-                                                        "a report cannot duplicate itself")
-                                           : 0;
-        if (rc) goto done;
-        dup_of = json_integer_value(d);
+        if ((rc = id_field(r, "duplicate_of", "mark_duplicate needs duplicate_of",
+                           "duplicate_of must be a report id", &dup_of)))
+            goto done;
+        if (dup_of == id) {
+            rc = http_error(r, 400, "invalid_field", "duplicate_of",
+                            "a report cannot duplicate itself");
+            goto done;
+        }
         json_object_set_new(details, "duplicate_of", json_integer(dup_of));
     }
 
