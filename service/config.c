@@ -24,8 +24,8 @@ typedef struct {
 
 static const opt opts[] = {
     {"listen", S(listen), "127.0.0.1:8080", "address and port to serve HTTP on"},
-    {"threads", I(threads), "64",
-     "worker threads; each keep-alive connection or WebSocket holds one"},
+    {"threads", I(threads), "512",
+     "worker threads; each keep-alive connection or WebSocket holds one (cheap: no database)"},
     {"database", S(database), "", "libpq conninfo; empty means the local cluster under state_dir"},
     {"state_dir", S(state_dir), "state", "folder for the local PostGIS cluster and other state"},
     {"web_root", S(web_root), "web", "dispatcher console static files"},
@@ -46,6 +46,23 @@ static const opt opts[] = {
     {"json_body_limit", I(json_body_limit), "1048576",
      "default body limit of JSON routes in bytes"},
     {"access_log", I(access_log), "1", "1 writes one line per request to stderr"},
+    {"json_max_depth", I(json_max_depth), "32",
+     "JSON bodies nested deeper than this are a 400 (checked before parsing)"},
+    {"db_pool", I(db_pool), "8",
+     "slots (database connection, GEOS locator, PROJ) that requests borrow while they run"},
+    {"db_pool_wait_ms", I(db_pool_wait_ms), "5000",
+     "longest wait for a free slot before answering 503 busy"},
+    {"statement_timeout_ms", I(statement_timeout_ms), "10000",
+     "statement time limit on request connections (503 db_timeout); 0 means none"},
+    {"connect_timeout_s", I(connect_timeout_s), "5",
+     "database connect time limit in seconds; 0 means none"},
+    {"request_timeout_ms", I(request_timeout_ms), "10000",
+     "a request's headers must arrive within this many milliseconds"},
+    {"keep_alive_timeout_ms", I(keep_alive_timeout_ms), "5000",
+     "idle keep-alive connections are closed after this many milliseconds"},
+    {"cors_origins", S(cors_origins), "",
+     "origins allowed cross-origin requests, e.g. \"https://a.example https://b.example\""},
+    {"metrics_public", I(metrics_public), "0", "1 serves /metrics to every address, 0 to loopback"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

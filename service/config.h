@@ -24,6 +24,15 @@ typedef struct config {
     int token_ttl_s;          /* bearer token lifetime */
     int json_body_limit;      /* default request body limit for JSON routes, bytes */
     int access_log;           /* 1: one line per request on stderr */
+    int json_max_depth;  /* JSON bodies nested deeper than this are a 400, checked before parsing */
+    int db_pool;         /* worker slots (PGconn, GEOS locator, PROJ) handlers borrow */
+    int db_pool_wait_ms; /* longest wait for a free slot before 503 busy */
+    int statement_timeout_ms; /* per statement on pooled connections; 0 = none */
+    int connect_timeout_s;    /* libpq connect_timeout; 0 = none */
+    int request_timeout_ms;   /* a request's headers (and each body read) must arrive within this */
+    int keep_alive_timeout_ms; /* idle keep-alive connections are closed after this */
+    char cors_origins[512]; /* origins (space or comma separated) allowed cross-origin requests */
+    int metrics_public;     /* 1: /metrics answers every address; 0: loopback only */
 } config;
 
 /* Fills *c with the defaults. */

@@ -1,4 +1,4 @@
-/* db.c - one PGconn per worker thread, lazily (re)connected, with a per-connection statement cache. */
+/* db.c - one PGconn per worker slot, lazily (re)connected, with a per-connection statement cache. */
 #include "service/db.h"
 
 #include <stdio.h>
@@ -43,10 +43,29 @@ static int alive(PGconn *c) {
     return PQstatus(c) == CONNECTION_OK;
 }
 
+/* Sets the connection's statement_timeout (a statement cancelled by it fails with 57014). */
+static int set_statement_timeout(PGconn *c, int ms, char *err, size_t errlen) {
+    char v[24];
+    const char *params[] = {v};
+    snprintf(v, sizeof v, "%dms", ms);
+    PGresult *res = PQexecParams(c, "SELECT set_config('statement_timeout', $1, false)", 1, NULL,
+                                 params, NULL, NULL, 0);
+    int ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+    if (!ok) snprintf(err, errlen, "%s", PQerrorMessage(c));
+    PQclear(res);
+    return ok ? 0 : -1;
+}
+
 int db_ensure(worker *w) {
     if (alive(w->pg)) return 0;
     PQfinish(w->pg);
     w->pg = db_connect_raw(w->app->conninfo, w->err, sizeof w->err);
+    if (w->pg && w->app->cfg.statement_timeout_ms > 0 &&
+        set_statement_timeout(w->pg, w->app->cfg.statement_timeout_ms, w->err, sizeof w->err) !=
+            0) {
+        PQfinish(w->pg);
+        w->pg = NULL;
+    }
     w->nprepared = 0;
     w->db_down = w->pg == NULL;
     if (w->db_down) snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
@@ -72,12 +91,22 @@ PGresult *db_exec_dynamic(worker *w, const char *sql, int nparams, const char *c
     return check(w, PQexecParams(w->pg, sql, nparams, NULL, params, NULL, NULL, 0));
 }
 
+/* FNV-1a: the statement cache's key is the text (hash, then strcmp), never the address. */
+static unsigned long long sql_hash(const char *s) {
+    unsigned long long h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
 PGresult *db_exec(worker *w, const char *sql, int nparams, const char *const *params) {
     char name[16];
     int slot = -1;
+    unsigned long long h = sql_hash(sql);
     if (db_ensure(w) != 0) return NULL;
-    for (int i = 0; i < w->nprepared; i++)
-        if (w->prepared[i] == sql) slot = i;
+    for (int i = 0; i < w->nprepared && slot < 0; i++)
+        if (w->prepared_hash[i] == h && (w->prepared[i] == sql || strcmp(w->prepared[i], sql) == 0))
+            slot = i;
     if (slot < 0) {
         if (w->nprepared == (int)(sizeof w->prepared / sizeof w->prepared[0]))
             return db_exec_dynamic(w, sql, nparams, params);
@@ -86,6 +115,7 @@ PGresult *db_exec(worker *w, const char *sql, int nparams, const char *const *pa
         PGresult *res = check(w, PQprepare(w->pg, name, sql, nparams, NULL));
         if (!res) return NULL;
         PQclear(res);
+        w->prepared_hash[w->nprepared] = h;
         w->prepared[w->nprepared++] = sql;
     }
     snprintf(name, sizeof name, "s%d", slot);

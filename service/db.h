@@ -7,12 +7,13 @@
 
 #include "service/app.h"
 
-/* Connects (or re-connects after the database went away) and sets a safe search_path.
- * Returns 0, or -1 with w->db_down = 1. */
+/* Connects (or re-connects after the database went away), sets a safe search_path and the
+ * configured statement_timeout. Returns 0, or -1 with w->db_down = 1. */
 int db_ensure(worker *w);
 
-/* Runs one parameterised statement; `sql` must be a string literal (it is prepared once per
- * connection and cached by address). Returns a PGresult the caller PQclear()s, with status
+/* Runs one parameterised statement; `sql` must be static text (a string literal): it is prepared
+ * once per connection and cached by its text (hash, then strcmp), so two different texts never
+ * share a statement, even at one address. Returns a PGresult the caller PQclear()s, with status
  * TUPLES_OK or COMMAND_OK; NULL on failure (see w->err, w->sqlstate, w->db_down). */
 PGresult *db_exec(worker *w, const char *sql, int nparams, const char *const *params);
 

@@ -1,5 +1,6 @@
-/* http.c - runs the route table for every request: match, auth, body limits and types, replies,
- * the access log and the request metrics. Thread-safe: per-request state lives in http_req. */
+/* http.c - runs the route table for every request: match, a worker slot from the pool, auth, body
+ * limits, depth and types, replies with the security and CORS headers, the access log and the
+ * request metrics. Thread-safe: per-request state lives in http_req. */
 #include "service/http.h"
 
 #include <stdarg.h>
@@ -14,6 +15,7 @@
 
 #include "service/buf.h"
 #include "service/db.h"
+#include "service/handlers.h"
 #include "service/routes.h"
 
 /* ---- metrics: per route (and one slot for unmatched paths) ---- */
@@ -80,22 +82,67 @@ int http_metrics_reply(http_req *r) {
                "# HELP patrold_db_errors_total Failed database statements.\n"
                "# TYPE patrold_db_errors_total counter\npatrold_db_errors_total %llu\n",
                (unsigned long long)atomic_load(&db_errors));
+    int in_use, size;
+    unsigned long long refused;
+    pool_stats(r->app, &in_use, &size, &refused);
+    buf_printf(&b,
+               "# HELP patrold_pool_slots Worker slots (database connections) in the pool.\n"
+               "# TYPE patrold_pool_slots gauge\npatrold_pool_slots %d\n"
+               "# HELP patrold_pool_in_use Worker slots lent to requests now.\n"
+               "# TYPE patrold_pool_in_use gauge\npatrold_pool_in_use %d\n"
+               "# HELP patrold_pool_refused_total Requests answered 503 busy: no slot in time.\n"
+               "# TYPE patrold_pool_refused_total counter\npatrold_pool_refused_total %llu\n",
+               size, in_use, refused);
     int rc = http_send(r, 200, "text/plain; version=0.0.4", b.p ? b.p : "", b.len, NULL);
     buf_free(&b);
     return rc;
 }
 
 /* ---- replies ---- */
+
+/* The CORS headers of this request's replies, the same on the preflight and the real reply: an
+ * Origin listed in cors_origins is echoed; any other gets no Access-Control-Allow-Origin. */
+static void cors_headers(const http_req *r, char *out, size_t n) {
+    const char *list = r->app->cfg.cors_origins, *origin = http_header(r, "Origin");
+    *out = 0;
+    if (!*list) return;
+    size_t olen = origin ? strlen(origin) : 0;
+    for (const char *p = list; olen && *p;) {
+        size_t k = strcspn(p, " ,\t");
+        if (k == olen && memcmp(p, origin, k) == 0) {
+            snprintf(out, n,
+                     "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n"
+                     "Access-Control-Expose-Headers: X-Request-Id, Retry-After\r\n",
+                     origin);
+            return;
+        }
+        p += k;
+        p += strspn(p, " ,\t");
+    }
+    snprintf(out, n, "Vary: Origin\r\n");
+}
+
+/* The head of a reply: status line, `length` (a Content-Length or Transfer-Encoding line), the
+ * headers of every reply, then ctype and extra. Returns its length, -1 when it does not fit. */
+static int reply_head(http_req *r, int status, const char *ctype, const char *length,
+                      const char *extra, char *out, size_t n) {
+    char cors[640];
+    cors_headers(r, cors, sizeof cors);
+    int k = snprintf(out, n,
+                     "HTTP/1.1 %d %s\r\n%sX-Request-Id: %s\r\nCache-Control: no-store\r\n"
+                     "%s%s%s%s%s%s\r\n",
+                     status, mg_get_response_code_text(r->conn, status), length, r->request_id,
+                     HTTP_SECURITY_HEADERS, cors, ctype ? "Content-Type: " : "", ctype ? ctype : "",
+                     ctype ? "\r\n" : "", extra ? extra : "");
+    return k < 0 || (size_t)k >= n ? -1 : k;
+}
+
 int http_send(http_req *r, int status, const char *ctype, const char *body, size_t len,
               const char *extra_headers) {
-    char head[1024];
-    int n = snprintf(head, sizeof head,
-                     "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n"
-                     "Cache-Control: no-store\r\n%s%s%s%s\r\n",
-                     status, mg_get_response_code_text(r->conn, status), len, r->request_id,
-                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-                     extra_headers ? extra_headers : "");
-    if (n < 0 || (size_t)n >= sizeof head) return -1;
+    char head[3072], length[48];
+    snprintf(length, sizeof length, "Content-Length: %zu\r\n", len);
+    int n = reply_head(r, status, ctype, length, extra_headers, head, sizeof head);
+    if (n < 0) return -1;
     char *out = malloc((size_t)n + len);
     if (!out) return -1;
     memcpy(out, head, (size_t)n);
@@ -107,7 +154,20 @@ int http_send(http_req *r, int status, const char *ctype, const char *body, size
     return sent < 0 ? -1 : status;
 }
 
-int http_json(http_req *r, int status, json_t *json) {
+int http_begin_chunked(http_req *r, int status, const char *ctype, const char *extra_headers) {
+    char head[3072];
+    int n = reply_head(r, status, ctype, "Transfer-Encoding: chunked\r\n", extra_headers, head,
+                       sizeof head);
+    r->status = status;
+    return n < 0 || mg_write(r->conn, head, (size_t)n) < 0 ? -1 : 0;
+}
+
+void http_release_worker(http_req *r) {
+    pool_return(r->app, r->w);
+    r->w = NULL;
+}
+
+static int json_reply(http_req *r, int status, json_t *json, const char *extra) {
     char *s = json ? json_dumps(json, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(json);
     if (!s)
@@ -115,31 +175,128 @@ int http_json(http_req *r, int status, json_t *json) {
             r, 500, "application/json; charset=utf-8",
             "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\",\"field\":null}}", 68,
             NULL);
-    int rc = http_send(r, status, "application/json; charset=utf-8", s, strlen(s), NULL);
+    int rc = http_send(r, status, "application/json; charset=utf-8", s, strlen(s), extra);
     free(s);
     return rc;
 }
 
-int http_error(http_req *r, int status, const char *code, const char *field, const char *fmt, ...) {
+int http_json(http_req *r, int status, json_t *json) {
+    return json_reply(r, status, json, NULL);
+}
+
+static int error_reply(http_req *r, int status, const char *extra, const char *code,
+                       const char *field, const char *fmt, va_list ap) {
     char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     r->error_code = code;
     json_t *e =
         json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", msg, "field", field);
-    http_json(r, status, e);
+    if (!e) /* the message carried invalid UTF-8 (request text): say it without that text */
+        e = json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message",
+                      "(the message held invalid UTF-8)", "field", field);
+    json_reply(r, status, e, extra);
+    return status;
+}
+
+int http_error(http_req *r, int status, const char *code, const char *field, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    error_reply(r, status, NULL, code, field, fmt, ap);
+    va_end(ap);
+    return status;
+}
+
+int http_error_retry(http_req *r, int status, int retry_after_s, const char *code,
+                     const char *field, const char *fmt, ...) {
+    char extra[40];
+    va_list ap;
+    snprintf(extra, sizeof extra, "Retry-After: %d\r\n", retry_after_s);
+    va_start(ap, fmt);
+    error_reply(r, status, extra, code, field, fmt, ap);
+    va_end(ap);
     return status;
 }
 
 int http_db_error(http_req *r) {
     http_count_db_error();
     if (r->w->db_down)
-        return http_error(r, 503, "db_unavailable", NULL,
-                          "the database is not reachable; try again");
+        return http_error_retry(r, 503, 2, "db_unavailable", NULL,
+                                "the database is not reachable; try again");
+    if (db_failed_with(r->w, "57014")) /* query_canceled: statement_timeout */
+        return http_error_retry(r, 503, 2, "db_timeout", NULL,
+                                "the database did not answer within %d ms; try again",
+                                r->app->cfg.statement_timeout_ms);
     fprintf(stderr, "db error [%s] %s: %s\n", r->request_id, r->w->sqlstate, r->w->err);
     return http_error(r, 500, "db_error", NULL, "database error (request %s)", r->request_id);
+}
+
+/* ---- checks on request bytes, before anything recursive or anything that logs them ---- */
+
+int http_json_depth_ok(const char *s, size_t n, int max) {
+    int depth = 0, in_str = 0, esc = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (in_str) {
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+        } else if (c == '"') {
+            in_str = 1;
+        } else if (c == '[' || c == '{') {
+            if (++depth > max) return -1;
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+int http_utf8_valid(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            k = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            k = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            k = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i <= k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
+
+void http_log_escape(const char *s, char *out, size_t n) {
+    size_t k = 0;
+    if (!n) return;
+    for (; *s && k + 1 < n; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c <= 0x20 || c >= 0x7F || c == '"' || c == '\\') {
+            if (k + 5 > n) break;
+            snprintf(out + k, 5, "\\x%02X", c);
+            k += 4;
+        } else {
+            out[k++] = (char)c;
+        }
+    }
+    out[k] = 0;
 }
 
 int http_query(const http_req *r, const char *name, char *buf, size_t len) {
@@ -236,9 +393,24 @@ static int serve_static(http_req *r) {
         snprintf(path, sizeof path, "%s%s", r->app->cfg.web_root, p) >= (int)sizeof path ||
         stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
-    mg_send_file(r->conn, path);
+    char cors[640];
+    cors_headers(r, cors, sizeof cors); /* the security headers: CivetWeb's additional_header */
+    mg_send_mime_file2(r->conn, path, NULL, *cors ? cors : NULL);
     r->status = 200;
     return 1;
+}
+
+/* Routes that touch neither the database nor the GEOS/PROJ state run without a worker slot, so
+ * they answer even when every slot is lent out. */
+static int needs_worker(const route *rt) {
+    return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi;
+}
+
+/* Lends r a slot from the pool; on none in time answers 503 busy. Returns 0 or the status sent. */
+static int borrow(http_req *r) {
+    if (r->w) return 0;
+    if ((r->w = pool_borrow(r->app, r->app->cfg.db_pool_wait_ms))) return 0;
+    return http_error_retry(r, 503, 1, "busy", NULL, "the server is busy; try again");
 }
 
 static int run_route(http_req *r, int *route_ix) {
@@ -282,6 +454,7 @@ static int run_route(http_req *r, int *route_ix) {
     }
     if (rt->roles) {
         const char *h = http_header(r, "Authorization");
+        if (h && strncasecmp(h, "Bearer ", 7) == 0 && (rc = borrow(r)) != 0) goto done;
         if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
             rc = http_error(r, 401, "unauthorized", NULL,
                             "sign in first: Authorization: Bearer <token>");
@@ -305,6 +478,7 @@ static int run_route(http_req *r, int *route_ix) {
     }
     if (rt->body != BODY_NONE) {
         const char *ct = http_header(r, "Content-Type");
+        http_release_worker(r); /* a slow client's body must not hold a database slot */
         if (rt->body == BODY_JSON && !has_type(ct, "application/json")) {
             rc = http_error(r, 415, "unsupported_media_type", NULL,
                             "send Content-Type: application/json");
@@ -319,6 +493,12 @@ static int run_route(http_req *r, int *route_ix) {
         if ((rc = read_body(r, limit)) != 0) goto done;
         if (rt->body == BODY_JSON) {
             json_error_t je;
+            int max = r->app->cfg.json_max_depth;
+            if (http_json_depth_ok(r->body, r->body_len, max) != 0) { /* jansson recurses */
+                rc = http_error(r, 400, "invalid_json", NULL, "JSON nested deeper than %d levels",
+                                max);
+                goto done;
+            }
             r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
             if (!r->json) {
                 rc = http_error(r, 400, "invalid_json", NULL, "line %d column %d: %s", je.line,
@@ -327,11 +507,39 @@ static int run_route(http_req *r, int *route_ix) {
             }
         }
     }
+    if (needs_worker(rt) && (rc = borrow(r)) != 0) goto done;
     rc = rt->handler(r);
     if (!r->status) rc = http_error(r, 500, "internal", NULL, "the handler sent no reply");
 done:
     free(scratch);
     return rc;
+}
+
+/* OPTIONS: the methods of the path and, for a listed Origin, the CORS preflight answer. */
+static int preflight(http_req *r) {
+    char *scratch = malloc(strlen(r->path) + 1), allow[128] = "OPTIONS", extra[512];
+    const char *caps[HTTP_MAX_PARAMS];
+    if (!scratch) return http_error(r, 500, "internal", NULL, "out of memory");
+    for (size_t i = 0; i < nroutes; i++)
+        if (route_match(routes[i].pattern, r->path, scratch, caps, HTTP_MAX_PARAMS) >= 0 &&
+            !strstr(allow, routes[i].method) &&
+            strlen(allow) + strlen(routes[i].method) + 3 < sizeof allow) {
+            strcat(allow, ", ");
+            strcat(allow, routes[i].method);
+        }
+    free(scratch);
+    char cors[640];
+    cors_headers(r, cors, sizeof cors);
+    if (strstr(cors, "Access-Control-Allow-Origin") &&
+        http_header(r, "Access-Control-Request-Method"))
+        snprintf(extra, sizeof extra,
+                 "Allow: %s\r\nAccess-Control-Allow-Methods: %s\r\n"
+                 "Access-Control-Allow-Headers: Authorization, Content-Type, Last-Event-ID\r\n"
+                 "Access-Control-Max-Age: 600\r\n",
+                 allow, allow);
+    else
+        snprintf(extra, sizeof extra, "Allow: %s\r\n", allow);
+    return http_send(r, 204, NULL, "", 0, extra);
 }
 
 int http_dispatch(struct mg_connection *conn, void *cbdata) {
@@ -342,7 +550,6 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
     r.conn = conn;
     r.ri = mg_get_request_info(conn);
     r.app = a;
-    r.w = mg_get_thread_pointer(conn);
     r.method = r.ri->request_method;
     r.path = r.ri->local_uri ? r.ri->local_uri : "/";
     r.query = r.ri->query_string;
@@ -350,15 +557,22 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(r.request_id, sizeof r.request_id, rnd, sizeof rnd);
     int route_ix = -1;
-    if (!r.w)
-        http_error(&r, 500, "internal", NULL, "no worker state on this thread");
+    if (!http_utf8_valid(r.path, strlen(r.path)))
+        http_error(&r, 400, "invalid_path", NULL, "the path is not valid UTF-8");
+    else if (strcmp(r.method, "OPTIONS") == 0)
+        preflight(&r);
     else
         run_route(&r, &route_ix);
+    http_release_worker(&r);
     double dt = now_s() - t0;
     record(route_ix, r.status, dt);
-    if (a->cfg.access_log)
-        fprintf(stderr, "%s %s %d %.3fms %s%s%s\n", r.method, r.path, r.status, dt * 1e3,
-                r.request_id, r.error_code ? " " : "", r.error_code ? r.error_code : "");
+    if (a->cfg.access_log) {
+        char method[64], path[1024];
+        http_log_escape(r.method, method, sizeof method);
+        http_log_escape(r.path, path, sizeof path);
+        fprintf(stderr, "%s %s %d %.3fms %s%s%s\n", method, path, r.status, dt * 1e3, r.request_id,
+                r.error_code ? " " : "", r.error_code ? r.error_code : "");
+    }
     json_decref(r.json);
     free(r.body);
     return r.status ? r.status : 500;

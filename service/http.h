@@ -1,5 +1,6 @@
 /* http.h - one request's view for handlers: parsed body, path captures, user, replies and errors.
- * Handlers run on CivetWeb worker threads; an http_req lives for one request only. */
+ * Handlers run on CivetWeb worker threads; an http_req lives for one request only. The dispatcher
+ * lends each handler a worker slot from the pool (r->w) for the length of the call. */
 #ifndef PATROLD_HTTP_H
 #define PATROLD_HTTP_H
 
@@ -12,10 +13,21 @@
 
 enum { HTTP_MAX_PARAMS = 6 };
 
+/* The security headers of every reply, one home: http_send and http_begin_chunked write them,
+ * and CivetWeb (its additional_header option) puts them on static files and its own replies. */
+#define HTTP_SECURITY_HEADERS                                                                      \
+    "Content-Security-Policy: default-src 'self'; img-src 'self' data: blob:; "                    \
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "            \
+    "frame-ancestors 'none'\r\n"                                                                   \
+    "X-Frame-Options: DENY\r\n"                                                                    \
+    "X-Content-Type-Options: nosniff\r\n"                                                          \
+    "Referrer-Policy: no-referrer\r\n"
+
 typedef struct http_req {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
-    worker *w; /* this thread's worker: r->w->pg, r->w->loc, ... */
+    worker *w; /* the slot lent for this handler: r->w->pg, r->w->loc, ...; NULL after
+                * http_release_worker and on routes that need none (/healthz, /metrics) */
     app *app;
     const char *method;
     const char *path;  /* decoded path, no query string */
@@ -37,6 +49,16 @@ typedef int (*http_handler)(http_req *r);
 int http_send(http_req *r, int status, const char *ctype, const char *body, size_t len,
               const char *extra_headers);
 
+/* Writes the head of a chunked reply (Transfer-Encoding: chunked) with the headers every reply
+ * carries; the caller then sends mg_send_chunk()s and an empty one to end. Returns 0 or -1. */
+int http_begin_chunked(http_req *r, int status, const char *ctype, const char *extra_headers);
+
+/* Gives the worker slot back to the pool before the handler returns, for a handler that then
+ * waits a long time without the database (an event stream). Afterwards r->w is NULL: the handler
+ * must not touch r->w (nor anything it borrowed from it: PGresults stay valid, the connection,
+ * locator and PROJ context do not). Calling it twice is a no-op. */
+void http_release_worker(http_req *r);
+
 /* Sends json (stolen: always decref'd) as application/json. */
 int http_json(http_req *r, int status, json_t *json);
 
@@ -44,8 +66,13 @@ int http_json(http_req *r, int status, json_t *json);
 int http_error(http_req *r, int status, const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Like http_error with a Retry-After: retry_after_s header (for 429 and 503). */
+int http_error_retry(http_req *r, int status, int retry_after_s, const char *code,
+                     const char *field, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* Maps the worker's last database failure: 503 db_unavailable when the database is unreachable,
- * 500 db_error otherwise (the detail is logged, not sent). */
+ * 503 db_timeout when a statement ran past statement_timeout_ms (both with Retry-After), 500
+ * db_error otherwise (the detail is logged, not sent). */
 int http_db_error(http_req *r);
 
 /* Copies query parameter `name` (URL-decoded) into buf. Returns its length, -1 when absent,
@@ -60,6 +87,17 @@ int http_metrics_reply(http_req *r);
 
 /* Counts a database error for /metrics. */
 void http_count_db_error(void);
+
+/* 0 when the JSON text s[0..n) nests arrays and objects at most max deep, -1 when deeper.
+ * A loop over the bytes (no recursion, no allocation): run it before a recursive parser. */
+int http_json_depth_ok(const char *s, size_t n, int max);
+
+/* 1 when s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+int http_utf8_valid(const char *s, size_t n);
+
+/* Copies s into out (size n, always terminated) with control bytes, space, quote, backslash and
+ * bytes >= 0x80 written as \xNN, so a log line cannot be forged or broken. */
+void http_log_escape(const char *s, char *out, size_t n);
 
 /* The CivetWeb request handler that runs the route table (registered for "/"). */
 int http_dispatch(struct mg_connection *conn, void *cbdata);

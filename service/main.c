@@ -40,6 +40,19 @@ static void usage(FILE *f) {
         "\nSettings come from the defaults, then --config FILE, then PATROLD_* environment variables.\n");
 }
 
+/* Adds connect_timeout to a->conninfo unless it names one: first in a key=value string (a later
+ * value wins), as a parameter of a postgres:// URI. */
+static void add_connect_timeout(app *a) {
+    char *c = a->conninfo, tmp[sizeof a->conninfo + 64];
+    int s = a->cfg.connect_timeout_s, n;
+    if (s <= 0 || strstr(c, "connect_timeout")) return;
+    if (strncmp(c, "postgresql://", 13) == 0 || strncmp(c, "postgres://", 11) == 0)
+        n = snprintf(tmp, sizeof tmp, "%s%cconnect_timeout=%d", c, strchr(c, '?') ? '&' : '?', s);
+    else
+        n = snprintf(tmp, sizeof tmp, "connect_timeout=%d %s", s, c);
+    if (n > 0 && (size_t)n < sizeof a->conninfo) memcpy(c, tmp, (size_t)n + 1);
+}
+
 /* The local cluster's socket under state_dir (scripts/pg.sh layout) when no database is named. */
 static void resolve_conninfo(app *a) {
     if (a->cfg.database[0]) {
@@ -94,6 +107,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     resolve_conninfo(&a);
+    add_connect_timeout(&a);
     for (size_t k = 0; k < NCOMMANDS; k++)
         if (strcmp(argv[i], commands[k].name) == 0) return commands[k].fn(&a, argc - i, argv + i);
     fprintf(stderr, "patrold: unknown command '%s'\n", argv[i]);

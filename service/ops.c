@@ -19,7 +19,20 @@ int h_readyz(http_req *r) {
                                "index", index_ok));
 }
 
+/* A request straight from this host: a loopback peer and no proxy's forwarding header (behind a
+ * reverse proxy on the same host every peer is loopback). */
+static int from_loopback(const http_req *r) {
+    const char *ip = r->ri->remote_addr;
+    if (http_header(r, "X-Forwarded-For") || http_header(r, "Forwarded") ||
+        http_header(r, "X-Real-IP"))
+        return 0;
+    return strncmp(ip, "127.", 4) == 0 || strcmp(ip, "::1") == 0 ||
+           strncmp(ip, "::ffff:127.", 11) == 0;
+}
+
 int h_metrics(http_req *r) {
+    if (!r->app->cfg.metrics_public && !from_loopback(r))
+        return http_error(r, 404, "not_found", NULL, "no such path: %s", r->path);
     return http_metrics_reply(r);
 }
 

@@ -520,17 +520,12 @@ static int export_reports(http_req *r, int fmt) {
     if (rc) return rc;
     PGresult *res = run_page(r, &q, 0, EXPORT_PAGE, &rc);
     if (!res) return rc;
-    char head[512];
-    int hn = snprintf(
-        head, sizeof head,
-        "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\nX-Request-Id: %s\r\n"
-        "Cache-Control: no-store\r\n%s\r\n",
-        fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8",
-        r->request_id,
-        fmt == FMT_CSV ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
-                       : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n");
-    r->status = 200;
-    if (mg_write(r->conn, head, (size_t)hn) < 0 || strcmp(r->method, "HEAD") == 0) {
+    if (http_begin_chunked(
+            r, 200,
+            fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8",
+            fmt == FMT_CSV ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
+                           : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n") < 0 ||
+        strcmp(r->method, "HEAD") == 0) {
         PQclear(res);
         return 200;
     }

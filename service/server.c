@@ -1,8 +1,11 @@
-/* server.c - serve: per-thread workers, CivetWeb, background threads, signals, clean shutdown. */
+/* server.c - serve: the pool of worker slots, CivetWeb, background threads, signals, clean shutdown.
+ * CivetWeb threads are many and cheap (one per open connection); the slots that hold a database
+ * connection, a GEOS locator and a PROJ context are few (db_pool) and borrowed per request. */
 #include "service/server.h"
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +57,6 @@ worker *worker_create(app *a) {
         worker_destroy(w);
         return NULL;
     }
-    db_ensure(w); /* connect now, not on the first request; a failure is retried per request */
     return w;
 }
 
@@ -66,14 +68,103 @@ void worker_destroy(worker *w) {
     free(w);
 }
 
-static void *init_thread(const struct mg_context *ctx, int thread_type) {
-    /* thread_type 1 = worker thread: the only kind that runs request handlers. */
-    return thread_type == 1 ? worker_create(mg_get_user_data(ctx)) : NULL;
+struct worker_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* signalled when a slot comes back */
+    worker **all, **free_list;
+    int size, nfree;
+    atomic_ullong refused;
+};
+
+int pool_create(app *a) {
+    int n = a->cfg.db_pool > 0 ? a->cfg.db_pool : 1;
+    struct worker_pool *p = calloc(1, sizeof *p);
+    pthread_condattr_t ca;
+    if (!p) return -1;
+    a->pool = p;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    p->all = calloc((size_t)n, sizeof *p->all);
+    p->free_list = calloc((size_t)n, sizeof *p->free_list);
+    if (!p->all || !p->free_list) goto fail;
+    for (int i = 0, db_ok = 1; i < n; i++) {
+        if (!(p->all[i] = worker_create(a))) goto fail;
+        /* connect now, not on the first request; once one fails the rest connect on first use */
+        if (db_ok) db_ok = db_ensure(p->all[i]) == 0;
+        p->size++;
+        p->free_list[p->nfree++] = p->all[i];
+    }
+    return 0;
+fail:
+    pool_destroy(a);
+    return -1;
 }
 
-static void exit_thread(const struct mg_context *ctx, int thread_type, void *p) {
-    (void)ctx;
-    if (thread_type == 1) worker_destroy(p);
+void pool_destroy(app *a) {
+    struct worker_pool *p = a->pool;
+    if (!p) return;
+    for (int i = 0; i < p->size; i++)
+        worker_destroy(p->all[i]);
+    free(p->all);
+    free(p->free_list);
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    free(p);
+    a->pool = NULL;
+}
+
+worker *pool_borrow(app *a, int wait_ms) {
+    struct worker_pool *p = a->pool;
+    struct timespec until;
+    worker *w = NULL;
+    if (!p) return NULL;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+    pthread_mutex_lock(&p->mu);
+    while (!p->nfree && !a->stopping)
+        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;
+    if (p->nfree) w = p->free_list[--p->nfree]; /* LIFO: the warmest connection and caches */
+    pthread_mutex_unlock(&p->mu);
+    if (!w) atomic_fetch_add(&p->refused, 1);
+    return w;
+}
+
+void pool_return(app *a, worker *w) {
+    struct worker_pool *p = a->pool;
+    if (!w || !p) return;
+    if (w->pg) {
+        PGTransactionStatusType ts = PQtransactionStatus(w->pg);
+        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
+            db_rollback(w);
+        } else if (ts == PQTRANS_ACTIVE) { /* a statement still running: start afresh */
+            PQfinish(w->pg);
+            w->pg = NULL;
+            w->nprepared = 0;
+        }
+    }
+    w->db_down = 0;
+    w->sqlstate[0] = 0;
+    w->err[0] = 0;
+    pthread_mutex_lock(&p->mu);
+    p->free_list[p->nfree++] = w;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void pool_stats(app *a, int *in_use, int *size, unsigned long long *refused) {
+    struct worker_pool *p = a->pool;
+    *in_use = *size = 0, *refused = 0;
+    if (!p) return;
+    pthread_mutex_lock(&p->mu);
+    *in_use = p->size - p->nfree;
+    *size = p->size;
+    pthread_mutex_unlock(&p->mu);
+    *refused = atomic_load(&p->refused);
 }
 
 static int log_message(const struct mg_connection *conn, const char *msg) {
@@ -83,8 +174,14 @@ static int log_message(const struct mg_connection *conn, const char *msg) {
 }
 
 int server_run(app *a) {
-    char threads[16];
+    char threads[16], req_to[16], ka_to[16];
     snprintf(threads, sizeof threads, "%d", a->cfg.threads > 0 ? a->cfg.threads : 1);
+    snprintf(req_to, sizeof req_to, "%d", a->cfg.request_timeout_ms);
+    snprintf(ka_to, sizeof ka_to, "%d", a->cfg.keep_alive_timeout_ms);
+    /* CivetWeb 1.15 option names (src/civetweb.c config_options). Its CORS answers are off (empty
+     * access_control_*): http.c answers preflights and real replies from cors_origins alike.
+     * additional_header puts the security headers on what CivetWeb itself sends (static files,
+     * 304s, its own errors); http.c adds them to every reply it writes. */
     const char *options[] = {"listening_ports",
                              a->cfg.listen,
                              "num_threads",
@@ -94,16 +191,22 @@ int server_run(app *a) {
                              "enable_keep_alive",
                              "yes",
                              "keep_alive_timeout_ms",
-                             "30000",
+                             ka_to,
                              "request_timeout_ms",
-                             "30000",
+                             req_to,
                              "max_request_size",
                              "65536",
+                             "access_control_allow_origin",
+                             "",
+                             "access_control_allow_methods",
+                             "",
+                             "access_control_allow_headers",
+                             "",
+                             "additional_header",
+                             HTTP_SECURITY_HEADERS,
                              NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
-    cb.init_thread = init_thread;
-    cb.exit_thread = exit_thread;
     cb.log_message = log_message;
 
     /* Block the stop signals in every thread; main collects them with sigwait. */
@@ -114,8 +217,9 @@ int server_run(app *a) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!(a->gis = gis_slot_create())) {
+    if (!(a->gis = gis_slot_create()) || pool_create(a) != 0) {
         fprintf(stderr, "patrold: out of memory\n");
+        gis_slot_destroy(a->gis);
         return 1;
     }
     pthread_t bg[NBACKGROUND];
@@ -130,11 +234,13 @@ int server_run(app *a) {
         pthread_cond_broadcast(&stop_cv);
         for (size_t i = 0; i < NBACKGROUND; i++)
             pthread_join(bg[i], NULL);
+        pool_destroy(a);
         gis_slot_destroy(a->gis);
         return 1;
     }
     mg_set_request_handler(ctx, "/", http_dispatch, a);
-    fprintf(stderr, "patrold: serving on http://%s with %s threads\n", a->cfg.listen, threads);
+    fprintf(stderr, "patrold: serving on http://%s with %s threads, %d database slots\n",
+            a->cfg.listen, threads, a->pool->size);
 
     int sig = 0;
     sigwait(&stop, &sig);
@@ -143,9 +249,13 @@ int server_run(app *a) {
     a->stopping = 1;
     pthread_cond_broadcast(&stop_cv);
     pthread_mutex_unlock(&stop_mu);
+    pthread_mutex_lock(&a->pool->mu); /* requests waiting for a slot give up now */
+    pthread_cond_broadcast(&a->pool->cv);
+    pthread_mutex_unlock(&a->pool->mu);
     mg_stop(ctx);
     for (size_t i = 0; i < NBACKGROUND; i++)
         pthread_join(bg[i], NULL);
+    pool_destroy(a);
     gis_slot_destroy(a->gis);
     mg_exit_library();
     fprintf(stderr, "patrold: stopped\n");

@@ -90,7 +90,7 @@ class Config(unittest.TestCase):
         with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
             f.write("# test\nthreads = 7\nlisten = \"127.0.0.1:9999\"\nack_town_s = 60\n")
         _, defaults = self.effective()
-        self.assertEqual(defaults["threads"], "64")
+        self.assertEqual(defaults["threads"], "512")
         _, from_file = self.effective(["--config", f.name])
         self.assertEqual((from_file["threads"], from_file["listen"]), ("7", '"127.0.0.1:9999"'))
         _, from_env = self.effective(["--config", f.name], {"PATROLD_THREADS": "9"})

@@ -27,7 +27,7 @@ static void defaults(void **state) {
     config c;
     config_defaults(&c);
     assert_string_equal(c.listen, "127.0.0.1:8080");
-    assert_int_equal(c.threads, 64);
+    assert_int_equal(c.threads, 512);
     assert_string_equal(c.database, "");
     assert_true(c.snap_tolerance_m == 500.0);
     assert_int_equal(c.ack_town_s, 900);
