@@ -3,6 +3,10 @@
  * of {"reports":[...]} (POST /api/v1/reports/batch), then the record -> statement parameter text
  * conversion (param_text) insert_items does before the database.
  *
+ * Each input runs on a thread with a CivetWeb worker's 100 KiB stack (worker_stack.h), after the
+ * depth check http.c runs before parsing: jansson recurses, and on that stack an unchecked body of
+ * ~1,500 nested '[' is a crash.
+ *
  * The .c is #included to reach the static validate_item / param_text (`make fuzz` links this
  * driver without reports.o). The worker is real but has no database connection: validation needs
  * only the config and a gis_locator, here over a small in-memory index (a city, a county with a
@@ -15,6 +19,7 @@
 #include <stdint.h>
 
 #include "service/reports.c"
+#include "tests/fuzz/worker_stack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -102,13 +107,20 @@ static void check_item(const item *it) {
     if (oom) abort();
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    if (!fz_w.loc) setup();
-    if (size > (64u << 10)) return 0; /* the route's body limit */
+typedef struct {
+    const uint8_t *data;
+    size_t size;
+} fz_input;
+
+static void *fuzz_one(void *arg) {
+    const uint8_t *data = ((fz_input *)arg)->data;
+    size_t size = ((fz_input *)arg)->size;
     json_error_t je;
+    if (http_json_depth_ok((const char *)data, size, fz_app.cfg.json_max_depth) != 0)
+        return NULL; /* as http.c: 400 before parsing */
     json_t *body =
         json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, &je); /* as http.c */
-    if (!body) return 0;
+    if (!body) return NULL;
     json_t *list = json_object_get(body, "reports");
     if (json_is_array(list) && json_array_size(list) <= MAX_BATCH) { /* the batch route */
         size_t n = json_array_size(list);
@@ -135,5 +147,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         item_free(&it);
     }
     json_decref(body);
+    return NULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (!fz_w.loc) setup();
+    if (size > (64u << 10)) return 0; /* the route's body limit */
+    fz_input in = {data, size};
+    fuzz_on_worker_stack(fuzz_one, &in);
     return 0;
 }
