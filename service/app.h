@@ -28,8 +28,8 @@ typedef struct worker {
     int db_down;               /* last database call failed for want of a connection */
     char sqlstate[6];          /* SQLSTATE of the last failed statement, "" if none */
     char err[512];             /* message of the last failure */
-    const char *prepared[128]; /* static SQL strings prepared on this connection, by slot */
-    unsigned long long prepared_hash[128]; /* hash of each one's text: the cache key with it */
+    const char *prepared[256]; /* static SQL strings prepared on this connection, by slot */
+    unsigned long long prepared_hash[256]; /* hash of each one's text: the cache key with it */
     int nprepared;
     struct gis_locator *loc; /* this thread's reader of app->gis */
     struct gis_proj *proj;   /* this thread's PROJ context */

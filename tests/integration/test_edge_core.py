@@ -47,7 +47,8 @@ def raw_request(port, data, timeout=10):
 def default_setting(name):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PATROLD_")}
     out = subprocess.run([harness.BIN, "config"], env=env, capture_output=True, text=True).stdout
-    return re.search(r"^%s = (.*)$" % name, out, re.M).group(1)
+    m = re.search(r"^%s = (.*)$" % name, out, re.M)
+    return m.group(1) if m else None
 
 
 def busy_client(port, token, stop_at, counts, idx):
@@ -141,7 +142,7 @@ class IdleAndBusy(unittest.TestCase):
     def setUpClass(cls):
         cls.db = harness.fresh_db()
         cls.threads = int(default_setting("threads"))
-        cls.pool = int(default_setting("db_pool"))
+        cls.pool = int(default_setting("db_pool") or cls.threads)  # no pool: a connection per thread
         cls.srv = harness.Server(cls.db, threads=cls.threads, env={"PATROLD_ACCESS_LOG": "0"})
         cls.tok = cls.srv.login("dispatcher")
 
