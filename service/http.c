@@ -14,6 +14,7 @@
 
 #include "service/buf.h"
 #include "service/db.h"
+#include "service/open311.h"
 #include "service/routes.h"
 
 /* ---- metrics: per route (and one slot for unmatched paths) ---- */
@@ -127,6 +128,7 @@ int http_error(http_req *r, int status, const char *code, const char *field, con
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     r->error_code = code;
+    if (o311_path(r->path)) return o311_send_error(r, status, msg, NULL); /* the spec's format */
     json_t *e =
         json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", msg, "field", field);
     http_json(r, status, e);
@@ -269,6 +271,12 @@ static int run_route(http_req *r, int *route_ix) {
             snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
             r->error_code = "method_not_allowed";
             char body[256];
+            if (o311_path(r->path)) {
+                snprintf(body, sizeof body, "%s is not allowed here; allowed: %s", r->method,
+                         allow);
+                rc = o311_send_error(r, 405, body, hdr);
+                goto done;
+            }
             int n = snprintf(
                 body, sizeof body,
                 "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"%s is not allowed here; "
