@@ -2,9 +2,11 @@
  * discovery, services, service definitions, POST/GET requests, tokens, in JSON and XML, with the
  * specification's error format; and `patrold apikey` (keys stored only as SHA-256 hashes).
  * A request posted here becomes a field report through report_submit() (source "open311"). Only
- * such reports are read back (a patrol-app report is a 404 here and never listed), without personal
- * data: no person, contact, photos or address; lat/long rounded to 3 decimals (about 100 m). Every response is built as JSON and rendered to XML by one small
- * writer. Runs on the calling worker thread; no global state. */
+ * such reports are read back (a patrol-app report is a 404 here, never listed), without personal
+ * data: no person, contact, photos or address; lat/long rounded to 3 decimals (about 100 m).
+ * Every response is built as JSON and rendered to XML by one small writer that drops what XML 1.0
+ * forbids. Errors under /open311/, the HTTP core's included (o311_send_error), use the
+ * specification's format. Runs on the calling worker thread; no global state. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -104,7 +106,7 @@ static void utf8_scrub(char *s) {
     }
 }
 
-/* XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */
+/* XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */
 static int xml_char_ok(unsigned c) {
     return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
            (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
@@ -612,6 +614,7 @@ int h_o311_requests_post(http_req *r) {
     snprintf(notice, sizeof notice,
              "已收到，已通知%s。/ Received; %s has been notified. Emergencies: call 110 or 120.",
              station ? station : "救助管理站", station ? station : "the rescue station");
+    utf8_scrub(notice); /* a long station name cut in the middle of a character */
     rc = o311_reply(r, 201, "service_requests",
                     json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice",
                               notice, "account_id"));
