@@ -16,6 +16,7 @@
 #include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/open311.h"
 #include "service/routes.h"
 
 /* ---- metrics: per route (and one slot for unmatched paths) ---- */
@@ -189,6 +190,7 @@ static int error_reply(http_req *r, int status, const char *extra, const char *c
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     r->error_code = code;
+    if (o311_path(r->path)) return o311_send_error(r, status, msg, extra); /* the spec's format */
     json_t *e =
         json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", msg, "field", field);
     if (!e) /* the message carried invalid UTF-8 (request text): say it without that text */
@@ -441,6 +443,12 @@ static int run_route(http_req *r, int *route_ix) {
             snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
             r->error_code = "method_not_allowed";
             char body[256];
+            if (o311_path(r->path)) {
+                snprintf(body, sizeof body, "%s is not allowed here; allowed: %s", r->method,
+                         allow);
+                rc = o311_send_error(r, 405, body, hdr);
+                goto done;
+            }
             int n = snprintf(
                 body, sizeof body,
                 "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"%s is not allowed here; "

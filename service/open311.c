@@ -1,10 +1,12 @@
 /* open311.c - Open311 GeoReport v2 (http://wiki.open311.org/GeoReport_v2) over the field reports:
  * discovery, services, service definitions, POST/GET requests, tokens, in JSON and XML, with the
  * specification's error format; and `patrold apikey` (keys stored only as SHA-256 hashes).
- * A request posted here becomes a field report through report_submit() (source "open311"). What
- * is read back hides personal data: no person, contact, photos or address; lat/long rounded to
- * 3 decimals (about 100 m). Every response is built as JSON and rendered to XML by one small
- * writer. Runs on the calling worker thread; no global state. */
+ * A request posted here becomes a field report through report_submit() (source "open311"). Only
+ * such reports are read back (a patrol-app report is a 404 here, never listed), without personal
+ * data: no person, contact, photos or address; lat/long rounded to 3 decimals (about 100 m).
+ * Every response is built as JSON and rendered to XML by one small writer that drops what XML 1.0
+ * forbids. Errors under /open311/, the HTTP core's included (o311_send_error), use the
+ * specification's format. Runs on the calling worker thread; no global state. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -20,12 +22,20 @@
 #include "service/commands.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/open311.h"
 #include "service/reports.h"
 
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"
 #define O311_CHANGESET "2024-06-01T00:00:00Z" /* when the service list below last changed */
 
-enum { O311_MAX_RESULTS = 1000, O311_FORM_MAX_FIELDS = 64 };
+/* Limits on what a client sends: form fields, and items in the service_request_id and
+ * service_code lists of GET requests (only NSERVICES codes exist; repeats are allowed). */
+enum {
+    O311_MAX_RESULTS = 1000,
+    O311_FORM_MAX_FIELDS = 64,
+    O311_MAX_IDS = 100,
+    O311_MAX_CODES = 50
+};
 
 /* The service list: one service per report category. */
 static const struct o311_service {
@@ -62,11 +72,57 @@ static const struct o311_service *service_find(const char *code) {
 
 /* ---- output: one JSON value, sent as JSON or rendered to XML ---- */
 
-/* XML character data: & < > " ' escaped; characters XML 1.0 forbids (C0 controls other than tab,
- * LF, CR) dropped. Input is UTF-8 (jansson guarantees valid UTF-8 in strings). */
+/* Length (1-4) of the valid UTF-8 sequence at p, its code point in *cp; 0 when the bytes at p are
+ * not valid UTF-8 (a stray continuation byte, a truncated sequence, an overlong form, a surrogate,
+ * or a value over U+10FFFF). p must be NUL-terminated; *p == 0 gives 1 and U+0000. */
+static size_t utf8_decode(const unsigned char *p, unsigned *cp) {
+    unsigned c = p[0], min;
+    size_t n;
+    if (c < 0x80) return *cp = c, 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2, c &= 0x1f, min = 0x80;
+    else if (c >= 0xe0 && c <= 0xef)
+        n = 3, c &= 0x0f, min = 0x800;
+    else if (c >= 0xf0 && c <= 0xf4)
+        n = 4, c &= 0x07, min = 0x10000;
+    else
+        return 0;
+    for (size_t i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0; /* also stops at the terminating NUL */
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+    *cp = c;
+    return n;
+}
+
+/* Replaces, in place, every byte of s that is not part of valid UTF-8 with '?'. */
+static void utf8_scrub(char *s) {
+    unsigned cp;
+    for (unsigned char *p = (unsigned char *)s; *p;) {
+        size_t n = utf8_decode(p, &cp);
+        if (!n) *p = '?', n = 1;
+        p += n;
+    }
+}
+
+/* XML 1.0 Char: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */
+static int xml_char_ok(unsigned c) {
+    return c == 0x9 || c == 0xa || c == 0xd || (c >= 0x20 && c <= 0xd7ff) ||
+           (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+/* XML character data: & < > " ' escaped; every character XML 1.0 forbids (C0 controls other than
+ * tab, LF, CR; U+FFFE, U+FFFF) and every byte that is not valid UTF-8 dropped, so the document
+ * always parses whatever was stored. */
 static void xml_text(buf *b, const char *s) {
-    for (const char *p = s; *p; p++) {
-        unsigned char c = (unsigned char)*p;
+    unsigned c;
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        size_t n = utf8_decode(p, &c);
+        if (!n) {
+            p++;
+            continue;
+        }
         switch (c) {
         case '&':
             buf_str(b, "&amp;");
@@ -84,8 +140,9 @@ static void xml_text(buf *b, const char *s) {
             buf_str(b, "&apos;");
             break;
         default:
-            if (c >= 0x20 || c == '\t' || c == '\n' || c == '\r') buf_put(b, p, 1);
+            if (xml_char_ok(c)) buf_put(b, (const char *)p, n);
         }
+        p += n;
     }
 }
 
@@ -139,26 +196,55 @@ static int is_xml(const http_req *r) {
     return n > 4 && strcmp(r->path + n - 4, ".xml") == 0;
 }
 
-/* Sends v (stolen) as JSON, or as XML under the root element `root`. */
-static int o311_reply(http_req *r, int status, const char *root, json_t *v) {
+/* A fixed 500 in the specification's format, for when a reply cannot be built (out of memory). */
+static int o311_fail(http_req *r) {
+    static const char js[] = "[{\"code\":500,\"description\":\"out of memory\"}]",
+                      xml[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<errors><error><code>500"
+                              "</code><description>out of memory</description></error></errors>\n";
+    return is_xml(r)
+               ? http_send(r, 500, "text/xml; charset=utf-8", xml, sizeof xml - 1, NULL)
+               : http_send(r, 500, "application/json; charset=utf-8", js, sizeof js - 1, NULL);
+}
+
+/* Sends v (stolen) as JSON, or as XML under the root element `root`; extra_headers may be NULL. */
+static int o311_reply_h(http_req *r, int status, const char *root, json_t *v,
+                        const char *extra_headers) {
     int rc;
-    if (!v) return http_error(r, 500, "internal", NULL, "out of memory");
+    if (!v) return o311_fail(r);
     if (is_xml(r)) {
         buf b = {0};
         buf_str(&b, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         xml_value(&b, root, v);
         buf_str(&b, "\n");
-        rc = b.oom ? http_error(r, 500, "internal", NULL, "out of memory")
-                   : http_send(r, status, "text/xml; charset=utf-8", b.p, b.len, NULL);
+        rc = b.oom ? o311_fail(r)
+                   : http_send(r, status, "text/xml; charset=utf-8", b.p, b.len, extra_headers);
         free(b.p);
     } else {
         char *s = json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10));
-        rc = s ? http_send(r, status, "application/json; charset=utf-8", s, strlen(s), NULL)
-               : http_error(r, 500, "internal", NULL, "out of memory");
+        rc =
+            s ? http_send(r, status, "application/json; charset=utf-8", s, strlen(s), extra_headers)
+              : o311_fail(r);
         free(s);
     }
     json_decref(v);
     return rc;
+}
+
+static int o311_reply(http_req *r, int status, const char *root, json_t *v) {
+    return o311_reply_h(r, status, root, v, NULL);
+}
+
+int o311_path(const char *path) {
+    return path && strncmp(path, "/open311/", 9) == 0;
+}
+
+int o311_send_error(http_req *r, int status, const char *message, const char *extra_headers) {
+    char msg[512];
+    snprintf(msg, sizeof msg, "%s", message);
+    utf8_scrub(msg); /* client bytes quoted in it, or a character cut at the end */
+    o311_reply_h(r, status, "errors", json_pack("[{s:i,s:s}]", "code", status, "description", msg),
+                 extra_headers);
+    return status;
 }
 
 /* The specification's error format: [{"code": 403, "description": "..."}] / <errors><error>. */
@@ -174,8 +260,7 @@ static int o311_error(http_req *r, int status, const char *fmt, ...) {
                     : status == 404 ? "not_found"
                     : status >= 500 ? "server_error"
                                     : "bad_request";
-    return o311_reply(r, status, "errors",
-                      json_pack("[{s:i,s:s}]", "code", status, "description", msg));
+    return o311_send_error(r, status, msg, NULL);
 }
 
 static int o311_db_error(http_req *r) {
@@ -193,7 +278,11 @@ int h_o311_discovery(http_req *r) {
     char url[300];
     snprintf(url, sizeof url, "%s://%s/open311/v2",
              proto && strcmp(proto, "https") == 0 ? "https" : "http",
-             host && *host && !strpbrk(host, "<>\"' /\\") ? host : "localhost");
+             host && *host && strlen(host) < 256 &&
+                     strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                                  ".-:[]") == strlen(host)
+                 ? host
+                 : "localhost");
     return o311_reply(
         r, 200, "discovery",
         json_pack("{s:s,s:s,s:s,s:[{s:s,s:s,s:s,s:s,s:[s,s]}]}", "changeset", O311_CHANGESET,
@@ -249,45 +338,96 @@ int h_o311_service(http_req *r) {
 
 /* ---- form bodies ---- */
 
+static int hex_value(int c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* Decodes one form component (`+` is a space, %XX a byte) into a new NUL-terminated string.
+ * Returns NULL with *why set when a `%` is not followed by two hex digits, when the result holds a
+ * NUL byte or is not valid UTF-8, or when out of memory. */
+static char *form_decode(const char *s, size_t n, const char **why) {
+    char *out = malloc(n + 1);
+    size_t len = 0;
+    unsigned cp;
+    if (!out) return *why = "out of memory", NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '+') {
+            out[len++] = ' ';
+        } else if (s[i] != '%') {
+            out[len++] = s[i];
+        } else if (i + 2 < n && (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
+                   (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
+            out[len++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            free(out);
+            return *why = "a % in the form is not followed by two hex digits", NULL;
+        }
+        if (out[len - 1] == 0) {
+            free(out);
+            return *why = "the form holds a NUL character (%00)", NULL;
+        }
+    }
+    out[len] = 0;
+    for (const unsigned char *p = (const unsigned char *)out; *p;) {
+        size_t k = utf8_decode(p, &cp);
+        if (!k) {
+            free(out);
+            return *why = "the form is not valid UTF-8", NULL;
+        }
+        p += k;
+    }
+    return out;
+}
+
 /* Parses an application/x-www-form-urlencoded body into a JSON object of decoded strings (the
  * first value of a repeated name wins); `attribute[code]=v` pairs go into the nested object
- * "attribute". Returns NULL when a name or value is not UTF-8 or the body has too many fields. */
-static json_t *form_parse(const char *body, size_t len) {
+ * "attribute". Returns NULL with *why set when a name or value is badly escaped, holds NUL or is
+ * not UTF-8, or the body has more than O311_FORM_MAX_FIELDS named fields. Linear in len. */
+static json_t *form_parse(const char *body, size_t len, const char **why) {
     json_t *out = json_object(), *attrs = json_object();
     const char *p = body, *end = body + len;
     int fields = 0;
+    *why = "out of memory";
+    if (!out || !attrs) goto fail;
     while (p < end) {
         const char *amp = memchr(p, '&', (size_t)(end - p));
         if (!amp) amp = end;
         const char *eq = memchr(p, '=', (size_t)(amp - p));
         const char *ke = eq ? eq : amp;
         if (ke > p) {
-            size_t kn = (size_t)(ke - p), vn = eq ? (size_t)(amp - eq - 1) : 0;
-            char *k = malloc(kn + 1), *v = malloc(vn + 1);
-            int kl = k ? mg_url_decode(p, (int)kn, k, (int)kn + 1, 1) : -1;
-            int vl =
-                v ? (vn ? mg_url_decode(eq + 1, (int)vn, v, (int)vn + 1, 1) : (v[0] = 0, 0)) : -1;
-            json_t *js = kl >= 0 && vl >= 0 ? json_stringn(v, (size_t)vl) : NULL;
-            int bad = !js || kl < 0 || ++fields > O311_FORM_MAX_FIELDS || strlen(k) != (size_t)kl;
-            if (!bad && strncmp(k, "attribute[", 10) == 0 && kl > 11 && k[kl - 1] == ']') {
+            if (++fields > O311_FORM_MAX_FIELDS) {
+                *why = "the form has too many fields";
+                goto fail;
+            }
+            char *k = form_decode(p, (size_t)(ke - p), why);
+            char *v =
+                k ? form_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, why) : NULL;
+            json_t *js = v ? json_string(v) : NULL;
+            size_t kl = k ? strlen(k) : 0;
+            if (js && strncmp(k, "attribute[", 10) == 0 && kl > 11 && k[kl - 1] == ']') {
                 k[kl - 1] = 0;
                 if (!json_object_get(attrs, k + 10)) json_object_set(attrs, k + 10, js);
-            } else if (!bad && !json_object_get(out, k)) {
+            } else if (js && !json_object_get(out, k)) {
                 json_object_set(out, k, js);
             }
-            json_decref(js);
             free(k);
             free(v);
-            if (bad) {
-                json_decref(out);
-                json_decref(attrs);
-                return NULL;
-            }
+            if (!js) goto fail;
+            json_decref(js);
         }
         p = amp + 1;
     }
     json_object_set_new(out, "attribute", attrs);
     return out;
+fail:
+    json_decref(out);
+    json_decref(attrs);
+    return NULL;
 }
 
 static const char *form_get(json_t *form, const char *name) {
@@ -404,12 +544,13 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
 
 /* POST /open311/v2/requests.{json,xml} (form-encoded; api_key required) */
 int h_o311_requests_post(http_req *r) {
-    json_t *form = form_parse(r->body ? r->body : "", r->body_len), *body = NULL, *out = NULL,
+    const char *why = NULL;
+    json_t *form = form_parse(r->body ? r->body : "", r->body_len, &why), *body = NULL, *out = NULL,
            *contact = NULL;
     char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1], actor[128];
     int rc = 0;
     PGresult *res = NULL;
-    if (!form) return o311_error(r, 400, "the form body is not valid UTF-8 or has too many fields");
+    if (!form) return o311_error(r, strcmp(why, "out of memory") ? 400 : 500, "%s", why);
     const char *key = form_get(form, "api_key");
     if (!key && http_query(r, "api_key", qkey, sizeof qkey) > 0) key = qkey;
     if (!key || strlen(key) > 200) {
@@ -473,6 +614,7 @@ int h_o311_requests_post(http_req *r) {
     snprintf(notice, sizeof notice,
              "已收到，已通知%s。/ Received; %s has been notified. Emergencies: call 110 or 120.",
              station ? station : "救助管理站", station ? station : "the rescue station");
+    utf8_scrub(notice); /* a long station name cut in the middle of a character */
     rc = o311_reply(r, 201, "service_requests",
                     json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice",
                               notice, "account_id"));
@@ -548,11 +690,13 @@ static int w3c_datetime(char *s) {
                : -1;
 }
 
-/* Comma list of ids -> "{1,2}". Returns 0 or -1. */
+/* Comma list of request ids -> "{1,2}" in out (outlen must exceed strlen(in) + 2). Returns the
+ * number of ids, -1 when an item is not an id, -2 when there are more than O311_MAX_IDS. */
 static int id_list(const char *in, char *out, size_t outlen) {
     size_t len = 0;
-    out[len++] = '{';
+    int count = 0;
     char tmp[32];
+    out[len++] = '{';
     for (const char *p = in; *p;) {
         const char *e = strchr(p, ',');
         size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -560,6 +704,7 @@ static int id_list(const char *in, char *out, size_t outlen) {
         memcpy(tmp, p, n);
         tmp[n] = 0;
         if (!valid_id(tmp)) return -1;
+        if (++count > O311_MAX_IDS) return -2;
         if (len > 1) out[len++] = ',';
         memcpy(out + len, tmp, n);
         len += n;
@@ -569,33 +714,54 @@ static int id_list(const char *in, char *out, size_t outlen) {
     if (len == 1) return -1;
     out[len++] = '}';
     out[len] = 0;
-    return 0;
+    return count;
+}
+
+/* Comma list of service codes -> "{a,b}" in out, each known code once. Returns the number of
+ * distinct codes, or -1 after sending the error reply. */
+static int code_list(http_req *r, char *in, char *out, size_t outlen) {
+    int want[NSERVICES] = {0}, items = 0, distinct = 0;
+    size_t len = 0;
+    for (char *save = NULL, *t = strtok_r(in, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        const struct o311_service *s = service_find(t);
+        if (!s) return o311_error(r, 400, "service_code %.64s is not a known service", t), -1;
+        if (++items > O311_MAX_CODES)
+            return o311_error(r, 400, "service_code lists at most %d codes", O311_MAX_CODES), -1;
+        want[s - services] = 1;
+    }
+    out[len++] = '{';
+    for (size_t i = 0; i < NSERVICES; i++) {
+        size_t n = strlen(services[i].code);
+        if (!want[i]) continue;
+        if (len + n + 3 > outlen) return o311_error(r, 500, "service_code list overflow"), -1;
+        if (distinct++) out[len++] = ',';
+        memcpy(out + len, services[i].code, n);
+        len += n;
+    }
+    out[len++] = '}';
+    out[len] = 0;
+    if (!distinct) return o311_error(r, 400, "service_code is empty"), -1;
+    return distinct;
 }
 
 /* GET
  * /open311/v2/requests.{json,xml}?service_request_id=&service_code=&start_date=&end_date=&status=
+ * Only requests posted through Open311 (source 'open311') are ever listed.
  */
 int h_o311_requests(http_req *r) {
     char ids[1100] = "", codes[256] = "", start[64] = "", end[64] = "", status[256] = "", v[1024];
     const char *statuses = NULL;
     int n;
-    if ((n = http_query(r, "service_request_id", v, sizeof v)) == -2 ||
-        (n > 0 && id_list(v, ids, sizeof ids)))
-        return o311_error(r, 400,
-                          "service_request_id must be a comma-separated list of request ids");
+    if ((n = http_query(r, "service_request_id", v, sizeof v)) == -2)
+        return o311_error(r, 400, "service_request_id is too long (at most %d ids)", O311_MAX_IDS);
+    if (n > 0 && (n = id_list(v, ids, sizeof ids)) < 0)
+        return n == -2 ? o311_error(r, 400, "service_request_id lists at most %d ids", O311_MAX_IDS)
+                       : o311_error(r, 400,
+                                    "service_request_id must be a comma-separated list of "
+                                    "request ids");
     if ((n = http_query(r, "service_code", v, sizeof v)) == -2)
         return o311_error(r, 400, "service_code is too long");
-    if (n > 0) {
-        size_t len = 0;
-        codes[len++] = '{';
-        for (char *save = NULL, *t = strtok_r(v, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-            if (!service_find(t))
-                return o311_error(r, 400, "service_code %.64s is not a known service", t);
-            len += (size_t)snprintf(codes + len, sizeof codes - len, "%s%s", len > 1 ? "," : "", t);
-        }
-        snprintf(codes + len, sizeof codes - len, "}");
-        if (len == 1) return o311_error(r, 400, "service_code is empty");
-    }
+    if (n > 0 && code_list(r, v, codes, sizeof codes) < 0) return r->status;
     if ((n = http_query(r, "start_date", start, sizeof start)) == -2 ||
         (n > 0 && w3c_datetime(start)))
         return o311_error(
@@ -625,17 +791,17 @@ int h_o311_requests(http_req *r) {
     const char *params[] = {ids[0] ? ids : NULL,     codes[0] ? codes : NULL, statuses,
                             start[0] ? start : NULL, end[0] ? end : NULL,     limit};
     /* Spec: service_request_id overrides every other filter; without dates, the last 90 days. */
-    PGresult *res =
-        db_exec(r->w,
-                "SELECT " O311_COLUMNS " FROM reports r WHERE CASE WHEN $1::bigint[] IS NOT NULL"
-                " THEN r.id = ANY ($1::bigint[]) ELSE"
-                " ($2::text[] IS NULL OR r.category = ANY ($2::text[]))"
-                " AND ($3::text[] IS NULL OR r.status = ANY ($3::text[]))"
-                " AND r.received_at >= coalesce($4::timestamptz,"
-                " coalesce($5::timestamptz, now()) - interval '90 days')"
-                " AND ($5::timestamptz IS NULL OR r.received_at <= $5::timestamptz) END"
-                " ORDER BY r.received_at DESC, r.id DESC LIMIT $6::int",
-                6, params);
+    PGresult *res = db_exec(r->w,
+                            "SELECT " O311_COLUMNS " FROM reports r WHERE r.source = 'open311' AND"
+                            " CASE WHEN $1::bigint[] IS NOT NULL"
+                            " THEN r.id = ANY ($1::bigint[]) ELSE"
+                            " ($2::text[] IS NULL OR r.category = ANY ($2::text[]))"
+                            " AND ($3::text[] IS NULL OR r.status = ANY ($3::text[]))"
+                            " AND r.received_at >= coalesce($4::timestamptz,"
+                            " coalesce($5::timestamptz, now()) - interval '90 days')"
+                            " AND ($5::timestamptz IS NULL OR r.received_at <= $5::timestamptz) END"
+                            " ORDER BY r.received_at DESC, r.id DESC LIMIT $6::int",
+                            6, params);
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down)
             return o311_error(r, 400, "start_date or end_date is not a valid date-time");
@@ -648,13 +814,15 @@ int h_o311_requests(http_req *r) {
     return o311_reply(r, 200, "service_requests", list);
 }
 
-/* GET /open311/v2/requests/{id}.{json,xml} */
+/* GET /open311/v2/requests/{id}.{json,xml}: a report not posted through Open311 is a 404. */
 int h_o311_request(http_req *r) {
     if (!valid_id(r->params[0]))
         return o311_error(r, 404, "service_request_id %.32s was not found", r->params[0]);
     const char *params[] = {r->params[0]};
-    PGresult *res =
-        db_exec(r->w, "SELECT " O311_COLUMNS " FROM reports r WHERE r.id = $1::bigint", 1, params);
+    PGresult *res = db_exec(r->w,
+                            "SELECT " O311_COLUMNS " FROM reports r WHERE r.id = $1::bigint"
+                            " AND r.source = 'open311'",
+                            1, params);
     if (!res) return o311_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);
@@ -672,7 +840,8 @@ int h_o311_token(http_req *r) {
     if (!valid_id(r->params[0]))
         return o311_error(r, 404, "token %.32s was not found", r->params[0]);
     const char *params[] = {r->params[0]};
-    PGresult *res = db_exec(r->w, "SELECT id FROM reports WHERE id = $1::bigint", 1, params);
+    PGresult *res = db_exec(
+        r->w, "SELECT id FROM reports WHERE id = $1::bigint AND source = 'open311'", 1, params);
     if (!res) return o311_db_error(r);
     int found = PQntuples(res) == 1;
     PQclear(res);

@@ -175,20 +175,24 @@ class Open311Test(unittest.TestCase):
             "location": {"lon": 119.1641237, "lat": 34.5737651}, "observed_at": "2024-05-01T08:00:00+08:00",
             "description": "在公园长椅", "person": {"sex": "male", "approx_age": 81, "name_if_known": "李建国"}})
         self.assertEqual(app.status, 201, app)
-        for req_id in (rid, str(app.json()["id"])):
-            for fmt in ("json", "xml"):
-                r = self.get("requests/%s.%s" % (req_id, fmt))
-                self.assertEqual(r.status, 200, r)
-                text = r.body.decode()
-                for secret in ("wang.fang", "13800138000", "欧阳", "芳菲", "李建国", "name_if_known", "email",
-                               "phone", "first_name", '"person"', "<person", "contact", "media_url", "address"):
-                    self.assertNotIn(secret, text, (req_id, fmt))
-        req = self.get("requests/%s.json" % app.json()["id"]).json()[0]
+        for fmt in ("json", "xml"):   # an app report is not an Open311 request at all
+            self.assert_spec_error(self.get("requests/%s.%s" % (app.json()["id"], fmt)), 404, fmt)
+        for fmt in ("json", "xml"):
+            r = self.get("requests/%s.%s" % (rid, fmt))
+            self.assertEqual(r.status, 200, r)
+            text = r.body.decode()
+            for secret in ("wang.fang", "13800138000", "欧阳", "芳菲", "name_if_known", "email",
+                           "phone", "first_name", '"person"', "<person", "contact", "media_url", "address"):
+                self.assertNotIn(secret, text, (rid, fmt))
+        # a sighting posted at an exact point comes back rounded to about 100 m
+        rid2 = self.post(self.sighting(lat="34.5737651", long="119.1641237",
+                                       description="在公园长椅")).json()[0]["service_request_id"]
+        req = self.get("requests/%s.json" % rid2).json()[0]
         self.assertEqual(req["lat"], 34.574)
         self.assertEqual(req["long"], 119.164)
         self.assertEqual(req["description"], "在公园长椅")
         self.assertEqual(req["status"], "open")
-        self.assertEqual(req["service_code"], "lost_elderly")
+        self.assertEqual(req["service_code"], "vagrant")
         root = ET.fromstring(self.get("requests/%s.xml" % rid).body)
         self.assertEqual(root.tag, "service_requests")
         self.assertEqual(root.find("request/lat").text, "34.572")
@@ -246,6 +250,48 @@ class Open311Test(unittest.TestCase):
         self.assertEqual(t[0]["service_request_id"], rid)
         root = ET.fromstring(self.get("tokens/%s.xml" % rid).body)
         self.assertEqual(root.find("request/service_request_id").text, rid)
+
+    # ---- patrol-app reports never appear ----
+    def test_app_reports_never_shown(self):
+        """A patrol note names a vulnerable person: anonymous Open311 reads must not find it by id,
+        by token, in any listing, in JSON or XML (ids are sequential, so a walk would find it)."""
+        note = "张三, 82岁, 住新浦区海连路, 电话13912345678"
+        tok = self.srv.login("patrol")
+        app = self.srv.request("POST", "/api/v1/reports", token=tok, json_body={
+            "client_id": str(uuid.uuid4()), "category": "lost_elderly",
+            "location": {"lon": 119.1641237, "lat": 34.5737651}, "observed_at": "2024-05-01T08:00:00+08:00",
+            "description": note})
+        self.assertEqual(app.status, 201, app)
+        aid = str(app.json()["id"])
+        self.assertEqual(self.db.value("SELECT source FROM reports WHERE id = %s", int(aid)), "app")
+        own = self.post(self.sighting(service_code="lost_elderly")).json()[0]["service_request_id"]
+        for fmt in ("json", "xml"):
+            self.assert_spec_error(self.get("requests/%s.%s" % (aid, fmt)), 404, fmt)
+            self.assert_spec_error(self.get("tokens/%s.%s" % (aid, fmt)), 404, fmt)
+            for q in ({}, {"service_request_id": aid}, {"service_request_id": "%s,%s" % (aid, own)},
+                      {"service_code": "lost_elderly"}, {"status": "open"},
+                      {"start_date": "2000-01-01T00:00:00Z"}, {"start_date": "2000-01-01T00:00:00Z",
+                                                               "end_date": "2100-01-01T00:00:00Z"}):
+                r = self.get("requests." + fmt, **q)
+                self.assertEqual(r.status, 200, (q, r))
+                text = r.body.decode()
+                self.assertNotIn("张三", text, q)
+                self.assertNotIn("13912345678", text, q)
+                if fmt == "json":
+                    got = {x["service_request_id"] for x in r.json()}
+                else:
+                    got = {e.text for e in ET.fromstring(r.body).findall("request/service_request_id")}
+                self.assertNotIn(aid, got, q)
+                if "service_request_id" in q and own in q["service_request_id"]:
+                    self.assertEqual(got, {own}, q)
+        # walking every id gives only Open311 requests
+        top = self.db.value("SELECT max(id) FROM reports")
+        o311_ids = {r["id"] for r in self.db.sql("SELECT id FROM reports WHERE source = 'open311'")}
+        self.assertIn(int(own), o311_ids)
+        self.assertIn(int(aid), {r["id"] for r in self.db.sql("SELECT id FROM reports WHERE source = 'app'")})
+        for i in range(1, top + 1):
+            r = self.get("requests/%d.json" % i)
+            self.assertEqual(r.status, 200 if i in o311_ids else 404, (i, r))
 
     # ---- patrold apikey ----
     def test_apikey_command(self):
