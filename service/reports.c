@@ -816,6 +816,11 @@ int h_reports_create(http_req *r) {
     int rc = report_submit(r->w, &r->user, r->user.username, "app", r->json, &out, &e);
     if (rc == -2) return http_db_error(r);
     if (rc == -1) return reply_error(r, &e);
+    long long id = json_integer_value(json_object_get(out, "id"));
+    if (rc == 0 && audit_read(r, AUDIT_REPORT_GET, &id, 1) != 0) { /* a stored report goes out */
+        json_decref(out);
+        return http_db_error(r);
+    }
     json_to_crs(out, crs);
     return http_json(r, rc == 1 ? 201 : 200, out);
 }
@@ -845,7 +850,21 @@ int h_reports_batch(http_req *r) {
         validate_item(r->w, json_array_get(list, i), (int)i, &items[i]);
     }
     int rc;
+    long long *existing = NULL;
+    size_t nexisting = 0;
     if (insert_items(r->w, &r->user, r->user.username, "app", items, n) != 0) {
+        rc = http_db_error(r);
+        goto done;
+    }
+    /* stored reports sent back (replays) are personal-data reads: one audit row for all of them */
+    if (!(existing = malloc((n ? n : 1) * sizeof *existing))) {
+        rc = http_error(r, 500, "internal", NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (items[i].report && items[i].status == 0)
+            existing[nexisting++] = json_integer_value(json_object_get(items[i].report, "id"));
+    if (nexisting && audit_read(r, AUDIT_REPORT_GET, existing, nexisting) != 0) {
         rc = http_db_error(r);
         goto done;
     }
@@ -869,6 +888,7 @@ done:
     for (size_t i = 0; i < n; i++)
         item_free(&items[i]);
     free(items);
+    free(existing);
     return rc;
 }
 

@@ -64,6 +64,19 @@ class AuditTest(unittest.TestCase):
         self.assertEqual(r.status, 404)
         self.assertEqual(self.rows(r.headers["x-request-id"]), [])
 
+    def test_replays_that_return_a_report_are_audited(self):
+        body = new_body(*self.hz)
+        first = self.srv.request("POST", "/api/v1/reports", json_body=body, token=self.tok["patrol"])
+        self.assertEqual(first.status, 201, first)
+        self.assertEqual(self.rows(first.headers["x-request-id"]), [])  # a new report is not a read
+        r = self.srv.request("POST", "/api/v1/reports", json_body=body, token=self.tok["dispatcher"])
+        self.assertEqual(r.status, 200, r)
+        self.assert_audited(r, "dispatcher", "report.get", [first.json()["id"]])
+        r = self.srv.request("POST", "/api/v1/reports/batch", json_body={"reports": [body, new_body(*self.hz), body]},
+                             token=self.tok["patrol"])
+        self.assertEqual([i["status"] for i in r.json()["results"]], ["existing", "created", "existing"], r)
+        self.assert_audited(r, "patrol", "report.get", [first.json()["id"]] * 2)
+
     def test_list_is_one_row_per_request(self):
         r = self.get("dispatcher", "/api/v1/reports?limit=500")
         self.assertEqual(r.status, 200, r)
