@@ -16,8 +16,8 @@
 #define AUDIT_EXPORT_GEOJSON "export.geojson"
 
 /* Writes one audit row for r's user: action, the ids[0..n) of the reports read (n may be 0: the
- * row still says that the user looked), now, r's request id. One INSERT, on r->w's connection and
- * in whatever transaction is open. Call it before the data goes out and answer http_db_error(r)
+ * row still says that the user looked), now, r's request id. One INSERT on r->w's connection: in
+ * the caller's transaction if one is open, else on its own with asynchronous commit (audit.c). Call it before the data goes out and answer http_db_error(r)
  * when it fails: a read that cannot be recorded is not served. Returns 0 or -1 (w->err). */
 int audit_read(http_req *r, const char *action, const long long *ids, size_t n);
 
