@@ -527,16 +527,19 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
  * The 50 planar-nearest open reports of the same category received within the window (GiST KNN,
  * bounded by a box a little larger than the radius; reports_open_geom_idx holds only open reports so
  * closed ones are never walked), each geodesic distance computed once, kept within R. */
+/* clang-format off */
 #define DUPS_EXPR(W, R, P, U)                                                                                  \
     "(SELECT coalesce(json_agg(t ORDER BY t.distance_m, t.id), '[]') FROM (SELECT k.id, k.category, k.status," \
     " round(k.dist::numeric, 1)::float8 AS distance_m, k.received_at FROM (SELECT d.id, d.category, d.status," \
     " d.received_at, ST_Distance(d.geom::geography, r.geom::geography) AS dist FROM reports d"                 \
-    " WHERE d.id <> r.id AND d.category = r.category AND " REPORT_VISIBLE_SQL(                                 \
-        "d", P, U) " AND d.status IN ('new', 'acknowledged', 'dispatched', 'on_scene')"                        \
-                   " AND d.received_at > now() - make_interval(secs => " W "::int)"                            \
-                   " AND d.geom && ST_Expand(r.geom, " R "::float8 / 50000.0)"                                 \
-                   " ORDER BY d.geom <-> r.geom LIMIT 50) k"                                                   \
-                   " WHERE k.dist <= " R "::float8 ORDER BY 4, 1 LIMIT 20) t)"
+    " WHERE d.id <> r.id AND d.category = r.category"                                                          \
+    " AND d.status IN ('new', 'acknowledged', 'dispatched', 'on_scene')"                                       \
+    " AND d.received_at > now() - make_interval(secs => " W "::int)"                                           \
+    " AND d.geom && ST_Expand(r.geom, " R "::float8 / 50000.0)"                                                \
+    " AND " VISIBLE_D(P, U) " ORDER BY d.geom <-> r.geom LIMIT 50) k"                                          \
+    " WHERE k.dist <= " R "::float8 ORDER BY 4, 1 LIMIT 20) t)"
+#define VISIBLE_D(P, U) REPORT_VISIBLE_SQL("d", P, U)
+/* clang-format on */
 
 #define DUPS_COLUMN DUPS_EXPR("$4", "$5", "$7", "$8")
 
