@@ -13,7 +13,9 @@
  * client_id already existed (or arrived twice in one batch, or at the same moment on another
  * connection: ON CONFLICT waits for the other inserter) come back "existing", read with a second
  * statement after the first committed. A client_id sent again with a different, or even invalid,
- * body returns the stored report: the first copy wins, the key is the client_id alone.
+ * body returns the stored report: the first copy wins, the key is the client_id alone. A replay
+ * whose stored report the caller may not see (report_row_visible) is 409 client_id_conflict with
+ * no data, single or batch item; a stored report sent back is an audited read (audit.c).
  * Possible duplicates (at most 20: the 50 planar-nearest candidates by the GiST index, kept when
  * within dup_radius_m geodesic metres) are computed against the reports committed before the
  * statement, so two

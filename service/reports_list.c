@@ -1,7 +1,9 @@
 /* reports_list.c - GET /api/v1/reports (filtered, keyset-paged, always limited to the user's
  * division) and the same filters as a GeoJSON (RFC 7946) or CSV (RFC 4180) export, streamed in
  * pages. Runs on the calling worker thread; all state is per request. SQL is assembled only from
- * fixed fragments; every value from the request travels as a statement parameter. */
+ * fixed fragments; every value from the request travels as a statement parameter. The reports a
+ * list page or an export page sends are written to the personal-data audit trail (audit.c), one
+ * row per page, before the page goes out. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
