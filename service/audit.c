@@ -108,7 +108,7 @@ int h_audit_list(http_req *r) {
         p_report = report_s;
     }
     if ((n = http_query(r, "limit", limit, sizeof limit)) != -1) {
-        int ok = n > 0 && n <= 3;
+        int ok = n > 0 && n <= 4;
         for (int i = 0; ok && i < n; i++)
             ok = isdigit((unsigned char)limit[i]);
         lim = ok ? atoi(limit) : 0;
@@ -128,6 +128,8 @@ int h_audit_list(http_req *r) {
     const char *p[] = {
         (r->user.role & ROLE_ADMIN) ? NULL : prefix, p_since, p_user, p_report, p_before, limit_s};
     PGresult *res = db_exec(r->w, list_sql, 6, p);
+    if (!res && p_since && strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down)
+        return http_error(r, 400, "invalid_since", "since", "since is not a valid time");
     if (!res) return http_db_error(r);
     int rows = PQntuples(res), more = rows > lim;
     if (more) rows = lim;

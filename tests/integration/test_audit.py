@@ -136,7 +136,8 @@ class AuditTest(unittest.TestCase):
                 break
         self.assertGreaterEqual(len(seen), total)
         self.assertEqual(seen, sorted(set(seen), reverse=True))
-        for bad in ("limit=0", "limit=501", "cursor=xyz", "since=yesterday", "report=abc"):
+        for bad in ("limit=0", "limit=501", "cursor=xyz", "since=yesterday", "since=2024-02-30T00:00:00Z", "report=abc",
+                    "report=99999999999999999999", "user=" + "a" * 100):
             r = self.get("supervisor", "/api/v1/audit?" + bad)
             self.assertEqual(r.status, 400, (bad, r))
 
