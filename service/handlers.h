@@ -29,6 +29,9 @@ int h_photos_upload(http_req *r);
 int h_photos_list(http_req *r);
 int h_photos_get(http_req *r);
 
+/* audit.c */
+int h_audit_list(http_req *r);
+
 /* units.c */
 
 /* reports_list.c */

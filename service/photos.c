@@ -1,20 +1,28 @@
 /* photos.c - report photos: metadata stripping (pure, photo_strip) and the upload/download routes.
  *
- * The image type is decided by magic bytes only; the request's Content-Type is ignored. JPEG keeps
- * only what decoding needs (APP0, DQT, SOF, DHT, DRI, SOS + entropy-coded data, ...); PNG keeps
- * the critical chunks and the ancillary ones that only affect rendering (tRNS, gAMA, cHRM, sRGB,
- * sBIT, bKGD, pHYs), after checking every CRC: text, time, EXIF, ICC and private chunks go. Bytes after EOI / IEND are
- * dropped (phones append maker trailers there). Known loss: EXIF orientation and ICC profiles (APP1
- * and APP2) go too, so a rotated phone photo is stored unrotated, and Adobe APP14 (CMYK transform)
- * is dropped as the policy asks.
- * Upload = one statement: the photo, an audit row 'photo_added' and a report.updated event. */
+ * The image type is decided by magic bytes; the request's Content-Type must name the same type
+ * (image/jpeg or image/png), else 415. JPEG keeps only what decoding needs, from an allow-list:
+ * SOI, DQT, DHT, DAC, SOFn, DRI, DNL, SOS + entropy-coded data, EOI, APP0 JFIF rewritten without
+ * its thumbnail (16 bytes) and APP14 Adobe rewritten to its 12 colour-transform bytes (CMYK/YCCK
+ * decode needs it); everything else goes (APP0 JFXX thumbnails, which can carry their own EXIF,
+ * APP1..APP15, COM, JPG/JPGn 0xC8 and 0xF0..0xFD, DHP, EXP, reserved markers). PNG keeps IHDR,
+ * PLTE, IDAT, IEND and the ancillary chunks that only affect rendering (tRNS, gAMA, cHRM, sRGB,
+ * sBIT, bKGD, pHYs), after checking every CRC: text, time, EXIF, ICC and private or unknown
+ * ancillary chunks go; an unknown critical chunk is refused (no decoder may show such a file).
+ * Bytes after EOI / IEND are dropped (phones append maker trailers there). Known loss: EXIF
+ * orientation and ICC profiles (APP1 and APP2, iCCP) go too, so a rotated phone photo is stored
+ * unrotated.
+ * Upload = one statement: the photo, an audit row 'photo_added' and a report.updated event.
+ * Reads (list and bytes) are written to the personal-data audit trail (audit.c). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <zlib.h>
 
+#include "service/audit.h"
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/reports.h"
@@ -23,7 +31,7 @@
 
 static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out, size_t *outn) {
     size_t i = 2, o = 0;
-    int seen_sof = 0, seen_sos = 0;
+    int seen_sof = 0, seen_sos = 0, seen_jfif = 0, seen_adobe = 0;
     if (n < 4 || in[0] != 0xFF || in[1] != 0xD8) return -1;
     out[o++] = 0xFF, out[o++] = 0xD8;
     for (;;) {
@@ -43,14 +51,31 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out, siz
         if (i + 2 > n) return -1;
         size_t len = ((size_t)in[i] << 8) | in[i + 1];
         if (len < 2 || i + len > n) return -1;
-        int drop = (m >= 0xE1 && m <= 0xEF) || m == 0xFE; /* APP1..APP15, COM */
-        if (!drop) {
+        const unsigned char *seg = in + i + 2; /* the payload after the length */
+        int sof = m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC;
+        if (sof || m == 0xC4 || m == 0xCC || m == 0xDB || m == 0xDD || m == 0xDC || m == 0xDA) {
+            /* SOFn, DHT, DAC, DQT, DRI, DNL, SOS: decoding needs them as they are */
             out[o++] = 0xFF, out[o++] = (unsigned char)m;
             memcpy(out + o, in + i, len);
             o += len;
-        }
+        } else if (m == 0xE0 && !seen_jfif && len >= 16 && memcmp(seg, "JFIF", 5) == 0) {
+            /* JFIF: version, units, densities; thumbnail size set to 0x0, its pixels dropped */
+            static const unsigned char head[] = {0xFF, 0xE0, 0x00, 0x10};
+            memcpy(out + o, head, 4);
+            memcpy(out + o + 4, seg, 12);
+            out[o + 16] = 0, out[o + 17] = 0;
+            o += 18;
+            seen_jfif = 1;
+        } else if (m == 0xEE && !seen_adobe && len >= 14 && memcmp(seg, "Adobe", 5) == 0) {
+            /* Adobe: version, flags0, flags1, colour transform (CMYK/YCCK); nothing after it */
+            static const unsigned char head[] = {0xFF, 0xEE, 0x00, 0x0E};
+            memcpy(out + o, head, 4);
+            memcpy(out + o + 4, seg, 12);
+            o += 16;
+            seen_adobe = 1;
+        } /* else dropped: JFXX, APPn, COM, JPG, JPGn, DHP, EXP, reserved */
         i += len;
-        if ((m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC)) seen_sof = 1;
+        if (sof) seen_sof = 1;
         if (m == 0xDA) { /* scan data up to the next marker that is neither stuffing nor RSTn */
             if (!seen_sof) return -1;
             seen_sos = 1;
@@ -74,7 +99,8 @@ static uint32_t be32(const unsigned char *p) {
 }
 
 static int strip_png(const unsigned char *in, size_t n, unsigned char *out, size_t *outn) {
-    static const char *const rendering[] = {"tRNS", "gAMA", "cHRM", "sRGB", "sBIT", "bKGD", "pHYs"};
+    static const char *const allowed[] = {"IHDR", "PLTE", "IDAT", "IEND", "tRNS", "gAMA",
+                                          "cHRM", "sRGB", "sBIT", "bKGD", "pHYs"};
     size_t i = 8, o = 8;
     if (n < 8 || memcmp(in, png_sig, 8) != 0) return -1;
     memcpy(out, png_sig, 8);
@@ -89,9 +115,11 @@ static int strip_png(const unsigned char *in, size_t n, unsigned char *out, size
         uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), type, (uInt)len + 4);
         if (crc != be32(in + i + 8 + len)) return -1;
         if (first && (memcmp(type, "IHDR", 4) != 0 || len != 13)) return -1;
-        int keep = type[0] >= 'A' && type[0] <= 'Z'; /* critical: the image needs it */
-        for (size_t k = 0; k < sizeof rendering / sizeof rendering[0]; k++)
-            if (memcmp(type, rendering[k], 4) == 0) keep = 1;
+        int keep = 0;
+        for (size_t k = 0; k < sizeof allowed / sizeof allowed[0]; k++)
+            if (memcmp(type, allowed[k], 4) == 0) keep = 1;
+        if (type[0] >= 'A' && type[0] <= 'Z' && !keep)
+            return -1; /* a critical chunk this stripper does not know: refuse, never pass it on */
         if (keep) {
             memcpy(out + o, in + i, (size_t)len + 12);
             o += (size_t)len + 12;
@@ -124,6 +152,23 @@ int photo_strip(const unsigned char *in, size_t n, unsigned char **out, size_t *
 
 /* ---- routes ---- */
 
+/* The image type a Content-Type header names ("image/png; x=y" -> "image/png"; image/jpg is taken
+ * for image/jpeg), or NULL for anything else. Case-insensitive, parameters ignored. */
+static const char *declared_type(const char *ct) {
+    static const struct {
+        const char *name, *type;
+    } known[] = {
+        {"image/jpeg", "image/jpeg"}, {"image/jpg", "image/jpeg"}, {"image/png", "image/png"}};
+    if (!ct) return NULL;
+    while (*ct == ' ' || *ct == '\t')
+        ct++;
+    size_t n = strcspn(ct, "; \t");
+    for (size_t k = 0; k < sizeof known / sizeof known[0]; k++)
+        if (strlen(known[k].name) == n && strncasecmp(ct, known[k].name, n) == 0)
+            return known[k].type;
+    return NULL;
+}
+
 /* The report params[0] as text when the user may see it: 0, else the status already sent. */
 static int visible_report(http_req *r, char id[24]) {
     long long n;
@@ -147,6 +192,13 @@ int h_photos_upload(http_req *r) {
         return http_error(
             r, 415, "unsupported_media_type", NULL,
             "the body must be a well-formed JPEG or PNG image (checked by content, not header)");
+    const char *declared = declared_type(http_header(r, "Content-Type"));
+    if (!declared || strcmp(declared, ctype) != 0) {
+        free(clean);
+        return http_error(r, 415, "unsupported_media_type", NULL,
+                          "Content-Type must be %s: the bytes are a %s image", ctype,
+                          strcmp(ctype, "image/png") == 0 ? "PNG" : "JPEG");
+    }
     char *hex = malloc(2 * clean_n + 3);
     if (!hex) {
         free(clean);
@@ -204,6 +256,11 @@ int h_photos_list(http_req *r) {
         " WHERE report_id = $1::bigint ORDER BY id",
         1, p);
     if (!res) return http_db_error(r);
+    long long rid = strtoll(id, NULL, 10);
+    if (audit_read(r, AUDIT_PHOTO_LIST, &rid, 1) != 0) {
+        PQclear(res);
+        return http_db_error(r);
+    }
     json_t *items = json_array();
     for (int i = 0; i < PQntuples(res); i++) {
         json_t *it = json_pack("{s:I,s:s,s:I,s:s}", "id",
@@ -237,6 +294,11 @@ int h_photos_get(http_req *r) {
     if (PQntuples(res) != 1) {
         PQclear(res);
         return http_error(r, 404, "not_found", NULL, "no such photo: %s", pid);
+    }
+    long long rid = strtoll(id, NULL, 10);
+    if (audit_read(r, AUDIT_PHOTO_GET, &rid, 1) != 0) {
+        PQclear(res);
+        return http_db_error(r);
     }
     size_t n = 0;
     unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &n);

@@ -13,7 +13,9 @@
  * client_id already existed (or arrived twice in one batch, or at the same moment on another
  * connection: ON CONFLICT waits for the other inserter) come back "existing", read with a second
  * statement after the first committed. A client_id sent again with a different, or even invalid,
- * body returns the stored report: the first copy wins, the key is the client_id alone.
+ * body returns the stored report: the first copy wins, the key is the client_id alone. A replay
+ * whose stored report the caller may not see (report_row_visible) is 409 client_id_conflict with
+ * no data, single or batch item; a stored report sent back is an audited read (audit.c).
  * Possible duplicates (at most 20: the 50 planar-nearest candidates by the GiST index, kept when
  * within dup_radius_m geodesic metres) are computed against the reports committed before the
  * statement, so two
@@ -26,7 +28,9 @@
  * Lifecycle rules (the table `transitions` below; anything else is 409 invalid_transition):
  *   acknowledge     new                                -> acknowledged  dispatcher, supervisor, admin
  *   dispatch        acknowledged (also new)            -> dispatched    dispatcher, supervisor, admin
- *                   needs unit_id of an existing unit that is `available`; the unit becomes `busy`
+ *                   needs unit_id of an existing unit in the user's division that is `available`
+ *                   (missing or another division's: one answer, 404 not_found field unit_id); the
+ *                   unit becomes `busy`
  *   arrive          dispatched                         -> on_scene      patrol, dispatcher, supervisor, admin
  *   resolve         on_scene, dispatched               -> resolved      patrol, dispatcher, supervisor, admin
  *                   needs outcome (API.md enum)
@@ -39,8 +43,10 @@
  *                   new ack_deadline from the parent's tier
  * Ending a report (resolve, cancel, mark_duplicate) sets its unit back to `available` when busy.
  * Every request may carry "note" (string, <= 1,000 characters) kept in the audit details.
- * Every user acts only on reports in scope (auth_in_scope of the most local division; outside-city
- * reports only city-wide users); others get 404, as for GET.
+ * Every user acts only on reports it may see (report_row_visible: in scope or made by the user);
+ * others get 404, as for GET. A patrol user moves only reports dispatched to its own unit
+ * (users.unit_id = reports.unit_id): any other is 403 not_your_unit (withdrawing its own new
+ * report excepted).
  * A transition is one transaction: SELECT ... FOR UPDATE, checks, UPDATE ... WHERE status = <from>,
  * audit row, events row, COMMIT. */
 #include "service/reports.h"
@@ -54,6 +60,7 @@
 #include <time.h>
 
 #include "gis/index.h"
+#include "service/audit.h"
 #include "service/db.h"
 #include "service/handlers.h"
 
@@ -230,6 +237,8 @@ const char *report_row_scope_code(PGresult *res, int row) {
 }
 
 int report_row_visible(const auth_user *u, PGresult *res, int row) {
+    const char *by = val(res, row, REPORT_COL_CREATED_BY);
+    if (by && u->id && strtoll(by, NULL, 10) == u->id) return 1;
     const char *code = report_row_scope_code(res, row);
     return auth_in_scope(u, *code ? code : NULL);
 }
@@ -515,14 +524,13 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
     ".unit_id, 'outcome', " X ".outcome, 'division_code', coalesce(" X ".community_code, " X       \
     ".town_code, " X ".county_code, " X ".city_code), 'event', " EV ")"
 
-#define MOST_LOCAL(X)                                                                              \
-    "coalesce(" X ".community_code, " X ".town_code, " X ".county_code, " X ".city_code)"
-
-/* possible_duplicates of report row r, W: window seconds, R: radius metres (parameter references).
+/* possible_duplicates of report row r, W: window seconds, R: radius metres, P and U: the caller's
+ * division prefix and id (REPORT_VISIBLE_SQL: only reports the caller may see; parameter references).
  * The 50 planar-nearest open reports of the same category received within the window (GiST KNN,
  * bounded by a box a little larger than the radius; reports_open_geom_idx holds only open reports so
  * closed ones are never walked), each geodesic distance computed once, kept within R. */
-#define DUPS_EXPR(W, R)                                                                                        \
+/* clang-format off */
+#define DUPS_EXPR(W, R, P, U)                                                                                  \
     "(SELECT coalesce(json_agg(t ORDER BY t.distance_m, t.id), '[]') FROM (SELECT k.id, k.category, k.status," \
     " round(k.dist::numeric, 1)::float8 AS distance_m, k.received_at FROM (SELECT d.id, d.category, d.status," \
     " d.received_at, ST_Distance(d.geom::geography, r.geom::geography) AS dist FROM reports d"                 \
@@ -530,10 +538,12 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
     " AND d.status IN ('new', 'acknowledged', 'dispatched', 'on_scene')"                                       \
     " AND d.received_at > now() - make_interval(secs => " W "::int)"                                           \
     " AND d.geom && ST_Expand(r.geom, " R "::float8 / 50000.0)"                                                \
-    " ORDER BY d.geom <-> r.geom LIMIT 50) k"                                                                  \
+    " AND " VISIBLE_D(P, U) " ORDER BY d.geom <-> r.geom LIMIT 50) k"                                          \
     " WHERE k.dist <= " R "::float8 ORDER BY 4, 1 LIMIT 20) t)"
+#define VISIBLE_D(P, U) REPORT_VISIBLE_SQL("d", P, U)
+/* clang-format on */
 
-#define DUPS_COLUMN DUPS_EXPR("$4", "$5")
+#define DUPS_COLUMN DUPS_EXPR("$4", "$5", "$7", "$8")
 
 /* The columns of a created row: REPORT_COLUMNS without the name subqueries (put_names fills them). */
 #define REPORT_COLUMNS_BARE                                                                        \
@@ -568,7 +578,8 @@ static const char insert_sql[] =
 
 /* The same write for one report (POST /api/v1/reports): plain parameters instead of a jsonb
  * recordset, no sorts. $1..$20 are the record fields in rec_keys order, then $21 source,
- * $22 created_by, $23 actor name, $24 window seconds, $25 radius metres. */
+ * $22 created_by, $23 actor name, $24 window seconds, $25 radius metres, $26 and $27 the caller's
+ * division prefix and id (possible_duplicates only within what the caller may see). */
 static const char insert_one_sql[] =
     "WITH ins AS (INSERT INTO reports (client_id, category, geom, accuracy_m, crs_in, observed_at, description,"
     " people_count, person, city_code, county_code, town_code, community_code, zone_codes, outside, snapped_m,"
@@ -578,7 +589,8 @@ static const char insert_one_sql[] =
     " $15::text[]::char(12)[], $16::boolean, $17::real, $18::bigint, $19::text,"
     " now() + make_interval(secs => $20::int), $21::text, $22::bigint)"
     " ON CONFLICT (client_id) DO NOTHING RETURNING *)," CREATED_EVENTS(
-        "$22", "$23", "") " SELECT " REPORT_COLUMNS_BARE ", " DUPS_EXPR("$24", "$25") " FROM ins r";
+        "$22", "$23", "") " SELECT " REPORT_COLUMNS_BARE
+                          ", " DUPS_EXPR("$24", "$25", "$26", "$27") " FROM ins r";
 
 static const char *const rec_keys[] = {
     "client_id",   "category",       "lon",          "lat",     "accuracy_m", "crs_in",
@@ -646,14 +658,16 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
     for (size_t i = 0; i < n; i++)
         if (items[i].valid) json_array_append(recs, items[i].rec);
     if (json_array_size(recs)) {
-        char actor_id[24], window[16], radius[32];
+        char actor_id[24], window[16], radius[32], prefix[13] = "";
         snprintf(actor_id, sizeof actor_id, "%lld", actor ? actor->id : 0);
+        if (actor) auth_code_prefix(actor->division_code, prefix);
+        const char *vis_prefix = actor ? prefix : NULL, *vis_id = actor ? actor_id : NULL;
         snprintf(window, sizeof window, "%d", w->app->cfg.dup_window_s);
         snprintf(radius, sizeof radius, "%.3f", w->app->cfg.dup_radius_m);
         if (json_array_size(recs) == 1) {
             json_t *rec = json_array_get(recs, 0);
             char *vals[NREC_KEYS];
-            const char *params[NREC_KEYS + 5];
+            const char *params[NREC_KEYS + 7];
             int oom = 0;
             for (int k = 0; k < NREC_KEYS; k++)
                 params[k] = vals[k] = param_text(json_object_get(rec, rec_keys[k]), &oom);
@@ -662,7 +676,9 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
             params[NREC_KEYS + 2] = actor_name;
             params[NREC_KEYS + 3] = window;
             params[NREC_KEYS + 4] = radius;
-            if (!oom) res = db_exec(w, insert_one_sql, NREC_KEYS + 5, params);
+            params[NREC_KEYS + 5] = vis_prefix;
+            params[NREC_KEYS + 6] = vis_id;
+            if (!oom) res = db_exec(w, insert_one_sql, NREC_KEYS + 7, params);
             for (int k = 0; k < NREC_KEYS; k++)
                 free(vals[k]);
             if (oom) {
@@ -673,9 +689,10 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
         } else {
             recs_s = json_dumps(recs, JSON_COMPACT);
             if (!recs_s) goto done;
-            const char *params[] = {recs_s, actor_name, actor && actor->id ? actor_id : NULL,
-                                    window, radius,     source};
-            if (!(res = db_exec(w, insert_sql, 6, params))) goto done;
+            const char *params[] = {recs_s,     actor_name, actor && actor->id ? actor_id : NULL,
+                                    window,     radius,     source,
+                                    vis_prefix, vis_id};
+            if (!(res = db_exec(w, insert_sql, 8, params))) goto done;
         }
         for (int row = 0; row < PQntuples(res); row++) {
             json_t *rep = report_row_json(res, row, GIS_CRS_WGS84);
@@ -711,14 +728,25 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
         *p++ = '}', *p = 0;
         const char *params[] = {lookup_s};
         if (!(ex = db_exec(w, existing_sql, 1, params))) goto done;
+        /* A replayed client_id of a report the actor may not see: 409 and no data (the stored
+         * report is not even turned into JSON). */
         json_t *found = json_object();
         for (int row = 0; row < PQntuples(ex); row++)
             json_object_set_new(found, PQgetvalue(ex, row, REPORT_COL_CLIENT_ID),
-                                report_row_json(ex, row, GIS_CRS_WGS84));
+                                !actor || report_row_visible(actor, ex, row)
+                                    ? report_row_json(ex, row, GIS_CRS_WGS84)
+                                    : json_false());
         for (size_t i = 0; i < n; i++) {
             json_t *rep;
             if (items[i].status != 1 && items[i].client_id_ok &&
                 (rep = json_object_get(found, items[i].client_id))) {
+                if (json_is_false(rep)) {
+                    items[i].status = -1;
+                    items[i].valid = 0;
+                    fail(&items[i].err, 409, "client_id_conflict", "client_id",
+                         "this client_id belongs to another report; make a new one");
+                    continue;
+                }
                 items[i].report = json_deep_copy(rep);
                 items[i].status = 0;
             }
@@ -793,6 +821,11 @@ int h_reports_create(http_req *r) {
     int rc = report_submit(r->w, &r->user, r->user.username, "app", r->json, &out, &e);
     if (rc == -2) return http_db_error(r);
     if (rc == -1) return reply_error(r, &e);
+    long long id = json_integer_value(json_object_get(out, "id"));
+    if (rc == 0 && audit_read(r, AUDIT_REPORT_GET, &id, 1) != 0) { /* a stored report goes out */
+        json_decref(out);
+        return http_db_error(r);
+    }
     json_to_crs(out, crs);
     return http_json(r, rc == 1 ? 201 : 200, out);
 }
@@ -822,7 +855,21 @@ int h_reports_batch(http_req *r) {
         validate_item(r->w, json_array_get(list, i), (int)i, &items[i]);
     }
     int rc;
+    long long *existing = NULL;
+    size_t nexisting = 0;
     if (insert_items(r->w, &r->user, r->user.username, "app", items, n) != 0) {
+        rc = http_db_error(r);
+        goto done;
+    }
+    /* stored reports sent back (replays) are personal-data reads: one audit row for all of them */
+    if (!(existing = malloc((n ? n : 1) * sizeof *existing))) {
+        rc = http_error(r, 500, "internal", NULL, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (items[i].report && items[i].status == 0)
+            existing[nexisting++] = json_integer_value(json_object_get(items[i].report, "id"));
+    if (nexisting && audit_read(r, AUDIT_REPORT_GET, existing, nexisting) != 0) {
         rc = http_db_error(r);
         goto done;
     }
@@ -846,6 +893,7 @@ done:
     for (size_t i = 0; i < n; i++)
         item_free(&items[i]);
     free(items);
+    free(existing);
     return rc;
 }
 
@@ -870,8 +918,7 @@ int report_load_visible(http_req *r, long long *id, PGresult **res) {
 }
 
 static const char dups_of_sql[] =
-    "SELECT " DUPS_COLUMN
-    " FROM reports r WHERE r.id = $1::bigint AND $2::int IS NULL AND $3::int IS NULL";
+    "SELECT " DUPS_EXPR("$2", "$3", "$4", "$5") " FROM reports r WHERE r.id = $1::bigint";
 
 /* GET /api/v1/reports/{id}?crs= */
 int h_reports_get(http_req *r) {
@@ -884,11 +931,13 @@ int h_reports_get(http_req *r) {
     json_t *out = report_row_json(res, 0, crs);
     PQclear(res);
     /* possible duplicates now (open reports nearby, same category) */
-    char ids[24], window[16], radius[32];
+    char ids[24], window[16], radius[32], prefix[13], uid[24];
     snprintf(ids, sizeof ids, "%lld", id);
     snprintf(window, sizeof window, "%d", r->app->cfg.dup_window_s);
     snprintf(radius, sizeof radius, "%.3f", r->app->cfg.dup_radius_m);
-    const char *params[] = {ids, NULL, NULL, window, radius};
+    snprintf(uid, sizeof uid, "%lld", r->user.id);
+    auth_code_prefix(r->user.division_code, prefix);
+    const char *params[] = {ids, window, radius, prefix, uid};
     PGresult *d = db_exec(r->w, dups_of_sql, 5, params);
     if (!d) {
         json_decref(out);
@@ -897,6 +946,10 @@ int h_reports_get(http_req *r) {
     json_object_set_new(out, "possible_duplicates",
                         PQntuples(d) ? jparse_or(val(d, 0, 0), json_array()) : json_array());
     PQclear(d);
+    if (audit_read(r, AUDIT_REPORT_GET, &id, 1) != 0) { /* person and description go out */
+        json_decref(out);
+        return http_db_error(r);
+    }
     return http_json(r, 200, out);
 }
 
@@ -1081,6 +1134,15 @@ int h_reports_event(http_req *r) {
                         auth_role_name(r->user.role), tr->type);
         goto rollback;
     }
+    /* A patrol moves only the reports dispatched to its own unit (dispatch is a dispatcher's act);
+     * the report is visible to it, so this is a 403, not a 404. */
+    const char *rep_unit = val(cur, 0, REPORT_COL_UNIT_ID);
+    if ((r->user.role & ROLE_PATROL) && !own_new_report &&
+        (!r->user.unit_id || !rep_unit || strtoll(rep_unit, NULL, 10) != r->user.unit_id)) {
+        rc = http_error(r, 403, "not_your_unit", "type",
+                        "only the unit the report is dispatched to may %s it", tr->type);
+        goto rollback;
+    }
     if (!(status_bit(from) & tr->from)) {
         rc = http_error(r, 409, "invalid_transition", "type", "cannot %s a report that is %s",
                         tr->type, from);
@@ -1098,13 +1160,10 @@ int h_reports_event(http_req *r) {
                           " WHERE id = $1::bigint FOR UPDATE",
                           1, pu)))
             goto dberr;
-        if (PQntuples(q) != 1) {
-            rc = http_error(r, 422, "unknown_unit", "unit_id", "no such unit: %lld", unit_id);
-            goto rollback;
-        }
-        if (!auth_in_scope(&r->user, PQgetvalue(q, 0, 1))) { /* a county sends its own units */
-            rc = http_error(r, 403, "unit_out_of_scope", "unit_id",
-                            "unit %lld belongs to another division", unit_id);
+        /* A county sends its own units; another county's unit is answered like a missing one,
+         * so the answer does not tell that it exists. */
+        if (PQntuples(q) != 1 || !auth_in_scope(&r->user, PQgetvalue(q, 0, 1))) {
+            rc = http_error(r, 404, "not_found", "unit_id", "no such unit: %lld", unit_id);
             goto rollback;
         }
         if (strcmp(PQgetvalue(q, 0, 0), "available") != 0) {

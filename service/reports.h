@@ -96,9 +96,30 @@ json_t *report_row_json(PGresult *res, int row, gis_crs crs);
  * report outside every division. Points into res. For auth_in_scope(). */
 const char *report_row_scope_code(PGresult *res, int row);
 
-/* 1 when user u may see/act on the report in that row (auth_in_scope of the most local code;
- * outside-city reports only for city-wide users). */
+/* THE visibility rule of a report (one home; REPORT_VISIBLE_SQL is its SQL twin): 1 when user u
+ * made the report (created_by = u->id: a patrol that reported across its county line still reads
+ * its own report and adds its photos) or the report lies in u's division (auth_in_scope of the most
+ * local code; outside-city reports only for city-wide users). Used by GET, photos, timeline,
+ * events, lists, exports and client_id replays; a report not visible is answered as missing. */
 int report_row_visible(const auth_user *u, PGresult *res, int row);
+
+/* The most local division code of a report row aliased X, in SQL (NULL outside every division). */
+#define MOST_LOCAL(X)                                                                              \
+    "coalesce(" X ".community_code, " X ".town_code, " X ".county_code, " X ".city_code)"
+
+/* report_row_visible() in SQL for a reports row aliased X: P is a text parameter holding the
+ * user's significant division prefix (auth_code_prefix), U a bigint parameter holding the user's
+ * id. With both NULL nothing is visible. Keep the two in step. */
+#define REPORT_VISIBLE_SQL(X, P, U)                                                                \
+    "(" X ".created_by = " U                                                                       \
+    "::bigint OR left(" MOST_LOCAL(X) ", length(" P "::text)) = " P                                \
+                                      "::text OR (" MOST_LOCAL(X) " IS NULL AND length(" P         \
+                                                                  "::text) <= 4))"
+
+/* An RFC 3339 date-time of a query string ("2024-05-01T08:00:00+08:00", fraction optional, Z or
+ * offset; a space for the '+' an unescaped query turns into one is put back) -> normalised text in
+ * out, for a `$n::timestamptz` parameter. Returns 0 or -1. (reports_list.c) */
+int report_parse_time(const char *in, char *out, size_t outlen);
 
 /* A positive decimal id of at most 18 digits -> *out. Returns 0, or -1 when malformed. */
 int report_parse_id(const char *s, long long *out);
@@ -121,6 +142,9 @@ typedef struct report_error {
  * 'report.created' live event are written in one transaction (the caller must not have one open).
  * A client_id seen before returns that stored report, whatever the new body says (the first copy
  * wins; nothing is written and the new body is not validated beyond client_id).
+ * A client_id whose stored report `actor` may not see (report_row_visible) is -1 with 409
+ * client_id_conflict and no data (an Open311 actor, NULL, never replays: its ids are made here).
+ * possible_duplicates lists only reports `actor` may see (none for a NULL actor).
  * Returns 1 created, 0 existing, -1 bad input (*e filled, nothing written), -2 database failure
  * (see w->err / w->sqlstate / w->db_down; nothing written). On 1 and 0 *out gets the report JSON
  * (WGS-84, with "possible_duplicates": [{id,category,status,distance_m,received_at}] on 1), owned

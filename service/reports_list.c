@@ -1,7 +1,9 @@
 /* reports_list.c - GET /api/v1/reports (filtered, keyset-paged, always limited to the user's
  * division) and the same filters as a GeoJSON (RFC 7946) or CSV (RFC 4180) export, streamed in
  * pages. Runs on the calling worker thread; all state is per request. SQL is assembled only from
- * fixed fragments; every value from the request travels as a statement parameter. */
+ * fixed fragments; every value from the request travels as a statement parameter. The reports a
+ * list page or an export page sends are written to the personal-data audit trail (audit.c), one
+ * row per page, before the page goes out. */
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <sodium.h>
 
 #include "gis/coords.h"
+#include "service/audit.h"
 #include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
@@ -155,10 +158,7 @@ static int num(const char *s, int n) {
     return v;
 }
 
-/* RFC 3339 date-time ("2024-05-01T08:00:00+08:00", fraction optional, Z or offset). A space in
- * place of '+' (an unescaped '+' in a query string decodes to a space) is put back. Copies the
- * normalised text to out. Returns 0 or -1. */
-static int parse_rfc3339(const char *in, char *out, size_t outlen) {
+int report_parse_time(const char *in, char *out, size_t outlen) {
     size_t n = strlen(in);
     if (n < 20 || n + 1 > outlen) return -1;
     memcpy(out, in, n + 1);
@@ -262,7 +262,7 @@ static int parse_query(http_req *r, list_query *q, int paged) {
         auth_code_prefix(code12, q->division);
     }
     g = GET("since");
-    if (g == -2 || (g == 0 && parse_rfc3339(v, q->since, sizeof q->since) != 0))
+    if (g == -2 || (g == 0 && report_parse_time(v, q->since, sizeof q->since) != 0))
         return http_error(r, 400, "invalid_since", "since",
                           "since must be an RFC 3339 time such as 2024-05-01T08:00:00+08:00");
     g = GET("bbox");
@@ -287,14 +287,17 @@ static int parse_query(http_req *r, list_query *q, int paged) {
 }
 
 /* Builds `SELECT REPORT_COLUMNS FROM reports r WHERE <scope> <filters> AND id < before ORDER BY id
- * DESC LIMIT rows` for the user of r. */
+ * DESC LIMIT rows` for the user of r. <scope> is report_row_visible() in indexable form: the user's
+ * division, or made by the user; callers still check every row with report_row_visible(). */
 static void build_select(const http_req *r, const list_query *q, long long before_id, int rows,
                          qbuild *qb) {
     char prefix[13];
     memset(qb, 0, sizeof *qb);
     qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
     auth_code_prefix(r->user.division_code, prefix);
+    qb_sql(qb, " AND ((true");
     qb_within(qb, prefix, 1);
+    qb_sql(qb, ") OR r.created_by = $%d::bigint)", qb_paramf(qb, "%lld", r->user.id));
     if (q->division[0]) qb_within(qb, q->division, 0);
     if (q->statuses[0]) qb_sql(qb, " AND r.status = ANY ($%d::text[])", qb_param(qb, q->statuses));
     if (q->categories[0])
@@ -338,11 +341,19 @@ int h_reports_list(http_req *r) {
     int n = PQntuples(res), more = n > q.limit;
     if (more) n = q.limit;
     json_t *items = json_array();
+    long long ids[LIST_MAX];
+    size_t nids = 0;
     for (int i = 0; i < n; i++) {
         if (!report_row_visible(&r->user, res, i))
             continue; /* the SQL scope already excludes these */
         json_t *item = report_row_json(res, i, q.crs);
         if (item) json_array_append_new(items, item);
+        ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+    }
+    if (nids && audit_read(r, AUDIT_REPORT_LIST, ids, nids) != 0) {
+        PQclear(res);
+        json_decref(items);
+        return http_db_error(r);
     }
     json_t *next = json_null();
     if (more) {
@@ -512,22 +523,30 @@ static int send_chunk(http_req *r, buf *b) {
 }
 
 /* Streams every matching row (up to EXPORT_CAP) with chunked transfer encoding, one database page
- * per chunk. The first page is read before the headers go out, so a failure there is a clean
- * error reply; a later failure ends the stream without its last chunk (the client sees it cut). */
+ * per chunk. The first page is read and audited before the headers go out, so a failure there is a
+ * clean error reply; a later failure ends the stream without its last chunk (the client sees it
+ * cut). Each page's reports are written to the audit trail (one row per page of EXPORT_PAGE)
+ * before the page is sent. */
 static int export_reports(http_req *r, int fmt) {
     list_query q;
     int rc = parse_query(r, &q, 0);
     if (rc) return rc;
     PGresult *res = run_page(r, &q, 0, EXPORT_PAGE, &rc);
     if (!res) return rc;
-    if (http_begin_chunked(
-            r, 200,
-            fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8",
-            fmt == FMT_CSV ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
-                           : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n") < 0 ||
-        strcmp(r->method, "HEAD") == 0) {
+    const char *ctype =
+        fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8";
+    const char *disp = fmt == FMT_CSV
+                           ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
+                           : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n";
+    if (strcmp(r->method, "HEAD") == 0) { /* no data goes out: nothing to audit */
+        http_begin_chunked(r, 200, ctype, disp);
         PQclear(res);
         return 200;
+    }
+    long long *ids = malloc(EXPORT_PAGE * sizeof *ids);
+    if (!ids) {
+        PQclear(res);
+        return http_error(r, 500, "internal", NULL, "out of memory");
     }
     buf b = {0};
     if (fmt == FMT_CSV) {
@@ -537,20 +556,42 @@ static int export_reports(http_req *r, int fmt) {
     } else {
         buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     }
-    int total = 0, ok = 1;
+    int total = 0, ok = 1, head_sent = 0;
     while (res) {
         int n = PQntuples(res);
+        size_t nids = 0;
         for (int i = 0; i < n && total < EXPORT_CAP; i++) {
             if (!report_row_visible(&r->user, res, i)) continue;
             if (fmt == FMT_CSV)
                 csv_row(&b, res, i, q.crs);
             else
                 geojson_feature(&b, res, i, total == 0);
+            ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
             total++;
         }
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
         PQclear(res);
         res = NULL;
+        if ((nids || !head_sent) &&
+            audit_read(r, fmt == FMT_CSV ? AUDIT_EXPORT_CSV : AUDIT_EXPORT_GEOJSON, ids, nids)) {
+            if (!head_sent) {
+                free(b.p);
+                free(ids);
+                return http_db_error(r);
+            }
+            http_count_db_error();
+            fprintf(stderr, "export [%s] cut: audit: %s\n", r->request_id, r->w->err);
+            ok = 0;
+            break;
+        }
+        if (!head_sent) {
+            r->status = 200;
+            head_sent = 1;
+            if (http_begin_chunked(r, 200, ctype, disp) < 0) {
+                ok = 0;
+                break;
+            }
+        }
         if (send_chunk(r, &b) != 0) {
             ok = 0;
             break;
@@ -571,6 +612,7 @@ static int export_reports(http_req *r, int fmt) {
         if (send_chunk(r, &b) == 0) mg_send_chunk(r->conn, "", 0);
     }
     free(b.p);
+    free(ids);
     return 200;
 }
 

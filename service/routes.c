@@ -45,6 +45,8 @@ const route routes[] = {
      "Reports as a GeoJSON FeatureCollection (WGS-84), same filters"},
     {"GET", "/api/v1/reports.csv", h_reports_csv, BODY_NONE, 0, ROLE_STAFF,
      "Reports as CSV (UTF-8, BOM), same filters"},
+    {"GET", "/api/v1/audit", h_audit_list, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Personal-data reads (who, which reports, when): since, user, report, limit, cursor"},
 
     /* units */
 

@@ -89,7 +89,8 @@ class PhotosTest(unittest.TestCase):
         self.assertIn(p["id"], [i["details"].get("photo_id") for i in tl["items"] if i["type"] == "photo_added"])
 
     def test_png_text_stripped_and_magic_wins(self):
-        r = self.upload(png(), "image/jpeg")  # the header lies; the bytes are a PNG
+        self.assertEqual(self.upload(png(), "image/jpeg").status, 415)  # the header lies
+        r = self.upload(png(), "image/png")
         self.assertEqual(r.status, 201, r)
         self.assertEqual(r.json()["content_type"], "image/png")
         g = self.srv.request("GET", r.json()["url"], token=self.tok["patrol"])

@@ -34,6 +34,10 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         return r.json()["id"]
 
+    def ride(self, unit):
+        """The patrol user joins unit (a patrol moves only reports dispatched to its own unit)."""
+        self.db.sql("UPDATE users SET unit_id = %s WHERE username = 'patrol'", unit)
+
     def event(self, rid, user, **body):
         return self.srv.request("POST", "/api/v1/reports/%d/events" % rid, json_body=body, token=self.tok[user])
 
@@ -46,6 +50,7 @@ class LifecycleTest(unittest.TestCase):
     def test_full_path_and_timeline(self):
         rid = self.create()
         unit = self.units[0]
+        self.ride(unit)
         steps = [("dispatcher", {"type": "acknowledge", "note": "收到"}, "acknowledged"),
                  ("dispatcher", {"type": "dispatch", "unit_id": unit}, "dispatched"),
                  ("patrol", {"type": "arrive"}, "on_scene"),
@@ -103,17 +108,18 @@ class LifecycleTest(unittest.TestCase):
         self.assertEqual(self.event(rid, "dispatcher", type="acknowledge").status, 200)
         self.assert_refused(rid, "dispatcher", 400, "missing_field", type="dispatch")
         self.assert_refused(rid, "dispatcher", 400, "invalid_field", type="dispatch", unit_id="one")
-        self.assert_refused(rid, "dispatcher", 422, "unknown_unit", type="dispatch", unit_id=987654)
+        self.assert_refused(rid, "dispatcher", 404, "not_found", type="dispatch", unit_id=987654)
         busy = self.units[2]
         self.db.sql("UPDATE units SET status = 'busy' WHERE id = %s", busy)
         self.assert_refused(rid, "dispatcher", 409, "unit_unavailable", type="dispatch", unit_id=busy)
         self.db.sql("UPDATE units SET status = 'available' WHERE id = %s", busy)
         guannan = self.db.value("SELECT id FROM units WHERE division_code = '320724000000' AND status = 'available'"
                                 " ORDER BY id LIMIT 1")
-        self.assert_refused(rid, "dispatcher", 403, "unit_out_of_scope", type="dispatch", unit_id=guannan)
+        self.assert_refused(rid, "dispatcher", 404, "not_found", type="dispatch", unit_id=guannan)
         self.assert_refused(rid, "dispatcher", 400, "invalid_field", type="teleport")
         self.assert_refused(rid, "dispatcher", 400, "missing_field")
         self.assertEqual(self.event(rid, "dispatcher", type="dispatch", unit_id=busy).status, 200)
+        self.ride(busy)
         self.assertEqual(self.event(rid, "patrol", type="arrive").status, 200)
         self.assert_refused(rid, "patrol", 400, "missing_field", type="resolve")
         self.assert_refused(rid, "patrol", 400, "invalid_field", type="resolve", outcome="vanished")

@@ -1,6 +1,7 @@
-/* tests/unit/test_photos.c - photo_strip (service/photos.c): JPEG APPn/COM removal, PNG text/time/EXIF
- * chunk removal with CRC checks, and refusal of anything that is not a well-formed JPEG or PNG. The
- * images are built by hand here, byte by byte. */
+/* tests/unit/test_photos.c - photo_strip (service/photos.c): JPEG APPn/COM removal, JFIF/JFXX
+ * thumbnails, JPG/JPGn and Adobe trailers, PNG text/time/EXIF and unknown chunk removal with CRC
+ * checks, and refusal of anything that is not a well-formed JPEG or PNG. The images are built by
+ * hand here, byte by byte. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,6 +235,168 @@ static void non_images_are_refused(void **state) {
     assert_null(out);
 }
 
+/* The markers of a JPEG in order (SOI first, EOI last), skipping segment payloads and scan data.
+ * Returns their number. */
+static size_t jpeg_markers(const unsigned char *p, size_t n, unsigned char *m, size_t max) {
+    size_t i = 2, k = 0;
+    m[k++] = 0xD8;
+    while (i + 1 < n && k < max) {
+        assert_int_equal(p[i], 0xFF);
+        unsigned char c = p[i + 1];
+        m[k++] = c;
+        if (c == 0xD9) break;
+        size_t len = (size_t)p[i + 2] << 8 | p[i + 3];
+        i += 2 + len;
+        if (c == 0xDA)
+            while (i + 1 < n &&
+                   !(p[i] == 0xFF && p[i + 1] != 0 && (p[i + 1] < 0xD0 || p[i + 1] > 0xD7)))
+                i++;
+    }
+    return k;
+}
+
+/* SOI, JFIF with a 2x1 thumbnail, JFXX thumbnail holding its own EXIF, JPG (C8), JPGn (F0, FD),
+ * DHP-free hierarchical junk (EXP DF), Adobe with a trailer, DAC, DQT, SOF2, DHT, DRI, two scans
+ * with a DHT between them (progressive), EOI. */
+static void make_hostile_jpeg(buf *b) {
+    static const unsigned char jfif[] = "JFIF\0\x01\x02\x01\x00\x48\x00\x48\x02\x01THUMBX";
+    static const unsigned char jfxx[] = "JFXX\0\x10\xFF\xD8\xFF\xE1\x00\x10"
+                                        "Exif\0\0GPS=1\xFF\xD9";
+    static const unsigned char adobe[] = "Adobe\0\x64\x80\0\0\0\x02"
+                                         "ADOBETRAIL";
+    static const unsigned char jpgn[] = "JPGn GPS 34.6";
+    static const unsigned char dac[] = {0x00, 0x10};
+    unsigned char dqt[65] = {0};
+    static const unsigned char sof[] = {8, 0, 16, 0, 16, 1, 1, 0x11, 0};
+    static const unsigned char dht[] = {0x00, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x05};
+    static const unsigned char dri[] = {0x00, 0x04};
+    static const unsigned char sos1[] = {1, 1, 0x00, 0, 0, 0};
+    static const unsigned char sos2[] = {1, 1, 0x00, 1, 63, 0};
+    for (int i = 1; i < 65; i++)
+        dqt[i] = 1;
+    b->n = 0;
+    put_bytes(b, 2, 0xFF, 0xD8);
+    seg(b, 0xE0, jfif, sizeof jfif - 1);
+    seg(b, 0xE0, jfxx, sizeof jfxx - 1);
+    seg(b, 0xC8, jpgn, sizeof jpgn - 1);
+    seg(b, 0xF0, jpgn, sizeof jpgn - 1);
+    seg(b, 0xFD, jpgn, sizeof jpgn - 1);
+    seg(b, 0xDF, jpgn, sizeof jpgn - 1);
+    seg(b, 0xEE, adobe, sizeof adobe - 1);
+    seg(b, 0xCC, dac, sizeof dac);
+    seg(b, 0xDB, dqt, sizeof dqt);
+    seg(b, 0xC2, sof, sizeof sof);
+    seg(b, 0xC4, dht, sizeof dht);
+    seg(b, 0xDD, dri, sizeof dri);
+    seg(b, 0xDA, sos1, sizeof sos1);
+    put(b, scan, sizeof scan);
+    seg(b, 0xF5, jpgn, sizeof jpgn - 1); /* between scans too */
+    seg(b, 0xC4, dht, sizeof dht);
+    seg(b, 0xDA, sos2, sizeof sos2);
+    put(b, scan, sizeof scan);
+    put_bytes(b, 2, 0xFF, 0xD9);
+}
+
+static void jpeg_thumbnails_jpgn_and_trailers_are_dropped(void **state) {
+    (void)state;
+    buf in;
+    make_hostile_jpeg(&in);
+    unsigned char *out = NULL, m[32];
+    size_t n = 0;
+    const char *ct = NULL;
+    assert_int_equal(photo_strip(in.b, in.n, &out, &n, &ct), 0);
+    static const unsigned char want[] = {0xD8, 0xE0, 0xEE, 0xCC, 0xDB, 0xC2,
+                                         0xC4, 0xDD, 0xDA, 0xC4, 0xDA, 0xD9};
+    size_t k = jpeg_markers(out, n, m, sizeof m);
+    assert_int_equal(k, sizeof want);
+    assert_memory_equal(m, want, sizeof want);
+    /* JFIF kept with its densities, thumbnail 0x0 and no pixels; Adobe cut to its 12 bytes */
+    static const unsigned char jfif_out[] = {0xFF, 0xE0, 0x00, 0x10, 'J',  'F',  'I',  'F', 0,
+                                             0x01, 0x02, 0x01, 0x00, 0x48, 0x00, 0x48, 0,   0};
+    assert_memory_equal(out + 2, jfif_out, sizeof jfif_out);
+    static const unsigned char adobe_out[] = {0xFF, 0xEE, 0x00, 0x0E, 'A', 'd', 'o', 'b',
+                                              'e',  0,    0x64, 0x80, 0,   0,   0,   0x02};
+    assert_true(contains(out, n, adobe_out, sizeof adobe_out));
+    assert_false(contains(out, n, "THUMB", 5));
+    assert_false(contains(out, n, "JFXX", 4));
+    assert_false(contains(out, n, "Exif", 4));
+    assert_false(contains(out, n, "GPS", 3));
+    assert_false(contains(out, n, "JPGn", 4));
+    assert_false(contains(out, n, "ADOBETRAIL", 10));
+    /* both scans' entropy-coded data intact */
+    size_t first = 0;
+    for (size_t i = 0; i + sizeof scan <= n; i++)
+        first += memcmp(out + i, scan, sizeof scan) == 0;
+    assert_int_equal(first, 2);
+    /* idempotent */
+    unsigned char *again = NULL;
+    size_t n2 = 0;
+    assert_int_equal(photo_strip(out, n, &again, &n2, &ct), 0);
+    assert_int_equal(n2, n);
+    assert_memory_equal(again, out, n);
+    free(again);
+    free(out);
+}
+
+static void jpeg_short_jfif_or_adobe_is_dropped(void **state) {
+    (void)state;
+    buf in;
+    make_jpeg(&in, 1);
+    /* an APP0 "JFIF" too short to hold its fields, an APP14 "Adobe" likewise: both go */
+    buf b = {.n = 0};
+    put_bytes(&b, 2, 0xFF, 0xD8);
+    seg(&b, 0xE0, "JFIF\0\x01", 6);
+    seg(&b, 0xEE, "Adobe\0", 6);
+    put(&b, in.b + 2, in.n - 2);
+    unsigned char *out = NULL, m[32];
+    size_t n = 0;
+    const char *ct = NULL;
+    assert_int_equal(photo_strip(b.b, b.n, &out, &n, &ct), 0);
+    size_t k = jpeg_markers(out, n, m, sizeof m);
+    static const unsigned char want[] = {0xD8, 0xE0, 0xDB, 0xC0, 0xC4, 0xDA, 0xD9};
+    assert_int_equal(k, sizeof want);
+    assert_memory_equal(m, want, sizeof want);
+    assert_int_equal(out[5], 0x10); /* the kept APP0 is the full JFIF of make_jpeg, rewritten */
+    free(out);
+}
+
+static void png_palette_kept_unknown_critical_refused(void **state) {
+    (void)state;
+    static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+    static const unsigned char ihdr[13] = {0, 0, 0, 1, 0, 0, 0, 1, 8, 3, 0, 0, 0};
+    static const unsigned char idat[] = {0x78, 0x9C, 0x63, 0x60, 0x00,
+                                         0x00, 0x00, 0x02, 0x00, 0x01};
+    buf b = {.n = 0};
+    put(&b, sig, 8);
+    chunk(&b, "IHDR", ihdr, 13);
+    chunk(&b, "sRGB", "\0", 1);
+    chunk(&b, "PLTE", "\xff\0\0", 3);
+    chunk(&b, "tRNS", "\x80", 1);
+    chunk(&b, "vpAg", "GPSGPSGPS", 9); /* unknown ancillary: dropped */
+    chunk(&b, "caNv", "GPS", 3);
+    chunk(&b, "IDAT", idat, sizeof idat);
+    chunk(&b, "IEND", "", 0);
+    unsigned char *out = NULL;
+    size_t n = 0;
+    const char *ct = NULL;
+    assert_int_equal(photo_strip(b.b, b.n, &out, &n, &ct), 0);
+    /* 8 + IHDR 25 + sRGB 13 + PLTE 15 + tRNS 13 + IDAT 22 + IEND 12 */
+    assert_int_equal(n, 8 + 25 + 13 + 15 + 13 + 22 + 12);
+    assert_false(contains(out, n, "GPS", 3));
+    assert_true(contains(out, n, "PLTE", 4));
+    assert_true(contains(out, n, "tRNS", 4));
+    free(out);
+    out = NULL;
+    b.n = 0;
+    put(&b, sig, 8);
+    chunk(&b, "IHDR", ihdr, 13);
+    chunk(&b, "GPSX", "34.6N", 5); /* unknown critical chunk: refused, never passed on */
+    chunk(&b, "IDAT", idat, sizeof idat);
+    chunk(&b, "IEND", "", 0);
+    assert_int_equal(photo_strip(b.b, b.n, &out, &n, &ct), -1);
+    assert_null(out);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(jpeg_exif_and_comments_are_dropped),
@@ -241,6 +404,9 @@ int main(void) {
         cmocka_unit_test(png_text_chunks_are_dropped),
         cmocka_unit_test(png_bad_crc_or_order_is_refused),
         cmocka_unit_test(non_images_are_refused),
+        cmocka_unit_test(jpeg_thumbnails_jpgn_and_trailers_are_dropped),
+        cmocka_unit_test(jpeg_short_jfif_or_adobe_is_dropped),
+        cmocka_unit_test(png_palette_kept_unknown_critical_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,158 @@
+/* audit.c - the trail of personal-data reads (audit_reads, migration 0003) and GET /api/v1/audit.
+ * One INSERT per request whatever the number of reports read (ids as one bigint[] parameter).
+ * Outside a transaction the INSERT commits asynchronously (synchronous_commit off for that one
+ * statement's implicit transaction): a read then costs one round trip, not a WAL flush. The price:
+ * if PostgreSQL itself crashes, the read-audit rows of its last moments (about 3 x
+ * wal_writer_delay, 0.6 s by default) can be lost; they are never half-written, and every other
+ * write keeps synchronous commit. Runs on the calling worker thread; nothing global. */
+#include "service/audit.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "service/buf.h"
+#include "service/db.h"
+#include "service/handlers.h"
+#include "service/reports.h"
+
+enum { AUDIT_DEFAULT = 50, AUDIT_MAX = 500 };
+
+int audit_read(http_req *r, const char *action, const long long *ids, size_t n) {
+    buf b = {0};
+    char num[24], uid[24];
+    buf_put(&b, "{", 1);
+    for (size_t i = 0; i < n; i++) {
+        int k = snprintf(num, sizeof num, "%s%lld", i ? "," : "", ids[i]);
+        buf_put(&b, num, (size_t)k);
+    }
+    buf_put(&b, "}", 1);
+    if (b.oom) {
+        free(b.p);
+        snprintf(r->w->err, sizeof r->w->err, "out of memory");
+        return -1;
+    }
+    snprintf(uid, sizeof uid, "%lld", r->user.id);
+    const char *p[] = {
+        uid, r->user.username, auth_role_name(r->user.role), r->user.division_code, action,
+        b.p, r->request_id};
+    int idle = r->w->pg && PQtransactionStatus(r->w->pg) == PQTRANS_IDLE;
+    int rc = idle ? db_command(r->w,
+                               "WITH s AS (SELECT set_config('synchronous_commit', 'off', true))"
+                               " INSERT INTO audit_reads (user_id, username, role, division_code,"
+                               " action, report_ids, request_id) SELECT $1::bigint, $2::text,"
+                               " $3::text, $4::text, $5::text, $6::bigint[], $7::text FROM s",
+                               7, p)
+                  : db_command(r->w,
+                               "INSERT INTO audit_reads (user_id, username, role, division_code,"
+                               " action, report_ids, request_id) VALUES ($1::bigint, $2::text,"
+                               " $3::text, $4::text, $5::text, $6::bigint[], $7::text)",
+                               7, p);
+    free(b.p);
+    return rc;
+}
+
+static void cursor_encode(long long id, char *out, size_t outlen) {
+    char raw[32];
+    int n = snprintf(raw, sizeof raw, "a1:%lld", id);
+    sodium_bin2base64(out, outlen, (const unsigned char *)raw, (size_t)n,
+                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static int cursor_decode(const char *in, long long *id) {
+    unsigned char raw[32];
+    size_t n = 0;
+    if (sodium_base642bin(raw, sizeof raw - 1, in, strlen(in), NULL, &n, NULL,
+                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+        n < 4 || memcmp(raw, "a1:", 3) != 0)
+        return -1;
+    raw[n] = 0;
+    return report_parse_id((const char *)raw + 3, id);
+}
+
+static const char list_sql[] =
+    "SELECT a.id, to_json(a.at)#>>'{}', a.user_id, a.username, a.role, a.action,"
+    " to_json(a.report_ids)::text, a.request_id FROM audit_reads a"
+    " WHERE ($1::text IS NULL OR left(a.division_code, length($1::text)) = $1::text)"
+    " AND ($2::timestamptz IS NULL OR a.at >= $2::timestamptz)"
+    " AND ($3::text IS NULL OR a.username = $3::text)"
+    " AND ($4::bigint IS NULL OR a.report_ids @> ARRAY[$4::bigint])"
+    " AND ($5::bigint IS NULL OR a.id < $5::bigint)"
+    " ORDER BY a.id DESC LIMIT $6::int";
+
+/* GET /api/v1/audit?since=&user=&report=&limit=&cursor= (supervisor, admin). A supervisor sees the
+ * reads made by users of its own division; an admin sees all. Newest first. */
+int h_audit_list(http_req *r) {
+    char since[64], sincev[64], user[64], report[32], limit[8], cursor[64], prefix[13];
+    char report_s[24] = "", before_s[24] = "", limit_s[8];
+    int n, lim = AUDIT_DEFAULT;
+    long long v;
+    const char *p_since = NULL, *p_user = NULL, *p_report = NULL, *p_before = NULL;
+    if ((n = http_query(r, "since", since, sizeof since)) != -1) {
+        if (n < 0 || report_parse_time(since, sincev, sizeof sincev) != 0)
+            return http_error(r, 400, "invalid_since", "since",
+                              "since must be an RFC 3339 time such as 2024-05-01T08:00:00+08:00");
+        p_since = sincev;
+    }
+    if ((n = http_query(r, "user", user, sizeof user)) != -1) {
+        if (n <= 0) return http_error(r, 400, "invalid_user", "user", "user must be a username");
+        p_user = user;
+    }
+    if ((n = http_query(r, "report", report, sizeof report)) != -1) {
+        if (n < 0 || report_parse_id(report, &v) != 0)
+            return http_error(r, 400, "invalid_report", "report", "report must be a report id");
+        snprintf(report_s, sizeof report_s, "%lld", v);
+        p_report = report_s;
+    }
+    if ((n = http_query(r, "limit", limit, sizeof limit)) != -1) {
+        int ok = n > 0 && n <= 4;
+        for (int i = 0; ok && i < n; i++)
+            ok = isdigit((unsigned char)limit[i]);
+        lim = ok ? atoi(limit) : 0;
+        if (lim < 1 || lim > AUDIT_MAX)
+            return http_error(r, 400, "invalid_limit", "limit",
+                              "limit must be an integer from 1 to %d", AUDIT_MAX);
+    }
+    if ((n = http_query(r, "cursor", cursor, sizeof cursor)) != -1) {
+        if (n < 0 || cursor_decode(cursor, &v) != 0)
+            return http_error(r, 400, "invalid_cursor", "cursor",
+                              "cursor is not one this service returned");
+        snprintf(before_s, sizeof before_s, "%lld", v);
+        p_before = before_s;
+    }
+    auth_code_prefix(r->user.division_code, prefix);
+    snprintf(limit_s, sizeof limit_s, "%d", lim + 1);
+    const char *p[] = {
+        (r->user.role & ROLE_ADMIN) ? NULL : prefix, p_since, p_user, p_report, p_before, limit_s};
+    PGresult *res = db_exec(r->w, list_sql, 6, p);
+    if (!res && p_since && strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down)
+        return http_error(r, 400, "invalid_since", "since", "since is not a valid time");
+    if (!res) return http_db_error(r);
+    int rows = PQntuples(res), more = rows > lim;
+    if (more) rows = lim;
+    json_t *items = json_array();
+    for (int i = 0; i < rows; i++) {
+        json_t *ids = json_loads(PQgetvalue(res, i, 6), 0, NULL);
+        json_array_append_new(
+            items, json_pack("{s:I,s:s,s:o,s:s,s:s,s:s,s:o,s:s}", "id",
+                             (json_int_t)strtoll(PQgetvalue(res, i, 0), NULL, 10), "at",
+                             PQgetvalue(res, i, 1), "user_id",
+                             PQgetisnull(res, i, 2)
+                                 ? json_null()
+                                 : json_integer(strtoll(PQgetvalue(res, i, 2), NULL, 10)),
+                             "username", PQgetvalue(res, i, 3), "role", PQgetvalue(res, i, 4),
+                             "action", PQgetvalue(res, i, 5), "report_ids",
+                             ids ? ids : json_array(), "request_id", PQgetvalue(res, i, 7)));
+    }
+    json_t *next = json_null();
+    if (more) {
+        char cur[64];
+        cursor_encode(strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cur, sizeof cur);
+        next = json_string(cur);
+    }
+    PQclear(res);
+    return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+}
