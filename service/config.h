@@ -17,11 +17,15 @@ typedef struct config {
     int ack_town_s;
     int ack_county_s;
     int ack_city_s;
-    int escalate_interval_ms;     /* how often the escalation worker looks for overdue reports */
-    double dup_radius_m;          /* possible duplicates: same category within this distance... */
-    int dup_window_s;             /* ...received within this many seconds */
-    double snap_tolerance_m;      /* points this close outside every polygon snap to the nearest */
-    int token_ttl_s;              /* bearer token lifetime */
+    int escalate_interval_ms; /* how often the escalation worker looks for overdue reports */
+    double dup_radius_m;      /* possible duplicates: same category within this distance... */
+    int dup_window_s;         /* ...received within this many seconds */
+    double snap_tolerance_m;  /* points this close outside every polygon snap to the nearest */
+    int token_ttl_s;          /* bearer token lifetime */
+    int json_body_limit;      /* default request body limit for JSON routes, bytes */
+    int access_log;           /* 1: one line per request on stderr */
+
+    /* sign-in guarding and sessions (login.c) */
     int login_max_failures;       /* failed sign-ins of one user name before backoff (0 = never) */
     int login_backoff_s;          /* first backoff, doubling per further failure... */
     int login_backoff_max_s;      /* ...up to this */
@@ -31,8 +35,6 @@ typedef struct config {
     int login_wait_ms;            /* wait for an Argon2 slot before 503 busy */
     int session_retention_s;      /* expired/revoked sessions kept this long, then purged */
     int session_purge_interval_s; /* purge period (0 = never) */
-    int json_body_limit;          /* default request body limit for JSON routes, bytes */
-    int access_log;               /* 1: one line per request on stderr */
 } config;
 
 /* Fills *c with the defaults. */
