@@ -11,7 +11,6 @@
 #include <sodium.h>
 
 #include "service/db.h"
-#include "service/handlers.h"
 
 static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor",
                                          "admin"};
