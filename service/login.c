@@ -219,16 +219,27 @@ static void throttle_keys(http_req *r, const char *username, char *ukey, size_t 
                       http_header(r, "X-Real-IP"), r->app->cfg.trusted_proxies, akey, alen);
 }
 
-/* Waits for a hashing slot and re-checks the throttle (others may have failed meanwhile).
- * Returns 0 holding a slot, or the status already sent. */
-static int enter_hashing(http_req *r, const char *ukey, const char *akey) {
-    const config *c = &r->app->cfg;
-    if (login_slot_acquire(c->login_concurrency, c->login_wait_ms) != 0)
+/* The Argon2 work of a request, in a hashing slot and with no database use (a database slot held
+ * by the request could be lent out meanwhile): checks password against hash (NULL: an unknown
+ * user) and, when it matches and next is not NULL, hashes next into newhash (*hashed = 1 on
+ * success). Returns 1 (match), 0 (no match) or -1 when no hashing slot came free in time. */
+static int check_in_slot(const config *c, const char *hash, const char *password, const char *next,
+                         char *newhash, size_t len, int *hashed) {
+    if (login_slot_acquire(c->login_concurrency, c->login_wait_ms) != 0) return -1;
+    int ok = auth_verify_password(hash, password);
+    if (ok && next) *hashed = auth_hash_password(next, newhash, len) == 0;
+    login_slot_release();
+    return ok;
+}
+
+/* After the check: busy when it could not run, else the throttle again (others may have failed
+ * meanwhile; their wait holds for this attempt too, right or wrong, and it is not counted).
+ * Returns 0 to go on, or the status sent. */
+static int after_check(http_req *r, int ok, const char *ukey, const char *akey) {
+    if (ok < 0)
         return reply_retry(r, 503, "busy", 1, "too many sign-ins at once; try again shortly");
     int wait = throttle_wait(r->w, ukey, akey);
-    if (wait == 0) return 0;
-    login_slot_release();
-    return wait < 0 ? http_db_error(r) : too_many(r, wait);
+    return wait == 0 ? 0 : wait < 0 ? http_db_error(r) : too_many(r, wait);
 }
 
 /* POST /api/v1/auth/login {"username","password"} */
@@ -254,9 +265,9 @@ int h_auth_login(http_req *r) {
                         1, p1)))
         return http_db_error(r);
     int found = PQntuples(res) == 1;
-    if ((rc = enter_hashing(r, ukey, akey)) != 0) goto done;
-    int ok = auth_verify_password(found ? PQgetvalue(res, 0, 1) : NULL, password);
-    login_slot_release();
+    int ok = check_in_slot(&r->app->cfg, found ? PQgetvalue(res, 0, 1) : NULL, password, NULL, NULL,
+                           0, NULL);
+    if ((rc = after_check(r, ok, ukey, akey)) != 0) goto done;
     if (!ok) goto wrong;
     if (throttle_reset(r->w, ukey) != 0) goto db_failed;
 
@@ -324,10 +335,10 @@ int h_auth_password(http_req *r) {
         rc = http_error(r, 401, "unauthorized", NULL, "the token is unknown, expired or revoked");
         goto done;
     }
-    if ((rc = enter_hashing(r, ukey, akey)) != 0) goto done;
-    int ok = auth_verify_password(PQgetvalue(res, 0, 0), current);
-    int hashed = ok && auth_hash_password(next, newhash, sizeof newhash) == 0;
-    login_slot_release();
+    int hashed = 0;
+    int ok = check_in_slot(&r->app->cfg, PQgetvalue(res, 0, 0), current, next, newhash,
+                           sizeof newhash, &hashed);
+    if ((rc = after_check(r, ok, ukey, akey)) != 0) goto done;
     if (!ok) {
         if (throttle_fail(r->w, &r->app->cfg, ukey, akey) != 0) goto db_failed;
         rc = http_error(r, 403, "invalid_credentials", "current_password",
