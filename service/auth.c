@@ -1,14 +1,16 @@
-/* auth.c - Argon2id passwords, random bearer tokens kept only as SHA-256 hashes, roles and scope. */
+/* auth.c - Argon2id passwords and their policy, random bearer tokens kept only as SHA-256 hashes,
+ * roles, division scope and `user add`. The sign-in routes are in login.c. */
 #include "service/auth.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "service/db.h"
-#include "service/handlers.h"
 
 static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor",
                                          "admin"};
@@ -31,8 +33,38 @@ int auth_hash_password(const char *password, char *out, size_t outlen) {
                              crypto_pwhash_MEMLIMIT_INTERACTIVE);
 }
 
-/* "\\x" + hex of SHA-256(token): the bytea text form used as a statement parameter. */
-static void token_hash_param(const char *token, char out[2 + 2 * crypto_hash_sha256_BYTES + 1]) {
+/* The placeholder hash that unknown user names are checked against, made once for the process. */
+static char placeholder[crypto_pwhash_STRBYTES];
+static pthread_once_t placeholder_once = PTHREAD_ONCE_INIT;
+
+static void make_placeholder(void) {
+    if (auth_hash_password("placeholder: no such user", placeholder, sizeof placeholder) != 0)
+        placeholder[0] = 0;
+}
+
+int auth_verify_password(const char *hash, const char *password) {
+    pthread_once(&placeholder_once, make_placeholder);
+    const char *h = hash ? hash : placeholder;
+    int ok = *h && crypto_pwhash_str_verify(h, password, strlen(password)) == 0;
+    return hash && ok;
+}
+
+int auth_password_check(const char *password, char *err, size_t errlen) {
+    size_t chars = 0;
+    for (const char *p = password; p && *p; p++)
+        chars += ((unsigned char)*p & 0xC0) != 0x80; /* count UTF-8 lead bytes: characters */
+    if (chars < AUTH_PASSWORD_MIN) {
+        snprintf(err, errlen, "password must be at least %d characters", AUTH_PASSWORD_MIN);
+        return -1;
+    }
+    if (strlen(password) > AUTH_PASSWORD_MAX) {
+        snprintf(err, errlen, "password must be at most %d bytes", AUTH_PASSWORD_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+void auth_token_hash(const char *token, char out[AUTH_TOKEN_HASH_LEN]) {
     unsigned char h[crypto_hash_sha256_BYTES];
     crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
     out[0] = '\\', out[1] = 'x';
@@ -44,11 +76,11 @@ static void copy_field(char *dst, size_t n, const char *src) {
 }
 
 int auth_check_token(worker *w, const char *token, auth_user *u) {
-    char hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
+    char hash[AUTH_TOKEN_HASH_LEN];
     while (*token == ' ')
         token++;
     if (!*token || strlen(token) > 256) return 0;
-    token_hash_param(token, hash);
+    auth_token_hash(token, hash);
     const char *params[] = {hash};
     PGresult *res =
         db_exec(w,
@@ -105,15 +137,13 @@ int auth_code12(const char *in, char out[13]) {
     return 0;
 }
 
-int auth_user_add(worker *w, const char *username, const char *password, const char *role,
-                  const char *division_code, char *err, size_t errlen) {
+int auth_user_save(worker *w, const char *username, const char *password, const char *role,
+                   const char *division_code, int *revoked, char *err, size_t errlen) {
     char hash[crypto_pwhash_STRBYTES], code[13];
+    int rc = -1;
+    PGresult *res = NULL;
     if (!username || !*username || strlen(username) > 63) {
         snprintf(err, errlen, "username must be 1 to 63 bytes");
-        return -1;
-    }
-    if (!password || strlen(password) < 4) {
-        snprintf(err, errlen, "password must be at least 4 characters");
         return -1;
     }
     if (!auth_role_parse(role)) {
@@ -125,91 +155,49 @@ int auth_user_add(worker *w, const char *username, const char *password, const c
         snprintf(err, errlen, "division code must have 4, 6, 9 or 12 digits");
         return -1;
     }
+    const char *p1[] = {code};
+    if (!(res = db_exec(w, "SELECT 1 FROM divisions WHERE code = $1", 1, p1))) goto db_failed;
+    if (PQntuples(res) == 0) {
+        snprintf(err, errlen,
+                 "no division with code %s: load the divisions first (patrold seed or"
+                 " import-divisions)",
+                 code);
+        goto done;
+    }
+    PQclear(res);
     if (auth_hash_password(password, hash, sizeof hash) != 0) {
         snprintf(err, errlen, "cannot hash the password (out of memory?)");
         return -1;
     }
-    const char *params[] = {username, hash, role, code};
-    if (db_command(
-            w,
-            "INSERT INTO users (username, password_hash, role, division_code) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (username) DO UPDATE SET password_hash = EXCLUDED.password_hash,"
-            " role = EXCLUDED.role, division_code = EXCLUDED.division_code",
-            4, params) != 0) {
-        snprintf(err, errlen, "%s", w->err);
+    /* One statement: the user row, its sessions revoked (a changed password signs every device
+     * out) and its sign-in failures forgotten. */
+    const char *p2[] = {username, hash, role, code};
+    res = db_exec(w,
+                  "WITH u AS (INSERT INTO users (username, password_hash, role, division_code)"
+                  " VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO UPDATE SET"
+                  " password_hash = EXCLUDED.password_hash, role = EXCLUDED.role,"
+                  " division_code = EXCLUDED.division_code RETURNING id),"
+                  " s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL"
+                  " AND user_id IN (SELECT id FROM u) RETURNING 1),"
+                  " t AS (DELETE FROM login_throttle WHERE key = 'user:' || $1 RETURNING 1)"
+                  " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t)",
+                  4, p2);
+    if (!res) goto db_failed;
+    if (revoked) *revoked = atoi(PQgetvalue(res, 0, 0));
+    rc = 0;
+    goto done;
+db_failed:
+    snprintf(err, errlen, "%s", w->err);
+done:
+    PQclear(res);
+    return rc;
+}
+
+int auth_user_add(worker *w, const char *username, const char *password, const char *role,
+                  const char *division_code, int *revoked, char *err, size_t errlen) {
+    if (!password || auth_password_check(password, err, errlen) != 0) {
+        if (!password) snprintf(err, errlen, "no password given");
         return -1;
     }
-    return 0;
-}
-
-/* POST /api/v1/auth/login {"username","password"} */
-int h_auth_login(http_req *r) {
-    const char *username = json_string_value(json_object_get(r->json, "username"));
-    const char *password = json_string_value(json_object_get(r->json, "password"));
-    if (!username)
-        return http_error(r, 400, "invalid_field", "username", "username must be a string");
-    if (!password)
-        return http_error(r, 400, "invalid_field", "password", "password must be a string");
-    const char *p1[] = {username};
-    PGresult *res = db_exec(r->w,
-                            "SELECT id, password_hash, role, division_code FROM users"
-                            " WHERE username = $1 AND NOT disabled",
-                            1, p1);
-    if (!res) return http_db_error(r);
-    int found = PQntuples(res) == 1;
-    /* Verify against a fixed hash when the user is unknown, so timing does not tell. */
-    static char dummy[crypto_pwhash_STRBYTES];
-    if (!dummy[0]) auth_hash_password("not a password", dummy, sizeof dummy);
-    int ok = crypto_pwhash_str_verify(found ? PQgetvalue(res, 0, 1) : dummy, password,
-                                      strlen(password)) == 0;
-    if (!found || !ok) {
-        PQclear(res);
-        return http_error(r, 401, "invalid_credentials", NULL, "wrong username or password");
-    }
-    unsigned char raw[32];
-    char token[65], hash[2 + 2 * crypto_hash_sha256_BYTES + 1], ttl[32];
-    randombytes_buf(raw, sizeof raw);
-    sodium_bin2hex(token, sizeof token, raw, sizeof raw);
-    token_hash_param(token, hash);
-    snprintf(ttl, sizeof ttl, "%d", r->app->cfg.token_ttl_s);
-    const char *p2[] = {hash, PQgetvalue(res, 0, 0), ttl};
-    PGresult *ins = db_exec(
-        r->w,
-        "INSERT INTO sessions (token_hash, user_id, expires_at)"
-        " VALUES ($1::bytea, $2, now() + make_interval(secs => $3::int))"
-        " RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
-        3, p2);
-    if (!ins) {
-        PQclear(res);
-        return http_db_error(r);
-    }
-    json_t *out = json_pack(
-        "{s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
-        "user", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "username", username,
-        "role", PQgetvalue(res, 0, 2), "division_code", PQgetvalue(res, 0, 3));
-    PQclear(ins);
-    PQclear(res);
-    return http_json(r, 200, out);
-}
-
-/* POST /api/v1/auth/logout: revokes the token the request was made with. */
-int h_auth_logout(http_req *r) {
-    char hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
-    const char *token = http_header(r, "Authorization") + 7;
-    while (*token == ' ')
-        token++;
-    token_hash_param(token, hash);
-    const char *params[] = {hash};
-    if (db_command(r->w, "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1::bytea", 1,
-                   params))
-        return http_db_error(r);
-    return http_send(r, 204, NULL, "", 0, NULL);
-}
-
-/* GET /api/v1/auth/me */
-int h_auth_me(http_req *r) {
-    return http_json(r, 200,
-                     json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)r->user.id, "username",
-                               r->user.username, "role", auth_role_name(r->user.role),
-                               "division_code", r->user.division_code));
+    return auth_user_save(w, username, password, role, division_code, revoked, err, errlen);
 }

@@ -29,9 +29,28 @@ typedef struct auth_user {
 unsigned auth_role_parse(const char *name);
 const char *auth_role_name(unsigned role);
 
-/* Hashes a password with Argon2id (libsodium crypto_pwhash_str) into out (>= 128 bytes).
+/* Passwords set through the API or `user add` (the demo seed's `demo` is demo data). */
+enum { AUTH_PASSWORD_MIN = 10 /* characters */, AUTH_PASSWORD_MAX = 1024 /* bytes */ };
+
+/* "\\x" + 64 hex digits + NUL: the bytea parameter form of a token's SHA-256. */
+enum { AUTH_TOKEN_HASH_LEN = 2 + 64 + 1 };
+
+/* Hashes a password with Argon2id (libsodium crypto_pwhash_str, 64 MiB) into out (>= 128 bytes).
  * Returns 0 or -1. */
 int auth_hash_password(const char *password, char *out, size_t outlen);
+
+/* 1 when password matches hash, else 0. hash NULL (an unknown user) checks against a placeholder
+ * hash made once per process (pthread_once) and returns 0, so the time taken does not tell
+ * whether the user exists. Costs one Argon2id computation (64 MiB): callers bound how many run
+ * at once (login.c). */
+int auth_verify_password(const char *hash, const char *password);
+
+/* The password policy for new passwords: at least AUTH_PASSWORD_MIN characters (UTF-8),
+ * at most AUTH_PASSWORD_MAX bytes. Returns 0, or -1 with a message for people in err. */
+int auth_password_check(const char *password, char *err, size_t errlen);
+
+/* The bytea text form ("\\x" + hex) of SHA-256(token), as sessions.token_hash is stored. */
+void auth_token_hash(const char *token, char out[AUTH_TOKEN_HASH_LEN]);
 
 /* Looks up the bearer token. Returns 1 and fills *u when valid, 0 when missing, unknown, expired
  * or revoked, -1 on a database failure. */
@@ -48,8 +67,15 @@ int auth_in_scope(const auth_user *u, const char *code12);
 /* Normalises a 4/6/9/12-digit division code to 12 digits. Returns 0 or -1 when malformed. */
 int auth_code12(const char *in, char out[13]);
 
-/* Creates a user (command line and seed). Returns 0 or -1 with err. */
+/* Creates or updates (by username) a user after checking the password policy (`user add`).
+ * Updating revokes every session of the user and forgets its sign-in failures; *revoked (may be
+ * NULL) gets the number of sessions revoked. An unknown division is a message, not a database
+ * error. Returns 0 or -1 with err. */
 int auth_user_add(struct worker *w, const char *username, const char *password, const char *role,
-                  const char *division_code, char *err, size_t errlen);
+                  const char *division_code, int *revoked, char *err, size_t errlen);
+
+/* auth_user_add without the password policy: only for the demo seed's `demo` password. */
+int auth_user_save(struct worker *w, const char *username, const char *password, const char *role,
+                   const char *division_code, int *revoked, char *err, size_t errlen);
 
 #endif

@@ -33,6 +33,17 @@ typedef struct config {
     int keep_alive_timeout_ms; /* idle keep-alive connections are closed after this */
     char cors_origins[512]; /* origins (space or comma separated) allowed cross-origin requests */
     int metrics_public;     /* 1: /metrics answers every address; 0: loopback only */
+
+    /* sign-in guarding and sessions (login.c) */
+    int login_max_failures;       /* failed sign-ins of one user name before backoff (0 = never) */
+    int login_backoff_s;          /* first backoff, doubling per further failure... */
+    int login_backoff_max_s;      /* ...up to this */
+    int login_address_limit;      /* failed sign-ins per client address per minute (0 = no limit) */
+    char trusted_proxies[256];    /* peers whose X-Forwarded-For / X-Real-IP are believed */
+    int login_concurrency;        /* Argon2 computations at once */
+    int login_wait_ms;            /* wait for an Argon2 slot before 503 busy */
+    int session_retention_s;      /* expired/revoked sessions kept this long, then purged */
+    int session_purge_interval_s; /* purge period (0 = never) */
 } config;
 
 /* Fills *c with the defaults. */

@@ -10,10 +10,11 @@ int h_readyz(http_req *r);
 int h_metrics(http_req *r);
 int h_openapi(http_req *r);
 
-/* auth.c */
+/* login.c */
 int h_auth_login(http_req *r);
 int h_auth_logout(http_req *r);
 int h_auth_me(http_req *r);
+int h_auth_password(http_req *r);
 
 /* places.c */
 int h_places_reverse(http_req *r);

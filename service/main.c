@@ -23,7 +23,8 @@ static const struct {
     {"locate", cmd_locate,
      "locate [--crs C] < points     print the four tiers, zones and station of each \"lon lat\" line"},
     {"user", cmd_user,
-     "user add NAME --role R --division CODE [--password P]   (or PATROLD_PASSWORD)"},
+     "user add NAME --role R --division CODE < password   create or update a user (password:\n"
+     "                             one line on standard input; updating signs the user out)"},
     {"apikey", cmd_apikey,
      "apikey add NAME | revoke NAME | list   Open311 API keys (a new key is printed once)"},
     {"config", cmd_config,

@@ -18,6 +18,8 @@ const route routes[] = {
      "Sign in; returns a bearer token"},
     {"POST", "/api/v1/auth/logout", h_auth_logout, BODY_NONE, 0, ROLE_ANY, "Revoke the token used"},
     {"GET", "/api/v1/auth/me", h_auth_me, BODY_NONE, 0, ROLE_ANY, "The signed-in user"},
+    {"POST", "/api/v1/auth/password", h_auth_password, BODY_JSON, 4 * KB, ROLE_ANY,
+     "Change the password; revokes every session of the user (sign in again)"},
 
     /* places */
     {"GET", "/api/v1/places/reverse", h_places_reverse, BODY_NONE, 0, 0,

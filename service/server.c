@@ -18,6 +18,7 @@
 #include "service/db.h"
 #include "service/gisload.h"
 #include "service/http.h"
+#include "service/login.h"
 #include "service/reports.h"
 
 /* Background threads, each given the app; each polls a->stopping. */
@@ -27,6 +28,7 @@ static const struct {
 } background[] = {
     {"gis-loader", gisload_thread},
     {"escalation", escalate_thread},
+    {"session-purge", login_purge_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

@@ -142,9 +142,10 @@ def patrold_env(db=None, env=None):
     return e
 
 
-def run_patrold(args, db=None, env=None, timeout=300, check=False):
+def run_patrold(args, db=None, env=None, timeout=300, check=False, input=None):
+    """Runs a patrold command; `input` (text), if given, is its standard input."""
     r = subprocess.run([BIN] + list(args), env=patrold_env(db, env), capture_output=True, text=True,
-                       timeout=timeout)
+                       timeout=timeout, input=input)
     if check and r.returncode != 0:
         raise RuntimeError("patrold %s failed (%d):\n%s" % (" ".join(args), r.returncode, r.stderr))
     return r

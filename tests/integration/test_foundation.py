@@ -12,11 +12,11 @@ import unittest
 import harness
 
 
-def bare_db_with_user(username="alice", password="s3cret-pw", role="dispatcher"):
+def bare_db_with_user(username="alice", password="s3cret-pass", role="dispatcher"):
     db = harness.fresh_db(seeded=False)
     db.sql("INSERT INTO divisions (code, name, level) VALUES ('320706000000', '海州区', 'county')")
-    r = harness.run_patrold(["user", "add", username, "--role", role, "--division", "320706",
-                             "--password", password], db)
+    r = harness.run_patrold(["user", "add", username, "--role", role, "--division", "320706"], db,
+                            input=password + "\n")
     assert r.returncode == 0, r.stderr
     return db
 
@@ -178,7 +178,7 @@ class Http(unittest.TestCase):
         self.assertRegex(r.headers["x-request-id"], r"^[0-9a-f]{16}$")
 
     def test_login_right_and_wrong(self):
-        r = self.srv.request("POST", "/api/v1/auth/login", {"username": "alice", "password": "s3cret-pw"})
+        r = self.srv.request("POST", "/api/v1/auth/login", {"username": "alice", "password": "s3cret-pass"})
         self.assertEqual(r.status, 200, r)
         body = r.json()
         self.assertEqual(body["user"]["role"], "dispatcher")
@@ -189,7 +189,7 @@ class Http(unittest.TestCase):
         # the token is stored only as a hash
         self.assertEqual(self.db.value("SELECT count(*) FROM sessions WHERE token_hash = convert_to(%s, 'UTF8')",
                                        body["token"]), 0)
-        for user, pw in [("alice", "wrong"), ("nobody", "s3cret-pw"), ("alice", "")]:
+        for user, pw in [("alice", "wrong"), ("nobody", "s3cret-pass"), ("alice", "")]:
             r = self.srv.request("POST", "/api/v1/auth/login", {"username": user, "password": pw})
             self.assertEqual((r.status, r.error), (401, "invalid_credentials"))
         r = self.srv.request("POST", "/api/v1/auth/login", {"username": "alice", "password": 5})
@@ -198,11 +198,11 @@ class Http(unittest.TestCase):
     def test_token_missing_expired_revoked(self):
         self.assertEqual(self.srv.request("GET", "/api/v1/auth/me").status, 401)
         self.assertEqual(self.srv.request("GET", "/api/v1/auth/me", token="forged").status, 401)
-        t1 = self.srv.login("alice", "s3cret-pw")
+        t1 = self.srv.login("alice", "s3cret-pass")
         self.db.sql("UPDATE sessions SET expires_at = now() - interval '1 second' WHERE revoked_at IS NULL")
         r = self.srv.request("GET", "/api/v1/auth/me", token=t1)
         self.assertEqual((r.status, r.error), (401, "unauthorized"))
-        t2 = self.srv.login("alice", "s3cret-pw")
+        t2 = self.srv.login("alice", "s3cret-pass")
         self.assertEqual(self.srv.request("GET", "/api/v1/auth/me", token=t2).status, 200)
         self.assertEqual(self.srv.request("POST", "/api/v1/auth/logout", token=t2).status, 204)
         self.assertEqual(self.srv.request("GET", "/api/v1/auth/me", token=t2).status, 401)
