@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make run: a local PostGIS in the state folder (unless PATROLD_DATABASE names one), migrations,
-# the Lianyungang demo data on first start, then patrold on http://127.0.0.1:8080. Ctrl-C stops both.
+# the Lianyungang demo data on first start, then patrold on http://127.0.0.1:8080, supervised:
+# when patrold dies it is restarted (after 1 s, doubling up to 30 s while it keeps dying within
+# 30 s of starting) and the database keeps running. Ctrl-C (or SIGTERM) stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/patrold}
@@ -13,9 +15,13 @@ if [ -z "${PATROLD_DATABASE:-}" ]; then
     psql -h "$sock" -U postgres -Xqc "CREATE DATABASE patrol"
   export PATROLD_DATABASE="host=$sock dbname=patrol user=postgres"
 fi
+log() { echo "run.sh: $(date '+%F %T') $*" >&2; }
+pid='' nap='' stopping=0
 stop() {
-  [ -n "${pid:-}" ] && kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
-  [ $local_db = 1 ] && scripts/pg.sh stop "$state" && echo "local database stopped"
+  stopping=1
+  if [ -n "$nap" ]; then kill "$nap" 2>/dev/null || true; fi
+  if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
+  if [ $local_db = 1 ]; then scripts/pg.sh stop "$state" && echo "local database stopped"; fi
   exit 0
 }
 trap stop INT TERM
@@ -26,9 +32,22 @@ cat <<MSG
 
   patrold: http://$listen/   (API: http://$listen/api/v1/openapi.json)
   demo login: dispatcher / demo   (also admin, supervisor, dispatcher_gn, patrol, community; all "demo")
-  Ctrl-C stops the service and the local database.
+  patrold is restarted if it dies. Ctrl-C stops the service and the local database.
 
 MSG
-"$bin" serve & pid=$!
-wait "$pid" || true
-stop
+delay=1
+while [ $stopping = 0 ]; do
+  started=$SECONDS
+  "$bin" serve & pid=$!
+  log "patrold started (pid $pid)"
+  rc=0; wait "$pid" || rc=$?
+  [ $stopping = 1 ] && break
+  pid=''
+  if [ $rc -gt 128 ]; then why="killed by signal SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
+  else why="exited with status $rc"; fi
+  if [ $((SECONDS - started)) -ge 30 ]; then delay=1; fi
+  log "patrold $why; restarting in ${delay}s (the database keeps running)"
+  sleep "$delay" & nap=$!
+  wait "$nap" || true; nap=''
+  delay=$((delay * 2 > 30 ? 30 : delay * 2))
+done

@@ -1,0 +1,201 @@
+"""test_routes_roles.py - every route in service/routes.c, asked with no token and as each demo role,
+on 海州区 data (so dispatcher_gn, of 灌南县, is asking about another county's data): the answer must
+be the one in CASES below. A route in the code without a case fails the test by name; so does a case
+for a route the code no longer has, and a route /api/v1/openapi.json does not list (or lists extra).
+
+Adding a route = adding ONE line to CASES:  "METHOD pattern": C(path, statuses, body=...),
+  path      the pattern with its captures filled: {hz} a 海州区 report (made by `patrol`), {new} a
+            fresh 海州区 report for every request, {gn} a 灌南县 report, {photo} a photo of {hz},
+            {o311} an Open311 request id (also its token); anything else is literal;
+  statuses  seven statuses in the order of WHO (no token first), or one status for all seven;
+  body      a dict (sent as JSON), bytes, or a function of the role giving either;
+  ctype     its Content-Type when it is not JSON; fresh=True signs in anew for the request (logout).
+"""
+import json
+import os
+import re
+import struct
+import unittest
+import urllib.parse
+import uuid
+import zlib
+
+import harness
+
+WHO = ("none", "patrol", "community", "dispatcher", "supervisor", "admin", "dispatcher_gn")
+HAIZHOU = (119.163509, 34.572274)   # 海州区 320706
+GUANNAN = (119.315651, 34.087134)   # 灌南县 320724
+
+
+def png():
+    def chunk(t, data):
+        return struct.pack(">I", len(data)) + t + data + struct.pack(">I", zlib.crc32(t + data) & 0xFFFFFFFF)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")) + chunk(b"IEND", b""))
+
+
+def report(at=HAIZHOU):
+    return {"client_id": str(uuid.uuid4()), "category": "vagrant", "description": "桥下 route x role",
+            "location": {"lon": at[0], "lat": at[1]}, "observed_at": "2024-05-01T08:00:00+08:00",
+            "person": {"sex": "male", "approx_age": 60}}
+
+
+def C(path, statuses, body=None, ctype=None, fresh=False):
+    s = statuses.split()
+    if len(s) == 1:
+        s = s * len(WHO)
+    if len(s) != len(WHO):
+        raise ValueError("%s: %d statuses for %d callers" % (path, len(s), len(WHO)))
+    return {"path": path, "expect": [int(x) for x in s], "body": body, "ctype": ctype, "fresh": fresh}
+
+
+FORM = "application/x-www-form-urlencoded"
+O311 = lambda who: urllib.parse.urlencode({"api_key": "demo", "service_code": "vagrant", "lat": "34.5722741",
+                                          "long": "119.1635093", "description": "route x role"}).encode()
+LOGIN = lambda who: {"username": who if who != "none" else "no-such-user", "password": "demo"}
+ACK = {"type": "acknowledge"}
+
+#        who:                                                       none pat com dis sup adm gn
+CASES = {
+    "GET /healthz":                           C("/healthz", "200"),
+    "GET /readyz":                            C("/readyz", "200"),
+    "GET /metrics":                           C("/metrics", "200"),
+    "GET /api/v1/openapi.json":               C("/api/v1/openapi.json", "200"),
+    "POST /api/v1/auth/login":                C("/api/v1/auth/login", "401 200 200 200 200 200 200", LOGIN),
+    "POST /api/v1/auth/logout":               C("/api/v1/auth/logout", "401 204 204 204 204 204 204", fresh=True),
+    "GET /api/v1/auth/me":                    C("/api/v1/auth/me", "401 200 200 200 200 200 200"),
+    "GET /api/v1/places/reverse":             C("/api/v1/places/reverse?lon=119.1635&lat=34.5723", "200"),
+    "POST /api/v1/reports":                   C("/api/v1/reports", "401 201 201 201 201 201 201", lambda w: report()),
+    "POST /api/v1/reports/batch":             C("/api/v1/reports/batch", "401 200 200 200 200 200 200",
+                                                lambda w: {"reports": [report()]}),
+    "GET /api/v1/reports/{id}":               C("/api/v1/reports/{hz}", "401 200 404 200 200 200 404"),
+    "POST /api/v1/reports/{id}/events":       C("/api/v1/reports/{new}/events", "401 403 404 200 200 200 404", ACK),
+    "GET /api/v1/reports/{id}/timeline":      C("/api/v1/reports/{hz}/timeline", "401 200 404 200 200 200 404"),
+    "POST /api/v1/reports/{id}/photos":       C("/api/v1/reports/{hz}/photos", "401 201 404 201 201 201 404",
+                                                png(), "image/png"),
+    "GET /api/v1/reports/{id}/photos":        C("/api/v1/reports/{hz}/photos", "401 200 404 200 200 200 404"),
+    "GET /api/v1/reports/{id}/photos/{photo_id}": C("/api/v1/reports/{hz}/photos/{photo}",
+                                                    "401 200 404 200 200 200 404"),
+    "GET /api/v1/reports":                    C("/api/v1/reports", "401 200 200 200 200 200 200"),
+    "GET /api/v1/reports.geojson":            C("/api/v1/reports.geojson", "401 403 403 200 200 200 200"),
+    "GET /api/v1/reports.csv":                C("/api/v1/reports.csv", "401 403 403 200 200 200 200"),
+    "GET /open311/v2/discovery.json":         C("/open311/v2/discovery.json", "200"),
+    "GET /open311/v2/discovery.xml":          C("/open311/v2/discovery.xml", "200"),
+    "GET /open311/v2/services.json":          C("/open311/v2/services.json", "200"),
+    "GET /open311/v2/services.xml":           C("/open311/v2/services.xml", "200"),
+    "GET /open311/v2/services/{code}.json":   C("/open311/v2/services/vagrant.json", "200"),
+    "GET /open311/v2/services/{code}.xml":    C("/open311/v2/services/vagrant.xml", "200"),
+    "POST /open311/v2/requests.json":         C("/open311/v2/requests.json", "201", O311, FORM),
+    "POST /open311/v2/requests.xml":          C("/open311/v2/requests.xml", "201", O311, FORM),
+    "GET /open311/v2/requests.json":          C("/open311/v2/requests.json", "200"),
+    "GET /open311/v2/requests.xml":           C("/open311/v2/requests.xml", "200"),
+    "GET /open311/v2/requests/{id}.json":     C("/open311/v2/requests/{o311}.json", "200"),
+    "GET /open311/v2/requests/{id}.xml":      C("/open311/v2/requests/{o311}.xml", "200"),
+    "GET /open311/v2/tokens/{token}.json":    C("/open311/v2/tokens/{o311}.json", "200"),
+    "GET /open311/v2/tokens/{token}.xml":     C("/open311/v2/tokens/{o311}.xml", "200"),
+}
+
+
+def code_routes():
+    """("METHOD", "pattern") of every row of the route table in service/routes.c, in order."""
+    with open(os.path.join(harness.ROOT, "service", "routes.c")) as f:
+        src = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    table = src[src.index("routes[] = {"):]
+    return re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"', table)
+
+
+class RoutesRoles(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.db = harness.fresh_db()
+        cls.srv = harness.Server(cls.db)
+        cls.tokens = {w: cls.srv.login(w) for w in WHO if w != "none"}
+        cls.fix = {"hz": cls.create("patrol"), "gn": cls.create("dispatcher_gn", GUANNAN)}
+        r = cls.srv.request("POST", "/api/v1/reports/%s/photos" % cls.fix["hz"], body=png(),
+                            headers={"Content-Type": "image/png"}, token=cls.tokens["patrol"])
+        if r.status != 201:
+            raise AssertionError("photo fixture: %r" % r)
+        cls.fix["photo"] = r.json()["id"]
+        r = cls.srv.request("POST", "/open311/v2/requests.json", body=O311(None), headers={"Content-Type": FORM})
+        if r.status not in (200, 201):
+            raise AssertionError("Open311 fixture: %r" % r)
+        cls.fix["o311"] = r.json()[0]["service_request_id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        cls.db.drop()
+
+    @classmethod
+    def create(cls, who, at=HAIZHOU):
+        r = cls.srv.request("POST", "/api/v1/reports", report(at), token=cls.tokens[who])
+        if r.status != 201:
+            raise AssertionError("report fixture: %r" % r)
+        return r.json()["id"]
+
+    def fill(self, path):
+        def one(m):
+            name = m.group(1)
+            if name == "new":
+                return str(self.create("patrol"))
+            return str(self.fix[name]) if name in self.fix else m.group(0)
+        return re.sub(r"\{(\w+)\}", one, path)
+
+    def test_every_route_has_its_cases(self):
+        routes = ["%s %s" % r for r in code_routes()]
+        self.assertGreater(len(routes), 20)
+        self.assertEqual(len(routes), len(set(routes)), "a route appears twice in routes.c")
+        missing = [r for r in routes if r not in CASES]
+        stale = [k for k in CASES if k not in routes]
+        self.assertEqual(missing, [], "routes in service/routes.c without a case in test_routes_roles.py "
+                         "CASES (add one line each): %s" % ", ".join(missing))
+        self.assertEqual(stale, [], "cases for routes service/routes.c does not have: %s" % ", ".join(stale))
+
+    def test_openapi_lists_exactly_the_route_table(self):
+        doc = self.srv.request("GET", "/api/v1/openapi.json").json()
+        listed = sorted("%s %s" % (m.upper(), p) for p, ops in doc["paths"].items() for m in ops
+                        if m in ("get", "post", "put", "patch", "delete"))
+        self.assertEqual(listed, sorted("%s %s" % r for r in code_routes()))
+
+    def test_every_route_as_every_role(self):
+        bad, checked = [], 0
+        for key, case in CASES.items():
+            method = key.split(" ", 1)[0]
+            got = []
+            for who, want in zip(WHO, case["expect"]):
+                token = None
+                if who != "none":
+                    token = self.srv.login(who) if case["fresh"] else self.tokens[who]
+                body = case["body"](who) if callable(case["body"]) else case["body"]
+                headers = {"Content-Type": case["ctype"]} if case["ctype"] else {}
+                if isinstance(body, dict):
+                    body, headers = json.dumps(body), {"Content-Type": "application/json"}
+                r = self.srv.request(method, self.fill(case["path"]), body=body, headers=headers, token=token)
+                checked += 1
+                got.append(r.status)
+                if r.status != want:
+                    bad.append("%s as %s: %d, expected %d: %s" % (key, who, r.status, want, r.body[:160]))
+                elif r.status >= 400 and case["path"].startswith("/api/") and r.error is None:
+                    bad.append("%s as %s: %d without the error body" % (key, who, r.status))
+            if got != case["expect"]:
+                bad.append("%s: got %s" % (key, " ".join(map(str, got))))
+        print("\nroutes x roles checked: %d routes x %d callers = %d requests, %d wrong"
+              % (len(CASES), len(WHO), checked, len(bad)))
+        self.assertEqual(bad, [], "\n".join(bad))
+        self.assertEqual(checked, len(CASES) * len(WHO))
+
+    def test_another_countys_ids_look_missing(self):
+        """The other way round: 海州区 staff asking for a 灌南县 report, and any caller asking for an
+        id that does not exist, get the same 404."""
+        for key, case in CASES.items():
+            if "{hz}" not in case["path"] or not key.startswith("GET "):
+                continue
+            for who in ("dispatcher", "patrol"):
+                for fixture in ("gn", "missing"):
+                    path = case["path"].replace("{hz}", "999999999" if fixture == "missing" else "{gn}")
+                    r = self.srv.request("GET", self.fill(path), token=self.tokens[who])
+                    self.assertEqual((r.status, r.error), (404, "not_found"), "%s as %s on %s" % (key, who, fixture))
+
+
+if __name__ == "__main__":
+    unittest.main()
