@@ -59,6 +59,12 @@ int http_begin_chunked(http_req *r, int status, const char *ctype, const char *e
  * locator and PROJ context do not). Calling it twice is a no-op. */
 void http_release_worker(http_req *r);
 
+/* Borrows a slot again after http_release_worker (e.g. login: look the user up, release, run the
+ * slow password hash, borrow again to write the session). Returns 0 with r->w set, or, when no
+ * slot came free within db_pool_wait_ms, the status of the 503 busy reply it sent. A no-op
+ * returning 0 when r->w is already set. */
+int http_borrow_worker(http_req *r);
+
 /* Sends json (stolen: always decref'd) as application/json. */
 int http_json(http_req *r, int status, json_t *json);
 
