@@ -14,11 +14,13 @@
 enum { HTTP_MAX_PARAMS = 6 };
 
 /* The security headers of every reply, one home: http_send and http_begin_chunked write them,
- * and CivetWeb (its additional_header option) puts them on static files and its own replies. */
+ * and CivetWeb (its additional_header option) puts them on static files and its own replies.
+ * Scripts only from this origin (no inline script); inline styles allowed (map libraries set
+ * them); images and workers also from blob: and data: (map tiles, canvas). */
 #define HTTP_SECURITY_HEADERS                                                                      \
     "Content-Security-Policy: default-src 'self'; img-src 'self' data: blob:; "                    \
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "            \
-    "frame-ancestors 'none'\r\n"                                                                   \
+    "style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; object-src 'none'; "               \
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"                              \
     "X-Frame-Options: DENY\r\n"                                                                    \
     "X-Content-Type-Options: nosniff\r\n"                                                          \
     "Referrer-Policy: no-referrer\r\n"
