@@ -223,7 +223,7 @@ class Nginx(unittest.TestCase):
         finally:
             c.close()
         ok, limited = statuses.count(200), statuses.count(429)
-        print("\nnginx burst: %d requests, %d passed, %d limited (429)" % (len(statuses), ok, limited))
+        print("\nmeasured: nginx burst: %d requests, %d passed, %d limited (429)" % (len(statuses), ok, limited))
         self.assertEqual(ok + limited, len(statuses), statuses)
         self.assertGreaterEqual(ok, 40)
         self.assertGreater(limited, 20)
@@ -318,7 +318,7 @@ class Supervisor(unittest.TestCase):
                 self.assertNotEqual(now[0], pid)
                 self.assertTrue(pg_running(state), "the database was stopped:\n" + log())
                 self.assertIn("killed by signal %s" % sig.name, log())
-                print("\nsupervisor: patrold %s -> serving again in %.1fs" % (sig.name, back))
+                print("\nmeasured: supervisor: patrold %s -> serving again in %.1fs" % (sig.name, back))
             # sessions live in the database: the token from before the crashes still works
             self.assertEqual(srv.request("GET", "/api/v1/auth/me", token=token).status, 200)
             # Ctrl-C (SIGINT to the whole foreground process group) stops both
