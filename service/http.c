@@ -408,8 +408,7 @@ static int needs_worker(const route *rt) {
     return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi;
 }
 
-/* Lends r a slot from the pool; on none in time answers 503 busy. Returns 0 or the status sent. */
-static int borrow(http_req *r) {
+int http_borrow_worker(http_req *r) {
     if (r->w) return 0;
     if ((r->w = pool_borrow(r->app, r->app->cfg.db_pool_wait_ms))) return 0;
     return http_error_retry(r, 503, 1, "busy", NULL, "the server is busy; try again");
@@ -462,7 +461,7 @@ static int run_route(http_req *r, int *route_ix) {
     }
     if (rt->roles) {
         const char *h = http_header(r, "Authorization");
-        if (h && strncasecmp(h, "Bearer ", 7) == 0 && (rc = borrow(r)) != 0) goto done;
+        if (h && strncasecmp(h, "Bearer ", 7) == 0 && (rc = http_borrow_worker(r)) != 0) goto done;
         if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
             rc = http_error(r, 401, "unauthorized", NULL,
                             "sign in first: Authorization: Bearer <token>");
@@ -515,7 +514,7 @@ static int run_route(http_req *r, int *route_ix) {
             }
         }
     }
-    if (needs_worker(rt) && (rc = borrow(r)) != 0) goto done;
+    if (needs_worker(rt) && (rc = http_borrow_worker(r)) != 0) goto done;
     rc = rt->handler(r);
     if (!r->status) rc = http_error(r, 500, "internal", NULL, "the handler sent no reply");
 done:

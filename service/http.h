@@ -14,11 +14,13 @@
 enum { HTTP_MAX_PARAMS = 6 };
 
 /* The security headers of every reply, one home: http_send and http_begin_chunked write them,
- * and CivetWeb (its additional_header option) puts them on static files and its own replies. */
+ * and CivetWeb (its additional_header option) puts them on static files and its own replies.
+ * Scripts only from this origin (no inline script); inline styles allowed (map libraries set
+ * them); images and workers also from blob: and data: (map tiles, canvas). */
 #define HTTP_SECURITY_HEADERS                                                                      \
     "Content-Security-Policy: default-src 'self'; img-src 'self' data: blob:; "                    \
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; form-action 'self'; "            \
-    "frame-ancestors 'none'\r\n"                                                                   \
+    "style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; object-src 'none'; "               \
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"                              \
     "X-Frame-Options: DENY\r\n"                                                                    \
     "X-Content-Type-Options: nosniff\r\n"                                                          \
     "Referrer-Policy: no-referrer\r\n"
@@ -58,6 +60,12 @@ int http_begin_chunked(http_req *r, int status, const char *ctype, const char *e
  * must not touch r->w (nor anything it borrowed from it: PGresults stay valid, the connection,
  * locator and PROJ context do not). Calling it twice is a no-op. */
 void http_release_worker(http_req *r);
+
+/* Borrows a slot again after http_release_worker (e.g. login: look the user up, release, run the
+ * slow password hash, borrow again to write the session). Returns 0 with r->w set, or, when no
+ * slot came free within db_pool_wait_ms, the status of the 503 busy reply it sent. A no-op
+ * returning 0 when r->w is already set. */
+int http_borrow_worker(http_req *r);
 
 /* Sends json (stolen: always decref'd) as application/json. */
 int http_json(http_req *r, int status, json_t *json);

@@ -31,6 +31,8 @@ def main(names):
         failed += f
         skipped += s
         print("%-28s %3d ran, %d failed, %d skipped, %.1fs" % (m, n, f, s, time.time() - t0), flush=True)
+        for line in re.findall(r"^measured: .*$", out, re.M):  # numbers a test reports, pass or fail
+            print("    " + line, flush=True)
         if f:
             print(out[-20000:], flush=True)
     print("RESULT %d %d %d" % (passed, failed, skipped))

@@ -187,7 +187,7 @@ class Fault(unittest.TestCase):
             counts[cid] = int(n)
         lost = sorted(acked - set(counts))
         doubled = sorted(c for c, n in counts.items() if n != 1)
-        print("\nfault: database down %ds; %d requests sent (%d report posts, %d /readyz), %d answered 2xx, "
+        print("\nmeasured: fault: database down %ds; %d requests sent (%d report posts, %d /readyz), %d answered 2xx, "
               "%d refused (503), %d other, lost %d, doubled %d; %d refused posts re-sent and stored once; "
               "database back %.1fs after the restart began, service answering 2xx %.1fs after it"
               % (DOWN_S, len(res), len(posts), len(res) - len(posts),

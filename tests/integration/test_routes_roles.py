@@ -179,7 +179,7 @@ class RoutesRoles(unittest.TestCase):
                     bad.append("%s as %s: %d without the error body" % (key, who, r.status))
             if got != case["expect"]:
                 bad.append("%s: got %s" % (key, " ".join(map(str, got))))
-        print("\nroutes x roles checked: %d routes x %d callers = %d requests, %d wrong"
+        print("\nmeasured: routes x roles checked: %d routes x %d callers = %d requests, %d wrong"
               % (len(CASES), len(WHO), checked, len(bad)))
         self.assertEqual(bad, [], "\n".join(bad))
         self.assertEqual(checked, len(CASES) * len(WHO))
