@@ -46,6 +46,22 @@ static const opt opts[] = {
     {"json_body_limit", I(json_body_limit), "1048576",
      "default body limit of JSON routes in bytes"},
     {"access_log", I(access_log), "1", "1 writes one line per request to stderr"},
+    {"position_retention_days", I(position_retention_days), "90",
+     "days of unit positions kept (older day partitions are dropped)"},
+    {"max_fix_speed_mps", D(max_fix_speed_mps), "70",
+     "a position fix implying a faster move is stored flagged and ignored"},
+    {"dispatch_speed_mps", D(dispatch_speed_mps), "8.3",
+     "dispatch candidates: travel speed for eta_s, metres per second"},
+    {"position_stale_s", I(position_stale_s), "300",
+     "dispatch candidates: positions older than this are flagged stale"},
+    {"events_poll_ms", I(events_poll_ms), "50",
+     "how often the event reader polls the events table"},
+    {"stream_token_ttl_s", I(stream_token_ttl_s), "60",
+     "lifetime of a stream token (?access_token= of GET /api/v1/events)"},
+    {"stream_keepalive_s", I(stream_keepalive_s), "15",
+     "keep-alive comment interval of event streams"},
+    {"coverage_cache_s", I(coverage_cache_s), "60",
+     "patrol coverage answers are reused this long unless new positions arrive"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
