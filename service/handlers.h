@@ -37,6 +37,9 @@ int h_units_status(http_req *r);
 int h_units_positions(http_req *r);
 int h_reports_candidates(http_req *r);
 
+/* coverage.c */
+int h_coverage(http_req *r);
+
 /* events.c */
 int h_events_stream(http_req *r);
 int h_events_token(http_req *r);

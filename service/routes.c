@@ -59,6 +59,8 @@ const route routes[] = {
      "Up to 1,000 position fixes, any order; the newest becomes the unit's position"},
     {"GET", "/api/v1/reports/{id}/candidates", h_reports_candidates, BODY_NONE, 0, ROLE_STAFF,
      "Available units nearest to a report, with eta_s and stale positions flagged"},
+    {"GET", "/api/v1/coverage", h_coverage, BODY_NONE, 0, ROLE_STAFF,
+     "Patrol coverage per community: last patrolled, share within 100 m of a track (since, division)"},
 
     /* live events */
     {"POST", "/api/v1/events/token", h_events_token, BODY_NONE, 0, ROLE_ANY,

@@ -97,6 +97,8 @@ static void mem_apply_json(long long ev_id, json_t *p) {
         u->lon = json_number_value(lon);
         u->lat = json_number_value(lat);
         u->pos_epoch = json_number_value(json_object_get(p, "position_epoch"));
+        const char *ev = json_string_value(json_object_get(p, "event"));
+        if (ev && strcmp(ev, "position") == 0) units_positions_changed();
     }
     pthread_rwlock_unlock(&mem_mu);
 }
@@ -686,6 +688,7 @@ int h_units_positions(http_req *r) {
         goto done;
     }
     mem_apply_rows(q, 1);
+    units_positions_changed();
     int flagged = 0;
     for (int i = 0; i < m; i++)
         flagged += v[i].flagged;
