@@ -32,6 +32,7 @@ typedef struct config {
     int events_poll_ms;          /* how often the one event reader polls the events table */
     int stream_token_ttl_s;      /* lifetime of a ?access_token= stream token */
     int stream_keepalive_s;      /* comment line sent to idle event streams */
+    int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
     int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
 } config;
 

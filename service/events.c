@@ -38,6 +38,7 @@ static ev ring[RING];
 static unsigned long long appended; /* events ever put in the ring */
 static long long floor_id;          /* every final event with id > floor_id is in the ring */
 static long long cursor = -1;       /* the last id delivered; -1 until the reader has started */
+static int nstreams;                /* streams open now (under mu) */
 
 long long events_cursor(void) {
     pthread_mutex_lock(&mu);
@@ -327,6 +328,8 @@ static void deadline_in(struct timespec *ts, int ms) {
     if (ts->tv_nsec >= 1000000000L) ts->tv_sec++, ts->tv_nsec -= 1000000000L;
 }
 
+static int stream(http_req *r, long long after, long long fl);
+
 /* GET /api/v1/events (Bearer or ?access_token=; Last-Event-ID or ?after=) */
 int h_events_stream(http_req *r) {
     char tok[256], afters[24];
@@ -364,6 +367,27 @@ int h_events_stream(http_req *r) {
         return http_error(r, 503, "events_starting", NULL, "the event reader is starting; retry");
     if (after < 0) after = cur; /* no resume point: from now on */
 
+    pthread_mutex_lock(&mu);
+    int full = nstreams >= r->app->cfg.stream_max_clients;
+    if (!full) nstreams++;
+    pthread_mutex_unlock(&mu);
+    if (full) {
+        static const char body[] = "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"this "
+                                   "instance holds all the event streams it may; retry later\","
+                                   "\"field\":null}}";
+        r->error_code = "too_many_streams";
+        return http_send(r, 503, "application/json; charset=utf-8", body, sizeof body - 1,
+                         "Retry-After: 5\r\n");
+    }
+    int rc = stream(r, after, fl);
+    pthread_mutex_lock(&mu);
+    nstreams--;
+    pthread_mutex_unlock(&mu);
+    return rc;
+}
+
+/* The stream itself, from `after` (fl: the ring's floor when the request came). */
+static int stream(http_req *r, long long after, long long fl) {
     char head[512];
     int hn = snprintf(head, sizeof head,
                       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"

@@ -60,7 +60,8 @@ psql_db "$db2" "INSERT INTO units (name, station_id, division_code, position, po
   FROM generate_series(1, 5000 - (SELECT count(*) FROM units)) g,
   (SELECT id, division_code FROM stations WHERE tier = 'county' AND division_code = '320706000000') s"
 echo "candidates_units $(psql_db "$db2" "SELECT count(*) FROM units")"
-url=$(bench_server "$db2" PATROLD_THREADS=$((STREAMS + 48)) PATROLD_ESCALATE_INTERVAL_MS=600000)
+url=$(bench_server "$db2" PATROLD_THREADS=$((STREAMS + 48)) PATROLD_STREAM_MAX_CLIENTS=$((STREAMS + 8)) \
+  PATROLD_ESCALATE_INTERVAL_MS=600000)
 dtok=$(bench_login "$url" dispatcher)
 rid=$(curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $dtok" -d \
   '{"client_id":"00000000-0000-4000-8000-000000000001","category":"vagrant","location":{"lon":119.2,"lat":34.55},"observed_at":"2024-05-01T08:00:00+08:00"}' \

@@ -91,7 +91,8 @@ class EventsTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.db = harness.fresh_db()
-        env = {"PATROLD_ESCALATE_INTERVAL_MS": "600000", "PATROLD_ACCESS_LOG": "0"}
+        env = {"PATROLD_ESCALATE_INTERVAL_MS": "600000", "PATROLD_ACCESS_LOG": "0",
+               "PATROLD_STREAM_MAX_CLIENTS": "8", "PATROLD_STREAM_KEEPALIVE_S": "1"}
         cls.a = harness.Server(cls.db, env=env)
         cls.b = harness.Server(cls.db, env=env)
         cls.tok = {u: cls.a.login(u) for u in ("dispatcher", "dispatcher_gn", "patrol", "admin", "community")}
@@ -261,6 +262,33 @@ class EventsTest(unittest.TestCase):
         self.assertFalse([e for e in g_c if e["event"].startswith("unit")])
         for u in (own, other):
             self.a.request("POST", "/api/v1/units/%d/status" % u, json_body={"status": "available"}, token=self.tok["admin"])
+
+    def test_stream_limit_keepalive_and_closed_clients(self):
+        """An instance holds at most stream_max_clients streams (503 beyond, Retry-After); a client that
+        went away is noticed at the next keep-alive and its place is free again."""
+        held = [Sse(self.b.port, "/api/v1/events", {"Authorization": "Bearer " + self.tok["admin"]}) for _ in range(8)]
+        try:
+            self.assertEqual([s.status for s in held], [200] * 8)
+            extra = Sse(self.b.port, "/api/v1/events", {"Authorization": "Bearer " + self.tok["admin"]})
+            self.assertEqual(extra.status, 503)
+            self.assertEqual(extra.headers.get("retry-after"), "5")
+            extra.close()
+            line = held[0].readline(time.time() + 3)  # keep-alive comments flow on an idle stream
+            while line.startswith(b"retry") or line.startswith(b": stream") or line == b"\n":
+                line = held[0].readline(time.time() + 3)
+            self.assertEqual(line, b": keep-alive\n")
+            held.pop().close()
+            deadline, status = time.time() + 5, 503
+            while status == 503 and time.time() < deadline:
+                time.sleep(0.3)
+                s = Sse(self.b.port, "/api/v1/events", {"Authorization": "Bearer " + self.tok["admin"]})
+                status = s.status
+                s.close()
+            self.assertEqual(status, 200)
+        finally:
+            for s in held:
+                s.close()
+        time.sleep(2.5)  # the closed ones leave at their next keep-alive
 
     def test_positions_reach_other_instance_memory(self):
         """A unit moved through A is a candidate at its new place on B (B's reader applied the event)."""
