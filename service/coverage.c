@@ -4,7 +4,8 @@
  *
  * Tracks: each unit's accepted fixes in time order, cut where two fixes are more than
  * TRACK_GAP_S seconds or TRACK_GAP_M metres apart (no straight line over a gap); a lone fix
- * counts as a point. The union of the 100 m buffers is intersected with each community.
+ * counts as a point. The tracks are simplified (2 m), buffered by 100 m, and the buffer is
+ * intersected with each community.
  * Cache: an answer is reused for coverage_cache_s seconds, but once positions arrived (on this
  * instance, or a unit moved on another: its event) only for a sixth of that (10 s by default), so
  * a room of dispatchers refreshing recomputes at most once per 10 s while patrols move.
@@ -234,7 +235,10 @@ static char *compute(http_req *r, const char *like, double since, const char *si
         GEOSGeometry *coll =
             GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)nparts);
         if (coll) {
-            cover = GEOSBuffer_r(h, coll, BUFFER_M, 8);
+            /* 2 m Douglas-Peucker first: a day of 5-second fixes is mostly collinear points */
+            GEOSGeometry *simple = GEOSSimplify_r(h, coll, 2.0);
+            cover = GEOSBuffer_r(h, simple ? simple : coll, BUFFER_M, 8);
+            if (simple) GEOSGeom_destroy_r(h, simple);
             GEOSGeom_destroy_r(h, coll);
         } else {
             for (int i = 0; i < nparts; i++)

@@ -681,11 +681,16 @@ int h_units_positions(http_req *r) {
                        *nhd ? nhd : NULL};
     for (int attempt = 0; attempt < 2 && !q; attempt++) {
         q = db_exec(w, positions_sql, 13, p);
-        if (!q && attempt == 0 && db_failed_with(w, "23514")) { /* no partition for that day yet */
-            char keep[16];
-            snprintf(keep, sizeof keep, "%d", cfg->position_retention_days);
-            const char *pk[] = {keep};
-            db_command(w, "SELECT unit_positions_maintain($1::int, 3)", 1, pk);
+        if (!q && attempt == 0 && db_failed_with(w, "23514")) { /* no partition for a day yet */
+            char lo[32], hi[32];
+            snprintf(lo, sizeof lo, "%.6f", v[0].at);
+            snprintf(hi, sizeof hi, "%.6f", v[m - 1].at);
+            const char *pk[] = {lo, hi};
+            db_command(
+                w,
+                "SELECT unit_positions_ensure((to_timestamp($1::float8) AT TIME ZONE 'UTC')::date,"
+                " (to_timestamp($2::float8) AT TIME ZONE 'UTC')::date)",
+                2, pk);
             continue;
         }
         if (!q) break;
