@@ -90,6 +90,7 @@ static void mem_apply_json(long long ev_id, json_t *p) {
     pthread_rwlock_wrlock(&mem_mu);
     umem *u = mem_slot(id);
     if (u && ev_id >= u->ev_id) {
+        int newer = ev_id > u->ev_id; /* the reader re-applies this instance's own events */
         u->ev_id = ev_id;
         u->station_id = json_integer_value(json_object_get(p, "station_id"));
         copy_str(u->division, sizeof u->division,
@@ -105,7 +106,7 @@ static void mem_apply_json(long long ev_id, json_t *p) {
         u->pos_epoch = json_number_value(json_object_get(p, "position_epoch"));
         unit_vector(u->lon, u->lat, &u->ux, &u->uy, &u->uz);
         const char *ev = json_string_value(json_object_get(p, "event"));
-        if (ev && strcmp(ev, "position") == 0) units_positions_changed();
+        if (newer && ev && strcmp(ev, "position") == 0) units_positions_changed();
     }
     pthread_rwlock_unlock(&mem_mu);
 }

@@ -24,9 +24,16 @@ class CoverageTest(unittest.TestCase):
             cls.db.sql("INSERT INTO divisions (code, name, level, parent_code, geom) VALUES (%s, %s, 'community',"
                        " '320706000000', ST_Multi(ST_Transform(ST_MakeEnvelope(%s, %s, %s, %s, 4549), 4326)))",
                        code, "测试社区" + code[-1], cls.e0 + dx, cls.n0, cls.e0 + dx + 1000, cls.n0 + 1000)
-        cls.srv = harness.Server(cls.db, env={"PATROLD_COVERAGE_CACHE_S": "6", "PATROLD_ACCESS_LOG": "0"})
+        cls.srv = harness.Server(cls.db, env={"PATROLD_COVERAGE_CACHE_S": "12", "PATROLD_ACCESS_LOG": "0"})
         cls.tok = {u: cls.srv.login(u) for u in ("dispatcher", "dispatcher_gn", "admin", "patrol")}
-        cls.unit = cls.db.value("SELECT unit_id FROM users WHERE username = 'patrol'")
+        cls.station = cls.db.value("SELECT station_id FROM units WHERE division_code = '320706000000' LIMIT 1")
+
+    def new_unit(self):
+        """A unit with no position yet: nothing earlier (the seed's fix) to judge the first fix against."""
+        r = self.srv.request("POST", "/api/v1/units", json_body={"name": "覆盖测试", "station_id": self.station},
+                             token=self.tok["dispatcher"])
+        self.assertEqual(r.status, 201, r)
+        return r.json()["id"]
 
     @classmethod
     def tearDownClass(cls):
@@ -45,8 +52,8 @@ class CoverageTest(unittest.TestCase):
                           " ORDER BY x", self.e0, self.n0)
         fixes = [{"location": {"lon": p["lon"], "lat": p["lat"]}, "at": iso(t0 + datetime.timedelta(seconds=10 * i))}
                  for i, p in enumerate(pts)]
-        r = self.srv.request("POST", "/api/v1/units/%d/positions" % self.unit, json_body={"positions": fixes},
-                             token=self.tok["patrol"])
+        r = self.srv.request("POST", "/api/v1/units/%d/positions" % self.new_unit(), json_body={"positions": fixes},
+                             token=self.tok["admin"])
         self.assertEqual((r.status, r.json()["stored"]), (200, len(fixes)), r)
         last_inside = max(i for i, p in enumerate(pts) if 0 <= p["x"] <= 1000)
         expected = self.db.value(
@@ -73,20 +80,20 @@ class CoverageTest(unittest.TestCase):
         q = "?division=320706999903&since=" + since
         self.assertEqual(self.coverage(q=q).headers["x-cache"], "miss")
         self.assertEqual(self.coverage(q=q).headers["x-cache"], "hit")
-        time.sleep(1.2)
+        time.sleep(2.3)
         self.assertEqual(self.coverage(q=q).headers["x-cache"], "hit")  # nothing new: still good
         at = iso(datetime.datetime.now(datetime.timezone.utc))
         lonlat = self.db.sql("SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_Transform(ST_SetSRID("
                              "ST_MakePoint(%s, %s), 4549), 4326) p) s", self.e0 + 10500, self.n0 + 500)[0]
-        r = self.srv.request("POST", "/api/v1/units/%d/positions" % self.unit, token=self.tok["patrol"],
+        r = self.srv.request("POST", "/api/v1/units/%d/positions" % self.new_unit(), token=self.tok["admin"],
                              json_body={"positions": [{"location": {"lon": lonlat["lon"], "lat": lonlat["lat"]}, "at": at}]})
         self.assertEqual(r.status, 200, r)
-        r = self.coverage(q=q)  # new positions: recomputed (the entry is older than ttl/6 = 1 s)
+        r = self.coverage(q=q)  # new positions: recomputed (the entry is older than ttl/6 = 2 s)
         self.assertEqual(r.headers["x-cache"], "miss")
         self.assertEqual(r.json()["items"][0]["last_patrolled_at"], at)
         self.assertGreater(r.json()["items"][0]["covered_share"], 0.02)
         self.assertEqual(self.coverage(q=q).headers["x-cache"], "hit")
-        time.sleep(6.2)
+        time.sleep(12.2)
         self.assertEqual(self.coverage(q=q).headers["x-cache"], "miss")  # TTL
 
     def test_scope_and_bad_input(self):
