@@ -41,7 +41,7 @@ units = sys.argv[1].split(","); t0 = int(sys.argv[2]) + 86400 // 2; n = int(sys.
 for k in range(n):
     u = units[k % len(units)]; t = t0 + (k // len(units)) * 0.05
     at = datetime.datetime.fromtimestamp(t, datetime.timezone.utc).isoformat()
-    print("%s\t%s\tSRID=4326;POINT(%.6f 34.6)\t\t1.5\t90\tf" % (u, at, 119.2 + (k % 1000) * 1e-5))
+    print("%s\t%s\tSRID=4326;POINT(%.6f 34.6)\t\t1.5\t90\tf" % (u, at, 119.2 + (k // len(units)) * 1e-6))
 PY
 s=$(date +%s.%N)
 psql -h "$PATROLD_TEST_PGHOST" -U postgres -d "$db" -X -q -v ON_ERROR_STOP=1 \
