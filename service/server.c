@@ -16,10 +16,12 @@
 #include "gis/index.h"
 #include "gis/proj.h"
 #include "service/db.h"
+#include "service/events.h"
 #include "service/gisload.h"
 #include "service/http.h"
 #include "service/login.h"
 #include "service/reports.h"
+#include "service/units.h"
 
 /* Background threads, each given the app; each polls a->stopping. */
 static const struct {
@@ -29,6 +31,8 @@ static const struct {
     {"gis-loader", gisload_thread},
     {"escalation", escalate_thread},
     {"session-purge", login_purge_thread},
+    {"events", events_thread},
+    {"positions", units_maintenance_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 
