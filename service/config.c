@@ -94,7 +94,7 @@ static const opt opts[] = {
      "lifetime of a stream token (?access_token= of GET /api/v1/events)"},
     {"stream_keepalive_s", I(stream_keepalive_s), "15",
      "keep-alive comment interval of event streams"},
-    {"stream_max_clients", I(stream_max_clients), "32",
+    {"stream_max_clients", I(stream_max_clients), "400",
      "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
     {"coverage_cache_s", I(coverage_cache_s), "60",
      "patrol coverage answers are reused this long unless new positions arrive"},

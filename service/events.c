@@ -403,8 +403,8 @@ static int stream(http_req *r, long long after, long long fl) {
         after = fl;
     }
 
-    /* From here on: no database, only the ring and the socket (r->w is not used): the place for
-     * http_release_worker(r) once the worker pool (branch core) is merged. */
+    /* From here on: no database, only the ring and the socket: the pooled slot goes back. */
+    http_release_worker(r);
     const int keepalive_ms =
         (r->app->cfg.stream_keepalive_s > 0 ? r->app->cfg.stream_keepalive_s : 15) * 1000;
     struct timespec next_ka;

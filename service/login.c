@@ -194,16 +194,7 @@ static int throttle_reset(worker *w, const char *ukey) {
 
 /* Sends a JSON error with Retry-After: seconds. Returns status. */
 static int reply_retry(http_req *r, int status, const char *code, int seconds, const char *msg) {
-    char hdr[48];
-    snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", seconds > 0 ? seconds : 1);
-    json_t *e = json_pack("{s:{s:s,s:s,s:n}}", "error", "code", code, "message", msg, "field");
-    char *s = e ? json_dumps(e, JSON_COMPACT) : NULL;
-    json_decref(e);
-    if (!s) return http_error(r, 500, "internal", NULL, "out of memory");
-    r->error_code = code;
-    http_send(r, status, "application/json; charset=utf-8", s, strlen(s), hdr);
-    free(s);
-    return status;
+    return http_error_retry(r, status, seconds > 0 ? seconds : 1, code, NULL, "%s", msg);
 }
 
 static int too_many(http_req *r, int seconds) {
@@ -219,23 +210,29 @@ static void throttle_keys(http_req *r, const char *username, char *ukey, size_t 
                       http_header(r, "X-Real-IP"), r->app->cfg.trusted_proxies, akey, alen);
 }
 
-/* The Argon2 work of a request, in a hashing slot and with no database use (a database slot held
- * by the request could be lent out meanwhile): checks password against hash (NULL: an unknown
- * user) and, when it matches and next is not NULL, hashes next into newhash (*hashed = 1 on
- * success). Returns 1 (match), 0 (no match) or -1 when no hashing slot came free in time. */
-static int check_in_slot(const config *c, const char *hash, const char *password, const char *next,
+/* The Argon2 work of a request, in a hashing slot, with the request's database slot lent back to
+ * the pool meanwhile (so slow guesses cannot hold every connection): checks password against hash
+ * (NULL: an unknown user) and, when it matches and next is not NULL, hashes next into newhash
+ * (*hashed = 1 on success). Returns 1 (match), 0 (no match), -1 when no hashing slot came free in
+ * time, or -2 when no database slot came back (the 503 is sent). */
+static int check_in_slot(http_req *r, const char *hash, const char *password, const char *next,
                          char *newhash, size_t len, int *hashed) {
-    if (login_slot_acquire(c->login_concurrency, c->login_wait_ms) != 0) return -1;
-    int ok = auth_verify_password(hash, password);
-    if (ok && next) *hashed = auth_hash_password(next, newhash, len) == 0;
-    login_slot_release();
-    return ok;
+    const config *c = &r->app->cfg;
+    int ok = -1;
+    http_release_worker(r);
+    if (login_slot_acquire(c->login_concurrency, c->login_wait_ms) == 0) {
+        ok = auth_verify_password(hash, password);
+        if (ok && next) *hashed = auth_hash_password(next, newhash, len) == 0;
+        login_slot_release();
+    }
+    return http_borrow_worker(r) != 0 ? -2 : ok;
 }
 
 /* After the check: busy when it could not run, else the throttle again (others may have failed
  * meanwhile; their wait holds for this attempt too, right or wrong, and it is not counted).
  * Returns 0 to go on, or the status sent. */
 static int after_check(http_req *r, int ok, const char *ukey, const char *akey) {
+    if (ok == -2) return r->status;
     if (ok < 0)
         return reply_retry(r, 503, "busy", 1, "too many sign-ins at once; try again shortly");
     int wait = throttle_wait(r->w, ukey, akey);
@@ -265,8 +262,7 @@ int h_auth_login(http_req *r) {
                         1, p1)))
         return http_db_error(r);
     int found = PQntuples(res) == 1;
-    int ok = check_in_slot(&r->app->cfg, found ? PQgetvalue(res, 0, 1) : NULL, password, NULL, NULL,
-                           0, NULL);
+    int ok = check_in_slot(r, found ? PQgetvalue(res, 0, 1) : NULL, password, NULL, NULL, 0, NULL);
     if ((rc = after_check(r, ok, ukey, akey)) != 0) goto done;
     if (!ok) goto wrong;
     if (throttle_reset(r->w, ukey) != 0) goto db_failed;
@@ -336,8 +332,8 @@ int h_auth_password(http_req *r) {
         goto done;
     }
     int hashed = 0;
-    int ok = check_in_slot(&r->app->cfg, PQgetvalue(res, 0, 0), current, next, newhash,
-                           sizeof newhash, &hashed);
+    int ok =
+        check_in_slot(r, PQgetvalue(res, 0, 0), current, next, newhash, sizeof newhash, &hashed);
     if ((rc = after_check(r, ok, ukey, akey)) != 0) goto done;
     if (!ok) {
         if (throttle_fail(r->w, &r->app->cfg, ukey, akey) != 0) goto db_failed;

@@ -263,13 +263,6 @@ static int o311_error(http_req *r, int status, const char *fmt, ...) {
     return o311_send_error(r, status, msg, NULL);
 }
 
-static int o311_db_error(http_req *r) {
-    http_count_db_error();
-    if (r->w->db_down) return o311_error(r, 503, "the database is not reachable; try again later");
-    fprintf(stderr, "db error [%s] %s: %s\n", r->request_id, r->w->sqlstate, r->w->err);
-    return o311_error(r, 500, "internal error (request %s)", r->request_id);
-}
-
 /* ---- discovery and services ---- */
 
 /* GET /open311/v2/discovery.{json,xml} */
@@ -562,7 +555,7 @@ int h_o311_requests_post(http_req *r) {
     res = db_exec(
         r->w, "SELECT name FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL", 1, kp);
     if (!res) {
-        rc = o311_db_error(r);
+        rc = http_db_error(r);
         goto done;
     }
     if (PQntuples(res) != 1) {
@@ -583,7 +576,7 @@ int h_o311_requests_post(http_req *r) {
     /* The report and the reporter's contact details commit together, or neither does. */
     report_error e = {0};
     if (db_begin(r->w) != 0) {
-        rc = o311_db_error(r);
+        rc = http_db_error(r);
         goto done;
     }
     int st = report_submit(r->w, NULL, actor, "open311", body, &out, &e);
@@ -605,7 +598,7 @@ int h_o311_requests_post(http_req *r) {
     }
     if (st < 0 || db_commit(r->w) != 0) {
         db_rollback(r->w);
-        rc = o311_db_error(r);
+        rc = http_db_error(r);
         goto done;
     }
     const char *station =
@@ -805,7 +798,7 @@ int h_o311_requests(http_req *r) {
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down)
             return o311_error(r, 400, "start_date or end_date is not a valid date-time");
-        return o311_db_error(r);
+        return http_db_error(r);
     }
     json_t *list = json_array();
     for (int i = 0; i < PQntuples(res); i++)
@@ -823,7 +816,7 @@ int h_o311_request(http_req *r) {
                             "SELECT " O311_COLUMNS " FROM reports r WHERE r.id = $1::bigint"
                             " AND r.source = 'open311'",
                             1, params);
-    if (!res) return o311_db_error(r);
+    if (!res) return http_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);
         return o311_error(r, 404, "service_request_id %s was not found", r->params[0]);
@@ -842,7 +835,7 @@ int h_o311_token(http_req *r) {
     const char *params[] = {r->params[0]};
     PGresult *res = db_exec(
         r->w, "SELECT id FROM reports WHERE id = $1::bigint AND source = 'open311'", 1, params);
-    if (!res) return o311_db_error(r);
+    if (!res) return http_db_error(r);
     int found = PQntuples(res) == 1;
     PQclear(res);
     if (!found) return o311_error(r, 404, "token %s was not found", r->params[0]);

@@ -309,8 +309,7 @@ int h_photos_get(http_req *r) {
     char ctype[32];
     snprintf(ctype, sizeof ctype, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    st = http_send(r, 200, ctype, (const char *)bytes, n,
-                   "X-Content-Type-Options: nosniff\r\nContent-Disposition: inline\r\n");
+    st = http_send(r, 200, ctype, (const char *)bytes, n, "Content-Disposition: inline\r\n");
     PQfreemem(bytes);
     return st;
 }

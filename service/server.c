@@ -28,10 +28,8 @@ static const struct {
     const char *name;
     void *(*fn)(void *);
 } background[] = {
-    {"gis-loader", gisload_thread},
-    {"escalation", escalate_thread},
-    {"session-purge", login_purge_thread},
-    {"events", events_thread},
+    {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
+    {"session-purge", login_purge_thread},   {"events", events_thread},
     {"positions", units_maintenance_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
