@@ -9,6 +9,7 @@
 
 #include "gis/index.h"
 #include "service/db.h"
+#include "service/places.h"
 #include "service/server.h"
 
 static gis_level level_of(const char *s) {
@@ -111,6 +112,9 @@ void *gisload_thread(void *arg) {
                 PQconsumeInput(pg);
                 while ((n = PQnotifies(pg)))
                     PQfreemem(n);
+                /* the gazetteer first: once /readyz sees the index, place search works too */
+                if (gazload_once(a, pg, err, sizeof err) != 0)
+                    fprintf(stderr, "gazetteer: reload failed: %s\n", err);
                 if (gisload_once(a, pg, err, sizeof err) != 0)
                     fprintf(stderr, "gis: reload failed: %s\n", err);
                 dirty = 0;
