@@ -233,7 +233,7 @@ struct gaz {
     /* gram hash: unigrams and bigrams -> posting ranges into post[] */
     uint64_t *gk;
     uint32_t *gstart, *gcount;
-    size_t gcap;
+    size_t gcap, ngrams; /* while building: a hash table of gcap slots; then ngrams sorted */
     uint32_t *post;
     size_t npost;
     pykey *pyfull, *pyinit;
@@ -273,10 +273,10 @@ static uint32_t put_opt(arena *a, const char *s, int *oom) {
     return (uint32_t)off;
 }
 
-int gaz_builder_add(gaz_builder *b, gaz_kind kind, const char *code, long long id,
-                    const char *name, const char *level, const char *parent_code,
-                    const char *const *aliases, double lon, double lat, const char *valid_from,
-                    const char *valid_to, const char *replaced_by, char *err, size_t errlen) {
+int gaz_builder_add(gaz_builder *b, gaz_kind kind, const char *code, long long id, const char *name,
+                    const char *level, const char *parent_code, const char *const *aliases,
+                    double lon, double lat, const char *valid_from, const char *valid_to,
+                    const char *replaced_by, char *err, size_t errlen) {
     char norm[MAX_KEY_BYTES + 1];
     if (kind == GAZ_DIVISION && !is_code12(code)) {
         snprintf(err, errlen, "division code %.20s is not 12 digits", code ? code : "(null)");
@@ -412,11 +412,30 @@ static int add_key(gaz *g, size_t *kcap, uint32_t entry, const char *s, size_t l
     return 0;
 }
 
-static const char *const suffixes[] = {
-    "社区居民委员会", "街道办事处", "村民委员会", "居民委员会", "社区居委会", "管理委员会",
-    "居委会",         "村委会",     "管委会",     "自治县",     "自治州",     "自治区",
-    "街道",           "社区",       "新区",       "地区",       "镇",         "乡",
-    "村",             "区",         "县",         "市",         "省",         NULL};
+static const char *const suffixes[] = {"社区居民委员会",
+                                       "街道办事处",
+                                       "村民委员会",
+                                       "居民委员会",
+                                       "社区居委会",
+                                       "管理委员会",
+                                       "居委会",
+                                       "村委会",
+                                       "管委会",
+                                       "自治县",
+                                       "自治州",
+                                       "自治区",
+                                       "街道",
+                                       "社区",
+                                       "新区",
+                                       "地区",
+                                       "镇",
+                                       "乡",
+                                       "村",
+                                       "区",
+                                       "县",
+                                       "市",
+                                       "省",
+                                       NULL};
 
 /* Length of s[0..len) without its longest administrative suffix, leaving >= 2 characters; len
  * when no suffix applies. */
@@ -482,8 +501,8 @@ static int entry_keys(gaz *g, size_t *kcap, uint32_t i, const char *given) {
     const char *forms[2] = {nm, NULL};
     size_t flen[2] = {len, 0};
     if (e->parent >= 0) {
-        int pc = gaz_normalize(g->ent[e->parent].name, strlen(g->ent[e->parent].name), pn,
-                               sizeof pn);
+        int pc =
+            gaz_normalize(g->ent[e->parent].name, strlen(g->ent[e->parent].name), pn, sizeof pn);
         size_t pl = pc > 0 ? strip_suffix(pn, strlen(pn)) : 0;
         if (pl && len > pl && memcmp(nm, pn, pl) == 0 && utf8_count(nm + pl, len - pl) >= 2 &&
             !is_suffix_word(nm + pl, len - pl)) {
@@ -497,16 +516,15 @@ static int entry_keys(gaz *g, size_t *kcap, uint32_t i, const char *given) {
                                             {"高新技术产业开发区", "开发区"}};
     for (int f = 0; f < 2 && forms[f]; f++)
         for (size_t s = 0; s < sizeof shorts / sizeof shorts[0]; s++) {
-            size_t l = replace(forms[f], flen[f], shorts[s][0], shorts[s][1], tmp[s & 1],
-                               sizeof tmp[0]);
+            size_t l =
+                replace(forms[f], flen[f], shorts[s][0], shorts[s][1], tmp[s & 1], sizeof tmp[0]);
             if (l && add_key(g, kcap, i, tmp[s & 1], l, 1)) return -1;
         }
     for (const char *p = given; p && *p;) {
         const char *nl = strchr(p, '\n');
         size_t l = nl ? (size_t)(nl - p) : strlen(p);
         char an[MAX_KEY_BYTES + 1];
-        if (l && gaz_normalize(p, l, an, sizeof an) > 0 &&
-            add_forms(g, kcap, i, an, strlen(an), 1))
+        if (l && gaz_normalize(p, l, an, sizeof an) > 0 && add_forms(g, kcap, i, an, strlen(an), 1))
             return -1;
         p += l + (nl != NULL);
     }
@@ -558,8 +576,8 @@ static int key_grams(const gaz *g, const gkey *k, uint64_t *grams, int max) {
         i += (size_t)l, n++;
     }
     for (int i = 0; i < n && ng < max; i++) {
-        uint64_t c[2] = {cps[i], i + 1 < n ? (1ull << 63) | ((uint64_t)cps[i] << 21) | cps[i + 1]
-                                           : 0};
+        uint64_t c[2] = {cps[i],
+                         i + 1 < n ? (1ull << 63) | ((uint64_t)cps[i] << 21) | cps[i + 1] : 0};
         for (int j = 0; j < 2 && ng < max; j++) {
             if (!c[j]) continue;
             int dup = 0;
@@ -569,6 +587,11 @@ static int key_grams(const gaz *g, const gkey *k, uint64_t *grams, int max) {
         }
     }
     return ng;
+}
+
+static int cmp_gram(const void *a, const void *b) {
+    uint64_t x = sort_g->gk[*(const uint32_t *)a], y = sort_g->gk[*(const uint32_t *)b];
+    return (x > y) - (x < y);
 }
 
 static int build_grams(gaz *g, const uint32_t *bylen) {
@@ -605,7 +628,41 @@ static int build_grams(gaz *g, const uint32_t *bylen) {
         }
     }
     free(fill);
+    /* compact: the grams in order with their ranges, found by binary search (a third of the
+     * hash table's memory) */
+    size_t k = 0;
+    for (size_t i = 0; i < g->gcap; i++)
+        if (g->gcount[i]) {
+            g->gk[k] = g->gk[i], g->gstart[k] = g->gstart[i], g->gcount[k] = g->gcount[i];
+            k++;
+        }
+    g->ngrams = k;
+    uint32_t *ord = malloc((k ? k : 1) * sizeof *ord);
+    uint64_t *nk = malloc((k ? k : 1) * sizeof *nk);
+    uint32_t *ns = malloc((k ? k : 1) * sizeof *ns), *nc = malloc((k ? k : 1) * sizeof *nc);
+    if (!ord || !nk || !ns || !nc) return free(ord), free(nk), free(ns), free(nc), -1;
+    for (size_t i = 0; i < k; i++)
+        ord[i] = (uint32_t)i;
+    sort_g = g;
+    qsort(ord, k, sizeof *ord, cmp_gram);
+    for (size_t i = 0; i < k; i++)
+        nk[i] = g->gk[ord[i]], ns[i] = g->gstart[ord[i]], nc[i] = g->gcount[ord[i]];
+    free(ord), free(g->gk), free(g->gstart), free(g->gcount);
+    g->gk = nk, g->gstart = ns, g->gcount = nc;
     return 0;
+}
+
+/* Index of gram k in the compacted gram arrays, or -1. */
+static long gram_find(const gaz *g, uint64_t k) {
+    size_t lo = 0, hi = g->ngrams;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (g->gk[mid] < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < g->ngrams && g->gk[lo] == k ? (long)lo : -1;
 }
 
 /* Pinyin strings of a key: up to MAX_PY_VARIANTS full spellings (first readings, then one
@@ -654,15 +711,13 @@ static int key_pinyin(gaz *g, const gkey *k, size_t *fcap, size_t *icap) {
     }
     for (int i = 0; i < nfull; i++) {
         size_t off = arena_put(&g->py, full[i], strlen(full[i]));
-        if (off == (size_t)-1 ||
-            grow((void **)&g->pyfull, fcap, g->npyfull + 1, sizeof *g->pyfull))
+        if (off == (size_t)-1 || grow((void **)&g->pyfull, fcap, g->npyfull + 1, sizeof *g->pyfull))
             return -1;
         g->pyfull[g->npyfull++] = (pykey){(uint32_t)off, k->entry, g->ent[k->entry].nchars};
     }
     for (int i = 0; i < ninit; i++) {
         size_t off = arena_put(&g->py, init[i], strlen(init[i]));
-        if (off == (size_t)-1 ||
-            grow((void **)&g->pyinit, icap, g->npyinit + 1, sizeof *g->pyinit))
+        if (off == (size_t)-1 || grow((void **)&g->pyinit, icap, g->npyinit + 1, sizeof *g->pyinit))
             return -1;
         g->pyinit[g->npyinit++] = (pykey){(uint32_t)off, k->entry, g->ent[k->entry].nchars};
     }
@@ -845,9 +900,9 @@ void gaz_stats(const gaz *g, size_t *nentries, size_t *nkeys, size_t *bytes) {
     if (bytes)
         *bytes = g->txt.cap + g->norm.cap + g->py.cap + g->n * sizeof *g->ent +
                  g->nkeys * (sizeof *g->keys + sizeof *g->sorted + sizeof *g->srank) +
-                 g->n * sizeof *g->codes +
-                 g->gcap * (sizeof *g->gk + 2 * sizeof *g->gstart) + g->npost * sizeof *g->post +
-                 (g->npyfull + g->npyinit) * sizeof(pykey) + g->n * sizeof *g->kd;
+                 g->n * sizeof *g->codes + g->ngrams * (sizeof *g->gk + 2 * sizeof *g->gstart) +
+                 g->npost * sizeof *g->post + (g->npyfull + g->npyinit) * sizeof(pykey) +
+                 g->n * sizeof *g->kd;
 }
 
 const gaz_entry *gaz_entry_at(const gaz *g, uint32_t i) {
@@ -1004,8 +1059,8 @@ static size_t key_upper(const gaz *g, const char *q, size_t qlen, size_t lo) {
 }
 
 /* [lo, hi) of the pinyin strings starting with q. */
-static void py_range(const gaz *g, const pykey *a, size_t n, const char *q, size_t qlen,
-                     size_t *lo, size_t *hi) {
+static void py_range(const gaz *g, const pykey *a, size_t n, const char *q, size_t qlen, size_t *lo,
+                     size_t *hi) {
     size_t l = 0, h = n;
     while (l < h) {
         size_t mid = (l + h) / 2;
@@ -1099,12 +1154,13 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
     }
     size_t best = (size_t)-1;
     uint32_t bestcount = UINT32_MAX;
-    for (int i = 0; i < n && g->gcap; i++) {
+    for (int i = 0; i < n; i++) {
         uint64_t gram = n == 1 ? cps[0] : (1ull << 63) | ((uint64_t)cps[i] << 21) | cps[i + 1];
         if (n > 1 && i + 1 >= n) break;
-        size_t slot = gram_slot(g, gram);
-        uint32_t c = g->gcount[slot];
-        if (c < bestcount) bestcount = c, best = slot;
+        long slot = gram_find(g, gram);
+        uint32_t c = slot < 0 ? 0 : g->gcount[slot];
+        if (c < bestcount) bestcount = c, best = (size_t)slot;
+        if (c == 0) break; /* a gram nobody has: no substring hit */
     }
     if (best != (size_t)-1 && bestcount > 0) {
         const uint32_t *p = g->post + g->gstart[best];

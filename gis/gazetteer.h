@@ -59,10 +59,10 @@ gaz_builder *gaz_builder_create(void);
  * aliases: NULL or a NULL-terminated array; lon/lat NaN when there is no point; valid_from,
  * valid_to: dates or NULL; replaced_by: the code of today's division for a former one, or NULL.
  * Returns 0, or -1 with a message (bad UTF-8 name, bad code, out of memory). */
-int gaz_builder_add(gaz_builder *b, gaz_kind kind, const char *code, long long id,
-                    const char *name, const char *level, const char *parent_code,
-                    const char *const *aliases, double lon, double lat, const char *valid_from,
-                    const char *valid_to, const char *replaced_by, char *err, size_t errlen);
+int gaz_builder_add(gaz_builder *b, gaz_kind kind, const char *code, long long id, const char *name,
+                    const char *level, const char *parent_code, const char *const *aliases,
+                    double lon, double lat, const char *valid_from, const char *valid_to,
+                    const char *replaced_by, char *err, size_t errlen);
 
 /* Builds the search structures; always consumes b. Returns the gaz or NULL with a message. */
 gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen);

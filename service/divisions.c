@@ -146,7 +146,7 @@ static void geojson_to_crs(json_t *coords, int depth, gis_crs crs) {
 }
 
 typedef struct {
-    int geometry;    /* ?geometry=geojson */
+    int geometry;      /* ?geometry=geojson */
     char simplify[16]; /* metres, "" for none */
     gis_crs crs;
 } divopts;
@@ -179,9 +179,9 @@ static int division_opts(http_req *r, divopts *o) {
 /* Boundary as GeoJSON in WGS-84, simplified (topology kept) in the CGCS2000 3-degree
  * Gauss-Kruger zone of the division (EPSG 4534..4554) when $3 is not null. */
 #define DIVISION_GEOM_SQL                                                                          \
-    "SELECT code, synthetic, CASE WHEN $2::bool AND geom IS NOT NULL THEN ST_AsGeoJSON("          \
-    " CASE WHEN $3::float8 IS NULL THEN geom ELSE ST_Transform(ST_SimplifyPreserveTopology("      \
-    "  ST_Transform(geom, z.srid), $3::float8), 4326) END, 9) END FROM divisions"                 \
+    "SELECT code, synthetic, CASE WHEN $2::bool AND geom IS NOT NULL THEN ST_AsGeoJSON("           \
+    " CASE WHEN $3::float8 IS NULL THEN geom ELSE ST_Transform(ST_SimplifyPreserveTopology("       \
+    "  ST_Transform(geom, z.srid), $3::float8), 4326) END, 9) END FROM divisions"                  \
     " LEFT JOIN LATERAL (SELECT 4534 + least(20, greatest(0, round((ST_X(ST_PointOnSurface(geom))" \
     " - 75) / 3)::int)) AS srid) z ON true"
 
@@ -206,8 +206,7 @@ int h_divisions_get(http_req *r) {
     int rc;
     if ((rc = division_opts(r, &d))) return rc;
     gaz *g = gaz_slot_acquire(r->app->gaz);
-    if (!g)
-        return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
+    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
     int32_t i = gaz_find_code(g, r->params[0]);
     if (i < 0) {
         gaz_release(g);
@@ -237,8 +236,7 @@ int h_divisions_children(http_req *r) {
     int rc;
     if ((rc = division_opts(r, &d))) return rc;
     gaz *g = gaz_slot_acquire(r->app->gaz);
-    if (!g)
-        return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
+    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
     int32_t i = gaz_find_code(g, r->params[0]);
     if (i < 0) {
         gaz_release(g);
@@ -257,8 +255,8 @@ int h_divisions_children(http_req *r) {
     const char *params[] = {gaz_entry_at(g, (uint32_t)i)->code, d.geometry ? "true" : "false",
                             d.simplify[0] ? d.simplify : NULL};
     free(kids);
-    PGresult *res = db_exec(r->w, DIVISION_GEOM_SQL " WHERE parent_code = $1 ORDER BY code", 3,
-                            params);
+    PGresult *res =
+        db_exec(r->w, DIVISION_GEOM_SQL " WHERE parent_code = $1 ORDER BY code", 3, params);
     gaz_release(g);
     if (!res) {
         json_decref(items);

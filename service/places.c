@@ -48,7 +48,7 @@ static json_t *point_json(double lon, double lat, gis_crs crs) {
 static json_t *places_nearby_json(const gaz *g, const gaz_hit *h, gis_crs crs) {
     const gaz_entry *e = gaz_entry_at(g, h->entry);
     json_t *n = json_pack("{s:s,s:s,s:f,s:o}", "name", e->name, "kind",
-                          e->kind == GAZ_DIVISION ? e->level
+                          e->kind == GAZ_DIVISION  ? e->level
                           : e->kind == GAZ_STATION ? "station"
                                                    : e->level,
                           "distance_m", round(h->distance_m * 10) / 10, "location",
@@ -74,10 +74,10 @@ json_t *places_entry_json(const gaz *g, uint32_t i, gis_crs crs) {
     while (n > 0)
         json_array_append_new(chain, brief_json(gaz_entry_at(g, (uint32_t)up[--n])));
     static const char *const kinds[] = {"division", "station", "place"};
-    json_t *o = json_pack("{s:s?,s:s,s:s,s:s,s:o,s:o}", "code",
-                          e->kind == GAZ_DIVISION ? e->code : NULL, "name", e->name, "level",
-                          e->level, "kind", kinds[e->kind], "parent_chain", chain, "location",
-                          isfinite(e->lon) ? point_json(e->lon, e->lat, crs) : json_null());
+    json_t *o =
+        json_pack("{s:s?,s:s,s:s,s:s,s:o,s:o}", "code", e->kind == GAZ_DIVISION ? e->code : NULL,
+                  "name", e->name, "level", e->level, "kind", kinds[e->kind], "parent_chain", chain,
+                  "location", isfinite(e->lon) ? point_json(e->lon, e->lat, crs) : json_null());
     if (e->kind != GAZ_DIVISION) json_object_set_new(o, "id", json_integer(e->id));
     if (e->kind == GAZ_DIVISION) {
         json_object_set_new(o, "valid_from",
@@ -87,7 +87,7 @@ json_t *places_entry_json(const gaz *g, uint32_t i, gis_crs crs) {
     if (e->former) {
         const gaz_entry *t = e->replaced_by >= 0 ? gaz_entry_at(g, (uint32_t)e->replaced_by) : NULL;
         json_object_set_new(o, "replaced_by",
-                            !t ? json_null()
+                            !t          ? json_null()
                             : t->former ? brief_json(t)
                                         : places_entry_json(g, (uint32_t)e->replaced_by, crs));
     }
@@ -113,6 +113,8 @@ int h_places_search(http_req *r) {
     if (n == -2)
         return http_error(r, 400, "invalid_query", "q", "q is longer than %d bytes",
                           GAZ_MAX_QUERY_BYTES);
+    if ((size_t)n != strlen(q))
+        return http_error(r, 400, "invalid_query", "q", "q must not contain NUL characters");
     if ((rc = query_crs(r, &crs))) return rc;
     gaz_query opt = {NULL, 0, 0, 0, 50};
     n = http_query(r, "limit", buf, sizeof buf);
@@ -153,8 +155,7 @@ int h_places_search(http_req *r) {
         opt.near = 1;
     }
     gaz *g = gaz_slot_acquire(r->app->gaz);
-    if (!g)
-        return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
+    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
     gaz_hit hits[GAZ_MAX_LIMIT];
     n = gaz_search(g, q, &opt, hits, err, sizeof err);
     if (n < 0) {

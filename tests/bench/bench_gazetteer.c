@@ -30,9 +30,9 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-static const char *const mix[] = {"村", "镇", "新", "海", "朝阳", "新浦", "东风", "社区",
-                                  "新浦街", "朝阳社", "人民路", "haizhou", "hzq", "xinpu",
-                                  "cy", "3207", "320706", "110101", "朝阳社区", "开发区"};
+static const char *const mix[] = {
+    "村",     "镇",      "新",  "海",    "朝阳", "新浦", "东风",   "社区",   "新浦街",   "朝阳社",
+    "人民路", "haizhou", "hzq", "xinpu", "cy",   "3207", "320706", "110101", "朝阳社区", "开发区"};
 
 int main(int argc, char **argv) {
     if (argc < 2) {
