@@ -40,7 +40,8 @@ int gisload_once(app *a, PGconn *pg, char *err, size_t errlen) {
     div = query_bin(
         pg,
         "SELECT code::text, name, level, (kind = 'zone')::int::text, ST_AsBinary(geom) FROM divisions"
-        " WHERE geom IS NOT NULL AND level IN ('city', 'county', 'town', 'community') ORDER BY code",
+        " WHERE geom IS NOT NULL AND valid_to IS NULL AND level IN ('city', 'county', 'town', 'community')"
+        " ORDER BY code",
         err, errlen);
     st =
         div ? query_bin(
