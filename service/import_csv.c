@@ -34,8 +34,9 @@ static int copy_in(PGconn *pg, const char *path, char *err, size_t errlen) {
     gzFile f = gzopen(path, "rb");
     if (!f) return snprintf(err, errlen, "cannot open %s", path), -1;
     if (!gzgets(f, buf, sizeof buf) || strncmp(buf, "code,name,level,parent_code", 27) != 0) {
-        snprintf(err, errlen, "not a division list: the first line must be "
-                              "code,name,level,parent_code");
+        snprintf(err, errlen,
+                 "not a division list: the first line must be "
+                 "code,name,level,parent_code");
         goto done;
     }
     PGresult *res = PQexec(pg, "COPY incoming (code, name, level, parent_code) FROM STDIN WITH"

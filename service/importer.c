@@ -746,11 +746,10 @@ static void print_reject(void *ctx, long index, const char *code, const char *ms
 }
 
 int cmd_import_divisions(app *a, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"level", required_argument, 0, 'l'},
-        {"crs", required_argument, 0, 'c'},
-        {"effective", required_argument, 0, 'e'},
-        {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"level", required_argument, 0, 'l'},
+                                             {"crs", required_argument, 0, 'c'},
+                                             {"effective", required_argument, 0, 'e'},
+                                             {0, 0, 0, 0}};
     const char *effective = NULL;
     csv_stats cs;
     import_opts o = {.crs = GIS_CRS_WGS84, .on_reject = print_reject};
@@ -797,7 +796,8 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     char tail;
     if (!effective)
         effective = today;
-    else if (sscanf(effective, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 || strlen(effective) != 10) {
+    else if (sscanf(effective, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
+             strlen(effective) != 10) {
         fprintf(stderr, "patrold: import-divisions: --effective must be YYYY-MM-DD\n");
         return 2;
     }
