@@ -113,11 +113,15 @@ void *gisload_thread(void *arg) {
                 PQconsumeInput(pg);
                 while ((n = PQnotifies(pg)))
                     PQfreemem(n);
-                /* the gazetteer first: once /readyz sees the index, place search works too */
-                if (gazload_once(a, pg, err, sizeof err) != 0)
+                /* at start the gazetteer first (once /readyz sees the index, place search works
+                 * too); on reloads the spatial index first (routing must not wait for names) */
+                int first = !gis_slot_ready(a->gis);
+                if (first && gazload_once(a, pg, err, sizeof err) != 0)
                     fprintf(stderr, "gazetteer: reload failed: %s\n", err);
                 if (gisload_once(a, pg, err, sizeof err) != 0)
                     fprintf(stderr, "gis: reload failed: %s\n", err);
+                if (!first && gazload_once(a, pg, err, sizeof err) != 0)
+                    fprintf(stderr, "gazetteer: reload failed: %s\n", err);
                 dirty = 0;
             }
             struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
