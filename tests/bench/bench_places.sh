@@ -10,6 +10,8 @@ if [ ! -f "$list" ]; then
   exit 0
 fi
 secs=${BENCH_PLACES_SECONDS:-5}
+# in process, no HTTP: build time, memory, search latency of the gazetteer alone
+"$BENCH_BUILD/bench_gazetteer" "$list" 200 | grep -v '^  '
 db=$(bench_fresh_db)
 conn="host=$PATROLD_TEST_PGHOST dbname=$db user=postgres"
 t0=$(date +%s.%N)
