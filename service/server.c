@@ -13,6 +13,7 @@
 
 #include <civetweb.h>
 
+#include "gis/gazetteer.h"
 #include "gis/index.h"
 #include "gis/proj.h"
 #include "service/db.h"
@@ -221,9 +222,10 @@ int server_run(app *a) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!(a->gis = gis_slot_create()) || pool_create(a) != 0) {
+    if (!(a->gis = gis_slot_create()) || !(a->gaz = gaz_slot_create()) || pool_create(a) != 0) {
         fprintf(stderr, "patrold: out of memory\n");
         gis_slot_destroy(a->gis);
+        gaz_slot_destroy(a->gaz);
         return 1;
     }
     pthread_t bg[NBACKGROUND];
@@ -240,6 +242,7 @@ int server_run(app *a) {
             pthread_join(bg[i], NULL);
         pool_destroy(a);
         gis_slot_destroy(a->gis);
+        gaz_slot_destroy(a->gaz);
         return 1;
     }
     mg_set_request_handler(ctx, "/", http_dispatch, a);
@@ -261,6 +264,7 @@ int server_run(app *a) {
         pthread_join(bg[i], NULL);
     pool_destroy(a);
     gis_slot_destroy(a->gis);
+    gaz_slot_destroy(a->gaz);
     mg_exit_library();
     fprintf(stderr, "patrold: stopped\n");
     return 0;
