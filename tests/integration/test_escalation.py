@@ -64,8 +64,8 @@ class EscalationTest(unittest.TestCase):
     def test_climbs_to_city(self):
         srv = self.server()
         tok = srv.login("patrol")
+        d = srv.login("supervisor")  # before the reports: a sign-in (Argon2) can outlast a 1 s deadline
         rep, acked = self.create(srv, tok, 2)
-        d = srv.login("supervisor")
         self.assertEqual(srv.request("POST", "/api/v1/reports/%d/events" % acked["id"], json_body={"type": "acknowledge"},
                                      token=d).status, 200)
         chain = chain_of(self.db, rep["responsible_station"]["id"])
