@@ -46,6 +46,8 @@ static const opt opts[] = {
     {"json_body_limit", I(json_body_limit), "1048576",
      "default body limit of JSON routes in bytes"},
     {"access_log", I(access_log), "1", "1 writes one line per request to stderr"},
+    {"tile_cache_mb", I(tile_cache_mb), "64",
+     "memory for cached division, station and coverage tiles, MiB (0 disables)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -24,6 +24,7 @@ typedef struct config {
     int token_ttl_s;          /* bearer token lifetime */
     int json_body_limit;      /* default request body limit for JSON routes, bytes */
     int access_log;           /* 1: one line per request on stderr */
+    int tile_cache_mb;        /* memory for cached static vector tiles, MiB; 0 disables */
 } config;
 
 /* Fills *c with the defaults. */

@@ -89,12 +89,14 @@ int http_metrics_reply(http_req *r) {
 int http_send(http_req *r, int status, const char *ctype, const char *body, size_t len,
               const char *extra_headers) {
     char head[1024];
+    /* no-store unless the handler sends its own Cache-Control (static map tiles) */
+    int own_cc = extra_headers && strstr(extra_headers, "Cache-Control:") != NULL;
     int n = snprintf(head, sizeof head,
                      "HTTP/1.1 %d %s\r\nContent-Length: %zu\r\nX-Request-Id: %s\r\n"
-                     "Cache-Control: no-store\r\n%s%s%s%s\r\n",
+                     "%s%s%s%s%s\r\n",
                      status, mg_get_response_code_text(r->conn, status), len, r->request_id,
-                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
-                     extra_headers ? extra_headers : "");
+                     own_cc ? "" : "Cache-Control: no-store\r\n", ctype ? "Content-Type: " : "",
+                     ctype ? ctype : "", ctype ? "\r\n" : "", extra_headers ? extra_headers : "");
     if (n < 0 || (size_t)n >= sizeof head) return -1;
     char *out = malloc((size_t)n + len);
     if (!out) return -1;

@@ -48,6 +48,10 @@ const route routes[] = {
 
     /* units */
 
+    /* map (tiles.c) */
+    {"GET", "/tiles/{layer}/{z}/{x}/{y}.mvt", h_tiles, BODY_NONE, 0, 0,
+     "Vector tile (MVT) of divisions, stations, coverage, reports or units (signed in); ?crs=gcj02"},
+
     /* open311 */
     {"GET", "/open311/v2/discovery.json", h_o311_discovery, BODY_NONE, 0, 0,
      "Open311 service discovery (JSON)"},
