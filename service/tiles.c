@@ -71,6 +71,14 @@ static const char units_sql[] = TILE_CTE
     " greatest(0, extract(epoch FROM now() - u.position_at))::int AS age_s, " MVT_GEOM(
         "ST_Transform(u.position, 3857)") " FROM units u, e, q4 WHERE u.position && q4.m4" SCOPE(UNIT_CODE) ") t WHERE t.geom IS NOT NULL";
 
+const char *tiles_sql(const char *layer) {
+    static const char *const sql[NLAYERS] = {divisions_sql, stations_sql, coverage_sql, reports_sql,
+                                             units_sql};
+    for (int i = 0; i < NLAYERS; i++)
+        if (strcmp(layer, layer_names[i]) == 0) return sql[i];
+    return NULL;
+}
+
 /* ---- the cache of static tiles ---- */
 
 typedef struct centry {
@@ -224,8 +232,7 @@ static void gcj_shift(long z, long x, long y, double *dx, double *dy) {
     *dy = y1 - y0;
 }
 
-/* The tiers whose outlines ($7) and labels ($8) a zoom shows. */
-static void tiers_for(long z, const char **outline, const char **label) {
+void tiles_tiers(long z, const char **outline, const char **label) {
     *outline = z >= 12   ? "{city,county,town,community}"
                : z >= 10 ? "{city,county,town}"
                          : "{city,county}";
@@ -300,7 +307,7 @@ int h_tiles(http_req *r) {
     switch (layer) {
     case L_DIVISIONS:
         sql = divisions_sql;
-        tiers_for(z, &p[6], &p[7]);
+        tiles_tiers(z, &p[6], &p[7]);
         np = 8;
         break;
     case L_STATIONS:
