@@ -87,6 +87,7 @@ function el(tag, attrs, ...kids) {
 
 function authTileLoader(tile, url) {
   tile.setLoader((extent, resolution, projection) => {
+    if (!state.token) { tile.setFeatures([]); return; } // signed out: refreshed after sign-in
     fetch(url, { headers: { Authorization: "Bearer " + state.token } })
       .then((r) => (r.status === 200 ? r.arrayBuffer() : null))
       .then((buf) => {
@@ -130,11 +131,13 @@ function coverageStyle(f) {
   return new Style({ fill: new Fill({ color: tierFill[f.get("tier")] || "rgba(0,0,0,0)" }) });
 }
 
-const stationStyle = (f) => new Style({
-  image: new RegularShape({ points: 4, radius: 6, angle: Math.PI / 4, fill: new Fill({ color: "#1864ab" }),
-    stroke: new Stroke({ color: "#fff", width: 1.5 }) }),
-  text: new Text({ text: f.get("name"), offsetY: 14, font: '11px "WenQuanYi Micro Hei", sans-serif',
-    fill: new Fill({ color: "#1864ab" }), stroke: new Stroke({ color: "#fff", width: 3 }) }),
+const stationIcon = new RegularShape({ points: 4, radius: 6, angle: Math.PI / 4, fill: new Fill({ color: "#1864ab" }),
+  stroke: new Stroke({ color: "#fff", width: 1.5 }) });
+// station names from zoom 12 on (below that the division labels say enough)
+const stationStyle = (f, resolution) => new Style({
+  image: stationIcon,
+  text: resolution < 40 ? new Text({ text: f.get("name"), offsetY: 14, font: '11px "WenQuanYi Micro Hei", sans-serif',
+    fill: new Fill({ color: "#1864ab" }), stroke: new Stroke({ color: "#fff", width: 3 }) }) : undefined,
 });
 
 // status -> colour AND shape (colour is never the only cue)
