@@ -159,7 +159,10 @@ await step("dispatch a unit from the page: the unit becomes busy", async () => {
   unitId = Number(await page.getAttribute("#d-candidates .b-dispatch", "data-unit"));
   await page.click("#d-candidates .b-dispatch");
   await waitFor(page, (u) => { const s = document.querySelector(`#units li[data-unit="${u}"] .u-status`); return s && s.textContent === "出警中"; },
-    unitId, 5000, `unit ${unitId} shown as 出警中 (busy)`);
+    unitId, 5000, `unit ${unitId} shown as 出警中 (busy)`).catch(async (e) => {
+    const seen = await page.evaluate(() => document.getElementById("units").textContent);
+    throw new Error(e.message + "; units: " + seen);
+  });
   await waitFor(page, () => document.getElementById("d-title").textContent.includes("已派遣"), null, 3000, "the report shown as 已派遣");
   const r = await api("GET", "/api/v1/reports/" + id, null, dispatcher);
   assert(r.data.status === "dispatched" && r.data.unit_id === unitId, "report not dispatched to unit " + unitId);

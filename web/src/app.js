@@ -15,7 +15,7 @@ const STATUS = { new: "待确认", acknowledged: "已确认", dispatched: "已�
   resolved: "已办结", cancelled: "已撤销", duplicate: "重复" };
 const CATEGORY = { vagrant: "流浪人员", beggar: "乞讨人员", lost_elderly: "走失老人", minor: "未成年人",
   mental_illness: "精神障碍", injured_or_ill: "伤病人员", other: "其他" };
-const UNIT_STATUS = { available: "空闲", busy: "出警中", off_duty: "下班" };
+const UNIT_STATUS = { available: "空闲", busy: "出警中", dispatched: "出警中", on_scene: "在现场", off_duty: "下班" };
 const OUTCOME = { admitted_to_station: "入站救助", escorted_home: "护送返家", sent_to_hospital: "送医",
   refused_help: "拒绝救助", not_found: "未找到", handed_to_police: "移交公安" };
 const OPEN = ["new", "acknowledged", "dispatched", "on_scene"];
@@ -162,7 +162,7 @@ function reportStyle(f) {
 
 function unitStyle(f) {
   const st = f.get("status");
-  const color = st === "available" ? "#2f9e44" : st === "busy" ? "#e8590c" : "#868e96";
+  const color = st === "available" ? "#2f9e44" : st === "off_duty" ? "#868e96" : "#e8590c";
   return new Style({
     image: new Circle({ radius: 7, fill: new Fill({ color }), stroke: new Stroke({ color: "#fff", width: 2 }) }),
     text: new Text({ text: f.get("name") + " · " + fmtAge(f.get("age_s")), offsetY: -15,
