@@ -384,18 +384,19 @@ async function loadCandidates(r) {
 
 async function loadPhotos(r) {
   const box = $("d-photos");
-  box.replaceChildren();
+  const out = []; // built aside: two loads at once (an action and its event) must not both append
   try {
     const data = await api("GET", "/api/v1/reports/" + r.id + "/photos");
-    if (!data.items.length) box.append("无照片");
+    if (!data.items.length) out.push("无照片");
     for (const p of data.items) {
       const res = await fetch(p.url, { headers: { Authorization: "Bearer " + state.token } });
       if (!res.ok) continue;
       const img = el("img", { alt: "现场照片 " + p.id, class: "photo" });
       img.src = URL.createObjectURL(await res.blob());
-      box.append(img);
+      out.push(img);
     }
-  } catch (e) { box.append("照片不可用：" + e.message); }
+  } catch (e) { out.push("照片不可用：" + e.message); }
+  if (state.selected === r.id) box.replaceChildren(...out);
 }
 
 async function loadTimeline(r) {
@@ -483,6 +484,7 @@ $("search").addEventListener("input", () => {
 });
 $("search-form").addEventListener("submit", async (e) => {
   e.preventDefault();
+  clearTimeout(searchTimer);
   const first = await runSearch();
   if (first) flyTo(first);
 });
@@ -504,6 +506,7 @@ async function runSearch() {
   return items[0] || null;
 }
 function flyTo(p) {
+  clearTimeout(searchTimer);
   $("search-results").hidden = true;
   if (!p.location) return;
   const zoom = { county: 11, town: 13, community: 15 }[p.level] || 15;
