@@ -125,8 +125,7 @@ await step("tiles drawn on the map (divisions, stations, reports, units)", async
     return n;
   });
   assert(painted > 2000, "only " + painted + " painted pixels on the map canvases");
-  const units = await page.evaluate(() => window.__console.units.size);
-  assert(units > 0, "no units on the map");
+  await waitFor(page, () => window.__console.units.size > 0, null, 5000, "units on the map");
 });
 
 let liveId;
