@@ -25,6 +25,16 @@ typedef struct config {
     int json_body_limit;      /* default request body limit for JSON routes, bytes */
     int access_log;           /* 1: one line per request on stderr */
     int tile_cache_mb;        /* memory for cached static vector tiles, MiB; 0 disables */
+    /* units, positions, live events (units.c, events.c) */
+    int position_retention_days; /* day partitions of unit_positions older than this are dropped */
+    double max_fix_speed_mps;    /* a fix implying a faster move is stored flagged, ignored */
+    double dispatch_speed_mps;   /* candidates: eta_s = distance / this */
+    int position_stale_s;        /* candidates: a position older than this is flagged stale */
+    int events_poll_ms;          /* how often the one event reader polls the events table */
+    int stream_token_ttl_s;      /* lifetime of a ?access_token= stream token */
+    int stream_keepalive_s;      /* comment line sent to idle event streams */
+    int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
+    int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
 } config;
 
 /* Fills *c with the defaults. */

@@ -30,6 +30,19 @@ int h_photos_list(http_req *r);
 int h_photos_get(http_req *r);
 
 /* units.c */
+int h_units_list(http_req *r);
+int h_units_create(http_req *r);
+int h_units_get(http_req *r);
+int h_units_status(http_req *r);
+int h_units_positions(http_req *r);
+int h_reports_candidates(http_req *r);
+
+/* coverage.c */
+int h_coverage(http_req *r);
+
+/* events.c */
+int h_events_stream(http_req *r);
+int h_events_token(http_req *r);
 
 /* reports_list.c */
 int h_reports_list(http_req *r);

@@ -26,7 +26,7 @@
  * Lifecycle rules (the table `transitions` below; anything else is 409 invalid_transition):
  *   acknowledge     new                                -> acknowledged  dispatcher, supervisor, admin
  *   dispatch        acknowledged (also new)            -> dispatched    dispatcher, supervisor, admin
- *                   needs unit_id of an existing unit that is `available`; the unit becomes `busy`
+ *                   needs unit_id of an existing unit that is `available`; it becomes `dispatched`
  *   arrive          dispatched                         -> on_scene      patrol, dispatcher, supervisor, admin
  *   resolve         on_scene, dispatched               -> resolved      patrol, dispatcher, supervisor, admin
  *                   needs outcome (API.md enum)
@@ -37,7 +37,8 @@
  *   escalate        new, acknowledged, dispatched, on_scene -> (same)    dispatcher, supervisor, admin
  *                   moves the responsible station to its parent (409 no_parent_station at the top),
  *                   new ack_deadline from the parent's tier
- * Ending a report (resolve, cancel, mark_duplicate) sets its unit back to `available` when busy.
+ * The unit follows (units_follow_report): dispatch -> dispatched, arrive -> on_scene, and ending a
+ * report (resolve, cancel, mark_duplicate) sets it back to `available`.
  * Every request may carry "note" (string, <= 1,000 characters) kept in the audit details.
  * Every user acts only on reports in scope (auth_in_scope of the most local division; outside-city
  * reports only city-wide users); others get 404, as for GET.
@@ -56,6 +57,7 @@
 #include "gis/index.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/units.h"
 
 enum { MAX_BATCH = 500, MAX_DESCRIPTION = 4000, MAX_NOTE = 1000, MAX_DUPS = 20 };
 
@@ -182,6 +184,10 @@ static int parse_rfc3339(const char *s, double *out) {
     long long days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     *out = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
     return 0;
+}
+
+int report_parse_rfc3339(const char *s, double *out) {
+    return parse_rfc3339(s, out);
 }
 
 /* ---- row -> JSON ---- */
@@ -1112,11 +1118,6 @@ int h_reports_event(http_req *r) {
                             PQgetvalue(q, 0, 0));
             goto rollback;
         }
-        PQclear(q);
-        if (!(q = db_exec(
-                  w, "UPDATE units SET status = 'busy', updated_at = now() WHERE id = $1::bigint",
-                  1, pu)))
-            goto dberr;
     } else if (tr->needs == NEEDS_DUPLICATE_OF) {
         snprintf(dup_s, sizeof dup_s, "%lld", dup_of);
         const char *pd[] = {dup_s};
@@ -1190,15 +1191,9 @@ int h_reports_event(http_req *r) {
     free(details_s);
     PQclear(up);
     if (!q) goto dberr;
-    if (tr->ends && val(cur, 0, REPORT_COL_UNIT_ID)) {
-        const char *pf[] = {val(cur, 0, REPORT_COL_UNIT_ID)};
-        PQclear(q);
-        if (!(q = db_exec(w,
-                          "UPDATE units SET status = 'available', updated_at = now()"
-                          " WHERE id = $1::bigint AND status = 'busy'",
-                          1, pf)))
-            goto dberr;
-    }
+    /* the unit follows its report (units.c): dispatched, on_scene, available again at the end */
+    if (units_follow_report(w, *unit_s ? unit_s : val(cur, 0, REPORT_COL_UNIT_ID), tr->type) != 0)
+        goto dberr;
     PQclear(q);
     if (!(q = db_exec(w, get_sql, 1, p1))) goto dberr;
     if (db_commit(w) != 0) goto dberr;

@@ -103,6 +103,10 @@ int report_row_visible(const auth_user *u, PGresult *res, int row);
 /* A positive decimal id of at most 18 digits -> *out. Returns 0, or -1 when malformed. */
 int report_parse_id(const char *s, long long *out);
 
+/* RFC 3339 date-time with offset (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM)) -> seconds since the
+ * epoch. Returns 0, or -1 when malformed (31 February included). The one parser of client times. */
+int report_parse_rfc3339(const char *s, double *out);
+
 /* Loads report r->params[0] (REPORT_COLUMNS) when r's user may see it. Returns 0 with *res (the
  * caller PQclears it), or the status of the error already sent: 404 for a malformed, unknown or
  * out-of-scope id (one answer for all three), 503/500 for the database. */

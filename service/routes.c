@@ -47,6 +47,26 @@ const route routes[] = {
      "Reports as CSV (UTF-8, BOM), same filters"},
 
     /* units */
+    {"GET", "/api/v1/units", h_units_list, BODY_NONE, 0, ROLE_ANY,
+     "Units in the user's division: status, division, limit, cursor, crs"},
+    {"POST", "/api/v1/units", h_units_create, BODY_JSON, 4 * KB, ROLE_STAFF,
+     "Create a unit of a station"},
+    {"GET", "/api/v1/units/{id}", h_units_get, BODY_NONE, 0, ROLE_ANY,
+     "One unit: station, status, members, last position and its age"},
+    {"POST", "/api/v1/units/{id}/status", h_units_status, BODY_JSON, 1 * KB, ROLE_ANY,
+     "Set a unit available, busy or off_duty"},
+    {"POST", "/api/v1/units/{id}/positions", h_units_positions, BODY_JSON, 512 * KB, ROLE_ANY,
+     "Up to 1,000 position fixes, any order; the newest becomes the unit's position"},
+    {"GET", "/api/v1/reports/{id}/candidates", h_reports_candidates, BODY_NONE, 0, ROLE_STAFF,
+     "Available units nearest to a report, with eta_s and stale positions flagged"},
+    {"GET", "/api/v1/coverage", h_coverage, BODY_NONE, 0, ROLE_STAFF,
+     "Patrol coverage per community: last patrolled, share within 100 m of a track (since, division)"},
+
+    /* live events */
+    {"POST", "/api/v1/events/token", h_events_token, BODY_NONE, 0, ROLE_ANY,
+     "A short-lived token for ?access_token= of the event stream"},
+    {"GET", "/api/v1/events", h_events_stream, BODY_NONE, 0, 0,
+     "Live report and unit events (text/event-stream; Bearer or ?access_token=; Last-Event-ID or ?after=)"},
 
     /* map (tiles.c) */
     {"GET", "/tiles/{layer}/{z}/{x}/{y}.mvt", h_tiles, BODY_NONE, 0, 0,

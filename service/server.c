@@ -13,9 +13,11 @@
 #include "gis/index.h"
 #include "gis/proj.h"
 #include "service/db.h"
+#include "service/events.h"
 #include "service/gisload.h"
 #include "service/http.h"
 #include "service/reports.h"
+#include "service/units.h"
 
 /* Background threads, each given the app; each polls a->stopping. */
 static const struct {
@@ -24,6 +26,8 @@ static const struct {
 } background[] = {
     {"gis-loader", gisload_thread},
     {"escalation", escalate_thread},
+    {"events", events_thread},
+    {"positions", units_maintenance_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

@@ -56,7 +56,7 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(r.json()["status"], status)
             if body["type"] == "dispatch":
                 self.assertEqual(r.json()["unit_id"], unit)
-                self.assertEqual(self.db.value("SELECT status FROM units WHERE id = %s", unit), "busy")
+                self.assertEqual(self.db.value("SELECT status FROM units WHERE id = %s", unit), "dispatched")
         self.assertEqual(self.db.value("SELECT status FROM units WHERE id = %s", unit), "available")
         self.assertEqual(self.db.value("SELECT outcome FROM reports WHERE id = %s", rid), "admitted_to_station")
         tl = self.srv.request("GET", "/api/v1/reports/%d/timeline" % rid, token=self.tok["dispatcher"])
