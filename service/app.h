@@ -7,6 +7,7 @@
 #include "service/config.h"
 
 struct gis_slot;
+struct gaz_slot;
 struct gis_locator;
 struct gis_proj;
 
@@ -14,6 +15,7 @@ typedef struct app {
     config cfg;
     char conninfo[1024];  /* resolved database conninfo */
     struct gis_slot *gis; /* the published spatial index (gis/index.h) */
+    struct gaz_slot *gaz; /* the published gazetteer (gis/gazetteer.h) */
     _Atomic int stopping; /* set once on shutdown; background threads poll it */
 } app;
 

@@ -9,6 +9,7 @@
 
 #include "gis/index.h"
 #include "service/db.h"
+#include "service/places.h"
 #include "service/server.h"
 #include "service/tiles.h"
 
@@ -40,7 +41,8 @@ int gisload_once(app *a, PGconn *pg, char *err, size_t errlen) {
     div = query_bin(
         pg,
         "SELECT code::text, name, level, (kind = 'zone')::int::text, ST_AsBinary(geom) FROM divisions"
-        " WHERE geom IS NOT NULL AND level IN ('city', 'county', 'town', 'community') ORDER BY code",
+        " WHERE geom IS NOT NULL AND valid_to IS NULL AND level IN ('city', 'county', 'town', 'community')"
+        " ORDER BY code",
         err, errlen);
     st =
         div ? query_bin(
@@ -113,8 +115,15 @@ void *gisload_thread(void *arg) {
                 PQconsumeInput(pg);
                 while ((n = PQnotifies(pg)))
                     PQfreemem(n);
+                /* at start the gazetteer first (once /readyz sees the index, place search works
+                 * too); on reloads the spatial index first (routing must not wait for names) */
+                int first = !gis_slot_ready(a->gis);
+                if (first && gazload_once(a, pg, err, sizeof err) != 0)
+                    fprintf(stderr, "gazetteer: reload failed: %s\n", err);
                 if (gisload_once(a, pg, err, sizeof err) != 0)
                     fprintf(stderr, "gis: reload failed: %s\n", err);
+                if (!first && gazload_once(a, pg, err, sizeof err) != 0)
+                    fprintf(stderr, "gazetteer: reload failed: %s\n", err);
                 dirty = 0;
             }
             struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};

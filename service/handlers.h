@@ -16,7 +16,12 @@ int h_auth_logout(http_req *r);
 int h_auth_me(http_req *r);
 
 /* places.c */
+int h_places_search(http_req *r);
 int h_places_reverse(http_req *r);
+
+/* divisions.c */
+int h_divisions_get(http_req *r);
+int h_divisions_children(http_req *r);
 
 /* reports.c */
 int h_reports_create(http_req *r);

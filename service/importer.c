@@ -746,8 +746,12 @@ static void print_reject(void *ctx, long index, const char *code, const char *ms
 }
 
 int cmd_import_divisions(app *a, int argc, char **argv) {
-    static const struct option longopts[] = {
-        {"level", required_argument, 0, 'l'}, {"crs", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+    static const struct option longopts[] = {{"level", required_argument, 0, 'l'},
+                                             {"crs", required_argument, 0, 'c'},
+                                             {"effective", required_argument, 0, 'e'},
+                                             {0, 0, 0, 0}};
+    const char *effective = NULL;
+    csv_stats cs;
     import_opts o = {.crs = GIS_CRS_WGS84, .on_reject = print_reject};
     import_stats st;
     char err[1024];
@@ -757,6 +761,8 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         if (c == 'l')
             o.level = optarg;
+        else if (c == 'e')
+            effective = optarg;
         else if (c == 'c') {
             if (gis_crs_parse(optarg, &o.crs) != 0) {
                 fprintf(
@@ -770,12 +776,29 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     if (argc - optind != 1) {
         fprintf(
             stderr,
-            "usage: patrold import-divisions FILE [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]\n");
+            "usage: patrold import-divisions FILE [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]\n"
+            "       patrold import-divisions LIST.csv[.gz] [--effective YYYY-MM-DD]\n");
         return 2;
     }
     if (o.level && !import_level_valid(o.level)) {
         fprintf(stderr, "patrold: import-divisions: --level must be province, city, county, town "
                         "or community\n");
+        return 2;
+    }
+    size_t plen = strlen(argv[optind]);
+    int csv = (plen > 4 && strcmp(argv[optind] + plen - 4, ".csv") == 0) ||
+              (plen > 7 && strcmp(argv[optind] + plen - 7, ".csv.gz") == 0);
+    char today[16];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(today, sizeof today, "%Y-%m-%d", localtime_r(&now, &tm));
+    int y, mo, d;
+    char tail;
+    if (!effective)
+        effective = today;
+    else if (sscanf(effective, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
+             strlen(effective) != 10) {
+        fprintf(stderr, "patrold: import-divisions: --effective must be YYYY-MM-DD\n");
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -786,7 +809,8 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     PQclear(res);
     if (!ok)
         snprintf(err, sizeof err, "database: %s", PQerrorMessage(pg));
-    else if (import_geojson(pg, argv[optind], &o, &st, err, sizeof err) != 0)
+    else if (csv ? import_csv(pg, argv[optind], effective, &cs, err, sizeof err) != 0
+                 : import_geojson(pg, argv[optind], &o, &st, err, sizeof err) != 0)
         ok = 0;
     else {
         res = PQexec(pg, "COMMIT");
@@ -808,7 +832,12 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     PQfinish(pg);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("imported %ld features (%ld repaired), rejected %ld, in %.1f s\n", st.imported,
-           st.repaired, st.rejected, secs);
+    if (csv)
+        printf("imported %ld divisions of %ld rows (effective %s): %ld new, %ld renamed, %ld "
+               "merged, %ld abolished, in %.1f s\n",
+               cs.kept, cs.rows, effective, cs.added, cs.renamed, cs.merged, cs.abolished, secs);
+    else
+        printf("imported %ld features (%ld repaired), rejected %ld, in %.1f s\n", st.imported,
+               st.repaired, st.rejected, secs);
     return 0;
 }

@@ -1,16 +1,19 @@
-/* places.c - place-name answers: reverse geocoding from the in-memory index (four tiers, zones,
- * responsible station) plus the nearest named places and stations from PostGIS. */
+/* places.c - place-name answers from memory: search of the gazetteer (gis/gazetteer.h) and reverse
+ * geocoding (four tiers, zones and responsible station from the spatial index, the nearest named
+ * places and stations from the gazetteer's own KD-tree). No database query on either path. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "gis/coords.h"
+#include "gis/gazetteer.h"
 #include "gis/index.h"
 #include "service/commands.h"
 #include "service/db.h"
 #include "service/gisload.h"
 #include "service/handlers.h"
+#include "service/places.h"
 
 /* Reads a finite number from the query string. Returns 0, or an HTTP error already sent. */
 static int query_number(http_req *r, const char *name, double *out) {
@@ -39,6 +42,139 @@ static json_t *point_json(double lon, double lat, gis_crs crs) {
     gis_from_wgs84(crs, lon, lat, &x, &y);
     return json_pack("{s:f,s:f,s:s}", "lon", round(x * 1e7) / 1e7, "lat", round(y * 1e7) / 1e7,
                      "crs", gis_crs_name(crs));
+}
+
+/* {"code"|"id", "name", "kind", "distance_m", "location"} of a nearest hit. */
+static json_t *places_nearby_json(const gaz *g, const gaz_hit *h, gis_crs crs) {
+    const gaz_entry *e = gaz_entry_at(g, h->entry);
+    json_t *n = json_pack("{s:s,s:s,s:f,s:o}", "name", e->name, "kind",
+                          e->kind == GAZ_DIVISION  ? e->level
+                          : e->kind == GAZ_STATION ? "station"
+                                                   : e->level,
+                          "distance_m", round(h->distance_m * 10) / 10, "location",
+                          point_json(e->lon, e->lat, crs));
+    if (e->kind == GAZ_DIVISION)
+        json_object_set_new(n, "code", json_string(e->code));
+    else
+        json_object_set_new(n, "id", json_integer(e->id));
+    return n;
+}
+
+/* {code, name, level} of a division entry. */
+static json_t *brief_json(const gaz_entry *e) {
+    return json_pack("{s:s,s:s,s:s}", "code", e->code, "name", e->name, "level", e->level);
+}
+
+json_t *places_entry_json(const gaz *g, uint32_t i, gis_crs crs) {
+    const gaz_entry *e = gaz_entry_at(g, i);
+    json_t *chain = json_array();
+    int32_t up[16], n = 0;
+    for (int32_t p = e->parent; p >= 0 && n < 16; p = gaz_entry_at(g, (uint32_t)p)->parent)
+        up[n++] = p;
+    while (n > 0)
+        json_array_append_new(chain, brief_json(gaz_entry_at(g, (uint32_t)up[--n])));
+    static const char *const kinds[] = {"division", "station", "place"};
+    json_t *o =
+        json_pack("{s:s?,s:s,s:s,s:s,s:o,s:o}", "code", e->kind == GAZ_DIVISION ? e->code : NULL,
+                  "name", e->name, "level", e->level, "kind", kinds[e->kind], "parent_chain", chain,
+                  "location", isfinite(e->lon) ? point_json(e->lon, e->lat, crs) : json_null());
+    if (e->kind != GAZ_DIVISION) json_object_set_new(o, "id", json_integer(e->id));
+    if (e->kind == GAZ_DIVISION) {
+        json_object_set_new(o, "valid_from",
+                            e->valid_from ? json_string(e->valid_from) : json_null());
+        json_object_set_new(o, "valid_to", e->valid_to ? json_string(e->valid_to) : json_null());
+    }
+    if (e->former) {
+        const gaz_entry *t = e->replaced_by >= 0 ? gaz_entry_at(g, (uint32_t)e->replaced_by) : NULL;
+        json_object_set_new(o, "replaced_by",
+                            !t          ? json_null()
+                            : t->former ? brief_json(t)
+                                        : places_entry_json(g, (uint32_t)e->replaced_by, crs));
+    }
+    return o;
+}
+
+/* Reads ?crs= (default wgs84). Returns 0, or an HTTP error already sent. */
+static int query_crs(http_req *r, gis_crs *crs) {
+    char crsname[16] = "";
+    if (http_query(r, "crs", crsname, sizeof crsname) == -2 || gis_crs_parse(crsname, crs) != 0)
+        return http_error(r, 400, "invalid_crs", "crs",
+                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    return 0;
+}
+
+/* GET /api/v1/places?q=&limit=&within=&near=lon,lat&crs= */
+int h_places_search(http_req *r) {
+    static const char *const tiers[] = {"exact", "prefix", "substring", "pinyin"};
+    char q[GAZ_MAX_QUERY_BYTES + 2], buf[64], within[16] = "", err[128];
+    gis_crs crs;
+    int rc, n = http_query(r, "q", q, sizeof q);
+    if (n == -1) return http_error(r, 400, "missing_field", "q", "q is required");
+    if (n == -2)
+        return http_error(r, 400, "invalid_query", "q", "q is longer than %d bytes",
+                          GAZ_MAX_QUERY_BYTES);
+    if ((size_t)n != strlen(q))
+        return http_error(r, 400, "invalid_query", "q", "q must not contain NUL characters");
+    if ((rc = query_crs(r, &crs))) return rc;
+    gaz_query opt = {NULL, 0, 0, 0, 50};
+    n = http_query(r, "limit", buf, sizeof buf);
+    if (n != -1) {
+        char *end;
+        long v = n > 0 ? strtol(buf, &end, 10) : 0;
+        if (n <= 0 || *end || v < 1 || v > GAZ_MAX_LIMIT)
+            return http_error(r, 400, "invalid_limit", "limit",
+                              "limit must be an integer from 1 to %d", GAZ_MAX_LIMIT);
+        opt.limit = (int)v;
+    }
+    n = http_query(r, "within", within, sizeof within);
+    if (n != -1) {
+        int ok = n == 4 || n == 6 || n == 9 || n == 12;
+        for (int i = 0; ok && i < n; i++)
+            ok = within[i] >= '0' && within[i] <= '9';
+        if (!ok)
+            return http_error(r, 400, "invalid_within", "within",
+                              "within must be a 4-, 6-, 9- or 12-digit division code");
+        while (n > 4 && (n == 12 || n == 9 || n == 6)) { /* 320706000000 -> 320706 */
+            int cut = n == 12 ? 9 : n == 9 ? 6 : 4, zero = 1;
+            for (int i = cut; i < n; i++)
+                zero &= within[i] == '0';
+            if (!zero) break;
+            within[n = cut] = 0;
+        }
+        opt.within = within;
+    }
+    n = http_query(r, "near", buf, sizeof buf);
+    if (n != -1) {
+        double x, y;
+        char *end, *comma = n > 0 ? strchr(buf, ',') : NULL;
+        if (!comma || (x = strtod(buf, &end), end != comma) ||
+            (y = strtod(comma + 1, &end), *end) || !isfinite(x) || !isfinite(y) ||
+            gis_to_wgs84(crs, x, y, &opt.lon, &opt.lat) != 0)
+            return http_error(r, 400, "invalid_location", "near",
+                              "near must be lon,lat within -180..180 and -90..90");
+        opt.near = 1;
+    }
+    gaz *g = gaz_slot_acquire(r->app->gaz);
+    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
+    gaz_hit hits[GAZ_MAX_LIMIT];
+    n = gaz_search(g, q, &opt, hits, err, sizeof err);
+    if (n < 0) {
+        gaz_release(g);
+        return http_error(r, 400, "invalid_query", "q", "%s", err);
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < n; i++) {
+        json_t *o = places_entry_json(g, hits[i].entry, crs);
+        json_object_set_new(o, "match", json_string(tiers[hits[i].tier]));
+        if (opt.near)
+            json_object_set_new(o, "distance_m",
+                                hits[i].distance_m >= 0
+                                    ? json_real(round(hits[i].distance_m * 10) / 10)
+                                    : json_null());
+        json_array_append_new(items, o);
+    }
+    gaz_release(g);
+    return http_json(r, 200, json_pack("{s:o,s:n}", "items", items, "next"));
 }
 
 /* GET /api/v1/places/reverse?lon=&lat=&crs= */
@@ -77,36 +213,13 @@ int h_places_reverse(http_req *r) {
         json_object_set_new(station, "chain", chain);
     }
 
-    char lonbuf[32], latbuf[32];
-    snprintf(lonbuf, sizeof lonbuf, "%.9f", wlon);
-    snprintf(latbuf, sizeof latbuf, "%.9f", wlat);
-    const char *params[] = {lonbuf, latbuf};
-    PGresult *res = db_exec(
-        r->w,
-        "WITH p AS (SELECT ST_SetSRID(ST_MakePoint($1::float8, $2::float8), 4326) AS g)"
-        " SELECT * FROM ("
-        "  (SELECT 'place' AS src, id::text AS id, name, kind, ST_X(geom), ST_Y(geom),"
-        "   ST_Distance(geom::geography, p.g::geography) AS d FROM places, p ORDER BY geom <-> p.g LIMIT 5)"
-        "  UNION ALL"
-        "  (SELECT 'station', id::text, name, 'station', ST_X(location), ST_Y(location),"
-        "   ST_Distance(location::geography, p.g::geography) FROM stations, p"
-        "   ORDER BY location <-> p.g LIMIT 5)) n ORDER BY d LIMIT 5",
-        2, params);
-    if (!res) {
-        json_decref(divisions), json_decref(zones), json_decref(station);
-        return http_db_error(r);
-    }
+    gaz *g = gaz_slot_acquire(r->app->gaz);
     json_t *nearby = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *n = json_pack("{s:s,s:s,s:f,s:o}", "name", PQgetvalue(res, i, 2), "kind",
-                              PQgetvalue(res, i, 3), "distance_m",
-                              round(strtod(PQgetvalue(res, i, 6), NULL) * 10) / 10, "location",
-                              point_json(strtod(PQgetvalue(res, i, 4), NULL),
-                                         strtod(PQgetvalue(res, i, 5), NULL), crs));
-        json_object_set_new(n, "id", json_integer(strtoll(PQgetvalue(res, i, 1), NULL, 10)));
-        json_array_append_new(nearby, n);
-    }
-    PQclear(res);
+    gaz_hit hits[5];
+    int nh = g ? gaz_nearest(g, wlon, wlat, 5, hits) : 0;
+    for (int i = 0; i < nh; i++)
+        json_array_append_new(nearby, places_nearby_json(g, &hits[i], crs));
+    gaz_release(g);
     json_t *out =
         json_pack("{s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "location", point_json(wlon, wlat, crs),
                   "divisions", divisions, "outside", loc.outside, "snapped_m",

@@ -20,8 +20,14 @@ const route routes[] = {
     {"GET", "/api/v1/auth/me", h_auth_me, BODY_NONE, 0, ROLE_ANY, "The signed-in user"},
 
     /* places */
+    {"GET", "/api/v1/places", h_places_search, BODY_NONE, 0, 0,
+     "Find places and divisions by name, alias, any fragment, pinyin or code (q, limit, within, near, crs)"},
     {"GET", "/api/v1/places/reverse", h_places_reverse, BODY_NONE, 0, 0,
      "Divisions, zones, station and nearby places of a point"},
+    {"GET", "/api/v1/divisions/{code}", h_divisions_get, BODY_NONE, 0, 0,
+     "One division (geometry=geojson, simplify=metres, crs)"},
+    {"GET", "/api/v1/divisions/{code}/children", h_divisions_children, BODY_NONE, 0, 0,
+     "The divisions directly inside one (geometry=geojson, simplify=metres, crs)"},
 
     /* reports */
     {"POST", "/api/v1/reports", h_reports_create, BODY_JSON, 64 * KB, ROLE_ANY,

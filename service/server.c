@@ -10,6 +10,7 @@
 
 #include <civetweb.h>
 
+#include "gis/gazetteer.h"
 #include "gis/index.h"
 #include "gis/proj.h"
 #include "service/db.h"
@@ -118,7 +119,7 @@ int server_run(app *a) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!(a->gis = gis_slot_create())) {
+    if (!(a->gis = gis_slot_create()) || !(a->gaz = gaz_slot_create())) {
         fprintf(stderr, "patrold: out of memory\n");
         return 1;
     }
@@ -135,6 +136,7 @@ int server_run(app *a) {
         for (size_t i = 0; i < NBACKGROUND; i++)
             pthread_join(bg[i], NULL);
         gis_slot_destroy(a->gis);
+        gaz_slot_destroy(a->gaz);
         return 1;
     }
     mg_set_request_handler(ctx, "/", http_dispatch, a);
@@ -151,6 +153,7 @@ int server_run(app *a) {
     for (size_t i = 0; i < NBACKGROUND; i++)
         pthread_join(bg[i], NULL);
     gis_slot_destroy(a->gis);
+    gaz_slot_destroy(a->gaz);
     mg_exit_library();
     fprintf(stderr, "patrold: stopped\n");
     return 0;

@@ -1,0 +1,227 @@
+/* tests/unit/test_gazetteer.c - gis/gazetteer: normalisation, aliases, search tiers and order,
+ * pinyin, codes, former names, nearest against brute force, publication. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../gis/gazetteer.h"
+#include "../../gis/proj.h"
+
+static void test_normalize(void **state) {
+    (void)state;
+    char out[256];
+    assert_int_equal(
+        gaz_normalize("ＨＡＩ　ｚｈｏｕ ", strlen("ＨＡＩ　ｚｈｏｕ "), out, sizeof out), 7);
+    assert_string_equal(out, "haizhou");
+    assert_int_equal(gaz_normalize("海州區", strlen("海州區"), out, sizeof out), 3);
+    assert_string_equal(out, "海州区");
+    assert_int_equal(gaz_normalize("\xff", 1, out, sizeof out), -1);
+    assert_int_equal(gaz_normalize("\xc0\x80", 2, out, sizeof out), -1);     /* overlong */
+    assert_int_equal(gaz_normalize("\xed\xa0\x80", 3, out, sizeof out), -1); /* surrogate */
+    assert_int_equal(gaz_normalize("a\0b", 3, out, sizeof out), -1);
+    assert_int_equal(gaz_normalize("海州区", strlen("海州区"), out, 4), -2);
+    assert_int_equal(gaz_normalize(" \t", 2, out, sizeof out), 0);
+}
+
+static void add(gaz_builder *b, const char *code, const char *name, const char *level,
+                const char *parent, double lon, double lat) {
+    char err[128];
+    assert_int_equal(gaz_builder_add(b, GAZ_DIVISION, code, 0, name, level, parent, NULL, lon, lat,
+                                     NULL, NULL, NULL, err, sizeof err),
+                     0);
+}
+
+static gaz *sample(void) {
+    gaz_builder *b = gaz_builder_create();
+    char err[128];
+    add(b, "320700000000", "连云港市", "city", NULL, NAN, NAN);
+    add(b, "320706000000", "海州区", "county", "320700000000", 119.2, 34.57);
+    add(b, "320706010000", "新浦街道", "town", "320706000000", 119.2, 34.6);
+    add(b, "320706010001", "朝阳社区居委会", "community", "320706010000", 119.21, 34.61);
+    add(b, "320706011001", "朝阳社区居委会", "community", "320706011000", 119.25, 34.62);
+    add(b, "320706011000", "海州街道", "town", "320706000000", 119.15, 34.58);
+    add(b, "320771000000", "连云港经济技术开发区", "county", "320700000000", NAN, NAN);
+    add(b, "320706012000", "银行街道", "town", "320706000000", 119.1, 34.5);
+    /* a former town merged into 新浦街道, and a station with an alias */
+    assert_int_equal(gaz_builder_add(b, GAZ_DIVISION, "320706013000", 0, "老街镇", "town",
+                                     "320706000000", NULL, NAN, NAN, "2020-01-01", "2024-01-01",
+                                     "320706010000", err, sizeof err),
+                     0);
+    const char *al[] = {"海州站", NULL};
+    assert_int_equal(gaz_builder_add(b, GAZ_STATION, "320706000000", 7, "海州区救助站", "station",
+                                     NULL, al, 119.19, 34.59, NULL, NULL, NULL, err, sizeof err),
+                     0);
+    assert_int_equal(gaz_builder_add(b, GAZ_DIVISION, "12", 0, "x", "town", NULL, NULL, NAN, NAN,
+                                     NULL, NULL, NULL, err, sizeof err),
+                     -1);
+    assert_int_equal(gaz_builder_add(b, GAZ_DIVISION, "320706099000", 0, "\xff", "town", NULL, NULL,
+                                     NAN, NAN, NULL, NULL, NULL, err, sizeof err),
+                     -1);
+    gaz *g = gaz_builder_finish(b, err, sizeof err);
+    assert_non_null(g);
+    return g;
+}
+
+static const char *name_of(const gaz *g, const gaz_hit *h) {
+    return gaz_entry_at(g, h->entry)->name;
+}
+
+static int search(const gaz *g, const char *q, gaz_hit *hits, int limit) {
+    char err[128];
+    gaz_query opt = {NULL, 0, 0, 0, limit};
+    return gaz_search(g, q, &opt, hits, err, sizeof err);
+}
+
+static void test_tiers_and_order(void **state) {
+    (void)state;
+    gaz *g = sample();
+    gaz_hit h[20];
+    int n = search(g, "海州", h, 20);
+    assert_true(n >= 3);
+    assert_string_equal(name_of(g, &h[0]), "海州区"); /* exact alias (suffix stripped) */
+    assert_int_equal(h[0].tier, GAZ_EXACT);
+    assert_string_equal(name_of(g, &h[1]), "海州街道");
+    for (int i = 1; i < n; i++)
+        assert_true(h[i - 1].tier <= h[i].tier);
+    /* one character: substring hits too, shorter names first inside a tier */
+    n = search(g, "阳", h, 20);
+    assert_int_equal(n, 2);
+    assert_int_equal(h[0].tier, GAZ_SUBSTRING);
+    /* namesakes: both, told apart by parent */
+    n = search(g, "朝阳社区居委会", h, 20);
+    assert_int_equal(n, 2);
+    assert_int_equal(h[0].tier, GAZ_EXACT);
+    assert_int_equal(h[1].tier, GAZ_EXACT);
+    assert_int_not_equal(gaz_entry_at(g, h[0].entry)->parent, gaz_entry_at(g, h[1].entry)->parent);
+    /* short form and parent-stripped alias */
+    n = search(g, "开发区", h, 20);
+    assert_int_equal(n, 1);
+    assert_string_equal(name_of(g, &h[0]), "连云港经济技术开发区");
+    assert_int_equal(h[0].tier, GAZ_EXACT);
+    /* given alias of a station */
+    n = search(g, "海州站", h, 20);
+    assert_int_equal(n, 1);
+    assert_int_equal(gaz_entry_at(g, h[0].entry)->kind, GAZ_STATION);
+    /* limit */
+    assert_int_equal(search(g, "海", h, 1), 1);
+    gaz_destroy(g);
+}
+
+static void test_pinyin_and_codes(void **state) {
+    (void)state;
+    gaz *g = sample();
+    gaz_hit h[20];
+    assert_true(search(g, "haizhou", h, 20) >= 2);
+    assert_string_equal(name_of(g, &h[0]), "海州区");
+    assert_int_equal(h[0].tier, GAZ_PINYIN);
+    assert_true(search(g, "hzq", h, 20) >= 1);
+    assert_string_equal(name_of(g, &h[0]), "海州区");
+    /* 行 reads yin-hang and yin-xing: both spellings find 银行街道 */
+    assert_int_equal(search(g, "yinhang", h, 20), 1);
+    assert_int_equal(search(g, "yinxing", h, 20), 1);
+    assert_int_equal(search(g, "yhjd", h, 20), 1);
+    assert_int_equal(search(g, "qqqq", h, 20), 0);
+    /* codes */
+    assert_true(search(g, "320706", h, 20) >= 5);
+    assert_string_equal(gaz_entry_at(g, h[0].entry)->code, "320706000000");
+    assert_int_equal(h[0].tier, GAZ_EXACT);
+    assert_int_equal(gaz_find_code(g, "320706"), gaz_find_code(g, "320706000000"));
+    assert_int_equal(gaz_find_code(g, "999999"), -1);
+    uint32_t kids[8];
+    assert_int_equal(gaz_children(g, (uint32_t)gaz_find_code(g, "320706"), kids, 8), 3);
+    /* a former town: found, pointing at today's division */
+    assert_int_equal(search(g, "老街", h, 20), 1);
+    const gaz_entry *e = gaz_entry_at(g, h[0].entry);
+    assert_true(e->former);
+    assert_string_equal(gaz_entry_at(g, (uint32_t)e->replaced_by)->name, "新浦街道");
+    /* within */
+    char err[128];
+    gaz_query opt = {"320706010", 0, 0, 0, 20};
+    assert_int_equal(gaz_search(g, "朝阳", &opt, h, err, sizeof err), 1);
+    assert_string_equal(gaz_entry_at(g, h[0].entry)->code, "320706010001");
+    /* bad queries */
+    assert_int_equal(gaz_search(g, "", &opt, h, err, sizeof err), -1);
+    assert_int_equal(gaz_search(g, "\xff", &opt, h, err, sizeof err), -1);
+    char big[500];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    assert_int_equal(gaz_search(g, big, &opt, h, err, sizeof err), -1);
+    gaz_destroy(g);
+}
+
+static void test_nearest_brute_force(void **state) {
+    (void)state;
+    gaz_builder *b = gaz_builder_create();
+    char err[128];
+    srand(42);
+    enum { N = 3000 };
+    double lon[N], lat[N];
+    for (int i = 0; i < N; i++) {
+        char name[32];
+        lon[i] = 118 + 2.0 * rand() / RAND_MAX, lat[i] = 33.5 + 2.0 * rand() / RAND_MAX;
+        snprintf(name, sizeof name, "点%d", i);
+        assert_int_equal(gaz_builder_add(b, GAZ_PLACE, NULL, i + 1, name, "poi", NULL, NULL, lon[i],
+                                         lat[i], NULL, NULL, NULL, err, sizeof err),
+                         0);
+    }
+    gaz *g = gaz_builder_finish(b, err, sizeof err);
+    assert_non_null(g);
+    for (int t = 0; t < 300; t++) {
+        double x = 117.5 + 3.0 * rand() / RAND_MAX, y = 33 + 3.0 * rand() / RAND_MAX;
+        gaz_hit h[5];
+        assert_int_equal(gaz_nearest(g, x, y, 5, h), 5);
+        /* brute force: the 5 smallest geodesic distances */
+        double best[5] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+        for (int i = 0; i < N; i++) {
+            double d = gis_geodesic_m(x, y, lon[i], lat[i]);
+            for (int k = 0; k < 5; k++)
+                if (d < best[k]) {
+                    memmove(best + k + 1, best + k, (size_t)(4 - k) * sizeof *best);
+                    best[k] = d;
+                    break;
+                }
+        }
+        for (int k = 0; k < 5; k++)
+            assert_true(fabs(h[k].distance_m - best[k]) < 1e-6);
+    }
+    gaz_destroy(g);
+}
+
+static void test_slot(void **state) {
+    (void)state;
+    gaz_slot *s = gaz_slot_create();
+    assert_null(gaz_slot_acquire(s));
+    gaz_slot_publish(s, sample());
+    gaz *a = gaz_slot_acquire(s);
+    assert_non_null(a);
+    gaz_slot_publish(s, sample()); /* a stays valid until released */
+    gaz_hit h[2];
+    assert_int_equal(search(a, "海州区", h, 2), 2);
+    gaz *b = gaz_slot_acquire(s);
+    assert_ptr_not_equal(a, b);
+    gaz_release(a);
+    gaz_release(b);
+    gaz_slot_destroy(s);
+    gaz_slot_destroy(NULL);
+    gaz_destroy(NULL);
+    gaz_release(NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_tiers_and_order),
+        cmocka_unit_test(test_pinyin_and_codes),
+        cmocka_unit_test(test_nearest_brute_force),
+        cmocka_unit_test(test_slot),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
