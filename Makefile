@@ -33,7 +33,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps run test unit bench format format-check clean
+.PHONY: all deps run test unit bench format format-check clean web
 all: $(BUILD)/patrold
 
 deps:
@@ -58,12 +58,12 @@ $(BUILD)/bench/%: tests/bench/%.c $(LIB_OBJ)
 	@echo "  CC $@"
 	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS)
 
-run: deps $(BUILD)/patrold
+run: deps $(BUILD)/patrold web
 	@scripts/run.sh $(BUILD)/patrold
 
 unit: $(UNIT_BIN)
 
-test: deps $(BUILD)/patrold $(UNIT_BIN)
+test: deps $(BUILD)/patrold $(UNIT_BIN) web
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
 
 bench: $(BUILD)/patrold $(BENCH_BIN)
@@ -90,6 +90,20 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@echo "  FUZZ $<"
 	@$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
 	    $(filter-out $(shell sed -n 's|^#include "\(.*\)\.c".*|$(BUILD)/\1.o|p' $<),$(LIB_OBJ)) $(LDLIBS)
+
+# The dispatcher console (web/): OpenLayers and esbuild pinned by web/package-lock.json, bundled
+# into web/dist/ (served by patrold from web_root).
+WEB_SRC := $(wildcard web/src/*) web/build.mjs web/index.html
+
+web: web/dist/app.js
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	@echo "  NPM ci"
+	@cd web && npm ci --no-audit --no-fund --loglevel=error
+
+web/dist/app.js: $(WEB_SRC) web/node_modules/.package-lock.json
+	@echo "  WEB $@"
+	@cd web && node build.mjs
 
 FORMAT_SRC = service/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c tests/fuzz/*.c
 

@@ -80,6 +80,8 @@ static const opt opts[] = {
     {"cors_origins", S(cors_origins), "",
      "origins allowed cross-origin requests, e.g. \"https://a.example https://b.example\""},
     {"metrics_public", I(metrics_public), "0", "1 serves /metrics to every address, 0 to loopback"},
+    {"tile_cache_mb", I(tile_cache_mb), "64",
+     "memory for cached division, station and coverage tiles, MiB (0 disables)"},
     {"position_retention_days", I(position_retention_days), "90",
      "days of unit positions kept (older day partitions are dropped)"},
     {"max_fix_speed_mps", D(max_fix_speed_mps), "70",

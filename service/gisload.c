@@ -11,6 +11,7 @@
 #include "service/db.h"
 #include "service/places.h"
 #include "service/server.h"
+#include "service/tiles.h"
 
 static gis_level level_of(const char *s) {
     return strcmp(s, "city") == 0     ? GIS_CITY
@@ -79,6 +80,7 @@ int gisload_once(app *a, PGconn *pg, char *err, size_t errlen) {
     size_t nd, ns, nv, bytes;
     gis_index_stats(ix, &nd, &ns, &nv, &bytes);
     gis_slot_publish(a->gis, ix);
+    tiles_invalidate();
     clock_gettime(CLOCK_MONOTONIC, &t1);
     fprintf(
         stderr,

@@ -58,6 +58,9 @@ int h_reports_list(http_req *r);
 int h_reports_geojson(http_req *r);
 int h_reports_csv(http_req *r);
 
+/* tiles.c */
+int h_tiles(http_req *r);
+
 /* open311.c */
 int h_o311_discovery(http_req *r);
 int h_o311_services(http_req *r);

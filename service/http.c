@@ -129,12 +129,15 @@ static int reply_head(http_req *r, int status, const char *ctype, const char *le
                       const char *extra, char *out, size_t n) {
     char cors[640];
     cors_headers(r, cors, sizeof cors);
+    /* no-store unless the handler sends its own Cache-Control (static map tiles) */
+    int own_cc = extra && strstr(extra, "Cache-Control:") != NULL;
     int k = snprintf(out, n,
-                     "HTTP/1.1 %d %s\r\n%sX-Request-Id: %s\r\nCache-Control: no-store\r\n"
+                     "HTTP/1.1 %d %s\r\n%sX-Request-Id: %s\r\n%s"
                      "%s%s%s%s%s%s\r\n",
                      status, mg_get_response_code_text(r->conn, status), length, r->request_id,
-                     HTTP_SECURITY_HEADERS, cors, ctype ? "Content-Type: " : "", ctype ? ctype : "",
-                     ctype ? "\r\n" : "", extra ? extra : "");
+                     own_cc ? "" : "Cache-Control: no-store\r\n", HTTP_SECURITY_HEADERS, cors,
+                     ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+                     extra ? extra : "");
     return k < 0 || (size_t)k >= n ? -1 : k;
 }
 

@@ -78,6 +78,10 @@ const route routes[] = {
     {"GET", "/api/v1/events", h_events_stream, BODY_NONE, 0, 0,
      "Live report and unit events (text/event-stream; Bearer or ?access_token=; Last-Event-ID or ?after=)"},
 
+    /* map (tiles.c) */
+    {"GET", "/tiles/{layer}/{z}/{x}/{y}.mvt", h_tiles, BODY_NONE, 0, 0,
+     "Vector tile (MVT) of divisions, stations, coverage, reports or units (signed in); ?crs=gcj02"},
+
     /* open311 */
     {"GET", "/open311/v2/discovery.json", h_o311_discovery, BODY_NONE, 0, 0,
      "Open311 service discovery (JSON)"},

@@ -1,0 +1,232 @@
+// console.test.mjs - drives Debian's chromium (playwright-core) through the dispatcher console served
+// by a real patrold (PATROLD_URL): sign in, tiles drawn, a report live in the queue and on the map,
+// dispatch from the page, a dropped event connection resumed, place search; screenshots to E2E_OUT.
+// The browser reaches patrold through a small TCP proxy here, so that the test can cut every
+// connection (the event stream included) and refuse new ones for a while.
+import { createRequire } from "node:module";
+import net from "node:net";
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+
+const require = createRequire(new URL("../../web/package.json", import.meta.url));
+const { chromium } = require("playwright-core");
+
+const BASE = process.env.PATROLD_URL;
+const OUT = process.env.E2E_OUT || "build/e2e";
+const HAIZHOU = [119.163509, 34.572274];
+let passed = 0, failed = 0;
+
+async function step(name, fn) {
+  const t0 = Date.now();
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name} (${Date.now() - t0} ms): ${e.message.split("\n")[0]}`);
+  }
+}
+
+function assert(cond, msg) { if (!cond) throw new Error(msg); }
+
+async function api(method, p, body, token) {
+  const headers = { "Content-Type": "application/json" };
+  if (token) headers.Authorization = "Bearer " + token;
+  const r = await fetch(BASE + p, { method, headers, body: body ? JSON.stringify(body) : undefined });
+  const text = await r.text();
+  let data = null;
+  try { data = JSON.parse(text); } catch (_) { /* not JSON */ }
+  return { status: r.status, data };
+}
+
+async function newReport(token, jitter) {
+  const body = { client_id: randomUUID(), category: "lost_elderly", description: "浏览器测试",
+    location: { lon: HAIZHOU[0] + jitter, lat: HAIZHOU[1] + jitter / 2 }, observed_at: new Date().toISOString() };
+  const r = await api("POST", "/api/v1/reports", body, token);
+  assert(r.status === 201, "POST /api/v1/reports: " + r.status);
+  return r.data.id;
+}
+
+// ---- a proxy the test can cut ----
+const upstream = new URL(BASE);
+const sockets = new Set();
+let blocked = false;
+const proxy = net.createServer((c) => {
+  if (blocked) { c.destroy(); return; }
+  const u = net.connect(Number(upstream.port), upstream.hostname);
+  sockets.add(c); sockets.add(u);
+  c.pipe(u); u.pipe(c);
+  const done = () => { c.destroy(); u.destroy(); sockets.delete(c); sockets.delete(u); };
+  c.on("error", done); u.on("error", done); c.on("close", done); u.on("close", done);
+});
+await new Promise((res) => proxy.listen(0, "127.0.0.1", res));
+const PAGE = `http://127.0.0.1:${proxy.address().port}/`;
+
+// Polls fn in the page (page.evaluate, not waitForFunction: that one compiles a string, which the
+// page's Content-Security-Policy rightly refuses).
+async function waitFor(page, fn, arg, timeout, what) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    if (await page.evaluate(fn, arg).catch(() => false)) return;
+    if (Date.now() > end) throw new Error(`${what} within ${timeout} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+fs.mkdirSync(OUT, { recursive: true });
+const userDir = fs.mkdtempSync("/tmp/patrold-e2e-chromium-");
+// a fresh --user-data-dir (playwright passes it itself)
+const browser = await chromium.launchPersistentContext(userDir, {
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  viewport: { width: 1366, height: 768 },
+  locale: "zh-CN",
+});
+const page = browser.pages()[0] || await browser.newPage();
+const pageErrors = [];
+page.on("pageerror", (e) => pageErrors.push(e.message));
+if (process.env.E2E_DEBUG) page.on("console", (m) => console.log("console:", m.type(), m.text().slice(0, 400)));
+page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
+const external = [];
+page.on("request", (r) => { if (!r.url().startsWith(PAGE)) external.push(r.url()); });
+
+// The page under the policy the core branch sends (no inline scripts or styles, nothing elsewhere);
+// a violation shows as a console error and fails the last step.
+const CSP = "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'";
+await page.route(PAGE, async (route) => {
+  const resp = await route.fetch();
+  await route.fulfill({ response: resp, headers: { ...resp.headers(), "content-security-policy": CSP } });
+});
+await page.addInitScript(() => document.addEventListener("securitypolicyviolation", (e) =>
+  console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`)));
+
+const dispatcher = (await api("POST", "/api/v1/auth/login", { username: "dispatcher", password: "demo" })).data.token;
+
+await step("sign in (dispatcher, 海州区)", async () => {
+  await page.goto(PAGE);
+  await page.fill("#username", "dispatcher");
+  await page.fill("#password", "demo");
+  await page.click("#login-form button[type=submit]");
+  await waitFor(page, () => window.__console && window.__console.ready, null, 10000, "the console ready after sign in");
+  assert(await page.isHidden("#login"), "the login form is still shown");
+});
+
+await step("tiles drawn on the map (divisions, stations, reports, units)", async () => {
+  await waitFor(page, () => window.__console.rendered > 0, null, 15000, "a complete render of the map");
+  const painted = await page.evaluate(() => {
+    let n = 0;
+    for (const c of document.querySelectorAll("#map canvas")) {
+      const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+      for (let i = 3; i < d.length; i += 16) if (d[i] > 0) n++;
+    }
+    return n;
+  });
+  assert(painted > 2000, "only " + painted + " painted pixels on the map canvases");
+  await waitFor(page, () => window.__console.units.size > 0, null, 5000, "units on the map");
+});
+
+let liveId;
+await step("a report submitted through the API is in the queue and on the map within 2 s", async () => {
+  liveId = await newReport(dispatcher, 0.002);
+  const t0 = Date.now();
+  await waitFor(page, (id) => !!document.querySelector(`#queue li[data-id="${id}"]`), liveId, 2000,
+    `report ${liveId} in the queue (needs GET /api/v1/events)`);
+  await waitFor(page, (id) => window.__console.reportsOnMap.has(id), liveId, Math.max(100, 2000 - (Date.now() - t0)),
+    `report ${liveId} on the map`);
+  const countdown = await page.textContent(`#queue li[data-id="${liveId}"] .q-count`);
+  assert(/\d+:\d\d/.test(countdown), "no countdown to the ack deadline: " + countdown);
+});
+
+await step("the queue works from the keyboard (arrows + Enter opens the details)", async () => {
+  await page.evaluate(() => window.__console.reload()); // independent of the event stream
+  await page.focus("#queue");
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("Enter");
+  await waitFor(page, () => !document.getElementById("detail").hidden && document.getElementById("d-title").textContent.startsWith("#"),
+    null, 3000, "details opened from the keyboard");
+});
+
+let unitId;
+await step("dispatch a unit from the page: the unit becomes busy", async () => {
+  const id = liveId || await newReport(dispatcher, 0.003);
+  await page.evaluate(() => window.__console.reload());
+  await page.click(`#queue li[data-id="${id}"]`);
+  await waitFor(page, () => document.querySelector("#d-candidates .b-dispatch"), null, 5000, "a candidate unit to dispatch");
+  unitId = Number(await page.getAttribute("#d-candidates .b-dispatch", "data-unit"));
+  await page.click("#d-candidates .b-dispatch");
+  await waitFor(page, (u) => { const s = document.querySelector(`#units li[data-unit="${u}"] .u-status`); return s && s.textContent === "出警中"; },
+    unitId, 5000, `unit ${unitId} shown as 出警中 (busy)`).catch(async (e) => {
+    const seen = await page.evaluate(() => document.getElementById("units").textContent);
+    throw new Error(e.message + "; units: " + seen);
+  });
+  await waitFor(page, () => document.getElementById("d-title").textContent.includes("已派遣"), null, 3000, "the report shown as 已派遣");
+  const r = await api("GET", "/api/v1/reports/" + id, null, dispatcher);
+  assert(r.data.status === "dispatched" && r.data.unit_id === unitId, "report not dispatched to unit " + unitId);
+});
+
+await step("a wrong move's 409 is shown to the user", async () => {
+  await page.click("#b-ack");
+  await waitFor(page, () => /409/.test(document.getElementById("d-msg").textContent), null, 3000, "the 409 message");
+});
+
+await step("after a dropped event connection, a report made meanwhile arrives", async () => {
+  await waitFor(page, () => window.__console.streamOpen, null, 5000, "the event stream open (needs /api/v1/events)");
+  blocked = true;
+  for (const s of sockets) s.destroy();
+  await waitFor(page, () => !window.__console.streamOpen, null, 5000, "the page noticing the drop");
+  const id = await newReport(dispatcher, -0.002);
+  await new Promise((r) => setTimeout(r, 1500));
+  const seen = await page.evaluate((i) => window.__console.eventLog.some((e) => e.entity_id === i), id);
+  assert(!seen, "the event arrived while the connection was cut");
+  blocked = false;
+  await waitFor(page, (i) => window.__console.eventLog.some((e) => e.kind === "report.created" && e.entity_id === i),
+    id, 15000, `report.created ${id} after the stream resumed`);
+  await waitFor(page, (i) => !!document.querySelector(`#queue li[data-id="${i}"]`), id, 3000, `report ${id} in the queue`);
+  const dups = await page.evaluate(() => {
+    const ids = window.__console.eventLog.map((e) => e.id);
+    return ids.length - new Set(ids).size;
+  });
+  assert(dups === 0, dups + " events delivered twice");
+});
+
+await step("search a place (新浦) and the map moves there", async () => {
+  const before = await page.evaluate(() => window.__console.map.getView().getCenter().slice());
+  await page.fill("#search", "新浦");
+  await page.press("#search", "Enter");
+  await waitFor(page, () => window.__console.lastFly, null, 4000, "a search hit flown to (needs GET /api/v1/places)");
+  await page.waitForTimeout(800);
+  const after = await page.evaluate(() => window.__console.map.getView().getCenter().slice());
+  assert(Math.hypot(after[0] - before[0], after[1] - before[1]) > 100, "the map did not move");
+});
+
+await step("screenshots (1366x768 and a tablet) with reports, units and the queue", async () => {
+  await page.evaluate(() => {
+    const v = window.__console.map.getView();
+    v.setCenter([13265000, 4106000]);
+    v.setZoom(11);
+  });
+  await page.waitForTimeout(300);
+  await waitFor(page, () => window.__console.reportsOnMap.size > 0, null, 8000, "reports drawn for the screenshot");
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: path.join(OUT, "console.png") });
+  await page.setViewportSize({ width: 768, height: 1024 });
+  await page.waitForTimeout(1000);
+  await page.screenshot({ path: path.join(OUT, "console-tablet.png"), fullPage: false });
+  const mapBox = await page.locator("#map").boundingBox();
+  assert(mapBox.width >= 700 && mapBox.height > 300, "the map on a tablet is " + JSON.stringify(mapBox));
+});
+
+await step("nothing loaded from outside, no page errors", async () => {
+  assert(external.length === 0, "requests elsewhere: " + external.slice(0, 3).join(" "));
+  const errs = pageErrors.filter((e) => !/Failed to load resource|ERR_CONNECTION|net::/.test(e));
+  assert(errs.length === 0, "page errors: " + errs.slice(0, 3).join(" | ").replace(/\s+/g, " "));
+});
+
+await browser.close();
+proxy.close();
+fs.rmSync(userDir, { recursive: true, force: true });
+console.log(`E2E ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);
