@@ -6,7 +6,7 @@ source "$(dirname "$0")/lib.sh"
 set -euo pipefail
 DUR=${BENCH_SECONDS:-15}
 HERE=$ROOT/tests/bench
-STREAMS=${BENCH_STREAMS:-200}
+STREAMS=${BENCH_STREAMS:-500}
 psql_db() { psql -h "$PATROLD_TEST_PGHOST" -U postgres -d "$1" -X -q -At -v ON_ERROR_STOP=1 -c "$2"; }
 ratio() { python3 -c "print(round($1 / max($2, 1), 3))"; }
 
