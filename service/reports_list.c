@@ -98,8 +98,12 @@ static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
                       : n == 9 ? "town_code"
                       : n == 6 ? "county_code"
                                : NULL;
-    if (col && !outside_ok) {
-        qb_sql(q, " AND r.%s = $%d", col, qb_param(q, code12)); /* indexed */
+    if (col && !outside_ok) { /* today's division and every one merged into it (indexed) */
+        qb_sql(q,
+               " AND r.%s IN (WITH RECURSIVE m(code) AS (SELECT $%d::char(12) UNION"
+               " SELECT d.code FROM division_changes d JOIN m ON d.into_code = m.code"
+               " WHERE d.change = 'merged') SELECT code FROM m)",
+               col, qb_param(q, code12));
         return;
     }
     int p = qb_param(q, prefix);

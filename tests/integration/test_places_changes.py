@@ -153,6 +153,25 @@ class Changes(unittest.TestCase):
         self.assertEqual(tiers["town"], self.a)
         self.assertEqual(tiers["community"], self.ac)
 
+    def test_reports_asked_by_todays_division(self):
+        """A report keeps its old codes, and asking by today's division (the town or community
+        that the old one was merged into) still finds it, in lists and exports alike."""
+        new = self.report()["id"]
+        for code in (self.b, self.moved[self.ac], self.b[:9]):
+            r = self.srv.request("GET", "/api/v1/reports?division=%s" % code, token=self.token)
+            self.assertEqual(r.status, 200, r)
+            ids = {x["id"] for x in r.json()["items"]}
+            self.assertIn(self.old_report["id"], ids, code)
+            self.assertIn(new, ids, code)
+        # a division that took nothing over does not get the old report
+        other = self.db.value("SELECT min(code) FROM divisions WHERE level = 'town' AND code LIKE '320706%%'"
+                              " AND code NOT IN (%s, %s) AND valid_to IS NULL", self.a, self.b)
+        r = self.srv.request("GET", "/api/v1/reports?division=%s" % other, token=self.token)
+        self.assertNotIn(self.old_report["id"], {x["id"] for x in r.json()["items"]})
+        csv_text = self.srv.request("GET", "/api/v1/reports.csv?division=%s" % self.b,
+                                    token=self.srv.login("dispatcher")).body.decode("utf-8-sig")
+        self.assertIn("\n%d," % self.old_report["id"], "\n" + csv_text.split("\n", 1)[1])
+
 
 if __name__ == "__main__":
     unittest.main()
