@@ -112,6 +112,8 @@ await step("sign in (dispatcher, 海州区)", async () => {
   await page.click("#login-form button[type=submit]");
   await waitFor(page, () => window.__console && window.__console.ready, null, 10000, "the console ready after sign in");
   assert(await page.isHidden("#login"), "the login form is still shown");
+  // the demo's town and community boundaries are synthetic: the page says so
+  await page.waitForSelector("#synthetic-note", { state: "visible", timeout: 5000 });
 });
 
 await step("tiles drawn on the map (divisions, stations, reports, units)", async () => {

@@ -553,11 +553,22 @@ $("login-form").addEventListener("submit", async (e) => {
   }
 });
 
+/* Demo data synthesises town and community boundaries (the divisions API flags them): say so. */
+async function noteSynthetic(code) {
+  try {
+    let kids = (await api("GET", "/api/v1/divisions/" + code + "/children")).items || [];
+    if (!kids.some((d) => d.synthetic) && kids.length)
+      kids = (await api("GET", "/api/v1/divisions/" + kids[0].code + "/children")).items || [];
+    $("synthetic-note").hidden = !kids.some((d) => d.synthetic);
+  } catch (e) { /* the note is only a hint */ }
+}
+
 async function start() {
   try { state.user = await api("GET", "/api/v1/auth/me"); } catch (e) { return; }
   const u = state.user.user || state.user;
   $("who").textContent = (u.username || "") + " · " + (u.division_code || "");
   $("login").hidden = true;
+  noteSynthetic(u.division_code || "3207");
   refreshLayer("reports");
   refreshLayer("units");
   await loadQueue();
