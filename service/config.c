@@ -80,6 +80,9 @@ static const opt opts[] = {
     {"cors_origins", S(cors_origins), "",
      "origins allowed cross-origin requests, e.g. \"https://a.example https://b.example\""},
     {"metrics_public", I(metrics_public), "0", "1 serves /metrics to every address, 0 to loopback"},
+    {"basemap_url", S(basemap_url), "",
+     "optional external raster tiles under our layers in the console, e.g. "
+     "\"https://tiles.example.org/{z}/{x}/{y}.png\"; empty: our tiers and stations are the map"},
     {"tile_cache_mb", I(tile_cache_mb), "64",
      "memory for cached division, station and coverage tiles, MiB (0 disables)"},
     {"position_retention_days", I(position_retention_days), "90",

@@ -44,6 +44,7 @@ typedef struct config {
     int login_wait_ms;            /* wait for an Argon2 slot before 503 busy */
     int session_retention_s;      /* expired/revoked sessions kept this long, then purged */
     int session_purge_interval_s; /* purge period (0 = never) */
+    char basemap_url[512];        /* console base map: an http(s) XYZ tile URL template, or "" */
     int tile_cache_mb;            /* memory for cached static vector tiles, MiB; 0 disables */
     /* units, positions, live events (units.c, events.c) */
     int position_retention_days; /* day partitions of unit_positions older than this are dropped */

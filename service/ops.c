@@ -10,6 +10,12 @@ int h_healthz(http_req *r) {
     return http_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* GET /api/v1/console: the settings the dispatcher console reads. */
+int h_console(http_req *r) {
+    const char *u = r->app->cfg.basemap_url;
+    return http_json(r, 200, json_pack("{s:s?}", "basemap_url", *u ? u : NULL));
+}
+
 int h_readyz(http_req *r) {
     PGresult *res = db_exec(r->w, "SELECT 1", 0, NULL);
     int db_ok = res != NULL, index_ok = r->app->gis && gis_slot_ready(r->app->gis);

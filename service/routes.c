@@ -12,6 +12,8 @@ const route routes[] = {
     {"GET", "/readyz", h_readyz, BODY_NONE, 0, 0, "Database reachable and spatial index loaded"},
     {"GET", "/metrics", h_metrics, BODY_NONE, 0, 0, "Prometheus metrics"},
     {"GET", "/api/v1/openapi.json", h_openapi, BODY_NONE, 0, 0, "This API as OpenAPI 3"},
+    {"GET", "/api/v1/console", h_console, BODY_NONE, 0, 0,
+     "Settings of the dispatcher console (basemap_url)"},
 
     /* authentication */
     {"POST", "/api/v1/auth/login", h_auth_login, BODY_JSON, 4 * KB, 0,

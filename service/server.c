@@ -178,8 +178,28 @@ static int log_message(const struct mg_connection *conn, const char *msg) {
     return 1;
 }
 
+/* The headers CivetWeb adds to what it sends itself (the console's files among them): the security
+ * headers, with the base map's origin allowed as an image source when one is set. Returns 0, or -1
+ * when basemap_url is not an http(s) URL of plain characters. */
+static int static_headers(const config *c, char *out, size_t n) {
+    const char *u = c->basemap_url, *img = "img-src 'self' data: blob:";
+    if (!*u) return snprintf(out, n, "%s", HTTP_SECURITY_HEADERS) < (int)n ? 0 : -1;
+    size_t scheme = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+    size_t origin = scheme + strcspn(u + scheme, "/");
+    if (!scheme || origin == scheme || strcspn(u, " \t\r\n;,'\"\\") != strlen(u)) return -1;
+    const char *at = strstr(HTTP_SECURITY_HEADERS, img) + strlen(img);
+    int k = snprintf(out, n, "%.*s %.*s%s", (int)(at - HTTP_SECURITY_HEADERS),
+                     HTTP_SECURITY_HEADERS, (int)origin, u, at);
+    return k > 0 && (size_t)k < n ? 0 : -1;
+}
+
 int server_run(app *a) {
-    char threads[16], req_to[16], ka_to[16];
+    char threads[16], req_to[16], ka_to[16], headers[1024];
+    if (static_headers(&a->cfg, headers, sizeof headers) != 0) {
+        fprintf(stderr, "patrold: basemap_url must be an http:// or https:// URL without spaces,"
+                        " quotes, commas or semicolons\n");
+        return 1;
+    }
     snprintf(threads, sizeof threads, "%d", a->cfg.threads > 0 ? a->cfg.threads : 1);
     snprintf(req_to, sizeof req_to, "%d", a->cfg.request_timeout_ms);
     snprintf(ka_to, sizeof ka_to, "%d", a->cfg.keep_alive_timeout_ms);
@@ -208,7 +228,7 @@ int server_run(app *a) {
                              "access_control_allow_headers",
                              "",
                              "additional_header",
-                             HTTP_SECURITY_HEADERS,
+                             headers,
                              NULL};
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);

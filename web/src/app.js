@@ -4,6 +4,8 @@ import "ol/ol.css";
 import "./app.css";
 import Map from "ol/Map.js";
 import View from "ol/View.js";
+import TileLayer from "ol/layer/Tile.js";
+import XYZ from "ol/source/XYZ.js";
 import VectorTileLayer from "ol/layer/VectorTile.js";
 import VectorTileSource from "ol/source/VectorTile.js";
 import MVT from "ol/format/MVT.js";
@@ -212,6 +214,11 @@ const map = new Map({
   view: new View({ center: fromLonLat([119.22, 34.6]), zoom: 9, minZoom: 6, maxZoom: 19 }),
 });
 map.on("rendercomplete", () => { state.rendered++; });
+// an optional external base map (setting basemap_url) under our own layers
+fetch("/api/v1/console").then((r) => r.json()).then((c) => {
+  if (c && c.basemap_url)
+    map.getLayers().insertAt(0, new TileLayer({ source: new XYZ({ url: c.basemap_url, crossOrigin: "anonymous" }), className: "basemap" }));
+}).catch(() => {});
 state.map = map;
 
 const refreshTimers = {};
