@@ -55,24 +55,6 @@ int audit_read(http_req *r, const char *action, const long long *ids, size_t n) 
     return rc;
 }
 
-static void cursor_encode(long long id, char *out, size_t outlen) {
-    char raw[32];
-    int n = snprintf(raw, sizeof raw, "a1:%lld", id);
-    sodium_bin2base64(out, outlen, (const unsigned char *)raw, (size_t)n,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-static int cursor_decode(const char *in, long long *id) {
-    unsigned char raw[32];
-    size_t n = 0;
-    if (sodium_base642bin(raw, sizeof raw - 1, in, strlen(in), NULL, &n, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        n < 4 || memcmp(raw, "a1:", 3) != 0)
-        return -1;
-    raw[n] = 0;
-    return report_parse_id((const char *)raw + 3, id);
-}
-
 static const char list_sql[] =
     "SELECT a.id, to_json(a.at)#>>'{}', a.user_id, a.username, a.role, a.action,"
     " to_json(a.report_ids)::text, a.request_id FROM audit_reads a"
@@ -117,7 +99,7 @@ int h_audit_list(http_req *r) {
                               "limit must be an integer from 1 to %d", AUDIT_MAX);
     }
     if ((n = http_query(r, "cursor", cursor, sizeof cursor)) != -1) {
-        if (n < 0 || cursor_decode(cursor, &v) != 0)
+        if (n < 0 || list_cursor_decode("a1", cursor, &v) != 0)
             return http_error(r, 400, "invalid_cursor", "cursor",
                               "cursor is not one this service returned");
         snprintf(before_s, sizeof before_s, "%lld", v);
@@ -150,7 +132,7 @@ int h_audit_list(http_req *r) {
     json_t *next = json_null();
     if (more) {
         char cur[64];
-        cursor_encode(strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cur, sizeof cur);
+        list_cursor_encode("a1", strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cur, sizeof cur);
         next = json_string(cur);
     }
     PQclear(res);

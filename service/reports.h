@@ -121,6 +121,11 @@ int report_row_visible(const auth_user *u, PGresult *res, int row);
  * out, for a `$n::timestamptz` parameter. Returns 0 or -1. (reports_list.c) */
 int report_parse_time(const char *in, char *out, size_t outlen);
 
+/* List paging cursors: an opaque URL-safe token of `tag` (e.g. "r1" for reports) and a row id.
+ * decode returns 0 with *id > 0, or -1 when the token is not one of `tag`. */
+void list_cursor_encode(const char *tag, long long id, char *out, size_t outlen);
+int list_cursor_decode(const char *tag, const char *in, long long *id);
+
 /* A positive decimal id of at most 18 digits -> *out. Returns 0, or -1 when malformed. */
 int report_parse_id(const char *s, long long *out);
 

@@ -213,23 +213,23 @@ static int parse_bbox(const char *in, gis_crs crs, double out[4]) {
     return 0;
 }
 
-static void cursor_encode(long long id, char *out, size_t outlen) {
+void list_cursor_encode(const char *tag, long long id, char *out, size_t outlen) {
     char raw[32];
-    int n = snprintf(raw, sizeof raw, "r1:%lld", id);
+    int n = snprintf(raw, sizeof raw, "%s:%lld", tag, id);
     sodium_bin2base64(out, outlen, (const unsigned char *)raw, (size_t)n,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static int cursor_decode(const char *in, long long *id) {
+int list_cursor_decode(const char *tag, const char *in, long long *id) {
     unsigned char raw[32];
-    size_t n = 0;
+    size_t n = 0, t = strlen(tag);
     if (sodium_base642bin(raw, sizeof raw - 1, in, strlen(in), NULL, &n, NULL,
                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        n < 4 || memcmp(raw, "r1:", 3) != 0)
+        n < t + 2 || memcmp(raw, tag, t) != 0 || raw[t] != ':')
         return -1;
     raw[n] = 0;
-    if (!digits((const char *)raw + 3, (int)n - 3) || n - 3 > 18) return -1;
-    *id = strtoll((const char *)raw + 3, NULL, 10);
+    if (!digits((const char *)raw + t + 1, (int)(n - t - 1)) || n - t - 1 > 18) return -1;
+    *id = strtoll((const char *)raw + t + 1, NULL, 10);
     return *id > 0 ? 0 : -1;
 }
 
@@ -282,7 +282,7 @@ static int parse_query(http_req *r, list_query *q, int paged) {
                               "limit must be an integer from 1 to %d", LIST_MAX);
         if (g == 0) q->limit = atoi(v);
         g = GET("cursor");
-        if (g == -2 || (g == 0 && cursor_decode(v, &q->before_id) != 0))
+        if (g == -2 || (g == 0 && list_cursor_decode("r1", v, &q->before_id) != 0))
             return http_error(r, 400, "invalid_cursor", "cursor",
                               "cursor is not one this service returned");
     }
@@ -362,7 +362,8 @@ int h_reports_list(http_req *r) {
     json_t *next = json_null();
     if (more) {
         char cur[64];
-        cursor_encode(strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10), cur, sizeof cur);
+        list_cursor_encode("r1", strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10), cur,
+                           sizeof cur);
         next = json_string(cur);
     }
     PQclear(res);
