@@ -1,6 +1,7 @@
 """Password guessing against a running server (issue 7): per-name backoff (unknown names too), the
 per-address ceiling and trusted proxies, bounded memory under concurrent wrong sign-ins, the
 password policy, password change and `user add` revoking sessions, and the session purge."""
+import os
 import re
 import threading
 import time
@@ -178,7 +179,10 @@ class BoundedMemory(unittest.TestCase):
                     if r.status == 503:
                         self.assertEqual(r.error, "busy")
                         self.assertGreaterEqual(retry_after(r), 1)
-                self.assertLess(peak, 300 * 1024)
+                # AddressSanitizer keeps freed memory in a 256 MiB quarantine and adds its shadow:
+                # its builds get room for that (unbounded Argon2 reached 2 GB on the plain build)
+                limit_mb = 800 if "address" in os.path.basename(os.path.dirname(harness.BIN)) else 300
+                self.assertLess(peak, limit_mb * 1024)
                 # and the service still signs people in
                 self.assertEqual(login(srv, "admin", "demo").status, 200)
         finally:
