@@ -323,7 +323,10 @@ class Supervisor(unittest.TestCase):
             self.assertEqual(srv.request("GET", "/api/v1/auth/me", token=token).status, 200)
             # Ctrl-C (SIGINT to the whole foreground process group) stops both
             os.killpg(proc.pid, signal.SIGINT)
-            self.assertEqual(proc.wait(60), 0, log())
+            try:
+                self.assertEqual(proc.wait(120), 0, log())
+            except subprocess.TimeoutExpired:
+                self.fail("run.sh did not stop within 120 s of Ctrl-C:\n" + log())
             self.assertEqual(patrold_children(proc.pid), [])
             self.assertFalse(pg_running(state), log())
             self.assertIn("local database stopped", log())
