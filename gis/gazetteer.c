@@ -25,6 +25,11 @@ typedef struct {
 } arena;
 
 /* Appends s[0..len) and a NUL; returns the offset or (size_t)-1 on out of memory. */
+/* qsort, also of nothing: qsort(NULL, 0, ...) is undefined (UBSan says so). */
+static void sort_n(void *p, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
+    if (n > 1) qsort(p, n, size, cmp);
+}
+
 static size_t arena_put(arena *a, const char *s, size_t len) {
     if (a->n + len + 1 > a->cap) {
         size_t cap = a->cap ? a->cap : 1 << 16;
@@ -644,7 +649,7 @@ static int build_grams(gaz *g, const uint32_t *bylen) {
     for (size_t i = 0; i < k; i++)
         ord[i] = (uint32_t)i;
     sort_g = g;
-    qsort(ord, k, sizeof *ord, cmp_gram);
+    sort_n(ord, k, sizeof *ord, cmp_gram);
     for (size_t i = 0; i < k; i++)
         nk[i] = g->gk[ord[i]], ns[i] = g->gstart[ord[i]], nc[i] = g->gcount[ord[i]];
     free(ord), free(g->gk), free(g->gstart), free(g->gcount);
@@ -741,7 +746,7 @@ static int cmp_kd(const void *a, const void *b) {
 static void kd_build(kdpt *p, size_t lo, size_t hi, int depth) {
     if (hi - lo < 2) return;
     kd_axis = depth % 3;
-    qsort(p + lo, hi - lo, sizeof *p, cmp_kd);
+    sort_n(p + lo, hi - lo, sizeof *p, cmp_kd);
     size_t mid = lo + (hi - lo) / 2;
     kd_build(p, lo, mid, depth + 1);
     kd_build(p, mid + 1, hi, depth + 1);
@@ -777,7 +782,7 @@ gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
     for (size_t i = 0; i < g->n; i++)
         if (g->ent[i].kind == GAZ_DIVISION) g->codes[g->ncodes++] = (uint32_t)i;
     sort_g = g;
-    qsort(g->codes, g->ncodes, sizeof *g->codes, cmp_code);
+    sort_n(g->codes, g->ncodes, sizeof *g->codes, cmp_code);
     /* a code twice in force (dirty lists repeat a division at the level below): the first added
      * stays, the others are not indexed */
     skip = calloc(g->n ? g->n : 1, 1);
@@ -821,13 +826,13 @@ gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
     if (!g->sorted || !bylen) goto oom;
     for (size_t k = 0; k < g->nkeys; k++)
         g->sorted[k] = bylen[k] = (uint32_t)k;
-    qsort(g->sorted, g->nkeys, sizeof *g->sorted, cmp_key_text);
+    sort_n(g->sorted, g->nkeys, sizeof *g->sorted, cmp_key_text);
     if (!(g->srank = malloc((g->nkeys ? g->nkeys : 1) * sizeof *g->srank))) goto oom;
     for (size_t k = 0; k < g->nkeys; k++) {
         uint32_t e = g->keys[g->sorted[k]].entry;
         g->srank[k] = (uint64_t)g->ent[e].nchars << 32 | e;
     }
-    qsort(bylen, g->nkeys, sizeof *bylen, cmp_key_len);
+    sort_n(bylen, g->nkeys, sizeof *bylen, cmp_key_len);
     if (build_grams(g, bylen)) goto oom;
     /* pinyin: names, and aliases that are not a prefix of the name (the name covers those) */
     for (size_t k = 0; k < g->nkeys; k++) {
@@ -843,8 +848,8 @@ gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
         }
         if (key_pinyin(g, key, &fcap, &icap)) goto oom;
     }
-    qsort(g->pyfull, g->npyfull, sizeof *g->pyfull, cmp_py);
-    qsort(g->pyinit, g->npyinit, sizeof *g->pyinit, cmp_py);
+    sort_n(g->pyfull, g->npyfull, sizeof *g->pyfull, cmp_py);
+    sort_n(g->pyinit, g->npyinit, sizeof *g->pyinit, cmp_py);
     /* points */
     g->kd = malloc((g->n ? g->n : 1) * sizeof *g->kd);
     if (!g->kd) goto oom;
@@ -1283,7 +1288,7 @@ int gaz_nearest(const gaz *g, double lon, double lat, int k, gaz_hit *out) {
             const gaz_entry *e = &g->ent[c[i].entry];
             c[i].d2 = gis_geodesic_m(lon, lat, e->lon, e->lat);
         }
-        qsort(c, (size_t)nc, sizeof *c, cmp_cand_geo);
+        sort_n(c, (size_t)nc, sizeof *c, cmp_cand_geo);
         int got = nc < k ? nc : k;
         double bound = 2 * asin(fmin(1.0, sqrt(worst) / 2)) * 6300000.0;
         if ((size_t)nc == g->nkd || m == 1024 || (got > 0 && c[got - 1].d2 < bound)) {
