@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "gis/pinyin.h"
-#include "gis/proj.h"
+#include "gis/transform.h"
 
 enum { MAX_KEY_BYTES = 255, MAX_PY_VARIANTS = 4, MAX_PY_BYTES = 250 };
 

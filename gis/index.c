@@ -4,7 +4,7 @@
  * station routing. Rules and thread model: see index.h. */
 #include "index.h"
 
-#include "proj.h"
+#include "gis/transform.h"
 
 #include <geos_c.h>
 #include <math.h>

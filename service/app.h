@@ -28,6 +28,7 @@ typedef struct worker {
     app *app;
     PGconn *pg;                /* NULL until first use; re-made after the database restarts */
     int db_down;               /* last database call failed for want of a connection */
+    int no_timeout;            /* 1: no statement_timeout (commands, background loaders) */
     char sqlstate[6];          /* SQLSTATE of the last failed statement, "" if none */
     char err[512];             /* message of the last failure */
     const char *prepared[256]; /* static SQL strings prepared on this connection, by slot */

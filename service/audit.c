@@ -39,7 +39,7 @@ int audit_read(http_req *r, const char *action, const long long *ids, size_t n) 
     const char *p[] = {
         uid, r->user.username, auth_role_name(r->user.role), r->user.division_code, action,
         b.p, r->request_id};
-    int idle = r->w->pg && PQtransactionStatus(r->w->pg) == PQTRANS_IDLE;
+    int idle = r->w->pg && !db_in_transaction(r->w);
     int rc = idle ? db_command(r->w,
                                "WITH s AS (SELECT set_config('synchronous_commit', 'off', true))"
                                " INSERT INTO audit_reads (user_id, username, role, division_code,"

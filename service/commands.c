@@ -14,17 +14,17 @@
 #include "service/migrate.h"
 #include "service/server.h"
 
-PGconn *cmd_connect(app *a) {
-    char err[512];
-    PGconn *pg = db_connect_raw(a->conninfo, err, sizeof err);
-    if (!pg) fprintf(stderr, "patrold: cannot connect to the database (%s): %s", a->conninfo, err);
-    return pg;
+int cmd_connect(app *a, worker *w) {
+    *w = (worker){.app = a, .no_timeout = 1};
+    if (db_ensure(w) == 0) return 0;
+    fprintf(stderr, "patrold: cannot connect to the database (%s): %s\n", a->conninfo, w->err);
+    return -1;
 }
 
-static int migrate_with(app *a, PGconn *pg) {
+static int migrate_with(app *a, worker *w) {
     char err[1024];
     int applied = 0;
-    if (migrate_run(pg, a->cfg.migrations_dir, &applied, err, sizeof err) != 0) {
+    if (migrate_run(w, a->cfg.migrations_dir, &applied, err, sizeof err) != 0) {
         fprintf(stderr, "patrold: migrate: %s\n", err);
         return 1;
     }
@@ -34,10 +34,10 @@ static int migrate_with(app *a, PGconn *pg) {
 
 int cmd_migrate(app *a, int argc, char **argv) {
     (void)argc, (void)argv;
-    PGconn *pg = cmd_connect(a);
-    if (!pg) return 1;
-    int rc = migrate_with(a, pg);
-    PQfinish(pg);
+    worker w;
+    if (cmd_connect(a, &w) != 0) return 1;
+    int rc = migrate_with(a, &w);
+    db_disconnect(&w);
     return rc;
 }
 
@@ -110,9 +110,8 @@ int cmd_user(app *a, int argc, char **argv) {
     }
     const char *name = argv[optind + 1];
     if (read_password(name, password, sizeof password) != 0) return 1;
-    PGconn *pg = cmd_connect(a);
-    if (!pg) return 1;
-    worker w = {.app = a, .pg = pg};
+    worker w;
+    if (cmd_connect(a, &w) != 0) return 1;
     char err[512];
     int revoked = 0;
     int rc = auth_user_add(&w, name, password, role, division, &revoked, err, sizeof err);
@@ -122,6 +121,6 @@ int cmd_user(app *a, int argc, char **argv) {
     else
         fprintf(stderr, "patrold: user %s (%s) saved; %d session(s) revoked\n", name, role,
                 revoked);
-    PQfinish(w.pg);
+    db_disconnect(&w);
     return rc ? 1 : 0;
 }

@@ -15,7 +15,8 @@ int cmd_import_divisions(app *a, int argc,
 int cmd_locate(app *a, int argc, char **argv); /* places.c: locate [--crs C] < "lon lat" lines */
 int cmd_apikey(app *a, int argc, char **argv); /* open311.c: apikey add NAME | revoke NAME | list */
 
-/* Connects to a->conninfo for a command; prints the error and returns NULL on failure. */
-PGconn *cmd_connect(app *a);
+/* Makes w a connection-only worker of a command (no statement_timeout) and connects it. Returns
+ * 0, or -1 with the error printed. The caller ends with db_disconnect(w). */
+int cmd_connect(app *a, worker *w);
 
 #endif

@@ -1,6 +1,6 @@
 /* coverage.c - patrol coverage per community: the last time a unit was inside it and the share of
  * its area within 100 m of a patrol track since a time, with GEOS in CGCS2000 Gauss-Kruger metres
- * (gis/proj), cached per (division, since rounded down to the minute).
+ * (gis/transform), cached per (division, since rounded down to the minute).
  *
  * Tracks: each unit's accepted fixes in time order, cut where two fixes are more than
  * TRACK_GAP_S seconds or TRACK_GAP_M metres apart (no straight line over a gap); a lone fix
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "gis/proj.h"
+#include "gis/transform.h"
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/reports.h"
@@ -171,9 +171,9 @@ static char *compute(http_req *r, const char *like, double since, const char *si
         goto done;
     for (int i = 0; i < nc; i++) {
         size_t n;
-        unsigned char *wkb = PQunescapeBytea((const unsigned char *)PQgetvalue(cq, i, 2), &n);
+        unsigned char *wkb = db_unescape_bytea(PQgetvalue(cq, i, 2), &n);
         GEOSGeometry *g = wkb ? GEOSWKBReader_read_r(h, rd, wkb, n) : NULL;
-        PQfreemem(wkb);
+        db_free(wkb);
         snprintf(cs[i].code, sizeof cs[i].code, "%s", PQgetvalue(cq, i, 0));
         cs[i].name = PQgetvalue(cq, i, 1);
         if (!g) continue;

@@ -1,6 +1,7 @@
 /* db.c - one PGconn per worker slot, lazily (re)connected, with a per-connection statement cache. */
 #include "service/db.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +61,7 @@ int db_ensure(worker *w) {
     if (alive(w->pg)) return 0;
     PQfinish(w->pg);
     w->pg = db_connect_raw(w->app->conninfo, w->err, sizeof w->err);
-    if (w->pg && w->app->cfg.statement_timeout_ms > 0 &&
+    if (w->pg && !w->no_timeout && w->app->cfg.statement_timeout_ms > 0 &&
         set_statement_timeout(w->pg, w->app->cfg.statement_timeout_ms, w->err, sizeof w->err) !=
             0) {
         PQfinish(w->pg);
@@ -148,4 +149,160 @@ void db_rollback(worker *w) {
 
 int db_failed_with(const worker *w, const char *state) {
     return strcmp(w->sqlstate, state) == 0;
+}
+
+void db_disconnect(worker *w) {
+    PQfinish(w->pg);
+    w->pg = NULL;
+    w->nprepared = 0;
+}
+
+int db_in_transaction(const worker *w) {
+    if (!w->pg) return 0;
+    PGTransactionStatusType ts = PQtransactionStatus(w->pg);
+    return ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR;
+}
+
+void db_reset(worker *w) {
+    if (w->pg) {
+        if (db_in_transaction(w))
+            db_rollback(w);
+        else if (PQtransactionStatus(w->pg) == PQTRANS_ACTIVE) /* a statement still running */
+            db_disconnect(w);
+    }
+    w->db_down = 0;
+    w->sqlstate[0] = 0;
+    w->err[0] = 0;
+}
+
+PGresult *db_exec_params(worker *w, const char *sql, int nparams, const char *const *params,
+                         const int *lengths, const int *formats, int binary_result) {
+    if (db_ensure(w) != 0) return NULL;
+    return check(w, PQexecParams(w->pg, sql, nparams, NULL, params, lengths, formats,
+                                 binary_result ? 1 : 0));
+}
+
+int db_script(worker *w, const char *sql) {
+    if (db_ensure(w) != 0) return -1;
+    PGresult *res = check(w, PQexec(w->pg, sql));
+    PQclear(res);
+    return res ? 0 : -1;
+}
+
+/* Collects every result still coming; the first failure goes to w->err. Returns 0 or -1. */
+static int drain(worker *w, int rc) {
+    PGresult *res;
+    while ((res = PQgetResult(w->pg))) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_SINGLE_TUPLE &&
+            rc == 0) {
+            set_err(w, PQresultErrorMessage(res), PQresultErrorField(res, PG_DIAG_SQLSTATE));
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    if (PQstatus(w->pg) != CONNECTION_OK) {
+        w->db_down = 1;
+        snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
+        rc = -1;
+    }
+    return rc;
+}
+
+static int conn_failed(worker *w) {
+    set_err(w, PQerrorMessage(w->pg), "08006");
+    w->db_down = PQstatus(w->pg) != CONNECTION_OK;
+    if (!w->db_down) w->sqlstate[0] = 0;
+    return -1;
+}
+
+int db_copy_in(worker *w, const char *copy_sql, int (*read)(void *ctx, char *buf, int cap),
+               void *ctx) {
+    char chunk[65536];
+    int n;
+    if (db_ensure(w) != 0) return -1;
+    PGresult *res = PQexec(w->pg, copy_sql);
+    int ok = res && PQresultStatus(res) == PGRES_COPY_IN;
+    if (!ok) {
+        PQclear(check(w, res)); /* a COPY that did not start: its error in w->err */
+        if (res && PQstatus(w->pg) == CONNECTION_OK && !w->sqlstate[0])
+            set_err(w, "not a COPY FROM STDIN statement", "");
+        return -1;
+    }
+    PQclear(res);
+    w->err[0] = 0;
+    while ((n = read(ctx, chunk, (int)sizeof chunk)) > 0)
+        if (PQputCopyData(w->pg, chunk, n) != 1) return conn_failed(w);
+    char why[sizeof w->err];
+    snprintf(why, sizeof why, "%s", w->err[0] ? w->err : "read error");
+    if (PQputCopyEnd(w->pg, n < 0 ? why : NULL) != 1) return conn_failed(w);
+    return drain(w, 0);
+}
+
+int db_each_row(worker *w, const char *sql, int nparams, const char *const *params,
+                int (*fn)(void *ctx, PGresult *row), void *ctx) {
+    int rc = 0;
+    PGresult *res;
+    if (db_ensure(w) != 0) return -1;
+    if (!PQsendQueryParams(w->pg, sql, nparams, NULL, params, NULL, NULL, 0) ||
+        !PQsetSingleRowMode(w->pg)) {
+        conn_failed(w);
+        rc = -1;
+    }
+    w->err[0] = 0;
+    while ((res = PQgetResult(w->pg))) {
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_SINGLE_TUPLE) {
+            if (rc == 0 && fn(ctx, res) != 0) {
+                if (!w->err[0]) set_err(w, "out of memory", "");
+                rc = -1;
+            }
+        } else if (st != PGRES_TUPLES_OK && rc == 0) {
+            set_err(w, PQresultErrorMessage(res), PQresultErrorField(res, PG_DIAG_SQLSTATE));
+            rc = -1;
+        }
+        PQclear(res);
+    }
+    return rc;
+}
+
+int db_send(worker *w, const char *sql, int nparams, const char *const *params, const int *lengths,
+            const int *formats) {
+    if (db_ensure(w) != 0) return -1;
+    if (!PQsendQueryParams(w->pg, sql, nparams, NULL, params, lengths, formats, 0))
+        return conn_failed(w);
+    return 0;
+}
+
+int db_wait(worker *w) {
+    if (!w->pg) return 0;
+    return drain(w, 0);
+}
+
+int db_listen(worker *w, const char *channel) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "LISTEN %s", channel);
+    return db_script(w, sql);
+}
+
+int db_wait_notify(worker *w, int timeout_ms) {
+    PGnotify *n;
+    int got = 0;
+    if (!w->pg || PQstatus(w->pg) != CONNECTION_OK) return -1;
+    struct pollfd pfd = {.fd = PQsocket(w->pg), .events = POLLIN};
+    if (poll(&pfd, 1, timeout_ms) > 0 || timeout_ms == 0)
+        if (!PQconsumeInput(w->pg)) return conn_failed(w);
+    while ((n = PQnotifies(w->pg))) {
+        got = 1;
+        PQfreemem(n);
+    }
+    return PQstatus(w->pg) == CONNECTION_OK ? got : -1;
+}
+
+unsigned char *db_unescape_bytea(const char *text, size_t *len) {
+    return PQunescapeBytea((const unsigned char *)text, len);
+}
+
+void db_free(void *p) {
+    PQfreemem(p);
 }

@@ -13,25 +13,11 @@
 #include "service/places.h"
 
 /* Runs sql in single-row mode, handing each row to fn. Returns 0, or -1 with a message. */
-static int each_row(PGconn *pg, const char *sql, int (*fn)(void *, PGresult *), void *ctx,
-                    char *err, size_t errlen) {
-    int rc = 0;
-    if (!PQsendQueryParams(pg, sql, 0, NULL, NULL, NULL, NULL, 0) || !PQsetSingleRowMode(pg)) {
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
-        rc = -1;
-    }
-    PGresult *res;
-    while ((res = PQgetResult(pg))) {
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_SINGLE_TUPLE) {
-            if (rc == 0 && fn(ctx, res) != 0) snprintf(err, errlen, "out of memory"), rc = -1;
-        } else if (st != PGRES_TUPLES_OK && rc == 0) {
-            snprintf(err, errlen, "%s", PQresultErrorMessage(res));
-            rc = -1;
-        }
-        PQclear(res);
-    }
-    return rc;
+static int each_row(worker *w, const char *sql, int (*fn)(void *, PGresult *), void *ctx, char *err,
+                    size_t errlen) {
+    if (db_each_row(w, sql, 0, NULL, fn, ctx) == 0) return 0;
+    snprintf(err, errlen, "%s", w->err);
+    return -1;
 }
 
 static const char *opt(PGresult *res, int col) {
@@ -83,31 +69,31 @@ static int add_point(void *p, PGresult *res) {
     return 0;
 }
 
-int gazload_once(app *a, PGconn *pg, char *err, size_t errlen) {
+int gazload_once(app *a, worker *w, char *err, size_t errlen) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     loadctx c = {gaz_builder_create(), 0};
     if (!c.b) return snprintf(err, errlen, "out of memory"), -1;
     /* today's and former divisions; a former name (renamed, same code) is a former entry of its
      * own that points at today's division */
-    if (each_row(pg,
+    if (each_row(w,
                  "SELECT code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"
                  " valid_to::text, (SELECT into_code FROM division_changes c WHERE c.code = d.code"
                  "  AND c.change = 'merged' ORDER BY c.effective DESC, c.id DESC LIMIT 1)"
                  " FROM divisions d LEFT JOIN LATERAL (SELECT ST_PointOnSurface(d.geom) AS p) s ON"
                  " true ORDER BY code",
                  add_division, &c, err, errlen) != 0 ||
-        each_row(pg,
+        each_row(w,
                  "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL,"
                  " c.effective::text, c.code FROM division_changes c JOIN divisions d"
                  " ON d.code = c.code WHERE c.change = 'renamed' AND c.old_name IS NOT NULL"
                  " ORDER BY c.id",
                  add_division, &c, err, errlen) != 0 ||
-        each_row(pg,
+        each_row(w,
                  "SELECT 's', id, name, 'station', division_code, NULL, ST_X(location),"
                  " ST_Y(location) FROM stations ORDER BY id",
                  add_point, &c, err, errlen) != 0 ||
-        each_row(pg,
+        each_row(w,
                  "SELECT 'p', id, name, kind, division_code, array_to_string(aliases, E'\\n'),"
                  " ST_X(geom), ST_Y(geom) FROM places ORDER BY id",
                  add_point, &c, err, errlen) != 0) {

@@ -95,14 +95,13 @@ typedef struct reader {
 } reader;
 
 /* One poll. Returns the number of events delivered, or -1 with err. */
-static int reader_poll(PGconn *pg, reader *rd, char *err, size_t errlen) {
+static int reader_poll(worker *w, reader *rd, char *err, size_t errlen) {
     char last[24];
     snprintf(last, sizeof last, "%lld", rd->last);
     const char *p[] = {last};
-    PGresult *res = PQexecParams(pg, poll_sql, 1, NULL, p, NULL, NULL, 0);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
-        PQclear(res);
+    PGresult *res = db_exec(w, poll_sql, 1, p);
+    if (!res) {
+        snprintf(err, errlen, "%s", w->err);
         return -1;
     }
     long long xmin = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
@@ -133,23 +132,24 @@ static int reader_poll(PGconn *pg, reader *rd, char *err, size_t errlen) {
 }
 
 /* Start: the highest id so far, once every transaction that might hold a lower one has ended. */
-static int reader_start(app *a, PGconn *pg, reader *rd, char *err, size_t errlen) {
-    PGresult *res =
-        PQexec(pg, "SELECT coalesce(max(id), 0), pg_snapshot_xmax(pg_current_snapshot())"
-                   "::text::bigint FROM events");
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) goto fail;
+static int reader_start(app *a, worker *w, reader *rd, char *err, size_t errlen) {
+    PGresult *res = db_exec(w,
+                            "SELECT coalesce(max(id), 0), pg_snapshot_xmax(pg_current_snapshot())"
+                            "::text::bigint FROM events",
+                            0, NULL);
+    if (!res) goto fail;
     long long max0 = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
     long long xmax0 = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
     PQclear(res);
     for (;;) {
-        res = PQexec(pg, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint");
-        if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) goto fail;
+        res = db_exec(w, "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint", 0, NULL);
+        if (!res) goto fail;
         long long xmin = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
         if (xmin >= xmax0) break;
         if (server_sleep(a, 20)) return -1;
     }
-    if (units_mem_load(pg, max0, err, errlen) != 0) return -1;
+    if (units_mem_load(w, max0, err, errlen) != 0) return -1;
     rd->last = max0;
     pthread_mutex_lock(&mu);
     floor_id = max0;
@@ -158,28 +158,24 @@ static int reader_start(app *a, PGconn *pg, reader *rd, char *err, size_t errlen
     pthread_cond_broadcast(&cv);
     return 0;
 fail:
-    snprintf(err, errlen, "%s", PQerrorMessage(pg));
-    PQclear(res);
+    snprintf(err, errlen, "%s", w->err);
     return -1;
 }
 
 void *events_thread(void *arg) {
     app *a = arg;
     char err[512];
-    PGconn *pg = NULL;
+    worker w = {.app = a, .no_timeout = 1};
     reader rd = {0};
     int started = 0;
     int interval = a->cfg.events_poll_ms > 0 ? a->cfg.events_poll_ms : 50;
     for (;;) {
-        if (!pg || PQstatus(pg) != CONNECTION_OK) {
-            PQfinish(pg);
-            if (!(pg = db_connect_raw(a->conninfo, err, sizeof err))) {
-                if (server_sleep(a, 500)) break;
-                continue;
-            }
+        if (db_ensure(&w) != 0) {
+            if (server_sleep(a, 500)) break;
+            continue;
         }
         if (!started) {
-            if (reader_start(a, pg, &rd, err, sizeof err) != 0) {
+            if (reader_start(a, &w, &rd, err, sizeof err) != 0) {
                 if (a->stopping) break;
                 fprintf(stderr, "events: %s\n", err);
                 if (server_sleep(a, 500)) break;
@@ -187,12 +183,12 @@ void *events_thread(void *arg) {
             }
             started = 1;
         }
-        int n = reader_poll(pg, &rd, err, sizeof err);
+        int n = reader_poll(&w, &rd, err, sizeof err);
         if (n < 0) fprintf(stderr, "events: %s\n", err);
         if (n == READ_BATCH) continue; /* more waiting: no sleep */
         if (server_sleep(a, interval)) break;
     }
-    PQfinish(pg);
+    db_disconnect(&w);
     pthread_cond_broadcast(&cv); /* wake streams: stopping */
     pthread_mutex_lock(&mu);
     for (size_t i = 0; i < RING; i++)

@@ -1,7 +1,6 @@
 /* gisload.c - PostGIS rows -> gis_builder -> published index; LISTEN gis_changed for reloads. */
 #include "service/gisload.h"
 
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,17 +20,13 @@ static gis_level level_of(const char *s) {
 }
 
 /* Binary results: geometry columns come as raw WKB; the others are cast to text in SQL. */
-static PGresult *query_bin(PGconn *pg, const char *sql, char *err, size_t errlen) {
-    PGresult *res = PQexecParams(pg, sql, 0, NULL, NULL, NULL, NULL, 1);
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
-        PQclear(res);
-        return NULL;
-    }
+static PGresult *query_bin(worker *w, const char *sql, char *err, size_t errlen) {
+    PGresult *res = db_exec_params(w, sql, 0, NULL, NULL, NULL, 1);
+    if (!res) snprintf(err, errlen, "%s", w->err);
     return res;
 }
 
-int gisload_once(app *a, PGconn *pg, char *err, size_t errlen) {
+int gisload_once(app *a, worker *w, char *err, size_t errlen) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = -1;
@@ -39,14 +34,14 @@ int gisload_once(app *a, PGconn *pg, char *err, size_t errlen) {
     gis_builder *b = gis_builder_create(err, errlen);
     if (!b) return -1;
     div = query_bin(
-        pg,
+        w,
         "SELECT code::text, name, level, (kind = 'zone')::int::text, ST_AsBinary(geom) FROM divisions"
         " WHERE geom IS NOT NULL AND valid_to IS NULL AND level IN ('city', 'county', 'town', 'community')"
         " ORDER BY code",
         err, errlen);
     st =
         div ? query_bin(
-                  pg,
+                  w,
                   "SELECT id::text, name, tier, can_dispatch::int::text, coalesce(parent_id, 0)::text,"
                   " ST_X(location)::text, ST_Y(location)::text, ST_AsBinary(coverage) FROM stations ORDER BY id",
                   err, errlen)
@@ -96,45 +91,43 @@ done:
     return rc;
 }
 
+/* Loads now, then again after every burst of gis_changed notifications, until the connection
+ * goes. */
+static void load_and_listen(app *a, worker *w) {
+    char err[512];
+    int dirty = 1;
+    while (!a->stopping) {
+        if (dirty) {
+            server_sleep(a, 50); /* let a burst of changes settle */
+            if (db_wait_notify(w, 0) < 0) return;
+            /* at start the gazetteer first (once /readyz sees the index, place search works
+             * too); on reloads the spatial index first (routing must not wait for names) */
+            int first = !gis_slot_ready(a->gis);
+            if (first && gazload_once(a, w, err, sizeof err) != 0)
+                fprintf(stderr, "gazetteer: reload failed: %s\n", err);
+            if (gisload_once(a, w, err, sizeof err) != 0)
+                fprintf(stderr, "gis: reload failed: %s\n", err);
+            if (!first && gazload_once(a, w, err, sizeof err) != 0)
+                fprintf(stderr, "gazetteer: reload failed: %s\n", err);
+            dirty = 0;
+        }
+        int n = db_wait_notify(w, 250);
+        if (n < 0) return;
+        dirty = n > 0;
+    }
+}
+
 void *gisload_thread(void *arg) {
     app *a = arg;
-    char err[512];
+    worker w = {.app = a, .no_timeout = 1};
     while (!a->stopping) {
-        PGconn *pg = db_connect_raw(a->conninfo, err, sizeof err);
-        if (!pg) {
+        if (db_ensure(&w) != 0 || db_listen(&w, "gis_changed") != 0) {
+            db_disconnect(&w);
             server_sleep(a, 1000);
             continue;
         }
-        PGresult *res = PQexec(pg, "LISTEN gis_changed");
-        PQclear(res);
-        int dirty = 1;
-        while (!a->stopping && PQstatus(pg) == CONNECTION_OK) {
-            if (dirty) {
-                server_sleep(a, 50); /* let a burst of changes settle */
-                PGnotify *n;
-                PQconsumeInput(pg);
-                while ((n = PQnotifies(pg)))
-                    PQfreemem(n);
-                /* at start the gazetteer first (once /readyz sees the index, place search works
-                 * too); on reloads the spatial index first (routing must not wait for names) */
-                int first = !gis_slot_ready(a->gis);
-                if (first && gazload_once(a, pg, err, sizeof err) != 0)
-                    fprintf(stderr, "gazetteer: reload failed: %s\n", err);
-                if (gisload_once(a, pg, err, sizeof err) != 0)
-                    fprintf(stderr, "gis: reload failed: %s\n", err);
-                if (!first && gazload_once(a, pg, err, sizeof err) != 0)
-                    fprintf(stderr, "gazetteer: reload failed: %s\n", err);
-                dirty = 0;
-            }
-            struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
-            if (poll(&pfd, 1, 250) > 0 && !PQconsumeInput(pg)) break;
-            PGnotify *n;
-            while ((n = PQnotifies(pg))) {
-                dirty = 1;
-                PQfreemem(n);
-            }
-        }
-        PQfinish(pg);
+        load_and_listen(a, &w);
+        db_disconnect(&w);
     }
     return NULL;
 }

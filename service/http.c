@@ -15,8 +15,6 @@
 
 #include "service/buf.h"
 #include "service/db.h"
-#include "service/handlers.h"
-#include "service/open311.h"
 #include "service/routes.h"
 
 /* ---- metrics: per route (and one slot for unmatched paths) ---- */
@@ -188,12 +186,20 @@ int http_json(http_req *r, int status, json_t *json) {
     return json_reply(r, status, json, NULL);
 }
 
+/* The error format that owns r's path, or NULL for the core's own. */
+static const http_error_format *error_format(const http_req *r) {
+    for (size_t i = 0; i < http_nerror_formats; i++)
+        if (http_error_formats[i].owns(r->path)) return &http_error_formats[i];
+    return NULL;
+}
+
 static int error_reply(http_req *r, int status, const char *extra, const char *code,
                        const char *field, const char *fmt, va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
     r->error_code = code;
-    if (o311_path(r->path)) return o311_send_error(r, status, msg, extra); /* the spec's format */
+    const http_error_format *other = error_format(r);
+    if (other) return other->send(r, status, msg, extra); /* that API's format */
     json_t *e =
         json_pack("{s:{s:s,s:s,s:s?}}", "error", "code", code, "message", msg, "field", field);
     if (!e) /* the message carried invalid UTF-8 (request text): say it without that text */
@@ -405,12 +411,6 @@ static int serve_static(http_req *r) {
     return 1;
 }
 
-/* Routes that touch neither the database nor the GEOS/PROJ state run without a worker slot, so
- * they answer even when every slot is lent out. */
-static int needs_worker(const route *rt) {
-    return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi;
-}
-
 int http_borrow_worker(http_req *r) {
     if (r->w) return 0;
     if ((r->w = pool_borrow(r->app, r->app->cfg.db_pool_wait_ms))) return 0;
@@ -445,10 +445,11 @@ static int run_route(http_req *r, int *route_ix) {
             snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
             r->error_code = "method_not_allowed";
             char body[256];
-            if (o311_path(r->path)) {
+            const http_error_format *other = error_format(r);
+            if (other) {
                 snprintf(body, sizeof body, "%s is not allowed here; allowed: %s", r->method,
                          allow);
-                rc = o311_send_error(r, 405, body, hdr);
+                rc = other->send(r, 405, body, hdr);
                 goto done;
             }
             int n = snprintf(
@@ -517,7 +518,7 @@ static int run_route(http_req *r, int *route_ix) {
             }
         }
     }
-    if (needs_worker(rt) && (rc = http_borrow_worker(r)) != 0) goto done;
+    if (route_needs_worker(rt) && (rc = http_borrow_worker(r)) != 0) goto done;
     rc = rt->handler(r);
     if (!r->status) rc = http_error(r, 500, "internal", NULL, "the handler sent no reply");
 done:

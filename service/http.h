@@ -110,4 +110,15 @@ void http_log_escape(const char *s, char *out, size_t n);
 /* The CivetWeb request handler that runs the route table (registered for "/"). */
 int http_dispatch(struct mg_connection *conn, void *cbdata);
 
+/* An API family whose error bodies are not {"error":{...}} (Open311): for a path `owns` says 1
+ * to, every error the core or a handler sends goes through `send` (status, message, extra
+ * headers or NULL; returns status; must not touch r->error_code). The table is defined outside
+ * the plumbing (service/services.c), so http.c knows no subsystem. */
+typedef struct http_error_format {
+    int (*owns)(const char *path);
+    int (*send)(http_req *r, int status, const char *message, const char *extra_headers);
+} http_error_format;
+extern const http_error_format http_error_formats[];
+extern const size_t http_nerror_formats;
+
 #endif

@@ -11,24 +11,40 @@
 
 #include <zlib.h>
 
+#include "service/db.h"
 #include "service/importer.h"
 
-static int exec(PGconn *pg, const char *sql, int nparams, const char *const *params, char *err,
+/* Runs one static statement; *rows (if given) gets the first column of its first row (a count).
+ * Returns 0, or -1 with the message in err. */
+static int exec(worker *w, const char *sql, int nparams, const char *const *params, char *err,
                 size_t errlen, long *rows) {
-    PGresult *res = PQexecParams(pg, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    int rc = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK ? 0 : -1;
-    if (rc)
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
-    else if (rows)
-        *rows = st == PGRES_TUPLES_OK ? strtol(PQgetvalue(res, 0, 0), NULL, 10)
-                                      : strtol(PQcmdTuples(res), NULL, 10);
+    PGresult *res = db_exec(w, sql, nparams, params);
+    if (!res) return snprintf(err, errlen, "%s", w->err), -1;
+    if (rows)
+        *rows = PQntuples(res) ? strtol(PQgetvalue(res, 0, 0), NULL, 10)
+                               : strtol(PQcmdTuples(res), NULL, 10);
     PQclear(res);
-    return rc;
+    return 0;
+}
+
+typedef struct {
+    gzFile f;
+    worker *w;
+} gzsource;
+
+/* db_copy_in's reader: the next bytes of the file; -1 when it cannot be read to its end. */
+static int gz_read(void *ctx, char *buf, int cap) {
+    gzsource *s = ctx;
+    int n = gzread(s->f, buf, (unsigned)cap), gzerr;
+    if (n > 0) return n;
+    gzerror(s->f, &gzerr);
+    if (n == 0 && (gzerr == Z_OK || gzerr == Z_STREAM_END)) return 0;
+    snprintf(s->w->err, sizeof s->w->err, "the file could not be read to its end (truncated?)");
+    return -1;
 }
 
 /* COPY the file (gzip or plain; gzread reads both) after its header line into `incoming`. */
-static int copy_in(PGconn *pg, const char *path, char *err, size_t errlen) {
+static int copy_in(worker *w, const char *path, char *err, size_t errlen) {
     char buf[1 << 16];
     int rc = -1;
     gzFile f = gzopen(path, "rb");
@@ -39,47 +55,26 @@ static int copy_in(PGconn *pg, const char *path, char *err, size_t errlen) {
                  "code,name,level,parent_code");
         goto done;
     }
-    PGresult *res = PQexec(pg, "COPY incoming (code, name, level, parent_code) FROM STDIN WITH"
-                               " (FORMAT csv)");
-    if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
-        PQclear(res);
-        goto done;
-    }
-    PQclear(res);
-    int n, bad = 0;
-    while ((n = gzread(f, buf, sizeof buf)) > 0)
-        if (PQputCopyData(pg, buf, n) != 1) break;
-    int gzerr;
-    gzerror(f, &gzerr);
-    bad = n < 0 || (gzerr != Z_OK && gzerr != Z_STREAM_END);
-    if (PQputCopyEnd(pg, bad ? "the file could not be read to its end (truncated?)" : NULL) != 1) {
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
-        goto done;
-    }
-    res = PQgetResult(pg);
-    if (res && PQresultStatus(res) == PGRES_COMMAND_OK)
-        rc = 0;
-    else
-        snprintf(err, errlen, "%s", PQerrorMessage(pg));
-    PQclear(res);
-    while ((res = PQgetResult(pg)))
-        PQclear(res);
+    gzsource src = {f, w};
+    rc =
+        db_copy_in(w, "COPY incoming (code, name, level, parent_code) FROM STDIN WITH (FORMAT csv)",
+                   gz_read, &src);
+    if (rc != 0) snprintf(err, errlen, "%s", w->err);
 done:
     gzclose(f);
     return rc;
 }
 
-int import_csv(PGconn *pg, const char *path, const char *effective, csv_stats *st, char *err,
+int import_csv(worker *w, const char *path, const char *effective, csv_stats *st, char *err,
                size_t errlen) {
     memset(st, 0, sizeof *st);
     const char *p[] = {effective};
-    if (exec(pg,
+    if (exec(w,
              "CREATE TEMP TABLE incoming (code text COLLATE \"C\", name text COLLATE \"C\","
              " level text COLLATE \"C\", parent_code text COLLATE \"C\") ON COMMIT DROP",
              0, NULL, err, errlen, NULL) ||
-        copy_in(pg, path, err, errlen) ||
-        exec(pg, "SELECT count(*) FROM incoming", 0, NULL, err, errlen, &st->rows))
+        copy_in(w, path, err, errlen) ||
+        exec(w, "SELECT count(*) FROM incoming", 0, NULL, err, errlen, &st->rows))
         return -1;
     /* One row per well-formed code; a code listed twice (the national list repeats cities
      * without counties one level down) keeps its highest level. */
@@ -147,23 +142,17 @@ int import_csv(PGconn *pg, const char *path, const char *effective, csv_stats *s
         " WHERE d.code = e.code",
     };
     for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++)
-        if (exec(pg, steps[i], strstr(steps[i], "$1") ? 1 : 0, p, err, errlen, NULL)) return -1;
-    if (exec(pg, "SELECT count(*) FROM inc", 0, NULL, err, errlen, &st->kept)) return -1;
+        if (exec(w, steps[i], strstr(steps[i], "$1") ? 1 : 0, p, err, errlen, NULL)) return -1;
+    if (exec(w, "SELECT count(*) FROM inc", 0, NULL, err, errlen, &st->kept)) return -1;
     static const char *const kinds[] = {"new", "renamed", "merged", "abolished"};
     long *out[] = {&st->added, &st->renamed, &st->merged, &st->abolished};
     for (int k = 0; k < 4; k++) {
         const char *kp[] = {kinds[k], effective};
-        PGresult *res = PQexecParams(pg,
-                                     "SELECT count(*) FROM division_changes WHERE change = $1"
-                                     " AND effective = $2::date AND recorded_at = now()",
-                                     2, NULL, kp, NULL, NULL, 0);
-        if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-            snprintf(err, errlen, "%s", PQerrorMessage(pg));
-            PQclear(res);
+        if (exec(w,
+                 "SELECT count(*) FROM division_changes WHERE change = $1"
+                 " AND effective = $2::date AND recorded_at = now()",
+                 2, kp, err, errlen, out[k]))
             return -1;
-        }
-        *out[k] = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-        PQclear(res);
     }
     return 0;
 }

@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "service/commands.h"
+#include "service/db.h"
 
 #define FEATURE_MAX ((size_t)512 << 20) /* one feature's JSON text */
 #define SKELETON_MAX ((size_t)1 << 20)  /* the top-level object without the features */
@@ -46,13 +47,13 @@ void import_parent_code(const char *code12, const char *level, char out[13]) {
 
 /* ---- growable byte buffer ---- */
 
-typedef struct buf {
+typedef struct textbuf {
     char *p;
     size_t len, cap;
-} buf;
+} textbuf;
 
 /* Appends n bytes; -1 when that would pass `limit` or memory runs out. */
-static int buf_put(buf *b, const char *s, size_t n, size_t limit) {
+static int textbuf_put(textbuf *b, const char *s, size_t n, size_t limit) {
     if (b->len + n > limit) return -1;
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 4096;
@@ -70,7 +71,7 @@ static int buf_put(buf *b, const char *s, size_t n, size_t limit) {
 /* ---- one import ---- */
 
 typedef struct imp {
-    PGconn *pg;
+    worker *w;
     const import_opts *o;
     import_stats *st;
     GEOSContextHandle_t g;
@@ -328,20 +329,12 @@ static int code12(const char *in, char out[13]) {
 
 /* Waits for the upsert in flight (if any). Returns 0, or -1 with im->err. */
 static int upsert_wait(imp *im) {
-    PGresult *res;
-    int ok = 1;
     if (!im->pending) return 0;
     im->pending = 0;
-    while ((res = PQgetResult(im->pg))) {
-        if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-            if (ok)
-                snprintf(im->err, im->errlen, "database (feature %ld, code %s): %s",
-                         im->pending_index, im->pending_code, PQresultErrorMessage(res));
-            ok = 0;
-        }
-        PQclear(res);
-    }
-    return ok ? 0 : -1;
+    if (db_wait(im->w) == 0) return 0;
+    snprintf(im->err, im->errlen, "database (feature %ld, code %s): %s", im->pending_index,
+             im->pending_code, im->w->err);
+    return -1;
 }
 
 /* Sends one upsert and returns without waiting for it, so that the server stores feature N while
@@ -354,14 +347,13 @@ static int upsert(imp *im, long index, const char *code, const char *name, const
     const char *params[] = {code, name, level, parent[0] ? parent : NULL, (const char *)wkb};
     int lengths[] = {0, 0, 0, 0, (int)wkblen};
     int formats[] = {0, 0, 0, 0, 1};
-    if (!PQsendQueryParams(
-            im->pg,
-            "INSERT INTO divisions (code, name, level, parent_code, geom, synthetic)"
-            " VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5::bytea, 4326)), false)"
-            " ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, synthetic = false,"
-            " updated_at = now()",
-            5, NULL, params, lengths, formats, 0)) {
-        snprintf(im->err, im->errlen, "database: %s", PQerrorMessage(im->pg));
+    if (db_send(im->w,
+                "INSERT INTO divisions (code, name, level, parent_code, geom, synthetic)"
+                " VALUES ($1, $2, $3, $4, ST_Multi(ST_GeomFromWKB($5::bytea, 4326)), false)"
+                " ON CONFLICT (code) DO UPDATE SET geom = EXCLUDED.geom, synthetic = false,"
+                " updated_at = now()",
+                5, params, lengths, formats) != 0) {
+        snprintf(im->err, im->errlen, "database: %s", im->w->err);
         return -1;
     }
     im->pending = 1;
@@ -544,17 +536,17 @@ typedef struct scan {
     int key_capture, key_len, after_str; /* the last depth-1 string, a key once ':' follows */
     char key[16], cur_key[16];
     long index; /* next element of the features array */
-    buf skel, elem;
+    textbuf skel, elem;
 } scan;
 
 /* Feeds n bytes. Returns 0 or -1 with im->err. */
 static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
         char c = p[i];
-        buf *to = s->in_features && s->depth >= 2 ? &s->elem : &s->skel;
+        textbuf *to = s->in_features && s->depth >= 2 ? &s->elem : &s->skel;
         size_t limit = to == &s->elem ? FEATURE_MAX : SKELETON_MAX;
         if (s->in_str) {
-            if (buf_put(to, &c, 1, limit) != 0) goto too_big;
+            if (textbuf_put(to, &c, 1, limit) != 0) goto too_big;
             if (s->esc)
                 s->esc = 0, s->key_len = (int)sizeof s->key; /* escaped key: never "features" */
             else if (c == '\\')
@@ -569,8 +561,8 @@ static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
             continue;
         }
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-            if (to == &s->skel && buf_put(to, &c, 1, limit) != 0) goto too_big;
-            if (to == &s->elem && s->elem.len && buf_put(to, &c, 1, limit) != 0) goto too_big;
+            if (to == &s->skel && textbuf_put(to, &c, 1, limit) != 0) goto too_big;
+            if (to == &s->elem && s->elem.len && textbuf_put(to, &c, 1, limit) != 0) goto too_big;
             continue;
         }
         if (s->finished) {
@@ -601,7 +593,7 @@ static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
             s->in_features = 0;
             to = &s->skel;
         }
-        if (buf_put(to, &c, 1, limit) != 0) goto too_big;
+        if (textbuf_put(to, &c, 1, limit) != 0) goto too_big;
         int was_after = s->after_str;
         s->after_str = 0;
         if (c == '"') {
@@ -664,9 +656,9 @@ static int scan_finish(scan *s, imp *im) {
     return ok ? 0 : -1;
 }
 
-int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import_stats *st,
+int import_geojson(worker *w, const char *path, const import_opts *opts, import_stats *st,
                    char *err, size_t errlen) {
-    imp im = {.pg = pg, .o = opts, .st = st, .err = err, .errlen = errlen};
+    imp im = {.w = w, .o = opts, .st = st, .err = err, .errlen = errlen};
     scan s = {0};
     char *chunk = NULL;
     gzFile gz = NULL;
@@ -802,34 +794,28 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    PGconn *pg = cmd_connect(a);
-    if (!pg) return 1;
-    PGresult *res = PQexec(pg, "BEGIN");
-    int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    worker w;
+    if (cmd_connect(a, &w) != 0) return 1;
+    int ok = db_begin(&w) == 0;
     if (!ok)
-        snprintf(err, sizeof err, "database: %s", PQerrorMessage(pg));
-    else if (csv ? import_csv(pg, argv[optind], effective, &cs, err, sizeof err) != 0
-                 : import_geojson(pg, argv[optind], &o, &st, err, sizeof err) != 0)
+        snprintf(err, sizeof err, "database: %s", w.err);
+    else if (csv ? import_csv(&w, argv[optind], effective, &cs, err, sizeof err) != 0
+                 : import_geojson(&w, argv[optind], &o, &st, err, sizeof err) != 0)
         ok = 0;
-    else {
-        res = PQexec(pg, "COMMIT");
-        ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-        PQclear(res);
-        if (!ok) snprintf(err, sizeof err, "database: %s", PQerrorMessage(pg));
-    }
+    else if (!(ok = db_commit(&w) == 0))
+        snprintf(err, sizeof err, "database: %s", w.err);
     if (!ok) {
-        if (PQtransactionStatus(pg) != PQTRANS_IDLE) PQclear(PQexec(pg, "ROLLBACK"));
+        db_rollback(&w);
         size_t n = strlen(err);
         while (n && err[n - 1] == '\n')
             err[--n] = 0;
         for (char *p = err; *p; p++) /* one line: libpq adds CONTEXT/DETAIL lines */
             if (*p == '\n') *p = ' ';
         fprintf(stderr, "patrold: import-divisions: %s: %s; nothing imported\n", argv[optind], err);
-        PQfinish(pg);
+        db_disconnect(&w);
         return 1;
     }
-    PQfinish(pg);
+    db_disconnect(&w);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (csv)

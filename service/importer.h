@@ -3,10 +3,10 @@
 #ifndef PATROLD_IMPORTER_H
 #define PATROLD_IMPORTER_H
 
-#include <libpq-fe.h>
 #include <stddef.h>
 
 #include "gis/coords.h"
+#include "service/app.h"
 
 typedef struct import_stats {
     long features; /* elements seen in the features array */
@@ -42,7 +42,7 @@ void import_parent_code(const char *code12, const char *level, char out[13]);
  * read (malformed features counted in st->rejected and reported), or -1 with a message in err for
  * a file-level failure: unreadable, not JSON, not a FeatureCollection, truncated, database error.
  */
-int import_geojson(PGconn *pg, const char *path, const import_opts *opts, import_stats *st,
+int import_geojson(worker *w, const char *path, const import_opts *opts, import_stats *st,
                    char *err, size_t errlen);
 
 typedef struct csv_stats {
@@ -59,7 +59,7 @@ typedef struct csv_stats {
  * cities that the list no longer has (valid_to = effective, merged or abolished) and records each
  * change in division_changes dated `effective` (YYYY-MM-DD). Runs inside the caller's
  * transaction. Returns 0, or -1 with a message in err. */
-int import_csv(PGconn *pg, const char *path, const char *effective, csv_stats *st, char *err,
+int import_csv(worker *w, const char *path, const char *effective, csv_stats *st, char *err,
                size_t errlen);
 
 #endif

@@ -430,6 +430,6 @@ void *login_purge_thread(void *arg) {
         else if (n > 0)
             fprintf(stderr, "session purge: %d old session(s) deleted\n", n);
     } while (!server_sleep(a, interval * 1000));
-    PQfinish(w.pg);
+    db_disconnect(&w);
     return NULL;
 }

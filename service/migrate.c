@@ -10,16 +10,14 @@
 
 #include <sodium.h>
 
+#include "service/db.h"
+
 #define MIGRATE_LOCK "7240017001" /* pg_advisory_lock key shared by every patrold */
 
-static int ok(PGconn *pg, PGresult *res, char *err, size_t errlen, const char *what) {
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return 1;
-    snprintf(err, errlen, "%s: %s", what, res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
-    size_t n = strlen(err);
-    while (n && err[n - 1] == '\n')
-        err[--n] = 0;
-    return 0;
+/* rc of a db_* call; on failure puts "what: message" in err. Returns rc. */
+static int ok(worker *w, int rc, char *err, size_t errlen, const char *what) {
+    if (rc != 0) snprintf(err, errlen, "%s: %s", what, w->err);
+    return rc;
 }
 
 static int is_migration(const char *name) {
@@ -49,7 +47,7 @@ static char *read_file(const char *path, size_t *len) {
 }
 
 /* Applies one file unless recorded; refuses a recorded file whose checksum changed. */
-static int apply_one(PGconn *pg, const char *dir, const char *name, int *applied, char *err,
+static int apply_one(worker *w, const char *dir, const char *name, int *applied, char *err,
                      size_t errlen) {
     char path[1024], sum[2 * crypto_hash_sha256_BYTES + 1], version[8];
     unsigned char h[crypto_hash_sha256_BYTES];
@@ -66,9 +64,8 @@ static int apply_one(PGconn *pg, const char *dir, const char *name, int *applied
     sodium_bin2hex(sum, sizeof sum, h, sizeof h);
     snprintf(version, sizeof version, "%.4s", name);
     const char *p1[] = {version};
-    res = PQexecParams(pg, "SELECT checksum, name FROM schema_migrations WHERE version = $1::int",
-                       1, NULL, p1, NULL, NULL, 0);
-    if (!ok(pg, res, err, errlen, name)) goto done;
+    res = db_exec(w, "SELECT checksum, name FROM schema_migrations WHERE version = $1::int", 1, p1);
+    if (ok(w, res ? 0 : -1, err, errlen, name) != 0) goto done;
     if (PQntuples(res) == 1) {
         if (strcmp(PQgetvalue(res, 0, 0), sum) != 0) {
             snprintf(
@@ -81,37 +78,31 @@ static int apply_one(PGconn *pg, const char *dir, const char *name, int *applied
         rc = 0;
         goto done;
     }
-    PQclear(res);
-    res = PQexec(pg, "BEGIN");
-    if (!ok(pg, res, err, errlen, name)) goto done;
-    PQclear(res);
-    res = PQexec(pg, sql);
-    if (!ok(pg, res, err, errlen, name)) goto rollback;
-    PQclear(res);
     const char *p2[] = {version, name, sum};
-    res = PQexecParams(
-        pg, "INSERT INTO schema_migrations (version, name, checksum) VALUES ($1::int, $2, $3)", 3,
-        NULL, p2, NULL, NULL, 0);
-    if (!ok(pg, res, err, errlen, name)) goto rollback;
-    PQclear(res);
-    res = PQexec(pg, "COMMIT");
-    if (!ok(pg, res, err, errlen, name)) goto done;
+    if (ok(w, db_begin(w), err, errlen, name) != 0) goto done;
+    if (ok(w, db_script(w, sql), err, errlen, name) != 0 ||
+        ok(w,
+           db_command(w,
+                      "INSERT INTO schema_migrations (version, name, checksum)"
+                      " VALUES ($1::int, $2, $3)",
+                      3, p2),
+           err, errlen, name) != 0) {
+        db_rollback(w);
+        goto done;
+    }
+    if (ok(w, db_commit(w), err, errlen, name) != 0) goto done;
     (*applied)++;
     rc = 0;
-    goto done;
-rollback:
-    PQclear(PQexec(pg, "ROLLBACK"));
 done:
     PQclear(res);
     free(sql);
     return rc;
 }
 
-int migrate_run(PGconn *pg, const char *dir, int *applied, char *err, size_t errlen) {
+int migrate_run(worker *w, const char *dir, int *applied, char *err, size_t errlen) {
     char **names = NULL;
     size_t n = 0, cap = 0;
     int rc = -1, locked = 0;
-    PGresult *res = NULL;
     *applied = 0;
     DIR *d = opendir(dir);
     if (!d) {
@@ -135,22 +126,22 @@ int migrate_run(PGconn *pg, const char *dir, int *applied, char *err, size_t err
                      names[i - 1], names[i]);
             goto done;
         }
-    res = PQexec(pg, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")");
-    if (!ok(pg, res, err, errlen, "advisory lock")) goto done;
+    if (ok(w, db_script(w, "SELECT pg_advisory_lock(" MIGRATE_LOCK ")"), err, errlen,
+           "advisory lock") != 0)
+        goto done;
     locked = 1;
-    PQclear(res);
-    res = PQexec(
-        pg,
-        "SET client_min_messages = warning;"
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY, name text NOT NULL,"
-        " checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())");
-    if (!ok(pg, res, err, errlen, "schema_migrations")) goto done;
+    if (ok(w,
+           db_script(w, "SET client_min_messages = warning;"
+                        "CREATE TABLE IF NOT EXISTS schema_migrations (version int PRIMARY KEY,"
+                        " name text NOT NULL, checksum text NOT NULL,"
+                        " applied_at timestamptz NOT NULL DEFAULT now())"),
+           err, errlen, "schema_migrations") != 0)
+        goto done;
     for (size_t i = 0; i < n; i++)
-        if (apply_one(pg, dir, names[i], applied, err, errlen) != 0) goto done;
+        if (apply_one(w, dir, names[i], applied, err, errlen) != 0) goto done;
     rc = 0;
 done:
-    PQclear(res);
-    if (locked) PQclear(PQexec(pg, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")"));
+    if (locked) db_script(w, "SELECT pg_advisory_unlock(" MIGRATE_LOCK ")");
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);

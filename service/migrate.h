@@ -3,11 +3,12 @@
 #ifndef PATROLD_MIGRATE_H
 #define PATROLD_MIGRATE_H
 
-#include <libpq-fe.h>
 #include <stddef.h>
+
+#include "service/app.h"
 
 /* Applies what is new in dir. *applied gets how many were applied now. Returns 0, or -1 with a
  * message in err (nothing of the failing file is kept). */
-int migrate_run(PGconn *pg, const char *dir, int *applied, char *err, size_t errlen);
+int migrate_run(worker *w, const char *dir, int *applied, char *err, size_t errlen);
 
 #endif

@@ -852,9 +852,8 @@ int cmd_apikey(app *a, int argc, char **argv) {
         fprintf(stderr, "usage: patrold apikey add NAME | apikey revoke NAME | apikey list\n");
         return 2;
     }
-    PGconn *pg = cmd_connect(a);
-    if (!pg) return 1;
-    worker w = {.app = a, .pg = pg};
+    worker w;
+    if (cmd_connect(a, &w) != 0) return 1;
     int rc = 1;
     PGresult *res = NULL;
     if (strcmp(argv[1], "add") == 0) {
@@ -909,6 +908,6 @@ int cmd_apikey(app *a, int argc, char **argv) {
     }
 done:
     PQclear(res);
-    PQfinish(w.pg);
+    db_disconnect(&w);
     return rc;
 }

@@ -301,7 +301,7 @@ int h_photos_get(http_req *r) {
         return http_db_error(r);
     }
     size_t n = 0;
-    unsigned char *bytes = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 1), &n);
+    unsigned char *bytes = db_unescape_bytea(PQgetvalue(res, 0, 1), &n);
     if (!bytes) {
         PQclear(res);
         return http_error(r, 500, "internal", NULL, "out of memory");
@@ -310,6 +310,6 @@ int h_photos_get(http_req *r) {
     snprintf(ctype, sizeof ctype, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     st = http_send(r, 200, ctype, (const char *)bytes, n, "Content-Disposition: inline\r\n");
-    PQfreemem(bytes);
+    db_free(bytes);
     return st;
 }

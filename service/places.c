@@ -244,11 +244,11 @@ int cmd_locate(app *a, int argc, char **argv) {
         fprintf(stderr, "usage: patrold locate [--crs wgs84|cgcs2000|gcj02|bd09] < points\n");
         return 2;
     }
-    PGconn *pg = cmd_connect(a);
-    if (!pg) return 1;
+    worker w;
+    if (cmd_connect(a, &w) != 0) return 1;
     int rc = 1;
     gis_locator *loc = NULL;
-    if (!(a->gis = gis_slot_create()) || gisload_once(a, pg, err, sizeof err) != 0 ||
+    if (!(a->gis = gis_slot_create()) || gisload_once(a, &w, err, sizeof err) != 0 ||
         !(loc = gis_locator_create(a->gis))) {
         fprintf(stderr, "patrold: locate: cannot build the index: %s\n", err);
         goto done;
@@ -273,6 +273,6 @@ int cmd_locate(app *a, int argc, char **argv) {
 done:
     gis_locator_destroy(loc);
     gis_slot_destroy(a->gis);
-    PQfinish(pg);
+    db_disconnect(&w);
     return rc;
 }

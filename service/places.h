@@ -12,8 +12,8 @@
 #include "service/app.h"
 
 /* Builds a gazetteer from the divisions (with their former names and codes), stations and places
- * behind pg and publishes it in a->gaz. Returns 0, or -1 with a message in err. */
-int gazload_once(app *a, PGconn *pg, char *err, size_t errlen);
+ * behind w's connection and publishes it in a->gaz. Returns 0, or -1 with a message in err. */
+int gazload_once(app *a, worker *w, char *err, size_t errlen);
 
 /* A search hit or division as JSON: {code, name, level, kind, parent_chain (from the top),
  * location (in crs, or null), valid_from/valid_to (divisions), id (stations, places),

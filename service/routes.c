@@ -115,3 +115,7 @@ const route routes[] = {
      "Open311 request id of a token (XML)"},
 };
 const size_t nroutes = sizeof routes / sizeof routes[0];
+
+int route_needs_worker(const route *rt) {
+    return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi;
+}

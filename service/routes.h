@@ -26,4 +26,8 @@ extern const size_t nroutes;
 int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
                 int maxcaps);
 
+/* 0 for the routes that touch neither the database nor the GEOS/PROJ state (they run without a
+ * worker slot, so they answer even when every slot is lent out), 1 for the others. */
+int route_needs_worker(const route *rt);
+
 #endif

@@ -26,54 +26,38 @@ static const struct {
     {"patrol", "patrol", "320706000000"},         {"community", "community", "community"},
 };
 
-static int ok_result(PGconn *pg, PGresult *res, const char *what, char *err, size_t errlen) {
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return 0;
-    snprintf(err, errlen, "%s: %s", what, res ? PQresultErrorMessage(res) : PQerrorMessage(pg));
-    return -1;
-}
-
-/* Runs one parameterised statement; returns 0 or -1 with err. */
-static int run(PGconn *pg, const char *sql, int n, const char *const *params, char *err,
-               size_t errlen) {
-    PGresult *res = PQexecParams(pg, sql, n, NULL, params, NULL, NULL, 0);
-    int rc = ok_result(pg, res, "seed", err, errlen);
-    PQclear(res);
+/* rc of a db_* call on w; on failure puts "what: message" in err. Returns rc. */
+static int ok_result(worker *w, int rc, const char *what, char *err, size_t errlen) {
+    if (rc != 0) snprintf(err, errlen, "%s: %s", what, w->err);
     return rc;
 }
 
+/* Runs one static parameterised statement; returns 0 or -1 with err. */
+static int run(worker *w, const char *sql, int n, const char *const *params, char *err,
+               size_t errlen) {
+    return ok_result(w, db_command(w, sql, n, params), "seed", err, errlen);
+}
+
+/* db_copy_in's reader over a FILE. */
+static int file_read(void *ctx, char *buf, int cap) {
+    FILE *f = ctx;
+    size_t n = fread(buf, 1, (size_t)cap, f);
+    return n > 0 ? (int)n : ferror(f) ? -1 : 0;
+}
+
 /* Streams the division CSV into `divisions` with COPY. */
-static int load_csv(PGconn *pg, const char *path, char *err, size_t errlen) {
-    char chunk[65536];
-    int rc = -1;
+static int load_csv(worker *w, const char *path, char *err, size_t errlen) {
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "cannot open %s", path);
         return -1;
     }
-    PGresult *res = PQexec(pg, "COPY divisions (code, name, level, parent_code) FROM STDIN WITH "
-                               "(FORMAT csv, HEADER true)");
-    if (!res || PQresultStatus(res) != PGRES_COPY_IN) {
-        snprintf(err, errlen, "%s: %s", path, PQerrorMessage(pg));
-        PQclear(res);
-        goto done;
-    }
-    PQclear(res);
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (PQputCopyData(pg, chunk, (int)n) != 1) break;
-    if (PQputCopyEnd(pg, ferror(f) ? "read error" : NULL) != 1) {
-        snprintf(err, errlen, "%s: %s", path, PQerrorMessage(pg));
-        goto done;
-    }
-    res = PQgetResult(pg);
-    rc = ok_result(pg, res, path, err, errlen);
-    PQclear(res);
-    while ((res = PQgetResult(pg)))
-        PQclear(res);
-done:
+    int rc = db_copy_in(w,
+                        "COPY divisions (code, name, level, parent_code) FROM STDIN WITH "
+                        "(FORMAT csv, HEADER true)",
+                        file_read, f);
     fclose(f);
-    return rc;
+    return ok_result(w, rc, path, err, errlen);
 }
 
 static int is_sql(const struct dirent *e) {
@@ -82,7 +66,7 @@ static int is_sql(const struct dirent *e) {
 }
 
 /* Runs every *.sql file of dir in name order (each may hold many statements). */
-static int run_sql_files(PGconn *pg, const char *dir, int *nfiles, char *err, size_t errlen) {
+static int run_sql_files(worker *w, const char *dir, int *nfiles, char *err, size_t errlen) {
     struct dirent **list = NULL;
     char path[600];
     int rc = 0, n = scandir(dir, &list, is_sql, alphasort);
@@ -101,9 +85,7 @@ static int run_sql_files(PGconn *pg, const char *dir, int *nfiles, char *err, si
             rc = -1;
         } else {
             text[len] = 0;
-            PGresult *res = PQexec(pg, text);
-            rc = ok_result(pg, res, path, err, errlen);
-            PQclear(res);
+            rc = ok_result(w, db_script(w, text), path, err, errlen);
         }
         free(text);
         if (f) fclose(f);
@@ -115,11 +97,12 @@ static int run_sql_files(PGconn *pg, const char *dir, int *nfiles, char *err, si
 }
 
 /* Creates the demo users and ties them to their station/unit. */
-static int add_users(app *a, PGconn *pg, char *err, size_t errlen) {
+static int add_users(worker *w, char *err, size_t errlen) {
     char community[13] = "";
-    PGresult *res = PQexec(
-        pg, "SELECT min(code) FROM divisions WHERE level = 'community' AND code LIKE '320706%'");
-    if (ok_result(pg, res, "seed users", err, errlen) != 0 || PQgetisnull(res, 0, 0)) {
+    PGresult *res = db_exec(
+        w, "SELECT min(code) FROM divisions WHERE level = 'community' AND code LIKE '320706%'", 0,
+        NULL);
+    if (ok_result(w, res ? 0 : -1, "seed users", err, errlen) != 0 || PQgetisnull(res, 0, 0)) {
         if (res && !PQgetisnull(res, 0, 0))
             snprintf(err, errlen, "seed users: no community in 海州区");
         PQclear(res);
@@ -127,40 +110,40 @@ static int add_users(app *a, PGconn *pg, char *err, size_t errlen) {
     }
     snprintf(community, sizeof community, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
-    worker w = {.app = a, .pg = pg};
     for (size_t i = 0; i < sizeof demo_users / sizeof demo_users[0]; i++) {
         const char *div =
             strcmp(demo_users[i].division, "community") == 0 ? community : demo_users[i].division;
         char uerr[512];
         /* `demo` is shorter than the policy allows: demo data, saved without the check. */
-        if (auth_user_save(&w, demo_users[i].name, "demo", demo_users[i].role, div, NULL, uerr,
+        if (auth_user_save(w, demo_users[i].name, "demo", demo_users[i].role, div, NULL, uerr,
                            sizeof uerr) != 0) {
             snprintf(err, errlen, "seed user %s: %s", demo_users[i].name, uerr);
             return -1;
         }
     }
     /* The dispatchers sit at their county station; the patrol user rides 海州巡查1队 (HZ-01). */
-    if (run(pg,
+    if (run(w,
             "UPDATE users u SET station_id = s.id FROM stations s"
             " WHERE u.username IN ('dispatcher', 'dispatcher_gn') AND s.tier = 'county'"
             " AND s.division_code = u.division_code",
             0, NULL, err, errlen) != 0)
         return -1;
-    return run(pg,
+    return run(w,
                "UPDATE users u SET unit_id = n.id, station_id = n.station_id FROM units n"
                " WHERE u.username = 'patrol' AND n.callsign = 'HZ-01'",
                0, NULL, err, errlen);
 }
 
-static void print_summary(PGconn *pg, double secs) {
-    PGresult *res = PQexec(
-        pg,
+static void print_summary(worker *w, double secs) {
+    PGresult *res = db_exec(
+        w,
         "SELECT (SELECT count(*) FROM divisions WHERE code LIKE '3207%'),"
         " (SELECT count(*) FROM divisions WHERE code LIKE '3207%' AND synthetic),"
         " (SELECT count(*) FROM stations), (SELECT count(*) FROM stations WHERE NOT can_dispatch),"
         " (SELECT count(*) FROM units), (SELECT count(*) FROM users),"
-        " (SELECT count(*) FROM api_keys)");
-    if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+        " (SELECT count(*) FROM api_keys)",
+        0, NULL);
+    if (res && PQntuples(res) == 1)
         fprintf(stderr,
                 "seed: %s divisions (%s with synthetic boundaries), %s stations (%s cannot "
                 "dispatch), %s units,"
@@ -181,35 +164,32 @@ int cmd_seed(app *a, int argc, char **argv) {
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    PGconn *pg = cmd_connect(a);
-    if (!pg) return 1;
-    if (migrate_run(pg, a->cfg.migrations_dir, &applied, err, sizeof err) != 0) goto fail;
-    if (run(pg, "BEGIN", 0, NULL, err, sizeof err) != 0) goto fail;
+    worker w;
+    if (cmd_connect(a, &w) != 0) return 1;
+    if (migrate_run(&w, a->cfg.migrations_dir, &applied, err, sizeof err) != 0) goto fail;
+    if (run(&w, "BEGIN", 0, NULL, err, sizeof err) != 0) goto fail;
     /* Serialise concurrent seeds; the check below then sees a committed seed. */
-    if (run(pg, "LOCK TABLE divisions IN SHARE ROW EXCLUSIVE MODE", 0, NULL, err, sizeof err) != 0)
+    if (run(&w, "LOCK TABLE divisions IN SHARE ROW EXCLUSIVE MODE", 0, NULL, err, sizeof err) != 0)
         goto fail;
-    PGresult *res = PQexec(pg, "SELECT 1 FROM divisions WHERE code = '320700000000'");
-    if (ok_result(pg, res, "seed", err, sizeof err) != 0) {
-        PQclear(res);
-        goto fail;
-    }
+    PGresult *res = db_exec(&w, "SELECT 1 FROM divisions WHERE code = '320700000000'", 0, NULL);
+    if (ok_result(&w, res ? 0 : -1, "seed", err, sizeof err) != 0) goto fail;
     int loaded = PQntuples(res) > 0;
     PQclear(res);
     if (loaded) {
-        PQclear(PQexec(pg, "ROLLBACK"));
+        db_rollback(&w);
         fprintf(stderr, "seed: demo data already loaded\n");
         rc = 0;
         goto done;
     }
     snprintf(path, sizeof path, "%.255s/%s", a->cfg.seed_dir, SEED_CSV);
-    if (load_csv(pg, path, err, sizeof err) != 0) goto fail;
-    if (run(pg, "UPDATE divisions SET kind = 'zone' WHERE code = '320771000000'", 0, NULL, err,
+    if (load_csv(&w, path, err, sizeof err) != 0) goto fail;
+    if (run(&w, "UPDATE divisions SET kind = 'zone' WHERE code = '320771000000'", 0, NULL, err,
             sizeof err) != 0)
         goto fail;
     snprintf(path, sizeof path, "%.255s/%s", a->cfg.seed_dir, SEED_GEOJSON);
     import_opts o = {.level = "county", .crs = GIS_CRS_GCJ02};
     char ierr[1024];
-    if (import_geojson(pg, path, &o, &st, ierr, sizeof ierr) != 0) {
+    if (import_geojson(&w, path, &o, &st, ierr, sizeof ierr) != 0) {
         snprintf(err, sizeof err, "%s: %s", path, ierr);
         goto fail;
     }
@@ -218,15 +198,15 @@ int cmd_seed(app *a, int argc, char **argv) {
                  path, st.imported, st.rejected);
         goto fail;
     }
-    if (run_sql_files(pg, a->cfg.seed_dir, &nfiles, err, sizeof err) != 0) goto fail;
-    if (add_users(a, pg, err, sizeof err) != 0) goto fail;
-    if (run(pg, "COMMIT", 0, NULL, err, sizeof err) != 0) goto fail;
+    if (run_sql_files(&w, a->cfg.seed_dir, &nfiles, err, sizeof err) != 0) goto fail;
+    if (add_users(&w, err, sizeof err) != 0) goto fail;
+    if (run(&w, "COMMIT", 0, NULL, err, sizeof err) != 0) goto fail;
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    print_summary(pg, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+    print_summary(&w, (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     rc = 0;
     goto done;
 fail:
-    if (PQtransactionStatus(pg) != PQTRANS_IDLE) PQclear(PQexec(pg, "ROLLBACK"));
+    db_rollback(&w);
     {
         size_t n = strlen(err);
         while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
@@ -234,6 +214,6 @@ fail:
     }
     fprintf(stderr, "patrold: seed: %s; nothing loaded\n", err);
 done:
-    PQfinish(pg);
+    db_disconnect(&w);
     return rc;
 }

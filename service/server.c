@@ -13,27 +13,9 @@
 
 #include <civetweb.h>
 
-#include "gis/gazetteer.h"
-#include "gis/index.h"
-#include "gis/proj.h"
 #include "service/db.h"
-#include "service/events.h"
-#include "service/gisload.h"
 #include "service/http.h"
-#include "service/login.h"
-#include "service/reports.h"
-#include "service/units.h"
-
-/* Background threads, each given the app; each polls a->stopping. */
-static const struct {
-    const char *name;
-    void *(*fn)(void *);
-} background[] = {
-    {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
-    {"session-purge", login_purge_thread},   {"events", events_thread},
-    {"positions", units_maintenance_thread},
-};
-#define NBACKGROUND (sizeof background / sizeof background[0])
+#include "service/services.h"
 
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
@@ -49,28 +31,6 @@ int server_sleep(app *a, int ms) {
     int stopping = a->stopping;
     pthread_mutex_unlock(&stop_mu);
     return stopping;
-}
-
-worker *worker_create(app *a) {
-    worker *w = calloc(1, sizeof *w);
-    char err[256];
-    if (!w) return NULL;
-    w->app = a;
-    w->loc = gis_locator_create(a->gis);
-    w->proj = gis_proj_create(err, sizeof err);
-    if (!w->loc || !w->proj) {
-        worker_destroy(w);
-        return NULL;
-    }
-    return w;
-}
-
-void worker_destroy(worker *w) {
-    if (!w) return;
-    PQfinish(w->pg);
-    gis_locator_destroy(w->loc);
-    gis_proj_destroy(w->proj);
-    free(w);
 }
 
 struct worker_pool {
@@ -142,19 +102,7 @@ worker *pool_borrow(app *a, int wait_ms) {
 void pool_return(app *a, worker *w) {
     struct worker_pool *p = a->pool;
     if (!w || !p) return;
-    if (w->pg) {
-        PGTransactionStatusType ts = PQtransactionStatus(w->pg);
-        if (ts == PQTRANS_INTRANS || ts == PQTRANS_INERROR) {
-            db_rollback(w);
-        } else if (ts == PQTRANS_ACTIVE) { /* a statement still running: start afresh */
-            PQfinish(w->pg);
-            w->pg = NULL;
-            w->nprepared = 0;
-        }
-    }
-    w->db_down = 0;
-    w->sqlstate[0] = 0;
-    w->err[0] = 0;
+    db_reset(w);
     pthread_mutex_lock(&p->mu);
     p->free_list[p->nfree++] = w;
     pthread_cond_signal(&p->cv);
@@ -242,15 +190,12 @@ int server_run(app *a) {
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (!(a->gis = gis_slot_create()) || !(a->gaz = gaz_slot_create()) || pool_create(a) != 0) {
+    if (services_open(a) != 0 || pool_create(a) != 0) {
         fprintf(stderr, "patrold: out of memory\n");
-        gis_slot_destroy(a->gis);
-        gaz_slot_destroy(a->gaz);
+        services_close(a);
         return 1;
     }
-    pthread_t bg[NBACKGROUND];
-    for (size_t i = 0; i < NBACKGROUND; i++)
-        pthread_create(&bg[i], NULL, background[i].fn, a);
+    services_start(a);
 
     mg_init_library(0);
     struct mg_context *ctx = mg_start(&cb, a, options);
@@ -258,11 +203,9 @@ int server_run(app *a) {
         fprintf(stderr, "patrold: cannot listen on %s (port in use?)\n", a->cfg.listen);
         a->stopping = 1;
         pthread_cond_broadcast(&stop_cv);
-        for (size_t i = 0; i < NBACKGROUND; i++)
-            pthread_join(bg[i], NULL);
+        services_stop(a);
         pool_destroy(a);
-        gis_slot_destroy(a->gis);
-        gaz_slot_destroy(a->gaz);
+        services_close(a);
         return 1;
     }
     mg_set_request_handler(ctx, "/", http_dispatch, a);
@@ -280,11 +223,9 @@ int server_run(app *a) {
     pthread_cond_broadcast(&a->pool->cv);
     pthread_mutex_unlock(&a->pool->mu);
     mg_stop(ctx);
-    for (size_t i = 0; i < NBACKGROUND; i++)
-        pthread_join(bg[i], NULL);
+    services_stop(a);
     pool_destroy(a);
-    gis_slot_destroy(a->gis);
-    gaz_slot_destroy(a->gaz);
+    services_close(a);
     mg_exit_library();
     fprintf(stderr, "patrold: stopped\n");
     return 0;

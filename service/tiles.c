@@ -331,7 +331,7 @@ int h_tiles(http_req *r) {
         PQclear(res);
         return http_error(r, 500, "internal", NULL, "no tile made");
     }
-    data = PQunescapeBytea((const unsigned char *)PQgetvalue(res, 0, 0), &len);
+    data = db_unescape_bytea(PQgetvalue(res, 0, 0), &len);
     PQclear(res);
     if (!data) return http_error(r, 500, "internal", NULL, "out of memory");
     from_pq = 1;
@@ -342,7 +342,7 @@ reply:
     else
         rc = http_send(r, 200, "application/vnd.mapbox-vector-tile", (const char *)data, len, hdr);
     if (from_pq)
-        PQfreemem(data);
+        db_free(data);
     else
         free(data);
     return rc;

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "gis/coords.h"
-#include "gis/proj.h"
+#include "gis/transform.h"
 #include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
@@ -124,11 +124,11 @@ static void mem_apply_rows(PGresult *res, int c) {
             units_mem_apply(strtoll(PQgetvalue(res, i, c), NULL, 10), PQgetvalue(res, i, c + 1));
 }
 
-int units_mem_load(PGconn *pg, long long as_of, char *err, size_t errlen) {
-    PGresult *res = PQexec(pg, "SELECT " UNIT_PAYLOAD("u", "'load'") "::text FROM units u");
-    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-        snprintf(err, errlen, "units: %s", PQerrorMessage(pg));
-        PQclear(res);
+int units_mem_load(worker *w, long long as_of, char *err, size_t errlen) {
+    PGresult *res =
+        db_exec(w, "SELECT " UNIT_PAYLOAD("u", "'load'") "::text FROM units u", 0, NULL);
+    if (!res) {
+        snprintf(err, errlen, "units: %s", w->err);
         return -1;
     }
     pthread_rwlock_wrlock(&mem_mu);
@@ -831,21 +831,17 @@ int h_reports_candidates(http_req *r) {
 
 void *units_maintenance_thread(void *arg) {
     app *a = arg;
-    char err[512], keep[16];
-    PGconn *pg = NULL;
+    char keep[16];
+    worker w = {.app = a, .no_timeout = 1};
     int wait_ms = 0;
     while (!server_sleep(a, wait_ms)) {
         wait_ms = 60000;
-        if (!pg || PQstatus(pg) != CONNECTION_OK) {
-            PQfinish(pg);
-            if (!(pg = db_connect_raw(a->conninfo, err, sizeof err))) continue;
-        }
+        if (db_ensure(&w) != 0) continue;
         snprintf(keep, sizeof keep, "%d", a->cfg.position_retention_days);
         const char *p[] = {keep};
-        PGresult *res = PQexecParams(pg, "SELECT unit_positions_maintain($1::int, 3)", 1, NULL, p,
-                                     NULL, NULL, 0);
-        if (!res || PQresultStatus(res) != PGRES_TUPLES_OK)
-            fprintf(stderr, "positions: %s", PQerrorMessage(pg));
+        PGresult *res = db_exec(&w, "SELECT unit_positions_maintain($1::int, 3)", 1, p);
+        if (!res)
+            fprintf(stderr, "positions: %s\n", w.err);
         else {
             if (atoi(PQgetvalue(res, 0, 0)) > 0)
                 fprintf(stderr, "positions: dropped %s day(s) past retention\n",
@@ -854,6 +850,6 @@ void *units_maintenance_thread(void *arg) {
         }
         PQclear(res);
     }
-    PQfinish(pg);
+    db_disconnect(&w);
     return NULL;
 }

@@ -29,7 +29,7 @@ int units_follow_report(worker *w, const char *unit_id, const char *type);
 
 /* Loads every unit into the in-memory table (replacing it) from pg, as of event id `as_of` (events
  * with a higher id are applied afterwards). Returns 0 or -1 with err. */
-int units_mem_load(PGconn *pg, long long as_of, char *err, size_t errlen);
+int units_mem_load(worker *w, long long as_of, char *err, size_t errlen);
 
 /* Applies one unit.* event (its id and payload JSON text) to the in-memory table; older than what
  * the table holds for that unit is ignored. */

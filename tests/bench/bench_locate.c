@@ -73,7 +73,8 @@ int main(int argc, char **argv) {
 
     double rss0 = rss_mb(), t0 = now_us();
     a.gis = gis_slot_create();
-    if (gisload_once(&a, pg, err, sizeof err) != 0) {
+    worker loader = {.app = &a, .pg = pg, .no_timeout = 1}; /* db.c borrows pg for the load */
+    if (gisload_once(&a, &loader, err, sizeof err) != 0) {
         fprintf(stderr, "bench_locate: %s\n", err);
         return 1;
     }

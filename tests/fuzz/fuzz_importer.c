@@ -3,10 +3,10 @@
  * and CRS conversion (load_feature), without a database.
  *
  * The .c is #included (as h2o's tests do) to reach the static scanner; `make fuzz` links this
- * driver without importer.o. The one database call on the success path, PQsendQueryParams, is
- * renamed to fake_send below: it checks what would be stored (a 12-digit code, a level, a parent
- * code, a non-empty valid WGS-84 MultiPolygon as 2D WKB) instead of sending it. PQgetResult(NULL)
- * returns NULL, so the pipelined wait sees "no result" and carries on.
+ * driver without importer.o. The one database call on the success path, db_send, is renamed to
+ * fake_send below: it checks what would be stored (a 12-digit code, a level, a parent code, a
+ * non-empty valid WGS-84 MultiPolygon as 2D WKB) instead of sending it. db_wait on a worker that
+ * never connected returns 0, so the pipelined wait carries on.
  *
  * Input: byte 0 = options (bits 0-1 CRS, bits 2-4 --level override: 0 none, 1..5 a level, 6-7 an
  * invalid one; bits 5-7 chunk size 1, 2, 3, 7, 64, 4096, 65536, whole), the rest is the file,
@@ -18,12 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fake_send(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
-                     const char *const *paramValues, const int *paramLengths,
-                     const int *paramFormats, int resultFormat);
-#define PQsendQueryParams fake_send
+#include "service/app.h"
+
+static int fake_send(worker *w, const char *command, int nParams, const char *const *paramValues,
+                     const int *paramLengths, const int *paramFormats);
+#define db_send fake_send
 #include "service/importer.c"
-#undef PQsendQueryParams
+#undef db_send
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,10 +37,9 @@ static int coord_ok(double *x, double *y, void *ud) {
     return 1;
 }
 
-static int fake_send(PGconn *conn, const char *command, int nParams, const Oid *paramTypes,
-                     const char *const *paramValues, const int *paramLengths,
-                     const int *paramFormats, int resultFormat) {
-    (void)conn, (void)command, (void)paramTypes, (void)resultFormat;
+static int fake_send(worker *w, const char *command, int nParams, const char *const *paramValues,
+                     const int *paramLengths, const int *paramFormats) {
+    (void)w, (void)command;
     if (nParams != 5 || paramFormats[4] != 1) abort();
     const char *code = paramValues[0], *name = paramValues[1], *level = paramValues[2];
     const char *parent = paramValues[3];
@@ -90,7 +90,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char err[512] = "";
     memset(&st, 0, sizeof st);
     /* Set up as import_geojson does, minus the file. */
-    imp im = {.pg = NULL, .o = &o, .st = &st, .err = err, .errlen = sizeof err};
+    worker nodb = {0}; /* never connects */
+    imp im = {.w = &nodb, .o = &o, .st = &st, .err = err, .errlen = sizeof err};
     scan s;
     memset(&s, 0, sizeof s);
     im.g = GEOS_init_r();

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../../gis/gazetteer.h"
-#include "../../gis/proj.h"
+#include "../../gis/transform.h"
 
 static void test_normalize(void **state) {
     (void)state;

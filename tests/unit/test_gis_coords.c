@@ -1,4 +1,4 @@
-/* tests/unit/test_gis_coords.c - gis/coords and gis/proj: CRS shifts, Gauss-Kruger
+/* tests/unit/test_gis_coords.c - gis/coords and gis/transform: CRS shifts, Gauss-Kruger
  * (against cs2cs), geodesic distance. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../../gis/coords.h"
-#include "../../gis/proj.h"
+#include "../../gis/transform.h"
 
 /* ---- An independent transcription of the classic published formulas
  * (eviltransform / coordtransform style), used only as the oracle. */

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "../../gis/index.h"
-#include "../../gis/proj.h"
+#include "../../gis/transform.h"
 
 /* ------------------------------------------------------------ fixtures */
 

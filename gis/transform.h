@@ -1,4 +1,4 @@
-/* gis/proj.h - PROJ transforms (CGCS2000 3-degree Gauss-Kruger) and geodesic
+/* gis/transform.h - PROJ transforms (CGCS2000 3-degree Gauss-Kruger) and geodesic
  * distance on the WGS-84 ellipsoid.
  *
  * Threads: a gis_proj owns one PJ_CONTEXT and the PJ objects it created; use
@@ -7,8 +7,8 @@
  * Axis order: every coordinate is (lon, lat) or (easting, northing)
  * (proj_normalize_for_visualization is applied to every transform).
  */
-#ifndef GIS_PROJ_H
-#define GIS_PROJ_H
+#ifndef GIS_TRANSFORM_H
+#define GIS_TRANSFORM_H
 
 #include <stddef.h>
 

@@ -1,6 +1,6 @@
-/* gis/proj.c - PROJ contexts, Gauss-Kruger transforms, geodesic distance.
+/* gis/transform.c - PROJ contexts, Gauss-Kruger transforms, geodesic distance.
  * Thread rule: one gis_proj per thread (PJ_CONTEXT and PJ are not shared). */
-#include "proj.h"
+#include "gis/transform.h"
 
 #include <geodesic.h>
 #include <math.h>
