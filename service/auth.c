@@ -75,20 +75,11 @@ static void copy_field(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-int auth_check_token(worker *w, const char *token, auth_user *u) {
-    char hash[AUTH_TOKEN_HASH_LEN];
-    while (*token == ' ')
-        token++;
-    if (!*token || strlen(token) > 256) return 0;
-    auth_token_hash(token, hash);
-    const char *params[] = {hash};
-    PGresult *res =
-        db_exec(w,
-                "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"
-                " coalesce(u.unit_id, 0) FROM sessions s JOIN users u ON u.id = s.user_id"
-                " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL"
-                " AND s.expires_at > now() AND NOT u.disabled",
-                1, params);
+/* Runs sql (one parameter, selecting id, username, role, division_code, station_id, unit_id) and
+ * fills u from its one row. Returns 1 found, 0 not, -1 database failure (w->err). */
+static int load_user(worker *w, const char *sql, const char *param, auth_user *u) {
+    const char *params[] = {param};
+    PGresult *res = db_exec(w, sql, 1, params);
     if (!res) return -1;
     int ok = PQntuples(res) == 1;
     if (ok) {
@@ -101,6 +92,27 @@ int auth_check_token(worker *w, const char *token, auth_user *u) {
     }
     PQclear(res);
     return ok;
+}
+
+int auth_check_token(worker *w, const char *token, auth_user *u) {
+    char hash[AUTH_TOKEN_HASH_LEN];
+    while (*token == ' ')
+        token++;
+    if (!*token || strlen(token) > 256) return 0;
+    auth_token_hash(token, hash);
+    return load_user(w,
+                     "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"
+                     " coalesce(u.unit_id, 0) FROM sessions s JOIN users u ON u.id = s.user_id"
+                     " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL"
+                     " AND s.expires_at > now() AND NOT u.disabled",
+                     hash, u);
+}
+
+int auth_user_by_id(worker *w, const char *id, auth_user *u) {
+    return load_user(w,
+                     "SELECT id, username, role, division_code, coalesce(station_id, 0),"
+                     " coalesce(unit_id, 0) FROM users WHERE id = $1::bigint AND NOT disabled",
+                     id, u);
 }
 
 void auth_code_prefix(const char *code12, char *out) {

@@ -56,6 +56,10 @@ void auth_token_hash(const char *token, char out[AUTH_TOKEN_HASH_LEN]);
  * or revoked, -1 on a database failure. */
 int auth_check_token(struct worker *w, const char *token, auth_user *u);
 
+/* Loads the enabled user with id `id` (decimal text). Returns 1 found, 0 not (or disabled), -1
+ * database failure (w->err). */
+int auth_user_by_id(struct worker *w, const char *id, auth_user *u);
+
 /* The significant prefix of a 12-digit division code: 3207 for a city, 320706 for a county,
  * 320706001 for a town, all 12 for a community. Writes it to out (13 bytes). */
 void auth_code_prefix(const char *code12, char *out);

@@ -255,23 +255,7 @@ static int token_user(worker *w, const char *tok, auth_user *u) {
     snprintf(msg, sizeof msg, "%s.%s", uid, exp);
     if (sign(w, msg, mac) != 0) return -1;
     if (sodium_memcmp(mac, d2 + 1, 64) != 0) return 0;
-    const char *p[] = {uid};
-    PGresult *q = db_exec(w,
-                          "SELECT id, username, role, division_code, coalesce(station_id, 0),"
-                          " coalesce(unit_id, 0) FROM users WHERE id = $1::bigint AND NOT disabled",
-                          1, p);
-    if (!q) return -1;
-    int ok = PQntuples(q) == 1;
-    if (ok) {
-        u->id = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
-        snprintf(u->username, sizeof u->username, "%s", PQgetvalue(q, 0, 1));
-        u->role = auth_role_parse(PQgetvalue(q, 0, 2));
-        snprintf(u->division_code, sizeof u->division_code, "%s", PQgetvalue(q, 0, 3));
-        u->station_id = strtoll(PQgetvalue(q, 0, 4), NULL, 10);
-        u->unit_id = strtoll(PQgetvalue(q, 0, 5), NULL, 10);
-    }
-    PQclear(q);
-    return ok;
+    return auth_user_by_id(w, uid, u);
 }
 
 /* ---- the stream ---- */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 #include <zlib.h>
 
+#include "gis/geom.h"
 #include "service/commands.h"
 #include "service/db.h"
 
@@ -256,56 +257,12 @@ done:
     return rc;
 }
 
-/* The polygonal part of g as a new MultiPolygon (caller owns), or NULL when it has none. */
-static GEOSGeometry *polygonal_part(imp *im, const GEOSGeometry *g) {
-    GEOSGeometry **parts = NULL, *out = NULL;
-    size_t n = 0, cap = 0;
-    int type = GEOSGeomTypeId_r(im->g, g);
-    if (type == GEOS_MULTIPOLYGON) return GEOSGeom_clone_r(im->g, g);
-    int count = type == GEOS_POLYGON              ? 1
-                : type == GEOS_GEOMETRYCOLLECTION ? GEOSGetNumGeometries_r(im->g, g)
-                                                  : 0;
-    for (int i = 0; i < count; i++) {
-        const GEOSGeometry *c = type == GEOS_POLYGON ? g : GEOSGetGeometryN_r(im->g, g, i);
-        int ct = GEOSGeomTypeId_r(im->g, c);
-        int sub = ct == GEOS_POLYGON        ? 1
-                  : ct == GEOS_MULTIPOLYGON ? GEOSGetNumGeometries_r(im->g, c)
-                                            : 0;
-        for (int k = 0; k < sub; k++) {
-            const GEOSGeometry *p = ct == GEOS_POLYGON ? c : GEOSGetGeometryN_r(im->g, c, k);
-            if (GEOSisEmpty_r(im->g, p)) continue;
-            GEOSGeometry *cl = GEOSGeom_clone_r(im->g, p);
-            if (!cl || ptr_push(&parts, &n, &cap, cl) != 0) {
-                if (cl) GEOSGeom_destroy_r(im->g, cl);
-                goto done;
-            }
-        }
-    }
-    if (n == 0) goto done;
-    out = GEOSGeom_createCollection_r(im->g, GEOS_MULTIPOLYGON, parts, (unsigned)n);
-    if (out) n = 0; /* parts owned by out */
-done:
-    for (size_t i = 0; i < n; i++)
-        GEOSGeom_destroy_r(im->g, parts[i]);
-    free(parts);
-    return out;
-}
-
-/* A valid MultiPolygon made from g by GEOS MakeValid (structure method, collapsed parts dropped),
- * or NULL when nothing valid and polygonal is left. The caller owns the result. */
+/* A valid MultiPolygon made from g by the one repair rule of gis/geom.h, or NULL when nothing
+ * valid and polygonal is left. The caller owns the result. */
 static GEOSGeometry *repair(imp *im, const GEOSGeometry *g) {
-    GEOSMakeValidParams *mv = GEOSMakeValidParams_create_r(im->g);
-    if (!mv) return NULL;
-    GEOSMakeValidParams_setMethod_r(im->g, mv, GEOS_MAKE_VALID_STRUCTURE);
-    GEOSMakeValidParams_setKeepCollapsed_r(im->g, mv, 0);
-    GEOSGeometry *v = GEOSMakeValidWithParams_r(im->g, g, mv);
-    GEOSMakeValidParams_destroy_r(im->g, mv);
-    GEOSGeometry *out = v ? polygonal_part(im, v) : NULL;
+    GEOSGeometry *v = gis_polygon_repair(im->g, g);
+    GEOSGeometry *out = v ? gis_polygon_multi(im->g, v) : NULL;
     if (v) GEOSGeom_destroy_r(im->g, v);
-    if (out && (GEOSisEmpty_r(im->g, out) || GEOSisValid_r(im->g, out) != 1)) {
-        GEOSGeom_destroy_r(im->g, out);
-        out = NULL;
-    }
     return out;
 }
 
