@@ -319,31 +319,17 @@ static int upsert(imp *im, long index, const char *code, const char *name, const
     return 0;
 }
 
-/* Validates and loads one element of the features array. Returns 0 (imported or rejected) or -1
- * (file-level failure, message in im->err). */
-static int load_feature(imp *im, long index, const char *text, size_t len) {
-    json_error_t je;
-    json_t *f = json_loadb(text, len, JSON_DECODE_ANY, &je);
-    GEOSGeometry *mp = NULL, *fixedg = NULL;
-    unsigned char *wkb = NULL;
-    char code[13] = "", why[400];
-    const char *codep = NULL;
-    int rc = 0, fixed = 0;
-    im->st->features++;
-    im->gerr[0] = 0;
-    if (!f) {
-        snprintf(im->err, im->errlen, "not valid JSON in feature %ld: %s (line %d of the feature)",
-                 index, je.text, je.line);
-        return -1;
-    }
-    if (!json_is_object(f)) {
-        reject(im, index, NULL, "a feature must be an object, not %s", json_kind(f));
-        goto done;
-    }
+/* What each step of load_feature returns: carry on, the feature was rejected (reported), or a
+ * file-level failure (im->err). */
+enum { FEAT_OK = 0, FEAT_REJECTED = 1, FEAT_FATAL = -1 };
+
+/* The feature's code (12 digits into code), name and level (the --level override first). */
+static int feature_props(imp *im, long index, json_t *f, char code[13], const char **name,
+                         const char **level) {
     const char *ftype = json_string_value(json_object_get(f, "type"));
     if (ftype && strcmp(ftype, "Feature") != 0) {
         reject(im, index, NULL, "type is \"%.40s\", not \"Feature\"", ftype);
-        goto done;
+        return FEAT_REJECTED;
     }
     json_t *props = json_object_get(f, "properties");
     json_t *jcode = json_object_get(props, "code");
@@ -355,48 +341,55 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
     else {
         reject(im, index, NULL, "properties.code is %s, not a string of 4, 6, 9 or 12 digits",
                json_kind(jcode));
-        goto done;
+        return FEAT_REJECTED;
     }
     if (code12(raw, code) != 0) {
         reject(im, index, NULL, "properties.code \"%.20s\" is not 4, 6, 9 or 12 digits", raw);
-        goto done;
+        return FEAT_REJECTED;
     }
-    codep = code;
-    const char *name = json_string_value(json_object_get(props, "name"));
-    if (!name || !*name || strlen(name) > 200) {
-        reject(im, index, codep, "properties.name must be a string of 1 to 200 bytes");
-        goto done;
+    *name = json_string_value(json_object_get(props, "name"));
+    if (!*name || !**name || strlen(*name) > 200) {
+        reject(im, index, code, "properties.name must be a string of 1 to 200 bytes");
+        return FEAT_REJECTED;
     }
-    const char *level = im->o->level;
-    if (!level) {
+    *level = im->o->level;
+    if (!*level) {
         json_t *jl = json_object_get(props, "level");
-        level = jl ? json_string_value(jl) : "county";
-        if (!import_level_valid(level)) {
-            reject(im, index, codep,
+        *level = jl ? json_string_value(jl) : "county";
+        if (!import_level_valid(*level)) {
+            reject(im, index, code,
                    "properties.level must be province, city, county, town or community");
-            goto done;
+            return FEAT_REJECTED;
         }
     }
+    return FEAT_OK;
+}
+
+/* The feature's Polygon or MultiPolygon as a new MultiPolygon in *out (file's CRS, not yet
+ * checked for validity); *fixed set when a ring needed closing or cleaning. */
+static int feature_polygons(imp *im, long index, const char *code, json_t *f, int *fixed,
+                            GEOSGeometry **out) {
+    char why[400];
     json_t *geom = json_object_get(f, "geometry");
     if (!json_is_object(geom)) {
-        reject(im, index, codep, "geometry is %s, not an object", json_kind(geom));
-        goto done;
+        reject(im, index, code, "geometry is %s, not an object", json_kind(geom));
+        return FEAT_REJECTED;
     }
     const char *gtype = json_string_value(json_object_get(geom, "type"));
     int multi = gtype && strcmp(gtype, "MultiPolygon") == 0;
     if (!gtype || (!multi && strcmp(gtype, "Polygon") != 0)) {
-        reject(im, index, codep, "geometry type %.40s is not Polygon or MultiPolygon",
+        reject(im, index, code, "geometry type %.40s is not Polygon or MultiPolygon",
                gtype ? gtype : "(none)");
-        goto done;
+        return FEAT_REJECTED;
     }
     json_t *coords = json_object_get(geom, "coordinates");
     if (!json_is_array(coords)) {
-        reject(im, index, codep, "coordinates are %s, not an array", json_kind(coords));
-        goto done;
+        reject(im, index, code, "coordinates are %s, not an array", json_kind(coords));
+        return FEAT_REJECTED;
     }
     if (json_array_size(coords) == 0) {
-        reject(im, index, codep, "geometry is empty (no coordinates)");
-        goto done;
+        reject(im, index, code, "geometry is empty (no coordinates)");
+        return FEAT_REJECTED;
     }
     size_t np = multi ? json_array_size(coords) : 1;
     for (size_t i = 0; i < np; i++) {
@@ -405,69 +398,98 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
             snprintf(path, sizeof path, "coordinates[%zu]", i);
         else
             snprintf(path, sizeof path, "coordinates");
-        int r = read_polygon(im, multi ? json_array_get(coords, i) : coords, path, &fixed, why,
+        int r = read_polygon(im, multi ? json_array_get(coords, i) : coords, path, fixed, why,
                              sizeof why);
-        if (r == GEOM_FATAL) {
-            rc = -1;
-            goto done;
-        }
+        if (r == GEOM_FATAL) return FEAT_FATAL;
         if (r == GEOM_REJECT) {
-            reject(im, index, codep, "%s", why);
-            goto done;
+            reject(im, index, code, "%s", why);
+            return FEAT_REJECTED;
         }
     }
     if (im->npolys == 0) {
-        reject(im, index, codep, "geometry is empty (every ring has fewer than 4 points)");
-        goto done;
+        reject(im, index, code, "geometry is empty (every ring has fewer than 4 points)");
+        return FEAT_REJECTED;
     }
-    mp = GEOSGeom_createCollection_r(im->g, GEOS_MULTIPOLYGON, im->polys, (unsigned)im->npolys);
-    if (!mp) {
+    *out = GEOSGeom_createCollection_r(im->g, GEOS_MULTIPOLYGON, im->polys, (unsigned)im->npolys);
+    if (!*out) {
         snprintf(im->err, im->errlen, "cannot build a multipolygon: %s", im->gerr);
-        rc = -1;
+        return FEAT_FATAL;
+    }
+    im->npolys = 0; /* owned by *out */
+    return FEAT_OK;
+}
+
+/* Makes *g (owned, replaced) valid and WGS-84: repaired in the file's own coordinates, where
+ * quantised collinear edges are exactly collinear (repairing after a non-linear shift leaves
+ * micro-slivers), then converted and checked again. *fixed set when repaired. */
+static int feature_fix(imp *im, long index, const char *code, GEOSGeometry **g, int *fixed) {
+    if (GEOSisValid_r(im->g, *g) != 1) {
+        GEOSGeometry *v = repair(im, *g);
+        if (!v) {
+            reject(im, index, code, "invalid geometry that MakeValid cannot repair (%s)", im->gerr);
+            return FEAT_REJECTED;
+        }
+        GEOSGeom_destroy_r(im->g, *g);
+        *g = v;
+        *fixed = 1;
+    }
+    if (im->o->crs != GIS_CRS_GCJ02 && im->o->crs != GIS_CRS_BD09) return FEAT_OK;
+    gis_crs crs = im->o->crs;
+    GEOSGeometry *t = GEOSGeom_transformXY_r(im->g, *g, to_wgs84_xy, &crs);
+    if (!t) {
+        reject(im, index, code, "cannot convert to WGS-84 (%s)", im->gerr);
+        return FEAT_REJECTED;
+    }
+    GEOSGeom_destroy_r(im->g, *g);
+    *g = t;
+    if (GEOSisValid_r(im->g, t) == 1) return FEAT_OK;
+    GEOSGeometry *v = repair(im, t);
+    if (!v) {
+        reject(im, index, code, "invalid after conversion to WGS-84, MakeValid cannot repair (%s)",
+               im->gerr);
+        return FEAT_REJECTED;
+    }
+    GEOSGeom_destroy_r(im->g, *g);
+    *g = v;
+    *fixed = 1;
+    return FEAT_OK;
+}
+
+/* Validates and loads one element of the features array. Returns 0 (imported or rejected) or -1
+ * (file-level failure, message in im->err). */
+static int load_feature(imp *im, long index, const char *text, size_t len) {
+    json_error_t je;
+    json_t *f = json_loadb(text, len, JSON_DECODE_ANY, &je);
+    GEOSGeometry *mp = NULL;
+    unsigned char *wkb = NULL;
+    char code[13] = "";
+    const char *name = NULL, *level = NULL;
+    int r, fixed = 0;
+    im->st->features++;
+    im->gerr[0] = 0;
+    if (!f) {
+        snprintf(im->err, im->errlen, "not valid JSON in feature %ld: %s (line %d of the feature)",
+                 index, je.text, je.line);
+        return -1;
+    }
+    if (!json_is_object(f)) {
+        reject(im, index, NULL, "a feature must be an object, not %s", json_kind(f));
+        r = FEAT_REJECTED;
         goto done;
     }
-    im->npolys = 0; /* owned by mp */
-    /* Repair in the file's own coordinates, where quantised collinear edges are exactly collinear
-     * (repairing after a non-linear shift leaves micro-slivers), then convert and check again. */
-    if (GEOSisValid_r(im->g, mp) != 1) {
-        fixedg = repair(im, mp);
-        if (!fixedg) {
-            reject(im, index, codep, "invalid geometry that MakeValid cannot repair (%s)",
-                   im->gerr);
-            goto done;
-        }
-        fixed = 1;
-    }
-    if (im->o->crs == GIS_CRS_GCJ02 || im->o->crs == GIS_CRS_BD09) {
-        gis_crs crs = im->o->crs;
-        GEOSGeometry *t = GEOSGeom_transformXY_r(im->g, fixedg ? fixedg : mp, to_wgs84_xy, &crs);
-        if (!t) {
-            reject(im, index, codep, "cannot convert to WGS-84 (%s)", im->gerr);
-            goto done;
-        }
-        if (fixedg) GEOSGeom_destroy_r(im->g, fixedg);
-        fixedg = t;
-        if (GEOSisValid_r(im->g, t) != 1) {
-            fixedg = repair(im, t);
-            GEOSGeom_destroy_r(im->g, t);
-            if (!fixedg) {
-                reject(im, index, codep,
-                       "invalid after conversion to WGS-84, MakeValid cannot repair (%s)",
-                       im->gerr);
-                goto done;
-            }
-            fixed = 1;
-        }
-    }
+    if ((r = feature_props(im, index, f, code, &name, &level)) != FEAT_OK ||
+        (r = feature_polygons(im, index, code, f, &fixed, &mp)) != FEAT_OK ||
+        (r = feature_fix(im, index, code, &mp, &fixed)) != FEAT_OK)
+        goto done;
     size_t wkblen = 0;
-    wkb = GEOSWKBWriter_write_r(im->g, im->wkb, fixedg ? fixedg : mp, &wkblen);
+    wkb = GEOSWKBWriter_write_r(im->g, im->wkb, mp, &wkblen);
     if (!wkb) {
         snprintf(im->err, im->errlen, "cannot write WKB for feature %ld: %s", index, im->gerr);
-        rc = -1;
+        r = FEAT_FATAL;
         goto done;
     }
     if (upsert(im, index, code, name, level, wkb, wkblen) != 0) {
-        rc = -1;
+        r = FEAT_FATAL;
         goto done;
     }
     im->st->imported++;
@@ -476,9 +498,8 @@ done:
     free_parts(im);
     if (wkb) GEOSFree_r(im->g, wkb);
     if (mp) GEOSGeom_destroy_r(im->g, mp);
-    if (fixedg) GEOSGeom_destroy_r(im->g, fixedg);
     json_decref(f);
-    return rc;
+    return r == FEAT_FATAL ? -1 : 0;
 }
 
 /* ---- the streaming scanner ---- */
@@ -496,6 +517,21 @@ typedef struct scan {
     textbuf skel, elem;
 } scan;
 
+/* One byte inside a string: escapes, its end, and the depth-1 key being captured. */
+static void scan_string_byte(scan *s, char c) {
+    if (s->esc)
+        s->esc = 0, s->key_len = (int)sizeof s->key; /* escaped key: never "features" */
+    else if (c == '\\')
+        s->esc = 1;
+    else if (c == '"') {
+        s->in_str = 0;
+        if (s->key_capture) s->key_capture = 0, s->after_str = 1;
+    } else if (s->key_capture && s->key_len < (int)sizeof s->key - 1)
+        s->key[s->key_len++] = c;
+    else if (s->key_capture)
+        s->key_len = (int)sizeof s->key;
+}
+
 /* Feeds n bytes. Returns 0 or -1 with im->err. */
 static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
     for (size_t i = 0; i < n; i++) {
@@ -504,17 +540,7 @@ static int scan_feed(scan *s, imp *im, const char *p, size_t n) {
         size_t limit = to == &s->elem ? FEATURE_MAX : SKELETON_MAX;
         if (s->in_str) {
             if (textbuf_put(to, &c, 1, limit) != 0) goto too_big;
-            if (s->esc)
-                s->esc = 0, s->key_len = (int)sizeof s->key; /* escaped key: never "features" */
-            else if (c == '\\')
-                s->esc = 1;
-            else if (c == '"') {
-                s->in_str = 0;
-                if (s->key_capture) s->key_capture = 0, s->after_str = 1;
-            } else if (s->key_capture && s->key_len < (int)sizeof s->key - 1)
-                s->key[s->key_len++] = c;
-            else if (s->key_capture)
-                s->key_len = (int)sizeof s->key;
+            scan_string_byte(s, c);
             continue;
         }
         if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
@@ -694,6 +720,36 @@ static void print_reject(void *ctx, long index, const char *code, const char *ms
         fprintf(stderr, "feature %ld: %s\n", index, msg);
 }
 
+/* Imports path (a CSV list when csv, else GeoJSON) in one transaction. Returns 0, or -1 with the
+ * error printed (nothing imported). */
+static int import_file(app *a, const char *path, int csv, const char *effective,
+                       const import_opts *o, import_stats *st, csv_stats *cs) {
+    char err[1024];
+    worker w;
+    if (cmd_connect(a, &w) != 0) return -1;
+    int ok = db_begin(&w) == 0;
+    if (!ok)
+        snprintf(err, sizeof err, "database: %s", w.err);
+    else if (csv ? import_csv(&w, path, effective, cs, err, sizeof err) != 0
+                 : import_geojson(&w, path, o, st, err, sizeof err) != 0)
+        ok = 0;
+    else if (!(ok = db_commit(&w) == 0))
+        snprintf(err, sizeof err, "database: %s", w.err);
+    if (!ok) {
+        db_rollback(&w);
+        size_t n = strlen(err);
+        while (n && err[n - 1] == '\n')
+            err[--n] = 0;
+        for (char *p = err; *p; p++) /* one line: libpq adds CONTEXT/DETAIL lines */
+            if (*p == '\n') *p = ' ';
+        fprintf(stderr, "patrold: import-divisions: %s: %s; nothing imported\n", path, err);
+        db_disconnect(&w);
+        return -1;
+    }
+    db_disconnect(&w);
+    return 0;
+}
+
 int cmd_import_divisions(app *a, int argc, char **argv) {
     static const struct option longopts[] = {{"level", required_argument, 0, 'l'},
                                              {"crs", required_argument, 0, 'c'},
@@ -703,7 +759,6 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     csv_stats cs;
     import_opts o = {.crs = GIS_CRS_WGS84, .on_reject = print_reject};
     import_stats st;
-    char err[1024];
     struct timespec t0, t1;
     int c;
     optind = 1;
@@ -751,28 +806,7 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    worker w;
-    if (cmd_connect(a, &w) != 0) return 1;
-    int ok = db_begin(&w) == 0;
-    if (!ok)
-        snprintf(err, sizeof err, "database: %s", w.err);
-    else if (csv ? import_csv(&w, argv[optind], effective, &cs, err, sizeof err) != 0
-                 : import_geojson(&w, argv[optind], &o, &st, err, sizeof err) != 0)
-        ok = 0;
-    else if (!(ok = db_commit(&w) == 0))
-        snprintf(err, sizeof err, "database: %s", w.err);
-    if (!ok) {
-        db_rollback(&w);
-        size_t n = strlen(err);
-        while (n && err[n - 1] == '\n')
-            err[--n] = 0;
-        for (char *p = err; *p; p++) /* one line: libpq adds CONTEXT/DETAIL lines */
-            if (*p == '\n') *p = ' ';
-        fprintf(stderr, "patrold: import-divisions: %s: %s; nothing imported\n", argv[optind], err);
-        db_disconnect(&w);
-        return 1;
-    }
-    db_disconnect(&w);
+    if (import_file(a, argv[optind], csv, effective, &o, &st, &cs) != 0) return 1;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     if (csv)

@@ -141,13 +141,10 @@ static int static_headers(const config *c, char *out, size_t n) {
     return k > 0 && (size_t)k < n ? 0 : -1;
 }
 
-int server_run(app *a) {
-    char threads[16], req_to[16], ka_to[16], headers[1024];
-    if (static_headers(&a->cfg, headers, sizeof headers) != 0) {
-        fprintf(stderr, "patrold: basemap_url must be an http:// or https:// URL without spaces,"
-                        " quotes, commas or semicolons\n");
-        return 1;
-    }
+/* Starts CivetWeb on a's settings with the security headers `headers`; NULL when it cannot
+ * listen. */
+static struct mg_context *civetweb_start(app *a, const char *headers) {
+    char threads[16], req_to[16], ka_to[16];
     snprintf(threads, sizeof threads, "%d", a->cfg.threads > 0 ? a->cfg.threads : 1);
     snprintf(req_to, sizeof req_to, "%d", a->cfg.request_timeout_ms);
     snprintf(ka_to, sizeof ka_to, "%d", a->cfg.keep_alive_timeout_ms);
@@ -181,7 +178,16 @@ int server_run(app *a) {
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_message;
+    return mg_start(&cb, a, options);
+}
 
+int server_run(app *a) {
+    char headers[1024];
+    if (static_headers(&a->cfg, headers, sizeof headers) != 0) {
+        fprintf(stderr, "patrold: basemap_url must be an http:// or https:// URL without spaces,"
+                        " quotes, commas or semicolons\n");
+        return 1;
+    }
     /* Block the stop signals in every thread; main collects them with sigwait. */
     sigset_t stop;
     sigemptyset(&stop);
@@ -198,7 +204,7 @@ int server_run(app *a) {
     services_start(a);
 
     mg_init_library(0);
-    struct mg_context *ctx = mg_start(&cb, a, options);
+    struct mg_context *ctx = civetweb_start(a, headers);
     if (!ctx) {
         fprintf(stderr, "patrold: cannot listen on %s (port in use?)\n", a->cfg.listen);
         a->stopping = 1;
@@ -209,8 +215,8 @@ int server_run(app *a) {
         return 1;
     }
     mg_set_request_handler(ctx, "/", http_dispatch, a);
-    fprintf(stderr, "patrold: serving on http://%s with %s threads, %d database slots\n",
-            a->cfg.listen, threads, a->pool->size);
+    fprintf(stderr, "patrold: serving on http://%s with %d threads, %d database slots\n",
+            a->cfg.listen, a->cfg.threads > 0 ? a->cfg.threads : 1, a->pool->size);
 
     int sig = 0;
     sigwait(&stop, &sig);
