@@ -417,6 +417,73 @@ int http_borrow_worker(http_req *r) {
     return http_error_retry(r, 503, 1, "busy", NULL, "the server is busy; try again");
 }
 
+/* No route has r's method and path: 405 with Allow when another method has it, else a static
+ * file or 404. Returns the status sent. */
+static int no_route(http_req *r, const char *allow) {
+    if (!*allow) {
+        if ((strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) || !serve_static(r))
+            return http_error(r, 404, "not_found", NULL, "no such path: %s", r->path);
+        return 0;
+    }
+    char hdr[160], body[256];
+    snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+    r->error_code = "method_not_allowed";
+    const http_error_format *other = error_format(r);
+    if (other) {
+        snprintf(body, sizeof body, "%s is not allowed here; allowed: %s", r->method, allow);
+        return other->send(r, 405, body, hdr);
+    }
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"%s is not allowed "
+                     "here; allowed: %s\",\"field\":null}}",
+                     r->method, allow);
+    return http_send(r, 405, "application/json; charset=utf-8", body, (size_t)n, hdr);
+}
+
+/* The bearer token of a route with roles: borrows a worker and fills r->user. Returns 0 when the
+ * user may go on, else the status sent (401, 403, 503...). */
+static int check_roles(http_req *r, const route *rt) {
+    int rc;
+    const char *h = http_header(r, "Authorization");
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return http_error(r, 401, "unauthorized", NULL,
+                          "sign in first: Authorization: Bearer <token>");
+    if ((rc = http_borrow_worker(r)) != 0) return rc;
+    int ok = auth_check_token(r->w, h + 7, &r->user);
+    if (ok < 0) return http_db_error(r);
+    if (!ok)
+        return http_error(r, 401, "unauthorized", NULL, "the token is unknown, expired or revoked");
+    if (!(r->user.role & rt->roles))
+        return http_error(r, 403, "forbidden", NULL, "the %s role may not do this",
+                          auth_role_name(r->user.role));
+    return 0;
+}
+
+/* Reads and checks the body the route wants (type, limit, JSON depth, JSON). Returns 0, or the
+ * status sent. */
+static int take_body(http_req *r, const route *rt) {
+    int rc;
+    const char *ct = http_header(r, "Content-Type");
+    http_release_worker(r); /* a slow client's body must not hold a database slot */
+    if (rt->body == BODY_JSON && !has_type(ct, "application/json"))
+        return http_error(r, 415, "unsupported_media_type", NULL,
+                          "send Content-Type: application/json");
+    if (rt->body == BODY_FORM && !has_type(ct, "application/x-www-form-urlencoded"))
+        return http_error(r, 415, "unsupported_media_type", NULL,
+                          "send Content-Type: application/x-www-form-urlencoded");
+    size_t limit = rt->limit ? rt->limit : (size_t)r->app->cfg.json_body_limit;
+    if ((rc = read_body(r, limit)) != 0 || rt->body != BODY_JSON) return rc;
+    json_error_t je;
+    int max = r->app->cfg.json_max_depth;
+    if (http_json_depth_ok(r->body, r->body_len, max) != 0) /* jansson recurses */
+        return http_error(r, 400, "invalid_json", NULL, "JSON nested deeper than %d levels", max);
+    r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (!r->json)
+        return http_error(r, 400, "invalid_json", NULL, "line %d column %d: %s", je.line, je.column,
+                          je.text);
+    return 0;
+}
+
 static int run_route(http_req *r, int *route_ix) {
     char *scratch = malloc(strlen(r->path) + 1);
     const char *caps[HTTP_MAX_PARAMS];
@@ -439,89 +506,14 @@ static int run_route(http_req *r, int *route_ix) {
             strcat(allow, routes[i].method);
         }
     }
-    if (!rt) {
-        if (*allow) {
-            char hdr[160];
-            snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-            r->error_code = "method_not_allowed";
-            char body[256];
-            const http_error_format *other = error_format(r);
-            if (other) {
-                snprintf(body, sizeof body, "%s is not allowed here; allowed: %s", r->method,
-                         allow);
-                rc = other->send(r, 405, body, hdr);
-                goto done;
-            }
-            int n = snprintf(
-                body, sizeof body,
-                "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"%s is not allowed here; "
-                "allowed: %s\",\"field\":null}}",
-                r->method, allow);
-            rc = http_send(r, 405, "application/json; charset=utf-8", body, (size_t)n, hdr);
-        } else if ((strcmp(r->method, "GET") && strcmp(r->method, "HEAD")) || !serve_static(r)) {
-            rc = http_error(r, 404, "not_found", NULL, "no such path: %s", r->path);
-        }
-        goto done;
+    if (!rt)
+        rc = no_route(r, allow);
+    else if ((!rt->roles || (rc = check_roles(r, rt)) == 0) &&
+             (rt->body == BODY_NONE || (rc = take_body(r, rt)) == 0) &&
+             (!route_needs_worker(rt) || (rc = http_borrow_worker(r)) == 0)) {
+        rc = rt->handler(r);
+        if (!r->status) rc = http_error(r, 500, "internal", NULL, "the handler sent no reply");
     }
-    if (rt->roles) {
-        const char *h = http_header(r, "Authorization");
-        if (h && strncasecmp(h, "Bearer ", 7) == 0 && (rc = http_borrow_worker(r)) != 0) goto done;
-        if (!h || strncasecmp(h, "Bearer ", 7) != 0) {
-            rc = http_error(r, 401, "unauthorized", NULL,
-                            "sign in first: Authorization: Bearer <token>");
-            goto done;
-        }
-        int ok = auth_check_token(r->w, h + 7, &r->user);
-        if (ok < 0) {
-            rc = http_db_error(r);
-            goto done;
-        }
-        if (!ok) {
-            rc = http_error(r, 401, "unauthorized", NULL,
-                            "the token is unknown, expired or revoked");
-            goto done;
-        }
-        if (!(r->user.role & rt->roles)) {
-            rc = http_error(r, 403, "forbidden", NULL, "the %s role may not do this",
-                            auth_role_name(r->user.role));
-            goto done;
-        }
-    }
-    if (rt->body != BODY_NONE) {
-        const char *ct = http_header(r, "Content-Type");
-        http_release_worker(r); /* a slow client's body must not hold a database slot */
-        if (rt->body == BODY_JSON && !has_type(ct, "application/json")) {
-            rc = http_error(r, 415, "unsupported_media_type", NULL,
-                            "send Content-Type: application/json");
-            goto done;
-        }
-        if (rt->body == BODY_FORM && !has_type(ct, "application/x-www-form-urlencoded")) {
-            rc = http_error(r, 415, "unsupported_media_type", NULL,
-                            "send Content-Type: application/x-www-form-urlencoded");
-            goto done;
-        }
-        size_t limit = rt->limit ? rt->limit : (size_t)r->app->cfg.json_body_limit;
-        if ((rc = read_body(r, limit)) != 0) goto done;
-        if (rt->body == BODY_JSON) {
-            json_error_t je;
-            int max = r->app->cfg.json_max_depth;
-            if (http_json_depth_ok(r->body, r->body_len, max) != 0) { /* jansson recurses */
-                rc = http_error(r, 400, "invalid_json", NULL, "JSON nested deeper than %d levels",
-                                max);
-                goto done;
-            }
-            r->json = json_loadb(r->body, r->body_len, JSON_REJECT_DUPLICATES, &je);
-            if (!r->json) {
-                rc = http_error(r, 400, "invalid_json", NULL, "line %d column %d: %s", je.line,
-                                je.column, je.text);
-                goto done;
-            }
-        }
-    }
-    if (route_needs_worker(rt) && (rc = http_borrow_worker(r)) != 0) goto done;
-    rc = rt->handler(r);
-    if (!r->status) rc = http_error(r, 500, "internal", NULL, "the handler sent no reply");
-done:
     free(scratch);
     return rc;
 }
