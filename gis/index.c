@@ -589,32 +589,11 @@ static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeome
  * reach_m > 0: keep CELL_NEAR cells for snapping within reach_m metres
  * (local metric, as snap measures). nverts: total vertices (sizes cells).
  * Returns 0 or -1 (out of memory or GEOS failure). */
-static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items, const GEOSGeometry **geoms,
-                      size_t n, double reach_m, size_t nverts) {
-    double(*env)[4] = NULL;
-    grid_item *its = NULL;
-    double dlat = 0.0, dlon = 0.0, x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
-    double target, cell, kxm, kym, maxlat;
-    long kx = 0, ky = 0;
-    size_t i, ncells, total = 0;
-    int rc = -1;
-
-    memset(g, 0, sizeof *g);
-    if (n == 0) return 0;
-    env = malloc(n * sizeof *env);
-    its = calloc(n, sizeof *its);
-    g->items = malloc(n * sizeof *g->items);
-    if (env == NULL || its == NULL || g->items == NULL) goto done;
-    memcpy(g->items, items, n * sizeof *items);
-    g->nitems = n;
-    for (i = 0; i < n; i++) {
-        if (GEOSGeom_getExtent_r(h, geoms[i], &env[i][0], &env[i][1], &env[i][2], &env[i][3]) != 1)
-            goto done;
-        x0 = fmin(x0, env[i][0]);
-        y0 = fmin(y0, env[i][1]);
-        x1 = fmax(x1, env[i][2]);
-        y1 = fmax(y1, env[i][3]);
-    }
+/* Sizes g's cells for n items (nverts vertices) in the box x0,y0..x1,y1, widened by the reach
+ * (metres: *dlon, *dlat get it in degrees) and the margin. */
+static void grid_shape(cell_grid *g, double x0, double y0, double x1, double y1, size_t n,
+                       size_t nverts, double reach_m, double *dlonp, double *dlatp) {
+    double dlat = 0.0, dlon = 0.0, target, cell, kxm, kym, maxlat;
     if (reach_m > 0.0) {
         metres_per_degree(0.0, &kxm, &kym); /* ky is smallest at the equator */
         dlat = reach_m / kym;
@@ -644,6 +623,64 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items, const G
     g->ch = (y1 - y0) / (double)g->ny;
     g->icw = 1.0 / g->cw;
     g->ich = 1.0 / g->ch;
+    *dlonp = dlon;
+    *dlatp = dlat;
+}
+
+/* Fills g's cell lists (offsets counted in g->off[1..]) from the items' cell states, in item
+ * (priority) order. Returns 0 or -1. */
+static int grid_fill(cell_grid *g, grid_item *its, size_t n, size_t ncells, size_t total) {
+    size_t i;
+    if (total > UINT32_MAX || n > (UINT32_MAX >> 2)) return -1;
+    for (i = 0; i < ncells; i++)
+        g->off[i + 1] += g->off[i];
+    g->ent = malloc((total ? total : 1) * sizeof *g->ent);
+    if (g->ent == NULL) return -1;
+    for (i = 0; i < n; i++) { /* items in priority order: each cell's list stays sorted */
+        grid_item *it = &its[i];
+        size_t r, c;
+        for (r = 0; r < it->hgt; r++)
+            for (c = 0; c < it->w; c++) {
+                unsigned char s = it->st[r * it->w + c];
+                if (s != CELL_NONE) {
+                    size_t cell_i = (it->cy0 + r) * g->nx + it->cx0 + c;
+                    g->ent[g->off[cell_i]++] = (uint32_t)(i << 2) | s;
+                }
+            }
+    }
+    for (i = ncells; i > 0; i--) /* undo the fill's shift */
+        g->off[i] = g->off[i - 1];
+    g->off[0] = 0;
+    return 0;
+}
+
+static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items, const GEOSGeometry **geoms,
+                      size_t n, double reach_m, size_t nverts) {
+    double(*env)[4] = NULL;
+    grid_item *its = NULL;
+    double dlat = 0.0, dlon = 0.0, x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+    long kx = 0, ky = 0;
+    size_t i, ncells, total = 0;
+    int rc = -1;
+
+    memset(g, 0, sizeof *g);
+    if (n == 0) return 0;
+    env = malloc(n * sizeof *env);
+    its = calloc(n, sizeof *its);
+    g->items = malloc(n * sizeof *g->items);
+    if (env == NULL || its == NULL || g->items == NULL) goto done;
+    memcpy(g->items, items, n * sizeof *items);
+    g->nitems = n;
+    for (i = 0; i < n; i++) {
+        if (GEOSGeom_getExtent_r(h, geoms[i], &env[i][0], &env[i][1], &env[i][2], &env[i][3]) != 1)
+            goto done;
+        x0 = fmin(x0, env[i][0]);
+        y0 = fmin(y0, env[i][1]);
+        x1 = fmax(x1, env[i][2]);
+        y1 = fmax(y1, env[i][3]);
+    }
+    grid_shape(g, x0, y0, x1, y1, n, nverts, reach_m, &dlon, &dlat);
+    x0 = g->x0, y0 = g->y0; /* the widened origin */
     ncells = g->nx * g->ny;
     kx = (long)ceil(dlon * g->icw) + 1;
     ky = (long)ceil(dlat * g->ich) + 1;
@@ -673,26 +710,7 @@ static int grid_build(GEOSContextHandle_t h, cell_grid *g, void **items, const G
                     total++;
                 }
     }
-    if (total > UINT32_MAX || n > (UINT32_MAX >> 2)) goto done;
-    for (i = 0; i < ncells; i++)
-        g->off[i + 1] += g->off[i];
-    g->ent = malloc((total ? total : 1) * sizeof *g->ent);
-    if (g->ent == NULL) goto done;
-    for (i = 0; i < n; i++) { /* items in priority order: each cell's list stays sorted */
-        grid_item *it = &its[i];
-        size_t r, c;
-        for (r = 0; r < it->hgt; r++)
-            for (c = 0; c < it->w; c++) {
-                unsigned char s = it->st[r * it->w + c];
-                if (s != CELL_NONE) {
-                    size_t cell_i = (it->cy0 + r) * g->nx + it->cx0 + c;
-                    g->ent[g->off[cell_i]++] = (uint32_t)(i << 2) | s;
-                }
-            }
-    }
-    for (i = ncells; i > 0; i--) /* undo the fill's shift */
-        g->off[i] = g->off[i - 1];
-    g->off[0] = 0;
+    if (grid_fill(g, its, n, ncells, total) != 0) goto done;
     rc = 0;
 done:
     for (i = 0; its != NULL && i < n; i++) {
@@ -949,11 +967,60 @@ static int build_div_grid(gis_index *ix, gis_division **sorted, int lv, void **i
     return grid_build(ix->h, g, items, geoms, n, lv < 0 ? 0.0 : ix->snap_m * 1.01 + 1.0, nv);
 }
 
+/* The cell grids (four tiers, zones, dispatching stations' coverage), items in priority order.
+ * Returns 0, or -1 (GEOS message in ix->msg, else out of memory). */
+static int build_grids(gis_index *ix, gis_division **sorted) {
+    size_t i;
+    int l;
+    void **items = malloc((ix->ndivs + ix->nsts + 1) * sizeof *items);
+    const GEOSGeometry **geoms = malloc((ix->ndivs + ix->nsts + 1) * sizeof *geoms);
+    gis_station **route = malloc((ix->nsts + 1) * sizeof *route);
+    size_t n = 0, nv = 0;
+    int bad = items == NULL || geoms == NULL || route == NULL;
+    for (l = 0; l < 4 && !bad; l++)
+        bad = build_div_grid(ix, sorted, l, items, geoms, &ix->tier_grid[l]) != 0;
+    if (!bad) bad = build_div_grid(ix, sorted, -1, items, geoms, &ix->zone_grid) != 0;
+    if (!bad) {
+        memcpy(route, ix->by_id, ix->nsts * sizeof *route);
+        qsort(route, ix->nsts, sizeof *route, cmp_station_route);
+        for (i = 0; i < ix->nsts; i++) {
+            gis_station *st = route[i];
+            if (st->can_dispatch && st->priv_cov != NULL) {
+                items[n] = st;
+                geoms[n++] = st->priv_cov;
+                nv += (size_t)GEOSGetNumCoordinates_r(ix->h, st->priv_cov);
+            }
+        }
+        bad = grid_build(ix->h, &ix->cov_grid, items, geoms, n, 0.0, nv) != 0;
+    }
+    free(items);
+    free(geoms);
+    free(route);
+    return bad ? -1 : 0;
+}
+
+/* Rough heap estimate: GEOS keeps 24 bytes per coordinate (x, y, z), plus per-geometry objects,
+ * the cell grids and our records. */
+static void estimate_bytes(gis_index *ix) {
+    size_t i;
+    int l;
+    ix->approx_bytes = sizeof *ix + ix->nvertices * 24 +
+                       ix->ndivs * (sizeof(gis_division) + 256 + 96) +
+                       ix->nsts * (sizeof(gis_station) + 3 * sizeof(void *) + 256 + 96);
+    for (i = 0; i < ix->ndivs; i++)
+        ix->approx_bytes +=
+            strlen(ix->divs[i].name) + 1 + ix->divs[i].priv_nchunks * sizeof(seg_chunk);
+    for (i = 0; i < ix->nsts; i++)
+        ix->approx_bytes += strlen(ix->sts[i].name) + 1;
+    for (l = 0; l < 4; l++)
+        ix->approx_bytes += grid_bytes(&ix->tier_grid[l]);
+    ix->approx_bytes += grid_bytes(&ix->zone_grid) + grid_bytes(&ix->cov_grid);
+}
+
 gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err, size_t errlen) {
     gis_index *ix = NULL, *out = NULL;
     gis_division **sorted = NULL;
     size_t i;
-    int l;
 
     if (b == NULL) {
         set_err(err, errlen, "no builder");
@@ -1018,52 +1085,12 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
         }
     }
 
-    /* Cell grids, items in priority order. */
-    {
-        void **items = malloc((ix->ndivs + ix->nsts + 1) * sizeof *items);
-        const GEOSGeometry **geoms = malloc((ix->ndivs + ix->nsts + 1) * sizeof *geoms);
-        gis_station **route = malloc((ix->nsts + 1) * sizeof *route);
-        size_t n = 0, nv = 0;
-        int bad = items == NULL || geoms == NULL || route == NULL;
-        for (l = 0; l < 4 && !bad; l++)
-            bad = build_div_grid(ix, sorted, l, items, geoms, &ix->tier_grid[l]) != 0;
-        if (!bad) bad = build_div_grid(ix, sorted, -1, items, geoms, &ix->zone_grid) != 0;
-        if (!bad) {
-            memcpy(route, ix->by_id, ix->nsts * sizeof *route);
-            qsort(route, ix->nsts, sizeof *route, cmp_station_route);
-            for (i = 0; i < ix->nsts; i++) {
-                gis_station *st = route[i];
-                if (st->can_dispatch && st->priv_cov != NULL) {
-                    items[n] = st;
-                    geoms[n++] = st->priv_cov;
-                    nv += (size_t)GEOSGetNumCoordinates_r(ix->h, st->priv_cov);
-                }
-            }
-            bad = grid_build(ix->h, &ix->cov_grid, items, geoms, n, 0.0, nv) != 0;
-        }
-        free(items);
-        free(geoms);
-        free(route);
-        if (bad) {
-            set_err(err, errlen, "cannot build the cell grids: %s",
-                    ix->msg[0] ? ix->msg : "out of memory");
-            goto done;
-        }
+    if (build_grids(ix, sorted) != 0) {
+        set_err(err, errlen, "cannot build the cell grids: %s",
+                ix->msg[0] ? ix->msg : "out of memory");
+        goto done;
     }
-
-    /* Rough heap estimate: GEOS keeps 24 bytes per coordinate (x, y, z),
-     * plus per-geometry objects, the cell grids and our records. */
-    ix->approx_bytes = sizeof *ix + ix->nvertices * 24 +
-                       ix->ndivs * (sizeof(gis_division) + 256 + 96) +
-                       ix->nsts * (sizeof(gis_station) + 3 * sizeof(void *) + 256 + 96);
-    for (i = 0; i < ix->ndivs; i++)
-        ix->approx_bytes +=
-            strlen(ix->divs[i].name) + 1 + ix->divs[i].priv_nchunks * sizeof(seg_chunk);
-    for (i = 0; i < ix->nsts; i++)
-        ix->approx_bytes += strlen(ix->sts[i].name) + 1;
-    for (l = 0; l < 4; l++)
-        ix->approx_bytes += grid_bytes(&ix->tier_grid[l]);
-    ix->approx_bytes += grid_bytes(&ix->zone_grid) + grid_bytes(&ix->cov_grid);
+    estimate_bytes(ix);
 
     out = ix;
     ix = NULL;
