@@ -1017,10 +1017,40 @@ static void estimate_bytes(gis_index *ix) {
     ix->approx_bytes += grid_bytes(&ix->zone_grid) + grid_bytes(&ix->cov_grid);
 }
 
+/* Sorts the divisions by code and the stations by id (and lists the city-tier ones); refuses a
+ * code or id given twice. Returns 0 or -1 with err. */
+static int index_tables(gis_index *ix, gis_division **sorted, char *err, size_t errlen) {
+    size_t i;
+    for (i = 0; i < ix->ndivs; i++) {
+        ix->divs[i].priv_slot = i;
+        sorted[i] = &ix->divs[i];
+    }
+    qsort(sorted, ix->ndivs, sizeof *sorted, cmp_div_code);
+    for (i = 1; i < ix->ndivs; i++) {
+        if (strcmp(sorted[i - 1]->code, sorted[i]->code) == 0) {
+            set_err(err, errlen, "duplicate division code %s", sorted[i]->code);
+            return -1;
+        }
+    }
+    /* Unique station ids, city-tier stations. */
+    for (i = 0; i < ix->nsts; i++) {
+        ix->sts[i].priv_slot = i;
+        ix->by_id[i] = &ix->sts[i];
+        if (ix->sts[i].tier == GIS_CITY) ix->city[ix->ncity++] = &ix->sts[i];
+    }
+    qsort(ix->by_id, ix->nsts, sizeof *ix->by_id, cmp_station_id);
+    for (i = 1; i < ix->nsts; i++) {
+        if (ix->by_id[i - 1]->id == ix->by_id[i]->id) {
+            set_err(err, errlen, "duplicate station id %lld", ix->by_id[i]->id);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err, size_t errlen) {
     gis_index *ix = NULL, *out = NULL;
     gis_division **sorted = NULL;
-    size_t i;
 
     if (b == NULL) {
         set_err(err, errlen, "no builder");
@@ -1060,31 +1090,7 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
         set_err(err, errlen, "out of memory");
         goto done;
     }
-    for (i = 0; i < ix->ndivs; i++) {
-        ix->divs[i].priv_slot = i;
-        sorted[i] = &ix->divs[i];
-    }
-    qsort(sorted, ix->ndivs, sizeof *sorted, cmp_div_code);
-    for (i = 1; i < ix->ndivs; i++) {
-        if (strcmp(sorted[i - 1]->code, sorted[i]->code) == 0) {
-            set_err(err, errlen, "duplicate division code %s", sorted[i]->code);
-            goto done;
-        }
-    }
-    /* Unique station ids, city-tier stations. */
-    for (i = 0; i < ix->nsts; i++) {
-        ix->sts[i].priv_slot = i;
-        ix->by_id[i] = &ix->sts[i];
-        if (ix->sts[i].tier == GIS_CITY) ix->city[ix->ncity++] = &ix->sts[i];
-    }
-    qsort(ix->by_id, ix->nsts, sizeof *ix->by_id, cmp_station_id);
-    for (i = 1; i < ix->nsts; i++) {
-        if (ix->by_id[i - 1]->id == ix->by_id[i]->id) {
-            set_err(err, errlen, "duplicate station id %lld", ix->by_id[i]->id);
-            goto done;
-        }
-    }
-
+    if (index_tables(ix, sorted, err, errlen) != 0) goto done;
     if (build_grids(ix, sorted) != 0) {
         set_err(err, errlen, "cannot build the cell grids: %s",
                 ix->msg[0] ? ix->msg : "out of memory");
@@ -1409,30 +1415,13 @@ static const gis_station *station_lookup(const gis_index *ix, long long id) {
     return lo < ix->nsts && ix->by_id[lo]->id == id ? ix->by_id[lo] : NULL;
 }
 
-int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err,
-               size_t errlen) {
-    gis_index *ix;
-    const gis_station *best = NULL;
+/* out->tiers and out->snapped_m. Returns 0 or -1 with err. */
+static int locate_tiers(gis_locator *l, double lon, double lat, gis_location *out, char *err,
+                        size_t errlen) {
+    gis_index *ix = l->ix;
     const uint32_t *ents;
-    double bestd = -1.0;
     size_t i, n;
-    int lv, nbest = 0;
-
-    if (l == NULL || out == NULL) {
-        set_err(err, errlen, "no locator or output");
-        return -1;
-    }
-    if (!valid_lonlat(lon, lat)) {
-        set_err(err, errlen, "lon/lat not finite or out of range (lon -180..180, lat -90..90)");
-        return -1;
-    }
-    if (locator_refresh(l, err, errlen) != 0) return -1;
-    ix = l->ix;
-    memset(out, 0, sizeof *out);
-    out->snapped_m = -1.0;
-    out->station_distance_m = -1.0;
-    l->nmemo = 0;
-
+    int lv;
     /* Tiers: smallest covering code wins (cells list divisions in code
      * order); else snap within tolerance. */
     for (lv = 0; lv < 4; lv++) {
@@ -1458,8 +1447,15 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
         }
         out->tiers[lv] = win;
     }
-    out->outside = out->tiers[GIS_CITY] == NULL;
+    return 0;
+}
 
+/* out->zones. Returns 0 or -1 with err. */
+static int locate_zones(gis_locator *l, double lon, double lat, gis_location *out, char *err,
+                        size_t errlen) {
+    gis_index *ix = l->ix;
+    size_t i, n;
+    const uint32_t *ents;
     /* Zones: every covering zone, smallest codes first, at most 8 (cells
      * list zones in code order). */
     ents = grid_cell(&ix->zone_grid, lon, lat, &n);
@@ -1473,6 +1469,18 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
         if (c) out->zones[out->nzones++] = d;
     }
 
+    return 0;
+}
+
+/* out->station, its distance and its chain of parents. Returns 0 or -1 with err. */
+static int locate_station(gis_locator *l, double lon, double lat, gis_location *out, char *err,
+                          size_t errlen) {
+    gis_index *ix = l->ix;
+    const gis_station *best = NULL;
+    const uint32_t *ents;
+    double bestd = -1.0;
+    size_t i, n;
+    int nbest = 0;
     /* Routing: lowest tier covering (cells list coverages lowest tier
      * first, then by id), nearest, smallest id. The geodesic distance is
      * measured only when it decides or is reported. */
@@ -1529,6 +1537,29 @@ int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *
         }
     }
     return 0;
+}
+
+int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err,
+               size_t errlen) {
+    if (l == NULL || out == NULL) {
+        set_err(err, errlen, "no locator or output");
+        return -1;
+    }
+    if (!valid_lonlat(lon, lat)) {
+        set_err(err, errlen, "lon/lat not finite or out of range (lon -180..180, lat -90..90)");
+        return -1;
+    }
+    if (locator_refresh(l, err, errlen) != 0) return -1;
+    memset(out, 0, sizeof *out);
+    out->snapped_m = -1.0;
+    out->station_distance_m = -1.0;
+    l->nmemo = 0;
+
+    if (locate_tiers(l, lon, lat, out, err, errlen) != 0 ||
+        locate_zones(l, lon, lat, out, err, errlen) != 0)
+        return -1;
+    out->outside = out->tiers[GIS_CITY] == NULL;
+    return locate_station(l, lon, lat, out, err, errlen);
 }
 
 const gis_station *gis_station_by_id(gis_locator *l, long long id) {
