@@ -757,36 +757,30 @@ static void unit_vec(double lon, double lat, double v[3]) {
     v[0] = cos(la) * cos(lo), v[1] = cos(la) * sin(lo), v[2] = sin(la);
 }
 
-gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
-    gaz *g = calloc(1, sizeof *g);
-    uint32_t *bylen = NULL;
-    char *skip = NULL;
-    size_t kcap = 0, fcap = 0, icap = 0;
-    if (!g) goto oom;
-    atomic_init(&g->refs, 1);
-    g->txt = b->txt, b->txt = (arena){0};
-    g->ent = b->ent, b->ent = NULL;
-    g->n = b->n;
+/* Points each entry's strings into g->txt (again after shrinking may have moved it). */
+static void point_strings(gaz *g, const gaz_builder *b) {
     for (size_t i = 0; i < g->n; i++) {
         gaz_entry *e = &g->ent[i];
-        bextra *x = &b->ex[i];
+        const bextra *x = &b->ex[i];
         e->name = g->txt.p + x->name;
         e->level = g->txt.p + x->level;
         e->valid_from = x->vf == (uint32_t)-1 ? NULL : g->txt.p + x->vf;
         e->valid_to = x->vt == (uint32_t)-1 ? NULL : g->txt.p + x->vt;
-        if (e->former) e->lon = e->lat = NAN;
     }
+}
+
+/* The code table (sorted; a code twice in force keeps its first entry, the others get skip[e]),
+ * parents, replacements. Returns 0 or -1 (out of memory). */
+static int finish_codes(gaz *g, const gaz_builder *b, char *skip) {
     /* codes, parents, replacements */
     g->codes = malloc((g->n ? g->n : 1) * sizeof *g->codes);
-    if (!g->codes) goto oom;
+    if (!g->codes) return -1;
     for (size_t i = 0; i < g->n; i++)
         if (g->ent[i].kind == GAZ_DIVISION) g->codes[g->ncodes++] = (uint32_t)i;
     sort_g = g;
     sort_n(g->codes, g->ncodes, sizeof *g->codes, cmp_code);
     /* a code twice in force (dirty lists repeat a division at the level below): the first added
      * stays, the others are not indexed */
-    skip = calloc(g->n ? g->n : 1, 1);
-    if (!skip) goto oom;
     size_t kept = 0;
     for (size_t i = 0; i < g->ncodes; i++) {
         uint32_t e = g->codes[i];
@@ -818,22 +812,30 @@ gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
                 break;
             }
     }
+    return 0;
+}
+
+/* The search keys of every indexed entry: sorted, by length (grams), pinyin. Returns 0 or -1. */
+static int finish_keys(gaz *g, const gaz_builder *b, const char *skip) {
+    size_t kcap = 0, fcap = 0, icap = 0;
+    uint32_t *bylen = NULL;
+    int rc = -1;
     /* keys */
     for (size_t i = 0; i < g->n; i++)
-        if (!skip[i] && entry_keys(g, &kcap, (uint32_t)i, b->alias_txt[i])) goto oom;
+        if (!skip[i] && entry_keys(g, &kcap, (uint32_t)i, b->alias_txt[i])) goto done;
     g->sorted = malloc((g->nkeys ? g->nkeys : 1) * sizeof *g->sorted);
     bylen = malloc((g->nkeys ? g->nkeys : 1) * sizeof *bylen);
-    if (!g->sorted || !bylen) goto oom;
+    if (!g->sorted || !bylen) goto done;
     for (size_t k = 0; k < g->nkeys; k++)
         g->sorted[k] = bylen[k] = (uint32_t)k;
     sort_n(g->sorted, g->nkeys, sizeof *g->sorted, cmp_key_text);
-    if (!(g->srank = malloc((g->nkeys ? g->nkeys : 1) * sizeof *g->srank))) goto oom;
+    if (!(g->srank = malloc((g->nkeys ? g->nkeys : 1) * sizeof *g->srank))) goto done;
     for (size_t k = 0; k < g->nkeys; k++) {
         uint32_t e = g->keys[g->sorted[k]].entry;
         g->srank[k] = (uint64_t)g->ent[e].nchars << 32 | e;
     }
     sort_n(bylen, g->nkeys, sizeof *bylen, cmp_key_len);
-    if (build_grams(g, bylen)) goto oom;
+    if (build_grams(g, bylen)) goto done;
     /* pinyin: names, and aliases that are not a prefix of the name (the name covers those) */
     for (size_t k = 0; k < g->nkeys; k++) {
         const gkey *key = &g->keys[k];
@@ -846,13 +848,21 @@ gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
                 memcmp(g->norm.p + nk->str, g->norm.p + key->str, key->len) == 0)
                 continue;
         }
-        if (key_pinyin(g, key, &fcap, &icap)) goto oom;
+        if (key_pinyin(g, key, &fcap, &icap)) goto done;
     }
     sort_n(g->pyfull, g->npyfull, sizeof *g->pyfull, cmp_py);
     sort_n(g->pyinit, g->npyinit, sizeof *g->pyinit, cmp_py);
+    rc = 0;
+done:
+    free(bylen);
+    return rc;
+}
+
+/* The k-d tree of the entries that have a point. Returns 0 or -1. */
+static int finish_points(gaz *g, const char *skip) {
     /* points */
     g->kd = malloc((g->n ? g->n : 1) * sizeof *g->kd);
-    if (!g->kd) goto oom;
+    if (!g->kd) return -1;
     for (size_t i = 0; i < g->n; i++) {
         const gaz_entry *e = &g->ent[i];
         if (isfinite(e->lon) && isfinite(e->lat) && !e->former && !skip[i] && level_has_point(e)) {
@@ -861,6 +871,23 @@ gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
         }
     }
     kd_build(g->kd, 0, g->nkd, 0);
+    return 0;
+}
+
+gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
+    gaz *g = calloc(1, sizeof *g);
+    char *skip = NULL;
+    if (!g) goto oom;
+    atomic_init(&g->refs, 1);
+    g->txt = b->txt, b->txt = (arena){0};
+    g->ent = b->ent, b->ent = NULL;
+    g->n = b->n;
+    point_strings(g, b);
+    for (size_t i = 0; i < g->n; i++)
+        if (g->ent[i].former) g->ent[i].lon = g->ent[i].lat = NAN;
+    if (!(skip = calloc(g->n ? g->n : 1, 1)) || finish_codes(g, b, skip) != 0 ||
+        finish_keys(g, b, skip) != 0 || finish_points(g, skip) != 0)
+        goto oom;
     shrink((void **)&g->keys, g->nkeys * sizeof *g->keys);
     shrink((void **)&g->pyfull, g->npyfull * sizeof *g->pyfull);
     shrink((void **)&g->pyinit, g->npyinit * sizeof *g->pyinit);
@@ -868,22 +895,12 @@ gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen) {
     arena *ar[] = {&g->txt, &g->norm, &g->py};
     for (int i = 0; i < 3; i++)
         if (shrink((void **)&ar[i]->p, ar[i]->n) == 0) ar[i]->cap = ar[i]->n;
-    /* entries' strings point into txt: re-point them if shrinking moved it */
-    for (size_t i = 0; i < g->n; i++) {
-        gaz_entry *e = &g->ent[i];
-        bextra *x = &b->ex[i];
-        e->name = g->txt.p + x->name;
-        e->level = g->txt.p + x->level;
-        e->valid_from = x->vf == (uint32_t)-1 ? NULL : g->txt.p + x->vf;
-        e->valid_to = x->vt == (uint32_t)-1 ? NULL : g->txt.p + x->vt;
-    }
-    free(bylen);
+    point_strings(g, b); /* shrinking may have moved txt */
     free(skip);
     gaz_builder_destroy(b);
     return g;
 oom:
     snprintf(err, errlen, "out of memory building the gazetteer");
-    free(bylen);
     free(skip);
     gaz_builder_destroy(b);
     gaz_destroy(g);
@@ -1104,6 +1121,59 @@ static int code_depth(const char *code) {
     return (int)code_prefix_len(code);
 }
 
+/* Division codes that start with the digits qn (12 digits, or a 2/4/6/9-digit prefix padded
+ * with zeros, is an exact hit). */
+static void search_codes(search *s, const char *qn, size_t qlen) {
+    const gaz *g = s->g;
+    char exact[13] = "";
+    if (qlen == 2 || qlen == 4 || qlen == 6 || qlen == 9 || qlen == 12) {
+        memset(exact, '0', 12);
+        memcpy(exact, qn, qlen);
+        exact[12] = 0;
+    }
+    for (size_t k = code_lower(g, qn, qlen);
+         k < g->ncodes && strncmp(g->ent[g->codes[k]].code, qn, qlen) == 0; k++) {
+        const gaz_entry *e = &g->ent[g->codes[k]];
+        int t = strcmp(e->code, exact) == 0 ? GAZ_EXACT : GAZ_PREFIX;
+        unsigned r = (unsigned)code_depth(e->code);
+        if (!cannot_enter(s, t, r)) offer(s, g->codes[k], t, r);
+    }
+}
+
+/* Substring hits: the rarest unigram/bigram's posting, walked shortest names first. */
+static void search_substring(search *s, const char *qn, size_t qlen) {
+    const gaz *g = s->g;
+    uint32_t cps[GAZ_MAX_QUERY_CHARS + 1];
+    int n = 0;
+    for (size_t i = 0; i < qlen && n <= GAZ_MAX_QUERY_CHARS;) {
+        int l = utf8_decode((const unsigned char *)qn + i, qlen - i, &cps[n]);
+        if (l < 0) break;
+        i += (size_t)l, n++;
+    }
+    size_t best = (size_t)-1;
+    uint32_t bestcount = UINT32_MAX;
+    for (int i = 0; i < n; i++) {
+        uint64_t gram = n == 1 ? cps[0] : (1ull << 63) | ((uint64_t)cps[i] << 21) | cps[i + 1];
+        if (n > 1 && i + 1 >= n) break;
+        long slot = gram_find(g, gram);
+        uint32_t c = slot < 0 ? 0 : g->gcount[slot];
+        if (c < bestcount) bestcount = c, best = (size_t)slot;
+        if (c == 0) break; /* a gram nobody has: no substring hit */
+    }
+    if (best != (size_t)-1 && bestcount > 0) {
+        const uint32_t *p = g->post + g->gstart[best];
+        for (uint32_t j = 0; j < bestcount; j++) {
+            const gkey *key = &g->keys[p[j]];
+            unsigned r = g->ent[key->entry].nchars;
+            if (cannot_enter(s, GAZ_SUBSTRING, r)) break; /* postings go by name length */
+            const char *ks = g->norm.p + key->str;
+            if (key->len <= qlen || memcmp(ks, qn, qlen) == 0) continue; /* exact/prefix above */
+            if (n > 2 && !contains(ks, key->len, qn, qlen)) continue;
+            offer(s, key->entry, GAZ_SUBSTRING, r);
+        }
+    }
+}
+
 int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, char *err,
                size_t errlen) {
     char qn[4 * GAZ_MAX_QUERY_BYTES + 8];
@@ -1127,21 +1197,7 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
         digits &= qn[i] >= '0' && qn[i] <= '9';
         letters &= qn[i] >= 'a' && qn[i] <= 'z';
     }
-    if (digits && qlen <= 12) {
-        char exact[13] = "";
-        if (qlen == 2 || qlen == 4 || qlen == 6 || qlen == 9 || qlen == 12) {
-            memset(exact, '0', 12);
-            memcpy(exact, qn, qlen);
-            exact[12] = 0;
-        }
-        for (size_t k = code_lower(g, qn, qlen);
-             k < g->ncodes && strncmp(g->ent[g->codes[k]].code, qn, qlen) == 0; k++) {
-            const gaz_entry *e = &g->ent[g->codes[k]];
-            int t = strcmp(e->code, exact) == 0 ? GAZ_EXACT : GAZ_PREFIX;
-            unsigned r = (unsigned)code_depth(e->code);
-            if (!cannot_enter(&s, t, r)) offer(&s, g->codes[k], t, r);
-        }
-    }
+    if (digits && qlen <= 12) search_codes(&s, qn, qlen);
     /* exact and prefix: a range of the sorted keys (exact ones sort first) */
     size_t lo = key_lower(g, qn, qlen), hi = key_upper(g, qn, qlen, lo);
     for (; lo < hi && g->keys[g->sorted[lo]].len == qlen; lo++)
@@ -1149,36 +1205,7 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
     for (; lo < hi; lo++) /* packed ranks: no key text touched */
         if (!cannot_enter(&s, GAZ_PREFIX, (unsigned)(g->srank[lo] >> 32)))
             offer(&s, (uint32_t)g->srank[lo], GAZ_PREFIX, (unsigned)(g->srank[lo] >> 32));
-    /* substring: the rarest unigram/bigram's posting, walked shortest names first */
-    uint32_t cps[GAZ_MAX_QUERY_CHARS + 1];
-    int n = 0;
-    for (size_t i = 0; i < qlen && n <= GAZ_MAX_QUERY_CHARS;) {
-        int l = utf8_decode((const unsigned char *)qn + i, qlen - i, &cps[n]);
-        if (l < 0) break;
-        i += (size_t)l, n++;
-    }
-    size_t best = (size_t)-1;
-    uint32_t bestcount = UINT32_MAX;
-    for (int i = 0; i < n; i++) {
-        uint64_t gram = n == 1 ? cps[0] : (1ull << 63) | ((uint64_t)cps[i] << 21) | cps[i + 1];
-        if (n > 1 && i + 1 >= n) break;
-        long slot = gram_find(g, gram);
-        uint32_t c = slot < 0 ? 0 : g->gcount[slot];
-        if (c < bestcount) bestcount = c, best = (size_t)slot;
-        if (c == 0) break; /* a gram nobody has: no substring hit */
-    }
-    if (best != (size_t)-1 && bestcount > 0) {
-        const uint32_t *p = g->post + g->gstart[best];
-        for (uint32_t j = 0; j < bestcount; j++) {
-            const gkey *key = &g->keys[p[j]];
-            unsigned r = g->ent[key->entry].nchars;
-            if (cannot_enter(&s, GAZ_SUBSTRING, r)) break; /* postings go by name length */
-            const char *ks = g->norm.p + key->str;
-            if (key->len <= qlen || memcmp(ks, qn, qlen) == 0) continue; /* exact/prefix above */
-            if (n > 2 && !contains(ks, key->len, qn, qlen)) continue;
-            offer(&s, key->entry, GAZ_SUBSTRING, r);
-        }
-    }
+    search_substring(&s, qn, qlen);
     if (letters && !cannot_enter(&s, GAZ_PINYIN, 0)) {
         search_pinyin(&s, g->pyfull, g->npyfull, qn, qlen, GAZ_PINYIN);
         search_pinyin(&s, g->pyinit, g->npyinit, qn, qlen, GAZ_PINYIN + 1);
