@@ -81,8 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (q.before_id > 0) {
         char cur[64];
         long long back = 0;
-        cursor_encode(q.before_id, cur, sizeof cur);
-        if (cursor_decode(cur, &back) != 0 || back != q.before_id) abort();
+        list_cursor_encode("r1", q.before_id, cur, sizeof cur);
+        if (list_cursor_decode("r1", cur, &back) != 0 || back != q.before_id) abort();
     }
     qbuild qb;
     int rows = paged ? q.limit + 1 : EXPORT_PAGE;
