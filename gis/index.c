@@ -4,6 +4,7 @@
  * station routing. Rules and thread model: see index.h. */
 #include "index.h"
 
+#include "gis/err.h"
 #include "gis/geom.h"
 #include "gis/transform.h"
 
@@ -105,15 +106,6 @@ struct gis_locator {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-
-    if (err == NULL || errlen == 0) return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void geos_msg(const char *message, void *userdata) {
     char *buf = userdata;
@@ -293,40 +285,41 @@ static GEOSGeometry *read_polygonal(gis_builder *b, const char *what, const unsi
     size_t count = 0;
 
     if (wkb == NULL || len == 0) {
-        set_err(err, errlen, "%s: no geometry", what);
+        gis_set_err(err, errlen, "%s: no geometry", what);
         goto done;
     }
     b->msg[0] = '\0';
     g = GEOSWKBReader_read_r(h, b->rd, wkb, len);
     if (g == NULL) {
-        set_err(err, errlen, "%s: unreadable WKB: %s", what, b->msg[0] ? b->msg : "parse error");
+        gis_set_err(err, errlen, "%s: unreadable WKB: %s", what,
+                    b->msg[0] ? b->msg : "parse error");
         goto done;
     }
     type = GEOSGeomTypeId_r(h, g);
     if (type != GEOS_POLYGON && type != GEOS_MULTIPOLYGON) {
         char *t = GEOSGeomType_r(h, g);
-        set_err(err, errlen, "%s: geometry is %s, expected Polygon or MultiPolygon", what,
-                t ? t : "unknown");
+        gis_set_err(err, errlen, "%s: geometry is %s, expected Polygon or MultiPolygon", what,
+                    t ? t : "unknown");
         GEOSFree_r(h, t);
         goto done;
     }
     if (GEOSisEmpty_r(h, g) != 0) {
-        set_err(err, errlen, "%s: empty geometry", what);
+        gis_set_err(err, errlen, "%s: empty geometry", what);
         goto done;
     }
     srid = GEOSGetSRID_r(h, g);
     if (srid != 0 && srid != 4326) {
-        set_err(err, errlen, "%s: SRID %d, expected 4326", what, srid);
+        gis_set_err(err, errlen, "%s: SRID %d, expected 4326", what, srid);
         goto done;
     }
     if (for_each_ring(h, g, ring_check, &count) != 0) {
-        set_err(err, errlen, "%s: coordinate not finite or outside lon -180..180 / lat -90..90",
-                what);
+        gis_set_err(err, errlen, "%s: coordinate not finite or outside lon -180..180 / lat -90..90",
+                    what);
         goto done;
     }
     valid = GEOSisValid_r(h, g);
     if (valid == 2) {
-        set_err(err, errlen, "%s: validity check failed: %s", what, b->msg);
+        gis_set_err(err, errlen, "%s: validity check failed: %s", what, b->msg);
         goto done;
     }
     if (valid == 0) {
@@ -335,21 +328,21 @@ static GEOSGeometry *read_polygonal(gis_builder *b, const char *what, const unsi
         GEOSGeom_destroy_r(h, g);
         g = fixed_g;
         if (g == NULL) {
-            set_err(err, errlen, "%s: invalid polygon (%s) cannot be repaired", what,
-                    reason ? reason : "unknown reason");
+            gis_set_err(err, errlen, "%s: invalid polygon (%s) cannot be repaired", what,
+                        reason ? reason : "unknown reason");
             GEOSFree_r(h, reason);
             goto done;
         }
         GEOSFree_r(h, reason);
         count = 0;
         if (for_each_ring(h, g, ring_check, &count) != 0) {
-            set_err(err, errlen, "%s: repaired geometry out of range", what);
+            gis_set_err(err, errlen, "%s: repaired geometry out of range", what);
             goto done;
         }
     }
     GEOSSetSRID_r(h, g, 4326);
     if (warm_envelopes(h, g, env) != 0) {
-        set_err(err, errlen, "%s: cannot compute envelope: %s", what, b->msg);
+        gis_set_err(err, errlen, "%s: cannot compute envelope: %s", what, b->msg);
         goto done;
     }
     *nverts = count;
@@ -735,18 +728,18 @@ gis_builder *gis_builder_create(char *err, size_t errlen) {
     gis_builder *b = calloc(1, sizeof *b);
 
     if (b == NULL) {
-        set_err(err, errlen, "out of memory");
+        gis_set_err(err, errlen, "out of memory");
         return NULL;
     }
     b->h = geos_open(b->msg);
     if (b->h == NULL) {
-        set_err(err, errlen, "cannot create GEOS context");
+        gis_set_err(err, errlen, "cannot create GEOS context");
         free(b);
         return NULL;
     }
     b->rd = GEOSWKBReader_create_r(b->h);
     if (b->rd == NULL) {
-        set_err(err, errlen, "cannot create WKB reader");
+        gis_set_err(err, errlen, "cannot create WKB reader");
         geos_close(b->h);
         free(b);
         return NULL;
@@ -766,24 +759,24 @@ int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
     chunk_vec cv = {NULL, 0, 0};
 
     if (b == NULL) {
-        set_err(err, errlen, "no builder");
+        gis_set_err(err, errlen, "no builder");
         return -1;
     }
     clen = code ? strlen(code) : 0;
     if (clen == 0 || clen > 12) {
-        set_err(err, errlen, "division code must have 1..12 characters");
+        gis_set_err(err, errlen, "division code must have 1..12 characters");
         return -1;
     }
     snprintf(what, sizeof what, "division %s", code);
     if (!valid_level((int)level)) {
-        set_err(err, errlen, "%s: level %d is not a gis_level", what, (int)level);
+        gis_set_err(err, errlen, "%s: level %d is not a gis_level", what, (int)level);
         return -1;
     }
     if (b->ndivs == b->capdivs) {
         size_t cap = b->capdivs ? b->capdivs * 2 : 64;
         gis_division *m = realloc(b->divs, cap * sizeof *m);
         if (m == NULL) {
-            set_err(err, errlen, "%s: out of memory", what);
+            gis_set_err(err, errlen, "%s: out of memory", what);
             return -1;
         }
         b->divs = m;
@@ -791,7 +784,7 @@ int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
     }
     name_copy = dup_str(name ? name : "");
     if (name_copy == NULL) {
-        set_err(err, errlen, "%s: out of memory", what);
+        gis_set_err(err, errlen, "%s: out of memory", what);
         return -1;
     }
     g = read_polygonal(b, what, wkb, wkb_len, &nverts, env, err, errlen);
@@ -800,7 +793,7 @@ int gis_builder_add_division(gis_builder *b, const char *code, const char *name,
         return -1;
     }
     if (for_each_ring(b->h, g, ring_chunks, &cv) != 0) {
-        set_err(err, errlen, "%s: out of memory", what);
+        gis_set_err(err, errlen, "%s: out of memory", what);
         free(cv.v);
         GEOSGeom_destroy_r(b->h, g);
         free(name_copy);
@@ -832,23 +825,23 @@ int gis_builder_add_station(gis_builder *b, long long id, const char *name, gis_
     char *name_copy;
 
     if (b == NULL) {
-        set_err(err, errlen, "no builder");
+        gis_set_err(err, errlen, "no builder");
         return -1;
     }
     snprintf(what, sizeof what, "station %lld", id);
     if (!valid_level((int)tier)) {
-        set_err(err, errlen, "%s: tier %d is not a gis_level", what, (int)tier);
+        gis_set_err(err, errlen, "%s: tier %d is not a gis_level", what, (int)tier);
         return -1;
     }
     if (!valid_lonlat(lon, lat)) {
-        set_err(err, errlen, "%s: location not finite or out of range", what);
+        gis_set_err(err, errlen, "%s: location not finite or out of range", what);
         return -1;
     }
     if (b->nsts == b->capsts) {
         size_t cap = b->capsts ? b->capsts * 2 : 64;
         gis_station *m = realloc(b->sts, cap * sizeof *m);
         if (m == NULL) {
-            set_err(err, errlen, "%s: out of memory", what);
+            gis_set_err(err, errlen, "%s: out of memory", what);
             return -1;
         }
         b->sts = m;
@@ -856,7 +849,7 @@ int gis_builder_add_station(gis_builder *b, long long id, const char *name, gis_
     }
     name_copy = dup_str(name ? name : "");
     if (name_copy == NULL) {
-        set_err(err, errlen, "%s: out of memory", what);
+        gis_set_err(err, errlen, "%s: out of memory", what);
         return -1;
     }
     if (coverage_wkb != NULL && wkb_len > 0) {
@@ -1028,7 +1021,7 @@ static int index_tables(gis_index *ix, gis_division **sorted, char *err, size_t 
     qsort(sorted, ix->ndivs, sizeof *sorted, cmp_div_code);
     for (i = 1; i < ix->ndivs; i++) {
         if (strcmp(sorted[i - 1]->code, sorted[i]->code) == 0) {
-            set_err(err, errlen, "duplicate division code %s", sorted[i]->code);
+            gis_set_err(err, errlen, "duplicate division code %s", sorted[i]->code);
             return -1;
         }
     }
@@ -1041,7 +1034,7 @@ static int index_tables(gis_index *ix, gis_division **sorted, char *err, size_t 
     qsort(ix->by_id, ix->nsts, sizeof *ix->by_id, cmp_station_id);
     for (i = 1; i < ix->nsts; i++) {
         if (ix->by_id[i - 1]->id == ix->by_id[i]->id) {
-            set_err(err, errlen, "duplicate station id %lld", ix->by_id[i]->id);
+            gis_set_err(err, errlen, "duplicate station id %lld", ix->by_id[i]->id);
             return -1;
         }
     }
@@ -1053,16 +1046,16 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
     gis_division **sorted = NULL;
 
     if (b == NULL) {
-        set_err(err, errlen, "no builder");
+        gis_set_err(err, errlen, "no builder");
         return NULL;
     }
     if (!isfinite(snap_tolerance_m) || snap_tolerance_m < 0.0) {
-        set_err(err, errlen, "snap tolerance must be a finite number >= 0 metres");
+        gis_set_err(err, errlen, "snap tolerance must be a finite number >= 0 metres");
         goto done;
     }
     ix = calloc(1, sizeof *ix);
     if (ix == NULL) {
-        set_err(err, errlen, "out of memory");
+        gis_set_err(err, errlen, "out of memory");
         goto done;
     }
     /* Move the builder's content into the index. */
@@ -1087,13 +1080,13 @@ gis_index *gis_builder_finish(gis_builder *b, double snap_tolerance_m, char *err
     ix->by_id = malloc((ix->nsts ? ix->nsts : 1) * sizeof *ix->by_id);
     ix->city = malloc((ix->nsts ? ix->nsts : 1) * sizeof *ix->city);
     if (sorted == NULL || ix->by_id == NULL || ix->city == NULL) {
-        set_err(err, errlen, "out of memory");
+        gis_set_err(err, errlen, "out of memory");
         goto done;
     }
     if (index_tables(ix, sorted, err, errlen) != 0) goto done;
     if (build_grids(ix, sorted) != 0) {
-        set_err(err, errlen, "cannot build the cell grids: %s",
-                ix->msg[0] ? ix->msg : "out of memory");
+        gis_set_err(err, errlen, "cannot build the cell grids: %s",
+                    ix->msg[0] ? ix->msg : "out of memory");
         goto done;
     }
     estimate_bytes(ix);
@@ -1210,7 +1203,7 @@ static int locator_refresh(gis_locator *l, char *err, size_t errlen) {
 
     if (g != 0 && g == l->gen && l->ix != NULL) return 0;
     if (g == 0) {
-        set_err(err, errlen, "no spatial index published yet");
+        gis_set_err(err, errlen, "no spatial index published yet");
         return -1;
     }
     locator_drop(l);
@@ -1225,7 +1218,7 @@ static int locator_refresh(gis_locator *l, char *err, size_t errlen) {
     l->pcov = calloc(ix->nsts ? ix->nsts : 1, sizeof *l->pcov);
     if (l->pdiv == NULL || l->pcov == NULL) {
         locator_drop(l);
-        set_err(err, errlen, "out of memory");
+        gis_set_err(err, errlen, "out of memory");
         return -1;
     }
     return 0;
@@ -1432,7 +1425,7 @@ static int locate_tiers(gis_locator *l, double lon, double lat, gis_location *ou
             const gis_division *d = g->items[ents[i] >> 2];
             int c = covers(l, ents[i] & 3u, l->pdiv, d->priv_slot, d->priv_geom, lon, lat);
             if (c < 0) {
-                set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
+                gis_set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
                 return -1;
             }
             if (c) win = d;
@@ -1440,7 +1433,8 @@ static int locate_tiers(gis_locator *l, double lon, double lat, gis_location *ou
         if (win == NULL && n > 0 && ix->snap_m > 0.0) {
             double dm;
             if (snap(l, g, ents, n, lon, lat, ix->snap_m, &win, &dm) != 0) {
-                set_err(err, errlen, "snapping failed: %s", l->msg[0] ? l->msg : "out of memory");
+                gis_set_err(err, errlen, "snapping failed: %s",
+                            l->msg[0] ? l->msg : "out of memory");
                 return -1;
             }
             if (win != NULL && dm > out->snapped_m) out->snapped_m = dm;
@@ -1463,7 +1457,7 @@ static int locate_zones(gis_locator *l, double lon, double lat, gis_location *ou
         const gis_division *d = ix->zone_grid.items[ents[i] >> 2];
         int c = covers(l, ents[i] & 3u, l->pdiv, d->priv_slot, d->priv_geom, lon, lat);
         if (c < 0) {
-            set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
+            gis_set_err(err, errlen, "GEOS covers failed for %s: %s", d->code, l->msg);
             return -1;
         }
         if (c) out->zones[out->nzones++] = d;
@@ -1491,7 +1485,7 @@ static int locate_station(gis_locator *l, double lon, double lat, gis_location *
         if (best != NULL && st->tier != best->tier) break; /* a higher tier: cannot win */
         c = covers(l, ents[i] & 3u, l->pcov, st->priv_slot, st->priv_cov, lon, lat);
         if (c < 0) {
-            set_err(err, errlen, "GEOS covers failed for station %lld: %s", st->id, l->msg);
+            gis_set_err(err, errlen, "GEOS covers failed for station %lld: %s", st->id, l->msg);
             return -1;
         }
         if (!c) continue;
@@ -1542,11 +1536,11 @@ static int locate_station(gis_locator *l, double lon, double lat, gis_location *
 int gis_locate(gis_locator *l, double lon, double lat, gis_location *out, char *err,
                size_t errlen) {
     if (l == NULL || out == NULL) {
-        set_err(err, errlen, "no locator or output");
+        gis_set_err(err, errlen, "no locator or output");
         return -1;
     }
     if (!valid_lonlat(lon, lat)) {
-        set_err(err, errlen, "lon/lat not finite or out of range (lon -180..180, lat -90..90)");
+        gis_set_err(err, errlen, "lon/lat not finite or out of range (lon -180..180, lat -90..90)");
         return -1;
     }
     if (locator_refresh(l, err, errlen) != 0) return -1;

@@ -1,6 +1,7 @@
 /* gis/transform.c - PROJ contexts, Gauss-Kruger transforms, geodesic distance.
  * Thread rule: one gis_proj per thread (PJ_CONTEXT and PJ are not shared). */
 #include "gis/transform.h"
+#include "gis/err.h"
 
 #include <geodesic.h>
 #include <math.h>
@@ -19,25 +20,16 @@ struct gis_proj {
     PJ *gk[GK_NZONES]; /* EPSG:4326 -> EPSG:45xx, normalised, created lazily */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) {
-    va_list ap;
-
-    if (err == NULL || errlen == 0) return;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 gis_proj *gis_proj_create(char *err, size_t errlen) {
     gis_proj *p = calloc(1, sizeof *p);
 
     if (p == NULL) {
-        set_err(err, errlen, "out of memory");
+        gis_set_err(err, errlen, "out of memory");
         return NULL;
     }
     p->ctx = proj_context_create();
     if (p->ctx == NULL) {
-        set_err(err, errlen, "proj_context_create failed");
+        gis_set_err(err, errlen, "proj_context_create failed");
         free(p);
         return NULL;
     }
@@ -73,12 +65,12 @@ static PJ *gk_transform(gis_proj *p, int epsg, char *err, size_t errlen) {
     int slot;
 
     if (p == NULL) {
-        set_err(err, errlen, "no PROJ context");
+        gis_set_err(err, errlen, "no PROJ context");
         return NULL;
     }
     if (epsg < GK_EPSG_FIRST || epsg > GK_EPSG_LAST) {
-        set_err(err, errlen, "EPSG:%d is not a CGCS2000 3-degree Gauss-Kruger CM zone (%d..%d)",
-                epsg, GK_EPSG_FIRST, GK_EPSG_LAST);
+        gis_set_err(err, errlen, "EPSG:%d is not a CGCS2000 3-degree Gauss-Kruger CM zone (%d..%d)",
+                    epsg, GK_EPSG_FIRST, GK_EPSG_LAST);
         return NULL;
     }
     slot = epsg - GK_EPSG_FIRST;
@@ -88,15 +80,15 @@ static PJ *gk_transform(gis_proj *p, int epsg, char *err, size_t errlen) {
     raw = proj_create_crs_to_crs(p->ctx, "EPSG:4326", target, NULL);
     if (raw == NULL) {
         int e = proj_context_errno(p->ctx);
-        set_err(err, errlen, "cannot create EPSG:4326 -> %s: %s", target,
-                e ? proj_context_errno_string(p->ctx, e) : "unknown PROJ error");
+        gis_set_err(err, errlen, "cannot create EPSG:4326 -> %s: %s", target,
+                    e ? proj_context_errno_string(p->ctx, e) : "unknown PROJ error");
         goto done;
     }
     norm = proj_normalize_for_visualization(p->ctx, raw);
     if (norm == NULL) {
         int e = proj_context_errno(p->ctx);
-        set_err(err, errlen, "cannot normalise EPSG:4326 -> %s: %s", target,
-                e ? proj_context_errno_string(p->ctx, e) : "unknown PROJ error");
+        gis_set_err(err, errlen, "cannot normalise EPSG:4326 -> %s: %s", target,
+                    e ? proj_context_errno_string(p->ctx, e) : "unknown PROJ error");
         goto done;
     }
     p->gk[slot] = norm;
@@ -113,11 +105,11 @@ static int run(gis_proj *p, int epsg, PJ_DIRECTION dir, double x, double y, doub
     PJ_COORD c;
 
     if (!isfinite(x) || !isfinite(y)) {
-        set_err(err, errlen, "coordinate is not a finite number");
+        gis_set_err(err, errlen, "coordinate is not a finite number");
         return -1;
     }
     if (dir == PJ_FWD && (x < -180.0 || x > 180.0 || y < -90.0 || y > 90.0)) {
-        set_err(err, errlen, "lon/lat out of range (%.9g, %.9g)", x, y);
+        gis_set_err(err, errlen, "lon/lat out of range (%.9g, %.9g)", x, y);
         return -1;
     }
     pj = gk_transform(p, epsg, err, errlen);
@@ -127,9 +119,9 @@ static int run(gis_proj *p, int epsg, PJ_DIRECTION dir, double x, double y, doub
     c = proj_trans(pj, dir, c);
     if (c.xy.x == HUGE_VAL || c.xy.y == HUGE_VAL || !isfinite(c.xy.x) || !isfinite(c.xy.y)) {
         int e = proj_errno(pj);
-        set_err(err, errlen, "EPSG:%d %s transform failed for (%.9g, %.9g): %s", epsg,
-                dir == PJ_FWD ? "forward" : "inverse", x, y,
-                e ? proj_context_errno_string(p->ctx, e) : "no result");
+        gis_set_err(err, errlen, "EPSG:%d %s transform failed for (%.9g, %.9g): %s", epsg,
+                    dir == PJ_FWD ? "forward" : "inverse", x, y,
+                    e ? proj_context_errno_string(p->ctx, e) : "no result");
         proj_errno_reset(pj);
         return -1;
     }

@@ -44,14 +44,20 @@ static void record(int route_ix, int status, double secs) {
     atomic_fetch_add(&s->sum_us, (unsigned long long)(secs * 1e6));
 }
 
+/* Row i of the metrics (nroutes: the unmatched requests) and its labels. */
+static route_stats *stats_row(size_t i, const char **method, const char **pattern) {
+    *method = i == nroutes ? "" : routes[i].method;
+    *pattern = i == nroutes ? "unmatched" : routes[i].pattern;
+    return &stats[i == nroutes ? MAX_ROUTES : i];
+}
+
 int http_metrics_reply(http_req *r) {
     buf b = {0};
     buf_printf(&b, "# HELP patrold_http_requests_total Requests by route and status class.\n"
                    "# TYPE patrold_http_requests_total counter\n");
     for (size_t i = 0; i <= nroutes && i <= MAX_ROUTES; i++) {
-        route_stats *s = &stats[i == nroutes ? MAX_ROUTES : i];
-        const char *m = i == nroutes ? "" : routes[i].method;
-        const char *p = i == nroutes ? "unmatched" : routes[i].pattern;
+        const char *m, *p;
+        route_stats *s = stats_row(i, &m, &p);
         for (int c = 1; c <= 5; c++)
             buf_printf(
                 &b,
@@ -61,9 +67,8 @@ int http_metrics_reply(http_req *r) {
     buf_printf(&b, "# HELP patrold_http_request_duration_seconds Request latency by route.\n"
                    "# TYPE patrold_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i <= nroutes && i <= MAX_ROUTES; i++) {
-        route_stats *s = &stats[i == nroutes ? MAX_ROUTES : i];
-        const char *m = i == nroutes ? "" : routes[i].method;
-        const char *p = i == nroutes ? "unmatched" : routes[i].pattern;
+        const char *m, *p;
+        route_stats *s = stats_row(i, &m, &p);
         for (int k = 0; k < NBUCKETS; k++)
             buf_printf(
                 &b,
