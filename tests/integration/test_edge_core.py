@@ -255,9 +255,9 @@ class IdleAndBusy(unittest.TestCase):
         self.assertGreater(busy_ok, 100)
         self.assertEqual(busy_err, 0)
         # few database connections: the pool's slots plus the two background threads
-        # the pool's slots plus one connection per background thread (server.c background[])
+        # the pool's slots plus one connection per background thread (services.c background[])
         nbackground = len(re.findall(r'\{"[a-z-]+", \w+_thread\}', open(os.path.join(
-            harness.ROOT, "service", "server.c")).read()))
+            harness.ROOT, "service", "services.c")).read()))
         self.assertGreater(nbackground, 1)
         self.assertLessEqual(max(backends), self.pool + nbackground)
         self.assertTrue(slow_closed and slow_closed[0] < 25, slow_closed)
