@@ -23,6 +23,7 @@
 #include "gis/proj.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/reports.h"
 #include "service/units.h"
 
@@ -300,14 +301,11 @@ done:
 
 /* GET /api/v1/coverage?since=&division= (staff) */
 int h_coverage(http_req *r) {
-    char sv[72], dv[16], code[13], prefix[13], key[48], since_txt[32];
-    double since;
-    int sn = http_query(r, "since", sv, sizeof sv), dn = http_query(r, "division", dv, sizeof dv);
-    double now = now_s();
+    char dv[16], code[13], prefix[13], key[48], since_txt[32];
+    double now = now_s(), since = now - 86400;
+    int dn = http_query(r, "division", dv, sizeof dv), rc;
     int keep = r->app->cfg.position_retention_days;
-    if (sn == -2 || (sn >= 0 && report_parse_rfc3339(sv, &since) != 0))
-        return http_error(r, 400, "invalid_field", "since", "since must be an RFC 3339 date-time");
-    if (sn < 0) since = now - 86400;
+    if ((rc = param_time(r, "since", &since, NULL, 0))) return rc;
     if (since > now || since < now - 86400.0 * (keep + 1))
         return http_error(r, 400, "invalid_field", "since",
                           "since must be in the past and within the %d days of positions kept",
@@ -337,8 +335,8 @@ int h_coverage(http_req *r) {
             return r->status ? r->status : http_error(r, 500, "internal", NULL, "coverage failed");
         cache_put(key, json, gen, now);
     }
-    int rc = http_send(r, 200, "application/json; charset=utf-8", json, strlen(json),
-                       hit ? "X-Cache: hit\r\n" : "X-Cache: miss\r\n");
+    rc = http_send(r, 200, "application/json; charset=utf-8", json, strlen(json),
+                   hit ? "X-Cache: hit\r\n" : "X-Cache: miss\r\n");
     free(json);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "gis/gazetteer.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/places.h"
 
 /* Runs sql in single-row mode, handing each row to fn. Returns 0, or -1 with a message. */
@@ -159,20 +160,29 @@ static int division_opts(http_req *r, divopts *o) {
     if (n != -1 && !o->geometry)
         return http_error(r, 400, "invalid_geometry", "geometry", "geometry must be geojson");
     n = http_query(r, "simplify", o->simplify, sizeof o->simplify);
-    if (n == -1) {
+    double m;
+    if (n == -1)
         o->simplify[0] = 0;
-    } else {
-        char *end;
-        double m = n > 0 ? strtod(o->simplify, &end) : -1;
-        if (n <= 0 || *end || !isfinite(m) || m < 0 || m > 100000)
-            return http_error(r, 400, "invalid_simplify", "simplify",
-                              "simplify must be a number of metres from 0 to 100000");
-    }
-    n = http_query(r, "crs", buf, sizeof buf);
+    else if (n <= 0 || params_number(o->simplify, &m) != 0 || m < 0 || m > 100000)
+        return http_error(r, 400, "invalid_simplify", "simplify",
+                          "simplify must be a number of metres from 0 to 100000");
     o->crs = GIS_CRS_WGS84;
-    if (n == -2 || (n >= 0 && gis_crs_parse(buf, &o->crs) != 0))
-        return http_error(r, 400, "invalid_crs", "crs",
-                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    return param_crs(r, &o->crs);
+}
+
+/* The prelude of both division routes: options, then division r->params[0] in the gazetteer.
+ * Returns 0 with *g (a reference: gaz_release it) and its entry *i, or the status sent. */
+static int division_find(http_req *r, divopts *d, gaz **g, int32_t *i) {
+    int rc;
+    if ((rc = division_opts(r, d))) return rc;
+    *g = gaz_slot_acquire(r->app->gaz);
+    if (!*g)
+        return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
+    *i = gaz_find_code(*g, r->params[0]);
+    if (*i < 0) {
+        gaz_release(*g);
+        return http_error(r, 404, "not_found", "code", "no division has this code");
+    }
     return 0;
 }
 
@@ -203,15 +213,10 @@ static void add_geometry(json_t *o, PGresult *res, int i, const divopts *d) {
 /* GET /api/v1/divisions/{code} */
 int h_divisions_get(http_req *r) {
     divopts d;
+    gaz *g;
+    int32_t i;
     int rc;
-    if ((rc = division_opts(r, &d))) return rc;
-    gaz *g = gaz_slot_acquire(r->app->gaz);
-    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
-    int32_t i = gaz_find_code(g, r->params[0]);
-    if (i < 0) {
-        gaz_release(g);
-        return http_error(r, 404, "not_found", "code", "no division has this code");
-    }
+    if ((rc = division_find(r, &d, &g, &i))) return rc;
     json_t *o = places_entry_json(g, (uint32_t)i, d.crs);
     char code[13];
     snprintf(code, sizeof code, "%s", gaz_entry_at(g, (uint32_t)i)->code);
@@ -233,15 +238,10 @@ int h_divisions_get(http_req *r) {
 /* GET /api/v1/divisions/{code}/children */
 int h_divisions_children(http_req *r) {
     divopts d;
+    gaz *g;
+    int32_t i;
     int rc;
-    if ((rc = division_opts(r, &d))) return rc;
-    gaz *g = gaz_slot_acquire(r->app->gaz);
-    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
-    int32_t i = gaz_find_code(g, r->params[0]);
-    if (i < 0) {
-        gaz_release(g);
-        return http_error(r, 404, "not_found", "code", "no division has this code");
-    }
+    if ((rc = division_find(r, &d, &g, &i))) return rc;
     size_t total = gaz_children(g, (uint32_t)i, NULL, 0);
     uint32_t *kids = malloc((total ? total : 1) * sizeof *kids);
     if (!kids) {

@@ -535,44 +535,50 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
     return body;
 }
 
+/* The api_key of a post (form field, or query parameter) as the actor "open311:<key name>" in
+ * actor. Returns 0, or the status of the 403 (or database error) sent. */
+static int o311_key_actor(http_req *r, json_t *form, char *actor, size_t len) {
+    char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
+    const char *key = form_get(form, "api_key");
+    if (!key && http_query(r, "api_key", qkey, sizeof qkey) > 0) key = qkey;
+    if (!key || strlen(key) > 200)
+        return o311_error(r, 403, "api_key was not provided or is not valid");
+    key_hash_param(key, hash);
+    const char *kp[] = {hash};
+    PGresult *res = db_exec(
+        r->w, "SELECT name FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL", 1, kp);
+    if (!res) return http_db_error(r);
+    int found = PQntuples(res) == 1;
+    if (found) snprintf(actor, len, "open311:%.100s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return found ? 0 : o311_error(r, 403, "api_key was not provided or is not valid");
+}
+
+/* The reporter's details of a post: they go only to reports.contact, never into what is read
+ * back. A new object. */
+static json_t *o311_contact(json_t *form) {
+    static const char *const contact_fields[] = {"email",          "first_name", "last_name",
+                                                 "phone",          "device_id",  "account_id",
+                                                 "address_string", "address_id", NULL};
+    json_t *contact = json_object();
+    for (int i = 0; contact_fields[i]; i++) {
+        const char *v = form_get(form, contact_fields[i]);
+        if (v) json_object_set_new(contact, contact_fields[i], json_string(v));
+    }
+    return contact;
+}
+
 /* POST /open311/v2/requests.{json,xml} (form-encoded; api_key required) */
 int h_o311_requests_post(http_req *r) {
     const char *why = NULL;
     json_t *form = form_parse(r->body ? r->body : "", r->body_len, &why), *body = NULL, *out = NULL,
            *contact = NULL;
-    char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1], actor[128];
+    char actor[128];
     int rc = 0;
-    PGresult *res = NULL;
     if (!form) return o311_error(r, strcmp(why, "out of memory") ? 400 : 500, "%s", why);
-    const char *key = form_get(form, "api_key");
-    if (!key && http_query(r, "api_key", qkey, sizeof qkey) > 0) key = qkey;
-    if (!key || strlen(key) > 200) {
-        rc = o311_error(r, 403, "api_key was not provided or is not valid");
-        goto done;
-    }
-    key_hash_param(key, hash);
-    const char *kp[] = {hash};
-    res = db_exec(
-        r->w, "SELECT name FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL", 1, kp);
-    if (!res) {
-        rc = http_db_error(r);
-        goto done;
-    }
-    if (PQntuples(res) != 1) {
-        rc = o311_error(r, 403, "api_key was not provided or is not valid");
-        goto done;
-    }
-    snprintf(actor, sizeof actor, "open311:%.100s", PQgetvalue(res, 0, 0));
+    if ((rc = o311_key_actor(r, form, actor, sizeof actor))) goto done;
     if (!(body = form_to_report(r, form, &rc))) goto done;
-    /* Reporter details go only to reports.contact, never into what is read back. */
-    contact = json_object();
-    static const char *const contact_fields[] = {"email",          "first_name", "last_name",
-                                                 "phone",          "device_id",  "account_id",
-                                                 "address_string", "address_id", NULL};
-    for (int i = 0; contact_fields[i]; i++) {
-        const char *v = form_get(form, contact_fields[i]);
-        if (v) json_object_set_new(contact, contact_fields[i], json_string(v));
-    }
+    contact = o311_contact(form);
     /* The report and the reporter's contact details commit together, or neither does. */
     report_error e = {0};
     if (db_begin(r->w) != 0) {
@@ -612,7 +618,6 @@ int h_o311_requests_post(http_req *r) {
                     json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice",
                               notice, "account_id"));
 done:
-    PQclear(res);
     json_decref(form);
     json_decref(body);
     json_decref(out);
