@@ -150,6 +150,8 @@ typedef struct {
     int geometry;      /* ?geometry=geojson */
     char simplify[16]; /* metres, "" for none */
     gis_crs crs;
+    gaz *g;    /* division_find: a reference to the gazetteer (gaz_release it) */
+    int32_t i; /* and the division's entry in it */
 } divopts;
 
 /* Reads geometry, simplify and crs. Returns 0, or an HTTP error already sent. */
@@ -171,16 +173,16 @@ static int division_opts(http_req *r, divopts *o) {
 }
 
 /* The prelude of both division routes: options, then division r->params[0] in the gazetteer.
- * Returns 0 with *g (a reference: gaz_release it) and its entry *i, or the status sent. */
-static int division_find(http_req *r, divopts *d, gaz **g, int32_t *i) {
+ * Returns 0 with d->g (a reference: gaz_release it) and its entry d->i, or the status sent. */
+static int division_find(http_req *r, divopts *d) {
     int rc;
     if ((rc = division_opts(r, d))) return rc;
-    *g = gaz_slot_acquire(r->app->gaz);
-    if (!*g)
+    d->g = gaz_slot_acquire(r->app->gaz);
+    if (!d->g)
         return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
-    *i = gaz_find_code(*g, r->params[0]);
-    if (*i < 0) {
-        gaz_release(*g);
+    d->i = gaz_find_code(d->g, r->params[0]);
+    if (d->i < 0) {
+        gaz_release(d->g);
         return http_error(r, 404, "not_found", "code", "no division has this code");
     }
     return 0;
@@ -213,15 +215,13 @@ static void add_geometry(json_t *o, PGresult *res, int i, const divopts *d) {
 /* GET /api/v1/divisions/{code} */
 int h_divisions_get(http_req *r) {
     divopts d;
-    gaz *g;
-    int32_t i;
-    int rc;
-    if ((rc = division_find(r, &d, &g, &i))) return rc;
-    json_t *o = places_entry_json(g, (uint32_t)i, d.crs);
+    int rc = division_find(r, &d);
+    if (rc) return rc;
+    json_t *o = places_entry_json(d.g, (uint32_t)d.i, d.crs);
     char code[13];
-    snprintf(code, sizeof code, "%s", gaz_entry_at(g, (uint32_t)i)->code);
+    snprintf(code, sizeof code, "%s", gaz_entry_at(d.g, (uint32_t)d.i)->code);
     const char *params[] = {code, d.geometry ? "true" : "false", d.simplify[0] ? d.simplify : NULL};
-    gaz_release(g);
+    gaz_release(d.g);
     PGresult *res = db_exec(r->w, DIVISION_GEOM_SQL " WHERE code = $1", 3, params);
     if (!res) {
         json_decref(o);
@@ -238,26 +238,24 @@ int h_divisions_get(http_req *r) {
 /* GET /api/v1/divisions/{code}/children */
 int h_divisions_children(http_req *r) {
     divopts d;
-    gaz *g;
-    int32_t i;
-    int rc;
-    if ((rc = division_find(r, &d, &g, &i))) return rc;
-    size_t total = gaz_children(g, (uint32_t)i, NULL, 0);
+    int rc = division_find(r, &d);
+    if (rc) return rc;
+    size_t total = gaz_children(d.g, (uint32_t)d.i, NULL, 0);
     uint32_t *kids = malloc((total ? total : 1) * sizeof *kids);
     if (!kids) {
-        gaz_release(g);
+        gaz_release(d.g);
         return http_error(r, 500, "out_of_memory", NULL, "out of memory");
     }
-    gaz_children(g, (uint32_t)i, kids, total);
+    gaz_children(d.g, (uint32_t)d.i, kids, total);
     json_t *items = json_array();
     for (size_t k = 0; k < total; k++)
-        json_array_append_new(items, places_entry_json(g, kids[k], d.crs));
-    const char *params[] = {gaz_entry_at(g, (uint32_t)i)->code, d.geometry ? "true" : "false",
+        json_array_append_new(items, places_entry_json(d.g, kids[k], d.crs));
+    const char *params[] = {gaz_entry_at(d.g, (uint32_t)d.i)->code, d.geometry ? "true" : "false",
                             d.simplify[0] ? d.simplify : NULL};
     free(kids);
     PGresult *res =
         db_exec(r->w, DIVISION_GEOM_SQL " WHERE parent_code = $1 ORDER BY code", 3, params);
-    gaz_release(g);
+    gaz_release(d.g);
     if (!res) {
         json_decref(items);
         return http_db_error(r);
