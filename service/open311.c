@@ -23,6 +23,7 @@
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/open311.h"
+#include "service/params.h"
 #include "service/reports.h"
 
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"
@@ -660,32 +661,17 @@ static json_t *request_json(PGresult *res, int i) {
 }
 
 static int valid_id(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 18) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i])) return 0;
-    return s[0] != '0';
+    long long v;
+    return s[0] != '0' && params_id(s, &v) == 0;
 }
 
-/* W3C date-time with a zone (Z or +hh:mm); a space where '+' was (unescaped in a query) is
+/* W3C (RFC 3339) date-time with a zone, calendar checked; a space where '+' was (unescaped in a query) is
  * restored. Returns 0 or -1. */
 static int w3c_datetime(char *s) {
     size_t n = strlen(s);
-    if (n < 20) return -1;
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    for (size_t i = 0; i < 19; i++)
-        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i]) return -1;
-    char *p = s + 19;
-    if (*p == '.')
-        for (p++; isdigit((unsigned char)*p); p++) {
-        }
-    if (*p == 'Z' && !p[1]) return 0;
-    if (*p == ' ') *p = '+';
-    return (*p == '+' || *p == '-') && strlen(p) == 6 && isdigit((unsigned char)p[1]) &&
-                   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-                   isdigit((unsigned char)p[5])
-               ? 0
-               : -1;
+    double t;
+    if (n > 19 && s[n - 6] == ' ') s[n - 6] = '+';
+    return params_rfc3339(s, &t);
 }
 
 /* Comma list of request ids -> "{1,2}" in out (outlen must exceed strlen(in) + 2). Returns the
