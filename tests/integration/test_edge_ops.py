@@ -357,19 +357,23 @@ class Supervisor(unittest.TestCase):
                                 stderr=subprocess.STDOUT, start_new_session=True)
         srv = harness.Server.__new__(harness.Server)
         srv.port = port
+
+        def log():
+            logf.flush()
+            with open(logf.name, errors="replace") as f:
+                return f.read()
+
         try:
             deadline, status = time.time() + 120, None
             while time.time() < deadline and status != 200:
-                self.assertIsNone(proc.poll(), open(logf.name).read())
+                self.assertIsNone(proc.poll(), log())
                 try:
                     status = srv.request("GET", "/readyz", timeout=2).status
                 except OSError:
                     time.sleep(0.2)
-            self.assertEqual(status, 200, open(logf.name).read())  # the port came from the file
-            logf.flush()
-            log = open(logf.name).read()
-            self.assertIn("settings from %s" % conf, log)
-            self.assertIn("http://127.0.0.1:%d/" % port, log)
+            self.assertEqual(status, 200, log())  # the port came from the file
+            self.assertIn("settings from %s" % conf, log())
+            self.assertIn("http://127.0.0.1:%d/" % port, log())
             os.killpg(proc.pid, signal.SIGINT)
             self.assertEqual(proc.wait(60), 0)
             # without PATROLD_CONFIG it is the repository's file; a missing file is a clear error
