@@ -3,9 +3,12 @@
 # the Lianyungang demo data on first start, then patrold on http://127.0.0.1:8080, supervised:
 # when patrold dies it is restarted (after 1 s, doubling up to 30 s while it keeps dying within
 # 30 s of starting) and the database keeps running. Ctrl-C (or SIGTERM) stops both.
+# Settings: config/patrold.conf (or the file PATROLD_CONFIG names); PATROLD_* variables override it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=${1:-build/patrold}
+conf=${PATROLD_CONFIG:-config/patrold.conf}
+[ -r "$conf" ] || { echo "run.sh: cannot read the settings file $conf" >&2; exit 2; }
 state=${PATROLD_STATE_DIR:-state}
 local_db=0
 if [ -z "${PATROLD_DATABASE:-}" ]; then
@@ -25,9 +28,10 @@ stop() {
   exit 0
 }
 trap stop INT TERM
-"$bin" migrate
-"$bin" seed
-listen=${PATROLD_LISTEN:-127.0.0.1:8080}
+log "settings from $conf (PATROLD_* variables override it)"
+"$bin" --config "$conf" migrate
+"$bin" --config "$conf" seed
+listen=$("$bin" --config "$conf" config | sed -n 's/^listen = "\(.*\)"$/\1/p')
 cat <<MSG
 
   patrold: http://$listen/   (API: http://$listen/api/v1/openapi.json)
@@ -38,7 +42,7 @@ MSG
 delay=1
 while [ $stopping = 0 ]; do
   started=$SECONDS
-  "$bin" serve & pid=$!
+  "$bin" --config "$conf" serve & pid=$!
   log "patrold started (pid $pid)"
   rc=0; wait "$pid" || rc=$?
   [ $stopping = 1 ] && break

@@ -17,6 +17,7 @@
 #include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/reports.h"
 
 enum { AUDIT_DEFAULT = 50, AUDIT_MAX = 500 };
@@ -68,50 +69,30 @@ static const char list_sql[] =
 /* GET /api/v1/audit?since=&user=&report=&limit=&cursor= (supervisor, admin). A supervisor sees the
  * reads made by users of its own division; an admin sees all. Newest first. */
 int h_audit_list(http_req *r) {
-    char since[64], sincev[64], user[64], report[32], limit[8], cursor[64], prefix[13];
-    char report_s[24] = "", before_s[24] = "", limit_s[8];
-    int n, lim = AUDIT_DEFAULT;
-    long long v;
-    const char *p_since = NULL, *p_user = NULL, *p_report = NULL, *p_before = NULL;
-    if ((n = http_query(r, "since", since, sizeof since)) != -1) {
-        if (n < 0 || report_parse_time(since, sincev, sizeof sincev) != 0)
-            return http_error(r, 400, "invalid_since", "since",
-                              "since must be an RFC 3339 time such as 2024-05-01T08:00:00+08:00");
-        p_since = sincev;
-    }
+    static const param_limit_rule lim_rule = {AUDIT_DEFAULT, 1, AUDIT_MAX};
+    char since[64], user[64], prefix[13], report_s[24] = "", before_s[24] = "", limit_s[16];
+    int n, lim, has_report, rc;
+    long long report, before;
+    const char *p_user = NULL;
+    if ((rc = param_time(r, "since", NULL, since, sizeof since))) return rc;
     if ((n = http_query(r, "user", user, sizeof user)) != -1) {
         if (n <= 0) return http_error(r, 400, "invalid_user", "user", "user must be a username");
         p_user = user;
     }
-    if ((n = http_query(r, "report", report, sizeof report)) != -1) {
-        if (n < 0 || report_parse_id(report, &v) != 0)
-            return http_error(r, 400, "invalid_report", "report", "report must be a report id");
-        snprintf(report_s, sizeof report_s, "%lld", v);
-        p_report = report_s;
-    }
-    if ((n = http_query(r, "limit", limit, sizeof limit)) != -1) {
-        int ok = n > 0 && n <= 4;
-        for (int i = 0; ok && i < n; i++)
-            ok = isdigit((unsigned char)limit[i]);
-        lim = ok ? atoi(limit) : 0;
-        if (lim < 1 || lim > AUDIT_MAX)
-            return http_error(r, 400, "invalid_limit", "limit",
-                              "limit must be an integer from 1 to %d", AUDIT_MAX);
-    }
-    if ((n = http_query(r, "cursor", cursor, sizeof cursor)) != -1) {
-        if (n < 0 || list_cursor_decode("a1", cursor, &v) != 0)
-            return http_error(r, 400, "invalid_cursor", "cursor",
-                              "cursor is not one this service returned");
-        snprintf(before_s, sizeof before_s, "%lld", v);
-        p_before = before_s;
-    }
+    if ((rc = param_id(r, "report", &report, &has_report)) ||
+        (rc = param_limit(r, &lim_rule, &lim)) || (rc = param_cursor(r, "a1", &before)))
+        return rc;
+    if (has_report) snprintf(report_s, sizeof report_s, "%lld", report);
+    if (before) snprintf(before_s, sizeof before_s, "%lld", before);
     auth_code_prefix(r->user.division_code, prefix);
     snprintf(limit_s, sizeof limit_s, "%d", lim + 1);
-    const char *p[] = {
-        (r->user.role & ROLE_ADMIN) ? NULL : prefix, p_since, p_user, p_report, p_before, limit_s};
+    const char *p[] = {(r->user.role & ROLE_ADMIN) ? NULL : prefix,
+                       *since ? since : NULL,
+                       p_user,
+                       *report_s ? report_s : NULL,
+                       *before_s ? before_s : NULL,
+                       limit_s};
     PGresult *res = db_exec(r->w, list_sql, 6, p);
-    if (!res && p_since && strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down)
-        return http_error(r, 400, "invalid_since", "since", "since is not a valid time");
     if (!res) return http_db_error(r);
     int rows = PQntuples(res), more = rows > lim;
     if (more) rows = lim;
@@ -132,7 +113,8 @@ int h_audit_list(http_req *r) {
     json_t *next = json_null();
     if (more) {
         char cur[64];
-        list_cursor_encode("a1", strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cur, sizeof cur);
+        params_cursor_encode("a1", strtoll(PQgetvalue(res, rows - 1, 0), NULL, 10), cur,
+                             sizeof cur);
         next = json_string(cur);
     }
     PQclear(res);

@@ -220,7 +220,8 @@ void config_print(const config *c, FILE *f) {
     fprintf(
         f,
         "# patrold configuration: every setting with its value (`patrold config` with no file\n"
-        "# and no environment prints the defaults). PATROLD_<SETTING> variables override this file.\n");
+        "# and no environment prints the defaults). PATROLD_<SETTING> variables override this file.\n"
+        "# Read by `patrold --config FILE`; `make run` (scripts/run.sh) reads config/patrold.conf.\n");
     for (size_t i = 0; i < NOPTS; i++) {
         const char *p = (const char *)c + opts[i].off;
         fprintf(f, "\n# %s (default %s)\n%s = ", opts[i].help, *opts[i].def ? opts[i].def : "empty",

@@ -23,6 +23,7 @@
 #include "gis/transform.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/reports.h"
 #include "service/units.h"
 
@@ -128,6 +129,139 @@ static void last_inside(void *item, void *ud) {
         c->last_at = x->at;
 }
 
+/* Reads the communities of cq (code, name, WKB) into cs[0..nc), in GK metres, prepared. */
+static void load_communities(GEOSContextHandle_t h, GEOSWKBReader *rd, PGresult *cq, xform *xf,
+                             community *cs, int nc) {
+    for (int i = 0; i < nc; i++) {
+        size_t n;
+        unsigned char *wkb = db_unescape_bytea(PQgetvalue(cq, i, 2), &n);
+        GEOSGeometry *g = wkb ? GEOSWKBReader_read_r(h, rd, wkb, n) : NULL;
+        db_free(wkb);
+        snprintf(cs[i].code, sizeof cs[i].code, "%s", PQgetvalue(cq, i, 0));
+        cs[i].name = PQgetvalue(cq, i, 1);
+        if (!g) continue;
+        cs[i].g = GEOSGeom_transformXY_r(h, g, to_gk, xf);
+        GEOSGeom_destroy_r(h, g);
+        if (!cs[i].g) continue;
+        cs[i].prep = GEOSPrepare_r(h, cs[i].g);
+    }
+}
+
+/* Appends part to *parts (growing it); destroys part when out of memory. Returns 0 or -1. */
+static int add_part(GEOSContextHandle_t h, GEOSGeometry *part, GEOSGeometry ***parts, int *n,
+                    int *cap) {
+    if (*n == *cap) {
+        int c = *cap ? *cap * 2 : 64;
+        GEOSGeometry **np = realloc(*parts, sizeof *np * (size_t)c);
+        if (!np) {
+            GEOSGeom_destroy_r(h, part);
+            return -1;
+        }
+        *parts = np, *cap = c;
+    }
+    (*parts)[(*n)++] = part;
+    return 0;
+}
+
+/* The track of fixes start..i-1 (GK metres in xs, ys): a line, or a point for a lone fix. */
+static GEOSGeometry *track_part(GEOSContextHandle_t h, const double *xs, const double *ys,
+                                int start, int i) {
+    int n = i - start;
+    GEOSCoordSequence *seq = GEOSCoordSeq_create_r(h, (unsigned)(n > 1 ? n : 1), 2);
+    for (int k = 0; seq && k < n; k++)
+        GEOSCoordSeq_setXY_r(h, seq, (unsigned)k, xs[start + k], ys[start + k]);
+    return !seq    ? NULL
+           : n > 1 ? GEOSGeom_createLineString_r(h, seq)
+                   : GEOSGeom_createPoint_r(h, seq);
+}
+
+/* The tracks of the fixes in fq (unit_id, epoch, lon, lat; by unit and time): lines between close
+ * fixes of one unit, lone fixes as points, simplified and buffered by BUFFER_M (NULL when none;
+ * *oom set when out of memory). Also sets each community's last_at. */
+static GEOSGeometry *track_cover(GEOSContextHandle_t h, worker *w, PGresult *fq, int epsg,
+                                 community *cs, int nc, int *oom) {
+    int nf = PQntuples(fq), nparts = 0, cap = 0;
+    GEOSGeometry **parts = NULL, *cover = NULL;
+    double *xs = malloc(sizeof(double) * (size_t)(nf ? nf : 1) * 2), *ys = xs + (nf ? nf : 1);
+    if ((*oom = !xs)) return NULL;
+    GEOSSTRtree *tree = GEOSSTRtree_create_r(h, 10);
+    for (int k = 0; tree && k < nc; k++)
+        if (cs[k].prep) GEOSSTRtree_insert_r(h, tree, cs[k].g, &cs[k]);
+    for (int i = 0, start = 0; i <= nf; i++) {
+        if (i < nf) {
+            double lon = atof(PQgetvalue(fq, i, 2)), lat = atof(PQgetvalue(fq, i, 3));
+            char err[128];
+            if (gis_proj_to_gk(w->proj, epsg, lon, lat, &xs[i], &ys[i], err, sizeof err) != 0)
+                xs[i] = ys[i] = 0;
+            hit_ctx hc = {h, GEOSGeom_createPointFromXY_r(h, xs[i], ys[i]),
+                          atof(PQgetvalue(fq, i, 1))};
+            if (hc.pt && tree) GEOSSTRtree_query_r(h, tree, hc.pt, last_inside, &hc);
+            GEOSGeom_destroy_r(h, hc.pt);
+        }
+        int cut = i == nf ||
+                  (i > start &&
+                   (strcmp(PQgetvalue(fq, i, 0), PQgetvalue(fq, i - 1, 0)) != 0 ||
+                    atof(PQgetvalue(fq, i, 1)) - atof(PQgetvalue(fq, i - 1, 1)) > TRACK_GAP_S ||
+                    hypot(xs[i] - xs[i - 1], ys[i] - ys[i - 1]) > TRACK_GAP_M));
+        if (!cut || i == start) continue;
+        GEOSGeometry *part = track_part(h, xs, ys, start, i);
+        if (part && add_part(h, part, &parts, &nparts, &cap) != 0) break;
+        start = i;
+    }
+    free(xs);
+    if (tree) GEOSSTRtree_destroy_r(h, tree);
+    if (nparts) {
+        GEOSGeometry *coll =
+            GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)nparts);
+        if (coll) {
+            /* 2 m Douglas-Peucker first: a day of 5-second fixes is mostly collinear points */
+            GEOSGeometry *simple = GEOSSimplify_r(h, coll, 2.0);
+            cover = GEOSBuffer_r(h, simple ? simple : coll, BUFFER_M, 8);
+            if (simple) GEOSGeom_destroy_r(h, simple);
+            GEOSGeom_destroy_r(h, coll);
+        } else {
+            for (int i = 0; i < nparts; i++)
+                GEOSGeom_destroy_r(h, parts[i]);
+        }
+    }
+    free(parts);
+    return cover;
+}
+
+/* One item per community: code, name, last_patrolled_at, covered_share (of cover), area_m2. */
+static json_t *coverage_items(GEOSContextHandle_t h, const community *cs, int nc,
+                              const GEOSGeometry *cover) {
+    const GEOSPreparedGeometry *pcover = cover ? GEOSPrepare_r(h, cover) : NULL;
+    json_t *items = json_array();
+    for (int i = 0; i < nc; i++) {
+        const community *c = &cs[i];
+        double area = 0, share = 0;
+        if (c->g) GEOSArea_r(h, c->g, &area);
+        if (c->g && pcover && area > 0 && GEOSPreparedIntersects_r(h, pcover, c->g) == 1) {
+            GEOSGeometry *x = GEOSIntersection_r(h, c->g, cover);
+            double ai = 0;
+            if (x) GEOSArea_r(h, x, &ai);
+            GEOSGeom_destroy_r(h, x);
+            share = ai / area;
+        }
+        json_t *last = json_null();
+        if (c->last_at > 0) {
+            time_t t = (time_t)c->last_at;
+            struct tm tm;
+            char buf[32];
+            gmtime_r(&t, &tm);
+            strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            last = json_string(buf);
+        }
+        json_array_append_new(items,
+                              json_pack("{s:s,s:s,s:o,s:f,s:f}", "code", c->code, "name", c->name,
+                                        "last_patrolled_at", last, "covered_share",
+                                        round(share * 10000) / 10000, "area_m2", round(area)));
+    }
+    if (pcover) GEOSPreparedGeom_destroy_r(h, pcover);
+    return items;
+}
+
 /* Computes the coverage JSON text (caller frees) for communities under `like` since `since`.
  * Returns NULL with *status set (503/500) on failure. */
 static char *compute(http_req *r, const char *like, double since, const char *since_txt,
@@ -140,7 +274,6 @@ static char *compute(http_req *r, const char *like, double since, const char *si
     int nc = 0;
     GEOSGeometry *cover = NULL;
     char *out = NULL;
-    json_t *items = NULL;
     *status = 500;
     if (!h) return NULL;
     GEOSContext_setErrorHandler_r(h, geos_msg);
@@ -169,122 +302,17 @@ static char *compute(http_req *r, const char *like, double since, const char *si
     if (xf.epsg < 0) xf.epsg = 4549;
     if (!(cs = calloc((size_t)(nc ? nc : 1), sizeof *cs)) || !(rd = GEOSWKBReader_create_r(h)))
         goto done;
-    for (int i = 0; i < nc; i++) {
-        size_t n;
-        unsigned char *wkb = db_unescape_bytea(PQgetvalue(cq, i, 2), &n);
-        GEOSGeometry *g = wkb ? GEOSWKBReader_read_r(h, rd, wkb, n) : NULL;
-        db_free(wkb);
-        snprintf(cs[i].code, sizeof cs[i].code, "%s", PQgetvalue(cq, i, 0));
-        cs[i].name = PQgetvalue(cq, i, 1);
-        if (!g) continue;
-        cs[i].g = GEOSGeom_transformXY_r(h, g, to_gk, &xf);
-        GEOSGeom_destroy_r(h, g);
-        if (!cs[i].g) continue;
-        cs[i].prep = GEOSPrepare_r(h, cs[i].g);
-    }
-
-    /* tracks: lines between close fixes of one unit, lone fixes as points */
-    int nf = PQntuples(fq), nparts = 0, cap = 0;
-    GEOSGeometry **parts = NULL;
-    double *xs = malloc(sizeof(double) * (size_t)(nf ? nf : 1) * 2), *ys = xs + (nf ? nf : 1);
-    if (!xs) goto done;
-    GEOSSTRtree *tree = GEOSSTRtree_create_r(h, 10);
-    for (int k = 0; tree && k < nc; k++)
-        if (cs[k].prep) GEOSSTRtree_insert_r(h, tree, cs[k].g, &cs[k]);
-    for (int i = 0, start = 0; i <= nf; i++) {
-        if (i < nf) {
-            double lon = atof(PQgetvalue(fq, i, 2)), lat = atof(PQgetvalue(fq, i, 3));
-            char err[128];
-            if (gis_proj_to_gk(w->proj, xf.epsg, lon, lat, &xs[i], &ys[i], err, sizeof err) != 0)
-                xs[i] = ys[i] = 0;
-            hit_ctx hc = {h, GEOSGeom_createPointFromXY_r(h, xs[i], ys[i]),
-                          atof(PQgetvalue(fq, i, 1))};
-            if (hc.pt && tree) GEOSSTRtree_query_r(h, tree, hc.pt, last_inside, &hc);
-            GEOSGeom_destroy_r(h, hc.pt);
-        }
-        int cut = i == nf ||
-                  (i > start &&
-                   (strcmp(PQgetvalue(fq, i, 0), PQgetvalue(fq, i - 1, 0)) != 0 ||
-                    atof(PQgetvalue(fq, i, 1)) - atof(PQgetvalue(fq, i - 1, 1)) > TRACK_GAP_S ||
-                    hypot(xs[i] - xs[i - 1], ys[i] - ys[i - 1]) > TRACK_GAP_M));
-        if (!cut || i == start) continue;
-        int n = i - start;
-        GEOSCoordSequence *seq = GEOSCoordSeq_create_r(h, (unsigned)(n > 1 ? n : 1), 2);
-        for (int k = 0; seq && k < n; k++)
-            GEOSCoordSeq_setXY_r(h, seq, (unsigned)k, xs[start + k], ys[start + k]);
-        GEOSGeometry *part = !seq    ? NULL
-                             : n > 1 ? GEOSGeom_createLineString_r(h, seq)
-                                     : GEOSGeom_createPoint_r(h, seq);
-        if (part) {
-            if (nparts == cap) {
-                cap = cap ? cap * 2 : 64;
-                GEOSGeometry **np = realloc(parts, sizeof *np * (size_t)cap);
-                if (!np) {
-                    GEOSGeom_destroy_r(h, part);
-                    break;
-                }
-                parts = np;
-            }
-            parts[nparts++] = part;
-        }
-        start = i;
-    }
-    free(xs);
-    if (tree) GEOSSTRtree_destroy_r(h, tree);
-    if (nparts) {
-        GEOSGeometry *coll =
-            GEOSGeom_createCollection_r(h, GEOS_GEOMETRYCOLLECTION, parts, (unsigned)nparts);
-        if (coll) {
-            /* 2 m Douglas-Peucker first: a day of 5-second fixes is mostly collinear points */
-            GEOSGeometry *simple = GEOSSimplify_r(h, coll, 2.0);
-            cover = GEOSBuffer_r(h, simple ? simple : coll, BUFFER_M, 8);
-            if (simple) GEOSGeom_destroy_r(h, simple);
-            GEOSGeom_destroy_r(h, coll);
-        } else {
-            for (int i = 0; i < nparts; i++)
-                GEOSGeom_destroy_r(h, parts[i]);
-        }
-    }
-    free(parts);
-    const GEOSPreparedGeometry *pcover = cover ? GEOSPrepare_r(h, cover) : NULL;
-
-    items = json_array();
-    for (int i = 0; i < nc; i++) {
-        community *c = &cs[i];
-        double area = 0, share = 0;
-        if (c->g) GEOSArea_r(h, c->g, &area);
-        if (c->g && pcover && area > 0 && GEOSPreparedIntersects_r(h, pcover, c->g) == 1) {
-            GEOSGeometry *x = GEOSIntersection_r(h, c->g, cover);
-            double ai = 0;
-            if (x) GEOSArea_r(h, x, &ai);
-            GEOSGeom_destroy_r(h, x);
-            share = ai / area;
-        }
-        json_t *last = json_null();
-        if (c->last_at > 0) {
-            time_t t = (time_t)c->last_at;
-            struct tm tm;
-            char buf[32];
-            gmtime_r(&t, &tm);
-            strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-            last = json_string(buf);
-        }
-        json_array_append_new(items,
-                              json_pack("{s:s,s:s,s:o,s:f,s:f}", "code", c->code, "name", c->name,
-                                        "last_patrolled_at", last, "covered_share",
-                                        round(share * 10000) / 10000, "area_m2", round(area)));
-    }
-    if (pcover) GEOSPreparedGeom_destroy_r(h, pcover);
+    load_communities(h, rd, cq, &xf, cs, nc);
+    int oom;
+    if (!(cover = track_cover(h, w, fq, xf.epsg, cs, nc, &oom)) && oom) goto done;
     json_t *o = json_pack("{s:s,s:f,s:i,s:o}", "since", since_txt, "buffer_m", BUFFER_M, "fixes",
-                          nf, "items", items);
-    items = NULL;
+                          PQntuples(fq), "items", coverage_items(h, cs, nc, cover));
     out = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(o);
     goto done;
 dberr:
     *status = http_db_error(r);
 done:
-    json_decref(items);
     for (int i = 0; cs && i < nc; i++) {
         if (cs[i].prep) GEOSPreparedGeom_destroy_r(h, cs[i].prep);
         GEOSGeom_destroy_r(h, cs[i].g);
@@ -300,14 +328,11 @@ done:
 
 /* GET /api/v1/coverage?since=&division= (staff) */
 int h_coverage(http_req *r) {
-    char sv[72], dv[16], code[13], prefix[13], key[48], since_txt[32];
-    double since;
-    int sn = http_query(r, "since", sv, sizeof sv), dn = http_query(r, "division", dv, sizeof dv);
-    double now = now_s();
+    char dv[16], code[13], prefix[13], key[48], since_txt[32];
+    double now = now_s(), since = now - 86400;
+    int dn = http_query(r, "division", dv, sizeof dv), rc;
     int keep = r->app->cfg.position_retention_days;
-    if (sn == -2 || (sn >= 0 && report_parse_rfc3339(sv, &since) != 0))
-        return http_error(r, 400, "invalid_field", "since", "since must be an RFC 3339 date-time");
-    if (sn < 0) since = now - 86400;
+    if ((rc = param_time(r, "since", &since, NULL, 0))) return rc;
     if (since > now || since < now - 86400.0 * (keep + 1))
         return http_error(r, 400, "invalid_field", "since",
                           "since must be in the past and within the %d days of positions kept",
@@ -337,8 +362,8 @@ int h_coverage(http_req *r) {
             return r->status ? r->status : http_error(r, 500, "internal", NULL, "coverage failed");
         cache_put(key, json, gen, now);
     }
-    int rc = http_send(r, 200, "application/json; charset=utf-8", json, strlen(json),
-                       hit ? "X-Cache: hit\r\n" : "X-Cache: miss\r\n");
+    rc = http_send(r, 200, "application/json; charset=utf-8", json, strlen(json),
+                   hit ? "X-Cache: hit\r\n" : "X-Cache: miss\r\n");
     free(json);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "gis/gazetteer.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/places.h"
 
 /* Runs sql in single-row mode, handing each row to fn. Returns 0, or -1 with a message. */
@@ -135,6 +136,8 @@ typedef struct {
     int geometry;      /* ?geometry=geojson */
     char simplify[16]; /* metres, "" for none */
     gis_crs crs;
+    gaz *g;    /* division_find: a reference to the gazetteer (gaz_release it) */
+    int32_t i; /* and the division's entry in it */
 } divopts;
 
 /* Reads geometry, simplify and crs. Returns 0, or an HTTP error already sent. */
@@ -145,20 +148,29 @@ static int division_opts(http_req *r, divopts *o) {
     if (n != -1 && !o->geometry)
         return http_error(r, 400, "invalid_geometry", "geometry", "geometry must be geojson");
     n = http_query(r, "simplify", o->simplify, sizeof o->simplify);
-    if (n == -1) {
+    double m;
+    if (n == -1)
         o->simplify[0] = 0;
-    } else {
-        char *end;
-        double m = n > 0 ? strtod(o->simplify, &end) : -1;
-        if (n <= 0 || *end || !isfinite(m) || m < 0 || m > 100000)
-            return http_error(r, 400, "invalid_simplify", "simplify",
-                              "simplify must be a number of metres from 0 to 100000");
-    }
-    n = http_query(r, "crs", buf, sizeof buf);
+    else if (n <= 0 || params_number(o->simplify, &m) != 0 || m < 0 || m > 100000)
+        return http_error(r, 400, "invalid_simplify", "simplify",
+                          "simplify must be a number of metres from 0 to 100000");
     o->crs = GIS_CRS_WGS84;
-    if (n == -2 || (n >= 0 && gis_crs_parse(buf, &o->crs) != 0))
-        return http_error(r, 400, "invalid_crs", "crs",
-                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    return param_crs(r, &o->crs);
+}
+
+/* The prelude of both division routes: options, then division r->params[0] in the gazetteer.
+ * Returns 0 with d->g (a reference: gaz_release it) and its entry d->i, or the status sent. */
+static int division_find(http_req *r, divopts *d) {
+    int rc;
+    if ((rc = division_opts(r, d))) return rc;
+    d->g = gaz_slot_acquire(r->app->gaz);
+    if (!d->g)
+        return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
+    d->i = gaz_find_code(d->g, r->params[0]);
+    if (d->i < 0) {
+        gaz_release(d->g);
+        return http_error(r, 404, "not_found", "code", "no division has this code");
+    }
     return 0;
 }
 
@@ -189,20 +201,13 @@ static void add_geometry(json_t *o, PGresult *res, int i, const divopts *d) {
 /* GET /api/v1/divisions/{code} */
 int h_divisions_get(http_req *r) {
     divopts d;
-    int rc;
-    if ((rc = division_opts(r, &d))) return rc;
-    gaz *g = gaz_slot_acquire(r->app->gaz);
-    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
-    int32_t i = gaz_find_code(g, r->params[0]);
-    if (i < 0) {
-        gaz_release(g);
-        return http_error(r, 404, "not_found", "code", "no division has this code");
-    }
-    json_t *o = places_entry_json(g, (uint32_t)i, d.crs);
+    int rc = division_find(r, &d);
+    if (rc) return rc;
+    json_t *o = places_entry_json(d.g, (uint32_t)d.i, d.crs);
     char code[13];
-    snprintf(code, sizeof code, "%s", gaz_entry_at(g, (uint32_t)i)->code);
+    snprintf(code, sizeof code, "%s", gaz_entry_at(d.g, (uint32_t)d.i)->code);
     const char *params[] = {code, d.geometry ? "true" : "false", d.simplify[0] ? d.simplify : NULL};
-    gaz_release(g);
+    gaz_release(d.g);
     PGresult *res = db_exec(r->w, DIVISION_GEOM_SQL " WHERE code = $1", 3, params);
     if (!res) {
         json_decref(o);
@@ -219,31 +224,24 @@ int h_divisions_get(http_req *r) {
 /* GET /api/v1/divisions/{code}/children */
 int h_divisions_children(http_req *r) {
     divopts d;
-    int rc;
-    if ((rc = division_opts(r, &d))) return rc;
-    gaz *g = gaz_slot_acquire(r->app->gaz);
-    if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
-    int32_t i = gaz_find_code(g, r->params[0]);
-    if (i < 0) {
-        gaz_release(g);
-        return http_error(r, 404, "not_found", "code", "no division has this code");
-    }
-    size_t total = gaz_children(g, (uint32_t)i, NULL, 0);
+    int rc = division_find(r, &d);
+    if (rc) return rc;
+    size_t total = gaz_children(d.g, (uint32_t)d.i, NULL, 0);
     uint32_t *kids = malloc((total ? total : 1) * sizeof *kids);
     if (!kids) {
-        gaz_release(g);
+        gaz_release(d.g);
         return http_error(r, 500, "out_of_memory", NULL, "out of memory");
     }
-    gaz_children(g, (uint32_t)i, kids, total);
+    gaz_children(d.g, (uint32_t)d.i, kids, total);
     json_t *items = json_array();
     for (size_t k = 0; k < total; k++)
-        json_array_append_new(items, places_entry_json(g, kids[k], d.crs));
-    const char *params[] = {gaz_entry_at(g, (uint32_t)i)->code, d.geometry ? "true" : "false",
+        json_array_append_new(items, places_entry_json(d.g, kids[k], d.crs));
+    const char *params[] = {gaz_entry_at(d.g, (uint32_t)d.i)->code, d.geometry ? "true" : "false",
                             d.simplify[0] ? d.simplify : NULL};
     free(kids);
     PGresult *res =
         db_exec(r->w, DIVISION_GEOM_SQL " WHERE parent_code = $1 ORDER BY code", 3, params);
-    gaz_release(g);
+    gaz_release(d.g);
     if (!res) {
         json_decref(items);
         return http_db_error(r);

@@ -8,6 +8,7 @@
 #include "service/events.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/server.h"
 #include "service/units.h"
 
@@ -329,10 +331,8 @@ int h_events_stream(http_req *r) {
     const char *lei = http_header(r, "Last-Event-ID");
     int an = http_query(r, "after", afters, sizeof afters);
     const char *as = lei && *lei ? lei : an >= 0 ? afters : NULL;
-    if (an == -2 || (as && (strlen(as) > 18 || strspn(as, "0123456789") != strlen(as) || !*as)))
-        return http_error(r, 400, "invalid_field", lei ? "Last-Event-ID" : "after",
-                          "the last event id must be a non-negative integer");
-    if (as) after = strtoll(as, NULL, 10);
+    if (an == -2 || (as && params_int(as, 0, LLONG_MAX, &after) != 0))
+        return params_fail(r, PARAM_SEQ, lei && *lei ? "Last-Event-ID" : "after", 0, 0);
 
     /* wait (briefly) for the reader to know where the table stands */
     pthread_mutex_lock(&mu);

@@ -107,6 +107,10 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    if (strcmp(argv[i], "help") == 0) { /* asked for: success, on stdout */
+        usage(stdout);
+        return 0;
+    }
     resolve_conninfo(&a);
     add_connect_timeout(&a);
     for (size_t k = 0; k < NCOMMANDS; k++)

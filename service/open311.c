@@ -23,6 +23,7 @@
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/open311.h"
+#include "service/params.h"
 #include "service/reports.h"
 
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"
@@ -535,44 +536,50 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
     return body;
 }
 
+/* The api_key of a post (form field, or query parameter) as the actor "open311:<key name>" in
+ * actor. Returns 0, or the status of the 403 (or database error) sent. */
+static int o311_key_actor(http_req *r, json_t *form, char *actor, size_t len) {
+    char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
+    const char *key = form_get(form, "api_key");
+    if (!key && http_query(r, "api_key", qkey, sizeof qkey) > 0) key = qkey;
+    if (!key || strlen(key) > 200)
+        return o311_error(r, 403, "api_key was not provided or is not valid");
+    key_hash_param(key, hash);
+    const char *kp[] = {hash};
+    PGresult *res = db_exec(
+        r->w, "SELECT name FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL", 1, kp);
+    if (!res) return http_db_error(r);
+    int found = PQntuples(res) == 1;
+    if (found) snprintf(actor, len, "open311:%.100s", PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return found ? 0 : o311_error(r, 403, "api_key was not provided or is not valid");
+}
+
+/* The reporter's details of a post: they go only to reports.contact, never into what is read
+ * back. A new object. */
+static json_t *o311_contact(json_t *form) {
+    static const char *const contact_fields[] = {"email",          "first_name", "last_name",
+                                                 "phone",          "device_id",  "account_id",
+                                                 "address_string", "address_id", NULL};
+    json_t *contact = json_object();
+    for (int i = 0; contact_fields[i]; i++) {
+        const char *v = form_get(form, contact_fields[i]);
+        if (v) json_object_set_new(contact, contact_fields[i], json_string(v));
+    }
+    return contact;
+}
+
 /* POST /open311/v2/requests.{json,xml} (form-encoded; api_key required) */
 int h_o311_requests_post(http_req *r) {
     const char *why = NULL;
     json_t *form = form_parse(r->body ? r->body : "", r->body_len, &why), *body = NULL, *out = NULL,
            *contact = NULL;
-    char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1], actor[128];
+    char actor[128];
     int rc = 0;
-    PGresult *res = NULL;
     if (!form) return o311_error(r, strcmp(why, "out of memory") ? 400 : 500, "%s", why);
-    const char *key = form_get(form, "api_key");
-    if (!key && http_query(r, "api_key", qkey, sizeof qkey) > 0) key = qkey;
-    if (!key || strlen(key) > 200) {
-        rc = o311_error(r, 403, "api_key was not provided or is not valid");
-        goto done;
-    }
-    key_hash_param(key, hash);
-    const char *kp[] = {hash};
-    res = db_exec(
-        r->w, "SELECT name FROM api_keys WHERE key_hash = $1::bytea AND revoked_at IS NULL", 1, kp);
-    if (!res) {
-        rc = http_db_error(r);
-        goto done;
-    }
-    if (PQntuples(res) != 1) {
-        rc = o311_error(r, 403, "api_key was not provided or is not valid");
-        goto done;
-    }
-    snprintf(actor, sizeof actor, "open311:%.100s", PQgetvalue(res, 0, 0));
+    if ((rc = o311_key_actor(r, form, actor, sizeof actor))) goto done;
     if (!(body = form_to_report(r, form, &rc))) goto done;
-    /* Reporter details go only to reports.contact, never into what is read back. */
-    contact = json_object();
-    static const char *const contact_fields[] = {"email",          "first_name", "last_name",
-                                                 "phone",          "device_id",  "account_id",
-                                                 "address_string", "address_id", NULL};
-    for (int i = 0; contact_fields[i]; i++) {
-        const char *v = form_get(form, contact_fields[i]);
-        if (v) json_object_set_new(contact, contact_fields[i], json_string(v));
-    }
+    contact = o311_contact(form);
     /* The report and the reporter's contact details commit together, or neither does. */
     report_error e = {0};
     if (db_begin(r->w) != 0) {
@@ -612,7 +619,6 @@ int h_o311_requests_post(http_req *r) {
                     json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice",
                               notice, "account_id"));
 done:
-    PQclear(res);
     json_decref(form);
     json_decref(body);
     json_decref(out);
@@ -655,32 +661,17 @@ static json_t *request_json(PGresult *res, int i) {
 }
 
 static int valid_id(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 18) return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i])) return 0;
-    return s[0] != '0';
+    long long v;
+    return s[0] != '0' && params_id(s, &v) == 0;
 }
 
-/* W3C date-time with a zone (Z or +hh:mm); a space where '+' was (unescaped in a query) is
+/* W3C (RFC 3339) date-time with a zone, calendar checked; a space where '+' was (unescaped in a query) is
  * restored. Returns 0 or -1. */
 static int w3c_datetime(char *s) {
     size_t n = strlen(s);
-    if (n < 20) return -1;
-    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
-    for (size_t i = 0; i < 19; i++)
-        if (shape[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != shape[i]) return -1;
-    char *p = s + 19;
-    if (*p == '.')
-        for (p++; isdigit((unsigned char)*p); p++) {
-        }
-    if (*p == 'Z' && !p[1]) return 0;
-    if (*p == ' ') *p = '+';
-    return (*p == '+' || *p == '-') && strlen(p) == 6 && isdigit((unsigned char)p[1]) &&
-                   isdigit((unsigned char)p[2]) && p[3] == ':' && isdigit((unsigned char)p[4]) &&
-                   isdigit((unsigned char)p[5])
-               ? 0
-               : -1;
+    double t;
+    if (n > 19 && s[n - 6] == ' ') s[n - 6] = '+';
+    return params_rfc3339(s, &t);
 }
 
 /* Comma list of request ids -> "{1,2}" in out (outlen must exceed strlen(in) + 2). Returns the

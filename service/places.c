@@ -1,6 +1,7 @@
 /* places.c - place-name answers from memory: search of the gazetteer (gis/gazetteer.h) and reverse
  * geocoding (four tiers, zones and responsible station from the spatial index, the nearest named
  * places and stations from the gazetteer's own KD-tree). No database query on either path. */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,20 +14,8 @@
 #include "service/db.h"
 #include "service/gisload.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/places.h"
-
-/* Reads a finite number from the query string. Returns 0, or an HTTP error already sent. */
-static int query_number(http_req *r, const char *name, double *out) {
-    char buf[64], *end;
-    int n = http_query(r, name, buf, sizeof buf);
-    if (n < 0)
-        return http_error(r, 400, n == -1 ? "missing_field" : "invalid_location", name,
-                          "%s is required", name);
-    *out = strtod(buf, &end);
-    if (end == buf || *end || !isfinite(*out))
-        return http_error(r, 400, "invalid_location", name, "%s must be a finite number", name);
-    return 0;
-}
 
 static json_t *division_json(const gis_division *d, const char *level) {
     return json_pack("{s:s,s:s,s:s}", "code", d->code, "name", d->name, "level", level);
@@ -94,19 +83,10 @@ json_t *places_entry_json(const gaz *g, uint32_t i, gis_crs crs) {
     return o;
 }
 
-/* Reads ?crs= (default wgs84). Returns 0, or an HTTP error already sent. */
-static int query_crs(http_req *r, gis_crs *crs) {
-    char crsname[16] = "";
-    if (http_query(r, "crs", crsname, sizeof crsname) == -2 || gis_crs_parse(crsname, crs) != 0)
-        return http_error(r, 400, "invalid_crs", "crs",
-                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
-    return 0;
-}
-
 /* GET /api/v1/places?q=&limit=&within=&near=lon,lat&crs= */
 int h_places_search(http_req *r) {
     static const char *const tiers[] = {"exact", "prefix", "substring", "pinyin"};
-    char q[GAZ_MAX_QUERY_BYTES + 2], buf[64], within[16] = "", err[128];
+    char q[GAZ_MAX_QUERY_BYTES + 2], within[16] = "", err[128];
     gis_crs crs;
     int rc, n = http_query(r, "q", q, sizeof q);
     if (n == -1) return http_error(r, 400, "missing_field", "q", "q is required");
@@ -115,17 +95,9 @@ int h_places_search(http_req *r) {
                           GAZ_MAX_QUERY_BYTES);
     if ((size_t)n != strlen(q))
         return http_error(r, 400, "invalid_query", "q", "q must not contain NUL characters");
-    if ((rc = query_crs(r, &crs))) return rc;
+    static const param_limit_rule lim = {50, 1, GAZ_MAX_LIMIT};
     gaz_query opt = {NULL, 0, 0, 0, 50};
-    n = http_query(r, "limit", buf, sizeof buf);
-    if (n != -1) {
-        char *end;
-        long v = n > 0 ? strtol(buf, &end, 10) : 0;
-        if (n <= 0 || *end || v < 1 || v > GAZ_MAX_LIMIT)
-            return http_error(r, 400, "invalid_limit", "limit",
-                              "limit must be an integer from 1 to %d", GAZ_MAX_LIMIT);
-        opt.limit = (int)v;
-    }
+    if ((rc = param_crs(r, &crs)) || (rc = param_limit(r, &lim, &opt.limit))) return rc;
     n = http_query(r, "within", within, sizeof within);
     if (n != -1) {
         int ok = n == 4 || n == 6 || n == 9 || n == 12;
@@ -143,17 +115,7 @@ int h_places_search(http_req *r) {
         }
         opt.within = within;
     }
-    n = http_query(r, "near", buf, sizeof buf);
-    if (n != -1) {
-        double x, y;
-        char *end, *comma = n > 0 ? strchr(buf, ',') : NULL;
-        if (!comma || (x = strtod(buf, &end), end != comma) ||
-            (y = strtod(comma + 1, &end), *end) || !isfinite(x) || !isfinite(y) ||
-            gis_to_wgs84(crs, x, y, &opt.lon, &opt.lat) != 0)
-            return http_error(r, 400, "invalid_location", "near",
-                              "near must be lon,lat within -180..180 and -90..90");
-        opt.near = 1;
-    }
+    if ((rc = param_point(r, "near", crs, &opt.lon, &opt.lat, &opt.near))) return rc;
     gaz *g = gaz_slot_acquire(r->app->gaz);
     if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
     gaz_hit hits[GAZ_MAX_LIMIT];
@@ -180,13 +142,12 @@ int h_places_search(http_req *r) {
 /* GET /api/v1/places/reverse?lon=&lat=&crs= */
 int h_places_reverse(http_req *r) {
     double lon, lat, wlon, wlat;
-    char crsname[16] = "", err[256];
+    char err[256];
     gis_crs crs;
     int rc;
-    if ((rc = query_number(r, "lon", &lon)) || (rc = query_number(r, "lat", &lat))) return rc;
-    if (http_query(r, "crs", crsname, sizeof crsname) == -2 || gis_crs_parse(crsname, &crs) != 0)
-        return http_error(r, 400, "invalid_crs", "crs",
-                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    if ((rc = param_number(r, "lon", &lon)) || (rc = param_number(r, "lat", &lat)) ||
+        (rc = param_crs(r, &crs)))
+        return rc;
     if (gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0)
         return http_error(r, 400, "invalid_location", lon < -180 || lon > 180 ? "lon" : "lat",
                           "lon must be within -180..180 and lat within -90..90");
@@ -228,10 +189,45 @@ int h_places_reverse(http_req *r) {
     return http_json(r, 200, out);
 }
 
-/* patrold locate [--crs C]: reads "lon lat" lines on stdin and writes, per line, the codes of the
- * city, county, town and community ("-" when none), the snap distance (-1 none), outside (0/1),
- * the zones (comma-separated or "-") and the responsible station id (0 none). For operators and
- * for the oracle test against PostGIS. */
+/* One "lon lat" line of cmd_locate: prints its answer, or says on stderr why not. Returns 0/-1. */
+static int locate_line(gis_locator *loc, gis_crs crs, long n, const char *line) {
+    double lon, lat, wlon, wlat;
+    char err[256], *end;
+    gis_location l;
+    const char *p = line;
+    lon = strtod(p, &end);
+    if (end == p || !isspace((unsigned char)*end)) goto bad;
+    lat = strtod(p = end, &end);
+    if (end == p) goto bad;
+    for (; *end; end++)
+        if (!isspace((unsigned char)*end)) goto bad;
+    if (!isfinite(lon) || !isfinite(lat) || gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0) {
+        fprintf(stderr, "patrold: locate: line %ld: lon must be within -180..180, lat -90..90\n",
+                n);
+        return -1;
+    }
+    if (gis_locate(loc, wlon, wlat, &l, err, sizeof err) != 0) {
+        fprintf(stderr, "patrold: locate: line %ld: %s\n", n, err);
+        return -1;
+    }
+    printf("%ld ", n);
+    for (int t = 0; t < 4; t++)
+        printf("%s ", l.tiers[t] ? l.tiers[t]->code : "-");
+    printf("%.1f %d ", l.snapped_m, l.outside);
+    for (int z = 0; z < l.nzones; z++)
+        printf("%s%s", z ? "," : "", l.zones[z]->code);
+    printf("%s %lld\n", l.nzones ? "" : "-", l.station ? l.station->id : 0LL);
+    return 0;
+bad:
+    fprintf(stderr, "patrold: locate: line %ld: expected \"lon lat\" (two numbers)\n", n);
+    return -1;
+}
+
+/* patrold locate [--crs C]: reads "lon lat" lines on stdin and writes a header line, then per line
+ * its number, the codes of the city, county, town and community ("-" when none), the snap distance
+ * (-1 none), outside (0/1), the zones (comma-separated or "-") and the responsible station id (0
+ * none). A bad line is reported on stderr with its number and skipped; the exit status is then 1.
+ * For operators and for the oracle test against PostGIS. */
 int cmd_locate(app *a, int argc, char **argv) {
     gis_crs crs = GIS_CRS_WGS84;
     char err[512], line[256];
@@ -253,23 +249,13 @@ int cmd_locate(app *a, int argc, char **argv) {
         fprintf(stderr, "patrold: locate: cannot build the index: %s\n", err);
         goto done;
     }
+    long bad = 0;
+    printf("line city county town community snapped_m outside zones station\n");
     for (long n = 1; fgets(line, sizeof line, stdin); n++) {
-        double lon, lat, wlon, wlat;
-        gis_location l;
-        if (sscanf(line, "%lf %lf", &lon, &lat) != 2 ||
-            gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0 ||
-            gis_locate(loc, wlon, wlat, &l, err, sizeof err) != 0) {
-            printf("error line %ld\n", n);
-            continue;
-        }
-        for (int t = 0; t < 4; t++)
-            printf("%s ", l.tiers[t] ? l.tiers[t]->code : "-");
-        printf("%.1f %d ", l.snapped_m, l.outside);
-        for (int z = 0; z < l.nzones; z++)
-            printf("%s%s", z ? "," : "", l.zones[z]->code);
-        printf("%s %lld\n", l.nzones ? "" : "-", l.station ? l.station->id : 0LL);
+        if (locate_line(loc, crs, n, line) != 0) bad++;
     }
-    rc = 0;
+    if (bad) fprintf(stderr, "patrold: locate: %ld bad line(s)\n", bad);
+    rc = bad ? 1 : 0;
 done:
     gis_locator_destroy(loc);
     gis_slot_destroy(a->gis);

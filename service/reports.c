@@ -64,6 +64,7 @@
 #include "service/audit.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/units.h"
 
 enum { MAX_BATCH = 500, MAX_DESCRIPTION = 4000, MAX_NOTE = 1000, MAX_DUPS = 20 };
@@ -113,88 +114,6 @@ static int ack_limit_s(const config *c, gis_level tier) {
     default:
         return c->ack_city_s;
     }
-}
-
-/* Accepts "1".."18 digits" ids only: anything else is treated as an unknown report. */
-int report_parse_id(const char *s, long long *out) {
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > 18) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i])) return -1;
-    *out = strtoll(s, NULL, 10);
-    return *out > 0 ? 0 : -1;
-}
-
-/* 8-4-4-4-12 hex, lower-cased into out (37 bytes). */
-static int parse_uuid(const char *s, char out[37]) {
-    if (!s || strlen(s) != 36) return -1;
-    for (int i = 0; i < 36; i++) {
-        int dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : !isxdigit((unsigned char)s[i])) return -1;
-        out[i] = (char)tolower((unsigned char)s[i]);
-    }
-    out[36] = 0;
-    return 0;
-}
-
-static long long days_from_civil(long long y, unsigned m, unsigned d) {
-    y -= m <= 2;
-    long long era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (long long)doe - 719468;
-}
-
-/* RFC 3339 date-time (YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)) -> seconds since the epoch. */
-static int parse_rfc3339(const char *s, double *out) {
-    int y, mo, d, h, mi, sec, n = 0;
-    if (!s || strlen(s) > 64) return -1;
-    for (int i = 0; i < 19; i++) {
-        static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-        if (pat[i] == 'd'   ? !isdigit((unsigned char)s[i])
-            : pat[i] == 'T' ? (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
-                            : s[i] != pat[i])
-            return -1;
-    }
-    if (sscanf(s, "%4d-%2d-%2d%*c%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &n) != 6 || n != 19)
-        return -1;
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
-        return -1;
-    const char *p = s + 19;
-    double frac = 0;
-    if (*p == '.') {
-        double scale = 0.1;
-        p++;
-        if (!isdigit((unsigned char)*p)) return -1;
-        for (; isdigit((unsigned char)*p); p++, scale /= 10)
-            frac += (*p - '0') * scale;
-    }
-    int off = 0;
-    if (*p == 'Z' || *p == 'z') {
-        p++;
-    } else if (*p == '+' || *p == '-') {
-        if (!isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]) || p[3] != ':' ||
-            !isdigit((unsigned char)p[4]) || !isdigit((unsigned char)p[5]))
-            return -1;
-        int oh = (p[1] - '0') * 10 + (p[2] - '0'), om = (p[4] - '0') * 10 + (p[5] - '0');
-        if (oh > 23 || om > 59) return -1;
-        off = (oh * 60 + om) * 60 * (*p == '-' ? -1 : 1);
-        p += 6;
-    } else {
-        return -1;
-    }
-    if (*p) return -1;
-    long long days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
-    return 0;
-}
-
-int report_parse_rfc3339(const char *s, double *out) {
-    return parse_rfc3339(s, out);
 }
 
 /* ---- row -> JSON ---- */
@@ -314,19 +233,6 @@ static void json_to_crs(json_t *report, gis_crs crs) {
     json_object_set_new(loc, "crs", json_string(gis_crs_name(crs)));
 }
 
-/* ?crs= of a request: 0 and *crs, or -1 after answering 400 invalid_crs. */
-static int request_crs(http_req *r, gis_crs *crs) {
-    char buf[32];
-    *crs = GIS_CRS_WGS84;
-    int n = http_query(r, "crs", buf, sizeof buf);
-    if (n == -1) return 0;
-    if (n < 0 || gis_crs_parse(buf, crs) != 0) {
-        http_error(r, 400, "invalid_crs", "crs", "crs must be one of wgs84, cgcs2000, gcj02, bd09");
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- validation + location of one item ---- */
 
 typedef struct item {
@@ -402,7 +308,7 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
 
     json_t *v = json_object_get(body, "client_id");
     if (!v) return fail(e, 400, "missing_field", "client_id", "client_id is required");
-    if (!json_is_string(v) || parse_uuid(json_string_value(v), it->client_id) != 0)
+    if (!json_is_string(v) || params_uuid(json_string_value(v), it->client_id) != 0)
         return fail(e, 400, "invalid_field", "client_id", "client_id must be a UUID");
     it->client_id_ok = 1;
 
@@ -452,7 +358,7 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
     v = json_object_get(body, "observed_at");
     double observed;
     if (!v) return fail(e, 400, "missing_field", "observed_at", "observed_at is required");
-    if (!json_is_string(v) || parse_rfc3339(json_string_value(v), &observed) != 0)
+    if (!json_is_string(v) || params_rfc3339(json_string_value(v), &observed) != 0)
         return fail(e, 400, "invalid_field", "observed_at",
                     "observed_at must be an RFC 3339 date-time with offset");
     if (observed > (double)time(NULL) + 600)
@@ -821,7 +727,7 @@ static int reply_error(http_req *r, const report_error *e) {
 /* POST /api/v1/reports */
 int h_reports_create(http_req *r) {
     gis_crs crs;
-    if (request_crs(r, &crs)) return r->status;
+    if (param_crs(r, &crs)) return r->status;
     json_t *out;
     report_error e;
     int rc = report_submit(r->w, &r->user, r->user.username, "app", r->json, &out, &e);
@@ -843,7 +749,7 @@ static json_t *error_json(const report_error *e) {
 /* POST /api/v1/reports/batch {"reports":[...]} */
 int h_reports_batch(http_req *r) {
     gis_crs crs;
-    if (request_crs(r, &crs)) return r->status;
+    if (param_crs(r, &crs)) return r->status;
     json_t *list = json_object_get(r->json, "reports");
     if (!json_is_object(r->json))
         return http_error(r, 400, "invalid_body", NULL, "send {\"reports\": [...]}");
@@ -908,7 +814,7 @@ static const char get_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.
 /* Loads report params[0] visible to the user into *res (one row). Returns 0, or the status sent. */
 int report_load_visible(http_req *r, long long *id, PGresult **res) {
     *res = NULL;
-    if (report_parse_id(r->params[0], id) != 0)
+    if (params_id(r->params[0], id) != 0)
         return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", *id);
@@ -931,7 +837,7 @@ int h_reports_get(http_req *r) {
     gis_crs crs;
     long long id;
     PGresult *res;
-    if (request_crs(r, &crs)) return r->status;
+    if (param_crs(r, &crs)) return r->status;
     int st = report_load_visible(r, &id, &res);
     if (st) return st;
     json_t *out = report_row_json(res, 0, crs);
@@ -1063,7 +969,7 @@ int h_reports_event(http_req *r) {
     int rc;
     if (!json_is_object(r->json))
         return http_error(r, 400, "invalid_body", NULL, "send a JSON object");
-    if (report_parse_id(r->params[0], &id) != 0)
+    if (params_id(r->params[0], &id) != 0)
         return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
 
     /* what is asked (validated before touching the database) */

@@ -116,12 +116,8 @@ int report_row_visible(const auth_user *u, PGresult *res, int row);
                                       "::text OR (" MOST_LOCAL(X) " IS NULL AND length(" P         \
                                                                   "::text) <= 4))"
 
-/* An RFC 3339 date-time of a query string ("2024-05-01T08:00:00+08:00", fraction optional, Z or
- * offset; a space for the '+' an unescaped query turns into one is put back) -> normalised text in
- * out, for a `$n::timestamptz` parameter. Returns 0 or -1. (reports_list.c) */
-int report_parse_time(const char *in, char *out, size_t outlen);
-
-/* List paging cursors: an opaque URL-safe token of `tag` (e.g. "r1" for reports) and a row id.
+/* Old names of params.h parsers (defined in params.c), kept for other branches until the merge.
+ * List paging cursors: an opaque URL-safe token of `tag` (e.g. "r1" for reports) and a row id.
  * decode returns 0 with *id > 0, or -1 when the token is not one of `tag`. */
 void list_cursor_encode(const char *tag, long long id, char *out, size_t outlen);
 int list_cursor_decode(const char *tag, const char *in, long long *id);

@@ -19,6 +19,7 @@
 #include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/reports.h"
 
 enum {
@@ -149,90 +150,6 @@ static int parse_list(const char *in, const char *const *allowed, char *out, siz
     return 0;
 }
 
-static int digits(const char *s, int n) {
-    for (int i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i])) return 0;
-    return 1;
-}
-
-static int num(const char *s, int n) {
-    int v = 0;
-    for (int i = 0; i < n; i++)
-        v = v * 10 + (s[i] - '0');
-    return v;
-}
-
-int report_parse_time(const char *in, char *out, size_t outlen) {
-    size_t n = strlen(in);
-    if (n < 20 || n + 1 > outlen) return -1;
-    memcpy(out, in, n + 1);
-    if (!digits(out, 4) || out[4] != '-' || !digits(out + 5, 2) || out[7] != '-' ||
-        !digits(out + 8, 2) || (out[10] != 'T' && out[10] != 't' && out[10] != ' ') ||
-        !digits(out + 11, 2) || out[13] != ':' || !digits(out + 14, 2) || out[16] != ':' ||
-        !digits(out + 17, 2))
-        return -1;
-    int mo = num(out + 5, 2), d = num(out + 8, 2), h = num(out + 11, 2), mi = num(out + 14, 2),
-        s = num(out + 17, 2);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return -1;
-    char *p = out + 19;
-    if (*p == '.') {
-        p++;
-        if (!isdigit((unsigned char)*p)) return -1;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if ((*p == 'Z' || *p == 'z') && p[1] == 0) return 0;
-    if (*p == ' ') *p = '+';
-    if ((*p == '+' || *p == '-') && strlen(p) == 6 && digits(p + 1, 2) && p[3] == ':' &&
-        digits(p + 4, 2) && num(p + 1, 2) <= 23 && num(p + 4, 2) <= 59)
-        return 0;
-    return -1;
-}
-
-/* "minlon,minlat,maxlon,maxlat" in crs -> WGS-84 envelope of the four converted corners. */
-static int parse_bbox(const char *in, gis_crs crs, double out[4]) {
-    double v[4];
-    const char *p = in;
-    for (int i = 0; i < 4; i++) {
-        char *end;
-        errno = 0;
-        v[i] = strtod(p, &end);
-        if (end == p || errno || !isfinite(v[i])) return -1;
-        p = end;
-        if (i < 3 && *p++ != ',') return -1;
-    }
-    if (*p || v[0] > v[2] || v[1] > v[3]) return -1;
-    out[0] = out[1] = INFINITY;
-    out[2] = out[3] = -INFINITY;
-    for (int i = 0; i < 4; i++) {
-        double lon, lat;
-        if (gis_to_wgs84(crs, v[i & 1 ? 2 : 0], v[i & 2 ? 3 : 1], &lon, &lat) != 0) return -1;
-        out[0] = fmin(out[0], lon), out[1] = fmin(out[1], lat);
-        out[2] = fmax(out[2], lon), out[3] = fmax(out[3], lat);
-    }
-    return 0;
-}
-
-void list_cursor_encode(const char *tag, long long id, char *out, size_t outlen) {
-    char raw[32];
-    int n = snprintf(raw, sizeof raw, "%s:%lld", tag, id);
-    sodium_bin2base64(out, outlen, (const unsigned char *)raw, (size_t)n,
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
-
-int list_cursor_decode(const char *tag, const char *in, long long *id) {
-    unsigned char raw[32];
-    size_t n = 0, t = strlen(tag);
-    if (sodium_base642bin(raw, sizeof raw - 1, in, strlen(in), NULL, &n, NULL,
-                          sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        n < t + 2 || memcmp(raw, tag, t) != 0 || raw[t] != ':')
-        return -1;
-    raw[n] = 0;
-    if (!digits((const char *)raw + t + 1, (int)(n - t - 1)) || n - t - 1 > 18) return -1;
-    *id = strtoll((const char *)raw + t + 1, NULL, 10);
-    return *id > 0 ? 0 : -1;
-}
-
 /* Reads and validates every filter. Returns 0, or the status of the 400 already sent. */
 static int parse_query(http_req *r, list_query *q, int paged) {
     char v[256];
@@ -240,10 +157,9 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     memset(q, 0, sizeof *q);
     q->limit = LIST_DEFAULT;
 #define GET(name) (n = http_query(r, name, v, sizeof v), n == -2 ? -2 : n <= 0 ? -1 : 0)
-    if (GET("crs") == -2 || (n > 0 && gis_crs_parse(v, &q->crs) != 0))
-        return http_error(r, 400, "invalid_crs", "crs",
-                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
-    int g = GET("status");
+    int g, rc;
+    if ((rc = param_crs(r, &q->crs))) return rc;
+    g = GET("status");
     if (g == -2 || (g == 0 && parse_list(v, statuses, q->statuses, sizeof q->statuses) != 0))
         return http_error(
             r, 400, "invalid_status", "status",
@@ -265,27 +181,13 @@ static int parse_query(http_req *r, list_query *q, int paged) {
                               "division must be a 4, 6, 9 or 12-digit division code");
         auth_code_prefix(code12, q->division);
     }
-    g = GET("since");
-    if (g == -2 || (g == 0 && report_parse_time(v, q->since, sizeof q->since) != 0))
-        return http_error(r, 400, "invalid_since", "since",
-                          "since must be an RFC 3339 time such as 2024-05-01T08:00:00+08:00");
-    g = GET("bbox");
-    if (g == -2 || (g == 0 && parse_bbox(v, q->crs, q->bbox) != 0))
-        return http_error(
-            r, 400, "invalid_bbox", "bbox",
-            "bbox must be minlon,minlat,maxlon,maxlat (in the request's crs, min <= max)");
-    q->has_bbox = g == 0;
-    if (paged) {
-        g = GET("limit");
-        if (g == -2 || (g == 0 && (!digits(v, n) || n > 4 || atoi(v) < 1 || atoi(v) > LIST_MAX)))
-            return http_error(r, 400, "invalid_limit", "limit",
-                              "limit must be an integer from 1 to %d", LIST_MAX);
-        if (g == 0) q->limit = atoi(v);
-        g = GET("cursor");
-        if (g == -2 || (g == 0 && list_cursor_decode("r1", v, &q->before_id) != 0))
-            return http_error(r, 400, "invalid_cursor", "cursor",
-                              "cursor is not one this service returned");
-    }
+    if ((rc = param_time(r, "since", NULL, q->since, sizeof q->since)) ||
+        (rc = param_bbox(r, q->crs, q->bbox, &q->has_bbox)))
+        return rc;
+    static const param_limit_rule lim = {LIST_DEFAULT, 1, LIST_MAX};
+    if (paged &&
+        ((rc = param_limit(r, &lim, &q->limit)) || (rc = param_cursor(r, "r1", &q->before_id))))
+        return rc;
 #undef GET
     return 0;
 }
@@ -362,8 +264,8 @@ int h_reports_list(http_req *r) {
     json_t *next = json_null();
     if (more) {
         char cur[64];
-        list_cursor_encode("r1", strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10), cur,
-                           sizeof cur);
+        params_cursor_encode("r1", strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10), cur,
+                             sizeof cur);
         next = json_string(cur);
     }
     PQclear(res);
@@ -527,6 +429,35 @@ static int send_chunk(http_req *r, buf *b) {
     return rc < 0 ? -1 : 0;
 }
 
+/* The start of an export: the CSV header line (after a UTF-8 BOM: spreadsheets then read the
+ * Chinese text right), or the GeoJSON FeatureCollection's opening. */
+static void export_start(buf *b, int fmt) {
+    if (fmt == FMT_CSV) {
+        buf_str(b, "\xEF\xBB\xBF");
+        for (int k = 0; csv_header[k]; k++)
+            csv_cell(b, csv_header[k], csv_header[k + 1] == NULL);
+    } else {
+        buf_str(b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
+    }
+}
+
+/* Writes the rows of res that r's user may see to b (while *total < EXPORT_CAP, counting them in
+ * *total) and their ids to ids. Returns how many it wrote. */
+static size_t export_rows(http_req *r, PGresult *res, int fmt, gis_crs crs, buf *b, long long *ids,
+                          int *total) {
+    size_t nids = 0;
+    for (int i = 0; i < PQntuples(res) && *total < EXPORT_CAP; i++) {
+        if (!report_row_visible(&r->user, res, i)) continue;
+        if (fmt == FMT_CSV)
+            csv_row(b, res, i, crs);
+        else
+            geojson_feature(b, res, i, *total == 0);
+        ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+        (*total)++;
+    }
+    return nids;
+}
+
 /* Streams every matching row (up to EXPORT_CAP) with chunked transfer encoding, one database page
  * per chunk. The first page is read and audited before the headers go out, so a failure there is a
  * clean error reply; a later failure ends the stream without its last chunk (the client sees it
@@ -554,26 +485,11 @@ static int export_reports(http_req *r, int fmt) {
         return http_error(r, 500, "internal", NULL, "out of memory");
     }
     buf b = {0};
-    if (fmt == FMT_CSV) {
-        buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
-        for (int k = 0; csv_header[k]; k++)
-            csv_cell(&b, csv_header[k], csv_header[k + 1] == NULL);
-    } else {
-        buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
-    }
+    export_start(&b, fmt);
     int total = 0, ok = 1, head_sent = 0;
     while (res) {
         int n = PQntuples(res);
-        size_t nids = 0;
-        for (int i = 0; i < n && total < EXPORT_CAP; i++) {
-            if (!report_row_visible(&r->user, res, i)) continue;
-            if (fmt == FMT_CSV)
-                csv_row(&b, res, i, q.crs);
-            else
-                geojson_feature(&b, res, i, total == 0);
-            ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
-            total++;
-        }
+        size_t nids = export_rows(r, res, fmt, q.crs, &b, ids, &total);
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
         PQclear(res);
         res = NULL;

@@ -13,6 +13,7 @@
 #include "gis/coords.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/tiles.h"
 
 #define EXTENT 4096
@@ -199,16 +200,11 @@ static void cache_put(const char *key, const unsigned char *data, size_t len, un
 
 /* ---- the handler ---- */
 
-/* A decimal integer 0..max with no sign, blanks or leading zeros. Returns 0 or -1. */
+/* A tile coordinate 0..max: no sign, blanks or leading zeros. Returns 0 or -1. */
 static int parse_uint(const char *s, long max, long *out) {
-    long v = 0;
-    if (!*s || (s[0] == '0' && s[1]) || strlen(s) > 8) return -1;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9') return -1;
-        v = v * 10 + (*s - '0');
-    }
-    if (v > max) return -1;
-    *out = v;
+    long long v;
+    if ((s[0] == '0' && s[1]) || params_int(s, 0, max, &v) != 0) return -1;
+    *out = (long)v;
     return 0;
 }
 
@@ -252,62 +248,55 @@ static int tile_auth(http_req *r) {
     return 0;
 }
 
-int h_tiles(http_req *r) {
-    int layer = -1;
+/* One tile asked for: layer, z/x/y, crs. */
+typedef struct {
+    int layer;
+    long z, x, y;
+    gis_crs crs;
+} tile_req;
+
+/* Reads layer, z/x/y and ?crs= of r. Returns 0, or the status of the 400 sent. */
+static int tile_parse(http_req *r, tile_req *t) {
+    t->layer = -1;
     for (int i = 0; i < NLAYERS; i++)
-        if (strcmp(r->params[0], layer_names[i]) == 0) layer = i;
-    if (layer < 0)
+        if (strcmp(r->params[0], layer_names[i]) == 0) t->layer = i;
+    if (t->layer < 0)
         return http_error(r, 400, "invalid_layer", "layer",
                           "layer must be divisions, stations, coverage, reports or units");
-    long z, x, y;
-    if (parse_uint(r->params[1], 22, &z) != 0)
+    if (parse_uint(r->params[1], 22, &t->z) != 0)
         return http_error(r, 400, "invalid_tile", "z", "z must be an integer 0..22");
-    long max = (1L << z) - 1;
-    if (parse_uint(r->params[2], max, &x) != 0)
+    long max = (1L << t->z) - 1;
+    if (parse_uint(r->params[2], max, &t->x) != 0)
         return http_error(r, 400, "invalid_tile", "x", "x must be an integer 0..%ld", max);
-    if (parse_uint(r->params[3], max, &y) != 0)
+    if (parse_uint(r->params[3], max, &t->y) != 0)
         return http_error(r, 400, "invalid_tile", "y", "y must be an integer 0..%ld", max);
-    char crsname[16];
-    gis_crs crs = GIS_CRS_WGS84;
-    int qn = http_query(r, "crs", crsname, sizeof crsname);
-    if (qn == -2 || (qn >= 0 && (gis_crs_parse(crsname, &crs) != 0 ||
-                                 (crs != GIS_CRS_WGS84 && crs != GIS_CRS_GCJ02))))
-        return http_error(r, 400, "invalid_crs", "crs", "crs must be wgs84 or gcj02");
-
-    int dynamic = layer == L_REPORTS || layer == L_UNITS;
     int rc;
-    if (dynamic && (rc = tile_auth(r)) != 0) return rc;
+    t->crs = GIS_CRS_WGS84;
+    if ((rc = param_crs(r, &t->crs))) return rc;
+    if (t->crs != GIS_CRS_WGS84 && t->crs != GIS_CRS_GCJ02) /* tiles exist in two grids only */
+        return http_error(r, 400, "invalid_crs", "crs", "tiles are in wgs84 or gcj02");
+    return 0;
+}
 
-    char key[48];
-    snprintf(key, sizeof key, "%d/%ld/%ld/%ld/%d", layer, z, x, y, (int)crs);
-    size_t limit = r->app->cfg.tile_cache_mb > 0 ? (size_t)r->app->cfg.tile_cache_mb << 20 : 0;
-    unsigned char *data = NULL;
-    size_t len = 0;
-    unsigned long gen = atomic_load(&generation);
-    int from_pq = 0;
-    const char *hdr = dynamic ? "Cache-Control: private, no-store\r\n"
-                              : "Cache-Control: public, max-age=60\r\nX-Tile-Cache: miss\r\n";
-    if (!dynamic && limit && cache_get(key, &data, &len)) {
-        hdr = "Cache-Control: public, max-age=60\r\nX-Tile-Cache: hit\r\n";
-        goto reply;
-    }
-
-    double tol = WORLD / (double)(1L << z) / EXTENT, dx = 0, dy = 0;
-    if (crs == GIS_CRS_GCJ02) gcj_shift(z, x, y, &dx, &dy);
+/* Makes tile t with PostGIS (the dynamic layers bounded by r's user's division). Returns 0 with
+ * *data (db_free it) and *len, or the status of the error sent. */
+static int tile_make(http_req *r, const tile_req *t, unsigned char **data, size_t *len) {
+    double tol = WORLD / (double)(1L << t->z) / EXTENT, dx = 0, dy = 0;
+    if (t->crs == GIS_CRS_GCJ02) gcj_shift(t->z, t->x, t->y, &dx, &dy);
     char pz[8], px[16], py[16], ptol[32], pdx[32], pdy[32], plen[4], prefix[13];
-    snprintf(pz, sizeof pz, "%ld", z);
-    snprintf(px, sizeof px, "%ld", x);
-    snprintf(py, sizeof py, "%ld", y);
+    snprintf(pz, sizeof pz, "%ld", t->z);
+    snprintf(px, sizeof px, "%ld", t->x);
+    snprintf(py, sizeof py, "%ld", t->y);
     snprintf(ptol, sizeof ptol, "%.17g", tol);
     snprintf(pdx, sizeof pdx, "%.17g", dx);
     snprintf(pdy, sizeof pdy, "%.17g", dy);
     const char *p[9] = {pz, px, py, ptol, pdx, pdy, NULL, NULL, NULL};
     const char *sql;
     int np = 6;
-    switch (layer) {
+    switch (t->layer) {
     case L_DIVISIONS:
         sql = divisions_sql;
-        tiles_tiers(z, &p[6], &p[7]);
+        tiles_tiers(t->z, &p[6], &p[7]);
         np = 8;
         break;
     case L_STATIONS:
@@ -317,7 +306,7 @@ int h_tiles(http_req *r) {
         sql = coverage_sql;
         break;
     default:
-        sql = layer == L_REPORTS ? reports_sql : units_sql;
+        sql = t->layer == L_REPORTS ? reports_sql : units_sql;
         auth_code_prefix(r->user.division_code, prefix);
         snprintf(plen, sizeof plen, "%zu", strlen(prefix));
         p[6] = prefix;
@@ -331,12 +320,35 @@ int h_tiles(http_req *r) {
         PQclear(res);
         return http_error(r, 500, "internal", NULL, "no tile made");
     }
-    data = db_unescape_bytea(PQgetvalue(res, 0, 0), &len);
+    *data = db_unescape_bytea(PQgetvalue(res, 0, 0), len);
     PQclear(res);
-    if (!data) return http_error(r, 500, "internal", NULL, "out of memory");
-    from_pq = 1;
-    if (!dynamic && limit) cache_put(key, data, len, gen, limit);
-reply:
+    if (!*data) return http_error(r, 500, "internal", NULL, "out of memory");
+    return 0;
+}
+
+int h_tiles(http_req *r) {
+    tile_req t;
+    int rc;
+    if ((rc = tile_parse(r, &t))) return rc;
+    int dynamic = t.layer == L_REPORTS || t.layer == L_UNITS;
+    if (dynamic && (rc = tile_auth(r)) != 0) return rc;
+
+    char key[48];
+    snprintf(key, sizeof key, "%d/%ld/%ld/%ld/%d", t.layer, t.z, t.x, t.y, (int)t.crs);
+    size_t limit = r->app->cfg.tile_cache_mb > 0 ? (size_t)r->app->cfg.tile_cache_mb << 20 : 0;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    unsigned long gen = atomic_load(&generation);
+    int from_pq = 0;
+    const char *hdr = dynamic ? "Cache-Control: private, no-store\r\n"
+                              : "Cache-Control: public, max-age=60\r\nX-Tile-Cache: miss\r\n";
+    if (!dynamic && limit && cache_get(key, &data, &len)) {
+        hdr = "Cache-Control: public, max-age=60\r\nX-Tile-Cache: hit\r\n";
+    } else {
+        if ((rc = tile_make(r, &t, &data, &len))) return rc;
+        from_pq = 1;
+        if (!dynamic && limit) cache_put(key, data, len, gen, limit);
+    }
     if (len == 0)
         rc = http_send(r, 204, NULL, "", 0, hdr);
     else

@@ -20,6 +20,7 @@
 #include "service/buf.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/reports.h"
 #include "service/server.h"
 
@@ -157,23 +158,8 @@ static double now_epoch(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int parse_id(const char *s, long long *out) {
-    return report_parse_id(s, out);
-}
-
 static const char *val(PGresult *res, int row, int col) {
     return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
-}
-
-/* ?crs= of the request into *crs. Returns 0 or the status of the 400 sent. */
-static int query_crs(http_req *r, gis_crs *crs) {
-    char v[16];
-    int n = http_query(r, "crs", v, sizeof v);
-    *crs = GIS_CRS_WGS84;
-    if (n == -2 || (n >= 0 && gis_crs_parse(v, crs) != 0))
-        return http_error(r, 400, "invalid_crs", "crs",
-                          "crs must be one of wgs84, cgcs2000, gcj02, bd09");
-    return 0;
 }
 
 static json_t *location_json(double lon, double lat, gis_crs crs) {
@@ -231,8 +217,8 @@ static json_t *unit_row_json(PGresult *res, int i, gis_crs crs) {
 /* Loads unit params[0] when the user may see it: 0 with *res (one row, UNIT_COLUMNS), or the status
  * of the error sent (404 for malformed, unknown or out of scope). */
 static int unit_load_visible(http_req *r, long long *id, PGresult **res) {
-    if (parse_id(r->params[0], id) != 0)
-        return http_error(r, 404, "not_found", NULL, "no such unit: %.40s", r->params[0]);
+    int rc = param_path_id(r, 0, "unit", id);
+    if (rc) return rc;
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", *id);
     const char *p[] = {ids};
@@ -250,21 +236,16 @@ static int unit_load_visible(http_req *r, long long *id, PGresult **res) {
 
 /* GET /api/v1/units?status=&division=&limit=&cursor=&crs= : units in the user's division, by id. */
 int h_units_list(http_req *r) {
-    char status[16] = "", div[16] = "", lim[16] = "", cur[24] = "", code[13], prefix[13];
+    static const param_limit_rule lim = {50, 1, 500};
+    char status[16] = "", div[16] = "", code[13], prefix[13];
     gis_crs crs;
-    int rc;
-    if ((rc = query_crs(r, &crs))) return rc;
+    int rc, limit;
+    long long after;
+    if ((rc = param_crs(r, &crs))) return rc;
     if (http_query(r, "status", status, sizeof status) == -2)
         return http_error(r, 400, "invalid_field", "status", "unknown status");
     int dn = http_query(r, "division", div, sizeof div);
-    int ln = http_query(r, "limit", lim, sizeof lim);
-    int cn = http_query(r, "cursor", cur, sizeof cur);
-    long limit = 50;
-    if (ln == -2 || (ln >= 0 && ((limit = strtol(lim, NULL, 10)) < 1 || limit > 500)))
-        return http_error(r, 400, "invalid_limit", "limit", "limit must be 1..500");
-    long long after = 0;
-    if (cn == -2 || (cn >= 0 && parse_id(cur, &after) != 0))
-        return http_error(r, 400, "invalid_cursor", "cursor", "bad cursor");
+    if ((rc = param_limit(r, &lim, &limit)) || (rc = param_cursor(r, "u1", &after))) return rc;
     auth_code_prefix(r->user.division_code, prefix);
     if (dn == -2 || (dn >= 0 && auth_code12(div, code) != 0))
         return http_error(r, 400, "invalid_field", "division",
@@ -287,7 +268,7 @@ int h_units_list(http_req *r) {
                           "status must be one of available, dispatched, on_scene, busy, off_duty");
     char afters[24], lims[16], like[16];
     snprintf(afters, sizeof afters, "%lld", after);
-    snprintf(lims, sizeof lims, "%ld", limit + 1);
+    snprintf(lims, sizeof lims, "%d", limit + 1);
     snprintf(like, sizeof like, "%s%%", prefix);
     const char *p[] = {like, *status ? status : NULL, afters, lims};
     PGresult *q = db_exec(r->w,
@@ -301,7 +282,11 @@ int h_units_list(http_req *r) {
     for (int i = 0; i < n && i < limit; i++)
         json_array_append_new(items, unit_row_json(q, i, crs));
     json_t *next = json_null();
-    if (n > limit) next = json_sprintf("%s", PQgetvalue(q, (int)limit - 1, 0));
+    if (n > limit) {
+        char cur[64];
+        params_cursor_encode("u1", strtoll(PQgetvalue(q, limit - 1, 0), NULL, 10), cur, sizeof cur);
+        next = json_string(cur);
+    }
     PQclear(q);
     return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
 }
@@ -312,7 +297,7 @@ int h_units_get(http_req *r) {
     PGresult *q = NULL;
     gis_crs crs;
     int rc;
-    if ((rc = query_crs(r, &crs))) return rc;
+    if ((rc = param_crs(r, &crs))) return rc;
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     json_t *o = unit_row_json(q, 0, crs);
     PQclear(q);
@@ -502,7 +487,7 @@ static int parse_fix(http_req *r, json_t *o, int i, fix *f, double oldest, doubl
         snprintf(field, sizeof field, "positions[%d].at", i);
         return http_error(r, 400, "missing_field", field, "at is required");
     }
-    if (!json_is_string(ja) || report_parse_rfc3339(json_string_value(ja), &f->at) != 0)
+    if (!json_is_string(ja) || params_rfc3339(json_string_value(ja), &f->at) != 0)
         return BAD(".at", "at must be an RFC 3339 date-time with offset");
     if (f->at > newest) return BAD(".at", "at is in the future");
     if (f->at < oldest) return BAD(".at", "at is older than the positions kept");
@@ -563,87 +548,60 @@ static int older_anchor(worker *w, const char *ids, double before, fix *anchor) 
     return n ? 1 : 0;
 }
 
-/* POST /api/v1/units/{id}/positions {"positions":[{location, at, speed_mps, heading, accuracy_m}]} */
-int h_units_positions(http_req *r) {
-    worker *w = r->w;
-    const config *cfg = &r->app->cfg;
-    long long id;
-    fix *v = NULL;
-    PGresult *q = NULL;
-    buf a[7] = {{0}};
-    int rc;
-    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send an object");
-    json_t *arr = json_object_get(r->json, "positions");
-    if (!json_is_array(arr))
-        return http_error(r, 400, "invalid_field", "positions", "positions must be an array");
-    size_t n = json_array_size(arr);
-    if (n > MAX_FIXES)
-        return http_error(r, 413, "too_many_positions", "positions",
-                          "at most %d positions per request", MAX_FIXES);
-    if (n == 0) return http_error(r, 400, "invalid_field", "positions", "positions is empty");
-    if (parse_id(r->params[0], &id) != 0)
-        return http_error(r, 404, "not_found", NULL, "no such unit: %.40s", r->params[0]);
-
-    /* who: the unit's own patrol members, or staff in scope (a tracker gateway) */
-    umem u;
-    if (!mem_get(id, &u)) { /* not in memory yet (created a moment ago elsewhere): ask */
+/* The unit of a positions post, from memory (asked of the database when created a moment ago
+ * elsewhere), when r's user may post for it: its own patrol members, or staff in scope (a tracker
+ * gateway). Returns 0 with *u, or the status sent. */
+static int positions_unit(http_req *r, long long id, umem *u) {
+    if (!mem_get(id, u)) {
         char ids0[24];
         snprintf(ids0, sizeof ids0, "%lld", id);
         const char *p0[] = {ids0};
-        if (!(q = db_exec(
-                  w,
-                  "SELECT " UNIT_PAYLOAD("u", "'load'") "::text FROM units u WHERE id = $1::bigint",
-                  1, p0)))
-            return http_db_error(r);
+        PGresult *q = db_exec(
+            r->w, "SELECT " UNIT_PAYLOAD("u", "'load'") "::text FROM units u WHERE id = $1::bigint",
+            1, p0);
+        if (!q) return http_db_error(r);
         if (PQntuples(q) == 1) units_mem_apply(0, PQgetvalue(q, 0, 0));
         PQclear(q);
-        q = NULL;
-        if (!mem_get(id, &u))
-            return http_error(r, 404, "not_found", NULL, "no such unit: %lld", id);
+        if (!mem_get(id, u)) return http_error(r, 404, "not_found", NULL, "no such unit: %lld", id);
     }
-    if (!auth_in_scope(&r->user, u.division))
+    if (!auth_in_scope(&r->user, u->division))
         return http_error(r, 404, "not_found", NULL, "no such unit: %lld", id);
     if (r->user.role == ROLE_PATROL ? r->user.unit_id != id : !(r->user.role & ROLE_STAFF))
         return http_error(r, 403, "forbidden", NULL,
                           "a patrol posts positions for its own unit only");
+    return 0;
+}
 
-    double now = now_epoch();
-    double oldest =
-        now - 86400.0 * (cfg->position_retention_days > 0 ? cfg->position_retention_days : 1);
-    if (!(v = malloc(n * sizeof *v))) return http_error(r, 500, "internal", NULL, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        if ((rc =
-                 parse_fix(r, json_array_get(arr, i), (int)i, &v[i], oldest, now + FUTURE_SLACK_S)))
-            goto done;
-
-    /* time order, repeats dropped (the first sent wins, as the database keeps the first stored) */
-    qsort(v, n, sizeof *v, fix_cmp);
-    int m = 0;
-    for (size_t i = 0; i < n; i++)
-        if (m == 0 || v[i].at != v[m - 1].at) v[m++] = v[i];
-
-    /* impossible speeds against the previous accepted fix */
-    char ids[24];
-    snprintf(ids, sizeof ids, "%lld", id);
+/* Flags impossible speeds in v[0..m) (time order) against the previous accepted fix (the unit's
+ * position, or the newest stored one before v[0] when the batch is older). Returns 0 with *newest
+ * (the newest accepted fix, NULL when none), or -1 on a database error. */
+static int flag_speeds(worker *w, const config *cfg, const umem *u, const char *ids, fix *v, int m,
+                       const fix **newest) {
     fix anchor = {0};
     int have = 0;
-    if (u.has_pos && u.pos_epoch <= v[0].at) {
-        anchor.at = u.pos_epoch, anchor.lon = u.lon, anchor.lat = u.lat, have = 1;
-    } else if (u.has_pos) {
-        if ((have = older_anchor(w, ids, v[0].at, &anchor)) < 0) {
-            rc = http_db_error(r);
-            goto done;
-        }
+    if (u->has_pos && u->pos_epoch <= v[0].at) {
+        anchor.at = u->pos_epoch, anchor.lon = u->lon, anchor.lat = u->lat, have = 1;
+    } else if (u->has_pos) {
+        if ((have = older_anchor(w, ids, v[0].at, &anchor)) < 0) return -1;
     }
-    const fix *newest = NULL;
+    *newest = NULL;
     for (int i = 0; i < m; i++) {
         if (have && v[i].at > anchor.at) {
             double d = gis_geodesic_m(anchor.lon, anchor.lat, v[i].lon, v[i].lat);
             v[i].flagged = d / (v[i].at - anchor.at) > cfg->max_fix_speed_mps;
         }
-        if (!v[i].flagged) anchor = v[i], have = 1, newest = &v[i];
+        if (!v[i].flagged) anchor = v[i], have = 1, *newest = &v[i];
     }
+    return 0;
+}
 
+/* Stores v[0..m) for unit ids and moves the unit to newest (may be NULL): positions_sql, creating
+ * the day partitions once when missing. Returns the result, or NULL: w's error set, or *oom
+ * when the arrays did not fit in memory. */
+static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, const fix *newest,
+                             int *oom) {
+    buf a[7] = {{0}};
+    PGresult *q = NULL;
     put_array(&a[0], v, m, offsetof(fix, at), "%.6f");
     put_array(&a[1], v, m, offsetof(fix, lon), "%.9f");
     put_array(&a[2], v, m, offsetof(fix, lat), "%.9f");
@@ -654,11 +612,9 @@ int h_units_positions(http_req *r) {
     for (int i = 0; i < m; i++)
         buf_str(&a[6], i ? (v[i].flagged ? ",t" : ",f") : (v[i].flagged ? "t" : "f"));
     buf_put(&a[6], "}", 1);
+    *oom = 0;
     for (int i = 0; i < 7; i++)
-        if (a[i].oom) {
-            rc = http_error(r, 500, "internal", NULL, "out of memory");
-            goto done;
-        }
+        *oom |= a[i].oom;
     char nt[32] = "", nlon[32] = "", nlat[32] = "", nsp[32] = "", nhd[32] = "";
     if (newest) {
         snprintf(nt, sizeof nt, "%.6f", newest->at);
@@ -680,7 +636,7 @@ int h_units_positions(http_req *r) {
                        newest ? nlat : NULL,
                        *nsp ? nsp : NULL,
                        *nhd ? nhd : NULL};
-    for (int attempt = 0; attempt < 2 && !q; attempt++) {
+    for (int attempt = 0; attempt < 2 && !q && !*oom; attempt++) {
         q = db_exec(w, positions_sql, 13, p);
         if (!q && attempt == 0 && db_failed_with(w, "23514")) { /* no partition for a day yet */
             char lo[32], hi[32];
@@ -696,8 +652,54 @@ int h_units_positions(http_req *r) {
         }
         if (!q) break;
     }
-    if (!q) {
+    for (int i = 0; i < 7; i++)
+        buf_free(&a[i]);
+    return q;
+}
+
+/* POST /api/v1/units/{id}/positions {"positions":[{location, at, speed_mps, heading, accuracy_m}]} */
+int h_units_positions(http_req *r) {
+    const config *cfg = &r->app->cfg;
+    long long id;
+    fix *v = NULL;
+    PGresult *q = NULL;
+    int rc, oom;
+    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send an object");
+    json_t *arr = json_object_get(r->json, "positions");
+    if (!json_is_array(arr))
+        return http_error(r, 400, "invalid_field", "positions", "positions must be an array");
+    size_t n = json_array_size(arr);
+    if (n > MAX_FIXES)
+        return http_error(r, 413, "too_many_positions", "positions",
+                          "at most %d positions per request", MAX_FIXES);
+    if (n == 0) return http_error(r, 400, "invalid_field", "positions", "positions is empty");
+    umem u;
+    if ((rc = param_path_id(r, 0, "unit", &id)) || (rc = positions_unit(r, id, &u))) return rc;
+
+    double now = now_epoch();
+    double oldest =
+        now - 86400.0 * (cfg->position_retention_days > 0 ? cfg->position_retention_days : 1);
+    if (!(v = malloc(n * sizeof *v))) return http_error(r, 500, "internal", NULL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if ((rc =
+                 parse_fix(r, json_array_get(arr, i), (int)i, &v[i], oldest, now + FUTURE_SLACK_S)))
+            goto done;
+
+    /* time order, repeats dropped (the first sent wins, as the database keeps the first stored) */
+    qsort(v, n, sizeof *v, fix_cmp);
+    int m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || v[i].at != v[m - 1].at) v[m++] = v[i];
+
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const fix *newest;
+    if (flag_speeds(r->w, cfg, &u, ids, v, m, &newest) != 0) {
         rc = http_db_error(r);
+        goto done;
+    }
+    if (!(q = store_fixes(r->w, ids, v, m, newest, &oom))) {
+        rc = oom ? http_error(r, 500, "internal", NULL, "out of memory") : http_db_error(r);
         goto done;
     }
     mem_apply_rows(q, 1);
@@ -711,8 +713,6 @@ int h_units_positions(http_req *r) {
                              (int)n - atoi(PQgetvalue(q, 0, 0)), "flagged", flagged, "moved",
                              !PQgetisnull(q, 0, 1)));
 done:
-    for (int i = 0; i < 7; i++)
-        buf_free(&a[i]);
     PQclear(q);
     free(v);
     return rc;
@@ -746,14 +746,10 @@ int h_reports_candidates(http_req *r) {
     const config *cfg = &r->app->cfg;
     long long rid;
     PGresult *res = NULL;
-    char lim[16];
     gis_crs crs;
-    int rc;
-    long k = 5;
-    int ln = http_query(r, "limit", lim, sizeof lim);
-    if (ln == -2 || (ln >= 0 && ((k = strtol(lim, NULL, 10)) < 1 || k > MAX_CANDIDATES)))
-        return http_error(r, 400, "invalid_limit", "limit", "limit must be 1..%d", MAX_CANDIDATES);
-    if ((rc = query_crs(r, &crs))) return rc;
+    int rc, k;
+    static const param_limit_rule lim = {5, 1, MAX_CANDIDATES};
+    if ((rc = param_limit(r, &lim, &k)) || (rc = param_crs(r, &crs))) return rc;
     if ((rc = report_load_visible(r, &rid, &res))) return rc;
     double lon = atof(PQgetvalue(res, 0, REPORT_COL_LON)),
            lat = atof(PQgetvalue(res, 0, REPORT_COL_LAT));

@@ -3,8 +3,8 @@
  * limit, cursor; URL-decoded by CivetWeb's mg_get_var through http_query) and build_select, which
  * turns the filters into the SQL text and its parameters.
  *
- * The .c is #included to reach the static functions (`make fuzz` links this driver without
- * reports_list.o); http_error is renamed to fake_error, which records the status instead of writing
+ * The .c files are #included to reach the static functions (`make fuzz` links this driver without
+ * reports_list.o and params.o, whose readers answer through the same fake); http_error is renamed to fake_error, which records the status instead of writing
  * to a connection, so parse_query runs unchanged on a request without a socket.
  *
  * Input: byte 0 = paged flag and which user scope (city-wide, county, community); the rest is the
@@ -19,6 +19,7 @@
 static int fake_error(http_req *r, int status, const char *code, const char *field, const char *fmt,
                       ...) __attribute__((format(printf, 5, 6)));
 #define http_error fake_error
+#include "service/params.c"
 #include "service/reports_list.c"
 #undef http_error
 
@@ -81,8 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (q.before_id > 0) {
         char cur[64];
         long long back = 0;
-        list_cursor_encode("r1", q.before_id, cur, sizeof cur);
-        if (list_cursor_decode("r1", cur, &back) != 0 || back != q.before_id) abort();
+        params_cursor_encode("r1", q.before_id, cur, sizeof cur);
+        if (params_cursor_decode("r1", cur, &back) != 0 || back != q.before_id) abort();
     }
     qbuild qb;
     int rows = paged ? q.limit + 1 : EXPORT_PAGE;

@@ -340,6 +340,58 @@ class Supervisor(unittest.TestCase):
             logf.close()
             shutil.rmtree(d, ignore_errors=True)
 
+    def test_make_run_reads_the_settings_file(self):
+        """run.sh passes --config: config/patrold.conf by default, or the file PATROLD_CONFIG names."""
+        d, db = tmpdir(), harness.fresh_db()
+        port = harness.free_port()
+        conf = os.path.join(d, "patrold.conf")
+        with open(os.path.join(ROOT, "config", "patrold.conf")) as f:
+            text = f.read()
+        self.assertIn('listen = "127.0.0.1:8080"', text)
+        with open(conf, "w") as f:
+            f.write(text.replace('listen = "127.0.0.1:8080"', 'listen = "127.0.0.1:%d"' % port))
+        env = dict(harness.patrold_env(db), PATROLD_CONFIG=conf, PATROLD_THREADS="8")
+        env.pop("PATROLD_LISTEN", None)
+        logf = open(os.path.join(d, "run.log"), "w+")
+        proc = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh"), harness.BIN], env=env, stdout=logf,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        srv = harness.Server.__new__(harness.Server)
+        srv.port = port
+
+        def log():
+            logf.flush()
+            with open(logf.name, errors="replace") as f:
+                return f.read()
+
+        try:
+            deadline, status = time.time() + 120, None
+            while time.time() < deadline and status != 200:
+                self.assertIsNone(proc.poll(), log())
+                try:
+                    status = srv.request("GET", "/readyz", timeout=2).status
+                except OSError:
+                    time.sleep(0.2)
+            self.assertEqual(status, 200, log())  # the port came from the file
+            self.assertIn("settings from %s" % conf, log())
+            self.assertIn("http://127.0.0.1:%d/" % port, log())
+            os.killpg(proc.pid, signal.SIGINT)
+            self.assertEqual(proc.wait(60), 0)
+            # without PATROLD_CONFIG it is the repository's file; a missing file is a clear error
+            env["PATROLD_CONFIG"] = os.path.join(d, "missing.conf")
+            r = subprocess.run([os.path.join(ROOT, "scripts", "run.sh"), harness.BIN], env=env,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 2)
+            self.assertIn("missing.conf", r.stderr)
+            with open(os.path.join(ROOT, "scripts", "run.sh")) as f:
+                self.assertIn("conf=${PATROLD_CONFIG:-config/patrold.conf}", f.read())
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+            logf.close()
+            db.drop()
+            shutil.rmtree(d, ignore_errors=True)
+
 
 def psql_as(user, host):
     cmd = ["psql", "-h", host, "-U", "postgres", "-d", "postgres", "-XAtc", "SELECT current_user"]

@@ -150,7 +150,12 @@ class EventsTest(unittest.TestCase):
             s2 = Sse(self.a.port, "/api/v1/events?access_token=" + t)
             self.assertEqual(s2.status, 401, t)
             s2.close()
-        s3 = Sse(self.a.port, "/api/v1/events?after=x1", {"Authorization": "Bearer " + self.tok["dispatcher"]})
+        auth = {"Authorization": "Bearer " + self.tok["dispatcher"]}
+        for bad in ("x1", "-1", "1e3", "99999999999999999999", "%2B5", "5%20"):
+            s3 = Sse(self.a.port, "/api/v1/events?after=" + bad, auth)
+            self.assertEqual(s3.status, 400, bad)
+            s3.close()
+        s3 = Sse(self.a.port, "/api/v1/events", dict(auth, **{"Last-Event-ID": "12abc"}))
         self.assertEqual(s3.status, 400)
         s3.close()
 

@@ -119,6 +119,19 @@ class Config(unittest.TestCase):
         r = harness.run_patrold(["frobnicate"])
         self.assertEqual(r.returncode, 2)
         self.assertIn("unknown command", r.stderr)
+        self.assertIn("usage: patrold", r.stderr)
+        self.assertEqual(r.stdout, "")
+
+    def test_help_asked_for_is_success_on_stdout(self):
+        for args in (["help"], ["--help"], ["-h"]):
+            r = harness.run_patrold(args)
+            self.assertEqual(r.returncode, 0, (args, r.stderr))
+            self.assertIn("usage: patrold", r.stdout)
+            self.assertIn("locate", r.stdout)
+            self.assertEqual(r.stderr, "")
+        r = harness.run_patrold([])  # nothing asked: usage, but as an error
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("usage: patrold", r.stderr)
 
 
 class Http(unittest.TestCase):

@@ -14,11 +14,21 @@ def locate(db, lines, crs=None):
     r = subprocess.run(args, input="".join(lines), env=harness.patrold_env(db), capture_output=True,
                        text=True, timeout=600)
     assert r.returncode == 0, r.stderr
+    return parse_locate(r.stdout)
+
+
+LOCATE_HEADER = "line city county town community snapped_m outside zones station"
+
+
+def parse_locate(stdout):
+    """The answers of `patrold locate`, after its header line, in input order."""
+    lines = stdout.splitlines()
+    assert lines and lines[0] == LOCATE_HEADER, lines[:1]
     out = []
-    for line in r.stdout.splitlines():
+    for line in lines[1:]:
         f = line.split()
-        out.append({"tiers": f[0:4], "snapped": float(f[4]), "outside": f[5] == "1",
-                    "zones": [] if f[6] == "-" else f[6].split(","), "station": int(f[7])})
+        out.append({"line": int(f[0]), "tiers": f[1:5], "snapped": float(f[5]), "outside": f[6] == "1",
+                    "zones": [] if f[7] == "-" else f[7].split(","), "station": int(f[8])})
     return out
 
 
@@ -46,6 +56,39 @@ def oracle_tiers(db):
 
 
 LEVELS = ["city", "county", "town", "community"]
+
+
+class LocateCommand(unittest.TestCase):
+    """`patrold locate` as an operator runs it: labelled columns, bad lines on stderr, exit 1."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = harness.fresh_db()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.drop()
+
+    def run_locate(self, text):
+        return subprocess.run([harness.BIN, "locate"], input=text, env=harness.patrold_env(self.db),
+                              capture_output=True, text=True, timeout=300)
+
+    def test_header_and_good_lines_exit_0(self):
+        r = self.run_locate("119.22 34.60\n119.17 34.58\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = parse_locate(r.stdout)
+        self.assertEqual([x["line"] for x in rows], [1, 2])
+        self.assertTrue(all(x["tiers"][0] == "320700000000" for x in rows), rows)
+
+    def test_bad_lines_go_to_stderr_with_number_and_exit_1(self):
+        r = self.run_locate("119.22 34.60\nnot a point\n999 34\n119.22 34.60 junk\nnan 1\n119.17 34.58\n")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        rows = parse_locate(r.stdout)  # the good ones are still answered, in order
+        self.assertEqual([x["line"] for x in rows], [1, 6])
+        for n in (2, 3, 4, 5):
+            self.assertIn("line %d:" % n, r.stderr)
+        self.assertNotIn("line 1:", r.stderr)
+        self.assertNotIn("error", r.stdout)
 
 
 class Oracle(unittest.TestCase):

@@ -236,6 +236,10 @@ class Open311Test(unittest.TestCase):
         self.assertEqual([x.text for x in root.findall("request/service_request_id")], [b])
         self.assert_spec_error(self.get("requests.json", status="pending"), 400)
         self.assert_spec_error(self.get("requests.xml", start_date="last week"), 400, "xml")
+        for bad in ("2024-02-31T00:00:00Z", "2023-02-29T00:00:00+08:00", "2024-05-01T00:00:00Zjunk"):
+            self.assert_spec_error(self.get("requests.json", start_date=bad), 400)
+            self.assert_spec_error(self.get("requests.json", end_date=bad), 400)
+        self.assertEqual(self.get("requests.json", start_date="2024-02-29T00:00:00+08:00").status, 200)
         self.assert_spec_error(self.get("requests.json", service_request_id="1;drop"), 400)
 
     def test_unknown_request_and_token_404(self):
