@@ -16,18 +16,15 @@
 #include <zlib.h>
 
 #include "service/commands.h"
+#include "service/vocab.h"
 
 #define FEATURE_MAX ((size_t)512 << 20) /* one feature's JSON text */
 #define SKELETON_MAX ((size_t)1 << 20)  /* the top-level object without the features */
 #define NEST_MAX 64                     /* GeoJSON needs 7 */
 #define CHUNK (1 << 18)
 
-static const char *const levels[] = {"province", "city", "county", "town", "community"};
-
 int import_level_valid(const char *level) {
-    for (size_t i = 0; level && i < sizeof levels / sizeof levels[0]; i++)
-        if (strcmp(level, levels[i]) == 0) return 1;
-    return 0;
+    return vocab_find(&VOCAB_LEVEL, level) >= 0;
 }
 
 void import_parent_code(const char *code12, const char *level, char out[13]) {
@@ -314,18 +311,6 @@ static int to_wgs84_xy(double *x, double *y, void *ud) {
     return gis_to_wgs84(*crs, *x, *y, x, y) == 0;
 }
 
-/* Normalises a 4/6/9/12-digit code to 12 digits; -1 when malformed. */
-static int code12(const char *in, char out[13]) {
-    size_t n = strlen(in);
-    if (n != 4 && n != 6 && n != 9 && n != 12) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (in[i] < '0' || in[i] > '9') return -1;
-    memcpy(out, in, n);
-    memset(out + n, '0', 12 - n);
-    out[12] = 0;
-    return 0;
-}
-
 /* Waits for the upsert in flight (if any). Returns 0, or -1 with im->err. */
 static int upsert_wait(imp *im) {
     PGresult *res;
@@ -408,7 +393,7 @@ static int load_feature(imp *im, long index, const char *text, size_t len) {
                json_kind(jcode));
         goto done;
     }
-    if (code12(raw, code) != 0) {
+    if (vocab_code12(raw, 4, code) != 0) {
         reject(im, index, NULL, "properties.code \"%.20s\" is not 4, 6, 9 or 12 digits", raw);
         goto done;
     }
