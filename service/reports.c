@@ -74,25 +74,9 @@ enum { MAX_NOTE = 1000, MAX_DUPS = 20 };
 
 /* ---- small helpers ---- */
 
-/* Number of UTF-8 code points (jansson guarantees valid UTF-8). */
-static size_t utf8_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
-static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    e->status = status, e->code = code, e->field = field;
-    return -1;
-}
+/* report_error is a shape_error: one way to fill it, one character count (shapes.c) */
+#define fail shape_fail
+#define utf8_chars shape_utf8_chars
 
 static int ack_limit_s(const config *c, gis_level tier) {
     switch (tier) {
@@ -334,24 +318,16 @@ typedef struct item {
     int status;         /* 1 created, 0 existing, -1 error */
 } item;
 
-/* Copies a shape check's error into e. Returns -1. */
-static int shape_fail(const shape_error *se, report_error *e) {
-    e->status = se->status, e->code = se->code, e->field = se->field;
-    snprintf(e->message, sizeof e->message, "%s", se->message);
-    return -1;
-}
-
 /* Validates body and locates it; fills it->rec. Returns 0, or -1 with it->err. */
 static int validate_item(worker *w, json_t *body, int ord, item *it) {
     report_error *e = &it->err;
     const config *cfg = &w->app->cfg;
-    shape_error se;
-    int bad = shape_check(&SHAPE_REPORT, body, &se);
+    int bad = shape_check(&SHAPE_REPORT, body, e);
     /* client_id comes first in the table: a later error still finds a stored copy */
-    if (bad && (!se.field || strcmp(se.field, "client_id") == 0)) return shape_fail(&se, e);
+    if (bad && (!e->field || strcmp(e->field, "client_id") == 0)) return -1;
     parse_uuid(json_string_value(json_object_get(body, "client_id")), it->client_id);
     it->client_id_ok = 1;
-    if (bad) return shape_fail(&se, e);
+    if (bad) return -1;
 
     const char *category = json_string_value(json_object_get(body, "category"));
     json_t *loc = json_object_get(body, "location");

@@ -136,10 +136,8 @@ SHAPE(SHAPE_POSITIONS, "PositionsInput", "invalid_body", "send an object",
 
 /* ---- checking ---- */
 
-static int fail(shape_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
-static int fail(shape_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...) {
+int shape_fail(shape_error *e, int status, const char *code, const char *field, const char *fmt,
+               ...) {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(e->message, sizeof e->message, fmt, ap);
@@ -148,8 +146,7 @@ static int fail(shape_error *e, int status, const char *code, const char *field,
     return -1;
 }
 
-/* Number of UTF-8 code points (jansson guarantees valid UTF-8). */
-static size_t utf8_chars(const char *s) {
+size_t shape_utf8_chars(const char *s) {
     size_t n = 0;
     for (; *s; s++)
         n += ((unsigned char)*s & 0xC0) != 0x80;
@@ -194,19 +191,19 @@ static void describe(const shape_field *f, char *out, size_t outlen) {
 static int invalid(const shape_field *f, shape_error *e) {
     const char *code = f->code ? f->code : "invalid_field";
     if (f->vocab) {
-        fail(e, 400, code, f->path, "%s", "");
+        shape_fail(e, 400, code, f->path, "%s", "");
         vocab_message(f->vocab, f->path, 0, e->message, sizeof e->message);
         return -1;
     }
     char what[96];
     describe(f, what, sizeof what);
-    return fail(e, 400, code, f->path, "%s must be %s", f->path, what);
+    return shape_fail(e, 400, code, f->path, "%s must be %s", f->path, what);
 }
 
 static int check_string(const shape_field *f, const char *s) {
     if (f->vocab) return vocab_find(f->vocab, s) < 0 ? -1 : 0;
     if (f->fmt) return f->fmt->check(s) != 0 ? -1 : 0;
-    size_t n = f->flags & SF_BYTES ? strlen(s) : utf8_chars(s);
+    size_t n = f->flags & SF_BYTES ? strlen(s) : shape_utf8_chars(s);
     return (f->max > 0 && n > f->max) || n < f->min ? -1 : 0;
 }
 
@@ -234,10 +231,10 @@ static int check_field(const shape_field *f, json_t *v, shape_error *e) {
     if (!json_is_array(v)) return invalid(f, e);
     size_t n = json_array_size(v);
     if (f->max > 0 && n > f->max)
-        return fail(e, f->too_many_status ? f->too_many_status : 400,
-                    f->too_many_code ? f->too_many_code : "invalid_field", f->path,
-                    "%s holds at most %g items, got %zu", f->path, f->max, n);
-    if (n < f->min) return fail(e, 400, "invalid_field", f->path, "%s is empty", f->path);
+        return shape_fail(e, f->too_many_status ? f->too_many_status : 400,
+                          f->too_many_code ? f->too_many_code : "invalid_field", f->path,
+                          "%s holds at most %g items, got %zu", f->path, f->max, n);
+    if (n < f->min) return shape_fail(e, 400, "invalid_field", f->path, "%s is empty", f->path);
     for (size_t i = 0; f->sub && !(f->flags & SF_ITEMS_LATER) && i < n; i++)
         if (shape_check(f->sub, json_array_get(v, i), e)) return -1;
     return 0;
@@ -245,7 +242,7 @@ static int check_field(const shape_field *f, json_t *v, shape_error *e) {
 
 int shape_check(const shape *s, json_t *body, shape_error *e) {
     if (!json_is_object(body) && s->body_code)
-        return fail(e, 400, s->body_code, NULL, "%s", s->body_message);
+        return shape_fail(e, 400, s->body_code, NULL, "%s", s->body_message);
     for (size_t i = 0; i < s->n; i++) {
         const shape_field *f = &s->fields[i];
         json_t *v = json_object_get(body, f->name); /* NULL for a non-object body */
@@ -253,7 +250,7 @@ int shape_check(const shape *s, json_t *body, shape_error *e) {
         if (!v) {
             if (!(f->flags & SF_REQUIRED)) continue;
             if (f->flags & SF_MISSING_INVALID) return invalid(f, e);
-            return fail(e, 400, "missing_field", f->path, "%s is required", f->path);
+            return shape_fail(e, 400, "missing_field", f->path, "%s is required", f->path);
         }
         if (check_field(f, v, e)) return -1;
     }

@@ -69,13 +69,20 @@ extern const shape SHAPE_LOGIN, SHAPE_PASSWORD, SHAPE_REPORT, SHAPE_BATCH, SHAPE
 extern const shape SHAPE_POSITION; /* one item of SHAPE_POSITIONS */
 extern const shape SHAPE_PERSON;   /* SHAPE_REPORT's person */
 
-/* One error answer: field is static (from the table) or NULL. */
+/* One error answer. */
 typedef struct shape_error {
-    int status;
-    const char *code;
-    const char *field;
+    int status;        /* HTTP status: 400, 404, 409, 413, 415, 422 ... */
+    const char *code;  /* static: "invalid_field", "missing_field", "invalid_location", ... */
+    const char *field; /* static or NULL: "location.lat", "client_id", ... */
     char message[256];
 } shape_error;
+
+/* Fills *e (message from fmt). Returns -1. */
+int shape_fail(shape_error *e, int status, const char *code, const char *field, const char *fmt,
+               ...) __attribute__((format(printf, 5, 6)));
+
+/* Number of UTF-8 code points of s (valid UTF-8, as jansson guarantees). */
+size_t shape_utf8_chars(const char *s);
 
 /* Component name: "LoginRequest", "ReportInput", ... */
 const char *shape_name(const shape *s);
