@@ -2,7 +2,6 @@
  * roles, division scope and `user add`. The sign-in routes are in login.c. */
 #include "service/auth.h"
 
-#include <ctype.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +10,7 @@
 #include <sodium.h>
 
 #include "service/db.h"
+#include "service/vocab.h"
 
 static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor",
                                          "admin"};
@@ -116,37 +116,17 @@ int auth_user_by_id(worker *w, const char *id, auth_user *u) {
 }
 
 void auth_code_prefix(const char *code12, char *out) {
-    static const int cut[] = {2, 4, 6, 9};
-    int n = 12;
-    for (int i = 0; i < 4; i++) {
-        int zeros = 1;
-        for (int k = cut[i]; k < 12 && code12[k]; k++)
-            zeros &= code12[k] == '0';
-        if (zeros) {
-            n = cut[i];
-            break;
-        }
-    }
-    memcpy(out, code12, (size_t)n);
-    out[n] = 0;
+    vocab_code_prefix(code12, out);
 }
 
 int auth_in_scope(const auth_user *u, const char *code12) {
     char prefix[13];
-    auth_code_prefix(u->division_code, prefix);
-    if (!code12 || !*code12) return strlen(prefix) <= 4;
-    return strncmp(code12, prefix, strlen(prefix)) == 0;
+    vocab_code_prefix(u->division_code, prefix);
+    return vocab_code_within(code12, prefix);
 }
 
 int auth_code12(const char *in, char out[13]) {
-    size_t n = in ? strlen(in) : 0;
-    if (n != 2 && n != 4 && n != 6 && n != 9 && n != 12) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)in[i])) return -1;
-    memcpy(out, in, n);
-    memset(out + n, '0', 12 - n);
-    out[12] = 0;
-    return 0;
+    return vocab_code12(in, 2, out);
 }
 
 int auth_user_save(worker *w, const char *username, const char *password, const char *role,

@@ -11,12 +11,11 @@
 #include "service/places.h"
 #include "service/server.h"
 #include "service/tiles.h"
+#include "service/vocab.h"
 
 static gis_level level_of(const char *s) {
-    return strcmp(s, "city") == 0     ? GIS_CITY
-           : strcmp(s, "county") == 0 ? GIS_COUNTY
-           : strcmp(s, "town") == 0   ? GIS_TOWN
-                                      : GIS_COMMUNITY;
+    int t = vocab_find(&VOCAB_TIER, s);
+    return t < 0 ? GIS_COMMUNITY : (gis_level)t;
 }
 
 /* Binary results: geometry columns come as raw WKB; the others are cast to text in SQL. */

@@ -18,18 +18,15 @@
 #include "gis/geom.h"
 #include "service/commands.h"
 #include "service/db.h"
+#include "service/vocab.h"
 
 #define FEATURE_MAX ((size_t)512 << 20) /* one feature's JSON text */
 #define SKELETON_MAX ((size_t)1 << 20)  /* the top-level object without the features */
 #define NEST_MAX 64                     /* GeoJSON needs 7 */
 #define CHUNK (1 << 18)
 
-static const char *const levels[] = {"province", "city", "county", "town", "community"};
-
 int import_level_valid(const char *level) {
-    for (size_t i = 0; level && i < sizeof levels / sizeof levels[0]; i++)
-        if (strcmp(level, levels[i]) == 0) return 1;
-    return 0;
+    return vocab_find(&VOCAB_LEVEL, level) >= 0;
 }
 
 void import_parent_code(const char *code12, const char *level, char out[13]) {
@@ -272,18 +269,6 @@ static int to_wgs84_xy(double *x, double *y, void *ud) {
     return gis_to_wgs84(*crs, *x, *y, x, y) == 0;
 }
 
-/* Normalises a 4/6/9/12-digit code to 12 digits; -1 when malformed. */
-static int code12(const char *in, char out[13]) {
-    size_t n = strlen(in);
-    if (n != 4 && n != 6 && n != 9 && n != 12) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (in[i] < '0' || in[i] > '9') return -1;
-    memcpy(out, in, n);
-    memset(out + n, '0', 12 - n);
-    out[12] = 0;
-    return 0;
-}
-
 /* Waits for the upsert in flight (if any). Returns 0, or -1 with im->err. */
 static int upsert_wait(imp *im) {
     if (!im->pending) return 0;
@@ -343,7 +328,7 @@ static int feature_props(imp *im, long index, json_t *f, char code[13], const ch
                json_kind(jcode));
         return FEAT_REJECTED;
     }
-    if (code12(raw, code) != 0) {
+    if (vocab_code12(raw, 4, code) != 0) {
         reject(im, index, NULL, "properties.code \"%.20s\" is not 4, 6, 9 or 12 digits", raw);
         return FEAT_REJECTED;
     }

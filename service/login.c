@@ -25,6 +25,7 @@
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/server.h"
+#include "service/shapes.h"
 
 /* ---- hashing slots: a counting semaphore with a bounded wait and a bounded queue ---- */
 static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -246,10 +247,7 @@ int h_auth_login(http_req *r) {
     char ukey[80], akey[LOGIN_ADDR_LEN], token[65], hash[AUTH_TOKEN_HASH_LEN], ttl[32];
     PGresult *res = NULL, *ins = NULL;
     int rc;
-    if (!username)
-        return http_error(r, 400, "invalid_field", "username", "username must be a string");
-    if (!password)
-        return http_error(r, 400, "invalid_field", "password", "password must be a string");
+    if (shape_check_reply(r, &SHAPE_LOGIN)) return r->status;
     int valid_name = *username && strlen(username) <= 63; /* no user has another name */
     throttle_keys(r, valid_name ? username : "", ukey, sizeof ukey, akey, sizeof akey);
     int wait = throttle_wait(r->w, ukey, akey);
@@ -309,11 +307,7 @@ int h_auth_password(http_req *r) {
     char ukey[80], akey[LOGIN_ADDR_LEN], msg[128], newhash[crypto_pwhash_STRBYTES];
     PGresult *res = NULL;
     int rc;
-    if (!current)
-        return http_error(r, 400, "invalid_field", "current_password",
-                          "current_password must be a string");
-    if (!next)
-        return http_error(r, 400, "invalid_field", "new_password", "new_password must be a string");
+    if (shape_check_reply(r, &SHAPE_PASSWORD)) return r->status;
     if (auth_password_check(next, msg, sizeof msg) != 0)
         return http_error(r, 400, "weak_password", "new_password", "%s", msg);
     if (strcmp(current, next) == 0)

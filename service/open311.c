@@ -25,6 +25,7 @@
 #include "service/open311.h"
 #include "service/params.h"
 #include "service/reports.h"
+#include "service/vocab.h"
 
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"
 #define O311_CHANGESET "2024-06-01T00:00:00Z" /* when the service list below last changed */
@@ -38,37 +39,15 @@ enum {
     O311_MAX_CODES = 50
 };
 
-/* The service list: one service per report category. */
-static const struct o311_service {
-    const char *code, *name, *description, *keywords;
-} services[] = {
-    {"vagrant", "流浪人员 / Vagrant",
-     "露宿街头、无固定住所的人员 / A person sleeping rough or without a home",
-     "流浪,露宿,homeless,vagrant,rough sleeper"},
-    {"beggar", "乞讨人员 / Beggar", "街面乞讨人员 / A person begging in the street",
-     "乞讨,begging,beggar"},
-    {"lost_elderly", "走失老人 / Lost elderly person",
-     "迷路或走失的老人 / An elderly person who seems lost or confused",
-     "走失,老人,elderly,lost,dementia"},
-    {"minor", "未成年人 / Unaccompanied minor",
-     "无人陪伴的未成年人 / A child or teenager alone and in need",
-     "未成年人,儿童,child,minor,unaccompanied"},
-    {"mental_illness", "精神障碍患者 / Person with mental illness",
-     "疑似精神障碍、需要帮助的人员 / A person who seems mentally ill and in need of help",
-     "精神,mental illness,psychiatric"},
-    {"injured_or_ill", "伤病人员 / Injured or ill person",
-     "受伤或患病的街面人员 / A person in the street who is hurt or ill",
-     "受伤,生病,injured,ill,sick"},
-    {"other", "其他 / Other", "其他需要救助的街面人员 / Anyone else in the street who needs help",
-     "求助,救助,other,help"},
-};
-enum { NSERVICES = sizeof services / sizeof services[0] };
+/* The service list: one service per report category (vocab.c holds their names). */
+typedef vocab_term o311_service;
+#define services (VOCAB_CATEGORY.terms)
+#define NSERVICES (VOCAB_CATEGORY.n)
 #define O311_GROUP "街面救助 / Street rescue"
 
-static const struct o311_service *service_find(const char *code) {
-    for (size_t i = 0; i < NSERVICES; i++)
-        if (strcmp(services[i].code, code) == 0) return &services[i];
-    return NULL;
+static const o311_service *service_find(const char *code) {
+    int i = vocab_find(&VOCAB_CATEGORY, code);
+    return i < 0 ? NULL : &services[i];
 }
 
 /* ---- output: one JSON value, sent as JSON or rendered to XML ---- */
@@ -293,7 +272,7 @@ int h_o311_services(http_req *r) {
     json_t *list = json_array();
     for (size_t i = 0; i < NSERVICES; i++)
         json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "service_code",
-                                              services[i].code, "service_name", services[i].name,
+                                              services[i].code, "service_name", services[i].label,
                                               "description", services[i].description, "metadata", 1,
                                               "type", "realtime", "keywords", services[i].keywords,
                                               "group", O311_GROUP));
@@ -309,7 +288,7 @@ static json_t *attribute(const char *code, const char *datatype, int order, cons
 
 /* GET /open311/v2/services/{code}.{json,xml} */
 int h_o311_service(http_req *r) {
-    const struct o311_service *s = service_find(r->params[0]);
+    const o311_service *s = service_find(r->params[0]);
     if (!s) return o311_error(r, 404, "service_code %.64s was not found", r->params[0]);
     json_t *attrs = json_array();
     json_array_append_new(attrs,
@@ -510,7 +489,7 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
     json_t *person = json_object();
     const char *sex = json_string_value(json_object_get(attrs, "sex"));
     if (sex && *sex) {
-        if (strcmp(sex, "male") && strcmp(sex, "female") && strcmp(sex, "unknown")) {
+        if (vocab_find(&VOCAB_SEX, sex) < 0) {
             json_decref(body), json_decref(person);
             return *rc = o311_error(r, 400, "attribute[sex] must be male, female or unknown"), NULL;
         }
@@ -628,9 +607,6 @@ done:
 
 /* ---- reading requests back ---- */
 
-static const char *const open_statuses = "{new,acknowledged,dispatched,on_scene}";
-static const char *const closed_statuses = "{resolved,cancelled,duplicate}";
-
 /* Columns of the public view; lat/long rounded to 3 decimals (about 100 m). */
 #define O311_COLUMNS                                                                               \
     "r.id, r.status, r.category, r.description, round(ST_Y(r.geom)::numeric, 3)::float8,"          \
@@ -641,9 +617,9 @@ static const char *const closed_statuses = "{resolved,cancelled,duplicate}";
 
 static json_t *request_json(PGresult *res, int i) {
     const char *status = PQgetvalue(res, i, 1), *code = PQgetvalue(res, i, 2);
-    int closed =
-        !strcmp(status, "resolved") || !strcmp(status, "cancelled") || !strcmp(status, "duplicate");
-    const struct o311_service *s = service_find(code);
+    int st = vocab_find(&VOCAB_REPORT_STATUS, status);
+    int closed = st >= 0 && !(VOCAB_REPORT_STATUS.terms[st].flags & VOCAB_OPEN);
+    const o311_service *s = service_find(code);
     char notes[128];
     if (!PQgetisnull(res, i, 9))
         snprintf(notes, sizeof notes, "%s: %s", status, PQgetvalue(res, i, 9));
@@ -651,8 +627,8 @@ static json_t *request_json(PGresult *res, int i) {
         snprintf(notes, sizeof notes, "%s", status);
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:n,s:s,s:s,s:n,s:f,s:f}", "service_request_id",
                      PQgetvalue(res, i, 0), "status", closed ? "closed" : "open", "status_notes",
-                     notes, "service_name", s ? s->name : code, "service_code", code, "description",
-                     PQgetvalue(res, i, 3), "agency_responsible",
+                     notes, "service_name", s ? s->label : code, "service_code", code,
+                     "description", PQgetvalue(res, i, 3), "agency_responsible",
                      PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8), "service_notice",
                      "requested_datetime", PQgetvalue(res, i, 6), "updated_datetime",
                      PQgetvalue(res, i, 7), "expected_datetime", "lat",
@@ -704,19 +680,20 @@ static int id_list(const char *in, char *out, size_t outlen) {
 /* Comma list of service codes -> "{a,b}" in out, each known code once. Returns the number of
  * distinct codes, or -1 after sending the error reply. */
 static int code_list(http_req *r, char *in, char *out, size_t outlen) {
-    int want[NSERVICES] = {0}, items = 0, distinct = 0;
+    unsigned long long want = 0; /* bit i: services[i] */
+    int items = 0, distinct = 0;
     size_t len = 0;
     for (char *save = NULL, *t = strtok_r(in, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        const struct o311_service *s = service_find(t);
+        const o311_service *s = service_find(t);
         if (!s) return o311_error(r, 400, "service_code %.64s is not a known service", t), -1;
         if (++items > O311_MAX_CODES)
             return o311_error(r, 400, "service_code lists at most %d codes", O311_MAX_CODES), -1;
-        want[s - services] = 1;
+        want |= 1ull << (s - services);
     }
     out[len++] = '{';
     for (size_t i = 0; i < NSERVICES; i++) {
         size_t n = strlen(services[i].code);
-        if (!want[i]) continue;
+        if (!(want >> i & 1)) continue;
         if (len + n + 3 > outlen) return o311_error(r, 500, "service_code list overflow"), -1;
         if (distinct++) out[len++] = ',';
         memcpy(out + len, services[i].code, n);
@@ -735,6 +712,7 @@ static int code_list(http_req *r, char *in, char *out, size_t outlen) {
 int h_o311_requests(http_req *r) {
     char ids[1100] = "", codes[256] = "", start[64] = "", end[64] = "", status[256] = "", v[1024];
     const char *statuses = NULL;
+    char st[96];
     int n;
     if ((n = http_query(r, "service_request_id", v, sizeof v)) == -2)
         return o311_error(r, 400, "service_request_id is too long (at most %d ids)", O311_MAX_IDS);
@@ -768,7 +746,9 @@ int h_o311_requests(http_req *r) {
             else
                 return o311_error(r, 400, "status must be open, closed or open,closed");
         }
-        statuses = o && c ? NULL : o ? open_statuses : c ? closed_statuses : NULL;
+        if (o != c)
+            vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, o ? VOCAB_OPEN : 0, st, sizeof st);
+        statuses = o != c ? st : NULL;
     }
     char limit[16];
     snprintf(limit, sizeof limit, "%d", O311_MAX_RESULTS);

@@ -5,6 +5,7 @@
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/routes.h"
+#include "service/shapes.h"
 
 int h_healthz(http_req *r) {
     return http_json(r, 200, json_pack("{s:s}", "status", "ok"));
@@ -86,5 +87,8 @@ int h_openapi(http_req *r) {
         "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "schemas", "Error", "type",
         "object", "properties", "error", "type", "object", "properties", "code", "type", "string",
         "message", "type", "string", "field", "type", "string", "null");
+    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
+    vocab_add_schemas(schemas);
+    shapes_add_schemas(schemas);
     return http_json(r, 200, doc);
 }

@@ -65,43 +65,19 @@
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/params.h"
+#include "service/shapes.h"
 #include "service/units.h"
+#include "service/vocab.h"
 
-enum { MAX_BATCH = 500, MAX_DESCRIPTION = 4000, MAX_NOTE = 1000, MAX_DUPS = 20 };
+enum { MAX_NOTE = 1000, MAX_DUPS = 20 };
 
-static const char *const categories[] = {
-    "vagrant", "beggar", "lost_elderly", "minor", "mental_illness", "injured_or_ill", "other"};
-static const char *const outcomes[] = {"admitted_to_station", "escorted_home", "sent_to_hospital",
-                                       "refused_help",        "not_found",     "handed_to_police"};
-static const char *const tier_names[] = {"city", "county", "town", "community"};
+#define tier_name(t) vocab_code(&VOCAB_TIER, (size_t)(t))
 
 /* ---- small helpers ---- */
 
-static int in_list(const char *s, const char *const *list, size_t n) {
-    for (size_t i = 0; s && i < n; i++)
-        if (strcmp(s, list[i]) == 0) return 1;
-    return 0;
-}
-
-/* Number of UTF-8 code points (jansson guarantees valid UTF-8). */
-static size_t utf8_chars(const char *s) {
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
-static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
-static int fail(report_error *e, int status, const char *code, const char *field, const char *fmt,
-                ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    e->status = status, e->code = code, e->field = field;
-    return -1;
-}
+/* report_error is a shape_error: one way to fill it, one character count (shapes.c) */
+#define fail shape_fail
+#define utf8_chars shape_utf8_chars
 
 static int ack_limit_s(const config *c, gis_level tier) {
     switch (tier) {
@@ -195,7 +171,7 @@ json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
         if (!code) continue;
         const char *name = val(res, row, dcols[t][1]);
         json_array_append_new(divs, json_pack("{s:s,s:s,s:s}", "code", code, "name",
-                                              name ? name : "", "level", tier_names[t]));
+                                              name ? name : "", "level", tier_name(t)));
     }
     json_object_set_new(o, "divisions", divs);
     json_object_set_new(o, "zones", jparse_or(val(res, row, REPORT_COL_ZONES), json_array()));
@@ -248,136 +224,38 @@ typedef struct item {
     int status;         /* 1 created, 0 existing, -1 error */
 } item;
 
-static int check_string(json_t *v, const char *field, size_t max_chars, report_error *e) {
-    if (!json_is_string(v))
-        return fail(e, 400, "invalid_field", field, "%s must be a string", field);
-    if (utf8_chars(json_string_value(v)) > max_chars)
-        return fail(e, 400, "invalid_field", field, "%s is longer than %zu characters", field,
-                    max_chars);
-    return 0;
-}
-
-static int validate_person(json_t *p, json_t **out, report_error *e) {
-    *out = NULL;
-    if (!p || json_is_null(p)) return 0;
-    if (!json_is_object(p))
-        return fail(e, 400, "invalid_field", "person", "person must be an object");
-    json_t *o = json_object();
-    json_t *v;
-    if ((v = json_object_get(p, "sex")) && !json_is_null(v)) {
-        static const char *const sexes[] = {"male", "female", "unknown"};
-        if (!json_is_string(v) || !in_list(json_string_value(v), sexes, 3)) {
-            json_decref(o);
-            return fail(e, 400, "invalid_field", "person.sex",
-                        "person.sex must be male, female or unknown");
-        }
-        json_object_set(o, "sex", v);
-    }
-    if ((v = json_object_get(p, "approx_age")) && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 130) {
-            json_decref(o);
-            return fail(e, 400, "invalid_field", "person.approx_age",
-                        "person.approx_age must be an integer 0..130");
-        }
-        json_object_set(o, "approx_age", v);
-    }
-    if ((v = json_object_get(p, "appearance")) && !json_is_null(v)) {
-        if (check_string(v, "person.appearance", 1000, e)) {
-            json_decref(o);
-            return -1;
-        }
-        json_object_set(o, "appearance", v);
-    }
-    if ((v = json_object_get(p, "name_if_known")) && !json_is_null(v)) {
-        if (check_string(v, "person.name_if_known", 200, e)) {
-            json_decref(o);
-            return -1;
-        }
-        json_object_set(o, "name_if_known", v);
-    }
-    *out = o;
-    return 0;
-}
-
 /* Validates body and locates it; fills it->rec. Returns 0, or -1 with it->err. */
 static int validate_item(worker *w, json_t *body, int ord, item *it) {
     report_error *e = &it->err;
     const config *cfg = &w->app->cfg;
-    if (!json_is_object(body))
-        return fail(e, 400, "invalid_body", NULL, "a report must be a JSON object");
-
-    json_t *v = json_object_get(body, "client_id");
-    if (!v) return fail(e, 400, "missing_field", "client_id", "client_id is required");
-    if (!json_is_string(v) || params_uuid(json_string_value(v), it->client_id) != 0)
-        return fail(e, 400, "invalid_field", "client_id", "client_id must be a UUID");
+    int bad = shape_check(&SHAPE_REPORT, body, e);
+    /* client_id comes first in the table: a later error still finds a stored copy */
+    if (bad && (!e->field || strcmp(e->field, "client_id") == 0)) return -1;
+    params_uuid(json_string_value(json_object_get(body, "client_id")), it->client_id);
     it->client_id_ok = 1;
+    if (bad) return -1;
 
-    v = json_object_get(body, "category");
-    if (!v) return fail(e, 400, "missing_field", "category", "category is required");
-    if (!json_is_string(v) || !in_list(json_string_value(v), categories, 7))
-        return fail(
-            e, 400, "invalid_category", "category",
-            "category must be one of vagrant, beggar, lost_elderly, minor, mental_illness, injured_or_ill, other");
-    const char *category = json_string_value(v);
-
+    const char *category = json_string_value(json_object_get(body, "category"));
     json_t *loc = json_object_get(body, "location");
-    if (!loc) return fail(e, 400, "missing_field", "location", "location is required");
-    if (!json_is_object(loc))
-        return fail(e, 400, "invalid_location", "location", "location must be an object");
-    json_t *jlon = json_object_get(loc, "lon"), *jlat = json_object_get(loc, "lat");
-    if (!jlon) return fail(e, 400, "missing_field", "location.lon", "location.lon is required");
-    if (!jlat) return fail(e, 400, "missing_field", "location.lat", "location.lat is required");
-    if (!json_is_number(jlon))
-        return fail(e, 400, "invalid_location", "location.lon", "location.lon must be a number");
-    if (!json_is_number(jlat))
-        return fail(e, 400, "invalid_location", "location.lat", "location.lat must be a number");
-    double lon = json_number_value(jlon), lat = json_number_value(jlat);
-    if (!isfinite(lon) || lon < -180 || lon > 180)
-        return fail(e, 400, "invalid_location", "location.lon",
-                    "location.lon must be within -180..180");
-    if (!isfinite(lat) || lat < -90 || lat > 90)
-        return fail(e, 400, "invalid_location", "location.lat",
-                    "location.lat must be within -90..90");
+    double lon = json_number_value(json_object_get(loc, "lon"));
+    double lat = json_number_value(json_object_get(loc, "lat"));
     gis_crs crs = GIS_CRS_WGS84;
-    v = json_object_get(loc, "crs");
-    if (v && !json_is_null(v) &&
-        (!json_is_string(v) || gis_crs_parse(json_string_value(v), &crs) != 0))
-        return fail(e, 400, "invalid_crs", "location.crs",
-                    "location.crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    gis_crs_parse(json_string_value(json_object_get(loc, "crs")), &crs);
     json_t *acc = json_object_get(loc, "accuracy_m");
-    if (acc && !json_is_null(acc) &&
-        (!json_is_number(acc) || !isfinite(json_number_value(acc)) || json_number_value(acc) < 0 ||
-         json_number_value(acc) > 100000))
-        return fail(e, 400, "invalid_field", "location.accuracy_m",
-                    "location.accuracy_m must be a number 0..100000");
     double wlon, wlat;
     if (gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0)
         return fail(e, 400, "invalid_location", "location",
                     "the location cannot be converted to WGS-84");
-
-    v = json_object_get(body, "observed_at");
     double observed;
-    if (!v) return fail(e, 400, "missing_field", "observed_at", "observed_at is required");
-    if (!json_is_string(v) || params_rfc3339(json_string_value(v), &observed) != 0)
-        return fail(e, 400, "invalid_field", "observed_at",
-                    "observed_at must be an RFC 3339 date-time with offset");
+    params_rfc3339(json_string_value(json_object_get(body, "observed_at")), &observed);
     if (observed > (double)time(NULL) + 600)
         return fail(e, 400, "invalid_field", "observed_at", "observed_at is in the future");
-
-    v = json_object_get(body, "description");
-    if (v && !json_is_null(v) && check_string(v, "description", MAX_DESCRIPTION, e)) return -1;
+    json_t *v = json_object_get(body, "description");
     const char *description = json_is_string(v) ? json_string_value(v) : "";
-
-    json_int_t people = 1;
     v = json_object_get(body, "people_count");
-    if (v && !json_is_null(v)) {
-        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 100)
-            return fail(e, 400, "invalid_field", "people_count",
-                        "people_count must be an integer 1..100");
-        people = json_integer_value(v);
-    }
-    json_t *person;
-    if (validate_person(json_object_get(body, "person"), &person, e)) return -1;
+    json_int_t people = json_is_integer(v) ? json_integer_value(v) : 1;
+    v = json_object_get(body, "person");
+    json_t *person = json_is_object(v) ? shape_pick(&SHAPE_PERSON, v) : NULL;
 
     gis_location where;
     char msg[256];
@@ -409,7 +287,7 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
         if (where.tiers[t])
             json_array_append_new(it->divisions,
                                   json_pack("{s:s,s:s,s:s}", "code", where.tiers[t]->code, "name",
-                                            where.tiers[t]->name, "level", tier_names[t]));
+                                            where.tiers[t]->name, "level", tier_name(t)));
     }
     for (int i = 0; i < where.nzones; i++)
         json_array_append_new(it->zones, json_pack("{s:s,s:s,s:s}", "code", where.zones[i]->code,
@@ -417,7 +295,7 @@ static int validate_item(worker *w, json_t *body, int ord, item *it) {
                                                    gis_level_name(where.zones[i]->level)));
     if (where.station) {
         json_object_set_new(rec, "station_id", json_integer(where.station->id));
-        json_object_set_new(rec, "tier", json_string(tier_names[where.station->tier]));
+        json_object_set_new(rec, "tier", json_string(tier_name(where.station->tier)));
         json_object_set_new(rec, "ack_s", json_integer(ack_limit_s(cfg, where.station->tier)));
         it->station_name = strdup(where.station->name);
     }
@@ -750,16 +628,9 @@ static json_t *error_json(const report_error *e) {
 int h_reports_batch(http_req *r) {
     gis_crs crs;
     if (param_crs(r, &crs)) return r->status;
+    if (shape_check_reply(r, &SHAPE_BATCH)) return r->status;
     json_t *list = json_object_get(r->json, "reports");
-    if (!json_is_object(r->json))
-        return http_error(r, 400, "invalid_body", NULL, "send {\"reports\": [...]}");
-    if (!list) return http_error(r, 400, "missing_field", "reports", "reports is required");
-    if (!json_is_array(list))
-        return http_error(r, 400, "invalid_field", "reports", "reports must be an array");
     size_t n = json_array_size(list);
-    if (n > MAX_BATCH)
-        return http_error(r, 413, "too_many_items", "reports",
-                          "at most %d reports per batch, got %zu", MAX_BATCH, n);
     item *items = calloc(n ? n : 1, sizeof *items);
     if (!items) return http_error(r, 500, "internal", NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -910,13 +781,10 @@ enum {
 };
 #define S_OPEN (S_NEW | S_ACK | S_DISPATCHED | S_ON_SCENE)
 
-static const char *const status_names[] = {"new",      "acknowledged", "dispatched", "on_scene",
-                                           "resolved", "cancelled",    "duplicate"};
-
+/* S_* bits are in VOCAB_REPORT_STATUS order. */
 static unsigned status_bit(const char *s) {
-    for (unsigned i = 0; i < 7; i++)
-        if (strcmp(s, status_names[i]) == 0) return 1u << i;
-    return 0;
+    int i = vocab_find(&VOCAB_REPORT_STATUS, s);
+    return i < 0 ? 0 : 1u << i;
 }
 
 static const struct transition {
@@ -1001,14 +869,10 @@ int h_reports_event(http_req *r) {
         json_object_set_new(details, "unit_id", json_integer(unit_id));
     } else if (tr->needs == NEEDS_OUTCOME) {
         json_t *o = json_object_get(r->json, "outcome");
-        rc =
-            !o ? http_error(r, 400, "missing_field", "outcome", "resolve needs outcome")
-            : !json_is_string(o) || !in_list(json_string_value(o), outcomes, 6)
-                ? http_error(
-                      r, 400, "invalid_field", "outcome",
-                      "outcome must be one of admitted_to_station, escorted_home, sent_to_hospital, "
-                      "refused_help, not_found, handed_to_police")
-                : 0;
+        rc = !o ? http_error(r, 400, "missing_field", "outcome", "resolve needs outcome")
+             : vocab_find(&VOCAB_OUTCOME, json_string_value(o)) < 0
+                 ? shape_vocab_error(r, "invalid_field", "outcome", &VOCAB_OUTCOME, 0)
+                 : 0;
         if (rc) goto done;
         outcome = json_string_value(o);
         json_object_set_new(details, "outcome", json_string(outcome));
@@ -1111,8 +975,8 @@ int h_reports_event(http_req *r) {
         snprintf(station_s, sizeof station_s, "%s", PQgetvalue(q, 0, 0));
         tier = PQgetvalue(q, 0, 1);
         gis_level lv = GIS_CITY;
-        for (int t = 0; t < 4; t++)
-            if (strcmp(tier, tier_names[t]) == 0) lv = (gis_level)t;
+        int t = vocab_find(&VOCAB_TIER, tier);
+        if (t >= 0) lv = (gis_level)t;
         snprintf(ack_s, sizeof ack_s, "%d", ack_limit_s(&r->app->cfg, lv));
         json_object_set_new(details, "from_station", jint_or_null(sid));
         json_object_set_new(details, "from_tier",

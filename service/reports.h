@@ -13,6 +13,7 @@
 #include "service/app.h"
 #include "service/auth.h"
 #include "service/http.h"
+#include "service/shapes.h"
 
 /* The columns of a report row, in order, for `SELECT " REPORT_COLUMNS " FROM reports r ...`: use it
  * in every query whose rows become report JSON (report_row_json reads them by the REPORT_COL_*
@@ -134,12 +135,8 @@ int report_parse_rfc3339(const char *s, double *out);
  * out-of-scope id (one answer for all three), 503/500 for the database. */
 int report_load_visible(http_req *r, long long *id, PGresult **res);
 
-typedef struct report_error {
-    int status;        /* HTTP status: 400, 404, 409, 413, 415, 422 ... */
-    const char *code;  /* static: "invalid_field", "missing_field", "invalid_location", ... */
-    const char *field; /* static or NULL: "location.lat", "client_id", ... */
-    char message[256];
-} report_error;
+/* An error answer of a report (status, static code, static field or NULL, message). */
+typedef shape_error report_error;
 
 /* Validates and creates one report from a JSON object (the body of POST /api/v1/reports) for
  * `actor` (NULL for Open311: no created_by) named `actor_name` in the audit trail ("patrol",

@@ -21,6 +21,8 @@
 #include "service/handlers.h"
 #include "service/params.h"
 #include "service/reports.h"
+#include "service/shapes.h"
+#include "service/vocab.h"
 
 enum {
     LIST_DEFAULT = 50,
@@ -30,12 +32,6 @@ enum {
     QB_MAXPARAMS = 12,
     QB_VALLEN = 192,
 };
-
-static const char *const statuses[] = {"new",      "acknowledged", "dispatched", "on_scene",
-                                       "resolved", "cancelled",    "duplicate",  NULL};
-static const char *const categories[] = {
-    "vagrant",        "beggar",         "lost_elderly", "minor",
-    "mental_illness", "injured_or_ill", "other",        NULL};
 
 /* The validated filters of one request. */
 typedef struct list_query {
@@ -92,9 +88,7 @@ static int qb_paramf(qbuild *q, const char *fmt, ...) {
 static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
     size_t n = strlen(prefix);
     char code12[13];
-    memcpy(code12, prefix, n);
-    memset(code12 + n, '0', 12 - n);
-    code12[12] = 0;
+    vocab_code12(prefix, 2, code12);
     const char *col = n == 12  ? "community_code"
                       : n == 9 ? "town_code"
                       : n == 6 ? "county_code"
@@ -119,37 +113,6 @@ static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
 
 /* ---- parsing the query string ---- */
 
-/* Comma-separated names, each one of allowed[], into a text[] literal "{a,b}". Returns 0 or -1. */
-static int parse_list(const char *in, const char *const *allowed, char *out, size_t outlen) {
-    size_t len = 0;
-    out[len++] = '{';
-    const char *p = in;
-    int count = 0;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        if (!e) e = p + strlen(p);
-        while (p < e && *p == ' ')
-            p++;
-        const char *t = e;
-        while (t > p && t[-1] == ' ')
-            t--;
-        int ok = 0;
-        for (int i = 0; allowed[i] && !ok; i++)
-            ok = strlen(allowed[i]) == (size_t)(t - p) &&
-                 memcmp(allowed[i], p, (size_t)(t - p)) == 0;
-        if (!ok || len + (size_t)(t - p) + 3 > outlen) return -1;
-        if (count++) out[len++] = ',';
-        memcpy(out + len, p, (size_t)(t - p));
-        len += (size_t)(t - p);
-        p = *e ? e + 1 : e;
-        if (*e && !*p) return -1; /* trailing comma */
-    }
-    if (!count) return -1;
-    out[len++] = '}';
-    out[len] = 0;
-    return 0;
-}
-
 /* Reads and validates every filter. Returns 0, or the status of the 400 already sent. */
 static int parse_query(http_req *r, list_query *q, int paged) {
     char v[256];
@@ -160,26 +123,20 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     int g, rc;
     if ((rc = param_crs(r, &q->crs))) return rc;
     g = GET("status");
-    if (g == -2 || (g == 0 && parse_list(v, statuses, q->statuses, sizeof q->statuses) != 0))
-        return http_error(
-            r, 400, "invalid_status", "status",
-            "status must be a comma-separated list of new, acknowledged, dispatched, on_scene, "
-            "resolved, cancelled, duplicate");
+    if (g == -2 ||
+        (g == 0 && vocab_parse_list(&VOCAB_REPORT_STATUS, v, q->statuses, sizeof q->statuses)))
+        return shape_vocab_error(r, "invalid_status", "status", &VOCAB_REPORT_STATUS, 1);
     g = GET("category");
-    if (g == -2 || (g == 0 && parse_list(v, categories, q->categories, sizeof q->categories) != 0))
-        return http_error(
-            r, 400, "invalid_category", "category",
-            "category must be a comma-separated list of vagrant, beggar, lost_elderly, minor, "
-            "mental_illness, injured_or_ill, other");
+    if (g == -2 ||
+        (g == 0 && vocab_parse_list(&VOCAB_CATEGORY, v, q->categories, sizeof q->categories)))
+        return shape_vocab_error(r, "invalid_category", "category", &VOCAB_CATEGORY, 1);
     g = GET("division");
     if (g == -2 || g == 0) {
         char code12[13];
-        size_t len = g == 0 ? strlen(v) : 0;
-        if (g == -2 || (len != 4 && len != 6 && len != 9 && len != 12) ||
-            auth_code12(v, code12) != 0)
+        if (g == -2 || vocab_code12(v, 4, code12) != 0)
             return http_error(r, 400, "invalid_division", "division",
                               "division must be a 4, 6, 9 or 12-digit division code");
-        auth_code_prefix(code12, q->division);
+        vocab_code_prefix(code12, q->division);
     }
     if ((rc = param_time(r, "since", NULL, q->since, sizeof q->since)) ||
         (rc = param_bbox(r, q->crs, q->bbox, &q->has_bbox)))

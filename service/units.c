@@ -23,8 +23,10 @@
 #include "service/params.h"
 #include "service/reports.h"
 #include "service/server.h"
+#include "service/shapes.h"
+#include "service/vocab.h"
 
-enum { MAX_FIXES = 1000, MAX_CANDIDATES = 50, FUTURE_SLACK_S = 300 };
+enum { MAX_CANDIDATES = 50, FUTURE_SLACK_S = 300 };
 
 /* ---- the in-memory unit table ---- */
 
@@ -247,7 +249,7 @@ int h_units_list(http_req *r) {
     int dn = http_query(r, "division", div, sizeof div);
     if ((rc = param_limit(r, &lim, &limit)) || (rc = param_cursor(r, "u1", &after))) return rc;
     auth_code_prefix(r->user.division_code, prefix);
-    if (dn == -2 || (dn >= 0 && auth_code12(div, code) != 0))
+    if (dn == -2 || (dn >= 0 && vocab_code12(div, 2, code) != 0))
         return http_error(r, 400, "invalid_field", "division",
                           "division must be a 4-12 digit code");
     if (dn >= 0) {
@@ -258,14 +260,8 @@ int h_units_list(http_req *r) {
         else
             snprintf(prefix, sizeof prefix, "%s", dp);
     }
-    static const char *const statuses[] = {"available", "dispatched", "on_scene", "busy",
-                                           "off_duty"};
-    int ok = !*status;
-    for (int i = 0; i < 5; i++)
-        ok |= strcmp(status, statuses[i]) == 0;
-    if (!ok)
-        return http_error(r, 400, "invalid_field", "status",
-                          "status must be one of available, dispatched, on_scene, busy, off_duty");
+    if (*status && vocab_find(&VOCAB_UNIT_STATUS, status) < 0)
+        return shape_vocab_error(r, "invalid_field", "status", &VOCAB_UNIT_STATUS, 0);
     char afters[24], lims[16], like[16];
     snprintf(afters, sizeof afters, "%lld", after);
     snprintf(lims, sizeof lims, "%d", limit + 1);
@@ -306,18 +302,9 @@ int h_units_get(http_req *r) {
 
 /* POST /api/v1/units {"name", "callsign"?, "station_id"} (staff): a unit of a station in scope. */
 int h_units_create(http_req *r) {
-    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send an object");
+    if (shape_check_reply(r, &SHAPE_UNIT_CREATE)) return r->status;
     json_t *jn = json_object_get(r->json, "name"), *jc = json_object_get(r->json, "callsign"),
            *js = json_object_get(r->json, "station_id");
-    if (!jn) return http_error(r, 400, "missing_field", "name", "name is required");
-    if (!json_is_string(jn) || !*json_string_value(jn) || strlen(json_string_value(jn)) > 90)
-        return http_error(r, 400, "invalid_field", "name", "name must be 1 to 90 bytes");
-    if (jc && !json_is_null(jc) &&
-        (!json_is_string(jc) || !*json_string_value(jc) || strlen(json_string_value(jc)) > 30))
-        return http_error(r, 400, "invalid_field", "callsign", "callsign must be 1 to 30 bytes");
-    if (!js) return http_error(r, 400, "missing_field", "station_id", "station_id is required");
-    if (!json_is_integer(js) || json_integer_value(js) <= 0)
-        return http_error(r, 400, "invalid_field", "station_id", "station_id must be an id");
     char sid[24];
     snprintf(sid, sizeof sid, "%lld", (long long)json_integer_value(js));
     const char *ps[] = {sid};
@@ -361,13 +348,8 @@ int h_units_status(http_req *r) {
     long long id;
     PGresult *q = NULL;
     int rc;
-    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send an object");
-    json_t *js = json_object_get(r->json, "status");
-    if (!js) return http_error(r, 400, "missing_field", "status", "status is required");
-    const char *st = json_string_value(js);
-    if (!st || (strcmp(st, "available") && strcmp(st, "busy") && strcmp(st, "off_duty")))
-        return http_error(r, 400, "invalid_field", "status",
-                          "status must be one of available, busy, off_duty");
+    if (shape_check_reply(r, &SHAPE_UNIT_STATUS)) return r->status;
+    const char *st = json_string_value(json_object_get(r->json, "status"));
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     PQclear(q);
     q = NULL;
@@ -437,58 +419,38 @@ static int fix_cmp(const void *a, const void *b) {
     return x->ord - y->ord;
 }
 
-/* Optional number field within [lo, hi] into *out (NAN when absent or null). Returns 0 or -1. */
-static int opt_num(json_t *o, const char *name, double lo, double hi, double *out) {
+/* Number field `name` of o into *out: NAN when absent or null (the shape checked it). */
+static void opt_num(json_t *o, const char *name, double *out) {
     json_t *v = json_object_get(o, name);
-    *out = NAN;
-    if (!v || json_is_null(v)) return 0;
-    if (!json_is_number(v)) return -1;
-    double d = json_number_value(v);
-    if (!isfinite(d) || d < lo || d > hi) return -1;
-    *out = d;
-    return 0;
+    *out = json_is_number(v) ? json_number_value(v) : NAN;
 }
 
 /* Validates fix i of the request into *f. Returns 0, or the status of the 400 sent. */
 static int parse_fix(http_req *r, json_t *o, int i, fix *f, double oldest, double newest) {
-    char field[48];
+    char field[64];
+    shape_error e;
     memset(f, 0, sizeof *f);
     f->ord = i;
+    if (shape_check(&SHAPE_POSITION, o, &e) != 0) {
+        snprintf(field, sizeof field, "positions[%d]%s%s", i, e.field ? "." : "",
+                 e.field ? e.field : "");
+        return http_error(r, e.status, e.code, field, "%s", e.message);
+    }
 #define BAD(name, ...)                                                                             \
     (snprintf(field, sizeof field, "positions[%d]%s", i, name),                                    \
      http_error(r, 400, "invalid_field", field, __VA_ARGS__))
-    if (!json_is_object(o)) return BAD("", "a position must be an object");
     json_t *loc = json_object_get(o, "location");
-    if (!json_is_object(loc)) return BAD(".location", "location must be an object");
-    json_t *jlon = json_object_get(loc, "lon"), *jlat = json_object_get(loc, "lat");
-    double lon = json_number_value(jlon), lat = json_number_value(jlat);
-    if (!json_is_number(jlon) || !isfinite(lon) || lon < -180 || lon > 180)
-        return BAD(".location.lon", "location.lon must be a number within -180..180");
-    if (!json_is_number(jlat) || !isfinite(lat) || lat < -90 || lat > 90)
-        return BAD(".location.lat", "location.lat must be a number within -90..90");
+    double lon = json_number_value(json_object_get(loc, "lon"));
+    double lat = json_number_value(json_object_get(loc, "lat"));
     gis_crs crs = GIS_CRS_WGS84;
-    json_t *jc = json_object_get(loc, "crs");
-    if (jc && !json_is_null(jc) &&
-        (!json_is_string(jc) || gis_crs_parse(json_string_value(jc), &crs) != 0))
-        return BAD(".location.crs", "crs must be one of wgs84, cgcs2000, gcj02, bd09");
+    gis_crs_parse(json_string_value(json_object_get(loc, "crs")), &crs);
     if (gis_to_wgs84(crs, lon, lat, &f->lon, &f->lat) != 0)
         return BAD(".location", "the location cannot be converted to WGS-84");
-    double acc_in_loc;
-    if (opt_num(loc, "accuracy_m", 0, 100000, &acc_in_loc) ||
-        opt_num(o, "accuracy_m", 0, 100000, &f->acc))
-        return BAD(".accuracy_m", "accuracy_m must be a number 0..100000");
-    if (isnan(f->acc)) f->acc = acc_in_loc;
-    if (opt_num(o, "speed_mps", 0, 1000, &f->speed))
-        return BAD(".speed_mps", "speed_mps must be a number 0..1000");
-    if (opt_num(o, "heading", 0, 360, &f->heading))
-        return BAD(".heading", "heading must be a number 0..360");
-    json_t *ja = json_object_get(o, "at");
-    if (!ja) {
-        snprintf(field, sizeof field, "positions[%d].at", i);
-        return http_error(r, 400, "missing_field", field, "at is required");
-    }
-    if (!json_is_string(ja) || params_rfc3339(json_string_value(ja), &f->at) != 0)
-        return BAD(".at", "at must be an RFC 3339 date-time with offset");
+    opt_num(o, "accuracy_m", &f->acc);
+    if (isnan(f->acc)) opt_num(loc, "accuracy_m", &f->acc);
+    opt_num(o, "speed_mps", &f->speed);
+    opt_num(o, "heading", &f->heading);
+    params_rfc3339(json_string_value(json_object_get(o, "at")), &f->at);
     if (f->at > newest) return BAD(".at", "at is in the future");
     if (f->at < oldest) return BAD(".at", "at is older than the positions kept");
 #undef BAD
@@ -664,15 +626,9 @@ int h_units_positions(http_req *r) {
     fix *v = NULL;
     PGresult *q = NULL;
     int rc, oom;
-    if (!json_is_object(r->json)) return http_error(r, 400, "invalid_body", NULL, "send an object");
+    if (shape_check_reply(r, &SHAPE_POSITIONS)) return r->status;
     json_t *arr = json_object_get(r->json, "positions");
-    if (!json_is_array(arr))
-        return http_error(r, 400, "invalid_field", "positions", "positions must be an array");
     size_t n = json_array_size(arr);
-    if (n > MAX_FIXES)
-        return http_error(r, 413, "too_many_positions", "positions",
-                          "at most %d positions per request", MAX_FIXES);
-    if (n == 0) return http_error(r, 400, "invalid_field", "positions", "positions is empty");
     umem u;
     if ((rc = param_path_id(r, 0, "unit", &id)) || (rc = positions_unit(r, id, &u))) return rc;
 
