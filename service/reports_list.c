@@ -26,7 +26,7 @@ enum {
     LIST_MAX = 500,
     EXPORT_PAGE = 1000,
     EXPORT_CAP = 100000, /* rows in one export; narrow the filters for more */
-    QB_MAXPARAMS = 12,
+    QB_MAXPARAMS = 16,
     QB_VALLEN = 192,
 };
 
@@ -107,13 +107,8 @@ static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
         return;
     }
     int p = qb_param(q, prefix);
-    qb_sql(q,
-           " AND (left(coalesce(r.community_code, r.town_code, r.county_code, r.city_code), %zu) = "
-           "$%d%s)",
-           n, p,
-           outside_ok && n <= 4
-               ? " OR coalesce(r.community_code, r.town_code, r.county_code, r.city_code) IS NULL"
-               : "");
+    qb_sql(q, " AND (left(" MOST_LOCAL("r") ", %zu) = $%d%s)", n, p,
+           outside_ok && n <= 4 ? " OR " MOST_LOCAL("r") " IS NULL" : "");
 }
 
 /* ---- parsing the query string ---- */
@@ -255,14 +250,16 @@ static int parse_query(http_req *r, list_query *q, int paged) {
             r, 400, "invalid_category", "category",
             "category must be a comma-separated list of vagrant, beggar, lost_elderly, minor, "
             "mental_illness, injured_or_ill, other");
-    g = GET("division");
+    const char *dname = "within"; /* API.md's name; division= is the same filter */
+    g = GET("within");
+    if (g == -1) g = GET(dname = "division");
     if (g == -2 || g == 0) {
         char code12[13];
         size_t len = g == 0 ? strlen(v) : 0;
         if (g == -2 || (len != 4 && len != 6 && len != 9 && len != 12) ||
             auth_code12(v, code12) != 0)
-            return http_error(r, 400, "invalid_division", "division",
-                              "division must be a 4, 6, 9 or 12-digit division code");
+            return http_error(r, 400, "invalid_division", dname,
+                              "%s must be a 4, 6, 9 or 12-digit division code", dname);
         auth_code_prefix(code12, q->division);
     }
     g = GET("since");
@@ -275,12 +272,14 @@ static int parse_query(http_req *r, list_query *q, int paged) {
             r, 400, "invalid_bbox", "bbox",
             "bbox must be minlon,minlat,maxlon,maxlat (in the request's crs, min <= max)");
     q->has_bbox = g == 0;
+    int max = paged ? LIST_MAX : EXPORT_CAP;
+    if (!paged) q->limit = EXPORT_CAP;
+    g = GET("limit");
+    if (g == -2 || (g == 0 && (!digits(v, n) || n > 6 || atoi(v) < 1 || atoi(v) > max)))
+        return http_error(r, 400, "invalid_limit", "limit", "limit must be an integer from 1 to %d",
+                          max);
+    if (g == 0) q->limit = atoi(v);
     if (paged) {
-        g = GET("limit");
-        if (g == -2 || (g == 0 && (!digits(v, n) || n > 4 || atoi(v) < 1 || atoi(v) > LIST_MAX)))
-            return http_error(r, 400, "invalid_limit", "limit",
-                              "limit must be an integer from 1 to %d", LIST_MAX);
-        if (g == 0) q->limit = atoi(v);
         g = GET("cursor");
         if (g == -2 || (g == 0 && list_cursor_decode("r1", v, &q->before_id) != 0))
             return http_error(r, 400, "invalid_cursor", "cursor",
@@ -290,14 +289,25 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     return 0;
 }
 
-/* Builds `SELECT REPORT_COLUMNS FROM reports r WHERE <scope> <filters> AND id < before ORDER BY id
- * DESC LIMIT rows` for the user of r. <scope> is report_row_visible() in indexable form: the user's
- * division, or made by the user; callers still check every row with report_row_visible(). */
+/* Builds `SELECT REPORT_COLUMNS[, possible_duplicates] FROM reports r WHERE <scope> <filters> AND
+ * id < before ORDER BY id DESC LIMIT rows` for the user of r. <scope> is report_row_visible() in
+ * indexable form: the user's division, or made by the user; callers still check every row with
+ * report_row_visible(). With dups, column REPORT_NCOLS holds each row's possible_duplicates (the
+ * meaning of a single read, DUPS_EXPR) in the same statement. */
 static void build_select(const http_req *r, const list_query *q, long long before_id, int rows,
-                         qbuild *qb) {
+                         int dups, qbuild *qb) {
     char prefix[13];
     memset(qb, 0, sizeof *qb);
-    qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
+    if (dups) {
+        report_dups_params dp;
+        report_dups_params_fill(&dp, &r->app->cfg, &r->user);
+        qb_param(qb, dp.window), qb_param(qb, dp.radius), qb_param(qb, dp.prefix);
+        qb_param(qb, dp.uid);
+        qb_sql(qb, "SELECT " REPORT_COLUMNS
+                   ", " DUPS_EXPR("$1", "$2", "$3", "$4") " FROM reports r WHERE true");
+    } else {
+        qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
+    }
     auth_code_prefix(r->user.division_code, prefix);
     qb_sql(qb, " AND ((true");
     qb_within(qb, prefix, 1);
@@ -321,10 +331,10 @@ static void build_select(const http_req *r, const list_query *q, long long befor
 
 /* Runs one page. NULL on failure: the reply (400 for a time PostgreSQL refuses, else the database
  * error) has been sent and *rc holds its status. */
-static PGresult *run_page(http_req *r, const list_query *q, long long before_id, int rows,
+static PGresult *run_page(http_req *r, const list_query *q, long long before_id, int rows, int dups,
                           int *rc) {
     qbuild qb;
-    build_select(r, q, before_id, rows, &qb);
+    build_select(r, q, before_id, rows, dups, &qb);
     PGresult *res = db_exec_dynamic(r->w, qb.sql, qb.n, qb.params);
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && q->since[0] && !r->w->db_down)
@@ -340,7 +350,7 @@ int h_reports_list(http_req *r) {
     list_query q;
     int rc = parse_query(r, &q, 1);
     if (rc) return rc;
-    PGresult *res = run_page(r, &q, q.before_id, q.limit + 1, &rc);
+    PGresult *res = run_page(r, &q, q.before_id, q.limit + 1, 1, &rc);
     if (!res) return rc;
     int n = PQntuples(res), more = n > q.limit;
     if (more) n = q.limit;
@@ -351,7 +361,11 @@ int h_reports_list(http_req *r) {
         if (!report_row_visible(&r->user, res, i))
             continue; /* the SQL scope already excludes these */
         json_t *item = report_row_json(res, i, q.crs);
-        if (item) json_array_append_new(items, item);
+        if (item) {
+            json_object_set_new(item, "possible_duplicates",
+                                rj_parse_or(rj_val(res, i, REPORT_NCOLS), json_array()));
+            json_array_append_new(items, item);
+        }
         ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
     }
     if (nids && audit_read(r, AUDIT_REPORT_LIST, ids, nids) != 0) {
@@ -490,20 +504,21 @@ static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
     json_decref(person);
 }
 
-/* A GeoJSON Feature: geometry in WGS-84 [lon, lat] (RFC 7946 allows no other CRS), properties the
- * report JSON without its location object (accuracy_m kept). Open311 contact data is never in a
- * report row's JSON. */
-static void geojson_feature(buf *b, PGresult *res, int i, int first) {
-    json_t *rep = report_row_json(res, i, GIS_CRS_WGS84);
+/* A GeoJSON Feature: geometry [lon, lat] always in WGS-84 (RFC 7946 section 4: a GeoJSON reader
+ * may assume nothing else), properties the report JSON with accuracy_m at the top and its
+ * `location` {lon,lat,crs} in the request's ?crs= (API.md: any response carrying coordinates
+ * honours it; a map on GCJ-02 tiles reads it there). Open311 contact data is never in a report
+ * row's JSON. */
+static void geojson_feature(buf *b, PGresult *res, int i, int first, gis_crs crs) {
+    json_t *rep = report_row_json(res, i, crs);
     if (!rep) {
         b->oom = 1;
         return;
     }
     json_t *acc = json_object_get(json_object_get(rep, "location"), "accuracy_m");
     json_object_set(rep, "accuracy_m", acc ? acc : json_null());
-    json_object_del(rep, "location");
-    double lon = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
-           lat = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
+    double lon = report_coord_out(strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL)),
+           lat = report_coord_out(strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL));
     json_t *f = json_pack("{s:s,s:O,s:{s:s,s:[f,f]},s:o}", "type", "Feature", "id",
                           json_object_get(rep, "id"), "geometry", "type", "Point", "coordinates",
                           lon, lat, "properties", rep);
@@ -536,7 +551,7 @@ static int export_reports(http_req *r, int fmt) {
     list_query q;
     int rc = parse_query(r, &q, 0);
     if (rc) return rc;
-    PGresult *res = run_page(r, &q, 0, EXPORT_PAGE, &rc);
+    PGresult *res = run_page(r, &q, 0, q.limit < EXPORT_PAGE ? q.limit : EXPORT_PAGE, 0, &rc);
     if (!res) return rc;
     const char *ctype =
         fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8";
@@ -565,12 +580,12 @@ static int export_reports(http_req *r, int fmt) {
     while (res) {
         int n = PQntuples(res);
         size_t nids = 0;
-        for (int i = 0; i < n && total < EXPORT_CAP; i++) {
+        for (int i = 0; i < n && total < q.limit; i++) {
             if (!report_row_visible(&r->user, res, i)) continue;
             if (fmt == FMT_CSV)
                 csv_row(&b, res, i, q.crs);
             else
-                geojson_feature(&b, res, i, total == 0);
+                geojson_feature(&b, res, i, total == 0, q.crs);
             ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
             total++;
         }
@@ -601,10 +616,10 @@ static int export_reports(http_req *r, int fmt) {
             ok = 0;
             break;
         }
-        if (n < EXPORT_PAGE || total >= EXPORT_CAP) break;
-        int want = EXPORT_CAP - total < EXPORT_PAGE ? EXPORT_CAP - total : EXPORT_PAGE;
+        if (n < EXPORT_PAGE || total >= q.limit) break;
+        int want = q.limit - total < EXPORT_PAGE ? q.limit - total : EXPORT_PAGE;
         qbuild qb;
-        build_select(r, &q, last, want < EXPORT_PAGE ? want : EXPORT_PAGE, &qb);
+        build_select(r, &q, last, want, 0, &qb);
         res = db_exec_dynamic(r->w, qb.sql, qb.n, qb.params);
         if (!res) {
             http_count_db_error();

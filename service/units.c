@@ -418,25 +418,6 @@ int h_units_status(http_req *r) {
     return http_json(r, 200, o);
 }
 
-int units_follow_report(worker *w, const char *unit_id, const char *type) {
-    const char *to = NULL, *from = NULL;
-    if (strcmp(type, "dispatch") == 0)
-        to = "dispatched", from = "{available}";
-    else if (strcmp(type, "arrive") == 0)
-        to = "on_scene", from = "{dispatched}";
-    else if (!strcmp(type, "resolve") || !strcmp(type, "cancel") || !strcmp(type, "mark_duplicate"))
-        to = "available", from = "{dispatched,on_scene,busy}";
-    if (!to || !unit_id) return 0;
-    const char *p[] = {unit_id, to, from, type};
-    return db_command(
-        w,
-        "WITH u AS (UPDATE units SET status = $2::text, updated_at = now()"
-        " WHERE id = $1::bigint AND status = ANY ($3::text[]) RETURNING *)"
-        " INSERT INTO events (kind, entity_id, division_code, payload)"
-        " SELECT 'unit.updated', u.id, u.division_code, " UNIT_PAYLOAD("u", "$4::text") " FROM u",
-        4, p);
-}
-
 /* ---- positions ---- */
 
 typedef struct fix {
