@@ -343,7 +343,14 @@ static int apply(event_ctx *c, const event_req *e) {
     PQclear(up);
     if (!moved) /* cannot happen under FOR UPDATE; keep the guarantee anyway */
         return http_error(c->r, 409, "invalid_transition", "type", "the report changed meanwhile");
-    if (events_append_report(w, "report.updated", c->id, event_name, NULL) != 0) return -1;
+    char extra[64] = ""; /* an escalation tells where it came from, as the thread's does */
+    if (e->tr->needs == NEEDS_PARENT) {
+        const char *from_station = rj_val(c->cur, 0, REPORT_COL_STATION_ID);
+        snprintf(extra, sizeof extra, "{\"from_station\":%s}",
+                 from_station ? from_station : "null");
+    }
+    if (events_append_report(w, "report.updated", c->id, event_name, *extra ? extra : NULL) != 0)
+        return -1;
     return unit_follows(w, *c->unit ? c->unit : rj_val(c->cur, 0, REPORT_COL_UNIT_ID), e->tr);
 }
 
