@@ -464,8 +464,90 @@ static void put_names(json_t *rep, item *it) {
         json_object_set_new(st, "name", json_string(it->station_name));
 }
 
+/* The insert statement for the records recs (one: insert_one_sql with plain parameters; more:
+ * insert_sql with a jsonb recordset). Returns its result, or NULL on failure (w->err). */
+static PGresult *run_insert(worker *w, const auth_user *actor, const char *actor_name,
+                            const char *source, json_t *recs) {
+    char actor_id[24], window[16], radius[32], prefix[13] = "";
+    snprintf(actor_id, sizeof actor_id, "%lld", actor ? actor->id : 0);
+    if (actor) auth_code_prefix(actor->division_code, prefix);
+    const char *vis_prefix = actor ? prefix : NULL, *vis_id = actor ? actor_id : NULL;
+    const char *by = actor && actor->id ? actor_id : NULL;
+    snprintf(window, sizeof window, "%d", w->app->cfg.dup_window_s);
+    snprintf(radius, sizeof radius, "%.3f", w->app->cfg.dup_radius_m);
+    PGresult *res = NULL;
+    if (json_array_size(recs) > 1) {
+        char *recs_s = json_dumps(recs, JSON_COMPACT);
+        if (!recs_s) return NULL;
+        const char *params[] = {recs_s, actor_name, by, window, radius, source, vis_prefix, vis_id};
+        res = db_exec(w, insert_sql, 8, params);
+        free(recs_s);
+        return res;
+    }
+    json_t *rec = json_array_get(recs, 0);
+    char *vals[NREC_KEYS];
+    const char *params[NREC_KEYS + 7];
+    int oom = 0;
+    for (int k = 0; k < NREC_KEYS; k++)
+        params[k] = vals[k] = param_text(json_object_get(rec, rec_keys[k]), &oom);
+    const char *tail[] = {source, by, actor_name, window, radius, vis_prefix, vis_id};
+    memcpy(params + NREC_KEYS, tail, sizeof tail);
+    if (!oom) res = db_exec(w, insert_one_sql, NREC_KEYS + 7, params);
+    for (int k = 0; k < NREC_KEYS; k++)
+        free(vals[k]);
+    if (oom) {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        snprintf(w->sqlstate, sizeof w->sqlstate, "53200");
+    }
+    return res;
+}
+
 static const char existing_sql[] =
     "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.client_id = ANY ($1::uuid[])";
+
+/* Reads the stored reports of the client_ids in lookup (items not created by this statement) and
+ * answers those items: existing (status 0), or 409 client_id_conflict when `actor` may not see
+ * the stored report (no data: it is not even turned into JSON). Returns 0, or -1 (w->err). */
+static int read_existing(worker *w, const auth_user *actor, item *items, size_t n, json_t *lookup) {
+    /* "{uuid,uuid}": UUIDs need no quoting */
+    char *lookup_s = malloc(3 + json_array_size(lookup) * 37), *p = lookup_s;
+    if (!lookup_s) return -1;
+    *p++ = '{';
+    for (size_t k = 0; k < json_array_size(lookup); k++) {
+        if (k) *p++ = ',';
+        memcpy(p, json_string_value(json_array_get(lookup, k)), 36);
+        p += 36;
+    }
+    *p++ = '}', *p = 0;
+    const char *params[] = {lookup_s};
+    PGresult *ex = db_exec(w, existing_sql, 1, params);
+    free(lookup_s);
+    if (!ex) return -1;
+    json_t *found = json_object();
+    for (int row = 0; row < PQntuples(ex); row++)
+        json_object_set_new(found, PQgetvalue(ex, row, REPORT_COL_CLIENT_ID),
+                            !actor || report_row_visible(actor, ex, row)
+                                ? report_row_json(ex, row, GIS_CRS_WGS84)
+                                : json_false());
+    PQclear(ex);
+    for (size_t i = 0; i < n; i++) {
+        json_t *rep;
+        if (items[i].status == 1 || !items[i].client_id_ok ||
+            !(rep = json_object_get(found, items[i].client_id)))
+            continue;
+        if (json_is_false(rep)) {
+            items[i].status = -1;
+            items[i].valid = 0;
+            fail(&items[i].err, 409, "client_id_conflict", "client_id",
+                 "this client_id belongs to another report; make a new one");
+            continue;
+        }
+        items[i].report = json_deep_copy(rep);
+        items[i].status = 0;
+    }
+    json_decref(found);
+    return 0;
+}
 
 /* Inserts every valid item of items[0..n) in one statement, then reads back the existing ones.
  * Items already answered (valid == 0 and client_id_ok == 0) are skipped. Returns 0, or -1 on a
@@ -473,48 +555,12 @@ static const char existing_sql[] =
 static int insert_items(worker *w, const auth_user *actor, const char *actor_name,
                         const char *source, item *items, size_t n) {
     int rc = -1;
-    PGresult *res = NULL, *ex = NULL;
+    PGresult *res = NULL;
     json_t *recs = json_array(), *created = json_object(), *lookup = json_array();
-    char *recs_s = NULL, *lookup_s = NULL;
     for (size_t i = 0; i < n; i++)
         if (items[i].valid) json_array_append(recs, items[i].rec);
     if (json_array_size(recs)) {
-        char actor_id[24], window[16], radius[32], prefix[13] = "";
-        snprintf(actor_id, sizeof actor_id, "%lld", actor ? actor->id : 0);
-        if (actor) auth_code_prefix(actor->division_code, prefix);
-        const char *vis_prefix = actor ? prefix : NULL, *vis_id = actor ? actor_id : NULL;
-        snprintf(window, sizeof window, "%d", w->app->cfg.dup_window_s);
-        snprintf(radius, sizeof radius, "%.3f", w->app->cfg.dup_radius_m);
-        if (json_array_size(recs) == 1) {
-            json_t *rec = json_array_get(recs, 0);
-            char *vals[NREC_KEYS];
-            const char *params[NREC_KEYS + 7];
-            int oom = 0;
-            for (int k = 0; k < NREC_KEYS; k++)
-                params[k] = vals[k] = param_text(json_object_get(rec, rec_keys[k]), &oom);
-            params[NREC_KEYS] = source;
-            params[NREC_KEYS + 1] = actor && actor->id ? actor_id : NULL;
-            params[NREC_KEYS + 2] = actor_name;
-            params[NREC_KEYS + 3] = window;
-            params[NREC_KEYS + 4] = radius;
-            params[NREC_KEYS + 5] = vis_prefix;
-            params[NREC_KEYS + 6] = vis_id;
-            if (!oom) res = db_exec(w, insert_one_sql, NREC_KEYS + 7, params);
-            for (int k = 0; k < NREC_KEYS; k++)
-                free(vals[k]);
-            if (oom) {
-                snprintf(w->err, sizeof w->err, "out of memory");
-                snprintf(w->sqlstate, sizeof w->sqlstate, "53200");
-            }
-            if (!res) goto done;
-        } else {
-            recs_s = json_dumps(recs, JSON_COMPACT);
-            if (!recs_s) goto done;
-            const char *params[] = {recs_s,     actor_name, actor && actor->id ? actor_id : NULL,
-                                    window,     radius,     source,
-                                    vis_prefix, vis_id};
-            if (!(res = db_exec(w, insert_sql, 8, params))) goto done;
-        }
+        if (!(res = run_insert(w, actor, actor_name, source, recs))) goto done;
         for (int row = 0; row < PQntuples(res); row++) {
             json_t *rep = report_row_json(res, row, GIS_CRS_WGS84);
             json_object_set_new(rep, "possible_duplicates",
@@ -534,46 +580,7 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
             json_array_append_new(lookup, json_string(items[i].client_id));
         }
     }
-    if (json_array_size(lookup)) {
-        /* "{uuid,uuid}": UUIDs need no quoting */
-        size_t len = 3 + json_array_size(lookup) * 37;
-        lookup_s = malloc(len);
-        if (!lookup_s) goto done;
-        char *p = lookup_s;
-        *p++ = '{';
-        for (size_t k = 0; k < json_array_size(lookup); k++) {
-            if (k) *p++ = ',';
-            memcpy(p, json_string_value(json_array_get(lookup, k)), 36);
-            p += 36;
-        }
-        *p++ = '}', *p = 0;
-        const char *params[] = {lookup_s};
-        if (!(ex = db_exec(w, existing_sql, 1, params))) goto done;
-        /* A replayed client_id of a report the actor may not see: 409 and no data (the stored
-         * report is not even turned into JSON). */
-        json_t *found = json_object();
-        for (int row = 0; row < PQntuples(ex); row++)
-            json_object_set_new(found, PQgetvalue(ex, row, REPORT_COL_CLIENT_ID),
-                                !actor || report_row_visible(actor, ex, row)
-                                    ? report_row_json(ex, row, GIS_CRS_WGS84)
-                                    : json_false());
-        for (size_t i = 0; i < n; i++) {
-            json_t *rep;
-            if (items[i].status != 1 && items[i].client_id_ok &&
-                (rep = json_object_get(found, items[i].client_id))) {
-                if (json_is_false(rep)) {
-                    items[i].status = -1;
-                    items[i].valid = 0;
-                    fail(&items[i].err, 409, "client_id_conflict", "client_id",
-                         "this client_id belongs to another report; make a new one");
-                    continue;
-                }
-                items[i].report = json_deep_copy(rep);
-                items[i].status = 0;
-            }
-        }
-        json_decref(found);
-    }
+    if (json_array_size(lookup) && read_existing(w, actor, items, n, lookup) != 0) goto done;
     /* A valid item neither created nor found: its twin in this statement was created by another
      * connection that then rolled back, or ... cannot happen with ON CONFLICT; report it. */
     for (size_t i = 0; i < n; i++)
@@ -584,10 +591,7 @@ static int insert_items(worker *w, const auth_user *actor, const char *actor_nam
         }
     rc = 0;
 done:
-    free(recs_s);
-    free(lookup_s);
     PQclear(res);
-    PQclear(ex);
     json_decref(recs);
     json_decref(created);
     json_decref(lookup);

@@ -404,103 +404,89 @@ static void csv_cell(buf *b, const char *s, int last) {
     buf_put(b, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
-static const char *const csv_header[] = {"id",
-                                         "client_id",
-                                         "status",
-                                         "category",
-                                         "lon",
-                                         "lat",
-                                         "crs",
-                                         "accuracy_m",
-                                         "observed_at",
-                                         "received_at",
-                                         "updated_at",
-                                         "description",
-                                         "people_count",
-                                         "person_sex",
-                                         "person_approx_age",
-                                         "person_appearance",
-                                         "person_name_if_known",
-                                         "city_code",
-                                         "city",
-                                         "county_code",
-                                         "county",
-                                         "town_code",
-                                         "town",
-                                         "community_code",
-                                         "community",
-                                         "outside",
-                                         "station_id",
-                                         "station",
-                                         "tier",
-                                         "ack_deadline",
-                                         "unit_id",
-                                         "outcome",
-                                         "duplicate_of",
-                                         "source",
-                                         NULL};
+/* The CSV columns, in order: a report column (REPORT_COL_*) as stored, or a cell made here. */
+enum { CSV_LON = -1, CSV_LAT = -2, CSV_CRS = -3, CSV_PERSON = -4, CSV_OUTSIDE = -5 };
+static const struct csv_col {
+    const char *name;
+    int col;            /* REPORT_COL_* or CSV_* */
+    const char *person; /* CSV_PERSON: the key of the person object */
+} csv_cols[] = {
+    {"id", REPORT_COL_ID, NULL},
+    {"client_id", REPORT_COL_CLIENT_ID, NULL},
+    {"status", REPORT_COL_STATUS, NULL},
+    {"category", REPORT_COL_CATEGORY, NULL},
+    {"lon", CSV_LON, NULL},
+    {"lat", CSV_LAT, NULL},
+    {"crs", CSV_CRS, NULL},
+    {"accuracy_m", REPORT_COL_ACCURACY_M, NULL},
+    {"observed_at", REPORT_COL_OBSERVED_AT, NULL},
+    {"received_at", REPORT_COL_RECEIVED_AT, NULL},
+    {"updated_at", REPORT_COL_UPDATED_AT, NULL},
+    {"description", REPORT_COL_DESCRIPTION, NULL},
+    {"people_count", REPORT_COL_PEOPLE_COUNT, NULL},
+    {"person_sex", CSV_PERSON, "sex"},
+    {"person_approx_age", CSV_PERSON, "approx_age"},
+    {"person_appearance", CSV_PERSON, "appearance"},
+    {"person_name_if_known", CSV_PERSON, "name_if_known"},
+    {"city_code", REPORT_COL_CITY_CODE, NULL},
+    {"city", REPORT_COL_CITY_NAME, NULL},
+    {"county_code", REPORT_COL_COUNTY_CODE, NULL},
+    {"county", REPORT_COL_COUNTY_NAME, NULL},
+    {"town_code", REPORT_COL_TOWN_CODE, NULL},
+    {"town", REPORT_COL_TOWN_NAME, NULL},
+    {"community_code", REPORT_COL_COMMUNITY_CODE, NULL},
+    {"community", REPORT_COL_COMMUNITY_NAME, NULL},
+    {"outside", CSV_OUTSIDE, NULL},
+    {"station_id", REPORT_COL_STATION_ID, NULL},
+    {"station", REPORT_COL_STATION_NAME, NULL},
+    {"tier", REPORT_COL_STATION_TIER, NULL},
+    {"ack_deadline", REPORT_COL_ACK_DEADLINE, NULL},
+    {"unit_id", REPORT_COL_UNIT_ID, NULL},
+    {"outcome", REPORT_COL_OUTCOME, NULL},
+    {"duplicate_of", REPORT_COL_DUPLICATE_OF, NULL},
+    {"source", REPORT_COL_SOURCE, NULL},
+};
+enum { CSV_NCOLS = sizeof csv_cols / sizeof csv_cols[0] };
 
-static const char *col(PGresult *res, int row, int c) {
-    return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+static void csv_header(buf *b) {
+    for (int k = 0; k < CSV_NCOLS; k++)
+        csv_cell(b, csv_cols[k].name, k + 1 == CSV_NCOLS);
+}
+
+/* A person field as text (approx_age is a number; strings as they are), "" when absent. */
+static const char *person_text(json_t *person, const char *key, char *tmp, size_t tmplen) {
+    json_t *v = json_object_get(person, key);
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v))
+        snprintf(tmp, tmplen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(tmp, tmplen, "%g", json_real_value(v));
+    else
+        return NULL;
+    return tmp;
 }
 
 static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
-    char lon[32] = "", lat[32] = "", ppl_age[32] = "";
-    double x = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
-           y = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
+    char lon[32] = "", lat[32] = "", tmp[32];
     double ox, oy;
-    if (gis_from_wgs84(crs, x, y, &ox, &oy) == 0) {
+    if (gis_from_wgs84(crs, strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
+                       strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL), &ox, &oy) == 0) {
         snprintf(lon, sizeof lon, "%.7f", ox);
         snprintf(lat, sizeof lat, "%.7f", oy);
     }
-    json_t *person = NULL;
-    const char *pj = col(res, i, REPORT_COL_PERSON);
-    if (pj) person = json_loads(pj, 0, NULL);
-    json_t *age = json_object_get(person, "approx_age");
-    if (json_is_integer(age))
-        snprintf(ppl_age, sizeof ppl_age, "%" JSON_INTEGER_FORMAT, json_integer_value(age));
-    else if (json_is_string(age))
-        snprintf(ppl_age, sizeof ppl_age, "%s", json_string_value(age));
-    else if (json_is_real(age))
-        snprintf(ppl_age, sizeof ppl_age, "%g", json_real_value(age));
-    const char *outside = col(res, i, REPORT_COL_OUTSIDE);
-    const char *cells[] = {col(res, i, REPORT_COL_ID),
-                           col(res, i, REPORT_COL_CLIENT_ID),
-                           col(res, i, REPORT_COL_STATUS),
-                           col(res, i, REPORT_COL_CATEGORY),
-                           lon,
-                           lat,
-                           gis_crs_name(crs),
-                           col(res, i, REPORT_COL_ACCURACY_M),
-                           col(res, i, REPORT_COL_OBSERVED_AT),
-                           col(res, i, REPORT_COL_RECEIVED_AT),
-                           col(res, i, REPORT_COL_UPDATED_AT),
-                           col(res, i, REPORT_COL_DESCRIPTION),
-                           col(res, i, REPORT_COL_PEOPLE_COUNT),
-                           json_string_value(json_object_get(person, "sex")),
-                           ppl_age,
-                           json_string_value(json_object_get(person, "appearance")),
-                           json_string_value(json_object_get(person, "name_if_known")),
-                           col(res, i, REPORT_COL_CITY_CODE),
-                           col(res, i, REPORT_COL_CITY_NAME),
-                           col(res, i, REPORT_COL_COUNTY_CODE),
-                           col(res, i, REPORT_COL_COUNTY_NAME),
-                           col(res, i, REPORT_COL_TOWN_CODE),
-                           col(res, i, REPORT_COL_TOWN_NAME),
-                           col(res, i, REPORT_COL_COMMUNITY_CODE),
-                           col(res, i, REPORT_COL_COMMUNITY_NAME),
-                           outside && *outside == 't' ? "true" : "false",
-                           col(res, i, REPORT_COL_STATION_ID),
-                           col(res, i, REPORT_COL_STATION_NAME),
-                           col(res, i, REPORT_COL_STATION_TIER),
-                           col(res, i, REPORT_COL_ACK_DEADLINE),
-                           col(res, i, REPORT_COL_UNIT_ID),
-                           col(res, i, REPORT_COL_OUTCOME),
-                           col(res, i, REPORT_COL_DUPLICATE_OF),
-                           col(res, i, REPORT_COL_SOURCE)};
-    size_t nc = sizeof cells / sizeof cells[0];
-    for (size_t k = 0; k < nc; k++)
-        csv_cell(b, cells[k], k + 1 == nc);
+    const char *pj = rj_val(res, i, REPORT_COL_PERSON);
+    json_t *person = pj ? json_loads(pj, 0, NULL) : NULL;
+    const char *outside = rj_val(res, i, REPORT_COL_OUTSIDE);
+    for (int k = 0; k < CSV_NCOLS; k++) {
+        const struct csv_col *c = &csv_cols[k];
+        const char *cell = c->col == CSV_LON       ? lon
+                           : c->col == CSV_LAT     ? lat
+                           : c->col == CSV_CRS     ? gis_crs_name(crs)
+                           : c->col == CSV_OUTSIDE ? (outside && *outside == 't' ? "true" : "false")
+                           : c->col == CSV_PERSON  ? person_text(person, c->person, tmp, sizeof tmp)
+                                                   : rj_val(res, i, c->col);
+        csv_cell(b, cell, k + 1 == CSV_NCOLS);
+    }
     json_decref(person);
 }
 
@@ -542,7 +528,24 @@ static int send_chunk(http_req *r, buf *b) {
     return rc < 0 ? -1 : 0;
 }
 
-/* Streams every matching row (up to EXPORT_CAP) with chunked transfer encoding, one database page
+/* Renders the visible rows of one page into b (up to q->limit in all, *total so far) and their ids
+ * into ids. Returns the number of ids. */
+static size_t export_rows(http_req *r, PGresult *res, const list_query *q, int fmt, buf *b,
+                          long long *ids, int *total) {
+    size_t nids = 0;
+    for (int i = 0; i < PQntuples(res) && *total < q->limit; i++) {
+        if (!report_row_visible(&r->user, res, i)) continue;
+        if (fmt == FMT_CSV)
+            csv_row(b, res, i, q->crs);
+        else
+            geojson_feature(b, res, i, *total == 0, q->crs);
+        ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+        (*total)++;
+    }
+    return nids;
+}
+
+/* Streams every matching row (up to ?limit=, at most EXPORT_CAP) with chunked transfer encoding, one database page
  * per chunk. The first page is read and audited before the headers go out, so a failure there is a
  * clean error reply; a later failure ends the stream without its last chunk (the client sees it
  * cut). Each page's reports are written to the audit trail (one row per page of EXPORT_PAGE)
@@ -553,11 +556,12 @@ static int export_reports(http_req *r, int fmt) {
     if (rc) return rc;
     PGresult *res = run_page(r, &q, 0, q.limit < EXPORT_PAGE ? q.limit : EXPORT_PAGE, 0, &rc);
     if (!res) return rc;
-    const char *ctype =
-        fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8";
-    const char *disp = fmt == FMT_CSV
-                           ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
-                           : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n";
+    static const char *const ctypes[] = {"application/geo+json; charset=utf-8",
+                                         "text/csv; charset=utf-8"};
+    static const char *const disps[] = {
+        "Content-Disposition: inline; filename=\"reports.geojson\"\r\n",
+        "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"};
+    const char *ctype = ctypes[fmt], *disp = disps[fmt];
     if (strcmp(r->method, "HEAD") == 0) { /* no data goes out: nothing to audit */
         http_begin_chunked(r, 200, ctype, disp);
         PQclear(res);
@@ -571,24 +575,14 @@ static int export_reports(http_req *r, int fmt) {
     buf b = {0};
     if (fmt == FMT_CSV) {
         buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
-        for (int k = 0; csv_header[k]; k++)
-            csv_cell(&b, csv_header[k], csv_header[k + 1] == NULL);
+        csv_header(&b);
     } else {
         buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     }
     int total = 0, ok = 1, head_sent = 0;
     while (res) {
         int n = PQntuples(res);
-        size_t nids = 0;
-        for (int i = 0; i < n && total < q.limit; i++) {
-            if (!report_row_visible(&r->user, res, i)) continue;
-            if (fmt == FMT_CSV)
-                csv_row(&b, res, i, q.crs);
-            else
-                geojson_feature(&b, res, i, total == 0, q.crs);
-            ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
-            total++;
-        }
+        size_t nids = export_rows(r, res, &q, fmt, &b, ids, &total);
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
         PQclear(res);
         res = NULL;
