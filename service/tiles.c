@@ -13,6 +13,7 @@
 #include "gis/coords.h"
 #include "service/db.h"
 #include "service/handlers.h"
+#include "service/report_json.h"
 #include "service/tiles.h"
 
 #define EXTENT 4096
@@ -53,7 +54,7 @@ static const char coverage_sql[] = TILE_CTE
 
 /* $7 the user's division prefix, $8 its length, $9 whether rows outside every division show. */
 #define SCOPE(code) " AND (left(" code ", $8::int) = $7::text OR ($9::bool AND " code " IS NULL))"
-#define REPORT_CODE "coalesce(r.community_code, r.town_code, r.county_code, r.city_code)"
+#define REPORT_CODE MOST_LOCAL("r")
 
 static const char reports_sql[] = TILE_CTE
     "SELECT ST_AsMVT(t, 'reports', 4096, 'geom', 'id') FROM (SELECT r.id, r.status, r.category,"
