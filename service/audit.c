@@ -19,6 +19,7 @@
 #include "service/handlers.h"
 #include "service/params.h"
 #include "service/reports.h"
+#include "service/vocab.h"
 
 enum { AUDIT_DEFAULT = 50, AUDIT_MAX = 500 };
 
@@ -84,7 +85,7 @@ int h_audit_list(http_req *r) {
         return rc;
     if (has_report) snprintf(report_s, sizeof report_s, "%lld", report);
     if (before) snprintf(before_s, sizeof before_s, "%lld", before);
-    auth_code_prefix(r->user.division_code, prefix);
+    vocab_code_prefix(r->user.division_code, prefix);
     snprintf(limit_s, sizeof limit_s, "%d", lim + 1);
     const char *p[] = {(r->user.role & ROLE_ADMIN) ? NULL : prefix,
                        *since ? since : NULL,

@@ -115,18 +115,10 @@ int auth_user_by_id(worker *w, const char *id, auth_user *u) {
                      id, u);
 }
 
-void auth_code_prefix(const char *code12, char *out) {
-    vocab_code_prefix(code12, out);
-}
-
 int auth_in_scope(const auth_user *u, const char *code12) {
     char prefix[13];
     vocab_code_prefix(u->division_code, prefix);
     return vocab_code_within(code12, prefix);
-}
-
-int auth_code12(const char *in, char out[13]) {
-    return vocab_code12(in, 2, out);
 }
 
 int auth_user_save(worker *w, const char *username, const char *password, const char *role,
@@ -143,7 +135,7 @@ int auth_user_save(worker *w, const char *username, const char *password, const 
                  "role must be one of patrol, community, dispatcher, supervisor, admin");
         return -1;
     }
-    if (auth_code12(division_code, code) != 0) {
+    if (vocab_code12(division_code, 2, code) != 0) {
         snprintf(err, errlen, "division code must have 4, 6, 9 or 12 digits");
         return -1;
     }

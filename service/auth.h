@@ -60,18 +60,9 @@ int auth_check_token(struct worker *w, const char *token, auth_user *u);
  * database failure (w->err). */
 int auth_user_by_id(struct worker *w, const char *id, auth_user *u);
 
-/* The significant prefix of a 12-digit division code: 3207 for a city, 320706 for a county,
- * 320706001 for a town, all 12 for a community. Writes it to out (13 bytes). Same as
- * vocab_code_prefix (the rule lives in vocab.c). */
-void auth_code_prefix(const char *code12, char *out);
-
 /* 1 when `code12` (a division of some tier, or NULL/"" for outside every division) lies within
  * the user's division. Outside the city is visible only to city-wide users. */
 int auth_in_scope(const auth_user *u, const char *code12);
-
-/* Normalises a 2/4/6/9/12-digit division code to 12 digits. Returns 0 or -1 when malformed.
- * Same as vocab_code12(in, 2, out). */
-int auth_code12(const char *in, char out[13]);
 
 /* Creates or updates (by username) a user after checking the password policy (`user add`).
  * Updating revokes every session of the user and forgets its sign-in failures; *revoked (may be

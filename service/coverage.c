@@ -26,6 +26,7 @@
 #include "service/params.h"
 #include "service/reports.h"
 #include "service/units.h"
+#include "service/vocab.h"
 
 enum { CACHE_SLOTS = 32, TRACK_GAP_S = 600, TRACK_GAP_M = 2000 };
 #define BUFFER_M 100.0
@@ -338,13 +339,13 @@ int h_coverage(http_req *r) {
                           "since must be in the past and within the %d days of positions kept",
                           keep);
     since = floor(since / 60) * 60;
-    if (dn == -2 || (dn >= 0 && auth_code12(dv, code) != 0))
+    if (dn == -2 || (dn >= 0 && vocab_code12(dv, 2, code) != 0))
         return http_error(r, 400, "invalid_field", "division",
                           "division must be a 4-12 digit code");
     if (dn < 0) snprintf(code, sizeof code, "%s", r->user.division_code);
     if (!auth_in_scope(&r->user, code))
         return http_error(r, 404, "not_found", "division", "no such division: %s", code);
-    auth_code_prefix(code, prefix);
+    vocab_code_prefix(code, prefix);
     time_t t = (time_t)since;
     struct tm tm;
     gmtime_r(&t, &tm);

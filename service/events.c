@@ -442,3 +442,15 @@ static int stream(http_req *r, long long after, long long fl) {
     buf_free(&out);
     return 200;
 }
+
+/* ---- writing events (below the reader: the shapes are in events.h) ---- */
+
+static const char append_report_sql[] = EVENTS_REPORT_INSERT(
+    "$1::text", "r", "$3::text",
+    "coalesce($4::jsonb, '{}'::jsonb)") " FROM reports r WHERE r.id = $2::bigint";
+
+int events_append_report(worker *w, const char *kind, const char *report_id, const char *event,
+                         const char *extra) {
+    const char *p[] = {kind, report_id, event, extra};
+    return db_command(w, append_report_sql, 4, p);
+}

@@ -313,21 +313,3 @@ int param_path_id(http_req *r, int i, const char *what, long long *out) {
         return http_error(r, 404, "not_found", NULL, "no such %s: %.40s", what, r->params[i]);
     return 0;
 }
-
-/* ---- names kept for other branches until the merge (see reports.h) ---- */
-
-int report_parse_id(const char *s, long long *out) {
-    return params_id(s, out);
-}
-
-int report_parse_rfc3339(const char *s, double *out) {
-    return params_rfc3339(s, out);
-}
-
-void list_cursor_encode(const char *tag, long long id, char *out, size_t outlen) {
-    params_cursor_encode(tag, id, out, outlen);
-}
-
-int list_cursor_decode(const char *tag, const char *in, long long *id) {
-    return params_cursor_decode(tag, in, id);
-}

@@ -24,7 +24,9 @@
 
 #include "service/audit.h"
 #include "service/db.h"
+#include "service/events.h"
 #include "service/handlers.h"
+#include "service/params.h"
 #include "service/reports.h"
 
 /* ---- JPEG ---- */
@@ -216,17 +218,16 @@ int h_photos_upload(http_req *r) {
     const char *p[] = {id, ctype, hex, uid, r->user.username, size};
     PGresult *res = db_exec(
         r->w,
-        "WITH rep AS (SELECT id, status, coalesce(community_code, town_code, county_code, city_code) AS code"
-        " FROM reports WHERE id = $1::bigint),"
+        "WITH rep AS (SELECT * FROM reports WHERE id = $1::bigint),"
         " ph AS (INSERT INTO photos (report_id, content_type, data, created_by)"
         " SELECT id, $2::text, $3::bytea, $4::bigint FROM rep RETURNING id, report_id, created_at),"
         " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
         " SELECT rep.id, 'photo_added', $4::bigint, $5::text, rep.status, rep.status,"
         " json_build_object('photo_id', ph.id, 'content_type', $2::text, 'bytes', $6::bigint) FROM rep, ph),"
-        " le AS (INSERT INTO events (kind, entity_id, division_code, payload)"
-        " SELECT 'report.updated', rep.id, rep.code, json_build_object('id', rep.id, 'status', rep.status,"
-        " 'event', 'photo_added', 'photo_id', ph.id, 'division_code', rep.code) FROM rep, ph)"
-        " SELECT ph.id, to_json(ph.created_at)#>>'{}' FROM ph",
+        " le AS (" EVENTS_REPORT_INSERT(
+            "'report.updated'", "rep", "'photo_added'",
+            "jsonb_build_object('photo_id', ph.id)") " FROM rep, ph)"
+                                                     " SELECT ph.id, to_json(ph.created_at)#>>'{}' FROM ph",
         6, p);
     free(hex);
     if (!res) return http_db_error(r);
@@ -282,7 +283,7 @@ int h_photos_get(http_req *r) {
     long long photo;
     int st = visible_report(r, id);
     if (st) return st;
-    if (report_parse_id(r->params[1], &photo) != 0)
+    if (params_id(r->params[1], &photo) != 0)
         return http_error(r, 404, "not_found", NULL, "no such photo: %.40s", r->params[1]);
     snprintf(pid, sizeof pid, "%lld", photo);
     const char *p[] = {pid, id};

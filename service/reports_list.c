@@ -29,7 +29,7 @@ enum {
     LIST_MAX = 500,
     EXPORT_PAGE = 1000,
     EXPORT_CAP = 100000, /* rows in one export; narrow the filters for more */
-    QB_MAXPARAMS = 12,
+    QB_MAXPARAMS = 16,
     QB_VALLEN = 192,
 };
 
@@ -102,13 +102,8 @@ static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
         return;
     }
     int p = qb_param(q, prefix);
-    qb_sql(q,
-           " AND (left(coalesce(r.community_code, r.town_code, r.county_code, r.city_code), %zu) = "
-           "$%d%s)",
-           n, p,
-           outside_ok && n <= 4
-               ? " OR coalesce(r.community_code, r.town_code, r.county_code, r.city_code) IS NULL"
-               : "");
+    qb_sql(q, " AND (left(" MOST_LOCAL("r") ", %zu) = $%d%s)", n, p,
+           outside_ok && n <= 4 ? " OR " MOST_LOCAL("r") " IS NULL" : "");
 }
 
 /* ---- parsing the query string ---- */
@@ -130,34 +125,49 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     if (g == -2 ||
         (g == 0 && vocab_parse_list(&VOCAB_CATEGORY, v, q->categories, sizeof q->categories)))
         return shape_vocab_error(r, "invalid_category", "category", &VOCAB_CATEGORY, 1);
-    g = GET("division");
+    const char *dname = "within"; /* API.md's name; division= is the same filter */
+    g = GET("within");
+    if (g == -1) g = GET(dname = "division");
     if (g == -2 || g == 0) {
         char code12[13];
         if (g == -2 || vocab_code12(v, 4, code12) != 0)
-            return http_error(r, 400, "invalid_division", "division",
-                              "division must be a 4, 6, 9 or 12-digit division code");
+            return http_error(r, 400, "invalid_division", dname,
+                              "%s must be a 4, 6, 9 or 12-digit division code", dname);
         vocab_code_prefix(code12, q->division);
     }
     if ((rc = param_time(r, "since", NULL, q->since, sizeof q->since)) ||
         (rc = param_bbox(r, q->crs, q->bbox, &q->has_bbox)))
         return rc;
-    static const param_limit_rule lim = {LIST_DEFAULT, 1, LIST_MAX};
-    if (paged &&
-        ((rc = param_limit(r, &lim, &q->limit)) || (rc = param_cursor(r, "r1", &q->before_id))))
+    /* a list pages (cursor); an export streams up to limit rows, EXPORT_CAP unless asked fewer */
+    static const param_limit_rule page = {LIST_DEFAULT, 1, LIST_MAX},
+                                  export = {EXPORT_CAP, 1, EXPORT_CAP};
+    if ((rc = param_limit(r, paged ? &page : &export, &q->limit)) ||
+        (paged && (rc = param_cursor(r, "r1", &q->before_id))))
         return rc;
 #undef GET
     return 0;
 }
 
-/* Builds `SELECT REPORT_COLUMNS FROM reports r WHERE <scope> <filters> AND id < before ORDER BY id
- * DESC LIMIT rows` for the user of r. <scope> is report_row_visible() in indexable form: the user's
- * division, or made by the user; callers still check every row with report_row_visible(). */
+/* Builds `SELECT REPORT_COLUMNS[, possible_duplicates] FROM reports r WHERE <scope> <filters> AND
+ * id < before ORDER BY id DESC LIMIT rows` for the user of r. <scope> is report_row_visible() in
+ * indexable form: the user's division, or made by the user; callers still check every row with
+ * report_row_visible(). With dups, column REPORT_NCOLS holds each row's possible_duplicates (the
+ * meaning of a single read, DUPS_EXPR) in the same statement. */
 static void build_select(const http_req *r, const list_query *q, long long before_id, int rows,
-                         qbuild *qb) {
+                         int dups, qbuild *qb) {
     char prefix[13];
     memset(qb, 0, sizeof *qb);
-    qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
-    auth_code_prefix(r->user.division_code, prefix);
+    if (dups) {
+        report_dups_params dp;
+        report_dups_params_fill(&dp, &r->app->cfg, &r->user);
+        qb_param(qb, dp.window), qb_param(qb, dp.radius), qb_param(qb, dp.prefix);
+        qb_param(qb, dp.uid);
+        qb_sql(qb, "SELECT " REPORT_COLUMNS
+                   ", " DUPS_EXPR("$1", "$2", "$3", "$4") " FROM reports r WHERE true");
+    } else {
+        qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
+    }
+    vocab_code_prefix(r->user.division_code, prefix);
     qb_sql(qb, " AND ((true");
     qb_within(qb, prefix, 1);
     qb_sql(qb, ") OR r.created_by = $%d::bigint)", qb_paramf(qb, "%lld", r->user.id));
@@ -180,10 +190,10 @@ static void build_select(const http_req *r, const list_query *q, long long befor
 
 /* Runs one page. NULL on failure: the reply (400 for a time PostgreSQL refuses, else the database
  * error) has been sent and *rc holds its status. */
-static PGresult *run_page(http_req *r, const list_query *q, long long before_id, int rows,
+static PGresult *run_page(http_req *r, const list_query *q, long long before_id, int rows, int dups,
                           int *rc) {
     qbuild qb;
-    build_select(r, q, before_id, rows, &qb);
+    build_select(r, q, before_id, rows, dups, &qb);
     PGresult *res = db_exec_dynamic(r->w, qb.sql, qb.n, qb.params);
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && q->since[0] && !r->w->db_down)
@@ -199,7 +209,7 @@ int h_reports_list(http_req *r) {
     list_query q;
     int rc = parse_query(r, &q, 1);
     if (rc) return rc;
-    PGresult *res = run_page(r, &q, q.before_id, q.limit + 1, &rc);
+    PGresult *res = run_page(r, &q, q.before_id, q.limit + 1, 1, &rc);
     if (!res) return rc;
     int n = PQntuples(res), more = n > q.limit;
     if (more) n = q.limit;
@@ -210,7 +220,11 @@ int h_reports_list(http_req *r) {
         if (!report_row_visible(&r->user, res, i))
             continue; /* the SQL scope already excludes these */
         json_t *item = report_row_json(res, i, q.crs);
-        if (item) json_array_append_new(items, item);
+        if (item) {
+            json_object_set_new(item, "possible_duplicates",
+                                rj_parse_or(rj_val(res, i, REPORT_NCOLS), json_array()));
+            json_array_append_new(items, item);
+        }
         ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
     }
     if (nids && audit_read(r, AUDIT_REPORT_LIST, ids, nids) != 0) {
@@ -249,120 +263,107 @@ static void csv_cell(buf *b, const char *s, int last) {
     buf_put(b, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
-static const char *const csv_header[] = {"id",
-                                         "client_id",
-                                         "status",
-                                         "category",
-                                         "lon",
-                                         "lat",
-                                         "crs",
-                                         "accuracy_m",
-                                         "observed_at",
-                                         "received_at",
-                                         "updated_at",
-                                         "description",
-                                         "people_count",
-                                         "person_sex",
-                                         "person_approx_age",
-                                         "person_appearance",
-                                         "person_name_if_known",
-                                         "city_code",
-                                         "city",
-                                         "county_code",
-                                         "county",
-                                         "town_code",
-                                         "town",
-                                         "community_code",
-                                         "community",
-                                         "outside",
-                                         "station_id",
-                                         "station",
-                                         "tier",
-                                         "ack_deadline",
-                                         "unit_id",
-                                         "outcome",
-                                         "duplicate_of",
-                                         "source",
-                                         NULL};
+/* The CSV columns, in order: a report column (REPORT_COL_*) as stored, or a cell made here. */
+enum { CSV_LON = -1, CSV_LAT = -2, CSV_CRS = -3, CSV_PERSON = -4, CSV_OUTSIDE = -5 };
+static const struct csv_col {
+    const char *name;
+    int col;            /* REPORT_COL_* or CSV_* */
+    const char *person; /* CSV_PERSON: the key of the person object */
+} csv_cols[] = {
+    {"id", REPORT_COL_ID, NULL},
+    {"client_id", REPORT_COL_CLIENT_ID, NULL},
+    {"status", REPORT_COL_STATUS, NULL},
+    {"category", REPORT_COL_CATEGORY, NULL},
+    {"lon", CSV_LON, NULL},
+    {"lat", CSV_LAT, NULL},
+    {"crs", CSV_CRS, NULL},
+    {"accuracy_m", REPORT_COL_ACCURACY_M, NULL},
+    {"observed_at", REPORT_COL_OBSERVED_AT, NULL},
+    {"received_at", REPORT_COL_RECEIVED_AT, NULL},
+    {"updated_at", REPORT_COL_UPDATED_AT, NULL},
+    {"description", REPORT_COL_DESCRIPTION, NULL},
+    {"people_count", REPORT_COL_PEOPLE_COUNT, NULL},
+    {"person_sex", CSV_PERSON, "sex"},
+    {"person_approx_age", CSV_PERSON, "approx_age"},
+    {"person_appearance", CSV_PERSON, "appearance"},
+    {"person_name_if_known", CSV_PERSON, "name_if_known"},
+    {"city_code", REPORT_COL_CITY_CODE, NULL},
+    {"city", REPORT_COL_CITY_NAME, NULL},
+    {"county_code", REPORT_COL_COUNTY_CODE, NULL},
+    {"county", REPORT_COL_COUNTY_NAME, NULL},
+    {"town_code", REPORT_COL_TOWN_CODE, NULL},
+    {"town", REPORT_COL_TOWN_NAME, NULL},
+    {"community_code", REPORT_COL_COMMUNITY_CODE, NULL},
+    {"community", REPORT_COL_COMMUNITY_NAME, NULL},
+    {"outside", CSV_OUTSIDE, NULL},
+    {"station_id", REPORT_COL_STATION_ID, NULL},
+    {"station", REPORT_COL_STATION_NAME, NULL},
+    {"tier", REPORT_COL_STATION_TIER, NULL},
+    {"ack_deadline", REPORT_COL_ACK_DEADLINE, NULL},
+    {"unit_id", REPORT_COL_UNIT_ID, NULL},
+    {"outcome", REPORT_COL_OUTCOME, NULL},
+    {"duplicate_of", REPORT_COL_DUPLICATE_OF, NULL},
+    {"source", REPORT_COL_SOURCE, NULL},
+};
+enum { CSV_NCOLS = sizeof csv_cols / sizeof csv_cols[0] };
 
-static const char *col(PGresult *res, int row, int c) {
-    return PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c);
+static void csv_header(buf *b) {
+    for (int k = 0; k < CSV_NCOLS; k++)
+        csv_cell(b, csv_cols[k].name, k + 1 == CSV_NCOLS);
+}
+
+/* A person field as text (approx_age is a number; strings as they are), "" when absent. */
+static const char *person_text(json_t *person, const char *key, char *tmp, size_t tmplen) {
+    json_t *v = json_object_get(person, key);
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v))
+        snprintf(tmp, tmplen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(tmp, tmplen, "%g", json_real_value(v));
+    else
+        return NULL;
+    return tmp;
 }
 
 static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
-    char lon[32] = "", lat[32] = "", ppl_age[32] = "";
-    double x = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
-           y = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
+    char lon[32] = "", lat[32] = "", tmp[32];
     double ox, oy;
-    if (gis_from_wgs84(crs, x, y, &ox, &oy) == 0) {
+    if (gis_from_wgs84(crs, strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
+                       strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL), &ox, &oy) == 0) {
         snprintf(lon, sizeof lon, "%.7f", ox);
         snprintf(lat, sizeof lat, "%.7f", oy);
     }
-    json_t *person = NULL;
-    const char *pj = col(res, i, REPORT_COL_PERSON);
-    if (pj) person = json_loads(pj, 0, NULL);
-    json_t *age = json_object_get(person, "approx_age");
-    if (json_is_integer(age))
-        snprintf(ppl_age, sizeof ppl_age, "%" JSON_INTEGER_FORMAT, json_integer_value(age));
-    else if (json_is_string(age))
-        snprintf(ppl_age, sizeof ppl_age, "%s", json_string_value(age));
-    else if (json_is_real(age))
-        snprintf(ppl_age, sizeof ppl_age, "%g", json_real_value(age));
-    const char *outside = col(res, i, REPORT_COL_OUTSIDE);
-    const char *cells[] = {col(res, i, REPORT_COL_ID),
-                           col(res, i, REPORT_COL_CLIENT_ID),
-                           col(res, i, REPORT_COL_STATUS),
-                           col(res, i, REPORT_COL_CATEGORY),
-                           lon,
-                           lat,
-                           gis_crs_name(crs),
-                           col(res, i, REPORT_COL_ACCURACY_M),
-                           col(res, i, REPORT_COL_OBSERVED_AT),
-                           col(res, i, REPORT_COL_RECEIVED_AT),
-                           col(res, i, REPORT_COL_UPDATED_AT),
-                           col(res, i, REPORT_COL_DESCRIPTION),
-                           col(res, i, REPORT_COL_PEOPLE_COUNT),
-                           json_string_value(json_object_get(person, "sex")),
-                           ppl_age,
-                           json_string_value(json_object_get(person, "appearance")),
-                           json_string_value(json_object_get(person, "name_if_known")),
-                           col(res, i, REPORT_COL_CITY_CODE),
-                           col(res, i, REPORT_COL_CITY_NAME),
-                           col(res, i, REPORT_COL_COUNTY_CODE),
-                           col(res, i, REPORT_COL_COUNTY_NAME),
-                           col(res, i, REPORT_COL_TOWN_CODE),
-                           col(res, i, REPORT_COL_TOWN_NAME),
-                           col(res, i, REPORT_COL_COMMUNITY_CODE),
-                           col(res, i, REPORT_COL_COMMUNITY_NAME),
-                           outside && *outside == 't' ? "true" : "false",
-                           col(res, i, REPORT_COL_STATION_ID),
-                           col(res, i, REPORT_COL_STATION_NAME),
-                           col(res, i, REPORT_COL_STATION_TIER),
-                           col(res, i, REPORT_COL_ACK_DEADLINE),
-                           col(res, i, REPORT_COL_UNIT_ID),
-                           col(res, i, REPORT_COL_OUTCOME),
-                           col(res, i, REPORT_COL_DUPLICATE_OF),
-                           col(res, i, REPORT_COL_SOURCE)};
-    size_t nc = sizeof cells / sizeof cells[0];
-    for (size_t k = 0; k < nc; k++)
-        csv_cell(b, cells[k], k + 1 == nc);
+    const char *pj = rj_val(res, i, REPORT_COL_PERSON);
+    json_t *person = pj ? json_loads(pj, 0, NULL) : NULL;
+    const char *outside = rj_val(res, i, REPORT_COL_OUTSIDE);
+    for (int k = 0; k < CSV_NCOLS; k++) {
+        const struct csv_col *c = &csv_cols[k];
+        const char *cell = c->col == CSV_LON       ? lon
+                           : c->col == CSV_LAT     ? lat
+                           : c->col == CSV_CRS     ? gis_crs_name(crs)
+                           : c->col == CSV_OUTSIDE ? (outside && *outside == 't' ? "true" : "false")
+                           : c->col == CSV_PERSON  ? person_text(person, c->person, tmp, sizeof tmp)
+                                                   : rj_val(res, i, c->col);
+        csv_cell(b, cell, k + 1 == CSV_NCOLS);
+    }
     json_decref(person);
 }
 
-/* A GeoJSON Feature: geometry in WGS-84 [lon, lat] (RFC 7946 allows no other CRS), properties the
- * report JSON without its location object (accuracy_m kept). Open311 contact data is never in a
- * report row's JSON. */
-static void geojson_feature(buf *b, PGresult *res, int i, int first) {
-    json_t *rep = report_row_json(res, i, GIS_CRS_WGS84);
+/* A GeoJSON Feature: geometry [lon, lat] always in WGS-84 (RFC 7946 section 4: a GeoJSON reader
+ * may assume nothing else), properties the report JSON with accuracy_m at the top and its
+ * `location` {lon,lat,crs} in the request's ?crs= (API.md: any response carrying coordinates
+ * honours it; a map on GCJ-02 tiles reads it there). Open311 contact data is never in a report
+ * row's JSON. */
+static void geojson_feature(buf *b, PGresult *res, int i, int first, gis_crs crs) {
+    json_t *rep = report_row_json(res, i, crs);
     if (!rep) {
         b->oom = 1;
         return;
     }
     json_t *acc = json_object_get(json_object_get(rep, "location"), "accuracy_m");
     json_object_set(rep, "accuracy_m", acc ? acc : json_null());
-    json_object_del(rep, "location");
-    double lon = strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
-           lat = strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL);
+    double lon = report_coord_out(strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL)),
+           lat = report_coord_out(strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL));
     json_t *f = json_pack("{s:s,s:O,s:{s:s,s:[f,f]},s:o}", "type", "Feature", "id",
                           json_object_get(rep, "id"), "geometry", "type", "Point", "coordinates",
                           lon, lat, "properties", rep);
@@ -386,36 +387,24 @@ static int send_chunk(http_req *r, buf *b) {
     return rc < 0 ? -1 : 0;
 }
 
-/* The start of an export: the CSV header line (after a UTF-8 BOM: spreadsheets then read the
- * Chinese text right), or the GeoJSON FeatureCollection's opening. */
-static void export_start(buf *b, int fmt) {
-    if (fmt == FMT_CSV) {
-        buf_str(b, "\xEF\xBB\xBF");
-        for (int k = 0; csv_header[k]; k++)
-            csv_cell(b, csv_header[k], csv_header[k + 1] == NULL);
-    } else {
-        buf_str(b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
-    }
-}
-
-/* Writes the rows of res that r's user may see to b (while *total < EXPORT_CAP, counting them in
- * *total) and their ids to ids. Returns how many it wrote. */
-static size_t export_rows(http_req *r, PGresult *res, int fmt, gis_crs crs, buf *b, long long *ids,
-                          int *total) {
+/* Renders the visible rows of one page into b (up to q->limit in all, *total so far) and their ids
+ * into ids. Returns the number of ids. */
+static size_t export_rows(http_req *r, PGresult *res, const list_query *q, int fmt, buf *b,
+                          long long *ids, int *total) {
     size_t nids = 0;
-    for (int i = 0; i < PQntuples(res) && *total < EXPORT_CAP; i++) {
+    for (int i = 0; i < PQntuples(res) && *total < q->limit; i++) {
         if (!report_row_visible(&r->user, res, i)) continue;
         if (fmt == FMT_CSV)
-            csv_row(b, res, i, crs);
+            csv_row(b, res, i, q->crs);
         else
-            geojson_feature(b, res, i, *total == 0);
+            geojson_feature(b, res, i, *total == 0, q->crs);
         ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
         (*total)++;
     }
     return nids;
 }
 
-/* Streams every matching row (up to EXPORT_CAP) with chunked transfer encoding, one database page
+/* Streams every matching row (up to ?limit=, at most EXPORT_CAP) with chunked transfer encoding, one database page
  * per chunk. The first page is read and audited before the headers go out, so a failure there is a
  * clean error reply; a later failure ends the stream without its last chunk (the client sees it
  * cut). Each page's reports are written to the audit trail (one row per page of EXPORT_PAGE)
@@ -424,13 +413,14 @@ static int export_reports(http_req *r, int fmt) {
     list_query q;
     int rc = parse_query(r, &q, 0);
     if (rc) return rc;
-    PGresult *res = run_page(r, &q, 0, EXPORT_PAGE, &rc);
+    PGresult *res = run_page(r, &q, 0, q.limit < EXPORT_PAGE ? q.limit : EXPORT_PAGE, 0, &rc);
     if (!res) return rc;
-    const char *ctype =
-        fmt == FMT_CSV ? "text/csv; charset=utf-8" : "application/geo+json; charset=utf-8";
-    const char *disp = fmt == FMT_CSV
-                           ? "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"
-                           : "Content-Disposition: inline; filename=\"reports.geojson\"\r\n";
+    static const char *const ctypes[] = {"application/geo+json; charset=utf-8",
+                                         "text/csv; charset=utf-8"};
+    static const char *const disps[] = {
+        "Content-Disposition: inline; filename=\"reports.geojson\"\r\n",
+        "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"};
+    const char *ctype = ctypes[fmt], *disp = disps[fmt];
     if (strcmp(r->method, "HEAD") == 0) { /* no data goes out: nothing to audit */
         http_begin_chunked(r, 200, ctype, disp);
         PQclear(res);
@@ -442,11 +432,16 @@ static int export_reports(http_req *r, int fmt) {
         return http_error(r, 500, "internal", NULL, "out of memory");
     }
     buf b = {0};
-    export_start(&b, fmt);
+    if (fmt == FMT_CSV) {
+        buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
+        csv_header(&b);
+    } else {
+        buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
+    }
     int total = 0, ok = 1, head_sent = 0;
     while (res) {
         int n = PQntuples(res);
-        size_t nids = export_rows(r, res, fmt, q.crs, &b, ids, &total);
+        size_t nids = export_rows(r, res, &q, fmt, &b, ids, &total);
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
         PQclear(res);
         res = NULL;
@@ -474,10 +469,10 @@ static int export_reports(http_req *r, int fmt) {
             ok = 0;
             break;
         }
-        if (n < EXPORT_PAGE || total >= EXPORT_CAP) break;
-        int want = EXPORT_CAP - total < EXPORT_PAGE ? EXPORT_CAP - total : EXPORT_PAGE;
+        if (n < EXPORT_PAGE || total >= q.limit) break;
+        int want = q.limit - total < EXPORT_PAGE ? q.limit - total : EXPORT_PAGE;
         qbuild qb;
-        build_select(r, &q, last, want < EXPORT_PAGE ? want : EXPORT_PAGE, &qb);
+        build_select(r, &q, last, want, 0, &qb);
         res = db_exec_dynamic(r->w, qb.sql, qb.n, qb.params);
         if (!res) {
             http_count_db_error();

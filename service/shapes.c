@@ -9,6 +9,7 @@
 
 #include "gis/coords.h"
 #include "service/http.h"
+#include "service/params.h"
 #include "service/reports.h"
 
 /* ---- formats ---- */
@@ -27,7 +28,7 @@ static int is_uuid(const char *s) {
 
 static int is_time(const char *s) {
     double t;
-    return report_parse_rfc3339(s, &t);
+    return params_rfc3339(s, &t);
 }
 
 static int is_crs(const char *s) {

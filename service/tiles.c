@@ -14,7 +14,9 @@
 #include "service/db.h"
 #include "service/handlers.h"
 #include "service/params.h"
+#include "service/report_json.h"
 #include "service/tiles.h"
+#include "service/vocab.h"
 
 #define EXTENT 4096
 #define BUFFER 64
@@ -54,7 +56,7 @@ static const char coverage_sql[] = TILE_CTE
 
 /* $7 the user's division prefix, $8 its length, $9 whether rows outside every division show. */
 #define SCOPE(code) " AND (left(" code ", $8::int) = $7::text OR ($9::bool AND " code " IS NULL))"
-#define REPORT_CODE "coalesce(r.community_code, r.town_code, r.county_code, r.city_code)"
+#define REPORT_CODE MOST_LOCAL("r")
 
 static const char reports_sql[] = TILE_CTE
     "SELECT ST_AsMVT(t, 'reports', 4096, 'geom', 'id') FROM (SELECT r.id, r.status, r.category,"
@@ -307,7 +309,7 @@ static int tile_make(http_req *r, const tile_req *t, unsigned char **data, size_
         break;
     default:
         sql = t->layer == L_REPORTS ? reports_sql : units_sql;
-        auth_code_prefix(r->user.division_code, prefix);
+        vocab_code_prefix(r->user.division_code, prefix);
         snprintf(plen, sizeof plen, "%zu", strlen(prefix));
         p[6] = prefix;
         p[7] = plen;

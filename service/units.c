@@ -248,13 +248,13 @@ int h_units_list(http_req *r) {
         return http_error(r, 400, "invalid_field", "status", "unknown status");
     int dn = http_query(r, "division", div, sizeof div);
     if ((rc = param_limit(r, &lim, &limit)) || (rc = param_cursor(r, "u1", &after))) return rc;
-    auth_code_prefix(r->user.division_code, prefix);
+    vocab_code_prefix(r->user.division_code, prefix);
     if (dn == -2 || (dn >= 0 && vocab_code12(div, 2, code) != 0))
         return http_error(r, 400, "invalid_field", "division",
                           "division must be a 4-12 digit code");
     if (dn >= 0) {
         char dp[13];
-        auth_code_prefix(code, dp);
+        vocab_code_prefix(code, dp);
         if (strncmp(dp, prefix, strlen(prefix)) != 0) /* outside: nothing there, as if empty */
             snprintf(prefix, sizeof prefix, "x");
         else
@@ -383,25 +383,6 @@ int h_units_status(http_req *r) {
     json_t *o = unit_row_json(q, 0, GIS_CRS_WGS84);
     PQclear(q);
     return http_json(r, 200, o);
-}
-
-int units_follow_report(worker *w, const char *unit_id, const char *type) {
-    const char *to = NULL, *from = NULL;
-    if (strcmp(type, "dispatch") == 0)
-        to = "dispatched", from = "{available}";
-    else if (strcmp(type, "arrive") == 0)
-        to = "on_scene", from = "{dispatched}";
-    else if (!strcmp(type, "resolve") || !strcmp(type, "cancel") || !strcmp(type, "mark_duplicate"))
-        to = "available", from = "{dispatched,on_scene,busy}";
-    if (!to || !unit_id) return 0;
-    const char *p[] = {unit_id, to, from, type};
-    return db_command(
-        w,
-        "WITH u AS (UPDATE units SET status = $2::text, updated_at = now()"
-        " WHERE id = $1::bigint AND status = ANY ($3::text[]) RETURNING *)"
-        " INSERT INTO events (kind, entity_id, division_code, payload)"
-        " SELECT 'unit.updated', u.id, u.division_code, " UNIT_PAYLOAD("u", "$4::text") " FROM u",
-        4, p);
 }
 
 /* ---- positions ---- */
@@ -716,7 +697,7 @@ int h_reports_candidates(http_req *r) {
     double px, py, pz, top[MAX_CANDIDATES + 1];
     int ntop = 0;
     char prefix[13];
-    auth_code_prefix(r->user.division_code, prefix);
+    vocab_code_prefix(r->user.division_code, prefix);
     size_t plen = strlen(prefix);
     unit_vector(lon, lat, &px, &py, &pz);
     cand *short_list = NULL;

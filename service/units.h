@@ -20,13 +20,6 @@
     ".position_at, 'position_epoch', extract(epoch FROM " X ".position_at)::float8, 'event', " EV  \
     ")"
 
-/* Moves unit `unit_id` (decimal text) along with its report inside the caller's open transaction:
- * type "dispatch" -> dispatched, "arrive" -> on_scene, "resolve"/"cancel"/"mark_duplicate" ->
- * available (only from dispatched, on_scene or busy); any other type changes nothing. Writes a
- * unit.updated event when the unit changed. The caller has checked the unit is available for a
- * dispatch (under FOR UPDATE). Returns 0, or -1 on a database failure (see w->err). */
-int units_follow_report(worker *w, const char *unit_id, const char *type);
-
 /* Loads every unit into the in-memory table (replacing it) from pg, as of event id `as_of` (events
  * with a higher id are applied afterwards). Returns 0 or -1 with err. */
 int units_mem_load(worker *w, long long as_of, char *err, size_t errlen);

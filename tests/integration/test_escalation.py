@@ -1,6 +1,7 @@
 """test_escalation.py - the escalation worker: with 1 s acknowledgement limits an unacknowledged report
 climbs its station chain (e.g. town -> county -> city) with 'escalated' audit rows; acknowledged reports
 stay; two patrold processes on one database escalate each report exactly once per tier; restarts resume."""
+import json
 import time
 import unittest
 
@@ -86,6 +87,18 @@ class EscalationTest(unittest.TestCase):
         # the API shows the new station
         g = srv.request("GET", "/api/v1/reports/%d" % rep["id"], token=srv.login("supervisor")).json()
         self.assertEqual(g["responsible_station"]["tier"], "city")
+        # the thread's live events have the one report-event shape (what a map needs)
+        pays = [r["p"] for r in self.db.sql("SELECT payload AS p FROM events WHERE entity_id = %s AND"
+                                             " payload->>'event' = 'escalated' ORDER BY id", rep["id"])]
+        codes = {d["level"] + "_code": d["code"] for d in g["divisions"]}
+        for p, hop in zip(pays, zip(chain, chain[1:])):
+            p = p if isinstance(p, dict) else json.loads(p)
+            self.assertEqual((p["id"], p["status"], p["category"]), (rep["id"], "new", rep["category"]))
+            self.assertAlmostEqual(p["lon"], rep["location"]["lon"], places=6)
+            self.assertAlmostEqual(p["lat"], rep["location"]["lat"], places=6)
+            for level in ("city", "county", "town", "community"):
+                self.assertEqual(p[level + "_code"], codes.get(level + "_code"))
+            self.assertEqual((p["from_station"], p["station_id"], p["tier"]), (hop[0]["id"], hop[1]["id"], hop[1]["tier"]))
         # the acknowledged one never moved
         self.assertEqual(escalations(self.db, acked["id"]), [])
         self.assertEqual(self.db.value("SELECT station_id FROM reports WHERE id = %s", acked["id"]),

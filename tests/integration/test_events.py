@@ -9,6 +9,7 @@ import time
 import unittest
 
 import harness
+from test_photos import png
 from test_reports import interior_point, new_body, point_in_haizhou
 
 
@@ -243,6 +244,46 @@ class EventsTest(unittest.TestCase):
         got = s.collect(lambda g: any(of_report(e, rid) for e in g), timeout=5)
         self.assertTrue(any(of_report(e, rid) for e in got))
         self.assertFalse(any(e["id"] == id3 for e in got))
+
+    def test_report_event_shape(self):
+        """Every report event (created, a photo, an escalation) carries what a map needs, in one
+        shape: id, status, category, position, the four division codes, the station."""
+        s = self.stream(self.a, "dispatcher")
+        self.wait_ready(s)
+        rid = self.report(self.a, self.hz, user="dispatcher")
+        up = self.a.request("POST", "/api/v1/reports/%d/photos" % rid, body=png(),
+                            headers={"Content-Type": "image/png"}, token=self.tok["dispatcher"])
+        self.assertEqual(up.status, 201, up)
+        esc = self.a.request("POST", "/api/v1/reports/%d/events" % rid, json_body={"type": "escalate"},
+                             token=self.tok["dispatcher"])
+        self.assertEqual(esc.status, 200, esc)
+        got = s.collect(lambda g: len([e for e in g if of_report(e, rid)]) >= 3)
+        evs = {e["data"]["payload"]["event"]: e for e in got if of_report(e, rid)}
+        self.assertEqual(set(evs), {"created", "photo_added", "escalated"}, got)
+        self.assertEqual(evs["created"]["event"], "report.created")
+        self.assertEqual(evs["photo_added"]["event"], "report.updated")
+        self.assertEqual(evs["escalated"]["event"], "report.updated")
+        row = self.a.request("GET", "/api/v1/reports/%d" % rid, token=self.tok["dispatcher"]).json()
+        codes = {d["level"] + "_code": d["code"] for d in row["divisions"]}
+        keys = {"id", "status", "category", "lon", "lat", "division_code", "city_code", "county_code",
+                "town_code", "community_code", "station_id", "tier", "ack_deadline", "unit_id",
+                "outcome", "event"}
+        for name, e in evs.items():
+            p = e["data"]["payload"]
+            self.assertLessEqual(keys, set(p), name)
+            self.assertEqual(p["id"], rid)
+            self.assertEqual(p["status"], "new")
+            self.assertEqual(p["category"], "vagrant")
+            self.assertAlmostEqual(p["lon"], self.hz[0], places=6)
+            self.assertAlmostEqual(p["lat"], self.hz[1], places=6)
+            for level in ("city", "county", "town", "community"):
+                self.assertEqual(p[level + "_code"], codes.get(level + "_code"), (name, level))
+            self.assertEqual(p["division_code"], row["divisions"][-1]["code"])
+        self.assertEqual(evs["photo_added"]["data"]["payload"]["photo_id"], up.json()["id"])
+        self.assertEqual(evs["created"]["data"]["payload"]["station_id"],
+                         evs["escalated"]["data"]["payload"]["from_station"])
+        self.assertEqual(evs["escalated"]["data"]["payload"]["station_id"], row["responsible_station"]["id"])
+        self.assertEqual(evs["escalated"]["data"]["payload"]["tier"], row["responsible_station"]["tier"])
 
     def test_county_isolation_and_roles(self):
         hz = self.stream(self.a, "dispatcher")
