@@ -36,7 +36,8 @@ static int add_query_params(json_t *params, const char *query) {
         json_t *o = json_pack("{s:s%,s:s,s:b,s:s,s:o}", "name", d->name, strcspn(d->name, ":"),
                               "in", "query", "required", required, "description", d->description,
                               "schema", schema);
-        if (strcmp(json_string_value(json_object_get(schema, "type")), "array") == 0) {
+        const char *type = json_string_value(json_object_get(schema, "type"));
+        if (type && strcmp(type, "array") == 0) {
             json_object_set_new(o, "style", json_string("form"));
             json_object_set_new(o, "explode", json_false()); /* status=new,acknowledged */
         }

@@ -183,7 +183,8 @@ const route_param route_params[] = {
      "\"dispatched\",\"on_scene\",\"resolved\",\"cancelled\",\"duplicate\"]}}",
      "Only reports in one of these statuses (comma-separated)"},
     /* vocab: unit statuses */
-    {"status:unit", "{\"type\":\"string\",\"enum\":[\"available\",\"busy\",\"off_duty\"]}",
+    {"status:unit",
+     "{\"type\":\"string\",\"enum\":[\"available\",\"dispatched\",\"on_scene\",\"busy\",\"off_duty\"]}",
      "Only units in this status"},
     {"status:open311", "{\"type\":\"string\",\"pattern\":\"^(open|closed)(,(open|closed))*$\"}",
      "open, closed or open,closed"},

@@ -193,7 +193,7 @@ static const named_schema schemas[] = {
         "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}},
                        "next": {"type": ["string", "null"]}}})},
     {"UnitStatus", /* vocab: unit statuses */ JSON({"type": "string",
-        "enum": ["available", "busy", "off_duty"]})},
+        "enum": ["available", "dispatched", "on_scene", "busy", "off_duty"]})},
     {"Unit", JSON({"type": "object",
         "required": ["id", "name", "callsign", "station", "division_code", "status", "position",
                      "position_at", "position_age_s", "speed_mps", "heading", "updated_at", "members", "report_id"],
