@@ -5,6 +5,7 @@ standalone, the harness starts or reuses one in /tmp/patrold-test-cluster. Templ
 (migrations only, and migrations + demo seed) are built once per content hash of migrations/ and
 the seed code; every test clones its own database from one of them.
 """
+import atexit
 import fcntl
 import hashlib
 import http.client
@@ -13,6 +14,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -27,6 +29,16 @@ BIN = os.environ.get("PATROLD_BIN") or os.path.join(ROOT, os.environ.get("BUILD"
 SHARED_DATA = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
 _counter = itertools.count()
 VALIDATE = os.environ.get("PATROLD_TEST_VALIDATE", "1") != "0"  # 0: no openapi.json checks (timing)
+_VSTATS = [0, 0.0, 0.0]  # replies checked, seconds of wall and of CPU spent checking
+
+
+def _report_validation_cost():
+    if os.environ.get("PATROLD_TEST_VALIDATE_STATS") and _VSTATS[0]:
+        print("measured: openapi.json validation: %d replies, %.3f s (%.3f s CPU), %.2f ms each"
+              % (_VSTATS[0], _VSTATS[1], _VSTATS[2], 1000 * _VSTATS[1] / _VSTATS[0]), file=sys.stderr)
+
+
+atexit.register(_report_validation_cost)
 
 
 def _pghost():
@@ -254,11 +266,12 @@ class Server:
     Every JSON reply request() receives is validated against the server's own openapi.json
     (Contract): a mismatch fails the request's test (from another thread: at stop())."""
 
+    contract, contract_errors = None, ()  # also for instances made with Server.__new__
+
     def __init__(self, db, env=None, threads=16, wait_ready=True):
         self.db, self.env, self.threads = db, dict(env or {}), threads
         self.log = tempfile.NamedTemporaryFile(prefix="patrold-", suffix=".log", delete=False)
         self.port = free_port()
-        self.contract, self.contract_errors = None, []
         self.start(wait_ready)
 
     def start(self, wait_ready=True):
@@ -289,7 +302,13 @@ class Server:
     def request(self, method, path, json_body=None, body=None, headers=None, token=None, timeout=30):
         r = self._request(method, path, json_body, body, headers, token, timeout)
         if VALIDATE and not path.startswith("/api/v1/openapi.json"):
-            self._check_contract(method, path, r)
+            t0, c0 = time.perf_counter(), time.process_time()
+            try:
+                self._check_contract(method, path, r)
+            finally:
+                _VSTATS[0] += 1
+                _VSTATS[1] += time.perf_counter() - t0
+                _VSTATS[2] += time.process_time() - c0
         return r
 
     def _check_contract(self, method, path, r):
@@ -307,7 +326,7 @@ class Server:
         problem += "\n  body: %s" % r.body[:500]
         if threading.current_thread() is threading.main_thread():
             raise AssertionError(problem)
-        self.contract_errors.append(problem)  # raised at stop(), in the test that made it
+        self.contract_errors = list(self.contract_errors) + [problem]  # raised at stop()
 
     def _request(self, method, path, json_body=None, body=None, headers=None, token=None, timeout=30):
         h = dict(headers or {})
@@ -341,7 +360,7 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         if self.contract_errors:
-            errors, self.contract_errors = self.contract_errors, []
+            errors, self.contract_errors = self.contract_errors, ()
             raise AssertionError("replies that do not match openapi.json:\n" + "\n".join(errors[:5]))
         return self.proc.returncode
 
