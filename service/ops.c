@@ -1,11 +1,9 @@
-/* ops.c - liveness, readiness, metrics and the OpenAPI document made from the route table. */
+/* ops.c - liveness, readiness, metrics and the console settings (the OpenAPI document: openapi.c). */
 #include <string.h>
 
 #include "gis/index.h"
 #include "service/db.h"
 #include "service/handlers.h"
-#include "service/routes.h"
-#include "service/shapes.h"
 
 int h_healthz(http_req *r) {
     return http_json(r, 200, json_pack("{s:s}", "status", "ok"));
@@ -41,54 +39,4 @@ int h_metrics(http_req *r) {
     if (!r->app->cfg.metrics_public && !from_loopback(r))
         return http_error(r, 404, "not_found", NULL, "no such path: %s", r->path);
     return http_metrics_reply(r);
-}
-
-static json_t *operation(const route *rt) {
-    json_t *op = json_pack("{s:s,s:s,s:{s:{s:s},s:{s:s,s:{s:{s:{s:s}}}}}}", "summary", rt->summary,
-                           "operationId", rt->summary, "responses", "200", "description", "success",
-                           "default", "description", "error", "content", "application/json",
-                           "schema", "$ref", "#/components/schemas/Error");
-    json_object_set_new(op, "operationId", json_sprintf("%s %s", rt->method, rt->pattern));
-    json_t *params = json_array();
-    for (const char *p = strchr(rt->pattern, '{'); p; p = strchr(p + 1, '{')) {
-        const char *e = strchr(p, '}');
-        json_array_append_new(params, json_pack("{s:s%,s:s,s:b,s:{s:s}}", "name", p + 1,
-                                                (size_t)(e - p - 1), "in", "path", "required", 1,
-                                                "schema", "type", "string"));
-    }
-    if (json_array_size(params)) json_object_set(op, "parameters", params);
-    json_decref(params);
-    if (rt->roles) json_object_set_new(op, "security", json_pack("[{s:[]}]", "bearer"));
-    const char *ct = rt->body == BODY_JSON     ? "application/json"
-                     : rt->body == BODY_FORM   ? "application/x-www-form-urlencoded"
-                     : rt->body == BODY_BINARY ? "application/octet-stream"
-                                               : NULL;
-    if (ct)
-        json_object_set_new(op, "requestBody",
-                            json_pack("{s:b,s:{s:{}}}", "required", 1, "content", ct));
-    return op;
-}
-
-int h_openapi(http_req *r) {
-    json_t *paths = json_object();
-    for (size_t i = 0; i < nroutes; i++) {
-        json_t *item = json_object_get(paths, routes[i].pattern);
-        if (!item) json_object_set_new(paths, routes[i].pattern, item = json_object());
-        char method[8];
-        size_t n = strlen(routes[i].method);
-        for (size_t k = 0; k <= n && k < sizeof method; k++)
-            method[k] = (char)(routes[i].method[k] | (k < n ? 0x20 : 0));
-        json_object_set_new(item, method, operation(&routes[i]));
-    }
-    json_t *doc = json_pack(
-        "{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s}},s:{s:{s:s,s:{s:{s:s,s:{s:{s:s},s:{s:s},s:{s:[ss]}}}}}}}}",
-        "openapi", "3.1.0", "info", "title", "patrold", "version", "1.0", "description",
-        "Street patrol and rescue discovery network", "paths", paths, "components",
-        "securitySchemes", "bearer", "type", "http", "scheme", "bearer", "schemas", "Error", "type",
-        "object", "properties", "error", "type", "object", "properties", "code", "type", "string",
-        "message", "type", "string", "field", "type", "string", "null");
-    json_t *schemas = json_object_get(json_object_get(doc, "components"), "schemas");
-    vocab_add_schemas(schemas);
-    shapes_add_schemas(schemas);
-    return http_json(r, 200, doc);
 }

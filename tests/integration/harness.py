@@ -5,6 +5,7 @@ standalone, the harness starts or reuses one in /tmp/patrold-test-cluster. Templ
 (migrations only, and migrations + demo seed) are built once per content hash of migrations/ and
 the seed code; every test clones its own database from one of them.
 """
+import atexit
 import fcntl
 import hashlib
 import http.client
@@ -13,14 +14,31 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import threading
 import time
 import itertools
+import re
+import urllib.parse
+
+import jsonschema  # Debian: python3-jsonschema
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("PATROLD_BIN") or os.path.join(ROOT, os.environ.get("BUILD", "build"), "patrold")
 SHARED_DATA = os.path.abspath(os.path.join(ROOT, "..", "shared", "data"))
 _counter = itertools.count()
+VALIDATE = os.environ.get("PATROLD_TEST_VALIDATE", "1") != "0"  # 0: no openapi.json checks (timing)
+_VSTATS = [0, 0.0, 0.0]  # replies checked, seconds of wall and of CPU spent checking
+
+
+def _report_validation_cost():
+    if os.environ.get("PATROLD_TEST_VALIDATE_STATS") and _VSTATS[0]:
+        print("measured: openapi.json validation: %d replies, %.3f s (%.3f s CPU), %.2f ms each"
+              % (_VSTATS[0], _VSTATS[1], _VSTATS[2], 1000 * _VSTATS[1] / _VSTATS[0]), file=sys.stderr)
+
+
+atexit.register(_report_validation_cost)
 
 
 def _pghost():
@@ -176,8 +194,79 @@ class Response:
         return "<%d %s>" % (self.status, self.body[:300])
 
 
+class Contract:
+    """The published /api/v1/openapi.json of a server: every JSON reply a test receives is checked
+    against it (2xx against the route's reply schema, errors against Error, Open311 against its own;
+    the status itself must be one the document declares for the route)."""
+
+    _compiled = {}  # document bytes -> Contract (one per build, whatever the number of servers)
+
+    @classmethod
+    def of(cls, doc_bytes):
+        c = cls._compiled.get(doc_bytes)
+        if c is None:
+            c = cls._compiled[doc_bytes] = cls(json.loads(doc_bytes))
+        return c
+
+    def __init__(self, doc):
+        self.doc, self.ops, self.validators = doc, [], {}
+        for path, item in doc["paths"].items():  # in route-table order, as the server matches
+            rx = re.compile("^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$")
+            for method, op in item.items():
+                self.ops.append((method.upper(), rx, path, op))
+
+    def validator(self, ref):
+        v = self.validators.get(ref)
+        if v is None:  # a root that holds the components, so every "#/components/..." resolves
+            v = self.validators[ref] = jsonschema.Draft202012Validator(
+                {"$ref": ref, "components": self.doc["components"]})
+        return v
+
+    def check(self, method, target, status, ctype, body):
+        """None when the reply matches the document, else what is wrong (route, status, pointer)."""
+        if not body or not re.match(r"application/([a-z.+-]*\+)?json", ctype or ""):
+            return None
+        path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
+        want = "GET" if method == "HEAD" else method
+        hits = [(p, op) for m, rx, p, op in self.ops if m == want and rx.match(path)]
+        where = "%s %s -> %d" % (method, target[:200], status)
+        if hits:
+            route, op = hits[0]
+            where += " (%s %s, %s)" % (want, route, op.get("operationId"))
+            resp = op["responses"].get(str(status))
+            if resp is None:
+                return "%s: status %d is not declared for this route in openapi.json" % (where, status)
+            content = resp.get("content") or {}
+            media = content.get(ctype.split(";")[0].strip())
+            if media is None:
+                return "%s: content type %r is not declared (declared: %s)" % (where, ctype, sorted(content))
+            schema = media.get("schema", {})
+        elif status >= 400:  # no route: the HTTP core's 404/405, in the error format of the path
+            schema = {"$ref": "#/components/schemas/" + ("O311Errors" if path.startswith("/open311/")
+                                                         else "Error")}
+        else:
+            return "%s: a %d JSON reply on a path openapi.json does not have" % (where, status)
+        ref = schema.get("$ref")
+        if ref is None:
+            return None  # not a JSON schema of ours (e.g. a generic object)
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            return "%s: the reply is not JSON: %s" % (where, e)
+        err = jsonschema.exceptions.best_match(self.validator(ref).iter_errors(data))
+        if err is None:
+            return None
+        pointer = "/" + "/".join(str(x) for x in err.absolute_path)
+        return "%s: reply does not match %s at %s: %s (schema path %s)" % (
+            where, ref, pointer, err.message[:300], "/".join(str(x) for x in err.absolute_schema_path))
+
+
 class Server:
-    """A real patrold serving db on a free loopback port. Use as a context manager or call stop()."""
+    """A real patrold serving db on a free loopback port. Use as a context manager or call stop().
+    Every JSON reply request() receives is validated against the server's own openapi.json
+    (Contract): a mismatch fails the request's test (from another thread: at stop())."""
+
+    contract, contract_errors = None, ()  # also for instances made with Server.__new__
 
     def __init__(self, db, env=None, threads=16, wait_ready=True):
         self.db, self.env, self.threads = db, dict(env or {}), threads
@@ -211,6 +300,35 @@ class Server:
             return f.read()[-5000:]
 
     def request(self, method, path, json_body=None, body=None, headers=None, token=None, timeout=30):
+        r = self._request(method, path, json_body, body, headers, token, timeout)
+        if VALIDATE and not path.startswith("/api/v1/openapi.json"):
+            t0, c0 = time.perf_counter(), time.process_time()
+            try:
+                self._check_contract(method, path, r)
+            finally:
+                _VSTATS[0] += 1
+                _VSTATS[1] += time.perf_counter() - t0
+                _VSTATS[2] += time.process_time() - c0
+        return r
+
+    def _check_contract(self, method, path, r):
+        if self.contract is None:
+            try:
+                doc = self._request("GET", "/api/v1/openapi.json")
+            except OSError:
+                return  # the server went away meanwhile: the test sees that itself
+            if doc.status != 200:  # still starting (CivetWeb listens before the routes exist)
+                return
+            self.contract = Contract.of(doc.body)
+        problem = self.contract.check(method, path, r.status, r.headers.get("content-type"), r.body)
+        if problem is None:
+            return
+        problem += "\n  body: %s" % r.body[:500]
+        if threading.current_thread() is threading.main_thread():
+            raise AssertionError(problem)
+        self.contract_errors = list(self.contract_errors) + [problem]  # raised at stop()
+
+    def _request(self, method, path, json_body=None, body=None, headers=None, token=None, timeout=30):
         h = dict(headers or {})
         if json_body is not None:
             body = json.dumps(json_body).encode()
@@ -241,6 +359,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.contract_errors:
+            errors, self.contract_errors = self.contract_errors, ()
+            raise AssertionError("replies that do not match openapi.json:\n" + "\n".join(errors[:5]))
         return self.proc.returncode
 
     def kill(self):
