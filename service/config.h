@@ -6,14 +6,15 @@
 #include <stdio.h>
 
 typedef struct config {
-    char listen[64];     /* host:port CivetWeb listens on */
-    int threads;         /* worker threads (each keep-alive connection or WebSocket holds one) */
-    char database[512];  /* libpq conninfo; empty = the local cluster in state_dir */
-    char state_dir[256]; /* local cluster and other state */
-    char web_root[256];  /* dispatcher console static files */
-    char migrations_dir[256]; /* numbered SQL migrations */
-    char seed_dir[256];       /* Lianyungang demo data */
-    int ack_community_s;      /* acknowledgement time limit per responsible tier, seconds */
+    char listen[64];    /* host:port CivetWeb listens on */
+    int threads;        /* worker threads (each keep-alive connection or WebSocket holds one) */
+    char database[512]; /* libpq conninfo; empty = the local cluster in state_dir */
+    char database_read_url[512]; /* conninfo for lag-tolerant reads; empty = `database` */
+    char state_dir[256];         /* local cluster and other state */
+    char web_root[256];          /* dispatcher console static files */
+    char migrations_dir[256];    /* numbered SQL migrations */
+    char seed_dir[256];          /* Lianyungang demo data */
+    int ack_community_s;         /* acknowledgement time limit per responsible tier, seconds */
     int ack_town_s;
     int ack_county_s;
     int ack_city_s;

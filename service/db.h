@@ -34,4 +34,13 @@ int db_failed_with(const worker *w, const char *state);
 /* Opens a separate connection for a background thread. Returns NULL with err. */
 PGconn *db_connect_raw(const char *conninfo, char *err, size_t errlen);
 
+/* Like db_exec, for reads that tolerate a little replication lag (tiles, lists, exports,
+ * coverage): on the worker's second connection to database_read_url (a standby when there is
+ * one), made on first use and re-made after a failure. Inside a transaction of w->pg, or when
+ * no read URL is set, it is db_exec itself. Same result and failure convention as db_exec. */
+PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params);
+
+/* 1 when database_read_url names a connection of its own (db_exec_read does not use w->pg). */
+int db_read_separate(const worker *w);
+
 #endif

@@ -68,6 +68,7 @@ worker *worker_create(app *a) {
 void worker_destroy(worker *w) {
     if (!w) return;
     PQfinish(w->pg);
+    PQfinish(w->pg_read);
     gis_locator_destroy(w->loc);
     gis_proj_destroy(w->proj);
     free(w);
