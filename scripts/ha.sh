@@ -29,11 +29,13 @@ need() {
 pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 # waits up to $1 seconds for the command after it to succeed
 wait_for() {
-  local t=$1 i=0; shift
+  local end=$((${EPOCHREALTIME/./} / 1000 + $1 * 1000)); shift
   until "$@" >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt $((t * 10)) ] && return 1; sleep 0.1
+    [ $((${EPOCHREALTIME/./} / 1000)) -gt $end ] && return 1; sleep 0.1
   done
 }
+rest() { curl -sf -m 2 -o /dev/null "http://127.0.0.1:${rest_port[$1]}/$2"; }
+either() { rest n1 "$1" || rest n2 "$1"; }  # either node answers 200 to /primary, /sync, ...
 conninfo() { # the libpq multi-host string patrold uses (it adds target_session_attrs itself)
   echo "host=127.0.0.1,127.0.0.1 port=${pg_port[n1]},${pg_port[n2]} dbname=patrol user=postgres passfile=$dir/pgpass"
 }
@@ -155,8 +157,7 @@ start)
     patroni_yml $n | "${as[@]}" tee "$dir/$n/patroni.yml" >/dev/null
     "${as[@]}" chmod 600 "$dir/$n/patroni.yml"
     pid_alive "$dir/$n/patroni.pid" || start_patroni $n
-    [ $n = n1 ] && { wait_for 60 curl -sf http://127.0.0.1:${rest_port[n1]}/primary ||
-      wait_for 1 curl -sf http://127.0.0.1:${rest_port[n2]}/primary ||
+    [ $n = n1 ] && { wait_for 90 either primary ||
       { echo "ha.sh: no primary; see $dir/n1/patroni.log" >&2; tail "$dir/n1/patroni.log" >&2; exit 1; }; }
   done
   export PGPASSFILE=$dir/pgpass
@@ -166,12 +167,11 @@ start)
   export PATROLD_DATABASE="$(conninfo)" PATROLD_MIGRATIONS_DIR="$root/migrations" PATROLD_SEED_DIR="$root/migrations/seed"
   "$bin" migrate >/dev/null
   [ -f "$dir/seeded" ] || { "$bin" seed >/dev/null && touch "$dir/seeded"; }
-  wait_for 60 curl -sf http://127.0.0.1:${rest_port[n1]}/sync -o /dev/null ||
-    wait_for 1 curl -sf http://127.0.0.1:${rest_port[n2]}/sync -o /dev/null ||
+  wait_for 90 either sync ||
     echo "ha.sh: warning: no synchronous standby yet (see $dir/n2/patroni.log)" >&2
   for a in a1 a2; do pid_alive "$dir/$a/patrold.pid" || start_api $a "$bin"; done
   for a in a1 a2; do
-    wait_for 60 curl -sf http://127.0.0.1:${api_port[$a]}/readyz ||
+    wait_for 60 curl -sf -m 2 -o /dev/null http://127.0.0.1:${api_port[$a]}/readyz ||
       { echo "ha.sh: patrold $a not ready; see $dir/$a/patrold.log" >&2; exit 1; }
   done
   mkdir -p "$dir/nginx-tmp"
