@@ -214,10 +214,10 @@ class Load:
             time.sleep(0.05)
 
     def gap_around(self, t):
-        """The longest time without any acknowledgement in the 20 s after t (from the last before)."""
+        """The longest time without any acknowledgement after t (from the last one before t)."""
         times = sorted(self.ack_times)
         before = [x for x in times if x <= t]
-        after = [x for x in times if t < x <= t + 20]
+        after = [x for x in times if t < x]
         seq = before[-1:] + after
         return max((b - a for a, b in zip(seq, seq[1:])), default=99.0)
 
@@ -276,6 +276,7 @@ class FailoverTest(unittest.TestCase):
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         disrupt(old)
+        t_done = time.time()
         watcher.join(60)
         new = primary()
         self.assertNotEqual(new, old)
@@ -291,9 +292,9 @@ class FailoverTest(unittest.TestCase):
         sse.stop = True
         got = [i for i in sse.ids if i > first_id]
         window = promoted[0] - t_cut
-        print("measured: %s: new primary after %.2f s, write gap %.2f s, %d reports and %d fixes acknowledged, %d lost, %d doubled,"
+        print("measured: %s: command took %.2f s, new primary after %.2f s, write gap %.2f s, %d reports and %d fixes acknowledged, %d lost, %d doubled,"
               " failures %s, stream %d events (%d reconnects, %d missing, %d repeated)"
-              % (name, window, gap, len(load.acked_reports), len(load.acked_fixes), lost, doubled, load.failures, len(got),
+              % (name, t_done - t_cut, window, gap, len(load.acked_reports), len(load.acked_fixes), lost, doubled, load.failures, len(got),
                  sse.reconnects, len(set(want) - set(got)), len(got) - len(set(got))), flush=True)
         self.assertNotIn("503 without Retry-After", load.failures)
         self.assertEqual(sorted(set(want) - set(got)), [], "events the stream missed")
