@@ -63,11 +63,11 @@ static void add_connect_timeout(const app *a, char *c, size_t n) {
 }
 
 /* Adds target_session_attrs=attrs to conninfo c (of size n) when it names several hosts
- * (host=a,b or postgres://a,b/...) and no target_session_attrs yet. */
+ * (host=a,b or postgres://a,b/...) and no target_session_attrs yet; and TCP keepalives, so that a
+ * connection to a machine that vanished (no FIN, no RST) fails within about 20 s, not hours. */
 static void add_session_attrs(char *c, size_t n, const char *attrs) {
     const char *h = strstr(c, "://"), *end;
     int uri = h != NULL;
-    if (strstr(c, "target_session_attrs")) return;
     if (uri) {
         h += 3;
         end = h + strcspn(h, "/?");
@@ -78,6 +78,9 @@ static void add_session_attrs(char *c, size_t n, const char *attrs) {
     }
     if (!memchr(h, ',', (size_t)(end - h))) return;
     add_param(c, n, "target_session_attrs", attrs);
+    add_param(c, n, "keepalives_idle", "10");
+    add_param(c, n, "keepalives_interval", "3");
+    add_param(c, n, "keepalives_count", "3");
 }
 
 /* The local cluster's socket under state_dir (scripts/pg.sh layout) when no database is named. */
