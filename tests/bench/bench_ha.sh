@@ -26,11 +26,22 @@ bench_cleanup
 hadir=$(mktemp -d /tmp/patrold-hab.XXXXXX); chmod 755 "$hadir"
 trap 'bench_cleanup; "$ROOT/scripts/ha.sh" stop "$hadir" >/dev/null 2>&1; rm -rf "$hadir"' EXIT
 PATROLD_HA_PORT_OFFSET=${PATROLD_HA_PORT_OFFSET:-600} PATROLD_THREADS=72 \
-  "$ROOT/scripts/ha.sh" start "$hadir" "$PATROLD_BIN" >/dev/null
+  "$ROOT/scripts/ha.sh" start "$hadir" "$PATROLD_BIN" >/dev/null 2>>"${BENCH_LOG:-/dev/null}"
 source "$hadir/env"
 sync=$(ingest "$HA_API1" "$(bench_login "$HA_API1" patrol)" 32)
 echo "ha_sync_replication_reports_rps $sync"
 echo "ha_ratio_sync_to_single_node $(ratio "$sync" "$single")"
+# the same cluster with asynchronous replication: the share of the synchronous wait alone
+as=(); [ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
+"${as[@]}" patronictl -c "$hadir/n1/patroni.yml" edit-config --force -s synchronous_mode=false >/dev/null
+for _ in $(seq 100); do
+  [ -z "$(PGPASSFILE=$hadir/pgpass psql "host=127.0.0.1,127.0.0.1 port=$HA_PG1,$HA_PG2 user=postgres dbname=patrol target_session_attrs=read-write" -XAtc 'SHOW synchronous_standby_names')" ] && break
+  sleep 0.2
+done
+async=$(ingest "$HA_API1" "$(bench_login "$HA_API1" patrol)" 33)
+echo "ha_async_replication_reports_rps $async"
+echo "ha_ratio_sync_to_async $(ratio "$sync" "$async")"
+"${as[@]}" patronictl -c "$hadir/n1/patroni.yml" edit-config --force -s synchronous_mode=true >/dev/null
 
 # ---- reads: one instance, then two at once (same connections in all) ----
 token=$(bench_login "$HA_API1" dispatcher)

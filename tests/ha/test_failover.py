@@ -128,6 +128,15 @@ def db_down_s():
     return best[1] if best else 0.0
 
 
+def index_builds():
+    """How many times each instance built its spatial index (lines in its log)."""
+    out = {}
+    for a in ("a1", "a2"):
+        with open(os.path.join(E["HA_DIR"], a, "patrold.log"), errors="replace") as f:
+            out[a] = sum(1 for line in f if line.startswith("gis: index of"))
+    return out
+
+
 def iso_ms(ms):
     t = datetime.datetime.fromtimestamp(ms // 1000, datetime.timezone.utc) + datetime.timedelta(milliseconds=ms % 1000)
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -345,6 +354,10 @@ class FailoverTest(unittest.TestCase):
                     self.assertEqual(st, 200, js)
                     st, _, _ = request(base, "GET", "/tiles/reports/%d/%d/%d.mvt" % (12, 3420 + i, 1630), token=self.token)
                     self.assertIn(st, (200, 204))
+                    st, _, js = request(base, "GET", urllib.parse.quote("/api/v1/places?q=海州", safe="/?="),
+                                        token=self.token)  # from memory (the gazetteer)
+                    self.assertEqual(st, 200, js)
+                    self.assertTrue(js["items"], js)
                     slowest = max(slowest, time.time() - t0)
                     n += 1
         finally:
@@ -365,7 +378,15 @@ class FailoverTest(unittest.TestCase):
         def kill(node):
             subprocess.run([HA, "kill", E["HA_DIR"], node], check=True)
 
+        reloads = index_builds()
         old = self.run_disruption("kill -9 primary", kill, lambda window: 10.0)
+        # the index/gazetteer reload (LISTEN gis_changed) reconnected to the new primary: it
+        # rebuilds after every reconnect, and place search still answers
+        after = index_builds()
+        self.assertTrue(all(after[a] > reloads[a] for a in after), (reloads, after))
+        st, _, js = request(E["HA_NGINX"], "GET", urllib.parse.quote("/api/v1/places?q=海州", safe="/?="),
+                            token=self.token)
+        self.assertEqual(st, 200, js)
         t0 = time.time()
         subprocess.run([HA, "revive", E["HA_DIR"], old], check=True)
         took = wait_sync_standby(old)
