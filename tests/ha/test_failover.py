@@ -325,11 +325,14 @@ class FailoverTest(unittest.TestCase):
         sse.stop = True
         got = [i for i in sse.ids if i > first_id]
         window = promoted[0] - t_cut
-        print("measured: %s: command took %.2f s, new primary after %.2f s%s, write gap %.2f s, %d reports and %d fixes acknowledged, %d lost, %d doubled,"
-              " failures %s, stream %d events (%d reconnects, %d missing, %d repeated)"
-              % (name, t_done - t_cut, window,
-                 ", PostgreSQL down %.2f s" % db_down_s() if name == "switchover" else "", gap, len(load.acked_reports), len(load.acked_fixes), lost, doubled, load.failures, len(got),
-                 sse.reconnects, len(set(want) - set(got)), len(got) - len(set(got))), flush=True)
+        in_doubt = sum(1 for acks in load.acked_reports.values() if acks[0][0] == 200)
+        db_down = ", PostgreSQL down %.2f s" % db_down_s() if name == "switchover" else ""
+        print("measured: %s: command took %.2f s, new primary after %.2f s%s, write gap %.2f s, %d reports"
+              " and %d fixes acknowledged, %d lost, %d doubled, %d retries answered 200 (already stored:"
+              " in-doubt commits), failures %s, stream %d events (%d reconnects, %d missing, %d repeated)"
+              % (name, t_done - t_cut, window, db_down, gap, len(load.acked_reports), len(load.acked_fixes),
+                 lost, doubled, in_doubt, load.failures, len(got), sse.reconnects, len(set(want) - set(got)),
+                 len(got) - len(set(got))), flush=True)
         self.assertNotIn("503 without Retry-After", load.failures)
         self.assertEqual(sorted(set(want) - set(got)), [], "events the stream missed")
         self.assertEqual(len(got), len(set(got)), "events the stream repeated")
