@@ -6,15 +6,14 @@
 #include <stdio.h>
 
 typedef struct config {
-    char listen[64];    /* host:port CivetWeb listens on */
-    int threads;        /* worker threads (each keep-alive connection or WebSocket holds one) */
-    char database[512]; /* libpq conninfo; empty = the local cluster in state_dir */
-    char database_read_url[512]; /* conninfo for lag-tolerant reads; empty = `database` */
-    char state_dir[256];         /* local cluster and other state */
-    char web_root[256];          /* dispatcher console static files */
-    char migrations_dir[256];    /* numbered SQL migrations */
-    char seed_dir[256];          /* Lianyungang demo data */
-    int ack_community_s;         /* acknowledgement time limit per responsible tier, seconds */
+    char listen[64];     /* host:port CivetWeb listens on */
+    int threads;         /* worker threads (each keep-alive connection or WebSocket holds one) */
+    char database[512];  /* libpq conninfo; empty = the local cluster in state_dir */
+    char state_dir[256]; /* local cluster and other state */
+    char web_root[256];  /* dispatcher console static files */
+    char migrations_dir[256]; /* numbered SQL migrations */
+    char seed_dir[256];       /* Lianyungang demo data */
+    int ack_community_s;      /* acknowledgement time limit per responsible tier, seconds */
     int ack_town_s;
     int ack_county_s;
     int ack_city_s;
@@ -57,6 +56,9 @@ typedef struct config {
     int stream_keepalive_s;      /* comment line sent to idle event streams */
     int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
     int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
+
+    /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
+    char database_read_url[512];
 } config;
 
 /* Fills *c with the defaults. */

@@ -173,9 +173,13 @@ int db_read_separate(const worker *w) {
     return w->app->conninfo_read[0] != 0;
 }
 
-PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params) {
+/* db_exec_read and db_exec_read_dynamic: `prepared` says whether the write-connection fallback
+ * may prepare and cache the text (static SQL only). */
+static PGresult *exec_read(worker *w, int prepared, const char *sql, int nparams,
+                           const char *const *params) {
     if (!db_read_separate(w) || (w->pg && PQtransactionStatus(w->pg) != PQTRANS_IDLE))
-        return db_exec(w, sql, nparams, params);
+        return prepared ? db_exec(w, sql, nparams, params)
+                        : db_exec_dynamic(w, sql, nparams, params);
     if (db_ensure_read(w) != 0) return NULL;
     PGresult *res = PQexecParams(w->pg_read, sql, nparams, NULL, params, NULL, NULL, 0);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -189,4 +193,12 @@ PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *cons
     if (w->db_down) snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
     PQclear(res);
     return NULL;
+}
+
+PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params) {
+    return exec_read(w, 1, sql, nparams, params);
+}
+
+PGresult *db_exec_read_dynamic(worker *w, const char *sql, int nparams, const char *const *params) {
+    return exec_read(w, 0, sql, nparams, params);
 }

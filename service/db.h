@@ -40,6 +40,9 @@ PGconn *db_connect_raw(const char *conninfo, char *err, size_t errlen);
  * no read URL is set, it is db_exec itself. Same result and failure convention as db_exec. */
 PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params);
 
+/* db_exec_read for SQL built at run time (the fallback is db_exec_dynamic: nothing cached). */
+PGresult *db_exec_read_dynamic(worker *w, const char *sql, int nparams, const char *const *params);
+
 /* 1 when database_read_url names a connection of its own (db_exec_read does not use w->pg). */
 int db_read_separate(const worker *w);
 
