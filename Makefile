@@ -33,7 +33,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 BENCH_BIN := $(patsubst tests/bench/%.c,$(BUILD)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps run test unit bench format format-check clean web
+.PHONY: all deps run test unit bench format format-check clean web ha stop
 all: $(BUILD)/patrold
 
 deps:
@@ -65,6 +65,20 @@ unit: $(UNIT_BIN)
 
 test: deps $(BUILD)/patrold $(UNIT_BIN) web
 	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) tests/run
+
+# More than one machine on loopback (scripts/ha.sh): etcd, two Patroni PostGIS nodes, two patrold
+# behind nginx on http://127.0.0.1:8090. `make ha stop` stops it; the run folder is in state/ha.dir.
+ha: deps $(BUILD)/patrold
+ifeq ($(filter stop,$(MAKECMDGOALS)),)
+	@mkdir -p state; d=$$(cat state/ha.dir 2>/dev/null || true); \
+	  [ -n "$$d" ] && [ -d "$$d" ] || { d=$$(mktemp -d /tmp/patrold-ha.XXXXXX) && echo "$$d" >state/ha.dir; }; \
+	  scripts/ha.sh start "$$d" $(BUILD)/patrold
+else
+	@d=$$(cat state/ha.dir 2>/dev/null) && scripts/ha.sh stop "$$d" || echo "make ha: nothing started"
+endif
+
+stop:
+	@:
 
 bench: $(BUILD)/patrold $(BENCH_BIN)
 	@PATROLD_BENCH_DEPS=1 scripts/deps.sh

@@ -6,6 +6,8 @@ pkgs=(gcc make pkg-config libc6-dev postgresql-15 postgresql-15-postgis-3 libpq-
       python3 python3-jsonschema curl clang-format nginx-light openssl libopencc-dev)
 # the dispatcher console: build (npm) and browser test (Debian's chromium, a Chinese font)
 pkgs+=(nodejs chromium fonts-wqy-microhei)   # npm: Debian's package or the one in nodesource's nodejs
+# more than one machine (make ha, tests/ha): Patroni with etcd
+pkgs+=(patroni etcd-server etcd-client)
 [ "${PATROLD_BENCH_DEPS:-0}" = 1 ] && pkgs+=(wrk postgresql-contrib valgrind)
 [ "${PATROLD_FUZZ_DEPS:-0}" = 1 ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()

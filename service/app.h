@@ -15,6 +15,7 @@ struct worker_pool;
 typedef struct app {
     config cfg;
     char conninfo[1024];      /* resolved database conninfo */
+    char conninfo_read[1024]; /* conninfo of lag-tolerant reads; "" = conninfo (db_exec_read) */
     struct gis_slot *gis;     /* the published spatial index (gis/index.h) */
     struct gaz_slot *gaz;     /* the published gazetteer (gis/gazetteer.h) */
     _Atomic int stopping;     /* set once on shutdown; background threads poll it */
@@ -34,6 +35,7 @@ typedef struct worker {
     const char *prepared[256]; /* static SQL strings prepared on this connection, by slot */
     unsigned long long prepared_hash[256]; /* hash of each one's text: the cache key with it */
     int nprepared;
+    PGconn *pg_read; /* the lag-tolerant read connection (app->conninfo_read); NULL until used */
     struct gis_locator *loc; /* this thread's reader of app->gis */
     struct gis_proj *proj;   /* this thread's PROJ context */
 } worker;

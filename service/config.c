@@ -26,7 +26,12 @@ static const opt opts[] = {
     {"listen", S(listen), "127.0.0.1:8080", "address and port to serve HTTP on"},
     {"threads", I(threads), "512",
      "worker threads; each keep-alive connection or WebSocket holds one (cheap: no database)"},
-    {"database", S(database), "", "libpq conninfo; empty means the local cluster under state_dir"},
+    {"database", S(database), "",
+     "libpq conninfo; empty means the local cluster under state_dir; several hosts "
+     "(host=a,b port=p,q) get target_session_attrs=read-write: writes find the primary"},
+    {"database_read_url", S(database_read_url), "",
+     "libpq conninfo for reads that tolerate a little lag (tiles, lists, exports, coverage); "
+     "several hosts get target_session_attrs=prefer-standby; empty means the `database` one"},
     {"state_dir", S(state_dir), "state", "folder for the local PostGIS cluster and other state"},
     {"web_root", S(web_root), "web", "dispatcher console static files"},
     {"migrations_dir", S(migrations_dir), "migrations", "numbered SQL migrations applied at start"},

@@ -280,7 +280,7 @@ static char *compute(http_req *r, const char *like, double since, const char *si
     GEOSContext_setErrorHandler_r(h, geos_msg);
     GEOSContext_setNoticeHandler_r(h, geos_msg);
     const char *pc[] = {like};
-    if (!(cq = db_exec(
+    if (!(cq = db_exec_read(
               w,
               "SELECT code, name, ST_AsBinary(geom), ST_X(ST_Centroid(geom)) FROM divisions"
               " WHERE level = 'community' AND kind = 'admin' AND code LIKE $1 AND geom IS NOT NULL"
@@ -290,7 +290,7 @@ static char *compute(http_req *r, const char *like, double since, const char *si
     char st[32];
     snprintf(st, sizeof st, "%.3f", since);
     const char *pf[] = {st, like};
-    if (!(fq = db_exec(
+    if (!(fq = db_exec_read(
               w,
               "SELECT unit_id, extract(epoch FROM at)::float8, ST_X(geom), ST_Y(geom) FROM unit_positions"
               " WHERE at >= to_timestamp($1::float8) AND NOT flagged AND geom && (SELECT"

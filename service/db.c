@@ -153,7 +153,8 @@ int db_failed_with(const worker *w, const char *state) {
 
 void db_disconnect(worker *w) {
     PQfinish(w->pg);
-    w->pg = NULL;
+    PQfinish(w->pg_read);
+    w->pg = w->pg_read = NULL;
     w->nprepared = 0;
 }
 
@@ -305,4 +306,57 @@ unsigned char *db_unescape_bytea(const char *text, size_t *len) {
 
 void db_free(void *p) {
     PQfreemem(p);
+}
+
+/* ---- the lag-tolerant read connection (database_read_url) ---- */
+
+/* Connects w->pg_read to app->conninfo_read unless it is alive. Returns 0, or -1 with w->err. */
+static int db_ensure_read(worker *w) {
+    if (alive(w->pg_read)) return 0;
+    PQfinish(w->pg_read);
+    w->pg_read = db_connect_raw(w->app->conninfo_read, w->err, sizeof w->err);
+    if (w->pg_read && w->app->cfg.statement_timeout_ms > 0 &&
+        set_statement_timeout(w->pg_read, w->app->cfg.statement_timeout_ms, w->err,
+                              sizeof w->err) != 0) {
+        PQfinish(w->pg_read);
+        w->pg_read = NULL;
+    }
+    if (w->pg_read) return 0;
+    w->db_down = 1;
+    snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
+    return -1;
+}
+
+int db_read_separate(const worker *w) {
+    return w->app->conninfo_read[0] != 0;
+}
+
+/* db_exec_read and db_exec_read_dynamic: `prepared` says whether the write-connection fallback
+ * may prepare and cache the text (static SQL only). */
+static PGresult *exec_read(worker *w, int prepared, const char *sql, int nparams,
+                           const char *const *params) {
+    if (!db_read_separate(w) || (w->pg && PQtransactionStatus(w->pg) != PQTRANS_IDLE))
+        return prepared ? db_exec(w, sql, nparams, params)
+                        : db_exec_dynamic(w, sql, nparams, params);
+    if (db_ensure_read(w) != 0) return NULL;
+    PGresult *res = PQexecParams(w->pg_read, sql, nparams, NULL, params, NULL, NULL, 0);
+    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        w->sqlstate[0] = 0;
+        return res;
+    }
+    set_err(w, res ? PQresultErrorMessage(res) : PQerrorMessage(w->pg_read),
+            res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "08006");
+    w->db_down = PQstatus(w->pg_read) != CONNECTION_OK;
+    if (w->db_down) snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
+    PQclear(res);
+    return NULL;
+}
+
+PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params) {
+    return exec_read(w, 1, sql, nparams, params);
+}
+
+PGresult *db_exec_read_dynamic(worker *w, const char *sql, int nparams, const char *const *params) {
+    return exec_read(w, 0, sql, nparams, params);
 }

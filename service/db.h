@@ -46,7 +46,7 @@ int db_failed_with(const worker *w, const char *state);
  * connection-only worker (above); this stays for tools (bench) that need a PGconn. */
 PGconn *db_connect_raw(const char *conninfo, char *err, size_t errlen);
 
-/* Closes w's connection, if any (w may connect again on its next call). */
+/* Closes w's connections (write and read), if any (w may connect again on its next call). */
 void db_disconnect(worker *w);
 
 /* 1 if w's connection has a transaction open (or failed and not rolled back), else 0. */
@@ -94,5 +94,17 @@ int db_wait_notify(worker *w, int timeout_ms);
 /* Decodes a bytea column in text format. Returns bytes to free with db_free, NULL on failure. */
 unsigned char *db_unescape_bytea(const char *text, size_t *len);
 void db_free(void *p);
+
+/* Like db_exec, for reads that tolerate a little replication lag (tiles, lists, exports,
+ * coverage): on the worker's second connection to database_read_url (a standby when there is
+ * one), made on first use and re-made after a failure. Inside a transaction of w->pg, or when
+ * no read URL is set, it is db_exec itself. Same result and failure convention as db_exec. */
+PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params);
+
+/* db_exec_read for SQL built at run time (the fallback is db_exec_dynamic: nothing cached). */
+PGresult *db_exec_read_dynamic(worker *w, const char *sql, int nparams, const char *const *params);
+
+/* 1 when database_read_url names a connection of its own (db_exec_read does not use w->pg). */
+int db_read_separate(const worker *w);
 
 #endif

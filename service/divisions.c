@@ -208,7 +208,7 @@ int h_divisions_get(http_req *r) {
     snprintf(code, sizeof code, "%s", gaz_entry_at(d.g, (uint32_t)d.i)->code);
     const char *params[] = {code, d.geometry ? "true" : "false", d.simplify[0] ? d.simplify : NULL};
     gaz_release(d.g);
-    PGresult *res = db_exec(r->w, DIVISION_GEOM_SQL " WHERE code = $1", 3, params);
+    PGresult *res = db_exec_read(r->w, DIVISION_GEOM_SQL " WHERE code = $1", 3, params);
     if (!res) {
         json_decref(o);
         return http_db_error(r);
@@ -240,7 +240,7 @@ int h_divisions_children(http_req *r) {
                             d.simplify[0] ? d.simplify : NULL};
     free(kids);
     PGresult *res =
-        db_exec(r->w, DIVISION_GEOM_SQL " WHERE parent_code = $1 ORDER BY code", 3, params);
+        db_exec_read(r->w, DIVISION_GEOM_SQL " WHERE parent_code = $1 ORDER BY code", 3, params);
     gaz_release(d.g);
     if (!res) {
         json_decref(items);

@@ -41,17 +41,46 @@ static void usage(FILE *f) {
         "\nSettings come from the defaults, then --config FILE, then PATROLD_* environment variables.\n");
 }
 
-/* Adds connect_timeout to a->conninfo unless it names one: first in a key=value string (a later
- * value wins), as a parameter of a postgres:// URI. */
-static void add_connect_timeout(app *a) {
-    char *c = a->conninfo, tmp[sizeof a->conninfo + 64];
-    int s = a->cfg.connect_timeout_s, n;
-    if (s <= 0 || strstr(c, "connect_timeout")) return;
+/* Adds `key=value` to conninfo c (of size n) unless it names key: first in a key=value string
+ * (a later value wins), as a parameter of a postgres:// URI. */
+static void add_param(char *c, size_t n, const char *key, const char *value) {
+    char tmp[1100];
+    int len;
+    if (strstr(c, key)) return;
     if (strncmp(c, "postgresql://", 13) == 0 || strncmp(c, "postgres://", 11) == 0)
-        n = snprintf(tmp, sizeof tmp, "%s%cconnect_timeout=%d", c, strchr(c, '?') ? '&' : '?', s);
+        len = snprintf(tmp, sizeof tmp, "%s%c%s=%s", c, strchr(c, '?') ? '&' : '?', key, value);
     else
-        n = snprintf(tmp, sizeof tmp, "connect_timeout=%d %s", s, c);
-    if (n > 0 && (size_t)n < sizeof a->conninfo) memcpy(c, tmp, (size_t)n + 1);
+        len = snprintf(tmp, sizeof tmp, "%s=%s %s", key, value, c);
+    if (len > 0 && (size_t)len < n) memcpy(c, tmp, (size_t)len + 1);
+}
+
+/* Adds connect_timeout (the setting) to conninfo c of size n unless it names one. */
+static void add_connect_timeout(const app *a, char *c, size_t n) {
+    char v[16];
+    if (a->cfg.connect_timeout_s <= 0) return;
+    snprintf(v, sizeof v, "%d", a->cfg.connect_timeout_s);
+    add_param(c, n, "connect_timeout", v);
+}
+
+/* Adds target_session_attrs=attrs to conninfo c (of size n) when it names several hosts
+ * (host=a,b or postgres://a,b/...) and no target_session_attrs yet; and TCP keepalives, so that a
+ * connection to a machine that vanished (no FIN, no RST) fails within about 20 s, not hours. */
+static void add_session_attrs(char *c, size_t n, const char *attrs) {
+    const char *h = strstr(c, "://"), *end;
+    int uri = h != NULL;
+    if (uri) {
+        h += 3;
+        end = h + strcspn(h, "/?");
+    } else {
+        if (!(h = strstr(c, "host="))) return;
+        h += 5;
+        end = h + strcspn(h, " \t");
+    }
+    if (!memchr(h, ',', (size_t)(end - h))) return;
+    add_param(c, n, "target_session_attrs", attrs);
+    add_param(c, n, "keepalives_idle", "10");
+    add_param(c, n, "keepalives_interval", "3");
+    add_param(c, n, "keepalives_count", "3");
 }
 
 /* The local cluster's socket under state_dir (scripts/pg.sh layout) when no database is named. */
@@ -112,7 +141,14 @@ int main(int argc, char **argv) {
         return 0;
     }
     resolve_conninfo(&a);
-    add_connect_timeout(&a);
+    add_connect_timeout(&a, a.conninfo, sizeof a.conninfo);
+    add_session_attrs(a.conninfo, sizeof a.conninfo, "read-write");
+    if (a.cfg.database_read_url[0]) {
+        snprintf(a.conninfo_read, sizeof a.conninfo_read, "%s", a.cfg.database_read_url);
+        add_connect_timeout(&a, a.conninfo_read, sizeof a.conninfo_read);
+        add_session_attrs(a.conninfo_read, sizeof a.conninfo_read, "prefer-standby");
+        add_param(a.conninfo_read, sizeof a.conninfo_read, "application_name", "patrold-read");
+    }
     for (size_t k = 0; k < NCOMMANDS; k++)
         if (strcmp(argv[i], commands[k].name) == 0) return commands[k].fn(&a, argc - i, argv + i);
     fprintf(stderr, "patrold: unknown command '%s'\n", argv[i]);

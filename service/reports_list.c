@@ -194,7 +194,7 @@ static PGresult *run_page(http_req *r, const list_query *q, long long before_id,
                           int *rc) {
     qbuild qb;
     build_select(r, q, before_id, rows, dups, &qb);
-    PGresult *res = db_exec_dynamic(r->w, qb.sql, qb.n, qb.params);
+    PGresult *res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && q->since[0] && !r->w->db_down)
             *rc = http_error(r, 400, "invalid_since", "since", "since is not a valid time");
@@ -473,7 +473,7 @@ static int export_reports(http_req *r, int fmt) {
         int want = q.limit - total < EXPORT_PAGE ? q.limit - total : EXPORT_PAGE;
         qbuild qb;
         build_select(r, &q, last, want, 0, &qb);
-        res = db_exec_dynamic(r->w, qb.sql, qb.n, qb.params);
+        res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
         if (!res) {
             http_count_db_error();
             fprintf(stderr, "export [%s] cut: %s\n", r->request_id, r->w->err);

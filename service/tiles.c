@@ -316,7 +316,7 @@ static int tile_make(http_req *r, const tile_req *t, unsigned char **data, size_
         p[8] = strlen(prefix) <= 4 ? "true" : "false";
         np = 9;
     }
-    PGresult *res = db_exec(r->w, sql, np, p);
+    PGresult *res = db_exec_read(r->w, sql, np, p);
     if (!res) return http_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);
