@@ -48,7 +48,7 @@ VOCAB(VOCAB_TIER, "Tier", {"city", 0, 0, 0, 0}, {"county", 0, 0, 0, 0}, {"town",
 VOCAB(VOCAB_UNIT_STATUS, "UnitStatus", {"available", 0, 0, 0, 0}, {"dispatched", 0, 0, 0, 0},
       {"on_scene", 0, 0, 0, 0}, {"busy", 0, 0, 0, 0}, {"off_duty", 0, 0, 0, 0});
 
-/* dispatched and on_scene follow the unit's report (units_follow_report): not for clients */
+/* dispatched and on_scene follow the unit's report (lifecycle.c): not for clients */
 VOCAB(VOCAB_UNIT_SETTABLE, "UnitSettableStatus", {"available", 0, 0, 0, 0}, {"busy", 0, 0, 0, 0},
       {"off_duty", 0, 0, 0, 0});
 
