@@ -57,34 +57,45 @@ static int set_statement_timeout(PGconn *c, int ms, char *err, size_t errlen) {
     return ok ? 0 : -1;
 }
 
-int db_ensure(worker *w) {
-    if (alive(w->pg)) return 0;
-    PQfinish(w->pg);
-    w->pg = db_connect_raw(w->app->conninfo, w->err, sizeof w->err);
-    if (w->pg && !w->no_timeout && w->app->cfg.statement_timeout_ms > 0 &&
-        set_statement_timeout(w->pg, w->app->cfg.statement_timeout_ms, w->err, sizeof w->err) !=
-            0) {
-        PQfinish(w->pg);
-        w->pg = NULL;
+/* Connects *pg to conninfo unless it is alive (statement_timeout set unless w->no_timeout).
+ * Returns 0, or -1 with w->err, w->db_down and SQLSTATE 08006. */
+static int ensure(worker *w, PGconn **pg, const char *conninfo) {
+    if (alive(*pg)) return 0;
+    PQfinish(*pg);
+    *pg = db_connect_raw(conninfo, w->err, sizeof w->err);
+    if (*pg && !w->no_timeout && w->app->cfg.statement_timeout_ms > 0 &&
+        set_statement_timeout(*pg, w->app->cfg.statement_timeout_ms, w->err, sizeof w->err) != 0) {
+        PQfinish(*pg);
+        *pg = NULL;
     }
-    w->nprepared = 0;
-    w->db_down = w->pg == NULL;
+    w->db_down = *pg == NULL;
     if (w->db_down) snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
     return w->db_down ? -1 : 0;
 }
 
-static PGresult *check(worker *w, PGresult *res) {
+int db_ensure(worker *w) {
+    if (alive(w->pg)) return 0;
+    w->nprepared = 0;
+    return ensure(w, &w->pg, w->app->conninfo);
+}
+
+/* res of a statement on pg: kept when it succeeded; else NULL with the error in w. */
+static PGresult *check_on(worker *w, PGconn *pg, PGresult *res) {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         w->sqlstate[0] = 0;
         return res;
     }
-    set_err(w, res ? PQresultErrorMessage(res) : PQerrorMessage(w->pg),
+    set_err(w, res ? PQresultErrorMessage(res) : PQerrorMessage(pg),
             res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "08006");
-    w->db_down = PQstatus(w->pg) != CONNECTION_OK;
+    w->db_down = PQstatus(pg) != CONNECTION_OK;
     if (w->db_down) snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
     PQclear(res);
     return NULL;
+}
+
+static PGresult *check(worker *w, PGresult *res) {
+    return check_on(w, w->pg, res);
 }
 
 PGresult *db_exec_dynamic(worker *w, const char *sql, int nparams, const char *const *params) {
@@ -310,23 +321,6 @@ void db_free(void *p) {
 
 /* ---- the lag-tolerant read connection (database_read_url) ---- */
 
-/* Connects w->pg_read to app->conninfo_read unless it is alive. Returns 0, or -1 with w->err. */
-static int db_ensure_read(worker *w) {
-    if (alive(w->pg_read)) return 0;
-    PQfinish(w->pg_read);
-    w->pg_read = db_connect_raw(w->app->conninfo_read, w->err, sizeof w->err);
-    if (w->pg_read && w->app->cfg.statement_timeout_ms > 0 &&
-        set_statement_timeout(w->pg_read, w->app->cfg.statement_timeout_ms, w->err,
-                              sizeof w->err) != 0) {
-        PQfinish(w->pg_read);
-        w->pg_read = NULL;
-    }
-    if (w->pg_read) return 0;
-    w->db_down = 1;
-    snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
-    return -1;
-}
-
 int db_read_separate(const worker *w) {
     return w->app->conninfo_read[0] != 0;
 }
@@ -338,19 +332,9 @@ static PGresult *exec_read(worker *w, int prepared, const char *sql, int nparams
     if (!db_read_separate(w) || (w->pg && PQtransactionStatus(w->pg) != PQTRANS_IDLE))
         return prepared ? db_exec(w, sql, nparams, params)
                         : db_exec_dynamic(w, sql, nparams, params);
-    if (db_ensure_read(w) != 0) return NULL;
-    PGresult *res = PQexecParams(w->pg_read, sql, nparams, NULL, params, NULL, NULL, 0);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
-        w->sqlstate[0] = 0;
-        return res;
-    }
-    set_err(w, res ? PQresultErrorMessage(res) : PQerrorMessage(w->pg_read),
-            res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : "08006");
-    w->db_down = PQstatus(w->pg_read) != CONNECTION_OK;
-    if (w->db_down) snprintf(w->sqlstate, sizeof w->sqlstate, "08006");
-    PQclear(res);
-    return NULL;
+    if (ensure(w, &w->pg_read, w->app->conninfo_read) != 0) return NULL;
+    return check_on(w, w->pg_read,
+                    PQexecParams(w->pg_read, sql, nparams, NULL, params, NULL, NULL, 0));
 }
 
 PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params) {
