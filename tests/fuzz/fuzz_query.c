@@ -4,7 +4,7 @@
  * turns the filters into the SQL text and its parameters.
  *
  * The .c files are #included to reach the static functions (`make fuzz` links this driver without
- * reports_list.o and params.o, whose readers answer through the same fake); http_error is renamed to fake_error, which records the status instead of writing
+ * reports_list.o, params.o and shapes.o, whose readers answer through the same fake); http_error is renamed to fake_error, which records the status instead of writing
  * to a connection, so parse_query runs unchanged on a request without a socket.
  *
  * Input: byte 0 = paged flag and which user scope (city-wide, county, community); the rest is the
@@ -21,6 +21,7 @@ static int fake_error(http_req *r, int status, const char *code, const char *fie
 #define http_error fake_error
 #include "service/params.c"
 #include "service/reports_list.c"
+#include "service/shapes.c"
 #undef http_error
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -68,7 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(query);
         return 0;
     }
-    if (q.limit < 1 || q.limit > LIST_MAX) abort();
+    if (q.limit < 1 || q.limit > (paged ? LIST_MAX : EXPORT_CAP)) abort();
     check_list(q.statuses);
     check_list(q.categories);
     if (q.has_bbox) {
@@ -87,7 +88,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     qbuild qb;
     int rows = paged ? q.limit + 1 : EXPORT_PAGE;
-    build_select(&r, &q, q.before_id, rows, &qb);
+    build_select(&r, &q, q.before_id, rows, 0, &qb);
     char tail[64];
     snprintf(tail, sizeof tail, " ORDER BY r.id DESC LIMIT %d", rows);
     size_t tl = strlen(tail);
