@@ -355,7 +355,7 @@ int h_events_stream(http_req *r) {
         static const char body[] = "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"this "
                                    "instance holds all the event streams it may; retry later\","
                                    "\"field\":null}}";
-        r->error_code = "too_many_streams";
+        snprintf(r->error_code, sizeof r->error_code, "too_many_streams");
         return http_send(r, 503, "application/json; charset=utf-8", body, sizeof body - 1,
                          "Retry-After: 5\r\n");
     }

@@ -202,7 +202,7 @@ static int error_reply(http_req *r, int status, const char *extra, const char *c
                        const char *field, const char *fmt, va_list ap) {
     char msg[512];
     vsnprintf(msg, sizeof msg, fmt, ap);
-    r->error_code = code;
+    snprintf(r->error_code, sizeof r->error_code, "%s", code ? code : "");
     const http_error_format *other = error_format(r);
     if (other) return other->send(r, status, msg, extra); /* that API's format */
     json_t *e =
@@ -432,7 +432,7 @@ static int no_route(http_req *r, const char *allow) {
     }
     char hdr[160], body[256];
     snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
-    r->error_code = "method_not_allowed";
+    snprintf(r->error_code, sizeof r->error_code, "method_not_allowed");
     const http_error_format *other = error_format(r);
     if (other) {
         snprintf(body, sizeof body, "%s is not allowed here; allowed: %s", r->method, allow);
@@ -579,7 +579,7 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
         http_log_escape(r.method, method, sizeof method);
         http_log_escape(r.path, path, sizeof path);
         fprintf(stderr, "%s %s %d %.3fms %s%s%s\n", method, path, r.status, dt * 1e3, r.request_id,
-                r.error_code ? " " : "", r.error_code ? r.error_code : "");
+                r.error_code[0] ? " " : "", r.error_code);
     }
     json_decref(r.json);
     free(r.body);

@@ -41,8 +41,8 @@ typedef struct http_req {
     int nparams;
     auth_user user; /* valid when user.id != 0 */
     char request_id[17];
-    int status;             /* status sent, for the access log and metrics */
-    const char *error_code; /* error code sent, if any */
+    int status;          /* status sent, for the access log and metrics */
+    char error_code[48]; /* error code sent, if any ("" none); a copy: codes may be built */
 } http_req;
 
 typedef int (*http_handler)(http_req *r);

@@ -236,10 +236,11 @@ static int o311_error(http_req *r, int status, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    r->error_code = status == 403   ? "forbidden"
-                    : status == 404 ? "not_found"
-                    : status >= 500 ? "server_error"
-                                    : "bad_request";
+    snprintf(r->error_code, sizeof r->error_code, "%s",
+             status == 403   ? "forbidden"
+             : status == 404 ? "not_found"
+             : status >= 500 ? "server_error"
+                             : "bad_request");
     return o311_send_error(r, status, msg, NULL);
 }
 
