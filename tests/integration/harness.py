@@ -18,6 +18,7 @@ import sys
 import tempfile
 import threading
 import time
+import unittest
 import itertools
 import re
 import urllib.parse
@@ -139,6 +140,18 @@ def fresh_db(seeded=True):
     psql("postgres", "DROP DATABASE IF EXISTS %s" % name)
     psql("postgres", "CREATE DATABASE %s TEMPLATE %s" % (name, template(seeded)))
     return Db(name)
+
+
+class FreshDbCase(unittest.TestCase):
+    """Tests that share a fresh seeded database of their own (cls.db), dropped after them."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.db = fresh_db()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.drop()
 
 
 def empty_db():
@@ -350,6 +363,20 @@ class Server:
         if r.status != 200:
             raise AssertionError("login %s: %r" % (username, r))
         return r.json()["token"]
+
+    def openapi(self):
+        """The OpenAPI document this server publishes (parsed)."""
+        r = self.request("GET", "/api/v1/openapi.json")
+        if r.status != 200:
+            raise AssertionError("openapi.json: %r" % r)
+        return r.json()
+
+    def create_report(self, body, token):
+        """POST /api/v1/reports that must create (201); the report."""
+        r = self.request("POST", "/api/v1/reports", json_body=body, token=token)
+        if r.status != 201:
+            raise AssertionError("create report: %r" % r)
+        return r.json()
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         if self.proc.poll() is None:

@@ -276,16 +276,8 @@ class Supervisor(unittest.TestCase):
         env.pop("PATROLD_DATABASE", None)
         for k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):  # under the sanitizers: the signal kills, no report
             env[k] = (env.get(k, "") + ":handle_segv=0").lstrip(":")
-        logf = open(os.path.join(d, "patrold-run.log"), "w+")
-        proc = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh"), harness.BIN], env=env, stdout=logf,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        srv = harness.Server.__new__(harness.Server)
-        srv.port = port
-
-        def log():
-            logf.flush()
-            with open(logf.name, errors="replace") as f:
-                return f.read()
+        proc, srv, log = start_run_sh(env, os.path.join(d, "patrold-run.log"), port)
+        logf = log.file
 
         def ready(timeout):
             deadline = time.time() + timeout
@@ -352,16 +344,8 @@ class Supervisor(unittest.TestCase):
             f.write(text.replace('listen = "127.0.0.1:8080"', 'listen = "127.0.0.1:%d"' % port))
         env = dict(harness.patrold_env(db), PATROLD_CONFIG=conf, PATROLD_THREADS="8")
         env.pop("PATROLD_LISTEN", None)
-        logf = open(os.path.join(d, "run.log"), "w+")
-        proc = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh"), harness.BIN], env=env, stdout=logf,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-        srv = harness.Server.__new__(harness.Server)
-        srv.port = port
-
-        def log():
-            logf.flush()
-            with open(logf.name, errors="replace") as f:
-                return f.read()
+        proc, srv, log = start_run_sh(env, os.path.join(d, "run.log"), port)
+        logf = log.file
 
         try:
             deadline, status = time.time() + 120, None
@@ -391,6 +375,23 @@ class Supervisor(unittest.TestCase):
             logf.close()
             db.drop()
             shutil.rmtree(d, ignore_errors=True)
+
+
+def start_run_sh(env, logpath, port):
+    """scripts/run.sh (the supervisor of `make run`) in its own session, output to logpath.
+    Returns (process, a Server handle on port, a function reading the log so far)."""
+    logf = open(logpath, "w+")
+    proc = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh"), harness.BIN], env=env, stdout=logf,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    srv = harness.Server.__new__(harness.Server)
+    srv.port = port
+
+    def log():
+        logf.flush()
+        with open(logf.name, errors="replace") as f:
+            return f.read()
+    log.file = logf
+    return proc, srv, log
 
 
 def psql_as(user, host):

@@ -58,16 +58,8 @@ def oracle_tiers(db):
 LEVELS = ["city", "county", "town", "community"]
 
 
-class LocateCommand(unittest.TestCase):
+class LocateCommand(harness.FreshDbCase):
     """`patrold locate` as an operator runs it: labelled columns, bad lines on stderr, exit 1."""
-
-    @classmethod
-    def setUpClass(cls):
-        cls.db = harness.fresh_db()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.drop()
 
     def run_locate(self, text):
         return subprocess.run([harness.BIN, "locate"], input=text, env=harness.patrold_env(self.db),

@@ -35,10 +35,7 @@ class ReportContractsTest(unittest.TestCase):
 
     @classmethod
     def create(cls, body, user="supervisor"):
-        r = cls.srv.request("POST", "/api/v1/reports", json_body=body, token=cls.tok[user])
-        if r.status != 201:
-            raise AssertionError("create report: %r" % r)
-        return r.json()
+        return cls.srv.create_report(body, cls.tok[user])
 
     def get(self, path, user="supervisor", **params):
         q = urllib.parse.urlencode(params)
