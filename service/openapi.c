@@ -117,8 +117,7 @@ static int statuses(const route *rt, char out[][40], int max) {
     if (rt->body != BODY_NONE) core[k++] = 413;
     if (rt->body == BODY_JSON || rt->body == BODY_FORM) core[k++] = 415;
     core[k++] = 500;
-    if (rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi)
-        core[k++] = 503; /* no worker slot or no database */
+    if (route_needs_worker(rt)) core[k++] = 503; /* no worker slot or no database */
     for (int i = 0; i < k && n < max; i++) {
         int dup = 0;
         for (int j = 0; j < n; j++)
