@@ -27,7 +27,7 @@ LDFLAGS  += -fsanitize=$(SANITIZE)
 endif
 
 GIS_SRC  := $(wildcard gis/*.c)
-SVC_SRC  := $(filter-out service/main.c,$(wildcard service/*.c))
+SVC_SRC  := $(filter-out service/cmd/main.c,$(wildcard service/*/*.c))
 LIB_OBJ  := $(patsubst %.c,$(BUILD)/%.o,$(GIS_SRC) $(SVC_SRC))
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -39,12 +39,15 @@ all: $(BUILD)/patrold
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/%.o: %.c $(wildcard service/*.h gis/*.h)
+# Header dependencies come from the compiler (-MMD): an object depends on the headers it includes.
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@echo "  CC $<"
-	@$(CC) $(CFLAGS) -c -o $@ $<
+	@$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/patrold: $(BUILD)/service/main.o $(LIB_OBJ)
+-include $(LIB_OBJ:.o=.d) $(BUILD)/service/cmd/main.d
+
+$(BUILD)/patrold: $(BUILD)/service/cmd/main.o $(LIB_OBJ)
 	@echo "  LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -119,7 +122,7 @@ web/dist/app.js: $(WEB_SRC) web/node_modules/.package-lock.json
 	@echo "  WEB $@"
 	@cd web && node build.mjs
 
-FORMAT_SRC = service/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c tests/fuzz/*.c
+FORMAT_SRC = service/*/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c tests/fuzz/*.c
 
 format:
 	clang-format -i $(FORMAT_SRC)

@@ -1,5 +1,5 @@
 /* gis/geom.h - the one validate/repair rule for polygonal geometry, used by the importer
- * (service/importer.c) and the spatial index (gis/index.c).
+ * (service/cmd/importer.c) and the spatial index (gis/index.c).
  *
  * Threads: pure functions of a GEOS context; use each context from one thread at a time. */
 #ifndef GIS_GEOM_H

@@ -1,6 +1,6 @@
 -- Reads of personal data (person fields, descriptions, photos, exports), as PIPL expects for
 -- sensitive personal information: one row per request (not per report) with the reader as it was
--- at the time, the reports read and the request id of the access log. Written by service/audit.c,
+-- at the time, the reports read and the request id of the access log. Written by service/core/audit.c,
 -- read by supervisors at GET /api/v1/audit.
 CREATE TABLE audit_reads (
     id            bigserial PRIMARY KEY,

@@ -1,6 +1,6 @@
 -- Sign-in guessing (issue 7): failed sign-ins per user name (known or not) and per client
 -- address, shared by every instance behind the load balancer, and indexes for purging sessions.
--- service/login.c writes the rows; its purge thread deletes rows idle for a day and sessions
+-- service/admin/login.c writes the rows; its purge thread deletes rows idle for a day and sessions
 -- expired or revoked longer ago than session_retention_s.
 CREATE TABLE login_throttle (
     key           text PRIMARY KEY,                  -- 'user:<name>' or 'addr:<address>'

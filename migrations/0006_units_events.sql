@@ -1,6 +1,6 @@
 -- Patrol units and live events: unit statuses of the dispatch lifecycle, positions partitioned by
 -- day with a flag for impossible fixes, event ids taken only after the transaction has its xid
--- (the reader's gap rule in service/events.c relies on it), and the stream-token key.
+-- (the reader's gap rule in service/core/events.c relies on it), and the stream-token key.
 
 -- A unit follows its report: dispatched -> on_scene -> available again when the report ends.
 ALTER TABLE units DROP CONSTRAINT units_status_check;

@@ -1,4 +1,4 @@
--- Vector tiles (service/tiles.c): division outlines and label points, and station coverage areas,
+-- Vector tiles (service/places/tiles.c): division outlines and label points, and station coverage areas,
 -- kept in Web Mercator and cut into pieces of at most 256 vertices, so that a tile query reads
 -- only small geometries near the tile. Row triggers keep them in step with divisions and stations.
 CREATE TABLE tile_divisions (

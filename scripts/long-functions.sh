@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Lists the C functions longer than MAX lines (default 80; signature to closing brace) in the
-# given files (default service/*.c gis/*.c except the generated gis/pinyin_data.c). Exit status 1
+# given files (default service/*/*.c gis/*.c except the generated gis/pinyin_data.c). Exit status 1
 # when there is one, unless --warn (then it only prints). `tests/run` runs it with --warn in its
 # format step.
 set -uo pipefail
@@ -9,7 +9,7 @@ warn=0
 [ "${1:-}" = --warn ] && { warn=1; shift; }
 max=${MAX:-80}
 if [ $# -eq 0 ]; then
-  set -- $(ls service/*.c gis/*.c | grep -v '^gis/pinyin_data\.c$')
+  set -- $(ls service/*/*.c gis/*.c | grep -v '^gis/pinyin_data\.c$')
 fi
 python3 - "$max" "$@" <<'PY'
 import re, sys

@@ -12,9 +12,9 @@
 #include <time.h>
 
 #include "gis/index.h"
-#include "service/app.h"
-#include "service/db.h"
-#include "service/gisload.h"
+#include "service/core/app.h"
+#include "service/core/db.h"
+#include "service/places/gisload.h"
 
 static double now_us(void) {
     struct timespec ts;

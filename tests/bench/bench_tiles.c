@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/tiles.h"
+#include "service/places/tiles.h"
 
 #define W 118.6 /* the area sampled: Lianyungang's box */
 #define E 119.9

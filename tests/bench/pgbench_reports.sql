@@ -1,7 +1,7 @@
 -- pgbench_reports.sql - the ceiling for POST /api/v1/reports: the database work the service does per
 -- report, statement for statement, without HTTP, JSON, point location or the reply:
---   1. the bearer-token lookup (service/auth.c auth_check_token), autocommit;
---   2. insert_one_sql of service/reports.c: the reports row, its 'created' audit row and its live
+--   1. the bearer-token lookup (service/core/auth.c auth_check_token), autocommit;
+--   2. insert_one_sql of service/reports/reports.c: the reports row, its 'created' audit row and its live
 --      event in one statement, returning the report columns and its possible duplicates (same
 --      tables, indexes, triggers and foreign keys). Keep it in step with reports.c.
 -- Variables from bench_reports.sh (-D): city, county, town, community (12-digit codes), station, uid,

@@ -1,4 +1,4 @@
-/* fuzz_importer.c - libFuzzer driver for the GeoJSON division importer (service/importer.c): the
+/* fuzz_importer.c - libFuzzer driver for the GeoJSON division importer (service/cmd/importer.c): the
  * streaming FeatureCollection scanner (scan_feed/scan_finish) and the per-feature parse, repair
  * and CRS conversion (load_feature), without a database.
  *
@@ -18,12 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/app.h"
+#include "service/core/app.h"
 
 static int fake_send(worker *w, const char *command, int nParams, const char *const *paramValues,
                      const int *paramLengths, const int *paramFormats);
 #define db_send fake_send
-#include "service/importer.c"
+#include "service/cmd/importer.c"
 #undef db_send
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,5 +1,5 @@
 /* fuzz_open311.c - libFuzzer driver for what Open311 reads from anonymous clients and what it
- * writes as XML (service/open311.c): the form-urlencoded body parser, the XML text writer, the
+ * writes as XML (service/open311/open311.c): the form-urlencoded body parser, the XML text writer, the
  * service_request_id and service_code lists of GET requests, and the UTF-8 scrubber of messages.
  *
  * The .c is #included to reach the static functions (`make fuzz` links this driver without
@@ -14,12 +14,12 @@
  * same length. */
 #include <stdint.h>
 
-#include "service/http.h"
+#include "service/door/http.h"
 
 static int fake_send(http_req *r, int status, const char *ctype, const char *body, size_t len,
                      const char *extra_headers);
 #define http_send fake_send
-#include "service/open311.c"
+#include "service/open311/open311.c"
 #undef http_send
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,4 @@
-/* fuzz_params.c - libFuzzer driver for the pure request value parsers of service/params.c: RFC 3339,
+/* fuzz_params.c - libFuzzer driver for the pure request value parsers of service/door/params.c: RFC 3339,
  * numbers, points, ids, UUIDs, bboxes and cursors on arbitrary bytes.
  *
  * Input: byte 0 picks the CRS; the rest is the value (NUL-terminated copy). Oracles besides the
@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "service/params.h"
+#include "service/door/params.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* fuzz_photos.c - libFuzzer driver for photo_strip (service/photos.c): JPEG/PNG metadata stripping
+/* fuzz_photos.c - libFuzzer driver for photo_strip (service/reports/photos.c): JPEG/PNG metadata stripping
  * of client uploads, on arbitrary bytes.
  *
  * Oracles on success: the output is no longer than the input, keeps the type's magic, ends with
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/reports.h"
+#include "service/reports/reports.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

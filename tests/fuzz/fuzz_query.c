@@ -1,5 +1,5 @@
 /* fuzz_query.c - libFuzzer driver for the query-string filters of GET /api/v1/reports and its
- * exports (service/reports_list.c): parse_query (crs, status, category, division, since, bbox,
+ * exports (service/reports/reports_list.c): parse_query (crs, status, category, division, since, bbox,
  * limit, cursor; URL-decoded by CivetWeb's mg_get_var through http_query) and build_select, which
  * turns the filters into the SQL text and its parameters.
  *
@@ -14,14 +14,14 @@
  * dropped for length) and every parameter $1..$n appears in it. */
 #include <stdint.h>
 
-#include "service/http.h"
+#include "service/door/http.h"
 
 static int fake_error(http_req *r, int status, const char *code, const char *field, const char *fmt,
                       ...) __attribute__((format(printf, 5, 6)));
 #define http_error fake_error
-#include "service/params.c"
-#include "service/reports_list.c"
-#include "service/shapes.c"
+#include "service/door/params.c"
+#include "service/door/shapes.c"
+#include "service/reports/reports_list.c"
 #undef http_error
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

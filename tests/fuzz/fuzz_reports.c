@@ -1,4 +1,4 @@
-/* fuzz_reports.c - libFuzzer driver for the report body validation (service/reports.c): the JSON
+/* fuzz_reports.c - libFuzzer driver for the report body validation (service/reports/reports.c): the JSON
  * parse http.c does, then validate_item on one body (POST /api/v1/reports) or on every element
  * of {"reports":[...]} (POST /api/v1/reports/batch), then the record -> statement parameter text
  * conversion (param_text) insert_items does before the database.
@@ -18,7 +18,7 @@
 #include <geos_c.h>
 #include <stdint.h>
 
-#include "service/reports.c"
+#include "service/reports/reports.c"
 #include "tests/fuzz/worker_stack.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

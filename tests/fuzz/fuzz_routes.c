@@ -1,4 +1,4 @@
-/* fuzz_routes.c - libFuzzer driver for route_match (service/http.c): client paths against the real
+/* fuzz_routes.c - libFuzzer driver for route_match (service/door/http.c): client paths against the real
  * route table and against arbitrary patterns.
  *
  * Input: byte 0 selects the mode and maxcaps; then either a path (matched against every pattern of
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/routes.h"
+#include "service/door/routes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

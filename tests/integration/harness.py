@@ -106,7 +106,7 @@ def _content_hash(seeded):
     if seeded:
         seed = os.path.join(ROOT, "migrations", "seed")
         paths += [os.path.join(seed, f) for f in sorted(os.listdir(seed))]
-        paths += [os.path.join(ROOT, "service", f) for f in ("seed.c", "importer.c", "auth.c")]
+        paths += [os.path.join(ROOT, "service", f) for f in ("cmd/seed.c", "cmd/importer.c", "core/auth.c")]
     for p in paths:
         if os.path.isfile(p):
             h.update(p.encode())

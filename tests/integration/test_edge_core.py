@@ -257,7 +257,7 @@ class IdleAndBusy(unittest.TestCase):
         # few database connections: the pool's slots plus one per background thread (services.c
         # background[]); client backends only (an autovacuum worker also shows this database)
         nbackground = len(re.findall(r'\{"[a-z-]+", \w+_thread\}', open(os.path.join(
-            harness.ROOT, "service", "services.c")).read()))
+            harness.ROOT, "service", "core", "services.c")).read()))
         self.assertGreater(nbackground, 1)
         self.assertLessEqual(max(backends), self.pool + nbackground)
         self.assertTrue(slow_closed and slow_closed[0] < 25, slow_closed)

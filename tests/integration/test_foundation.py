@@ -221,7 +221,7 @@ class Http(unittest.TestCase):
         self.assertEqual(self.srv.request("GET", "/api/v1/auth/me", token=t2).status, 401)
 
     def test_openapi_matches_route_table(self):
-        with open(os.path.join(harness.ROOT, "service", "routes.c")) as f:
+        with open(os.path.join(harness.ROOT, "service", "door", "routes.c")) as f:
             table = set(re.findall(r'^\s*\{"(GET|POST|PUT|PATCH|DELETE)", "([^"]+)"', f.read(), re.M))
         doc = self.srv.request("GET", "/api/v1/openapi.json").json()
         self.assertTrue(doc["openapi"].startswith("3."))

@@ -1,5 +1,5 @@
 """test_openapi.py - /api/v1/openapi.json as a client generator reads it: every route of
-service/routes.c with an identifier operationId, typed request bodies and 2xx replies (named
+service/door/routes.c with an identifier operationId, typed request bodies and 2xx replies (named
 components), declared path and query parameters, real statuses, valid JSON Schemas; and the
 harness's reply validation (harness.Contract) catching a reply that drifts from the document."""
 import json
@@ -13,12 +13,12 @@ import harness
 from test_events import Sse
 from test_reports import new_body, point_in_haizhou
 
-ROUTES_C = os.path.join(harness.ROOT, "service", "routes.c")
+ROUTES_C = os.path.join(harness.ROOT, "service", "door", "routes.c")
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
 
 def table():
-    """(method, pattern, query names) of every row of service/routes.c."""
+    """(method, pattern, query names) of every row of service/door/routes.c."""
     src = open(ROUTES_C, encoding="utf-8").read()
     rows = re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "(/[^"]*)",.*?O\(\s*"[^"]*",\s*(?:"[^"]*"|NULL),'
                       r'\s*(?:"([^"]*)"|NULL)', src, re.S)

@@ -1,4 +1,4 @@
-"""test_routes_roles.py - every route in service/routes.c, asked with no token and as each demo role,
+"""test_routes_roles.py - every route in service/door/routes.c, asked with no token and as each demo role,
 on 海州区 data (so dispatcher_gn, of 灌南县, is asking about another county's data): the answer must
 be the one in CASES below. A route in the code without a case fails the test by name; so does a case
 for a route the code no longer has, and a route /api/v1/openapi.json does not list (or lists extra).
@@ -121,8 +121,8 @@ CASES = {
 
 
 def code_routes():
-    """("METHOD", "pattern") of every row of the route table in service/routes.c, in order."""
-    with open(os.path.join(harness.ROOT, "service", "routes.c")) as f:
+    """("METHOD", "pattern") of every row of the route table in service/door/routes.c, in order."""
+    with open(os.path.join(harness.ROOT, "service", "door", "routes.c")) as f:
         src = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
     table = src[src.index("routes[] = {"):]
     return re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"', table)
@@ -174,9 +174,9 @@ class RoutesRoles(unittest.TestCase):
         self.assertEqual(len(routes), len(set(routes)), "a route appears twice in routes.c")
         missing = [r for r in routes if r not in CASES]
         stale = [k for k in CASES if k not in routes]
-        self.assertEqual(missing, [], "routes in service/routes.c without a case in test_routes_roles.py "
+        self.assertEqual(missing, [], "routes in service/door/routes.c without a case in test_routes_roles.py "
                          "CASES (add one line each): %s" % ", ".join(missing))
-        self.assertEqual(stale, [], "cases for routes service/routes.c does not have: %s" % ", ".join(stale))
+        self.assertEqual(stale, [], "cases for routes service/door/routes.c does not have: %s" % ", ".join(stale))
 
     def test_openapi_lists_exactly_the_route_table(self):
         doc = self.srv.request("GET", "/api/v1/openapi.json").json()

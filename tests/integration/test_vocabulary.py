@@ -1,5 +1,5 @@
 """test_vocabulary.py - the vocabulary the service publishes (the enum schemas of
-/api/v1/openapi.json, made from service/vocab.c) equals the schema's CHECK constraints, and the
+/api/v1/openapi.json, made from service/core/vocab.c) equals the schema's CHECK constraints, and the
 request schemas and error messages come from the same tables."""
 import re
 import unittest

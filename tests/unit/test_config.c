@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "service/config.h"
+#include "service/core/config.h"
 
 static const char *write_tmp(const char *text) {
     static char path[64];

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "service/db.h"
+#include "service/core/db.h"
 
 static int value_of(worker *w, const char *sql) {
     PGresult *res = db_exec(w, sql, 0, NULL);

@@ -1,6 +1,6 @@
 /* tests/unit/test_geom.c - gis/geom: the one polygon repair rule. A bow-tie ring and a ring with
  * a spike are repaired the same way on the importer's path (gis_polygon_repair then
- * gis_polygon_multi, as service/importer.c does) and on the index's path (gis_builder_add_division
+ * gis_polygon_multi, as service/cmd/importer.c does) and on the index's path (gis_builder_add_division
  * repairs with the same rule): both keep the same area, and the index locates points in it. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "service/http.h"
+#include "service/door/http.h"
 
 enum { WORKER_STACK = 100 * 1024, MAX_DEPTH = 32 };
 

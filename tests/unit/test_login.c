@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "service/auth.h"
-#include "service/login.h"
+#include "service/admin/login.h"
+#include "service/core/auth.h"
 
 static const char *addr(const char *peer, const char *xff, const char *xreal, const char *trusted) {
     static char out[LOGIN_ADDR_LEN];

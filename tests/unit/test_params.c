@@ -1,4 +1,4 @@
-/* test_params.c - request value parsers (service/params.c) against hostile values: overflow, NaN,
+/* test_params.c - request value parsers (service/door/params.c) against hostile values: overflow, NaN,
  * 1e999, trailing junk, impossible dates, leap years, offsets, cursors of another list. */
 #include <limits.h>
 #include <math.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "service/params.h"
+#include "service/door/params.h"
 
 static double t(const char *s) {
     double v = -12345;

@@ -1,4 +1,4 @@
-/* tests/unit/test_photos.c - photo_strip (service/photos.c): JPEG APPn/COM removal, JFIF/JFXX
+/* tests/unit/test_photos.c - photo_strip (service/reports/photos.c): JPEG APPn/COM removal, JFIF/JFXX
  * thumbnails, JPG/JPGn and Adobe trailers, PNG text/time/EXIF and unknown chunk removal with CRC
  * checks, and refusal of anything that is not a well-formed JPEG or PNG. The images are built by
  * hand here, byte by byte. */
@@ -14,7 +14,7 @@
 
 #include <zlib.h>
 
-#include "../../service/reports.h"
+#include "../../service/reports/reports.h"
 
 typedef struct {
     unsigned char b[4096];

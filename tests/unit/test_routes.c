@@ -8,8 +8,8 @@
 
 #include <cmocka.h>
 
-#include "service/routes.h"
-#include "service/schemas.h"
+#include "service/door/routes.h"
+#include "service/door/schemas.h"
 
 static int match(const char *pattern, const char *path, const char **caps, char *scratch) {
     return route_match(pattern, path, scratch, caps, HTTP_MAX_PARAMS);

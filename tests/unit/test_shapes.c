@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "service/shapes.h"
-#include "service/vocab.h"
+#include "service/core/vocab.h"
+#include "service/door/shapes.h"
 
 #define REPORT                                                                                     \
     "{\"client_id\":\"0b9e5c3a-1f2d-4c5e-8a7b-9c0d1e2f3a4b\",\"category\":\"vagrant\","            \

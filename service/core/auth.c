@@ -1,0 +1,187 @@
+/* auth.c - Argon2id passwords and their policy, random bearer tokens kept only as SHA-256 hashes,
+ * roles, division scope and `user add`. The sign-in routes are in login.c. */
+#include "service/core/auth.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "service/core/db.h"
+#include "service/core/vocab.h"
+
+static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor",
+                                         "admin"};
+
+unsigned auth_role_parse(const char *name) {
+    for (unsigned i = 0; name && i < 5; i++)
+        if (strcmp(name, role_names[i]) == 0) return 1u << i;
+    return 0;
+}
+
+const char *auth_role_name(unsigned role) {
+    for (unsigned i = 0; i < 5; i++)
+        if (role == 1u << i) return role_names[i];
+    return "nobody";
+}
+
+int auth_hash_password(const char *password, char *out, size_t outlen) {
+    if (outlen < crypto_pwhash_STRBYTES || sodium_init() < 0) return -1;
+    return crypto_pwhash_str(out, password, strlen(password), crypto_pwhash_OPSLIMIT_INTERACTIVE,
+                             crypto_pwhash_MEMLIMIT_INTERACTIVE);
+}
+
+/* The placeholder hash that unknown user names are checked against, made once for the process. */
+static char placeholder[crypto_pwhash_STRBYTES];
+static pthread_once_t placeholder_once = PTHREAD_ONCE_INIT;
+
+static void make_placeholder(void) {
+    if (auth_hash_password("placeholder: no such user", placeholder, sizeof placeholder) != 0)
+        placeholder[0] = 0;
+}
+
+int auth_verify_password(const char *hash, const char *password) {
+    pthread_once(&placeholder_once, make_placeholder);
+    const char *h = hash ? hash : placeholder;
+    int ok = *h && crypto_pwhash_str_verify(h, password, strlen(password)) == 0;
+    return hash && ok;
+}
+
+int auth_password_check(const char *password, char *err, size_t errlen) {
+    size_t chars = 0;
+    for (const char *p = password; p && *p; p++)
+        chars += ((unsigned char)*p & 0xC0) != 0x80; /* count UTF-8 lead bytes: characters */
+    if (chars < AUTH_PASSWORD_MIN) {
+        snprintf(err, errlen, "password must be at least %d characters", AUTH_PASSWORD_MIN);
+        return -1;
+    }
+    if (strlen(password) > AUTH_PASSWORD_MAX) {
+        snprintf(err, errlen, "password must be at most %d bytes", AUTH_PASSWORD_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+void auth_token_hash(const char *token, char out[AUTH_TOKEN_HASH_LEN]) {
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)token, strlen(token));
+    out[0] = '\\', out[1] = 'x';
+    sodium_bin2hex(out + 2, 2 * crypto_hash_sha256_BYTES + 1, h, sizeof h);
+}
+
+static void copy_field(char *dst, size_t n, const char *src) {
+    snprintf(dst, n, "%s", src ? src : "");
+}
+
+/* Runs sql (one parameter, selecting id, username, role, division_code, station_id, unit_id) and
+ * fills u from its one row. Returns 1 found, 0 not, -1 database failure (w->err). */
+static int load_user(worker *w, const char *sql, const char *param, auth_user *u) {
+    const char *params[] = {param};
+    PGresult *res = db_exec(w, sql, 1, params);
+    if (!res) return -1;
+    int ok = PQntuples(res) == 1;
+    if (ok) {
+        u->id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+        copy_field(u->username, sizeof u->username, PQgetvalue(res, 0, 1));
+        u->role = auth_role_parse(PQgetvalue(res, 0, 2));
+        copy_field(u->division_code, sizeof u->division_code, PQgetvalue(res, 0, 3));
+        u->station_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
+        u->unit_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+    }
+    PQclear(res);
+    return ok;
+}
+
+int auth_check_token(worker *w, const char *token, auth_user *u) {
+    char hash[AUTH_TOKEN_HASH_LEN];
+    while (*token == ' ')
+        token++;
+    if (!*token || strlen(token) > 256) return 0;
+    auth_token_hash(token, hash);
+    return load_user(w,
+                     "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"
+                     " coalesce(u.unit_id, 0) FROM sessions s JOIN users u ON u.id = s.user_id"
+                     " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL"
+                     " AND s.expires_at > now() AND NOT u.disabled",
+                     hash, u);
+}
+
+int auth_user_by_id(worker *w, const char *id, auth_user *u) {
+    return load_user(w,
+                     "SELECT id, username, role, division_code, coalesce(station_id, 0),"
+                     " coalesce(unit_id, 0) FROM users WHERE id = $1::bigint AND NOT disabled",
+                     id, u);
+}
+
+int auth_in_scope(const auth_user *u, const char *code12) {
+    char prefix[13];
+    vocab_code_prefix(u->division_code, prefix);
+    return vocab_code_within(code12, prefix);
+}
+
+int auth_user_save(worker *w, const char *username, const char *password, const char *role,
+                   const char *division_code, int *revoked, char *err, size_t errlen) {
+    char hash[crypto_pwhash_STRBYTES], code[13];
+    int rc = -1;
+    PGresult *res = NULL;
+    if (!username || !*username || strlen(username) > 63) {
+        snprintf(err, errlen, "username must be 1 to 63 bytes");
+        return -1;
+    }
+    if (!auth_role_parse(role)) {
+        snprintf(err, errlen,
+                 "role must be one of patrol, community, dispatcher, supervisor, admin");
+        return -1;
+    }
+    if (vocab_code12(division_code, 2, code) != 0) {
+        snprintf(err, errlen, "division code must have 4, 6, 9 or 12 digits");
+        return -1;
+    }
+    const char *p1[] = {code};
+    if (!(res = db_exec(w, "SELECT 1 FROM divisions WHERE code = $1", 1, p1))) goto db_failed;
+    if (PQntuples(res) == 0) {
+        snprintf(err, errlen,
+                 "no division with code %s: load the divisions first (patrold seed or"
+                 " import-divisions)",
+                 code);
+        goto done;
+    }
+    PQclear(res);
+    if (auth_hash_password(password, hash, sizeof hash) != 0) {
+        snprintf(err, errlen, "cannot hash the password (out of memory?)");
+        return -1;
+    }
+    /* One statement: the user row, its sessions revoked (a changed password signs every device
+     * out) and its sign-in failures forgotten. */
+    const char *p2[] = {username, hash, role, code};
+    res = db_exec(w,
+                  "WITH u AS (INSERT INTO users (username, password_hash, role, division_code)"
+                  " VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO UPDATE SET"
+                  " password_hash = EXCLUDED.password_hash, role = EXCLUDED.role,"
+                  " division_code = EXCLUDED.division_code RETURNING id),"
+                  " s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL"
+                  " AND user_id IN (SELECT id FROM u) RETURNING 1),"
+                  " t AS (DELETE FROM login_throttle WHERE key = 'user:' || $1 RETURNING 1)"
+                  " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t)",
+                  4, p2);
+    if (!res) goto db_failed;
+    if (revoked) *revoked = atoi(PQgetvalue(res, 0, 0));
+    rc = 0;
+    goto done;
+db_failed:
+    snprintf(err, errlen, "%s", w->err);
+done:
+    PQclear(res);
+    return rc;
+}
+
+int auth_user_add(worker *w, const char *username, const char *password, const char *role,
+                  const char *division_code, int *revoked, char *err, size_t errlen) {
+    if (!password || auth_password_check(password, err, errlen) != 0) {
+        if (!password) snprintf(err, errlen, "no password given");
+        return -1;
+    }
+    return auth_user_save(w, username, password, role, division_code, revoked, err, errlen);
+}

@@ -1,0 +1,241 @@
+/* config.c - one declarative table of settings; defaults applied in one place. */
+#include "service/core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_STR, T_INT, T_DBL } opt_type;
+
+typedef struct {
+    const char *key;
+    opt_type type;
+    size_t off, size;
+    const char *def;
+    const char *help;
+} opt;
+
+#define S(f) T_STR, offsetof(config, f), sizeof(((config *)0)->f)
+#define I(f) T_INT, offsetof(config, f), sizeof(int)
+#define D(f) T_DBL, offsetof(config, f), sizeof(double)
+
+static const opt opts[] = {
+    {"listen", S(listen), "127.0.0.1:8080", "address and port to serve HTTP on"},
+    {"threads", I(threads), "512",
+     "worker threads; each keep-alive connection or WebSocket holds one (cheap: no database)"},
+    {"database", S(database), "",
+     "libpq conninfo; empty means the local cluster under state_dir; several hosts "
+     "(host=a,b port=p,q) get target_session_attrs=read-write: writes find the primary"},
+    {"database_read_url", S(database_read_url), "",
+     "libpq conninfo for reads that tolerate a little lag (tiles, lists, exports, coverage); "
+     "several hosts get target_session_attrs=prefer-standby; empty means the `database` one"},
+    {"state_dir", S(state_dir), "state", "folder for the local PostGIS cluster and other state"},
+    {"web_root", S(web_root), "web", "dispatcher console static files"},
+    {"migrations_dir", S(migrations_dir), "migrations", "numbered SQL migrations applied at start"},
+    {"seed_dir", S(seed_dir), "migrations/seed", "Lianyungang demo data loaded by `patrold seed`"},
+    {"ack_community_s", I(ack_community_s), "600",
+     "seconds a community-tier station has to acknowledge"},
+    {"ack_town_s", I(ack_town_s), "900", "seconds a town work station has to acknowledge"},
+    {"ack_county_s", I(ack_county_s), "1200", "seconds a county station has to acknowledge"},
+    {"ack_city_s", I(ack_city_s), "1800", "seconds the city station has to acknowledge"},
+    {"escalate_interval_ms", I(escalate_interval_ms), "1000",
+     "how often overdue reports are escalated"},
+    {"dup_radius_m", D(dup_radius_m), "200", "possible duplicates: same category within metres"},
+    {"dup_window_s", I(dup_window_s), "7200", "possible duplicates: received within seconds"},
+    {"snap_tolerance_m", D(snap_tolerance_m), "500",
+     "snap points outside every polygon within metres"},
+    {"token_ttl_s", I(token_ttl_s), "43200", "bearer token lifetime in seconds"},
+    {"login_max_failures", I(login_max_failures), "5",
+     "failed sign-ins of one user name (known or not) before it must wait (0 = never)"},
+    {"login_backoff_s", I(login_backoff_s), "2",
+     "first wait in seconds after login_max_failures; doubles with each further failure"},
+    {"login_backoff_max_s", I(login_backoff_max_s), "900", "longest wait for one user name"},
+    {"login_address_limit", I(login_address_limit), "300",
+     "failed sign-ins per client address per minute before 429 (0 = no limit)"},
+    {"trusted_proxies", S(trusted_proxies), "",
+     "comma-separated peer addresses whose X-Forwarded-For / X-Real-IP name the client"},
+    {"login_concurrency", I(login_concurrency), "2",
+     "password hashes (64 MiB each) computed at once; about one per core"},
+    {"login_wait_ms", I(login_wait_ms), "2000",
+     "how long a sign-in waits for a hashing slot before 503 busy"},
+    {"session_retention_s", I(session_retention_s), "86400",
+     "expired or revoked sessions are deleted this many seconds later"},
+    {"session_purge_interval_s", I(session_purge_interval_s), "900",
+     "how often old sessions and sign-in failures are purged (0 = never)"},
+    {"json_body_limit", I(json_body_limit), "1048576",
+     "default body limit of JSON routes in bytes"},
+    {"access_log", I(access_log), "1", "1 writes one line per request to stderr"},
+    {"json_max_depth", I(json_max_depth), "32",
+     "JSON bodies nested deeper than this are a 400 (checked before parsing)"},
+    {"db_pool", I(db_pool), "8",
+     "slots (database connection, GEOS locator, PROJ) that requests borrow while they run"},
+    {"db_pool_wait_ms", I(db_pool_wait_ms), "5000",
+     "longest wait for a free slot before answering 503 busy"},
+    {"statement_timeout_ms", I(statement_timeout_ms), "10000",
+     "statement time limit on request connections (503 db_timeout); 0 means none"},
+    {"connect_timeout_s", I(connect_timeout_s), "5",
+     "database connect time limit in seconds; 0 means none"},
+    {"request_timeout_ms", I(request_timeout_ms), "10000",
+     "a request's headers must arrive within this many milliseconds"},
+    {"keep_alive_timeout_ms", I(keep_alive_timeout_ms), "5000",
+     "idle keep-alive connections are closed after this many milliseconds"},
+    {"cors_origins", S(cors_origins), "",
+     "origins allowed cross-origin requests, e.g. \"https://a.example https://b.example\""},
+    {"metrics_public", I(metrics_public), "0", "1 serves /metrics to every address, 0 to loopback"},
+    {"basemap_url", S(basemap_url), "",
+     "optional external raster tiles under our layers in the console, e.g. "
+     "\"https://tiles.example.org/{z}/{x}/{y}.png\"; empty: our tiers and stations are the map"},
+    {"tile_cache_mb", I(tile_cache_mb), "64",
+     "memory for cached division, station and coverage tiles, MiB (0 disables)"},
+    {"position_retention_days", I(position_retention_days), "90",
+     "days of unit positions kept (older day partitions are dropped)"},
+    {"max_fix_speed_mps", D(max_fix_speed_mps), "70",
+     "a position fix implying a faster move is stored flagged and ignored"},
+    {"dispatch_speed_mps", D(dispatch_speed_mps), "8.3",
+     "dispatch candidates: travel speed for eta_s, metres per second"},
+    {"position_stale_s", I(position_stale_s), "300",
+     "dispatch candidates: positions older than this are flagged stale"},
+    {"events_poll_ms", I(events_poll_ms), "50",
+     "how often the event reader polls the events table"},
+    {"stream_token_ttl_s", I(stream_token_ttl_s), "60",
+     "lifetime of a stream token (?access_token= of GET /api/v1/events)"},
+    {"stream_keepalive_s", I(stream_keepalive_s), "15",
+     "keep-alive comment interval of event streams"},
+    {"stream_max_clients", I(stream_max_clients), "400",
+     "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
+    {"coverage_cache_s", I(coverage_cache_s), "60",
+     "patrol coverage answers are reused this long unless new positions arrive"},
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+static int set_opt(config *c, const opt *o, const char *val, char *err, size_t errlen) {
+    char *p = (char *)c + o->off, *end;
+    errno = 0;
+    switch (o->type) {
+    case T_STR:
+        if (strlen(val) >= o->size) {
+            snprintf(err, errlen, "%s: value longer than %zu bytes", o->key, o->size - 1);
+            return -1;
+        }
+        memcpy(p, val, strlen(val) + 1);
+        return 0;
+    case T_INT: {
+        long v = strtol(val, &end, 10);
+        if (errno || end == val || *end || v < 0 || v > 1000000000) {
+            snprintf(err, errlen, "%s: '%s' is not a whole number from 0 to 1000000000", o->key,
+                     val);
+            return -1;
+        }
+        *(int *)p = (int)v;
+        return 0;
+    }
+    case T_DBL: {
+        double v = strtod(val, &end);
+        if (errno || end == val || *end || !(v >= 0)) {
+            snprintf(err, errlen, "%s: '%s' is not a non-negative number", o->key, val);
+            return -1;
+        }
+        *(double *)p = v;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+void config_defaults(config *c) {
+    char err[128];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < NOPTS; i++) {
+        int rc = set_opt(c, &opts[i], opts[i].def, err, sizeof err);
+        (void)rc;
+    }
+}
+
+static char *trim(char *s) {
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = 0;
+    return s;
+}
+
+static const opt *find_opt(const char *key) {
+    for (size_t i = 0; i < NOPTS; i++)
+        if (strcmp(opts[i].key, key) == 0) return &opts[i];
+    return NULL;
+}
+
+int config_load_file(config *c, const char *path, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    char line[1024], msg[256];
+    int lineno = 0, rc = -1;
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        char *s = trim(line), *eq;
+        if (!*s || *s == '#') continue;
+        if (!(eq = strchr(s, '='))) {
+            snprintf(err, errlen, "%s:%d: expected 'key = value'", path, lineno);
+            goto done;
+        }
+        *eq = 0;
+        char *key = trim(s), *val = trim(eq + 1);
+        size_t n = strlen(val);
+        if (n >= 2 && val[0] == '"' && val[n - 1] == '"') val[n - 1] = 0, val++;
+        const opt *o = find_opt(key);
+        if (!o) {
+            snprintf(err, errlen, "%s:%d: unknown setting '%s'", path, lineno, key);
+            goto done;
+        }
+        if (set_opt(c, o, val, msg, sizeof msg) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+            goto done;
+        }
+    }
+    rc = 0;
+done:
+    fclose(f);
+    return rc;
+}
+
+int config_load_env(config *c, char *err, size_t errlen) {
+    char name[64], msg[256];
+    for (size_t i = 0; i < NOPTS; i++) {
+        size_t k = (size_t)snprintf(name, sizeof name, "PATROLD_");
+        for (const char *p = opts[i].key; *p && k < sizeof name - 1; p++)
+            name[k++] = (char)toupper((unsigned char)*p);
+        name[k] = 0;
+        const char *v = getenv(name);
+        if (v && set_opt(c, &opts[i], v, msg, sizeof msg) != 0) {
+            snprintf(err, errlen, "environment %s: %s", name, msg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void config_print(const config *c, FILE *f) {
+    fprintf(
+        f,
+        "# patrold configuration: every setting with its value (`patrold config` with no file\n"
+        "# and no environment prints the defaults). PATROLD_<SETTING> variables override this file.\n"
+        "# Read by `patrold --config FILE`; `make run` (scripts/run.sh) reads config/patrold.conf.\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        const char *p = (const char *)c + opts[i].off;
+        fprintf(f, "\n# %s (default %s)\n%s = ", opts[i].help, *opts[i].def ? opts[i].def : "empty",
+                opts[i].key);
+        if (opts[i].type == T_STR)
+            fprintf(f, "\"%s\"\n", p);
+        else if (opts[i].type == T_INT)
+            fprintf(f, "%d\n", *(const int *)p);
+        else
+            fprintf(f, "%g\n", *(const double *)p);
+    }
+}

@@ -1,0 +1,74 @@
+/* handlers.h - every route handler, by subsystem; the route table in routes.c names them. */
+#ifndef PATROLD_HANDLERS_H
+#define PATROLD_HANDLERS_H
+
+#include "service/door/http.h"
+
+/* ops.c */
+int h_healthz(http_req *r);
+int h_readyz(http_req *r);
+int h_console(http_req *r);
+int h_metrics(http_req *r);
+int h_openapi(http_req *r); /* openapi.c */
+
+/* login.c */
+int h_auth_login(http_req *r);
+int h_auth_logout(http_req *r);
+int h_auth_me(http_req *r);
+int h_auth_password(http_req *r);
+
+/* places.c */
+int h_places_search(http_req *r);
+int h_places_reverse(http_req *r);
+
+/* divisions.c */
+int h_divisions_get(http_req *r);
+int h_divisions_children(http_req *r);
+
+/* reports.c */
+int h_reports_create(http_req *r);
+int h_reports_batch(http_req *r);
+int h_reports_get(http_req *r);
+int h_reports_event(http_req *r);
+int h_reports_timeline(http_req *r);
+/* photos.c */
+int h_photos_upload(http_req *r);
+int h_photos_list(http_req *r);
+int h_photos_get(http_req *r);
+
+/* audit.c */
+int h_audit_list(http_req *r);
+
+/* units.c */
+int h_units_list(http_req *r);
+int h_units_create(http_req *r);
+int h_units_get(http_req *r);
+int h_units_status(http_req *r);
+int h_units_positions(http_req *r);
+int h_reports_candidates(http_req *r);
+
+/* coverage.c */
+int h_coverage(http_req *r);
+
+/* events.c */
+int h_events_stream(http_req *r);
+int h_events_token(http_req *r);
+
+/* reports_list.c */
+int h_reports_list(http_req *r);
+int h_reports_geojson(http_req *r);
+int h_reports_csv(http_req *r);
+
+/* tiles.c */
+int h_tiles(http_req *r);
+
+/* open311.c */
+int h_o311_discovery(http_req *r);
+int h_o311_services(http_req *r);
+int h_o311_service(http_req *r);
+int h_o311_requests_post(http_req *r);
+int h_o311_requests(http_req *r);
+int h_o311_request(http_req *r);
+int h_o311_token(http_req *r);
+
+#endif

@@ -1,0 +1,351 @@
+/* shapes.c - the request body tables and the one checker and schema writer they drive (see
+ * shapes.h). */
+#include "service/door/shapes.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gis/coords.h"
+#include "service/door/http.h"
+#include "service/door/params.h"
+#include "service/reports/reports.h"
+
+/* ---- formats ---- */
+
+static int is_uuid(const char *s) {
+    if (strlen(s) != 36) return -1;
+    for (int i = 0; i < 36; i++) {
+        int dash = i == 8 || i == 13 || i == 18 || i == 23;
+        char c = s[i];
+        if (dash ? c != '-'
+                 : !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')))
+            return -1;
+    }
+    return 0;
+}
+
+static int is_time(const char *s) {
+    double t;
+    return params_rfc3339(s, &t);
+}
+
+static int is_crs(const char *s) {
+    gis_crs c;
+    return gis_crs_parse(s, &c);
+}
+
+static const vocab_term crs_terms[] = {
+    {"wgs84", 0, 0, 0, 0}, {"cgcs2000", 0, 0, 0, 0}, {"gcj02", 0, 0, 0, 0}, {"bd09", 0, 0, 0, 0}};
+static const vocab crs_names = {"Crs", crs_terms, 4};
+
+static const shape_format FMT_UUID = {"uuid", "a UUID", is_uuid, NULL};
+static const shape_format FMT_TIME = {"date-time", "an RFC 3339 date-time with offset", is_time,
+                                      NULL};
+static const shape_format FMT_CRS = {NULL, "one of wgs84, cgcs2000, gcj02, bd09", is_crs,
+                                     &crs_names};
+
+/* ---- the tables ---- */
+
+#define SHAPE(var, title, bcode, bmsg, ...)                                                        \
+    static const shape_field var##_fields[] = {__VA_ARGS__};                                       \
+    const shape var = {title, bcode, bmsg, var##_fields,                                           \
+                       sizeof var##_fields / sizeof var##_fields[0]}
+
+#define F(key, at, ty, ...)                                                                        \
+    { .name = key, .path = at, .type = ty, .flags = __VA_ARGS__ }
+#define OPT SF_NULLABLE
+#define REQ SF_REQUIRED
+
+SHAPE(SHAPE_LOGIN, "LoginRequest", NULL, NULL,
+      F("username", "username", SHAPE_STRING, REQ | SF_MISSING_INVALID),
+      F("password", "password", SHAPE_STRING, REQ | SF_MISSING_INVALID));
+
+SHAPE(SHAPE_PASSWORD, "PasswordChange", NULL, NULL,
+      F("current_password", "current_password", SHAPE_STRING, REQ | SF_MISSING_INVALID),
+      F("new_password", "new_password", SHAPE_STRING, REQ | SF_MISSING_INVALID));
+
+static const shape_field location_fields[] = {
+    F("lon", "location.lon", SHAPE_NUMBER, REQ | SF_RANGE, .min = -180, .max = 180,
+      .code = "invalid_location"),
+    F("lat", "location.lat", SHAPE_NUMBER, REQ | SF_RANGE, .min = -90, .max = 90,
+      .code = "invalid_location"),
+    F("crs", "location.crs", SHAPE_STRING, OPT, .fmt = &FMT_CRS, .code = "invalid_crs"),
+    F("accuracy_m", "location.accuracy_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 100000),
+};
+static const shape LOCATION = {"Location", NULL, NULL, location_fields, 4};
+
+SHAPE(SHAPE_PERSON, "Person", NULL, NULL,
+      F("sex", "person.sex", SHAPE_STRING, OPT, .vocab = &VOCAB_SEX),
+      F("approx_age", "person.approx_age", SHAPE_INTEGER, OPT | SF_RANGE, .min = 0, .max = 130),
+      F("appearance", "person.appearance", SHAPE_STRING, OPT, .max = 1000),
+      F("name_if_known", "person.name_if_known", SHAPE_STRING, OPT, .max = 200));
+
+SHAPE(SHAPE_REPORT, "ReportInput", "invalid_body", "a report must be a JSON object",
+      F("client_id", "client_id", SHAPE_STRING, REQ, .fmt = &FMT_UUID),
+      F("category", "category", SHAPE_STRING, REQ, .vocab = &VOCAB_CATEGORY,
+        .code = "invalid_category"),
+      F("location", "location", SHAPE_OBJECT, REQ, .sub = &LOCATION, .code = "invalid_location"),
+      F("observed_at", "observed_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
+      F("description", "description", SHAPE_STRING, OPT, .max = 4000),
+      F("people_count", "people_count", SHAPE_INTEGER, OPT | SF_RANGE, .min = 1, .max = 100),
+      F("person", "person", SHAPE_OBJECT, OPT, .sub = &SHAPE_PERSON));
+
+SHAPE(SHAPE_BATCH, "ReportBatch", "invalid_body", "send {\"reports\": [...]}",
+      F("reports", "reports", SHAPE_ARRAY, REQ | SF_ITEMS_LATER, .max = 500, .sub = &SHAPE_REPORT,
+        .too_many_status = 413, .too_many_code = "too_many_items"));
+
+/* What each type needs (unit_id for dispatch, outcome for resolve, duplicate_of for
+ * mark_duplicate) is the transition's rule, checked by the handler after this table. */
+SHAPE(SHAPE_REPORT_EVENT, "ReportEventInput", "invalid_body", "send a JSON object",
+      F("type", "type", SHAPE_STRING, REQ, .vocab = &VOCAB_EVENT_TYPE),
+      F("note", "note", SHAPE_STRING, OPT, .max = 1000), F("unit_id", "unit_id", SHAPE_ID, 0),
+      F("outcome", "outcome", SHAPE_STRING, 0, .vocab = &VOCAB_OUTCOME),
+      F("duplicate_of", "duplicate_of", SHAPE_ID, 0));
+
+SHAPE(SHAPE_UNIT_CREATE, "UnitInput", "invalid_body", "send an object",
+      F("name", "name", SHAPE_STRING, REQ | SF_BYTES, .min = 1, .max = 90),
+      F("callsign", "callsign", SHAPE_STRING, OPT | SF_BYTES, .min = 1, .max = 30),
+      F("station_id", "station_id", SHAPE_ID, REQ));
+
+SHAPE(SHAPE_UNIT_STATUS, "UnitStatusInput", "invalid_body", "send an object",
+      F("status", "status", SHAPE_STRING, REQ, .vocab = &VOCAB_UNIT_SETTABLE));
+
+/* A fix's location: an accuracy inside it is answered as the fix's own accuracy_m. */
+static const shape_field fix_location_fields[] = {
+    F("lon", "location.lon", SHAPE_NUMBER, REQ | SF_MISSING_INVALID | SF_RANGE, .min = -180,
+      .max = 180),
+    F("lat", "location.lat", SHAPE_NUMBER, REQ | SF_MISSING_INVALID | SF_RANGE, .min = -90,
+      .max = 90),
+    F("crs", "location.crs", SHAPE_STRING, OPT, .fmt = &FMT_CRS),
+    F("accuracy_m", "accuracy_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 100000),
+};
+static const shape FIX_LOCATION = {"PositionLocation", NULL, NULL, fix_location_fields, 4};
+
+SHAPE(SHAPE_POSITION, "Position", "invalid_field", "a position must be an object",
+      F("location", "location", SHAPE_OBJECT, REQ | SF_MISSING_INVALID, .sub = &FIX_LOCATION),
+      F("accuracy_m", "accuracy_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 100000),
+      F("speed_mps", "speed_mps", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 1000),
+      F("heading", "heading", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 360),
+      F("at", "at", SHAPE_STRING, REQ, .fmt = &FMT_TIME));
+
+SHAPE(SHAPE_POSITIONS, "PositionsInput", "invalid_body", "send an object",
+      F("positions", "positions", SHAPE_ARRAY, REQ | SF_MISSING_INVALID | SF_ITEMS_LATER, .min = 1,
+        .max = 1000, .sub = &SHAPE_POSITION, .too_many_status = 413,
+        .too_many_code = "too_many_positions"));
+
+/* ---- checking ---- */
+
+int shape_fail(shape_error *e, int status, const char *code, const char *field, const char *fmt,
+               ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->message, sizeof e->message, fmt, ap);
+    va_end(ap);
+    e->status = status, e->code = code, e->field = field;
+    return -1;
+}
+
+size_t shape_utf8_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* What a valid value of f is, for messages: "a string of 1 to 90 bytes". */
+static void describe(const shape_field *f, char *out, size_t outlen) {
+    const char *unit = f->flags & SF_BYTES ? "bytes" : "characters";
+    switch (f->type) {
+    case SHAPE_STRING:
+        if (f->fmt)
+            snprintf(out, outlen, "%s", f->fmt->what);
+        else if (f->max > 0 && f->min > 0)
+            snprintf(out, outlen, "a string of %g to %g %s", f->min, f->max, unit);
+        else if (f->max > 0)
+            snprintf(out, outlen, "a string of at most %g %s", f->max, unit);
+        else
+            snprintf(out, outlen, "a string");
+        break;
+    case SHAPE_INTEGER:
+        snprintf(out, outlen, "an integer %g..%g", f->min, f->max);
+        break;
+    case SHAPE_ID:
+        snprintf(out, outlen, "a positive integer");
+        break;
+    case SHAPE_NUMBER:
+        if (f->flags & SF_RANGE)
+            snprintf(out, outlen, "a number within %g..%g", f->min, f->max);
+        else
+            snprintf(out, outlen, "a number");
+        break;
+    case SHAPE_OBJECT:
+        snprintf(out, outlen, "an object");
+        break;
+    case SHAPE_ARRAY:
+        snprintf(out, outlen, "an array");
+        break;
+    }
+}
+
+static int invalid(const shape_field *f, shape_error *e) {
+    const char *code = f->code ? f->code : "invalid_field";
+    if (f->vocab) {
+        shape_fail(e, 400, code, f->path, "%s", "");
+        vocab_message(f->vocab, f->path, 0, e->message, sizeof e->message);
+        return -1;
+    }
+    char what[96];
+    describe(f, what, sizeof what);
+    return shape_fail(e, 400, code, f->path, "%s must be %s", f->path, what);
+}
+
+static int check_string(const shape_field *f, const char *s) {
+    if (f->vocab) return vocab_find(f->vocab, s) < 0 ? -1 : 0;
+    if (f->fmt) return f->fmt->check(s) != 0 ? -1 : 0;
+    size_t n = f->flags & SF_BYTES ? strlen(s) : shape_utf8_chars(s);
+    return (f->max > 0 && n > f->max) || n < f->min ? -1 : 0;
+}
+
+static int check_number(const shape_field *f, double d) {
+    return !isfinite(d) || ((f->flags & SF_RANGE) && (d < f->min || d > f->max)) ? -1 : 0;
+}
+
+static int check_field(const shape_field *f, json_t *v, shape_error *e) {
+    switch (f->type) {
+    case SHAPE_STRING:
+        return !json_is_string(v) || check_string(f, json_string_value(v)) ? invalid(f, e) : 0;
+    case SHAPE_INTEGER:
+        return !json_is_integer(v) || check_number(f, (double)json_integer_value(v)) ? invalid(f, e)
+                                                                                     : 0;
+    case SHAPE_ID:
+        return !json_is_integer(v) || json_integer_value(v) <= 0 ? invalid(f, e) : 0;
+    case SHAPE_NUMBER:
+        return !json_is_number(v) || check_number(f, json_number_value(v)) ? invalid(f, e) : 0;
+    case SHAPE_OBJECT:
+        if (!json_is_object(v)) return invalid(f, e);
+        return f->sub ? shape_check(f->sub, v, e) : 0;
+    case SHAPE_ARRAY:
+        break;
+    }
+    if (!json_is_array(v)) return invalid(f, e);
+    size_t n = json_array_size(v);
+    if (f->max > 0 && n > f->max)
+        return shape_fail(e, f->too_many_status ? f->too_many_status : 400,
+                          f->too_many_code ? f->too_many_code : "invalid_field", f->path,
+                          "%s holds at most %g items, got %zu", f->path, f->max, n);
+    if (n < f->min) return shape_fail(e, 400, "invalid_field", f->path, "%s is empty", f->path);
+    for (size_t i = 0; f->sub && !(f->flags & SF_ITEMS_LATER) && i < n; i++)
+        if (shape_check(f->sub, json_array_get(v, i), e)) return -1;
+    return 0;
+}
+
+int shape_check(const shape *s, json_t *body, shape_error *e) {
+    if (!json_is_object(body) && s->body_code)
+        return shape_fail(e, 400, s->body_code, NULL, "%s", s->body_message);
+    for (size_t i = 0; i < s->n; i++) {
+        const shape_field *f = &s->fields[i];
+        json_t *v = json_object_get(body, f->name); /* NULL for a non-object body */
+        if (v && json_is_null(v) && (f->flags & SF_NULLABLE)) v = NULL;
+        if (!v) {
+            if (!(f->flags & SF_REQUIRED)) continue;
+            if (f->flags & SF_MISSING_INVALID) return invalid(f, e);
+            return shape_fail(e, 400, "missing_field", f->path, "%s is required", f->path);
+        }
+        if (check_field(f, v, e)) return -1;
+    }
+    return 0;
+}
+
+int shape_reply(struct http_req *r, const shape_error *e) {
+    return http_error(r, e->status, e->code, e->field, "%s", e->message);
+}
+
+int shape_check_reply(struct http_req *r, const shape *s) {
+    shape_error e;
+    return shape_check(s, r->json, &e) ? shape_reply(r, &e) : 0;
+}
+
+int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
+                      int list) {
+    char msg[512];
+    vocab_message(v, field, list, msg, sizeof msg);
+    return http_error(r, 400, code, field, "%s", msg);
+}
+
+json_t *shape_pick(const shape *s, json_t *obj) {
+    json_t *o = json_object();
+    for (size_t i = 0; i < s->n; i++) {
+        json_t *v = json_object_get(obj, s->fields[i].name);
+        if (v && !json_is_null(v)) json_object_set(o, s->fields[i].name, v);
+    }
+    return o;
+}
+
+/* ---- schema ---- */
+
+const char *shape_name(const shape *s) {
+    return s->name;
+}
+
+static json_t *type_json(const char *type, int nullable) {
+    return nullable ? json_pack("[ss]", type, "null") : json_string(type);
+}
+
+static json_t *field_schema(const shape_field *f) {
+    static const char *const types[] = {"string", "integer", "integer",
+                                        "number", "object",  "array"};
+    int nullable = (f->flags & SF_NULLABLE) != 0;
+    json_t *o = f->type == SHAPE_OBJECT && f->sub ? shape_schema(f->sub) : json_object();
+    json_object_set_new(o, "type", type_json(types[f->type], nullable));
+    const vocab *en = f->vocab ? f->vocab : f->fmt ? f->fmt->schema_enum : NULL;
+    if (en) {
+        json_t *ej = vocab_enum_json(en);
+        json_t *list = json_deep_copy(json_object_get(ej, "enum"));
+        json_decref(ej);
+        if (nullable) json_array_append_new(list, json_null());
+        json_object_set_new(o, "enum", list);
+    }
+    if (f->fmt && f->fmt->schema_format)
+        json_object_set_new(o, "format", json_string(f->fmt->schema_format));
+    if (f->type == SHAPE_STRING && !f->fmt && !f->vocab) {
+        if (f->min > 0) json_object_set_new(o, "minLength", json_integer((json_int_t)f->min));
+        if (f->max > 0) json_object_set_new(o, "maxLength", json_integer((json_int_t)f->max));
+        if (f->flags & SF_BYTES)
+            json_object_set_new(o, "description", json_string("length limit in UTF-8 bytes"));
+    }
+    if ((f->type == SHAPE_INTEGER || f->type == SHAPE_NUMBER) && (f->flags & SF_RANGE)) {
+        int integer = f->type == SHAPE_INTEGER;
+        json_object_set_new(o, "minimum",
+                            integer ? json_integer((json_int_t)f->min) : json_real(f->min));
+        json_object_set_new(o, "maximum",
+                            integer ? json_integer((json_int_t)f->max) : json_real(f->max));
+    }
+    if (f->type == SHAPE_ID) json_object_set_new(o, "minimum", json_integer(1));
+    if (f->type == SHAPE_ARRAY) {
+        if (f->sub) json_object_set_new(o, "items", shape_schema(f->sub));
+        if (f->min > 0) json_object_set_new(o, "minItems", json_integer((json_int_t)f->min));
+        if (f->max > 0) json_object_set_new(o, "maxItems", json_integer((json_int_t)f->max));
+    }
+    return o;
+}
+
+void shapes_add_schemas(json_t *schemas) {
+    static const shape *const all[] = {&SHAPE_LOGIN,       &SHAPE_PASSWORD,     &SHAPE_REPORT,
+                                       &SHAPE_BATCH,       &SHAPE_REPORT_EVENT, &SHAPE_UNIT_CREATE,
+                                       &SHAPE_UNIT_STATUS, &SHAPE_POSITIONS};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        json_object_set_new(schemas, all[i]->name, shape_schema(all[i]));
+}
+
+json_t *shape_schema(const shape *s) {
+    json_t *props = json_object(), *req = json_array();
+    for (size_t i = 0; i < s->n; i++) {
+        json_object_set_new(props, s->fields[i].name, field_schema(&s->fields[i]));
+        if (s->fields[i].flags & SF_REQUIRED)
+            json_array_append_new(req, json_string(s->fields[i].name));
+    }
+    return json_pack("{s:s,s:s,s:o,s:o}", "title", s->name, "type", "object", "properties", props,
+                     "required", req);
+}

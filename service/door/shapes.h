@@ -1,0 +1,115 @@
+/* shapes.h - request bodies declared once, as tables of fields (name, JSON type, required, length,
+ * range, vocabulary, nested shape). One table drives the validation of a body, the error answer
+ * ({"error":{"code","message","field"}}) and the request's JSON Schema in the OpenAPI document.
+ * Checks that a table cannot say (a point converts to WGS-84, a time is not in the future) stay in
+ * the handler, after the table check. Tables are constant: safe from every thread. */
+#ifndef PATROLD_SHAPES_H
+#define PATROLD_SHAPES_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "service/core/vocab.h"
+
+struct http_req;
+
+typedef struct shape shape;
+
+typedef enum {
+    SHAPE_STRING,
+    SHAPE_INTEGER,
+    SHAPE_ID, /* an integer > 0 */
+    SHAPE_NUMBER,
+    SHAPE_OBJECT,
+    SHAPE_ARRAY
+} shape_type;
+
+enum {
+    SF_REQUIRED = 1,        /* absent: missing_field (or the invalid answer, SF_MISSING_INVALID) */
+    SF_NULLABLE = 2,        /* null counts as absent */
+    SF_BYTES = 4,           /* string lengths in bytes (default: characters) */
+    SF_MISSING_INVALID = 8, /* absent is answered like a wrong type (the field's code) */
+    SF_RANGE = 16,          /* numbers: min..max applies */
+    SF_ITEMS_LATER = 32     /* arrays: items are checked by the handler (shape_check_item) */
+};
+
+/* A string format a table cannot spell: check() returns 0 when s is well-formed. */
+typedef struct shape_format {
+    const char *schema_format; /* JSON Schema "format", or NULL */
+    const char *what;          /* for messages: "a UUID" */
+    int (*check)(const char *s);
+    const vocab *schema_enum; /* the schema's enum, when the format is one */
+} shape_format;
+
+typedef struct shape_field {
+    const char *name; /* key in the object */
+    const char *path; /* static field name in error answers ("location.lon") */
+    shape_type type;
+    unsigned flags;
+    double min, max;         /* SF_RANGE numbers; strings: max length (0: none), min length */
+    const vocab *vocab;      /* strings: one of its codes */
+    const shape_format *fmt; /* strings: a format */
+    const shape *sub;        /* objects: their shape; arrays: the items' shape */
+    const char *code;        /* error code when invalid; NULL: "invalid_field" */
+    int too_many_status;     /* arrays over max items (max > 0): this status and code */
+    const char *too_many_code;
+} shape_field;
+
+struct shape {
+    const char *name;      /* component name in the OpenAPI document */
+    const char *body_code; /* not an object: this code (field NULL); NULL: read as {} */
+    const char *body_message;
+    const shape_field *fields;
+    size_t n;
+};
+
+extern const shape SHAPE_LOGIN, SHAPE_PASSWORD, SHAPE_REPORT, SHAPE_BATCH, SHAPE_REPORT_EVENT,
+    SHAPE_UNIT_CREATE, SHAPE_UNIT_STATUS, SHAPE_POSITIONS;
+extern const shape SHAPE_POSITION; /* one item of SHAPE_POSITIONS */
+extern const shape SHAPE_PERSON;   /* SHAPE_REPORT's person */
+
+/* One error answer. */
+typedef struct shape_error {
+    int status;        /* HTTP status: 400, 404, 409, 413, 415, 422 ... */
+    const char *code;  /* static: "invalid_field", "missing_field", "invalid_location", ... */
+    const char *field; /* static or NULL: "location.lat", "client_id", ... */
+    char message[256];
+} shape_error;
+
+/* Fills *e (message from fmt). Returns -1. */
+int shape_fail(shape_error *e, int status, const char *code, const char *field, const char *fmt,
+               ...) __attribute__((format(printf, 5, 6)));
+
+/* Number of UTF-8 code points of s (valid UTF-8, as jansson guarantees). */
+size_t shape_utf8_chars(const char *s);
+
+/* Component name: "LoginRequest", "ReportInput", ... */
+const char *shape_name(const shape *s);
+
+/* New JSON Schema object (draft 2020-12 / OAS 3.1) of s; the caller owns it. */
+json_t *shape_schema(const shape *s);
+
+/* Adds the schema of every request shape to `schemas` under its component name. */
+void shapes_add_schemas(json_t *schemas);
+
+/* Checks body (borrowed) against s, field by field in table order, and stops at the first error.
+ * Returns 0, or -1 with *e filled. */
+int shape_check(const shape *s, json_t *body, shape_error *e);
+
+/* shape_check, answering the first error with http_error. Returns 0, or the status sent. */
+int shape_check_reply(struct http_req *r, const shape *s);
+
+/* Sends e as the error answer. Returns the status sent. */
+int shape_reply(struct http_req *r, const shape_error *e);
+
+/* A new object of the fields of s present and not null in obj (borrowed values, shallow): what
+ * a handler stores of a checked body. */
+json_t *shape_pick(const shape *s, json_t *obj);
+
+/* Sends 400 `code` on `field` saying the value must be one of (list: a comma-separated list of)
+ * the codes of v. Returns the status sent. */
+int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
+                      int list);
+
+#endif

@@ -1,0 +1,426 @@
+/* lifecycle.c - the life of a report after creation: the transitions table, the event handler
+ * (POST /api/v1/reports/{id}/events), the unit that follows its report, the escalation rule and
+ * the per-tier acknowledgement time limits (shared with creation and the escalation thread).
+ *
+ * Lifecycle rules (the table `transitions` below; anything else is 409 invalid_transition):
+ *   acknowledge     new                                -> acknowledged  dispatcher, supervisor, admin
+ *   dispatch        acknowledged (also new)            -> dispatched    dispatcher, supervisor, admin
+ *                   needs unit_id of an existing unit in the user's division that is `available`
+ *                   (missing or another division's: one answer, 404 not_found field unit_id); the
+ *                   unit becomes `dispatched`
+ *   arrive          dispatched                         -> on_scene      patrol, dispatcher, supervisor, admin
+ *   resolve         on_scene, dispatched               -> resolved      patrol, dispatcher, supervisor, admin
+ *                   needs outcome (API.md enum)
+ *   cancel          new, acknowledged, dispatched, on_scene -> cancelled  dispatcher, supervisor, admin;
+ *                   also the patrol/community user who created it while it is still `new`
+ *   mark_duplicate  new, acknowledged                  -> duplicate     dispatcher, supervisor, admin
+ *                   needs duplicate_of: another existing report the user may see
+ *   escalate        new, acknowledged, dispatched, on_scene -> (same)    dispatcher, supervisor, admin
+ *                   moves the responsible station to its parent (409 no_parent_station at the top),
+ *                   new ack_deadline from the parent's tier
+ * The unit follows (columns unit_to/unit_from of the table): dispatch -> dispatched, arrive ->
+ * on_scene, and ending a report (resolve, cancel, mark_duplicate) sets it back to `available`.
+ * Every request may carry "note" (string, <= 1,000 characters) kept in the audit details.
+ * Every user acts only on reports it may see (report_row_visible: in scope or made by the user);
+ * others get 404, as for GET. A patrol user moves only reports dispatched to its own unit
+ * (users.unit_id = reports.unit_id): any other is 403 not_your_unit (withdrawing its own new
+ * report excepted).
+ * A transition is one transaction: SELECT ... FOR UPDATE, checks, UPDATE ... WHERE status = <from>
+ * with its audit row, the live event (events_append_report), the unit, COMMIT. */
+#include "service/reports/lifecycle.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "service/core/db.h"
+#include "service/core/events.h"
+#include "service/core/vocab.h"
+#include "service/door/handlers.h"
+#include "service/door/params.h"
+#include "service/door/shapes.h"
+#include "service/reports/reports.h"
+#include "service/units/units.h"
+
+enum { MAX_NOTE = 1000 };
+
+int lifecycle_ack_limit_s(const config *c, gis_level tier) {
+    switch (tier) {
+    case GIS_COMMUNITY:
+        return c->ack_community_s;
+    case GIS_TOWN:
+        return c->ack_town_s;
+    case GIS_COUNTY:
+        return c->ack_county_s;
+    default:
+        return c->ack_city_s;
+    }
+}
+
+void lifecycle_ack_limits_json(const config *c, char *out, size_t outlen) {
+    snprintf(out, outlen, "{\"community\":%d,\"town\":%d,\"county\":%d,\"city\":%d}",
+             lifecycle_ack_limit_s(c, GIS_COMMUNITY), lifecycle_ack_limit_s(c, GIS_TOWN),
+             lifecycle_ack_limit_s(c, GIS_COUNTY), lifecycle_ack_limit_s(c, GIS_CITY));
+}
+
+/* ---- the transitions table ---- */
+
+typedef enum { NEEDS_NONE, NEEDS_UNIT, NEEDS_OUTCOME, NEEDS_DUPLICATE_OF, NEEDS_PARENT } needs;
+
+enum {
+    S_NEW = 1,
+    S_ACK = 2,
+    S_DISPATCHED = 4,
+    S_ON_SCENE = 8,
+    S_RESOLVED = 16,
+    S_CANCELLED = 32,
+    S_DUPLICATE = 64
+};
+#define S_OPEN (S_NEW | S_ACK | S_DISPATCHED | S_ON_SCENE)
+
+/* S_* bits are the positions of VOCAB_REPORT_STATUS */
+static unsigned status_bit(const char *s) {
+    int i = vocab_find(&VOCAB_REPORT_STATUS, s);
+    return i < 0 ? 0 : 1u << i;
+}
+
+typedef struct transition {
+    const char *type;
+    unsigned from;  /* S_* bits */
+    const char *to; /* NULL: status unchanged */
+    unsigned roles; /* ROLE_* bits */
+    needs needs;
+    const char *unit_to;   /* the report's unit moves to this status (NULL: unit unchanged) */
+    const char *unit_from; /* ... only from these (text[] literal) */
+} transition;
+
+static const transition transitions[] = {
+    {"acknowledge", S_NEW, "acknowledged", ROLE_STAFF, NEEDS_NONE, NULL, NULL},
+    {"dispatch", S_NEW | S_ACK, "dispatched", ROLE_STAFF, NEEDS_UNIT, "dispatched", "{available}"},
+    {"arrive", S_DISPATCHED, "on_scene", ROLE_PATROL | ROLE_STAFF, NEEDS_NONE, "on_scene",
+     "{dispatched}"},
+    {"resolve", S_DISPATCHED | S_ON_SCENE, "resolved", ROLE_PATROL | ROLE_STAFF, NEEDS_OUTCOME,
+     "available", "{dispatched,on_scene,busy}"},
+    {"cancel", S_OPEN, "cancelled", ROLE_STAFF, NEEDS_NONE, "available",
+     "{dispatched,on_scene,busy}"},
+    {"mark_duplicate", S_NEW | S_ACK, "duplicate", ROLE_STAFF, NEEDS_DUPLICATE_OF, "available",
+     "{dispatched,on_scene,busy}"},
+    {"escalate", S_OPEN, NULL, ROLE_STAFF, NEEDS_PARENT, NULL, NULL},
+};
+#define NTRANSITIONS (sizeof transitions / sizeof transitions[0])
+
+/* ---- one request ---- */
+
+/* What an event body asks for, validated before the database is touched. */
+typedef struct event_req {
+    const transition *tr;
+    long long unit_id, dup_of; /* 0 when not needed */
+    const char *outcome;       /* NULL when not needed; points into the body */
+    json_t *details;           /* audit details (note, unit_id, outcome, ...): owned */
+} event_req;
+
+/* The state a transition is applied with: the locked report row and what the checks found. */
+typedef struct event_ctx {
+    http_req *r;
+    char id[24];
+    PGresult *cur; /* the report, locked (REPORT_COLUMNS) */
+    const char *from;
+    char unit[24], dup[24], station[24], tier[16], ack_s[16];
+} event_ctx;
+
+/* Reads the positive integer field `name` of the body into *out. Returns 0, or the status of the
+ * 400 already sent (missing_field with `missing`, invalid_field with `invalid`). */
+static int id_field(http_req *r, const char *name, const char *missing, const char *invalid,
+                    long long *out) {
+    json_t *v = json_object_get(r->json, name);
+    if (!v) return http_error(r, 400, "missing_field", name, "%s", missing);
+    if (!json_is_integer(v) || json_integer_value(v) <= 0)
+        return http_error(r, 400, "invalid_field", name, "%s", invalid);
+    *out = json_integer_value(v);
+    return 0;
+}
+
+/* The fields a transition needs (unit_id, outcome, duplicate_of) into e. 0 or the status sent. */
+static int parse_needs(http_req *r, long long id, event_req *e) {
+    int rc = 0;
+    if (e->tr->needs == NEEDS_UNIT) {
+        if ((rc = id_field(r, "unit_id", "dispatch needs unit_id",
+                           "unit_id must be a positive integer", &e->unit_id)))
+            return rc;
+        json_object_set_new(e->details, "unit_id", json_integer(e->unit_id));
+    } else if (e->tr->needs == NEEDS_OUTCOME) {
+        json_t *o = json_object_get(r->json, "outcome");
+        if (!o) return http_error(r, 400, "missing_field", "outcome", "resolve needs outcome");
+        if (vocab_find(&VOCAB_OUTCOME, json_string_value(o)) < 0)
+            return shape_vocab_error(r, "invalid_field", "outcome", &VOCAB_OUTCOME, 0);
+        e->outcome = json_string_value(o);
+        json_object_set_new(e->details, "outcome", json_string(e->outcome));
+    } else if (e->tr->needs == NEEDS_DUPLICATE_OF) {
+        if ((rc = id_field(r, "duplicate_of", "mark_duplicate needs duplicate_of",
+                           "duplicate_of must be a report id", &e->dup_of)))
+            return rc;
+        if (e->dup_of == id)
+            return http_error(r, 400, "invalid_field", "duplicate_of",
+                              "a report cannot duplicate itself");
+        json_object_set_new(e->details, "duplicate_of", json_integer(e->dup_of));
+    }
+    return 0;
+}
+
+/* THE parse of an event body {"type", "unit_id"?, "outcome"?, "duplicate_of"?, "note"?} into *e
+ * (e->details owned by the caller, also on failure). Returns 0, or the status of the 400 sent. */
+static int parse_event_body(http_req *r, long long id, event_req *e) {
+    memset(e, 0, sizeof *e);
+    if (shape_check_reply(r, &SHAPE_REPORT_EVENT)) return r->status;
+    json_t *jt = json_object_get(r->json, "type");
+    if (!jt) return http_error(r, 400, "missing_field", "type", "type is required");
+    for (size_t i = 0; json_is_string(jt) && i < NTRANSITIONS; i++)
+        if (strcmp(json_string_value(jt), transitions[i].type) == 0) e->tr = &transitions[i];
+    if (!e->tr)
+        return http_error(
+            r, 400, "invalid_field", "type",
+            "type must be one of acknowledge, dispatch, arrive, resolve, cancel, mark_duplicate, escalate");
+    if (!(e->details = json_object())) return http_error(r, 500, "internal", NULL, "out of memory");
+    json_t *note = json_object_get(r->json, "note");
+    if (note && !json_is_null(note)) {
+        const char *s = json_is_string(note) ? json_string_value(note) : NULL;
+        size_t chars = 0;
+        for (const char *p = s; p && *p; p++)
+            chars += ((unsigned char)*p & 0xC0) != 0x80;
+        if (!s || chars > MAX_NOTE)
+            return http_error(r, 400, "invalid_field", "note",
+                              "note must be a string of at most %d characters", MAX_NOTE);
+        json_object_set(e->details, "note", note);
+    }
+    return parse_needs(r, id, e);
+}
+
+/* Roles and ownership: may r's user send this event for the locked report? 0 or the 403 sent. */
+static int check_actor(event_ctx *c, const transition *tr) {
+    http_req *r = c->r;
+    const char *created_by = rj_val(c->cur, 0, REPORT_COL_CREATED_BY);
+    int own_new_report = (r->user.role & (ROLE_PATROL | ROLE_COMMUNITY)) &&
+                         strcmp(tr->type, "cancel") == 0 && strcmp(c->from, "new") == 0 &&
+                         created_by && strtoll(created_by, NULL, 10) == r->user.id;
+    if (!(r->user.role & tr->roles) && !own_new_report)
+        return http_error(r, 403, "forbidden", "type", "the %s role may not %s a report",
+                          auth_role_name(r->user.role), tr->type);
+    /* A patrol moves only the reports dispatched to its own unit (dispatch is a dispatcher's act);
+     * the report is visible to it, so this is a 403, not a 404. */
+    const char *rep_unit = rj_val(c->cur, 0, REPORT_COL_UNIT_ID);
+    if ((r->user.role & ROLE_PATROL) && !own_new_report &&
+        (!r->user.unit_id || !rep_unit || strtoll(rep_unit, NULL, 10) != r->user.unit_id))
+        return http_error(r, 403, "not_your_unit", "type",
+                          "only the unit the report is dispatched to may %s it", tr->type);
+    return 0;
+}
+
+/* dispatch: the unit exists in the user's division and is available (locked). 0, -1 database
+ * failure, or the status sent. */
+static int check_unit(event_ctx *c, long long unit_id) {
+    snprintf(c->unit, sizeof c->unit, "%lld", unit_id);
+    const char *pu[] = {c->unit};
+    PGresult *q = db_exec(c->r->w,
+                          "SELECT status, coalesce(division_code, '') FROM units"
+                          " WHERE id = $1::bigint FOR UPDATE",
+                          1, pu);
+    if (!q) return -1;
+    int rc = 0;
+    /* A county sends its own units; another county's unit is answered like a missing one, so the
+     * answer does not tell that it exists. */
+    if (PQntuples(q) != 1 || !auth_in_scope(&c->r->user, PQgetvalue(q, 0, 1)))
+        rc = http_error(c->r, 404, "not_found", "unit_id", "no such unit: %lld", unit_id);
+    else if (strcmp(PQgetvalue(q, 0, 0), "available") != 0)
+        rc = http_error(c->r, 409, "unit_unavailable", "unit_id", "unit %lld is %s", unit_id,
+                        PQgetvalue(q, 0, 0));
+    PQclear(q);
+    return rc;
+}
+
+/* mark_duplicate: the other report exists and the user may see it. 0, -1, or the status sent. */
+static int check_duplicate_of(event_ctx *c, long long dup_of) {
+    snprintf(c->dup, sizeof c->dup, "%lld", dup_of);
+    const char *pd[] = {c->dup};
+    PGresult *q = db_exec(c->r->w, report_get_sql, 1, pd);
+    if (!q) return -1;
+    int rc = 0;
+    if (PQntuples(q) != 1 || !report_row_visible(&c->r->user, q, 0))
+        rc =
+            http_error(c->r, 422, "unknown_report", "duplicate_of", "no such report: %lld", dup_of);
+    PQclear(q);
+    return rc;
+}
+
+static const char parent_sql[] =
+    "SELECT p.id, p.tier FROM reports r" LIFECYCLE_PARENT_JOIN("r") " WHERE r.id = $1::bigint";
+
+/* escalate: the escalation rule (the parent station, its tier's limit). 0, -1, or status sent. */
+static int climb(event_ctx *c, json_t *details) {
+    const char *p1[] = {c->id};
+    PGresult *q = db_exec(c->r->w, parent_sql, 1, p1);
+    if (!q) return -1;
+    if (PQntuples(q) != 1) {
+        PQclear(q);
+        return http_error(c->r, 409, "no_parent_station", "type",
+                          "the responsible station has no station above it");
+    }
+    snprintf(c->station, sizeof c->station, "%s", PQgetvalue(q, 0, 0));
+    snprintf(c->tier, sizeof c->tier, "%s", PQgetvalue(q, 0, 1));
+    PQclear(q);
+    int t = vocab_find(&VOCAB_TIER, c->tier);
+    gis_level lv = t >= 0 ? (gis_level)t : GIS_CITY;
+    snprintf(c->ack_s, sizeof c->ack_s, "%d", lifecycle_ack_limit_s(&c->r->app->cfg, lv));
+    json_object_set_new(details, "from_station", rj_int(rj_val(c->cur, 0, REPORT_COL_STATION_ID)));
+    json_object_set_new(details, "from_tier", rj_str(rj_val(c->cur, 0, REPORT_COL_STATION_TIER)));
+    json_object_set_new(details, "to_station", json_integer(strtoll(c->station, NULL, 10)));
+    json_object_set_new(details, "to_tier", json_string(c->tier));
+    return 0;
+}
+
+/* The report row moves (only if still in status `from`) with its audit row, in one statement. */
+static const char update_sql[] =
+    "WITH up AS (UPDATE reports SET status = $3::text, unit_id = coalesce($4::bigint, unit_id),"
+    " outcome = coalesce($5::text, outcome), duplicate_of = coalesce($6::bigint, duplicate_of),"
+    " station_id = coalesce($7::bigint, station_id), tier = coalesce($8::text, tier),"
+    " ack_deadline = CASE WHEN $9::int IS NULL THEN ack_deadline ELSE now() + make_interval(secs => $9::int) END,"
+    " updated_at = now() WHERE id = $1::bigint AND status = $2::text RETURNING id),"
+    " a AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
+    " SELECT id, $10::text, $11::bigint, $12::text, $2::text, $3::text, $13::jsonb FROM up)"
+    " SELECT id FROM up";
+
+/* The unit follows its report (transition columns unit_to/unit_from), with its unit.updated
+ * event, inside the open transaction. Returns 0 or -1. */
+static int unit_follows(worker *w, const char *unit_id, const transition *tr) {
+    if (!tr->unit_to || !unit_id) return 0;
+    const char *p[] = {unit_id, tr->unit_to, tr->unit_from, tr->type};
+    return db_command(
+        w,
+        "WITH u AS (UPDATE units SET status = $2::text, updated_at = now()"
+        " WHERE id = $1::bigint AND status = ANY ($3::text[]) RETURNING *)"
+        " INSERT INTO events (kind, entity_id, division_code, payload)"
+        " SELECT 'unit.updated', u.id, u.division_code, " UNIT_PAYLOAD("u", "$4::text") " FROM u",
+        4, p);
+}
+
+/* Writes the transition: report, audit row, live event, unit. 0, -1 database, or status sent. */
+static int apply(event_ctx *c, const event_req *e) {
+    worker *w = c->r->w;
+    const char *event_name = e->tr->needs == NEEDS_PARENT ? "escalated" : e->tr->type;
+    char actor_id[24];
+    snprintf(actor_id, sizeof actor_id, "%lld", c->r->user.id);
+    char *details = json_dumps(e->details, JSON_COMPACT);
+    if (!details) return http_error(c->r, 500, "internal", NULL, "out of memory");
+    const char *pu[] = {c->id,
+                        c->from,
+                        e->tr->to ? e->tr->to : c->from,
+                        *c->unit ? c->unit : NULL,
+                        e->outcome,
+                        *c->dup ? c->dup : NULL,
+                        *c->station ? c->station : NULL,
+                        *c->tier ? c->tier : NULL,
+                        *c->ack_s ? c->ack_s : NULL,
+                        event_name,
+                        actor_id,
+                        c->r->user.username,
+                        details};
+    PGresult *up = db_exec(w, update_sql, 13, pu);
+    free(details);
+    if (!up) return -1;
+    int moved = PQntuples(up) == 1;
+    PQclear(up);
+    if (!moved) /* cannot happen under FOR UPDATE; keep the guarantee anyway */
+        return http_error(c->r, 409, "invalid_transition", "type", "the report changed meanwhile");
+    char extra[64] = ""; /* an escalation tells where it came from, as the thread's does */
+    if (e->tr->needs == NEEDS_PARENT) {
+        const char *from_station = rj_val(c->cur, 0, REPORT_COL_STATION_ID);
+        snprintf(extra, sizeof extra, "{\"from_station\":%s}",
+                 from_station ? from_station : "null");
+    }
+    if (events_append_report(w, "report.updated", c->id, event_name, *extra ? extra : NULL) != 0)
+        return -1;
+    return unit_follows(w, *c->unit ? c->unit : rj_val(c->cur, 0, REPORT_COL_UNIT_ID), e->tr);
+}
+
+/* Under the lock: visibility, actor, status, what the transition needs, then the write. */
+static int transition_locked(event_ctx *c, const event_req *e) {
+    const transition *tr = e->tr;
+    if (PQntuples(c->cur) != 1 || !report_row_visible(&c->r->user, c->cur, 0))
+        return http_error(c->r, 404, "not_found", NULL, "no such report: %s", c->id);
+    c->from = PQgetvalue(c->cur, 0, REPORT_COL_STATUS);
+    int rc = check_actor(c, tr);
+    if (rc) return rc;
+    if (!(status_bit(c->from) & tr->from))
+        return http_error(c->r, 409, "invalid_transition", "type", "cannot %s a report that is %s",
+                          tr->type, c->from);
+    rc = tr->needs == NEEDS_UNIT           ? check_unit(c, e->unit_id)
+         : tr->needs == NEEDS_DUPLICATE_OF ? check_duplicate_of(c, e->dup_of)
+         : tr->needs == NEEDS_PARENT       ? climb(c, e->details)
+                                           : 0;
+    return rc ? rc : apply(c, e);
+}
+
+static const char lock_sql[] =
+    "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint FOR UPDATE";
+
+/* POST /api/v1/reports/{id}/events {"type", "unit_id"?, "outcome"?, "duplicate_of"?, "note"?} */
+int h_reports_event(http_req *r) {
+    worker *w = r->w;
+    long long id;
+    event_req e = {0};
+    event_ctx c = {.r = r};
+    PGresult *q = NULL;
+    int rc;
+    if (!json_is_object(r->json))
+        return http_error(r, 400, "invalid_body", NULL, "send a JSON object");
+    if (params_id(r->params[0], &id) != 0)
+        return http_error(r, 404, "not_found", NULL, "no such report: %.40s", r->params[0]);
+    if ((rc = parse_event_body(r, id, &e))) goto done;
+    snprintf(c.id, sizeof c.id, "%lld", id);
+    const char *p1[] = {c.id};
+    if (db_begin(w) != 0 || !(c.cur = db_exec(w, lock_sql, 1, p1))) goto dberr;
+    if ((rc = transition_locked(&c, &e)) > 0) goto rollback;
+    if (rc < 0 || !(q = db_exec(w, report_get_sql, 1, p1)) || db_commit(w) != 0) goto dberr;
+    rc = http_json(r, 200, report_row_json(q, 0, GIS_CRS_WGS84));
+    goto done;
+dberr:
+    rc = http_db_error(r);
+rollback:
+    db_rollback(w);
+done:
+    PQclear(c.cur);
+    PQclear(q);
+    json_decref(e.details);
+    return rc;
+}
+
+/* ---- the escalation thread's pass ---- */
+
+static const char escalate_sql[] =
+    "WITH due AS (SELECT r.id, r.station_id AS from_id, r.tier AS from_tier, p.id AS to_id, p.tier AS to_tier"
+    " FROM reports r" LIFECYCLE_PARENT_JOIN(
+        "r") " WHERE r.status = 'new' AND r.ack_deadline < now()"
+             " ORDER BY r.ack_deadline LIMIT 1000 FOR UPDATE OF r SKIP LOCKED),"
+             " upd AS (UPDATE reports r SET station_id = d.to_id, tier = d.to_tier, updated_at = now(),"
+             " ack_deadline = " LIFECYCLE_ACK_DEADLINE(
+                 "d.to_tier",
+                 "$1") " FROM due d WHERE r.id = d.id AND r.status = 'new'"
+                       " RETURNING r.*, d.from_id, d.from_tier),"
+                       " ev AS (INSERT INTO report_events (report_id, type, actor, from_status, to_status, details)"
+                       " SELECT u.id, 'escalated', 'system', u.status, u.status, json_build_object('from_station', u.from_id,"
+                       " 'from_tier', u.from_tier, 'to_station', u.station_id, 'to_tier', u.tier, 'reason', 'ack_deadline_passed',"
+                       " 'ack_deadline', u.ack_deadline) FROM upd u),"
+                       " le AS (" EVENTS_REPORT_INSERT(
+                           "'report.updated'", "u", "'escalated'",
+                           "jsonb_build_object('from_station', u.from_id)") " FROM upd u ORDER BY u.id)"
+                                                                            " SELECT count(*) FROM upd";
+
+int lifecycle_escalate_overdue(worker *w) {
+    char limits[128];
+    lifecycle_ack_limits_json(&w->app->cfg, limits, sizeof limits);
+    const char *params[] = {limits};
+    PGresult *res = db_exec(w, escalate_sql, 1, params);
+    if (!res) return -1;
+    int n = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
+}

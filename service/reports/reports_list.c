@@ -1,0 +1,500 @@
+/* reports_list.c - GET /api/v1/reports (filtered, keyset-paged, always limited to the user's
+ * division) and the same filters as a GeoJSON (RFC 7946) or CSV (RFC 4180) export, streamed in
+ * pages. Runs on the calling worker thread; all state is per request. SQL is assembled only from
+ * fixed fragments; every value from the request travels as a statement parameter. The reports a
+ * list page or an export page sends are written to the personal-data audit trail (audit.c), one
+ * row per page, before the page goes out. */
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "gis/coords.h"
+#include "service/core/audit.h"
+#include "service/core/buf.h"
+#include "service/core/db.h"
+#include "service/core/vocab.h"
+#include "service/door/handlers.h"
+#include "service/door/params.h"
+#include "service/door/shapes.h"
+#include "service/reports/reports.h"
+
+enum {
+    LIST_DEFAULT = 50,
+    LIST_MAX = 500,
+    EXPORT_PAGE = 1000,
+    EXPORT_CAP = 100000, /* rows in one export; narrow the filters for more */
+    QB_MAXPARAMS = 16,
+    QB_VALLEN = 192,
+};
+
+/* The validated filters of one request. */
+typedef struct list_query {
+    char statuses[QB_VALLEN];   /* "{new,resolved}" (a text[] literal) or "" for any */
+    char categories[QB_VALLEN]; /* likewise */
+    char division[13];          /* significant prefix of ?division=, "" for none */
+    char since[64];             /* RFC 3339 text, "" for none */
+    int has_bbox;
+    double bbox[4]; /* WGS-84 minlon, minlat, maxlon, maxlat */
+    gis_crs crs;    /* coordinates out (and bbox in) */
+    int limit;
+    long long before_id; /* cursor: only rows with id < before_id; 0 = from the newest */
+} list_query;
+
+/* ---- the statement under construction ---- */
+typedef struct qbuild {
+    char sql[4096];
+    size_t len;
+    int n;
+    const char *params[QB_MAXPARAMS];
+    char vals[QB_MAXPARAMS][QB_VALLEN];
+} qbuild;
+
+static void qb_sql(qbuild *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void qb_sql(qbuild *q, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(q->sql + q->len, sizeof q->sql - q->len, fmt, ap);
+    va_end(ap);
+    /* Only fixed fragments go in: overflowing 4 KiB is a programming error. */
+    if (n > 0 && q->len + (size_t)n < sizeof q->sql) q->len += (size_t)n;
+}
+
+/* Adds a parameter value and returns its $number. */
+static int qb_param(qbuild *q, const char *val) {
+    if (q->n >= QB_MAXPARAMS) return 0;
+    snprintf(q->vals[q->n], QB_VALLEN, "%s", val);
+    q->params[q->n] = q->vals[q->n];
+    return ++q->n;
+}
+
+static int qb_paramf(qbuild *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int qb_paramf(qbuild *q, const char *fmt, ...) {
+    char v[QB_VALLEN];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(v, sizeof v, fmt, ap);
+    va_end(ap);
+    return qb_param(q, v);
+}
+
+/* Rows inside the division with significant prefix `prefix`; with outside_ok also the reports
+ * outside every division (what a city-wide user may see, as auth_in_scope()). */
+static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
+    size_t n = strlen(prefix);
+    char code12[13];
+    vocab_code12(prefix, 2, code12);
+    const char *col = n == 12  ? "community_code"
+                      : n == 9 ? "town_code"
+                      : n == 6 ? "county_code"
+                               : NULL;
+    if (col && !outside_ok) { /* today's division and every one merged into it (indexed) */
+        qb_sql(q,
+               " AND r.%s IN (WITH RECURSIVE m(code) AS (SELECT $%d::char(12) UNION"
+               " SELECT d.code FROM division_changes d JOIN m ON d.into_code = m.code"
+               " WHERE d.change = 'merged') SELECT code FROM m)",
+               col, qb_param(q, code12));
+        return;
+    }
+    int p = qb_param(q, prefix);
+    qb_sql(q, " AND (left(" MOST_LOCAL("r") ", %zu) = $%d%s)", n, p,
+           outside_ok && n <= 4 ? " OR " MOST_LOCAL("r") " IS NULL" : "");
+}
+
+/* ---- parsing the query string ---- */
+
+/* Reads and validates every filter. Returns 0, or the status of the 400 already sent. */
+static int parse_query(http_req *r, list_query *q, int paged) {
+    char v[256];
+    int n;
+    memset(q, 0, sizeof *q);
+    q->limit = LIST_DEFAULT;
+#define GET(name) (n = http_query(r, name, v, sizeof v), n == -2 ? -2 : n <= 0 ? -1 : 0)
+    int g, rc;
+    if ((rc = param_crs(r, &q->crs))) return rc;
+    g = GET("status");
+    if (g == -2 ||
+        (g == 0 && vocab_parse_list(&VOCAB_REPORT_STATUS, v, q->statuses, sizeof q->statuses)))
+        return shape_vocab_error(r, "invalid_status", "status", &VOCAB_REPORT_STATUS, 1);
+    g = GET("category");
+    if (g == -2 ||
+        (g == 0 && vocab_parse_list(&VOCAB_CATEGORY, v, q->categories, sizeof q->categories)))
+        return shape_vocab_error(r, "invalid_category", "category", &VOCAB_CATEGORY, 1);
+    const char *dname = "within"; /* API.md's name; division= is the same filter */
+    g = GET("within");
+    if (g == -1) g = GET(dname = "division");
+    if (g == -2 || g == 0) {
+        char code12[13];
+        if (g == -2 || vocab_code12(v, 4, code12) != 0)
+            return http_error(r, 400, "invalid_division", dname,
+                              "%s must be a 4, 6, 9 or 12-digit division code", dname);
+        vocab_code_prefix(code12, q->division);
+    }
+    if ((rc = param_time(r, "since", NULL, q->since, sizeof q->since)) ||
+        (rc = param_bbox(r, q->crs, q->bbox, &q->has_bbox)))
+        return rc;
+    /* a list pages (cursor); an export streams up to limit rows, EXPORT_CAP unless asked fewer */
+    static const param_limit_rule page = {LIST_DEFAULT, 1, LIST_MAX},
+                                  export = {EXPORT_CAP, 1, EXPORT_CAP};
+    if ((rc = param_limit(r, paged ? &page : &export, &q->limit)) ||
+        (paged && (rc = param_cursor(r, "r1", &q->before_id))))
+        return rc;
+#undef GET
+    return 0;
+}
+
+/* Builds `SELECT REPORT_COLUMNS[, possible_duplicates] FROM reports r WHERE <scope> <filters> AND
+ * id < before ORDER BY id DESC LIMIT rows` for the user of r. <scope> is report_row_visible() in
+ * indexable form: the user's division, or made by the user; callers still check every row with
+ * report_row_visible(). With dups, column REPORT_NCOLS holds each row's possible_duplicates (the
+ * meaning of a single read, DUPS_EXPR) in the same statement. */
+static void build_select(const http_req *r, const list_query *q, long long before_id, int rows,
+                         int dups, qbuild *qb) {
+    char prefix[13];
+    memset(qb, 0, sizeof *qb);
+    if (dups) {
+        report_dups_params dp;
+        report_dups_params_fill(&dp, &r->app->cfg, &r->user);
+        qb_param(qb, dp.window), qb_param(qb, dp.radius), qb_param(qb, dp.prefix);
+        qb_param(qb, dp.uid);
+        qb_sql(qb, "SELECT " REPORT_COLUMNS
+                   ", " DUPS_EXPR("$1", "$2", "$3", "$4") " FROM reports r WHERE true");
+    } else {
+        qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
+    }
+    vocab_code_prefix(r->user.division_code, prefix);
+    qb_sql(qb, " AND ((true");
+    qb_within(qb, prefix, 1);
+    qb_sql(qb, ") OR r.created_by = $%d::bigint)", qb_paramf(qb, "%lld", r->user.id));
+    if (q->division[0]) qb_within(qb, q->division, 0);
+    if (q->statuses[0]) qb_sql(qb, " AND r.status = ANY ($%d::text[])", qb_param(qb, q->statuses));
+    if (q->categories[0])
+        qb_sql(qb, " AND r.category = ANY ($%d::text[])", qb_param(qb, q->categories));
+    if (q->since[0]) qb_sql(qb, " AND r.updated_at >= $%d::timestamptz", qb_param(qb, q->since));
+    if (q->has_bbox) {
+        int a = qb_paramf(qb, "%.9f", q->bbox[0]), b = qb_paramf(qb, "%.9f", q->bbox[1]),
+            c = qb_paramf(qb, "%.9f", q->bbox[2]), d = qb_paramf(qb, "%.9f", q->bbox[3]);
+        qb_sql(qb,
+               " AND r.geom && ST_MakeEnvelope($%d::float8, $%d::float8, $%d::float8, $%d::float8, "
+               "4326)",
+               a, b, c, d);
+    }
+    if (before_id > 0) qb_sql(qb, " AND r.id < $%d::bigint", qb_paramf(qb, "%lld", before_id));
+    qb_sql(qb, " ORDER BY r.id DESC LIMIT %d", rows);
+}
+
+/* Runs one page. NULL on failure: the reply (400 for a time PostgreSQL refuses, else the database
+ * error) has been sent and *rc holds its status. */
+static PGresult *run_page(http_req *r, const list_query *q, long long before_id, int rows, int dups,
+                          int *rc) {
+    qbuild qb;
+    build_select(r, q, before_id, rows, dups, &qb);
+    PGresult *res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
+    if (!res) {
+        if (strncmp(r->w->sqlstate, "22", 2) == 0 && q->since[0] && !r->w->db_down)
+            *rc = http_error(r, 400, "invalid_since", "since", "since is not a valid time");
+        else
+            *rc = http_db_error(r);
+    }
+    return res;
+}
+
+/* GET /api/v1/reports */
+int h_reports_list(http_req *r) {
+    list_query q;
+    int rc = parse_query(r, &q, 1);
+    if (rc) return rc;
+    PGresult *res = run_page(r, &q, q.before_id, q.limit + 1, 1, &rc);
+    if (!res) return rc;
+    int n = PQntuples(res), more = n > q.limit;
+    if (more) n = q.limit;
+    json_t *items = json_array();
+    long long ids[LIST_MAX];
+    size_t nids = 0;
+    for (int i = 0; i < n; i++) {
+        if (!report_row_visible(&r->user, res, i))
+            continue; /* the SQL scope already excludes these */
+        json_t *item = report_row_json(res, i, q.crs);
+        if (item) {
+            json_object_set_new(item, "possible_duplicates",
+                                rj_parse_or(rj_val(res, i, REPORT_NCOLS), json_array()));
+            json_array_append_new(items, item);
+        }
+        ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+    }
+    if (nids && audit_read(r, AUDIT_REPORT_LIST, ids, nids) != 0) {
+        PQclear(res);
+        json_decref(items);
+        return http_db_error(r);
+    }
+    json_t *next = json_null();
+    if (more) {
+        char cur[64];
+        params_cursor_encode("r1", strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10), cur,
+                             sizeof cur);
+        next = json_string(cur);
+    }
+    PQclear(res);
+    return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+}
+
+/* ---- exports ---- */
+
+/* One CSV cell (RFC 4180): quoted when it holds a comma, quote, CR or LF (quotes doubled). Text
+ * that a spreadsheet would run as a formula (starting with = + - @, tab or CR) gets a leading '. */
+static void csv_cell(buf *b, const char *s, int last) {
+    if (!s) s = "";
+    int guard = strchr("=+-@\t\r", *s) != NULL && *s;
+    int quote = strpbrk(s, ",\"\r\n") != NULL;
+    if (quote) buf_put(b, "\"", 1);
+    if (guard) buf_put(b, "'", 1);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"')
+            buf_put(b, "\"\"", 2);
+        else
+            buf_put(b, p, 1);
+    }
+    if (quote) buf_put(b, "\"", 1);
+    buf_put(b, last ? "\r\n" : ",", last ? 2 : 1);
+}
+
+/* The CSV columns, in order: a report column (REPORT_COL_*) as stored, or a cell made here. */
+enum { CSV_LON = -1, CSV_LAT = -2, CSV_CRS = -3, CSV_PERSON = -4, CSV_OUTSIDE = -5 };
+static const struct csv_col {
+    const char *name;
+    int col;            /* REPORT_COL_* or CSV_* */
+    const char *person; /* CSV_PERSON: the key of the person object */
+} csv_cols[] = {
+    {"id", REPORT_COL_ID, NULL},
+    {"client_id", REPORT_COL_CLIENT_ID, NULL},
+    {"status", REPORT_COL_STATUS, NULL},
+    {"category", REPORT_COL_CATEGORY, NULL},
+    {"lon", CSV_LON, NULL},
+    {"lat", CSV_LAT, NULL},
+    {"crs", CSV_CRS, NULL},
+    {"accuracy_m", REPORT_COL_ACCURACY_M, NULL},
+    {"observed_at", REPORT_COL_OBSERVED_AT, NULL},
+    {"received_at", REPORT_COL_RECEIVED_AT, NULL},
+    {"updated_at", REPORT_COL_UPDATED_AT, NULL},
+    {"description", REPORT_COL_DESCRIPTION, NULL},
+    {"people_count", REPORT_COL_PEOPLE_COUNT, NULL},
+    {"person_sex", CSV_PERSON, "sex"},
+    {"person_approx_age", CSV_PERSON, "approx_age"},
+    {"person_appearance", CSV_PERSON, "appearance"},
+    {"person_name_if_known", CSV_PERSON, "name_if_known"},
+    {"city_code", REPORT_COL_CITY_CODE, NULL},
+    {"city", REPORT_COL_CITY_NAME, NULL},
+    {"county_code", REPORT_COL_COUNTY_CODE, NULL},
+    {"county", REPORT_COL_COUNTY_NAME, NULL},
+    {"town_code", REPORT_COL_TOWN_CODE, NULL},
+    {"town", REPORT_COL_TOWN_NAME, NULL},
+    {"community_code", REPORT_COL_COMMUNITY_CODE, NULL},
+    {"community", REPORT_COL_COMMUNITY_NAME, NULL},
+    {"outside", CSV_OUTSIDE, NULL},
+    {"station_id", REPORT_COL_STATION_ID, NULL},
+    {"station", REPORT_COL_STATION_NAME, NULL},
+    {"tier", REPORT_COL_STATION_TIER, NULL},
+    {"ack_deadline", REPORT_COL_ACK_DEADLINE, NULL},
+    {"unit_id", REPORT_COL_UNIT_ID, NULL},
+    {"outcome", REPORT_COL_OUTCOME, NULL},
+    {"duplicate_of", REPORT_COL_DUPLICATE_OF, NULL},
+    {"source", REPORT_COL_SOURCE, NULL},
+};
+enum { CSV_NCOLS = sizeof csv_cols / sizeof csv_cols[0] };
+
+static void csv_header(buf *b) {
+    for (int k = 0; k < CSV_NCOLS; k++)
+        csv_cell(b, csv_cols[k].name, k + 1 == CSV_NCOLS);
+}
+
+/* A person field as text (approx_age is a number; strings as they are), "" when absent. */
+static const char *person_text(json_t *person, const char *key, char *tmp, size_t tmplen) {
+    json_t *v = json_object_get(person, key);
+    if (json_is_string(v)) return json_string_value(v);
+    if (json_is_integer(v))
+        snprintf(tmp, tmplen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(tmp, tmplen, "%g", json_real_value(v));
+    else
+        return NULL;
+    return tmp;
+}
+
+static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
+    char lon[32] = "", lat[32] = "", tmp[32];
+    double ox, oy;
+    if (gis_from_wgs84(crs, strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
+                       strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL), &ox, &oy) == 0) {
+        snprintf(lon, sizeof lon, "%.7f", ox);
+        snprintf(lat, sizeof lat, "%.7f", oy);
+    }
+    const char *pj = rj_val(res, i, REPORT_COL_PERSON);
+    json_t *person = pj ? json_loads(pj, 0, NULL) : NULL;
+    const char *outside = rj_val(res, i, REPORT_COL_OUTSIDE);
+    for (int k = 0; k < CSV_NCOLS; k++) {
+        const struct csv_col *c = &csv_cols[k];
+        const char *cell = c->col == CSV_LON       ? lon
+                           : c->col == CSV_LAT     ? lat
+                           : c->col == CSV_CRS     ? gis_crs_name(crs)
+                           : c->col == CSV_OUTSIDE ? (outside && *outside == 't' ? "true" : "false")
+                           : c->col == CSV_PERSON  ? person_text(person, c->person, tmp, sizeof tmp)
+                                                   : rj_val(res, i, c->col);
+        csv_cell(b, cell, k + 1 == CSV_NCOLS);
+    }
+    json_decref(person);
+}
+
+/* A GeoJSON Feature: geometry [lon, lat] always in WGS-84 (RFC 7946 section 4: a GeoJSON reader
+ * may assume nothing else), properties the report JSON with accuracy_m at the top and its
+ * `location` {lon,lat,crs} in the request's ?crs= (API.md: any response carrying coordinates
+ * honours it; a map on GCJ-02 tiles reads it there). Open311 contact data is never in a report
+ * row's JSON. */
+static void geojson_feature(buf *b, PGresult *res, int i, int first, gis_crs crs) {
+    json_t *rep = report_row_json(res, i, crs);
+    if (!rep) {
+        b->oom = 1;
+        return;
+    }
+    json_t *acc = json_object_get(json_object_get(rep, "location"), "accuracy_m");
+    json_object_set(rep, "accuracy_m", acc ? acc : json_null());
+    double lon = report_coord_out(strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL)),
+           lat = report_coord_out(strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL));
+    json_t *f = json_pack("{s:s,s:O,s:{s:s,s:[f,f]},s:o}", "type", "Feature", "id",
+                          json_object_get(rep, "id"), "geometry", "type", "Point", "coordinates",
+                          lon, lat, "properties", rep);
+    char *s = f ? json_dumps(f, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
+    json_decref(f);
+    if (!s) {
+        b->oom = 1;
+        return;
+    }
+    if (!first) buf_put(b, ",\n", 2);
+    buf_str(b, s);
+    free(s);
+}
+
+enum { FMT_GEOJSON, FMT_CSV };
+
+static int send_chunk(http_req *r, buf *b) {
+    if (b->oom) return -1;
+    int rc = b->len ? mg_send_chunk(r->conn, b->p, (unsigned)b->len) : 0;
+    b->len = 0;
+    return rc < 0 ? -1 : 0;
+}
+
+/* Renders the visible rows of one page into b (up to q->limit in all, *total so far) and their ids
+ * into ids. Returns the number of ids. */
+static size_t export_rows(http_req *r, PGresult *res, const list_query *q, int fmt, buf *b,
+                          long long *ids, int *total) {
+    size_t nids = 0;
+    for (int i = 0; i < PQntuples(res) && *total < q->limit; i++) {
+        if (!report_row_visible(&r->user, res, i)) continue;
+        if (fmt == FMT_CSV)
+            csv_row(b, res, i, q->crs);
+        else
+            geojson_feature(b, res, i, *total == 0, q->crs);
+        ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+        (*total)++;
+    }
+    return nids;
+}
+
+/* Streams every matching row (up to ?limit=, at most EXPORT_CAP) with chunked transfer encoding, one database page
+ * per chunk. The first page is read and audited before the headers go out, so a failure there is a
+ * clean error reply; a later failure ends the stream without its last chunk (the client sees it
+ * cut). Each page's reports are written to the audit trail (one row per page of EXPORT_PAGE)
+ * before the page is sent. */
+static int export_reports(http_req *r, int fmt) {
+    list_query q;
+    int rc = parse_query(r, &q, 0);
+    if (rc) return rc;
+    PGresult *res = run_page(r, &q, 0, q.limit < EXPORT_PAGE ? q.limit : EXPORT_PAGE, 0, &rc);
+    if (!res) return rc;
+    static const char *const ctypes[] = {"application/geo+json; charset=utf-8",
+                                         "text/csv; charset=utf-8"};
+    static const char *const disps[] = {
+        "Content-Disposition: inline; filename=\"reports.geojson\"\r\n",
+        "Content-Disposition: attachment; filename=\"reports.csv\"\r\n"};
+    const char *ctype = ctypes[fmt], *disp = disps[fmt];
+    if (strcmp(r->method, "HEAD") == 0) { /* no data goes out: nothing to audit */
+        http_begin_chunked(r, 200, ctype, disp);
+        PQclear(res);
+        return 200;
+    }
+    long long *ids = malloc(EXPORT_PAGE * sizeof *ids);
+    if (!ids) {
+        PQclear(res);
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    }
+    buf b = {0};
+    if (fmt == FMT_CSV) {
+        buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
+        csv_header(&b);
+    } else {
+        buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
+    }
+    int total = 0, ok = 1, head_sent = 0;
+    while (res) {
+        int n = PQntuples(res);
+        size_t nids = export_rows(r, res, &q, fmt, &b, ids, &total);
+        long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
+        PQclear(res);
+        res = NULL;
+        if ((nids || !head_sent) &&
+            audit_read(r, fmt == FMT_CSV ? AUDIT_EXPORT_CSV : AUDIT_EXPORT_GEOJSON, ids, nids)) {
+            if (!head_sent) {
+                free(b.p);
+                free(ids);
+                return http_db_error(r);
+            }
+            http_count_db_error();
+            fprintf(stderr, "export [%s] cut: audit: %s\n", r->request_id, r->w->err);
+            ok = 0;
+            break;
+        }
+        if (!head_sent) {
+            r->status = 200;
+            head_sent = 1;
+            if (http_begin_chunked(r, 200, ctype, disp) < 0) {
+                ok = 0;
+                break;
+            }
+        }
+        if (send_chunk(r, &b) != 0) {
+            ok = 0;
+            break;
+        }
+        if (n < EXPORT_PAGE || total >= q.limit) break;
+        int want = q.limit - total < EXPORT_PAGE ? q.limit - total : EXPORT_PAGE;
+        qbuild qb;
+        build_select(r, &q, last, want, 0, &qb);
+        res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
+        if (!res) {
+            http_count_db_error();
+            fprintf(stderr, "export [%s] cut: %s\n", r->request_id, r->w->err);
+            ok = 0;
+        }
+    }
+    if (ok) {
+        if (fmt == FMT_GEOJSON) buf_str(&b, "\n]}\n");
+        if (send_chunk(r, &b) == 0) mg_send_chunk(r->conn, "", 0);
+    }
+    free(b.p);
+    free(ids);
+    return 200;
+}
+
+/* GET /api/v1/reports.geojson */
+int h_reports_geojson(http_req *r) {
+    return export_reports(r, FMT_GEOJSON);
+}
+
+/* GET /api/v1/reports.csv */
+int h_reports_csv(http_req *r) {
+    return export_reports(r, FMT_CSV);
+}
