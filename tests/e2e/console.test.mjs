@@ -127,6 +127,10 @@ await step("sign in (dispatcher, 海州区)", async () => {
   assert(await page.isHidden("#login"), "the login form is still shown");
   // the demo's town and community boundaries are synthetic: the page says so
   await page.waitForSelector("#synthetic-note", { state: "visible", timeout: 5000 });
+  // one page (the dispatch map) so far: shown, named in the address, no tab bar
+  const pages = await page.evaluate(() => [location.hash, document.getElementById("tabs").hidden,
+    document.getElementById("page-dispatch").hidden]);
+  assert(JSON.stringify(pages) === JSON.stringify(["#dispatch", true, false]), "pages: " + JSON.stringify(pages));
 });
 
 await step("tiles drawn on the map (divisions, stations, reports, units)", async () => {
