@@ -108,17 +108,17 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
 	    $(filter-out $(shell sed -n 's|^#include "\(.*\)\.c".*|$(BUILD)/\1.o|p' $<),$(LIB_OBJ)) $(LDLIBS)
 
-# The dispatcher console (web/): OpenLayers and esbuild pinned by web/package-lock.json, bundled
-# into web/dist/ (served by patrold from web_root).
-WEB_SRC := $(wildcard web/src/*) web/build.mjs web/index.html
+# The pages of web/ (the dispatcher console): OpenLayers and esbuild pinned by
+# web/package-lock.json, bundled by web/build.mjs into web/dist/ (served by patrold from web_root).
+WEB_SRC := $(shell find web/src -type f) web/build.mjs web/index.html
 
-web: web/dist/app.js
+web: web/dist/console.js
 
 web/node_modules/.package-lock.json: web/package-lock.json
 	@echo "  NPM ci"
 	@cd web && npm ci --no-audit --no-fund --loglevel=error
 
-web/dist/app.js: $(WEB_SRC) web/node_modules/.package-lock.json
+web/dist/console.js: $(WEB_SRC) web/node_modules/.package-lock.json
 	@echo "  WEB $@"
 	@cd web && node build.mjs
 

@@ -12,18 +12,15 @@
 #include "service/core/db.h"
 #include "service/core/vocab.h"
 
-static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor",
-                                         "admin"};
-
+/* The role names are VOCAB_ROLE (vocab.c): ROLE_* bit i is its term i. */
 unsigned auth_role_parse(const char *name) {
-    for (unsigned i = 0; name && i < 5; i++)
-        if (strcmp(name, role_names[i]) == 0) return 1u << i;
-    return 0;
+    int i = vocab_find(&VOCAB_ROLE, name);
+    return i < 0 ? 0 : 1u << i;
 }
 
 const char *auth_role_name(unsigned role) {
-    for (unsigned i = 0; i < 5; i++)
-        if (role == 1u << i) return role_names[i];
+    for (size_t i = 0; i < VOCAB_ROLE.n; i++)
+        if (role == 1u << i) return vocab_code(&VOCAB_ROLE, i);
     return "nobody";
 }
 

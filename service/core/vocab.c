@@ -4,64 +4,127 @@
 #include <stdio.h>
 #include <string.h>
 
-#define VOCAB(name, component, ...)                                                                \
+/* VOCAB(name, component, list, labels_from, terms...): the table `name`, its OpenAPI schema name,
+ * its key in GET /api/v1/vocabulary (NULL: not served) and where unlabelled terms take labels. */
+#define VOCAB(name, component, list, from, ...)                                                    \
     static const vocab_term name##_terms[] = {__VA_ARGS__};                                        \
-    const vocab name = {component, name##_terms, sizeof name##_terms / sizeof name##_terms[0]}
+    const vocab name = {component, name##_terms, sizeof name##_terms / sizeof name##_terms[0],     \
+                        list, from}
 
-VOCAB(VOCAB_CATEGORY, "Category",
-      {"vagrant", "流浪人员 / Vagrant",
-       "露宿街头、无固定住所的人员 / A person sleeping rough or without a home",
-       "流浪,露宿,homeless,vagrant,rough sleeper", 0},
-      {"beggar", "乞讨人员 / Beggar", "街面乞讨人员 / A person begging in the street",
-       "乞讨,begging,beggar", 0},
-      {"lost_elderly", "走失老人 / Lost elderly person",
-       "迷路或走失的老人 / An elderly person who seems lost or confused",
-       "走失,老人,elderly,lost,dementia", 0},
-      {"minor", "未成年人 / Unaccompanied minor",
-       "无人陪伴的未成年人 / A child or teenager alone and in need",
-       "未成年人,儿童,child,minor,unaccompanied", 0},
-      {"mental_illness", "精神障碍患者 / Person with mental illness",
-       "疑似精神障碍、需要帮助的人员 / A person who seems mentally ill and in need of help",
-       "精神,mental illness,psychiatric", 0},
-      {"injured_or_ill", "伤病人员 / Injured or ill person",
-       "受伤或患病的街面人员 / A person in the street who is hurt or ill",
-       "受伤,生病,injured,ill,sick", 0},
-      {"other", "其他 / Other", "其他需要救助的街面人员 / Anyone else in the street who needs help",
-       "求助,救助,other,help", 0});
+/* T(code, Chinese label, more fields...): one term */
+#define T(c, ...)                                                                                  \
+    { .code = c, .label = __VA_ARGS__ }
 
-VOCAB(VOCAB_REPORT_STATUS, "ReportStatus", {"new", 0, 0, 0, VOCAB_OPEN},
-      {"acknowledged", 0, 0, 0, VOCAB_OPEN}, {"dispatched", 0, 0, 0, VOCAB_OPEN},
-      {"on_scene", 0, 0, 0, VOCAB_OPEN}, {"resolved", 0, 0, 0, 0}, {"cancelled", 0, 0, 0, 0},
-      {"duplicate", 0, 0, 0, 0});
+VOCAB(VOCAB_CATEGORY, "Category", "categories", NULL,
+      T("vagrant", "流浪人员", .label_en = "Vagrant",
+        .description = "露宿街头、无固定住所的人员 / A person sleeping rough or without a home",
+        .keywords = "流浪,露宿,homeless,vagrant,rough sleeper"),
+      T("beggar", "乞讨人员", .label_en = "Beggar",
+        .description = "街面乞讨人员 / A person begging in the street",
+        .keywords = "乞讨,begging,beggar"),
+      T("lost_elderly", "走失老人", .label_en = "Lost elderly person",
+        .description = "迷路或走失的老人 / An elderly person who seems lost or confused",
+        .keywords = "走失,老人,elderly,lost,dementia"),
+      T("minor", "未成年人", .label_en = "Unaccompanied minor",
+        .description = "无人陪伴的未成年人 / A child or teenager alone and in need",
+        .keywords = "未成年人,儿童,child,minor,unaccompanied"),
+      T("mental_illness", "精神障碍患者", .label_en = "Person with mental illness",
+        .description =
+            "疑似精神障碍、需要帮助的人员 / A person who seems mentally ill and in need of help",
+        .keywords = "精神,mental illness,psychiatric"),
+      T("injured_or_ill", "伤病人员", .label_en = "Injured or ill person",
+        .description = "受伤或患病的街面人员 / A person in the street who is hurt or ill",
+        .keywords = "受伤,生病,injured,ill,sick"),
+      T("other", "其他", .label_en = "Other",
+        .description = "其他需要救助的街面人员 / Anyone else in the street who needs help",
+        .keywords = "求助,救助,other,help"));
 
-VOCAB(VOCAB_OUTCOME, "Outcome", {"admitted_to_station", 0, 0, 0, 0}, {"escorted_home", 0, 0, 0, 0},
-      {"sent_to_hospital", 0, 0, 0, 0}, {"refused_help", 0, 0, 0, 0}, {"not_found", 0, 0, 0, 0},
-      {"handed_to_police", 0, 0, 0, 0});
+VOCAB(VOCAB_REPORT_STATUS, "ReportStatus", "statuses", NULL,
+      T("new", "待确认", .flags = VOCAB_OPEN), T("acknowledged", "已确认", .flags = VOCAB_OPEN),
+      T("dispatched", "已派遣", .flags = VOCAB_OPEN), T("on_scene", "已到场", .flags = VOCAB_OPEN),
+      T("resolved", "已办结"), T("cancelled", "已撤销"), T("duplicate", "重复上报"));
 
-VOCAB(VOCAB_LEVEL, "DivisionLevel", {"province", 0, 0, 0, 0}, {"city", 0, 0, 0, 0},
-      {"county", 0, 0, 0, 0}, {"town", 0, 0, 0, 0}, {"community", 0, 0, 0, 0});
+VOCAB(VOCAB_OUTCOME, "Outcome", "outcomes", NULL, T("admitted_to_station", "入站救助"),
+      T("escorted_home", "护送返家"), T("sent_to_hospital", "送医救治"),
+      T("refused_help", "拒绝救助"), T("not_found", "未找到"), T("handed_to_police", "移交公安"));
+
+VOCAB(VOCAB_LEVEL, "DivisionLevel", "levels", NULL, T("province", "省"), T("city", "市"),
+      T("county", "县（区）"), T("town", "乡镇（街道）"), T("community", "村（社区）"));
 
 /* In gis_level order (GIS_CITY = 0 .. GIS_COMMUNITY = 3). */
-VOCAB(VOCAB_TIER, "Tier", {"city", 0, 0, 0, 0}, {"county", 0, 0, 0, 0}, {"town", 0, 0, 0, 0},
-      {"community", 0, 0, 0, 0});
+VOCAB(VOCAB_TIER, "Tier", "tiers", NULL, T("city", "市级"), T("county", "县级"),
+      T("town", "乡镇级"), T("community", "村（社区）级"));
 
-VOCAB(VOCAB_UNIT_STATUS, "UnitStatus", {"available", 0, 0, 0, 0}, {"dispatched", 0, 0, 0, 0},
-      {"on_scene", 0, 0, 0, 0}, {"busy", 0, 0, 0, 0}, {"off_duty", 0, 0, 0, 0});
+VOCAB(VOCAB_UNIT_STATUS, "UnitStatus", "unit_statuses", NULL, T("available", "空闲"),
+      T("dispatched", "出警中"), T("on_scene", "在现场"), T("busy", "忙碌"), T("off_duty", "下班"));
 
 /* dispatched and on_scene follow the unit's report (lifecycle.c): not for clients */
-VOCAB(VOCAB_UNIT_SETTABLE, "UnitSettableStatus", {"available", 0, 0, 0, 0}, {"busy", 0, 0, 0, 0},
-      {"off_duty", 0, 0, 0, 0});
+VOCAB(VOCAB_UNIT_SETTABLE, "UnitSettableStatus", NULL, &VOCAB_UNIT_STATUS, T("available", NULL),
+      T("busy", NULL), T("off_duty", NULL));
 
-/* One term per row of the transitions table (lifecycle). */
-VOCAB(VOCAB_EVENT_TYPE, "ReportEventType", {"acknowledge", 0, 0, 0, 0}, {"dispatch", 0, 0, 0, 0},
-      {"arrive", 0, 0, 0, 0}, {"resolve", 0, 0, 0, 0}, {"cancel", 0, 0, 0, 0},
-      {"mark_duplicate", 0, 0, 0, 0}, {"escalate", 0, 0, 0, 0});
+/* One term per row of the transitions table (lifecycle): the label is the action's name. */
+VOCAB(VOCAB_EVENT_TYPE, "ReportEventType", "event_types", NULL, T("acknowledge", "确认接收"),
+      T("dispatch", "派遣"), T("arrive", "到达现场"), T("resolve", "办结"), T("cancel", "撤销"),
+      T("mark_duplicate", "标记重复"), T("escalate", "升级"));
 
-VOCAB(VOCAB_SEX, "Sex", {"male", 0, 0, 0, 0}, {"female", 0, 0, 0, 0}, {"unknown", 0, 0, 0, 0});
+/* What a report's timeline records: its creation, each transition (labelled as the action), an
+ * escalation (by hand or by the deadline) and each photo. */
+VOCAB(VOCAB_TIMELINE, "TimelineType", "timeline_types", &VOCAB_EVENT_TYPE, T("created", "上报"),
+      T("acknowledge", NULL), T("dispatch", NULL), T("arrive", NULL), T("resolve", NULL),
+      T("cancel", NULL), T("mark_duplicate", NULL), T("escalated", "已升级"),
+      T("photo_added", "添加照片"));
 
-static const vocab *const all[] = {&VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS, &VOCAB_OUTCOME,
-                                   &VOCAB_LEVEL,         &VOCAB_TIER,          &VOCAB_UNIT_STATUS,
-                                   &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,    &VOCAB_SEX};
+VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男"), T("female", "女"), T("unknown", "不详"));
+
+/* In ROLE_* bit order (auth.h). */
+VOCAB(VOCAB_ROLE, "Role", "roles", NULL, T("patrol", "巡查队员"), T("community", "社区信息员"),
+      T("dispatcher", "调度员"), T("supervisor", "主管"), T("admin", "系统管理员"));
+
+/* The kinds the live event stream sends (events.c, the `event:` line and "kind"). */
+VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL, T("report.created", "新上报"),
+      T("report.updated", "上报更新"), T("unit.created", "新增单位"), T("unit.updated", "单位更新"),
+      T("unit.position", "单位位置"));
+
+/* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
+ * query parameter's own invalid_<name> not listed here reads as invalid_field. */
+VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("busy", "服务器繁忙，请稍后再试"),
+      T("callsign_taken", "呼号已被使用"), T("client_id_conflict", "该上报编号已被另一条上报使用"),
+      T("conflict", "与已有数据冲突"), T("db_error", "数据库出错，请稍后再试"),
+      T("db_timeout", "数据库响应超时，请稍后再试"),
+      T("db_unavailable", "数据库暂时不可用，请稍后再试"),
+      T("events_starting", "实时事件服务正在启动，请稍后再试"), T("forbidden", "无权执行此操作"),
+      T("index_not_ready", "空间索引尚未就绪，请稍后再试"),
+      T("index_unavailable", "空间索引暂不可用，请稍后再试"), T("internal", "服务器内部错误"),
+      T("invalid_after", "事件序号无效"), T("invalid_bbox", "地图范围无效"),
+      T("invalid_body", "请求内容格式不正确"), T("invalid_category", "类别无效"),
+      T("invalid_credentials", "用户名或密码错误"), T("invalid_crs", "坐标系无效"),
+      T("invalid_cursor", "分页位置无效，请从第一页重新查询"),
+      T("invalid_division", "行政区划代码无效"), T("invalid_field", "填写的内容无效"),
+      T("invalid_geometry", "几何参数无效"), T("invalid_json", "请求内容不是有效的 JSON"),
+      T("invalid_last_event_id", "事件序号无效"), T("invalid_layer", "图层无效"),
+      T("invalid_limit", "数量超出允许范围"), T("invalid_location", "位置无效"),
+      T("invalid_path", "请求地址无效"), T("invalid_query", "查询内容无效"),
+      T("invalid_simplify", "简化参数无效"), T("invalid_since", "时间无效"),
+      T("invalid_status", "状态无效"), T("invalid_tile", "瓦片编号无效"),
+      T("invalid_transition", "上报当前的状态不允许此操作"), T("invalid_user", "用户编号无效"),
+      T("invalid_within", "行政区划代码无效"), T("method_not_allowed", "不支持此请求方法"),
+      T("missing_field", "缺少必填内容"), T("no_parent_station", "没有可升级的上级站点"),
+      T("not_found", "未找到（或不在本辖区）"),
+      T("not_your_unit", "只有被派遣的单位可以执行此操作"), T("out_of_memory", "服务器内存不足"),
+      T("password_changed", "密码已修改，请重新登录"), T("payload_too_large", "提交的内容过大"),
+      T("too_many_attempts", "尝试次数过多，请稍后再试"), T("too_many_items", "一次提交的上报过多"),
+      T("too_many_positions", "一次提交的位置过多"),
+      T("too_many_streams", "实时连接已满，请稍后再试"), T("unauthorized", "未登录或登录已失效"),
+      T("unit_on_assignment", "单位正在执行任务"), T("unit_unavailable", "单位当前不可派遣"),
+      T("unknown_report", "引用的上报不存在"), T("unknown_station", "站点不存在"),
+      T("unsupported_media_type", "不支持的内容类型"), T("weak_password", "密码强度不足"));
+
+/* Every table: the OpenAPI schemas and, those with a `list`, GET /api/v1/vocabulary in this
+ * order. */
+static const vocab *const all[] = {
+    &VOCAB_CATEGORY,    &VOCAB_REPORT_STATUS, &VOCAB_OUTCOME,    &VOCAB_LEVEL,    &VOCAB_TIER,
+    &VOCAB_UNIT_STATUS, &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE, &VOCAB_TIMELINE, &VOCAB_SEX,
+    &VOCAB_ROLE,        &VOCAB_EVENT_KIND,    &VOCAB_ERROR};
 
 int vocab_find(const vocab *v, const char *s) {
     for (size_t i = 0; s && i < v->n; i++)
@@ -71,6 +134,17 @@ int vocab_find(const vocab *v, const char *s) {
 
 const char *vocab_code(const vocab *v, size_t i) {
     return v->terms[i].code;
+}
+
+const char *vocab_label(const vocab *v, const char *s) {
+    int i = vocab_find(v, s);
+    if (i < 0) return NULL;
+    if (v->terms[i].label) return v->terms[i].label;
+    return v->labels_from ? vocab_label(v->labels_from, s) : NULL;
+}
+
+json_t *vocab_bilingual(const vocab_term *t) {
+    return t->label_en ? json_sprintf("%s / %s", t->label, t->label_en) : json_string(t->label);
 }
 
 void vocab_message(const vocab *v, const char *field, int list, char *out, size_t outlen) {
@@ -151,9 +225,81 @@ json_t *vocab_enum_json(const vocab *v) {
     return json_pack("{s:s,s:o}", "type", "string", "enum", e);
 }
 
+/* {"$ref": "#/components/schemas/<name>"} */
+static json_t *ref(const char *name) {
+    return json_pack("{s:o}", "$ref", json_sprintf("#/components/schemas/%s", name));
+}
+
+/* The schema of GET /api/v1/vocabulary: every served list, its codes typed by their enum. */
+static json_t *vocabulary_schema(void) {
+    json_t *props = json_object(), *required = json_array();
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (!all[i]->list) continue;
+        json_t *item = json_pack("{s:[o,{s:{s:o}}]}", "allOf", ref("VocabularyTerm"), "properties",
+                                 "code", ref(all[i]->component));
+        json_object_set_new(props, all[i]->list,
+                            json_pack("{s:s,s:o}", "type", "array", "items", item));
+        json_array_append_new(required, json_string(all[i]->list));
+    }
+    return json_pack(
+        "{s:s,s:s,s:o,s:o}", "type", "object", "description",
+        "Every code list with its Chinese label (an error code's label is its message)", "required",
+        required, "properties", props);
+}
+
+static json_t *term_schema(void) {
+    return json_pack("{s:s,s:[s,s],s:{s:{s:s},s:{s:s,s:i},s:{s:s},s:{s:s,s:s},s:{s:s,s:s}}}",
+                     "type", "object", "required", "code", "label", "properties", "code", "type",
+                     "string", "label", "type", "string", "minLength", 1, "description", "type",
+                     "string", "open", "type", "boolean", "description",
+                     "report statuses: an open report", "settable", "type", "boolean",
+                     "description", "unit statuses: a client may set it");
+}
+
 void vocab_add_schemas(json_t *schemas) {
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         json_object_set_new(schemas, all[i]->component, vocab_enum_json(all[i]));
+    json_object_set_new(schemas, "Vocabulary", vocabulary_schema());
+    json_object_set_new(schemas, "VocabularyTerm", term_schema());
+}
+
+int vocab_has_schema(const char *name) {
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, all[i]->component) == 0) return 1;
+    return strcmp(name, "Vocabulary") == 0 || strcmp(name, "VocabularyTerm") == 0;
+}
+
+static json_t *term_json(const vocab *v, size_t i) {
+    const vocab_term *t = &v->terms[i];
+    const char *label = vocab_label(v, t->code);
+    json_t *o = json_pack("{s:s,s:s}", "code", t->code, "label", label ? label : "");
+    if (o && t->description) json_object_set_new(o, "description", json_string(t->description));
+    if (o && v == &VOCAB_REPORT_STATUS)
+        json_object_set_new(o, "open", json_boolean(t->flags & VOCAB_OPEN));
+    if (o && v == &VOCAB_UNIT_STATUS)
+        json_object_set_new(o, "settable",
+                            json_boolean(vocab_find(&VOCAB_UNIT_SETTABLE, t->code) >= 0));
+    return o;
+}
+
+json_t *vocab_lists_json(void) {
+    json_t *out = json_object();
+    for (size_t i = 0; out && i < sizeof all / sizeof all[0]; i++) {
+        if (!all[i]->list) continue;
+        json_t *list = json_array();
+        for (size_t k = 0; k < all[i]->n; k++)
+            json_array_append_new(list, term_json(all[i], k));
+        if (!list || json_array_size(list) != all[i]->n) {
+            json_decref(list);
+            json_decref(out);
+            return NULL;
+        }
+        if (json_object_set_new(out, all[i]->list, list) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
 }
 
 int vocab_code12(const char *in, int min_digits, char out[13]) {

@@ -1,8 +1,10 @@
 /* vocab.h - the service's vocabulary, one table each: report categories, report statuses,
- * outcomes, station tiers, unit statuses, person sexes; and the 12-digit division codes with the
- * scope rule (which codes a user sees). The schema's CHECK constraints hold the same lists (a test
- * compares them); error messages are generated from the tables. All tables are constant: safe from
- * every thread. */
+ * outcomes, station tiers, unit statuses, person sexes, roles, report event and timeline types,
+ * live event kinds and error codes, every term with its Chinese label (GET /api/v1/vocabulary
+ * serves them all: the console and the app take every label from there); and the 12-digit
+ * division codes with the scope rule (which codes a user sees). The schema's CHECK constraints
+ * hold the same lists (a test compares them); error messages are generated from the tables. All
+ * tables are constant: safe from every thread. */
 #ifndef PATROLD_VOCAB_H
 #define PATROLD_VOCAB_H
 
@@ -10,11 +12,14 @@
 
 #include <jansson.h>
 
-/* One term of a vocabulary: its code (what the API and the database store) and, where the
- * vocabulary has them, a display label, a description and search keywords (categories). */
+/* One term of a vocabulary: its code (what the API and the database store), its Chinese label
+ * (what people read: console, app, exports; for an error code, its message) and, where the
+ * vocabulary has them, a description and search keywords (categories) and an English name for
+ * interfaces that show both (Open311's service_name is "label / label_en"). */
 typedef struct vocab_term {
     const char *code, *label, *description, *keywords;
     unsigned flags; /* VOCAB_OPEN for report statuses of open reports */
+    const char *label_en;
 } vocab_term;
 
 enum { VOCAB_OPEN = 1 };
@@ -23,6 +28,8 @@ typedef struct vocab {
     const char *component; /* name of its schema in the OpenAPI document: "Category", ... */
     const vocab_term *terms;
     size_t n;
+    const char *list; /* its key in GET /api/v1/vocabulary ("categories"); NULL: not served */
+    const struct vocab *labels_from; /* a term without a label has the label of its code there */
 } vocab;
 
 extern const vocab VOCAB_CATEGORY;      /* reports.category */
@@ -34,12 +41,23 @@ extern const vocab VOCAB_UNIT_STATUS;   /* units.status */
 extern const vocab VOCAB_UNIT_SETTABLE; /* what a client may set a unit to */
 extern const vocab VOCAB_EVENT_TYPE;    /* POST /reports/{id}/events "type": one per transition */
 extern const vocab VOCAB_SEX;           /* reports.person.sex */
+extern const vocab VOCAB_ROLE;          /* users.role; bit i of ROLE_* (auth.h) is term i */
+extern const vocab VOCAB_TIMELINE;      /* report_events.type: the timeline of a report */
+extern const vocab VOCAB_EVENT_KIND;    /* events.kind: what the live event stream sends */
+extern const vocab VOCAB_ERROR;         /* error codes of {"error": {"code"}}, label = message */
 
 /* Index of code s in v, or -1 when s is NULL or not in v. */
 int vocab_find(const vocab *v, const char *s);
 
 /* Code of term i (0 <= i < v->n). */
 const char *vocab_code(const vocab *v, size_t i);
+
+/* The Chinese label of code s in v (from v->labels_from when the term has none), or NULL when s
+ * is not in v. Static text. */
+const char *vocab_label(const vocab *v, const char *s);
+
+/* New JSON string "label / label_en" of term t (its label alone when it has no English name). */
+json_t *vocab_bilingual(const vocab_term *t);
 
 /* The error message for a value of `field` not in v: "field must be one of: a, b, c" (list:
  * "must be a comma-separated list of: ..."), into out. */
@@ -60,8 +78,17 @@ int vocab_parse_list(const vocab *v, const char *in, char *out, size_t outlen);
 /* New JSON Schema {"type":"string","enum":[...codes]} of v (the caller owns it). */
 json_t *vocab_enum_json(const vocab *v);
 
-/* Every vocabulary as named schemas ("Category": {...}, ...) added to the object `schemas`. */
+/* Every vocabulary as named schemas ("Category": {...}, ...) added to the object `schemas`, with
+ * "Vocabulary" (the reply of GET /api/v1/vocabulary) and "VocabularyTerm". */
 void vocab_add_schemas(json_t *schemas);
+
+/* 1 when vocab_add_schemas adds a schema of this name, else 0. */
+int vocab_has_schema(const char *name);
+
+/* New JSON object of every served vocabulary: {"categories": [{"code", "label", ...}], ...}, in
+ * table order; report statuses carry "open", unit statuses "settable", categories
+ * "description". NULL when out of memory. */
+json_t *vocab_lists_json(void);
 
 /* ---- division codes (GB/T 2260 + 3-digit town + 3-digit community = 12 digits) ---- */
 

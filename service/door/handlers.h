@@ -8,6 +8,7 @@
 int h_healthz(http_req *r);
 int h_readyz(http_req *r);
 int h_console(http_req *r);
+int h_vocabulary(http_req *r);
 int h_metrics(http_req *r);
 int h_openapi(http_req *r); /* openapi.c */
 

@@ -154,7 +154,8 @@ int http_send(http_req *r, int status, const char *ctype, const char *body, size
     if (!out) return -1;
     memcpy(out, head, (size_t)n);
     if (len) memcpy(out + n, body, len);
-    if (strcmp(r->method, "HEAD") == 0) len = 0;        /* the headers of the GET, no body */
+    if (strcmp(r->method, "HEAD") == 0 || status == 304)
+        len = 0; /* the headers of the GET (its Content-Length too), no body */
     int sent = mg_write(r->conn, out, (size_t)n + len); /* one write: no Nagle stall */
     free(out);
     r->status = status;

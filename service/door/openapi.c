@@ -141,6 +141,7 @@ static const char *reason(int status) {
     } t[] = {{200, "OK"},
              {201, "Created"},
              {204, "No content"},
+             {304, "Not modified since the ETag sent in If-None-Match"},
              {400, "Bad request (malformed, invalid or too deep)"},
              {401, "Not signed in, or the token is unknown, expired or revoked"},
              {403, "The role or the user may not do this"},
@@ -165,10 +166,11 @@ static json_t *responses(const route *rt) {
         int code = atoi(st[i]);
         const char *schema = strchr(st[i], ':');
         json_t *r = json_pack("{s:s}", "description", reason(code));
-        json_t *content = schema                             ? reply_content(schema + 1)
-                          : code >= 400                      ? error_content(rt)
-                          : code != 204 && rt->reply != NULL ? reply_content(rt->reply)
-                                                             : NULL;
+        json_t *content = schema        ? reply_content(schema + 1)
+                          : code >= 400 ? error_content(rt)
+                          : code != 204 && code != 304 && rt->reply != NULL
+                              ? reply_content(rt->reply)
+                              : NULL;
         if (content) json_object_set_new(r, "content", content);
         if (code == 429 || code == 503)
             json_object_set_new(r, "headers",

@@ -1,8 +1,14 @@
-/* ops.c - liveness, readiness, metrics and the console settings (the OpenAPI document: openapi.c). */
+/* ops.c - liveness, readiness, metrics, the console settings and the vocabulary (the OpenAPI
+ * document: openapi.c). */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gis/index.h"
 #include "service/core/db.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 
 int h_healthz(http_req *r) {
@@ -13,6 +19,41 @@ int h_healthz(http_req *r) {
 int h_console(http_req *r) {
     const char *u = r->app->cfg.basemap_url;
     return http_json(r, 200, json_pack("{s:s?}", "basemap_url", *u ? u : NULL));
+}
+
+/* The vocabulary reply: the tables are constant, so its bytes are made once and live as long as
+ * the process; its ETag is their FNV-1a hash (it changes only with the binary). */
+static struct {
+    char *body;
+    size_t len;
+    char etag[24];
+} vocabulary;
+static pthread_once_t vocabulary_once = PTHREAD_ONCE_INIT;
+
+static void vocabulary_make(void) {
+    json_t *j = vocab_lists_json();
+    vocabulary.body = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!vocabulary.body) return;
+    vocabulary.len = strlen(vocabulary.body);
+    uint64_t h = 14695981039346656037u;
+    for (size_t i = 0; i < vocabulary.len; i++)
+        h = (h ^ (unsigned char)vocabulary.body[i]) * 1099511628211u;
+    snprintf(vocabulary.etag, sizeof vocabulary.etag, "\"%016llx\"", (unsigned long long)h);
+}
+
+/* GET /api/v1/vocabulary: every code list with its Chinese label; 304 when If-None-Match names
+ * this ETag (clients revalidate each time: "no-cache"). */
+int h_vocabulary(http_req *r) {
+    pthread_once(&vocabulary_once, vocabulary_make);
+    if (!vocabulary.body) return http_error(r, 500, "out_of_memory", NULL, "out of memory");
+    char extra[96];
+    snprintf(extra, sizeof extra, "ETag: %s\r\nCache-Control: public, no-cache\r\n",
+             vocabulary.etag);
+    const char *inm = http_header(r, "If-None-Match");
+    int same = inm && (strstr(inm, vocabulary.etag) || strcmp(inm, "*") == 0);
+    return http_send(r, same ? 304 : 200, "application/json; charset=utf-8", vocabulary.body,
+                     vocabulary.len, extra);
 }
 
 int h_readyz(http_req *r) {

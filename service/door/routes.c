@@ -23,6 +23,10 @@ const route routes[] = {
     {"GET", "/api/v1/console", h_console, BODY_NONE, 0, 0,
      "Settings of the dispatcher console (basemap_url)",
      O("getConsoleSettings", "ConsoleSettings", NULL, "200", NULL)},
+    {"GET", "/api/v1/vocabulary", h_vocabulary, BODY_NONE, 0, 0,
+     "Every code list with its Chinese label: categories, statuses, outcomes, levels, tiers, unit "
+     "statuses, event and timeline types, sexes, roles, live event kinds, error codes (ETag)",
+     O("getVocabulary", "Vocabulary", NULL, "200,304", NULL)},
 
     /* authentication */
     {"POST", "/api/v1/auth/login", h_auth_login, BODY_JSON, 4 * KB, 0,
@@ -167,7 +171,8 @@ const route routes[] = {
 const size_t nroutes = sizeof routes / sizeof routes[0];
 
 int route_needs_worker(const route *rt) {
-    return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi;
+    return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi &&
+           rt->handler != h_vocabulary;
 }
 
 /* Query parameters by name, for the `query` column above ("name:variant" when one name means

@@ -2,10 +2,13 @@
  * handlers emit, written once here; /api/v1/openapi.json publishes them and the integration tests
  * validate every reply against them. Keys always sent are `required`; objects stay open (clients
  * must tolerate new keys). The enums of
- * the vocabulary (Category, ReportStatus, Outcome, Tier, UnitStatus, ...) come from vocab.c. */
+ * the vocabulary (Category, ReportStatus, Outcome, Tier, UnitStatus, Role, ...) and the reply of
+ * GET /api/v1/vocabulary come from vocab.c. */
 #include "service/door/schemas.h"
 
 #include <string.h>
+
+#include "service/core/vocab.h"
 
 /* JSON text from tokens: JSON({"type": "object"}) is the string "{\"type\": \"object\"}". */
 #define JSON(...) #__VA_ARGS__
@@ -33,8 +36,6 @@ static const named_schema schemas[] = {
                        "paths": {"type": "object"}, "components": {"type": "object"}}})},
     {"ConsoleSettings", JSON({"type": "object", "required": ["basemap_url"],
         "properties": {"basemap_url": {"type": ["string", "null"]}}})},
-    {"Role", /* the roles of auth.c */ JSON({"type": "string",
-        "enum": ["patrol", "community", "dispatcher", "supervisor", "admin"]})},
     {"DivisionCode", JSON({"type": "string", "pattern": "^[0-9]{12}$"})},
     {"User", JSON({"type": "object", "required": ["id", "username", "role", "division_code"],
         "properties": {"id": {"type": "integer"}, "username": {"type": "string"},
@@ -305,5 +306,5 @@ json_t *schemas_components(void) {
 int schemas_has(const char *name) {
     for (size_t i = 0; i < sizeof schemas / sizeof schemas[0]; i++)
         if (strcmp(schemas[i].name, name) == 0) return 1;
-    return 0;
+    return vocab_has_schema(name); /* Category, Role, Vocabulary, ... (vocab.c) */
 }

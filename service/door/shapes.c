@@ -37,8 +37,8 @@ static int is_crs(const char *s) {
 }
 
 static const vocab_term crs_terms[] = {
-    {"wgs84", 0, 0, 0, 0}, {"cgcs2000", 0, 0, 0, 0}, {"gcj02", 0, 0, 0, 0}, {"bd09", 0, 0, 0, 0}};
-static const vocab crs_names = {"Crs", crs_terms, 4};
+    {.code = "wgs84"}, {.code = "cgcs2000"}, {.code = "gcj02"}, {.code = "bd09"}};
+static const vocab crs_names = {.component = "Crs", .terms = crs_terms, .n = 4};
 
 static const shape_format FMT_UUID = {"uuid", "a UUID", is_uuid, NULL};
 static const shape_format FMT_TIME = {"date-time", "an RFC 3339 date-time with offset", is_time,

@@ -272,11 +272,11 @@ int h_o311_discovery(http_req *r) {
 int h_o311_services(http_req *r) {
     json_t *list = json_array();
     for (size_t i = 0; i < NSERVICES; i++)
-        json_array_append_new(list, json_pack("{s:s,s:s,s:s,s:b,s:s,s:s,s:s}", "service_code",
-                                              services[i].code, "service_name", services[i].label,
-                                              "description", services[i].description, "metadata", 1,
-                                              "type", "realtime", "keywords", services[i].keywords,
-                                              "group", O311_GROUP));
+        json_array_append_new(
+            list, json_pack("{s:s,s:o,s:s,s:b,s:s,s:s,s:s}", "service_code", services[i].code,
+                            "service_name", vocab_bilingual(&services[i]), "description",
+                            services[i].description, "metadata", 1, "type", "realtime", "keywords",
+                            services[i].keywords, "group", O311_GROUP));
     return o311_reply(r, 200, "services", list);
 }
 
@@ -626,13 +626,13 @@ static json_t *request_json(PGresult *res, int i) {
         snprintf(notes, sizeof notes, "%s: %s", status, PQgetvalue(res, i, 9));
     else
         snprintf(notes, sizeof notes, "%s", status);
-    return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s?,s:n,s:s,s:s,s:n,s:f,s:f}", "service_request_id",
+    return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s?,s:n,s:s,s:s,s:n,s:f,s:f}", "service_request_id",
                      PQgetvalue(res, i, 0), "status", closed ? "closed" : "open", "status_notes",
-                     notes, "service_name", s ? s->label : code, "service_code", code,
-                     "description", PQgetvalue(res, i, 3), "agency_responsible",
-                     PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8), "service_notice",
-                     "requested_datetime", PQgetvalue(res, i, 6), "updated_datetime",
-                     PQgetvalue(res, i, 7), "expected_datetime", "lat",
+                     notes, "service_name", s ? vocab_bilingual(s) : json_string(code),
+                     "service_code", code, "description", PQgetvalue(res, i, 3),
+                     "agency_responsible", PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8),
+                     "service_notice", "requested_datetime", PQgetvalue(res, i, 6),
+                     "updated_datetime", PQgetvalue(res, i, 7), "expected_datetime", "lat",
                      strtod(PQgetvalue(res, i, 4), NULL), "long",
                      strtod(PQgetvalue(res, i, 5), NULL));
 }

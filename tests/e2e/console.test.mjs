@@ -1,6 +1,8 @@
 // console.test.mjs - drives Debian's chromium (playwright-core) through the dispatcher console served
 // by a real patrold (PATROLD_URL): sign in, tiles drawn, a report live in the queue and on the map,
-// dispatch from the page, a dropped event connection resumed, place search; screenshots to E2E_OUT.
+// labels from /api/v1/vocabulary, the live event kinds the console handles against the ones the
+// server sends, dispatch from the page, a dropped event connection resumed, place search;
+// screenshots to E2E_OUT.
 // The browser reaches patrold through a small TCP proxy here, so that the test can cut every
 // connection (the event stream included) and refuse new ones for a while.
 import { createRequire } from "node:module";
@@ -108,6 +110,13 @@ await page.addInitScript(() => document.addEventListener("securitypolicyviolatio
   console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI} at ${e.sourceFile}:${e.lineNumber}`)));
 
 const dispatcher = (await api("POST", "/api/v1/auth/login", { username: "dispatcher", password: "demo" })).data.token;
+// the labels the page must show: the server's vocabulary, not a copy in this test
+const vocabulary = (await api("GET", "/api/v1/vocabulary")).data;
+const label = (list, code) => {
+  const t = (vocabulary[list] || []).find((x) => x.code === code);
+  if (!t) throw new Error(`no ${code} in the vocabulary's ${list}`);
+  return t.label;
+};
 
 await step("sign in (dispatcher, 海州区)", async () => {
   await page.goto(PAGE);
@@ -118,6 +127,10 @@ await step("sign in (dispatcher, 海州区)", async () => {
   assert(await page.isHidden("#login"), "the login form is still shown");
   // the demo's town and community boundaries are synthetic: the page says so
   await page.waitForSelector("#synthetic-note", { state: "visible", timeout: 5000 });
+  // one page (the dispatch map) so far: shown, named in the address, no tab bar
+  const pages = await page.evaluate(() => [location.hash, document.getElementById("tabs").hidden,
+    document.getElementById("page-dispatch").hidden]);
+  assert(JSON.stringify(pages) === JSON.stringify(["#dispatch", true, false]), "pages: " + JSON.stringify(pages));
 });
 
 await step("tiles drawn on the map (divisions, stations, reports, units)", async () => {
@@ -147,6 +160,36 @@ await step("a report submitted through the API is in the queue and on the map wi
   assert(/\d+:\d\d/.test(countdown), "no countdown to the ack deadline: " + countdown);
 });
 
+await step("the queue and the details show the vocabulary's labels (category, status)", async () => {
+  const id = liveId || await newReport(dispatcher, 0.004);
+  await waitFor(page, (i) => !!document.querySelector(`#queue li[data-id="${i}"]`), id, 3000, `report ${id} in the queue`);
+  const cat = label("categories", "lost_elderly"), st = label("statuses", "new");
+  const item = await page.textContent(`#queue li[data-id="${id}"]`);
+  assert(item.includes(cat) && item.includes(st), `queue item ${JSON.stringify(item)} lacks ${cat} / ${st}`);
+  await page.click(`#queue li[data-id="${id}"]`);
+  await waitFor(page, (i) => document.getElementById("d-title").textContent.startsWith("#" + i + " "), id, 3000, "the details of the report");
+  const title = await page.textContent("#d-title");
+  assert(title === `#${id} ${cat} · ${st}`, "details title " + JSON.stringify(title));
+  // the timeline's first entry is the report's creation, in the vocabulary's words
+  await waitFor(page, (t) => (document.querySelector("#d-timeline li") || {}).textContent?.includes(t),
+    label("timeline_types", "created"), 3000, "the timeline in Chinese");
+  const outcomes = await page.$$eval("#d-outcome option", (os) => os.map((o) => [o.value, o.textContent]));
+  assert(JSON.stringify(outcomes) === JSON.stringify(vocabulary.outcomes.map((t) => [t.code, t.label])),
+    "outcome choices " + JSON.stringify(outcomes));
+  // the legend names every open status with its label
+  const legend = await page.textContent("#legend");
+  for (const t of vocabulary.statuses.filter((x) => x.open)) assert(legend.includes(t.label), "legend lacks " + t.label);
+});
+
+await step("the live event kinds the console handles are exactly those the server sends", async () => {
+  const handled = await page.evaluate(() => window.__console.eventKinds);
+  const sent = vocabulary.event_kinds.map((t) => t.code);
+  const ignored = sent.filter((k) => !handled.includes(k)), never = handled.filter((k) => !sent.includes(k));
+  assert(sent.length > 0, "the vocabulary lists no event kinds");
+  assert(!ignored.length, "sent by the server, ignored by the console: " + ignored.join(", "));
+  assert(!never.length, "awaited by the console, never sent by the server: " + never.join(", "));
+});
+
 await step("the queue works from the keyboard (arrows + Enter opens the details)", async () => {
   await page.evaluate(() => window.__console.reload()); // independent of the event stream
   await page.focus("#queue");
@@ -164,12 +207,14 @@ await step("dispatch a unit from the page: the unit becomes busy", async () => {
   await waitFor(page, () => document.querySelector("#d-candidates .b-dispatch"), null, 5000, "a candidate unit to dispatch");
   unitId = Number(await page.getAttribute("#d-candidates .b-dispatch", "data-unit"));
   await page.click("#d-candidates .b-dispatch");
-  await waitFor(page, (u) => { const s = document.querySelector(`#units li[data-unit="${u}"] .u-status`); return s && s.textContent === "出警中"; },
-    unitId, 5000, `unit ${unitId} shown as 出警中 (busy)`).catch(async (e) => {
+  const busy = label("unit_statuses", "dispatched");
+  await waitFor(page, ([u, l]) => { const s = document.querySelector(`#units li[data-unit="${u}"] .u-status`); return s && s.textContent === l; },
+    [unitId, busy], 5000, `unit ${unitId} shown as ${busy} (dispatched)`).catch(async (e) => {
     const seen = await page.evaluate(() => document.getElementById("units").textContent);
     throw new Error(e.message + "; units: " + seen);
   });
-  await waitFor(page, () => document.getElementById("d-title").textContent.includes("已派遣"), null, 3000, "the report shown as 已派遣");
+  await waitFor(page, (l) => document.getElementById("d-title").textContent.endsWith(" · " + l), label("statuses", "dispatched"),
+    3000, "the report shown as dispatched");
   const r = await api("GET", "/api/v1/reports/" + id, null, dispatcher);
   assert(r.data.status === "dispatched" && r.data.unit_id === unitId, "report not dispatched to unit " + unitId);
 });
@@ -177,6 +222,8 @@ await step("dispatch a unit from the page: the unit becomes busy", async () => {
 await step("a wrong move's 409 is shown to the user", async () => {
   await page.click("#b-ack");
   await waitFor(page, () => /409/.test(document.getElementById("d-msg").textContent), null, 3000, "the 409 message");
+  const msg = await page.textContent("#d-msg");
+  assert(msg.includes(label("error_codes", "invalid_transition")), "the 409 is not in the vocabulary's words: " + msg);
 });
 
 await step("after a dropped event connection, a report made meanwhile arrives", async () => {

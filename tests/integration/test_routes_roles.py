@@ -67,6 +67,7 @@ CASES = {
     "GET /metrics":                           C("/metrics", "200"),
     "GET /api/v1/openapi.json":               C("/api/v1/openapi.json", "200"),
     "GET /api/v1/console":                    C("/api/v1/console", "200"),
+    "GET /api/v1/vocabulary":                 C("/api/v1/vocabulary", "200"),
     "POST /api/v1/auth/login":                C("/api/v1/auth/login", "401 200 200 200 200 200 200", LOGIN),
     "POST /api/v1/auth/logout":               C("/api/v1/auth/logout", "401 204 204 204 204 204 204", fresh=True),
     "GET /api/v1/auth/me":                    C("/api/v1/auth/me", "401 200 200 200 200 200 200"),

@@ -1,11 +1,18 @@
 """test_vocabulary.py - the vocabulary the service publishes (the enum schemas of
-/api/v1/openapi.json, made from service/core/vocab.c) equals the schema's CHECK constraints, and the
-request schemas and error messages come from the same tables."""
+/api/v1/openapi.json and GET /api/v1/vocabulary, made from service/core/vocab.c) equals the schema's
+CHECK constraints, every term has a Chinese label, the request schemas and error messages come from
+the same tables, the event kinds, timeline types and error codes are exactly what the server
+writes and sends, and web/ repeats none of it (weblists.py)."""
+import glob
+import os
 import re
+import time
 import unittest
 import uuid
 
 import harness
+import weblists
+from test_routes_roles import HAIZHOU, png, report
 
 # (table, column) of each enum-like CHECK constraint -> the component schema that must equal it
 CHECKED = {
@@ -16,6 +23,7 @@ CHECKED = {
     ("stations", "tier"): "Tier",
     ("units", "status"): "UnitStatus",
     ("divisions", "level"): "DivisionLevel",
+    ("users", "role"): "Role",
 }
 
 # CHECK lists on those tables that no client sends or filters by (stored by the service itself)
@@ -97,6 +105,238 @@ class VocabularyTest(unittest.TestCase):
         r = self.srv.request("GET", "/api/v1/reports?status=open", token=self.srv.login("dispatcher"))
         self.assertEqual((r.status, r.error), (400, "invalid_status"))
         self.assertTrue(r.json()["error"]["message"].endswith(", ".join(self.enum("ReportStatus"))))
+
+
+def source(pattern="service/*/*.c"):
+    """{path: text} of the service's C files, comments dropped."""
+    out = {}
+    for path in sorted(glob.glob(os.path.join(harness.ROOT, pattern))):
+        with open(path, encoding="utf-8") as f:
+            out[os.path.relpath(path, harness.ROOT)] = re.sub(r"/\*.*?\*/", "", f.read(), flags=re.S)
+    return out
+
+
+CODE = r'"([a-z][a-z0-9_]*)"'
+# Where an error code is written in service/: the reply helpers' code argument, the request shapes'
+# codes, a code kept for the access log before a hand-made reply, and JSON error bodies in C text.
+ERROR_SITES = [
+    r"\b(?:http_error|http_error_retry|shape_fail|shape_vocab_error|reply_retry|fail)\(\s*[^,()]+,\s*(?:\d+,\s*)*" + CODE,
+    r",\s*\.(?:code|too_many_code|body_code)\s*=\s*" + CODE,
+    r"\bSHAPE\(\s*\w+,\s*\"\w+\",\s*" + CODE,
+    r"\berror_code,\s*sizeof\s+r->error_code,\s*" + CODE + r"\s*\)",
+    r'\\"code\\":\\"([a-z][a-z0-9_]*)\\"',
+]
+
+
+def error_codes_in_source():
+    """{code: [files]} of every error code written out in service/."""
+    codes = {}
+    for path, text in source().items():
+        for pattern in ERROR_SITES:
+            for m in re.finditer(pattern, text):
+                codes.setdefault(m.group(1), set()).add(path)
+    return codes
+
+
+def generated_error_codes(openapi):
+    """The invalid_<name> codes params_fail makes of a query or path parameter's name."""
+    names = {p["name"] for item in openapi["paths"].values() for op in item.values()
+             for p in op.get("parameters", [])}
+    for text in source().values():  # names given to params_fail by hand ("Last-Event-ID")
+        for call in re.findall(r"\bparams_fail\(([^;]*)\);", text):
+            names.update(re.findall(r'"([^"]+)"', call))
+    return {"invalid_" + n.lower().replace("-", "_") for n in names}
+
+
+class VocabularyReply(harness.FreshDbCase):
+    """GET /api/v1/vocabulary against the published schemas, the database, the code and web/."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.srv = harness.Server(cls.db)
+        cls.reply = cls.srv.request("GET", "/api/v1/vocabulary")
+        cls.vocab = cls.reply.json()
+        cls.doc = cls.srv.openapi()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        super().tearDownClass()
+
+    def codes(self, name):
+        return [t["code"] for t in self.vocab[name]]
+
+    def list_of(self, component):
+        """The list of the reply whose codes the Vocabulary schema types as `component`."""
+        props = self.doc["components"]["schemas"]["Vocabulary"]["properties"]
+        hits = [k for k, v in props.items()
+                if v["items"]["allOf"][1]["properties"]["code"]["$ref"].endswith("/" + component)]
+        self.assertEqual(len(hits), 1, component)
+        return hits[0]
+
+    def test_every_list_is_served_in_the_schema_order(self):
+        self.assertEqual(self.reply.status, 200)
+        schemas = self.doc["components"]["schemas"]
+        self.assertEqual(sorted(self.vocab), sorted(schemas["Vocabulary"]["required"]))
+        for name in ("categories", "statuses", "outcomes", "tiers", "levels", "unit_statuses", "event_types",
+                     "timeline_types", "event_kinds", "sexes", "roles", "error_codes"):
+            self.assertIn(name, self.vocab)
+        for name in self.vocab:
+            component = schemas["Vocabulary"]["properties"][name]["items"]["allOf"][1]["properties"]["code"]["$ref"]
+            with self.subTest(list=name):
+                self.assertEqual(self.codes(name), schemas[component.rsplit("/", 1)[1]]["enum"])
+                self.assertEqual(len(set(self.codes(name))), len(self.codes(name)))
+
+    def test_served_codes_equal_the_check_constraints(self):
+        checks = check_lists(self.db)
+        for key, component in CHECKED.items():
+            with self.subTest(check=key):
+                self.assertEqual(sorted(self.codes(self.list_of(component))), sorted(checks[key]))
+
+    def test_every_term_has_a_chinese_label(self):
+        cjk = re.compile("[\u4e00-\u9fff]")
+        for name, terms in self.vocab.items():
+            for t in terms:
+                with self.subTest(list=name, code=t["code"]):
+                    self.assertIsInstance(t["label"], str)
+                    self.assertTrue(cjk.search(t["label"]), "no Chinese in the label %r" % t["label"])
+
+    def test_flags(self):
+        """open marks the statuses a report may be cancelled from (lifecycle.c's own S_OPEN); settable
+        the unit statuses a client may set."""
+        tok = self.srv.login("dispatcher")
+        a = self.srv.create_report(report(), tok)["id"]
+        ways = {"new": [], "acknowledged": ["acknowledge"], "dispatched": ["acknowledge", "dispatch"],
+                "on_scene": ["acknowledge", "dispatch", "arrive"], "resolved": ["acknowledge", "dispatch", "arrive", "resolve"],
+                "cancelled": ["cancel"], "duplicate": ["mark_duplicate"]}
+        for t in self.vocab["statuses"]:
+            with self.subTest(status=t["code"]):
+                rid = self.srv.create_report(report(), tok)["id"]
+                for step in ways[t["code"]]:
+                    extra = {"dispatch": {"unit_id": self.available_unit(tok, rid)}, "resolve": {"outcome": "not_found"},
+                             "mark_duplicate": {"duplicate_of": a}}.get(step, {})
+                    self.event(tok, rid, type=step, **extra)
+                self.assertEqual(self.srv.request("GET", "/api/v1/reports/%d" % rid, token=tok).json()["status"], t["code"])
+                r = self.srv.request("POST", "/api/v1/reports/%d/events" % rid, json_body={"type": "cancel"}, token=tok)
+                self.assertEqual(r.status, 200 if t["open"] else 409, r)
+        settable = [t["code"] for t in self.vocab["unit_statuses"] if t["settable"]]
+        self.assertEqual(settable, self.doc["components"]["schemas"]["UnitSettableStatus"]["enum"])
+
+    def available_unit(self, tok, rid):
+        return self.srv.request("GET", "/api/v1/reports/%d/candidates" % rid, token=tok).json()["items"][0]["unit_id"]
+
+    def test_cacheable_by_etag(self):
+        etag = self.reply.headers["etag"]
+        self.assertRegex(etag, r'^"[0-9a-f]{16}"$')
+        self.assertIn("no-cache", self.reply.headers["cache-control"])
+        again = self.srv.request("GET", "/api/v1/vocabulary", headers={"If-None-Match": etag})
+        self.assertEqual((again.status, again.body), (304, b""))
+        self.assertEqual(again.headers["etag"], etag)
+        self.assertEqual(int(again.headers["content-length"]), len(self.reply.body))
+        other = self.srv.request("GET", "/api/v1/vocabulary", headers={"If-None-Match": '"0000000000000000"'})
+        self.assertEqual((other.status, other.body), (200, self.reply.body))
+        # the same bytes and tag from another process of the same binary
+        with harness.Server(self.db) as second:
+            r = second.request("GET", "/api/v1/vocabulary")
+            self.assertEqual((r.headers["etag"], r.body), (etag, self.reply.body))
+
+    def test_error_codes_are_what_the_code_sends(self):
+        served = set(self.codes("error_codes"))
+        written = error_codes_in_source()
+        self.assertGreater(len(written), 20)
+        missing = {c: sorted(f) for c, f in written.items() if c not in served}
+        self.assertEqual(missing, {}, "error codes sent without a Chinese message in vocab.c")
+        dead = served - set(written) - generated_error_codes(self.doc)
+        self.assertEqual(dead, set(), "error codes in vocab.c the server never sends")
+
+    def test_error_replies_carry_served_codes(self):
+        """Codes met on the wire (a few kinds of refusal) are in the list."""
+        served = set(self.codes("error_codes"))
+        tok = self.srv.login("dispatcher")
+        for method, path, body in (("GET", "/api/v1/reports?limit=0", None), ("GET", "/api/v1/reports/999999", None),
+                                   ("POST", "/api/v1/reports", {"category": "x"}), ("GET", "/api/v1/audit", None)):
+            r = self.srv.request(method, path, json_body=body, token=tok)
+            self.assertGreaterEqual(r.status, 400)
+            self.assertIn(r.error, served, r)
+
+    def event(self, tok, rid, **body):
+        r = self.srv.request("POST", "/api/v1/reports/%d/events" % rid, json_body=body, token=tok)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    def exercise(self):
+        """Every kind of change: reports created, photographed, moved through every transition; a
+        unit created, moved, its status set."""
+        tok = self.srv.login("dispatcher")
+        sup = self.srv.login("supervisor")
+        a = self.srv.create_report(report(), tok)["id"]
+        self.assertEqual(self.srv.request("POST", "/api/v1/reports/%d/photos" % a, body=png(),
+                                          headers={"Content-Type": "image/png"}, token=tok).status, 201)
+        self.event(tok, a, type="acknowledge")
+        unit = self.available_unit(tok, a)
+        self.event(tok, a, type="dispatch", unit_id=unit)
+        self.event(tok, a, type="arrive")
+        self.event(tok, a, type="resolve", outcome=self.codes("outcomes")[0])
+        b = self.srv.create_report(report(), tok)["id"]
+        self.event(sup, b, type="escalate")
+        self.event(tok, b, type="cancel")
+        c = self.srv.create_report(report(), tok)["id"]
+        self.event(tok, c, type="mark_duplicate", duplicate_of=a)
+        station = self.db.value("SELECT station_id FROM units WHERE id = %s", unit)
+        r = self.srv.request("POST", "/api/v1/units", json_body={"name": "词表测试", "station_id": station}, token=tok)
+        self.assertEqual(r.status, 201, r)
+        uid = r.json()["id"]
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 30))
+        fix = {"positions": [{"location": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]}, "at": at}]}
+        self.assertEqual(self.srv.request("POST", "/api/v1/units/%d/positions" % uid, json_body=fix, token=tok).status, 200)
+        self.assertEqual(self.srv.request("POST", "/api/v1/units/%d/status" % uid, json_body={"status": "busy"},
+                                          token=tok).status, 200)
+
+    def test_event_kinds_and_timeline_types_are_what_the_server_writes(self):
+        self.exercise()
+        kinds = {r["kind"] for r in self.db.sql("SELECT DISTINCT kind FROM events")}
+        self.assertEqual(kinds, set(self.codes("event_kinds")), "live event kinds written vs served")
+        types = {r["type"] for r in self.db.sql("SELECT DISTINCT type FROM report_events")}
+        self.assertEqual(types, set(self.codes("timeline_types")), "timeline types written vs served")
+
+    def test_event_kinds_written_in_the_code_are_served(self):
+        """Every kind the C code names where it inserts an event is in the list (the exercise above
+        shows each listed kind is written)."""
+        named = set()
+        for text in source().values():
+            named.update(re.findall(r"INSERT INTO events \(kind.{0,300}?SELECT\s+'([a-z]+\.[a-z_]+)'", text, re.S))
+            named.update(re.findall(r"EVENTS_REPORT_INSERT\(\s*\"'([a-z]+\.[a-z_]+)'\"", text))
+            named.update(re.findall(r"\bevents_append_report\(\s*\w+,\s*\"([a-z]+\.[a-z_]+)\"", text))
+        self.assertTrue(named)
+        self.assertLessEqual(named, set(self.codes("event_kinds")))
+
+    def test_web_repeats_no_vocabulary(self):
+        """No code list or label of the vocabulary is written out in web/ (the console takes them from
+        GET /api/v1/vocabulary)."""
+        self.assertEqual(weblists.copies(self.vocab), [])
+
+    def test_console_awaits_exactly_the_event_kinds_sent(self):
+        named = weblists.event_kinds(self.vocab)
+        sent = set(self.codes("event_kinds"))
+        self.assertEqual(sent - named, set(), "event kinds the server sends and the console ignores")
+        self.assertEqual(named - sent, set(), "event kinds the console awaits and the server never sends")
+
+    def test_the_check_finds_copies(self):
+        """weblists.copies itself: a list, a CSS class list and a label written out are each found."""
+        tmp = os.path.join(weblists.WEB, "src", "zz_weblists_probe.js")
+        st = self.vocab["statuses"]
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write('const A = ["%s", "%s"];\nconst B = {%s: 1, %s: 2};\nconst C = "%s";\n'
+                    % (st[0]["code"], st[1]["code"], st[0]["code"], st[2]["code"], self.vocab["categories"][0]["label"]))
+        try:
+            found = weblists.copies(self.vocab)
+        finally:
+            os.remove(tmp)
+        probe = [x for x in found if "zz_weblists_probe" in x]
+        self.assertEqual(len([x for x in probe if "list of statuses" in x]), 2, found)
+        self.assertEqual(len([x for x in probe if "label" in x]), 1, found)
+
 
 if __name__ == "__main__":
     unittest.main()

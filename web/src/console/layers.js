@@ -1,0 +1,75 @@
+// layers.js - the map and its layers. LAYERS is the registry: one row per layer of our own vector
+// tiles (/tiles/{name}/{z}/{x}/{y}.mvt); a new layer is one row here (and its style in styles.js).
+// Layers that need the signed-in user load their tiles through api.js.
+import Map from "ol/Map.js";
+import View from "ol/View.js";
+import TileLayer from "ol/layer/Tile.js";
+import XYZ from "ol/source/XYZ.js";
+import VectorTileLayer from "ol/layer/VectorTile.js";
+import VectorTileSource from "ol/source/VectorTile.js";
+import MVT from "ol/format/MVT.js";
+import { fromLonLat } from "ol/proj.js";
+import TileState from "ol/TileState.js";
+
+// name: the tile layer; style(styles): its style function (styles.js); z: drawing order; auth: tiles
+// need the token; declutter: labels kept apart; toggle: a checkbox in the legend with this text
+// (checked when `visible`).
+export const LAYERS = [
+  { name: "coverage", style: (s) => s.coverage, z: 0, toggle: "站点覆盖", visible: true },
+  { name: "divisions", style: (s) => s.division, z: 1, declutter: true },
+  { name: "stations", style: (s) => s.station, z: 2 },
+  { name: "units", style: (s) => s.unit, z: 3, auth: true },
+  { name: "reports", style: (s) => s.report, z: 4, auth: true },
+];
+
+function authLoader(api) {
+  return (tile, url) => tile.setLoader((extent, resolution, projection) => {
+    if (!api.token) { tile.setFeatures([]); return; } // signed out: refreshed after sign-in
+    api.bytes(url).then((buf) => {
+      const feats = buf ? tile.getFormat().readFeatures(buf, { extent, featureProjection: projection }) : [];
+      tile.setFeatures(feats);
+    }).catch(() => tile.setState(TileState.ERROR));
+  });
+}
+
+// The map in element `target` with every layer of LAYERS; returns {map, layers: {name: layer},
+// refresh(name)}. refresh reloads a layer's tiles (debounced: many events, one reload).
+export function createMap(target, ctx) {
+  const layers = {};
+  for (const row of LAYERS) {
+    const source = new VectorTileSource({
+      format: new MVT({ idProperty: undefined }),
+      url: "/tiles/" + row.name + "/{z}/{x}/{y}.mvt",
+      maxZoom: 16,
+      tileLoadFunction: row.auth ? authLoader(ctx.api) : undefined,
+    });
+    layers[row.name] = new VectorTileLayer({ source, style: row.style(ctx.styles), declutter: !!row.declutter,
+      zIndex: row.z, renderMode: "hybrid", visible: row.visible !== false, properties: { name: row.name } });
+  }
+  const map = new Map({
+    target,
+    layers: Object.values(layers),
+    view: new View({ center: fromLonLat([119.22, 34.6]), zoom: 9, minZoom: 6, maxZoom: 19 }),
+  });
+  const timers = {};
+  const refresh = (name) => {
+    clearTimeout(timers[name]);
+    timers[name] = setTimeout(() => {
+      ctx.bus.emit("layer-refresh", name);
+      layers[name].getSource().refresh();
+    }, 150);
+  };
+  return { map, layers, refresh };
+}
+
+// An optional external base map (setting basemap_url) under our own layers.
+export function addBaseMap(map, url) {
+  map.getLayers().insertAt(0, new TileLayer({ source: new XYZ({ url, crossOrigin: "anonymous" }), className: "basemap" }));
+}
+
+// Centre the view on a WGS-84 location (zoom kept when not given).
+export function flyTo(map, location, zoom) {
+  const opts = { center: fromLonLat([location.lon, location.lat]), duration: zoom ? 600 : 400 };
+  if (zoom) opts.zoom = zoom;
+  map.getView().animate(opts);
+}
