@@ -404,11 +404,31 @@ static size_t export_rows(http_req *r, PGresult *res, const list_query *q, int f
     return nids;
 }
 
-/* Streams every matching row (up to ?limit=, at most EXPORT_CAP) with chunked transfer encoding, one database page
- * per chunk. The first page is read and audited before the headers go out, so a failure there is a
- * clean error reply; a later failure ends the stream without its last chunk (the client sees it
- * cut). Each page's reports are written to the audit trail (one row per page of EXPORT_PAGE)
- * before the page is sent. */
+/* The export's next page: `want` rows after id `last`, read with a pool slot borrowed for it (lent
+ * until the page is audited). NULL when no slot came free in time or the database failed (logged:
+ * the export is cut). */
+static PGresult *export_next_page(http_req *r, const list_query *q, long long last, int want) {
+    qbuild qb;
+    build_select(r, q, last, want, 0, &qb);
+    if (http_borrow_page_worker(r) != 0) {
+        fprintf(stderr, "export [%s] cut: no pool slot for the next page\n", r->request_id);
+        return NULL;
+    }
+    PGresult *res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
+    if (!res) {
+        http_count_db_error();
+        fprintf(stderr, "export [%s] cut: %s\n", r->request_id, r->w->err);
+    }
+    return res;
+}
+
+/* Streams every matching row (up to ?limit=, at most EXPORT_CAP) with chunked transfer encoding, one
+ * database page per chunk. The first page is read and audited before the headers go out, so a
+ * failure there is a clean error reply; a later failure ends the stream without its last chunk
+ * (the client sees it cut). Each page's reports are written to the audit trail (one row per page
+ * of EXPORT_PAGE) before the page is sent. No slot is held while a page is written (a slow reader
+ * would keep it for minutes): each page is read with a slot borrowed for it, rendered into memory
+ * (one page, bounded), and the slot goes back before the write. */
 static int export_reports(http_req *r, int fmt) {
     list_query q;
     int rc = parse_query(r, &q, 0);
@@ -457,6 +477,7 @@ static int export_reports(http_req *r, int fmt) {
             ok = 0;
             break;
         }
+        http_release_worker(r); /* the page is in memory: write it without a slot */
         if (!head_sent) {
             r->status = 200;
             head_sent = 1;
@@ -471,14 +492,7 @@ static int export_reports(http_req *r, int fmt) {
         }
         if (n < EXPORT_PAGE || total >= q.limit) break;
         int want = q.limit - total < EXPORT_PAGE ? q.limit - total : EXPORT_PAGE;
-        qbuild qb;
-        build_select(r, &q, last, want, 0, &qb);
-        res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
-        if (!res) {
-            http_count_db_error();
-            fprintf(stderr, "export [%s] cut: %s\n", r->request_id, r->w->err);
-            ok = 0;
-        }
+        if (!(res = export_next_page(r, &q, last, want))) ok = 0;
     }
     if (ok) {
         if (fmt == FMT_GEOJSON) buf_str(&b, "\n]}\n");
