@@ -3,8 +3,9 @@
  *
  * Threads: events_thread owns its own PGconn and is the only writer of the ring; stream handlers
  * (CivetWeb workers) read the ring under `mu` and sleep on `cv`. A stream handler uses its worker
- * (r->w) only while it sets up (authentication, the backlog older than the ring); after that it
- * holds no database connection, only its socket. */
+ * (r->w) only to authenticate; the backlog older than the ring is read a page at a time with a
+ * slot borrowed for the read only (never held while writing to the client). A stream is bound to
+ * its session: a session.revoked event (auth_revoke_sessions) in the ring ends it. */
 #include "service/core/events.h"
 
 #include <ctype.h>

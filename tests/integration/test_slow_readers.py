@@ -15,15 +15,16 @@ from test_reports import new_body, point_in_haizhou
 
 class SlowReader:
     """A client that reads its reply slowly: a 2 KiB receive buffer, 16 KiB every `every` seconds
-    (finding 3's numbers). `got` counts the bytes read so far; `status` is the reply's status."""
+    (finding 3's numbers). `got` counts the bytes read so far; `status` is the (first) reply's
+    status. `repeat` sends the request that many times at once on the connection (pipelined)."""
 
-    def __init__(self, port, path, token, every=5.0, chunk=16384):
+    def __init__(self, port, path, token, every=5.0, chunk=16384, repeat=1):
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         self.sock.settimeout(30)
         self.sock.connect(("127.0.0.1", port))
-        self.sock.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n"
-                           % (path, token)).encode())
+        self.sock.sendall(repeat * ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n\r\n"
+                                    % (path, token)).encode())
         self.every, self.chunk = every, chunk
         self.head, self.got, self.status, self.eof = b"", 0, None, False
         self.headers_seen = threading.Event()
@@ -101,7 +102,7 @@ class SlowReadersTest(unittest.TestCase):
         self.addCleanup(s.close)
         return s
 
-    def probe_beside(self, streams, exports):
+    def probe_beside(self, streams, exports, lists=0):
         """Starts `streams` slow event streams ?after=0 and `exports` slow exports of up to 100,000
         rows (half CSV, half GeoJSON), then sends 50 ordinary requests (10 at a time): every one must
         answer 2xx, and no pool slot may be lent while only the slow clients are there."""
@@ -109,6 +110,9 @@ class SlowReadersTest(unittest.TestCase):
         slow = [self.slow("/api/v1/events?after=0") for _ in range(streams)]
         slow += [self.slow("/api/v1/reports.%s?limit=100000" % ("csv" if i % 2 else "geojson"))
                  for i in range(exports)]
+        slow += [SlowReader(self.srv.port, "/api/v1/reports?limit=500", self.tok, repeat=20) for _ in range(lists)]
+        for s in slow[streams + exports:]:
+            self.addCleanup(s.close)
         for s in slow:
             s.headers_seen.wait(15)
         # until every one is blocked on its socket (its socket buffers full, its reply far from sent)
@@ -130,9 +134,10 @@ class SlowReadersTest(unittest.TestCase):
             results = list(ex.map(probe, range(50)))
         statuses = [st for st, _ in results]
         took = sorted(t for _, t in results)
-        print("\nmeasured: slow readers (16 KiB/5 s): %d streams ?after=0 (backlog %.1f MB), %d exports of %d rows;"
-              " pool slots lent meanwhile: max %d of 8; 50 probes: %d 2xx, %d 503, p50 %.0f ms, max %.0f ms"
-              % (streams, self.backlog / 1e6, exports, self.REPORTS + 1, max(in_use),
+        print("\nmeasured: slow readers (16 KiB/5 s): %d streams ?after=0 (backlog %.1f MB), %d exports of %d rows,"
+              " %d connections x 20 pipelined lists of 500; pool slots lent meanwhile: max %d of 8;"
+              " 50 probes: %d 2xx, %d 503, p50 %.0f ms, max %.0f ms"
+              % (streams, self.backlog / 1e6, exports, self.REPORTS + 1, lists, max(in_use),
                  sum(200 <= st < 300 for st in statuses), statuses.count(503), 1000 * took[len(took) // 2],
                  1000 * took[-1]))
         self.assertEqual([s.status for s in slow], [200] * len(slow))
@@ -151,6 +156,11 @@ class SlowReadersTest(unittest.TestCase):
         """Finding 4: slow readers of reports.csv / .geojson?limit=100000 (and a stream) held a slot
         each for the whole export."""
         self.probe_beside(streams=1, exports=8)
+
+    def test_slow_readers_of_plain_replies_leave_the_pool_free(self):
+        """The rule for every reply: one that is whole in memory is written without a slot (9
+        connections each pipelining 20 lists of 500 reports and reading them slowly)."""
+        self.probe_beside(streams=0, exports=0, lists=9)
 
 
 if __name__ == "__main__":
