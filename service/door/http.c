@@ -166,6 +166,8 @@ int http_send(http_req *r, int status, const char *ctype, const char *body, size
     int sent = mg_write(r->conn, out, (size_t)n + len); /* one write: no Nagle stall */
     free(out);
     r->status = status;
+    /* the client is gone: requests it pipelined behind this one are not worth a slot each */
+    if (sent <= 0) mg_disable_connection_keep_alive(r->conn);
     return sent < 0 ? -1 : status;
 }
 

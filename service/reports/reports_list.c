@@ -384,24 +384,33 @@ static int send_chunk(http_req *r, buf *b) {
     if (b->oom) return -1;
     int rc = b->len ? mg_send_chunk(r->conn, b->p, (unsigned)b->len) : 0;
     b->len = 0;
+    if (rc < 0) mg_disable_connection_keep_alive(r->conn); /* gone: no pipelined request after */
     return rc < 0 ? -1 : 0;
 }
 
-/* Renders the visible rows of one page into b (up to q->limit in all, *total so far) and their ids
- * into ids. Returns the number of ids. */
-static size_t export_rows(http_req *r, PGresult *res, const list_query *q, int fmt, buf *b,
-                          long long *ids, int *total) {
-    size_t nids = 0;
+/* Picks the visible rows of one page (up to q->limit in all, *total so far): their ids into ids
+ * (for the audit trail) and row numbers into rows. Returns how many. */
+static size_t export_pick(http_req *r, PGresult *res, const list_query *q, long long *ids,
+                          int *rows, int *total) {
+    size_t n = 0;
     for (int i = 0; i < PQntuples(res) && *total < q->limit; i++) {
         if (!report_row_visible(&r->user, res, i)) continue;
-        if (fmt == FMT_CSV)
-            csv_row(b, res, i, q->crs);
-        else
-            geojson_feature(b, res, i, *total == 0, q->crs);
-        ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+        ids[n] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+        rows[n++] = i;
         (*total)++;
     }
-    return nids;
+    return n;
+}
+
+/* Renders the picked rows into b; `first`: they start the export (no separator before). */
+static void export_render(buf *b, PGresult *res, const int *rows, size_t n, int fmt, int first,
+                          gis_crs crs) {
+    for (size_t k = 0; k < n; k++) {
+        if (fmt == FMT_CSV)
+            csv_row(b, res, rows[k], crs);
+        else
+            geojson_feature(b, res, rows[k], first && k == 0, crs);
+    }
 }
 
 /* The export's next page: `want` rows after id `last`, read with a pool slot borrowed for it (lent
@@ -446,11 +455,12 @@ static int export_reports(http_req *r, int fmt) {
         PQclear(res);
         return 200;
     }
-    long long *ids = malloc(EXPORT_PAGE * sizeof *ids);
+    long long *ids = malloc(EXPORT_PAGE * (sizeof *ids + sizeof(int))); /* and the row numbers */
     if (!ids) {
         PQclear(res);
         return http_error(r, 500, "internal", NULL, "out of memory");
     }
+    int *rows = (int *)(ids + EXPORT_PAGE);
     buf b = {0};
     if (fmt == FMT_CSV) {
         buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
@@ -460,13 +470,12 @@ static int export_reports(http_req *r, int fmt) {
     }
     int total = 0, ok = 1, head_sent = 0;
     while (res) {
-        int n = PQntuples(res);
-        size_t nids = export_rows(r, res, &q, fmt, &b, ids, &total);
+        int n = PQntuples(res), first = total == 0;
+        size_t nids = export_pick(r, res, &q, ids, rows, &total);
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
-        PQclear(res);
-        res = NULL;
         if ((nids || !head_sent) &&
             audit_read(r, fmt == FMT_CSV ? AUDIT_EXPORT_CSV : AUDIT_EXPORT_GEOJSON, ids, nids)) {
+            PQclear(res);
             if (!head_sent) {
                 free(b.p);
                 free(ids);
@@ -477,7 +486,10 @@ static int export_reports(http_req *r, int fmt) {
             ok = 0;
             break;
         }
-        http_release_worker(r); /* the page is in memory: write it without a slot */
+        http_release_worker(r); /* read and audited: render and write the page without a slot */
+        export_render(&b, res, rows, nids, fmt, first, q.crs);
+        PQclear(res);
+        res = NULL;
         if (!head_sent) {
             r->status = 200;
             head_sent = 1;
