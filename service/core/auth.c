@@ -119,19 +119,22 @@ int auth_check_session(worker *w, const char *session_id, auth_user *u) {
     return load_user(w, SESSION_USER_SQL " s.id = $1::bigint", session_id, u);
 }
 
+/* The one revocation statement: live sessions of user $1 or the session $2, and one
+ * session.revoked event per session not yet expired (an expired one's streams ended already). */
+/* clang-format off */
+static const char revoke_sql[] =
+    "WITH s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL"
+    " AND (user_id = $1::bigint OR id = $2::bigint) RETURNING id, user_id, expires_at),"
+    " e AS (" EVENTS_SESSION_REVOKED_INSERT("s") " FROM s WHERE s.expires_at > now()"
+    " ORDER BY s.id RETURNING 1) SELECT count(*) FROM s";
+/* clang-format on */
+
 int auth_revoke_sessions(worker *w, long long user_id, long long session_id) {
     char uid[24], sid[24];
     snprintf(uid, sizeof uid, "%lld", user_id);
     snprintf(sid, sizeof sid, "%lld", session_id);
     const char *p[] = {uid, sid};
-    PGresult *res =
-        db_exec(w,
-                "WITH s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL"
-                " AND (user_id = $1::bigint OR id = $2::bigint) RETURNING id, user_id, expires_at),"
-                " e AS (" EVENTS_SESSION_REVOKED_INSERT("s") " FROM s WHERE s.expires_at > now()"
-                                                             " ORDER BY s.id RETURNING 1)"
-                                                             " SELECT count(*) FROM s",
-                2, p);
+    PGresult *res = db_exec(w, revoke_sql, 2, p);
     if (!res) return -1;
     int n = atoi(PQgetvalue(res, 0, 0));
     PQclear(res);
