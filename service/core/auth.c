@@ -102,7 +102,7 @@ static int load_user(worker *w, const char *sql, const char *param, auth_user *u
 /* A valid session and its enabled user, as load_user reads them; the caller appends the match. */
 #define SESSION_USER_SQL                                                                           \
     "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"                 \
-    " coalesce(u.unit_id, 0), s.id, extract(epoch FROM s.expires_at)::bigint"                      \
+    " coalesce(u.unit_id, 0), s.id, floor(extract(epoch FROM s.expires_at))::bigint"               \
     " FROM sessions s JOIN users u ON u.id = s.user_id"                                            \
     " WHERE s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled AND"
 

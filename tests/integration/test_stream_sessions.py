@@ -97,6 +97,23 @@ class StreamSessionsTest(unittest.TestCase):
         self.assertTrue(any(e["event"] == "report.created" and e["data"]["entity_id"] == rid for e in got), got)
         self.assertFalse([e for e in got if e["event"] == "session.revoked"], got)
 
+    def test_stream_token_lives_as_long_as_its_session(self):
+        """A stream token expires with its session (EventSource reconnects with the same URL), and a
+        stream ends when its session expires."""
+        r = self.a.request("POST", "/api/v1/auth/login", {"username": "supervisor", "password": "demo"})
+        tok = r.json()["token"]
+        t = self.a.request("POST", "/api/v1/events/token", token=tok).json()
+        self.assertEqual(t["expires_at"], r.json()["expires_at"])
+        self.assertEqual(t["token"], self.stream_token(self.b, tok))  # one per session, any instance
+        self.db.sql("UPDATE sessions SET expires_at = now() + interval '2 seconds'"
+                    " WHERE id = %s", int(t["token"].split(".")[0]))
+        s = self.stream(self.b, query="?access_token=" + t["token"])
+        self.assertEqual(s.status, 200)
+        took = closed_within(s, 5.0)
+        self.assertIsNotNone(took)
+        self.assertLess(took, 3.5)
+        self.assertEqual(status_of(self.a, "?access_token=" + t["token"]), 401)
+
     def test_password_change_closes_streams_and_old_stream_tokens(self):
         user_add(self.db, "desk_pw", "first-password-1")
         tok = self.a.login("desk_pw", "first-password-1")
