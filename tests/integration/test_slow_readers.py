@@ -97,28 +97,33 @@ class SlowReadersTest(unittest.TestCase):
         cls.srv.stop()
         cls.db.drop()
 
-    def slow(self, path):
-        s = SlowReader(self.srv.port, path, self.tok)
+    def slow(self, path, repeat=1):
+        """A slow reader of path, once its reply has begun (they start one after the other: the
+        burst of starting them is not what is measured)."""
+        s = SlowReader(self.srv.port, path, self.tok, repeat=repeat)
         self.addCleanup(s.close)
+        s.headers_seen.wait(30)
         return s
+
+    def wait_idle(self, seconds):
+        """True once no pool slot is lent (within `seconds`)."""
+        deadline = time.time() + seconds
+        while pool_in_use(self.srv) and time.time() < deadline:
+            time.sleep(0.2)
+        return pool_in_use(self.srv) == 0
 
     def probe_beside(self, streams, exports, lists=0):
         """Starts `streams` slow event streams ?after=0 and `exports` slow exports of up to 100,000
         rows (half CSV, half GeoJSON), then sends 50 ordinary requests (10 at a time): every one must
         answer 2xx, and no pool slot may be lent while only the slow clients are there."""
         self.assertGreater(self.backlog, 30e6)
+        self.wait_idle(30)  # what earlier tests' closed clients had in flight has ended
         slow = [self.slow("/api/v1/events?after=0") for _ in range(streams)]
         slow += [self.slow("/api/v1/reports.%s?limit=100000" % ("csv" if i % 2 else "geojson"))
                  for i in range(exports)]
-        slow += [SlowReader(self.srv.port, "/api/v1/reports?limit=500", self.tok, repeat=20) for _ in range(lists)]
-        for s in slow[streams + exports:]:
-            self.addCleanup(s.close)
-        for s in slow:
-            s.headers_seen.wait(15)
+        slow += [self.slow("/api/v1/reports?limit=500", repeat=20) for _ in range(lists)]
         # until every one is blocked on its socket (its socket buffers full, its reply far from sent)
-        deadline, idle = time.time() + 20, False
-        while not idle and time.time() < deadline:
-            idle = pool_in_use(self.srv) == 0 or time.sleep(0.2)
+        idle = self.wait_idle(20)
         in_use = []  # slots lent while only the slow clients are there (a page being read: briefly)
         for _ in range(5):
             in_use.append(pool_in_use(self.srv))
