@@ -122,8 +122,11 @@ class SlowReadersTest(unittest.TestCase):
         slow += [self.slow("/api/v1/reports.%s?limit=100000" % ("csv" if i % 2 else "geojson"))
                  for i in range(exports)]
         slow += [self.slow("/api/v1/reports?limit=500", repeat=20) for _ in range(lists)]
-        # until every one is blocked on its socket (its socket buffers full, its reply far from sent)
-        idle = self.wait_idle(20)
+        # until every one is blocked on its socket (its socket buffers full, its reply far from sent):
+        # seconds on a quiet machine, longer when the machine is shared
+        t0 = time.time()
+        idle = self.wait_idle(60)
+        settled = time.time() - t0
         in_use = []  # slots lent while only the slow clients are there (a page being read: briefly)
         for _ in range(5):
             in_use.append(pool_in_use(self.srv))
@@ -140,14 +143,14 @@ class SlowReadersTest(unittest.TestCase):
         statuses = [st for st, _ in results]
         took = sorted(t for _, t in results)
         print("\nmeasured: slow readers (16 KiB/5 s): %d streams ?after=0 (backlog %.1f MB), %d exports of %d rows,"
-              " %d connections x 20 pipelined lists of 500; pool slots lent meanwhile: max %d of 8;"
+              " %d connections x 20 pipelined lists of 500; no slot lent after %.1f s; then lent: max %d of 8;"
               " 50 probes: %d 2xx, %d 503, p50 %.0f ms, max %.0f ms"
-              % (streams, self.backlog / 1e6, exports, self.REPORTS + 1, lists, max(in_use),
+              % (streams, self.backlog / 1e6, exports, self.REPORTS + 1, lists, settled, max(in_use),
                  sum(200 <= st < 300 for st in statuses), statuses.count(503), 1000 * took[len(took) // 2],
                  1000 * took[-1]))
         self.assertEqual([s.status for s in slow], [200] * len(slow))
         self.assertEqual([st for st in statuses if not 200 <= st < 300], [])
-        self.assertTrue(idle, "the slow clients kept pool slots for 20 s")
+        self.assertTrue(idle, "the slow clients kept pool slots for 60 s")
         self.assertLessEqual(max(in_use), 2)
         # the slow clients are still being served (not cut to make room): nowhere near the end
         self.assertFalse(any(s.eof for s in slow), [s.got for s in slow])
