@@ -339,20 +339,24 @@ int h_auth_password(http_req *r) {
         rc = http_error(r, 500, "internal", NULL, "cannot hash the password (out of memory)");
         goto done;
     }
+    /* One transaction: the password, every session of the user revoked (their streams end) and
+     * its sign-in failures forgotten; only while the password is still the one checked. */
     const char *p2[] = {id, newhash, PQgetvalue(res, 0, 0), ukey};
+    if (db_begin(r->w) != 0) goto db_failed;
     PGresult *upd = db_exec(
         r->w,
         "WITH u AS (UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3"
         " RETURNING id),"
-        " s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL"
-        " AND user_id IN (SELECT id FROM u) RETURNING 1),"
         " t AS (DELETE FROM login_throttle WHERE key = $4 AND EXISTS (SELECT 1 FROM u)"
         " RETURNING 1)"
-        " SELECT (SELECT count(*) FROM u), (SELECT count(*) FROM s)",
+        " SELECT count(*) FROM u",
         4, p2);
     if (!upd) goto db_failed;
-    int changed = atoi(PQgetvalue(upd, 0, 0)), revoked = atoi(PQgetvalue(upd, 0, 1));
+    int changed = atoi(PQgetvalue(upd, 0, 0)), revoked = 0;
     PQclear(upd);
+    if ((changed && (revoked = auth_revoke_sessions(r->w, r->user.id, 0)) < 0) ||
+        db_commit(r->w) != 0)
+        goto db_failed;
     if (!changed)
         rc = http_error(r, 409, "password_changed", NULL,
                         "the password was changed meanwhile; sign in again");
@@ -364,23 +368,16 @@ int h_auth_password(http_req *r) {
                                  " sign in again with the new password"));
     goto done;
 db_failed:
+    db_rollback(r->w); /* before replying: the reply gives the slot back */
     rc = http_db_error(r);
 done:
     PQclear(res);
     return rc;
 }
 
-/* POST /api/v1/auth/logout: revokes the token the request was made with. */
+/* POST /api/v1/auth/logout: revokes the session the request was made with (its streams end). */
 int h_auth_logout(http_req *r) {
-    char hash[AUTH_TOKEN_HASH_LEN];
-    const char *token = http_header(r, "Authorization") + 7;
-    while (*token == ' ')
-        token++;
-    auth_token_hash(token, hash);
-    const char *params[] = {hash};
-    if (db_command(r->w, "UPDATE sessions SET revoked_at = now() WHERE token_hash = $1::bytea", 1,
-                   params))
-        return http_db_error(r);
+    if (auth_revoke_sessions(r->w, 0, r->user.session_id) < 0) return http_db_error(r);
     return http_send(r, 204, NULL, "", 0, NULL);
 }
 

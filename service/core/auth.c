@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "service/core/db.h"
+#include "service/core/events.h"
 #include "service/core/vocab.h"
 
 /* The role names are VOCAB_ROLE (vocab.c): ROLE_* bit i is its term i. */
@@ -72,8 +73,9 @@ static void copy_field(char *dst, size_t n, const char *src) {
     snprintf(dst, n, "%s", src ? src : "");
 }
 
-/* Runs sql (one parameter, selecting id, username, role, division_code, station_id, unit_id) and
- * fills u from its one row. Returns 1 found, 0 not, -1 database failure (w->err). */
+/* Runs sql (one parameter, selecting id, username, role, division_code, station_id, unit_id and,
+ * for a session, its id and expiry in Unix seconds) and fills u from its one row. Returns 1
+ * found, 0 not, -1 database failure (w->err). */
 static int load_user(worker *w, const char *sql, const char *param, auth_user *u) {
     const char *params[] = {param};
     PGresult *res = db_exec(w, sql, 1, params);
@@ -86,10 +88,20 @@ static int load_user(worker *w, const char *sql, const char *param, auth_user *u
         copy_field(u->division_code, sizeof u->division_code, PQgetvalue(res, 0, 3));
         u->station_id = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
         u->unit_id = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+        int session = PQnfields(res) >= 8;
+        u->session_id = session ? strtoll(PQgetvalue(res, 0, 6), NULL, 10) : 0;
+        u->session_expires = session ? strtoll(PQgetvalue(res, 0, 7), NULL, 10) : 0;
     }
     PQclear(res);
     return ok;
 }
+
+/* A valid session and its enabled user, as load_user reads them; the caller appends the match. */
+#define SESSION_USER_SQL                                                                           \
+    "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"                 \
+    " coalesce(u.unit_id, 0), s.id, floor(extract(epoch FROM s.expires_at))::bigint"               \
+    " FROM sessions s JOIN users u ON u.id = s.user_id"                                            \
+    " WHERE s.revoked_at IS NULL AND s.expires_at > now() AND NOT u.disabled AND"
 
 int auth_check_token(worker *w, const char *token, auth_user *u) {
     char hash[AUTH_TOKEN_HASH_LEN];
@@ -97,12 +109,33 @@ int auth_check_token(worker *w, const char *token, auth_user *u) {
         token++;
     if (!*token || strlen(token) > 256) return 0;
     auth_token_hash(token, hash);
-    return load_user(w,
-                     "SELECT u.id, u.username, u.role, u.division_code, coalesce(u.station_id, 0),"
-                     " coalesce(u.unit_id, 0) FROM sessions s JOIN users u ON u.id = s.user_id"
-                     " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL"
-                     " AND s.expires_at > now() AND NOT u.disabled",
-                     hash, u);
+    return load_user(w, SESSION_USER_SQL " s.token_hash = $1::bytea", hash, u);
+}
+
+int auth_check_session(worker *w, const char *session_id, auth_user *u) {
+    return load_user(w, SESSION_USER_SQL " s.id = $1::bigint", session_id, u);
+}
+
+/* The one revocation statement: live sessions of user $1 or the session $2, and one
+ * session.revoked event per session not yet expired (an expired one's streams ended already). */
+/* clang-format off */
+static const char revoke_sql[] =
+    "WITH s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL"
+    " AND (user_id = $1::bigint OR id = $2::bigint) RETURNING id, user_id, expires_at),"
+    " e AS (" EVENTS_SESSION_REVOKED_INSERT("s") " FROM s WHERE s.expires_at > now()"
+    " ORDER BY s.id RETURNING 1) SELECT count(*) FROM s";
+/* clang-format on */
+
+int auth_revoke_sessions(worker *w, long long user_id, long long session_id) {
+    char uid[24], sid[24];
+    snprintf(uid, sizeof uid, "%lld", user_id);
+    snprintf(sid, sizeof sid, "%lld", session_id);
+    const char *p[] = {uid, sid};
+    PGresult *res = db_exec(w, revoke_sql, 2, p);
+    if (!res) return -1;
+    int n = atoi(PQgetvalue(res, 0, 0));
+    PQclear(res);
+    return n;
 }
 
 int auth_user_by_id(worker *w, const char *id, auth_user *u) {
@@ -150,25 +183,29 @@ int auth_user_save(worker *w, const char *username, const char *password, const 
         snprintf(err, errlen, "cannot hash the password (out of memory?)");
         return -1;
     }
-    /* One statement: the user row, its sessions revoked (a changed password signs every device
-     * out) and its sign-in failures forgotten. */
+    /* One transaction: the user row, its sessions revoked (a changed password signs every device
+     * out, and their event streams end) and its sign-in failures forgotten. */
     const char *p2[] = {username, hash, role, code};
-    res = db_exec(w,
-                  "WITH u AS (INSERT INTO users (username, password_hash, role, division_code)"
-                  " VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO UPDATE SET"
-                  " password_hash = EXCLUDED.password_hash, role = EXCLUDED.role,"
-                  " division_code = EXCLUDED.division_code RETURNING id),"
-                  " s AS (UPDATE sessions SET revoked_at = now() WHERE revoked_at IS NULL"
-                  " AND user_id IN (SELECT id FROM u) RETURNING 1),"
-                  " t AS (DELETE FROM login_throttle WHERE key = 'user:' || $1 RETURNING 1)"
-                  " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM t)",
-                  4, p2);
-    if (!res) goto db_failed;
-    if (revoked) *revoked = atoi(PQgetvalue(res, 0, 0));
+    int n;
+    if (db_begin(w) != 0 ||
+        !(res =
+              db_exec(w,
+                      "WITH u AS (INSERT INTO users (username, password_hash, role, division_code)"
+                      " VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO UPDATE SET"
+                      " password_hash = EXCLUDED.password_hash, role = EXCLUDED.role,"
+                      " division_code = EXCLUDED.division_code RETURNING id),"
+                      " t AS (DELETE FROM login_throttle WHERE key = 'user:' || $1 RETURNING 1)"
+                      " SELECT (SELECT id FROM u), (SELECT count(*) FROM t)",
+                      4, p2)) ||
+        (n = auth_revoke_sessions(w, strtoll(PQgetvalue(res, 0, 0), NULL, 10), 0)) < 0 ||
+        db_commit(w) != 0)
+        goto db_failed;
+    if (revoked) *revoked = n;
     rc = 0;
     goto done;
 db_failed:
     snprintf(err, errlen, "%s", w->err);
+    db_rollback(w);
 done:
     PQclear(res);
     return rc;

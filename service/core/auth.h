@@ -19,10 +19,12 @@ enum {
 typedef struct auth_user {
     long long id; /* 0 = nobody signed in */
     char username[64];
-    unsigned role;          /* one ROLE_* bit */
-    char division_code[13]; /* 12 digits: bounds what the user may see and change */
-    long long station_id;   /* 0 when none */
-    long long unit_id;      /* 0 when none */
+    unsigned role;             /* one ROLE_* bit */
+    char division_code[13];    /* 12 digits: bounds what the user may see and change */
+    long long station_id;      /* 0 when none */
+    long long unit_id;         /* 0 when none */
+    long long session_id;      /* the session the request came with (sessions.id); 0 when none */
+    long long session_expires; /* that session's expiry, Unix seconds; 0 when none */
 } auth_user;
 
 /* "patrol" -> ROLE_PATROL ...; 0 when unknown. */
@@ -55,6 +57,18 @@ void auth_token_hash(const char *token, char out[AUTH_TOKEN_HASH_LEN]);
 /* Looks up the bearer token. Returns 1 and fills *u when valid, 0 when missing, unknown, expired
  * or revoked, -1 on a database failure. */
 int auth_check_token(struct worker *w, const char *token, auth_user *u);
+
+/* Like auth_check_token for the session with id `session_id` (decimal text): 1 and *u (session
+ * fields included) while the session is neither revoked nor expired and its user enabled, 0 when
+ * not, -1 on a database failure. Stream tokens are bound to a session this way. */
+int auth_check_session(struct worker *w, const char *session_id, auth_user *u);
+
+/* Revokes every live session of user `user_id`, or the one session `session_id` (the other 0),
+ * and appends one `session.revoked` event per session (events.h), in the caller's transaction if
+ * one is open: every instance's event reader then ends the streams of those sessions. The one way
+ * sessions are revoked (sign-out, password change, `user add`, disabling a user). Returns the
+ * number of sessions revoked, or -1 (w->err). */
+int auth_revoke_sessions(struct worker *w, long long user_id, long long session_id);
 
 /* Loads the enabled user with id `id` (decimal text). Returns 1 found, 0 not (or disabled), -1
  * database failure (w->err). */

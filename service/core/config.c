@@ -100,14 +100,16 @@ static const opt opts[] = {
      "dispatch candidates: positions older than this are flagged stale"},
     {"events_poll_ms", I(events_poll_ms), "50",
      "how often the event reader polls the events table"},
-    {"stream_token_ttl_s", I(stream_token_ttl_s), "60",
-     "lifetime of a stream token (?access_token= of GET /api/v1/events)"},
-    {"stream_keepalive_s", I(stream_keepalive_s), "15",
-     "keep-alive comment interval of event streams"},
+    {"stream_keepalive_s", I(stream_keepalive_s), "3",
+     "keep-alive comment interval of event streams; a stream its client closed is freed at the"
+     " second one (2-5 s: closed streams must not keep their places)"},
     {"stream_max_clients", I(stream_max_clients), "400",
      "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
     {"coverage_cache_s", I(coverage_cache_s), "60",
      "patrol coverage answers are reused this long unless new positions arrive"},
+    {"stream_max_per_user", I(stream_max_per_user), "8",
+     "event streams one user may hold on one instance (desks of a station share a sign-in); more"
+     " get 429 too_many_streams (0 = no limit)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

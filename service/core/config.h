@@ -52,10 +52,10 @@ typedef struct config {
     double dispatch_speed_mps;   /* candidates: eta_s = distance / this */
     int position_stale_s;        /* candidates: a position older than this is flagged stale */
     int events_poll_ms;          /* how often the one event reader polls the events table */
-    int stream_token_ttl_s;      /* lifetime of a ?access_token= stream token */
     int stream_keepalive_s;      /* comment line sent to idle event streams */
     int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
     int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
+    int stream_max_per_user;     /* event streams of one user on one instance (0 = no limit) */
 
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];

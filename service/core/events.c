@@ -3,8 +3,9 @@
  *
  * Threads: events_thread owns its own PGconn and is the only writer of the ring; stream handlers
  * (CivetWeb workers) read the ring under `mu` and sleep on `cv`. A stream handler uses its worker
- * (r->w) only while it sets up (authentication, the backlog older than the ring); after that it
- * holds no database connection, only its socket. */
+ * (r->w) only to authenticate; the backlog older than the ring is read a page at a time with a
+ * slot borrowed for the read only (never held while writing to the client). A stream is bound to
+ * its session: a session.revoked event (auth_revoke_sessions) in the ring ends it. */
 #include "service/core/events.h"
 
 #include <ctype.h>
@@ -24,13 +25,14 @@
 #include "service/door/params.h"
 #include "service/units/units.h"
 
-enum { RING = 16384, READ_BATCH = 2000, BACKLOG_PAGE = 2000 };
+enum { RING = 16384, READ_BATCH = 2000, BACKLOG_PAGE = 500 /* events a table page reads */ };
 
 typedef struct ev {
     long long id, entity_id;
-    int unit; /* a unit.* event */
+    int unit;    /* a unit.* event */
+    int revoked; /* session.revoked (entity_id: the session): ends that session's streams only */
     char division[13];
-    char *frame; /* "id: N\nevent: kind\ndata: {...}\n\n" (owned) */
+    char *frame; /* "id: N\nevent: kind\ndata: {...}\n\n" (owned); NULL for session.revoked */
     size_t len;
 } ev;
 
@@ -41,6 +43,13 @@ static unsigned long long appended; /* events ever put in the ring */
 static long long floor_id;          /* every final event with id > floor_id is in the ring */
 static long long cursor = -1;       /* the last id delivered; -1 until the reader has started */
 static int nstreams;                /* streams open now (under mu) */
+
+/* An open stream, on its handler's stack, in the list `streams` (under mu): the per-user limit. */
+typedef struct stream_reg {
+    long long user_id;
+    struct stream_reg *next;
+} stream_reg;
+static stream_reg *streams;
 
 long long events_cursor(void) {
     pthread_mutex_lock(&mu);
@@ -55,7 +64,10 @@ static int make_event(PGresult *res, int i, int c, ev *e) {
     e->id = strtoll(PQgetvalue(res, i, c), NULL, 10);
     e->entity_id = strtoll(PQgetvalue(res, i, c + 2), NULL, 10);
     e->unit = strncmp(kind, "unit.", 5) == 0;
+    e->revoked = strcmp(kind, EVENTS_SESSION_REVOKED) == 0;
     snprintf(e->division, sizeof e->division, "%s", PQgetvalue(res, i, c + 3));
+    e->frame = NULL, e->len = 0;
+    if (e->revoked) return 0; /* never sent: no frame */
     buf b = {0};
     buf_printf(
         &b,
@@ -226,38 +238,35 @@ static int sign(worker *w, const char *msg, char out[65]) {
     return ok ? 0 : -1;
 }
 
-/* POST /api/v1/events/token -> {"token": "<user>.<expiry>.<hmac>", "expires_at"} */
+/* POST /api/v1/events/token -> {"token": "<session>.<hmac>", "expires_at"}: a token for
+ * ?access_token= bound to the caller's session, valid exactly while that session is (EventSource
+ * reconnects with the same URL): a sign-out, password change or revocation ends it. */
 int h_events_token(http_req *r) {
-    long long exp = (long long)time(NULL) +
-                    (r->app->cfg.stream_token_ttl_s > 0 ? r->app->cfg.stream_token_ttl_s : 60);
-    char msg[64], mac[65], token[160], at[32];
-    snprintf(msg, sizeof msg, "%lld.%lld", r->user.id, exp);
+    char msg[48], mac[65], token[96], at[32];
+    snprintf(msg, sizeof msg, "session.%lld", r->user.session_id);
     if (sign(r->w, msg, mac) != 0) return http_db_error(r);
-    snprintf(token, sizeof token, "%s.%s", msg, mac);
-    time_t t = (time_t)exp;
+    snprintf(token, sizeof token, "%lld.%s", r->user.session_id, mac);
+    time_t t = (time_t)r->user.session_expires;
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
     return http_json(r, 200, json_pack("{s:s,s:s}", "token", token, "expires_at", at));
 }
 
-/* Checks a stream token and loads its user. Returns 1 valid, 0 not, -1 database failure. */
+/* Checks a stream token and loads its session and user. Returns 1 valid, 0 not, -1 database
+ * failure. */
 static int token_user(worker *w, const char *tok, auth_user *u) {
-    char uid[24], exp[24], mac[65];
-    const char *d1 = strchr(tok, '.'), *d2 = d1 ? strchr(d1 + 1, '.') : NULL;
-    if (!d1 || !d2 || d1 - tok >= 19 || d2 - d1 - 1 >= 19 || strlen(d2 + 1) != 64) return 0;
-    memcpy(uid, tok, (size_t)(d1 - tok));
-    uid[d1 - tok] = 0;
-    memcpy(exp, d1 + 1, (size_t)(d2 - d1 - 1));
-    exp[d2 - d1 - 1] = 0;
-    for (const char *p = tok; p < d2; p++)
-        if (!isdigit((unsigned char)*p) && *p != '.') return 0;
-    if (!*uid || !*exp || strtoll(exp, NULL, 10) < (long long)time(NULL)) return 0;
-    char msg[64];
-    snprintf(msg, sizeof msg, "%s.%s", uid, exp);
+    const char *dot = strchr(tok, '.');
+    if (!dot || dot == tok || dot - tok > 18 || strlen(dot + 1) != 64) return 0;
+    for (const char *p = tok; p < dot; p++)
+        if (!isdigit((unsigned char)*p)) return 0;
+    char sid[24], msg[48], mac[65];
+    memcpy(sid, tok, (size_t)(dot - tok));
+    sid[dot - tok] = 0;
+    snprintf(msg, sizeof msg, "session.%s", sid);
     if (sign(w, msg, mac) != 0) return -1;
-    if (sodium_memcmp(mac, d2 + 1, 64) != 0) return 0;
-    return auth_user_by_id(w, uid, u);
+    if (sodium_memcmp(mac, dot + 1, 64) != 0) return 0;
+    return auth_check_session(w, sid, u);
 }
 
 /* ---- the stream ---- */
@@ -272,35 +281,85 @@ static int visible(const auth_user *u, const ev *e) {
     return auth_in_scope(u, e->division);
 }
 
-/* Sends the events in (after, upto] from the table (older than the ring). Returns 0, -1 when the
- * client went away, -2 on a database failure. */
-static int send_backlog(http_req *r, long long after, long long upto) {
-    for (;;) {
-        char a[24], b[24];
-        snprintf(a, sizeof a, "%lld", after);
-        snprintf(b, sizeof b, "%lld", upto);
-        const char *p[] = {a, b};
-        PGresult *q =
-            db_exec(r->w,
-                    "SELECT id, kind, entity_id, coalesce(division_code, ''), payload::text,"
-                    " to_json(at)#>>'{}' FROM events WHERE id > $1::bigint AND id <= $2::bigint"
-                    " ORDER BY id LIMIT 2000",
-                    2, p);
-        if (!q) return -2;
-        buf out = {0};
-        int n = PQntuples(q);
-        for (int i = 0; i < n; i++) {
-            ev e;
-            if (make_event(q, i, 0, &e) != 0) continue;
-            if (visible(&r->user, &e)) buf_put(&out, e.frame, e.len);
-            free(e.frame);
-            after = e.id;
-        }
-        PQclear(q);
-        int rc = out.len && mg_write(r->conn, out.p, out.len) <= 0 ? -1 : 0;
-        buf_free(&out);
-        if (rc || n < BACKLOG_PAGE) return rc;
+enum { OUT_MAX = 256 * 1024 }; /* a stream renders about this much at most before writing it */
+
+/* One stream: every event up to `pos` has been looked at (session.revoked included); of those
+ * above `resume` (the client's Last-Event-ID, or where the reader stood) the visible ones were
+ * sent. `out` holds what goes out next. */
+typedef struct stream_ctx {
+    http_req *r;
+    long long pos, resume;
+    buf out;
+} stream_ctx;
+
+/* What stream c does with event e: 1 send it, 0 skip it, -1 end (its own session was revoked).
+ * A session.revoked event is never sent to anyone. */
+static int route_event(const stream_ctx *c, const ev *e) {
+    if (e->revoked) return e->entity_id == c->r->user.session_id ? -1 : 0;
+    return e->id > c->resume && visible(&c->r->user, e);
+}
+
+/* Reads one page of the events in (c->pos, upto] (older than the ring: all final) from the table
+ * into c->out, with a pool slot borrowed for the read only: it goes back before anything is
+ * written to the client. Returns 0, 1 when the stream's session was revoked, -1 when no slot came
+ * free or the database failed (the stream ends; the client resumes with its Last-Event-ID). */
+static int table_page(stream_ctx *c, long long upto) {
+    char a[24], b[24], n[16];
+    snprintf(a, sizeof a, "%lld", c->pos);
+    snprintf(b, sizeof b, "%lld", upto);
+    snprintf(n, sizeof n, "%d", BACKLOG_PAGE);
+    const char *p[] = {a, b, n};
+    if (http_borrow_page_worker(c->r) != 0) return -1;
+    PGresult *q = db_exec(c->r->w,
+                          "SELECT id, kind, entity_id, coalesce(division_code, ''), payload::text,"
+                          " to_json(at)#>>'{}' FROM events WHERE id > $1::bigint"
+                          " AND id <= $2::bigint ORDER BY id LIMIT $3::int",
+                          3, p);
+    if (!q) {
+        http_count_db_error();
+        fprintf(stderr, "events [%s] stream cut: %s\n", c->r->request_id, c->r->w->err);
     }
+    http_release_worker(c->r);
+    if (!q) return -1;
+    int rows = PQntuples(q), rc = 0;
+    for (int i = 0; i < rows && !rc; i++) {
+        ev e;
+        if (make_event(q, i, 0, &e) != 0) {
+            rc = -1;
+            break;
+        }
+        int k = route_event(c, &e);
+        if (k < 0) rc = 1;
+        if (k > 0) buf_put(&c->out, e.frame, e.len);
+        free(e.frame);
+        c->pos = e.id;
+    }
+    if (!rc && rows < BACKLOG_PAGE) c->pos = upto;
+    PQclear(q);
+    return rc;
+}
+
+/* Renders the ring's events after c->pos into c->out, about OUT_MAX bytes at most (a client that
+ * fell behind catches up in steps). Caller holds mu; c->pos >= floor_id. Returns 0, or 1 when
+ * the stream's session was revoked. */
+static int ring_scan(stream_ctx *c) {
+    unsigned long long n = appended < RING ? appended : RING;
+    unsigned long long lo = appended - n, hi = appended; /* the first entry with id > pos */
+    while (lo < hi) {
+        unsigned long long mid = lo + (hi - lo) / 2;
+        if (ring[mid % RING].id <= c->pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (unsigned long long i = lo; i < appended && c->out.len < OUT_MAX; i++) {
+        const ev *e = &ring[i % RING];
+        int k = route_event(c, e);
+        if (k < 0) return 1;
+        if (k > 0) buf_put(&c->out, e->frame, e->len);
+        c->pos = e->id;
+    }
+    return 0;
 }
 
 static void deadline_in(struct timespec *ts, int ms) {
@@ -310,11 +369,116 @@ static void deadline_in(struct timespec *ts, int ms) {
     if (ts->tv_nsec >= 1000000000L) ts->tv_sec++, ts->tv_nsec -= 1000000000L;
 }
 
-static int stream(http_req *r, long long after, long long fl);
+static int passed(const struct timespec *t) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
 
-/* GET /api/v1/events (Bearer or ?access_token=; Last-Event-ID or ?after=) */
-int h_events_stream(http_req *r) {
-    char tok[256], afters[24];
+static int keepalive_s(const config *cfg) {
+    return cfg->stream_keepalive_s > 0 ? cfg->stream_keepalive_s : 3;
+}
+
+/* 1 once the stream's session has expired (a revocation comes as an event). */
+static int session_over(const stream_ctx *c) {
+    long long exp = c->r->user.session_expires;
+    return exp > 0 && (long long)time(NULL) >= exp;
+}
+
+/* The stream's loop: pages of the table while they are older than the ring, then the ring; a
+ * keep-alive comment every stream_keepalive_s when idle (a client that went away is noticed at the
+ * write). Ends when the client goes away, the session is revoked or expires, or the server stops. */
+static void stream_loop(stream_ctx *c) {
+    app *a = c->r->app;
+    const int keepalive_ms = keepalive_s(&a->cfg) * 1000;
+    struct timespec next_ka;
+    deadline_in(&next_ka, keepalive_ms);
+    for (;;) {
+        int ka = 0, end = 0;
+        long long upto = -1; /* >= 0: the next page comes from the table, up to this id */
+        c->out.len = 0;
+        pthread_mutex_lock(&mu);
+        while (cursor <= c->pos && !a->stopping && !session_over(c) && !(ka = passed(&next_ka))) {
+            struct timespec until;
+            deadline_in(&until, 1000);
+            if (until.tv_sec > next_ka.tv_sec ||
+                (until.tv_sec == next_ka.tv_sec && until.tv_nsec > next_ka.tv_nsec))
+                until = next_ka;
+            pthread_cond_timedwait(&cv, &mu, &until);
+        }
+        if (a->stopping || session_over(c)) /* the reader frees the ring when it stops */
+            end = 1;
+        else if (c->pos < floor_id)
+            upto = floor_id;
+        else
+            end = ring_scan(c);
+        pthread_mutex_unlock(&mu);
+        if (!end && upto >= 0) end = table_page(c, upto) != 0;
+        if (end || c->out.oom) break;
+        if (c->out.len || ka) {
+            int sent = c->out.len ? mg_write(c->r->conn, c->out.p, c->out.len)
+                                  : mg_write(c->r->conn, ": keep-alive\n\n", 14);
+            if (sent <= 0) break;
+            deadline_in(&next_ka, keepalive_ms);
+        }
+    }
+}
+
+/* Admits a stream of r's user: at most stream_max_clients in this instance (503) and
+ * stream_max_per_user of one user (429), both too_many_streams with Retry-After. Returns 0 with
+ * `me` in `streams` (leave() takes it out), or the status sent. */
+static int admit(http_req *r, stream_reg *me) {
+    const config *cfg = &r->app->cfg;
+    int mine = 0;
+    pthread_mutex_lock(&mu);
+    for (const stream_reg *s = streams; s; s = s->next)
+        mine += s->user_id == r->user.id;
+    int full = nstreams >= cfg->stream_max_clients;
+    int over = !full && cfg->stream_max_per_user > 0 && mine >= cfg->stream_max_per_user;
+    if (!full && !over) {
+        me->user_id = r->user.id, me->next = streams, streams = me;
+        nstreams++;
+    }
+    pthread_mutex_unlock(&mu);
+    if (full)
+        return http_error_retry(r, 503, 5, "too_many_streams", NULL,
+                                "this instance holds all the event streams it may; retry later");
+    if (over) /* a stream its client closed is noticed at its next keep-alive or the one after */
+        return http_error_retry(r, 429, 2 * keepalive_s(cfg) + 1, "too_many_streams", NULL,
+                                "%s has %d event streams open here, the most one user may"
+                                " (stream_max_per_user); close one or retry later",
+                                r->user.username, mine);
+    return 0;
+}
+
+static void leave(stream_reg *me) {
+    pthread_mutex_lock(&mu);
+    for (stream_reg **p = &streams; *p; p = &(*p)->next)
+        if (*p == me) {
+            *p = me->next;
+            break;
+        }
+    nstreams--;
+    pthread_mutex_unlock(&mu);
+}
+
+/* The reader's cursor, waiting briefly while it starts; -1 when it has not. */
+static long long reader_cursor(app *a) {
+    pthread_mutex_lock(&mu);
+    for (int i = 0; cursor < 0 && i < 100 && !a->stopping; i++) {
+        struct timespec ts;
+        deadline_in(&ts, 50);
+        pthread_cond_timedwait(&cv, &mu, &ts);
+    }
+    long long c = cursor;
+    pthread_mutex_unlock(&mu);
+    return c;
+}
+
+/* Fills r->user (and its session) from a Bearer token or ?access_token= stream token, then gives
+ * the slot back. Returns 0, or the status sent. */
+static int stream_auth(http_req *r) {
+    char tok[256];
     int ok = 0;
     const char *h = http_header(r, "Authorization");
     if (h && strncasecmp(h, "Bearer ", 7) == 0)
@@ -326,120 +490,44 @@ int h_events_stream(http_req *r) {
         return http_error(
             r, 401, "unauthorized", NULL,
             "sign in first: Authorization: Bearer <token> or ?access_token=<stream token>");
+    http_release_worker(r); /* from here on a slot only for a page of the table */
+    return 0;
+}
 
-    long long after = -1;
+#define SSE_TYPE "text/event-stream; charset=utf-8"
+#define SSE_HEADERS "X-Accel-Buffering: no\r\n"
+
+/* GET /api/v1/events (Bearer or ?access_token=; Last-Event-ID or ?after=). HEAD: the headers
+ * only, no stream. */
+int h_events_stream(http_req *r) {
+    char afters[24], pre[96];
+    /* Where the reader stands before the session is checked: a revocation that check did not see
+     * has a later id, and the stream looks at every event after this one. */
+    long long cur = reader_cursor(r->app), after = -1;
+    if (cur < 0)
+        return http_error_retry(r, 503, 1, "events_starting", NULL,
+                                "the event reader is starting; retry");
+    int rc = stream_auth(r);
+    if (rc) return rc;
     const char *lei = http_header(r, "Last-Event-ID");
     int an = http_query(r, "after", afters, sizeof afters);
     const char *as = lei && *lei ? lei : an >= 0 ? afters : NULL;
     if (an == -2 || (as && params_int(as, 0, LLONG_MAX, &after) != 0))
         return params_fail(r, PARAM_SEQ, lei && *lei ? "Last-Event-ID" : "after", 0, 0);
-
-    /* wait (briefly) for the reader to know where the table stands */
-    pthread_mutex_lock(&mu);
-    for (int i = 0; cursor < 0 && i < 100 && !r->app->stopping; i++) {
-        struct timespec ts;
-        deadline_in(&ts, 50);
-        pthread_cond_timedwait(&cv, &mu, &ts);
+    if (strcmp(r->method, "HEAD") == 0) { /* no stream, no stream place taken */
+        http_begin_stream(r, 200, SSE_TYPE, SSE_HEADERS);
+        return 200;
     }
-    long long cur = cursor, fl = floor_id;
-    pthread_mutex_unlock(&mu);
-    if (cur < 0)
-        return http_error(r, 503, "events_starting", NULL, "the event reader is starting; retry");
-    if (after < 0) after = cur; /* no resume point: from now on */
-
-    pthread_mutex_lock(&mu);
-    int full = nstreams >= r->app->cfg.stream_max_clients;
-    if (!full) nstreams++;
-    pthread_mutex_unlock(&mu);
-    if (full) {
-        static const char body[] = "{\"error\":{\"code\":\"too_many_streams\",\"message\":\"this "
-                                   "instance holds all the event streams it may; retry later\","
-                                   "\"field\":null}}";
-        snprintf(r->error_code, sizeof r->error_code, "too_many_streams");
-        return http_send(r, 503, "application/json; charset=utf-8", body, sizeof body - 1,
-                         "Retry-After: 5\r\n");
-    }
-    int rc = stream(r, after, fl);
-    pthread_mutex_lock(&mu);
-    nstreams--;
-    pthread_mutex_unlock(&mu);
-    return rc;
-}
-
-/* The stream itself, from `after` (fl: the ring's floor when the request came). */
-static int stream(http_req *r, long long after, long long fl) {
-    char head[512];
-    int hn = snprintf(head, sizeof head,
-                      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-                      "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\nConnection: close\r\n"
-                      "X-Request-Id: %s\r\n\r\nretry: 2000\n: stream from %lld\n\n",
-                      r->request_id, after);
-    r->status = 200;
-    if (mg_write(r->conn, head, (size_t)hn) <= 0) return 200;
-    if (after < fl) { /* older than the ring: from the table, up to what the ring holds */
-        int rc = send_backlog(r, after, fl);
-        if (rc == -2) return 200; /* the client retries with its Last-Event-ID */
-        if (rc < 0) return 200;
-        after = fl;
-    }
-
-    /* From here on: no database, only the ring and the socket: the pooled slot goes back. */
-    http_release_worker(r);
-    const int keepalive_ms =
-        (r->app->cfg.stream_keepalive_s > 0 ? r->app->cfg.stream_keepalive_s : 15) * 1000;
-    struct timespec next_ka;
-    deadline_in(&next_ka, keepalive_ms);
-    buf out = {0};
-    for (;;) {
-        int behind = 0, ka = 0;
-        out.len = 0;
-        pthread_mutex_lock(&mu);
-        while (cursor <= after && !r->app->stopping) {
-            struct timespec now, until;
-            clock_gettime(CLOCK_REALTIME, &now);
-            if (now.tv_sec > next_ka.tv_sec ||
-                (now.tv_sec == next_ka.tv_sec && now.tv_nsec >= next_ka.tv_nsec)) {
-                ka = 1;
-                break;
-            }
-            deadline_in(&until, 1000);
-            if (until.tv_sec > next_ka.tv_sec ||
-                (until.tv_sec == next_ka.tv_sec && until.tv_nsec > next_ka.tv_nsec))
-                until = next_ka;
-            pthread_cond_timedwait(&cv, &mu, &until);
-        }
-        int stopping = r->app->stopping;
-        if (stopping) {
-            /* the reader frees the ring when it stops */
-        } else if (after < floor_id) {
-            behind = 1; /* the ring moved past this client: it resumes with Last-Event-ID */
-        } else if (cursor > after) {
-            unsigned long long n = appended < RING ? appended : RING;
-            unsigned long long lo = appended - n, hi = appended; /* first entry with id > after */
-            while (lo < hi) {
-                unsigned long long mid = lo + (hi - lo) / 2;
-                if (ring[mid % RING].id <= after)
-                    lo = mid + 1;
-                else
-                    hi = mid;
-            }
-            for (unsigned long long i = lo; i < appended; i++) {
-                const ev *e = &ring[i % RING];
-                if (visible(&r->user, e)) buf_put(&out, e->frame, e->len);
-                after = e->id;
-            }
-        }
-        pthread_mutex_unlock(&mu);
-        if (behind || stopping || out.oom) break;
-        if (out.len) {
-            if (mg_write(r->conn, out.p, out.len) <= 0) break;
-            deadline_in(&next_ka, keepalive_ms);
-        } else if (ka) {
-            if (mg_write(r->conn, ": keep-alive\n\n", 14) <= 0) break;
-            deadline_in(&next_ka, keepalive_ms);
-        }
-    }
-    buf_free(&out);
+    stream_reg me;
+    if ((rc = admit(r, &me))) return rc;
+    stream_ctx c = {.r = r, .resume = after < 0 ? cur : after}; /* no resume point: from now on */
+    c.pos = c.resume < cur ? c.resume : cur;
+    int n = snprintf(pre, sizeof pre, "retry: 2000\n: stream from %lld\n\n", c.resume);
+    if (http_begin_stream(r, 200, SSE_TYPE, SSE_HEADERS) == 0 &&
+        mg_write(r->conn, pre, (size_t)n) > 0)
+        stream_loop(&c);
+    buf_free(&c.out);
+    leave(&me);
     return 200;
 }
 

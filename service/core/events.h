@@ -48,6 +48,17 @@ long long events_cursor(void);
     "INSERT INTO events (kind, entity_id, division_code, payload) SELECT " KIND ", " X             \
     ".id, " MOST_LOCAL(X) ", " EVENTS_REPORT_PAYLOAD(X, EV, EXTRA)
 
+/* A session was revoked (auth_revoke_sessions): entity_id is the session (sessions.id), payload
+ * {"user_id"}. Only the streams of that session act on it (they end); it is never sent to a
+ * client. */
+#define EVENTS_SESSION_REVOKED "session.revoked"
+
+/* `INSERT INTO events ... SELECT` of a session.revoked event for every row X (columns id,
+ * user_id of sessions) of the FROM clause the caller appends. */
+#define EVENTS_SESSION_REVOKED_INSERT(X)                                                           \
+    "INSERT INTO events (kind, entity_id, division_code, payload) SELECT '" EVENTS_SESSION_REVOKED \
+    "', " X ".id, NULL, jsonb_build_object('user_id', " X ".user_id)"
+
 /* Appends the live event `kind` ("report.updated") of report `report_id` (decimal text) as the row
  * reads now in the caller's transaction, event name `event`, `extra` a JSON object text merged into
  * the payload (NULL for none). Returns 0, or -1 (w->err). */

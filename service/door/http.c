@@ -144,6 +144,13 @@ static int reply_head(http_req *r, int status, const char *ctype, const char *le
     return k < 0 || (size_t)k >= n ? -1 : k;
 }
 
+/* The rule (HACKING.md, Runtime model): no pool slot is held while bytes go to a client. A reply
+ * is whole in memory when it is written, so the slot goes back first, unless the handler still
+ * has a transaction open (it rolls back or commits after replying: it keeps the slot). */
+static void release_before_write(http_req *r) {
+    if (r->w && !db_in_transaction(r->w)) http_release_worker(r);
+}
+
 int http_send(http_req *r, int status, const char *ctype, const char *body, size_t len,
               const char *extra_headers) {
     char head[3072], length[48];
@@ -156,9 +163,12 @@ int http_send(http_req *r, int status, const char *ctype, const char *body, size
     if (len) memcpy(out + n, body, len);
     if (strcmp(r->method, "HEAD") == 0 || status == 304)
         len = 0; /* the headers of the GET (its Content-Length too), no body */
+    release_before_write(r);
     int sent = mg_write(r->conn, out, (size_t)n + len); /* one write: no Nagle stall */
     free(out);
     r->status = status;
+    /* the client is gone: requests it pipelined behind this one are not worth a slot each */
+    if (sent <= 0) mg_disable_connection_keep_alive(r->conn);
     return sent < 0 ? -1 : status;
 }
 
@@ -167,6 +177,16 @@ int http_begin_chunked(http_req *r, int status, const char *ctype, const char *e
     int n = reply_head(r, status, ctype, "Transfer-Encoding: chunked\r\n", extra_headers, head,
                        sizeof head);
     r->status = status;
+    release_before_write(r);
+    return n < 0 || mg_write(r->conn, head, (size_t)n) < 0 ? -1 : 0;
+}
+
+int http_begin_stream(http_req *r, int status, const char *ctype, const char *extra_headers) {
+    char head[3072];
+    int n = reply_head(r, status, ctype, "Connection: close\r\n", extra_headers, head, sizeof head);
+    r->status = status;
+    mg_disable_connection_keep_alive(r->conn); /* the body ends when the connection does */
+    release_before_write(r);
     return n < 0 || mg_write(r->conn, head, (size_t)n) < 0 ? -1 : 0;
 }
 
@@ -421,6 +441,11 @@ int http_borrow_worker(http_req *r) {
     if (r->w) return 0;
     if ((r->w = pool_borrow(r->app, r->app->cfg.db_pool_wait_ms))) return 0;
     return http_error_retry(r, 503, 1, "busy", NULL, "the server is busy; try again");
+}
+
+int http_borrow_page_worker(http_req *r) {
+    if (r->w) return 0;
+    return (r->w = pool_borrow(r->app, r->app->cfg.db_pool_wait_ms)) ? 0 : -1;
 }
 
 /* No route has r's method and path: 405 with Allow when another method has it, else a static

@@ -51,9 +51,22 @@ typedef int (*http_handler)(http_req *r);
 int http_send(http_req *r, int status, const char *ctype, const char *body, size_t len,
               const char *extra_headers);
 
+/* Slots and replies (the rule, HACKING.md): no pool slot is held while bytes go to a client.
+ * http_send (and http_json, http_error...), http_begin_chunked and http_begin_stream give r->w
+ * back to the pool before they write, unless a transaction is open on it (the handler then ends
+ * it itself): after replying, a handler must not touch r->w. A reply made of several database
+ * pages (exports, stream backlogs) borrows a slot per page (http_borrow_page_worker), reads the
+ * page into memory, gives the slot back (http_release_worker), then writes it. */
+
 /* Writes the head of a chunked reply (Transfer-Encoding: chunked) with the headers every reply
  * carries; the caller then sends mg_send_chunk()s and an empty one to end. Returns 0 or -1. */
 int http_begin_chunked(http_req *r, int status, const char *ctype, const char *extra_headers);
+
+/* Writes the head of a reply whose body runs until the connection closes (an event stream:
+ * Connection: close, no length) with the headers every reply carries (security, CORS, request
+ * id); the caller then mg_write()s the body. CivetWeb closes the connection when the handler
+ * returns. Returns 0 or -1. */
+int http_begin_stream(http_req *r, int status, const char *ctype, const char *extra_headers);
 
 /* Gives the worker slot back to the pool before the handler returns, for a handler that then
  * waits a long time without the database (an event stream). Afterwards r->w is NULL: the handler
@@ -66,6 +79,11 @@ void http_release_worker(http_req *r);
  * slot came free within db_pool_wait_ms, the status of the 503 busy reply it sent. A no-op
  * returning 0 when r->w is already set. */
 int http_borrow_worker(http_req *r);
+
+/* Borrows a slot for the next page of a reply already under way (export, stream backlog), within
+ * db_pool_wait_ms, without sending anything. Returns 0 with r->w set (a no-op when it is), or -1
+ * when none came free (the caller ends the reply; the client resumes or retries). */
+int http_borrow_page_worker(http_req *r);
 
 /* Sends json (stolen: always decref'd) as application/json. */
 int http_json(http_req *r, int status, json_t *json);

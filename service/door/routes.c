@@ -119,7 +119,7 @@ const route routes[] = {
      O("createStreamToken", "StreamToken", NULL, "200", NULL)},
     {"GET", "/api/v1/events", h_events_stream, BODY_NONE, 0, 0,
      "Live report and unit events (text/event-stream; Bearer or ?access_token=; Last-Event-ID or ?after=)",
-     O("streamEvents", "text/event-stream", "access_token,after", "200,400,401,503", NULL)},
+     O("streamEvents", "text/event-stream", "access_token,after", "200,400,401,429,503", NULL)},
 
     /* map (tiles.c) */
     {"GET", "/tiles/{layer}/{z}/{x}/{y}.mvt", h_tiles, BODY_NONE, 0, 0,

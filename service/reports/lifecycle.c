@@ -383,7 +383,9 @@ int h_reports_event(http_req *r) {
     rc = http_json(r, 200, report_row_json(q, 0, GIS_CRS_WGS84));
     goto done;
 dberr:
+    db_rollback(w); /* before replying: the reply gives the slot back */
     rc = http_db_error(r);
+    goto done;
 rollback:
     db_rollback(w);
 done:

@@ -384,31 +384,60 @@ static int send_chunk(http_req *r, buf *b) {
     if (b->oom) return -1;
     int rc = b->len ? mg_send_chunk(r->conn, b->p, (unsigned)b->len) : 0;
     b->len = 0;
+    if (rc < 0) mg_disable_connection_keep_alive(r->conn); /* gone: no pipelined request after */
     return rc < 0 ? -1 : 0;
 }
 
-/* Renders the visible rows of one page into b (up to q->limit in all, *total so far) and their ids
- * into ids. Returns the number of ids. */
-static size_t export_rows(http_req *r, PGresult *res, const list_query *q, int fmt, buf *b,
-                          long long *ids, int *total) {
-    size_t nids = 0;
+/* Picks the visible rows of one page (up to q->limit in all, *total so far): their ids into ids
+ * (for the audit trail) and row numbers into rows. Returns how many. */
+static size_t export_pick(http_req *r, PGresult *res, const list_query *q, long long *ids,
+                          int *rows, int *total) {
+    size_t n = 0;
     for (int i = 0; i < PQntuples(res) && *total < q->limit; i++) {
         if (!report_row_visible(&r->user, res, i)) continue;
-        if (fmt == FMT_CSV)
-            csv_row(b, res, i, q->crs);
-        else
-            geojson_feature(b, res, i, *total == 0, q->crs);
-        ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+        ids[n] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
+        rows[n++] = i;
         (*total)++;
     }
-    return nids;
+    return n;
 }
 
-/* Streams every matching row (up to ?limit=, at most EXPORT_CAP) with chunked transfer encoding, one database page
- * per chunk. The first page is read and audited before the headers go out, so a failure there is a
- * clean error reply; a later failure ends the stream without its last chunk (the client sees it
- * cut). Each page's reports are written to the audit trail (one row per page of EXPORT_PAGE)
- * before the page is sent. */
+/* Renders the picked rows into b; `first`: they start the export (no separator before). */
+static void export_render(buf *b, PGresult *res, const int *rows, size_t n, int fmt, int first,
+                          gis_crs crs) {
+    for (size_t k = 0; k < n; k++) {
+        if (fmt == FMT_CSV)
+            csv_row(b, res, rows[k], crs);
+        else
+            geojson_feature(b, res, rows[k], first && k == 0, crs);
+    }
+}
+
+/* The export's next page: `want` rows after id `last`, read with a pool slot borrowed for it (lent
+ * until the page is audited). NULL when no slot came free in time or the database failed (logged:
+ * the export is cut). */
+static PGresult *export_next_page(http_req *r, const list_query *q, long long last, int want) {
+    qbuild qb;
+    build_select(r, q, last, want, 0, &qb);
+    if (http_borrow_page_worker(r) != 0) {
+        fprintf(stderr, "export [%s] cut: no pool slot for the next page\n", r->request_id);
+        return NULL;
+    }
+    PGresult *res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
+    if (!res) {
+        http_count_db_error();
+        fprintf(stderr, "export [%s] cut: %s\n", r->request_id, r->w->err);
+    }
+    return res;
+}
+
+/* Streams every matching row (up to ?limit=, at most EXPORT_CAP) with chunked transfer encoding, one
+ * database page per chunk. The first page is read and audited before the headers go out, so a
+ * failure there is a clean error reply; a later failure ends the stream without its last chunk
+ * (the client sees it cut). Each page's reports are written to the audit trail (one row per page
+ * of EXPORT_PAGE) before the page is sent. No slot is held while a page is written (a slow reader
+ * would keep it for minutes): each page is read with a slot borrowed for it, rendered into memory
+ * (one page, bounded), and the slot goes back before the write. */
 static int export_reports(http_req *r, int fmt) {
     list_query q;
     int rc = parse_query(r, &q, 0);
@@ -426,11 +455,12 @@ static int export_reports(http_req *r, int fmt) {
         PQclear(res);
         return 200;
     }
-    long long *ids = malloc(EXPORT_PAGE * sizeof *ids);
+    long long *ids = malloc(EXPORT_PAGE * (sizeof *ids + sizeof(int))); /* and the row numbers */
     if (!ids) {
         PQclear(res);
         return http_error(r, 500, "internal", NULL, "out of memory");
     }
+    int *rows = (int *)(ids + EXPORT_PAGE);
     buf b = {0};
     if (fmt == FMT_CSV) {
         buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
@@ -440,13 +470,12 @@ static int export_reports(http_req *r, int fmt) {
     }
     int total = 0, ok = 1, head_sent = 0;
     while (res) {
-        int n = PQntuples(res);
-        size_t nids = export_rows(r, res, &q, fmt, &b, ids, &total);
+        int n = PQntuples(res), first = total == 0;
+        size_t nids = export_pick(r, res, &q, ids, rows, &total);
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
-        PQclear(res);
-        res = NULL;
         if ((nids || !head_sent) &&
             audit_read(r, fmt == FMT_CSV ? AUDIT_EXPORT_CSV : AUDIT_EXPORT_GEOJSON, ids, nids)) {
+            PQclear(res);
             if (!head_sent) {
                 free(b.p);
                 free(ids);
@@ -457,6 +486,10 @@ static int export_reports(http_req *r, int fmt) {
             ok = 0;
             break;
         }
+        http_release_worker(r); /* read and audited: render and write the page without a slot */
+        export_render(&b, res, rows, nids, fmt, first, q.crs);
+        PQclear(res);
+        res = NULL;
         if (!head_sent) {
             r->status = 200;
             head_sent = 1;
@@ -471,14 +504,7 @@ static int export_reports(http_req *r, int fmt) {
         }
         if (n < EXPORT_PAGE || total >= q.limit) break;
         int want = q.limit - total < EXPORT_PAGE ? q.limit - total : EXPORT_PAGE;
-        qbuild qb;
-        build_select(r, &q, last, want, 0, &qb);
-        res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
-        if (!res) {
-            http_count_db_error();
-            fprintf(stderr, "export [%s] cut: %s\n", r->request_id, r->w->err);
-            ok = 0;
-        }
+        if (!(res = export_next_page(r, &q, last, want))) ok = 0;
     }
     if (ok) {
         if (fmt == FMT_GEOJSON) buf_str(&b, "\n]}\n");

@@ -61,6 +61,7 @@ psql_db "$db2" "INSERT INTO units (name, station_id, division_code, position, po
   (SELECT id, division_code FROM stations WHERE tier = 'county' AND division_code = '320706000000') s"
 echo "candidates_units $(psql_db "$db2" "SELECT count(*) FROM units")"
 url=$(bench_server "$db2" PATROLD_THREADS=$((STREAMS + 48)) PATROLD_STREAM_MAX_CLIENTS=$((STREAMS + 8)) \
+  PATROLD_STREAM_MAX_PER_USER=0 \
   PATROLD_ESCALATE_INTERVAL_MS=600000)
 dtok=$(bench_login "$url" dispatcher)
 rid=$(curl -sf -H 'Content-Type: application/json' -H "Authorization: Bearer $dtok" -d \
