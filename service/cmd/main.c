@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/core/tz.h"
 
 static const struct {
     const char *name;
@@ -129,6 +130,10 @@ int main(int argc, char **argv) {
     }
     if ((config_file && config_load_file(&a.cfg, config_file, err, sizeof err) != 0) ||
         config_load_env(&a.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "patrold: %s\n", err);
+        return 2;
+    }
+    if (tz_setup(a.cfg.timezone, err, sizeof err) != 0) {
         fprintf(stderr, "patrold: %s\n", err);
         return 2;
     }

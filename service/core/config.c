@@ -108,6 +108,9 @@ static const opt opts[] = {
      "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
     {"coverage_cache_s", I(coverage_cache_s), "60",
      "patrol coverage answers are reused this long unless new positions arrive"},
+    {"timezone", S(timezone), "Asia/Shanghai",
+     "IANA time zone of every timestamp in replies (RFC 3339 with its offset) and of every day, "
+     "week and month the product counts"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -1,5 +1,6 @@
 /* db.c - one PGconn per worker slot, lazily (re)connected, with a per-connection statement cache. */
 #include "service/core/db.h"
+#include "service/core/tz.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -20,8 +21,13 @@ PGconn *db_connect_raw(const char *conninfo, char *err, size_t errlen) {
         snprintf(err, errlen, "%s", PQerrorMessage(c));
         goto fail;
     }
-    res = PQexec(c, "SET search_path = public, pg_catalog; SET TIME ZONE 'Asia/Shanghai'");
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+    /* the deployment's zone: every timestamp and day boundary PostgreSQL draws is the city's */
+    const char *zone[] = {tz_name()};
+    res = PQexecParams(c,
+                       "SELECT set_config('search_path', 'public, pg_catalog', false),"
+                       " set_config('TimeZone', $1, false)",
+                       1, NULL, zone, NULL, NULL, 0);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "%s", PQerrorMessage(c));
         goto fail;
     }

@@ -20,6 +20,7 @@
 #include "service/core/buf.h"
 #include "service/core/db.h"
 #include "service/core/server.h"
+#include "service/core/tz.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/units/units.h"
@@ -230,14 +231,11 @@ static int sign(worker *w, const char *msg, char out[65]) {
 int h_events_token(http_req *r) {
     long long exp = (long long)time(NULL) +
                     (r->app->cfg.stream_token_ttl_s > 0 ? r->app->cfg.stream_token_ttl_s : 60);
-    char msg[64], mac[65], token[160], at[32];
+    char msg[64], mac[65], token[160], at[TZ_RFC3339_LEN];
     snprintf(msg, sizeof msg, "%lld.%lld", r->user.id, exp);
     if (sign(r->w, msg, mac) != 0) return http_db_error(r);
     snprintf(token, sizeof token, "%s.%s", msg, mac);
-    time_t t = (time_t)exp;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    tz_rfc3339((time_t)exp, at);
     return http_json(r, 200, json_pack("{s:s,s:s}", "token", token, "expires_at", at));
 }
 
