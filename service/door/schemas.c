@@ -161,7 +161,9 @@ static const named_schema schemas[] = {
         "properties": {"id": {"type": "integer"}, "report_id": {"type": "integer"},
                        "content_type": {"type": "string", "enum": ["image/jpeg", "image/png"]},
                        "bytes": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"},
-                       "url": {"type": "string"}}})},
+                       "url": {"type": "string"},
+                       "duplicate": {"type": "boolean", "description":
+                           "upload reply: true (200) when the report already had these bytes"}}})},
     {"PhotoList", JSON({"type": "object", "required": ["items", "next"],
         "properties": {"items": {"type": "array", "items": {"$ref": "#/components/schemas/Photo"}},
                        "next": {"type": ["string", "null"]}}})},
