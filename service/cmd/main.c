@@ -28,6 +28,11 @@ static const struct {
      "                             one line on standard input; updating signs the user out)"},
     {"apikey", cmd_apikey,
      "apikey add NAME | revoke NAME | list   Open311 API keys (a new key is printed once)"},
+    {"init-db", cmd_init_db,
+     "init-db [--owner ROLE] [--database NAME] [--admin CONNINFO] [--password-stdin]\n"
+     "                             as a PostgreSQL superuser, once: the role patrold runs as\n"
+     "                             (default patrold), its database (patrol) and the extensions\n"
+     "                             the migrations need; then migrate and serve run as that role"},
     {"config", cmd_config,
      "config                     print the effective settings (a valid config file)"},
 };
