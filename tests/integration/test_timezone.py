@@ -125,6 +125,9 @@ class OneTimestampForm:
         sid = got.json()[0]["service_request_id"]
         self.note("open311.one.json", srv.request("GET", "/open311/v2/requests/%s.json" % sid).json())
         self.note("open311.xml", srv.request("GET", "/open311/v2/requests.xml").body.decode())
+        # the console draws its "today" in the deployment's zone
+        self.assertEqual(srv.request("GET", "/api/v1/console").json()["timezone"],
+                         self.ENV.get("PATROLD_TIMEZONE", "Asia/Shanghai"))
         # every route above wrote at least one time (the test would pass on nothing otherwise)
         quiet = [k for k in ("login", "reports.create", "photos.upload", "photos.list", "reports.event",
                              "reports.get", "reports.list", "timeline", "export.geojson", "export.csv",
