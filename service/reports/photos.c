@@ -142,8 +142,9 @@ int photo_orientation(const unsigned char *in, size_t n) {
     return 1;
 }
 
-/* At most PHOTO_TRANSFORMS transforms at once: each holds a whole image's coefficients. */
-#define PHOTO_TRANSFORMS 2
+/* At most PHOTO_TRANSFORMS transforms at once: each holds a whole image's coefficients (about
+ * 400 MB at PHOTO_MAX_PIXELS in 4:4:4); a 12-megapixel photo takes about 0.5 s. */
+#define PHOTO_TRANSFORMS 1
 static pthread_mutex_t xform_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t xform_cv = PTHREAD_COND_INITIALIZER;
 static int xform_busy;
@@ -179,6 +180,9 @@ int photo_upright(const unsigned char *in, size_t n, int orientation, unsigned c
         rc = -2;
         goto done;
     }
+    /* a Huffman-coded scan spends at least one bit on every 8x8 block: a frame larger than its
+     * bytes can hold is a decompression bomb, refused before the transform allocates it */
+    if ((long long)n * 8 * 64 < (long long)w * h) goto done;
     xform_slot(1);
     int st = tjTransform(tj, in, (unsigned long)n, 1, &dst, &dstn, &xf, 0);
     xform_slot(0);

@@ -7,6 +7,7 @@ through ctypes (libturbojpeg0, which patrold links too); the turns are computed 
 import ctypes
 import ctypes.util
 import struct
+import time
 import unittest
 import zlib
 
@@ -269,6 +270,22 @@ class PhotosTest(unittest.TestCase):
                 mean, worst = diff(got, want)
                 self.assertLess(mean, 0.5)
                 self.assertLessEqual(worst, 4)
+
+    def test_huge_frame_is_not_turned(self):
+        """Small files that declare huge frames (decompression bombs) with orientation 6 are refused
+        before any transform holds them (over 32 megapixels: 413; fewer bytes than one bit per block:
+        415), nothing stored; without an orientation such a file is only stripped, as before."""
+        small = TurboJpeg().encode(pattern(16, 16), 2)
+        sof = small.index(b"\xFF\xC0")
+        big = lambda w, h: small[:sof + 5] + struct.pack(">HH", h, w) + small[sof + 9:]
+        before = self.photo_count()
+        for (w, h), status in (((60000, 60000), 413), ((5600, 5600), 415)):
+            t0 = time.time()
+            r = self.upload(with_orientation(big(w, h), 6), "image/jpeg", rid=self.new_report())
+            self.assertEqual(r.status, status, r)
+            self.assertLess(time.time() - t0, 2.0, "the bomb was decoded")
+        self.assertEqual(self.photo_count(), before)
+        self.assertEqual(self.upload(big(60000, 60000), "image/jpeg", rid=self.new_report()).status, 201)
 
     def new_report(self):
         return self.srv.create_report(new_body(*point_in_haizhou(self.db)), self.tok["patrol"])["id"]
