@@ -5,13 +5,14 @@
  * found by where the ended division's children went; abolished). Ended divisions keep their row
  * with valid_to set, so reports keep the codes they were routed with; their area goes to the
  * division they were merged into. Runs inside the caller's transaction. */
+#include "service/cmd/import_csv.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <zlib.h>
 
-#include "service/cmd/importer.h"
 #include "service/core/db.h"
 
 /* Runs one static statement; *rows (if given) gets the first column of its first row (a count).

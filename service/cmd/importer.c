@@ -17,6 +17,7 @@
 
 #include "gis/geom.h"
 #include "service/cmd/commands.h"
+#include "service/cmd/import_csv.h"
 #include "service/core/db.h"
 #include "service/core/vocab.h"
 

@@ -8,6 +8,10 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/cmd/importer.h"
+#include "service/cmd/seed.h"
+#include "service/open311/open311.h"
+#include "service/places/places.h"
 
 static const struct {
     const char *name;

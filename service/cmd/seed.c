@@ -1,6 +1,8 @@
 /* seed.c - `patrold seed`: loads the Lianyungang demo data once, in one transaction: the division
  * list (CSV), the six real county polygons (GeoJSON, GCJ-02, through the importer), the seed SQL
  * files (synthetic towns/communities, stations, units, API key) and the demo users. */
+#include "service/cmd/seed.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

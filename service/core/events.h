@@ -15,7 +15,7 @@
 #include "service/core/app.h"
 #include "service/reports/report_json.h"
 
-/* Background thread (server.c background[]): loads the unit table, then polls events into the
+/* Background thread (services.c background[]): loads the unit table, then polls events into the
  * ring, applying unit.* events to the unit table (units.h). Returns when a->stopping. */
 void *events_thread(void *arg);
 

@@ -16,7 +16,7 @@
 #include "service/door/http.h"
 #include "service/open311/open311.h"
 #include "service/places/gisload.h"
-#include "service/reports/reports.h"
+#include "service/reports/escalate.h"
 #include "service/units/units.h"
 
 /* Background threads, each given the app; each polls a->stopping (server_sleep). */

@@ -11,7 +11,6 @@
 #include <sodium.h>
 
 #include "service/door/params.h"
-#include "service/reports/reports.h"
 
 /* ---- error answers ---- */
 

@@ -25,6 +25,7 @@
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/open311/open311.h"
+#include "service/reports/report_json.h"
 #include "service/reports/reports.h"
 
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"

@@ -10,7 +10,7 @@
 #include "service/core/db.h"
 #include "service/core/server.h"
 #include "service/core/vocab.h"
-#include "service/places/places.h"
+#include "service/places/gazload.h"
 #include "service/places/tiles.h"
 
 static gis_level level_of(const char *s) {

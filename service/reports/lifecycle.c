@@ -39,7 +39,8 @@
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/door/shapes.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
+#include "service/reports/report_read.h"
 #include "service/units/units.h"
 
 enum { MAX_NOTE = 1000 };

@@ -14,6 +14,8 @@
  * unrotated.
  * Upload = one statement: the photo, an audit row 'photo_added' and a report.updated event.
  * Reads (list and bytes) are written to the personal-data audit trail (audit.c). */
+#include "service/reports/photos.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +29,8 @@
 #include "service/core/events.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
+#include "service/reports/report_read.h"
 
 /* ---- JPEG ---- */
 

@@ -24,6 +24,7 @@
  * The live event of a creation is report.created in the one report-event shape (events.h).
  * Reads are in report_read.c, the serializer in report_json.c, later changes in lifecycle.c. */
 #include "service/reports/reports.h"
+#include "service/reports/report_json.h"
 
 #include <ctype.h>
 #include <math.h>

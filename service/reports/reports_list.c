@@ -22,7 +22,7 @@
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/door/shapes.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
 
 enum {
     LIST_DEFAULT = 50,

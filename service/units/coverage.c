@@ -10,6 +10,8 @@
  * instance, or a unit moved on another: its event) only for a sixth of that (10 s by default), so
  * a room of dispatchers refreshing recomputes at most once per 10 s while patrols move.
  * Threads: one GEOS context per request (GEOS_init_r); PROJ through the worker's own context. */
+#include "service/units/coverage.h"
+
 #include <geos_c.h>
 #include <math.h>
 #include <pthread.h>
@@ -25,8 +27,6 @@
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
-#include "service/units/units.h"
 
 enum { CACHE_SLOTS = 32, TRACK_GAP_S = 600, TRACK_GAP_M = 2000 };
 #define BUFFER_M 100.0

@@ -24,7 +24,9 @@
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/door/shapes.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
+#include "service/reports/report_read.h"
+#include "service/units/coverage.h"
 
 enum { MAX_CANDIDATES = 50, FUTURE_SLACK_S = 300 };
 
