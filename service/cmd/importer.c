@@ -31,17 +31,18 @@ int import_level_valid(const char *level) {
 }
 
 void import_parent_code(const char *code12, const char *level, char out[13]) {
-    static const struct {
-        const char *level;
-        int keep;
-    } cut[] = {{"community", 9}, {"town", 6}, {"county", 4}, {"city", 2}};
+    /* the digits of the parent's code, by VOCAB_LEVEL position (a province has none) */
+    static const int keep[] = {[LEVEL_PROVINCE] = 0,
+                               [LEVEL_CITY] = 2,
+                               [LEVEL_COUNTY] = 4,
+                               [LEVEL_TOWN] = 6,
+                               [LEVEL_COMMUNITY] = 9};
+    int i = vocab_find(&VOCAB_LEVEL, level);
     out[0] = 0;
-    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++)
-        if (strcmp(level, cut[i].level) == 0) {
-            memcpy(out, code12, (size_t)cut[i].keep);
-            memset(out + cut[i].keep, '0', (size_t)(12 - cut[i].keep));
-            out[12] = 0;
-        }
+    if (i <= 0 || (size_t)i >= sizeof keep / sizeof keep[0]) return;
+    memcpy(out, code12, (size_t)keep[i]);
+    memset(out + keep[i], '0', (size_t)(12 - keep[i]));
+    out[12] = 0;
 }
 
 /* ---- growable byte buffer ---- */
@@ -341,10 +342,11 @@ static int feature_props(imp *im, long index, json_t *f, char code[13], const ch
     *level = im->o->level;
     if (!*level) {
         json_t *jl = json_object_get(props, "level");
-        *level = jl ? json_string_value(jl) : "county";
+        *level = jl ? json_string_value(jl) : vocab_code(&VOCAB_LEVEL, LEVEL_COUNTY);
         if (!import_level_valid(*level)) {
-            reject(im, index, code,
-                   "properties.level must be province, city, county, town or community");
+            char msg[128];
+            vocab_message(&VOCAB_LEVEL, "properties.level", 0, msg, sizeof msg);
+            reject(im, index, code, "%s", msg);
             return FEAT_REJECTED;
         }
     }

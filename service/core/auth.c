@@ -12,18 +12,19 @@
 #include "service/core/db.h"
 #include "service/core/vocab.h"
 
-static const char *const role_names[] = {"patrol", "community", "dispatcher", "supervisor",
-                                         "admin"};
+_Static_assert(ROLE_PATROL == 1u << RO_PATROL && ROLE_COMMUNITY == 1u << RO_COMMUNITY &&
+                   ROLE_DISPATCHER == 1u << RO_DISPATCHER &&
+                   ROLE_SUPERVISOR == 1u << RO_SUPERVISOR && ROLE_ADMIN == 1u << RO_ADMIN,
+               "VOCAB_ROLE term i is the role 1 << i");
 
 unsigned auth_role_parse(const char *name) {
-    for (unsigned i = 0; name && i < 5; i++)
-        if (strcmp(name, role_names[i]) == 0) return 1u << i;
-    return 0;
+    int i = vocab_find(&VOCAB_ROLE, name);
+    return i < 0 ? 0 : 1u << i;
 }
 
 const char *auth_role_name(unsigned role) {
-    for (unsigned i = 0; i < 5; i++)
-        if (role == 1u << i) return role_names[i];
+    for (size_t i = 0; i < VOCAB_ROLE.n; i++)
+        if (role == 1u << i) return vocab_code(&VOCAB_ROLE, i);
     return "nobody";
 }
 
@@ -119,6 +120,11 @@ int auth_in_scope(const auth_user *u, const char *code12) {
     char prefix[13];
     vocab_code_prefix(u->division_code, prefix);
     return vocab_code_within(code12, prefix);
+}
+
+int auth_report_visible(const auth_user *u, long long created_by, const char *code12) {
+    if (created_by && created_by == u->id) return 1;
+    return auth_in_scope(u, code12 && *code12 ? code12 : NULL);
 }
 
 int auth_user_save(worker *w, const char *username, const char *password, const char *role,

@@ -20,6 +20,7 @@
 #include "service/core/buf.h"
 #include "service/core/db.h"
 #include "service/core/server.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/units/units.h"
@@ -28,7 +29,9 @@ enum { RING = 16384, READ_BATCH = 2000, BACKLOG_PAGE = 2000 };
 
 typedef struct ev {
     long long id, entity_id;
-    int unit; /* a unit.* event */
+    int kind; /* position in VOCAB_EVENT_KIND, -1 for a kind this build does not know */
+    int unit; /* a unit event (VOCAB_EV_UNIT) */
+    long long report_creator; /* report events: the report's creator (0: none) */
     char division[13];
     char *frame; /* "id: N\nevent: kind\ndata: {...}\n\n" (owned) */
     size_t len;
@@ -49,12 +52,14 @@ long long events_cursor(void) {
     return c;
 }
 
-/* Formats one event (columns: id, kind, entity_id, division, payload, at) into *e. */
+/* Formats one event (columns: id, kind, entity_id, division, payload, at, report_creator) into *e. */
 static int make_event(PGresult *res, int i, int c, ev *e) {
     const char *kind = PQgetvalue(res, i, c + 1);
     e->id = strtoll(PQgetvalue(res, i, c), NULL, 10);
     e->entity_id = strtoll(PQgetvalue(res, i, c + 2), NULL, 10);
-    e->unit = strncmp(kind, "unit.", 5) == 0;
+    e->kind = vocab_find(&VOCAB_EVENT_KIND, kind);
+    e->unit = e->kind >= 0 && (VOCAB_EVENT_KIND.terms[e->kind].flags & VOCAB_EV_UNIT);
+    e->report_creator = strtoll(PQgetvalue(res, i, c + 6), NULL, 10);
     snprintf(e->division, sizeof e->division, "%s", PQgetvalue(res, i, c + 3));
     buf b = {0};
     buf_printf(
@@ -86,8 +91,8 @@ static void ring_put(ev *e) {
 
 static const char poll_sql[] =
     "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, e.id, e.kind,"
-    " e.entity_id, coalesce(e.division_code, ''), e.payload::text, to_json(e.at)#>>'{}'"
-    " FROM pg_current_snapshot() s LEFT JOIN LATERAL (SELECT * FROM events WHERE id > $1::bigint"
+    " e.entity_id, coalesce(e.division_code, ''), e.payload::text, to_json(e.at)#>>'{}',"
+    " coalesce(e.report_creator, 0) FROM pg_current_snapshot() s LEFT JOIN LATERAL (SELECT * FROM events WHERE id > $1::bigint"
     " ORDER BY id LIMIT 2000) e ON true ORDER BY e.id";
 
 typedef struct reader {
@@ -262,14 +267,17 @@ static int token_user(worker *w, const char *tok, auth_user *u) {
 
 /* ---- the stream ---- */
 
-/* What a user may see: report events in the division; unit events in the division for staff, a
- * patrol's own unit only, none for community officers. */
+/* What a user may see: a report event when the report is visible to it (auth_report_visible: its
+ * own reports, and the division's); a unit event of the division for staff, of its own unit for a
+ * patrol, none for community officers; nothing of a kind this build does not know. */
 static int visible(const auth_user *u, const ev *e) {
+    if (e->kind < 0) return 0;
     if (e->unit) {
         if (u->role == ROLE_COMMUNITY) return 0;
         if (u->role == ROLE_PATROL) return e->entity_id == u->unit_id;
+        return auth_in_scope(u, e->division);
     }
-    return auth_in_scope(u, e->division);
+    return auth_report_visible(u, e->report_creator, e->division);
 }
 
 /* Sends the events in (after, upto] from the table (older than the ring). Returns 0, -1 when the
@@ -283,7 +291,8 @@ static int send_backlog(http_req *r, long long after, long long upto) {
         PGresult *q =
             db_exec(r->w,
                     "SELECT id, kind, entity_id, coalesce(division_code, ''), payload::text,"
-                    " to_json(at)#>>'{}' FROM events WHERE id > $1::bigint AND id <= $2::bigint"
+                    " to_json(at)#>>'{}', coalesce(report_creator, 0) FROM events"
+                    " WHERE id > $1::bigint AND id <= $2::bigint"
                     " ORDER BY id LIMIT 2000",
                     2, p);
         if (!q) return -2;
@@ -441,16 +450,4 @@ static int stream(http_req *r, long long after, long long fl) {
     }
     buf_free(&out);
     return 200;
-}
-
-/* ---- writing events (below the reader: the shapes are in events.h) ---- */
-
-static const char append_report_sql[] = EVENTS_REPORT_INSERT(
-    "$1::text", "r", "$3::text",
-    "coalesce($4::jsonb, '{}'::jsonb)") " FROM reports r WHERE r.id = $2::bigint";
-
-int events_append_report(worker *w, const char *kind, const char *report_id, const char *event,
-                         const char *extra) {
-    const char *p[] = {kind, report_id, event, extra};
-    return db_command(w, append_report_sql, 4, p);
 }

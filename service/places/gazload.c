@@ -10,6 +10,7 @@
 
 #include "gis/gazetteer.h"
 #include "service/core/db.h"
+#include "service/core/vocab.h"
 
 /* Runs sql in single-row mode, handing each row to fn. Returns 0, or -1 with a message. */
 static int each_row(worker *w, const char *sql, int (*fn)(void *, PGresult *), void *ctx, char *err,
@@ -75,18 +76,22 @@ int gazload_once(app *a, worker *w, char *err, size_t errlen) {
     if (!c.b) return snprintf(err, errlen, "out of memory"), -1;
     /* today's and former divisions; a former name (renamed, same code) is a former entry of its
      * own that points at today's division */
-    if (each_row(w,
-                 "SELECT code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"
-                 " valid_to::text, (SELECT into_code FROM division_changes c WHERE c.code = d.code"
-                 "  AND c.change = 'merged' ORDER BY c.effective DESC, c.id DESC LIMIT 1)"
-                 " FROM divisions d LEFT JOIN LATERAL (SELECT ST_PointOnSurface(d.geom) AS p) s ON"
-                 " true ORDER BY code",
-                 add_division, &c, err, errlen) != 0 ||
+    if (each_row(
+            w,
+            "SELECT code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"
+            " valid_to::text, (SELECT into_code FROM division_changes c WHERE c.code = d.code"
+            "  AND c.change = " VOCAB_SQL_TERM(
+                "DivisionChange",
+                DC_MERGED) " ORDER BY c.effective DESC, c.id DESC LIMIT 1)"
+                           " FROM divisions d LEFT JOIN LATERAL (SELECT ST_PointOnSurface(d.geom) AS p) s ON"
+                           " true ORDER BY code",
+            add_division, &c, err, errlen) != 0 ||
         each_row(w,
                  "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL,"
                  " c.effective::text, c.code FROM division_changes c JOIN divisions d"
-                 " ON d.code = c.code WHERE c.change = 'renamed' AND c.old_name IS NOT NULL"
-                 " ORDER BY c.id",
+                 " ON d.code = c.code WHERE c.change = " VOCAB_SQL_TERM(
+                     "DivisionChange", DC_RENAMED) " AND c.old_name IS NOT NULL"
+                                                   " ORDER BY c.id",
                  add_division, &c, err, errlen) != 0 ||
         each_row(w,
                  "SELECT 's', id, name, 'station', division_code, NULL, ST_X(location),"

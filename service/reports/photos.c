@@ -26,7 +26,7 @@
 
 #include "service/core/audit.h"
 #include "service/core/db.h"
-#include "service/core/events.h"
+#include "service/core/events_append.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/reports/report_json.h"
@@ -228,7 +228,7 @@ int h_photos_upload(http_req *r) {
         " SELECT rep.id, 'photo_added', $4::bigint, $5::text, rep.status, rep.status,"
         " json_build_object('photo_id', ph.id, 'content_type', $2::text, 'bytes', $6::bigint) FROM rep, ph),"
         " le AS (" EVENTS_REPORT_INSERT(
-            "'report.updated'", "rep", "'photo_added'",
+            EK_REPORT_UPDATED, "rep", "'photo_added'",
             "jsonb_build_object('photo_id', ph.id)") " FROM rep, ph)"
                                                      " SELECT ph.id, to_json(ph.created_at)#>>'{}' FROM ph",
         6, p);

@@ -283,8 +283,11 @@ static char *compute(http_req *r, const char *like, double since, const char *si
     if (!(cq = db_exec_read(
               w,
               "SELECT code, name, ST_AsBinary(geom), ST_X(ST_Centroid(geom)) FROM divisions"
-              " WHERE level = 'community' AND kind = 'admin' AND code LIKE $1 AND geom IS NOT NULL"
-              " ORDER BY code",
+              " WHERE level = " VOCAB_SQL_TERM(
+                  "DivisionLevel",
+                  LEVEL_COMMUNITY) " AND kind = " VOCAB_SQL_TERM("DivisionKind",
+                                                                 DK_ADMIN) " AND code LIKE $1 AND geom IS NOT NULL"
+                                                                           " ORDER BY code",
               1, pc)))
         goto dberr;
     char st[32];
@@ -294,8 +297,10 @@ static char *compute(http_req *r, const char *like, double since, const char *si
               w,
               "SELECT unit_id, extract(epoch FROM at)::float8, ST_X(geom), ST_Y(geom) FROM unit_positions"
               " WHERE at >= to_timestamp($1::float8) AND NOT flagged AND geom && (SELECT"
-              " ST_Expand(ST_Extent(geom), 0.01) FROM divisions WHERE level = 'community'"
-              " AND kind = 'admin' AND code LIKE $2) ORDER BY unit_id, at",
+              " ST_Expand(ST_Extent(geom), 0.01) FROM divisions WHERE level = " VOCAB_SQL_TERM(
+                  "DivisionLevel",
+                  LEVEL_COMMUNITY) " AND kind = " VOCAB_SQL_TERM("DivisionKind",
+                                                                 DK_ADMIN) " AND code LIKE $2) ORDER BY unit_id, at",
               2, pf)))
         goto dberr;
     nc = PQntuples(cq);
