@@ -20,6 +20,7 @@
 #include "service/cmd/import_csv.h"
 #include "service/core/db.h"
 #include "service/core/vocab.h"
+#include "service/door/params.h"
 
 #define FEATURE_MAX ((size_t)512 << 20) /* one feature's JSON text */
 #define SKELETON_MAX ((size_t)1 << 20)  /* the top-level object without the features */
@@ -773,8 +774,9 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
         return 2;
     }
     if (o.level && !import_level_valid(o.level)) {
-        fprintf(stderr, "patrold: import-divisions: --level must be province, city, county, town "
-                        "or community\n");
+        char msg[128];
+        vocab_message(&VOCAB_LEVEL, "--level", 0, msg, sizeof msg);
+        fprintf(stderr, "patrold: import-divisions: %s\n", msg);
         return 2;
     }
     size_t plen = strlen(argv[optind]);
@@ -784,13 +786,10 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     time_t now = time(NULL);
     struct tm tm;
     strftime(today, sizeof today, "%Y-%m-%d", localtime_r(&now, &tm));
-    int y, mo, d;
-    char tail;
     if (!effective)
         effective = today;
-    else if (sscanf(effective, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
-             strlen(effective) != 10) {
-        fprintf(stderr, "patrold: import-divisions: --effective must be YYYY-MM-DD\n");
+    else if (params_date(effective, NULL) != 0) {
+        fprintf(stderr, "patrold: import-divisions: --effective must be a date YYYY-MM-DD\n");
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);

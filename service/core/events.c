@@ -101,6 +101,20 @@ typedef struct reader {
     long long gap_xmax; /* xmax of the snapshot in which that gap was first seen */
 } reader;
 
+/* The gap rule (events.h) for the next id a poll sees, in a snapshot with xmin and xmax: 1 to
+ * deliver it now, 0 to stop and poll again later. */
+static int gap_admit(reader *rd, long long id, long long xmin, long long xmax) {
+    if (id != rd->last + 1) { /* a gap: ids rd->last+1 .. id-1 are not visible (yet?) */
+        if (rd->gap_at != rd->last + 1) {
+            rd->gap_at = rd->last + 1, rd->gap_xmax = xmax;
+            return 0;
+        }
+        if (xmin < rd->gap_xmax) return 0; /* a transaction that may hold it is still running */
+    }
+    rd->gap_at = 0;
+    return 1;
+}
+
 /* One poll. Returns the number of events delivered, or -1 with err. */
 static int reader_poll(worker *w, reader *rd, char *err, size_t errlen) {
     char last[24];
@@ -116,14 +130,7 @@ static int reader_poll(worker *w, reader *rd, char *err, size_t errlen) {
     int n = 0;
     for (int i = 0; i < PQntuples(res) && !PQgetisnull(res, i, 2); i++) {
         long long id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        if (id != rd->last + 1) { /* a gap: ids rd->last+1 .. id-1 are not visible (yet?) */
-            if (rd->gap_at != rd->last + 1) {
-                rd->gap_at = rd->last + 1, rd->gap_xmax = xmax;
-                break;
-            }
-            if (xmin < rd->gap_xmax) break; /* a transaction that may hold it is still running */
-        }
-        rd->gap_at = 0;
+        if (!gap_admit(rd, id, xmin, xmax)) break;
         ev e;
         if (make_event(res, i, 2, &e) != 0) break;
         if (e.unit) units_mem_apply(e.id, PQgetvalue(res, i, 6));
