@@ -22,10 +22,6 @@
 #define BUFFER 64
 #define WORLD 40075016.685578488 /* Web Mercator world width, metres */
 
-enum { L_DIVISIONS, L_STATIONS, L_COVERAGE, L_REPORTS, L_UNITS, NLAYERS };
-static const char *const layer_names[NLAYERS] = {"divisions", "stations", "coverage", "reports",
-                                                 "units"};
-
 /* Every statement takes $1 z, $2 x, $3 y, $4 simplification tolerance (metres), $5 $6 the shift
  * of a GCJ-02 base map at the tile (metres, 0 for WGS-84). */
 #define TILE_CTE                                                                                   \
@@ -73,12 +69,33 @@ static const char units_sql[] =
                                                        "u.division_code",
                                                        "$7") ") t WHERE t.geom IS NOT NULL";
 
-const char *tiles_sql(const char *layer) {
-    static const char *const sql[NLAYERS] = {divisions_sql, stations_sql, coverage_sql, reports_sql,
-                                             units_sql};
-    for (int i = 0; i < NLAYERS; i++)
-        if (strcmp(layer, layer_names[i]) == 0) return sql[i];
+/* What a layer's statement takes after $1..$6: nothing (a static layer, the same for everyone:
+ * cached), the tiers a zoom shows ($7 outline tiers, $8 label tiers: static), or the signed-in
+ * user (dynamic: Bearer required, never cached): its division prefix $7 (P_SCOPE), and its id $8
+ * (P_VISIBLE: the report visibility rule). */
+typedef enum { P_NONE, P_TIERS, P_SCOPE, P_VISIBLE } layer_params;
+
+/* THE layers: a new one is one row and its statement. */
+static const struct layer {
+    const char *name;
+    const char *sql;
+    layer_params params;
+} layers[] = {
+    {"divisions", divisions_sql, P_TIERS}, {"stations", stations_sql, P_NONE},
+    {"coverage", coverage_sql, P_NONE},    {"reports", reports_sql, P_VISIBLE},
+    {"units", units_sql, P_SCOPE},
+};
+#define NLAYERS (sizeof layers / sizeof layers[0])
+
+static const struct layer *layer_find(const char *name) {
+    for (size_t i = 0; i < NLAYERS; i++)
+        if (strcmp(name, layers[i].name) == 0) return &layers[i];
     return NULL;
+}
+
+const char *tiles_sql(const char *layer) {
+    const struct layer *l = layer_find(layer);
+    return l ? l->sql : NULL;
 }
 
 /* ---- the cache of static tiles ---- */
@@ -264,19 +281,20 @@ static int tile_auth(http_req *r) {
 
 /* One tile asked for: layer, z/x/y, crs. */
 typedef struct {
-    int layer;
+    const struct layer *layer;
     long z, x, y;
     gis_crs crs;
 } tile_req;
 
 /* Reads layer, z/x/y and ?crs= of r. Returns 0, or the status of the 400 sent. */
 static int tile_parse(http_req *r, tile_req *t) {
-    t->layer = -1;
-    for (int i = 0; i < NLAYERS; i++)
-        if (strcmp(r->params[0], layer_names[i]) == 0) t->layer = i;
-    if (t->layer < 0)
-        return http_error(r, 400, "invalid_layer", "layer",
-                          "layer must be divisions, stations, coverage, reports or units");
+    if (!(t->layer = layer_find(r->params[0]))) {
+        char names[128] = "";
+        for (size_t i = 0; i < NLAYERS; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     layers[i].name);
+        return http_error(r, 400, "invalid_layer", "layer", "layer must be one of: %s", names);
+    }
     if (parse_uint(r->params[1], 22, &t->z) != 0)
         return http_error(r, 400, "invalid_tile", "z", "z must be an integer 0..22");
     long max = (1L << t->z) - 1;
@@ -305,35 +323,18 @@ static int tile_make(http_req *r, const tile_req *t, unsigned char **data, size_
     snprintf(pdx, sizeof pdx, "%.17g", dx);
     snprintf(pdy, sizeof pdy, "%.17g", dy);
     const char *p[8] = {pz, px, py, ptol, pdx, pdy, NULL, NULL};
-    const char *sql;
     int np = 6;
-    switch (t->layer) {
-    case L_DIVISIONS:
-        sql = divisions_sql;
+    if (t->layer->params == P_TIERS) {
         tiles_tiers(t->z, &p[6], &p[7]);
         np = 8;
-        break;
-    case L_STATIONS:
-        sql = stations_sql;
-        break;
-    case L_COVERAGE:
-        sql = coverage_sql;
-        break;
-    case L_REPORTS:
-        sql = reports_sql;
+    } else if (t->layer->params != P_NONE) {
         vocab_code_prefix(r->user.division_code, prefix);
         snprintf(uid, sizeof uid, "%lld", r->user.id);
         p[6] = prefix;
         p[7] = uid;
-        np = 8;
-        break;
-    default:
-        sql = units_sql;
-        vocab_code_prefix(r->user.division_code, prefix);
-        p[6] = prefix;
-        np = 7;
+        np = t->layer->params == P_VISIBLE ? 8 : 7;
     }
-    PGresult *res = db_exec_read(r->w, sql, np, p);
+    PGresult *res = db_exec_read(r->w, t->layer->sql, np, p);
     if (!res) return http_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);
@@ -349,11 +350,12 @@ int h_tiles(http_req *r) {
     tile_req t;
     int rc;
     if ((rc = tile_parse(r, &t))) return rc;
-    int dynamic = t.layer == L_REPORTS || t.layer == L_UNITS;
+    int dynamic = t.layer->params == P_SCOPE || t.layer->params == P_VISIBLE;
     if (dynamic && (rc = tile_auth(r)) != 0) return rc;
 
     char key[48];
-    snprintf(key, sizeof key, "%d/%ld/%ld/%ld/%d", t.layer, t.z, t.x, t.y, (int)t.crs);
+    snprintf(key, sizeof key, "%d/%ld/%ld/%ld/%d", (int)(t.layer - layers), t.z, t.x, t.y,
+             (int)t.crs);
     size_t limit = r->app->cfg.tile_cache_mb > 0 ? (size_t)r->app->cfg.tile_cache_mb << 20 : 0;
     unsigned char *data = NULL;
     size_t len = 0;
