@@ -52,7 +52,8 @@ long long events_cursor(void) {
     return c;
 }
 
-/* Formats one event (columns: id, kind, entity_id, division, payload, at, report_creator) into *e. */
+/* Formats one event (columns: id, kind, entity_id, division, payload, at, report_creator) into
+ * *e. */
 static int make_event(PGresult *res, int i, int c, ev *e) {
     const char *kind = PQgetvalue(res, i, c + 1);
     e->id = strtoll(PQgetvalue(res, i, c), NULL, 10);
@@ -92,8 +93,9 @@ static void ring_put(ev *e) {
 static const char poll_sql[] =
     "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, e.id, e.kind,"
     " e.entity_id, coalesce(e.division_code, ''), e.payload::text, to_json(e.at)#>>'{}',"
-    " coalesce(e.report_creator, 0) FROM pg_current_snapshot() s LEFT JOIN LATERAL (SELECT * FROM events WHERE id > $1::bigint"
-    " ORDER BY id LIMIT 2000) e ON true ORDER BY e.id";
+    " coalesce(e.report_creator, 0) FROM pg_current_snapshot() s"
+    " LEFT JOIN LATERAL (SELECT * FROM events WHERE id > $1::bigint ORDER BY id LIMIT 2000) e"
+    " ON true ORDER BY e.id";
 
 typedef struct reader {
     long long last;     /* delivered up to here */

@@ -1,18 +1,22 @@
 /* events_append.c - the one append path of live events and their schemas (events_append.h). */
 #include "service/core/events_append.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "service/core/db.h"
 
-static const char append_report_sql[] =
-    "INSERT INTO events (kind, entity_id, division_code, report_creator, payload) SELECT"
-    " $1::text, r.id, " AUTH_MOST_LOCAL("r") ", r.created_by, " EVENTS_REPORT_PAYLOAD(
-        "r", "$3::text",
-        "coalesce($4::jsonb, '{}'::jsonb)") " FROM reports r WHERE r.id = $2::bigint";
+static const char append_report_sql[] = EVENTS_REPORT_INSERT_AS(
+    "$1::text", "r", "$3::text",
+    "coalesce($4::jsonb, '{}'::jsonb)") " FROM reports r WHERE r.id = $2::bigint";
 
 int events_append_report(worker *w, int kind, const char *report_id, const char *event,
                          const char *extra) {
+    if (kind < 0 || (size_t)kind >= VOCAB_EVENT_KIND.n ||
+        !(VOCAB_EVENT_KIND.terms[kind].flags & VOCAB_EV_REPORT)) {
+        snprintf(w->err, sizeof w->err, "events_append_report: %d is no report event kind", kind);
+        return -1;
+    }
     const char *p[] = {vocab_code(&VOCAB_EVENT_KIND, (size_t)kind), report_id, event, extra};
     return db_command(w, append_report_sql, 4, p);
 }

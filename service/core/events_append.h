@@ -78,21 +78,30 @@
  * FROM clause the caller appends (e.g. " FROM ins i ORDER BY i.id"): for statements that write a
  * report and its event at once. The event keeps the report's creator (the visibility rule's
  * creator clause, auth.h) beside its most local division. */
-#define EVENTS_REPORT_INSERT(KIND, X, EV, EXTRA)                                                           \
-    "INSERT INTO events (kind, entity_id, division_code, report_creator, payload) SELECT " VOCAB_SQL_TERM( \
-        "EventKind", KIND) ", " X                                                                          \
-                           ".id, " AUTH_MOST_LOCAL(                                                        \
-                               X) ", " X ".created_by, " EVENTS_REPORT_PAYLOAD(X, EV, EXTRA)
+#define EVENTS_REPORT_INSERT(KIND, X, EV, EXTRA)                                                   \
+    EVENTS_REPORT_INSERT_AS(VOCAB_SQL_TERM("EventKind", KIND), X, EV, EXTRA)
+
+/* EVENTS_REPORT_INSERT with the kind as an SQL text expression (events_append_report's
+ * parameter). */
+/* clang-format off */
+#define EVENTS_REPORT_INSERT_AS(KIND_SQL, X, EV, EXTRA)                                            \
+    "INSERT INTO events (kind, entity_id, division_code, report_creator, payload) SELECT "         \
+    KIND_SQL ", " X ".id, " AUTH_MOST_LOCAL(X) ", " X ".created_by, "                              \
+    EVENTS_REPORT_PAYLOAD(X, EV, EXTRA)
+/* clang-format on */
 
 /* `INSERT INTO events ... SELECT` of the unit event KIND (EK_UNIT_*) for every row X of the FROM
  * clause the caller appends (" FROM u RETURNING id, payload::text"). */
+/* clang-format off */
 #define EVENTS_UNIT_INSERT(KIND, X, EV)                                                            \
-    "INSERT INTO events (kind, entity_id, division_code, payload) SELECT " VOCAB_SQL_TERM(         \
-        "EventKind", KIND) ", " X ".id, " X ".division_code, " EVENTS_UNIT_PAYLOAD(X, EV)
+    "INSERT INTO events (kind, entity_id, division_code, payload) SELECT "                         \
+    VOCAB_SQL_TERM("EventKind", KIND) ", " X ".id, " X ".division_code, "                          \
+    EVENTS_UNIT_PAYLOAD(X, EV)
+/* clang-format on */
 
-/* Appends the report event `kind` (EK_REPORT_*) of report `report_id` (decimal text) as the row
- * reads now in the caller's transaction, event name `event`, `extra` a JSON object text merged into
- * the payload (NULL for none). Returns 0, or -1 (w->err). */
+/* Appends the report event `kind` (a VOCAB_EV_REPORT kind: EK_REPORT_*) of report `report_id`
+ * (decimal text) as the row reads now in the caller's transaction, event name `event`, `extra` a
+ * JSON object text merged into the payload (NULL for none). Returns 0, or -1 (w->err). */
 int events_append_report(worker *w, int kind, const char *report_id, const char *event,
                          const char *extra);
 

@@ -1,10 +1,10 @@
 /* vocab.h - the service's vocabulary, one table each: report categories, report statuses,
  * outcomes, station tiers (with their acknowledgement limits), unit statuses, transition types,
- * live event kinds, person sexes, user roles, division kinds and changes; the 12-digit division codes with the scope rule (which codes a
- * user sees); and the one way SQL names vocabulary values (VOCAB_SQL_ANY, VOCAB_SQL_TERM). The
- * schema's CHECK constraints hold the same lists (tests compare them); error messages are
- * generated from the tables. No other file spells a code (scripts/check-vocabulary.sh). All tables
- * are constant: safe from every thread. */
+ * live event kinds, person sexes, user roles, division kinds and changes; the 12-digit division
+ * codes with the scope rule (which codes a user sees); and the one way SQL names vocabulary values
+ * (VOCAB_SQL_ANY, VOCAB_SQL_TERM). The schema's CHECK constraints hold the same lists (tests
+ * compare them); error messages are generated from the tables. No other file spells a code
+ * (scripts/check-vocabulary.sh). All tables are constant: safe from every thread. */
 #ifndef PATROLD_VOCAB_H
 #define PATROLD_VOCAB_H
 

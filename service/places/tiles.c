@@ -52,22 +52,22 @@ static const char coverage_sql[] = TILE_CTE
 
 /* Reports: $7 the user's division prefix, $8 the user's id (the visibility rule, auth.h); open
  * reports only (reports_open_geom_idx holds them). Units: $7 the user's division prefix. */
+/* clang-format off */
 static const char reports_sql[] = TILE_CTE
     "SELECT ST_AsMVT(t, 'reports', 4096, 'geom', 'id') FROM (SELECT r.id, r.status, r.category,"
     " EXISTS (SELECT 1 FROM report_events v WHERE v.report_id = r.id AND v.type = 'escalated')"
-    " AS escalated, to_json(r.ack_deadline)#>>'{}' AS ack_deadline, " MVT_GEOM(
-        "ST_Transform(r.geom, 3857)") " FROM reports r, e, q4 WHERE r.geom && q4.m4"
-                                      " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_OPEN) ") AND " AUTH_REPORT_VISIBLE_SQL(
-                                          "r", "$7",
-                                          "$8") " ORDER BY r.id DESC LIMIT 5000) t WHERE t.geom IS NOT NULL";
+    " AS escalated, to_json(r.ack_deadline)#>>'{}' AS ack_deadline, "
+    MVT_GEOM("ST_Transform(r.geom, 3857)") " FROM reports r, e, q4 WHERE r.geom && q4.m4"
+    " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_OPEN) ")"
+    " AND " AUTH_REPORT_VISIBLE_SQL("r", "$7", "$8")
+    " ORDER BY r.id DESC LIMIT 5000) t WHERE t.geom IS NOT NULL";
 
-static const char units_sql[] =
-    TILE_CTE "SELECT ST_AsMVT(t, 'units', 4096, 'geom', 'id') FROM (SELECT u.id, u.name, u.status,"
-             " greatest(0, extract(epoch FROM now() - u.position_at))::int AS age_s, " MVT_GEOM(
-                 "ST_Transform(u.position, 3857)") " FROM units u, e, q4 WHERE u.position && q4.m4"
-                                                   " AND " VOCAB_CODE_WITHIN_SQL(
-                                                       "u.division_code",
-                                                       "$7") ") t WHERE t.geom IS NOT NULL";
+static const char units_sql[] = TILE_CTE
+    "SELECT ST_AsMVT(t, 'units', 4096, 'geom', 'id') FROM (SELECT u.id, u.name, u.status,"
+    " greatest(0, extract(epoch FROM now() - u.position_at))::int AS age_s, "
+    MVT_GEOM("ST_Transform(u.position, 3857)") " FROM units u, e, q4 WHERE u.position && q4.m4"
+    " AND " VOCAB_CODE_WITHIN_SQL("u.division_code", "$7") ") t WHERE t.geom IS NOT NULL";
+/* clang-format on */
 
 /* What a layer's statement takes after $1..$6: nothing (a static layer, the same for everyone:
  * cached), the tiers a zoom shows ($7 outline tiers, $8 label tiers: static), or the signed-in

@@ -374,25 +374,25 @@ done:
 
 /* ---- the escalation thread's pass ---- */
 
+/* clang-format off */
 static const char escalate_sql[] =
-    "WITH due AS (SELECT r.id, r.station_id AS from_id, r.tier AS from_tier, p.id AS to_id, p.tier AS to_tier"
-    " FROM reports r" LIFECYCLE_PARENT_JOIN("r") " WHERE r.status IN (" VOCAB_SQL_ANY(
-        "ReportStatus",
-        VOCAB_INITIAL) ") AND r.ack_deadline < now()"
-                       " ORDER BY r.ack_deadline LIMIT 1000 FOR UPDATE OF r SKIP LOCKED),"
-                       " upd AS (UPDATE reports r SET station_id = d.to_id, tier = d.to_tier, updated_at = now(),"
-                       " ack_deadline = " LIFECYCLE_ACK_DEADLINE("d.to_tier", "$1") " FROM due d WHERE r.id = d.id AND r.status IN (" VOCAB_SQL_ANY(
-                           "ReportStatus",
-                           VOCAB_INITIAL) ")"
-                                          " RETURNING r.*, d.from_id, d.from_tier),"
-                                          " ev AS (INSERT INTO report_events (report_id, type, actor, from_status, to_status, details)"
-                                          " SELECT u.id, 'escalated', 'system', u.status, u.status, json_build_object('from_station', u.from_id,"
-                                          " 'from_tier', u.from_tier, 'to_station', u.station_id, 'to_tier', u.tier, 'reason', 'ack_deadline_passed',"
-                                          " 'ack_deadline', u.ack_deadline) FROM upd u),"
-                                          " le AS (" EVENTS_REPORT_INSERT(
-                                              EK_REPORT_UPDATED, "u", "'escalated'",
-                                              "jsonb_build_object('from_station', u.from_id)") " FROM upd u ORDER BY u.id)"
-                                                                                               " SELECT count(*) FROM upd";
+    "WITH due AS (SELECT r.id, r.station_id AS from_id, r.tier AS from_tier, p.id AS to_id,"
+    " p.tier AS to_tier FROM reports r" LIFECYCLE_PARENT_JOIN("r")
+    " WHERE r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_INITIAL) ") AND r.ack_deadline < now()"
+    " ORDER BY r.ack_deadline LIMIT 1000 FOR UPDATE OF r SKIP LOCKED),"
+    " upd AS (UPDATE reports r SET station_id = d.to_id, tier = d.to_tier, updated_at = now(),"
+    " ack_deadline = " LIFECYCLE_ACK_DEADLINE("d.to_tier", "$1") " FROM due d WHERE r.id = d.id"
+    " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_INITIAL) ")"
+    " RETURNING r.*, d.from_id, d.from_tier),"
+    " ev AS (INSERT INTO report_events (report_id, type, actor, from_status, to_status, details)"
+    " SELECT u.id, 'escalated', 'system', u.status, u.status, json_build_object('from_station',"
+    " u.from_id, 'from_tier', u.from_tier, 'to_station', u.station_id, 'to_tier', u.tier,"
+    " 'reason', 'ack_deadline_passed', 'ack_deadline', u.ack_deadline) FROM upd u),"
+    " le AS (" EVENTS_REPORT_INSERT(EK_REPORT_UPDATED, "u", "'escalated'",
+                                    "jsonb_build_object('from_station', u.from_id)")
+    " FROM upd u ORDER BY u.id)"
+    " SELECT count(*) FROM upd";
+/* clang-format on */
 
 int lifecycle_escalate_overdue(worker *w) {
     char limits[128];

@@ -245,6 +245,15 @@ static void positions_and_gis_levels_agree(void **state) {
             assert_int_equal(vocab_find(all[i], all[i]->terms[a].code), (int)a);
         }
     }
+    /* what a client may set a unit to: the unit statuses that do not follow a report */
+    size_t k = 0;
+    for (size_t i = 0; i < VOCAB_UNIT_STATUS.n; i++)
+        if (!(VOCAB_UNIT_STATUS.terms[i].flags & VOCAB_HOLDS_UNIT)) {
+            assert_true(k < VOCAB_UNIT_SETTABLE.n);
+            assert_string_equal(vocab_code(&VOCAB_UNIT_SETTABLE, k++),
+                                VOCAB_UNIT_STATUS.terms[i].code);
+        }
+    assert_int_equal(k, VOCAB_UNIT_SETTABLE.n);
     char arr[64];
     vocab_pg_array_bits(&VOCAB_UNIT_STATUS, 1u << US_DISPATCHED | 1u << US_BUSY, arr, sizeof arr);
     assert_string_equal(arr, "{dispatched,busy}");
