@@ -276,17 +276,19 @@ static int token_user(worker *w, const char *tok, auth_user *u) {
 
 /* ---- the stream ---- */
 
-/* What a user may see: a report event when the report is visible to it (auth_report_visible: its
- * own reports, and the division's); a unit event of the division for staff, of its own unit for a
- * patrol, none for community officers; nothing of a kind this build does not know. */
+/* What a user may see, by the kind's flag (vocab.c): a report event when the report is visible to
+ * it (auth_report_visible: its own reports, and the division's); a unit event of the division for
+ * staff, of its own unit for a patrol, none for community officers; nothing of a kind without a
+ * rule here, or that this build does not know. */
 static int visible(const auth_user *u, const ev *e) {
-    if (e->kind < 0) return 0;
-    if (e->unit) {
+    unsigned flags = e->kind < 0 ? 0 : VOCAB_EVENT_KIND.terms[e->kind].flags;
+    if (flags & VOCAB_EV_UNIT) {
         if (u->role == ROLE_COMMUNITY) return 0;
         if (u->role == ROLE_PATROL) return e->entity_id == u->unit_id;
         return auth_in_scope(u, e->division);
     }
-    return auth_report_visible(u, e->report_creator, e->division);
+    if (flags & VOCAB_EV_REPORT) return auth_report_visible(u, e->report_creator, e->division);
+    return 0;
 }
 
 /* Sends the events in (after, upto] from the table (older than the ring). Returns 0, -1 when the

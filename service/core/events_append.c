@@ -63,11 +63,16 @@ void events_append_schemas(json_t *schemas) {
                                        "What happened: created, position, a status change or the "
                                        "transition of the unit's report",
                                        NULL, 0));
+    json_object_set_new(schemas, "EventPayload",
+                        json_pack("{s:s,s:s}", "type", "object", "description",
+                                  "The payload of a kind with a shape of its own"));
     json_t *branches = json_array();
     for (size_t i = 0; i < VOCAB_EVENT_KIND.n; i++) {
         const vocab_term *k = &VOCAB_EVENT_KIND.terms[i];
         const char *payload = k->flags & VOCAB_EV_UNIT ? "#/components/schemas/UnitEventPayload"
-                                                       : "#/components/schemas/ReportEventPayload";
+                              : k->flags & VOCAB_EV_REPORT
+                                  ? "#/components/schemas/ReportEventPayload"
+                                  : "#/components/schemas/EventPayload";
         json_array_append_new(
             branches,
             json_pack("{s:s,s:s,s:[s,s,s,s,s],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s}}}",
