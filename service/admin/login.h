@@ -31,7 +31,7 @@ void login_client_addr(const char *peer, const char *xff, const char *xreal, con
  * sessions deleted, or -1 (w->err says why). */
 int login_purge_once(worker *w, int retention_s);
 
-/* Background thread (server.c background[]): login_purge_once every session_purge_interval_s,
+/* Background thread (services.c background[]): login_purge_once every session_purge_interval_s,
  * on its own connection, until a->stopping. Safe with several instances (plain DELETEs). */
 void *login_purge_thread(void *arg);
 

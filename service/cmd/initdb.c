@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/cmd/initdb.h"
 #include "service/core/auth.h"
 #include "service/core/db.h"
 

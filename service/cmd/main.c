@@ -8,7 +8,12 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/cmd/importer.h"
+#include "service/cmd/initdb.h"
+#include "service/cmd/seed.h"
 #include "service/core/tz.h"
+#include "service/open311/open311.h"
+#include "service/places/places.h"
 
 static const struct {
     const char *name;

@@ -19,7 +19,6 @@
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
 
 enum { AUDIT_DEFAULT = 50, AUDIT_MAX = 500 };
 

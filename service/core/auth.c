@@ -10,10 +10,14 @@
 #include <sodium.h>
 
 #include "service/core/db.h"
-#include "service/core/events.h"
+#include "service/core/events_append.h"
 #include "service/core/vocab.h"
 
-/* The role names are VOCAB_ROLE (vocab.c): ROLE_* bit i is its term i. */
+_Static_assert(ROLE_PATROL == 1u << RO_PATROL && ROLE_COMMUNITY == 1u << RO_COMMUNITY &&
+                   ROLE_DISPATCHER == 1u << RO_DISPATCHER &&
+                   ROLE_SUPERVISOR == 1u << RO_SUPERVISOR && ROLE_ADMIN == 1u << RO_ADMIN,
+               "VOCAB_ROLE term i is the role 1 << i");
+
 unsigned auth_role_parse(const char *name) {
     int i = vocab_find(&VOCAB_ROLE, name);
     return i < 0 ? 0 : 1u << i;
@@ -149,6 +153,11 @@ int auth_in_scope(const auth_user *u, const char *code12) {
     char prefix[13];
     vocab_code_prefix(u->division_code, prefix);
     return vocab_code_within(code12, prefix);
+}
+
+int auth_report_visible(const auth_user *u, long long created_by, const char *code12) {
+    if (created_by && created_by == u->id) return 1;
+    return auth_in_scope(u, code12 && *code12 ? code12 : NULL);
 }
 
 int auth_user_save(worker *w, const char *username, const char *password, const char *role,

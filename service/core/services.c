@@ -1,7 +1,8 @@
 /* services.c - the tables that tie the subsystems to the plumbing: the background threads serve
  * starts, each pool worker's locator and PROJ context, and the per-path error formats of http.c.
  * A new background thread is one row of `background[]`; a new API family with its own error
- * format is one row of `http_error_formats[]`. */
+ * format is one row of `http_error_formats[]`; reply schemas a module makes from its own tables
+ * are one row of `schemas_generated[]`. */
 #include "service/core/services.h"
 
 #include <pthread.h>
@@ -13,10 +14,13 @@
 #include "service/admin/login.h"
 #include "service/core/db.h"
 #include "service/core/events.h"
+#include "service/core/events_append.h"
 #include "service/door/http.h"
+#include "service/door/schemas.h"
 #include "service/open311/open311.h"
 #include "service/places/gisload.h"
-#include "service/reports/reports.h"
+#include "service/reports/escalate.h"
+#include "service/reports/report_json.h"
 #include "service/units/units.h"
 
 /* Background threads, each given the app; each polls a->stopping (server_sleep). */
@@ -32,6 +36,13 @@ static const struct {
 
 static pthread_t threads[NBACKGROUND];
 static int started;
+
+/* Reply schemas made from the tables that make the replies (schemas.h). */
+const schemas_generator schemas_generated[] = {
+    report_json_schemas,   /* Report, from REPORT_FIELDS */
+    events_append_schemas, /* Event, ReportEventPayload, UnitEventPayload */
+};
+const size_t schemas_ngenerated = sizeof schemas_generated / sizeof schemas_generated[0];
 
 /* Error bodies in another API's format, by path (http.h). */
 const http_error_format http_error_formats[] = {

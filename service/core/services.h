@@ -19,4 +19,11 @@ void services_stop(app *a);
 /* Frees what services_open made; after pool_destroy (the workers read the slots). */
 void services_close(app *a);
 
+/* Makes a slot (locator, PROJ context; the connection is made on first use). NULL on out of
+ * memory. */
+worker *worker_create(app *a);
+
+/* Frees w and everything it owns; NULL is a no-op. */
+void worker_destroy(worker *w);
+
 #endif

@@ -1,7 +1,9 @@
 /* vocab.c - the vocabulary tables and division-code rules (see vocab.h). */
 #include "service/core/vocab.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* VOCAB(name, component, list, labels_from, terms...): the table `name`, its OpenAPI schema name,
@@ -39,51 +41,90 @@ VOCAB(VOCAB_CATEGORY, "Category", "categories", NULL,
         .description = "其他需要救助的街面人员 / Anyone else in the street who needs help",
         .keywords = "求助,救助,other,help"));
 
-VOCAB(VOCAB_REPORT_STATUS, "ReportStatus", "statuses", NULL,
-      T("new", "待确认", .flags = VOCAB_OPEN), T("acknowledged", "已确认", .flags = VOCAB_OPEN),
-      T("dispatched", "已派遣", .flags = VOCAB_OPEN), T("on_scene", "已到场", .flags = VOCAB_OPEN),
-      T("resolved", "已办结"), T("cancelled", "已撤销"), T("duplicate", "重复上报"));
+VOCAB(VOCAB_REPORT_STATUS, "ReportStatus", "statuses",
+      NULL, [RS_NEW] = T("new", "待确认", .flags = VOCAB_OPEN | VOCAB_INITIAL),
+      [RS_ACKNOWLEDGED] = T("acknowledged", "已确认", .flags = VOCAB_OPEN),
+      [RS_DISPATCHED] = T("dispatched", "已派遣", .flags = VOCAB_OPEN | VOCAB_HOLDS_UNIT),
+      [RS_ON_SCENE] = T("on_scene", "已到场", .flags = VOCAB_OPEN | VOCAB_HOLDS_UNIT),
+      [RS_RESOLVED] = T("resolved", "已办结"), [RS_CANCELLED] = T("cancelled", "已撤销"),
+      [RS_DUPLICATE] = T("duplicate", "重复上报"));
 
 VOCAB(VOCAB_OUTCOME, "Outcome", "outcomes", NULL, T("admitted_to_station", "入站救助"),
       T("escorted_home", "护送返家"), T("sent_to_hospital", "送医救治"),
       T("refused_help", "拒绝救助"), T("not_found", "未找到"), T("handed_to_police", "移交公安"));
 
-VOCAB(VOCAB_LEVEL, "DivisionLevel", "levels", NULL, T("province", "省"), T("city", "市"),
-      T("county", "县（区）"), T("town", "乡镇（街道）"), T("community", "村（社区）"));
+VOCAB(VOCAB_LEVEL, "DivisionLevel", "levels", NULL, [LEVEL_PROVINCE] = T("province", "省"),
+      [LEVEL_CITY] = T("city", "市"), [LEVEL_COUNTY] = T("county", "县（区）"),
+      [LEVEL_TOWN] = T("town", "乡镇（街道）"), [LEVEL_COMMUNITY] = T("community", "村（社区）"));
+_Static_assert(LEVEL_CITY + TIER_COMMUNITY == LEVEL_COMMUNITY, "levels are the province + tiers");
 
-/* In gis_level order (GIS_CITY = 0 .. GIS_COMMUNITY = 3). */
-VOCAB(VOCAB_TIER, "Tier", "tiers", NULL, T("city", "市级"), T("county", "县级"),
-      T("town", "乡镇级"), T("community", "村（社区）级"));
+/* In gis_level order (GIS_CITY = 0 .. GIS_COMMUNITY = 3); tier_ack: each tier's setting that holds
+ * its acknowledgement time limit. */
+VOCAB(VOCAB_TIER, "Tier", "tiers",
+      NULL, [TIER_CITY] = T("city", "市级"), [TIER_COUNTY] = T("county", "县级"),
+      [TIER_TOWN] = T("town", "乡镇级"), [TIER_COMMUNITY] = T("community", "村（社区）级"));
+static const size_t tier_ack[] = {[TIER_CITY] = offsetof(config, ack_city_s),
+                                  [TIER_COUNTY] = offsetof(config, ack_county_s),
+                                  [TIER_TOWN] = offsetof(config, ack_town_s),
+                                  [TIER_COMMUNITY] = offsetof(config, ack_community_s)};
 
-VOCAB(VOCAB_UNIT_STATUS, "UnitStatus", "unit_statuses", NULL, T("available", "空闲"),
-      T("dispatched", "出警中"), T("on_scene", "在现场"), T("busy", "忙碌"), T("off_duty", "下班"));
+VOCAB(VOCAB_UNIT_STATUS, "UnitStatus", "unit_statuses",
+      NULL, [US_AVAILABLE] = T("available", "空闲"),
+      [US_DISPATCHED] = T("dispatched", "出警中", .flags = VOCAB_HOLDS_UNIT),
+      [US_ON_SCENE] = T("on_scene", "在现场", .flags = VOCAB_HOLDS_UNIT),
+      [US_BUSY] = T("busy", "忙碌"), [US_OFF_DUTY] = T("off_duty", "下班"));
 
 /* dispatched and on_scene follow the unit's report (lifecycle.c): not for clients */
 VOCAB(VOCAB_UNIT_SETTABLE, "UnitSettableStatus", NULL, &VOCAB_UNIT_STATUS, T("available", NULL),
       T("busy", NULL), T("off_duty", NULL));
 
-/* One term per row of the transitions table (lifecycle): the label is the action's name. */
-VOCAB(VOCAB_EVENT_TYPE, "ReportEventType", "event_types", NULL, T("acknowledge", "确认接收"),
-      T("dispatch", "派遣"), T("arrive", "到达现场"), T("resolve", "办结"), T("cancel", "撤销"),
-      T("mark_duplicate", "标记重复"), T("escalate", "升级"));
+/* One term per row of the transitions table (lifecycle.c): the label is the action's name. */
+VOCAB(VOCAB_EVENT_TYPE, "ReportEventType", "event_types",
+      NULL, [RT_ACKNOWLEDGE] = T("acknowledge", "确认接收"), [RT_DISPATCH] = T("dispatch", "派遣"),
+      [RT_ARRIVE] = T("arrive", "到达现场"), [RT_RESOLVE] = T("resolve", "办结"),
+      [RT_CANCEL] = T("cancel", "撤销"), [RT_MARK_DUPLICATE] = T("mark_duplicate", "标记重复"),
+      [RT_ESCALATE] = T("escalate", "升级"));
 
 /* What a report's timeline records: its creation, each transition (labelled as the action), an
  * escalation (by hand or by the deadline) and each photo. */
-VOCAB(VOCAB_TIMELINE, "TimelineType", "timeline_types", &VOCAB_EVENT_TYPE, T("created", "上报"),
-      T("acknowledge", NULL), T("dispatch", NULL), T("arrive", NULL), T("resolve", NULL),
-      T("cancel", NULL), T("mark_duplicate", NULL), T("escalated", "已升级"),
-      T("photo_added", "添加照片"));
+VOCAB(VOCAB_TIMELINE, "TimelineType", "timeline_types",
+      &VOCAB_EVENT_TYPE, [TL_CREATED] = T("created", "上报"), T("acknowledge", NULL),
+      T("dispatch", NULL), T("arrive", NULL), T("resolve", NULL), T("cancel", NULL),
+      T("mark_duplicate", NULL), [TL_ESCALATED] = T("escalated", "已升级"),
+      [TL_PHOTO_ADDED] = T("photo_added", "添加照片"));
 
-VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男"), T("female", "女"), T("unknown", "不详"));
+/* The live events: a new kind is one row here (its flag names its payload shape and who may see
+ * it, events_append.h and events.c) and the code that appends it. A kind with neither payload
+ * flag is internal: streamed to nobody (session.revoked ends its session's streams). */
+VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL,
+      [EK_REPORT_CREATED] = T("report.created", "新上报", .flags = VOCAB_EV_REPORT,
+                              .description = "a report was filed"),
+      [EK_REPORT_UPDATED] = T("report.updated", "上报更新", .flags = VOCAB_EV_REPORT,
+                              .description = "a report changed (payload.event says how)"),
+      [EK_UNIT_CREATED] = T("unit.created", "新增单位", .flags = VOCAB_EV_UNIT,
+                            .description = "a unit was created"),
+      [EK_UNIT_UPDATED] = T("unit.updated", "单位更新", .flags = VOCAB_EV_UNIT,
+                            .description = "a unit's status changed"),
+      [EK_UNIT_POSITION] = T("unit.position", "单位位置", .flags = VOCAB_EV_UNIT,
+                             .description = "a unit moved"),
+      [EK_SESSION_REVOKED] = T("session.revoked", "登录已撤销",
+                               .description = "a session was revoked: its streams end (internal)"));
 
-/* In ROLE_* bit order (auth.h). */
-VOCAB(VOCAB_ROLE, "Role", "roles", NULL, T("patrol", "巡查队员"), T("community", "社区信息员"),
-      T("dispatcher", "调度员"), T("supervisor", "主管"), T("admin", "系统管理员"));
+VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男", .label_en = "Male"),
+      T("female", "女", .label_en = "Female"), T("unknown", "不详", .label_en = "Unknown"));
 
-/* The kinds the live event stream sends (events.c, the `event:` line and "kind"). */
-VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL, T("report.created", "新上报"),
-      T("report.updated", "上报更新"), T("unit.created", "新增单位"), T("unit.updated", "单位更新"),
-      T("unit.position", "单位位置"));
+/* In the order of the ROLE_* bits (auth.h). */
+VOCAB(VOCAB_ROLE, "Role", "roles", NULL, [RO_PATROL] = T("patrol", "巡查队员"),
+      [RO_COMMUNITY] = T("community", "社区信息员"), [RO_DISPATCHER] = T("dispatcher", "调度员"),
+      [RO_SUPERVISOR] = T("supervisor", "主管"), [RO_ADMIN] = T("admin", "系统管理员"));
+
+/* An administrative division, or a development zone that overlaps them (reports list its zones). */
+VOCAB(VOCAB_DIVISION_KIND, "DivisionKind", "division_kinds",
+      NULL, [DK_ADMIN] = T("admin", "行政区划"), [DK_ZONE] = T("zone", "功能区"));
+
+VOCAB(VOCAB_DIVISION_CHANGE, "DivisionChange", "division_changes",
+      NULL, [DC_NEW] = T("new", "新设"), [DC_RENAMED] = T("renamed", "更名"),
+      [DC_MERGED] = T("merged", "合并"), [DC_ABOLISHED] = T("abolished", "撤销"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
@@ -122,9 +163,15 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("busy", "服务器繁忙�
 /* Every table: the OpenAPI schemas and, those with a `list`, GET /api/v1/vocabulary in this
  * order. */
 static const vocab *const all[] = {
-    &VOCAB_CATEGORY,    &VOCAB_REPORT_STATUS, &VOCAB_OUTCOME,    &VOCAB_LEVEL,    &VOCAB_TIER,
-    &VOCAB_UNIT_STATUS, &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE, &VOCAB_TIMELINE, &VOCAB_SEX,
-    &VOCAB_ROLE,        &VOCAB_EVENT_KIND,    &VOCAB_ERROR};
+    &VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
+    &VOCAB_TIER,          &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
+    &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
+    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_ERROR};
+
+const vocab *const *vocab_all(size_t *n) {
+    *n = sizeof all / sizeof all[0];
+    return all;
+}
 
 int vocab_find(const vocab *v, const char *s) {
     for (size_t i = 0; s && i < v->n; i++)
@@ -225,6 +272,16 @@ json_t *vocab_enum_json(const vocab *v) {
     return json_pack("{s:s,s:o}", "type", "string", "enum", e);
 }
 
+/* The flags by name, as the published schemas list them ("x-flags"). */
+static const struct {
+    unsigned flag;
+    const char *name;
+} flag_names[] = {{VOCAB_OPEN, "open"},
+                  {VOCAB_INITIAL, "initial"},
+                  {VOCAB_HOLDS_UNIT, "holds_unit"},
+                  {VOCAB_EV_REPORT, "report"},
+                  {VOCAB_EV_UNIT, "unit"}};
+
 /* {"$ref": "#/components/schemas/<name>"} */
 static json_t *ref(const char *name) {
     return json_pack("{s:o}", "$ref", json_sprintf("#/components/schemas/%s", name));
@@ -257,16 +314,143 @@ static json_t *term_schema(void) {
 }
 
 void vocab_add_schemas(json_t *schemas) {
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        json_object_set_new(schemas, all[i]->component, vocab_enum_json(all[i]));
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        json_t *s = vocab_enum_json(all[i]), *flags = json_object();
+        for (size_t f = 0; f < sizeof flag_names / sizeof flag_names[0]; f++) {
+            json_t *codes = json_array();
+            for (size_t k = 0; k < all[i]->n; k++)
+                if (all[i]->terms[k].flags & flag_names[f].flag)
+                    json_array_append_new(codes, json_string(all[i]->terms[k].code));
+            if (json_array_size(codes))
+                json_object_set_new(flags, flag_names[f].name, codes);
+            else
+                json_decref(codes);
+        }
+        if (json_object_size(flags))
+            json_object_set_new(s, "x-flags", flags);
+        else
+            json_decref(flags);
+        json_object_set_new(schemas, all[i]->component, s);
+    }
     json_object_set_new(schemas, "Vocabulary", vocabulary_schema());
     json_object_set_new(schemas, "VocabularyTerm", term_schema());
 }
 
-int vocab_has_schema(const char *name) {
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(name, all[i]->component) == 0) return 1;
-    return strcmp(name, "Vocabulary") == 0 || strcmp(name, "VocabularyTerm") == 0;
+void vocab_pg_array_bits(const vocab *v, unsigned bits, char *out, size_t outlen) {
+    size_t len = 0;
+    if (!outlen) return;
+    out[0] = 0;
+    put(out, outlen, &len, "{");
+    for (size_t i = 0, first = 1; i < v->n; i++) {
+        if (!(bits >> i & 1)) continue;
+        if (!first) put(out, outlen, &len, ",");
+        put(out, outlen, &len, v->terms[i].code);
+        first = 0;
+    }
+    put(out, outlen, &len, "}");
+}
+
+int vocab_tier_ack_s(const config *c, size_t t) {
+    if (t >= sizeof tier_ack / sizeof tier_ack[0]) t = TIER_CITY; /* unknown: the city's */
+    return *(const int *)((const char *)c + tier_ack[t]);
+}
+
+void vocab_tier_ack_json(const config *c, char *out, size_t outlen) {
+    size_t len = 0;
+    char item[64];
+    if (!outlen) return;
+    out[0] = 0;
+    put(out, outlen, &len, "{");
+    for (size_t t = 0; t < VOCAB_TIER.n; t++) {
+        snprintf(item, sizeof item, "%s\"%s\":%d", t ? "," : "", VOCAB_TIER.terms[t].code,
+                 vocab_tier_ack_s(c, t));
+        put(out, outlen, &len, item);
+    }
+    put(out, outlen, &len, "}");
+}
+
+/* ---- vocabulary values in SQL ---- */
+
+int vocab_sql_has_marker(const char *sql) {
+    return strstr(sql, "${") != NULL;
+}
+
+/* Appends n bytes of s to out at *len, counting what does not fit. */
+static void sql_put(char *out, size_t outlen, size_t *len, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++, (*len)++)
+        if (*len + 1 < outlen) out[*len] = s[i];
+}
+
+/* The codes one marker "${V&F}" or "${V#I}" (m points after "${", up to end) stands for, quoted
+ * and comma-separated, appended to out. Returns 0, or -1 when it names nothing. */
+static int sql_marker(const char *m, const char *end, char *out, size_t outlen, size_t *len) {
+    const char *op = m;
+    while (op < end && *op != '&' && *op != '#')
+        op++;
+    const vocab *v = NULL;
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && op < end; i++)
+        if (strlen(all[i]->component) == (size_t)(op - m) &&
+            memcmp(all[i]->component, m, (size_t)(op - m)) == 0)
+            v = all[i];
+    char *num_end;
+    unsigned long x = v ? strtoul(op + 1, &num_end, 10) : 0;
+    if (!v || num_end != end || num_end == op + 1) return -1;
+    int count = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (*op == '#' ? i != x : (v->terms[i].flags & x) != x) continue;
+        if (count++) sql_put(out, outlen, len, ", ", 2);
+        sql_put(out, outlen, len, "'", 1);
+        sql_put(out, outlen, len, v->terms[i].code, strlen(v->terms[i].code));
+        sql_put(out, outlen, len, "'", 1);
+    }
+    return count ? 0 : -1;
+}
+
+long vocab_sql_expand(const char *sql, char *out, size_t outlen) {
+    size_t len = 0;
+    for (const char *p = sql; *p;) {
+        const char *m = strstr(p, "${");
+        if (!m) m = p + strlen(p);
+        sql_put(out, outlen, &len, p, (size_t)(m - p));
+        if (!*m) break;
+        const char *end = strchr(m, '}');
+        if (!end || sql_marker(m + 2, end, out, outlen, &len) != 0) return -1;
+        p = end + 1;
+    }
+    if (outlen) out[len < outlen ? len : outlen - 1] = 0;
+    return (long)len;
+}
+
+int vocab_code12(const char *in, int min_digits, char out[13]) {
+    size_t n = in ? strlen(in) : 0;
+    if (!(n == 2 && min_digits <= 2) && n != 4 && n != 6 && n != 9 && n != 12) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (in[i] < '0' || in[i] > '9') return -1;
+    memcpy(out, in, n);
+    memset(out + n, '0', 12 - n);
+    out[12] = 0;
+    return 0;
+}
+
+void vocab_code_prefix(const char *code12, char out[13]) {
+    static const int cut[] = {2, 4, 6, 9};
+    int n = 12;
+    for (int i = 0; i < 4; i++) {
+        int zeros = 1;
+        for (int k = cut[i]; k < 12 && code12[k]; k++)
+            zeros &= code12[k] == '0';
+        if (zeros) {
+            n = cut[i];
+            break;
+        }
+    }
+    memcpy(out, code12, (size_t)n);
+    out[n] = 0;
+}
+
+int vocab_code_within(const char *code12, const char *prefix) {
+    if (!code12 || !*code12) return strlen(prefix) <= 4;
+    return strncmp(code12, prefix, strlen(prefix)) == 0;
 }
 
 static json_t *term_json(const vocab *v, size_t i) {
@@ -300,36 +484,4 @@ json_t *vocab_lists_json(void) {
         }
     }
     return out;
-}
-
-int vocab_code12(const char *in, int min_digits, char out[13]) {
-    size_t n = in ? strlen(in) : 0;
-    if (!(n == 2 && min_digits <= 2) && n != 4 && n != 6 && n != 9 && n != 12) return -1;
-    for (size_t i = 0; i < n; i++)
-        if (in[i] < '0' || in[i] > '9') return -1;
-    memcpy(out, in, n);
-    memset(out + n, '0', 12 - n);
-    out[12] = 0;
-    return 0;
-}
-
-void vocab_code_prefix(const char *code12, char out[13]) {
-    static const int cut[] = {2, 4, 6, 9};
-    int n = 12;
-    for (int i = 0; i < 4; i++) {
-        int zeros = 1;
-        for (int k = cut[i]; k < 12 && code12[k]; k++)
-            zeros &= code12[k] == '0';
-        if (zeros) {
-            n = cut[i];
-            break;
-        }
-    }
-    memcpy(out, code12, (size_t)n);
-    out[n] = 0;
-}
-
-int vocab_code_within(const char *code12, const char *prefix) {
-    if (!code12 || !*code12) return strlen(prefix) <= 4;
-    return strncmp(code12, prefix, strlen(prefix)) == 0;
 }

@@ -15,6 +15,7 @@
 
 #include "service/core/buf.h"
 #include "service/core/db.h"
+#include "service/core/pool.h"
 #include "service/door/routes.h"
 
 /* ---- metrics: per route (and one slot for unmatched paths) ---- */

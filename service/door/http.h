@@ -139,4 +139,9 @@ typedef struct http_error_format {
 extern const http_error_format http_error_formats[];
 extern const size_t http_nerror_formats;
 
+/* Matches path against a route pattern, filling captures (pointing into scratch, which must hold
+ * strlen(path)+1 bytes). Returns the number of captures, or -1 when it does not match. */
+int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
+                int maxcaps);
+
 #endif

@@ -11,7 +11,6 @@
 #include <sodium.h>
 
 #include "service/door/params.h"
-#include "service/reports/reports.h"
 
 /* ---- error answers ---- */
 
@@ -115,21 +114,39 @@ static int parse_offset(const char *p, int *off) {
     return 0;
 }
 
+/* The date YYYY-MM-DD at the start of s (its first 10 characters): year 1900 or later, a real
+ * calendar day. Returns 0 with the days since 1970-01-01, or -1. */
+static int date_at(const char *s, long long *days) {
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? s[i] != '-' : !isdigit((unsigned char)s[i])) return -1;
+    int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2);
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap))
+        return -1;
+    *days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    return 0;
+}
+
+int params_date(const char *s, long long *days) {
+    long long dd;
+    if (!s || strlen(s) != 10 || date_at(s, &dd) != 0) return -1;
+    if (days) *days = dd;
+    return 0;
+}
+
 int params_rfc3339(const char *s, double *out) {
     static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || strlen(s) > 64 || strlen(s) < 20) return -1;
-    for (int i = 0; i < 19; i++)
+    long long days;
+    if (!s || strlen(s) > 64 || strlen(s) < 20 || date_at(s, &days) != 0) return -1;
+    for (int i = 10; i < 19; i++)
         if (pat[i] == 'd'   ? !isdigit((unsigned char)s[i])
             : pat[i] == 'T' ? (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
                             : s[i] != pat[i])
             return -1;
-    int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2),
-        mi = num(s + 14, 2), sec = num(s + 17, 2);
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
-        return -1;
+    int h = num(s + 11, 2), mi = num(s + 14, 2), sec = num(s + 17, 2);
+    if (h > 23 || mi > 59 || sec > 60) return -1;
     const char *p = s + 19;
     double frac = 0, scale = 0.1;
     if (*p == '.') {
@@ -139,7 +156,6 @@ int params_rfc3339(const char *s, double *out) {
     }
     int off;
     if (parse_offset(p, &off) != 0) return -1;
-    long long days = days_from_civil(y, (unsigned)mo, (unsigned)d);
     *out = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
     return 0;
 }

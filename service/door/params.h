@@ -51,6 +51,9 @@ int params_point(const char *s, gis_crs crs, double *lon, double *lat);
  * calendar day (no 31 February, 29 February only in leap years), second 60 read as 59; 'T' may be
  * 't' or ' '. *out: seconds since the epoch. */
 int params_rfc3339(const char *s, double *out);
+/* A calendar date YYYY-MM-DD, year 1900 or later, a real day (no 2024-02-31): the date part of
+ * params_rfc3339. *days (may be NULL): days since 1970-01-01. */
+int params_date(const char *s, long long *days);
 /* A decimal integer min..max: digits only (no sign, blanks, or overflow). */
 int params_int(const char *s, long long min, long long max, long long *out);
 /* A positive 64-bit id (1..9223372036854775807). */

@@ -43,11 +43,6 @@ extern const size_t nroutes;
 extern const route_param route_params[];
 extern const size_t nroute_params;
 
-/* Matches path against pattern, filling captures (pointing into scratch, which must hold
- * strlen(path)+1 bytes). Returns the number of captures, or -1 when it does not match. */
-int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
-                int maxcaps);
-
 /* 0 for the routes that touch neither the database nor the GEOS/PROJ state (they run without a
  * worker slot, so they answer even when every slot is lent out), 1 for the others. */
 int route_needs_worker(const route *rt);

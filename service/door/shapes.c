@@ -10,7 +10,6 @@
 #include "gis/coords.h"
 #include "service/door/http.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
 
 /* ---- formats ---- */
 

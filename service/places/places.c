@@ -12,6 +12,7 @@
 #include "gis/index.h"
 #include "service/cmd/commands.h"
 #include "service/core/db.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/places/gisload.h"
@@ -162,7 +163,8 @@ int h_places_reverse(http_req *r) {
             json_array_append_new(divisions,
                                   division_json(loc.tiers[t], gis_level_name((gis_level)t)));
     for (int z = 0; z < loc.nzones; z++)
-        json_array_append_new(zones, division_json(loc.zones[z], "zone"));
+        json_array_append_new(
+            zones, division_json(loc.zones[z], vocab_code(&VOCAB_DIVISION_KIND, DK_ZONE)));
     json_t *station = json_null();
     if (loc.station) {
         station = station_json(loc.station);

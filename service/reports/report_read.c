@@ -1,6 +1,8 @@
 /* report_read.c - reading one report: GET /api/v1/reports/{id} (with possible_duplicates now) and
  * its timeline (GET /api/v1/reports/{id}/timeline, paged like every list). Runs on the calling
  * worker thread; a report the user may not see is answered as missing (404). */
+#include "service/reports/report_read.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,7 @@
 #include "service/core/db.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
 
 enum { TIMELINE_DEFAULT = 50, TIMELINE_MAX = 500 };
 

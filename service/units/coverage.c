@@ -10,6 +10,8 @@
  * instance, or a unit moved on another: its event) only for a sixth of that (10 s by default), so
  * a room of dispatchers refreshing recomputes at most once per 10 s while patrols move.
  * Threads: one GEOS context per request (GEOS_init_r); PROJ through the worker's own context. */
+#include "service/units/coverage.h"
+
 #include <geos_c.h>
 #include <math.h>
 #include <pthread.h>
@@ -26,8 +28,6 @@
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
-#include "service/units/units.h"
 
 enum { CACHE_SLOTS = 32, TRACK_GAP_S = 600, TRACK_GAP_M = 2000 };
 #define BUFFER_M 100.0
@@ -281,8 +281,11 @@ static char *compute(http_req *r, const char *like, double since, const char *si
     if (!(cq = db_exec_read(
               w,
               "SELECT code, name, ST_AsBinary(geom), ST_X(ST_Centroid(geom)) FROM divisions"
-              " WHERE level = 'community' AND kind = 'admin' AND code LIKE $1 AND geom IS NOT NULL"
-              " ORDER BY code",
+              " WHERE level = " VOCAB_SQL_TERM(
+                  "DivisionLevel",
+                  LEVEL_COMMUNITY) " AND kind = " VOCAB_SQL_TERM("DivisionKind",
+                                                                 DK_ADMIN) " AND code LIKE $1 AND geom IS NOT NULL"
+                                                                           " ORDER BY code",
               1, pc)))
         goto dberr;
     char st[32];
@@ -292,8 +295,10 @@ static char *compute(http_req *r, const char *like, double since, const char *si
               w,
               "SELECT unit_id, extract(epoch FROM at)::float8, ST_X(geom), ST_Y(geom) FROM unit_positions"
               " WHERE at >= to_timestamp($1::float8) AND NOT flagged AND geom && (SELECT"
-              " ST_Expand(ST_Extent(geom), 0.01) FROM divisions WHERE level = 'community'"
-              " AND kind = 'admin' AND code LIKE $2) ORDER BY unit_id, at",
+              " ST_Expand(ST_Extent(geom), 0.01) FROM divisions WHERE level = " VOCAB_SQL_TERM(
+                  "DivisionLevel",
+                  LEVEL_COMMUNITY) " AND kind = " VOCAB_SQL_TERM("DivisionKind",
+                                                                 DK_ADMIN) " AND code LIKE $2) ORDER BY unit_id, at",
               2, pf)))
         goto dberr;
     nc = PQntuples(cq);

@@ -19,12 +19,15 @@
 #include "gis/transform.h"
 #include "service/core/buf.h"
 #include "service/core/db.h"
+#include "service/core/events_append.h"
 #include "service/core/server.h"
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/door/shapes.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
+#include "service/reports/report_read.h"
+#include "service/units/coverage.h"
 
 enum { MAX_CANDIDATES = 50, FUTURE_SLACK_S = 300 };
 
@@ -86,7 +89,7 @@ static void unit_vector(double lon, double lat, double *x, double *y, double *z)
     *x = cos(lat * k) * cos(lon * k), *y = cos(lat * k) * sin(lon * k), *z = sin(lat * k);
 }
 
-/* Applies a unit payload object (UNIT_PAYLOAD) as of event ev_id. */
+/* Applies a unit payload object (EVENTS_UNIT_PAYLOAD) as of event ev_id. */
 static void mem_apply_json(long long ev_id, json_t *p) {
     long long id = json_integer_value(json_object_get(p, "id"));
     if (id <= 0) return;
@@ -129,7 +132,7 @@ static void mem_apply_rows(PGresult *res, int c) {
 
 int units_mem_load(worker *w, long long as_of, char *err, size_t errlen) {
     PGresult *res =
-        db_exec(w, "SELECT " UNIT_PAYLOAD("u", "'load'") "::text FROM units u", 0, NULL);
+        db_exec(w, "SELECT " EVENTS_UNIT_PAYLOAD("u", "'load'") "::text FROM units u", 0, NULL);
     if (!res) {
         snprintf(err, errlen, "units: %s", w->err);
         return -1;
@@ -177,8 +180,11 @@ static json_t *location_json(double lon, double lat, gis_crs crs) {
     " round(extract(epoch FROM now() - u.position_at)::numeric, 1)::float8, u.speed_mps, u.heading,"   \
     " to_json(u.updated_at)#>>'{}',"                                                                   \
     " (SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username) ORDER BY m.id)," \
-    " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = 'patrol'),"                               \
-    " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id AND r.status IN ('dispatched', 'on_scene'))"
+    " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = " VOCAB_SQL_TERM(                         \
+        "Role", RO_PATROL) "),"                                                                        \
+                           " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id"                  \
+                           " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus",                          \
+                                                              VOCAB_HOLDS_UNIT) "))"
 #define UNIT_FROM " FROM units u LEFT JOIN stations s ON s.id = u.station_id"
 
 static json_t *unit_row_json(PGresult *res, int i, gis_crs crs) {
@@ -253,25 +259,22 @@ int h_units_list(http_req *r) {
         return http_error(r, 400, "invalid_field", "division",
                           "division must be a 4-12 digit code");
     if (dn >= 0) {
-        char dp[13];
-        vocab_code_prefix(code, dp);
-        if (strncmp(dp, prefix, strlen(prefix)) != 0) /* outside: nothing there, as if empty */
-            snprintf(prefix, sizeof prefix, "x");
-        else
-            snprintf(prefix, sizeof prefix, "%s", dp);
+        if (!vocab_code_within(code, prefix)) /* outside: nothing there, as if empty */
+            return http_json(r, 200, json_pack("{s:[],s:n}", "items", "next"));
+        vocab_code_prefix(code, prefix);
     }
     if (*status && vocab_find(&VOCAB_UNIT_STATUS, status) < 0)
         return shape_vocab_error(r, "invalid_field", "status", &VOCAB_UNIT_STATUS, 0);
-    char afters[24], lims[16], like[16];
+    char afters[24], lims[16];
     snprintf(afters, sizeof afters, "%lld", after);
     snprintf(lims, sizeof lims, "%d", limit + 1);
-    snprintf(like, sizeof like, "%s%%", prefix);
-    const char *p[] = {like, *status ? status : NULL, afters, lims};
-    PGresult *q = db_exec(r->w,
-                          "SELECT " UNIT_COLUMNS UNIT_FROM
-                          " WHERE u.division_code LIKE $1 AND ($2::text IS NULL OR u.status = $2)"
-                          " AND u.id > $3::bigint ORDER BY u.id LIMIT $4::int",
-                          4, p);
+    const char *p[] = {prefix, *status ? status : NULL, afters, lims};
+    PGresult *q =
+        db_exec(r->w,
+                "SELECT " UNIT_COLUMNS UNIT_FROM " WHERE " VOCAB_CODE_WITHIN_SQL(
+                    "u.division_code", "$1") " AND ($2::text IS NULL OR u.status = $2)"
+                                             " AND u.id > $3::bigint ORDER BY u.id LIMIT $4::int",
+                4, p);
     if (!q) return http_db_error(r);
     json_t *items = json_array();
     int n = PQntuples(q);
@@ -321,10 +324,10 @@ int h_units_create(http_req *r) {
         r->w,
         "WITH u AS (INSERT INTO units (name, callsign, station_id, division_code)"
         " SELECT $1::text, $2::text, s.id, s.division_code FROM stations s WHERE s.id = $3::bigint"
-        " RETURNING *), e AS (INSERT INTO events (kind, entity_id, division_code, payload)"
-        " SELECT 'unit.created', u.id, u.division_code, " UNIT_PAYLOAD(
-            "u", "'created'") " FROM u RETURNING id, payload::text)"
-                              " SELECT u.id, e.id, e.payload FROM u, e",
+        " RETURNING *), e AS (" EVENTS_UNIT_INSERT(
+            EK_UNIT_CREATED, "u",
+            VOCAB_SQL_TERM("TimelineType", TL_CREATED)) " FROM u RETURNING id, payload::text)"
+                                                        " SELECT u.id, e.id, e.payload FROM u, e",
         3, p);
     if (!q) {
         if (db_failed_with(r->w, "23505"))
@@ -362,12 +365,13 @@ int h_units_status(http_req *r) {
         r->w,
         "WITH old AS (SELECT status FROM units WHERE id = $1::bigint FOR UPDATE),"
         " u AS (UPDATE units SET status = $2::text, updated_at = now() WHERE id = $1::bigint"
-        " AND status NOT IN ('dispatched', 'on_scene') RETURNING *),"
-        " e AS (INSERT INTO events (kind, entity_id, division_code, payload)"
-        " SELECT 'unit.updated', u.id, u.division_code, " UNIT_PAYLOAD(
-            "u",
-            "'status'") " FROM u RETURNING id, payload::text)"
-                        " SELECT (SELECT status FROM old), e.id, e.payload FROM (SELECT 1) x LEFT JOIN e ON true",
+        " AND status NOT IN (" VOCAB_SQL_ANY(
+            "UnitStatus",
+            VOCAB_HOLDS_UNIT) ") RETURNING *),"
+                              " e AS (" EVENTS_UNIT_INSERT(
+                                  EK_UNIT_UPDATED, "u",
+                                  "'status'") " FROM u RETURNING id, payload::text)"
+                                              " SELECT (SELECT status FROM old), e.id, e.payload FROM (SELECT 1) x LEFT JOIN e ON true",
         2, p);
     if (!q) return http_db_error(r);
     if (PQgetisnull(q, 0, 1)) {
@@ -462,9 +466,8 @@ static const char positions_sql[] =
     " position_at = to_timestamp($9::float8), speed_mps = $12::real, heading = $13::real, updated_at = now()"
     " WHERE id = $1::bigint AND $9::float8 IS NOT NULL"
     " AND (position_at IS NULL OR position_at < to_timestamp($9::float8)) RETURNING *),"
-    " e AS (INSERT INTO events (kind, entity_id, division_code, payload)"
-    " SELECT 'unit.position', u.id, u.division_code, " UNIT_PAYLOAD(
-        "u",
+    " e AS (" EVENTS_UNIT_INSERT(
+        EK_UNIT_POSITION, "u",
         "'position'") " FROM u RETURNING id, payload::text)"
                       " SELECT (SELECT count(*) FROM ins), e.id, e.payload FROM (SELECT 1) o LEFT JOIN e ON true";
 
@@ -499,9 +502,10 @@ static int positions_unit(http_req *r, long long id, umem *u) {
         char ids0[24];
         snprintf(ids0, sizeof ids0, "%lld", id);
         const char *p0[] = {ids0};
-        PGresult *q = db_exec(
-            r->w, "SELECT " UNIT_PAYLOAD("u", "'load'") "::text FROM units u WHERE id = $1::bigint",
-            1, p0);
+        PGresult *q = db_exec(r->w,
+                              "SELECT " EVENTS_UNIT_PAYLOAD(
+                                  "u", "'load'") "::text FROM units u WHERE id = $1::bigint",
+                              1, p0);
         if (!q) return http_db_error(r);
         if (PQntuples(q) == 1) units_mem_apply(0, PQgetvalue(q, 0, 0));
         PQclear(q);
@@ -669,10 +673,10 @@ static int cand_cmp(const void *a, const void *b) {
 }
 
 /* 1 when a unit of the memory table is a candidate: available, placed, in the caller's division
- * (prefix: the caller's significant code prefix; "" division = outside: city-wide users only). */
-static int eligible(const umem *u, const char *prefix, size_t plen) {
-    if (!u->has_pos || strcmp(u->status, "available") != 0) return 0;
-    return *u->division ? strncmp(u->division, prefix, plen) == 0 : plen <= 4;
+ * (prefix: the caller's significant code prefix; the scope rule, vocab_code_within). */
+static int eligible(const umem *u, const char *prefix) {
+    return u->has_pos && strcmp(u->status, vocab_code(&VOCAB_UNIT_STATUS, US_AVAILABLE)) == 0 &&
+           vocab_code_within(u->division, prefix);
 }
 
 /* GET /api/v1/reports/{id}/candidates?limit=5&crs= : available units in the user's scope nearest
@@ -698,14 +702,13 @@ int h_reports_candidates(http_req *r) {
     int ntop = 0;
     char prefix[13];
     vocab_code_prefix(r->user.division_code, prefix);
-    size_t plen = strlen(prefix);
     unit_vector(lon, lat, &px, &py, &pz);
     cand *short_list = NULL;
     size_t nshort = 0, cap = 0;
     pthread_rwlock_rdlock(&mem_mu);
     for (size_t i = 0; i < mem_n; i++) { /* pass 1: the k largest dot products */
         const umem *u = &mem_v[i];
-        if (!eligible(u, prefix, plen)) continue;
+        if (!eligible(u, prefix)) continue;
         double dot = px * u->ux + py * u->uy + pz * u->uz;
         if (ntop == k && dot <= top[ntop - 1]) continue;
         int j = ntop < k ? ntop++ : ntop - 1;
@@ -718,7 +721,7 @@ int h_reports_candidates(http_req *r) {
     double min_dot = cos(lim_angle < M_PI ? lim_angle : M_PI);
     for (size_t i = 0; i < mem_n && ntop; i++) { /* pass 2: all that could rank in the top k */
         const umem *u = &mem_v[i];
-        if (!eligible(u, prefix, plen) || px * u->ux + py * u->uy + pz * u->uz < min_dot) continue;
+        if (!eligible(u, prefix) || px * u->ux + py * u->uy + pz * u->uz < min_dot) continue;
         if (nshort == cap) {
             cap = cap ? cap * 2 : 16;
             cand *nv = realloc(short_list, cap * sizeof *nv);

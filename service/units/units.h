@@ -11,27 +11,15 @@
 
 #include "service/core/app.h"
 
-/* The live-event payload of a units row aliased X, event name EV (SQL expressions). Every unit.*
- * event carries the whole unit state, so applying events in id order rebuilds the table. */
-#define UNIT_PAYLOAD(X, EV)                                                                        \
-    "json_build_object('id', " X ".id, 'name', " X ".name, 'callsign', " X ".callsign,"            \
-    " 'station_id', " X ".station_id, 'division_code', " X ".division_code, 'status', " X          \
-    ".status, 'lon', ST_X(" X ".position), 'lat', ST_Y(" X ".position), 'position_at', " X         \
-    ".position_at, 'position_epoch', extract(epoch FROM " X ".position_at)::float8, 'event', " EV  \
-    ")"
-
 /* Loads every unit into the in-memory table (replacing it) from pg, as of event id `as_of` (events
  * with a higher id are applied afterwards). Returns 0 or -1 with err. */
 int units_mem_load(worker *w, long long as_of, char *err, size_t errlen);
 
-/* Applies one unit.* event (its id and payload JSON text) to the in-memory table; older than what
+/* Applies one unit event (its id and payload JSON text, EVENTS_UNIT_PAYLOAD) to the in-memory table; older than what
  * the table holds for that unit is ignored. */
 void units_mem_apply(long long ev_id, const char *payload);
 
-/* Tells the coverage cache (coverage.c) that positions arrived: its answers get recomputed. */
-void units_positions_changed(void);
-
-/* Background thread (server.c background[]): makes the coming days' position partitions and drops
+/* Background thread (services.c background[]): makes the coming days' position partitions and drops
  * the days older than position_retention_days, at start and then hourly. arg is the app. */
 void *units_maintenance_thread(void *arg);
 

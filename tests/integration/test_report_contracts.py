@@ -41,6 +41,38 @@ class ReportContractsTest(unittest.TestCase):
         q = urllib.parse.urlencode(params)
         return self.srv.request("GET", path + ("?" + q if q else ""), token=self.tok[user])
 
+    # ---- one column list: REPORT_FIELDS ----
+    def test_every_report_field_is_in_the_schema_the_reply_and_the_csv(self):
+        """The published Report schema is made from REPORT_FIELDS: every property (but the reads'
+        possible_duplicates) is required, is in a reply, and names its CSV columns (x-csv), which are
+        all in the export's header, which has no other column."""
+        schema = self.srv.openapi()["components"]["schemas"]["Report"]
+        props = schema["properties"]
+        fields = {k: v["x-csv"] for k, v in props.items() if "x-csv" in v}
+        self.assertEqual(set(props) - set(fields), {"possible_duplicates"})
+        self.assertEqual(sorted(schema["required"]), sorted(fields))
+        self.assertGreaterEqual(len(fields), 20)
+        reply = self.get("/api/v1/reports/%d" % self.a["id"]).json()
+        for key in fields:
+            self.assertIn(key, reply)
+        self.assertEqual(set(reply) - set(props), set())  # nothing sent that the schema leaves out
+        r = self.get("/api/v1/reports.csv", within="320706", limit=50)
+        self.assertEqual(r.status, 200)
+        rows = list(csv.reader(io.StringIO(r.body.decode("utf-8-sig"))))
+        header = rows[0]
+        self.assertEqual(len(header), len(set(header)))
+        for key, columns in fields.items():
+            self.assertTrue(columns, key)
+            for c in columns:
+                self.assertIn(c, header, key)
+        self.assertEqual(set(header), {c for cs in fields.values() for c in cs})
+        row = dict(zip(header, [x for x in rows[1:] if x[header.index("id")] == str(self.a["id"])][0]))
+        self.assertEqual((row["status"], row["category"], row["client_id"]),
+                         (reply["status"], reply["category"], reply["client_id"]))
+        self.assertEqual(row["zones"], ";".join(z["code"] for z in reply["zones"]))
+        for d in reply["divisions"]:
+            self.assertEqual((row[d["level"] + "_code"], row[d["level"]]), (d["code"], d["name"]))
+
     # ---- timeline paging ----
     def test_timeline_limit_and_next(self):
         rid = self.create(report_body(HAIZHOU, "other", "timeline"))["id"]

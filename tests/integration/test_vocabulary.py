@@ -23,11 +23,18 @@ CHECKED = {
     ("stations", "tier"): "Tier",
     ("units", "status"): "UnitStatus",
     ("divisions", "level"): "DivisionLevel",
+    ("divisions", "kind"): "DivisionKind",
     ("users", "role"): "Role",
+    ("division_changes", "change"): "DivisionChange",
 }
 
 # CHECK lists on those tables that no client sends or filters by (stored by the service itself)
-NOT_VOCABULARY = {("divisions", "kind"), ("reports", "source")}
+NOT_VOCABULARY = {("reports", "source")}
+
+# The partial indexes whose predicate lists report statuses -> the ReportStatus flag they hold
+# (vocab.c: the SQL that reads them names the same flag, so the literal it is prepared with is
+# the predicate's list and the planner may use the index)
+PARTIAL = {"reports_open_geom_idx": "open", "reports_due_idx": "initial"}
 
 
 def check_lists(db):
@@ -77,6 +84,50 @@ class VocabularyTest(unittest.TestCase):
             if table in covered and (table, column) not in NOT_VOCABULARY:
                 self.assertIn((table, column), CHECKED, "%s.%s has a CHECK list the test does not compare"
                               % (table, column))
+
+    def test_partial_index_predicates_are_the_flagged_statuses(self):
+        flags = self.schemas["ReportStatus"]["x-flags"]
+        rows = self.db.sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'reports'"
+                           " AND indexdef LIKE %s", "%WHERE%status%")
+        self.assertEqual({r["indexname"] for r in rows}, set(PARTIAL), "a new partial index on status"
+                         " needs its row in PARTIAL (and the flag in vocab.c)")
+        for row in rows:
+            with self.subTest(index=row["indexname"]):
+                pred = row["indexdef"].split(" WHERE ", 1)[1]
+                listed = re.findall(r"'([^']*)'::text", pred)
+                self.assertEqual(sorted(listed), sorted(flags[PARTIAL[row["indexname"]]]))
+                self.assertLess(set(listed), set(self.enum("ReportStatus")))
+
+    def explain(self, query):
+        return harness.psql(self.db.name, "BEGIN; SET LOCAL enable_seqscan = off;"
+                            " SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;"
+                            " EXPLAIN (FORMAT JSON) " + query + "; COMMIT").stdout
+
+    def test_the_open_list_lets_the_planner_use_the_partial_index(self):
+        """The literal list the server prepares its statements with (the published open statuses)
+        is one the planner proves the partial index from; a parameter would not be."""
+        opened = ", ".join(harness.lit(c) for c in self.schemas["ReportStatus"]["x-flags"]["open"])
+        plan = self.explain("SELECT id FROM reports r WHERE r.status IN (%s)"
+                            " ORDER BY r.geom <-> ST_SetSRID(ST_MakePoint(119.2, 34.6), 4326) LIMIT 5"
+                            % opened)
+        self.assertIn("reports_open_geom_idx", plan)
+        initial = harness.lit(self.schemas["ReportStatus"]["x-flags"]["initial"][0])
+        plan = self.explain("SELECT id FROM reports r WHERE r.status IN (%s) ORDER BY r.ack_deadline"
+                            " LIMIT 5" % initial)
+        self.assertIn("reports_due_idx", plan)
+
+    def test_event_kinds_and_their_shapes(self):
+        kinds = self.enum("EventKind")
+        self.assertEqual(set(self.schemas["EventKind"]["x-flags"]["report"]) |
+                         set(self.schemas["EventKind"]["x-flags"]["unit"]), set(kinds))
+        branches = self.schemas["Event"]["oneOf"]
+        self.assertEqual([b["properties"]["kind"]["const"] for b in branches], kinds)
+        for b in branches:
+            k = b["properties"]["kind"]["const"]
+            want = "UnitEventPayload" if k in self.schemas["EventKind"]["x-flags"]["unit"] else "ReportEventPayload"
+            self.assertEqual(b["properties"]["payload"]["$ref"], "#/components/schemas/" + want)
+        kinds_sent = {r["kind"] for r in self.db.sql("SELECT DISTINCT kind FROM events")}
+        self.assertLessEqual(kinds_sent, set(kinds))
 
     def test_settable_unit_statuses_are_unit_statuses(self):
         settable = self.enum("UnitSettableStatus")
