@@ -69,6 +69,7 @@ void events_append_schemas(json_t *schemas) {
     json_t *branches = json_array();
     for (size_t i = 0; i < VOCAB_EVENT_KIND.n; i++) {
         const vocab_term *k = &VOCAB_EVENT_KIND.terms[i];
+        if (k->flags & VOCAB_INTERNAL) continue; /* never sent */
         const char *payload = k->flags & VOCAB_EV_UNIT ? "#/components/schemas/UnitEventPayload"
                               : k->flags & VOCAB_EV_REPORT
                                   ? "#/components/schemas/ReportEventPayload"

@@ -15,6 +15,7 @@
 #include "service/core/db.h"
 #include "service/core/events.h"
 #include "service/core/events_append.h"
+#include "service/core/vocab.h"
 #include "service/door/http.h"
 #include "service/door/schemas.h"
 #include "service/open311/open311.h"
@@ -41,6 +42,7 @@ static int started;
 const schemas_generator schemas_generated[] = {
     report_json_schemas,   /* Report, from REPORT_FIELDS */
     events_append_schemas, /* Event, ReportEventPayload, UnitEventPayload */
+    vocab_add_schemas,     /* Category, ReportStatus, ..., Vocabulary (the vocabulary tables) */
 };
 const size_t schemas_ngenerated = sizeof schemas_generated / sizeof schemas_generated[0];
 

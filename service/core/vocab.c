@@ -107,7 +107,7 @@ VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL,
                             .description = "a unit's status changed"),
       [EK_UNIT_POSITION] = T("unit.position", "单位位置", .flags = VOCAB_EV_UNIT,
                              .description = "a unit moved"),
-      [EK_SESSION_REVOKED] = T("session.revoked", "登录已撤销",
+      [EK_SESSION_REVOKED] = T("session.revoked", "登录已撤销", .flags = VOCAB_INTERNAL,
                                .description = "a session was revoked: its streams end (internal)"));
 
 VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男", .label_en = "Male"),
@@ -268,7 +268,8 @@ int vocab_parse_list(const vocab *v, const char *in, char *out, size_t outlen) {
 json_t *vocab_enum_json(const vocab *v) {
     json_t *e = json_array();
     for (size_t i = 0; i < v->n; i++)
-        json_array_append_new(e, json_string(v->terms[i].code));
+        if (!(v->terms[i].flags & VOCAB_INTERNAL))
+            json_array_append_new(e, json_string(v->terms[i].code));
     return json_pack("{s:s,s:o}", "type", "string", "enum", e);
 }
 
@@ -471,9 +472,11 @@ json_t *vocab_lists_json(void) {
     for (size_t i = 0; out && i < sizeof all / sizeof all[0]; i++) {
         if (!all[i]->list) continue;
         json_t *list = json_array();
+        size_t served = 0;
         for (size_t k = 0; k < all[i]->n; k++)
-            json_array_append_new(list, term_json(all[i], k));
-        if (!list || json_array_size(list) != all[i]->n) {
+            if (!(all[i]->terms[k].flags & VOCAB_INTERNAL) && ++served)
+                json_array_append_new(list, term_json(all[i], k));
+        if (!list || json_array_size(list) != served) {
             json_decref(list);
             json_decref(out);
             return NULL;

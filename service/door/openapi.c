@@ -227,7 +227,6 @@ static json_t *operation(const route *rt, json_t *schemas) {
 
 int h_openapi(http_req *r) {
     json_t *paths = json_object(), *schemas = schemas_components();
-    if (schemas) vocab_add_schemas(schemas);
     for (size_t i = 0; schemas && i < nroutes; i++) {
         json_t *item = json_object_get(paths, routes[i].pattern);
         if (!item) json_object_set_new(paths, routes[i].pattern, item = json_object());

@@ -354,11 +354,17 @@ class VocabularyReply(harness.FreshDbCase):
     def test_event_kinds_written_in_the_code_are_served(self):
         """Every kind the C code names where it inserts an event is in the list (the exercise above
         shows each listed kind is written)."""
+        # the code names kinds by position (EK_* of vocab.h, the row of VOCAB_EVENT_KIND)
+        src = source("service/*/*.[ch]")
+        position = {m.group(1): int(m.group(2)) for m in
+                    re.finditer(r"#define (EK_[A-Z_]+) ([0-9]+)", src["service/core/vocab.h"])}
+        table = re.search(r"VOCAB\(VOCAB_EVENT_KIND,.*?\);", src["service/core/vocab.c"], re.S).group(0)
+        code = {m.group(1): m.group(2) for m in re.finditer(r"\[(EK_[A-Z_]+)\] = T\(\"([a-z._]+)\"", table)}
+        self.assertEqual(set(code), set(position))
         named = set()
-        for text in source().values():
-            named.update(re.findall(r"INSERT INTO events \(kind.{0,300}?SELECT\s+'([a-z]+\.[a-z_]+)'", text, re.S))
-            named.update(re.findall(r"EVENTS_REPORT_INSERT\(\s*\"'([a-z]+\.[a-z_]+)'\"", text))
-            named.update(re.findall(r"\bevents_append_report\(\s*\w+,\s*\"([a-z]+\.[a-z_]+)\"", text))
+        for text in src.values():
+            for ek in re.findall(r"(?:EVENTS_REPORT_INSERT|EVENTS_UNIT_INSERT|events_append_report)\(\s*(?:\w+,\s*)?(EK_[A-Z_]+)", text):
+                named.add(code[ek])
         self.assertTrue(named)
         self.assertLessEqual(named, set(self.codes("event_kinds")))
 
