@@ -79,7 +79,8 @@ static const opt opts[] = {
     {"connect_timeout_s", I(connect_timeout_s), "5",
      "database connect time limit in seconds; 0 means none"},
     {"request_timeout_ms", I(request_timeout_ms), "10000",
-     "a request's headers must arrive within this many milliseconds"},
+     "longest wait for a client's next bytes (each read and write); also the header deadline "
+     "of a first request when first_request_timeout_ms is 0"},
     {"keep_alive_timeout_ms", I(keep_alive_timeout_ms), "5000",
      "idle keep-alive connections are closed after this many milliseconds"},
     {"cors_origins", S(cors_origins), "",
@@ -108,6 +109,20 @@ static const opt opts[] = {
      "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
     {"coverage_cache_s", I(coverage_cache_s), "60",
      "patrol coverage answers are reused this long unless new positions arrive"},
+    {"first_request_timeout_ms", I(first_request_timeout_ms), "3000",
+     "a new connection's first request (its headers) must arrive within this many milliseconds "
+     "(0: request_timeout_ms alone)"},
+    {"body_timeout_ms", I(body_timeout_ms), "5000",
+     "a whole request body must arrive within this many milliseconds plus its length at "
+     "body_min_rate (one deadline for the body, not per read)"},
+    {"body_min_rate", I(body_min_rate), "16384",
+     "bytes a second a long body is given on top of body_timeout_ms (0: no extra time)"},
+    {"keep_alive_free_pct", I(keep_alive_free_pct), "25",
+     "while fewer than this percentage of the worker threads are free, replies close their "
+     "connection (no keep-alive) so waiting clients get a thread"},
+    {"malloc_arenas", I(malloc_arenas), "0",
+     "malloc arenas the threads share (M_ARENA_MAX; each keeps the memory freed in it); "
+     "0: one per core (glibc's own default is 8 per core)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -1,15 +1,19 @@
-/* server.c - serve: the pool of worker slots, CivetWeb, background threads, signals, clean shutdown.
+/* server.c - serve: the pool of worker slots, CivetWeb, background threads, signals, clean shutdown,
+ * connection deadlines, keep-alive shedding and the allocator's arenas.
  * CivetWeb threads are many and cheap (one per open connection); the slots that hold a database
  * connection, a GEOS locator and a PROJ context are few (db_pool) and borrowed per request. */
 #include "service/core/server.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
@@ -120,6 +124,111 @@ void pool_stats(app *a, int *in_use, int *size, unsigned long long *refused) {
     *refused = atomic_load(&p->refused);
 }
 
+/* ---- deadlines: one timer per worker thread ----
+ * CivetWeb times each wait for a client's bytes (request_timeout_ms), never a whole request: a
+ * client sending a byte every few seconds keeps a worker thread as long as it likes. So each
+ * worker thread has a timer of its own; armed, it sends the thread DEADLINE_SIGNAL when due and
+ * every 100 ms after, until cleared. The handler does nothing: the signal makes the poll() CivetWeb
+ * waits in fail with EINTR, which CivetWeb takes for a failed read, so the read in progress (a
+ * first request's headers, a body in mg_read) gives up. Writes retry on EINTR. The signal is
+ * blocked in every other thread; a signal due before server_deadline_clear returns is delivered
+ * by then (it is unblocked here), so none arrives later. */
+#define DEADLINE_SIGNAL SIGUSR1
+static _Thread_local timer_t deadline_timer;
+static _Thread_local int deadline_made, deadline_armed;
+
+static void on_deadline(int sig) {
+    (void)sig;
+}
+
+int server_deadline_arm(long ms) {
+    struct itimerspec due = {.it_interval = {0, 100000000L},
+                             .it_value = {ms / 1000, (ms % 1000) * 1000000L}};
+    if (!deadline_made || ms <= 0 || timer_settime(deadline_timer, 0, &due, NULL) != 0) return -1;
+    deadline_armed = 1;
+    return 0;
+}
+
+void server_deadline_clear(void) {
+    struct itimerspec off;
+    if (!deadline_armed) return;
+    memset(&off, 0, sizeof off);
+    timer_settime(deadline_timer, 0, &off, NULL);
+    deadline_armed = 0;
+}
+
+/* CivetWeb's init_thread: a worker thread (type 1) gets its deadline timer and the signal. */
+static void *thread_begin(const struct mg_context *ctx, int type) {
+    (void)ctx;
+    if (type != 1) return NULL;
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_signo = DEADLINE_SIGNAL;
+    ev._sigev_un._tid = (pid_t)syscall(SYS_gettid); /* sigev_notify_thread_id */
+    deadline_made = timer_create(CLOCK_MONOTONIC, &ev, &deadline_timer) == 0;
+    if (!deadline_made) perror("patrold: timer_create (no connection deadlines on this thread)");
+    sigset_t sig;
+    sigemptyset(&sig);
+    sigaddset(&sig, DEADLINE_SIGNAL);
+    pthread_sigmask(SIG_UNBLOCK, &sig, NULL);
+    return NULL;
+}
+
+static void thread_end(const struct mg_context *ctx, int type, void *user) {
+    (void)ctx, (void)user;
+    if (type == 1 && deadline_made) timer_delete(deadline_timer), deadline_made = 0;
+}
+
+/* ---- connections held by worker threads, and keep-alive shedding ---- */
+static atomic_int conns_open;          /* connections a worker thread holds now */
+static _Thread_local int conn_counted; /* this thread counted the connection it holds */
+
+/* CivetWeb's init_connection: a worker thread took a new connection; its first request must
+ * arrive within first_request_timeout_ms. */
+static int conn_begin(const struct mg_connection *conn, void **data) {
+    const app *a = mg_get_user_data(mg_get_context(conn));
+    *data = NULL;
+    atomic_fetch_add(&conns_open, 1);
+    conn_counted = 1;
+    if (a->cfg.first_request_timeout_ms > 0) server_deadline_arm(a->cfg.first_request_timeout_ms);
+    return 0;
+}
+
+static void conn_end(const struct mg_connection *conn) {
+    (void)conn;
+    server_deadline_clear();
+    if (conn_counted) atomic_fetch_sub(&conns_open, 1), conn_counted = 0;
+}
+
+int server_threads_low(const app *a) {
+    int threads = a->cfg.threads > 0 ? a->cfg.threads : 1;
+    int free_threads = threads - atomic_load(&conns_open);
+    return free_threads * 100 < threads * a->cfg.keep_alive_free_pct;
+}
+
+/* ---- memory ----
+ * glibc keeps what is freed in the arena it came from (up to 8 per core), and a large request's
+ * many small allocations leave pages that only malloc_trim gives back. Arenas are limited by
+ * malloc_arenas before any thread starts; server_memory_settle trims once the pool is idle. */
+static atomic_llong last_trim_ms;
+
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void server_memory_settle(app *a) {
+    long long now = mono_ms(), last = atomic_load(&last_trim_ms);
+    int in_use, size;
+    unsigned long long refused;
+    if (now - last < 1000) return; /* at most once a second */
+    pool_stats(a, &in_use, &size, &refused);
+    if (in_use || !atomic_compare_exchange_strong(&last_trim_ms, &last, now)) return;
+    malloc_trim(0);
+}
+
 static int log_message(const struct mg_connection *conn, const char *msg) {
     (void)conn;
     fprintf(stderr, "civetweb: %s\n", msg);
@@ -178,23 +287,48 @@ static struct mg_context *civetweb_start(app *a, const char *headers) {
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_message;
+    cb.init_thread = thread_begin;
+    cb.exit_thread = thread_end;
+    cb.init_connection = conn_begin;
+    cb.connection_close = conn_end;
     return mg_start(&cb, a, options);
 }
 
+/* Blocks the stop signals (main collects them with sigwait) and the deadline signal in every
+ * thread to come; worker threads unblock the latter (thread_begin). */
+static void signals_setup(sigset_t *stop) {
+    sigset_t blocked;
+    struct sigaction sa;
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    blocked = *stop;
+    sigaddset(&blocked, DEADLINE_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+    /* Started in the background, a process may inherit SIGINT ignored; an ignored signal is
+     * discarded even while blocked, and sigwait would never see it. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_deadline; /* no SA_RESTART: the point is to interrupt */
+    sigemptyset(&sa.sa_mask);
+    sigaction(DEADLINE_SIGNAL, &sa, NULL);
+}
+
 int server_run(app *a) {
-    char headers[1024];
-    if (static_headers(&a->cfg, headers, sizeof headers) != 0) {
+    char *headers = a->security_headers;
+    if (static_headers(&a->cfg, headers, sizeof a->security_headers) != 0) {
         fprintf(stderr, "patrold: basemap_url must be an http:// or https:// URL without spaces,"
                         " quotes, commas or semicolons\n");
         return 1;
     }
-    /* Block the stop signals in every thread; main collects them with sigwait. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN); /* arenas: limited before any thread starts */
+    mallopt(M_ARENA_MAX, a->cfg.malloc_arenas > 0 ? a->cfg.malloc_arenas
+                         : cores > 0              ? (int)cores
+                                                  : 2);
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    signals_setup(&stop);
 
     if (services_open(a) != 0 || pool_create(a) != 0) {
         fprintf(stderr, "patrold: out of memory\n");
