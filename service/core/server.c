@@ -235,8 +235,8 @@ static int log_message(const struct mg_connection *conn, const char *msg) {
     return 1;
 }
 
-/* The headers CivetWeb adds to what it sends itself (the console's files among them): the security
- * headers, with the base map's origin allowed as an image source when one is set. Returns 0, or -1
+/* The security headers of every reply (app->security_headers; CivetWeb adds them to its own error
+ * replies), with the base map's origin allowed as an image source when one is set. Returns 0, or -1
  * when basemap_url is not an http(s) URL of plain characters. */
 static int static_headers(const config *c, char *out, size_t n) {
     const char *u = c->basemap_url, *img = "img-src 'self' data: blob:";
@@ -259,8 +259,8 @@ static struct mg_context *civetweb_start(app *a, const char *headers) {
     snprintf(ka_to, sizeof ka_to, "%d", a->cfg.keep_alive_timeout_ms);
     /* CivetWeb 1.15 option names (src/civetweb.c config_options). Its CORS answers are off (empty
      * access_control_*): http.c answers preflights and real replies from cors_origins alike.
-     * additional_header puts the security headers on what CivetWeb itself sends (static files,
-     * 304s, its own errors); http.c adds them to every reply it writes. */
+     * additional_header puts the security headers on what CivetWeb itself sends (its own errors);
+     * http.c adds them to every reply it writes, static files included. */
     const char *options[] = {"listening_ports",
                              a->cfg.listen,
                              "num_threads",
