@@ -113,10 +113,11 @@ static const opt opts[] = {
      "a new connection's first request (its headers) must arrive within this many milliseconds "
      "(0: request_timeout_ms alone)"},
     {"body_timeout_ms", I(body_timeout_ms), "5000",
-     "a whole request body must arrive within this many milliseconds plus its length at "
-     "body_min_rate (one deadline for the body, not per read)"},
+     "a request body must arrive within this many milliseconds, plus a second for every "
+     "body_min_rate bytes received (one deadline for the body, not per read)"},
     {"body_min_rate", I(body_min_rate), "16384",
-     "bytes a second a long body is given on top of body_timeout_ms (0: no extra time)"},
+     "bytes a second a client must keep sending for its body to get more time than "
+     "body_timeout_ms (0: no more time)"},
     {"keep_alive_free_pct", I(keep_alive_free_pct), "25",
      "while fewer than this percentage of the worker threads are free, replies close their "
      "connection (no keep-alive) so waiting clients get a thread"},

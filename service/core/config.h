@@ -62,8 +62,8 @@ typedef struct config {
 
     /* connection deadlines and memory (server.c, http.c) */
     int first_request_timeout_ms; /* a new connection's first request headers, in all */
-    int body_timeout_ms;          /* a whole request body, in all, plus its length at... */
-    int body_min_rate;            /* ...this many bytes a second */
+    int body_timeout_ms;          /* a request body, in all, plus a second for every... */
+    int body_min_rate;            /* ...this many bytes received */
     int keep_alive_free_pct;      /* fewer free worker threads than this %: no keep-alive */
     int malloc_arenas;            /* M_ARENA_MAX; 0 = one per core */
 } config;

@@ -380,50 +380,95 @@ static void close_after(http_req *r) {
     mg_disable_connection_keep_alive(r->conn);
 }
 
-/* Reads the body, at most limit bytes, within one deadline for all of it: body_timeout_ms plus its
- * length (the limit when unknown) at body_min_rate bytes a second. Returns 0, or the status sent:
- * 413 over the limit, 408 past the deadline, 400 when the client stopped short of its length. */
-static int read_body(http_req *r, size_t limit) {
+/* The deadline of a request body: body_timeout_ms from the first read, plus one second for every
+ * body_min_rate bytes received. A client sending at least that fast is never cut, whatever the
+ * size; one trickling bytes is cut after about body_timeout_ms, whatever length it announced.
+ * The thread's timer (server_deadline_arm) interrupts a read in progress when it is due. */
+typedef struct {
+    double start, due;
+    size_t got;
+} body_clock;
+
+static void body_clock_start(http_req *r, body_clock *k) {
+    k->start = now_s(), k->got = 0;
+    k->due = k->start + r->app->cfg.body_timeout_ms / 1e3;
+    server_deadline_arm(r->app->cfg.body_timeout_ms);
+}
+
+/* mg_read of at most n bytes into buf within k's deadline. Returns what mg_read returned; *late is
+ * 1 when the deadline has passed. */
+static int body_read(http_req *r, body_clock *k, char *buf, size_t n, int *late) {
     const config *c = &r->app->cfg;
-    long long cl = r->ri->content_length;
-    if (cl > (long long)limit) {
-        close_after(r);
-        return http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes", limit);
+    if ((*late = now_s() >= k->due)) return 0;
+    int got = mg_read(r->conn, buf, n);
+    if (got > 0 && c->body_min_rate > 0) {
+        k->got += (size_t)got;
+        double due = k->start + (c->body_timeout_ms + k->got * 1e3 / c->body_min_rate) / 1e3;
+        if (due > k->due + 0.05) /* earned more time: move the timer */
+            k->due = due, server_deadline_arm((long)((due - now_s()) * 1e3) + 1);
     }
-    size_t cap = cl >= 0 ? (size_t)cl + 1 : 65536, len = 0, want = cl >= 0 ? (size_t)cl : limit;
-    long ms = c->body_timeout_ms +
-              (c->body_min_rate > 0 ? (long)((double)want * 1e3 / c->body_min_rate) : 0);
-    double until = now_s() + (double)ms / 1e3;
+    *late = now_s() >= k->due;
+    return got;
+}
+
+enum { DRAIN_MAX = 16 << 20 };
+
+/* 413, then the rest of the body is read and dropped (up to DRAIN_MAX, within the deadline), so
+ * that the client, still sending, gets the answer rather than a reset; the connection closes. */
+static int too_large(http_req *r, size_t limit, body_clock *k) {
+    char sink[4096]; /* worker threads have 100 KiB of stack */
+    long long left = r->ri->content_length;
     int late = 0;
+    close_after(r);
+    http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes", limit);
+    for (size_t drained = 0; drained < DRAIN_MAX && (left < 0 || left <= DRAIN_MAX) && !late;) {
+        int n = body_read(r, k, sink, sizeof sink, &late);
+        if (n <= 0) break;
+        drained += (size_t)n;
+    }
+    server_deadline_clear();
+    return 413;
+}
+
+/* Reads the body, at most limit bytes, within its deadline (body_clock). Returns 0, or the status
+ * sent: 413 over the limit, 408 past the deadline, 400 when the client stopped short of its
+ * length; after an error the connection closes (the rest of the body is not read). */
+static int read_body(http_req *r, size_t limit) {
+    long long cl = r->ri->content_length;
+    size_t cap = cl >= 0 && cl <= (long long)limit ? (size_t)cl + 1 : 65536, len = 0;
+    body_clock k;
+    int late = 0;
+    body_clock_start(r, &k);
+    if (cl > (long long)limit) return too_large(r, limit, &k);
     char *buf = malloc(cap);
-    if (!buf) return http_error(r, 500, "internal", NULL, "out of memory");
-    server_deadline_arm(ms); /* the reads below return once it is due */
+    if (!buf) {
+        server_deadline_clear();
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    }
     for (;;) {
-        if ((late = now_s() >= until)) break;
         if (len + 1 >= cap) {
             if (cap > limit + 1) break;
             char *nb = realloc(buf, cap * 2);
             if (!nb) break;
             buf = nb, cap *= 2;
         }
-        int n = mg_read(r->conn, buf + len, cap - len - 1);
-        if (n <= 0) {
-            late = now_s() >= until;
-            break;
-        }
-        len += (size_t)n;
-        if (len > limit || (cl >= 0 && len >= (size_t)cl)) break;
+        int n = body_read(r, &k, buf + len, cap - len - 1, &late);
+        if (n > 0) len += (size_t)n;
+        if (n <= 0 || late || len > limit || (cl >= 0 && len >= (size_t)cl)) break;
+    }
+    if (len > limit) {
+        free(buf);
+        return too_large(r, limit, &k);
     }
     server_deadline_clear();
-    if (len > limit || late || (cl >= 0 && len < (size_t)cl)) {
+    if (cl >= 0 ? len < (size_t)cl : late) { /* a body that came whole in time is taken */
         free(buf);
         close_after(r); /* the rest of the body is not read: the connection cannot go on */
-        if (len > limit)
-            return http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes",
-                              limit);
         if (late)
             return http_error(r, 408, "body_timeout", NULL,
-                              "the request body did not arrive within %ld ms; send it again", ms);
+                              "the request body did not arrive in time (%d ms, and one more second "
+                              "for every %d bytes received); send it again",
+                              r->app->cfg.body_timeout_ms, r->app->cfg.body_min_rate);
         return http_error(r, 400, "body_incomplete", NULL,
                           "the request body ended after %zu of %lld bytes", len, cl);
     }
