@@ -372,14 +372,7 @@ class Supervisor(unittest.TestCase):
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self.addCleanup(kill)
-        deadline, status = time.time() + 120, None
-        while time.time() < deadline and status != 200:
-            self.assertIsNone(proc.poll(), log())
-            try:
-                status = srv.request("GET", "/readyz", timeout=2).status
-            except OSError:
-                time.sleep(0.2)
-        self.assertEqual(status, 200, log())
+        wait_run_sh_ready(self, proc, srv, log)
         return proc, srv, log
 
     def test_background_start_still_stops_on_sigint_and_sigterm(self):
@@ -432,14 +425,7 @@ class Supervisor(unittest.TestCase):
         logf = log.file
 
         try:
-            deadline, status = time.time() + 120, None
-            while time.time() < deadline and status != 200:
-                self.assertIsNone(proc.poll(), log())
-                try:
-                    status = srv.request("GET", "/readyz", timeout=2).status
-                except OSError:
-                    time.sleep(0.2)
-            self.assertEqual(status, 200, log())  # the port came from the file
+            wait_run_sh_ready(self, proc, srv, log)  # on the port from the file
             self.assertIn("settings from %s" % conf, log())
             self.assertIn("http://127.0.0.1:%d/" % port, log())
             os.killpg(proc.pid, signal.SIGINT)
@@ -459,6 +445,18 @@ class Supervisor(unittest.TestCase):
             logf.close()
             db.drop()
             shutil.rmtree(d, ignore_errors=True)
+
+
+def wait_run_sh_ready(test, proc, srv, log, timeout=120):
+    """Waits until patrold under run.sh answers /readyz 200; fails the test if run.sh exits first."""
+    deadline, status = time.time() + timeout, None
+    while time.time() < deadline and status != 200:
+        test.assertIsNone(proc.poll(), log())
+        try:
+            status = srv.request("GET", "/readyz", timeout=2).status
+        except OSError:
+            time.sleep(0.2)
+    test.assertEqual(status, 200, log())
 
 
 def start_run_sh(env, logpath, port, ignore=()):
