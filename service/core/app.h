@@ -20,6 +20,9 @@ typedef struct app {
     struct gaz_slot *gaz;     /* the published gazetteer (gis/gazetteer.h) */
     _Atomic int stopping;     /* set once on shutdown; background threads poll it */
     struct worker_pool *pool; /* the slots requests borrow (pool.c); NULL outside serve */
+    /* The security headers of every reply: HTTP_SECURITY_HEADERS with basemap_url's origin
+     * (server.c); "" outside serve, where the plain ones apply. */
+    char security_headers[1024];
 } app;
 
 /* One slot of the pool: a database connection and the heavy per-reader state (GEOS locator with

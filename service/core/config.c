@@ -79,7 +79,8 @@ static const opt opts[] = {
     {"connect_timeout_s", I(connect_timeout_s), "5",
      "database connect time limit in seconds; 0 means none"},
     {"request_timeout_ms", I(request_timeout_ms), "10000",
-     "a request's headers must arrive within this many milliseconds"},
+     "longest wait for a client's next bytes (each read and write); also the header deadline "
+     "of a first request when first_request_timeout_ms is 0"},
     {"keep_alive_timeout_ms", I(keep_alive_timeout_ms), "5000",
      "idle keep-alive connections are closed after this many milliseconds"},
     {"cors_origins", S(cors_origins), "",
@@ -113,6 +114,21 @@ static const opt opts[] = {
     {"timezone", S(timezone), "Asia/Shanghai",
      "IANA time zone of every timestamp in replies (RFC 3339 with its offset) and of every day, "
      "week and month the product counts"},
+    {"first_request_timeout_ms", I(first_request_timeout_ms), "3000",
+     "a new connection's first request (its headers) must arrive within this many milliseconds "
+     "(0: request_timeout_ms alone)"},
+    {"body_timeout_ms", I(body_timeout_ms), "5000",
+     "a request body must arrive within this many milliseconds, plus a second for every "
+     "body_min_rate bytes received (one deadline for the body, not per read)"},
+    {"body_min_rate", I(body_min_rate), "16384",
+     "bytes a second a client must keep sending for its body to get more time than "
+     "body_timeout_ms (0: no more time)"},
+    {"keep_alive_free_pct", I(keep_alive_free_pct), "25",
+     "while fewer than this percentage of the worker threads are free, replies close their "
+     "connection (no keep-alive) so waiting clients get a thread"},
+    {"malloc_arenas", I(malloc_arenas), "0",
+     "malloc arenas the threads share (M_ARENA_MAX; each keeps the memory freed in it); "
+     "0: one per core (glibc's own default is 8 per core)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -27,9 +27,9 @@ typedef struct config {
     int json_max_depth;  /* JSON bodies nested deeper than this are a 400, checked before parsing */
     int db_pool;         /* worker slots (PGconn, GEOS locator, PROJ) handlers borrow */
     int db_pool_wait_ms; /* longest wait for a free slot before 503 busy */
-    int statement_timeout_ms; /* per statement on pooled connections; 0 = none */
-    int connect_timeout_s;    /* libpq connect_timeout; 0 = none */
-    int request_timeout_ms;   /* a request's headers (and each body read) must arrive within this */
+    int statement_timeout_ms;  /* per statement on pooled connections; 0 = none */
+    int connect_timeout_s;     /* libpq connect_timeout; 0 = none */
+    int request_timeout_ms;    /* longest wait for a client's next bytes (each read and write) */
     int keep_alive_timeout_ms; /* idle keep-alive connections are closed after this */
     char cors_origins[512]; /* origins (space or comma separated) allowed cross-origin requests */
     int metrics_public;     /* 1: /metrics answers every address; 0: loopback only */
@@ -60,6 +60,13 @@ typedef struct config {
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];
     char timezone[64]; /* IANA zone of every timestamp in replies and every day/week/month (tz.h) */
+
+    /* connection deadlines and memory (server.c, http.c) */
+    int first_request_timeout_ms; /* a new connection's first request headers, in all */
+    int body_timeout_ms;          /* a request body, in all, plus a second for every... */
+    int body_min_rate;            /* ...this many bytes received */
+    int keep_alive_free_pct;      /* fewer free worker threads than this %: no keep-alive */
+    int malloc_arenas;            /* M_ARENA_MAX; 0 = one per core */
 } config;
 
 /* Fills *c with the defaults. */

@@ -85,7 +85,8 @@ static int make_event(PGresult *res, int i, int c, ev *e) {
         buf_free(&b);
         return -1;
     }
-    e->frame = b.p, e->len = b.len;
+    char *fit = realloc(b.p, b.len + 1); /* the ring keeps 16,384 frames: no spare room */
+    e->frame = fit ? fit : b.p, e->len = b.len;
     return 0;
 }
 

@@ -1,20 +1,30 @@
-/* server.c - serve: CivetWeb, background threads, signals, clean shutdown. CivetWeb threads are
- * many and cheap (one per open connection); the slots that hold a database connection, a GEOS
- * locator and a PROJ context are few (db_pool, pool.c) and borrowed per request. */
+/* server.c - serve: CivetWeb, background threads, signals, clean shutdown (connection deadlines,
+ * keep-alive shedding and memory are conn.c's). CivetWeb threads are many and cheap (one per open
+ * connection); the slots that hold a database connection, a GEOS locator and a PROJ context are
+ * few (db_pool, pool.c) and borrowed per request. */
 #include "service/core/server.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
+#include "service/core/conn.h"
 #include "service/core/pool.h"
 #include "service/core/services.h"
 #include "service/door/http.h"
+
+/* DEADLINE_SIGNAL (conn.h) does nothing but end the read in progress. */
+static void on_deadline(int sig) {
+    (void)sig;
+}
 
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
@@ -38,8 +48,8 @@ static int log_message(const struct mg_connection *conn, const char *msg) {
     return 1;
 }
 
-/* The headers CivetWeb adds to what it sends itself (the console's files among them): the security
- * headers, with the base map's origin allowed as an image source when one is set. Returns 0, or -1
+/* The security headers of every reply (app->security_headers; CivetWeb adds them to its own error
+ * replies), with the base map's origin allowed as an image source when one is set. Returns 0, or -1
  * when basemap_url is not an http(s) URL of plain characters. */
 static int static_headers(const config *c, char *out, size_t n) {
     const char *u = c->basemap_url, *img = "img-src 'self' data: blob:";
@@ -62,8 +72,8 @@ static struct mg_context *civetweb_start(app *a, const char *headers) {
     snprintf(ka_to, sizeof ka_to, "%d", a->cfg.keep_alive_timeout_ms);
     /* CivetWeb 1.15 option names (src/civetweb.c config_options). Its CORS answers are off (empty
      * access_control_*): http.c answers preflights and real replies from cors_origins alike.
-     * additional_header puts the security headers on what CivetWeb itself sends (static files,
-     * 304s, its own errors); http.c adds them to every reply it writes. */
+     * additional_header puts the security headers on what CivetWeb itself sends (its own errors);
+     * http.c adds them to every reply it writes, static files included. */
     const char *options[] = {"listening_ports",
                              a->cfg.listen,
                              "num_threads",
@@ -90,23 +100,48 @@ static struct mg_context *civetweb_start(app *a, const char *headers) {
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_message;
+    cb.init_thread = conn_thread_begin;
+    cb.exit_thread = conn_thread_end;
+    cb.init_connection = conn_begin;
+    cb.connection_close = conn_end;
     return mg_start(&cb, a, options);
 }
 
+/* Blocks the stop signals (main collects them with sigwait) and the deadline signal in every
+ * thread to come; worker threads unblock the latter (conn_thread_begin). */
+static void signals_setup(sigset_t *stop) {
+    sigset_t blocked;
+    struct sigaction sa;
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    blocked = *stop;
+    sigaddset(&blocked, DEADLINE_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+    /* Started in the background, a process may inherit SIGINT ignored; an ignored signal is
+     * discarded even while blocked, and sigwait would never see it. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_deadline; /* no SA_RESTART: the point is to interrupt */
+    sigemptyset(&sa.sa_mask);
+    sigaction(DEADLINE_SIGNAL, &sa, NULL);
+}
+
 int server_run(app *a) {
-    char headers[1024];
-    if (static_headers(&a->cfg, headers, sizeof headers) != 0) {
+    char *headers = a->security_headers;
+    if (static_headers(&a->cfg, headers, sizeof a->security_headers) != 0) {
         fprintf(stderr, "patrold: basemap_url must be an http:// or https:// URL without spaces,"
                         " quotes, commas or semicolons\n");
         return 1;
     }
-    /* Block the stop signals in every thread; main collects them with sigwait. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN); /* arenas: limited before any thread starts */
+    mallopt(M_ARENA_MAX, a->cfg.malloc_arenas > 0 ? a->cfg.malloc_arenas
+                         : cores > 0              ? (int)cores
+                                                  : 2);
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    signals_setup(&stop);
 
     if (services_open(a) != 0 || pool_create(a) != 0) {
         fprintf(stderr, "patrold: out of memory\n");

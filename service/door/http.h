@@ -41,6 +41,7 @@ typedef struct http_req {
     int nparams;
     auth_user user; /* valid when user.id != 0 */
     char request_id[17];
+    int close;           /* 1: the connection closes after this reply (Connection: close) */
     int status;          /* status sent, for the access log and metrics */
     char error_code[48]; /* error code sent, if any ("" none); a copy: codes may be built */
 } http_req;

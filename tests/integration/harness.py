@@ -67,8 +67,10 @@ def lit(v):
 
 
 def psql(dbname, sql, check=True):
+    """Runs sql (read from standard input: a statement of any length; one command-line argument
+    stops at 128 KiB, E2BIG) in dbname."""
     r = subprocess.run(["psql", "-h", _pghost(), "-U", "postgres", "-d", dbname, "-X", "-q", "-At",
-                        "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True)
+                        "-v", "ON_ERROR_STOP=1"], input=sql, capture_output=True, text=True)
     if check and r.returncode != 0:
         raise RuntimeError("psql failed: %s\n%s" % (sql[:300], r.stderr))
     return r
