@@ -108,6 +108,9 @@ static const opt opts[] = {
      "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
     {"coverage_cache_s", I(coverage_cache_s), "60",
      "patrol coverage answers are reused this long unless new positions arrive"},
+    {"app_photo_max_px", I(app_photo_max_px), "1600",
+     "the patrol app downscales a photo on the phone so its longer side is at most this many "
+     "pixels before it is queued and sent"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

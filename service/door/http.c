@@ -402,17 +402,38 @@ static int has_type(const char *ct, const char *want) {
     return ct && strncasecmp(ct, want, n) == 0 && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* The patrol app (issue 19): /app/<file> is web_root/dist/app/<file>, what `make web` built; a
+ * path ending in '/' means its index.html; /app itself moves to /app/. Writes the path under
+ * web_root into want; returns 1 when r was answered here (the move), else 0. */
+static int app_path(http_req *r, const char *p, char *want, size_t n) {
+    size_t len = strlen(p);
+    if (strcmp(p, "/app") == 0) {
+        http_send(r, 301, NULL, "", 0, "Location: /app/\r\n");
+        return 1;
+    }
+    if (strncmp(p, "/app/", 5) == 0)
+        snprintf(want, n, "/dist%s%s", p, p[len - 1] == '/' ? "index.html" : "");
+    else
+        snprintf(want, n, "%s", strcmp(p, "/") == 0 ? "/index.html" : p);
+    return 0;
+}
+
 static int serve_static(http_req *r) {
-    char path[1024];
+    char path[1024], want[1024];
     struct stat st;
-    const char *p = strcmp(r->path, "/") == 0 ? "/index.html" : r->path;
+    if (app_path(r, r->path, want, sizeof want)) return 1;
+    const char *p = want;
     if (strstr(p, "..") ||
         snprintf(path, sizeof path, "%s%s", r->app->cfg.web_root, p) >= (int)sizeof path ||
         stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return 0;
     char cors[640];
     cors_headers(r, cors, sizeof cors); /* the security headers: CivetWeb's additional_header */
-    mg_send_mime_file2(r->conn, path, NULL, *cors ? cors : NULL);
+    size_t plen = strlen(p);
+    const char *mime = plen > 12 && strcmp(p + plen - 12, ".webmanifest") == 0
+                           ? "application/manifest+json"
+                           : NULL; /* CivetWeb knows the other types */
+    mg_send_mime_file2(r->conn, path, mime, *cors ? cors : NULL);
     r->status = 200;
     return 1;
 }

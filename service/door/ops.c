@@ -15,10 +15,12 @@ int h_healthz(http_req *r) {
     return http_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* GET /api/v1/console: the settings the dispatcher console reads. */
+/* GET /api/v1/console: the settings the dispatcher console and the patrol app read. */
 int h_console(http_req *r) {
     const char *u = r->app->cfg.basemap_url;
-    return http_json(r, 200, json_pack("{s:s?}", "basemap_url", *u ? u : NULL));
+    return http_json(r, 200,
+                     json_pack("{s:s?,s:i}", "basemap_url", *u ? u : NULL, "photo_max_px",
+                               r->app->cfg.app_photo_max_px));
 }
 
 /* The vocabulary reply: the tables are constant, so its bytes are made once and live as long as
