@@ -15,7 +15,7 @@ import { createOutbox } from "./outbox.js";
 import { createTracker } from "./track.js";
 import { createWork, renderTask } from "./work.js";
 import { mountReportForm } from "./report.js";
-import { renderQueue, renderSent, renderNet, renderTrack, renderMe } from "./views.js";
+import { renderQueue, renderQueueStates, renderSent, renderNet, renderTrack, renderMe } from "./views.js";
 
 const TOKEN_KEY = "patrold.app.token";
 const REQUEST_TIMEOUT_MS = 20000;
@@ -128,8 +128,18 @@ function wire() {
   bus.on("net", () => renderNet(ctx));
   for (const b of document.querySelectorAll("#tabs button")) b.addEventListener("click", () => show(b.dataset.screen));
   $("t-report").textContent = ctx.vocab.label("timeline_types", "created");
-  $("b-arrive").addEventListener("click", () => work.markArrived());
-  $("b-resolve").addEventListener("click", () => work.markResolved($("t-outcome").value));
+  $("b-arrive").addEventListener("click", () => {
+    $("t-msg").textContent = "";
+    work.markArrived();
+  });
+  $("b-resolve").addEventListener("click", () => {
+    if (!$("t-outcome").value) {
+      $("t-msg").textContent = "请先选择处置结果";
+      return $("t-outcome").focus();
+    }
+    $("t-msg").textContent = "";
+    work.markResolved($("t-outcome").value);
+  });
   $("b-shift").addEventListener("click", () => {
     const on = !state.track.on;
     tracker.setShift(on, on ? "available" : "off_duty"); // the unit is on patrol, or off duty
@@ -144,7 +154,7 @@ function wire() {
     work.refresh();
   });
   // the one timer loop: countdowns and ages on screen, and a pass now and then for what waits
-  every(1, () => { if (state.screen === "queue") renderQueue(ctx, outbox); });
+  every(1, () => { if (state.screen === "queue") renderQueueStates(ctx); });
   every(5, () => renderTrack(ctx));
   every(30, () => { if ((state.queue.length || state.actions.length) && !state.sync.busy && !state.sync.nextAt) outbox.flush("tick"); });
 }

@@ -63,6 +63,15 @@ export function renderQueue(ctx, outbox) {
     : state.persisted === false ? "本机存储未获持久保护：手机空间不足时浏览器可能清除未发送的内容，请尽快联网发送。" : "";
 }
 
+// The states' texts alone (the one-second tick: countdowns), leaving the rest of the list, and
+// whatever the officer is choosing in it, as it is.
+export function renderQueueStates(ctx) {
+  for (const it of ctx.state.queue) {
+    const p = document.querySelector(`#queue li[data-id="${it.client_id}"] .i-state`);
+    if (p) p.textContent = itemState(ctx, it);
+  }
+}
+
 export async function renderSent(ctx) {
   const sent = (await ctx.store.get("sent")) || [];
   $("sent").replaceChildren(...sent.map((x) => el("li", { "data-report": x.report_id },

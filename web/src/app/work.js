@@ -107,6 +107,10 @@ export function renderTask(ctx) {
   $("no-task").hidden = !!t;
   if (!t) return;
   const r = t.report;
+  if ($("task").dataset.id !== String(r.id)) { // another task: nothing said or chosen about the last
+    $("t-msg").textContent = "";
+    $("t-outcome").value = "";
+  }
   $("task").dataset.id = r.id;
   $("task").dataset.status = r.status;
   $("t-title").textContent = `#${r.id} ${vocab.label("categories", r.category)} · ${vocab.label("statuses", r.status)}`;
@@ -126,8 +130,9 @@ export function renderTask(ctx) {
   $("b-arrive").textContent = named("arrive");
   $("b-resolve").textContent = named("resolve");
   const failed = waiting.find((a) => a.state === "failed");
-  $("t-msg").textContent = failed ? "未能提交：" + vocab.errorText(failed.error) : "";
+  if (failed) $("t-msg").textContent = "未能提交：" + vocab.errorText(failed.error);
   if (!$("t-outcome").options.length) {
-    $("t-outcome").append(...vocab.terms("outcomes").map((o) => el("option", { value: o.code }, o.label)));
+    $("t-outcome").append(el("option", { value: "" }, "请选择"),
+      ...vocab.terms("outcomes").map((o) => el("option", { value: o.code }, o.label)));
   }
 }
