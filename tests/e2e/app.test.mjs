@@ -445,7 +445,7 @@ await step("the console marks a unit whose phone has had unsent items for more t
   await consolePage.evaluate(() => window.__console.reloadBacklog());
   await waitFor(consolePage, (u) => !!document.querySelector(`#units li[data-unit="${u}"] .u-backlog`), unitId, 5000,
     "the unit marked in the console");
-  await consolePage.screenshot({ path: path.join(OUT, "app-console-backlog.png") });
+  await consolePage.locator("#units-box").screenshot({ path: path.join(OUT, "app-console-backlog.png") });
   // a fresh queue (under 12 hours) is not marked
   const fresh = { length: 1, oldest_at: new Date(Date.now() - 3600e3).toISOString() };
   await api("POST", `/api/v1/units/${unitId}/positions`, { positions: [{ ...fix, at: new Date().toISOString() }], queue: fresh }, token);

@@ -1,6 +1,6 @@
 // map.js - the report form's small map (loaded only when the officer opens it: OpenLayers is not
 // part of the app shell): our own division tiles, the city's base map when one is configured, the
-// phone's fix with its accuracy circle; the officer moves the map under a fixed cross-hair, whose
+// phone's fix with its accuracy circle, the stations; the officer moves the map under a fixed cross-hair, whose
 // point becomes the report's location. The looks and the base map are the console's.
 import Map from "ol/Map.js";
 import View from "ol/View.js";
@@ -24,15 +24,14 @@ const FIX_STYLE = [
 
 export function createPickMap(target, ctx) {
   const styles = createStyles(ctx.vocab, { stale: new Set() }, { patrolGaps: () => false });
-  const divisions = new VectorTileLayer({
-    source: new VectorTileSource({ format: new MVT(), url: "/tiles/divisions/{z}/{x}/{y}.mvt", maxZoom: 16 }),
-    style: styles.division, declutter: true,
-  });
+  const tiles = (name, style, declutter) => new VectorTileLayer({ declutter, style,
+    source: new VectorTileSource({ format: new MVT(), url: `/tiles/${name}/{z}/{x}/{y}.mvt`, maxZoom: 16 }) });
   const fixSource = new VectorSource();
   const map = new Map({
     target,
-    layers: [divisions, new VectorLayer({ source: fixSource, style: (f) => FIX_STYLE[f.getGeometry().getType() === "Point" ? 1 : 0] })],
-    view: new View({ center: fromLonLat([119.22, 34.6]), zoom: 17, minZoom: 8, maxZoom: 19 }),
+    layers: [tiles("divisions", styles.division, true), tiles("stations", styles.station, false),
+      new VectorLayer({ source: fixSource, style: (f) => FIX_STYLE[f.getGeometry().getType() === "Point" ? 1 : 0] })],
+    view: new View({ center: fromLonLat([119.22, 34.6]), zoom: 15, minZoom: 8, maxZoom: 19 }),
     controls: [],
   });
   const basemap = ctx.state.settings && ctx.state.settings.basemap_url;

@@ -1,12 +1,12 @@
 // sw.js - the patrol app's service worker (scope /app/): keeps the app shell (every file `make
 // web` built for /app/, listed in PRECACHE with a VERSION that changes with their bytes) so the
-// app opens without a network, and the division tiles the small map has drawn. It does not touch
+// app opens without a network, and the division and station tiles the small map has drawn. It does not touch
 // the API: reports wait in IndexedDB and the page sends them (outbox.js); a service worker cannot
 // read the location, so the track is the page's. PRECACHE and VERSION are put in by web/build.mjs.
 /* global PRECACHE, VERSION */
 const SHELL = "shell-" + VERSION;
 const TILES = "tiles";
-const TILE_LIMIT = 400; // division tiles kept (the oldest go first)
+const TILE_LIMIT = 400; // division and station tiles kept (the oldest go first)
 const INDEX = "/app/index.html";
 
 self.addEventListener("install", (e) => {
@@ -31,7 +31,7 @@ async function trim(cache) {
   for (let i = 0; i < keys.length - TILE_LIMIT; i++) await cache.delete(keys[i]);
 }
 
-// A division tile: the one kept when there is one (and a fresh copy fetched behind it), else the
+// A division or station tile (public, no token): the one kept when there is one (and a fresh copy fetched behind it), else the
 // network's.
 async function tile(req) {
   const cache = await caches.open(TILES);
@@ -60,7 +60,7 @@ self.addEventListener("fetch", (e) => {
     e.respondWith(caches.match(INDEX).then((r) => r || fetch(req)));
   } else if (PRECACHE.includes(url.pathname)) {
     e.respondWith(caches.match(url.pathname).then((r) => r || fetch(req)));
-  } else if (url.pathname.startsWith("/tiles/divisions/")) {
+  } else if (url.pathname.startsWith("/tiles/divisions/") || url.pathname.startsWith("/tiles/stations/")) {
     e.respondWith(tile(req));
   }
   // anything else (the API) goes to the network as the page asked
