@@ -229,8 +229,15 @@ await step("the officer's arrived and resolved reach the console", async () => {
     "the console showing the report on scene");
   await page.selectOption("#t-outcome", vocabulary.outcomes[1].code);
   await page.getByRole("button", { name: label("event_types", "resolve") }).click();
-  await waitFor(consolePage, (id) => !window.__console.reports.has(id) && window.__console.eventLog.filter((e) => e.entity_id === id).length >= 3,
-    taskId, 5000, "the console taking the resolved report off its queue");
+  await waitFor(consolePage, ([id, s]) => !document.querySelector(`#queue li[data-id="${id}"]`) && window.__console.reports.get(id)?.status !== s
+    && window.__console.eventLog.filter((e) => e.kind === "report.updated" && e.entity_id === id).length >= 3,
+  [taskId, "on_scene"], 5000, "the console taking the resolved report off its queue").catch(async (e) => {
+    const seen = await consolePage.evaluate((id) => [window.__console.reports.get(id)?.status,
+      window.__console.eventLog.filter((x) => x.entity_id === id).map((x) => x.kind)], taskId);
+    const app = await page.evaluate(() => [window.__app.actions, window.__app.sync, document.getElementById("t-msg").textContent]);
+    const db = await sql(`SELECT status, outcome FROM reports WHERE id = ${taskId}`);
+    throw new Error(`${e.message}; console ${JSON.stringify(seen)}; app ${JSON.stringify(app)}; db ${JSON.stringify(db)}`);
+  });
   const r = await api("GET", `/api/v1/reports/${taskId}`, null, dispatcher);
   assert(r.data.status === "resolved" && r.data.outcome === vocabulary.outcomes[1].code, "report " + JSON.stringify([r.data.status, r.data.outcome]));
   await waitFor(page, () => document.getElementById("task").hidden, null, 3000, "the task cleared in the app");
