@@ -240,6 +240,11 @@ static int after_check(http_req *r, int ok, const char *ukey, const char *akey) 
     return wait == 0 ? 0 : wait < 0 ? http_db_error(r) : too_many(r, wait);
 }
 
+/* The user's unit (users.unit_id, its current membership): a new integer, or null for 0. */
+static json_t *unit_id_json(long long unit_id) {
+    return unit_id ? json_integer(unit_id) : json_null();
+}
+
 /* POST /api/v1/auth/login {"username","password"} */
 int h_auth_login(http_req *r) {
     const char *username = json_string_value(json_object_get(r->json, "username"));
@@ -255,7 +260,7 @@ int h_auth_login(http_req *r) {
     if (!valid_name) goto wrong;
     const char *p1[] = {username};
     if (!(res = db_exec(r->w,
-                        "SELECT id, password_hash, role, division_code FROM users"
+                        "SELECT id, password_hash, role, division_code, unit_id FROM users"
                         " WHERE username = $1 AND NOT disabled",
                         1, p1)))
         return http_db_error(r);
@@ -282,9 +287,10 @@ int h_auth_login(http_req *r) {
         goto db_failed;
     if (PQntuples(ins) != 1) goto wrong;
     json_t *out = json_pack(
-        "{s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
+        "{s:s,s:s,s:{s:I,s:s,s:s,s:s,s:o}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
         "user", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "username", username,
-        "role", PQgetvalue(res, 0, 2), "division_code", PQgetvalue(res, 0, 3));
+        "role", PQgetvalue(res, 0, 2), "division_code", PQgetvalue(res, 0, 3), "unit_id",
+        unit_id_json(PQgetisnull(res, 0, 4) ? 0 : strtoll(PQgetvalue(res, 0, 4), NULL, 10)));
     rc = http_json(r, 200, out);
     goto done;
 wrong:
@@ -384,9 +390,10 @@ int h_auth_logout(http_req *r) {
 /* GET /api/v1/auth/me */
 int h_auth_me(http_req *r) {
     return http_json(r, 200,
-                     json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)r->user.id, "username",
+                     json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)r->user.id, "username",
                                r->user.username, "role", auth_role_name(r->user.role),
-                               "division_code", r->user.division_code));
+                               "division_code", r->user.division_code, "unit_id",
+                               unit_id_json(r->user.unit_id)));
 }
 
 /* ---- purging ---- */

@@ -129,6 +129,9 @@ static const opt opts[] = {
     {"malloc_arenas", I(malloc_arenas), "0",
      "malloc arenas the threads share (M_ARENA_MAX; each keeps the memory freed in it); "
      "0: one per core (glibc's own default is 8 per core)"},
+    {"app_photo_max_px", I(app_photo_max_px), "1600",
+     "the patrol app downscales a photo on the phone so its longer side is at most this many "
+     "pixels before it is queued and sent"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

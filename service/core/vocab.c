@@ -129,9 +129,10 @@ VOCAB(VOCAB_DIVISION_CHANGE, "DivisionChange", "division_changes",
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
 VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("busy", "服务器繁忙，请稍后再试"),
-      T("callsign_taken", "呼号已被使用"), T("client_id_conflict", "该上报编号已被另一条上报使用"),
-      T("conflict", "与已有数据冲突"), T("db_error", "数据库出错，请稍后再试"),
-      T("db_timeout", "数据库响应超时，请稍后再试"),
+      T("body_incomplete", "提交的内容不完整，请重试"),
+      T("body_timeout", "提交内容超时，请检查网络后重试"), T("callsign_taken", "呼号已被使用"),
+      T("client_id_conflict", "该上报编号已被另一条上报使用"), T("conflict", "与已有数据冲突"),
+      T("db_error", "数据库出错，请稍后再试"), T("db_timeout", "数据库响应超时，请稍后再试"),
       T("db_unavailable", "数据库暂时不可用，请稍后再试"),
       T("events_starting", "实时事件服务正在启动，请稍后再试"), T("forbidden", "无权执行此操作"),
       T("index_not_ready", "空间索引尚未就绪，请稍后再试"),

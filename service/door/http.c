@@ -509,11 +509,22 @@ static int has_type(const char *ct, const char *want) {
 /* The files under web_root that are served (fnmatch patterns: '*' stays within one folder and
  * matches no leading dot), and only with a type in web_types: the built pages and bundles, never
  * sources, source maps, package files or what npm puts there. A path ending in '/' means its
- * index.html. Another app served the same way (the patrol app at /app/) adds rows like these for
- * its folder: its index.html and the bundles of its dist/. */
+ * index.html. The patrol app (/app/) is built into dist/app/. */
 static const char *const web_files[] = {
-    "/index.html", "/favicon.ico", "/dist/*.js",    "/dist/*.css",
-    "/dist/*.png", "/dist/*.svg",  "/dist/*.woff2", "/icons/*",
+    "/index.html",
+    "/favicon.ico",
+    "/dist/*.js",
+    "/dist/*.css",
+    "/dist/*.png",
+    "/dist/*.svg",
+    "/dist/*.woff2",
+    "/icons/*",
+    "/dist/app/index.html",
+    "/dist/app/*.js",
+    "/dist/app/*.css",
+    "/dist/app/*.png",
+    "/dist/app/*.webmanifest",
+    "/dist/app/chunks/*.js",
 };
 static const struct {
     const char *ext, *type;
@@ -558,7 +569,8 @@ static int read_file(int fd, const struct stat *st, char **out) {
     return 0;
 }
 
-/* GET/HEAD of a built file under web_root with the headers of every reply (security, CORS), a
+/* GET/HEAD of a built file under web_root (/app/<file> is dist/app/<file>, what `make web` builds
+ * for the patrol app; /app moves to /app/) with the headers of every reply (security, CORS), a
  * validator (ETag, Last-Modified) and Cache-Control: no-cache, so a browser asks each time and an
  * unchanged file is a 304 (with the same headers). Returns 1 when served, 0 when there is no such
  * file to serve. */
@@ -568,7 +580,9 @@ static int serve_static(http_req *r) {
     struct stat st;
     struct tm tm;
     char *body = NULL;
-    snprintf(want, sizeof want, "%s%s", r->path,
+    if (strcmp(r->path, "/app") == 0) /* the app's scope is /app/ */
+        return http_send(r, 301, NULL, "", 0, "Location: /app/\r\n") > 0;
+    snprintf(want, sizeof want, "%s%s%s", strncmp(r->path, "/app/", 5) ? "" : "/dist", r->path,
              plen && r->path[plen - 1] == '/' ? "index.html" : "");
     const char *type = web_type(want);
     if (!type ||

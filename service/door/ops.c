@@ -16,11 +16,13 @@ int h_healthz(http_req *r) {
     return http_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* GET /api/v1/console: the settings the dispatcher console reads (the time zone: its "today"). */
+/* GET /api/v1/console: the settings the dispatcher console and the patrol app read (the time zone:
+ * their "today"). */
 int h_console(http_req *r) {
     const char *u = r->app->cfg.basemap_url;
     return http_json(r, 200,
-                     json_pack("{s:s?,s:s}", "basemap_url", *u ? u : NULL, "timezone", tz_name()));
+                     json_pack("{s:s?,s:s,s:i}", "basemap_url", *u ? u : NULL, "timezone",
+                               tz_name(), "photo_max_px", r->app->cfg.app_photo_max_px));
 }
 
 /* The vocabulary reply: the tables are constant, so its bytes are made once and live as long as

@@ -21,7 +21,7 @@ const route routes[] = {
     {"GET", "/api/v1/openapi.json", h_openapi, BODY_NONE, 0, 0, "This API as OpenAPI 3",
      O("getOpenApi", "OpenApiDocument", NULL, "200", NULL)},
     {"GET", "/api/v1/console", h_console, BODY_NONE, 0, 0,
-     "Settings of the dispatcher console (basemap_url)",
+     "Settings of the dispatcher console and the patrol app (basemap_url, photo_max_px)",
      O("getConsoleSettings", "ConsoleSettings", NULL, "200", NULL)},
     {"GET", "/api/v1/vocabulary", h_vocabulary, BODY_NONE, 0, 0,
      "Every code list with its Chinese label: categories, statuses, outcomes, levels, tiers, unit "

@@ -129,10 +129,18 @@ SHAPE(SHAPE_POSITION, "Position", "invalid_field", "a position must be an object
       F("heading", "heading", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 360),
       F("at", "at", SHAPE_STRING, REQ, .fmt = &FMT_TIME));
 
+/* The patrol app's unsent queue, reported with each batch (kept on the unit: app_queue). */
+static const shape_field app_queue_fields[] = {
+    F("length", "queue.length", SHAPE_INTEGER, REQ | SF_RANGE, .min = 0, .max = 1000000),
+    F("oldest_at", "queue.oldest_at", SHAPE_STRING, OPT, .fmt = &FMT_TIME),
+};
+static const shape APP_QUEUE = {"AppQueue", NULL, NULL, app_queue_fields, 2};
+
 SHAPE(SHAPE_POSITIONS, "PositionsInput", "invalid_body", "send an object",
       F("positions", "positions", SHAPE_ARRAY, REQ | SF_MISSING_INVALID | SF_ITEMS_LATER, .min = 1,
         .max = 1000, .sub = &SHAPE_POSITION, .too_many_status = 413,
-        .too_many_code = "too_many_positions"));
+        .too_many_code = "too_many_positions"),
+      F("queue", "queue", SHAPE_OBJECT, OPT, .sub = &APP_QUEUE));
 
 /* ---- checking ---- */
 

@@ -181,11 +181,23 @@ static json_t *location_json(double lon, double lat, gis_crs crs) {
     " to_json(u.updated_at)#>>'{}',"                                                                   \
     " (SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username) ORDER BY m.id)," \
     " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = " VOCAB_SQL_TERM(                         \
-        "Role", RO_PATROL) "),"                                                                        \
-                           " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id"                  \
-                           " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus",                          \
-                                                              VOCAB_HOLDS_UNIT) "))"
+        "Role",                                                                                        \
+        RO_PATROL) "),"                                                                                \
+                   " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id"                          \
+                   " AND r.status IN (" VOCAB_SQL_ANY(                                                 \
+                       "ReportStatus",                                                                 \
+                       VOCAB_HOLDS_UNIT) ")),"                                                         \
+                                         " u.app_queue_length, to_json(u.app_queue_oldest_at)#>>'{}'," \
+                                         " to_json(u.app_queue_at)#>>'{}'"
 #define UNIT_FROM " FROM units u LEFT JOIN stations s ON s.id = u.station_id"
+
+/* The patrol app's queue as its phone last reported it (columns c..c+2: length, oldest_at,
+ * reported_at), or null when it never did. */
+static json_t *app_queue_json(PGresult *res, int i, int c) {
+    if (!val(res, i, c + 2)) return json_null();
+    return json_pack("{s:i,s:s?,s:s}", "length", atoi(val(res, i, c)), "oldest_at",
+                     val(res, i, c + 1), "reported_at", val(res, i, c + 2));
+}
 
 static json_t *unit_row_json(PGresult *res, int i, gis_crs crs) {
     json_t *o = json_object();
@@ -219,6 +231,7 @@ static json_t *unit_row_json(PGresult *res, int i, gis_crs crs) {
     json_object_set_new(o, "report_id",
                         val(res, i, 15) ? json_integer(strtoll(val(res, i, 15), NULL, 10))
                                         : json_null());
+    json_object_set_new(o, "app_queue", app_queue_json(res, i, 16));
     return o;
 }
 
@@ -604,7 +617,23 @@ static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, co
     return q;
 }
 
-/* POST /api/v1/units/{id}/positions {"positions":[{location, at, speed_mps, heading, accuracy_m}]} */
+/* Keeps the envelope's "queue" ({length, oldest_at}: the patrol app's unsent items) on unit ids
+ * (migration 0013); nothing when the batch has none. Returns 0 or -1 (w->err). */
+static int store_app_queue(worker *w, const char *ids, json_t *queue) {
+    if (!json_is_object(queue)) return 0;
+    char len[24];
+    json_int_t n = json_integer_value(json_object_get(queue, "length"));
+    snprintf(len, sizeof len, "%lld", (long long)n);
+    const char *oldest = json_string_value(json_object_get(queue, "oldest_at"));
+    const char *p[] = {ids, len, n > 0 ? oldest : NULL};
+    return db_command(w,
+                      "UPDATE units SET app_queue_length = $2::int, app_queue_oldest_at ="
+                      " $3::timestamptz, app_queue_at = now() WHERE id = $1::bigint",
+                      3, p);
+}
+
+/* POST /api/v1/units/{id}/positions {"positions":[{location, at, speed_mps, heading, accuracy_m}],
+ * "queue"?: {length, oldest_at}} */
 int h_units_positions(http_req *r) {
     const config *cfg = &r->app->cfg;
     long long id;
@@ -645,6 +674,10 @@ int h_units_positions(http_req *r) {
     }
     mem_apply_rows(q, 1);
     units_positions_changed();
+    if (store_app_queue(r->w, ids, json_object_get(r->json, "queue")) != 0) {
+        rc = http_db_error(r);
+        goto done;
+    }
     int flagged = 0;
     for (int i = 0; i < m; i++)
         flagged += v[i].flagged;

@@ -241,6 +241,8 @@ class Contract:
         """None when the reply matches the document, else what is wrong (route, status, pointer)."""
         if not body or not re.match(r"application/([a-z.+-]*\+)?json", ctype or ""):
             return None
+        if ctype.startswith("application/manifest+json"):
+            return None  # a web app manifest (/app/): a static file, not a reply of the API
         path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
         want = "GET" if method == "HEAD" else method
         hits = [(p, op) for m, rx, p, op in self.ops if m == want and rx.match(path)]

@@ -1,6 +1,7 @@
 """test_units.py - patrol units: scope, create, status, position fixes (out of order, repeats,
-impossible speeds, bad input, another unit's positions), the unit following its report, the dispatch
-race, and dispatch candidates against PostGIS geodesic distances with the stale flag."""
+impossible speeds, bad input, another unit's positions), the unit of the signed-in user and the patrol
+app's unsent queue carried by the unit, the unit following its report, the dispatch race, and dispatch
+candidates against PostGIS geodesic distances with the stale flag."""
 import datetime
 import threading
 import unittest
@@ -58,8 +59,8 @@ class UnitsTest(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         return r.json()["id"]
 
-    def post(self, unit, fixes, user="admin"):
-        return self.req("POST", "/api/v1/units/%d/positions" % unit, user, {"positions": fixes})
+    def post(self, unit, fixes, user="admin", body_extra=None):
+        return self.req("POST", "/api/v1/units/%d/positions" % unit, user, dict({"positions": fixes}, **(body_extra or {})))
 
     # ---- units ----
 
@@ -187,6 +188,59 @@ class UnitsTest(unittest.TestCase):
         self.assertEqual(r.status, 400)
         self.assertEqual(stored(self.db), before)
         self.assertEqual(self.post(uid, many[:1000]).json()["stored"], 1000)
+
+    # ---- the patrol app: the unit of the signed-in user, the phone's unsent queue ----
+
+    def test_sign_in_and_me_carry_the_unit(self):
+        r = self.srv.request("POST", "/api/v1/auth/login", {"username": "patrol", "password": "demo"})
+        self.assertEqual(r.json()["user"]["unit_id"], self.own, r)
+        me = self.req("GET", "/api/v1/auth/me", "patrol").json()
+        self.assertEqual(me["unit_id"], self.own)
+        for user in ("dispatcher", "community"):  # no unit: null, never absent
+            self.assertIsNone(self.req("GET", "/api/v1/auth/me", user).json()["unit_id"])
+        # the current membership (users.unit_id): a move shows at the next sign-in
+        uid = self.new_unit("调入组")
+        self.db.sql("UPDATE users SET unit_id = %s WHERE username = 'patrol'", uid)
+        try:
+            r = self.srv.request("POST", "/api/v1/auth/login", {"username": "patrol", "password": "demo"})
+            self.assertEqual(r.json()["user"]["unit_id"], uid)
+            self.assertEqual(self.srv.request("GET", "/api/v1/auth/me", token=r.json()["token"]).json()["unit_id"], uid)
+        finally:
+            self.db.sql("UPDATE users SET unit_id = %s WHERE username = 'patrol'", self.own)
+
+    def test_positions_carry_the_app_queue(self):
+        uid = self.new_unit("积压组")
+        get = lambda: self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()  # noqa: E731
+        self.assertIsNone(get()["app_queue"])  # no phone has said anything yet
+        old = now() - datetime.timedelta(hours=13)
+        r = self.post(uid, [fix(119.2, 34.6, now())], body_extra={"queue": {"length": 3, "oldest_at": iso(old)}})
+        self.assertEqual(r.status, 200, r)
+        q = get()["app_queue"]
+        self.assertEqual(q["length"], 3)
+        self.assertAlmostEqual(datetime.datetime.fromisoformat(q["oldest_at"]).timestamp(), old.timestamp(), delta=0.001)
+        reported = datetime.datetime.fromisoformat(q["reported_at"])
+        self.assertLess(abs(reported.timestamp() - now().timestamp()), 30)
+        listed = [u for u in self.req("GET", "/api/v1/units?limit=500", "dispatcher").json()["items"] if u["id"] == uid]
+        self.assertEqual(listed[0]["app_queue"], q)
+        # a batch without the queue leaves it as it was; an empty queue has no oldest item
+        self.assertEqual(self.post(uid, [fix(119.2, 34.6, now())]).status, 200)
+        self.assertEqual(get()["app_queue"], q)
+        self.post(uid, [fix(119.2, 34.6, now())], body_extra={"queue": {"length": 0, "oldest_at": iso(old)}})
+        self.assertEqual((get()["app_queue"]["length"], get()["app_queue"]["oldest_at"]), (0, None))
+
+    def test_bad_app_queue_changes_nothing(self):
+        uid = self.new_unit("坏积压组")
+        self.post(uid, [fix(119.2, 34.6, now() - datetime.timedelta(seconds=30))], body_extra={"queue": {"length": 2}})
+        before, q = stored(self.db), self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()["app_queue"]
+        for queue, field in [({"length": -1}, "queue.length"), ({"length": 1.5}, "queue.length"),
+                             ({"oldest_at": iso(now())}, "queue.length"), ({"length": 10 ** 7}, "queue.length"),
+                             ({"length": 1, "oldest_at": "yesterday"}, "queue.oldest_at"),
+                             ({"length": 1, "oldest_at": "2025-02-30T10:00:00Z"}, "queue.oldest_at"), ([1], "queue"),
+                             ("3", "queue")]:
+            r = self.post(uid, [fix(119.2, 34.6, now())], body_extra={"queue": queue})
+            self.assertEqual((r.status, r.json()["error"]["field"]), (400, field), (queue, r))
+        self.assertEqual(stored(self.db), before)
+        self.assertEqual(self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()["app_queue"], q)
 
     # ---- the unit follows its report; the dispatch race ----
 

@@ -34,7 +34,8 @@ static const struct {
                           "\"outcome\":\"escorted_home\",\"duplicate_of\":2}"},
     {&SHAPE_UNIT_CREATE, "{\"name\":\"巡逻一组\",\"callsign\":\"HZ-1\",\"station_id\":3}"},
     {&SHAPE_UNIT_STATUS, "{\"status\":\"busy\"}"},
-    {&SHAPE_POSITIONS, "{\"positions\":[" POSITION "]}"},
+    {&SHAPE_POSITIONS, "{\"positions\":[" POSITION "],"
+                       "\"queue\":{\"length\":2,\"oldest_at\":\"2024-01-01T00:00:00Z\"}}"},
     {&SHAPE_POSITION, POSITION},
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
