@@ -55,7 +55,11 @@ typedef struct config {
     int stream_token_ttl_s;      /* lifetime of a ?access_token= stream token */
     int stream_keepalive_s;      /* comment line sent to idle event streams */
     int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
-    int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
+    double coverage_cell_m;      /* coverage grid cells, metres */
+    int coverage_max_cells;      /* cells of one community's grid at most */
+    int coverage_max_days;       /* longest coverage period, days */
+    int coverage_max_fixes;      /* fixes one coverage request paints again (its partial day) */
+    int coverage_max_mb;         /* memory of one coverage request's grids, MiB */
 
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];

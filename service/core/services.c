@@ -17,6 +17,7 @@
 #include "service/open311/open311.h"
 #include "service/places/gisload.h"
 #include "service/reports/reports.h"
+#include "service/units/coverage.h"
 #include "service/units/units.h"
 
 /* Background threads, each given the app; each polls a->stopping (server_sleep). */
@@ -26,7 +27,7 @@ static const struct {
 } background[] = {
     {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
     {"session-purge", login_purge_thread},   {"events", events_thread},
-    {"positions", units_maintenance_thread},
+    {"positions", units_maintenance_thread}, {"coverage", coverage_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 
@@ -67,6 +68,13 @@ int services_open(app *a) {
     gaz_slot_destroy(a->gaz);
     a->gis = NULL, a->gaz = NULL;
     return -1;
+}
+
+int services_coverage_ready(app *a) {
+    (void)a;
+    const gis_areas *s = coverage_acquire();
+    coverage_release(s);
+    return s != NULL;
 }
 
 void services_start(app *a) {

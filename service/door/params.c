@@ -19,7 +19,8 @@ static const char *const messages[] = {
     [PARAM_CRS] = "%s must be one of wgs84, cgcs2000, gcj02, bd09",
     [PARAM_POINT] = "%s must be lon,lat within -180..180 and -90..90",
     [PARAM_NUMBER] = "%s must be a finite number",
-    [PARAM_TIME] = "%s must be an RFC 3339 time with a real date such as 2024-05-01T08:00:00+08:00",
+    [PARAM_TIME] = "%s must be an RFC 3339 time from 2000-01-01T00:00:00Z on, with a real date,"
+                   " such as 2024-05-01T08:00:00+08:00",
     [PARAM_ID] = "%s must be a positive integer id",
     [PARAM_SEQ] = "%s must be a non-negative integer",
     [PARAM_UUID] = "%s must be a UUID (8-4-4-4-12 hex digits)",
@@ -127,7 +128,7 @@ int params_rfc3339(const char *s, double *out) {
     int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2),
         mi = num(s + 14, 2), sec = num(s + 17, 2);
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+    if (y < 1999 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
         (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
         return -1;
     const char *p = s + 19;
@@ -140,7 +141,9 @@ int params_rfc3339(const char *s, double *out) {
     int off;
     if (parse_offset(p, &off) != 0) return -1;
     long long days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
+    double t = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
+    if (t < PARAMS_TIME_FLOOR) return -1;
+    *out = t;
     return 0;
 }
 

@@ -28,9 +28,6 @@ int units_mem_load(worker *w, long long as_of, char *err, size_t errlen);
  * the table holds for that unit is ignored. */
 void units_mem_apply(long long ev_id, const char *payload);
 
-/* Tells the coverage cache (coverage.c) that positions arrived: its answers get recomputed. */
-void units_positions_changed(void);
-
 /* Background thread (server.c background[]): makes the coming days' position partitions and drops
  * the days older than position_retention_days, at start and then hourly. arg is the app. */
 void *units_maintenance_thread(void *arg);
