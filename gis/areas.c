@@ -20,8 +20,8 @@ enum { KEY_LEN = 64, MAX_BUCKETS = 1 << 20 };
 typedef struct area_priv {
     gis_area pub;
     char key[KEY_LEN];
-    double *xy;         /* every ring's vertices as x, y pairs; each ring closed (last == first) */
-    size_t *ring;       /* first point of each ring; ring[nrings] = npts */
+    double *xy;   /* every ring's vertices as x, y pairs; each ring closed (last == first) */
+    size_t *ring; /* first point of each ring; ring[nrings] = npts */
     size_t nrings, npts;
     unsigned char *inside;
 } area_priv;
@@ -249,7 +249,8 @@ static int make_grid(area_priv *a, int epsg, double cell, size_t max_cells) {
     }
     for (;; cell *= 2) {
         p->i0 = (long)floor(env[0] / cell), p->j0 = (long)floor(env[1] / cell);
-        double nx = floor(env[2] / cell) - (double)p->i0 + 1, ny = floor(env[3] / cell) - (double)p->j0 + 1;
+        double nx = floor(env[2] / cell) - (double)p->i0 + 1,
+               ny = floor(env[3] / cell) - (double)p->j0 + 1;
         if (nx * ny <= (double)max_cells) {
             p->nx = (int)nx, p->ny = (int)ny;
             break;
@@ -257,7 +258,8 @@ static int make_grid(area_priv *a, int epsg, double cell, size_t max_cells) {
     }
     p->cell = cell;
     p->nbytes = ((size_t)p->nx * (size_t)p->ny + 7) / 8;
-    snprintf(p->grid, sizeof p->grid, "%d/%g/%ld/%ld/%d/%d", epsg, cell, p->i0, p->j0, p->nx, p->ny);
+    snprintf(p->grid, sizeof p->grid, "%d/%g/%ld/%ld/%d/%d", epsg, cell, p->i0, p->j0, p->nx,
+             p->ny);
     double *xs = malloc((a->npts ? a->npts : 1) * sizeof *xs);
     if (!xs || !(a->inside = calloc(p->nbytes ? p->nbytes : 1, 1))) {
         free(xs);

@@ -38,16 +38,16 @@ typedef struct gis_areas_builder gis_areas_builder;
 
 /* One area of a finished set; everything is owned by the set and read-only. */
 typedef struct gis_area {
-    const char *key;       /* the caller's key (a division code, a target id), unique in the set */
-    double area_m2;        /* the polygon's area */
-    double env[4];         /* envelope: xmin, ymin, xmax, ymax */
-    double cell;           /* cell side, metres */
-    long i0, j0;           /* the window's first column and row on the lattice */
-    int nx, ny;            /* the window's columns and rows */
-    size_t nbytes;         /* bytes of one bitmap of this grid */
-    size_t inside_cells;   /* cells whose centre is inside */
+    const char *key;     /* the caller's key (a division code, a target id), unique in the set */
+    double area_m2;      /* the polygon's area */
+    double env[4];       /* envelope: xmin, ymin, xmax, ymax */
+    double cell;         /* cell side, metres */
+    long i0, j0;         /* the window's first column and row on the lattice */
+    int nx, ny;          /* the window's columns and rows */
+    size_t nbytes;       /* bytes of one bitmap of this grid */
+    size_t inside_cells; /* cells whose centre is inside */
     const unsigned char *inside; /* the inside cells (nbytes) */
-    char grid[64];         /* "epsg/cell/i0/j0/nx/ny" */
+    char grid[64];               /* "epsg/cell/i0/j0/nx/ny" */
 } gis_area;
 
 /* A builder for areas in EPSG `epsg` (stored with the set; the caller projects), with cells of

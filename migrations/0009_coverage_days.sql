@@ -45,3 +45,27 @@ CREATE TABLE coverage_repaint (
     codes  text[],
     before timestamptz NOT NULL
 );
+
+-- Two batches for a day without its partition (a phone's history) may both make it: the second
+-- waits for the first and finds it there instead of failing.
+CREATE OR REPLACE FUNCTION unit_positions_ensure(first date, last date) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE
+    d date := first;
+    made int := 0;
+    name text;
+BEGIN
+    WHILE d <= last LOOP
+        name := 'unit_positions_' || to_char(d, 'YYYYMMDD');
+        IF to_regclass(name) IS NULL THEN
+            BEGIN
+                EXECUTE format('CREATE TABLE %I PARTITION OF unit_positions FOR VALUES FROM (%L) TO (%L)',
+                               name, (d::timestamp AT TIME ZONE 'UTC'), ((d + 1)::timestamp AT TIME ZONE 'UTC'));
+                made := made + 1;
+            EXCEPTION WHEN duplicate_table OR unique_violation THEN
+                NULL; -- made meanwhile by another transaction
+            END;
+        END IF;
+        d := d + 1;
+    END LOOP;
+    RETURN made;
+END $$;

@@ -14,7 +14,7 @@ const route routes[] = {
     /* operations */
     {"GET", "/healthz", h_healthz, BODY_NONE, 0, 0, "Process is alive",
      O("getHealth", "Health", NULL, "200", NULL)},
-    {"GET", "/readyz", h_readyz, BODY_NONE, 0, 0, "Database reachable, spatial index and coverage areas loaded",
+    {"GET", "/readyz", h_readyz, BODY_NONE, 0, 0, "Database reachable and spatial index loaded",
      O("getReadiness", "Readiness", NULL, "200,503:Readiness", NULL)},
     {"GET", "/metrics", h_metrics, BODY_NONE, 0, 0, "Prometheus metrics",
      O("getMetrics", "text/plain", NULL, "200,404", NULL)},

@@ -202,8 +202,8 @@ static int paint_step(void *ud, size_t i, size_t j) {
     const gis_fix *f = &w->v[i], *g = &w->v[j];
     const double r = COVERAGE_BUFFER_M;
     w->i = i, w->j = j, w->day = day_of(g->t);
-    return gis_areas_near(w->p->s, fmin(f->x, g->x) - r, fmin(f->y, g->y) - r,
-                          fmax(f->x, g->x) + r, fmax(f->y, g->y) + r, paint_area, w);
+    return gis_areas_near(w->p->s, fmin(f->x, g->x) - r, fmin(f->y, g->y) - r, fmax(f->x, g->x) + r,
+                          fmax(f->y, g->y) + r, paint_area, w);
 }
 
 static int count_fix(void *ud, size_t area) {
@@ -302,8 +302,8 @@ void coverage_rows_free(coverage_rows *r) {
 
 /* Stores out as coverage_delta rows. Returns 0 or -1 (w->err). */
 static int rows_store(worker *w, coverage_rows *out) {
-    const char *p[] = {out->code.p, out->day.p, out->grid.p, out->bits.p, out->last_at.p,
-                       out->fixes.p};
+    const char *p[] = {out->code.p, out->day.p,     out->grid.p,
+                       out->bits.p, out->last_at.p, out->fixes.p};
     if (!out->n) return 0;
     return db_command(w, COVERAGE_DELTA_INSERT("$1", "$2", "$3", "$4", "$5", "$6"), 6, p);
 }
@@ -314,9 +314,9 @@ static int rows_store(worker *w, coverage_rows *out) {
 typedef struct cov_req {
     const gis_areas *s;
     char prefix[13], like[16];
-    size_t *sel, nsel;        /* the communities answered: area indices, in code order */
-    unsigned char *allowed;   /* per area */
-    double since, full_from;  /* whole days from full_from; [since, full_from) painted again */
+    size_t *sel, nsel;       /* the communities answered: area indices, in code order */
+    unsigned char *allowed;  /* per area */
+    double since, full_from; /* whole days from full_from; [since, full_from) painted again */
     PGresult *names, *fixes, *days;
 } cov_req;
 
@@ -425,7 +425,8 @@ static int paint_partial(cov_req *q, painter *p) {
 
 /* ORs into ac the merged days of area a from q->days rows *row.. (ordered by code); adds their
  * fixes to *fixes and their last fix inside to *last (NAN: none). */
-static void merge_days(cov_req *q, const gis_area *a, acc *ac, int *row, long *fixes, double *last) {
+static void merge_days(cov_req *q, const gis_area *a, acc *ac, int *row, long *fixes,
+                       double *last) {
     int nd = PQntuples(q->days);
     while (*row < nd && strcmp(PQgetvalue(q->days, *row, 0), a->key) < 0)
         (*row)++;
@@ -474,9 +475,9 @@ static json_t *req_items(cov_req *q, painter *p, long *fixes) {
         merge_days(q, a, ac, &row, fixes, &last);
         while (in < nn && strcmp(PQgetvalue(q->names, in, 0), a->key) < 0)
             in++;
-        const char *name =
-            in < nn && !strcmp(PQgetvalue(q->names, in, 0), a->key) ? PQgetvalue(q->names, in, 1)
-                                                                     : a->key;
+        const char *name = in < nn && !strcmp(PQgetvalue(q->names, in, 0), a->key)
+                               ? PQgetvalue(q->names, in, 1)
+                               : a->key;
         size_t covered = gis_bits_count_and(ac->bits, a->inside, a->nbytes);
         double share = a->inside_cells ? (double)covered / (double)a->inside_cells : 0;
         json_array_append_new(items, json_pack("{s:s,s:s,s:o,s:f,s:f}", "code", a->key, "name",
@@ -544,10 +545,11 @@ done:
 
 /* Builds the set of communities (GK zone of their middle) from w's database. NULL with err. */
 static gis_areas *load_areas(app *a, worker *w, char *err, size_t errlen) {
-    PGresult *q = db_exec(w,
-                          "SELECT ST_X(ST_Centroid(ST_Extent(geom))) FROM divisions WHERE level ="
-                          " 'community' AND kind = 'admin' AND geom IS NOT NULL AND valid_to IS NULL",
-                          0, NULL);
+    PGresult *q =
+        db_exec(w,
+                "SELECT ST_X(ST_Centroid(ST_Extent(geom))) FROM divisions WHERE level ="
+                " 'community' AND kind = 'admin' AND geom IS NOT NULL AND valid_to IS NULL",
+                0, NULL);
     if (!q) {
         snprintf(err, errlen, "%s", w->err);
         return NULL;
@@ -557,11 +559,12 @@ static gis_areas *load_areas(app *a, worker *w, char *err, size_t errlen) {
     char es[16];
     snprintf(es, sizeof es, "%d", epsg < 0 ? 4549 : epsg);
     const char *p[] = {es};
-    if (!(q = db_exec_params(w,
-                             "SELECT code::text, ST_AsBinary(ST_Transform(geom, $1::int)) FROM divisions"
-                             " WHERE level = 'community' AND kind = 'admin' AND geom IS NOT NULL"
-                             " AND valid_to IS NULL",
-                             1, p, NULL, NULL, 1))) {
+    if (!(q = db_exec_params(
+              w,
+              "SELECT code::text, ST_AsBinary(ST_Transform(geom, $1::int)) FROM divisions"
+              " WHERE level = 'community' AND kind = 'admin' AND geom IS NOT NULL"
+              " AND valid_to IS NULL",
+              1, p, NULL, NULL, 1))) {
         snprintf(err, errlen, "%s", w->err);
         return NULL;
     }
@@ -594,23 +597,27 @@ static int sync_grids(worker *w, const gis_areas *s, int keep) {
     snprintf(ks, sizeof ks, "%d", keep);
     const char *p[] = {codes.p, grids.p, ks};
     int rc = codes.oom || grids.oom ? -1 : 0;
-    PGresult *q = rc ? NULL : db_exec(w,
-        "WITH g AS (SELECT * FROM unnest($1::text[], $2::text[]) AS g(code, grid)),"
-        " up AS (INSERT INTO coverage_grids SELECT code, grid FROM g ON CONFLICT (code) DO UPDATE"
-        " SET grid = EXCLUDED.grid WHERE coverage_grids.grid <> EXCLUDED.grid RETURNING code, grid),"
-        " gone AS (DELETE FROM coverage_days d USING up WHERE d.code = up.code AND d.grid <> up.grid),"
-        " gone2 AS (DELETE FROM coverage_delta d USING up WHERE d.code = up.code AND d.grid <> up.grid),"
-        " todo AS (SELECT CASE WHEN count(*) = (SELECT count(*) FROM g) THEN NULL"
-        " ELSE array_agg(code) END AS codes, count(*) AS n FROM up)"
-        " INSERT INTO coverage_repaint (day, codes, before)"
-        " SELECT to_date(substr(c.relname, 16), 'YYYYMMDD'), todo.codes, now()"
-        " FROM todo, pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-        " WHERE todo.n > 0 AND i.inhparent = 'unit_positions'::regclass"
-        " AND c.relname ~ '^unit_positions_[0-9]{8}$'"
-        " AND to_date(substr(c.relname, 16), 'YYYYMMDD') BETWEEN"
-        " (now() AT TIME ZONE 'UTC')::date - $3::int AND (now() AT TIME ZONE 'UTC')::date",
-        3, p);
-    if (!q) rc = -1;
+    PGresult *q =
+        rc ? NULL
+           : db_exec(
+                 w,
+                 "WITH g AS (SELECT * FROM unnest($1::text[], $2::text[]) AS g(code, grid)),"
+                 " up AS (INSERT INTO coverage_grids SELECT code, grid FROM g ON CONFLICT (code) DO UPDATE"
+                 " SET grid = EXCLUDED.grid WHERE coverage_grids.grid <> EXCLUDED.grid RETURNING code, grid),"
+                 " gone AS (DELETE FROM coverage_days d USING up WHERE d.code = up.code AND d.grid <> up.grid),"
+                 " gone2 AS (DELETE FROM coverage_delta d USING up WHERE d.code = up.code AND d.grid <> up.grid),"
+                 " todo AS (SELECT CASE WHEN count(*) = (SELECT count(*) FROM g) THEN NULL"
+                 " ELSE array_agg(code) END AS codes, count(*) AS n FROM up)"
+                 " INSERT INTO coverage_repaint (day, codes, before)"
+                 " SELECT to_date(substr(c.relname, 16), 'YYYYMMDD'), todo.codes, now()"
+                 " FROM todo, pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+                 " WHERE todo.n > 0 AND i.inhparent = 'unit_positions'::regclass"
+                 " AND c.relname ~ '^unit_positions_[0-9]{8}$'"
+                 " AND to_date(substr(c.relname, 16), 'YYYYMMDD') BETWEEN"
+                 " (now() AT TIME ZONE 'UTC')::date - $3::int AND (now() AT TIME ZONE 'UTC')::date",
+                 3, p);
+    if (!q)
+        rc = -1;
     else if (atoi(PQcmdTuples(q)) > 0)
         fprintf(stderr, "coverage: %s day(s) queued for a repaint (new or changed grids)\n",
                 PQcmdTuples(q));
@@ -659,7 +666,8 @@ static int flush(worker *w, painter *p) {
  * ending in the day, fixes of the day received before `before` counted. Returns 0 or -1. */
 static int repaint_units(worker *w, painter *p, const char *units, double d0, double before) {
     char t0[32], t1[32], tb[32], es[16];
-    snprintf(t0, sizeof t0, "%.0f", d0 - COVERAGE_GAP_S), snprintf(t1, sizeof t1, "%.0f", d0 + 86400);
+    snprintf(t0, sizeof t0, "%.0f", d0 - COVERAGE_GAP_S),
+        snprintf(t1, sizeof t1, "%.0f", d0 + 86400);
     snprintf(tb, sizeof tb, "%.6f", before), snprintf(es, sizeof es, "%d", gis_areas_epsg(p->s));
     const char *pp[] = {units, t0, t1, tb, es};
     PGresult *q = db_exec(
@@ -679,8 +687,9 @@ static int repaint_units(worker *w, painter *p, const char *units, double d0, do
         if (i < nf) {
             v[i].t = atof(PQgetvalue(q, i, 1));
             v[i].x = atof(PQgetvalue(q, i, 2)), v[i].y = atof(PQgetvalue(q, i, 3));
-            mark[i] = v[i].t >= d0 ? COVERAGE_PAINT | (atoi(PQgetvalue(q, i, 4)) ? COVERAGE_COUNT : 0)
-                                   : 0;
+            mark[i] = v[i].t >= d0
+                          ? COVERAGE_PAINT | (atoi(PQgetvalue(q, i, 4)) ? COVERAGE_COUNT : 0)
+                          : 0;
             if (i == start || !strcmp(PQgetvalue(q, i, 0), PQgetvalue(q, i - 1, 0))) continue;
         }
         if (painter_track(p, v + start, mark + start, (size_t)(i - start)) != 0)
@@ -716,11 +725,12 @@ static int repaint_one(worker *w, const gis_areas *s) {
     int rc = -1;
     painter_init(&p, s, NULL, -1);
     if (db_begin(w) != 0 ||
-        !(job = db_exec(w,
-                        "SELECT id::text, extract(epoch FROM day::timestamp AT TIME ZONE 'UTC')::float8,"
-                        " array_to_string(codes, ','), extract(epoch FROM before)::float8"
-                        " FROM coverage_repaint ORDER BY day DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED",
-                        0, NULL)))
+        !(job = db_exec(
+              w,
+              "SELECT id::text, extract(epoch FROM day::timestamp AT TIME ZONE 'UTC')::float8,"
+              " array_to_string(codes, ','), extract(epoch FROM before)::float8"
+              " FROM coverage_repaint ORDER BY day DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED",
+              0, NULL)))
         goto done;
     if (PQntuples(job) == 0) {
         rc = 0;
@@ -735,10 +745,11 @@ static int repaint_one(worker *w, const gis_areas *s) {
     char t0[32], t1[32];
     snprintf(t0, sizeof t0, "%.0f", d0), snprintf(t1, sizeof t1, "%.0f", d0 + 86400);
     const char *pu[] = {t0, t1};
-    if (!(units = db_exec(w,
-                          "SELECT DISTINCT unit_id FROM unit_positions WHERE at >= to_timestamp($1::float8)"
-                          " AND at < to_timestamp($2::float8) AND NOT flagged ORDER BY 1",
-                          2, pu)))
+    if (!(units = db_exec(
+              w,
+              "SELECT DISTINCT unit_id FROM unit_positions WHERE at >= to_timestamp($1::float8)"
+              " AND at < to_timestamp($2::float8) AND NOT flagged ORDER BY 1",
+              2, pu)))
         goto done;
     for (int i = 0; i < PQntuples(units); i += REPAINT_UNITS) {
         buf ids = {0};
@@ -769,12 +780,13 @@ static void purge(worker *w, int keep) {
     char ks[16];
     snprintf(ks, sizeof ks, "%d", keep);
     const char *p[] = {ks};
-    if (db_command(w,
-                   "DELETE FROM coverage_days WHERE day < (now() AT TIME ZONE 'UTC')::date - $1::int",
-                   1, p) != 0 ||
-        db_command(w,
-                   "DELETE FROM coverage_repaint WHERE day < (now() AT TIME ZONE 'UTC')::date - $1::int",
-                   1, p) != 0)
+    if (db_command(
+            w, "DELETE FROM coverage_days WHERE day < (now() AT TIME ZONE 'UTC')::date - $1::int",
+            1, p) != 0 ||
+        db_command(
+            w,
+            "DELETE FROM coverage_repaint WHERE day < (now() AT TIME ZONE 'UTC')::date - $1::int",
+            1, p) != 0)
         fprintf(stderr, "coverage: purge: %s\n", w->err);
 }
 

@@ -173,13 +173,13 @@ static json_t *location_json(double lon, double lat, gis_crs crs) {
 }
 
 /* The columns of a unit row: `SELECT UNIT_COLUMNS FROM units u LEFT JOIN stations s ...`. */
-#define UNIT_COLUMNS                                                                                   \
-    "u.id, u.name, u.callsign, u.station_id, s.name, u.division_code, u.status, ST_X(u.position),"     \
-    " ST_Y(u.position), to_json(u.position_at)#>>'{}',"                                                \
-    " round(greatest(0, extract(epoch FROM now() - u.position_at))::numeric, 1)::float8, u.speed_mps, u.heading,"   \
-    " to_json(u.updated_at)#>>'{}',"                                                                   \
-    " (SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username) ORDER BY m.id)," \
-    " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = 'patrol'),"                               \
+#define UNIT_COLUMNS                                                                                              \
+    "u.id, u.name, u.callsign, u.station_id, s.name, u.division_code, u.status, ST_X(u.position),"                \
+    " ST_Y(u.position), to_json(u.position_at)#>>'{}',"                                                           \
+    " round(greatest(0, extract(epoch FROM now() - u.position_at))::numeric, 1)::float8, u.speed_mps, u.heading," \
+    " to_json(u.updated_at)#>>'{}',"                                                                              \
+    " (SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username) ORDER BY m.id),"            \
+    " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = 'patrol'),"                                          \
     " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id AND r.status IN ('dispatched', 'on_scene'))"
 #define UNIT_FROM " FROM units u LEFT JOIN stations s ON s.id = u.station_id"
 
@@ -454,7 +454,8 @@ static int parse_fix(json_t *o, int i, fix *f, double oldest, double newest, ref
     if (f->at > newest)
         return refuse(e, i, 400, "invalid_field", "at",
                       "at is in the future (the phone's clock is ahead of the server's)");
-    if (f->at < oldest) return refuse(e, i, 400, "invalid_field", "at", "at is older than the positions kept");
+    if (f->at < oldest)
+        return refuse(e, i, 400, "invalid_field", "at", "at is older than the positions kept");
     return 0;
 }
 
@@ -506,17 +507,19 @@ static const char positions_sql[] =
     " flagged FROM x ON CONFLICT DO NOTHING RETURNING 1),"
     " rv AS (UPDATE unit_positions SET flagged = (at = ANY($14::timestamptz[])) WHERE unit_id = $1::bigint"
     " AND (at = ANY($14::timestamptz[]) OR at = ANY($15::timestamptz[]))),"
-    " cov AS (" COVERAGE_DELTA_INSERT("$16", "$17", "$18", "$19", "$20", "$21") "),"
-    " u AS (UPDATE units SET position = ST_SetSRID(ST_MakePoint($10::float8, $11::float8), 4326),"
-    " position_at = least(to_timestamp($9::float8), now()), speed_mps = $12::real, heading = $13::real,"
-    " updated_at = now() WHERE id = $1::bigint AND $9::float8 IS NOT NULL AND (position_at IS NULL"
-    " OR position_at < least(to_timestamp($9::float8), now()) OR position_at = ANY($14::timestamptz[]))"
-    " RETURNING *),"
-    " e AS (INSERT INTO events (kind, entity_id, division_code, payload)"
-    " SELECT 'unit.position', u.id, u.division_code, " UNIT_PAYLOAD(
-        "u",
-        "'position'") " FROM u RETURNING id, payload::text)"
-                      " SELECT (SELECT count(*) FROM ins), e.id, e.payload FROM (SELECT 1) o LEFT JOIN e ON true";
+    " cov AS (" COVERAGE_DELTA_INSERT(
+        "$16", "$17", "$18", "$19", "$20",
+        "$21") "),"
+               " u AS (UPDATE units SET position = ST_SetSRID(ST_MakePoint($10::float8, $11::float8), 4326),"
+               " position_at = least(to_timestamp($9::float8), now()), speed_mps = $12::real, heading = $13::real,"
+               " updated_at = now() WHERE id = $1::bigint AND $9::float8 IS NOT NULL AND (position_at IS NULL"
+               " OR position_at < least(to_timestamp($9::float8), now()) OR position_at = ANY($14::timestamptz[]))"
+               " RETURNING *),"
+               " e AS (INSERT INTO events (kind, entity_id, division_code, payload)"
+               " SELECT 'unit.position', u.id, u.division_code, " UNIT_PAYLOAD(
+                   "u",
+                   "'position'") " FROM u RETURNING id, payload::text)"
+                                 " SELECT (SELECT count(*) FROM ins), e.id, e.payload FROM (SELECT 1) o LEFT JOIN e ON true";
 
 /* The unit's stored fixes around the batch (first .. last): up to NEIGHBOURS before and after
  * (within NEIGHBOUR_S) and those between, in time order: at (text, as the database writes it),
@@ -654,7 +657,8 @@ static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, co
     put_array(&a[5], v, m, offsetof(fix, heading), "%.2f");
     buf_put(&a[6], "{", 1);
     for (int i = 0, k = 0; i < m; i++)
-        if (!v[i].dup) buf_str(&a[6], k++ ? (v[i].flagged ? ",t" : ",f") : (v[i].flagged ? "t" : "f"));
+        if (!v[i].dup)
+            buf_str(&a[6], k++ ? (v[i].flagged ? ",t" : ",f") : (v[i].flagged ? "t" : "f"));
     buf_put(&a[6], "}", 1);
     *oom = cov->oom;
     for (int i = 0; i < 7; i++)
@@ -668,14 +672,30 @@ static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, co
         if (f && !isnan(f->speed)) snprintf(nsp, sizeof nsp, "%.3f", f->speed);
         if (f && !isnan(f->heading)) snprintf(nhd, sizeof nhd, "%.2f", f->heading);
     }
-    const char *p[] = {ids,          a[0].p,       a[1].p,      a[2].p,      a[3].p,
-                       a[4].p,       a[5].p,       a[6].p,      *nt ? nt : NULL,
-                       *nt ? nlon : NULL,          *nt ? nlat : NULL,        *nsp ? nsp : NULL,
-                       *nhd ? nhd : NULL,          j->reflag.p, j->unflag.p, cov->code.p,
-                       cov->day.p,   cov->grid.p,  cov->bits.p, cov->last_at.p, cov->fixes.p};
-    for (int attempt = 0; attempt < 2 && !q && !*oom; attempt++) {
+    const char *p[] = {ids,
+                       a[0].p,
+                       a[1].p,
+                       a[2].p,
+                       a[3].p,
+                       a[4].p,
+                       a[5].p,
+                       a[6].p,
+                       *nt ? nt : NULL,
+                       *nt ? nlon : NULL,
+                       *nt ? nlat : NULL,
+                       *nsp ? nsp : NULL,
+                       *nhd ? nhd : NULL,
+                       j->reflag.p,
+                       j->unflag.p,
+                       cov->code.p,
+                       cov->day.p,
+                       cov->grid.p,
+                       cov->bits.p,
+                       cov->last_at.p,
+                       cov->fixes.p};
+    for (int attempt = 0; attempt < 3 && !q && !*oom; attempt++) {
         q = db_exec(w, positions_sql, 21, p);
-        if (!q && attempt == 0 && db_failed_with(w, "23514")) { /* no partition for a day yet */
+        if (!q && attempt < 2 && db_failed_with(w, "23514")) { /* no partition for a day yet */
             char lo[32], hi[32];
             snprintf(lo, sizeof lo, "%.6f", v[0].at);
             snprintf(hi, sizeof hi, "%.6f", v[m - 1].at);
@@ -723,9 +743,9 @@ static json_t *positions_reply(size_t n, const fix *v, int m, const refusal *e, 
         flagged += !v[i].dup && v[i].flagged;
     json_t *errors = json_array();
     for (int i = 0; i < ne; i++)
-        json_array_append_new(errors, json_pack("{s:i,s:s,s:s,s:s}", "index", e[i].index, "code",
-                                                e[i].code, "field", e[i].field, "message",
-                                                e[i].message));
+        json_array_append_new(errors,
+                              json_pack("{s:i,s:s,s:s,s:s}", "index", e[i].index, "code", e[i].code,
+                                        "field", e[i].field, "message", e[i].message));
     return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:b,s:o}", "received", (int)n, "stored", stored,
                      "duplicates", (int)n - ne - stored, "flagged", flagged, "refused", ne,
                      "revised", j->revised, "moved", !PQgetisnull(q, 0, 1), "errors", errors);

@@ -67,10 +67,11 @@ static double seg_dist(double x, double y, double ax, double ay, double bx, doub
     return hypot(x - (ax + t * dx), y - (ay + t * dy));
 }
 
-#define SQUARE "POLYGON((500003 3800007, 501003 3800007, 501003 3801007, 500003 3801007, 500003 3800007))"
+#define SQUARE                                                                                     \
+    "POLYGON((500003 3800007, 501003 3800007, 501003 3801007, 500003 3801007, 500003 3800007))"
 /* an L-shape with a square hole and a slanted edge */
 #define ODD                                                                                        \
-    "POLYGON((500000 3800000, 501300 3800000, 501300 3800400, 500700 3801100, 500000 3801100,"      \
+    "POLYGON((500000 3800000, 501300 3800000, 501300 3800400, 500700 3801100, 500000 3801100,"     \
     " 500000 3800000), (500200 3800200, 500500 3800200, 500500 3800500, 500200 3800500,"           \
     " 500200 3800200))"
 
@@ -171,7 +172,8 @@ static void test_share_against_geos(void **state) {
     snprintf(wkt + o, sizeof wkt - (size_t)o, ")");
     double share = (double)gis_bits_count_and(bits, a->inside, a->nbytes) / (double)a->inside_cells;
     GEOSWKTReader *r = GEOSWKTReader_create_r(tg);
-    GEOSGeometry *line = GEOSWKTReader_read_r(tg, r, wkt), *sq = GEOSWKTReader_read_r(tg, r, SQUARE);
+    GEOSGeometry *line = GEOSWKTReader_read_r(tg, r, wkt),
+                 *sq = GEOSWKTReader_read_r(tg, r, SQUARE);
     GEOSGeometry *buf = GEOSBuffer_r(tg, line, 100, 16), *x = GEOSIntersection_r(tg, buf, sq);
     double ax, len;
     GEOSArea_r(tg, x, &ax);
@@ -203,8 +205,8 @@ static void test_near(void **state) {
     for (int k = 0; k < N * N; k++) {
         double x = 500000 + (k % N) * 1500.0, y = 3800000 + (k / N) * 1500.0;
         snprintf(keys[k], sizeof keys[k], "a%03d", k);
-        snprintf(wkts[k], sizeof wkts[k], "POLYGON((%f %f,%f %f,%f %f,%f %f,%f %f))", x, y, x + 1400,
-                 y, x + 1400, y + 1400, x, y + 1400, x, y);
+        snprintf(wkts[k], sizeof wkts[k], "POLYGON((%f %f,%f %f,%f %f,%f %f,%f %f))", x, y,
+                 x + 1400, y, x + 1400, y + 1400, x, y + 1400, x, y);
         kv[2 * k] = keys[k], kv[2 * k + 1] = wkts[k];
     }
     gis_areas *s = make(kv, N * N, 1 << 20);
@@ -256,7 +258,7 @@ static void test_coarse_cells_and_layout(void **state) {
     unsigned char *bits = calloc(a->nbytes, 1);
     gis_areas_paint(s, 0, 500050, 3800050, 500050, 3800050, 100, bits);
     assert_int_equal(bits[0] & 0x80, 0x80); /* cell (i0, j0): its centre (500080, 3800080) */
-    assert_int_equal(bits[0] & 0x40, 0); /* (i0 + 1, j0): its centre is 190 m away */
+    assert_int_equal(bits[0] & 0x40, 0);    /* (i0 + 1, j0): its centre is 190 m away */
     assert_int_equal(gis_bits_count(bits, a->nbytes), 1);
     free(bits);
     gis_areas_destroy(s);
@@ -270,17 +272,18 @@ static void test_refused(void **state) {
     assert_int_equal(add(b, "empty", "POLYGON EMPTY"), -1);
     assert_int_equal(add(b, "", SQUARE), -1);
     /* a bow-tie is repaired by the one rule: two triangles of 1/4 each */
-    assert_int_equal(
-        add(b, "bowtie", "POLYGON((500000 3800000, 501000 3801000, 501000 3800000, 500000 3801000,"
+    assert_int_equal(add(b, "bowtie",
+                         "POLYGON((500000 3800000, 501000 3801000, 501000 3800000, 500000 3801000,"
                          " 500000 3800000))"),
-        0);
+                     0);
     assert_int_equal(add(b, "bowtie", SQUARE), 0);
     assert_null(gis_areas_finish(b, err, sizeof err)); /* the same key twice */
     assert_non_null(strstr(err, "twice"));
     assert_null(gis_areas_builder_create(4549, 0, 1 << 20, err, sizeof err));
     b = gis_areas_builder_create(4549, 20, 1 << 20, err, sizeof err);
-    add(b, "bowtie", "POLYGON((500000 3800000, 501000 3801000, 501000 3800000, 500000 3801000,"
-                     " 500000 3800000))");
+    add(b, "bowtie",
+        "POLYGON((500000 3800000, 501000 3801000, 501000 3800000, 500000 3801000,"
+        " 500000 3800000))");
     gis_areas *s = gis_areas_finish(b, err, sizeof err);
     assert_true(fabs(gis_areas_get(s, 0)->area_m2 - 500000) < 1e-3);
     gis_areas_destroy(s);

@@ -118,8 +118,8 @@ static int stop_at_two(void *ud, size_t i, size_t j) {
 static void test_walk_cuts(void **state) {
     (void)state;
     /* 0-1-2 joined; 3 lone (11 min after 2); 4-5 joined; 6 lone (3 km from 5, 10 s later) */
-    gis_fix v[] = {{0, 0, 0, 0, 0},        {10, 0, 0, 10, 0},      {20, 0, 0, 20, 0},
-                   {680, 0, 0, 30, 0},     {1500, 0, 0, 40, 0},    {1510, 0, 0, 50, 0},
+    gis_fix v[] = {{0, 0, 0, 0, 0},      {10, 0, 0, 10, 0},   {20, 0, 0, 20, 0},
+                   {680, 0, 0, 30, 0},   {1500, 0, 0, 40, 0}, {1510, 0, 0, 50, 0},
                    {1520, 0, 0, 3050, 0}};
     steps s = {.n = 0};
     assert_int_equal(gis_track_walk(v, 7, 600, 2000, record, &s), 0);
@@ -140,8 +140,8 @@ static void test_walk_cuts(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clean_track),       cmocka_unit_test(test_alternating_glitches),
-        cmocka_unit_test(test_lone_glitches),     cmocka_unit_test(test_fast_but_possible),
+        cmocka_unit_test(test_clean_track),   cmocka_unit_test(test_alternating_glitches),
+        cmocka_unit_test(test_lone_glitches), cmocka_unit_test(test_fast_but_possible),
         cmocka_unit_test(test_walk_cuts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
