@@ -230,6 +230,34 @@ static int painter_track(painter *p, const gis_fix *v, const unsigned char *mark
     return p->oom ? -1 : 0;
 }
 
+static int flush(worker *w, painter *p);
+
+/* Paints the fixes of q (unit_id, epoch, x, y[, counted]: by unit and time) into p, one track per
+ * unit: steps ending at or after `from` painted, those fixes counted when column counted_col (-1:
+ * none, every one) says 1. With flush_to, p's rows are stored whenever it holds over 32 MiB.
+ * Returns 0, or -1 (out of memory, or the store failed: flush_to->err). */
+static int paint_rows(painter *p, PGresult *q, double from, int counted_col, worker *flush_to) {
+    int nf = q ? PQntuples(q) : 0, rc = 0;
+    gis_fix *v = malloc(sizeof *v * (size_t)(nf ? nf : 1));
+    unsigned char *mark = malloc((size_t)(nf ? nf : 1));
+    if (!v || !mark) rc = -1;
+    for (int i = 0, start = 0; rc == 0 && i <= nf; i++) {
+        if (i < nf) {
+            v[i].t = atof(PQgetvalue(q, i, 1));
+            v[i].x = atof(PQgetvalue(q, i, 2)), v[i].y = atof(PQgetvalue(q, i, 3));
+            int counted = counted_col < 0 || atoi(PQgetvalue(q, i, counted_col));
+            mark[i] = v[i].t >= from ? COVERAGE_PAINT | (counted ? COVERAGE_COUNT : 0) : 0;
+            if (i == start || !strcmp(PQgetvalue(q, i, 0), PQgetvalue(q, i - 1, 0))) continue;
+        }
+        rc = painter_track(p, v + start, mark + start, (size_t)(i - start));
+        if (rc == 0 && flush_to && p->bytes > (32u << 20)) rc = flush(flush_to, p);
+        start = i;
+    }
+    free(v);
+    free(mark);
+    return rc;
+}
+
 static void day_text(long day, char out[16]) {
     time_t t = (time_t)day * 86400;
     struct tm tm;
@@ -400,29 +428,6 @@ static int req_read(http_req *r, cov_req *q) {
     return 0;
 }
 
-/* Paints the fixes of the partial first day (unit_id, epoch, x, y by unit and time) into p,
- * counting those inside a community. */
-static int paint_partial(cov_req *q, painter *p) {
-    int nf = q->fixes ? PQntuples(q->fixes) : 0;
-    gis_fix *v = malloc(sizeof *v * (size_t)(nf ? nf : 1));
-    unsigned char *mark = malloc((size_t)(nf ? nf : 1));
-    int rc = v && mark ? 0 : -1;
-    for (int i = 0, start = 0; rc == 0 && i <= nf; i++) {
-        if (i < nf) {
-            v[i].t = atof(PQgetvalue(q->fixes, i, 1));
-            v[i].x = atof(PQgetvalue(q->fixes, i, 2)), v[i].y = atof(PQgetvalue(q->fixes, i, 3));
-            mark[i] = COVERAGE_PAINT | COVERAGE_COUNT;
-            if (i == start || !strcmp(PQgetvalue(q->fixes, i, 0), PQgetvalue(q->fixes, i - 1, 0)))
-                continue;
-        }
-        rc = painter_track(p, v + start, mark + start, (size_t)(i - start));
-        start = i;
-    }
-    free(v);
-    free(mark);
-    return rc;
-}
-
 /* ORs into ac the merged days of area a from q->days rows *row.. (ordered by code); adds their
  * fixes to *fixes and their last fix inside to *last (NAN: none). */
 static void merge_days(cov_req *q, const gis_area *a, acc *ac, int *row, long *fixes,
@@ -526,7 +531,8 @@ int h_coverage(http_req *r) {
     if ((rc = req_select(r, &q)) || (rc = req_read(r, &q))) goto done;
     http_release_worker(r); /* the rest is C: no database slot held for it */
     painter_init(&p, q.s, q.allowed, 0);
-    json_t *items = paint_partial(&q, &p) == 0 ? req_items(&q, &p, &fixes) : NULL;
+    json_t *items =
+        paint_rows(&p, q.fixes, -INFINITY, -1, NULL) == 0 ? req_items(&q, &p, &fixes) : NULL;
     painter_clear(&p);
     if (!items) {
         rc = http_error(r, 500, "internal", NULL, "out of memory");
@@ -679,27 +685,8 @@ static int repaint_units(worker *w, painter *p, const char *units, double d0, do
         " ORDER BY unit_id, at",
         5, pp);
     if (!q) return -1;
-    int nf = PQntuples(q), rc = 0;
-    gis_fix *v = malloc(sizeof *v * (size_t)(nf ? nf : 1));
-    unsigned char *mark = malloc((size_t)(nf ? nf : 1));
-    if (!v || !mark) rc = -1, snprintf(w->err, sizeof w->err, "out of memory");
-    for (int i = 0, start = 0; rc == 0 && i <= nf; i++) {
-        if (i < nf) {
-            v[i].t = atof(PQgetvalue(q, i, 1));
-            v[i].x = atof(PQgetvalue(q, i, 2)), v[i].y = atof(PQgetvalue(q, i, 3));
-            mark[i] = v[i].t >= d0
-                          ? COVERAGE_PAINT | (atoi(PQgetvalue(q, i, 4)) ? COVERAGE_COUNT : 0)
-                          : 0;
-            if (i == start || !strcmp(PQgetvalue(q, i, 0), PQgetvalue(q, i - 1, 0))) continue;
-        }
-        if (painter_track(p, v + start, mark + start, (size_t)(i - start)) != 0)
-            rc = -1, snprintf(w->err, sizeof w->err, "out of memory");
-        else if (p->bytes > (32u << 20))
-            rc = flush(w, p);
-        start = i;
-    }
-    free(v);
-    free(mark);
+    int rc = paint_rows(p, q, d0, 4, w);
+    if (rc != 0 && p->oom) snprintf(w->err, sizeof w->err, "out of memory");
     PQclear(q);
     return rc;
 }
@@ -836,14 +823,17 @@ static int work(app *a, worker *w) {
 void *coverage_thread(void *arg) {
     app *a = arg;
     worker w = {.app = a, .no_timeout = 1};
-    int dirty = 1;
+    int dirty = 1, heard = 0; /* heard: the backend that LISTENs (a call may have reconnected) */
     time_t next_purge = 0;
     while (!a->stopping) {
-        if (db_ensure(&w) != 0 || db_listen(&w, "gis_changed") != 0) {
-            db_disconnect(&w);
-            server_sleep(a, 1000);
-            dirty = 1;
-            continue;
+        if (!w.pg || PQbackendPID(w.pg) != heard) {
+            if (db_ensure(&w) != 0 || db_listen(&w, "gis_changed") != 0) {
+                db_disconnect(&w);
+                server_sleep(a, 1000);
+                continue;
+            }
+            dirty |= heard != 0; /* a new connection: changes may have been missed */
+            heard = PQbackendPID(w.pg);
         }
         if (dirty) {
             server_sleep(a, 50); /* let a burst of changes settle */
