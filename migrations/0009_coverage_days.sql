@@ -30,6 +30,16 @@ CREATE TABLE coverage_delta (
 );
 CREATE INDEX coverage_delta_day_idx ON coverage_delta (day);
 
+-- Bitmaps are sparse (a walk covers few cells of a grid) and written at every batch: LZ4 compresses
+-- them about three times faster than the default pglz. A server built without LZ4 keeps pglz.
+DO $$
+BEGIN
+    ALTER TABLE coverage_days ALTER COLUMN bits SET COMPRESSION lz4;
+    ALTER TABLE coverage_delta ALTER COLUMN bits SET COMPRESSION lz4;
+EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN
+    NULL;
+END $$;
+
 -- The grid each community's bits are on, as the instances loaded it: a community whose grid is new
 -- or changed gets its kept days repainted (coverage_repaint), its bits on the old grid dropped.
 CREATE TABLE coverage_grids (

@@ -120,7 +120,8 @@ typedef struct painter {
     long one_day;                 /* >= 0: every step and fix goes to this day */
     acc *v;                       /* open addressing on (area, day); cap a power of two */
     size_t cap, n, bytes;
-    int oom;
+    size_t max_bytes; /* 0: no bound; else past it painting stops with `full` set */
+    int oom, full;
 } painter;
 
 static void painter_init(painter *p, const gis_areas *s, const unsigned char *allowed,
@@ -165,6 +166,10 @@ static acc *painter_acc(painter *p, size_t area, long day) {
     acc *a = &p->v[slot_of(p, area, day)];
     if (a->day != -1) return a;
     size_t nb = gis_areas_get(p->s, area)->nbytes;
+    if (p->max_bytes && p->bytes + nb > p->max_bytes) {
+        p->full = 1;
+        return NULL;
+    }
     if (!(a->bits = calloc(nb ? nb : 1, 1))) goto oom;
     a->area = area, a->day = day, a->last_at = NAN, a->fixes = 0;
     p->n++, p->bytes += nb;
@@ -218,16 +223,17 @@ static int count_fix(void *ud, size_t area) {
     return 0;
 }
 
-/* Paints track v[0..n) (kept fixes, time order) by mark[]. Returns 0, or -1 out of memory. */
+/* Paints track v[0..n) (kept fixes, time order) by mark[]. Returns 0, or -1 out of memory (or
+ * past p->max_bytes: p->full). */
 static int painter_track(painter *p, const gis_fix *v, const unsigned char *mark, size_t n) {
     walk w = {p, v, mark, 0, 0, 0};
     gis_track_walk(v, n, COVERAGE_GAP_S, COVERAGE_GAP_M, paint_step, &w);
-    for (size_t k = 0; k < n && !p->oom; k++)
+    for (size_t k = 0; k < n && !p->oom && !p->full; k++)
         if (mark[k] & COVERAGE_COUNT) {
             w.i = k;
             gis_areas_near(p->s, v[k].x, v[k].y, v[k].x, v[k].y, count_fix, &w);
         }
-    return p->oom ? -1 : 0;
+    return p->oom || p->full ? -1 : 0;
 }
 
 static int flush(worker *w, painter *p);
@@ -271,6 +277,18 @@ static void array_item(buf *b, const char *s, int quote) {
     if (quote) buf_str(b, "\"");
 }
 
+/* Appends bytes[0..n) to b as upper-case hex (bit varying's X'...' form). */
+static void put_hex(buf *b, const unsigned char *bytes, size_t n) {
+    static const char digits[] = "0123456789ABCDEF";
+    char chunk[512];
+    for (size_t k = 0; k < n;) {
+        size_t m = 0;
+        for (; k < n && m < sizeof chunk; k++, m += 2)
+            chunk[m] = digits[bytes[k] >> 4], chunk[m + 1] = digits[bytes[k] & 15];
+        buf_put(b, chunk, m);
+    }
+}
+
 /* Appends p's accumulators (those with a cell or a fix) to out's arrays. */
 static void painter_rows(const painter *p, coverage_rows *out) {
     buf *arr[6] = {&out->code, &out->day, &out->grid, &out->bits, &out->last_at, &out->fixes};
@@ -286,8 +304,7 @@ static void painter_rows(const painter *p, coverage_rows *out) {
         array_item(&out->code, g->key, 1), array_item(&out->day, d, 0);
         array_item(&out->grid, g->grid, 1);
         buf_str(&out->bits, out->bits.len > 1 ? ",X" : "X");
-        for (size_t k = 0; k < g->nbytes; k++)
-            buf_printf(&out->bits, "%02X", a->bits[k]);
+        put_hex(&out->bits, a->bits, g->nbytes);
         if (isnan(a->last_at))
             snprintf(num, sizeof num, "NULL");
         else
@@ -312,13 +329,14 @@ static void rows_close(coverage_rows *out) {
 }
 
 int coverage_track_rows(const gis_areas *s, const gis_fix *v, const unsigned char *mark, size_t n,
-                        coverage_rows *out) {
+                        size_t max_bytes, coverage_rows *out) {
     painter p;
     painter_init(&p, s, NULL, -1);
-    int rc = painter_track(&p, v, mark, n);
+    p.max_bytes = max_bytes;
+    int rc = painter_track(&p, v, mark, n), full = p.full;
     if (rc == 0) painter_rows(&p, out), rows_close(out);
     painter_clear(&p);
-    return rc == 0 && !out->oom ? 0 : -1;
+    return full ? -2 : rc == 0 && !out->oom ? 0 : -1;
 }
 
 void coverage_rows_free(coverage_rows *r) {

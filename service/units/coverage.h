@@ -48,9 +48,10 @@ typedef struct coverage_rows {
  * EPSG) onto the community grids of s: a step is painted when one of its fixes has
  * COVERAGE_PAINT in mark[] (into the day of its later fix), a fix with COVERAGE_COUNT is counted
  * in the community holding it. Then appends the rows to out (out zeroed by the caller; free it with
- * coverage_rows_free). Returns 0, or -1 on out of memory. */
+ * coverage_rows_free). Returns 0; -1 on out of memory; -2 when the (community, day) bitmaps would
+ * take more than max_bytes (0: no bound): fixes spread over too many places and days at once. */
 int coverage_track_rows(const gis_areas *s, const gis_fix *v, const unsigned char *mark, size_t n,
-                        coverage_rows *out);
+                        size_t max_bytes, coverage_rows *out);
 void coverage_rows_free(coverage_rows *r);
 
 /* Background thread (services.c background[]): loads the areas at start and after gis_changed,

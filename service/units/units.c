@@ -499,27 +499,25 @@ static int positions_unit(http_req *r, long long id, umem *u) {
     return 0;
 }
 
+/* Stores the fixes, the coverage deltas, moves the unit and appends its event (one statement). */
+#define POSITIONS_COVERAGE COVERAGE_DELTA_INSERT("$15", "$16", "$17", "$18", "$19", "$20")
+#define POSITIONS_PAYLOAD UNIT_PAYLOAD("u", "'position'")
 static const char positions_sql[] =
     "WITH x AS (SELECT * FROM unnest($2::float8[], $3::float8[], $4::float8[], $5::real[], $6::real[],"
     " $7::real[], $8::boolean[]) AS x(t, lon, lat, acc, speed, heading, flagged)),"
     " ins AS (INSERT INTO unit_positions (unit_id, at, geom, accuracy_m, speed_mps, heading, flagged)"
     " SELECT $1::bigint, to_timestamp(t), ST_SetSRID(ST_MakePoint(lon, lat), 4326), acc, speed, heading,"
     " flagged FROM x ON CONFLICT DO NOTHING RETURNING 1),"
-    " rv AS (UPDATE unit_positions SET flagged = (at = ANY($14::timestamptz[])) WHERE unit_id = $1::bigint"
-    " AND (at = ANY($14::timestamptz[]) OR at = ANY($15::timestamptz[]))),"
-    " cov AS (" COVERAGE_DELTA_INSERT(
-        "$16", "$17", "$18", "$19", "$20",
-        "$21") "),"
-               " u AS (UPDATE units SET position = ST_SetSRID(ST_MakePoint($10::float8, $11::float8), 4326),"
-               " position_at = least(to_timestamp($9::float8), now()), speed_mps = $12::real, heading = $13::real,"
-               " updated_at = now() WHERE id = $1::bigint AND $9::float8 IS NOT NULL AND (position_at IS NULL"
-               " OR position_at < least(to_timestamp($9::float8), now()) OR position_at = ANY($14::timestamptz[]))"
-               " RETURNING *),"
-               " e AS (INSERT INTO events (kind, entity_id, division_code, payload)"
-               " SELECT 'unit.position', u.id, u.division_code, " UNIT_PAYLOAD(
-                   "u",
-                   "'position'") " FROM u RETURNING id, payload::text)"
-                                 " SELECT (SELECT count(*) FROM ins), e.id, e.payload FROM (SELECT 1) o LEFT JOIN e ON true";
+    " cov AS (" POSITIONS_COVERAGE "),"
+    " u AS (UPDATE units SET position = ST_SetSRID(ST_MakePoint($10::float8, $11::float8), 4326),"
+    " position_at = least(to_timestamp($9::float8), now()), speed_mps = $12::real, heading = $13::real,"
+    " updated_at = now() WHERE id = $1::bigint AND $9::float8 IS NOT NULL AND (position_at IS NULL"
+    " OR position_at < least(to_timestamp($9::float8), now()) OR position_at = ANY($14::timestamptz[]))"
+    " RETURNING *),"
+    " e AS (INSERT INTO events (kind, entity_id, division_code, payload)"
+    " SELECT 'unit.position', u.id, u.division_code, " POSITIONS_PAYLOAD " FROM u RETURNING id,"
+    " payload::text) SELECT (SELECT count(*) FROM ins), e.id, e.payload FROM (SELECT 1) o"
+    " LEFT JOIN e ON true";
 
 /* The unit's stored fixes around the batch (first .. last): up to NEIGHBOURS before and after
  * (within NEIGHBOUR_S) and those between, in time order: at (text, as the database writes it),
@@ -551,7 +549,8 @@ typedef struct judged {
     size_t n;
     buf reflag, unflag; /* stored fixes the judgement flags / clears: timestamptz[] literals */
     int revised;
-    long newest; /* the newest kept point, or -1 */
+    double revised_lo, revised_hi; /* their first and last time */
+    long newest;                   /* the newest kept point, or -1 */
 } judged;
 
 static void judged_free(judged *j) {
@@ -608,14 +607,17 @@ static int judge_batch(const config *cfg, fix *v, int m, PGresult *st, judged *j
         if (was == !j->keep[k]) continue;
         buf *b = was ? &j->unflag : &j->reflag;
         buf_printf(b, "%s\"%s\"", b->len > 1 ? "," : "", PQgetvalue(st, row, 0));
-        j->revised++;
+        if (!j->revised++) j->revised_lo = j->pt[k].t;
+        j->revised_hi = j->pt[k].t;
     }
     buf_str(&j->reflag, "}"), buf_str(&j->unflag, "}");
     return j->reflag.oom || j->unflag.oom ? -1 : 0;
 }
 
 /* The coverage rows of the judged track: its kept points projected to the areas' metres, the
- * batch's new fixes and the stored ones judged believable again painted and counted. */
+ * batch's new fixes and the stored ones judged believable again painted and counted. Returns 0,
+ * -1 (out of memory) or -2 (the fixes spread over more community-days than coverage_max_mb / 3
+ * holds: the bitmaps, then twice that as hex; a phone's walk never comes near). */
 static int track_coverage(worker *w, const gis_areas *s, const judged *j, PGresult *st,
                           coverage_rows *out) {
     gis_fix *t = malloc((j->n ? j->n : 1) * sizeof *t);
@@ -635,20 +637,22 @@ static int track_coverage(worker *w, const gis_areas *s, const judged *j, PGresu
                         ? COVERAGE_PAINT | COVERAGE_COUNT
                         : 0;
     }
-    rc = coverage_track_rows(s, t, mark, n, out);
+    rc = coverage_track_rows(s, t, mark, n, ((size_t)w->app->cfg.coverage_max_mb << 20) / 3, out);
 done:
     free(t);
     free(mark);
     return rc;
 }
 
-/* Stores the batch's fixes v[0..m) (dups left out), the stored fixes' new flags and the coverage
- * rows, and moves the unit to the newest kept point (none: j->newest -1): positions_sql, creating
- * the day partitions once when missing. Returns the result, or NULL: w's error set, or *oom. */
-static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, const judged *j,
-                             const coverage_rows *cov, int *oom) {
-    buf a[7] = {{0}};
-    PGresult *q = NULL;
+/* The stored fixes the judgement revised ($2 now flagged, $3 flagged no more): their times bound
+ * the statement to their days' partitions (an UPDATE by unit alone would open every day's). */
+static const char revise_sql[] =
+    "UPDATE unit_positions SET flagged = (at = ANY($2::timestamptz[])) WHERE unit_id = $1::bigint"
+    " AND at >= to_timestamp($4::float8) AND at <= to_timestamp($5::float8)"
+    " AND (at = ANY($2::timestamptz[]) OR at = ANY($3::timestamptz[]))";
+
+/* The columns of positions_sql's x: v's fixes (dups left out) as array literals in a[0..7). */
+static void fix_arrays(buf a[7], const fix *v, int m) {
     put_array(&a[0], v, m, offsetof(fix, at), "%.6f");
     put_array(&a[1], v, m, offsetof(fix, lon), "%.9f");
     put_array(&a[2], v, m, offsetof(fix, lat), "%.9f");
@@ -660,6 +664,36 @@ static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, co
         if (!v[i].dup)
             buf_str(&a[6], k++ ? (v[i].flagged ? ",t" : ",f") : (v[i].flagged ? "t" : "f"));
     buf_put(&a[6], "}", 1);
+}
+
+/* Runs positions_sql with p, after revise_sql in the same transaction when j revised stored fixes.
+ * Returns the result or NULL (w's error). */
+static PGresult *store_once(worker *w, const char *ids, const judged *j, const char *const *p) {
+    char lo[32], hi[32];
+    snprintf(lo, sizeof lo, "%.6f", j->revised_lo), snprintf(hi, sizeof hi, "%.6f", j->revised_hi);
+    const char *pr[] = {ids, j->reflag.p, j->unflag.p, lo, hi};
+    if (!j->revised) return db_exec(w, positions_sql, 20, p);
+    if (db_begin(w) != 0 || db_command(w, revise_sql, 5, pr) != 0) {
+        db_rollback(w);
+        return NULL;
+    }
+    PGresult *q = db_exec(w, positions_sql, 20, p);
+    if (!q || db_commit(w) != 0) {
+        db_rollback(w);
+        PQclear(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Stores the batch's fixes v[0..m) (dups left out), the stored fixes' new flags and the coverage
+ * rows, and moves the unit to the newest kept point (none: j->newest -1), creating the day
+ * partitions when missing. Returns the result, or NULL: w's error set, or *oom. */
+static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, const judged *j,
+                             const coverage_rows *cov, int *oom) {
+    buf a[7] = {{0}};
+    PGresult *q = NULL;
+    fix_arrays(a, v, m);
     *oom = cov->oom;
     for (int i = 0; i < 7; i++)
         *oom |= a[i].oom;
@@ -686,7 +720,6 @@ static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, co
                        *nsp ? nsp : NULL,
                        *nhd ? nhd : NULL,
                        j->reflag.p,
-                       j->unflag.p,
                        cov->code.p,
                        cov->day.p,
                        cov->grid.p,
@@ -694,7 +727,7 @@ static PGresult *store_fixes(worker *w, const char *ids, const fix *v, int m, co
                        cov->last_at.p,
                        cov->fixes.p};
     for (int attempt = 0; attempt < 3 && !q && !*oom; attempt++) {
-        q = db_exec(w, positions_sql, 21, p);
+        q = store_once(w, ids, j, p);
         if (!q && attempt < 2 && db_failed_with(w, "23514")) { /* no partition for a day yet */
             char lo[32], hi[32];
             snprintf(lo, sizeof lo, "%.6f", v[0].at);
@@ -788,8 +821,14 @@ int h_units_positions(http_req *r) {
         goto done;
     }
     if (judge_batch(&r->app->cfg, v, m, st, &j) != 0 ||
-        track_coverage(r->w, areas, &j, st, &cov) != 0) {
+        (rc = track_coverage(r->w, areas, &j, st, &cov)) == -1) {
         rc = http_error(r, 500, "internal", NULL, "out of memory");
+        goto done;
+    }
+    if (rc == -2) {
+        rc = http_error(
+            r, 413, "too_spread", "positions",
+            "these fixes cover too many communities and days at once: send smaller batches");
         goto done;
     }
     if (!(q = store_fixes(r->w, ids, v, m, &j, &cov, &oom))) {

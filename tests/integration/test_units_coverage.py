@@ -230,14 +230,29 @@ class CoverageTest(unittest.TestCase):
             " AND valid_to IS NULL"))
         too_long = self.coverage("admin", "?division=3207&since=" + iso(now() - datetime.timedelta(days=93)))
         self.assertEqual((too_long.status, too_long.error), (400, "invalid_field"))
+        # a batch of 300 lone fixes in 300 communities: more community-days than a third of
+        # coverage_max_mb (1 MiB here) holds is refused whole (a phone's walk never comes near)
+        spots = self.db.sql("SELECT ST_X(p) AS lon, ST_Y(p) AS lat FROM (SELECT ST_PointOnSurface(geom) p FROM divisions"
+                            " WHERE level = 'community' AND geom IS NOT NULL ORDER BY code LIMIT 300) s")
+        t0 = now() - datetime.timedelta(days=13)  # an hour apart: possible at 70 m/s, every one a lone fix
+        spread = [{"location": {"lon": p["lon"], "lat": p["lat"]}, "at": iso(t0 + datetime.timedelta(hours=i))}
+                  for i, p in enumerate(spots)]
+        unit = self.new_unit("散点")
         small = harness.Server(self.db, env={"PATROLD_ACCESS_LOG": "0", "PATROLD_COVERAGE_MAX_MB": "1"})
         try:
             big = self.coverage("admin", "?division=3207", server=small)
             one = self.coverage("admin", "?division=320706999906", server=small)
+            wide = small.request("POST", "/api/v1/units/%d/positions" % unit, json_body={"positions": spread},
+                                 token=self.tok["admin"])
+            ok = small.request("POST", "/api/v1/units/%d/positions" % unit, json_body={"positions": spread[:20]},
+                               token=self.tok["admin"])
         finally:
             small.stop()
         self.assertEqual((big.status, big.error), (400, "invalid_field"))
         self.assertEqual(one.status, 200, one)
+        self.assertEqual((wide.status, wide.error), (413, "too_spread"))
+        self.assertEqual((ok.status, ok.json()["stored"]), (200, 20), ok)
+        self.assertEqual(self.db.value("SELECT count(*) FROM unit_positions WHERE unit_id = %s", unit), 20)
 
     def test_scope_and_bad_input(self):
         self.assertEqual(self.coverage("dispatcher_gn", "?division=320706").status, 404)
