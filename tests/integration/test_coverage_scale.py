@@ -8,6 +8,7 @@ ST_Intersection of the tracks in EPSG:4549) within the grid's error."""
 import concurrent.futures
 import datetime
 import math
+import os
 import random
 import statistics
 import time
@@ -124,7 +125,10 @@ class CoverageScaleTest(unittest.TestCase):
                  statistics.median(times[27]), times[27][-1], max(t for _, t in eight), rss, hwm))
         self.assertLess(statistics.median(times[90]), 1.0, times)
         self.assertLess(statistics.median(times[27]), 1.0, times)
-        self.assertLess(hwm, 300, "peak RSS %.0f MiB" % hwm)
+        # AddressSanitizer keeps freed memory in a 256 MiB quarantine and adds its shadow: its build
+        # gets room for that (the same rule as test_edge_auth)
+        limit_mb = 800 if "address" in os.path.basename(os.path.dirname(harness.BIN)) else 300
+        self.assertLess(hwm, limit_mb, "peak RSS %.0f MiB" % hwm)
         # the most patrolled communities against PostGIS
         top = sorted(full["items"], key=lambda i: -i["covered_share"])[:3]
         self.assertGreater(top[-1]["covered_share"], 0.05)
