@@ -19,8 +19,8 @@ static const char *const messages[] = {
     [PARAM_CRS] = "%s must be one of wgs84, cgcs2000, gcj02, bd09",
     [PARAM_POINT] = "%s must be lon,lat within -180..180 and -90..90",
     [PARAM_NUMBER] = "%s must be a finite number",
-    [PARAM_TIME] = "%s must be an RFC 3339 time from 2000-01-01T00:00:00Z on, with a real date,"
-                   " such as 2024-05-01T08:00:00+08:00",
+    [PARAM_TIME] =
+        "%s must be an RFC 3339 time from 2000-01-01 on, such as 2024-05-01T08:00:00+08:00",
     [PARAM_ID] = "%s must be a positive integer id",
     [PARAM_SEQ] = "%s must be a non-negative integer",
     [PARAM_UUID] = "%s must be a UUID (8-4-4-4-12 hex digits)",
