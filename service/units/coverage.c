@@ -5,8 +5,8 @@
  * coverage_delta row per (community, UTC day) with the fixes (migration 0009); this file's thread
  * merges deltas into coverage_days. A period is the OR of its whole days (bit_or in PostgreSQL,
  * under statement_timeout) plus, for a `since` inside a day, that day's fixes after `since`
- * painted again (at most coverage_max_fixes of them, else the whole day counts and `since` says
- * so). The slot is given back before the C work; the answer's memory is bounded by
+ * painted again (at most coverage_max_fixes of them, and as many as the memory budget leaves
+ * room for; past that the whole day counts and `since` says so). The slot is given back before the C work; the answer's memory is bounded by
  * coverage_max_mb and the period by coverage_max_days.
  *
  * Threads: the area set is built by the coverage thread and published with a reference count;
@@ -28,7 +28,9 @@
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 
-enum { REPAINT_UNITS = 64, COMPACT_BATCH = 500 };
+/* REPAINT_UNITS: units read at once by the repaint; FIX_BYTES: memory of one fix painted again by
+ * a request (its row in the result and its gis_fix). */
+enum { REPAINT_UNITS = 64, COMPACT_BATCH = 500, FIX_BYTES = 128 };
 
 /* ---- the published area set ---- */
 
@@ -363,6 +365,7 @@ typedef struct cov_req {
     size_t *sel, nsel;       /* the communities answered: area indices, in code order */
     unsigned char *allowed;  /* per area */
     double since, full_from; /* whole days from full_from; [since, full_from) painted again */
+    long max_fixes;          /* the partial day's fixes painted again at most */
     PGresult *names, *fixes, *days;
 } cov_req;
 
@@ -386,8 +389,12 @@ static int req_select(http_req *r, cov_req *q) {
         q->sel[q->nsel++] = i, q->allowed[i] = 1;
         bytes += a->nbytes;
     }
-    /* each grid held three times at most: the day rows' bytes (hex), decoded, painted again */
+    /* each grid held three times at most: the day rows' bytes (hex), decoded, painted again; what
+     * the memory budget leaves pays for the partial day's fixes (about FIX_BYTES each) */
     size_t budget = (size_t)r->app->cfg.coverage_max_mb << 20;
+    q->max_fixes = bytes * 3 < budget ? (long)((budget - bytes * 3) / FIX_BYTES) : 0;
+    if (q->max_fixes > r->app->cfg.coverage_max_fixes)
+        q->max_fixes = r->app->cfg.coverage_max_fixes;
     if (bytes * 3 > budget)
         return http_error(r, 400, "invalid_field", "division",
                           "%zu communities need %zu MiB, more than coverage_max_mb (%d): ask for a"
@@ -399,7 +406,7 @@ static int req_select(http_req *r, cov_req *q) {
 /* Reads the names, the fixes of the partial first day (if any, within the work budget) and the
  * merged days. Returns 0, or the status of the error sent. */
 static int req_read(http_req *r, cov_req *q) {
-    char t0[32], t1[32], lim[16], epsg[16], d0[32], df[32];
+    char t0[32], t1[32], lim[24], epsg[16], d0[32], df[32];
     const char *pn[] = {q->like};
     if (!(q->names = db_exec_read(r->w,
                                   "SELECT code::text, name FROM divisions WHERE level = 'community'"
@@ -407,7 +414,7 @@ static int req_read(http_req *r, cov_req *q) {
                                   " AND valid_to IS NULL ORDER BY code::text COLLATE \"C\"",
                                   1, pn)))
         return http_db_error(r);
-    long budget = r->app->cfg.coverage_max_fixes;
+    long budget = q->max_fixes;
     if (q->since < q->full_from) {
         snprintf(t0, sizeof t0, "%.6f", q->since), snprintf(t1, sizeof t1, "%.6f", q->full_from);
         snprintf(lim, sizeof lim, "%ld", budget + 1);
@@ -418,7 +425,7 @@ static int req_read(http_req *r, cov_req *q) {
                   "SELECT unit_id::text, extract(epoch FROM at)::float8, ST_X(p), ST_Y(p) FROM"
                   " (SELECT unit_id, at, ST_Transform(geom, $4::int) p FROM unit_positions"
                   " WHERE at >= to_timestamp($1::float8) AND at < to_timestamp($2::float8)"
-                  " AND NOT flagged AND geom && (SELECT ST_Expand(ST_Extent(geom), 0.01)"
+                  " AND NOT flagged AND geom && (SELECT ST_Expand(ST_Extent(geom), 0.025)"
                   " FROM divisions WHERE level = 'community' AND kind = 'admin' AND code LIKE $3)"
                   " ORDER BY unit_id, at LIMIT $5::int) s",
                   5, pf)))
