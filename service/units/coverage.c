@@ -15,6 +15,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -544,6 +545,8 @@ static int req_params(http_req *r, cov_req *q) {
     return 0;
 }
 
+static atomic_int answering; /* coverage requests between their slot and their reply */
+
 /* GET /api/v1/coverage?since=&division= (staff) */
 int h_coverage(http_req *r) {
     cov_req q = {0};
@@ -553,6 +556,12 @@ int h_coverage(http_req *r) {
     if ((rc = req_params(r, &q))) return rc;
     if (!(q.s = coverage_acquire()))
         return http_error_retry(r, 503, 2, "starting", NULL, "coverage areas are being loaded");
+    /* the slot bounds the reading; this bounds the answers being painted once slots are given
+     * back, so coverage never holds more than db_pool times coverage_max_mb */
+    if (atomic_fetch_add(&answering, 1) >= r->app->cfg.db_pool) {
+        rc = http_error_retry(r, 503, 1, "busy", NULL, "too many coverage answers at once");
+        goto done;
+    }
     if ((rc = req_select(r, &q)) || (rc = req_read(r, &q))) goto done;
     http_release_worker(r); /* the rest is C: no database slot held for it */
     painter_init(&p, q.s, q.allowed, 0);
@@ -568,6 +577,7 @@ int h_coverage(http_req *r) {
                           (json_int_t)fixes, "items", items);
     rc = http_json(r, 200, o);
 done:
+    atomic_fetch_sub(&answering, 1);
     req_free(&q);
     return rc;
 }
