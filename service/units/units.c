@@ -173,13 +173,13 @@ static json_t *location_json(double lon, double lat, gis_crs crs) {
 }
 
 /* The columns of a unit row: `SELECT UNIT_COLUMNS FROM units u LEFT JOIN stations s ...`. */
-#define UNIT_COLUMNS                                                                                              \
-    "u.id, u.name, u.callsign, u.station_id, s.name, u.division_code, u.status, ST_X(u.position),"                \
-    " ST_Y(u.position), to_json(u.position_at)#>>'{}',"                                                           \
-    " round(greatest(0, extract(epoch FROM now() - u.position_at))::numeric, 1)::float8, u.speed_mps, u.heading," \
-    " to_json(u.updated_at)#>>'{}',"                                                                              \
-    " (SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username) ORDER BY m.id),"            \
-    " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = 'patrol'),"                                          \
+#define UNIT_COLUMNS                                                                                   \
+    "u.id, u.name, u.callsign, u.station_id, s.name, u.division_code, u.status, ST_X(u.position),"     \
+    " ST_Y(u.position), to_json(u.position_at)#>>'{}',"                                                \
+    " round(greatest(0, extract(epoch FROM now() - u.position_at))::numeric, 1)::float8,"              \
+    " u.speed_mps, u.heading, to_json(u.updated_at)#>>'{}',"                                           \
+    " (SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username) ORDER BY m.id)," \
+    " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = 'patrol'),"                               \
     " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id AND r.status IN ('dispatched', 'on_scene'))"
 #define UNIT_FROM " FROM units u LEFT JOIN stations s ON s.id = u.station_id"
 
@@ -392,7 +392,7 @@ int h_units_status(http_req *r) {
 /* A fix in the future by more than FUTURE_SLACK_S is refused (a phone with a fast clock); one
  * within it is stored, but the unit's position_at is never later than now. The speed check judges
  * a fix against JUDGE_WINDOW neighbours in time, the stored ones included: up to NEIGHBOURS before
- * and after the batch (within NEIGHBOUR_S) and up to SPAN_STORED between its first and last fix. */
+ * and after the batch (within NEIGHBOUR_S) and up to 4,000 between its first and last fix. */
 enum { FUTURE_SLACK_S = 30, JUDGE_WINDOW = 32, NEIGHBOURS = 32, NEIGHBOUR_S = 3600 };
 
 typedef struct fix {
