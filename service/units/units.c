@@ -541,37 +541,56 @@ static PGresult *stored_around(worker *w, const char *ids, double first, double 
         5, p);
 }
 
+/* A stored fix around a batch: from stored_around's rows, or the unit's position (at NULL). */
+typedef struct stored_fix {
+    double t, lon, lat;
+    int flagged;
+    const char *at; /* its time as the database writes it (borrowed from the result) */
+} stored_fix;
+
+/* stored_around's rows as stored fixes (*ns of them; the caller frees). NULL on out of memory. */
+static stored_fix *stored_list(PGresult *st, int *ns) {
+    *ns = PQntuples(st);
+    stored_fix *out = malloc((size_t)(*ns ? *ns : 1) * sizeof *out);
+    for (int k = 0; out && k < *ns; k++)
+        out[k] = (stored_fix){atof(PQgetvalue(st, k, 1)), atof(PQgetvalue(st, k, 2)),
+                              atof(PQgetvalue(st, k, 3)), PQgetvalue(st, k, 4)[0] == 't',
+                              PQgetvalue(st, k, 0)};
+    return out;
+}
+
 /* A batch judged with the stored fixes around it. */
 typedef struct judged {
     gis_fix *pt;         /* the batch's fixes (dups left out) and the stored ones, time order */
-    int *src;            /* per point: index in the batch (>= 0), or -1 - the stored row */
+    int *src;            /* per point: index in the batch (>= 0), or -1 - the stored one */
     unsigned char *keep; /* per point: on the believable track */
     size_t n;
-    buf reflag, unflag; /* stored fixes the judgement flags / clears: timestamptz[] literals */
-    int revised;
-    double revised_lo, revised_hi; /* their first and last time */
+    buf reflag, unflag;   /* stored fixes the judgement flags / clears: timestamptz[] literals */
+    int revised, flagged; /* stored fixes revised; batch fixes flagged */
+    double revised_lo, revised_hi; /* the revised ones' first and last time */
     long newest;                   /* the newest kept point, or -1 */
 } judged;
 
 static void judged_free(judged *j) {
     free(j->pt), free(j->src), free(j->keep);
     buf_free(&j->reflag), buf_free(&j->unflag);
+    memset(j, 0, sizeof *j);
 }
 
 static long long micros(double t) {
     return llround(t * 1e6);
 }
 
-/* Merges the batch v[0..m) (time order) with the stored rows st into j->pt; a batch fix at a
- * stored time is a dup. Returns 0 or -1 (out of memory). */
-static int merge_track(fix *v, int m, PGresult *st, judged *j) {
-    int ns = PQntuples(st), i = 0, k = 0;
+/* Merges the batch v[0..m) (time order) with the stored fixes st[0..ns) into j->pt; a batch fix at
+ * a stored time is a dup. Returns 0 or -1 (out of memory). */
+static int merge_track(fix *v, int m, const stored_fix *st, int ns, judged *j) {
+    int i = 0, k = 0;
     size_t cap = (size_t)(m + ns) + 1;
     if (!(j->pt = malloc(cap * sizeof *j->pt)) || !(j->src = malloc(cap * sizeof *j->src)) ||
         !(j->keep = malloc(cap)))
         return -1;
     while (i < m || k < ns) {
-        double ts = k < ns ? atof(PQgetvalue(st, k, 1)) : INFINITY;
+        double ts = k < ns ? st[k].t : INFINITY;
         if (i < m && k < ns && micros(v[i].at) == micros(ts)) v[i].dup = 1;
         if (i < m && v[i].dup) {
             i++;
@@ -582,7 +601,7 @@ static int merge_track(fix *v, int m, PGresult *st, judged *j) {
             *f = (gis_fix){v[i].at, v[i].lon, v[i].lat, NAN, NAN};
             j->src[j->n++] = i++;
         } else {
-            *f = (gis_fix){ts, atof(PQgetvalue(st, k, 2)), atof(PQgetvalue(st, k, 3)), NAN, NAN};
+            *f = (gis_fix){ts, st[k].lon, st[k].lat, NAN, NAN};
             j->src[j->n++] = -1 - k++;
         }
     }
@@ -591,8 +610,10 @@ static int merge_track(fix *v, int m, PGresult *st, judged *j) {
 
 /* The speed check over the merged track: flags the batch's fixes off the believable track, lists
  * the stored fixes whose flag changes, finds the newest kept point. Returns 0 or -1. */
-static int judge_batch(const config *cfg, fix *v, int m, PGresult *st, judged *j) {
-    if (merge_track(v, m, st, j) != 0 ||
+static int judge_batch(const config *cfg, fix *v, int m, const stored_fix *st, int ns, judged *j) {
+    for (int i = 0; i < m; i++)
+        v[i].dup = v[i].flagged = 0;
+    if (merge_track(v, m, st, ns, j) != 0 ||
         gis_track_judge(j->pt, j->n, cfg->max_fix_speed_mps, JUDGE_WINDOW, j->keep, NULL, 0) != 0)
         return -1;
     j->newest = -1;
@@ -600,13 +621,13 @@ static int judge_batch(const config *cfg, fix *v, int m, PGresult *st, judged *j
     for (size_t k = 0; k < j->n; k++) {
         if (j->keep[k]) j->newest = (long)k;
         if (j->src[k] >= 0) {
-            v[j->src[k]].flagged = !j->keep[k];
+            j->flagged += v[j->src[k]].flagged = !j->keep[k];
             continue;
         }
-        int row = -1 - j->src[k], was = PQgetvalue(st, row, 4)[0] == 't';
-        if (was == !j->keep[k]) continue;
-        buf *b = was ? &j->unflag : &j->reflag;
-        buf_printf(b, "%s\"%s\"", b->len > 1 ? "," : "", PQgetvalue(st, row, 0));
+        const stored_fix *f = &st[-1 - j->src[k]];
+        if (f->flagged == !j->keep[k]) continue;
+        buf *b = f->flagged ? &j->unflag : &j->reflag;
+        buf_printf(b, "%s\"%s\"", b->len > 1 ? "," : "", f->at ? f->at : "");
         if (!j->revised++) j->revised_lo = j->pt[k].t;
         j->revised_hi = j->pt[k].t;
     }
@@ -614,11 +635,34 @@ static int judge_batch(const config *cfg, fix *v, int m, PGresult *st, judged *j
     return j->reflag.oom || j->unflag.oom ? -1 : 0;
 }
 
+/* Judges the batch: first against the unit's position alone when the batch comes after it (a
+ * phone streaming: no query), and when that keeps every fix and the position, that is the answer;
+ * otherwise (a glitch, a late batch, no position) against the stored fixes around it (*st, the
+ * caller clears it). Returns 0, -1 out of memory, or -2 on a database error. */
+static int judge(worker *w, const umem *u, const char *ids, fix *v, int m, judged *j, PGresult **st,
+                 stored_fix **sf) {
+    const config *cfg = &w->app->cfg;
+    int ns;
+    if (u->has_pos && u->pos_epoch < v[0].at && v[0].at - u->pos_epoch <= NEIGHBOUR_S) {
+        *sf = malloc(sizeof **sf);
+        if (!*sf) return -1;
+        **sf = (stored_fix){u->pos_epoch, u->lon, u->lat, 0, NULL};
+        if (judge_batch(cfg, v, m, *sf, 1, j) != 0) return -1;
+        if (!j->flagged && !j->revised) return 0;
+        judged_free(j);
+        free(*sf);
+        *sf = NULL;
+    }
+    if (!(*st = stored_around(w, ids, v[0].at, v[m - 1].at))) return -2;
+    if (!(*sf = stored_list(*st, &ns))) return -1;
+    return judge_batch(cfg, v, m, *sf, ns, j);
+}
+
 /* The coverage rows of the judged track: its kept points projected to the areas' metres, the
  * batch's new fixes and the stored ones judged believable again painted and counted. Returns 0,
  * -1 (out of memory) or -2 (the fixes spread over more community-days than coverage_max_mb / 3
  * holds: the bitmaps, then twice that as hex; a phone's walk never comes near). */
-static int track_coverage(worker *w, const gis_areas *s, const judged *j, PGresult *st,
+static int track_coverage(worker *w, const gis_areas *s, const judged *j, const stored_fix *st,
                           coverage_rows *out) {
     gis_fix *t = malloc((j->n ? j->n : 1) * sizeof *t);
     unsigned char *mark = malloc(j->n ? j->n : 1);
@@ -632,10 +676,8 @@ static int track_coverage(worker *w, const gis_areas *s, const judged *j, PGresu
         if (gis_proj_to_gk(w->proj, gis_areas_epsg(s), t[n].lon, t[n].lat, &t[n].x, &t[n].y, err,
                            sizeof err) != 0)
             continue; /* far outside the zone: no community there */
-        int row = -1 - j->src[k];
-        mark[n++] = j->src[k] >= 0 || PQgetvalue(st, row, 4)[0] == 't'
-                        ? COVERAGE_PAINT | COVERAGE_COUNT
-                        : 0;
+        mark[n++] =
+            j->src[k] >= 0 || st[-1 - j->src[k]].flagged ? COVERAGE_PAINT | COVERAGE_COUNT : 0;
     }
     rc = coverage_track_rows(s, t, mark, n, ((size_t)w->app->cfg.coverage_max_mb << 20) / 3, out);
 done:
@@ -769,11 +811,8 @@ static void parse_batch(json_t *arr, size_t n, double now, int keep_days, fix *v
 
 /* The reply: counts (received, stored, duplicates, flagged, refused, revised, moved) and each
  * refused fix's error with its index. */
-static json_t *positions_reply(size_t n, const fix *v, int m, const refusal *e, int ne,
-                               const judged *j, PGresult *q) {
-    int stored = atoi(PQgetvalue(q, 0, 0)), flagged = 0;
-    for (int i = 0; i < m; i++)
-        flagged += !v[i].dup && v[i].flagged;
+static json_t *positions_reply(size_t n, const refusal *e, int ne, const judged *j, PGresult *q) {
+    int stored = atoi(PQgetvalue(q, 0, 0)), flagged = j->flagged;
     json_t *errors = json_array();
     for (int i = 0; i < ne; i++)
         json_array_append_new(errors,
@@ -794,6 +833,7 @@ int h_units_positions(http_req *r) {
     judged j = {0};
     coverage_rows cov = {0};
     PGresult *st = NULL, *q = NULL;
+    stored_fix *sf = NULL;
     const gis_areas *areas = NULL;
     int rc, oom, m, ne;
     if (shape_check_reply(r, &SHAPE_POSITIONS)) return r->status;
@@ -816,12 +856,11 @@ int h_units_positions(http_req *r) {
     }
     char ids[24];
     snprintf(ids, sizeof ids, "%lld", id);
-    if (!(st = stored_around(r->w, ids, v[0].at, v[m - 1].at))) {
+    if ((rc = judge(r->w, &u, ids, v, m, &j, &st, &sf)) == -2) {
         rc = http_db_error(r);
         goto done;
     }
-    if (judge_batch(&r->app->cfg, v, m, st, &j) != 0 ||
-        (rc = track_coverage(r->w, areas, &j, st, &cov)) == -1) {
+    if (rc == -1 || (rc = track_coverage(r->w, areas, &j, sf, &cov)) == -1) {
         rc = http_error(r, 500, "internal", NULL, "out of memory");
         goto done;
     }
@@ -836,11 +875,12 @@ int h_units_positions(http_req *r) {
         goto done;
     }
     mem_apply_rows(q, 1);
-    rc = http_json(r, 200, positions_reply(n, v, m, e, ne, &j, q));
+    rc = http_json(r, 200, positions_reply(n, e, ne, &j, q));
 done:
     coverage_release(areas);
     coverage_rows_free(&cov);
     judged_free(&j);
+    free(sf);
     PQclear(st);
     PQclear(q);
     free(v);
