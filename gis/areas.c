@@ -201,6 +201,21 @@ oom:
 
 /* ------------------------------------------------------------------ grids */
 
+/* min, max and a byte's bit count without library calls (the painting's inner loop) */
+static inline double dmin(double a, double b) {
+    return a < b ? a : b;
+}
+
+static inline double dmax(double a, double b) {
+    return a > b ? a : b;
+}
+
+static inline unsigned pop8(unsigned x) {
+    x = x - ((x >> 1) & 0x55u);
+    x = (x & 0x33u) + ((x >> 2) & 0x33u);
+    return (x + (x >> 4)) & 0x0Fu;
+}
+
 static int dbl_cmp(const void *x, const void *y) {
     double a = *(const double *)x, b = *(const double *)y;
     return a < b ? -1 : a > b;
@@ -455,7 +470,7 @@ static int capsule_row(double ax, double ay, double bx, double by, double r, dou
         double d = y - py[k];
         if (fabs(d) <= r) {
             double w = sqrt(r * r - d * d);
-            l = fmin(l, px[k] - w), h = fmax(h, px[k] + w);
+            l = dmin(l, px[k] - w), h = dmax(h, px[k] + w);
         }
     }
     double dx = bx - ax, dy = by - ay, len2 = dx * dx + dy * dy, e = y - ay;
@@ -464,17 +479,17 @@ static int capsule_row(double ax, double ay, double bx, double by, double r, dou
         int empty = 0;
         if (dy != 0) { /* |dx e - dy (x - ax)| <= r len */
             double u = (dx * e - r * len) / dy, v = (dx * e + r * len) / dy;
-            bl = fmax(bl, ax + fmin(u, v)), bh = fmin(bh, ax + fmax(u, v));
+            bl = dmax(bl, ax + dmin(u, v)), bh = dmin(bh, ax + dmax(u, v));
         } else if (fabs(dx * e) > r * len) {
             empty = 1;
         }
         if (dx != 0) { /* 0 <= dx (x - ax) + dy e <= len2 */
             double u = -dy * e / dx, v = (len2 - dy * e) / dx;
-            bl = fmax(bl, ax + fmin(u, v)), bh = fmin(bh, ax + fmax(u, v));
+            bl = dmax(bl, ax + dmin(u, v)), bh = dmin(bh, ax + dmax(u, v));
         } else if (dy * e < 0 || dy * e > len2) {
             empty = 1;
         }
-        if (!empty && bl <= bh) l = fmin(l, bl), h = fmax(h, bh);
+        if (!empty && bl <= bh) l = dmin(l, bl), h = dmax(h, bh);
     }
     *lo = l, *hi = h;
     return l <= h;
@@ -488,7 +503,7 @@ static size_t or_run(unsigned char *bits, const unsigned char *mask, size_t k0, 
         unsigned hi = byte == k1 >> 3 ? (unsigned)(k1 & 7) : 7;
         unsigned run = (0xFFu >> lo) & (0xFFu << (7 - hi)) & 0xFFu;
         unsigned add = mask[byte] & run & ~(unsigned)bits[byte] & 0xFFu;
-        added += (size_t)__builtin_popcount(add);
+        added += pop8(add);
         bits[byte] |= (unsigned char)add;
     }
     return added;
@@ -497,8 +512,8 @@ static size_t or_run(unsigned char *bits, const unsigned char *mask, size_t k0, 
 size_t gis_areas_paint(const gis_areas *s, size_t i, double ax, double ay, double bx, double by,
                        double r, unsigned char *bits) {
     const gis_area *p = &s->a[i].pub;
-    double c = p->cell, ymin = fmin(ay, by) - r, ymax = fmax(ay, by) + r;
-    if (fmax(ax, bx) + r < p->env[0] || fmin(ax, bx) - r > p->env[2] || ymax < p->env[1] ||
+    double c = p->cell, ymin = dmin(ay, by) - r, ymax = dmax(ay, by) + r;
+    if (dmax(ax, bx) + r < p->env[0] || dmin(ax, bx) - r > p->env[2] || ymax < p->env[1] ||
         ymin > p->env[3] || !(r >= 0))
         return 0;
     long jlo = first_centre(ymin, c, 1), jhi = first_centre(ymax, c, 0) - 1;
@@ -574,13 +589,13 @@ int gis_areas_segment_inside(const gis_areas *s, size_t i, double ax, double ay,
 size_t gis_bits_count(const unsigned char *bits, size_t nbytes) {
     size_t n = 0;
     for (size_t k = 0; k < nbytes; k++)
-        n += (size_t)__builtin_popcount(bits[k]);
+        n += pop8(bits[k]);
     return n;
 }
 
 size_t gis_bits_count_and(const unsigned char *a, const unsigned char *b, size_t nbytes) {
     size_t n = 0;
     for (size_t k = 0; k < nbytes; k++)
-        n += (size_t)__builtin_popcount((unsigned)(a[k] & b[k]));
+        n += pop8((unsigned)(a[k] & b[k]));
     return n;
 }

@@ -54,8 +54,9 @@ int gis_track_walk(const gis_fix *v, size_t n, double gap_s, double gap_m, gis_t
                    void *ud) {
     int joined_before = 0;
     for (size_t k = 0; k < n; k++) {
-        int joined_after = k + 1 < n && v[k + 1].t - v[k].t <= gap_s &&
-                           hypot(v[k + 1].x - v[k].x, v[k + 1].y - v[k].y) <= gap_m;
+        double dx = k + 1 < n ? v[k + 1].x - v[k].x : 0, dy = k + 1 < n ? v[k + 1].y - v[k].y : 0;
+        int joined_after =
+            k + 1 < n && v[k + 1].t - v[k].t <= gap_s && dx * dx + dy * dy <= gap_m * gap_m;
         int rc = 0;
         if (joined_after)
             rc = fn(ud, k, k + 1);

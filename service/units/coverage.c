@@ -210,8 +210,9 @@ static int paint_step(void *ud, size_t i, size_t j) {
     const gis_fix *f = &w->v[i], *g = &w->v[j];
     const double r = COVERAGE_BUFFER_M;
     w->i = i, w->j = j, w->day = day_of(g->t);
-    return gis_areas_near(w->p->s, fmin(f->x, g->x) - r, fmin(f->y, g->y) - r, fmax(f->x, g->x) + r,
-                          fmax(f->y, g->y) + r, paint_area, w);
+    double x0 = f->x < g->x ? f->x : g->x, x1 = f->x < g->x ? g->x : f->x;
+    double y0 = f->y < g->y ? f->y : g->y, y1 = f->y < g->y ? g->y : f->y;
+    return gis_areas_near(w->p->s, x0 - r, y0 - r, x1 + r, y1 + r, paint_area, w);
 }
 
 static int count_fix(void *ud, size_t area) {
