@@ -106,8 +106,6 @@ static const opt opts[] = {
      " second one (2-5 s: closed streams must not keep their places)"},
     {"stream_max_clients", I(stream_max_clients), "400",
      "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
-    {"coverage_cache_s", I(coverage_cache_s), "60",
-     "patrol coverage answers are reused this long unless new positions arrive"},
     {"stream_max_per_user", I(stream_max_per_user), "8",
      "event streams one user may hold on one instance (desks of a station share a sign-in); more"
      " get 429 too_many_streams (0 = no limit)"},
@@ -132,6 +130,17 @@ static const opt opts[] = {
     {"app_photo_max_px", I(app_photo_max_px), "1600",
      "the patrol app downscales a photo on the phone so its longer side is at most this many "
      "pixels before it is queued and sent"},
+    {"coverage_cell_m", D(coverage_cell_m), "20",
+     "patrol coverage: side of a community grid's cells in metres (a change repaints every day)"},
+    {"coverage_max_cells", I(coverage_max_cells), "1048576",
+     "patrol coverage: cells of one community's grid at most (a bigger one gets coarser cells)"},
+    {"coverage_max_days", I(coverage_max_days), "92",
+     "patrol coverage: the longest period one request may ask for, days"},
+    {"coverage_max_fixes", I(coverage_max_fixes), "200000",
+     "patrol coverage: fixes one request paints again for a `since` inside a day (more: that"
+     " whole day counts)"},
+    {"coverage_max_mb", I(coverage_max_mb), "64",
+     "patrol coverage: memory one request may use for its communities' grids, MiB"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -54,9 +54,13 @@ typedef struct config {
     int events_poll_ms;          /* how often the one event reader polls the events table */
     int stream_keepalive_s;      /* comment line sent to idle event streams */
     int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
-    int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
     int stream_max_per_user;     /* event streams of one user on one instance (0 = no limit) */
     int app_photo_max_px;        /* the patrol app downscales photos to this longer side */
+    double coverage_cell_m;      /* coverage grid cells, metres */
+    int coverage_max_cells;      /* cells of one community's grid at most */
+    int coverage_max_days;       /* longest coverage period, days */
+    int coverage_max_fixes;      /* fixes one coverage request paints again (its partial day) */
+    int coverage_max_mb;         /* memory of one coverage request's grids, MiB */
 
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];

@@ -22,6 +22,7 @@
 #include "service/places/gisload.h"
 #include "service/reports/escalate.h"
 #include "service/reports/report_json.h"
+#include "service/units/coverage.h"
 #include "service/units/units.h"
 
 /* Background threads, each given the app; each polls a->stopping (server_sleep). */
@@ -31,7 +32,7 @@ static const struct {
 } background[] = {
     {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
     {"session-purge", login_purge_thread},   {"events", events_thread},
-    {"positions", units_maintenance_thread},
+    {"positions", units_maintenance_thread}, {"coverage", coverage_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 
@@ -80,6 +81,13 @@ int services_open(app *a) {
     gaz_slot_destroy(a->gaz);
     a->gis = NULL, a->gaz = NULL;
     return -1;
+}
+
+int services_coverage_ready(app *a) {
+    (void)a;
+    const gis_areas *s = coverage_acquire();
+    coverage_release(s);
+    return s != NULL;
 }
 
 void services_start(app *a) {

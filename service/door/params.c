@@ -18,7 +18,8 @@ static const char *const messages[] = {
     [PARAM_CRS] = "%s must be one of wgs84, cgcs2000, gcj02, bd09",
     [PARAM_POINT] = "%s must be lon,lat within -180..180 and -90..90",
     [PARAM_NUMBER] = "%s must be a finite number",
-    [PARAM_TIME] = "%s must be an RFC 3339 time with a real date such as 2024-05-01T08:00:00+08:00",
+    [PARAM_TIME] =
+        "%s must be an RFC 3339 time from 2000-01-01 on, such as 2024-05-01T08:00:00+08:00",
     [PARAM_ID] = "%s must be a positive integer id",
     [PARAM_SEQ] = "%s must be a non-negative integer",
     [PARAM_UUID] = "%s must be a UUID (8-4-4-4-12 hex digits)",
@@ -156,7 +157,9 @@ int params_rfc3339(const char *s, double *out) {
     }
     int off;
     if (parse_offset(p, &off) != 0) return -1;
-    *out = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
+    double t = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
+    if (t < PARAMS_TIME_FLOOR) return -1;
+    *out = t;
     return 0;
 }
 

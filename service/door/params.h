@@ -47,9 +47,14 @@ int params_crs(const char *s, gis_crs *out);
 int params_number(const char *s, double *out);
 /* "lon,lat" in crs, converted to WGS-84 (lon -180..180, lat -90..90 after conversion). */
 int params_point(const char *s, gis_crs crs, double *lon, double *lat);
-/* RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), year 1900 or later, a real
- * calendar day (no 31 February, 29 February only in leap years), second 60 read as 59; 'T' may be
- * 't' or ' '. *out: seconds since the epoch. */
+/* The earliest time any field may hold: 2000-01-01T00:00:00Z. Earlier dates are typing errors or
+ * unset clocks, and a time zone gives them offsets in seconds (Asia/Shanghai in 1900: +08:05:43),
+ * which RFC 3339 cannot write: every time answered has an offset of whole minutes. */
+#define PARAMS_TIME_FLOOR 946684800.0
+
+/* RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), not before PARAMS_TIME_FLOOR, a
+ * real calendar day (no 31 February, 29 February only in leap years), second 60 read as 59; 'T' may
+ * be 't' or ' '; the offset is whole minutes (HH:MM). *out: seconds since the epoch. */
 int params_rfc3339(const char *s, double *out);
 /* A calendar date YYYY-MM-DD, year 1900 or later, a real day (no 2024-02-31): the date part of
  * params_rfc3339. *days (may be NULL): days since 1970-01-01. */

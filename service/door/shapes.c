@@ -40,8 +40,8 @@ static const vocab_term crs_terms[] = {
 static const vocab crs_names = {.component = "Crs", .terms = crs_terms, .n = 4};
 
 static const shape_format FMT_UUID = {"uuid", "a UUID", is_uuid, NULL};
-static const shape_format FMT_TIME = {"date-time", "an RFC 3339 date-time with offset", is_time,
-                                      NULL};
+static const shape_format FMT_TIME = {
+    "date-time", "an RFC 3339 date-time with offset, from 2000-01-01T00:00:00Z on", is_time, NULL};
 static const shape_format FMT_CRS = {NULL, "one of wgs84, cgcs2000, gcj02, bd09", is_crs,
                                      &crs_names};
 

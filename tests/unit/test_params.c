@@ -28,7 +28,7 @@ static void bad_time(const char *s) {
 
 static void rfc3339_calendar(void **state) {
     (void)state;
-    assert_true(t("1970-01-01T00:00:00Z") == 0);
+    assert_true(t("2000-01-01T00:00:00Z") == 946684800);
     assert_true(t("2024-05-01T08:00:00+08:00") == t("2024-05-01T00:00:00Z"));
     assert_true(t("2024-05-01T00:00:00-05:30") == t("2024-05-01T05:30:00Z"));
     assert_true(t("2024-05-01t00:00:00z") == t("2024-05-01T00:00:00Z"));
@@ -54,6 +54,23 @@ static void rfc3339_calendar(void **state) {
     bad_time("2024-01-01T23:60:00Z");
     bad_time("2024-01-01T23:59:61Z");
     bad_time("1899-12-31T23:59:59Z");
+}
+
+/* Finding 12 of issue 23: 1900-01-01 was accepted and answered with the offset +08:05:43 (Asia/
+ * Shanghai's local mean time), which RFC 3339 cannot write. The floor is 2000-01-01T00:00:00Z, as
+ * an instant: the local date does not matter. */
+static void rfc3339_floor(void **state) {
+    (void)state;
+    bad_time("1900-01-01T00:00:00Z");
+    bad_time("1900-01-01T08:05:43+08:00");
+    bad_time("1970-01-01T00:00:00Z");
+    bad_time("1999-12-31T23:59:59Z");
+    bad_time("1999-12-31T23:59:59.999Z");
+    bad_time("2000-01-01T07:59:59+08:00"); /* 1999-12-31T23:59:59Z */
+    assert_true(t("2000-01-01T00:00:00Z") == PARAMS_TIME_FLOOR);
+    assert_true(t("2000-01-01T08:00:00+08:00") == PARAMS_TIME_FLOOR);
+    assert_true(t("1999-12-31T23:00:00-01:00") == PARAMS_TIME_FLOOR);
+    assert_true(t("2099-12-31T23:59:59Z") > PARAMS_TIME_FLOOR);
 }
 
 static void rfc3339_syntax(void **state) {
@@ -215,6 +232,7 @@ int main(void) {
     if (sodium_init() < 0) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(rfc3339_calendar),
+        cmocka_unit_test(rfc3339_floor),
         cmocka_unit_test(rfc3339_syntax),
         cmocka_unit_test(ints_and_ids),
         cmocka_unit_test(uuids),
