@@ -1,6 +1,7 @@
 /* buf.c - growable reply buffers. */
 #include "service/core/buf.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,4 +46,64 @@ void buf_printf(buf *b, const char *fmt, ...) {
 void buf_free(buf *b) {
     free(b->p);
     b->p = NULL, b->len = b->cap = 0, b->oom = 0;
+}
+
+void buf_json_str(buf *b, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    if (!s) {
+        buf_put(b, "null", 4);
+        return;
+    }
+    size_t n = strlen(s);
+    if (grow(b, n + 2) != 0) return;
+    b->p[b->len++] = '"';
+    for (const char *run = s;; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x20 && c != '"' && c != '\\') continue;
+        buf_put(b, run, (size_t)(s - run)); /* the plain run before c */
+        if (!c) break;
+        char e[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t el = 2;
+        if (c == '\n' || c == '\r' || c == '\t' || c == '\b' || c == '\f')
+            e[1] = c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : c == '\b' ? 'b' : 'f';
+        else if (c < 0x20)
+            e[1] = 'u', e[2] = e[3] = '0', e[4] = hex[c >> 4], e[5] = hex[c & 15], el = 6;
+        buf_put(b, e, el);
+        run = s + 1;
+    }
+    buf_put(b, "\"", 1);
+}
+
+void buf_json_fixed(buf *b, double v, int decimals) {
+    static const double pow10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9};
+    double r = round(v * pow10[decimals]);
+    if (!isfinite(r) || fabs(r) >= 9e15) { /* 9e15: every integer below is a double */
+        if (isfinite(r))
+            buf_printf(b, "%.17g", r / pow10[decimals]);
+        else
+            buf_put(b, "null", 4);
+        return;
+    }
+    char out[32], *o = out + sizeof out;
+    unsigned long long n = (unsigned long long)fabs(r);
+    int d = 0, any = 0; /* fraction digits, trailing zeros left out */
+    for (; d < decimals; d++, n /= 10)
+        if (any || n % 10) *--o = (char)('0' + n % 10), any = 1;
+    if (!any) *--o = '0';
+    *--o = '.';
+    do
+        *--o = (char)('0' + n % 10);
+    while (n /= 10);
+    if (r < 0) *--o = '-';
+    buf_put(b, o, (size_t)(out + sizeof out - o));
+}
+
+void buf_json_int(buf *b, long long v) {
+    char out[24], *o = out + sizeof out;
+    unsigned long long n = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do
+        *--o = (char)('0' + n % 10);
+    while (n /= 10);
+    if (v < 0) *--o = '-';
+    buf_put(b, o, (size_t)(out + sizeof out - o));
 }
