@@ -11,6 +11,8 @@
 
 #include "service/core/app.h"
 
+struct buf;
+
 /* Builds a gazetteer from the divisions (with their former names and codes), stations and places
  * behind w's connection and publishes it in a->gaz. Returns 0, or -1 with a message in err. */
 int gazload_once(app *a, worker *w, char *err, size_t errlen);
@@ -19,5 +21,8 @@ int gazload_once(app *a, worker *w, char *err, size_t errlen);
  * location (in crs, or null), valid_from/valid_to (divisions), id (stations, places),
  * replaced_by (former divisions: today's division)}. New reference for the caller. */
 json_t *places_entry_json(const gaz *g, uint32_t entry, gis_crs crs);
+
+/* The same object written as JSON text at the end of b. */
+void places_entry_write(struct buf *b, const gaz *g, uint32_t entry, gis_crs crs);
 
 #endif

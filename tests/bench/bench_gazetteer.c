@@ -83,7 +83,7 @@ int main(int argc, char **argv) {
             worst = d > worst ? d : worst;
         }
         printf("  %-10s %3d hits, first %s, first call %.3f ms, then max %.3f ms\n", mix[q], got,
-               got > 0 ? gaz_entry_at(g, hits[0].entry)->name : "-", first, worst);
+               got > 0 ? gaz_text(g, gaz_entry_at(g, hits[0].entry)->name) : "-", first, worst);
     }
     qsort(lat, (size_t)rounds * nq, sizeof *lat, cmp_double);
     printf("gazetteer_search_p50_ms %.4f\ngazetteer_search_p99_ms %.4f\n",

@@ -71,7 +71,7 @@ static gaz *sample(void) {
 }
 
 static const char *name_of(const gaz *g, const gaz_hit *h) {
-    return gaz_entry_at(g, h->entry)->name;
+    return gaz_text(g, gaz_entry_at(g, h->entry)->name);
 }
 
 static int search(const gaz *g, const char *q, gaz_hit *hits, int limit) {
@@ -141,7 +141,7 @@ static void test_pinyin_and_codes(void **state) {
     assert_int_equal(search(g, "老街", h, 20), 1);
     const gaz_entry *e = gaz_entry_at(g, h[0].entry);
     assert_true(e->former);
-    assert_string_equal(gaz_entry_at(g, (uint32_t)e->replaced_by)->name, "新浦街道");
+    assert_string_equal(gaz_text(g, gaz_entry_at(g, (uint32_t)e->replaced_by)->name), "新浦街道");
     /* within */
     char err[128];
     gaz_query opt = {"320706010", 0, 0, 0, 20};
