@@ -4,6 +4,7 @@
 #define PATROLD_BUF_H
 
 #include <stddef.h>
+#include <string.h>
 
 typedef struct buf {
     char *p; /* owned; NULL until the first append */
@@ -11,7 +12,17 @@ typedef struct buf {
     int oom;
 } buf;
 
-void buf_put(buf *b, const char *s, size_t n);
+/* Appends s[0..n): inline while b has room, else buf_grow_put grows it first. */
+void buf_grow_put(buf *b, const char *s, size_t n);
+static inline void buf_put(buf *b, const char *s, size_t n) {
+    if (!b->oom && b->len + n < b->cap) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+        b->p[b->len] = 0;
+    } else {
+        buf_grow_put(b, s, n);
+    }
+}
 void buf_str(buf *b, const char *s);
 void buf_printf(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
