@@ -223,13 +223,19 @@ typedef struct layer {
     VEC(gkey) keys;       /* by rank, then in the order added (grouped by entry) */
     uint32_t rank0[257];  /* first key of each rank (256: nkeys) */
     VEC(uint32_t) sorted; /* key id << 8 | rank, by text: exact and prefix matches */
-    VEC(uint32_t) codes;  /* division entries by code */
+    VEC(uint32_t) codes;  /* division entries by depth of code (2, 4, 6, 9, 12 digits), then code */
+    uint32_t depth0[6];   /* first of codes of each depth (5: the end) */
     VEC(uint64_t) gk;     /* the grams in order: a code point, or 1<<63 | cp1 << 21 | cp2 */
     VEC(uint32_t) gstart; /* byte offset of each gram's list in post */
     VEC(uint32_t) gcount; /* slots in each gram's list */
     VEC(uint8_t) post;    /* ascending key ids, each as the varint of its gap to the last */
     VEC(uint32_t) pyfull; /* key id << 8 | variant, by full spelling */
     VEC(uint32_t) pyinit; /* the same, by initials */
+    VEC(uint8_t) pyfrank, pyirank;        /* the rank of each (a range is skipped without a key) */
+    VEC(uint64_t) kfence, ffence, ifence; /* heads of every FENCE-th of sorted, pyfull, pyinit */
+    VEC(uint8_t)
+    kmin, fmin, imin; /* the least rank of each FENCE slots of them: a block of
+                                      ranks that cannot enter is skipped whole */
     VEC(kdpt) kd;
 } layer;
 
@@ -269,6 +275,8 @@ static void layer_free(layer *L) {
     VFREE(L->txt), VFREE(L->ent), VFREE(L->keys), VFREE(L->sorted), VFREE(L->codes);
     VFREE(L->gk), VFREE(L->gstart), VFREE(L->gcount), VFREE(L->post);
     VFREE(L->pyfull), VFREE(L->pyinit), VFREE(L->kd);
+    VFREE(L->kfence), VFREE(L->ffence), VFREE(L->ifence), VFREE(L->pyfrank), VFREE(L->pyirank);
+    VFREE(L->kmin), VFREE(L->fmin), VFREE(L->imin);
     free(L);
 }
 
@@ -279,7 +287,9 @@ static void layer_unref(layer *L) {
 static size_t layer_bytes(const layer *L) {
     return sizeof *L + VBYTES(L->txt) + VBYTES(L->ent) + VBYTES(L->keys) + VBYTES(L->sorted) +
            VBYTES(L->codes) + VBYTES(L->gk) + VBYTES(L->gstart) + VBYTES(L->gcount) +
-           VBYTES(L->post) + VBYTES(L->pyfull) + VBYTES(L->pyinit) + VBYTES(L->kd);
+           VBYTES(L->post) + VBYTES(L->pyfull) + VBYTES(L->pyinit) + VBYTES(L->kd) +
+           VBYTES(L->kfence) + VBYTES(L->ffence) + VBYTES(L->ifence) + VBYTES(L->pyfrank) +
+           VBYTES(L->pyirank) + VBYTES(L->kmin) + VBYTES(L->fmin) + VBYTES(L->imin);
 }
 
 /* Entry i of g (a gaz index). */
@@ -433,19 +443,80 @@ int gaz_builder_add(gaz_builder *b, gaz_kind kind, const char *code, long long i
     return 0;
 }
 
+/* ---- fences: a binary search over a few cache lines first ---- */
+
+/* Every FENCE-th slot of a sorted array keeps the first 8 bytes of its text (big-endian, zeros
+ * after the end): a search narrows to FENCE slots on the fences before it touches a key. */
+enum { FENCE = 64 };
+
+static uint64_t head8(const char *s, size_t n) {
+    uint64_t h = 0;
+    for (size_t j = 0; j < 8; j++)
+        h = h << 8 | (j < n ? (unsigned char)s[j] : 0);
+    return h;
+}
+
+/* How many of the nf fences f are below x (or at most x, with le). */
+static size_t fence_count(const uint64_t *f, size_t nf, uint64_t x, int le) {
+    size_t lo = 0, hi = nf;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (f[mid] < x || (le && f[mid] == x))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* [*l, *r]: where, among n sorted slots, the first slot that is not before q (upper: not before
+ * every text that starts with q) lies, from the fences alone. A slot whose head is below q's is
+ * before q; one above q's head with 0xFF after q's bytes is after q and every text starting with
+ * it; for q shorter than 8 bytes, a head between the two starts with q. */
+static void fence_window(const uint64_t *f, size_t nf, size_t n, const char *q, size_t qlen,
+                         int upper, size_t *l, size_t *r) {
+    uint64_t hq = head8(q, qlen), hmax = hq;
+    for (size_t j = qlen; j < 8; j++)
+        hmax |= (uint64_t)0xFF << (8 * (7 - j));
+    size_t jt = upper && qlen < 8 ? fence_count(f, nf, hmax, 1) : fence_count(f, nf, hq, 0);
+    size_t jf = fence_count(f, nf, upper ? hmax : hq, 1);
+    *l = jt ? (jt - 1) * FENCE + 1 : 0;
+    *r = jf < nf ? jf * FENCE : n;
+}
+
 /* ---- finishing: codes ---- */
+
+static const unsigned depths[5] = {2, 4, 6, 9, 12};
+
+/* Significant prefix of a division code: 320706000000 -> 320706. */
+static size_t code_prefix_len(const char *code) {
+    for (int i = 0; i < 4; i++) {
+        int zero = 1;
+        for (size_t j = depths[i]; j < 12 && zero; j++)
+            zero = code[j] == '0';
+        if (zero) return depths[i];
+    }
+    return 12;
+}
+
+static int depth_class(const char *code) {
+    size_t d = code_prefix_len(code);
+    return d == 2 ? 0 : d == 4 ? 1 : d == 6 ? 2 : d == 9 ? 3 : 4;
+}
 
 static _Thread_local const layer *sort_L;
 
 static int cmp_code(const void *a, const void *b) {
     uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
-    int c = strcmp(sort_L->ent.p[i].code, sort_L->ent.p[j].code);
+    const char *x = sort_L->ent.p[i].code, *y = sort_L->ent.p[j].code;
+    int dx = depth_class(x), dy = depth_class(y), c = strcmp(x, y);
+    if (dx != dy) return dx < dy ? -1 : 1;
     return c ? c : (i > j) - (i < j);
 }
 
-/* First index in L's codes whose code is >= prefix (compared on the prefix's length). */
-static size_t code_lower(const layer *L, const char *prefix, size_t n) {
-    size_t lo = 0, hi = L->codes.n;
+/* First index in L's codes of depth class d whose code is >= prefix (on the prefix's length). */
+static size_t code_lower(const layer *L, int d, const char *prefix, size_t n) {
+    size_t lo = L->depth0[d], hi = L->depth0[d + 1];
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
         if (strncmp(L->ent.p[L->codes.p[mid]].code, prefix, n) < 0)
@@ -454,6 +525,11 @@ static size_t code_lower(const layer *L, const char *prefix, size_t n) {
             hi = mid;
     }
     return lo;
+}
+
+/* 1 when codes slot k of L (of depth class d) starts with prefix[0..n). */
+static int code_at(const layer *L, int d, size_t k, const char *prefix, size_t n) {
+    return k < L->depth0[d + 1] && strncmp(L->ent.p[L->codes.p[k]].code, prefix, n) == 0;
 }
 
 int32_t gaz_find_code(const gaz *g, const char *code) {
@@ -467,10 +543,10 @@ int32_t gaz_find_code(const gaz *g, const char *code) {
     c[12] = 0;
     /* a former division may share its code with today's: prefer the one in force */
     int32_t best = -1;
+    int d = depth_class(c);
     for (int l = 0; l < nlayers(g); l++) {
         const layer *L = g->lay[l];
-        for (size_t k = code_lower(L, c, 12);
-             k < L->codes.n && strcmp(L->ent.p[L->codes.p[k]].code, c) == 0; k++) {
+        for (size_t k = code_lower(L, d, c, 12); code_at(L, d, k, c, 12); k++) {
             int32_t i = (int32_t)(L->first + L->codes.p[k]);
             if (!L->ent.p[L->codes.p[k]].former) return i;
             if (best < 0) best = i;
@@ -479,8 +555,8 @@ int32_t gaz_find_code(const gaz *g, const char *code) {
     return best;
 }
 
-/* L's code table (sorted; a code twice in force keeps its first entry, the others get skip[e]).
- * Returns 0 or -1 (out of memory). */
+/* L's code table (by depth and code; a code twice in force keeps its first entry, the others get
+ * skip[e]). Returns 0 or -1 (out of memory). */
 static int finish_codes(layer *L, char *skip) {
     if (VGROW(L->codes, L->ent.n ? L->ent.n : 1) != 0) return -1;
     for (size_t i = 0; i < L->ent.n; i++)
@@ -504,6 +580,10 @@ static int finish_codes(layer *L, char *skip) {
             L->codes.p[kept++] = e;
     }
     L->codes.n = kept;
+    int d = 0;
+    for (size_t k = 0; k <= kept; k++)
+        while (d < 6 && (k == kept || depth_class(L->ent.p[L->codes.p[k]].code) >= d))
+            L->depth0[d++] = (uint32_t)k;
     return 0;
 }
 
@@ -1044,6 +1124,36 @@ static int key_pinyin(layer *L, uint32_t kid) {
     return 0;
 }
 
+/* The fences of sorted, pyfull and pyinit. Returns 0 or -1. */
+static int finish_fences(layer *L) {
+    size_t nk = (L->sorted.n + FENCE - 1) / FENCE, nf = (L->pyfull.n + FENCE - 1) / FENCE,
+           ni = (L->pyinit.n + FENCE - 1) / FENCE;
+    if (VGROW(L->kfence, nk ? nk : 1) || VGROW(L->ffence, nf ? nf : 1) ||
+        VGROW(L->ifence, ni ? ni : 1))
+        return -1;
+    if (VGROW(L->kmin, nk ? nk : 1) || VGROW(L->fmin, nf ? nf : 1) || VGROW(L->imin, ni ? ni : 1))
+        return -1;
+    char sp[9];
+    for (size_t j = 0; j < nk; j++) {
+        const gkey *k = &L->keys.p[L->sorted.p[j * FENCE] >> 8];
+        L->kfence.p[L->kfence.n++] = head8(L->txt.p + k->str, k->len);
+    }
+    for (size_t j = 0; j < nf; j++)
+        L->ffence.p[L->ffence.n++] = head8(sp, py_spell(L, L->pyfull.p[j * FENCE], 0, sp, 9));
+    for (size_t j = 0; j < ni; j++)
+        L->ifence.p[L->ifence.n++] = head8(sp, py_spell(L, L->pyinit.p[j * FENCE], 1, sp, 9));
+    memset(L->kmin.p, 255, nk), memset(L->fmin.p, 255, nf), memset(L->imin.p, 255, ni);
+    L->kmin.n = nk, L->fmin.n = nf, L->imin.n = ni;
+    for (size_t k = 0; k < L->sorted.n; k++)
+        if ((L->sorted.p[k] & 255) < L->kmin.p[k / FENCE])
+            L->kmin.p[k / FENCE] = (uint8_t)(L->sorted.p[k] & 255);
+    for (size_t k = 0; k < L->pyfrank.n; k++)
+        if (L->pyfrank.p[k] < L->fmin.p[k / FENCE]) L->fmin.p[k / FENCE] = L->pyfrank.p[k];
+    for (size_t k = 0; k < L->pyirank.n; k++)
+        if (L->pyirank.p[k] < L->imin.p[k / FENCE]) L->imin.p[k / FENCE] = L->pyirank.p[k];
+    return 0;
+}
+
 /* The keys of every indexed entry of L (top layer of g) in order, by text, grams, pinyin. */
 static int finish_keys(const gaz *g, layer *L, const bextra *ex, const char *skip, char *err,
                        size_t errlen) {
@@ -1056,9 +1166,15 @@ static int finish_keys(const gaz *g, layer *L, const bextra *ex, const char *ski
     if (finish_order(L) || finish_grams(L)) return -1;
     for (size_t k = 0; k < L->keys.n; k++)
         if (L->keys.p[k].spell && key_pinyin(L, (uint32_t)k)) return -1;
-    if (py_sort(L, L->pyfull.p, L->pyfull.n, 0) || py_sort(L, L->pyinit.p, L->pyinit.n, 1))
+    if (py_sort(L, L->pyfull.p, L->pyfull.n, 0) || py_sort(L, L->pyinit.p, L->pyinit.n, 1) ||
+        VGROW(L->pyfrank, L->pyfull.n ? L->pyfull.n : 1) ||
+        VGROW(L->pyirank, L->pyinit.n ? L->pyinit.n : 1))
         return -1;
-    return 0;
+    for (size_t i = 0; i < L->pyfull.n; i++)
+        L->pyfrank.p[L->pyfrank.n++] = L->keys.p[L->pyfull.p[i] >> 8].rank;
+    for (size_t i = 0; i < L->pyinit.n; i++)
+        L->pyirank.p[L->pyirank.n++] = L->keys.p[L->pyinit.p[i] >> 8].rank;
+    return finish_fences(L);
 }
 
 /* ---- finishing: points ---- */
@@ -1126,7 +1242,8 @@ static int finish_layer(gaz *g, layer *L, const bextra *ex, char *err, size_t er
     if (finish_keys(g, L, ex, skip, err, errlen) || finish_points(L, skip)) goto done;
     VFIT(L->txt), VFIT(L->ent), VFIT(L->keys), VFIT(L->sorted), VFIT(L->codes), VFIT(L->gk);
     VFIT(L->gstart), VFIT(L->gcount), VFIT(L->post), VFIT(L->pyfull), VFIT(L->pyinit);
-    VFIT(L->kd);
+    VFIT(L->kd), VFIT(L->kfence), VFIT(L->ffence), VFIT(L->ifence), VFIT(L->pyfrank);
+    VFIT(L->pyirank), VFIT(L->kmin), VFIT(L->fmin), VFIT(L->imin);
     rc = 0;
 done:
     free(skip);
@@ -1204,32 +1321,20 @@ const gaz_entry *gaz_entry_at(const gaz *g, uint32_t i) {
     return i < g->n ? ent_at(g, i) : NULL;
 }
 
-/* Significant prefix of a division code: 320706000000 -> 320706. */
-static size_t code_prefix_len(const char *code) {
-    static const size_t cut[] = {2, 4, 6, 9};
-    for (int i = 0; i < 4; i++) {
-        int zero = 1;
-        for (size_t j = cut[i]; j < 12 && zero; j++)
-            zero = code[j] == '0';
-        if (zero) return cut[i];
-    }
-    return 12;
-}
-
 size_t gaz_children(const gaz *g, uint32_t i, uint32_t *out, size_t max) {
     if (i >= g->n || ent_at(g, i)->kind != GAZ_DIVISION) return 0;
     const char *code = ent_at(g, i)->code;
     size_t pl = code_prefix_len(code), total = 0;
     for (int l = 0; l < nlayers(g); l++) {
         const layer *L = g->lay[l];
-        for (size_t k = code_lower(L, code, pl);
-             k < L->codes.n && strncmp(L->ent.p[L->codes.p[k]].code, code, pl) == 0; k++) {
-            const gaz_entry *c = &L->ent.p[L->codes.p[k]];
-            if (c->parent == (int32_t)i && !c->former) {
-                if (total < max) out[total] = L->first + L->codes.p[k];
-                total++;
+        for (int d = 0; d < 5; d++) /* children in code order: their depths are one */
+            for (size_t k = code_lower(L, d, code, pl); code_at(L, d, k, code, pl); k++) {
+                const gaz_entry *c = &L->ent.p[L->codes.p[k]];
+                if (c->parent == (int32_t)i && !c->former) {
+                    if (total < max) out[total] = L->first + L->codes.p[k];
+                    total++;
+                }
             }
-        }
     }
     return total;
 }
@@ -1287,7 +1392,7 @@ static int hit_cmp(const gaz_hit *a, unsigned ra, const gaz_hit *b, unsigned rb)
 }
 
 /* 1 when a candidate with this tier and rank cannot enter a full top list (without near). */
-static int cannot_enter(const search *s, int tier, unsigned rank) {
+static inline int cannot_enter(const search *s, int tier, unsigned rank) {
     if (s->ntop < s->opt->limit || s->opt->near) return 0;
     const gaz_hit *w = &s->top[s->ntop - 1];
     return tier > w->tier || (tier == w->tier && rank > s->rank[s->ntop - 1]);
@@ -1327,7 +1432,8 @@ static int key_cmp(const layer *L, const gkey *k, const char *q, size_t qlen, in
 
 /* [*lo, *hi): the slots of L's sorted keys that start with q, the one equal to it first. */
 static void key_range(const layer *L, const char *q, size_t qlen, size_t *lo, size_t *hi) {
-    size_t l = 0, h = L->sorted.n;
+    size_t l, h;
+    fence_window(L->kfence.p, L->kfence.n, L->sorted.n, q, qlen, 0, &l, &h);
     while (l < h) {
         size_t mid = (l + h) / 2;
         if (key_cmp(L, &L->keys.p[L->sorted.p[mid] >> 8], q, qlen, 0) < 0)
@@ -1335,7 +1441,9 @@ static void key_range(const layer *L, const char *q, size_t qlen, size_t *lo, si
         else
             h = mid;
     }
-    *lo = l, h = L->sorted.n;
+    *lo = l;
+    fence_window(L->kfence.p, L->kfence.n, L->sorted.n, q, qlen, 1, &l, &h);
+    if (l < *lo) l = *lo;
     while (l < h) {
         size_t mid = (l + h) / 2;
         if (key_cmp(L, &L->keys.p[L->sorted.p[mid] >> 8], q, qlen, 1) <= 0)
@@ -1346,11 +1454,12 @@ static void key_range(const layer *L, const char *q, size_t qlen, size_t *lo, si
     *hi = l;
 }
 
-/* [lo, hi) of the pinyin keys a (n of them) whose spelling starts with q. */
-static void py_range(const layer *L, const uint32_t *a, size_t n, int initials, const char *q,
-                     size_t qlen, size_t *lo, size_t *hi) {
+/* [lo, hi) of the pinyin keys a (n of them, fences f) whose spelling starts with q. */
+static void py_range(const layer *L, const uint32_t *a, size_t n, const uint64_t *f, size_t nf,
+                     int initials, const char *q, size_t qlen, size_t *lo, size_t *hi) {
     char sp[GAZ_MAX_QUERY_CHARS + 2];
-    size_t l = 0, h = n;
+    size_t l, h;
+    fence_window(f, nf, n, q, qlen, 0, &l, &h);
     while (l < h) {
         size_t mid = (l + h) / 2;
         py_spell(L, a[mid], initials, sp, qlen + 1);
@@ -1359,7 +1468,9 @@ static void py_range(const layer *L, const uint32_t *a, size_t n, int initials, 
         else
             h = mid;
     }
-    *lo = l, h = n;
+    *lo = l;
+    fence_window(f, nf, n, q, qlen, 1, &l, &h);
+    if (l < *lo) l = *lo;
     while (l < h) {
         size_t mid = (l + h) / 2;
         py_spell(L, a[mid], initials, sp, qlen + 1);
@@ -1376,10 +1487,19 @@ static void search_pinyin(search *s, int initials, const char *q, size_t qlen, i
         const layer *L = s->g->lay[l];
         const uint32_t *a = initials ? L->pyinit.p : L->pyfull.p;
         size_t lo, hi;
-        py_range(L, a, initials ? L->pyinit.n : L->pyfull.n, initials, q, qlen, &lo, &hi);
+        if (initials)
+            py_range(L, a, L->pyinit.n, L->ifence.p, L->ifence.n, 1, q, qlen, &lo, &hi);
+        else
+            py_range(L, a, L->pyfull.n, L->ffence.p, L->ffence.n, 0, q, qlen, &lo, &hi);
+        const uint8_t *rank = initials ? L->pyirank.p : L->pyfrank.p,
+                      *least = initials ? L->imin.p : L->fmin.p;
         for (size_t k = lo; k < hi; k++) {
-            const gkey *key = &L->keys.p[a[k] >> 8];
-            if (!cannot_enter(s, tier, key->rank)) offer(s, L->first + key->entry, tier, key->rank);
+            if (k % FENCE == 0 && k + FENCE <= hi && cannot_enter(s, tier, least[k / FENCE])) {
+                k += FENCE - 1;
+                continue;
+            }
+            if (!cannot_enter(s, tier, rank[k]))
+                offer(s, L->first + L->keys.p[a[k] >> 8].entry, tier, rank[k]);
         }
     }
 }
@@ -1392,7 +1512,7 @@ static int contains(const char *h, size_t hl, const char *n, size_t nl) {
 }
 
 /* Division codes that start with the digits qn (12 digits, or a 2/4/6/9-digit prefix padded
- * with zeros, is an exact hit). */
+ * with zeros, is an exact hit): the exact one, then by depth (the shallow ones rank first). */
 static void search_codes(search *s, const char *qn, size_t qlen) {
     char exact[13] = "";
     if (qlen == 2 || qlen == 4 || qlen == 6 || qlen == 9 || qlen == 12) {
@@ -1402,13 +1522,16 @@ static void search_codes(search *s, const char *qn, size_t qlen) {
     }
     for (int l = 0; l < nlayers(s->g); l++) {
         const layer *L = s->g->lay[l];
-        for (size_t k = code_lower(L, qn, qlen);
-             k < L->codes.n && strncmp(L->ent.p[L->codes.p[k]].code, qn, qlen) == 0; k++) {
-            const gaz_entry *e = &L->ent.p[L->codes.p[k]];
-            int t = strcmp(e->code, exact) == 0 ? GAZ_EXACT : GAZ_PREFIX;
-            unsigned r = (unsigned)code_prefix_len(e->code);
-            if (!cannot_enter(s, t, r)) offer(s, L->first + L->codes.p[k], t, r);
-        }
+        int x = exact[0] ? depth_class(exact) : 0;
+        for (size_t k = exact[0] ? code_lower(L, x, exact, 12) : 0;
+             exact[0] && code_at(L, x, k, exact, 12); k++)
+            offer(s, L->first + L->codes.p[k], GAZ_EXACT, depths[x]);
+        for (int d = 0; d < 5 && !cannot_enter(s, GAZ_PREFIX, depths[d]); d++)
+            for (size_t k = code_lower(L, d, qn, qlen); code_at(L, d, k, qn, qlen); k++) {
+                if (cannot_enter(s, GAZ_PREFIX, depths[d])) break;
+                if (d != x || strcmp(L->ent.p[L->codes.p[k]].code, exact) != 0)
+                    offer(s, L->first + L->codes.p[k], GAZ_PREFIX, depths[d]);
+            }
     }
 }
 
@@ -1485,16 +1608,31 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
     for (int l = 0; l < nlayers(g); l++) {
         const layer *L = g->lay[l];
         key_range(L, qn, qlen, &lo[l], &hi[l]);
-        for (const gkey *k; lo[l] < hi[l] && (k = &L->keys.p[L->sorted.p[lo[l]] >> 8])->len == qlen;
-             lo[l]++)
-            offer(&s, L->first + k->entry, GAZ_EXACT, k->rank);
+        size_t a = lo[l], b = hi[l]; /* the exact ones end where the first longer key is */
+        while (a < b) {
+            size_t mid = (a + b) / 2;
+            if (L->keys.p[L->sorted.p[mid] >> 8].len == qlen)
+                a = mid + 1;
+            else
+                b = mid;
+        }
+        for (; lo[l] < a; lo[l]++)
+            if (!cannot_enter(&s, GAZ_EXACT, L->sorted.p[lo[l]] & 255))
+                offer(&s, L->first + L->keys.p[L->sorted.p[lo[l]] >> 8].entry, GAZ_EXACT,
+                      L->sorted.p[lo[l]] & 255);
     }
     for (int l = 0; l < nlayers(g); l++) { /* the rank is in sorted: no key touched to skip one */
         const layer *L = g->lay[l];
-        for (; lo[l] < hi[l]; lo[l]++)
-            if (!cannot_enter(&s, GAZ_PREFIX, L->sorted.p[lo[l]] & 255))
-                offer(&s, L->first + L->keys.p[L->sorted.p[lo[l]] >> 8].entry, GAZ_PREFIX,
-                      L->sorted.p[lo[l]] & 255);
+        for (size_t k = lo[l]; k < hi[l]; k++) {
+            if (k % FENCE == 0 && k + FENCE <= hi[l] &&
+                cannot_enter(&s, GAZ_PREFIX, L->kmin.p[k / FENCE])) {
+                k += FENCE - 1;
+                continue;
+            }
+            if (!cannot_enter(&s, GAZ_PREFIX, L->sorted.p[k] & 255))
+                offer(&s, L->first + L->keys.p[L->sorted.p[k] >> 8].entry, GAZ_PREFIX,
+                      L->sorted.p[k] & 255);
+        }
     }
     search_substring(&s, qn, qlen);
     if (letters && !cannot_enter(&s, GAZ_PINYIN, 0)) {
@@ -1591,32 +1729,53 @@ static int kd_knn(const layer *L, const double q[3], int m, cand *c) {
     return nc;
 }
 
+/* Geodesic metres are at least this many times the angle between the unit vectors. */
+#define MIN_RADIUS_M 6300000.0
+
+/* Lower bound in metres of the geodesic distance of a point at squared chord d2 (single-precision
+ * unit vectors: their error taken off). */
+static double chord_floor_m(double d2) {
+    double chord = fmax(0, sqrt(d2) - 1e-6);
+    return 2 * asin(fmin(1.0, chord / 2)) * MIN_RADIUS_M;
+}
+
+/* The k nearest of the nc candidates c by geodesic distance, ties by entry, into top (sorted);
+ * returns how many. Candidates go by chord, and a geodesic distance is computed only while one
+ * could still enter. Entries become gaz indexes. */
+static int nearest_of(const layer *L, double lon, double lat, cand *c, int nc, int k, cand *top) {
+    int nt = 0;
+    sort_n(c, (size_t)nc, sizeof *c, cmp_cand_geo);
+    for (int i = 0; i < nc; i++) {
+        if (nt == k && chord_floor_m(c[i].d2) > top[k - 1].d2) break; /* and every later one */
+        const gaz_entry *e = &L->ent.p[c[i].entry];
+        cand x = {gis_geodesic_m(lon, lat, e->lon, e->lat), L->first + c[i].entry};
+        int j = nt < k ? nt++ : k;
+        for (; j > 0 && cmp_cand_geo(&x, &top[j - 1]) < 0; j--)
+            if (j < k) top[j] = top[j - 1];
+        if (j < k) top[j] = x;
+    }
+    return nt;
+}
+
 /* The k nearest points of L by geodesic distance into out (gaz entries); returns how many. */
 static int layer_nearest(const layer *L, double lon, double lat, int k, gaz_hit *out) {
     if (!L->kd.n) return 0;
     double q[3];
     unit_vec(lon, lat, q);
-    cand c[1024];
+    cand c[1024], top[64];
     for (int m = k + 8;; m *= 2) {
         if (m > 1024) m = 1024;
         if ((size_t)m > L->kd.n) m = (int)L->kd.n;
         int nc = kd_knn(L, q, m, c);
-        /* the farthest chord found bounds from below every point not found (less the error of
-         * single-precision unit vectors) */
+        /* the farthest chord found bounds from below every point not found */
         double worst = 0;
         for (int i = 0; i < nc; i++)
             worst = c[i].d2 > worst ? c[i].d2 : worst;
-        for (int i = 0; i < nc; i++) {
-            const gaz_entry *e = &L->ent.p[c[i].entry];
-            c[i].d2 = gis_geodesic_m(lon, lat, e->lon, e->lat), c[i].entry += L->first;
-        }
-        sort_n(c, (size_t)nc, sizeof *c, cmp_cand_geo);
-        int got = nc < k ? nc : k;
-        double chord = fmax(0, sqrt(worst) - 1e-6);
-        double bound = 2 * asin(fmin(1.0, chord / 2)) * 6300000.0;
-        if ((size_t)nc == L->kd.n || m == 1024 || (got > 0 && c[got - 1].d2 < bound)) {
+        int got = nearest_of(L, lon, lat, c, nc, k, top);
+        if ((size_t)nc == L->kd.n || m == 1024 ||
+            (got > 0 && top[got - 1].d2 < chord_floor_m(worst))) {
             for (int i = 0; i < got; i++)
-                out[i] = (gaz_hit){c[i].entry, 0, c[i].d2};
+                out[i] = (gaz_hit){top[i].entry, 0, top[i].d2};
             return got;
         }
     }
