@@ -1035,65 +1035,67 @@ static size_t py_spell(const layer *L, uint32_t it, int initials, char *out, siz
 }
 
 typedef struct {
-    uint64_t head; /* the first 8 bytes of its spelling, big-endian: most comparisons end here */
     uint32_t it;
-    uint32_t str; /* ties: offset of its whole spelling in a scratch arena */
-} pysort;
+    uint32_t str; /* offset of its whole spelling in a scratch arena */
+} pyrun;
 
 static _Thread_local const char *sort_spelt;
 
-static int cmp_py_head(const void *a, const void *b) {
-    const pysort *x = a, *y = b;
-    if (x->head != y->head) return x->head < y->head ? -1 : 1;
-    return (x->it > y->it) - (x->it < y->it);
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
 }
 
 static int cmp_py_whole(const void *a, const void *b) {
-    const pysort *x = a, *y = b;
+    const pyrun *x = a, *y = b;
     int c = strcmp(sort_spelt + x->str, sort_spelt + y->str);
     return c ? c : (x->it > y->it) - (x->it < y->it);
 }
 
-/* Orders t[0..n) (sorted by head) by whole spelling: each run of one head spelt out once. */
-static int py_sort_runs(const layer *L, pysort *t, size_t n, int initials) {
+/* Puts the run t[0..m) (one head) into items[0..m) by whole spelling (ties by key). */
+static int py_sort_run(const layer *L, const uint64_t *t, size_t m, int initials, uint32_t *items) {
+    VEC(pyrun) run = {0};
     VEC(char) sp = {0};
-    int rc = 0;
-    for (size_t i = 0, j; i < n && rc == 0; i = j) {
-        for (j = i + 1; j < n && t[j].head == t[i].head;)
-            j++;
-        if (j - i < 2) continue;
-        sp.n = 0;
-        for (size_t k = i; k < j && rc == 0; k++) {
-            if (VGROW(sp, sp.n + MAX_PY_BYTES + 8)) {
-                rc = -1;
-                break;
-            }
-            t[k].str = (uint32_t)sp.n;
-            sp.n += py_spell(L, t[k].it, initials, sp.p + sp.n, MAX_PY_BYTES + 8) + 1;
-        }
-        sort_spelt = sp.p;
-        if (rc == 0) sort_n(t + i, j - i, sizeof *t, cmp_py_whole);
+    int rc = -1;
+    if (VGROW(run, m)) goto done;
+    for (size_t k = 0; k < m; k++) {
+        if (VGROW(sp, sp.n + MAX_PY_BYTES + 8)) goto done;
+        run.p[k] = (pyrun){(uint32_t)t[k], (uint32_t)sp.n};
+        sp.n += py_spell(L, (uint32_t)t[k], initials, sp.p + sp.n, MAX_PY_BYTES + 8) + 1;
     }
-    VFREE(sp);
+    sort_spelt = sp.p;
+    sort_n(run.p, m, sizeof *run.p, cmp_py_whole);
+    for (size_t k = 0; k < m; k++)
+        items[k] = run.p[k].it;
+    rc = 0;
+done:
+    VFREE(run), VFREE(sp);
     return rc;
 }
 
-/* Sorts the pinyin keys items[0..n) by their spelling (ties by key). Returns 0 or -1. */
+/* Sorts the pinyin keys items[0..n) by their spelling (ties by key): as 64-bit words, the first
+ * 4 letters above the key, then each run of the same 4 letters spelt out in full once. */
 static int py_sort(const layer *L, uint32_t *items, size_t n, int initials) {
-    VEC(pysort) t = {0};
+    VEC(uint64_t) t = {0};
+    int rc = 0;
     if (VGROW(t, n ? n : 1)) return -1;
     for (size_t i = 0; i < n; i++) {
-        char sp[9];
+        char sp[5];
         size_t l = py_spell(L, items[i], initials, sp, sizeof sp);
         uint64_t h = 0;
-        for (size_t j = 0; j < 8; j++)
+        for (size_t j = 0; j < 4; j++)
             h = h << 8 | (j < l ? (unsigned char)sp[j] : 0);
-        t.p[i] = (pysort){h, items[i], 0};
+        t.p[i] = h << 32 | items[i];
     }
-    sort_n(t.p, n, sizeof *t.p, cmp_py_head);
-    int rc = py_sort_runs(L, t.p, n, initials);
-    for (size_t i = 0; i < n; i++)
-        items[i] = t.p[i].it;
+    sort_n(t.p, n, sizeof *t.p, cmp_u64);
+    for (size_t i = 0, j; i < n && rc == 0; i = j) {
+        for (j = i + 1; j < n && t.p[j] >> 32 == t.p[i] >> 32;)
+            j++;
+        if (j - i == 1)
+            items[i] = (uint32_t)t.p[i];
+        else
+            rc = py_sort_run(L, t.p + i, j - i, initials, items + i);
+    }
     VFREE(t);
     return rc;
 }
@@ -1154,11 +1156,8 @@ static int finish_fences(layer *L) {
     return 0;
 }
 
-/* The keys of every indexed entry of L (top layer of g) in order, by text, grams, pinyin. */
-static int finish_keys(const gaz *g, layer *L, const bextra *ex, const char *skip, char *err,
-                       size_t errlen) {
-    for (size_t i = 0; i < L->ent.n; i++)
-        if (!skip[i] && entry_keys(g, L, (uint32_t)i, ex[i].aliases)) return -1;
+/* L's keys in order, by text, their grams and pinyin. */
+static int index_keys(layer *L, char *err, size_t errlen) {
     if (L->keys.n >= GAZ_MAX_KEYS) {
         snprintf(err, errlen, "more than %u names and aliases in one layer", GAZ_MAX_KEYS);
         return -1;
@@ -1232,14 +1231,18 @@ static int finish_points(layer *L, const char *skip) {
 
 /* ---- finishing ---- */
 
-/* Builds the search structures of L (g's top layer: lay[1], or lay[0] alone) and gives every
- * array its exact size. Returns 0 or -1 with a message. */
-static int finish_layer(gaz *g, layer *L, const bextra *ex, char *err, size_t errlen) {
+/* Builds the search structures of b's layer (g's top layer: lay[1], or lay[0] alone) and gives
+ * every array its exact size. Returns 0 or -1 with a message. */
+static int finish_layer(gaz *g, gaz_builder *b, char *err, size_t errlen) {
+    layer *L = b->L;
     char *skip = calloc(L->ent.n ? L->ent.n : 1, 1);
     int rc = -1;
     if (!skip || finish_codes(L, skip)) goto done;
-    finish_links(g, L, ex);
-    if (finish_keys(g, L, ex, skip, err, errlen) || finish_points(L, skip)) goto done;
+    finish_links(g, L, b->ex.p);
+    for (size_t i = 0; i < L->ent.n; i++) /* the keys of every indexed entry */
+        if (!skip[i] && entry_keys(g, L, (uint32_t)i, b->ex.p[i].aliases)) goto done;
+    VFREE(b->ex), VFREE(b->intern); /* gone before the indexes take their room */
+    if (index_keys(L, err, errlen) || finish_points(L, skip)) goto done;
     VFIT(L->txt), VFIT(L->ent), VFIT(L->keys), VFIT(L->sorted), VFIT(L->codes), VFIT(L->gk);
     VFIT(L->gstart), VFIT(L->gcount), VFIT(L->post), VFIT(L->pyfull), VFIT(L->pyinit);
     VFIT(L->kd), VFIT(L->kfence), VFIT(L->ffence), VFIT(L->ifence), VFIT(L->pyfrank);
@@ -1273,7 +1276,7 @@ static gaz *finish(gaz_builder *b, const gaz *under, char *err, size_t errlen) {
         g->lay[top] = L;
         g->n = L->first + L->ent.n;
     }
-    if (!g || finish_layer(g, L, b->ex.p, err, errlen) != 0) {
+    if (!g || finish_layer(g, b, err, errlen) != 0) {
         if (errlen && !err[0]) snprintf(err, errlen, "out of memory building the gazetteer");
         if (g) g->lay[top] = NULL; /* L goes with the builder */
         gaz_destroy(g);
