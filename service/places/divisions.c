@@ -30,17 +30,28 @@ static double num(PGresult *res, int col) {
 }
 
 typedef struct {
-    gaz_builder *b;
+    gaz_builder *b; /* NULL: only the fingerprint */
     long skipped;
+    uint64_t hash; /* FNV-1a of every value of every row read */
 } loadctx;
+
+static void hash_row(loadctx *c, PGresult *res) {
+    for (int col = 0; col < PQnfields(res); col++) {
+        const unsigned char *v = (const unsigned char *)PQgetvalue(res, 0, col);
+        c->hash = (c->hash ^ (PQgetisnull(res, 0, col) ? 1u : 2u)) * 1099511628211ull;
+        for (; *v; v++)
+            c->hash = (c->hash ^ *v) * 1099511628211ull;
+    }
+}
 
 /* code, name, level, parent_code, x, y, valid_from, valid_to, replaced_by */
 static int add_division(void *p, PGresult *res) {
     loadctx *c = p;
     char msg[256];
-    if (gaz_builder_add(c->b, GAZ_DIVISION, PQgetvalue(res, 0, 0), 0, PQgetvalue(res, 0, 1),
-                        PQgetvalue(res, 0, 2), opt(res, 3), NULL, num(res, 4), num(res, 5),
-                        opt(res, 6), opt(res, 7), opt(res, 8), msg, sizeof msg) != 0) {
+    hash_row(c, res);
+    if (c->b && gaz_builder_add(c->b, GAZ_DIVISION, PQgetvalue(res, 0, 0), 0, PQgetvalue(res, 0, 1),
+                                PQgetvalue(res, 0, 2), opt(res, 3), NULL, num(res, 4), num(res, 5),
+                                opt(res, 6), opt(res, 7), opt(res, 8), msg, sizeof msg) != 0) {
         if (strcmp(msg, "out of memory") == 0) return -1;
         if (c->skipped++ < 5) fprintf(stderr, "gazetteer: skipping %s\n", msg);
     }
@@ -70,27 +81,45 @@ static int add_point(void *p, PGresult *res) {
     return 0;
 }
 
-int gazload_once(app *a, worker *w, char *err, size_t errlen) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    loadctx c = {gaz_builder_create(), 0};
-    if (!c.b) return snprintf(err, errlen, "out of memory"), -1;
-    /* today's and former divisions; a former name (renamed, same code) is a former entry of its
-     * own that points at today's division */
+/* Today's and former divisions into c (its builder, or only its fingerprint); a former name
+ * (renamed, same code) is a former entry of its own that points at today's division. */
+static int read_divisions(worker *w, loadctx *c, char *err, size_t errlen) {
+    c->hash = 1469598103934665603ull;
+    return each_row(w,
+                    "SELECT d.code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"
+                    " valid_to::text, m.into_code FROM divisions d LEFT JOIN LATERAL (SELECT"
+                    " ST_PointOnSurface(d.geom) AS p) s ON true LEFT JOIN (SELECT DISTINCT ON"
+                    " (code) code, into_code FROM division_changes WHERE change = 'merged'"
+                    " ORDER BY code, effective DESC, id DESC) m ON m.code = d.code ORDER BY d.code",
+                    add_division, c, err, errlen) != 0 ||
+                   each_row(w,
+                            "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL,"
+                            " c.effective::text, c.code FROM division_changes c JOIN divisions d"
+                            " ON d.code = c.code WHERE c.change = 'renamed' AND c.old_name IS NOT"
+                            " NULL ORDER BY c.id",
+                            add_division, c, err, errlen) != 0
+               ? -1
+               : 0;
+}
+
+/* The divisions as a gaz of their own (tagged with their fingerprint), or NULL with a message. */
+static gaz *build_divisions(worker *w, long *skipped, char *err, size_t errlen) {
+    loadctx c = {gaz_builder_create(), 0, 0};
+    if (!c.b) return snprintf(err, errlen, "out of memory"), NULL;
+    if (read_divisions(w, &c, err, errlen) != 0) {
+        gaz_builder_destroy(c.b);
+        return NULL;
+    }
+    *skipped += c.skipped;
+    gaz_builder_tag(c.b, c.hash);
+    return gaz_builder_finish(c.b, err, errlen);
+}
+
+/* Stations and places on top of the divisions of `under`, or NULL with a message. */
+static gaz *build_points(worker *w, const gaz *under, long *skipped, char *err, size_t errlen) {
+    loadctx c = {gaz_builder_create(), 0, 0};
+    if (!c.b) return snprintf(err, errlen, "out of memory"), NULL;
     if (each_row(w,
-                 "SELECT code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"
-                 " valid_to::text, (SELECT into_code FROM division_changes c WHERE c.code = d.code"
-                 "  AND c.change = 'merged' ORDER BY c.effective DESC, c.id DESC LIMIT 1)"
-                 " FROM divisions d LEFT JOIN LATERAL (SELECT ST_PointOnSurface(d.geom) AS p) s ON"
-                 " true ORDER BY code",
-                 add_division, &c, err, errlen) != 0 ||
-        each_row(w,
-                 "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL,"
-                 " c.effective::text, c.code FROM division_changes c JOIN divisions d"
-                 " ON d.code = c.code WHERE c.change = 'renamed' AND c.old_name IS NOT NULL"
-                 " ORDER BY c.id",
-                 add_division, &c, err, errlen) != 0 ||
-        each_row(w,
                  "SELECT 's', id, name, 'station', division_code, NULL, ST_X(location),"
                  " ST_Y(location) FROM stations ORDER BY id",
                  add_point, &c, err, errlen) != 0 ||
@@ -99,18 +128,41 @@ int gazload_once(app *a, worker *w, char *err, size_t errlen) {
                  " ST_X(geom), ST_Y(geom) FROM places ORDER BY id",
                  add_point, &c, err, errlen) != 0) {
         gaz_builder_destroy(c.b);
-        return -1;
+        return NULL;
     }
-    gaz *g = gaz_builder_finish(c.b, err, errlen);
+    *skipped += c.skipped;
+    return gaz_builder_finish_over(c.b, under, err, errlen);
+}
+
+/* The divisions of the gaz in a->gaz when they are still those of the database (same
+ * fingerprint): a reload of stations and places then builds only its top layer, and the memory
+ * of two full gazetteers is never held at once. Returns 1 (keep them), 0, or -1 with a message. */
+static int divisions_unchanged(worker *w, const gaz *cur, char *err, size_t errlen) {
+    loadctx c = {NULL, 0, 0};
+    if (!cur) return 0;
+    if (read_divisions(w, &c, err, errlen) != 0) return -1;
+    return c.hash == gaz_base_tag(cur);
+}
+
+int gazload_once(app *a, worker *w, char *err, size_t errlen) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long skipped = 0;
+    gaz *cur = gaz_slot_acquire(a->gaz), *base = NULL, *g = NULL;
+    int keep = divisions_unchanged(w, cur, err, errlen);
+    if (keep >= 0 && (keep || (base = build_divisions(w, &skipped, err, errlen))))
+        g = build_points(w, keep ? cur : base, &skipped, err, errlen);
+    gaz_destroy(base); /* g holds its divisions */
+    gaz_release(cur);
     if (!g) return -1;
     size_t n, nkeys, bytes;
     gaz_stats(g, &n, &nkeys, &bytes);
     gaz_slot_publish(a->gaz, g);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    fprintf(stderr, "gazetteer: %zu entries, %zu keys (%.1f MiB) built in %.0f ms%s\n", n, nkeys,
+    fprintf(stderr, "gazetteer: %zu entries, %zu keys (%.1f MiB) built in %.0f ms%s%s\n", n, nkeys,
             (double)bytes / 1048576.0,
             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-            c.skipped ? " (some rows skipped)" : "");
+            keep ? " (divisions unchanged: kept)" : "", skipped ? " (some rows skipped)" : "");
     return 0;
 }
 
