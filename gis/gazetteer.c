@@ -206,9 +206,24 @@ typedef struct {
 } gkey;
 
 typedef struct {
-    float v[3]; /* unit vector; candidates are ranked again by geodesic distance */
+    double lon, lat; /* the entry's point (no look at the entry for a candidate's distance) */
+    float v[3];      /* unit vector; candidates are ranked again by geodesic distance */
     uint32_t entry;
 } kdpt;
+
+/* A slot of a layer's sorted keys: rank << 56 | entry << 24 | key id. */
+static inline uint64_t sk_make(unsigned rank, uint32_t entry, uint32_t kid) {
+    return (uint64_t)rank << 56 | (uint64_t)entry << 24 | kid;
+}
+static inline uint32_t sk_key(uint64_t x) {
+    return (uint32_t)(x & 0xFFFFFF);
+}
+static inline uint32_t sk_entry(uint64_t x) {
+    return (uint32_t)(x >> 24);
+}
+static inline unsigned sk_rank(uint64_t x) {
+    return (unsigned)(x >> 56);
+}
 
 /* Texts of the top layer carry this bit: gaz_text tells the layers apart by it. */
 #define TEXT_TOP (1u << 31)
@@ -220,9 +235,11 @@ typedef struct layer {
     uint64_t tag;
     VEC(char) txt; /* byte 0 unused: offset 0 is "no text" */
     VEC(gaz_entry) ent;
-    VEC(gkey) keys;       /* by rank, then in the order added (grouped by entry) */
-    uint32_t rank0[257];  /* first key of each rank (256: nkeys) */
-    VEC(uint32_t) sorted; /* key id << 8 | rank, by text: exact and prefix matches */
+    VEC(gkey) keys;      /* by rank, then in the order added (grouped by entry) */
+    uint32_t rank0[257]; /* first key of each rank (256: nkeys) */
+    VEC(uint64_t)
+    sorted;               /* rank, entry and key id of each key (sk_*), by text: exact and prefix
+                             matches, and a range walked without touching a key */
     VEC(uint32_t) codes;  /* division entries by depth of code (2, 4, 6, 9, 12 digits), then code */
     uint32_t depth0[6];   /* first of codes of each depth (5: the end) */
     VEC(uint64_t) gk;     /* the grams in order: a code point, or 1<<63 | cp1 << 21 | cp2 */
@@ -781,8 +798,8 @@ static int entry_keys(const gaz *g, layer *L, uint32_t i, uint32_t aliases) {
 }
 
 static int cmp_key_text(const void *a, const void *b) {
-    const gkey *x = &sort_L->keys.p[*(const uint32_t *)a >> 8],
-               *y = &sort_L->keys.p[*(const uint32_t *)b >> 8];
+    const gkey *x = &sort_L->keys.p[sk_key(*(const uint64_t *)a)],
+               *y = &sort_L->keys.p[sk_key(*(const uint64_t *)b)];
     int c =
         memcmp(sort_L->txt.p + x->str, sort_L->txt.p + y->str, x->len < y->len ? x->len : y->len);
     if (c) return c;
@@ -810,7 +827,7 @@ static int finish_order(layer *L) {
     VFREE(L->keys);
     L->keys.p = by.p, L->keys.n = by.n, L->keys.cap = by.cap;
     for (size_t k = 0; k < L->keys.n; k++)
-        L->sorted.p[k] = (uint32_t)k << 8 | L->keys.p[k].rank;
+        L->sorted.p[k] = sk_make(L->keys.p[k].rank, L->keys.p[k].entry, (uint32_t)k);
     L->sorted.n = L->keys.n;
     sort_L = L;
     sort_n(L->sorted.p, L->sorted.n, sizeof *L->sorted.p, cmp_key_text);
@@ -1137,7 +1154,7 @@ static int finish_fences(layer *L) {
         return -1;
     char sp[9];
     for (size_t j = 0; j < nk; j++) {
-        const gkey *k = &L->keys.p[L->sorted.p[j * FENCE] >> 8];
+        const gkey *k = &L->keys.p[sk_key(L->sorted.p[j * FENCE])];
         L->kfence.p[L->kfence.n++] = head8(L->txt.p + k->str, k->len);
     }
     for (size_t j = 0; j < nf; j++)
@@ -1147,8 +1164,8 @@ static int finish_fences(layer *L) {
     memset(L->kmin.p, 255, nk), memset(L->fmin.p, 255, nf), memset(L->imin.p, 255, ni);
     L->kmin.n = nk, L->fmin.n = nf, L->imin.n = ni;
     for (size_t k = 0; k < L->sorted.n; k++)
-        if ((L->sorted.p[k] & 255) < L->kmin.p[k / FENCE])
-            L->kmin.p[k / FENCE] = (uint8_t)(L->sorted.p[k] & 255);
+        if (sk_rank(L->sorted.p[k]) < L->kmin.p[k / FENCE])
+            L->kmin.p[k / FENCE] = (uint8_t)sk_rank(L->sorted.p[k]);
     for (size_t k = 0; k < L->pyfrank.n; k++)
         if (L->pyfrank.p[k] < L->fmin.p[k / FENCE]) L->fmin.p[k / FENCE] = L->pyfrank.p[k];
     for (size_t k = 0; k < L->pyirank.n; k++)
@@ -1222,7 +1239,8 @@ static int finish_points(layer *L, const char *skip) {
             level_has_point(L, e)) {
             double v[3];
             unit_vec(e->lon, e->lat, v);
-            L->kd.p[L->kd.n++] = (kdpt){{(float)v[0], (float)v[1], (float)v[2]}, (uint32_t)i};
+            L->kd.p[L->kd.n++] =
+                (kdpt){e->lon, e->lat, {(float)v[0], (float)v[1], (float)v[2]}, (uint32_t)i};
         }
     }
     kd_build(L->kd.p, 0, L->kd.n, 0);
@@ -1402,9 +1420,12 @@ static inline int cannot_enter(const search *s, int tier, unsigned rank) {
 }
 
 static void offer(search *s, uint32_t entry, int tier, unsigned rank) {
+    gaz_hit h = {entry, (uint8_t)tier, -1};
+    if (!s->opt->near && s->ntop == s->opt->limit &&
+        hit_cmp(&h, rank, &s->top[s->ntop - 1], s->rank[s->ntop - 1]) >= 0)
+        return; /* without a look at the entry */
     const gaz_entry *e = ent_at(s->g, entry);
     if (s->wlen && strncmp(e->code, s->opt->within, s->wlen) != 0) return;
-    gaz_hit h = {entry, (uint8_t)tier, -1};
     if (s->opt->near && isfinite(e->lon)) { /* equirectangular to rank; exact at the end */
         double dlon = fabs(e->lon - s->opt->lon);
         if (dlon > 180) dlon = 360 - dlon;
@@ -1439,7 +1460,7 @@ static void key_range(const layer *L, const char *q, size_t qlen, size_t *lo, si
     fence_window(L->kfence.p, L->kfence.n, L->sorted.n, q, qlen, 0, &l, &h);
     while (l < h) {
         size_t mid = (l + h) / 2;
-        if (key_cmp(L, &L->keys.p[L->sorted.p[mid] >> 8], q, qlen, 0) < 0)
+        if (key_cmp(L, &L->keys.p[sk_key(L->sorted.p[mid])], q, qlen, 0) < 0)
             l = mid + 1;
         else
             h = mid;
@@ -1449,7 +1470,7 @@ static void key_range(const layer *L, const char *q, size_t qlen, size_t *lo, si
     if (l < *lo) l = *lo;
     while (l < h) {
         size_t mid = (l + h) / 2;
-        if (key_cmp(L, &L->keys.p[L->sorted.p[mid] >> 8], q, qlen, 1) <= 0)
+        if (key_cmp(L, &L->keys.p[sk_key(L->sorted.p[mid])], q, qlen, 1) <= 0)
             l = mid + 1;
         else
             h = mid;
@@ -1614,15 +1635,15 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
         size_t a = lo[l], b = hi[l]; /* the exact ones end where the first longer key is */
         while (a < b) {
             size_t mid = (a + b) / 2;
-            if (L->keys.p[L->sorted.p[mid] >> 8].len == qlen)
+            if (L->keys.p[sk_key(L->sorted.p[mid])].len == qlen)
                 a = mid + 1;
             else
                 b = mid;
         }
         for (; lo[l] < a; lo[l]++)
-            if (!cannot_enter(&s, GAZ_EXACT, L->sorted.p[lo[l]] & 255))
-                offer(&s, L->first + L->keys.p[L->sorted.p[lo[l]] >> 8].entry, GAZ_EXACT,
-                      L->sorted.p[lo[l]] & 255);
+            if (!cannot_enter(&s, GAZ_EXACT, sk_rank(L->sorted.p[lo[l]])))
+                offer(&s, L->first + sk_entry(L->sorted.p[lo[l]]), GAZ_EXACT,
+                      sk_rank(L->sorted.p[lo[l]]));
     }
     for (int l = 0; l < nlayers(g); l++) { /* the rank is in sorted: no key touched to skip one */
         const layer *L = g->lay[l];
@@ -1632,9 +1653,8 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
                 k += FENCE - 1;
                 continue;
             }
-            if (!cannot_enter(&s, GAZ_PREFIX, L->sorted.p[k] & 255))
-                offer(&s, L->first + L->keys.p[L->sorted.p[k] >> 8].entry, GAZ_PREFIX,
-                      L->sorted.p[k] & 255);
+            if (!cannot_enter(&s, GAZ_PREFIX, sk_rank(L->sorted.p[k])))
+                offer(&s, L->first + sk_entry(L->sorted.p[k]), GAZ_PREFIX, sk_rank(L->sorted.p[k]));
         }
     }
     search_substring(&s, qn, qlen);
@@ -1666,6 +1686,7 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
 typedef struct {
     double d2;
     uint32_t entry;
+    uint32_t at; /* its slot in the k-d tree */
 } cand;
 
 static int cmp_cand_geo(const void *a, const void *b) {
@@ -1679,9 +1700,9 @@ typedef struct {
     int depth;
 } kdframe;
 
-/* Puts (d2, entry) into the max-heap c of nc (at most m) candidates. */
-static void heap_offer(cand *c, int *nc, int m, double d2, uint32_t entry) {
-    cand cur = {d2, entry};
+/* Puts (d2, entry) of k-d slot at into the max-heap c of nc (at most m) candidates. */
+static void heap_offer(cand *c, int *nc, int m, double d2, uint32_t entry, uint32_t at) {
+    cand cur = {d2, entry, at};
     int i;
     if (*nc < m) {
         i = (*nc)++;
@@ -1718,7 +1739,7 @@ static int kd_knn(const layer *L, const double q[3], int m, cand *c) {
         size_t mid = lo + (hi - lo) / 2;
         const kdpt *p = &L->kd.p[mid];
         double dx = p->v[0] - q[0], dy = p->v[1] - q[1], dz = p->v[2] - q[2];
-        heap_offer(c, &nc, m, dx * dx + dy * dy + dz * dz, p->entry);
+        heap_offer(c, &nc, m, dx * dx + dy * dy + dz * dz, p->entry, (uint32_t)mid);
         if (hi - lo == 1) continue;
         double diff = q[depth % 3] - p->v[depth % 3];
         size_t nlo = diff < 0 ? lo : mid + 1, nhi = diff < 0 ? mid : hi;
@@ -1750,8 +1771,8 @@ static int nearest_of(const layer *L, double lon, double lat, cand *c, int nc, i
     sort_n(c, (size_t)nc, sizeof *c, cmp_cand_geo);
     for (int i = 0; i < nc; i++) {
         if (nt == k && chord_floor_m(c[i].d2) > top[k - 1].d2) break; /* and every later one */
-        const gaz_entry *e = &L->ent.p[c[i].entry];
-        cand x = {gis_geodesic_m(lon, lat, e->lon, e->lat), L->first + c[i].entry};
+        const kdpt *p = &L->kd.p[c[i].at];
+        cand x = {gis_geodesic_m(lon, lat, p->lon, p->lat), L->first + c[i].entry, c[i].at};
         int j = nt < k ? nt++ : k;
         for (; j > 0 && cmp_cand_geo(&x, &top[j - 1]) < 0; j--)
             if (j < k) top[j] = top[j - 1];
