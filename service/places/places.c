@@ -45,7 +45,7 @@ static void division_write(buf *b, const char *code, const char *name, const cha
     BUF_LIT(b, "}");
 }
 
-/* {id, name, tier: a Station without its closing brace. */
+/* The id, name and tier of a Station, without its closing brace. */
 static void station_open(buf *b, const gis_station *s) {
     BUF_LIT(b, "{\"id\":");
     buf_json_int(b, s->id);
