@@ -110,8 +110,10 @@ void buf_json_fixed(buf *b, double v, int decimals) {
         buf_put(b, "null", 4);
         return;
     }
-    if (fabs(x) >= 1e15 || (r != 0 && fabs(x) < 1e-4) || (r == 0 && signbit(r))) {
-        jansson_real(b, x); /* exponents and -0.0: printf's way */
+    /* exponents, -0.0 and digits beyond an exact integer: printf's way */
+    if (fabs(x) >= 1e15 || fabs(r) >= 9e15 || (r != 0 && fabs(x) < 1e-4) ||
+        (r == 0 && signbit(r))) {
+        jansson_real(b, x);
         return;
     }
     char out[32], *o = out + sizeof out;
