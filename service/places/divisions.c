@@ -30,28 +30,17 @@ static double num(PGresult *res, int col) {
 }
 
 typedef struct {
-    gaz_builder *b; /* NULL: only the fingerprint */
+    gaz_builder *b;
     long skipped;
-    uint64_t hash; /* FNV-1a of every value of every row read */
 } loadctx;
-
-static void hash_row(loadctx *c, PGresult *res) {
-    for (int col = 0; col < PQnfields(res); col++) {
-        const unsigned char *v = (const unsigned char *)PQgetvalue(res, 0, col);
-        c->hash = (c->hash ^ (PQgetisnull(res, 0, col) ? 1u : 2u)) * 1099511628211ull;
-        for (; *v; v++)
-            c->hash = (c->hash ^ *v) * 1099511628211ull;
-    }
-}
 
 /* code, name, level, parent_code, x, y, valid_from, valid_to, replaced_by */
 static int add_division(void *p, PGresult *res) {
     loadctx *c = p;
     char msg[256];
-    hash_row(c, res);
-    if (c->b && gaz_builder_add(c->b, GAZ_DIVISION, PQgetvalue(res, 0, 0), 0, PQgetvalue(res, 0, 1),
-                                PQgetvalue(res, 0, 2), opt(res, 3), NULL, num(res, 4), num(res, 5),
-                                opt(res, 6), opt(res, 7), opt(res, 8), msg, sizeof msg) != 0) {
+    if (gaz_builder_add(c->b, GAZ_DIVISION, PQgetvalue(res, 0, 0), 0, PQgetvalue(res, 0, 1),
+                        PQgetvalue(res, 0, 2), opt(res, 3), NULL, num(res, 4), num(res, 5),
+                        opt(res, 6), opt(res, 7), opt(res, 8), msg, sizeof msg) != 0) {
         if (strcmp(msg, "out of memory") == 0) return -1;
         if (c->skipped++ < 5) fprintf(stderr, "gazetteer: skipping %s\n", msg);
     }
@@ -81,43 +70,54 @@ static int add_point(void *p, PGresult *res) {
     return 0;
 }
 
-/* Today's and former divisions into c (its builder, or only its fingerprint); a former name
- * (renamed, same code) is a former entry of its own that points at today's division. */
-static int read_divisions(worker *w, loadctx *c, char *err, size_t errlen) {
-    c->hash = 1469598103934665603ull;
-    return each_row(w,
-                    "SELECT d.code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"
-                    " valid_to::text, m.into_code FROM divisions d LEFT JOIN LATERAL (SELECT"
-                    " ST_PointOnSurface(d.geom) AS p) s ON true LEFT JOIN (SELECT DISTINCT ON"
-                    " (code) code, into_code FROM division_changes WHERE change = 'merged'"
-                    " ORDER BY code, effective DESC, id DESC) m ON m.code = d.code ORDER BY d.code",
-                    add_division, c, err, errlen) != 0 ||
-                   each_row(w,
-                            "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL,"
-                            " c.effective::text, c.code FROM division_changes c JOIN divisions d"
-                            " ON d.code = c.code WHERE c.change = 'renamed' AND c.old_name IS NOT"
-                            " NULL ORDER BY c.id",
-                            add_division, c, err, errlen) != 0
-               ? -1
-               : 0;
+/* The rows of the divisions layer (add_division's columns): today's and former divisions, and
+ * each former name (renamed, same code) as a former entry of its own, pointing at today's
+ * division. */
+#define DIVISION_ROWS                                                                              \
+    "SELECT d.code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"                 \
+    " valid_to::text, m.into_code FROM divisions d LEFT JOIN LATERAL (SELECT"                      \
+    " ST_PointOnSurface(d.geom) AS p) s ON true LEFT JOIN (SELECT DISTINCT ON (code) code,"        \
+    " into_code FROM division_changes WHERE change = 'merged' ORDER BY code, effective DESC,"      \
+    " id DESC) m ON m.code = d.code"
+#define RENAMED_ROWS                                                                               \
+    "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL, c.effective::text,"      \
+    " c.code FROM division_changes c JOIN divisions d ON d.code = c.code WHERE c.change ="         \
+    " 'renamed' AND c.old_name IS NOT NULL"
+
+/* The fingerprint of those rows, computed by PostgreSQL (one row comes back, not 665,000): the
+ * count and the sum of a 64-bit hash of each row's text. Returns 0 or -1 with a message. */
+static int divisions_tag(worker *w, uint64_t *tag, char *err, size_t errlen) {
+    PGresult *res =
+        db_exec(w,
+                "SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(r::text,"
+                " 0)::numeric), 0)::text FROM (" DIVISION_ROWS " UNION ALL " RENAMED_ROWS ") r",
+                0, NULL);
+    if (!res) return snprintf(err, errlen, "%s", w->err), -1;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the answer */
+    for (const unsigned char *v = (const unsigned char *)PQgetvalue(res, 0, 0); *v; v++)
+        h = (h ^ *v) * 1099511628211ull;
+    PQclear(res);
+    *tag = h;
+    return 0;
 }
 
-/* The divisions as a gaz of their own (tagged with their fingerprint), or NULL with a message. */
-static gaz *build_divisions(worker *w, long *skipped, char *err, size_t errlen) {
-    loadctx c = {gaz_builder_create(), 0, 0};
+/* The divisions as a gaz of their own, tagged, or NULL with a message. */
+static gaz *build_divisions(worker *w, uint64_t tag, long *skipped, char *err, size_t errlen) {
+    loadctx c = {gaz_builder_create(), 0};
     if (!c.b) return snprintf(err, errlen, "out of memory"), NULL;
-    if (read_divisions(w, &c, err, errlen) != 0) {
+    if (each_row(w, DIVISION_ROWS " ORDER BY d.code", add_division, &c, err, errlen) != 0 ||
+        each_row(w, RENAMED_ROWS " ORDER BY c.id", add_division, &c, err, errlen) != 0) {
         gaz_builder_destroy(c.b);
         return NULL;
     }
     *skipped += c.skipped;
-    gaz_builder_tag(c.b, c.hash);
+    gaz_builder_tag(c.b, tag);
     return gaz_builder_finish(c.b, err, errlen);
 }
 
 /* Stations and places on top of the divisions of `under`, or NULL with a message. */
 static gaz *build_points(worker *w, const gaz *under, long *skipped, char *err, size_t errlen) {
-    loadctx c = {gaz_builder_create(), 0, 0};
+    loadctx c = {gaz_builder_create(), 0};
     if (!c.b) return snprintf(err, errlen, "out of memory"), NULL;
     if (each_row(w,
                  "SELECT 's', id, name, 'station', division_code, NULL, ST_X(location),"
@@ -134,23 +134,20 @@ static gaz *build_points(worker *w, const gaz *under, long *skipped, char *err, 
     return gaz_builder_finish_over(c.b, under, err, errlen);
 }
 
-/* The divisions of the gaz in a->gaz when they are still those of the database (same
- * fingerprint): a reload of stations and places then builds only its top layer, and the memory
- * of two full gazetteers is never held at once. Returns 1 (keep them), 0, or -1 with a message. */
-static int divisions_unchanged(worker *w, const gaz *cur, char *err, size_t errlen) {
-    loadctx c = {NULL, 0, 0};
-    if (!cur) return 0;
-    if (read_divisions(w, &c, err, errlen) != 0) return -1;
-    return c.hash == gaz_base_tag(cur);
-}
-
+/* Builds the gazetteer and publishes it. The divisions are one layer, tagged with the fingerprint
+ * of their rows, the stations and places another on top: when the fingerprint (taken before the
+ * rows are read: a change after it makes one more reload) is the published gazetteer's, its
+ * divisions are kept and only the top layer is built, so that a reload after a change of places
+ * never holds two copies of the divisions. */
 int gazload_once(app *a, worker *w, char *err, size_t errlen) {
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     long skipped = 0;
+    uint64_t tag = 0;
     gaz *cur = gaz_slot_acquire(a->gaz), *base = NULL, *g = NULL;
-    int keep = divisions_unchanged(w, cur, err, errlen);
-    if (keep >= 0 && (keep || (base = build_divisions(w, &skipped, err, errlen))))
+    int keep = -1;
+    if (divisions_tag(w, &tag, err, errlen) == 0) keep = cur && gaz_base_tag(cur) == tag;
+    if (keep >= 0 && (keep || (base = build_divisions(w, tag, &skipped, err, errlen))))
         g = build_points(w, keep ? cur : base, &skipped, err, errlen);
     gaz_destroy(base); /* g holds its divisions */
     gaz_release(cur);
