@@ -21,6 +21,10 @@ static int grow(buf *b, size_t need) {
     return 0;
 }
 
+void buf_reserve(buf *b, size_t n) {
+    if (grow(b, n) == 0) b->p[b->len] = 0;
+}
+
 void buf_grow_put(buf *b, const char *s, size_t n) {
     if (grow(b, n) != 0) return;
     memcpy(b->p + b->len, s, n);

@@ -12,6 +12,9 @@ typedef struct buf {
     int oom;
 } buf;
 
+/* Makes room for n more bytes at once (a reply of known size grows without copies). */
+void buf_reserve(buf *b, size_t n);
+
 /* Appends s[0..n): inline while b has room, else buf_grow_put grows it first. */
 void buf_grow_put(buf *b, const char *s, size_t n);
 static inline void buf_put(buf *b, const char *s, size_t n) {

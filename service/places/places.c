@@ -210,6 +210,7 @@ int h_places_search(http_req *r) {
         return http_error(r, 400, "invalid_query", "q", "%s", err);
     }
     buf b = {0};
+    buf_reserve(&b, 512 + 448 * (size_t)n); /* a hit takes about 400 bytes */
     hits_write(&b, g, hits, n, opt.near, crs);
     gaz_release(g);
     return send_written(r, &b);
@@ -288,6 +289,7 @@ int h_places_reverse(http_req *r) {
                           err);
 
     buf b = {0};
+    buf_reserve(&b, 2048);
     reverse_write(&b, &loc, r->app->gaz, wlon, wlat, crs);
     return send_written(r, &b);
 }
