@@ -206,8 +206,7 @@ typedef struct {
 } gkey;
 
 typedef struct {
-    double lon, lat; /* the entry's point (no look at the entry for a candidate's distance) */
-    float v[3];      /* unit vector; candidates are ranked again by geodesic distance */
+    float v[3]; /* unit vector; candidates are ranked again by geodesic distance */
     uint32_t entry;
 } kdpt;
 
@@ -254,6 +253,7 @@ typedef struct layer {
     kmin, fmin, imin; /* the least rank of each FENCE slots of them: a block of
                                       ranks that cannot enter is skipped whole */
     VEC(kdpt) kd;
+    VEC(double) kdll; /* lon, lat of each k-d point: a candidate's distance, no look at its entry */
 } layer;
 
 typedef struct gaz_slot gaz_slot;
@@ -293,7 +293,7 @@ static void layer_free(layer *L) {
     VFREE(L->gk), VFREE(L->gstart), VFREE(L->gcount), VFREE(L->post);
     VFREE(L->pyfull), VFREE(L->pyinit), VFREE(L->kd);
     VFREE(L->kfence), VFREE(L->ffence), VFREE(L->ifence), VFREE(L->pyfrank), VFREE(L->pyirank);
-    VFREE(L->kmin), VFREE(L->fmin), VFREE(L->imin);
+    VFREE(L->kmin), VFREE(L->fmin), VFREE(L->imin), VFREE(L->kdll);
     free(L);
 }
 
@@ -306,7 +306,8 @@ static size_t layer_bytes(const layer *L) {
            VBYTES(L->codes) + VBYTES(L->gk) + VBYTES(L->gstart) + VBYTES(L->gcount) +
            VBYTES(L->post) + VBYTES(L->pyfull) + VBYTES(L->pyinit) + VBYTES(L->kd) +
            VBYTES(L->kfence) + VBYTES(L->ffence) + VBYTES(L->ifence) + VBYTES(L->pyfrank) +
-           VBYTES(L->pyirank) + VBYTES(L->kmin) + VBYTES(L->fmin) + VBYTES(L->imin);
+           VBYTES(L->pyirank) + VBYTES(L->kmin) + VBYTES(L->fmin) + VBYTES(L->imin) +
+           VBYTES(L->kdll);
 }
 
 /* Entry i of g (a gaz index). */
@@ -1239,11 +1240,15 @@ static int finish_points(layer *L, const char *skip) {
             level_has_point(L, e)) {
             double v[3];
             unit_vec(e->lon, e->lat, v);
-            L->kd.p[L->kd.n++] =
-                (kdpt){e->lon, e->lat, {(float)v[0], (float)v[1], (float)v[2]}, (uint32_t)i};
+            L->kd.p[L->kd.n++] = (kdpt){{(float)v[0], (float)v[1], (float)v[2]}, (uint32_t)i};
         }
     }
     kd_build(L->kd.p, 0, L->kd.n, 0);
+    if (VGROW(L->kdll, 2 * L->kd.n)) return -1;
+    for (size_t k = 0; k < L->kd.n; k++) {
+        L->kdll.p[L->kdll.n++] = L->ent.p[L->kd.p[k].entry].lon;
+        L->kdll.p[L->kdll.n++] = L->ent.p[L->kd.p[k].entry].lat;
+    }
     return 0;
 }
 
@@ -1264,7 +1269,7 @@ static int finish_layer(gaz *g, gaz_builder *b, char *err, size_t errlen) {
     VFIT(L->txt), VFIT(L->ent), VFIT(L->keys), VFIT(L->sorted), VFIT(L->codes), VFIT(L->gk);
     VFIT(L->gstart), VFIT(L->gcount), VFIT(L->post), VFIT(L->pyfull), VFIT(L->pyinit);
     VFIT(L->kd), VFIT(L->kfence), VFIT(L->ffence), VFIT(L->ifence), VFIT(L->pyfrank);
-    VFIT(L->pyirank), VFIT(L->kmin), VFIT(L->fmin), VFIT(L->imin);
+    VFIT(L->pyirank), VFIT(L->kmin), VFIT(L->fmin), VFIT(L->imin), VFIT(L->kdll);
     rc = 0;
 done:
     free(skip);
@@ -1685,8 +1690,8 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
 
 typedef struct {
     double d2;
-    uint32_t entry;
-    uint32_t at; /* its slot in the k-d tree */
+    uint32_t entry; /* gaz index */
+    uint32_t at;    /* its slot in the k-d tree of its layer, the top layer's with bit 31 */
 } cand;
 
 static int cmp_cand_geo(const void *a, const void *b) {
@@ -1726,9 +1731,10 @@ static void heap_offer(cand *c, int *nc, int m, double d2, uint32_t entry, uint3
     c[i] = cur;
 }
 
-/* The m nearest points of L by chord into c[] (a max-heap by d2 while filling); returns how
- * many. Entries are L's own. */
-static int kd_knn(const layer *L, const double q[3], int m, cand *c) {
+/* The m nearest points of layer l of g by chord into c[] (a max-heap by d2 while filling);
+ * returns how many. */
+static int kd_knn(const gaz *g, int l, const double q[3], int m, cand *c) {
+    const layer *L = g->lay[l];
     kdframe stack[128];
     int sp = 0, nc = 0;
     stack[sp++] = (kdframe){0, L->kd.n, 0};
@@ -1739,7 +1745,8 @@ static int kd_knn(const layer *L, const double q[3], int m, cand *c) {
         size_t mid = lo + (hi - lo) / 2;
         const kdpt *p = &L->kd.p[mid];
         double dx = p->v[0] - q[0], dy = p->v[1] - q[1], dz = p->v[2] - q[2];
-        heap_offer(c, &nc, m, dx * dx + dy * dy + dz * dz, p->entry, (uint32_t)mid);
+        heap_offer(c, &nc, m, dx * dx + dy * dy + dz * dz, L->first + p->entry,
+                   (uint32_t)mid | (uint32_t)l << 31);
         if (hi - lo == 1) continue;
         double diff = q[depth % 3] - p->v[depth % 3];
         size_t nlo = diff < 0 ? lo : mid + 1, nhi = diff < 0 ? mid : hi;
@@ -1763,16 +1770,16 @@ static double chord_floor_m(double d2) {
     return 2 * asin(fmin(1.0, chord / 2)) * MIN_RADIUS_M;
 }
 
-/* The k nearest of the nc candidates c by geodesic distance, ties by entry, into top (sorted);
- * returns how many. Candidates go by chord, and a geodesic distance is computed only while one
- * could still enter. Entries become gaz indexes. */
-static int nearest_of(const layer *L, double lon, double lat, cand *c, int nc, int k, cand *top) {
+/* The k nearest of the nc candidates c (of both layers) by geodesic distance, ties by entry,
+ * into top (sorted); returns how many. Candidates go by chord, and a geodesic distance is
+ * computed only while one could still enter. */
+static int nearest_of(const gaz *g, double lon, double lat, cand *c, int nc, int k, cand *top) {
     int nt = 0;
     sort_n(c, (size_t)nc, sizeof *c, cmp_cand_geo);
     for (int i = 0; i < nc; i++) {
         if (nt == k && chord_floor_m(c[i].d2) > top[k - 1].d2) break; /* and every later one */
-        const kdpt *p = &L->kd.p[c[i].at];
-        cand x = {gis_geodesic_m(lon, lat, p->lon, p->lat), L->first + c[i].entry, c[i].at};
+        const double *ll = g->lay[c[i].at >> 31]->kdll.p + 2 * (c[i].at & 0x7FFFFFFF);
+        cand x = {gis_geodesic_m(lon, lat, ll[0], ll[1]), c[i].entry, c[i].at};
         int j = nt < k ? nt++ : k;
         for (; j > 0 && cmp_cand_geo(&x, &top[j - 1]) < 0; j--)
             if (j < k) top[j] = top[j - 1];
@@ -1781,45 +1788,34 @@ static int nearest_of(const layer *L, double lon, double lat, cand *c, int nc, i
     return nt;
 }
 
-/* The k nearest points of L by geodesic distance into out (gaz entries); returns how many. */
-static int layer_nearest(const layer *L, double lon, double lat, int k, gaz_hit *out) {
-    if (!L->kd.n) return 0;
+enum { MAX_CANDIDATES = 1024 }; /* of all layers: the most a search looks at */
+
+int gaz_nearest(const gaz *g, double lon, double lat, int k, gaz_hit *out) {
+    if (k <= 0 || !isfinite(lon) || !isfinite(lat)) return 0;
+    if (k > 64) k = 64;
     double q[3];
     unit_vec(lon, lat, q);
-    cand c[1024], top[64];
-    for (int m = k + 8;; m *= 2) {
-        if (m > 1024) m = 1024;
-        if ((size_t)m > L->kd.n) m = (int)L->kd.n;
-        int nc = kd_knn(L, q, m, c);
-        /* the farthest chord found bounds from below every point not found */
-        double worst = 0;
-        for (int i = 0; i < nc; i++)
-            worst = c[i].d2 > worst ? c[i].d2 : worst;
-        int got = nearest_of(L, lon, lat, c, nc, k, top);
-        if ((size_t)nc == L->kd.n || m == 1024 ||
-            (got > 0 && top[got - 1].d2 < chord_floor_m(worst))) {
+    cand c[MAX_CANDIDATES], top[64];
+    for (int m = k + 3;; m *= 2) { /* candidates per layer */
+        int nc = 0, cap = m * nlayers(g) >= MAX_CANDIDATES;
+        if (cap) m = MAX_CANDIDATES / nlayers(g);
+        double unseen = INFINITY; /* geodesic metres every point not found is at least */
+        for (int l = 0; l < nlayers(g); l++) {
+            const layer *L = g->lay[l];
+            int n = kd_knn(g, l, q, (size_t)m < L->kd.n ? m : (int)L->kd.n, c + nc);
+            double worst = 0; /* the farthest chord found bounds every point not found */
+            for (int i = nc; i < nc + n; i++)
+                worst = c[i].d2 > worst ? c[i].d2 : worst;
+            if ((size_t)n < L->kd.n) unseen = fmin(unseen, chord_floor_m(worst));
+            nc += n;
+        }
+        int got = nearest_of(g, lon, lat, c, nc, k, top);
+        if (cap || unseen == INFINITY || (got > 0 && top[got - 1].d2 < unseen)) {
             for (int i = 0; i < got; i++)
                 out[i] = (gaz_hit){top[i].entry, 0, top[i].d2};
             return got;
         }
     }
-}
-
-int gaz_nearest(const gaz *g, double lon, double lat, int k, gaz_hit *out) {
-    if (k <= 0 || !isfinite(lon) || !isfinite(lat)) return 0;
-    if (k > 64) k = 64;
-    gaz_hit h[2][64];
-    int n[2] = {0, 0}, got = 0;
-    for (int l = 0; l < nlayers(g); l++)
-        n[l] = layer_nearest(g->lay[l], lon, lat, k, h[l]);
-    for (int i = 0, j = 0; got < k && (i < n[0] || j < n[1]); got++) {
-        int take0 = j >= n[1] ||
-                    (i < n[0] &&
-                     (h[0][i].distance_m < h[1][j].distance_m ||
-                      (h[0][i].distance_m == h[1][j].distance_m && h[0][i].entry < h[1][j].entry)));
-        out[got] = take0 ? h[0][i++] : h[1][j++];
-    }
-    return got;
 }
 
 /* ---- slot: hazard cells ----

@@ -266,11 +266,16 @@ static void test_layers(void **state) {
                 assert_true(a[i].distance_m == b[i].distance_m);
             }
         }
-    gaz_hit a[8], b[8];
-    assert_int_equal(gaz_nearest(over, 119.2, 34.6, 8, a), 8);
-    assert_int_equal(gaz_nearest(one, 119.2, 34.6, 8, b), 8);
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(a[i].entry, b[i].entry);
+    for (int t = 0; t < 200; t++) { /* nearest of both layers at once, as of one */
+        gaz_hit a[8], b[8];
+        double x = 119 + 0.4 * (t % 20) / 20, y = 34.4 + 0.4 * (t / 20) / 10.0;
+        assert_int_equal(gaz_nearest(over, x, y, 8, a), 8);
+        assert_int_equal(gaz_nearest(one, x, y, 8, b), 8);
+        for (int i = 0; i < 8; i++) {
+            assert_int_equal(a[i].entry, b[i].entry);
+            assert_true(a[i].distance_m == b[i].distance_m);
+        }
+    }
     /* texts, parents and codes across the layers */
     const gaz_entry *st = gaz_entry_at(over, 5);
     assert_string_equal(gaz_text(over, st->name), "海州区救助站");
