@@ -248,6 +248,7 @@ typedef struct layer {
     VEC(uint32_t) pyfull; /* key id << 8 | variant, by full spelling */
     VEC(uint32_t) pyinit; /* the same, by initials */
     VEC(uint8_t) pyfrank, pyirank;        /* the rank of each (a range is skipped without a key) */
+    VEC(uint8_t) srank;                   /* the rank of each of sorted, a byte each likewise */
     VEC(uint64_t) kfence, ffence, ifence; /* heads of every FENCE-th of sorted, pyfull, pyinit */
     VEC(uint8_t)
     kmin, fmin, imin; /* the least rank of each FENCE slots of them: a block of
@@ -293,7 +294,7 @@ static void layer_free(layer *L) {
     VFREE(L->gk), VFREE(L->gstart), VFREE(L->gcount), VFREE(L->post);
     VFREE(L->pyfull), VFREE(L->pyinit), VFREE(L->kd);
     VFREE(L->kfence), VFREE(L->ffence), VFREE(L->ifence), VFREE(L->pyfrank), VFREE(L->pyirank);
-    VFREE(L->kmin), VFREE(L->fmin), VFREE(L->imin), VFREE(L->kdll);
+    VFREE(L->kmin), VFREE(L->fmin), VFREE(L->imin), VFREE(L->kdll), VFREE(L->srank);
     free(L);
 }
 
@@ -307,7 +308,7 @@ static size_t layer_bytes(const layer *L) {
            VBYTES(L->post) + VBYTES(L->pyfull) + VBYTES(L->pyinit) + VBYTES(L->kd) +
            VBYTES(L->kfence) + VBYTES(L->ffence) + VBYTES(L->ifence) + VBYTES(L->pyfrank) +
            VBYTES(L->pyirank) + VBYTES(L->kmin) + VBYTES(L->fmin) + VBYTES(L->imin) +
-           VBYTES(L->kdll);
+           VBYTES(L->kdll) + VBYTES(L->srank);
 }
 
 /* Entry i of g (a gaz index). */
@@ -1162,11 +1163,14 @@ static int finish_fences(layer *L) {
         L->ffence.p[L->ffence.n++] = head8(sp, py_spell(L, L->pyfull.p[j * FENCE], 0, sp, 9));
     for (size_t j = 0; j < ni; j++)
         L->ifence.p[L->ifence.n++] = head8(sp, py_spell(L, L->pyinit.p[j * FENCE], 1, sp, 9));
+    if (VGROW(L->srank, L->sorted.n ? L->sorted.n : 1)) return -1;
     memset(L->kmin.p, 255, nk), memset(L->fmin.p, 255, nf), memset(L->imin.p, 255, ni);
     L->kmin.n = nk, L->fmin.n = nf, L->imin.n = ni;
-    for (size_t k = 0; k < L->sorted.n; k++)
+    for (size_t k = 0; k < L->sorted.n; k++) {
+        L->srank.p[L->srank.n++] = (uint8_t)sk_rank(L->sorted.p[k]);
         if (sk_rank(L->sorted.p[k]) < L->kmin.p[k / FENCE])
             L->kmin.p[k / FENCE] = (uint8_t)sk_rank(L->sorted.p[k]);
+    }
     for (size_t k = 0; k < L->pyfrank.n; k++)
         if (L->pyfrank.p[k] < L->fmin.p[k / FENCE]) L->fmin.p[k / FENCE] = L->pyfrank.p[k];
     for (size_t k = 0; k < L->pyirank.n; k++)
@@ -1270,6 +1274,7 @@ static int finish_layer(gaz *g, gaz_builder *b, char *err, size_t errlen) {
     VFIT(L->gstart), VFIT(L->gcount), VFIT(L->post), VFIT(L->pyfull), VFIT(L->pyinit);
     VFIT(L->kd), VFIT(L->kfence), VFIT(L->ffence), VFIT(L->ifence), VFIT(L->pyfrank);
     VFIT(L->pyirank), VFIT(L->kmin), VFIT(L->fmin), VFIT(L->imin), VFIT(L->kdll);
+    VFIT(L->srank);
     rc = 0;
 done:
     free(skip);
@@ -1424,6 +1429,41 @@ static inline int cannot_enter(const search *s, int tier, unsigned rank) {
     return tier > w->tier || (tier == w->tier && rank > s->rank[s->ntop - 1]);
 }
 
+/* The greatest rank a candidate of this tier may have and still enter: 255 for any, -1 for none. */
+static int rank_limit(const search *s, int tier) {
+    if (s->ntop < s->opt->limit || s->opt->near) return 255;
+    const gaz_hit *w = &s->top[s->ntop - 1];
+    return tier > w->tier ? -1 : tier < w->tier ? 255 : s->rank[s->ntop - 1];
+}
+
+/* 1 when one of the 8 bytes at p is at most lim (< 127). */
+static int any_le8(const uint8_t *p, int lim) {
+    const uint64_t ones = 0x0101010101010101ull;
+    uint64_t x;
+    memcpy(&x, p, 8);
+    return (((x - ones * (uint64_t)(lim + 1)) & ~x) & (ones * 0x80)) != 0;
+}
+
+/* The first slot in [k, hi) of a range whose rank (ranks, and least of every FENCE slots) may
+ * still enter at tier; hi when none: blocks of 64 and words of 8 ranks skipped at once. */
+static size_t next_candidate(const search *s, int tier, const uint8_t *ranks, const uint8_t *least,
+                             size_t k, size_t hi) {
+    int lim = rank_limit(s, tier);
+    if (lim < 0) return hi;
+    if (lim >= 255) return k < hi ? k : hi;
+    while (k < hi) {
+        if (k % FENCE == 0 && k + FENCE <= hi && least[k / FENCE] > lim)
+            k += FENCE;
+        else if (k % 8 == 0 && k + 8 <= hi && lim < 127 && !any_le8(ranks + k, lim))
+            k += 8;
+        else if (ranks[k] <= lim)
+            return k;
+        else
+            k++;
+    }
+    return hi;
+}
+
 static void offer(search *s, uint32_t entry, int tier, unsigned rank) {
     gaz_hit h = {entry, (uint8_t)tier, -1};
     if (!s->opt->near && s->ntop == s->opt->limit &&
@@ -1522,14 +1562,9 @@ static void search_pinyin(search *s, int initials, const char *q, size_t qlen, i
             py_range(L, a, L->pyfull.n, L->ffence.p, L->ffence.n, 0, q, qlen, &lo, &hi);
         const uint8_t *rank = initials ? L->pyirank.p : L->pyfrank.p,
                       *least = initials ? L->imin.p : L->fmin.p;
-        for (size_t k = lo; k < hi; k++) {
-            if (k % FENCE == 0 && k + FENCE <= hi && cannot_enter(s, tier, least[k / FENCE])) {
-                k += FENCE - 1;
-                continue;
-            }
-            if (!cannot_enter(s, tier, rank[k]))
-                offer(s, L->first + L->keys.p[a[k] >> 8].entry, tier, rank[k]);
-        }
+        for (size_t k = next_candidate(s, tier, rank, least, lo, hi); k < hi;
+             k = next_candidate(s, tier, rank, least, k + 1, hi))
+            offer(s, L->first + L->keys.p[a[k] >> 8].entry, tier, rank[k]);
     }
 }
 
@@ -1650,17 +1685,11 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
                 offer(&s, L->first + sk_entry(L->sorted.p[lo[l]]), GAZ_EXACT,
                       sk_rank(L->sorted.p[lo[l]]));
     }
-    for (int l = 0; l < nlayers(g); l++) { /* the rank is in sorted: no key touched to skip one */
+    for (int l = 0; l < nlayers(g); l++) { /* ranks beside the keys: none touched to skip one */
         const layer *L = g->lay[l];
-        for (size_t k = lo[l]; k < hi[l]; k++) {
-            if (k % FENCE == 0 && k + FENCE <= hi[l] &&
-                cannot_enter(&s, GAZ_PREFIX, L->kmin.p[k / FENCE])) {
-                k += FENCE - 1;
-                continue;
-            }
-            if (!cannot_enter(&s, GAZ_PREFIX, sk_rank(L->sorted.p[k])))
-                offer(&s, L->first + sk_entry(L->sorted.p[k]), GAZ_PREFIX, sk_rank(L->sorted.p[k]));
-        }
+        for (size_t k = next_candidate(&s, GAZ_PREFIX, L->srank.p, L->kmin.p, lo[l], hi[l]);
+             k < hi[l]; k = next_candidate(&s, GAZ_PREFIX, L->srank.p, L->kmin.p, k + 1, hi[l]))
+            offer(&s, L->first + sk_entry(L->sorted.p[k]), GAZ_PREFIX, sk_rank(L->sorted.p[k]));
     }
     search_substring(&s, qn, qlen);
     if (letters && !cannot_enter(&s, GAZ_PINYIN, 0)) {
