@@ -51,7 +51,8 @@ done
 
 # The floor: reverse and place search (the whole mix above) beside /healthz on this server, in
 # interleaved rounds so that a change of load on the shared machine falls on all three alike;
-# medians of the rounds, and the server's CPU time per request (steadier than requests/s).
+# medians of the rounds, and the server's CPU time per request (steadier than requests/s). The
+# /healthz runs go through places.lua too: the same client work per request.
 fdir=$(mktemp -d /tmp/patrold-places-floor.XXXXXX)
 floor_run() { # floor_run NAME WRK-ARGS...: appends "rps requests cpu_ticks not_ok" to $fdir/NAME
   local name=$1 c0 c1 out
@@ -65,7 +66,7 @@ all=$(for cat in c1 c2 c3 pinyin code; do echo "${mix[$cat]}"; done)
 # shellcheck disable=SC2086
 all=$(enc $all)
 for _ in $(seq "${BENCH_FLOOR_ROUNDS:-5}"); do
-  BENCH_PREFIX=floor_healthz BENCH_PATH=/healthz floor_run healthz -s "$ROOT/tests/bench/floor.lua" "$url"
+  BENCH_PREFIX=floor_healthz BENCH_PATH=/healthz floor_run healthz -s "$ROOT/tests/bench/places.lua" "$url"
   floor_run reverse -s "$ROOT/tests/bench/reverse.lua" "$url"
   BENCH_PREFIX=floor_search BENCH_QUERIES=$all floor_run search -s "$ROOT/tests/bench/places.lua" "$url"
 done

@@ -216,14 +216,24 @@ static void add_points(gaz_builder *b) {
     }
 }
 
+/* Five divisions of sample(): the layer under add_points. */
+static void add_divisions(gaz_builder *b) {
+    static const char *const rows[][4] = {
+        {"320700000000", "连云港市", "city", NULL},
+        {"320706000000", "海州区", "county", "320700000000"},
+        {"320706010000", "新浦街道", "town", "320706000000"},
+        {"320706010001", "朝阳社区居委会", "community", "320706010000"},
+        {"320706011000", "海州街道", "town", "320706000000"}};
+    static const double pts[][2] = {
+        {NAN, NAN}, {119.2, 34.57}, {119.2, 34.6}, {119.21, 34.61}, {119.15, 34.58}};
+    for (int i = 0; i < 5; i++)
+        add(b, rows[i][0], rows[i][1], rows[i][2], rows[i][3], pts[i][0], pts[i][1]);
+}
+
 static gaz *divisions_only(uint64_t tag) {
     gaz_builder *b = gaz_builder_create();
     char err[128];
-    add(b, "320700000000", "连云港市", "city", NULL, NAN, NAN);
-    add(b, "320706000000", "海州区", "county", "320700000000", 119.2, 34.57);
-    add(b, "320706010000", "新浦街道", "town", "320706000000", 119.2, 34.6);
-    add(b, "320706010001", "朝阳社区居委会", "community", "320706010000", 119.21, 34.61);
-    add(b, "320706011000", "海州街道", "town", "320706000000", 119.15, 34.58);
+    add_divisions(b);
     gaz_builder_tag(b, tag);
     gaz *g = gaz_builder_finish(b, err, sizeof err);
     assert_non_null(g);
@@ -240,11 +250,7 @@ static void test_layers(void **state) {
     assert_non_null(over);
     gaz_destroy(base); /* the divisions live on in over */
     assert_int_equal(gaz_base_tag(over), 42);
-    add(all, "320700000000", "连云港市", "city", NULL, NAN, NAN);
-    add(all, "320706000000", "海州区", "county", "320700000000", 119.2, 34.57);
-    add(all, "320706010000", "新浦街道", "town", "320706000000", 119.2, 34.6);
-    add(all, "320706010001", "朝阳社区居委会", "community", "320706010000", 119.21, 34.61);
-    add(all, "320706011000", "海州街道", "town", "320706000000", 119.15, 34.58);
+    add_divisions(all);
     add_points(all);
     gaz *one = gaz_builder_finish(all, err, sizeof err);
     assert_non_null(one);
