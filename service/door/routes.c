@@ -170,9 +170,9 @@ const route routes[] = {
 };
 const size_t nroutes = sizeof routes / sizeof routes[0];
 
-int route_needs_worker(const route *rt) {
+int route_needs_worker(const route *rt) { /* place search reads only the gazetteer */
     return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi &&
-           rt->handler != h_vocabulary;
+           rt->handler != h_vocabulary && rt->handler != h_places_search;
 }
 
 /* Query parameters by name, for the `query` column above ("name:variant" when one name means

@@ -3,6 +3,7 @@
 #include "service/places/gazload.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,31 +70,57 @@ static int add_point(void *p, PGresult *res) {
     return 0;
 }
 
-int gazload_once(app *a, worker *w, char *err, size_t errlen) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+/* The rows of the divisions layer (add_division's columns): today's and former divisions, and
+ * each former name (renamed, same code) as a former entry of its own, pointing at today's
+ * division. */
+#define DIVISION_ROWS                                                                              \
+    "SELECT d.code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"                 \
+    " valid_to::text, m.into_code FROM divisions d LEFT JOIN LATERAL (SELECT"                      \
+    " ST_PointOnSurface(d.geom) AS p) s ON true LEFT JOIN (SELECT DISTINCT ON (code) code,"        \
+    " into_code FROM division_changes WHERE change = " VOCAB_SQL_TERM(                             \
+        "DivisionChange",                                                                          \
+        DC_MERGED) " ORDER BY code, effective DESC, id DESC) m ON m.code = d.code"
+#define RENAMED_ROWS                                                                                        \
+    "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL, c.effective::text,"               \
+    " c.code FROM division_changes c JOIN divisions d ON d.code = c.code WHERE c.change = " VOCAB_SQL_TERM( \
+        "DivisionChange", DC_RENAMED) " AND c.old_name IS NOT NULL"
+
+/* The fingerprint of those rows, computed by PostgreSQL (one row comes back, not 665,000): the
+ * count and the sum of a 64-bit hash of each row's text. Returns 0 or -1 with a message. */
+static int divisions_tag(worker *w, uint64_t *tag, char *err, size_t errlen) {
+    PGresult *res =
+        db_exec(w,
+                "SELECT count(*)::text || ':' || coalesce(sum(hashtextextended(r::text,"
+                " 0)::numeric), 0)::text FROM (" DIVISION_ROWS " UNION ALL " RENAMED_ROWS ") r",
+                0, NULL);
+    if (!res) return snprintf(err, errlen, "%s", w->err), -1;
+    uint64_t h = 1469598103934665603ull; /* FNV-1a of the answer */
+    for (const unsigned char *v = (const unsigned char *)PQgetvalue(res, 0, 0); *v; v++)
+        h = (h ^ *v) * 1099511628211ull;
+    PQclear(res);
+    *tag = h;
+    return 0;
+}
+
+/* The divisions as a gaz of their own, tagged, or NULL with a message. */
+static gaz *build_divisions(worker *w, uint64_t tag, long *skipped, char *err, size_t errlen) {
     loadctx c = {gaz_builder_create(), 0};
-    if (!c.b) return snprintf(err, errlen, "out of memory"), -1;
-    /* today's and former divisions; a former name (renamed, same code) is a former entry of its
-     * own that points at today's division */
-    if (each_row(
-            w,
-            "SELECT code, name, level, parent_code, ST_X(p), ST_Y(p), valid_from::text,"
-            " valid_to::text, (SELECT into_code FROM division_changes c WHERE c.code = d.code"
-            "  AND c.change = " VOCAB_SQL_TERM(
-                "DivisionChange",
-                DC_MERGED) " ORDER BY c.effective DESC, c.id DESC LIMIT 1)"
-                           " FROM divisions d LEFT JOIN LATERAL (SELECT ST_PointOnSurface(d.geom) AS p) s ON"
-                           " true ORDER BY code",
-            add_division, &c, err, errlen) != 0 ||
-        each_row(w,
-                 "SELECT c.code, c.old_name, d.level, d.parent_code, NULL, NULL, NULL,"
-                 " c.effective::text, c.code FROM division_changes c JOIN divisions d"
-                 " ON d.code = c.code WHERE c.change = " VOCAB_SQL_TERM(
-                     "DivisionChange", DC_RENAMED) " AND c.old_name IS NOT NULL"
-                                                   " ORDER BY c.id",
-                 add_division, &c, err, errlen) != 0 ||
-        each_row(w,
+    if (!c.b) return snprintf(err, errlen, "out of memory"), NULL;
+    if (each_row(w, DIVISION_ROWS " ORDER BY d.code", add_division, &c, err, errlen) != 0 ||
+        each_row(w, RENAMED_ROWS " ORDER BY c.id", add_division, &c, err, errlen) != 0) {
+        gaz_builder_destroy(c.b);
+        return NULL;
+    }
+    *skipped += c.skipped;
+    gaz_builder_tag(c.b, tag);
+    return gaz_builder_finish(c.b, err, errlen);
+}
+
+/* Stations and places on top of the divisions of `under`, or NULL with a message. */
+static gaz *build_points(worker *w, const gaz *under, long *skipped, char *err, size_t errlen) {
+    loadctx c = {gaz_builder_create(), 0};
+    if (!c.b) return snprintf(err, errlen, "out of memory"), NULL;
+    if (each_row(w,
                  "SELECT 's', id, name, 'station', division_code, NULL, ST_X(location),"
                  " ST_Y(location) FROM stations ORDER BY id",
                  add_point, &c, err, errlen) != 0 ||
@@ -102,17 +129,37 @@ int gazload_once(app *a, worker *w, char *err, size_t errlen) {
                  " ST_X(geom), ST_Y(geom) FROM places ORDER BY id",
                  add_point, &c, err, errlen) != 0) {
         gaz_builder_destroy(c.b);
-        return -1;
+        return NULL;
     }
-    gaz *g = gaz_builder_finish(c.b, err, errlen);
+    *skipped += c.skipped;
+    return gaz_builder_finish_over(c.b, under, err, errlen);
+}
+
+/* Builds the gazetteer and publishes it. The divisions are one layer, tagged with the fingerprint
+ * of their rows, the stations and places another on top: when the fingerprint (taken before the
+ * rows are read: a change after it makes one more reload) is the published gazetteer's, its
+ * divisions are kept and only the top layer is built, so that a reload after a change of places
+ * never holds two copies of the divisions. */
+int gazload_once(app *a, worker *w, char *err, size_t errlen) {
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long skipped = 0;
+    uint64_t tag = 0;
+    gaz *cur = gaz_slot_acquire(a->gaz), *base = NULL, *g = NULL;
+    int keep = -1;
+    if (divisions_tag(w, &tag, err, errlen) == 0) keep = cur && gaz_base_tag(cur) == tag;
+    if (keep >= 0 && (keep || (base = build_divisions(w, tag, &skipped, err, errlen))))
+        g = build_points(w, keep ? cur : base, &skipped, err, errlen);
+    gaz_destroy(base); /* g holds its divisions */
+    gaz_release(cur);
     if (!g) return -1;
     size_t n, nkeys, bytes;
     gaz_stats(g, &n, &nkeys, &bytes);
     gaz_slot_publish(a->gaz, g);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    fprintf(stderr, "gazetteer: %zu entries, %zu keys (%.1f MiB) built in %.0f ms%s\n", n, nkeys,
+    fprintf(stderr, "gazetteer: %zu entries, %zu keys (%.1f MiB) built in %.0f ms%s%s\n", n, nkeys,
             (double)bytes / 1048576.0,
             (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
-            c.skipped ? " (some rows skipped)" : "");
+            keep ? " (divisions unchanged: kept)" : "", skipped ? " (some rows skipped)" : "");
     return 0;
 }
