@@ -25,6 +25,10 @@ enum { HTTP_MAX_PARAMS = 6 };
     "X-Content-Type-Options: nosniff\r\n"                                                          \
     "Referrer-Policy: no-referrer\r\n"
 
+struct param_spec;
+struct http_qval;
+struct shape_error;
+
 typedef struct http_req {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
@@ -36,7 +40,15 @@ typedef struct http_req {
     const char *query; /* raw query string or NULL */
     char *body;        /* request body (NUL-terminated), NULL when none */
     size_t body_len;
-    json_t *json;                        /* parsed body of JSON routes (object or array) */
+    json_t *json; /* the body, checked against the route's shape (a form as an object) */
+    /* The door's verdicts, for a handler that answers them itself (shapes.h): */
+    const struct shape_error *body_error; /* a keyed body (shape.key) whose key passed but not the
+                                           * rest: the handler answers it or replays the key */
+    json_t *items;                        /* the body's per-item array (SF_ITEMS_LATER), borrowed */
+    struct shape_error **item_errors;     /* [i]: NULL when item i passed its shape, else why not */
+    /* The route's query parameters, typed by the door: read them with http_q (params.h). */
+    const struct param_spec *const *qspecs;
+    struct http_qval *qv;
     const char *params[HTTP_MAX_PARAMS]; /* path captures, in pattern order */
     int nparams;
     auth_user user; /* valid when user.id != 0 */

@@ -310,122 +310,11 @@ int h_o311_service(http_req *r) {
                       json_pack("{s:s,s:o}", "service_code", s->code, "attributes", attrs));
 }
 
-/* ---- form bodies ---- */
+/* ---- form bodies (decoded and checked at the door: SHAPE_O311_REQUEST) ---- */
 
-static int hex_value(int c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Decodes one form component (`+` is a space, %XX a byte) into a new NUL-terminated string.
- * Returns NULL with *why set when a `%` is not followed by two hex digits, when the result holds a
- * NUL byte or is not valid UTF-8, or when out of memory. */
-static char *form_decode(const char *s, size_t n, const char **why) {
-    char *out = malloc(n + 1);
-    size_t len = 0;
-    unsigned cp;
-    if (!out) return *why = "out of memory", NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '+') {
-            out[len++] = ' ';
-        } else if (s[i] != '%') {
-            out[len++] = s[i];
-        } else if (i + 2 < n && (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
-                   (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
-            out[len++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            free(out);
-            return *why = "a % in the form is not followed by two hex digits", NULL;
-        }
-        if (out[len - 1] == 0) {
-            free(out);
-            return *why = "the form holds a NUL character (%00)", NULL;
-        }
-    }
-    out[len] = 0;
-    for (const unsigned char *p = (const unsigned char *)out; *p;) {
-        size_t k = utf8_decode(p, &cp);
-        if (!k) {
-            free(out);
-            return *why = "the form is not valid UTF-8", NULL;
-        }
-        p += k;
-    }
-    return out;
-}
-
-/* Parses an application/x-www-form-urlencoded body into a JSON object of decoded strings (the
- * first value of a repeated name wins); `attribute[code]=v` pairs go into the nested object
- * "attribute". Returns NULL with *why set when a name or value is badly escaped, holds NUL or is
- * not UTF-8, or the body has more than O311_FORM_MAX_FIELDS named fields. Linear in len. */
-static json_t *form_parse(const char *body, size_t len, const char **why) {
-    json_t *out = json_object(), *attrs = json_object();
-    const char *p = body, *end = body + len;
-    int fields = 0;
-    *why = "out of memory";
-    if (!out || !attrs) goto fail;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        if (!amp) amp = end;
-        const char *eq = memchr(p, '=', (size_t)(amp - p));
-        const char *ke = eq ? eq : amp;
-        if (ke > p) {
-            if (++fields > O311_FORM_MAX_FIELDS) {
-                *why = "the form has too many fields";
-                goto fail;
-            }
-            char *k = form_decode(p, (size_t)(ke - p), why);
-            char *v =
-                k ? form_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, why) : NULL;
-            json_t *js = v ? json_string(v) : NULL;
-            size_t kl = k ? strlen(k) : 0;
-            if (js && strncmp(k, "attribute[", 10) == 0 && kl > 11 && k[kl - 1] == ']') {
-                k[kl - 1] = 0;
-                if (!json_object_get(attrs, k + 10)) json_object_set(attrs, k + 10, js);
-            } else if (js && !json_object_get(out, k)) {
-                json_object_set(out, k, js);
-            }
-            free(k);
-            free(v);
-            if (!js) goto fail;
-            json_decref(js);
-        }
-        p = amp + 1;
-    }
-    json_object_set_new(out, "attribute", attrs);
-    return out;
-fail:
-    json_decref(out);
-    json_decref(attrs);
-    return NULL;
-}
-
+/* A text field of the checked form, NULL when absent. */
 static const char *form_get(json_t *form, const char *name) {
-    const char *v = json_string_value(json_object_get(form, name));
-    return v && *v ? v : NULL;
-}
-
-/* Strict decimal number (no hex, inf, nan). Returns 0 or -1. */
-static int parse_double(const char *s, double *out) {
-    char *end;
-    if (!s || !*s || strpbrk(s, "xXnNiI")) return -1;
-    errno = 0;
-    *out = strtod(s, &end);
-    while (*end == ' ')
-        end++;
-    return end != s && !*end && !errno && isfinite(*out) ? 0 : -1;
-}
-
-static int parse_int(const char *s, long *out) {
-    char *end;
-    if (!s || !*s) return -1;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return end != s && !*end && !errno ? 0 : -1;
+    return json_string_value(json_object_get(form, name));
 }
 
 /* "\\x" + hex SHA-256 of key: the bytea parameter for api_keys.key_hash. */
@@ -446,69 +335,31 @@ static void uuid_v4(char out[37]) {
              b[14], b[15]);
 }
 
-/* Builds the POST /api/v1/reports body from the Open311 form. Returns NULL after sending the
- * error reply (*rc its status). */
+/* Builds the POST /api/v1/reports body from the Open311 form (checked at the door: every value
+ * passes SHAPE_REPORT too). Returns NULL after sending the error reply (*rc its status). */
 static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
     const char *code = form_get(form, "service_code");
-    if (!code) return *rc = o311_error(r, 400, "service_code was not provided"), NULL;
     if (!service_find(code))
         return *rc = o311_error(r, 404, "service_code %.64s was not found", code), NULL;
-    const char *slat = form_get(form, "lat"), *slon = form_get(form, "long");
-    if (!slat || !slon)
-        return *rc = o311_error(
-                   r, 400,
-                   "lat and long are required (an address_string alone cannot be located here)"),
-               NULL;
-    double lat, lon;
-    if (parse_double(slat, &lat) != 0 || lat < -90 || lat > 90)
-        return *rc = o311_error(r, 400, "lat must be a WGS-84 latitude in degrees"), NULL;
-    if (parse_double(slon, &lon) != 0 || lon < -180 || lon > 180)
-        return *rc = o311_error(r, 400, "long must be a WGS-84 longitude in degrees"), NULL;
     char client_id[37], now[32];
     uuid_v4(client_id);
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *body =
-        json_pack("{s:s,s:s,s:{s:f,s:f,s:s},s:s}", "client_id", client_id, "category", code,
-                  "location", "lon", lon, "lat", lat, "crs", "wgs84", "observed_at", now);
-    const char *desc = form_get(form, "description");
-    if (desc) json_object_set_new(body, "description", json_string(desc));
-    json_t *attrs = json_object_get(form, "attribute");
-    const char *pc = json_string_value(json_object_get(attrs, "people_count"));
-    if (pc && *pc) {
-        long n;
-        if (parse_int(pc, &n) != 0 || n < 1 || n > 100) {
-            json_decref(body);
-            return *rc = o311_error(r, 400,
-                                    "attribute[people_count] must be a whole number from 1 to 100"),
-                   NULL;
-        }
-        json_object_set_new(body, "people_count", json_integer(n));
-    }
-    json_t *person = json_object();
-    const char *sex = json_string_value(json_object_get(attrs, "sex"));
-    if (sex && *sex) {
-        if (vocab_find(&VOCAB_SEX, sex) < 0) {
-            json_decref(body), json_decref(person);
-            return *rc = o311_error(r, 400, "attribute[sex] must be male, female or unknown"), NULL;
-        }
-        json_object_set_new(person, "sex", json_string(sex));
-    }
-    const char *age = json_string_value(json_object_get(attrs, "approx_age"));
-    if (age && *age) {
-        long n;
-        if (parse_int(age, &n) != 0 || n < 0 || n > 130) {
-            json_decref(body), json_decref(person);
-            return *rc = o311_error(r, 400,
-                                    "attribute[approx_age] must be a whole number from 0 to 130"),
-                   NULL;
-        }
-        json_object_set_new(person, "approx_age", json_integer(n));
-    }
-    const char *look = json_string_value(json_object_get(attrs, "appearance"));
-    if (look && *look) json_object_set_new(person, "appearance", json_string(look));
+    json_t *body = json_pack("{s:s,s:s,s:{s:O,s:O,s:s},s:s}", "client_id", client_id, "category",
+                             code, "location", "lon", json_object_get(form, "long"), "lat",
+                             json_object_get(form, "lat"), "crs", "wgs84", "observed_at", now);
+    json_t *desc = json_object_get(form, "description"),
+           *attrs = json_object_get(form, "attribute");
+    if (desc) json_object_set(body, "description", desc);
+    json_t *pc = json_object_get(attrs, "people_count");
+    if (pc) json_object_set(body, "people_count", pc);
+    json_t *person = json_object(); /* the attributes the service definition offers */
+    static const char *const keys[] = {"sex", "approx_age", "appearance"};
+    for (size_t i = 0; i < 3; i++)
+        if (json_object_get(attrs, keys[i]))
+            json_object_set(person, keys[i], json_object_get(attrs, keys[i]));
     if (json_object_size(person))
         json_object_set_new(body, "person", person);
     else
@@ -519,9 +370,9 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
 /* The api_key of a post (form field, or query parameter) as the actor "open311:<key name>" in
  * actor. Returns 0, or the status of the 403 (or database error) sent. */
 static int o311_key_actor(http_req *r, json_t *form, char *actor, size_t len) {
-    char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
+    char hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
     const char *key = form_get(form, "api_key");
-    if (!key && http_query(r, "api_key", qkey, sizeof qkey) > 0) key = qkey;
+    if (!key) key = http_q(r, "api_key")->s;
     if (!key || strlen(key) > 200)
         return o311_error(r, 403, "api_key was not provided or is not valid");
     key_hash_param(key, hash);
@@ -551,12 +402,9 @@ static json_t *o311_contact(json_t *form) {
 
 /* POST /open311/v2/requests.{json,xml} (form-encoded; api_key required) */
 int h_o311_requests_post(http_req *r) {
-    const char *why = NULL;
-    json_t *form = form_parse(r->body ? r->body : "", r->body_len, &why), *body = NULL, *out = NULL,
-           *contact = NULL;
+    json_t *form = r->json, *body = NULL, *out = NULL, *contact = NULL;
     char actor[128];
     int rc = 0;
-    if (!form) return o311_error(r, strcmp(why, "out of memory") ? 400 : 500, "%s", why);
     if ((rc = o311_key_actor(r, form, actor, sizeof actor))) goto done;
     if (!(body = form_to_report(r, form, &rc))) goto done;
     contact = o311_contact(form);
@@ -566,7 +414,7 @@ int h_o311_requests_post(http_req *r) {
         rc = http_db_error(r);
         goto done;
     }
-    int st = report_submit(r->w, NULL, actor, "open311", body, &out, &e);
+    int st = report_submit(r->w, NULL, actor, "open311", body, NULL, &out, &e);
     if (st == -1) {
         db_rollback(r->w);
         rc = o311_error(r, e.status == 413 ? 413 : 400, "%s%s%s", e.field ? e.field : "",
@@ -599,7 +447,6 @@ int h_o311_requests_post(http_req *r) {
                     json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice",
                               notice, "account_id"));
 done:
-    json_decref(form);
     json_decref(body);
     json_decref(out);
     json_decref(contact);

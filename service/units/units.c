@@ -302,7 +302,6 @@ int h_units_get(http_req *r) {
 
 /* POST /api/v1/units {"name", "callsign"?, "station_id"} (staff): a unit of a station in scope. */
 int h_units_create(http_req *r) {
-    if (shape_check_reply(r, &SHAPE_UNIT_CREATE)) return r->status;
     json_t *jn = json_object_get(r->json, "name"), *jc = json_object_get(r->json, "callsign"),
            *js = json_object_get(r->json, "station_id");
     char sid[24];
@@ -348,7 +347,6 @@ int h_units_status(http_req *r) {
     long long id;
     PGresult *q = NULL;
     int rc;
-    if (shape_check_reply(r, &SHAPE_UNIT_STATUS)) return r->status;
     const char *st = json_string_value(json_object_get(r->json, "status"));
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     PQclear(q);
@@ -406,16 +404,17 @@ static void opt_num(json_t *o, const char *name, double *out) {
     *out = json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* Validates fix i of the request into *f. Returns 0, or the status of the 400 sent. */
+/* Fix i of the request into *f (the door's verdict on its shape: r->item_errors[i]). Returns 0, or
+ * the status of the 400 sent. */
 static int parse_fix(http_req *r, json_t *o, int i, fix *f, double oldest, double newest) {
     char field[64];
-    shape_error e;
+    const shape_error *e = r->item_errors[i];
     memset(f, 0, sizeof *f);
     f->ord = i;
-    if (shape_check(&SHAPE_POSITION, o, &e) != 0) {
-        snprintf(field, sizeof field, "positions[%d]%s%s", i, e.field ? "." : "",
-                 e.field ? e.field : "");
-        return http_error(r, e.status, e.code, field, "%s", e.message);
+    if (e) {
+        snprintf(field, sizeof field, "positions[%d]%s%s", i, e->field ? "." : "",
+                 e->field ? e->field : "");
+        return http_error(r, e->status, e->code, field, "%s", e->message);
     }
 #define BAD(name, ...)                                                                             \
     (snprintf(field, sizeof field, "positions[%d]%s", i, name),                                    \
@@ -423,15 +422,13 @@ static int parse_fix(http_req *r, json_t *o, int i, fix *f, double oldest, doubl
     json_t *loc = json_object_get(o, "location");
     double lon = json_number_value(json_object_get(loc, "lon"));
     double lat = json_number_value(json_object_get(loc, "lat"));
-    gis_crs crs = GIS_CRS_WGS84;
-    gis_crs_parse(json_string_value(json_object_get(loc, "crs")), &crs);
-    if (gis_to_wgs84(crs, lon, lat, &f->lon, &f->lat) != 0)
+    if (gis_to_wgs84(shape_crs(loc, "crs"), lon, lat, &f->lon, &f->lat) != 0)
         return BAD(".location", "the location cannot be converted to WGS-84");
     opt_num(o, "accuracy_m", &f->acc);
     if (isnan(f->acc)) opt_num(loc, "accuracy_m", &f->acc);
     opt_num(o, "speed_mps", &f->speed);
     opt_num(o, "heading", &f->heading);
-    params_rfc3339(json_string_value(json_object_get(o, "at")), &f->at);
+    f->at = shape_time(o, "at");
     if (f->at > newest) return BAD(".at", "at is in the future");
     if (f->at < oldest) return BAD(".at", "at is older than the positions kept");
 #undef BAD
@@ -607,8 +604,7 @@ int h_units_positions(http_req *r) {
     fix *v = NULL;
     PGresult *q = NULL;
     int rc, oom;
-    if (shape_check_reply(r, &SHAPE_POSITIONS)) return r->status;
-    json_t *arr = json_object_get(r->json, "positions");
+    json_t *arr = r->items; /* the door checked the envelope and judged each fix */
     size_t n = json_array_size(arr);
     umem u;
     if ((rc = param_path_id(r, 0, "unit", &id)) || (rc = positions_unit(r, id, &u))) return rc;
