@@ -314,12 +314,11 @@ static int stream(http_req *r, long long after, long long fl);
 
 /* GET /api/v1/events (Bearer or ?access_token=; Last-Event-ID or ?after=) */
 int h_events_stream(http_req *r) {
-    char tok[256], afters[24];
     int ok = 0;
-    const char *h = http_header(r, "Authorization");
+    const char *h = http_header(r, "Authorization"), *tok = http_q(r, "access_token")->s;
     if (h && strncasecmp(h, "Bearer ", 7) == 0)
         ok = auth_check_token(r->w, h + 7, &r->user);
-    else if (http_query(r, "access_token", tok, sizeof tok) >= 0)
+    else if (tok)
         ok = token_user(r->w, tok, &r->user);
     if (ok < 0) return http_db_error(r);
     if (!ok)
@@ -327,12 +326,9 @@ int h_events_stream(http_req *r) {
             r, 401, "unauthorized", NULL,
             "sign in first: Authorization: Bearer <token> or ?access_token=<stream token>");
 
-    long long after = -1;
-    const char *lei = http_header(r, "Last-Event-ID");
-    int an = http_query(r, "after", afters, sizeof afters);
-    const char *as = lei && *lei ? lei : an >= 0 ? afters : NULL;
-    if (an == -2 || (as && params_int(as, 0, LLONG_MAX, &after) != 0))
-        return params_fail(r, PARAM_SEQ, lei && *lei ? "Last-Event-ID" : "after", 0, 0);
+    /* the resume point: Last-Event-ID (an EventSource reconnecting), else ?after= */
+    const http_qval *lei = http_q(r, "Last-Event-ID"), *aq = http_q(r, "after");
+    long long after = lei->given ? lei->i : aq->given ? aq->i : -1;
 
     /* wait (briefly) for the reader to know where the table stands */
     pthread_mutex_lock(&mu);

@@ -325,12 +325,6 @@ void http_log_escape(const char *s, char *out, size_t n) {
     out[k] = 0;
 }
 
-int http_query(const http_req *r, const char *name, char *buf, size_t len) {
-    if (!r->query) return -1;
-    int n = mg_get_var(r->query, strlen(r->query), name, buf, len);
-    return n == -2 ? -2 : n < 0 ? -1 : n;
-}
-
 const char *http_header(const http_req *r, const char *name) {
     return mg_get_header(r->conn, name);
 }

@@ -37,7 +37,7 @@ typedef struct http_req {
     app *app;
     const char *method;
     const char *path;  /* decoded path, no query string */
-    const char *query; /* raw query string or NULL */
+    const char *query; /* raw query string or NULL (the door reads it: handlers use http_q) */
     char *body;        /* request body (NUL-terminated), NULL when none */
     size_t body_len;
     json_t *json; /* the body, checked against the route's shape (a form as an object) */
@@ -94,10 +94,6 @@ int http_error_retry(http_req *r, int status, int retry_after_s, const char *cod
  * 503 db_timeout when a statement ran past statement_timeout_ms (both with Retry-After), 500
  * db_error otherwise (the detail is logged, not sent). */
 int http_db_error(http_req *r);
-
-/* Copies query parameter `name` (URL-decoded) into buf. Returns its length, -1 when absent,
- * -2 when longer than buf. */
-int http_query(const http_req *r, const char *name, char *buf, size_t len);
 
 /* Request header value or NULL. */
 const char *http_header(const http_req *r, const char *name);

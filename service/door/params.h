@@ -166,19 +166,6 @@ void params_day_text(long long days, char out[11]);
 void params_cursor_encode(const char *tag, long long id, char *out, size_t outlen);
 int params_cursor_decode(const char *tag, const char *s, long long *id);
 
-/* ---- legacy request readers (going as the handlers move to http_q) ---- */
-typedef struct {
-    int def, min, max;
-} param_limit_rule;
-int param_crs(http_req *r, gis_crs *out);
-int param_time(http_req *r, const char *name, double *epoch, char *text, size_t textlen);
-int param_id(http_req *r, const char *name, long long *out, int *found);
-int param_limit(http_req *r, const param_limit_rule *rule, int *out);
-int param_cursor(http_req *r, const char *tag, long long *id);
-int param_bbox(http_req *r, gis_crs crs, double out[4], int *found);
-int param_point(http_req *r, const char *name, gis_crs crs, double *lon, double *lat, int *found);
-int param_number(http_req *r, const char *name, double *out);
-
 /* Path capture r->params[i] as the id of a `what` ("report", "unit", ...): 0, or the status of
  * the 404 not_found sent (a malformed id is as unknown as a missing one). */
 int param_path_id(http_req *r, int i, const char *what, long long *out);

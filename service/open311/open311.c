@@ -30,14 +30,9 @@
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"
 #define O311_CHANGESET "2024-06-01T00:00:00Z" /* when the service list below last changed */
 
-/* Limits on what a client sends: form fields, and items in the service_request_id and
- * service_code lists of GET requests (only NSERVICES codes exist; repeats are allowed). */
-enum {
-    O311_MAX_RESULTS = 1000,
-    O311_FORM_MAX_FIELDS = 64,
-    O311_MAX_IDS = 100,
-    O311_MAX_CODES = 50
-};
+/* The most requests one list answers. What a client may send (form fields, the lists of GET
+ * requests) is declared in routes.c (the query specs) and shapes.c (SHAPE_O311_REQUEST). */
+enum { O311_MAX_RESULTS = 1000 };
 
 /* The service list: one service per report category (vocab.c holds their names). */
 typedef vocab_term o311_service;
@@ -489,119 +484,25 @@ static int valid_id(const char *s) {
     return s[0] != '0' && params_id(s, &v) == 0;
 }
 
-/* W3C (RFC 3339) date-time with a zone, calendar checked; a space where '+' was (unescaped in a query) is
- * restored. Returns 0 or -1. */
-static int w3c_datetime(char *s) {
-    size_t n = strlen(s);
-    double t;
-    if (n > 19 && s[n - 6] == ' ') s[n - 6] = '+';
-    return params_rfc3339(s, &t);
-}
-
-/* Comma list of request ids -> "{1,2}" in out (outlen must exceed strlen(in) + 2). Returns the
- * number of ids, -1 when an item is not an id, -2 when there are more than O311_MAX_IDS. */
-static int id_list(const char *in, char *out, size_t outlen) {
-    size_t len = 0;
-    int count = 0;
-    char tmp[32];
-    out[len++] = '{';
-    for (const char *p = in; *p;) {
-        const char *e = strchr(p, ',');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n >= sizeof tmp || len + n + 3 > outlen) return -1;
-        memcpy(tmp, p, n);
-        tmp[n] = 0;
-        if (!valid_id(tmp)) return -1;
-        if (++count > O311_MAX_IDS) return -2;
-        if (len > 1) out[len++] = ',';
-        memcpy(out + len, tmp, n);
-        len += n;
-        p = e ? e + 1 : p + n;
-        if (e && !*p) return -1;
-    }
-    if (len == 1) return -1;
-    out[len++] = '}';
-    out[len] = 0;
-    return count;
-}
-
-/* Comma list of service codes -> "{a,b}" in out, each known code once. Returns the number of
- * distinct codes, or -1 after sending the error reply. */
-static int code_list(http_req *r, char *in, char *out, size_t outlen) {
-    unsigned long long want = 0; /* bit i: services[i] */
-    int items = 0, distinct = 0;
-    size_t len = 0;
-    for (char *save = NULL, *t = strtok_r(in, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        const o311_service *s = service_find(t);
-        if (!s) return o311_error(r, 400, "service_code %.64s is not a known service", t), -1;
-        if (++items > O311_MAX_CODES)
-            return o311_error(r, 400, "service_code lists at most %d codes", O311_MAX_CODES), -1;
-        want |= 1ull << (s - services);
-    }
-    out[len++] = '{';
-    for (size_t i = 0; i < NSERVICES; i++) {
-        size_t n = strlen(services[i].code);
-        if (!(want >> i & 1)) continue;
-        if (len + n + 3 > outlen) return o311_error(r, 500, "service_code list overflow"), -1;
-        if (distinct++) out[len++] = ',';
-        memcpy(out + len, services[i].code, n);
-        len += n;
-    }
-    out[len++] = '}';
-    out[len] = 0;
-    if (!distinct) return o311_error(r, 400, "service_code is empty"), -1;
-    return distinct;
-}
-
 /* GET
  * /open311/v2/requests.{json,xml}?service_request_id=&service_code=&start_date=&end_date=&status=
  * Only requests posted through Open311 (source 'open311') are ever listed.
  */
 int h_o311_requests(http_req *r) {
-    char ids[1100] = "", codes[256] = "", start[64] = "", end[64] = "", status[256] = "", v[1024];
-    const char *statuses = NULL;
+    const http_qval *status = http_q(r, "status");
     char st[96];
-    int n;
-    if ((n = http_query(r, "service_request_id", v, sizeof v)) == -2)
-        return o311_error(r, 400, "service_request_id is too long (at most %d ids)", O311_MAX_IDS);
-    if (n > 0 && (n = id_list(v, ids, sizeof ids)) < 0)
-        return n == -2 ? o311_error(r, 400, "service_request_id lists at most %d ids", O311_MAX_IDS)
-                       : o311_error(r, 400,
-                                    "service_request_id must be a comma-separated list of "
-                                    "request ids");
-    if ((n = http_query(r, "service_code", v, sizeof v)) == -2)
-        return o311_error(r, 400, "service_code is too long");
-    if (n > 0 && code_list(r, v, codes, sizeof codes) < 0) return r->status;
-    if ((n = http_query(r, "start_date", start, sizeof start)) == -2 ||
-        (n > 0 && w3c_datetime(start)))
-        return o311_error(
-            r, 400,
-            "start_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
-    if ((n = http_query(r, "end_date", end, sizeof end)) == -2 || (n > 0 && w3c_datetime(end)))
-        return o311_error(
-            r, 400,
-            "end_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
-    if ((n = http_query(r, "status", status, sizeof status)) == -2)
-        return o311_error(r, 400, "status must be open, closed or open,closed");
-    if (n > 0) {
-        int o = 0, c = 0;
-        for (char *save = NULL, *t = strtok_r(status, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
-            if (strcmp(t, "open") == 0)
-                o = 1;
-            else if (strcmp(t, "closed") == 0)
-                c = 1;
-            else
-                return o311_error(r, 400, "status must be open, closed or open,closed");
-        }
-        if (o != c)
-            vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, o ? VOCAB_OPEN : 0, st, sizeof st);
-        statuses = o != c ? st : NULL;
+    const char *statuses = NULL;
+    unsigned long long open = 1, closed = 2; /* status: open, closed (routes.c) */
+    if (status->given && (status->mask & (open | closed)) != (open | closed)) {
+        vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, status->mask & open ? VOCAB_OPEN : 0, st,
+                       sizeof st);
+        statuses = st;
     }
     char limit[16];
     snprintf(limit, sizeof limit, "%d", O311_MAX_RESULTS);
-    const char *params[] = {ids[0] ? ids : NULL,     codes[0] ? codes : NULL, statuses,
-                            start[0] ? start : NULL, end[0] ? end : NULL,     limit};
+    const char *params[] = {
+        http_q(r, "service_request_id")->s, http_q(r, "service_code")->s, statuses,
+        http_q(r, "start_date")->s,         http_q(r, "end_date")->s,     limit};
     /* Spec: service_request_id overrides every other filter; without dates, the last 90 days. */
     PGresult *res = db_exec(r->w,
                             "SELECT " O311_COLUMNS " FROM reports r WHERE r.source = 'open311' AND"

@@ -26,7 +26,7 @@
 #include "service/door/shapes.h"
 #include "service/reports/reports.h"
 
-enum { MAX_CANDIDATES = 50, FUTURE_SLACK_S = 300 };
+enum { MAX_CANDIDATES = CANDIDATES_MAX, FUTURE_SLACK_S = 300 };
 
 /* ---- the in-memory unit table ---- */
 
@@ -238,35 +238,24 @@ static int unit_load_visible(http_req *r, long long *id, PGresult **res) {
 
 /* GET /api/v1/units?status=&division=&limit=&cursor=&crs= : units in the user's division, by id. */
 int h_units_list(http_req *r) {
-    static const param_limit_rule lim = {50, 1, 500};
-    char status[16] = "", div[16] = "", code[13], prefix[13];
-    gis_crs crs;
-    int rc, limit;
-    long long after;
-    if ((rc = param_crs(r, &crs))) return rc;
-    if (http_query(r, "status", status, sizeof status) == -2)
-        return http_error(r, 400, "invalid_field", "status", "unknown status");
-    int dn = http_query(r, "division", div, sizeof div);
-    if ((rc = param_limit(r, &lim, &limit)) || (rc = param_cursor(r, "u1", &after))) return rc;
+    const http_qval *div = http_q(r, "division");
+    const char *status = http_q(r, "status")->s;
+    char prefix[13];
+    gis_crs crs = http_q(r, "crs")->crs;
+    int limit = (int)http_q(r, "limit")->i;
+    long long after = http_q(r, "cursor")->i;
     vocab_code_prefix(r->user.division_code, prefix);
-    if (dn == -2 || (dn >= 0 && vocab_code12(div, 2, code) != 0))
-        return http_error(r, 400, "invalid_field", "division",
-                          "division must be a 4-12 digit code");
-    if (dn >= 0) {
-        char dp[13];
-        vocab_code_prefix(code, dp);
-        if (strncmp(dp, prefix, strlen(prefix)) != 0) /* outside: nothing there, as if empty */
+    if (div->given) {
+        if (strncmp(div->prefix, prefix, strlen(prefix)) != 0) /* outside: nothing, as if empty */
             snprintf(prefix, sizeof prefix, "x");
         else
-            snprintf(prefix, sizeof prefix, "%s", dp);
+            snprintf(prefix, sizeof prefix, "%s", div->prefix);
     }
-    if (*status && vocab_find(&VOCAB_UNIT_STATUS, status) < 0)
-        return shape_vocab_error(r, "invalid_field", "status", &VOCAB_UNIT_STATUS, 0);
     char afters[24], lims[16], like[16];
     snprintf(afters, sizeof afters, "%lld", after);
     snprintf(lims, sizeof lims, "%d", limit + 1);
     snprintf(like, sizeof like, "%s%%", prefix);
-    const char *p[] = {like, *status ? status : NULL, afters, lims};
+    const char *p[] = {like, status, afters, lims};
     PGresult *q = db_exec(r->w,
                           "SELECT " UNIT_COLUMNS UNIT_FROM
                           " WHERE u.division_code LIKE $1 AND ($2::text IS NULL OR u.status = $2)"
@@ -291,9 +280,8 @@ int h_units_list(http_req *r) {
 int h_units_get(http_req *r) {
     long long id;
     PGresult *q = NULL;
-    gis_crs crs;
+    gis_crs crs = http_q(r, "crs")->crs;
     int rc;
-    if ((rc = param_crs(r, &crs))) return rc;
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     json_t *o = unit_row_json(q, 0, crs);
     PQclear(q);
@@ -679,10 +667,8 @@ int h_reports_candidates(http_req *r) {
     const config *cfg = &r->app->cfg;
     long long rid;
     PGresult *res = NULL;
-    gis_crs crs;
-    int rc, k;
-    static const param_limit_rule lim = {5, 1, MAX_CANDIDATES};
-    if ((rc = param_limit(r, &lim, &k)) || (rc = param_crs(r, &crs))) return rc;
+    gis_crs crs = http_q(r, "crs")->crs;
+    int rc, k = (int)http_q(r, "limit")->i;
     if ((rc = report_load_visible(r, &rid, &res))) return rc;
     double lon = atof(PQgetvalue(res, 0, REPORT_COL_LON)),
            lat = atof(PQgetvalue(res, 0, REPORT_COL_LAT));
