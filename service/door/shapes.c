@@ -532,6 +532,8 @@ static json_t *field_schema(const shape_field *f) {
     if (f->type == SHAPE_ID) json_object_set_new(o, "minimum", json_integer(1));
     if (f->type == SHAPE_ARRAY) {
         if (f->sub) json_object_set_new(o, "items", shape_schema(f->sub));
+        if (f->flags & SF_ITEMS_LATER) /* the handler answers each item (its verdict) */
+            json_object_set_new(o, "x-per-item", json_true());
         if (f->min > 0) json_object_set_new(o, "minItems", json_integer((json_int_t)f->min));
         if (f->max > 0) json_object_set_new(o, "maxItems", json_integer((json_int_t)f->max));
     }
@@ -553,6 +555,8 @@ json_t *shape_schema(const shape *s) {
         if (s->fields[i].flags & SF_REQUIRED)
             json_array_append_new(req, json_string(s->fields[i].name));
     }
-    return json_pack("{s:s,s:s,s:o,s:o}", "title", s->name, "type", "object", "properties", props,
-                     "required", req);
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "title", s->name, "type", "object", "properties",
+                          props, "required", req);
+    if (s->key) json_object_set_new(o, "x-idempotency-key", json_string(s->key));
+    return o;
 }
