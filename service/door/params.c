@@ -380,9 +380,7 @@ static int hexval(int c) {
                                   : -1;
 }
 
-/* Decodes s[0..n) ('+' a space, %XX a byte) into out (n + 1 bytes). Returns the length, or -1
- * when a '%' is not followed by two hex digits. */
-static long url_decode(const char *s, size_t n, char *out) {
+long params_url_decode(const char *s, size_t n, char *out) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
@@ -418,12 +416,12 @@ static int query_value(const char *query, const param_spec *p, char *v, size_t *
         const char *val = klen < pair ? s + klen + 1 : s + pair;
         size_t n = klen < pair ? pair - klen - 1 : 0;
         char key[72];
-        if (klen < sizeof key && url_decode(s, klen, key) == (long)want &&
+        if (klen < sizeof key && params_url_decode(s, klen, key) == (long)want &&
             memcmp(key, p->name, want) == 0) {
             if (len + 1 + n > RAW_MAX)
                 return fail(e, p, "%s is longer than %d bytes", p->name, PARAM_VALUE_MAX);
             if ((*count)++) v[len++] = ',';
-            long k = url_decode(val, n, v + len);
+            long k = params_url_decode(val, n, v + len);
             if (k < 0) return fail(e, p, "%s is not properly %%-escaped", p->name);
             len += (size_t)k;
         }

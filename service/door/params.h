@@ -160,6 +160,10 @@ int params_week(const char *s, long long *monday);
 int params_month(const char *s, long long *first, long long *next);
 /* A time of day HH:MM (00:00..23:59) -> minutes after midnight. */
 int params_timeofday(const char *s, int *minutes);
+/* Decodes s[0..n) of a query string or form ('+' a space, %XX a byte) into out (n + 1 bytes,
+ * NUL-terminated; the result may hold NUL bytes). Returns its length, or -1 when a '%' is not
+ * followed by two hex digits. */
+long params_url_decode(const char *s, size_t n, char *out);
 /* Days since 1970-01-01 -> "YYYY-MM-DD" (out: 11 bytes). */
 void params_day_text(long long days, char out[11]);
 /* A list cursor: an opaque URL-safe token of `tag` (e.g. "r1" for reports) and a row id > 0. */

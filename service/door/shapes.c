@@ -344,38 +344,16 @@ void shape_free_verdicts(struct http_req *r) {
 
 enum { FORM_MAX_FIELDS = 64 };
 
-static int hex_digit(int c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* One form component ('+' a space, %XX a byte) as a new string. NULL with *why when a '%' is not
  * followed by two hex digits, the result holds a NUL or is not UTF-8, or out of memory. */
 static char *form_decode(const char *s, size_t n, const char **why) {
     char *out = malloc(n + 1);
-    size_t len = 0;
     if (!out) return *why = "out of memory", NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '+') {
-            out[len++] = ' ';
-        } else if (s[i] != '%') {
-            out[len++] = s[i];
-        } else if (i + 2 < n && (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
-                   (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
-            out[len++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            free(out);
-            return *why = "a % in the form is not followed by two hex digits", NULL;
-        }
-    }
-    out[len] = 0;
-    *why = memchr(out, 0, len)          ? "the form holds a NUL character (%00)"
-           : !http_utf8_valid(out, len) ? "the form is not valid UTF-8"
-                                        : NULL;
+    long len = params_url_decode(s, n, out);
+    *why = len < 0                       ? "a % in the form is not followed by two hex digits"
+           : memchr(out, 0, (size_t)len) ? "the form holds a NUL character (%00)"
+           : !http_utf8_valid(out, (size_t)len) ? "the form is not valid UTF-8"
+                                                : NULL;
     if (*why) free(out);
     return *why ? NULL : out;
 }

@@ -489,13 +489,12 @@ static int valid_id(const char *s) {
  * Only requests posted through Open311 (source 'open311') are ever listed.
  */
 int h_o311_requests(http_req *r) {
-    const http_qval *status = http_q(r, "status");
+    const http_qval *status = http_q(r, "status"); /* {open}, {closed} or {open,closed} */
     char st[96];
     const char *statuses = NULL;
-    unsigned long long open = 1, closed = 2; /* status: open, closed (routes.c) */
-    if (status->given && (status->mask & (open | closed)) != (open | closed)) {
-        vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, status->mask & open ? VOCAB_OPEN : 0, st,
-                       sizeof st);
+    if (status->n == 1) { /* the report statuses of one of the two */
+        int open = strcmp(status->s, "{open}") == 0;
+        vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, open ? VOCAB_OPEN : 0, st, sizeof st);
         statuses = st;
     }
     char limit[16];

@@ -68,10 +68,10 @@ GOOD = {"crs": "wgs84", "point": "119.2,34.6", "number": "1", "time": "2024-01-0
         "timeofday": "20:00"}
 
 
-class Door(unittest.TestCase):
+class Door(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.doc = cls.srv.openapi()
         cls.tok = {u: cls.srv.login(u) for u in ("admin", "patrol")}
@@ -85,7 +85,7 @@ class Door(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     # ---- helpers ----
     def calls(self):
