@@ -201,7 +201,7 @@ const route routes[] = {
     {"GET", "/api/v1/reports/{id}/photos/{photo_id}", h_photos_get, BODY_NONE, 0, ROLE_ANY,
      "One photo's bytes", O("getReportPhoto", "image/jpeg,image/png", NULL, "200,404", NULL)},
     {"GET", "/api/v1/reports", h_reports_list, BODY_NONE, 0, ROLE_ANY,
-     "List reports in the user's division: status, division, category, since, bbox, crs, limit, cursor",
+     "List reports the user may see, newest first: by status, open or closed, category, outcome, tier, station, number, division, time received or changed, bbox",
      O("listReports", "ReportList", Q(REPORT_FILTERS, &P_LIMIT, &P_REPORTS_CURSOR), "200,400",
        NULL)},
     {"GET", "/api/v1/reports.geojson", h_reports_geojson, BODY_NONE, 0, ROLE_STAFF,

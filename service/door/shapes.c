@@ -46,6 +46,30 @@ static const shape_format FMT_TIME = {"date-time", "an RFC 3339 date-time with o
 static const shape_format FMT_CRS = {NULL, "one of wgs84, cgcs2000, gcj02, bd09", is_crs,
                                      &crs_names};
 
+/* Days, ISO weeks, months and times of day in bodies (patrol plans, campaigns, figures): the
+ * parsers of the query parameter kinds (params.h), so a body and a query agree. */
+static int is_date(const char *s) {
+    long long d;
+    return params_date(s, &d);
+}
+static int is_week(const char *s) {
+    long long d;
+    return params_week(s, &d);
+}
+static int is_month(const char *s) {
+    long long a, b;
+    return params_month(s, &a, &b);
+}
+static int is_timeofday(const char *s) {
+    int m;
+    return params_timeofday(s, &m);
+}
+const shape_format FMT_DATE = {"date", "a real date such as 2026-11-30", is_date, NULL};
+const shape_format FMT_WEEK = {NULL, "an ISO week such as 2026-W49", is_week, NULL};
+const shape_format FMT_MONTH = {NULL, "a month such as 2026-11", is_month, NULL};
+const shape_format FMT_TIMEOFDAY = {NULL, "a time of day from 00:00 to 23:59, such as 20:00",
+                                    is_timeofday, NULL};
+
 /* ---- the tables ---- */
 
 #define SHAPE_KEYED(var, title, key, bcode, bmsg, ...)                                             \
@@ -450,13 +474,6 @@ gis_crs shape_crs(json_t *obj, const char *key) {
 
 void shape_uuid(json_t *obj, const char *key, char out[37]) {
     if (params_uuid(json_string_value(json_object_get(obj, key)), out) != 0) out[0] = 0;
-}
-
-int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
-                      int list) {
-    char msg[512];
-    vocab_message(v, field, list, msg, sizeof msg);
-    return http_error(r, 400, code, field, "%s", msg);
 }
 
 json_t *shape_pick(const shape *s, json_t *obj) {

@@ -44,6 +44,9 @@ typedef struct shape_format {
     const vocab *schema_enum; /* the schema's enum, when the format is one */
 } shape_format;
 
+/* Formats for new tables (shapes.c also has a UUID, an RFC 3339 time and a crs, used above). */
+extern const shape_format FMT_DATE, FMT_WEEK, FMT_MONTH, FMT_TIMEOFDAY;
+
 typedef struct shape_field {
     const char *name; /* key in the object */
     const char *path; /* static field name in error answers ("location.lon") */
@@ -134,10 +137,5 @@ int shape_reply(struct http_req *r, const shape_error *e);
 /* A new object of the fields of s present and not null in obj (borrowed values, shallow): what
  * a handler stores of a checked body. */
 json_t *shape_pick(const shape *s, json_t *obj);
-
-/* Sends 400 `code` on `field` saying the value must be one of (list: a comma-separated list of)
- * the codes of v. Returns the status sent. */
-int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
-                      int list);
 
 #endif

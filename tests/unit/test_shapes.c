@@ -351,12 +351,38 @@ static void keys(void **state) {
     json_decref(b);
 }
 
+/* The day, week, month and time-of-day formats of new bodies agree with the query kinds. */
+static void calendar_formats(void **state) {
+    (void)state;
+    static const shape_field fields[] = {
+        {.name = "on", .path = "on", .type = SHAPE_STRING, .fmt = &FMT_DATE},
+        {.name = "week", .path = "week", .type = SHAPE_STRING, .fmt = &FMT_WEEK},
+        {.name = "month", .path = "month", .type = SHAPE_STRING, .fmt = &FMT_MONTH},
+        {.name = "from", .path = "from", .type = SHAPE_STRING, .fmt = &FMT_TIMEOFDAY},
+    };
+    static const shape plan = {"Plan", "invalid_body", "send an object", fields, 4, NULL};
+    shape_error e;
+    json_t *b = json_pack("{s:s,s:s,s:s,s:s}", "on", "2026-11-30", "week", "2026-W53", "month",
+                          "2026-11", "from", "20:00");
+    assert_int_equal(shape_check(&plan, b, &e), 0);
+    static const char *const bad[][2] = {
+        {"on", "2026-02-30"}, {"week", "2025-W53"}, {"month", "2026-13"}, {"from", "24:00"}};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *c = json_deep_copy(b);
+        json_object_set_new(c, bad[i][0], json_string(bad[i][1]));
+        assert_int_equal(shape_check(&plan, c, &e), -1);
+        assert_string_equal(e.field, bad[i][0]);
+        json_decref(c);
+    }
+    json_decref(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_field),   cmocka_unit_test(not_an_object),
         cmocka_unit_test(known_answers), cmocka_unit_test(schemas),
         cmocka_unit_test(vocabulary),    cmocka_unit_test(forms),
-        cmocka_unit_test(keys),
+        cmocka_unit_test(keys),          cmocka_unit_test(calendar_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
