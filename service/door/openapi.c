@@ -99,7 +99,8 @@ static int statuses(const route *rt, char out[][40], int max) {
         p += len + (p[len] == ',');
     }
     int core[8], k = 0;
-    if (rt->body == BODY_JSON || strchr(rt->pattern, '{')) core[k++] = 400; /* or a bad path */
+    if (rt->body == BODY_JSON || rt->body == BODY_FORM || rt->query || strchr(rt->pattern, '{'))
+        core[k++] = 400; /* a body, a query parameter or a path the door refuses */
     if (rt->roles) core[k++] = 401;
     if (rt->roles && rt->roles != ROLE_ANY) core[k++] = 403;
     if (rt->body != BODY_NONE) core[k++] = 413;

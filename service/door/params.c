@@ -404,28 +404,57 @@ long params_url_decode(const char *s, size_t n, char *out) {
  * value of more than 3 * PARAM_VALUE_MAX raw bytes decodes to more than PARAM_VALUE_MAX. */
 enum { RAW_MAX = 3 * PARAM_VALUE_MAX + 3 };
 
-/* Every ?name= of query joined with ',' into v (RAW_MAX + 1 bytes), decoded. *count: how many
- * times it was given (0: absent). Returns 0, or -1 with *e filled (badly escaped, too long, NUL
- * or not UTF-8). */
-static int query_value(const char *query, const param_spec *p, char *v, size_t *vlen, int *count,
-                       param_error *e) {
-    size_t want = strlen(p->name), len = 0;
-    *count = 0;
+/* One name=value pair of a query string, as sent (raw). */
+typedef struct qpair {
+    const char *key, *val;
+    size_t klen, vlen;
+    int plain; /* the key has no escape: compared as it is */
+} qpair;
+
+enum { QUERY_MAX_PAIRS = 256 };
+
+/* Splits query into its pairs (empty ones skipped). Returns their number, -1 when over max. */
+static int split_query(const char *query, qpair *out, int max) {
+    int n = 0;
     for (const char *s = query; s && *s;) {
         size_t pair = strcspn(s, "&"), klen = strcspn(s, "=&");
-        const char *val = klen < pair ? s + klen + 1 : s + pair;
-        size_t n = klen < pair ? pair - klen - 1 : 0;
-        char key[72];
-        if (klen < sizeof key && params_url_decode(s, klen, key) == (long)want &&
-            memcmp(key, p->name, want) == 0) {
-            if (len + 1 + n > RAW_MAX)
-                return fail(e, p, "%s is longer than %d bytes", p->name, PARAM_VALUE_MAX);
-            if ((*count)++) v[len++] = ',';
-            long k = params_url_decode(val, n, v + len);
-            if (k < 0) return fail(e, p, "%s is not properly %%-escaped", p->name);
-            len += (size_t)k;
+        if (pair) {
+            if (n == max) return -1;
+            qpair *q = &out[n++];
+            q->key = s, q->klen = klen;
+            q->val = klen < pair ? s + klen + 1 : s + pair;
+            q->vlen = klen < pair ? pair - klen - 1 : 0;
+            q->plain = !memchr(s, '%', klen) && !memchr(s, '+', klen);
         }
         s += pair + (s[pair] == '&');
+    }
+    return n;
+}
+
+/* 1 when pair q names p. */
+static int names(const qpair *q, const param_spec *p) {
+    size_t want = strlen(p->name);
+    char key[72];
+    if (q->plain) return q->klen == want && memcmp(q->key, p->name, want) == 0;
+    return q->klen < sizeof key && params_url_decode(q->key, q->klen, key) == (long)want &&
+           memcmp(key, p->name, want) == 0;
+}
+
+/* Every ?name= of the pairs joined with ',' into v (RAW_MAX + 1 bytes), decoded. *count: how many
+ * times it was given (0: absent). Returns 0, or -1 with *e filled (badly escaped, too long, NUL
+ * or not UTF-8). */
+static int query_value(const qpair *pairs, int npairs, const param_spec *p, char *v, size_t *vlen,
+                       int *count, param_error *e) {
+    size_t len = 0;
+    *count = 0;
+    for (int i = 0; i < npairs; i++) {
+        if (!names(&pairs[i], p)) continue;
+        if (len + 1 + pairs[i].vlen > RAW_MAX)
+            return fail(e, p, "%s is longer than %d bytes", p->name, PARAM_VALUE_MAX);
+        if ((*count)++) v[len++] = ',';
+        long k = params_url_decode(pairs[i].val, pairs[i].vlen, v + len);
+        if (k < 0) return fail(e, p, "%s is not properly %%-escaped", p->name);
+        len += (size_t)k;
     }
     v[len] = 0;
     *vlen = len;
@@ -613,6 +642,15 @@ int params_parse(const param_spec *const *specs, const char *query,
     arena a = {mem, 0, memlen};
     gis_crs crs = GIS_CRS_WGS84;
     char v[RAW_MAX + 1];
+    qpair pairs[QUERY_MAX_PAIRS];
+    int npairs = split_query(query, pairs, QUERY_MAX_PAIRS);
+    if (npairs < 0) {
+        snprintf(e->code, sizeof e->code, "invalid_query_string");
+        e->field = NULL;
+        snprintf(e->message, sizeof e->message, "the query string has more than %d parameters",
+                 QUERY_MAX_PAIRS);
+        return -1;
+    }
     for (int pass = 0; pass < 2; pass++) /* a crs first: points and boxes are read in it */
         for (size_t i = 0; specs && specs[i]; i++) {
             const param_spec *p = specs[i];
@@ -627,7 +665,7 @@ int params_parse(const param_spec *const *specs, const char *query,
                                 PARAM_VALUE_MAX);
                 count = vlen > 0;
                 memcpy(v, h ? h : "", vlen + 1);
-            } else if (query_value(query, p, v, &vlen, &count, e) != 0) {
+            } else if (query_value(pairs, npairs, p, v, &vlen, &count, e) != 0) {
                 return -1;
             }
             if (read_spec(p, v, vlen, count, crs, &out[i], &a, e) != 0) return -1;

@@ -99,7 +99,8 @@ const http_qval *http_q(const http_req *r, const char *name);
 /* An error answer about one parameter (always a 400). */
 typedef struct param_error {
     char code[48];
-    const char *field; /* the spec's name */
+    const char *field; /* the spec's name; NULL about the whole query string (more than 256
+                        * name=value pairs: invalid_query_string) */
     char message[256];
 } param_error;
 

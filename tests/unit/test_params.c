@@ -364,6 +364,14 @@ static void door_refusals(void **state) {
     memset(big + 7, '1', sizeof big - 8);
     assert_int_equal(parse(big, NULL, v, &e), -1); /* over PARAM_VALUE_MAX */
     assert_string_equal(e.field, "id");
+    char many[2000] = "q=x";
+    for (int i = 0; i < 300; i++)
+        strcat(many, "&a");
+    assert_int_equal(parse(many, NULL, v, &e), -1); /* 301 pairs: a clear refusal, not a scan */
+    assert_string_equal(e.code, "invalid_query_string");
+    assert_null(e.field);
+    many[3 + 2 * 250] = 0; /* 251 pairs, unknown ones ignored */
+    assert_int_equal(parse(many, NULL, v, &e), 0);
 }
 
 int main(void) {
