@@ -20,14 +20,17 @@
 #include "service/core/conn.h"
 #include "service/core/db.h"
 #include "service/core/pool.h"
+#include "service/door/params.h"
 #include "service/door/routes.h"
+#include "service/door/shapes.h"
 
 /* ---- metrics: per route (and one slot for unmatched paths) ---- */
 enum { MAX_ROUTES = 96, NBUCKETS = 12 };
 static const double buckets_s[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                            0.05,   0.1,   0.25,   0.5,   1,    2.5};
 typedef struct {
-    atomic_ullong by_class[6]; /* 1xx..5xx by first digit */
+    atomic_ullong handler_calls; /* requests the door let through to the handler */
+    atomic_ullong by_class[6];   /* 1xx..5xx by first digit */
     atomic_ullong bucket[NBUCKETS];
     atomic_ullong count;
     atomic_ullong sum_us;
@@ -87,6 +90,13 @@ int http_metrics_reply(http_req *r) {
             "patrold_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
             m, p, n, m, p, (double)atomic_load(&s->sum_us) / 1e6, m, p, n);
     }
+    buf_printf(&b, "# HELP patrold_http_handler_calls_total Requests that passed the door (route,"
+                   " roles, body shape, query parameters) and ran the route's handler.\n"
+                   "# TYPE patrold_http_handler_calls_total counter\n");
+    for (size_t i = 0; i < nroutes && i < MAX_ROUTES; i++)
+        buf_printf(&b, "patrold_http_handler_calls_total{method=\"%s\",route=\"%s\"} %llu\n",
+                   routes[i].method, routes[i].pattern,
+                   (unsigned long long)atomic_load(&stats[i].handler_calls));
     buf_printf(&b,
                "# HELP patrold_db_errors_total Failed database statements.\n"
                "# TYPE patrold_db_errors_total counter\npatrold_db_errors_total %llu\n",
@@ -299,35 +309,6 @@ int http_json_depth_ok(const char *s, size_t n, int max) {
     return 0;
 }
 
-int http_utf8_valid(const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            k = 1, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            k = 2, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i <= k) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 void http_log_escape(const char *s, char *out, size_t n) {
     size_t k = 0;
     if (!n) return;
@@ -344,14 +325,57 @@ void http_log_escape(const char *s, char *out, size_t n) {
     out[k] = 0;
 }
 
-int http_query(const http_req *r, const char *name, char *buf, size_t len) {
-    if (!r->query) return -1;
-    int n = mg_get_var(r->query, strlen(r->query), name, buf, len);
-    return n == -2 ? -2 : n < 0 ? -1 : n;
-}
-
 const char *http_header(const http_req *r, const char *name) {
     return mg_get_header(r->conn, name);
+}
+
+/* ---- the request's shape (shapes.h judges a body; these answer and keep the verdicts) ---- */
+
+static int shape_reply(http_req *r, const shape_error *e) {
+    return http_error(r, e->status, e->code, e->field, "%s", e->message);
+}
+
+static shape_error *error_copy(const shape_error *e) {
+    shape_error *c = malloc(sizeof *c);
+    if (c) *c = *e;
+    return c;
+}
+
+/* The per-item array field of s (SF_ITEMS_LATER), or NULL. */
+static const shape_field *items_field(const shape *s) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->fields[i].type == SHAPE_ARRAY && (s->fields[i].flags & SF_ITEMS_LATER))
+            return &s->fields[i];
+    return NULL;
+}
+
+static int shape_run(http_req *r, const shape *s) {
+    shape_error e;
+    if (shape_check(s, r->json, &e) != 0) {
+        if (!shape_key_passed(s, &e)) return shape_reply(r, &e);
+        if (!(r->body_error = error_copy(&e)))
+            return http_error(r, 500, "internal", NULL, "out of memory");
+        return 0;
+    }
+    const shape_field *f = items_field(s);
+    if (!f) return 0;
+    r->items = json_object_get(r->json, f->name);
+    size_t n = json_array_size(r->items);
+    if (!(r->item_errors = calloc(n ? n : 1, sizeof *r->item_errors)))
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (shape_check(f->sub, json_array_get(r->items, i), &e) != 0 &&
+            !(r->item_errors[i] = error_copy(&e)))
+            return http_error(r, 500, "internal", NULL, "out of memory");
+    return 0;
+}
+
+static void shape_free_verdicts(http_req *r) {
+    for (size_t i = 0; r->item_errors && i < json_array_size(r->items); i++)
+        free(r->item_errors[i]);
+    free(r->item_errors);
+    free((shape_error *)r->body_error);
+    r->item_errors = NULL, r->body_error = NULL, r->items = NULL;
 }
 
 /* ---- matching ---- */
@@ -671,8 +695,8 @@ static int check_roles(http_req *r, const route *rt) {
     return 0;
 }
 
-/* Reads and checks the body the route wants (type, limit, JSON depth, JSON). Returns 0, or the
- * status sent. */
+/* Reads and checks the body the route wants (type, limit, JSON depth, JSON; a form decoded into
+ * an object). Returns 0, or the status sent. */
 static int take_body(http_req *r, const route *rt) {
     int rc;
     const char *ct = http_header(r, "Content-Type");
@@ -684,7 +708,12 @@ static int take_body(http_req *r, const route *rt) {
         return http_error(r, 415, "unsupported_media_type", NULL,
                           "send Content-Type: application/x-www-form-urlencoded");
     size_t limit = rt->limit ? rt->limit : (size_t)r->app->cfg.json_body_limit;
-    if ((rc = read_body(r, limit)) != 0 || rt->body != BODY_JSON) return rc;
+    if ((rc = read_body(r, limit)) != 0) return rc;
+    if (rt->body == BODY_FORM && rt->request) {
+        shape_error e;
+        return shape_form(rt->request, r->body, r->body_len, &r->json, &e) ? shape_reply(r, &e) : 0;
+    }
+    if (rt->body != BODY_JSON) return 0;
     json_error_t je;
     int max = r->app->cfg.json_max_depth;
     if (http_json_depth_ok(r->body, r->body_len, max) != 0) /* jansson recurses */
@@ -718,11 +747,16 @@ static int run_route(http_req *r, int *route_ix) {
             strcat(allow, routes[i].method);
         }
     }
+    /* The door: roles, body (type, size, depth, JSON), query parameters, body shape; only then a
+     * worker slot and the handler, which receives typed values (http_q, r->json, verdicts). */
     if (!rt)
         rc = no_route(r, allow);
     else if ((!rt->roles || (rc = check_roles(r, rt)) == 0) &&
              (rt->body == BODY_NONE || (rc = take_body(r, rt)) == 0) &&
+             (rc = params_read(r, rt->query)) == 0 &&
+             (!rt->request || (rc = shape_run(r, rt->request)) == 0) &&
              (!route_needs_worker(rt) || (rc = http_borrow_worker(r)) == 0)) {
+        if (*route_ix < MAX_ROUTES) atomic_fetch_add(&stats[*route_ix].handler_calls, 1);
         rc = rt->handler(r);
         if (!r->status) rc = http_error(r, 500, "internal", NULL, "the handler sent no reply");
     }
@@ -774,7 +808,7 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
     int route_ix = -1;
     conn_deadline_clear(); /* the first request of a connection came in time */
     if (conn_threads_low(a)) close_after(&r);
-    if (!http_utf8_valid(r.path, strlen(r.path)))
+    if (!params_utf8_valid(r.path, strlen(r.path)))
         http_error(&r, 400, "invalid_path", NULL, "the path is not valid UTF-8");
     else if (strcmp(r.method, "OPTIONS") == 0)
         preflight(&r);
@@ -790,6 +824,8 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
         fprintf(stderr, "%s %s %d %.3fms %s%s%s\n", method, path, r.status, dt * 1e3, r.request_id,
                 r.error_code[0] ? " " : "", r.error_code);
     }
+    shape_free_verdicts(&r);
+    params_free(&r);
     json_decref(r.json);
     free(r.body);
     conn_memory_settle(a);

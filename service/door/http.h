@@ -25,6 +25,10 @@ enum { HTTP_MAX_PARAMS = 6 };
     "X-Content-Type-Options: nosniff\r\n"                                                          \
     "Referrer-Policy: no-referrer\r\n"
 
+struct param_spec;
+struct http_qval;
+struct shape_error;
+
 typedef struct http_req {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
@@ -33,10 +37,18 @@ typedef struct http_req {
     app *app;
     const char *method;
     const char *path;  /* decoded path, no query string */
-    const char *query; /* raw query string or NULL */
+    const char *query; /* raw query string or NULL (the door reads it: handlers use http_q) */
     char *body;        /* request body (NUL-terminated), NULL when none */
     size_t body_len;
-    json_t *json;                        /* parsed body of JSON routes (object or array) */
+    json_t *json; /* the body, checked against the route's shape (a form as an object) */
+    /* The door's verdicts, for a handler that answers them itself (shapes.h): */
+    const struct shape_error *body_error; /* a keyed body (shape.key) whose key passed but not the
+                                           * rest: the handler answers it or replays the key */
+    json_t *items;                        /* the body's per-item array (SF_ITEMS_LATER), borrowed */
+    struct shape_error **item_errors;     /* [i]: NULL when item i passed its shape, else why not */
+    /* The route's query parameters, typed by the door: read them with http_q (params.h). */
+    const struct param_spec *const *qspecs;
+    struct http_qval *qv;
     const char *params[HTTP_MAX_PARAMS]; /* path captures, in pattern order */
     int nparams;
     auth_user user; /* valid when user.id != 0 */
@@ -102,10 +114,6 @@ int http_error_retry(http_req *r, int status, int retry_after_s, const char *cod
  * db_error otherwise (the detail is logged, not sent). */
 int http_db_error(http_req *r);
 
-/* Copies query parameter `name` (URL-decoded) into buf. Returns its length, -1 when absent,
- * -2 when longer than buf. */
-int http_query(const http_req *r, const char *name, char *buf, size_t len);
-
 /* Request header value or NULL. */
 const char *http_header(const http_req *r, const char *name);
 
@@ -118,9 +126,6 @@ void http_count_db_error(void);
 /* 0 when the JSON text s[0..n) nests arrays and objects at most max deep, -1 when deeper.
  * A loop over the bytes (no recursion, no allocation): run it before a recursive parser. */
 int http_json_depth_ok(const char *s, size_t n, int max);
-
-/* 1 when s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
-int http_utf8_valid(const char *s, size_t n);
 
 /* Copies s into out (size n, always terminated) with control bytes, space, quote, backslash and
  * bytes >= 0x80 written as \xNN, so a log line cannot be forged or broken. */

@@ -5,10 +5,10 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gis/coords.h"
-#include "service/door/http.h"
 #include "service/door/params.h"
 
 /* ---- formats ---- */
@@ -45,12 +45,37 @@ static const shape_format FMT_TIME = {
 static const shape_format FMT_CRS = {NULL, "one of wgs84, cgcs2000, gcj02, bd09", is_crs,
                                      &crs_names};
 
+/* Days, ISO weeks, months and times of day in bodies (patrol plans, campaigns, figures): the
+ * parsers of the query parameter kinds (params.h), so a body and a query agree. */
+static int is_date(const char *s) {
+    long long d;
+    return params_date(s, &d);
+}
+static int is_week(const char *s) {
+    long long d;
+    return params_week(s, &d);
+}
+static int is_month(const char *s) {
+    long long a, b;
+    return params_month(s, &a, &b);
+}
+static int is_timeofday(const char *s) {
+    int m;
+    return params_timeofday(s, &m);
+}
+const shape_format FMT_DATE = {"date", "a real date such as 2026-11-30", is_date, NULL};
+const shape_format FMT_WEEK = {NULL, "an ISO week such as 2026-W49", is_week, NULL};
+const shape_format FMT_MONTH = {NULL, "a month such as 2026-11", is_month, NULL};
+const shape_format FMT_TIMEOFDAY = {NULL, "a time of day from 00:00 to 23:59, such as 20:00",
+                                    is_timeofday, NULL};
+
 /* ---- the tables ---- */
 
-#define SHAPE(var, title, bcode, bmsg, ...)                                                        \
+#define SHAPE_KEYED(var, title, key, bcode, bmsg, ...)                                             \
     static const shape_field var##_fields[] = {__VA_ARGS__};                                       \
-    const shape var = {title, bcode, bmsg, var##_fields,                                           \
-                       sizeof var##_fields / sizeof var##_fields[0]}
+    const shape var = {                                                                            \
+        title, bcode, bmsg, var##_fields, sizeof var##_fields / sizeof var##_fields[0], key}
+#define SHAPE(var, title, bcode, bmsg, ...) SHAPE_KEYED(var, title, NULL, bcode, bmsg, __VA_ARGS__)
 
 #define F(key, at, ty, ...)                                                                        \
     { .name = key, .path = at, .type = ty, .flags = __VA_ARGS__ }
@@ -73,7 +98,7 @@ static const shape_field location_fields[] = {
     F("crs", "location.crs", SHAPE_STRING, OPT, .fmt = &FMT_CRS, .code = "invalid_crs"),
     F("accuracy_m", "location.accuracy_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 100000),
 };
-static const shape LOCATION = {"Location", NULL, NULL, location_fields, 4};
+static const shape LOCATION = {"Location", NULL, NULL, location_fields, 4, NULL};
 
 SHAPE(SHAPE_PERSON, "Person", NULL, NULL,
       F("sex", "person.sex", SHAPE_STRING, OPT, .vocab = &VOCAB_SEX),
@@ -81,15 +106,18 @@ SHAPE(SHAPE_PERSON, "Person", NULL, NULL,
       F("appearance", "person.appearance", SHAPE_STRING, OPT, .max = 1000),
       F("name_if_known", "person.name_if_known", SHAPE_STRING, OPT, .max = 200));
 
-SHAPE(SHAPE_REPORT, "ReportInput", "invalid_body", "a report must be a JSON object",
-      F("client_id", "client_id", SHAPE_STRING, REQ, .fmt = &FMT_UUID),
-      F("category", "category", SHAPE_STRING, REQ, .vocab = &VOCAB_CATEGORY,
-        .code = "invalid_category"),
-      F("location", "location", SHAPE_OBJECT, REQ, .sub = &LOCATION, .code = "invalid_location"),
-      F("observed_at", "observed_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
-      F("description", "description", SHAPE_STRING, OPT, .max = 4000),
-      F("people_count", "people_count", SHAPE_INTEGER, OPT | SF_RANGE, .min = 1, .max = 100),
-      F("person", "person", SHAPE_OBJECT, OPT, .sub = &SHAPE_PERSON));
+/* client_id first: it is the idempotency key (a stored copy answers whatever the rest says). */
+SHAPE_KEYED(SHAPE_REPORT, "ReportInput", "client_id", "invalid_body",
+            "a report must be a JSON object",
+            F("client_id", "client_id", SHAPE_STRING, REQ, .fmt = &FMT_UUID),
+            F("category", "category", SHAPE_STRING, REQ, .vocab = &VOCAB_CATEGORY,
+              .code = "invalid_category"),
+            F("location", "location", SHAPE_OBJECT, REQ, .sub = &LOCATION,
+              .code = "invalid_location"),
+            F("observed_at", "observed_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
+            F("description", "description", SHAPE_STRING, OPT, .max = 4000),
+            F("people_count", "people_count", SHAPE_INTEGER, OPT | SF_RANGE, .min = 1, .max = 100),
+            F("person", "person", SHAPE_OBJECT, OPT, .sub = &SHAPE_PERSON));
 
 SHAPE(SHAPE_BATCH, "ReportBatch", "invalid_body", "send {\"reports\": [...]}",
       F("reports", "reports", SHAPE_ARRAY, REQ | SF_ITEMS_LATER, .max = 500, .sub = &SHAPE_REPORT,
@@ -120,7 +148,7 @@ static const shape_field fix_location_fields[] = {
     F("crs", "location.crs", SHAPE_STRING, OPT, .fmt = &FMT_CRS),
     F("accuracy_m", "accuracy_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 100000),
 };
-static const shape FIX_LOCATION = {"PositionLocation", NULL, NULL, fix_location_fields, 4};
+static const shape FIX_LOCATION = {"PositionLocation", NULL, NULL, fix_location_fields, 4, NULL};
 
 SHAPE(SHAPE_POSITION, "Position", "invalid_field", "a position must be an object",
       F("location", "location", SHAPE_OBJECT, REQ | SF_MISSING_INVALID, .sub = &FIX_LOCATION),
@@ -134,13 +162,42 @@ static const shape_field app_queue_fields[] = {
     F("length", "queue.length", SHAPE_INTEGER, REQ | SF_RANGE, .min = 0, .max = 1000000),
     F("oldest_at", "queue.oldest_at", SHAPE_STRING, OPT, .fmt = &FMT_TIME),
 };
-static const shape APP_QUEUE = {"AppQueue", NULL, NULL, app_queue_fields, 2};
+static const shape APP_QUEUE = {.name = "AppQueue",
+                                .fields = app_queue_fields,
+                                .n = sizeof app_queue_fields / sizeof *app_queue_fields};
 
 SHAPE(SHAPE_POSITIONS, "PositionsInput", "invalid_body", "send an object",
       F("positions", "positions", SHAPE_ARRAY, REQ | SF_MISSING_INVALID | SF_ITEMS_LATER, .min = 1,
         .max = 1000, .sub = &SHAPE_POSITION, .too_many_status = 413,
         .too_many_code = "too_many_positions"),
       F("queue", "queue", SHAPE_OBJECT, OPT, .sub = &APP_QUEUE));
+
+/* The Open311 POST form (GeoReport v2): every value arrives as text (shape_form types the
+ * numbers); attribute[code]=v pairs are the object "attribute". service_code is checked by the
+ * handler (an unknown one is a 404 there); api_key may also be a query parameter. */
+static const shape_field o311_attribute_fields[] = {
+    F("people_count", "attribute[people_count]", SHAPE_INTEGER, SF_RANGE, .min = 1, .max = 100),
+    F("sex", "attribute[sex]", SHAPE_STRING, 0, .vocab = &VOCAB_SEX),
+    F("approx_age", "attribute[approx_age]", SHAPE_INTEGER, SF_RANGE, .min = 0, .max = 130),
+    F("appearance", "attribute[appearance]", SHAPE_STRING, 0, .max = 1000),
+};
+static const shape O311_ATTRIBUTES = {"O311Attributes", NULL, NULL, o311_attribute_fields, 4, NULL};
+
+SHAPE(SHAPE_O311_REQUEST, "O311RequestForm", NULL, NULL,
+      F("api_key", "api_key", SHAPE_STRING, 0, .max = 1000),
+      F("service_code", "service_code", SHAPE_STRING, REQ, .max = 100),
+      F("lat", "lat", SHAPE_NUMBER, REQ | SF_RANGE, .min = -90, .max = 90),
+      F("long", "long", SHAPE_NUMBER, REQ | SF_RANGE, .min = -180, .max = 180),
+      F("description", "description", SHAPE_STRING, 0, .max = 4000),
+      F("attribute", "attribute", SHAPE_OBJECT, 0, .sub = &O311_ATTRIBUTES),
+      F("email", "email", SHAPE_STRING, 0, .max = 320),
+      F("first_name", "first_name", SHAPE_STRING, 0, .max = 200),
+      F("last_name", "last_name", SHAPE_STRING, 0, .max = 200),
+      F("phone", "phone", SHAPE_STRING, 0, .max = 100),
+      F("device_id", "device_id", SHAPE_STRING, 0, .max = 200),
+      F("account_id", "account_id", SHAPE_STRING, 0, .max = 200),
+      F("address_string", "address_string", SHAPE_STRING, 0, .max = 1000),
+      F("address_id", "address_id", SHAPE_STRING, 0, .max = 200));
 
 /* ---- checking ---- */
 
@@ -265,20 +322,120 @@ int shape_check(const shape *s, json_t *body, shape_error *e) {
     return 0;
 }
 
-int shape_reply(struct http_req *r, const shape_error *e) {
-    return http_error(r, e->status, e->code, e->field, "%s", e->message);
+int shape_key_passed(const shape *s, const shape_error *e) {
+    return s->key && e && e->field && strcmp(e->field, s->key) != 0;
 }
 
-int shape_check_reply(struct http_req *r, const shape *s) {
-    shape_error e;
-    return shape_check(s, r->json, &e) ? shape_reply(r, &e) : 0;
+/* ---- form bodies ---- */
+
+enum { FORM_MAX_FIELDS = 64 };
+
+/* One form component ('+' a space, %XX a byte) as a new string. NULL with *why when a '%' is not
+ * followed by two hex digits, the result holds a NUL or is not UTF-8, or out of memory. */
+static char *form_decode(const char *s, size_t n, const char **why) {
+    char *out = malloc(n + 1);
+    if (!out) return *why = "out of memory", NULL;
+    long len = params_url_decode(s, n, out);
+    *why = len < 0                       ? "a % in the form is not followed by two hex digits"
+           : memchr(out, 0, (size_t)len) ? "the form holds a NUL character (%00)"
+           : !params_utf8_valid(out, (size_t)len) ? "the form is not valid UTF-8"
+                                                  : NULL;
+    if (*why) free(out);
+    return *why ? NULL : out;
 }
 
-int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
-                      int list) {
-    char msg[512];
-    vocab_message(v, field, list, msg, sizeof msg);
-    return http_error(r, 400, code, field, "%s", msg);
+/* Puts key=v into obj (`a[b]` into the object a). Returns 0, -1 when the name is given twice. */
+static int form_put(json_t *obj, char *key, const char *v) {
+    size_t kl = strlen(key);
+    char *open = strchr(key, '[');
+    if (open && open > key && kl > (size_t)(open - key) + 2 && key[kl - 1] == ']') {
+        *open = 0, key[kl - 1] = 0;
+        json_t *sub = json_object_get(obj, key);
+        if (!sub) json_object_set_new(obj, key, sub = json_object());
+        if (!json_is_object(sub)) return -1;
+        obj = sub, key = open + 1;
+    }
+    if (json_object_get(obj, key)) return -1;
+    return json_object_set_new(obj, key, json_string(v)) == 0 ? 0 : -1;
+}
+
+/* Gives the fields of s in obj their JSON types (see shape_form). */
+static void form_types(const shape *s, json_t *obj) {
+    for (size_t i = 0; i < s->n; i++) {
+        const shape_field *f = &s->fields[i];
+        json_t *v = json_object_get(obj, f->name);
+        const char *t = json_string_value(v);
+        double d;
+        if (json_is_object(v) && f->sub) form_types(f->sub, v);
+        if (!t) continue;
+        if (!*t) {
+            json_object_del(obj, f->name);
+        } else if ((f->type == SHAPE_NUMBER || f->type == SHAPE_INTEGER || f->type == SHAPE_ID) &&
+                   params_number(t, &d) == 0) {
+            int whole = f->type != SHAPE_NUMBER && d == floor(d) && fabs(d) < 9e15;
+            json_object_set_new(obj, f->name, whole ? json_integer((json_int_t)d) : json_real(d));
+        }
+    }
+}
+
+/* Number of named fields of a form body (pairs whose name is not empty). */
+static int form_fields(const char *p, const char *end) {
+    int n = 0;
+    for (; p < end; p++) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (!amp) amp = end;
+        n += amp > p && *p != '=';
+        p = amp;
+    }
+    return n;
+}
+
+int shape_form(const shape *s, const char *body, size_t len, json_t **out, shape_error *e) {
+    const char *p = body, *end = body + len, *why = "out of memory";
+    if (form_fields(body, end) > FORM_MAX_FIELDS)
+        return shape_fail(e, 400, "invalid_form", NULL, "the form has too many fields (at most %d)",
+                          FORM_MAX_FIELDS);
+    json_t *form = json_object();
+    while (form && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (!amp) amp = end;
+        const char *eq = memchr(p, '=', (size_t)(amp - p)), *ke = eq ? eq : amp;
+        if (ke > p) {
+            char *k = form_decode(p, (size_t)(ke - p), &why);
+            char *v =
+                k ? form_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, &why) : NULL;
+            int bad = !v || form_put(form, k, v) != 0;
+            if (v && bad) why = "a field of the form is given twice";
+            free(k);
+            free(v);
+            if (bad) break;
+        }
+        p = amp + 1;
+    }
+    if (!form || p < end) {
+        json_decref(form);
+        return shape_fail(e, strcmp(why, "out of memory") ? 400 : 500, "invalid_form", NULL, "%s",
+                          why);
+    }
+    form_types(s, form);
+    *out = form;
+    return 0;
+}
+
+double shape_time(json_t *obj, const char *key) {
+    double t = 0;
+    params_rfc3339(json_string_value(json_object_get(obj, key)), &t);
+    return t;
+}
+
+gis_crs shape_crs(json_t *obj, const char *key) {
+    gis_crs c = GIS_CRS_WGS84;
+    gis_crs_parse(json_string_value(json_object_get(obj, key)), &c);
+    return c;
+}
+
+void shape_uuid(json_t *obj, const char *key, char out[37]) {
+    if (params_uuid(json_string_value(json_object_get(obj, key)), out) != 0) out[0] = 0;
 }
 
 json_t *shape_pick(const shape *s, json_t *obj) {
@@ -332,6 +489,8 @@ static json_t *field_schema(const shape_field *f) {
     if (f->type == SHAPE_ID) json_object_set_new(o, "minimum", json_integer(1));
     if (f->type == SHAPE_ARRAY) {
         if (f->sub) json_object_set_new(o, "items", shape_schema(f->sub));
+        if (f->flags & SF_ITEMS_LATER) /* the handler answers each item (its verdict) */
+            json_object_set_new(o, "x-per-item", json_true());
         if (f->min > 0) json_object_set_new(o, "minItems", json_integer((json_int_t)f->min));
         if (f->max > 0) json_object_set_new(o, "maxItems", json_integer((json_int_t)f->max));
     }
@@ -353,6 +512,8 @@ json_t *shape_schema(const shape *s) {
         if (s->fields[i].flags & SF_REQUIRED)
             json_array_append_new(req, json_string(s->fields[i].name));
     }
-    return json_pack("{s:s,s:s,s:o,s:o}", "title", s->name, "type", "object", "properties", props,
-                     "required", req);
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "title", s->name, "type", "object", "properties",
+                          props, "required", req);
+    if (s->key) json_object_set_new(o, "x-idempotency-key", json_string(s->key));
+    return o;
 }

@@ -10,9 +10,8 @@
 
 #include <jansson.h>
 
+#include "gis/coords.h"
 #include "service/core/vocab.h"
-
-struct http_req;
 
 typedef struct shape shape;
 
@@ -31,7 +30,8 @@ enum {
     SF_BYTES = 4,           /* string lengths in bytes (default: characters) */
     SF_MISSING_INVALID = 8, /* absent is answered like a wrong type (the field's code) */
     SF_RANGE = 16,          /* numbers: min..max applies */
-    SF_ITEMS_LATER = 32     /* arrays: items are checked by the handler (shape_check_item) */
+    SF_ITEMS_LATER = 32     /* arrays: the door judges each item on its own and the handler
+                             * answers per item (r->items, r->item_errors) */
 };
 
 /* A string format a table cannot spell: check() returns 0 when s is well-formed. */
@@ -41,6 +41,9 @@ typedef struct shape_format {
     int (*check)(const char *s);
     const vocab *schema_enum; /* the schema's enum, when the format is one */
 } shape_format;
+
+/* Formats for new tables (shapes.c also has a UUID, an RFC 3339 time and a crs, used above). */
+extern const shape_format FMT_DATE, FMT_WEEK, FMT_MONTH, FMT_TIMEOFDAY;
 
 typedef struct shape_field {
     const char *name; /* key in the object */
@@ -62,12 +65,15 @@ struct shape {
     const char *body_message;
     const shape_field *fields;
     size_t n;
+    const char *key; /* an idempotency key (the first field), or NULL: a body that fails its shape
+                      * after its key passed is the handler's to answer (it may replay the key) */
 };
 
 extern const shape SHAPE_LOGIN, SHAPE_PASSWORD, SHAPE_REPORT, SHAPE_BATCH, SHAPE_REPORT_EVENT,
     SHAPE_UNIT_CREATE, SHAPE_UNIT_STATUS, SHAPE_POSITIONS;
-extern const shape SHAPE_POSITION; /* one item of SHAPE_POSITIONS */
-extern const shape SHAPE_PERSON;   /* SHAPE_REPORT's person */
+extern const shape SHAPE_O311_REQUEST; /* the Open311 form (application/x-www-form-urlencoded) */
+extern const shape SHAPE_POSITION;     /* one item of SHAPE_POSITIONS */
+extern const shape SHAPE_PERSON;       /* SHAPE_REPORT's person */
 
 /* One error answer. */
 typedef struct shape_error {
@@ -97,19 +103,24 @@ void shapes_add_schemas(json_t *schemas);
  * Returns 0, or -1 with *e filled. */
 int shape_check(const shape *s, json_t *body, shape_error *e);
 
-/* shape_check, answering the first error with http_error. Returns 0, or the status sent. */
-int shape_check_reply(struct http_req *r, const shape *s);
+/* 1 when e, an error of a body of keyed shape s, is not about the key itself (nor the body's
+ * type): the key may still find a stored copy. */
+int shape_key_passed(const shape *s, const shape_error *e);
 
-/* Sends e as the error answer. Returns the status sent. */
-int shape_reply(struct http_req *r, const shape_error *e);
+/* Decodes an application/x-www-form-urlencoded body into *out, an object of strings (`a[b]=v`
+ * into the object "a"), then gives the fields of s their JSON types: a number or integer field's
+ * text becomes a number when it is one, an empty value is left out. A name given twice, a bad %
+ * escape, a NUL, bytes that are not UTF-8 or more than 64 fields: -1 with *e (400). Linear. */
+int shape_form(const shape *s, const char *body, size_t len, json_t **out, shape_error *e);
+
+/* Typed reads of a body the door checked (absent: 0, wgs84, ""): a date-time field as seconds
+ * since the epoch, a crs field, a UUID field in lower case (out: 37 bytes). */
+double shape_time(json_t *obj, const char *key);
+gis_crs shape_crs(json_t *obj, const char *key);
+void shape_uuid(json_t *obj, const char *key, char out[37]);
 
 /* A new object of the fields of s present and not null in obj (borrowed values, shallow): what
  * a handler stores of a checked body. */
 json_t *shape_pick(const shape *s, json_t *obj);
-
-/* Sends 400 `code` on `field` saying the value must be one of (list: a comma-separated list of)
- * the codes of v. Returns the status sent. */
-int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
-                      int list);
 
 #endif

@@ -526,24 +526,20 @@ static json_t *req_items(cov_req *q, painter *p, long *fixes) {
     return items;
 }
 
-/* Parses ?since= and ?division= into q (since, full_from, prefix, like). Returns 0, or the status
- * of the error sent. */
+/* Reads the door's since and division into q (since, full_from, prefix, like). Returns 0, or the
+ * status of the error sent. */
 static int req_params(http_req *r, cov_req *q) {
-    char dv[16], code[13];
-    int max_days = r->app->cfg.coverage_max_days, rc;
+    char code[13];
+    int max_days = r->app->cfg.coverage_max_days;
+    const http_qval *sq = http_q(r, "since"), *dq = http_q(r, "division");
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     double now = (double)ts.tv_sec;
-    q->since = now - 86400;
-    int dn = http_query(r, "division", dv, sizeof dv);
-    if ((rc = param_time(r, "since", &q->since, NULL, 0))) return rc;
+    q->since = sq->given ? sq->d : now - 86400;
     if (q->since > now || q->since < now - 86400.0 * max_days)
         return http_error(r, 400, "invalid_field", "since",
                           "since must be in the past and within the last %d days", max_days);
-    if (dn == -2 || (dn >= 0 && vocab_code12(dv, 2, code) != 0))
-        return http_error(r, 400, "invalid_field", "division",
-                          "division must be a 4-12 digit code");
-    if (dn < 0) snprintf(code, sizeof code, "%s", r->user.division_code);
+    snprintf(code, sizeof code, "%s", dq->given ? dq->s : r->user.division_code);
     if (!auth_in_scope(&r->user, code))
         return http_error(r, 404, "not_found", "division", "no such division: %s", code);
     vocab_code_prefix(code, q->prefix);

@@ -33,7 +33,7 @@
 #include "service/reports/report_read.h"
 #include "service/units/coverage.h"
 
-enum { MAX_CANDIDATES = 50 };
+enum { MAX_CANDIDATES = CANDIDATES_MAX };
 
 /* ---- the in-memory unit table ---- */
 
@@ -258,31 +258,22 @@ static int unit_load_visible(http_req *r, long long *id, PGresult **res) {
 
 /* GET /api/v1/units?status=&division=&limit=&cursor=&crs= : units in the user's division, by id. */
 int h_units_list(http_req *r) {
-    static const param_limit_rule lim = {50, 1, 500};
-    char status[16] = "", div[16] = "", code[13], prefix[13];
-    gis_crs crs;
-    int rc, limit;
-    long long after;
-    if ((rc = param_crs(r, &crs))) return rc;
-    if (http_query(r, "status", status, sizeof status) == -2)
-        return http_error(r, 400, "invalid_field", "status", "unknown status");
-    int dn = http_query(r, "division", div, sizeof div);
-    if ((rc = param_limit(r, &lim, &limit)) || (rc = param_cursor(r, "u1", &after))) return rc;
+    const http_qval *div = http_q(r, "division");
+    const char *status = http_q(r, "status")->s;
+    char prefix[13];
+    gis_crs crs = http_q(r, "crs")->crs;
+    int limit = (int)http_q(r, "limit")->i;
+    long long after = http_q(r, "cursor")->i;
     vocab_code_prefix(r->user.division_code, prefix);
-    if (dn == -2 || (dn >= 0 && vocab_code12(div, 2, code) != 0))
-        return http_error(r, 400, "invalid_field", "division",
-                          "division must be a 4-12 digit code");
-    if (dn >= 0) {
-        if (!vocab_code_within(code, prefix)) /* outside: nothing there, as if empty */
+    if (div->given) {
+        if (!vocab_code_within(div->s, prefix)) /* outside: nothing there, as if empty */
             return http_json(r, 200, json_pack("{s:[],s:n}", "items", "next"));
-        vocab_code_prefix(code, prefix);
+        snprintf(prefix, sizeof prefix, "%s", div->prefix);
     }
-    if (*status && vocab_find(&VOCAB_UNIT_STATUS, status) < 0)
-        return shape_vocab_error(r, "invalid_field", "status", &VOCAB_UNIT_STATUS, 0);
     char afters[24], lims[16];
     snprintf(afters, sizeof afters, "%lld", after);
     snprintf(lims, sizeof lims, "%d", limit + 1);
-    const char *p[] = {prefix, *status ? status : NULL, afters, lims};
+    const char *p[] = {prefix, status, afters, lims};
     PGresult *q =
         db_exec(r->w,
                 "SELECT " UNIT_COLUMNS UNIT_FROM " WHERE " VOCAB_CODE_WITHIN_SQL(
@@ -308,9 +299,8 @@ int h_units_list(http_req *r) {
 int h_units_get(http_req *r) {
     long long id;
     PGresult *q = NULL;
-    gis_crs crs;
+    gis_crs crs = http_q(r, "crs")->crs;
     int rc;
-    if ((rc = param_crs(r, &crs))) return rc;
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     json_t *o = unit_row_json(q, 0, crs);
     PQclear(q);
@@ -319,7 +309,6 @@ int h_units_get(http_req *r) {
 
 /* POST /api/v1/units {"name", "callsign"?, "station_id"} (staff): a unit of a station in scope. */
 int h_units_create(http_req *r) {
-    if (shape_check_reply(r, &SHAPE_UNIT_CREATE)) return r->status;
     json_t *jn = json_object_get(r->json, "name"), *jc = json_object_get(r->json, "callsign"),
            *js = json_object_get(r->json, "station_id");
     char sid[24];
@@ -365,7 +354,6 @@ int h_units_status(http_req *r) {
     long long id;
     PGresult *q = NULL;
     int rc;
-    if (shape_check_reply(r, &SHAPE_UNIT_STATUS)) return r->status;
     const char *st = json_string_value(json_object_get(r->json, "status"));
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     PQclear(q);
@@ -447,26 +435,24 @@ static int refuse(refusal *e, int i, int status, const char *code, const char *f
     return -1;
 }
 
-/* Validates fix i of the request into *f: 0, or -1 with *e (the fix is refused alone). */
-static int parse_fix(json_t *o, int i, fix *f, double oldest, double newest, refusal *e) {
-    shape_error se;
+/* Fix i of the request into *f, given the door's verdict on its shape (se, NULL when it passed):
+ * 0, or -1 with *e (the fix is refused alone). */
+static int parse_fix(const shape_error *se, json_t *o, int i, fix *f, double oldest, double newest,
+                     refusal *e) {
     memset(f, 0, sizeof *f);
     f->ord = i;
-    if (shape_check(&SHAPE_POSITION, o, &se) != 0)
-        return refuse(e, i, se.status, se.code, se.field, se.message);
+    if (se) return refuse(e, i, se->status, se->code, se->field, se->message);
     json_t *loc = json_object_get(o, "location");
     double lon = json_number_value(json_object_get(loc, "lon"));
     double lat = json_number_value(json_object_get(loc, "lat"));
-    gis_crs crs = GIS_CRS_WGS84;
-    gis_crs_parse(json_string_value(json_object_get(loc, "crs")), &crs);
-    if (gis_to_wgs84(crs, lon, lat, &f->lon, &f->lat) != 0)
+    if (gis_to_wgs84(shape_crs(loc, "crs"), lon, lat, &f->lon, &f->lat) != 0)
         return refuse(e, i, 400, "invalid_field", "location",
                       "the location cannot be converted to WGS-84");
     opt_num(o, "accuracy_m", &f->acc);
     if (isnan(f->acc)) opt_num(loc, "accuracy_m", &f->acc);
     opt_num(o, "speed_mps", &f->speed);
     opt_num(o, "heading", &f->heading);
-    params_rfc3339(json_string_value(json_object_get(o, "at")), &f->at);
+    f->at = shape_time(o, "at");
     if (f->at > newest)
         return refuse(e, i, 400, "invalid_field", "at",
                       "at is in the future (the phone's clock is ahead of the server's)");
@@ -824,13 +810,13 @@ static int store_app_queue(worker *w, const char *ids, json_t *queue) {
 /* Parses every fix of the request: the valid ones into v (*m of them, in time order, repeats of a
  * time dropped: the first sent wins, as the database keeps the first stored), the refused ones
  * into e (*ne). */
-static void parse_batch(json_t *arr, size_t n, double now, int keep_days, fix *v, int *m,
-                        refusal *e, int *ne) {
+static void parse_batch(json_t *arr, const shape_error *const *verdicts, size_t n, double now,
+                        int keep_days, fix *v, int *m, refusal *e, int *ne) {
     double oldest = now - 86400.0 * (keep_days > 0 ? keep_days : 1);
     *m = *ne = 0;
     for (size_t i = 0; i < n; i++)
-        if (parse_fix(json_array_get(arr, i), (int)i, &v[*m], oldest, now + FUTURE_SLACK_S,
-                      &e[*ne]) == 0)
+        if (parse_fix(verdicts[i], json_array_get(arr, i), (int)i, &v[*m], oldest,
+                      now + FUTURE_SLACK_S, &e[*ne]) == 0)
             (*m)++;
         else
             (*ne)++;
@@ -868,8 +854,7 @@ int h_units_positions(http_req *r) {
     stored_fix *sf = NULL;
     const gis_areas *areas = NULL;
     int rc, oom, m, ne;
-    if (shape_check_reply(r, &SHAPE_POSITIONS)) return r->status;
-    json_t *arr = json_object_get(r->json, "positions");
+    json_t *arr = r->items; /* the door checked the envelope and judged each fix */
     size_t n = json_array_size(arr);
     umem u;
     if ((rc = param_path_id(r, 0, "unit", &id)) || (rc = positions_unit(r, id, &u))) return rc;
@@ -877,7 +862,8 @@ int h_units_positions(http_req *r) {
         rc = http_error(r, 500, "internal", NULL, "out of memory");
         goto done;
     }
-    parse_batch(arr, n, now_epoch(), r->app->cfg.position_retention_days, v, &m, e, &ne);
+    parse_batch(arr, (const shape_error *const *)r->item_errors, n, now_epoch(),
+                r->app->cfg.position_retention_days, v, &m, e, &ne);
     if (m == 0) {
         rc = http_error(r, e[0].status, e[0].code, e[0].field, "%s", e[0].message);
         goto done;
@@ -952,10 +938,8 @@ int h_reports_candidates(http_req *r) {
     const config *cfg = &r->app->cfg;
     long long rid;
     PGresult *res = NULL;
-    gis_crs crs;
-    int rc, k;
-    static const param_limit_rule lim = {5, 1, MAX_CANDIDATES};
-    if ((rc = param_limit(r, &lim, &k)) || (rc = param_crs(r, &crs))) return rc;
+    gis_crs crs = http_q(r, "crs")->crs;
+    int rc, k = (int)http_q(r, "limit")->i;
     if ((rc = report_load_visible(r, &rid, &res))) return rc;
     double lon = atof(PQgetvalue(res, 0, REPORT_COL_LON)),
            lat = atof(PQgetvalue(res, 0, REPORT_COL_LAT));
