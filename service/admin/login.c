@@ -25,7 +25,6 @@
 #include "service/core/db.h"
 #include "service/core/server.h"
 #include "service/door/handlers.h"
-#include "service/door/shapes.h"
 
 /* ---- hashing slots: a counting semaphore with a bounded wait and a bounded queue ---- */
 static pthread_mutex_t slot_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -247,7 +246,6 @@ int h_auth_login(http_req *r) {
     char ukey[80], akey[LOGIN_ADDR_LEN], token[65], hash[AUTH_TOKEN_HASH_LEN], ttl[32];
     PGresult *res = NULL, *ins = NULL;
     int rc;
-    if (shape_check_reply(r, &SHAPE_LOGIN)) return r->status;
     int valid_name = *username && strlen(username) <= 63; /* no user has another name */
     throttle_keys(r, valid_name ? username : "", ukey, sizeof ukey, akey, sizeof akey);
     int wait = throttle_wait(r->w, ukey, akey);
@@ -307,7 +305,6 @@ int h_auth_password(http_req *r) {
     char ukey[80], akey[LOGIN_ADDR_LEN], msg[128], newhash[crypto_pwhash_STRBYTES];
     PGresult *res = NULL;
     int rc;
-    if (shape_check_reply(r, &SHAPE_PASSWORD)) return r->status;
     if (auth_password_check(next, msg, sizeof msg) != 0)
         return http_error(r, 400, "weak_password", "new_password", "%s", msg);
     if (strcmp(current, next) == 0)

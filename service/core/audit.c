@@ -21,8 +21,6 @@
 #include "service/door/params.h"
 #include "service/reports/reports.h"
 
-enum { AUDIT_DEFAULT = 50, AUDIT_MAX = 500 };
-
 int audit_read(http_req *r, const char *action, const long long *ids, size_t n) {
     buf b = {0};
     char num[24], uid[24];
@@ -70,25 +68,17 @@ static const char list_sql[] =
 /* GET /api/v1/audit?since=&user=&report=&limit=&cursor= (supervisor, admin). A supervisor sees the
  * reads made by users of its own division; an admin sees all. Newest first. */
 int h_audit_list(http_req *r) {
-    static const param_limit_rule lim_rule = {AUDIT_DEFAULT, 1, AUDIT_MAX};
-    char since[64], user[64], prefix[13], report_s[24] = "", before_s[24] = "", limit_s[16];
-    int n, lim, has_report, rc;
-    long long report, before;
-    const char *p_user = NULL;
-    if ((rc = param_time(r, "since", NULL, since, sizeof since))) return rc;
-    if ((n = http_query(r, "user", user, sizeof user)) != -1) {
-        if (n <= 0) return http_error(r, 400, "invalid_user", "user", "user must be a username");
-        p_user = user;
-    }
-    if ((rc = param_id(r, "report", &report, &has_report)) ||
-        (rc = param_limit(r, &lim_rule, &lim)) || (rc = param_cursor(r, "a1", &before)))
-        return rc;
-    if (has_report) snprintf(report_s, sizeof report_s, "%lld", report);
+    char prefix[13], report_s[24] = "", before_s[24] = "", limit_s[16];
+    const http_qval *report = http_q(r, "report");
+    const char *since = http_q(r, "since")->s, *p_user = http_q(r, "user")->s;
+    int lim = (int)http_q(r, "limit")->i;
+    long long before = http_q(r, "cursor")->i;
+    if (report->given) snprintf(report_s, sizeof report_s, "%lld", report->i);
     if (before) snprintf(before_s, sizeof before_s, "%lld", before);
     vocab_code_prefix(r->user.division_code, prefix);
     snprintf(limit_s, sizeof limit_s, "%d", lim + 1);
     const char *p[] = {(r->user.role & ROLE_ADMIN) ? NULL : prefix,
-                       *since ? since : NULL,
+                       since,
                        p_user,
                        *report_s ? report_s : NULL,
                        *before_s ? before_s : NULL,

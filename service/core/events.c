@@ -478,12 +478,11 @@ static long long reader_cursor(app *a) {
 /* Fills r->user (and its session) from a Bearer token or ?access_token= stream token, then gives
  * the slot back. Returns 0, or the status sent. */
 static int stream_auth(http_req *r) {
-    char tok[256];
     int ok = 0;
-    const char *h = http_header(r, "Authorization");
+    const char *h = http_header(r, "Authorization"), *tok = http_q(r, "access_token")->s;
     if (h && strncasecmp(h, "Bearer ", 7) == 0)
         ok = auth_check_token(r->w, h + 7, &r->user);
-    else if (http_query(r, "access_token", tok, sizeof tok) >= 0)
+    else if (tok)
         ok = token_user(r->w, tok, &r->user);
     if (ok < 0) return http_db_error(r);
     if (!ok)
@@ -500,7 +499,7 @@ static int stream_auth(http_req *r) {
 /* GET /api/v1/events (Bearer or ?access_token=; Last-Event-ID or ?after=). HEAD: the headers
  * only, no stream. */
 int h_events_stream(http_req *r) {
-    char afters[24], pre[96];
+    char pre[96];
     /* Where the reader stands before the session is checked: a revocation that check did not see
      * has a later id, and the stream looks at every event after this one. */
     long long cur = reader_cursor(r->app), after = -1;
@@ -509,11 +508,9 @@ int h_events_stream(http_req *r) {
                                 "the event reader is starting; retry");
     int rc = stream_auth(r);
     if (rc) return rc;
-    const char *lei = http_header(r, "Last-Event-ID");
-    int an = http_query(r, "after", afters, sizeof afters);
-    const char *as = lei && *lei ? lei : an >= 0 ? afters : NULL;
-    if (an == -2 || (as && params_int(as, 0, LLONG_MAX, &after) != 0))
-        return params_fail(r, PARAM_SEQ, lei && *lei ? "Last-Event-ID" : "after", 0, 0);
+    /* the resume point: Last-Event-ID (an EventSource reconnecting), else ?after= */
+    const http_qval *lei = http_q(r, "Last-Event-ID"), *aq = http_q(r, "after");
+    after = lei->given ? lei->i : aq->given ? aq->i : -1;
     if (strcmp(r->method, "HEAD") == 0) { /* no stream, no stream place taken */
         http_begin_stream(r, 200, SSE_TYPE, SSE_HEADERS);
         return 200;

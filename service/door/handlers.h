@@ -4,6 +4,13 @@
 
 #include "service/door/http.h"
 
+/* Limits the route table's query specs (routes.c) and the handlers' buffers share. */
+enum {
+    PAGE_MAX = 500,      /* ?limit= of a paged list */
+    CANDIDATES_MAX = 50, /* ?limit= of dispatch candidates */
+    EXPORT_MAX = 100000, /* rows of one export (narrow the filters for more) */
+};
+
 /* ops.c */
 int h_healthz(http_req *r);
 int h_readyz(http_req *r);

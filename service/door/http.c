@@ -15,14 +15,17 @@
 
 #include "service/core/buf.h"
 #include "service/core/db.h"
+#include "service/door/params.h"
 #include "service/door/routes.h"
+#include "service/door/shapes.h"
 
 /* ---- metrics: per route (and one slot for unmatched paths) ---- */
 enum { MAX_ROUTES = 96, NBUCKETS = 12 };
 static const double buckets_s[NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                            0.05,   0.1,   0.25,   0.5,   1,    2.5};
 typedef struct {
-    atomic_ullong by_class[6]; /* 1xx..5xx by first digit */
+    atomic_ullong handler_calls; /* requests the door let through to the handler */
+    atomic_ullong by_class[6];   /* 1xx..5xx by first digit */
     atomic_ullong bucket[NBUCKETS];
     atomic_ullong count;
     atomic_ullong sum_us;
@@ -82,6 +85,13 @@ int http_metrics_reply(http_req *r) {
             "patrold_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
             m, p, n, m, p, (double)atomic_load(&s->sum_us) / 1e6, m, p, n);
     }
+    buf_printf(&b, "# HELP patrold_http_handler_calls_total Requests that passed the door (route,"
+                   " roles, body shape, query parameters) and ran the route's handler.\n"
+                   "# TYPE patrold_http_handler_calls_total counter\n");
+    for (size_t i = 0; i < nroutes && i < MAX_ROUTES; i++)
+        buf_printf(&b, "patrold_http_handler_calls_total{method=\"%s\",route=\"%s\"} %llu\n",
+                   routes[i].method, routes[i].pattern,
+                   (unsigned long long)atomic_load(&stats[i].handler_calls));
     buf_printf(&b,
                "# HELP patrold_db_errors_total Failed database statements.\n"
                "# TYPE patrold_db_errors_total counter\npatrold_db_errors_total %llu\n",
@@ -336,12 +346,6 @@ void http_log_escape(const char *s, char *out, size_t n) {
     out[k] = 0;
 }
 
-int http_query(const http_req *r, const char *name, char *buf, size_t len) {
-    if (!r->query) return -1;
-    int n = mg_get_var(r->query, strlen(r->query), name, buf, len);
-    return n == -2 ? -2 : n < 0 ? -1 : n;
-}
-
 const char *http_header(const http_req *r, const char *name) {
     return mg_get_header(r->conn, name);
 }
@@ -490,8 +494,8 @@ static int check_roles(http_req *r, const route *rt) {
     return 0;
 }
 
-/* Reads and checks the body the route wants (type, limit, JSON depth, JSON). Returns 0, or the
- * status sent. */
+/* Reads and checks the body the route wants (type, limit, JSON depth, JSON; a form decoded into
+ * an object). Returns 0, or the status sent. */
 static int take_body(http_req *r, const route *rt) {
     int rc;
     const char *ct = http_header(r, "Content-Type");
@@ -503,7 +507,12 @@ static int take_body(http_req *r, const route *rt) {
         return http_error(r, 415, "unsupported_media_type", NULL,
                           "send Content-Type: application/x-www-form-urlencoded");
     size_t limit = rt->limit ? rt->limit : (size_t)r->app->cfg.json_body_limit;
-    if ((rc = read_body(r, limit)) != 0 || rt->body != BODY_JSON) return rc;
+    if ((rc = read_body(r, limit)) != 0) return rc;
+    if (rt->body == BODY_FORM && rt->request) {
+        shape_error e;
+        return shape_form(rt->request, r->body, r->body_len, &r->json, &e) ? shape_reply(r, &e) : 0;
+    }
+    if (rt->body != BODY_JSON) return 0;
     json_error_t je;
     int max = r->app->cfg.json_max_depth;
     if (http_json_depth_ok(r->body, r->body_len, max) != 0) /* jansson recurses */
@@ -537,11 +546,16 @@ static int run_route(http_req *r, int *route_ix) {
             strcat(allow, routes[i].method);
         }
     }
+    /* The door: roles, body (type, size, depth, JSON), query parameters, body shape; only then a
+     * worker slot and the handler, which receives typed values (http_q, r->json, verdicts). */
     if (!rt)
         rc = no_route(r, allow);
     else if ((!rt->roles || (rc = check_roles(r, rt)) == 0) &&
              (rt->body == BODY_NONE || (rc = take_body(r, rt)) == 0) &&
+             (rc = params_read(r, rt->query)) == 0 &&
+             (!rt->request || (rc = shape_run(r, rt->request)) == 0) &&
              (!route_needs_worker(rt) || (rc = http_borrow_worker(r)) == 0)) {
+        if (*route_ix < MAX_ROUTES) atomic_fetch_add(&stats[*route_ix].handler_calls, 1);
         rc = rt->handler(r);
         if (!r->status) rc = http_error(r, 500, "internal", NULL, "the handler sent no reply");
     }
@@ -607,6 +621,8 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
         fprintf(stderr, "%s %s %d %.3fms %s%s%s\n", method, path, r.status, dt * 1e3, r.request_id,
                 r.error_code[0] ? " " : "", r.error_code);
     }
+    shape_free_verdicts(&r);
+    params_free(&r);
     json_decref(r.json);
     free(r.body);
     return r.status ? r.status : 500;

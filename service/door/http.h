@@ -25,6 +25,10 @@ enum { HTTP_MAX_PARAMS = 6 };
     "X-Content-Type-Options: nosniff\r\n"                                                          \
     "Referrer-Policy: no-referrer\r\n"
 
+struct param_spec;
+struct http_qval;
+struct shape_error;
+
 typedef struct http_req {
     struct mg_connection *conn;
     const struct mg_request_info *ri;
@@ -33,10 +37,18 @@ typedef struct http_req {
     app *app;
     const char *method;
     const char *path;  /* decoded path, no query string */
-    const char *query; /* raw query string or NULL */
+    const char *query; /* raw query string or NULL (the door reads it: handlers use http_q) */
     char *body;        /* request body (NUL-terminated), NULL when none */
     size_t body_len;
-    json_t *json;                        /* parsed body of JSON routes (object or array) */
+    json_t *json; /* the body, checked against the route's shape (a form as an object) */
+    /* The door's verdicts, for a handler that answers them itself (shapes.h): */
+    const struct shape_error *body_error; /* a keyed body (shape.key) whose key passed but not the
+                                           * rest: the handler answers it or replays the key */
+    json_t *items;                        /* the body's per-item array (SF_ITEMS_LATER), borrowed */
+    struct shape_error **item_errors;     /* [i]: NULL when item i passed its shape, else why not */
+    /* The route's query parameters, typed by the door: read them with http_q (params.h). */
+    const struct param_spec *const *qspecs;
+    struct http_qval *qv;
     const char *params[HTTP_MAX_PARAMS]; /* path captures, in pattern order */
     int nparams;
     auth_user user; /* valid when user.id != 0 */
@@ -100,10 +112,6 @@ int http_error_retry(http_req *r, int status, int retry_after_s, const char *cod
  * 503 db_timeout when a statement ran past statement_timeout_ms (both with Retry-After), 500
  * db_error otherwise (the detail is logged, not sent). */
 int http_db_error(http_req *r);
-
-/* Copies query parameter `name` (URL-decoded) into buf. Returns its length, -1 when absent,
- * -2 when longer than buf. */
-int http_query(const http_req *r, const char *name, char *buf, size_t len);
 
 /* Request header value or NULL. */
 const char *http_header(const http_req *r, const char *name);

@@ -8,6 +8,7 @@
 #include "service/core/auth.h"
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
+#include "service/door/params.h"
 #include "service/door/routes.h"
 #include "service/door/schemas.h"
 #include "service/door/shapes.h"
@@ -18,34 +19,21 @@ static json_t *ref(const char *name) {
     return json_pack("{s:s+}", "$ref", REF, name);
 }
 
-static const route_param *param_def(const char *key, size_t len) {
-    for (size_t i = 0; i < nroute_params; i++)
-        if (strlen(route_params[i].name) == len && strncmp(route_params[i].name, key, len) == 0)
-            return &route_params[i];
-    return NULL;
-}
-
-/* Appends the query parameters of the route's `query` list to params. -1 on an unknown name. */
-static int add_query_params(json_t *params, const char *query) {
-    for (const char *p = query; p && *p;) {
-        size_t len = strcspn(p, ",");
-        int required = len > 0 && p[len - 1] == '!';
-        const route_param *d = param_def(p, len - (size_t)required);
-        if (!d) return -1;
-        json_t *schema = json_loads(d->schema, 0, NULL);
-        if (!schema) return -1;
-        json_t *o = json_pack("{s:s%,s:s,s:b,s:s,s:o}", "name", d->name, strcspn(d->name, ":"),
-                              "in", "query", "required", required, "description", d->description,
-                              "schema", schema);
-        const char *type = json_string_value(json_object_get(schema, "type"));
-        if (type && strcmp(type, "array") == 0) {
+/* Appends the route's declared query parameters (and headers) to params. */
+static void add_query_params(json_t *params, const param_spec *const *query) {
+    for (size_t i = 0; query && query[i]; i++) {
+        const param_spec *p = query[i];
+        json_t *o = json_pack("{s:s,s:s,s:b,s:s,s:o}", "name", p->name, "in",
+                              p->flags & PARAM_HEADER ? "header" : "query", "required",
+                              (p->flags & PARAM_REQUIRED) != 0, "description", p->description,
+                              "schema", params_schema(p));
+        if (p->flags &
+            PARAM_LIST) { /* status=new,acknowledged (status=new&status=acknowledged too) */
             json_object_set_new(o, "style", json_string("form"));
-            json_object_set_new(o, "explode", json_false()); /* status=new,acknowledged */
+            json_object_set_new(o, "explode", json_false());
         }
         json_array_append_new(params, o);
-        p += len + (p[len] == ',');
     }
-    return 0;
 }
 
 /* Path parameters of "/reports/{id}/photos/{photo_id}" and "{y}.mvt". */
@@ -191,6 +179,15 @@ static json_t *request_body(const route *rt, json_t *schemas) {
             json_pack("{s:{s:o}}", "application/json", "schema", ref(shape_name(rt->request)));
     } else if (rt->body == BODY_JSON) {
         content = json_pack("{s:{s:{s:s}}}", "application/json", "schema", "type", "object");
+    } else if (rt->body == BODY_FORM && rt->request) { /* a[b]=v fields: deepObject */
+        json_object_set_new(schemas, shape_name(rt->request), shape_schema(rt->request));
+        json_t *enc = json_object();
+        for (size_t i = 0; i < rt->request->n; i++)
+            if (rt->request->fields[i].type == SHAPE_OBJECT)
+                json_object_set_new(enc, rt->request->fields[i].name,
+                                    json_pack("{s:s,s:b}", "style", "deepObject", "explode", 1));
+        content = json_pack("{s:{s:o,s:o}}", "application/x-www-form-urlencoded", "schema",
+                            ref(shape_name(rt->request)), "encoding", enc);
     } else if (rt->body == BODY_FORM) {
         content = json_pack("{s:{s:{s:s}}}", "application/x-www-form-urlencoded", "schema", "type",
                             "object");
@@ -202,14 +199,11 @@ static json_t *request_body(const route *rt, json_t *schemas) {
     return json_pack("{s:b,s:o}", "required", 1, "content", content);
 }
 
-/* The operation object of rt; NULL when the route table names an unknown query parameter. */
+/* The operation object of rt. */
 static json_t *operation(const route *rt, json_t *schemas) {
     json_t *params = json_array();
     add_path_params(params, rt->pattern);
-    if (add_query_params(params, rt->query) != 0) {
-        json_decref(params);
-        return NULL;
-    }
+    add_query_params(params, rt->query);
     json_t *op = json_pack("{s:s,s:s,s:o}", "operationId", rt->op, "summary", rt->summary,
                            "responses", responses(rt));
     if (json_array_size(params)) json_object_set(op, "parameters", params);
@@ -235,23 +229,18 @@ int h_openapi(http_req *r) {
         size_t n = strlen(routes[i].method);
         for (size_t k = 0; k <= n && k < sizeof method; k++)
             method[k] = (char)(routes[i].method[k] | (k < n ? 0x20 : 0));
-        json_t *op = operation(&routes[i], schemas);
-        if (!op) {
-            json_decref(paths);
-            json_decref(schemas);
-            return http_error(r, 500, "internal", NULL, "route %s %s: unknown query parameter",
-                              routes[i].method, routes[i].pattern);
-        }
-        json_object_set_new(item, method, op);
+        json_object_set_new(item, method, operation(&routes[i], schemas));
     }
     if (!schemas) {
         json_decref(paths);
         return http_error(r, 500, "internal", NULL, "out of memory");
     }
-    json_t *doc = json_pack("{s:s,s:{s:s,s:s,s:s},s:o,s:{s:{s:{s:s,s:s}},s:o}}", "openapi", "3.1.0",
-                            "info", "title", "patrold", "version", "1.0", "description",
-                            "Street patrol and rescue discovery network", "paths", paths,
-                            "components", "securitySchemes", "bearer", "type", "http", "scheme",
-                            "bearer", "schemas", schemas);
+    json_t *doc =
+        json_pack("{s:s,s:{s:s,s:s,s:s},s:[{s:s,s:s}],s:o,s:{s:{s:{s:s,s:s}},s:o}}", "openapi",
+                  "3.1.0", "info", "title", "patrold", "version", "1.0", "description",
+                  "Street patrol and rescue discovery network", "servers", "url", "/",
+                  "description", "this server (the document is served by the API it describes)",
+                  "paths", paths, "components", "securitySchemes", "bearer", "type", "http",
+                  "scheme", "bearer", "schemas", schemas);
     return http_json(r, 200, doc);
 }

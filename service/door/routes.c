@@ -1,32 +1,158 @@
 /* routes.c - THE route table: method, path, handler, body type and limit, roles, and the contract
- * (operationId, reply, query parameters, statuses, request shape). Read it to see the API. */
+ * (operationId, reply, query parameters, statuses, request shape, flags); and the query parameter
+ * specs the rows name. The door (http.c) checks every row before its handler runs; openapi.c
+ * prints the same rows. Read it to see the API. */
 #include "service/door/routes.h"
 
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/shapes.h"
 
 #define KB 1024u
 #define MB (1024u * 1024u)
-/* the contract part of a row: operationId, reply, query parameters, statuses, request shape */
-#define O(op, reply, query, statuses, request) op, reply, query, statuses, request
+
+/* ---- the query parameters: one spec each (params.h). A route lists the ones it takes with
+ * Q(&P_A, &P_B); its handler reads them typed with http_q(r, "a"). One name may have several specs
+ * (different limits or meanings on different routes); one route names each at most once. ---- */
+#define P(var, ...) static const param_spec var = {__VA_ARGS__}
+#define Q(...) ((const param_spec *const[]){__VA_ARGS__, NULL})
+
+static const vocab_term tile_crs_terms[] = {{.code = "wgs84"}, {.code = "gcj02"}};
+static const vocab TILE_CRS = {.terms = tile_crs_terms, .n = 2};
+static const vocab_term geometry_terms[] = {{.code = "geojson"}};
+static const vocab GEOMETRY = {.terms = geometry_terms, .n = 1};
+static const vocab_term o311_status_terms[] = {{.code = "open"}, {.code = "closed"}};
+static const vocab O311_STATUS = {.terms = o311_status_terms, .n = 2};
+
+/* every list */
+P(P_CRS, "crs", PARAM_CRS,
+  .description = "Coordinate system of coordinates in the request and the reply");
+P(P_LIMIT, "limit", PARAM_INT, .min = 1, .max = PAGE_MAX, .def = 50,
+  .description = "Items per page");
+/* reports */
+P(P_STATUS, "status", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_REPORT_STATUS,
+  .description = "Only reports in one of these statuses (comma-separated or repeated)");
+P(P_OPEN, "open", PARAM_BOOL,
+  .description =
+      "true: only open reports; false: only closed ones (resolved, cancelled, duplicate); "
+      "absent: both");
+P(P_CATEGORY, "category", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_CATEGORY,
+  .description = "Only reports of one of these categories (comma-separated or repeated)");
+P(P_OUTCOME, "outcome", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_OUTCOME,
+  .description = "Only resolved reports with one of these outcomes");
+P(P_TIER, "tier", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,
+  .description = "Only reports held by a station of one of these tiers now");
+P(P_STATION, "station", PARAM_ID, PARAM_LIST,
+  .description = "Only reports whose responsible station is one of these (station ids)");
+P(P_REPORT_IDS, "id", PARAM_ID, PARAM_LIST,
+  .description = "Only these reports (report numbers, comma-separated or repeated)");
+P(P_DIVISION, "division", PARAM_DIVISION,
+  .description = "Only inside this division (4-, 6-, 9- or 12-digit code)");
+P(P_WITHIN, "within", PARAM_DIVISION,
+  .description = "Only inside this division (4-, 6-, 9- or 12-digit code)");
+P(P_SINCE, "since", PARAM_TIME,
+  .description = "Changed (updated_at) at or after this RFC 3339 time");
+P(P_RECEIVED_FROM, "received_from", PARAM_TIME,
+  .description = "Received at or after this RFC 3339 time");
+P(P_RECEIVED_TO, "received_to", PARAM_TIME,
+  .description = "Received before this RFC 3339 time (received_from..received_to is half-open)");
+P(P_BBOX, "bbox", PARAM_BBOX, .description = "minlon,minlat,maxlon,maxlat in the request's crs");
+P(P_REPORTS_CURSOR, "cursor", PARAM_CURSOR, .tag = "r1",
+  .description = "The `next` of the previous page");
+P(P_EXPORT_LIMIT, "limit", PARAM_INT, .min = 1, .max = EXPORT_MAX, .def = EXPORT_MAX,
+  .description = "Most rows in the export");
+P(P_TIMELINE_CURSOR, "cursor", PARAM_CURSOR, .tag = "t1",
+  .description = "The `next` of the previous page (it keeps the page's limit)");
+/* places */
+P(P_Q, "q", PARAM_TEXT, PARAM_REQUIRED, .min = 1, .max = 400, .code = "invalid_query",
+  .description = "Name, alias, fragment, pinyin or code (required; at most 400 bytes)");
+P(P_PLACES_LIMIT, "limit", PARAM_INT, .min = 1, .max = PAGE_MAX, .def = 50,
+  .description = "Most hits to return");
+P(P_NEAR, "near", PARAM_POINT, .description = "lon,lat: rank by distance from this point");
+P(P_LON, "lon", PARAM_NUMBER, PARAM_REQUIRED, .code = "invalid_location",
+  .description = "Longitude (or easting) in crs (required)");
+P(P_LAT, "lat", PARAM_NUMBER, PARAM_REQUIRED, .code = "invalid_location",
+  .description = "Latitude (or northing) in crs (required)");
+P(P_GEOMETRY, "geometry", PARAM_VOCAB, .vocab = &GEOMETRY,
+  .description = "geojson adds the boundary");
+P(P_SIMPLIFY, "simplify", PARAM_NUMBER, .min = 0, .max = 100000,
+  .description = "Simplify the boundary to this many metres");
+/* audit */
+P(P_AUDIT_SINCE, "since", PARAM_TIME, .description = "Only reads at or after this RFC 3339 time");
+P(P_AUDIT_USER, "user", PARAM_TEXT, .min = 1, .max = 64,
+  .description = "Only reads by this username");
+P(P_AUDIT_REPORT, "report", PARAM_ID, .description = "Only reads of this report");
+P(P_AUDIT_CURSOR, "cursor", PARAM_CURSOR, .tag = "a1",
+  .description = "The `next` of the previous page");
+/* units */
+P(P_UNIT_STATUS, "status", PARAM_VOCAB, .vocab = &VOCAB_UNIT_STATUS,
+  .description = "Only units in this status");
+P(P_UNIT_DIVISION, "division", PARAM_DIVISION, .min = 2,
+  .description = "Only inside this division (2-, 4-, 6-, 9- or 12-digit code)");
+P(P_UNITS_CURSOR, "cursor", PARAM_CURSOR, .tag = "u1",
+  .description = "The `next` of the previous page");
+P(P_CANDIDATES_LIMIT, "limit", PARAM_INT, .min = 1, .max = CANDIDATES_MAX, .def = 5,
+  .description = "Most units to rank");
+P(P_COVERAGE_SINCE, "since", PARAM_TIME,
+  .description = "Patrolled at or after this RFC 3339 time (default: 24 hours ago; within the "
+                 "days of positions kept)");
+P(P_COVERAGE_DIVISION, "division", PARAM_DIVISION, .min = 2,
+  .description = "The division whose communities to list (default: the user's)");
+/* live events */
+P(P_ACCESS_TOKEN, "access_token", PARAM_TEXT, .min = 1, .max = 255,
+  .description = "A stream token from POST /api/v1/events/token (for EventSource, which sends no "
+                 "headers)");
+P(P_AFTER, "after", PARAM_SEQ, .description = "Resume after this event id (as Last-Event-ID)");
+P(P_LAST_EVENT_ID, "Last-Event-ID", PARAM_SEQ, PARAM_HEADER,
+  .description =
+      "Resume after this event id (sent by EventSource on reconnection; wins over after)");
+/* map */
+P(P_TILE_CRS, "crs", PARAM_CRS, .vocab = &TILE_CRS,
+  .description = "gcj02 shifts the features for a GCJ-02 base map");
+/* open311 */
+P(P_API_KEY, "api_key", PARAM_TEXT, .max = 1000,
+  .description = "Open311 API key (or the form field api_key)");
+P(P_O311_IDS, "service_request_id", PARAM_ID, PARAM_LIST, .items = 100,
+  .description = "Request ids, comma-separated (at most 100); overrides every other filter");
+P(P_O311_CODES, "service_code", PARAM_VOCAB, PARAM_LIST, .items = 50, .vocab = &VOCAB_CATEGORY,
+  .description = "Service codes, comma-separated (at most 50)");
+P(P_O311_START, "start_date", PARAM_TIME,
+  .description =
+      "Requested at or after (W3C date-time with a zone; default: 90 days before end_date)");
+P(P_O311_END, "end_date", PARAM_TIME,
+  .description = "Requested at or before (W3C date-time with a zone)");
+P(P_O311_STATUS, "status", PARAM_VOCAB, PARAM_LIST, .vocab = &O311_STATUS,
+  .description = "open, closed or open,closed");
+
+/* the filters of the report list and its exports */
+#define REPORT_FILTERS                                                                             \
+    &P_STATUS, &P_OPEN, &P_CATEGORY, &P_OUTCOME, &P_TIER, &P_STATION, &P_REPORT_IDS, &P_DIVISION,  \
+        &P_WITHIN, &P_SINCE, &P_RECEIVED_FROM, &P_RECEIVED_TO, &P_BBOX, &P_CRS
+#define O311_LIST Q(&P_O311_IDS, &P_O311_CODES, &P_O311_START, &P_O311_END, &P_O311_STATUS)
+
+/* the contract part of a row: operationId, reply, query parameters, statuses, request shape; the
+ * row needs a worker slot (O) or touches neither the database nor GEOS/PROJ (O_NO_WORKER) */
+#define O(op, reply, query, statuses, request) op, reply, query, statuses, request, 0
+#define O_NO_WORKER(op, reply, query, statuses, request)                                           \
+    op, reply, query, statuses, request, ROUTE_NO_WORKER
 
 const route routes[] = {
     /* operations */
     {"GET", "/healthz", h_healthz, BODY_NONE, 0, 0, "Process is alive",
-     O("getHealth", "Health", NULL, "200", NULL)},
+     O_NO_WORKER("getHealth", "Health", NULL, "200", NULL)},
     {"GET", "/readyz", h_readyz, BODY_NONE, 0, 0, "Database reachable and spatial index loaded",
      O("getReadiness", "Readiness", NULL, "200,503:Readiness", NULL)},
     {"GET", "/metrics", h_metrics, BODY_NONE, 0, 0, "Prometheus metrics",
-     O("getMetrics", "text/plain", NULL, "200,404", NULL)},
+     O_NO_WORKER("getMetrics", "text/plain", NULL, "200,404", NULL)},
     {"GET", "/api/v1/openapi.json", h_openapi, BODY_NONE, 0, 0, "This API as OpenAPI 3",
-     O("getOpenApi", "OpenApiDocument", NULL, "200", NULL)},
+     O_NO_WORKER("getOpenApi", "OpenApiDocument", NULL, "200", NULL)},
     {"GET", "/api/v1/console", h_console, BODY_NONE, 0, 0,
      "Settings of the dispatcher console (basemap_url)",
      O("getConsoleSettings", "ConsoleSettings", NULL, "200", NULL)},
     {"GET", "/api/v1/vocabulary", h_vocabulary, BODY_NONE, 0, 0,
      "Every code list with its Chinese label: categories, statuses, outcomes, levels, tiers, unit "
      "statuses, event and timeline types, sexes, roles, live event kinds, error codes (ETag)",
-     O("getVocabulary", "Vocabulary", NULL, "200,304", NULL)},
+     O_NO_WORKER("getVocabulary", "Vocabulary", NULL, "200,304", NULL)},
 
     /* authentication */
     {"POST", "/api/v1/auth/login", h_auth_login, BODY_JSON, 4 * KB, 0,
@@ -43,31 +169,34 @@ const route routes[] = {
     /* places */
     {"GET", "/api/v1/places", h_places_search, BODY_NONE, 0, 0,
      "Find places and divisions by name, alias, any fragment, pinyin or code (q, limit, within, near, crs)",
-     O("searchPlaces", "PlaceList", "q!,limit:places,within,near,crs", "200,400,503", NULL)},
+     O("searchPlaces", "PlaceList", Q(&P_Q, &P_PLACES_LIMIT, &P_WITHIN, &P_NEAR, &P_CRS),
+       "200,400,503", NULL)},
     {"GET", "/api/v1/places/reverse", h_places_reverse, BODY_NONE, 0, 0,
      "Divisions, zones, station and nearby places of a point",
-     O("reverseGeocode", "ReverseResult", "lon!,lat!,crs", "200,400,503", NULL)},
+     O("reverseGeocode", "ReverseResult", Q(&P_LON, &P_LAT, &P_CRS), "200,400,503", NULL)},
     {"GET", "/api/v1/divisions/{code}", h_divisions_get, BODY_NONE, 0, 0,
      "One division (geometry=geojson, simplify=metres, crs)",
-     O("getDivision", "Division", "geometry,simplify,crs", "200,400,404,503", NULL)},
+     O("getDivision", "Division", Q(&P_GEOMETRY, &P_SIMPLIFY, &P_CRS), "200,400,404,503", NULL)},
     {"GET", "/api/v1/divisions/{code}/children", h_divisions_children, BODY_NONE, 0, 0,
      "The divisions directly inside one (geometry=geojson, simplify=metres, crs)",
-     O("getDivisionChildren", "DivisionList", "geometry,simplify,crs", "200,400,404,503", NULL)},
+     O("getDivisionChildren", "DivisionList", Q(&P_GEOMETRY, &P_SIMPLIFY, &P_CRS),
+       "200,400,404,503", NULL)},
 
     /* reports */
     {"POST", "/api/v1/reports", h_reports_create, BODY_JSON, 64 * KB, ROLE_ANY,
      "Submit a field report (idempotent by client_id)",
-     O("createReport", "Report", NULL, "201,200,400,409,503", &SHAPE_REPORT)},
+     O("createReport", "Report", Q(&P_CRS), "201,200,400,409,503", &SHAPE_REPORT)},
     {"POST", "/api/v1/reports/batch", h_reports_batch, BODY_JSON, 8 * MB, ROLE_ANY,
      "Submit up to 500 queued field reports",
-     O("createReportBatch", "BatchResult", NULL, "200,400,413,503", &SHAPE_BATCH)},
+     O("createReportBatch", "BatchResult", Q(&P_CRS), "200,400,413,503", &SHAPE_BATCH)},
     {"GET", "/api/v1/reports/{id}", h_reports_get, BODY_NONE, 0, ROLE_ANY, "One report (?crs=)",
-     O("getReport", "Report", "crs", "200,400,404", NULL)},
+     O("getReport", "Report", Q(&P_CRS), "200,400,404", NULL)},
     {"POST", "/api/v1/reports/{id}/events", h_reports_event, BODY_JSON, 16 * KB, ROLE_ANY,
      "Change a report's state",
      O("addReportEvent", "Report", NULL, "200,400,403,404,409,422", &SHAPE_REPORT_EVENT)},
     {"GET", "/api/v1/reports/{id}/timeline", h_reports_timeline, BODY_NONE, 0, ROLE_ANY,
-     "Every state change of a report", O("getReportTimeline", "Timeline", NULL, "200,404", NULL)},
+     "Every state change of a report",
+     O("getReportTimeline", "Timeline", Q(&P_LIMIT, &P_TIMELINE_CURSOR), "200,404", NULL)},
     {"POST", "/api/v1/reports/{id}/photos", h_photos_upload, BODY_BINARY, 10 * MB, ROLE_ANY,
      "Add a JPEG or PNG photo (metadata stripped)",
      O("addReportPhoto", "Photo", NULL, "201,404,415", NULL)},
@@ -77,29 +206,32 @@ const route routes[] = {
      "One photo's bytes", O("getReportPhoto", "image/jpeg,image/png", NULL, "200,404", NULL)},
     {"GET", "/api/v1/reports", h_reports_list, BODY_NONE, 0, ROLE_ANY,
      "List reports in the user's division: status, division, category, since, bbox, crs, limit, cursor",
-     O("listReports", "ReportList", "status,division,category,since,bbox,crs,limit,cursor",
-       "200,400", NULL)},
+     O("listReports", "ReportList", Q(REPORT_FILTERS, &P_LIMIT, &P_REPORTS_CURSOR), "200,400",
+       NULL)},
     {"GET", "/api/v1/reports.geojson", h_reports_geojson, BODY_NONE, 0, ROLE_STAFF,
      "Reports as a GeoJSON FeatureCollection (WGS-84), same filters",
      O("exportReportsGeoJson", "application/geo+json:ReportFeatureCollection",
-       "status,division,category,since,bbox,crs", "200,400", NULL)},
+       Q(REPORT_FILTERS, &P_EXPORT_LIMIT), "200,400", NULL)},
     {"GET", "/api/v1/reports.csv", h_reports_csv, BODY_NONE, 0, ROLE_STAFF,
      "Reports as CSV (UTF-8, BOM), same filters",
-     O("exportReportsCsv", "text/csv", "status,division,category,since,bbox,crs", "200,400", NULL)},
+     O("exportReportsCsv", "text/csv", Q(REPORT_FILTERS, &P_EXPORT_LIMIT), "200,400", NULL)},
     {"GET", "/api/v1/audit", h_audit_list, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,
      "Personal-data reads (who, which reports, when): since, user, report, limit, cursor",
-     O("listAudit", "AuditList", "since,user,report,limit:audit,cursor", "200,400", NULL)},
+     O("listAudit", "AuditList",
+       Q(&P_AUDIT_SINCE, &P_AUDIT_USER, &P_AUDIT_REPORT, &P_LIMIT, &P_AUDIT_CURSOR), "200,400",
+       NULL)},
 
     /* units */
     {"GET", "/api/v1/units", h_units_list, BODY_NONE, 0, ROLE_ANY,
      "Units in the user's division: status, division, limit, cursor, crs",
-     O("listUnits", "UnitList", "status:unit,division,limit,cursor,crs", "200,400", NULL)},
+     O("listUnits", "UnitList",
+       Q(&P_UNIT_STATUS, &P_UNIT_DIVISION, &P_LIMIT, &P_UNITS_CURSOR, &P_CRS), "200,400", NULL)},
     {"POST", "/api/v1/units", h_units_create, BODY_JSON, 4 * KB, ROLE_STAFF,
      "Create a unit of a station",
      O("createUnit", "Unit", NULL, "201,400,409,422", &SHAPE_UNIT_CREATE)},
     {"GET", "/api/v1/units/{id}", h_units_get, BODY_NONE, 0, ROLE_ANY,
      "One unit: station, status, members, last position and its age",
-     O("getUnit", "Unit", "crs", "200,400,404", NULL)},
+     O("getUnit", "Unit", Q(&P_CRS), "200,400,404", NULL)},
     {"POST", "/api/v1/units/{id}/status", h_units_status, BODY_JSON, 1 * KB, ROLE_ANY,
      "Set a unit available, busy or off_duty",
      O("setUnitStatus", "Unit", NULL, "200,400,403,404,409", &SHAPE_UNIT_STATUS)},
@@ -108,10 +240,10 @@ const route routes[] = {
      O("addUnitPositions", "PositionsResult", NULL, "200,400,403,404,413", &SHAPE_POSITIONS)},
     {"GET", "/api/v1/reports/{id}/candidates", h_reports_candidates, BODY_NONE, 0, ROLE_STAFF,
      "Available units nearest to a report, with eta_s and stale positions flagged",
-     O("listReportCandidates", "Candidates", "limit:candidates,crs", "200,400,404", NULL)},
+     O("listReportCandidates", "Candidates", Q(&P_CANDIDATES_LIMIT, &P_CRS), "200,400,404", NULL)},
     {"GET", "/api/v1/coverage", h_coverage, BODY_NONE, 0, ROLE_STAFF,
      "Patrol coverage per community: last patrolled, share within 100 m of a track (since, division)",
-     O("getCoverage", "Coverage", "since,division", "200,400,404", NULL)},
+     O("getCoverage", "Coverage", Q(&P_COVERAGE_SINCE, &P_COVERAGE_DIVISION), "200,400,404", NULL)},
 
     /* live events */
     {"POST", "/api/v1/events/token", h_events_token, BODY_NONE, 0, ROLE_ANY,
@@ -119,12 +251,13 @@ const route routes[] = {
      O("createStreamToken", "StreamToken", NULL, "200", NULL)},
     {"GET", "/api/v1/events", h_events_stream, BODY_NONE, 0, 0,
      "Live report and unit events (text/event-stream; Bearer or ?access_token=; Last-Event-ID or ?after=)",
-     O("streamEvents", "text/event-stream", "access_token,after", "200,400,401,429,503", NULL)},
+     O("streamEvents", "text/event-stream", Q(&P_ACCESS_TOKEN, &P_AFTER, &P_LAST_EVENT_ID),
+       "200,400,401,429,503", NULL)},
 
     /* map (tiles.c) */
     {"GET", "/tiles/{layer}/{z}/{x}/{y}.mvt", h_tiles, BODY_NONE, 0, 0,
      "Vector tile (MVT) of divisions, stations, coverage, reports or units (signed in); ?crs=gcj02",
-     O("getTile", "application/vnd.mapbox-vector-tile", "crs:tiles", "200,204,400,401", NULL)},
+     O("getTile", "application/vnd.mapbox-vector-tile", Q(&P_TILE_CRS), "200,204,400,401", NULL)},
 
     /* open311 */
     {"GET", "/open311/v2/discovery.json", h_o311_discovery, BODY_NONE, 0, 0,
@@ -143,18 +276,18 @@ const route routes[] = {
      "Open311 service definition (XML)", O("open311ServiceXml", "text/xml", NULL, "200,404", NULL)},
     {"POST", "/open311/v2/requests.json", h_o311_requests_post, BODY_FORM, 64 * KB, 0,
      "Open311 new service request (form, api_key) (JSON)",
-     O("open311CreateRequestJson", "O311RequestCreated", "api_key", "201,400,403,404", NULL)},
+     O("open311CreateRequestJson", "O311RequestCreated", Q(&P_API_KEY), "201,400,403,404",
+       &SHAPE_O311_REQUEST)},
     {"POST", "/open311/v2/requests.xml", h_o311_requests_post, BODY_FORM, 64 * KB, 0,
      "Open311 new service request (form, api_key) (XML)",
-     O("open311CreateRequestXml", "text/xml", "api_key", "201,400,403,404", NULL)},
+     O("open311CreateRequestXml", "text/xml", Q(&P_API_KEY), "201,400,403,404",
+       &SHAPE_O311_REQUEST)},
     {"GET", "/open311/v2/requests.json", h_o311_requests, BODY_NONE, 0, 0,
      "Open311 service requests (JSON)",
-     O("open311ListRequestsJson", "O311RequestList",
-       "service_request_id,service_code,start_date,end_date,status:open311", "200,400", NULL)},
+     O("open311ListRequestsJson", "O311RequestList", O311_LIST, "200,400", NULL)},
     {"GET", "/open311/v2/requests.xml", h_o311_requests, BODY_NONE, 0, 0,
      "Open311 service requests (XML)",
-     O("open311ListRequestsXml", "text/xml",
-       "service_request_id,service_code,start_date,end_date,status:open311", "200,400", NULL)},
+     O("open311ListRequestsXml", "text/xml", O311_LIST, "200,400", NULL)},
     {"GET", "/open311/v2/requests/{id}.json", h_o311_request, BODY_NONE, 0, 0,
      "Open311 one service request (JSON)",
      O("open311GetRequestJson", "O311RequestList", NULL, "200,404", NULL)},
@@ -171,60 +304,5 @@ const route routes[] = {
 const size_t nroutes = sizeof routes / sizeof routes[0];
 
 int route_needs_worker(const route *rt) {
-    return rt->handler != h_healthz && rt->handler != h_metrics && rt->handler != h_openapi &&
-           rt->handler != h_vocabulary;
+    return !(rt->flags & ROUTE_NO_WORKER);
 }
-
-/* Query parameters by name, for the `query` column above ("name:variant" when one name means
- * different things on different routes). JSON Schema text; arrays are comma-separated lists. */
-#define CODE_PATTERN "\"pattern\":\"^([0-9]{4}|[0-9]{6}|[0-9]{9}|[0-9]{12})$\""
-#define DATE_TIME "{\"type\":\"string\",\"format\":\"date-time\"}"
-const route_param route_params[] = {
-    {"crs",
-     "{\"type\":\"string\",\"enum\":[\"wgs84\",\"cgcs2000\",\"gcj02\",\"bd09\"],\"default\":\"wgs84\"}",
-     "Coordinate system of coordinates in the request and the reply"},
-    {"crs:tiles", "{\"type\":\"string\",\"enum\":[\"wgs84\",\"gcj02\"],\"default\":\"wgs84\"}",
-     "gcj02 shifts the features for a GCJ-02 base map"},
-    {"status", "{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/ReportStatus\"}}",
-     "Only reports in one of these statuses (comma-separated)"},
-    {"status:unit", "{\"$ref\":\"#/components/schemas/UnitStatus\"}", "Only units in this status"},
-    {"status:open311", "{\"type\":\"string\",\"pattern\":\"^(open|closed)(,(open|closed))*$\"}",
-     "open, closed or open,closed"},
-    {"category", "{\"type\":\"array\",\"items\":{\"$ref\":\"#/components/schemas/Category\"}}",
-     "Only reports of one of these categories (comma-separated)"},
-    {"division", "{\"type\":\"string\"," CODE_PATTERN "}",
-     "Only inside this division (4-, 6-, 9- or 12-digit code)"},
-    {"within", "{\"type\":\"string\"," CODE_PATTERN "}",
-     "Only inside this division (4-, 6-, 9- or 12-digit code)"},
-    {"since", DATE_TIME, "Changed since this RFC 3339 time"},
-    {"bbox", "{\"type\":\"string\"}", "minlon,minlat,maxlon,maxlat in the request's crs"},
-    {"limit", "{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"default\":50}",
-     "Items per page"},
-    {"limit:places", "{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"default\":50}",
-     "Most hits to return"},
-    {"limit:audit", "{\"type\":\"integer\",\"minimum\":1,\"maximum\":500,\"default\":50}",
-     "Items per page"},
-    {"limit:candidates", "{\"type\":\"integer\",\"minimum\":1,\"maximum\":50,\"default\":5}",
-     "Most units to rank"},
-    {"cursor", "{\"type\":\"string\"}", "The `next` of the previous page"},
-    {"q", "{\"type\":\"string\",\"minLength\":1,\"maxLength\":400}",
-     "Name, alias, fragment, pinyin or code (required)"},
-    {"near", "{\"type\":\"string\"}", "lon,lat: rank by distance from this point"},
-    {"lon", "{\"type\":\"number\"}", "Longitude (or easting) in crs (required)"},
-    {"lat", "{\"type\":\"number\"}", "Latitude (or northing) in crs (required)"},
-    {"geometry", "{\"type\":\"string\",\"enum\":[\"geojson\"]}", "geojson adds the boundary"},
-    {"simplify", "{\"type\":\"number\",\"minimum\":0,\"maximum\":100000}",
-     "Simplify the boundary to this many metres"},
-    {"user", "{\"type\":\"string\"}", "Only reads by this username"},
-    {"report", "{\"type\":\"integer\",\"minimum\":1}", "Only reads of this report"},
-    {"access_token", "{\"type\":\"string\"}",
-     "A stream token from POST /api/v1/events/token (for EventSource, which sends no headers)"},
-    {"after", "{\"type\":\"integer\",\"minimum\":0}",
-     "Resume after this event id (as the Last-Event-ID header)"},
-    {"api_key", "{\"type\":\"string\"}", "Open311 API key (may also be a form field)"},
-    {"service_request_id", "{\"type\":\"string\"}", "Comma-separated request ids (at most 100)"},
-    {"service_code", "{\"type\":\"string\"}", "Comma-separated service codes"},
-    {"start_date", DATE_TIME, "Requested at or after (W3C date-time with a zone)"},
-    {"end_date", DATE_TIME, "Requested at or before (W3C date-time with a zone)"},
-};
-const size_t nroute_params = sizeof route_params / sizeof route_params[0];

@@ -1,13 +1,21 @@
-/* routes.h - the route table type; the table itself is in routes.c. */
+/* routes.h - the route table type; the table itself (and the query parameter specs its rows name)
+ * is in routes.c. */
 #ifndef PATROLD_ROUTES_H
 #define PATROLD_ROUTES_H
 
 #include <stddef.h>
 
 #include "service/door/http.h"
+#include "service/door/params.h"
 #include "service/door/shapes.h"
 
 typedef enum { BODY_NONE, BODY_JSON, BODY_FORM, BODY_BINARY } body_type;
+
+/* Flags of a route row. */
+enum {
+    ROUTE_NO_WORKER = 1, /* touches neither the database nor the GEOS/PROJ state: runs without a
+                          * worker slot, so it answers even when every slot is lent out */
+};
 
 typedef struct route {
     const char *method;
@@ -17,39 +25,30 @@ typedef struct route {
     size_t limit;        /* body limit in bytes; 0 = config json_body_limit */
     unsigned roles;      /* ROLE_* bits allowed; 0 = public (no token needed) */
     const char *summary; /* one line, also the OpenAPI summary */
-    /* The OpenAPI contract of the route (openapi.c turns these into /api/v1/openapi.json): */
-    const char *op;       /* operationId: a unique C/JS identifier ("createReport") */
-    const char *reply;    /* 2xx body: a component schema name ("Report") for JSON, else the
-                           * content type(s) ("text/csv", "image/jpeg,image/png"); a type with
-                           * a schema is "application/geo+json:ReportFeatures"; NULL = no body */
-    const char *query;    /* declared query parameters, "q!,limit:places" (names in
-                           * route_params; "status:unit" picks that variant of status; a "!"
-                           * suffix marks a required one) */
-    const char *statuses; /* what the handler itself answers, "201,200,400,409"; openapi.c adds
-                           * the ones the HTTP core answers (401 403 413 415 400 500 503) */
-    const shape *request; /* JSON body shape; NULL when the route takes none */
+    /* The contract of the route: the door checks it before the handler runs, and openapi.c prints
+     * /api/v1/openapi.json from it. */
+    const char *op;    /* operationId: a unique C/JS identifier ("createReport") */
+    const char *reply; /* 2xx body: a component schema name ("Report") for JSON, else
+                                      * the content type(s) ("text/csv", "image/jpeg,image/png"); a
+                                      * type with a schema is "application/geo+json:ReportFeatures";
+                                      * NULL = no body */
+    const param_spec *const
+        *query;           /* the query parameters (and headers), NULL-terminated: Q(...) */
+    const char *statuses; /* what the handler itself answers, "201,200,400,409";
+                                      * openapi.c adds the ones the door answers */
+    const shape *request; /* the body's shape (JSON or form); NULL when none */
+    unsigned flags;       /* ROUTE_* */
 } route;
-
-/* One query parameter as clients see it: name ("status" or the variant "status:unit"), JSON
- * Schema (JSON text) and a one-line description. */
-typedef struct route_param {
-    const char *name;
-    const char *schema;
-    const char *description;
-} route_param;
 
 extern const route routes[];
 extern const size_t nroutes;
-extern const route_param route_params[];
-extern const size_t nroute_params;
 
 /* Matches path against pattern, filling captures (pointing into scratch, which must hold
  * strlen(path)+1 bytes). Returns the number of captures, or -1 when it does not match. */
 int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
                 int maxcaps);
 
-/* 0 for the routes that touch neither the database nor the GEOS/PROJ state (they run without a
- * worker slot, so they answer even when every slot is lent out), 1 for the others. */
+/* 0 for a ROUTE_NO_WORKER row, 1 for the others (the dispatcher lends them a worker slot). */
 int route_needs_worker(const route *rt);
 
 #endif

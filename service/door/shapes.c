@@ -5,12 +5,12 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gis/coords.h"
 #include "service/door/http.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
 
 /* ---- formats ---- */
 
@@ -48,10 +48,11 @@ static const shape_format FMT_CRS = {NULL, "one of wgs84, cgcs2000, gcj02, bd09"
 
 /* ---- the tables ---- */
 
-#define SHAPE(var, title, bcode, bmsg, ...)                                                        \
+#define SHAPE_KEYED(var, title, key, bcode, bmsg, ...)                                             \
     static const shape_field var##_fields[] = {__VA_ARGS__};                                       \
-    const shape var = {title, bcode, bmsg, var##_fields,                                           \
-                       sizeof var##_fields / sizeof var##_fields[0]}
+    const shape var = {                                                                            \
+        title, bcode, bmsg, var##_fields, sizeof var##_fields / sizeof var##_fields[0], key}
+#define SHAPE(var, title, bcode, bmsg, ...) SHAPE_KEYED(var, title, NULL, bcode, bmsg, __VA_ARGS__)
 
 #define F(key, at, ty, ...)                                                                        \
     { .name = key, .path = at, .type = ty, .flags = __VA_ARGS__ }
@@ -74,7 +75,7 @@ static const shape_field location_fields[] = {
     F("crs", "location.crs", SHAPE_STRING, OPT, .fmt = &FMT_CRS, .code = "invalid_crs"),
     F("accuracy_m", "location.accuracy_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 100000),
 };
-static const shape LOCATION = {"Location", NULL, NULL, location_fields, 4};
+static const shape LOCATION = {"Location", NULL, NULL, location_fields, 4, NULL};
 
 SHAPE(SHAPE_PERSON, "Person", NULL, NULL,
       F("sex", "person.sex", SHAPE_STRING, OPT, .vocab = &VOCAB_SEX),
@@ -82,15 +83,18 @@ SHAPE(SHAPE_PERSON, "Person", NULL, NULL,
       F("appearance", "person.appearance", SHAPE_STRING, OPT, .max = 1000),
       F("name_if_known", "person.name_if_known", SHAPE_STRING, OPT, .max = 200));
 
-SHAPE(SHAPE_REPORT, "ReportInput", "invalid_body", "a report must be a JSON object",
-      F("client_id", "client_id", SHAPE_STRING, REQ, .fmt = &FMT_UUID),
-      F("category", "category", SHAPE_STRING, REQ, .vocab = &VOCAB_CATEGORY,
-        .code = "invalid_category"),
-      F("location", "location", SHAPE_OBJECT, REQ, .sub = &LOCATION, .code = "invalid_location"),
-      F("observed_at", "observed_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
-      F("description", "description", SHAPE_STRING, OPT, .max = 4000),
-      F("people_count", "people_count", SHAPE_INTEGER, OPT | SF_RANGE, .min = 1, .max = 100),
-      F("person", "person", SHAPE_OBJECT, OPT, .sub = &SHAPE_PERSON));
+/* client_id first: it is the idempotency key (a stored copy answers whatever the rest says). */
+SHAPE_KEYED(SHAPE_REPORT, "ReportInput", "client_id", "invalid_body",
+            "a report must be a JSON object",
+            F("client_id", "client_id", SHAPE_STRING, REQ, .fmt = &FMT_UUID),
+            F("category", "category", SHAPE_STRING, REQ, .vocab = &VOCAB_CATEGORY,
+              .code = "invalid_category"),
+            F("location", "location", SHAPE_OBJECT, REQ, .sub = &LOCATION,
+              .code = "invalid_location"),
+            F("observed_at", "observed_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
+            F("description", "description", SHAPE_STRING, OPT, .max = 4000),
+            F("people_count", "people_count", SHAPE_INTEGER, OPT | SF_RANGE, .min = 1, .max = 100),
+            F("person", "person", SHAPE_OBJECT, OPT, .sub = &SHAPE_PERSON));
 
 SHAPE(SHAPE_BATCH, "ReportBatch", "invalid_body", "send {\"reports\": [...]}",
       F("reports", "reports", SHAPE_ARRAY, REQ | SF_ITEMS_LATER, .max = 500, .sub = &SHAPE_REPORT,
@@ -121,7 +125,7 @@ static const shape_field fix_location_fields[] = {
     F("crs", "location.crs", SHAPE_STRING, OPT, .fmt = &FMT_CRS),
     F("accuracy_m", "accuracy_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 100000),
 };
-static const shape FIX_LOCATION = {"PositionLocation", NULL, NULL, fix_location_fields, 4};
+static const shape FIX_LOCATION = {"PositionLocation", NULL, NULL, fix_location_fields, 4, NULL};
 
 SHAPE(SHAPE_POSITION, "Position", "invalid_field", "a position must be an object",
       F("location", "location", SHAPE_OBJECT, REQ | SF_MISSING_INVALID, .sub = &FIX_LOCATION),
@@ -134,6 +138,33 @@ SHAPE(SHAPE_POSITIONS, "PositionsInput", "invalid_body", "send an object",
       F("positions", "positions", SHAPE_ARRAY, REQ | SF_MISSING_INVALID | SF_ITEMS_LATER, .min = 1,
         .max = 1000, .sub = &SHAPE_POSITION, .too_many_status = 413,
         .too_many_code = "too_many_positions"));
+
+/* The Open311 POST form (GeoReport v2): every value arrives as text (shape_form types the
+ * numbers); attribute[code]=v pairs are the object "attribute". service_code is checked by the
+ * handler (an unknown one is a 404 there); api_key may also be a query parameter. */
+static const shape_field o311_attribute_fields[] = {
+    F("people_count", "attribute[people_count]", SHAPE_INTEGER, SF_RANGE, .min = 1, .max = 100),
+    F("sex", "attribute[sex]", SHAPE_STRING, 0, .vocab = &VOCAB_SEX),
+    F("approx_age", "attribute[approx_age]", SHAPE_INTEGER, SF_RANGE, .min = 0, .max = 130),
+    F("appearance", "attribute[appearance]", SHAPE_STRING, 0, .max = 1000),
+};
+static const shape O311_ATTRIBUTES = {"O311Attributes", NULL, NULL, o311_attribute_fields, 4, NULL};
+
+SHAPE(SHAPE_O311_REQUEST, "O311RequestForm", NULL, NULL,
+      F("api_key", "api_key", SHAPE_STRING, 0, .max = 1000),
+      F("service_code", "service_code", SHAPE_STRING, REQ, .max = 100),
+      F("lat", "lat", SHAPE_NUMBER, REQ | SF_RANGE, .min = -90, .max = 90),
+      F("long", "long", SHAPE_NUMBER, REQ | SF_RANGE, .min = -180, .max = 180),
+      F("description", "description", SHAPE_STRING, 0, .max = 4000),
+      F("attribute", "attribute", SHAPE_OBJECT, 0, .sub = &O311_ATTRIBUTES),
+      F("email", "email", SHAPE_STRING, 0, .max = 320),
+      F("first_name", "first_name", SHAPE_STRING, 0, .max = 200),
+      F("last_name", "last_name", SHAPE_STRING, 0, .max = 200),
+      F("phone", "phone", SHAPE_STRING, 0, .max = 100),
+      F("device_id", "device_id", SHAPE_STRING, 0, .max = 200),
+      F("account_id", "account_id", SHAPE_STRING, 0, .max = 200),
+      F("address_string", "address_string", SHAPE_STRING, 0, .max = 1000),
+      F("address_id", "address_id", SHAPE_STRING, 0, .max = 200));
 
 /* ---- checking ---- */
 
@@ -262,9 +293,185 @@ int shape_reply(struct http_req *r, const shape_error *e) {
     return http_error(r, e->status, e->code, e->field, "%s", e->message);
 }
 
-int shape_check_reply(struct http_req *r, const shape *s) {
+int shape_key_passed(const shape *s, const shape_error *e) {
+    return s->key && e && e->field && strcmp(e->field, s->key) != 0;
+}
+
+static shape_error *error_copy(const shape_error *e) {
+    shape_error *c = malloc(sizeof *c);
+    if (c) *c = *e;
+    return c;
+}
+
+/* The per-item array field of s (SF_ITEMS_LATER), or NULL. */
+static const shape_field *items_field(const shape *s) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->fields[i].type == SHAPE_ARRAY && (s->fields[i].flags & SF_ITEMS_LATER))
+            return &s->fields[i];
+    return NULL;
+}
+
+int shape_run(struct http_req *r, const shape *s) {
     shape_error e;
-    return shape_check(s, r->json, &e) ? shape_reply(r, &e) : 0;
+    if (shape_check(s, r->json, &e) != 0) {
+        if (!shape_key_passed(s, &e)) return shape_reply(r, &e);
+        if (!(r->body_error = error_copy(&e)))
+            return http_error(r, 500, "internal", NULL, "out of memory");
+        return 0;
+    }
+    const shape_field *f = items_field(s);
+    if (!f) return 0;
+    r->items = json_object_get(r->json, f->name);
+    size_t n = json_array_size(r->items);
+    if (!(r->item_errors = calloc(n ? n : 1, sizeof *r->item_errors)))
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (shape_check(f->sub, json_array_get(r->items, i), &e) != 0 &&
+            !(r->item_errors[i] = error_copy(&e)))
+            return http_error(r, 500, "internal", NULL, "out of memory");
+    return 0;
+}
+
+void shape_free_verdicts(struct http_req *r) {
+    for (size_t i = 0; r->item_errors && i < json_array_size(r->items); i++)
+        free(r->item_errors[i]);
+    free(r->item_errors);
+    free((shape_error *)r->body_error);
+    r->item_errors = NULL, r->body_error = NULL, r->items = NULL;
+}
+
+/* ---- form bodies ---- */
+
+enum { FORM_MAX_FIELDS = 64 };
+
+static int hex_digit(int c) {
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+/* One form component ('+' a space, %XX a byte) as a new string. NULL with *why when a '%' is not
+ * followed by two hex digits, the result holds a NUL or is not UTF-8, or out of memory. */
+static char *form_decode(const char *s, size_t n, const char **why) {
+    char *out = malloc(n + 1);
+    size_t len = 0;
+    if (!out) return *why = "out of memory", NULL;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (s[i] == '+') {
+            out[len++] = ' ';
+        } else if (s[i] != '%') {
+            out[len++] = s[i];
+        } else if (i + 2 < n && (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
+                   (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
+            out[len++] = (char)(hi * 16 + lo);
+            i += 2;
+        } else {
+            free(out);
+            return *why = "a % in the form is not followed by two hex digits", NULL;
+        }
+    }
+    out[len] = 0;
+    *why = memchr(out, 0, len)          ? "the form holds a NUL character (%00)"
+           : !http_utf8_valid(out, len) ? "the form is not valid UTF-8"
+                                        : NULL;
+    if (*why) free(out);
+    return *why ? NULL : out;
+}
+
+/* Puts key=v into obj (`a[b]` into the object a). Returns 0, -1 when the name is given twice. */
+static int form_put(json_t *obj, char *key, const char *v) {
+    size_t kl = strlen(key);
+    char *open = strchr(key, '[');
+    if (open && open > key && kl > (size_t)(open - key) + 2 && key[kl - 1] == ']') {
+        *open = 0, key[kl - 1] = 0;
+        json_t *sub = json_object_get(obj, key);
+        if (!sub) json_object_set_new(obj, key, sub = json_object());
+        if (!json_is_object(sub)) return -1;
+        obj = sub, key = open + 1;
+    }
+    if (json_object_get(obj, key)) return -1;
+    return json_object_set_new(obj, key, json_string(v)) == 0 ? 0 : -1;
+}
+
+/* Gives the fields of s in obj their JSON types (see shape_form). */
+static void form_types(const shape *s, json_t *obj) {
+    for (size_t i = 0; i < s->n; i++) {
+        const shape_field *f = &s->fields[i];
+        json_t *v = json_object_get(obj, f->name);
+        const char *t = json_string_value(v);
+        double d;
+        if (json_is_object(v) && f->sub) form_types(f->sub, v);
+        if (!t) continue;
+        if (!*t) {
+            json_object_del(obj, f->name);
+        } else if ((f->type == SHAPE_NUMBER || f->type == SHAPE_INTEGER || f->type == SHAPE_ID) &&
+                   params_number(t, &d) == 0) {
+            int whole = f->type != SHAPE_NUMBER && d == floor(d) && fabs(d) < 9e15;
+            json_object_set_new(obj, f->name, whole ? json_integer((json_int_t)d) : json_real(d));
+        }
+    }
+}
+
+/* Number of named fields of a form body (pairs whose name is not empty). */
+static int form_fields(const char *p, const char *end) {
+    int n = 0;
+    for (; p < end; p++) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (!amp) amp = end;
+        n += amp > p && *p != '=';
+        p = amp;
+    }
+    return n;
+}
+
+int shape_form(const shape *s, const char *body, size_t len, json_t **out, shape_error *e) {
+    const char *p = body, *end = body + len, *why = "out of memory";
+    if (form_fields(body, end) > FORM_MAX_FIELDS)
+        return shape_fail(e, 400, "invalid_form", NULL, "the form has too many fields (at most %d)",
+                          FORM_MAX_FIELDS);
+    json_t *form = json_object();
+    while (form && p < end) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        if (!amp) amp = end;
+        const char *eq = memchr(p, '=', (size_t)(amp - p)), *ke = eq ? eq : amp;
+        if (ke > p) {
+            char *k = form_decode(p, (size_t)(ke - p), &why);
+            char *v =
+                k ? form_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, &why) : NULL;
+            int bad = !v || form_put(form, k, v) != 0;
+            if (v && bad) why = "a field of the form is given twice";
+            free(k);
+            free(v);
+            if (bad) break;
+        }
+        p = amp + 1;
+    }
+    if (!form || p < end) {
+        json_decref(form);
+        return shape_fail(e, strcmp(why, "out of memory") ? 400 : 500, "invalid_form", NULL, "%s",
+                          why);
+    }
+    form_types(s, form);
+    *out = form;
+    return 0;
+}
+
+double shape_time(json_t *obj, const char *key) {
+    double t = 0;
+    params_rfc3339(json_string_value(json_object_get(obj, key)), &t);
+    return t;
+}
+
+gis_crs shape_crs(json_t *obj, const char *key) {
+    gis_crs c = GIS_CRS_WGS84;
+    gis_crs_parse(json_string_value(json_object_get(obj, key)), &c);
+    return c;
+}
+
+void shape_uuid(json_t *obj, const char *key, char out[37]) {
+    if (params_uuid(json_string_value(json_object_get(obj, key)), out) != 0) out[0] = 0;
 }
 
 int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,

@@ -10,6 +10,7 @@
 
 #include <jansson.h>
 
+#include "gis/coords.h"
 #include "service/core/vocab.h"
 
 struct http_req;
@@ -31,7 +32,8 @@ enum {
     SF_BYTES = 4,           /* string lengths in bytes (default: characters) */
     SF_MISSING_INVALID = 8, /* absent is answered like a wrong type (the field's code) */
     SF_RANGE = 16,          /* numbers: min..max applies */
-    SF_ITEMS_LATER = 32     /* arrays: items are checked by the handler (shape_check_item) */
+    SF_ITEMS_LATER = 32     /* arrays: the door judges each item on its own and the handler
+                             * answers per item (r->items, r->item_errors) */
 };
 
 /* A string format a table cannot spell: check() returns 0 when s is well-formed. */
@@ -62,12 +64,15 @@ struct shape {
     const char *body_message;
     const shape_field *fields;
     size_t n;
+    const char *key; /* an idempotency key (the first field), or NULL: a body that fails its shape
+                      * after its key passed is the handler's to answer (it may replay the key) */
 };
 
 extern const shape SHAPE_LOGIN, SHAPE_PASSWORD, SHAPE_REPORT, SHAPE_BATCH, SHAPE_REPORT_EVENT,
     SHAPE_UNIT_CREATE, SHAPE_UNIT_STATUS, SHAPE_POSITIONS;
-extern const shape SHAPE_POSITION; /* one item of SHAPE_POSITIONS */
-extern const shape SHAPE_PERSON;   /* SHAPE_REPORT's person */
+extern const shape SHAPE_O311_REQUEST; /* the Open311 form (application/x-www-form-urlencoded) */
+extern const shape SHAPE_POSITION;     /* one item of SHAPE_POSITIONS */
+extern const shape SHAPE_PERSON;       /* SHAPE_REPORT's person */
 
 /* One error answer. */
 typedef struct shape_error {
@@ -97,8 +102,31 @@ void shapes_add_schemas(json_t *schemas);
  * Returns 0, or -1 with *e filled. */
 int shape_check(const shape *s, json_t *body, shape_error *e);
 
-/* shape_check, answering the first error with http_error. Returns 0, or the status sent. */
-int shape_check_reply(struct http_req *r, const shape *s);
+/* THE door for request bodies (the dispatcher, before the handler): r->json (a form body first
+ * decoded into an object: shape_form) against s. A failure is answered with its error, except a
+ * keyed body whose key passed (s->key): that verdict goes to the handler as r->body_error. The
+ * items of an SF_ITEMS_LATER array are judged one by one: r->items, r->item_errors[i] (NULL when
+ * item i passed). Returns 0 (the handler runs), or the status sent. */
+int shape_run(struct http_req *r, const shape *s);
+
+/* Frees the verdicts shape_run kept in r (the dispatcher, when the request ends). */
+void shape_free_verdicts(struct http_req *r);
+
+/* 1 when e, an error of a body of keyed shape s, is not about the key itself (nor the body's
+ * type): the key may still find a stored copy. */
+int shape_key_passed(const shape *s, const shape_error *e);
+
+/* Decodes an application/x-www-form-urlencoded body into *out, an object of strings (`a[b]=v`
+ * into the object "a"), then gives the fields of s their JSON types: a number or integer field's
+ * text becomes a number when it is one, an empty value is left out. A name given twice, a bad %
+ * escape, a NUL, bytes that are not UTF-8 or more than 64 fields: -1 with *e (400). Linear. */
+int shape_form(const shape *s, const char *body, size_t len, json_t **out, shape_error *e);
+
+/* Typed reads of a body the door checked (absent: 0, wgs84, ""): a date-time field as seconds
+ * since the epoch, a crs field, a UUID field in lower case (out: 37 bytes). */
+double shape_time(json_t *obj, const char *key);
+gis_crs shape_crs(json_t *obj, const char *key);
+void shape_uuid(json_t *obj, const char *key, char out[37]);
 
 /* Sends e as the error answer. Returns the status sent. */
 int shape_reply(struct http_req *r, const shape_error *e);

@@ -30,14 +30,9 @@
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"
 #define O311_CHANGESET "2024-06-01T00:00:00Z" /* when the service list below last changed */
 
-/* Limits on what a client sends: form fields, and items in the service_request_id and
- * service_code lists of GET requests (only NSERVICES codes exist; repeats are allowed). */
-enum {
-    O311_MAX_RESULTS = 1000,
-    O311_FORM_MAX_FIELDS = 64,
-    O311_MAX_IDS = 100,
-    O311_MAX_CODES = 50
-};
+/* The most requests one list answers. What a client may send (form fields, the lists of GET
+ * requests) is declared in routes.c (the query specs) and shapes.c (SHAPE_O311_REQUEST). */
+enum { O311_MAX_RESULTS = 1000 };
 
 /* The service list: one service per report category (vocab.c holds their names). */
 typedef vocab_term o311_service;
@@ -310,122 +305,11 @@ int h_o311_service(http_req *r) {
                       json_pack("{s:s,s:o}", "service_code", s->code, "attributes", attrs));
 }
 
-/* ---- form bodies ---- */
+/* ---- form bodies (decoded and checked at the door: SHAPE_O311_REQUEST) ---- */
 
-static int hex_value(int c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-/* Decodes one form component (`+` is a space, %XX a byte) into a new NUL-terminated string.
- * Returns NULL with *why set when a `%` is not followed by two hex digits, when the result holds a
- * NUL byte or is not valid UTF-8, or when out of memory. */
-static char *form_decode(const char *s, size_t n, const char **why) {
-    char *out = malloc(n + 1);
-    size_t len = 0;
-    unsigned cp;
-    if (!out) return *why = "out of memory", NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '+') {
-            out[len++] = ' ';
-        } else if (s[i] != '%') {
-            out[len++] = s[i];
-        } else if (i + 2 < n && (hi = hex_value((unsigned char)s[i + 1])) >= 0 &&
-                   (lo = hex_value((unsigned char)s[i + 2])) >= 0) {
-            out[len++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            free(out);
-            return *why = "a % in the form is not followed by two hex digits", NULL;
-        }
-        if (out[len - 1] == 0) {
-            free(out);
-            return *why = "the form holds a NUL character (%00)", NULL;
-        }
-    }
-    out[len] = 0;
-    for (const unsigned char *p = (const unsigned char *)out; *p;) {
-        size_t k = utf8_decode(p, &cp);
-        if (!k) {
-            free(out);
-            return *why = "the form is not valid UTF-8", NULL;
-        }
-        p += k;
-    }
-    return out;
-}
-
-/* Parses an application/x-www-form-urlencoded body into a JSON object of decoded strings (the
- * first value of a repeated name wins); `attribute[code]=v` pairs go into the nested object
- * "attribute". Returns NULL with *why set when a name or value is badly escaped, holds NUL or is
- * not UTF-8, or the body has more than O311_FORM_MAX_FIELDS named fields. Linear in len. */
-static json_t *form_parse(const char *body, size_t len, const char **why) {
-    json_t *out = json_object(), *attrs = json_object();
-    const char *p = body, *end = body + len;
-    int fields = 0;
-    *why = "out of memory";
-    if (!out || !attrs) goto fail;
-    while (p < end) {
-        const char *amp = memchr(p, '&', (size_t)(end - p));
-        if (!amp) amp = end;
-        const char *eq = memchr(p, '=', (size_t)(amp - p));
-        const char *ke = eq ? eq : amp;
-        if (ke > p) {
-            if (++fields > O311_FORM_MAX_FIELDS) {
-                *why = "the form has too many fields";
-                goto fail;
-            }
-            char *k = form_decode(p, (size_t)(ke - p), why);
-            char *v =
-                k ? form_decode(eq ? eq + 1 : amp, eq ? (size_t)(amp - eq - 1) : 0, why) : NULL;
-            json_t *js = v ? json_string(v) : NULL;
-            size_t kl = k ? strlen(k) : 0;
-            if (js && strncmp(k, "attribute[", 10) == 0 && kl > 11 && k[kl - 1] == ']') {
-                k[kl - 1] = 0;
-                if (!json_object_get(attrs, k + 10)) json_object_set(attrs, k + 10, js);
-            } else if (js && !json_object_get(out, k)) {
-                json_object_set(out, k, js);
-            }
-            free(k);
-            free(v);
-            if (!js) goto fail;
-            json_decref(js);
-        }
-        p = amp + 1;
-    }
-    json_object_set_new(out, "attribute", attrs);
-    return out;
-fail:
-    json_decref(out);
-    json_decref(attrs);
-    return NULL;
-}
-
+/* A text field of the checked form, NULL when absent. */
 static const char *form_get(json_t *form, const char *name) {
-    const char *v = json_string_value(json_object_get(form, name));
-    return v && *v ? v : NULL;
-}
-
-/* Strict decimal number (no hex, inf, nan). Returns 0 or -1. */
-static int parse_double(const char *s, double *out) {
-    char *end;
-    if (!s || !*s || strpbrk(s, "xXnNiI")) return -1;
-    errno = 0;
-    *out = strtod(s, &end);
-    while (*end == ' ')
-        end++;
-    return end != s && !*end && !errno && isfinite(*out) ? 0 : -1;
-}
-
-static int parse_int(const char *s, long *out) {
-    char *end;
-    if (!s || !*s) return -1;
-    errno = 0;
-    *out = strtol(s, &end, 10);
-    return end != s && !*end && !errno ? 0 : -1;
+    return json_string_value(json_object_get(form, name));
 }
 
 /* "\\x" + hex SHA-256 of key: the bytea parameter for api_keys.key_hash. */
@@ -446,69 +330,31 @@ static void uuid_v4(char out[37]) {
              b[14], b[15]);
 }
 
-/* Builds the POST /api/v1/reports body from the Open311 form. Returns NULL after sending the
- * error reply (*rc its status). */
+/* Builds the POST /api/v1/reports body from the Open311 form (checked at the door: every value
+ * passes SHAPE_REPORT too). Returns NULL after sending the error reply (*rc its status). */
 static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
     const char *code = form_get(form, "service_code");
-    if (!code) return *rc = o311_error(r, 400, "service_code was not provided"), NULL;
     if (!service_find(code))
         return *rc = o311_error(r, 404, "service_code %.64s was not found", code), NULL;
-    const char *slat = form_get(form, "lat"), *slon = form_get(form, "long");
-    if (!slat || !slon)
-        return *rc = o311_error(
-                   r, 400,
-                   "lat and long are required (an address_string alone cannot be located here)"),
-               NULL;
-    double lat, lon;
-    if (parse_double(slat, &lat) != 0 || lat < -90 || lat > 90)
-        return *rc = o311_error(r, 400, "lat must be a WGS-84 latitude in degrees"), NULL;
-    if (parse_double(slon, &lon) != 0 || lon < -180 || lon > 180)
-        return *rc = o311_error(r, 400, "long must be a WGS-84 longitude in degrees"), NULL;
     char client_id[37], now[32];
     uuid_v4(client_id);
     time_t t = time(NULL);
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    json_t *body =
-        json_pack("{s:s,s:s,s:{s:f,s:f,s:s},s:s}", "client_id", client_id, "category", code,
-                  "location", "lon", lon, "lat", lat, "crs", "wgs84", "observed_at", now);
-    const char *desc = form_get(form, "description");
-    if (desc) json_object_set_new(body, "description", json_string(desc));
-    json_t *attrs = json_object_get(form, "attribute");
-    const char *pc = json_string_value(json_object_get(attrs, "people_count"));
-    if (pc && *pc) {
-        long n;
-        if (parse_int(pc, &n) != 0 || n < 1 || n > 100) {
-            json_decref(body);
-            return *rc = o311_error(r, 400,
-                                    "attribute[people_count] must be a whole number from 1 to 100"),
-                   NULL;
-        }
-        json_object_set_new(body, "people_count", json_integer(n));
-    }
-    json_t *person = json_object();
-    const char *sex = json_string_value(json_object_get(attrs, "sex"));
-    if (sex && *sex) {
-        if (vocab_find(&VOCAB_SEX, sex) < 0) {
-            json_decref(body), json_decref(person);
-            return *rc = o311_error(r, 400, "attribute[sex] must be male, female or unknown"), NULL;
-        }
-        json_object_set_new(person, "sex", json_string(sex));
-    }
-    const char *age = json_string_value(json_object_get(attrs, "approx_age"));
-    if (age && *age) {
-        long n;
-        if (parse_int(age, &n) != 0 || n < 0 || n > 130) {
-            json_decref(body), json_decref(person);
-            return *rc = o311_error(r, 400,
-                                    "attribute[approx_age] must be a whole number from 0 to 130"),
-                   NULL;
-        }
-        json_object_set_new(person, "approx_age", json_integer(n));
-    }
-    const char *look = json_string_value(json_object_get(attrs, "appearance"));
-    if (look && *look) json_object_set_new(person, "appearance", json_string(look));
+    json_t *body = json_pack("{s:s,s:s,s:{s:O,s:O,s:s},s:s}", "client_id", client_id, "category",
+                             code, "location", "lon", json_object_get(form, "long"), "lat",
+                             json_object_get(form, "lat"), "crs", "wgs84", "observed_at", now);
+    json_t *desc = json_object_get(form, "description"),
+           *attrs = json_object_get(form, "attribute");
+    if (desc) json_object_set(body, "description", desc);
+    json_t *pc = json_object_get(attrs, "people_count");
+    if (pc) json_object_set(body, "people_count", pc);
+    json_t *person = json_object(); /* the attributes the service definition offers */
+    static const char *const keys[] = {"sex", "approx_age", "appearance"};
+    for (size_t i = 0; i < 3; i++)
+        if (json_object_get(attrs, keys[i]))
+            json_object_set(person, keys[i], json_object_get(attrs, keys[i]));
     if (json_object_size(person))
         json_object_set_new(body, "person", person);
     else
@@ -519,9 +365,9 @@ static json_t *form_to_report(http_req *r, json_t *form, int *rc) {
 /* The api_key of a post (form field, or query parameter) as the actor "open311:<key name>" in
  * actor. Returns 0, or the status of the 403 (or database error) sent. */
 static int o311_key_actor(http_req *r, json_t *form, char *actor, size_t len) {
-    char qkey[256], hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
+    char hash[2 + 2 * crypto_hash_sha256_BYTES + 1];
     const char *key = form_get(form, "api_key");
-    if (!key && http_query(r, "api_key", qkey, sizeof qkey) > 0) key = qkey;
+    if (!key) key = http_q(r, "api_key")->s;
     if (!key || strlen(key) > 200)
         return o311_error(r, 403, "api_key was not provided or is not valid");
     key_hash_param(key, hash);
@@ -551,12 +397,9 @@ static json_t *o311_contact(json_t *form) {
 
 /* POST /open311/v2/requests.{json,xml} (form-encoded; api_key required) */
 int h_o311_requests_post(http_req *r) {
-    const char *why = NULL;
-    json_t *form = form_parse(r->body ? r->body : "", r->body_len, &why), *body = NULL, *out = NULL,
-           *contact = NULL;
+    json_t *form = r->json, *body = NULL, *out = NULL, *contact = NULL;
     char actor[128];
     int rc = 0;
-    if (!form) return o311_error(r, strcmp(why, "out of memory") ? 400 : 500, "%s", why);
     if ((rc = o311_key_actor(r, form, actor, sizeof actor))) goto done;
     if (!(body = form_to_report(r, form, &rc))) goto done;
     contact = o311_contact(form);
@@ -566,7 +409,7 @@ int h_o311_requests_post(http_req *r) {
         rc = http_db_error(r);
         goto done;
     }
-    int st = report_submit(r->w, NULL, actor, "open311", body, &out, &e);
+    int st = report_submit(r->w, NULL, actor, "open311", body, NULL, &out, &e);
     if (st == -1) {
         db_rollback(r->w);
         rc = o311_error(r, e.status == 413 ? 413 : 400, "%s%s%s", e.field ? e.field : "",
@@ -599,7 +442,6 @@ int h_o311_requests_post(http_req *r) {
                     json_pack("[{s:s,s:s,s:n}]", "service_request_id", ids, "service_notice",
                               notice, "account_id"));
 done:
-    json_decref(form);
     json_decref(body);
     json_decref(out);
     json_decref(contact);
@@ -642,119 +484,25 @@ static int valid_id(const char *s) {
     return s[0] != '0' && params_id(s, &v) == 0;
 }
 
-/* W3C (RFC 3339) date-time with a zone, calendar checked; a space where '+' was (unescaped in a query) is
- * restored. Returns 0 or -1. */
-static int w3c_datetime(char *s) {
-    size_t n = strlen(s);
-    double t;
-    if (n > 19 && s[n - 6] == ' ') s[n - 6] = '+';
-    return params_rfc3339(s, &t);
-}
-
-/* Comma list of request ids -> "{1,2}" in out (outlen must exceed strlen(in) + 2). Returns the
- * number of ids, -1 when an item is not an id, -2 when there are more than O311_MAX_IDS. */
-static int id_list(const char *in, char *out, size_t outlen) {
-    size_t len = 0;
-    int count = 0;
-    char tmp[32];
-    out[len++] = '{';
-    for (const char *p = in; *p;) {
-        const char *e = strchr(p, ',');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        if (n >= sizeof tmp || len + n + 3 > outlen) return -1;
-        memcpy(tmp, p, n);
-        tmp[n] = 0;
-        if (!valid_id(tmp)) return -1;
-        if (++count > O311_MAX_IDS) return -2;
-        if (len > 1) out[len++] = ',';
-        memcpy(out + len, tmp, n);
-        len += n;
-        p = e ? e + 1 : p + n;
-        if (e && !*p) return -1;
-    }
-    if (len == 1) return -1;
-    out[len++] = '}';
-    out[len] = 0;
-    return count;
-}
-
-/* Comma list of service codes -> "{a,b}" in out, each known code once. Returns the number of
- * distinct codes, or -1 after sending the error reply. */
-static int code_list(http_req *r, char *in, char *out, size_t outlen) {
-    unsigned long long want = 0; /* bit i: services[i] */
-    int items = 0, distinct = 0;
-    size_t len = 0;
-    for (char *save = NULL, *t = strtok_r(in, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        const o311_service *s = service_find(t);
-        if (!s) return o311_error(r, 400, "service_code %.64s is not a known service", t), -1;
-        if (++items > O311_MAX_CODES)
-            return o311_error(r, 400, "service_code lists at most %d codes", O311_MAX_CODES), -1;
-        want |= 1ull << (s - services);
-    }
-    out[len++] = '{';
-    for (size_t i = 0; i < NSERVICES; i++) {
-        size_t n = strlen(services[i].code);
-        if (!(want >> i & 1)) continue;
-        if (len + n + 3 > outlen) return o311_error(r, 500, "service_code list overflow"), -1;
-        if (distinct++) out[len++] = ',';
-        memcpy(out + len, services[i].code, n);
-        len += n;
-    }
-    out[len++] = '}';
-    out[len] = 0;
-    if (!distinct) return o311_error(r, 400, "service_code is empty"), -1;
-    return distinct;
-}
-
 /* GET
  * /open311/v2/requests.{json,xml}?service_request_id=&service_code=&start_date=&end_date=&status=
  * Only requests posted through Open311 (source 'open311') are ever listed.
  */
 int h_o311_requests(http_req *r) {
-    char ids[1100] = "", codes[256] = "", start[64] = "", end[64] = "", status[256] = "", v[1024];
-    const char *statuses = NULL;
+    const http_qval *status = http_q(r, "status");
     char st[96];
-    int n;
-    if ((n = http_query(r, "service_request_id", v, sizeof v)) == -2)
-        return o311_error(r, 400, "service_request_id is too long (at most %d ids)", O311_MAX_IDS);
-    if (n > 0 && (n = id_list(v, ids, sizeof ids)) < 0)
-        return n == -2 ? o311_error(r, 400, "service_request_id lists at most %d ids", O311_MAX_IDS)
-                       : o311_error(r, 400,
-                                    "service_request_id must be a comma-separated list of "
-                                    "request ids");
-    if ((n = http_query(r, "service_code", v, sizeof v)) == -2)
-        return o311_error(r, 400, "service_code is too long");
-    if (n > 0 && code_list(r, v, codes, sizeof codes) < 0) return r->status;
-    if ((n = http_query(r, "start_date", start, sizeof start)) == -2 ||
-        (n > 0 && w3c_datetime(start)))
-        return o311_error(
-            r, 400,
-            "start_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
-    if ((n = http_query(r, "end_date", end, sizeof end)) == -2 || (n > 0 && w3c_datetime(end)))
-        return o311_error(
-            r, 400,
-            "end_date must be a W3C date-time with a time zone, e.g. 2024-05-01T08:00:00+08:00");
-    if ((n = http_query(r, "status", status, sizeof status)) == -2)
-        return o311_error(r, 400, "status must be open, closed or open,closed");
-    if (n > 0) {
-        int o = 0, c = 0;
-        for (char *save = NULL, *t = strtok_r(status, ",", &save); t;
-             t = strtok_r(NULL, ",", &save)) {
-            if (strcmp(t, "open") == 0)
-                o = 1;
-            else if (strcmp(t, "closed") == 0)
-                c = 1;
-            else
-                return o311_error(r, 400, "status must be open, closed or open,closed");
-        }
-        if (o != c)
-            vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, o ? VOCAB_OPEN : 0, st, sizeof st);
-        statuses = o != c ? st : NULL;
+    const char *statuses = NULL;
+    unsigned long long open = 1, closed = 2; /* status: open, closed (routes.c) */
+    if (status->given && (status->mask & (open | closed)) != (open | closed)) {
+        vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, status->mask & open ? VOCAB_OPEN : 0, st,
+                       sizeof st);
+        statuses = st;
     }
     char limit[16];
     snprintf(limit, sizeof limit, "%d", O311_MAX_RESULTS);
-    const char *params[] = {ids[0] ? ids : NULL,     codes[0] ? codes : NULL, statuses,
-                            start[0] ? start : NULL, end[0] ? end : NULL,     limit};
+    const char *params[] = {
+        http_q(r, "service_request_id")->s, http_q(r, "service_code")->s, statuses,
+        http_q(r, "start_date")->s,         http_q(r, "end_date")->s,     limit};
     /* Spec: service_request_id overrides every other filter; without dates, the last 90 days. */
     PGresult *res = db_exec(r->w,
                             "SELECT " O311_COLUMNS " FROM reports r WHERE r.source = 'open311' AND"

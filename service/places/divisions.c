@@ -133,36 +133,24 @@ static void geojson_to_crs(json_t *coords, int depth, gis_crs crs) {
 }
 
 typedef struct {
-    int geometry;      /* ?geometry=geojson */
-    char simplify[16]; /* metres, "" for none */
+    int geometry;         /* ?geometry=geojson */
+    const char *simplify; /* metres, NULL for none */
     gis_crs crs;
     gaz *g;    /* division_find: a reference to the gazetteer (gaz_release it) */
     int32_t i; /* and the division's entry in it */
 } divopts;
 
-/* Reads geometry, simplify and crs. Returns 0, or an HTTP error already sent. */
-static int division_opts(http_req *r, divopts *o) {
-    char buf[16] = "";
-    int n = http_query(r, "geometry", buf, sizeof buf);
-    o->geometry = n >= 0 && strcmp(buf, "geojson") == 0;
-    if (n != -1 && !o->geometry)
-        return http_error(r, 400, "invalid_geometry", "geometry", "geometry must be geojson");
-    n = http_query(r, "simplify", o->simplify, sizeof o->simplify);
-    double m;
-    if (n == -1)
-        o->simplify[0] = 0;
-    else if (n <= 0 || params_number(o->simplify, &m) != 0 || m < 0 || m > 100000)
-        return http_error(r, 400, "invalid_simplify", "simplify",
-                          "simplify must be a number of metres from 0 to 100000");
-    o->crs = GIS_CRS_WGS84;
-    return param_crs(r, &o->crs);
+/* Reads geometry, simplify and crs (typed by the door). */
+static void division_opts(http_req *r, divopts *o) {
+    o->geometry = http_q(r, "geometry")->given;
+    o->simplify = http_q(r, "simplify")->s;
+    o->crs = http_q(r, "crs")->crs;
 }
 
 /* The prelude of both division routes: options, then division r->params[0] in the gazetteer.
  * Returns 0 with d->g (a reference: gaz_release it) and its entry d->i, or the status sent. */
 static int division_find(http_req *r, divopts *d) {
-    int rc;
-    if ((rc = division_opts(r, d))) return rc;
+    division_opts(r, d);
     d->g = gaz_slot_acquire(r->app->gaz);
     if (!d->g)
         return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
@@ -206,7 +194,7 @@ int h_divisions_get(http_req *r) {
     json_t *o = places_entry_json(d.g, (uint32_t)d.i, d.crs);
     char code[13];
     snprintf(code, sizeof code, "%s", gaz_entry_at(d.g, (uint32_t)d.i)->code);
-    const char *params[] = {code, d.geometry ? "true" : "false", d.simplify[0] ? d.simplify : NULL};
+    const char *params[] = {code, d.geometry ? "true" : "false", d.simplify};
     gaz_release(d.g);
     PGresult *res = db_exec_read(r->w, DIVISION_GEOM_SQL " WHERE code = $1", 3, params);
     if (!res) {
@@ -237,7 +225,7 @@ int h_divisions_children(http_req *r) {
     for (size_t k = 0; k < total; k++)
         json_array_append_new(items, places_entry_json(d.g, kids[k], d.crs));
     const char *params[] = {gaz_entry_at(d.g, (uint32_t)d.i)->code, d.geometry ? "true" : "false",
-                            d.simplify[0] ? d.simplify : NULL};
+                            d.simplify};
     free(kids);
     PGresult *res =
         db_exec_read(r->w, DIVISION_GEOM_SQL " WHERE parent_code = $1 ORDER BY code", 3, params);

@@ -83,39 +83,18 @@ json_t *places_entry_json(const gaz *g, uint32_t i, gis_crs crs) {
     return o;
 }
 
+_Static_assert((int)PAGE_MAX <= (int)GAZ_MAX_LIMIT,
+               "?limit= of /places (routes.c) fits the hits buffer");
+
 /* GET /api/v1/places?q=&limit=&within=&near=lon,lat&crs= */
 int h_places_search(http_req *r) {
     static const char *const tiers[] = {"exact", "prefix", "substring", "pinyin"};
-    char q[GAZ_MAX_QUERY_BYTES + 2], within[16] = "", err[128];
-    gis_crs crs;
-    int rc, n = http_query(r, "q", q, sizeof q);
-    if (n == -1) return http_error(r, 400, "missing_field", "q", "q is required");
-    if (n == -2)
-        return http_error(r, 400, "invalid_query", "q", "q is longer than %d bytes",
-                          GAZ_MAX_QUERY_BYTES);
-    if ((size_t)n != strlen(q))
-        return http_error(r, 400, "invalid_query", "q", "q must not contain NUL characters");
-    static const param_limit_rule lim = {50, 1, GAZ_MAX_LIMIT};
-    gaz_query opt = {NULL, 0, 0, 0, 50};
-    if ((rc = param_crs(r, &crs)) || (rc = param_limit(r, &lim, &opt.limit))) return rc;
-    n = http_query(r, "within", within, sizeof within);
-    if (n != -1) {
-        int ok = n == 4 || n == 6 || n == 9 || n == 12;
-        for (int i = 0; ok && i < n; i++)
-            ok = within[i] >= '0' && within[i] <= '9';
-        if (!ok)
-            return http_error(r, 400, "invalid_within", "within",
-                              "within must be a 4-, 6-, 9- or 12-digit division code");
-        while (n > 4 && (n == 12 || n == 9 || n == 6)) { /* 320706000000 -> 320706 */
-            int cut = n == 12 ? 9 : n == 9 ? 6 : 4, zero = 1;
-            for (int i = cut; i < n; i++)
-                zero &= within[i] == '0';
-            if (!zero) break;
-            within[n = cut] = 0;
-        }
-        opt.within = within;
-    }
-    if ((rc = param_point(r, "near", crs, &opt.lon, &opt.lat, &opt.near))) return rc;
+    const char *q = http_q(r, "q")->s;
+    const http_qval *within = http_q(r, "within"), *near = http_q(r, "near");
+    char err[128];
+    gis_crs crs = http_q(r, "crs")->crs;
+    int n;
+    gaz_query opt = {within->prefix, near->given, near->lon, near->lat, (int)http_q(r, "limit")->i};
     gaz *g = gaz_slot_acquire(r->app->gaz);
     if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
     gaz_hit hits[GAZ_MAX_LIMIT];
@@ -141,13 +120,9 @@ int h_places_search(http_req *r) {
 
 /* GET /api/v1/places/reverse?lon=&lat=&crs= */
 int h_places_reverse(http_req *r) {
-    double lon, lat, wlon, wlat;
+    double lon = http_q(r, "lon")->d, lat = http_q(r, "lat")->d, wlon, wlat;
     char err[256];
-    gis_crs crs;
-    int rc;
-    if ((rc = param_number(r, "lon", &lon)) || (rc = param_number(r, "lat", &lat)) ||
-        (rc = param_crs(r, &crs)))
-        return rc;
+    gis_crs crs = http_q(r, "crs")->crs;
     if (gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0)
         return http_error(r, 400, "invalid_location", lon < -180 || lon > 180 ? "lon" : "lat",
                           "lon must be within -180..180 and lat within -90..90");

@@ -257,7 +257,8 @@ typedef struct {
     gis_crs crs;
 } tile_req;
 
-/* Reads layer, z/x/y and ?crs= of r. Returns 0, or the status of the 400 sent. */
+/* Reads layer and z/x/y of r, and its ?crs= (typed by the door). Returns 0, or the status of the
+ * 400 sent. */
 static int tile_parse(http_req *r, tile_req *t) {
     t->layer = -1;
     for (int i = 0; i < NLAYERS; i++)
@@ -272,11 +273,7 @@ static int tile_parse(http_req *r, tile_req *t) {
         return http_error(r, 400, "invalid_tile", "x", "x must be an integer 0..%ld", max);
     if (parse_uint(r->params[3], max, &t->y) != 0)
         return http_error(r, 400, "invalid_tile", "y", "y must be an integer 0..%ld", max);
-    int rc;
-    t->crs = GIS_CRS_WGS84;
-    if ((rc = param_crs(r, &t->crs))) return rc;
-    if (t->crs != GIS_CRS_WGS84 && t->crs != GIS_CRS_GCJ02) /* tiles exist in two grids only */
-        return http_error(r, 400, "invalid_crs", "crs", "tiles are in wgs84 or gcj02");
+    t->crs = http_q(r, "crs")->crs; /* wgs84 or gcj02: tiles exist in two grids only */
     return 0;
 }
 
@@ -329,7 +326,7 @@ static int tile_make(http_req *r, const tile_req *t, unsigned char **data, size_
 }
 
 int h_tiles(http_req *r) {
-    tile_req t;
+    tile_req t = {.layer = -1};
     int rc;
     if ((rc = tile_parse(r, &t))) return rc;
     int dynamic = t.layer == L_REPORTS || t.layer == L_UNITS;

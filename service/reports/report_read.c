@@ -11,7 +11,7 @@
 #include "service/door/params.h"
 #include "service/reports/reports.h"
 
-enum { TIMELINE_DEFAULT = 50, TIMELINE_MAX = 500 };
+enum { TIMELINE_MAX = PAGE_MAX };
 
 const char report_get_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint";
 
@@ -37,10 +37,9 @@ static const char dups_of_sql[] =
 
 /* GET /api/v1/reports/{id}?crs= */
 int h_reports_get(http_req *r) {
-    gis_crs crs;
+    gis_crs crs = http_q(r, "crs")->crs;
     long long id;
     PGresult *res;
-    if (param_crs(r, &crs)) return r->status;
     int st = report_load_visible(r, &id, &res);
     if (st) return st;
     json_t *out = report_row_json(res, 0, crs);
@@ -69,16 +68,14 @@ int h_reports_get(http_req *r) {
 /* ?limit= and ?cursor= of a timeline. The cursor carries the position and the page size, so a
  * client following `next` keeps its limit whether or not it repeats it. 0 or the 400 sent. */
 static int timeline_page(http_req *r, long long *after, int *limit) {
-    static const param_limit_rule rule = {TIMELINE_DEFAULT, 1, TIMELINE_MAX};
-    long long c;
-    char v[16];
-    int rc;
-    if ((rc = param_cursor(r, "t1", &c)) || (rc = param_limit(r, &rule, limit))) return rc;
+    const http_qval *lim = http_q(r, "limit");
+    long long c = http_q(r, "cursor")->i;
     *after = c / 1024;
+    *limit = (int)lim->i;
     int paged = (int)(c % 1024);
     if (c && (paged < 1 || paged > TIMELINE_MAX))
         return params_fail(r, PARAM_CURSOR, "cursor", 0, 0);
-    if (c && http_query(r, "limit", v, sizeof v) == -1) *limit = paged;
+    if (c && !lim->given) *limit = paged;
     return 0;
 }
 

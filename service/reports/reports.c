@@ -68,30 +68,29 @@ typedef struct item {
     int status;         /* 1 created, 0 existing, -1 error */
 } item;
 
-/* Validates body and locates it; fills it->rec. Returns 0, or -1 with it->err. */
-static int validate_item(worker *w, json_t *body, int ord, item *it) {
+/* Locates body, which the door judged against SHAPE_REPORT (verdict: NULL when it passed, else
+ * why not), and fills it->rec. Returns 0, or -1 with it->err (it->client_id_ok when the key passed:
+ * a stored copy still answers). */
+static int validate_item(worker *w, json_t *body, int ord, const shape_error *verdict, item *it) {
     report_error *e = &it->err;
     const config *cfg = &w->app->cfg;
-    int bad = shape_check(&SHAPE_REPORT, body, e);
-    /* client_id comes first in the table: a later error still finds a stored copy */
-    if (bad && (!e->field || strcmp(e->field, "client_id") == 0)) return -1;
-    params_uuid(json_string_value(json_object_get(body, "client_id")), it->client_id);
+    if (verdict) *e = *verdict;
+    if (verdict && !shape_key_passed(&SHAPE_REPORT, verdict)) return -1;
+    shape_uuid(body, "client_id", it->client_id);
     it->client_id_ok = 1;
-    if (bad) return -1;
+    if (verdict) return -1;
 
     const char *category = json_string_value(json_object_get(body, "category"));
     json_t *loc = json_object_get(body, "location");
     double lon = json_number_value(json_object_get(loc, "lon"));
     double lat = json_number_value(json_object_get(loc, "lat"));
-    gis_crs crs = GIS_CRS_WGS84;
-    gis_crs_parse(json_string_value(json_object_get(loc, "crs")), &crs);
+    gis_crs crs = shape_crs(loc, "crs");
     json_t *acc = json_object_get(loc, "accuracy_m");
     double wlon, wlat;
     if (gis_to_wgs84(crs, lon, lat, &wlon, &wlat) != 0)
         return fail(e, 400, "invalid_location", "location",
                     "the location cannot be converted to WGS-84");
-    double observed;
-    params_rfc3339(json_string_value(json_object_get(body, "observed_at")), &observed);
+    double observed = shape_time(body, "observed_at");
     if (observed > (double)time(NULL) + 600)
         return fail(e, 400, "invalid_field", "observed_at", "observed_at is in the future");
     json_t *v = json_object_get(body, "description");
@@ -393,12 +392,12 @@ static void item_free(item *it) {
 }
 
 int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source,
-                  json_t *body, json_t **out, report_error *e) {
+                  json_t *body, const report_error *verdict, json_t **out, report_error *e) {
     item it;
     memset(&it, 0, sizeof it);
     it.status = -1;
     *out = NULL;
-    if (validate_item(w, body, 0, &it) != 0 && !it.client_id_ok) {
+    if (validate_item(w, body, 0, verdict, &it) != 0 && !it.client_id_ok) {
         *e = it.err;
         return -1;
     }
@@ -423,13 +422,13 @@ static int reply_error(http_req *r, const report_error *e) {
     return http_error(r, e->status, e->code, e->field, "%s", e->message);
 }
 
-/* POST /api/v1/reports */
+/* POST /api/v1/reports?crs= */
 int h_reports_create(http_req *r) {
-    gis_crs crs;
-    if (param_crs(r, &crs)) return r->status;
+    gis_crs crs = http_q(r, "crs")->crs;
     json_t *out;
     report_error e;
-    int rc = report_submit(r->w, &r->user, r->user.username, "app", r->json, &out, &e);
+    int rc =
+        report_submit(r->w, &r->user, r->user.username, "app", r->json, r->body_error, &out, &e);
     if (rc == -2) return http_db_error(r);
     if (rc == -1) return reply_error(r, &e);
     long long id = json_integer_value(json_object_get(out, "id"));
@@ -445,18 +444,15 @@ static json_t *error_json(const report_error *e) {
     return json_pack("{s:s,s:s,s:s?}", "code", e->code, "message", e->message, "field", e->field);
 }
 
-/* POST /api/v1/reports/batch {"reports":[...]} */
+/* POST /api/v1/reports/batch?crs= {"reports":[...]}: the door judged each item (r->item_errors) */
 int h_reports_batch(http_req *r) {
-    gis_crs crs;
-    if (param_crs(r, &crs)) return r->status;
-    if (shape_check_reply(r, &SHAPE_BATCH)) return r->status;
-    json_t *list = json_object_get(r->json, "reports");
-    size_t n = json_array_size(list);
+    gis_crs crs = http_q(r, "crs")->crs;
+    size_t n = json_array_size(r->items);
     item *items = calloc(n ? n : 1, sizeof *items);
     if (!items) return http_error(r, 500, "internal", NULL, "out of memory");
     for (size_t i = 0; i < n; i++) {
         items[i].status = -1;
-        validate_item(r->w, json_array_get(list, i), (int)i, &items[i]);
+        validate_item(r->w, json_array_get(r->items, i), (int)i, r->item_errors[i], &items[i]);
     }
     int rc;
     long long *existing = NULL;

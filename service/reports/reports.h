@@ -29,7 +29,8 @@ int report_load_visible(http_req *r, long long *id, PGresult **res);
 /* An error answer of a report (status, static code, static field or NULL, message). */
 typedef shape_error report_error;
 
-/* Validates and creates one report from a JSON object (the body of POST /api/v1/reports) for
+/* Creates one report from a JSON object (the body of POST /api/v1/reports), which passed
+ * SHAPE_REPORT (verdict NULL) or failed it with verdict (the door's r->body_error), for
  * `actor` (NULL for Open311: no created_by) named `actor_name` in the audit trail ("patrol",
  * "open311:demo"), with `source` "app" or "open311". The report, its 'created' audit event and its
  * 'report.created' live event are written in one transaction (the caller must not have one open).
@@ -43,7 +44,7 @@ typedef shape_error report_error;
  * (WGS-84, with "possible_duplicates": [{id,category,status,distance_m,received_at}] on 1), owned
  * by the caller. */
 int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source,
-                  json_t *body, json_t **out, report_error *e);
+                  json_t *body, const report_error *verdict, json_t **out, report_error *e);
 
 /* Removes metadata from an image whose type is told by its magic bytes (not by any header).
  * JPEG: keeps SOI, APP0 (JFIF), DQT, SOF*, DHT, DRI, DAC, SOS + scan data, EOI; drops APP1..APP15

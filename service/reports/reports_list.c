@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,24 +22,25 @@
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/door/shapes.h"
 #include "service/reports/reports.h"
 
 enum {
-    LIST_DEFAULT = 50,
-    LIST_MAX = 500,
+    LIST_MAX = PAGE_MAX,
     EXPORT_PAGE = 1000,
-    EXPORT_CAP = 100000, /* rows in one export; narrow the filters for more */
-    QB_MAXPARAMS = 16,
-    QB_VALLEN = 192,
+    EXPORT_CAP = EXPORT_MAX, /* rows in one export; narrow the filters for more */
+    QB_MAXPARAMS = 32,
+    QB_VALLEN = 48, /* numbers formatted here; longer values point into the request */
 };
 
-/* The validated filters of one request. */
+/* The filters of one request, typed by the door (routes.c: REPORT_FILTERS). Strings are the
+ * request's (PostgreSQL literals: "{new,resolved}", "{12,15}"); NULL when absent. */
 typedef struct list_query {
-    char statuses[QB_VALLEN];   /* "{new,resolved}" (a text[] literal) or "" for any */
-    char categories[QB_VALLEN]; /* likewise */
-    char division[13];          /* significant prefix of ?division=, "" for none */
-    char since[64];             /* RFC 3339 text, "" for none */
+    const char *statuses, *categories, *outcomes, *tiers; /* text[] literals */
+    const char *stations, *ids;                           /* bigint[] literals */
+    const char *open;                                     /* text[] of open (or closed) statuses */
+    char open_lit[160];
+    char division[13]; /* significant prefix of ?within= or ?division=, "" for none */
+    const char *since, *received_from, *received_to; /* RFC 3339 text */
     int has_bbox;
     double bbox[4]; /* WGS-84 minlon, minlat, maxlon, maxlat */
     gis_crs crs;    /* coordinates out (and bbox in) */
@@ -65,22 +67,23 @@ static void qb_sql(qbuild *q, const char *fmt, ...) {
     if (n > 0 && q->len + (size_t)n < sizeof q->sql) q->len += (size_t)n;
 }
 
-/* Adds a parameter value and returns its $number. */
+/* Adds a parameter value kept by pointer (the request's strings: they outlive the statement) and
+ * returns its $number. */
 static int qb_param(qbuild *q, const char *val) {
     if (q->n >= QB_MAXPARAMS) return 0;
-    snprintf(q->vals[q->n], QB_VALLEN, "%s", val);
-    q->params[q->n] = q->vals[q->n];
+    q->params[q->n] = val;
     return ++q->n;
 }
 
+/* Adds a parameter value formatted into the statement's own room (at most QB_VALLEN - 1 bytes). */
 static int qb_paramf(qbuild *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int qb_paramf(qbuild *q, const char *fmt, ...) {
-    char v[QB_VALLEN];
+    if (q->n >= QB_MAXPARAMS) return 0;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(v, sizeof v, fmt, ap);
+    vsnprintf(q->vals[q->n], QB_VALLEN, fmt, ap);
     va_end(ap);
-    return qb_param(q, v);
+    return qb_param(q, q->vals[q->n]);
 }
 
 /* Rows inside the division with significant prefix `prefix`; with outside_ok also the reports
@@ -98,53 +101,46 @@ static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
                " AND r.%s IN (WITH RECURSIVE m(code) AS (SELECT $%d::char(12) UNION"
                " SELECT d.code FROM division_changes d JOIN m ON d.into_code = m.code"
                " WHERE d.change = 'merged') SELECT code FROM m)",
-               col, qb_param(q, code12));
+               col, qb_paramf(q, "%s", code12));
         return;
     }
-    int p = qb_param(q, prefix);
+    int p = qb_paramf(q, "%s", prefix);
     qb_sql(q, " AND (left(" MOST_LOCAL("r") ", %zu) = $%d%s)", n, p,
            outside_ok && n <= 4 ? " OR " MOST_LOCAL("r") " IS NULL" : "");
 }
 
-/* ---- parsing the query string ---- */
+/* ---- the filters ---- */
 
-/* Reads and validates every filter. Returns 0, or the status of the 400 already sent. */
+/* The typed filters of r (the door read them) into q. Returns 0, or the status of the 400 sent. */
 static int parse_query(http_req *r, list_query *q, int paged) {
-    char v[256];
-    int n;
     memset(q, 0, sizeof *q);
-    q->limit = LIST_DEFAULT;
-#define GET(name) (n = http_query(r, name, v, sizeof v), n == -2 ? -2 : n <= 0 ? -1 : 0)
-    int g, rc;
-    if ((rc = param_crs(r, &q->crs))) return rc;
-    g = GET("status");
-    if (g == -2 ||
-        (g == 0 && vocab_parse_list(&VOCAB_REPORT_STATUS, v, q->statuses, sizeof q->statuses)))
-        return shape_vocab_error(r, "invalid_status", "status", &VOCAB_REPORT_STATUS, 1);
-    g = GET("category");
-    if (g == -2 ||
-        (g == 0 && vocab_parse_list(&VOCAB_CATEGORY, v, q->categories, sizeof q->categories)))
-        return shape_vocab_error(r, "invalid_category", "category", &VOCAB_CATEGORY, 1);
-    const char *dname = "within"; /* API.md's name; division= is the same filter */
-    g = GET("within");
-    if (g == -1) g = GET(dname = "division");
-    if (g == -2 || g == 0) {
-        char code12[13];
-        if (g == -2 || vocab_code12(v, 4, code12) != 0)
-            return http_error(r, 400, "invalid_division", dname,
-                              "%s must be a 4, 6, 9 or 12-digit division code", dname);
-        vocab_code_prefix(code12, q->division);
+    q->crs = http_q(r, "crs")->crs;
+    q->statuses = http_q(r, "status")->s;
+    q->categories = http_q(r, "category")->s;
+    q->outcomes = http_q(r, "outcome")->s;
+    q->tiers = http_q(r, "tier")->s;
+    q->stations = http_q(r, "station")->s;
+    q->ids = http_q(r, "id")->s;
+    q->since = http_q(r, "since")->s;
+    q->received_from = http_q(r, "received_from")->s;
+    q->received_to = http_q(r, "received_to")->s;
+    const http_qval *open = http_q(r, "open"), *bbox = http_q(r, "bbox");
+    if (open->given) { /* open (or closed) statuses, from the vocabulary's flags */
+        vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, open->i ? VOCAB_OPEN : 0, q->open_lit,
+                       sizeof q->open_lit);
+        q->open = q->open_lit;
     }
-    if ((rc = param_time(r, "since", NULL, q->since, sizeof q->since)) ||
-        (rc = param_bbox(r, q->crs, q->bbox, &q->has_bbox)))
-        return rc;
+    const http_qval *within = http_q(r, "within"), *division = http_q(r, "division");
+    if (within->given && division->given) /* one filter, two names (API.md says within) */
+        return http_error(r, 400, "invalid_division", "division",
+                          "give within or division, not both");
+    if (within->given || division->given)
+        snprintf(q->division, sizeof q->division, "%s",
+                 (within->given ? within : division)->prefix);
+    if ((q->has_bbox = bbox->given)) memcpy(q->bbox, bbox->bbox, sizeof q->bbox);
     /* a list pages (cursor); an export streams up to limit rows, EXPORT_CAP unless asked fewer */
-    static const param_limit_rule page = {LIST_DEFAULT, 1, LIST_MAX},
-                                  export = {EXPORT_CAP, 1, EXPORT_CAP};
-    if ((rc = param_limit(r, paged ? &page : &export, &q->limit)) ||
-        (paged && (rc = param_cursor(r, "r1", &q->before_id))))
-        return rc;
-#undef GET
+    q->limit = (int)http_q(r, "limit")->i;
+    q->before_id = paged ? http_q(r, "cursor")->i : 0;
     return 0;
 }
 
@@ -160,8 +156,8 @@ static void build_select(const http_req *r, const list_query *q, long long befor
     if (dups) {
         report_dups_params dp;
         report_dups_params_fill(&dp, &r->app->cfg, &r->user);
-        qb_param(qb, dp.window), qb_param(qb, dp.radius), qb_param(qb, dp.prefix);
-        qb_param(qb, dp.uid);
+        qb_paramf(qb, "%s", dp.window), qb_paramf(qb, "%s", dp.radius);
+        qb_paramf(qb, "%s", dp.prefix), qb_paramf(qb, "%s", dp.uid);
         qb_sql(qb, "SELECT " REPORT_COLUMNS
                    ", " DUPS_EXPR("$1", "$2", "$3", "$4") " FROM reports r WHERE true");
     } else {
@@ -172,10 +168,25 @@ static void build_select(const http_req *r, const list_query *q, long long befor
     qb_within(qb, prefix, 1);
     qb_sql(qb, ") OR r.created_by = $%d::bigint)", qb_paramf(qb, "%lld", r->user.id));
     if (q->division[0]) qb_within(qb, q->division, 0);
-    if (q->statuses[0]) qb_sql(qb, " AND r.status = ANY ($%d::text[])", qb_param(qb, q->statuses));
-    if (q->categories[0])
-        qb_sql(qb, " AND r.category = ANY ($%d::text[])", qb_param(qb, q->categories));
-    if (q->since[0]) qb_sql(qb, " AND r.updated_at >= $%d::timestamptz", qb_param(qb, q->since));
+    static const struct {
+        size_t off;
+        const char *sql; /* with the parameter's $number */
+    } filters[] = {
+        {offsetof(list_query, statuses), " AND r.status = ANY ($%d::text[])"},
+        {offsetof(list_query, open), " AND r.status = ANY ($%d::text[])"},
+        {offsetof(list_query, categories), " AND r.category = ANY ($%d::text[])"},
+        {offsetof(list_query, outcomes), " AND r.outcome = ANY ($%d::text[])"},
+        {offsetof(list_query, tiers), " AND r.tier = ANY ($%d::text[])"},
+        {offsetof(list_query, stations), " AND r.station_id = ANY ($%d::bigint[])"},
+        {offsetof(list_query, ids), " AND r.id = ANY ($%d::bigint[])"},
+        {offsetof(list_query, since), " AND r.updated_at >= $%d::timestamptz"},
+        {offsetof(list_query, received_from), " AND r.received_at >= $%d::timestamptz"},
+        {offsetof(list_query, received_to), " AND r.received_at < $%d::timestamptz"},
+    };
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        const char *v = *(const char *const *)((const char *)q + filters[i].off);
+        if (v) qb_sql(qb, filters[i].sql, qb_param(qb, v));
+    }
     if (q->has_bbox) {
         int a = qb_paramf(qb, "%.9f", q->bbox[0]), b = qb_paramf(qb, "%.9f", q->bbox[1]),
             c = qb_paramf(qb, "%.9f", q->bbox[2]), d = qb_paramf(qb, "%.9f", q->bbox[3]);
@@ -196,8 +207,10 @@ static PGresult *run_page(http_req *r, const list_query *q, long long before_id,
     build_select(r, q, before_id, rows, dups, &qb);
     PGresult *res = db_exec_read_dynamic(r->w, qb.sql, qb.n, qb.params);
     if (!res) {
-        if (strncmp(r->w->sqlstate, "22", 2) == 0 && q->since[0] && !r->w->db_down)
-            *rc = http_error(r, 400, "invalid_since", "since", "since is not a valid time");
+        if (strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down &&
+            (q->since || q->received_from || q->received_to))
+            *rc = http_error(r, 400, "invalid_time", NULL,
+                             "a time filter is outside the range PostgreSQL accepts");
         else
             *rc = http_db_error(r);
     }

@@ -329,20 +329,16 @@ done:
 
 /* GET /api/v1/coverage?since=&division= (staff) */
 int h_coverage(http_req *r) {
-    char dv[16], code[13], prefix[13], key[48], since_txt[32];
-    double now = now_s(), since = now - 86400;
-    int dn = http_query(r, "division", dv, sizeof dv), rc;
-    int keep = r->app->cfg.position_retention_days;
-    if ((rc = param_time(r, "since", &since, NULL, 0))) return rc;
+    char code[13], prefix[13], key[48], since_txt[32];
+    const http_qval *sq = http_q(r, "since"), *dq = http_q(r, "division");
+    double now = now_s(), since = sq->given ? sq->d : now - 86400;
+    int keep = r->app->cfg.position_retention_days, rc;
     if (since > now || since < now - 86400.0 * (keep + 1))
         return http_error(r, 400, "invalid_field", "since",
                           "since must be in the past and within the %d days of positions kept",
                           keep);
     since = floor(since / 60) * 60;
-    if (dn == -2 || (dn >= 0 && vocab_code12(dv, 2, code) != 0))
-        return http_error(r, 400, "invalid_field", "division",
-                          "division must be a 4-12 digit code");
-    if (dn < 0) snprintf(code, sizeof code, "%s", r->user.division_code);
+    snprintf(code, sizeof code, "%s", dq->given ? dq->s : r->user.division_code);
     if (!auth_in_scope(&r->user, code))
         return http_error(r, 404, "not_found", "division", "no such division: %s", code);
     vocab_code_prefix(code, prefix);

@@ -26,7 +26,7 @@
 #include "service/door/shapes.h"
 #include "service/reports/reports.h"
 
-enum { MAX_CANDIDATES = 50, FUTURE_SLACK_S = 300 };
+enum { MAX_CANDIDATES = CANDIDATES_MAX, FUTURE_SLACK_S = 300 };
 
 /* ---- the in-memory unit table ---- */
 
@@ -238,35 +238,24 @@ static int unit_load_visible(http_req *r, long long *id, PGresult **res) {
 
 /* GET /api/v1/units?status=&division=&limit=&cursor=&crs= : units in the user's division, by id. */
 int h_units_list(http_req *r) {
-    static const param_limit_rule lim = {50, 1, 500};
-    char status[16] = "", div[16] = "", code[13], prefix[13];
-    gis_crs crs;
-    int rc, limit;
-    long long after;
-    if ((rc = param_crs(r, &crs))) return rc;
-    if (http_query(r, "status", status, sizeof status) == -2)
-        return http_error(r, 400, "invalid_field", "status", "unknown status");
-    int dn = http_query(r, "division", div, sizeof div);
-    if ((rc = param_limit(r, &lim, &limit)) || (rc = param_cursor(r, "u1", &after))) return rc;
+    const http_qval *div = http_q(r, "division");
+    const char *status = http_q(r, "status")->s;
+    char prefix[13];
+    gis_crs crs = http_q(r, "crs")->crs;
+    int limit = (int)http_q(r, "limit")->i;
+    long long after = http_q(r, "cursor")->i;
     vocab_code_prefix(r->user.division_code, prefix);
-    if (dn == -2 || (dn >= 0 && vocab_code12(div, 2, code) != 0))
-        return http_error(r, 400, "invalid_field", "division",
-                          "division must be a 4-12 digit code");
-    if (dn >= 0) {
-        char dp[13];
-        vocab_code_prefix(code, dp);
-        if (strncmp(dp, prefix, strlen(prefix)) != 0) /* outside: nothing there, as if empty */
+    if (div->given) {
+        if (strncmp(div->prefix, prefix, strlen(prefix)) != 0) /* outside: nothing, as if empty */
             snprintf(prefix, sizeof prefix, "x");
         else
-            snprintf(prefix, sizeof prefix, "%s", dp);
+            snprintf(prefix, sizeof prefix, "%s", div->prefix);
     }
-    if (*status && vocab_find(&VOCAB_UNIT_STATUS, status) < 0)
-        return shape_vocab_error(r, "invalid_field", "status", &VOCAB_UNIT_STATUS, 0);
     char afters[24], lims[16], like[16];
     snprintf(afters, sizeof afters, "%lld", after);
     snprintf(lims, sizeof lims, "%d", limit + 1);
     snprintf(like, sizeof like, "%s%%", prefix);
-    const char *p[] = {like, *status ? status : NULL, afters, lims};
+    const char *p[] = {like, status, afters, lims};
     PGresult *q = db_exec(r->w,
                           "SELECT " UNIT_COLUMNS UNIT_FROM
                           " WHERE u.division_code LIKE $1 AND ($2::text IS NULL OR u.status = $2)"
@@ -291,9 +280,8 @@ int h_units_list(http_req *r) {
 int h_units_get(http_req *r) {
     long long id;
     PGresult *q = NULL;
-    gis_crs crs;
+    gis_crs crs = http_q(r, "crs")->crs;
     int rc;
-    if ((rc = param_crs(r, &crs))) return rc;
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     json_t *o = unit_row_json(q, 0, crs);
     PQclear(q);
@@ -302,7 +290,6 @@ int h_units_get(http_req *r) {
 
 /* POST /api/v1/units {"name", "callsign"?, "station_id"} (staff): a unit of a station in scope. */
 int h_units_create(http_req *r) {
-    if (shape_check_reply(r, &SHAPE_UNIT_CREATE)) return r->status;
     json_t *jn = json_object_get(r->json, "name"), *jc = json_object_get(r->json, "callsign"),
            *js = json_object_get(r->json, "station_id");
     char sid[24];
@@ -348,7 +335,6 @@ int h_units_status(http_req *r) {
     long long id;
     PGresult *q = NULL;
     int rc;
-    if (shape_check_reply(r, &SHAPE_UNIT_STATUS)) return r->status;
     const char *st = json_string_value(json_object_get(r->json, "status"));
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
     PQclear(q);
@@ -406,16 +392,17 @@ static void opt_num(json_t *o, const char *name, double *out) {
     *out = json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* Validates fix i of the request into *f. Returns 0, or the status of the 400 sent. */
+/* Fix i of the request into *f (the door's verdict on its shape: r->item_errors[i]). Returns 0, or
+ * the status of the 400 sent. */
 static int parse_fix(http_req *r, json_t *o, int i, fix *f, double oldest, double newest) {
     char field[64];
-    shape_error e;
+    const shape_error *e = r->item_errors[i];
     memset(f, 0, sizeof *f);
     f->ord = i;
-    if (shape_check(&SHAPE_POSITION, o, &e) != 0) {
-        snprintf(field, sizeof field, "positions[%d]%s%s", i, e.field ? "." : "",
-                 e.field ? e.field : "");
-        return http_error(r, e.status, e.code, field, "%s", e.message);
+    if (e) {
+        snprintf(field, sizeof field, "positions[%d]%s%s", i, e->field ? "." : "",
+                 e->field ? e->field : "");
+        return http_error(r, e->status, e->code, field, "%s", e->message);
     }
 #define BAD(name, ...)                                                                             \
     (snprintf(field, sizeof field, "positions[%d]%s", i, name),                                    \
@@ -423,15 +410,13 @@ static int parse_fix(http_req *r, json_t *o, int i, fix *f, double oldest, doubl
     json_t *loc = json_object_get(o, "location");
     double lon = json_number_value(json_object_get(loc, "lon"));
     double lat = json_number_value(json_object_get(loc, "lat"));
-    gis_crs crs = GIS_CRS_WGS84;
-    gis_crs_parse(json_string_value(json_object_get(loc, "crs")), &crs);
-    if (gis_to_wgs84(crs, lon, lat, &f->lon, &f->lat) != 0)
+    if (gis_to_wgs84(shape_crs(loc, "crs"), lon, lat, &f->lon, &f->lat) != 0)
         return BAD(".location", "the location cannot be converted to WGS-84");
     opt_num(o, "accuracy_m", &f->acc);
     if (isnan(f->acc)) opt_num(loc, "accuracy_m", &f->acc);
     opt_num(o, "speed_mps", &f->speed);
     opt_num(o, "heading", &f->heading);
-    params_rfc3339(json_string_value(json_object_get(o, "at")), &f->at);
+    f->at = shape_time(o, "at");
     if (f->at > newest) return BAD(".at", "at is in the future");
     if (f->at < oldest) return BAD(".at", "at is older than the positions kept");
 #undef BAD
@@ -607,8 +592,7 @@ int h_units_positions(http_req *r) {
     fix *v = NULL;
     PGresult *q = NULL;
     int rc, oom;
-    if (shape_check_reply(r, &SHAPE_POSITIONS)) return r->status;
-    json_t *arr = json_object_get(r->json, "positions");
+    json_t *arr = r->items; /* the door checked the envelope and judged each fix */
     size_t n = json_array_size(arr);
     umem u;
     if ((rc = param_path_id(r, 0, "unit", &id)) || (rc = positions_unit(r, id, &u))) return rc;
@@ -683,10 +667,8 @@ int h_reports_candidates(http_req *r) {
     const config *cfg = &r->app->cfg;
     long long rid;
     PGresult *res = NULL;
-    gis_crs crs;
-    int rc, k;
-    static const param_limit_rule lim = {5, 1, MAX_CANDIDATES};
-    if ((rc = param_limit(r, &lim, &k)) || (rc = param_crs(r, &crs))) return rc;
+    gis_crs crs = http_q(r, "crs")->crs;
+    int rc, k = (int)http_q(r, "limit")->i;
     if ((rc = report_load_visible(r, &rid, &res))) return rc;
     double lon = atof(PQgetvalue(res, 0, REPORT_COL_LON)),
            lat = atof(PQgetvalue(res, 0, REPORT_COL_LAT));

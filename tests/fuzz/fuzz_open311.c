@@ -1,17 +1,19 @@
 /* fuzz_open311.c - libFuzzer driver for what Open311 reads from anonymous clients and what it
- * writes as XML (service/open311/open311.c): the form-urlencoded body parser, the XML text writer, the
- * service_request_id and service_code lists of GET requests, and the UTF-8 scrubber of messages.
+ * writes as XML: the form-urlencoded body as the door decodes and checks it (shape_form and
+ * shape_check against SHAPE_O311_REQUEST), the XML text writer (service/open311/open311.c), the
+ * service_request_id and service_code lists of GET requests as the door reads them (params_parse
+ * against the route's specs), and the UTF-8 scrubber of messages.
  *
  * The .c is #included to reach the static functions (`make fuzz` links this driver without
  * open311.o); http_send is renamed to fake_send, which records the status and checks that an error
  * reply is valid UTF-8 instead of writing to a connection.
  *
  * Input: byte 0 selects the function, the rest is its input. Oracles besides the sanitizers: a
- * parsed form holds only valid UTF-8 without NUL, at most O311_FORM_MAX_FIELDS names; XML text is
- * valid UTF-8, only characters XML 1.0 allows, no raw '<' or '>', every '&' an entity; an id list
- * is "{d,d,...}" with at most O311_MAX_IDS ids inside its buffer; a code list names each known
- * service at most once, and a refused list is a 400 reply; a scrubbed string is valid UTF-8 of the
- * same length. */
+ * parsed form holds only valid UTF-8 without NUL, at most 64 names, and a form that passes its
+ * shape has numbers in range; XML text is valid UTF-8, only characters XML 1.0 allows, no raw '<'
+ * or '>', every '&' an entity; an id list is "{d,d,...}" with at most 100 ids, each once; a code
+ * list names each known service at most once; a scrubbed string is valid UTF-8 of the same
+ * length. */
 #include <stdint.h>
 
 #include "service/door/http.h"
@@ -21,6 +23,8 @@ static int fake_send(http_req *r, int status, const char *ctype, const char *bod
 #define http_send fake_send
 #include "service/open311/open311.c"
 #undef http_send
+
+#include "service/door/routes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -79,68 +83,64 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     r.method = "GET";
     switch (data[0] % 5) {
     case 0: { /* form body (raw bytes, NULs included) */
-        const char *why = NULL;
-        json_t *form = form_parse(in, len, &why);
-        if (!form) {
-            if (!why || !*why) abort();
+        shape_error e;
+        json_t *form = NULL;
+        if (shape_form(&SHAPE_O311_REQUEST, in, len, &form, &e) != 0) {
+            if (e.status != 400 || !e.message[0]) abort();
             break;
         }
         const char *k;
         json_t *v;
         size_t fields = 0;
         json_object_foreach(form, k, v) {
-            if (strcmp(k, "attribute") == 0) {
+            check_utf8(k, strlen(k));
+            if (json_is_object(v)) {
                 const char *ak;
                 json_t *av;
-                json_object_foreach(v, ak, av) {
-                    check_utf8(json_string_value(av), json_string_length(av));
-                    xml_of(json_string_value(av));
-                    fields++;
-                }
+                json_object_foreach(v, ak, av) fields++;
                 continue;
             }
-            check_utf8(k, strlen(k));
-            check_utf8(json_string_value(v), json_string_length(v));
-            xml_of(json_string_value(v));
+            if (json_is_string(v)) {
+                check_utf8(json_string_value(v), json_string_length(v));
+                xml_of(json_string_value(v));
+            }
             fields++;
         }
-        if (fields > O311_FORM_MAX_FIELDS) abort();
+        if (fields > 64) abort();
+        if (shape_check(&SHAPE_O311_REQUEST, form, &e) == 0) {
+            double lat = json_number_value(json_object_get(form, "lat"));
+            if (!json_is_number(json_object_get(form, "lat")) || fabs(lat) > 90) abort();
+        }
         json_decref(form);
         break;
     }
     case 1: /* XML text of any bytes */
         xml_of(in);
         break;
-    case 2: { /* service_request_id list (the query value is at most 1023 bytes) */
-        char ids[1100];
-        if (strlen(in) > 1023) break;
-        int n = id_list(in, ids, sizeof ids);
-        if (n == -1 || n == -2) break;
-        size_t m = strlen(ids);
-        if (n < 1 || n > O311_MAX_IDS || m < 3 || ids[0] != '{' || ids[m - 1] != '}') abort();
-        int commas = 0;
-        for (size_t i = 1; i + 1 < m; i++) {
-            if (ids[i] == ',')
-                commas++;
-            else if (!isdigit((unsigned char)ids[i]))
-                abort();
-        }
-        if (commas != n - 1 || strstr(ids, ",,") || ids[1] == ',' || ids[m - 2] == ',') abort();
-        break;
-    }
-    case 3: { /* service_code list */
-        char codes[256];
-        if (strlen(in) > 1023) break;
-        int n = code_list(&r, in, codes, sizeof codes);
-        if (n < 0) {
-            if (r.status != 400) abort();
-            break;
-        }
-        if (n < 1 || n > (int)NSERVICES || codes[0] != '{' || codes[strlen(codes) - 1] != '}')
-            abort();
-        for (size_t i = 0; i < NSERVICES; i++) {
-            const char *hit = strstr(codes, services[i].code);
-            if (hit && strstr(hit + 1, services[i].code)) abort();
+    case 2:
+    case 3: { /* the lists of GET requests.json, as the door reads them */
+        const route *rt = NULL;
+        for (size_t i = 0; i < nroutes && !rt; i++)
+            if (routes[i].handler == h_o311_requests) rt = &routes[i];
+        char query[1200];
+        snprintf(query, sizeof query, "%s=%.1100s",
+                 data[0] % 5 == 2 ? "service_request_id" : "service_code", in);
+        http_qval qv[8];
+        char mem[4096];
+        param_error e;
+        if (params_mem_size(rt->query, query, NULL) > sizeof mem) break;
+        if (params_parse(rt->query, query, NULL, qv, mem, sizeof mem, &e) != 0) break;
+        const char *list = qv[data[0] % 5 == 2 ? 0 : 1].s;
+        size_t m = list ? strlen(list) : 0;
+        if (!m) break;
+        int items = 1;
+        if (m < 3 || list[0] != '{' || list[m - 1] != '}' || strstr(list, ",,")) abort();
+        for (size_t i = 1; i + 1 < m; i++)
+            items += list[i] == ',';
+        if (items > 100) abort();
+        for (size_t i = 0; data[0] % 5 == 3 && i < NSERVICES; i++) {
+            const char *hit = strstr(list, services[i].code);
+            if (hit && strstr(hit + strlen(services[i].code), services[i].code)) abort();
         }
         break;
     }

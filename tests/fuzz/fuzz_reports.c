@@ -1,7 +1,8 @@
-/* fuzz_reports.c - libFuzzer driver for the report body validation (service/reports/reports.c): the JSON
- * parse http.c does, then validate_item on one body (POST /api/v1/reports) or on every element
- * of {"reports":[...]} (POST /api/v1/reports/batch), then the record -> statement parameter text
- * conversion (param_text) insert_items does before the database.
+/* fuzz_reports.c - libFuzzer driver for the report body validation: the JSON parse and the shape
+ * check the door (http.c, shapes.c) does, then validate_item (service/reports/reports.c) with the
+ * door's verdict on one body (POST /api/v1/reports) or on every element of {"reports":[...]} (POST
+ * /api/v1/reports/batch), then the record -> statement parameter text conversion (param_text)
+ * insert_items does before the database.
  *
  * Each input runs on a thread with a CivetWeb worker's 100 KiB stack (worker_stack.h), after the
  * depth check http.c runs before parsing: jansson recurses, and on that stack an unchecked body of
@@ -128,9 +129,15 @@ static void *fuzz_one(void *arg) {
         item *items = calloc(n ? n : 1, sizeof *items);
         if (!items) abort();
         json_t *recs = json_array();
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n; i++) { /* the door judges each item, the handler answers */
+            shape_error ie;
+            json_t *one = json_array_get(list, i);
+            int bad = shape_check(&SHAPE_REPORT, one, &ie) != 0;
             items[i].status = -1;
-            validate_item(&fz_w, json_array_get(list, i), (int)i, &items[i]);
+            validate_item(&fz_w, one, (int)i, bad ? &ie : NULL, &items[i]);
+            if (bad &&
+                (items[i].valid || items[i].client_id_ok != shape_key_passed(&SHAPE_REPORT, &ie)))
+                abort();
             check_item(&items[i]);
             if (items[i].valid) json_array_append(recs, items[i].rec);
         }
@@ -139,11 +146,13 @@ static void *fuzz_one(void *arg) {
         for (size_t i = 0; i < n; i++)
             item_free(&items[i]);
         free(items);
-    } else { /* the single route */
+    } else if (shape_check(&SHAPE_REPORT, body, &be) == 0 || shape_key_passed(&SHAPE_REPORT, &be)) {
+        /* the single route: the door answers a body that fails before its key passed */
+        int bad = shape_check(&SHAPE_REPORT, body, &be) != 0;
         item it;
         memset(&it, 0, sizeof it);
         it.status = -1;
-        if (validate_item(&fz_w, body, 0, &it) != 0 && it.valid) abort();
+        if (validate_item(&fz_w, body, 0, bad ? &be : NULL, &it) != 0 && it.valid) abort();
         check_item(&it);
         item_free(&it);
     }

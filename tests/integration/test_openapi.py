@@ -18,12 +18,21 @@ METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 
 
 def table():
-    """(method, pattern, query names) of every row of service/door/routes.c."""
-    src = open(ROUTES_C, encoding="utf-8").read()
-    rows = re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "(/[^"]*)",.*?O\(\s*"[^"]*",\s*(?:"[^"]*"|NULL),'
-                      r'\s*(?:"([^"]*)"|NULL)', src, re.S)
-    return [(m, p, [q.rstrip("!").split(":")[0] for q in (qs.split(",") if qs else [])])
-            for m, p, qs in rows]
+    """(method, pattern, query names) of every row of service/door/routes.c: the names of the specs
+    (P(P_X, "name", ...)) its Q(...) lists, through the macros that group them."""
+    src = re.sub(r"/\*.*?\*/", "", open(ROUTES_C, encoding="utf-8").read(), flags=re.S)
+    names = dict(re.findall(r'\bP\((P_\w+),\s*"([^"]+)"', src))
+    macros = dict(re.findall(r"#define (\w+)\s+((?:.*\\\n)*.*)", src))
+
+    def specs(text, depth=0):
+        out = [names[v] for v in re.findall(r"&(P_\w+)", text)]
+        for m in re.findall(r"\b([A-Z][A-Z0-9_]+)\b", text):
+            if m in macros and depth < 3 and m not in ("Q", "P", "O", "O_NO_WORKER"):
+                out += specs(macros[m], depth + 1)
+        return out
+    rows = re.findall(r'\{"(GET|POST|PUT|PATCH|DELETE)", "(/[^"]*)",.*?O(?:_NO_WORKER)?\(\s*"[^"]*",'
+                      r'\s*(?:"[^"]*"|NULL),(.*?),\s*"[0-9][^"]*"', src, re.S)
+    return [(m, p, specs(q)) for m, p, q in rows]
 
 
 def refs(node):
@@ -126,10 +135,17 @@ class OpenApiDocument(unittest.TestCase):
                 self.assertIn(("path", name), names, (m, p))
             self.assertEqual(sum(1 for x in params if x["in"] == "path"), len(re.findall(r"\{", p)), (m, p))
             for q in query:
-                self.assertIn(("query", q), names, (m, p))
+                self.assertTrue(("query", q) in names or ("header", q) in names, (m, p, q))
         listed = self.doc["paths"]["/api/v1/reports"]["get"]["parameters"]
         self.assertEqual({x["name"] for x in listed},
-                         {"status", "division", "category", "since", "bbox", "crs", "limit", "cursor"})
+                         {"status", "open", "division", "within", "category", "outcome", "tier", "station", "id",
+                          "since", "received_from", "received_to", "bbox", "crs", "limit", "cursor"})
+        for path in ("/api/v1/reports.csv", "/api/v1/reports.geojson"):  # the export's limit is declared
+            limit = next(x for x in self.doc["paths"][path]["get"]["parameters"] if x["name"] == "limit")
+            self.assertEqual(limit["schema"]["maximum"], 100000)
+        events = self.doc["paths"]["/api/v1/events"]["get"]["parameters"]
+        self.assertIn(("header", "Last-Event-ID"), {(x["in"], x["name"]) for x in events})
+        self.assertTrue(self.doc["servers"] and self.doc["servers"][0]["url"])
         q = next(x for x in self.doc["paths"]["/api/v1/places"]["get"]["parameters"] if x["name"] == "q")
         self.assertTrue(q["required"])
 

@@ -99,7 +99,7 @@ class CoverageTest(unittest.TestCase):
     def test_scope_and_bad_input(self):
         self.assertEqual(self.coverage("dispatcher_gn", "?division=320706").status, 404)
         self.assertEqual(self.coverage("patrol", "?division=320706").status, 403)
-        self.assertEqual(self.coverage("dispatcher", "?division=32070x").error, "invalid_field")
+        self.assertEqual(self.coverage("dispatcher", "?division=32070x").error, "invalid_division")
         self.assertEqual(self.coverage("dispatcher", "?since=yesterday").error, "invalid_since")
         self.assertEqual(self.coverage("dispatcher", "?since=2001-01-01T00:00:00Z").error, "invalid_field")
         r = self.coverage("dispatcher_gn", "")

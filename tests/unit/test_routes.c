@@ -78,15 +78,50 @@ static int is_identifier(const char *s) {
     return 1;
 }
 
-static int param_known(const char *name, size_t len) {
-    for (size_t i = 0; i < nroute_params; i++)
-        if (strlen(route_params[i].name) == len && strncmp(route_params[i].name, name, len) == 0)
-            return 1;
-    return 0;
+/* A spec is complete: a name, a description, the fields its kind needs, limits that hold. */
+static void check_spec(const param_spec *p) {
+    assert_non_null(p->name);
+    assert_true(p->description && *p->description);
+    if (p->kind == PARAM_INT) assert_true(p->min <= p->def && p->def <= p->max && p->min >= 0);
+    if (p->kind == PARAM_NUMBER) assert_true(p->min <= p->max);
+    if (p->kind == PARAM_TEXT) assert_true(p->min <= p->max || p->max == 0);
+    if (p->kind == PARAM_CURSOR) assert_true(p->tag && *p->tag);
+    if (p->kind == PARAM_VOCAB) assert_true(p->vocab && p->vocab->n && p->vocab->n <= 64);
+    if (p->kind == PARAM_DIVISION) assert_true(p->min == 0 || p->min == 2);
+    if (p->flags & PARAM_LIST) assert_true(p->kind == PARAM_ID || p->kind == PARAM_VOCAB);
+    if (p->flags & PARAM_HEADER) assert_false(p->flags & PARAM_LIST);
 }
 
-/* The OpenAPI columns: operationIds are unique identifiers, every query parameter and reply
- * schema named exists, JSON bodies have a shape, statuses are 3-digit lists with a success. */
+/* Every route's query specs: complete, each name once per route, at most 32. */
+static void query_specs(void **state) {
+    (void)state;
+    int seen = 0;
+    for (size_t i = 0; i < nroutes; i++) {
+        const param_spec *const *q = routes[i].query;
+        size_t n = 0;
+        for (; q && q[n]; n++) {
+            check_spec(q[n]);
+            for (size_t k = 0; k < n; k++)
+                assert_string_not_equal(q[n]->name, q[k]->name);
+            seen++;
+        }
+        assert_true(n <= 32);
+    }
+    assert_true(seen > 40);
+}
+
+/* Only the routes that touch neither the database nor GEOS/PROJ run without a worker slot. */
+static void worker_flags(void **state) {
+    (void)state;
+    for (size_t i = 0; i < nroutes; i++) {
+        int bare = strcmp(routes[i].pattern, "/healthz") == 0 ||
+                   strcmp(routes[i].pattern, "/metrics") == 0 ||
+                   strcmp(routes[i].pattern, "/api/v1/openapi.json") == 0;
+        assert_int_equal(route_needs_worker(&routes[i]), !bare);
+    }
+}
+
+/* The OpenAPI columns: operationIds are unique identifiers, every reply schema named exists, JSON bodies have a shape, statuses are 3-digit lists with a success. */
 static void contract_columns(void **state) {
     (void)state;
     for (size_t i = 0; i < nroutes; i++) {
@@ -94,15 +129,13 @@ static void contract_columns(void **state) {
         assert_true(is_identifier(rt->op));
         for (size_t k = 0; k < i; k++)
             assert_string_not_equal(rt->op, routes[k].op);
-        for (const char *p = rt->query; p && *p;) {
-            size_t len = strcspn(p, ",");
-            assert_true(param_known(p, len - (len > 0 && p[len - 1] == '!')));
-            p += len + (p[len] == ',');
-        }
         if (rt->reply && !strchr(rt->reply, '/')) assert_true(schemas_has(rt->reply));
         if (rt->reply && strchr(rt->reply, ':'))
             assert_true(schemas_has(strchr(rt->reply, ':') + 1));
-        assert_true((rt->body == BODY_JSON) == (rt->request != NULL));
+        assert_true((rt->body == BODY_JSON || rt->body == BODY_FORM) == (rt->request != NULL));
+        if (rt->request &&
+            rt->request->key) /* the key comes first: shape_key_passed relies on it */
+            assert_string_equal(rt->request->fields[0].name, rt->request->key);
         int success = 0;
         for (const char *p = rt->statuses; *p;) {
             size_t len = strcspn(p, ",:");
@@ -124,7 +157,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(literal_paths),    cmocka_unit_test(captures),
         cmocka_unit_test(suffix_captures),  cmocka_unit_test(table_is_sane),
-        cmocka_unit_test(contract_columns),
+        cmocka_unit_test(contract_columns), cmocka_unit_test(query_specs),
+        cmocka_unit_test(worker_flags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
