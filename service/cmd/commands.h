@@ -12,6 +12,8 @@ int cmd_config(app *a, int argc, char **argv);  /* main.c: print the example con
 int cmd_seed(app *a, int argc, char **argv);    /* seed.c: Lianyungang demo data */
 int cmd_import_divisions(app *a, int argc,
                          char **argv); /* importer.c: import-divisions FILE [--level L] [--crs C] */
+int cmd_import_stations(app *a, int argc,
+                        char **argv); /* import_stations.c: import-stations FILE [--crs C] */
 int cmd_locate(app *a, int argc, char **argv); /* places.c: locate [--crs C] < "lon lat" lines */
 int cmd_apikey(app *a, int argc, char **argv); /* open311.c: apikey add NAME | revoke NAME | list */
 

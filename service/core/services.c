@@ -11,6 +11,7 @@
 #include "gis/index.h"
 #include "gis/transform.h"
 #include "service/admin/login.h"
+#include "service/admin/shifts.h"
 #include "service/core/db.h"
 #include "service/core/events.h"
 #include "service/door/http.h"
@@ -26,7 +27,7 @@ static const struct {
 } background[] = {
     {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
     {"session-purge", login_purge_thread},   {"events", events_thread},
-    {"positions", units_maintenance_thread},
+    {"positions", units_maintenance_thread}, {"shifts", shifts_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

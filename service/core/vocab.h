@@ -44,6 +44,10 @@ extern const vocab VOCAB_SEX;           /* reports.person.sex */
 extern const vocab VOCAB_ROLE;          /* users.role; bit i of ROLE_* (auth.h) is term i */
 extern const vocab VOCAB_TIMELINE;      /* report_events.type: the timeline of a report */
 extern const vocab VOCAB_EVENT_KIND;    /* events.kind: what the live event stream sends */
+extern const vocab VOCAB_AGENCY_KIND;   /* agencies.kind */
+extern const vocab VOCAB_AUDIT_KIND;    /* audit.kind: read, write, sign_in */
+extern const vocab VOCAB_AUDIT_ACTION;  /* audit.action */
+extern const vocab VOCAB_AUDIT_ENTITY;  /* audit.entity: what an administrative write changed */
 extern const vocab VOCAB_ERROR;         /* error codes of {"error": {"code"}}, label = message */
 
 /* Index of code s in v, or -1 when s is NULL or not in v. */

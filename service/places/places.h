@@ -20,4 +20,8 @@ int gazload_once(app *a, worker *w, char *err, size_t errlen);
  * replaced_by (former divisions: today's division)}. New reference for the caller. */
 json_t *places_entry_json(const gaz *g, uint32_t entry, gis_crs crs);
 
+/* Rewrites the positions of a GeoJSON Polygon or MultiPolygon (WGS-84) into crs, rounded to 1e-7
+ * degrees (a division's boundary, a station's coverage). */
+void places_geometry_to_crs(json_t *geometry, gis_crs crs);
+
 #endif

@@ -267,13 +267,15 @@ static const char update_sql[] =
     " SELECT id FROM up";
 
 /* The unit follows its report (transition columns unit_to/unit_from), with its unit.updated
- * event, inside the open transaction. Returns 0 or -1. */
+ * event, inside the open transaction; a unit whose shift ended during the case goes off duty
+ * rather than available (unit_shift_over, migration 0015). Returns 0 or -1. */
 static int unit_follows(worker *w, const char *unit_id, const transition *tr) {
     if (!tr->unit_to || !unit_id) return 0;
     const char *p[] = {unit_id, tr->unit_to, tr->unit_from, tr->type};
     return db_command(
         w,
-        "WITH u AS (UPDATE units SET status = $2::text, updated_at = now()"
+        "WITH u AS (UPDATE units SET status = CASE WHEN $2::text = 'available' AND"
+        " unit_shift_over(id) THEN 'off_duty' ELSE $2::text END, updated_at = now()"
         " WHERE id = $1::bigint AND status = ANY ($3::text[]) RETURNING *)"
         " INSERT INTO events (kind, entity_id, division_code, payload)"
         " SELECT 'unit.updated', u.id, u.division_code, " UNIT_PAYLOAD("u", "$4::text") " FROM u",
