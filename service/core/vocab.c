@@ -90,7 +90,7 @@ VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, T("read", "查阅个�
       T("write", "管理操作"), T("sign_in", "登录与密码"));
 VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions", NULL, T("report.get", "查看上报"),
       T("report.list", "查看上报列表"), T("photo.list", "查看照片列表"), T("photo.get", "查看照片"),
-      T("export.csv", "导出 CSV"), T("export.geojson", "导出 GeoJSON"), T("auth.login", "登录"),
+      T("export.csv", "导出 CSV"), T("export.geojson", "导出 GeoJSON"), T("auth.login", "登录成功"),
       T("auth.login_failed", "登录失败"), T("auth.logout", "退出登录"),
       T("auth.password", "修改密码"), T("auth.reset", "用重置码设置密码"),
       T("auth.reset_failed", "重置码错误"), T("station.create", "新建站点"),
@@ -100,7 +100,7 @@ VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions", NULL, T("report.get", 
       T("shift.create", "排班"), T("shift.update", "修改班次"), T("user.create", "新建用户"),
       T("user.update", "修改用户"), T("user.reset_code", "生成密码重置码"));
 VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities", NULL, T("station", "救助站点"),
-      T("agency", "部门"), T("unit", "巡查单位"), T("shift", "班次"), T("user", "用户"));
+      T("agency", "部门"), T("unit", "巡查队"), T("shift", "班次"), T("user", "用户"));
 
 /* The kinds the live event stream sends (events.c, the `event:` line and "kind"). */
 VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL, T("report.created", "新上报"),

@@ -24,6 +24,10 @@ CHECKED = {
     ("units", "status"): "UnitStatus",
     ("divisions", "level"): "DivisionLevel",
     ("users", "role"): "Role",
+    ("agencies", "kind"): "AgencyKind",
+    ("audit", "kind"): "AuditKind",
+    ("audit", "action"): "AuditAction",
+    ("audit", "entity"): "AuditEntity",
 }
 
 # CHECK lists on those tables that no client sends or filters by (stored by the service itself)
