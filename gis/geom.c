@@ -129,6 +129,20 @@ static GEOSGeometry *read_valid(GEOSContextHandle_t h, GEOSGeometry *g, int *rep
     return v;
 }
 
+/* 1 when a ring of polygonal g has fewer than 4 positions (GEOS reads such rings from GeoJSON). */
+static int ring_short(GEOSContextHandle_t h, const GEOSGeometry *g) {
+    for (int i = 0; i < GEOSGetNumGeometries_r(h, g); i++) {
+        const GEOSGeometry *p = GEOSGetGeometryN_r(h, g, i);
+        int nr = GEOSGetNumInteriorRings_r(h, p);
+        for (int k = -1; k < nr; k++) {
+            const GEOSGeometry *r =
+                k < 0 ? GEOSGetExteriorRing_r(h, p) : GEOSGetInteriorRingN_r(h, p, k);
+            if (r && GEOSGeomGetNumPoints_r(h, r) < 4) return 1;
+        }
+    }
+    return 0;
+}
+
 /* The polygon of geojson in WGS-84, valid, as a MultiPolygon; NULL with err. */
 static GEOSGeometry *read_polygon(GEOSContextHandle_t h, read_ctx *c, const char *geojson,
                                   int *repaired, char *err, size_t errlen) {
@@ -146,6 +160,8 @@ static GEOSGeometry *read_polygon(GEOSContextHandle_t h, read_ctx *c, const char
         snprintf(err, errlen, "a GeoJSON Polygon or MultiPolygon is needed, not another geometry");
     else if (GEOSisEmpty_r(h, g) == 1)
         snprintf(err, errlen, "the polygon is empty");
+    else if (ring_short(h, g))
+        snprintf(err, errlen, "a ring has fewer than 4 positions");
     else if (!(g = read_valid(h, g, repaired)))
         snprintf(err, errlen, "the polygon is invalid and cannot be repaired");
     else if (!(t = GEOSGeom_transformXY_r(h, g, read_to_wgs84, c)))

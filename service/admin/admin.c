@@ -113,3 +113,34 @@ int admin_member_in_unit(http_req *r, const char *field, const char *username, c
                           (json_int_t)strtoll(unit_id, NULL, 10), "name", unit_name);
     return http_json(r, 409, e);
 }
+
+int admin_one(worker *w, const char *sql, long long id, admin_row_fn row, json_t **out) {
+    char sid[24];
+    const char *p[] = {admin_id(id, sid)};
+    PGresult *q = db_exec(w, sql, 1, p);
+    if (!q) return -1;
+    int found = PQntuples(q) == 1;
+    if (found) *out = row(q, 0);
+    PQclear(q);
+    return found;
+}
+
+void admin_scope_like(http_req *r, char like[16]) {
+    const http_qval *div = http_q(r, "division");
+    char prefix[13];
+    vocab_code_prefix(r->user.division_code, prefix);
+    if (div->given && strncmp(div->prefix, prefix, strlen(prefix)) != 0)
+        snprintf(like, 16, "x");
+    else
+        snprintf(like, 16, "%s%%", div->given ? div->prefix : prefix);
+}
+
+int admin_page(http_req *r, PGresult *q, int limit, const char *tag, admin_row_fn row) {
+    int n = PQntuples(q);
+    json_t *items = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(items, row(q, i));
+    json_t *next = admin_next(q, limit - 1, n > limit, tag);
+    PQclear(q);
+    return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+}

@@ -64,6 +64,21 @@ char *admin_id(long long v, char out[24]);
  * there is no more. */
 json_t *admin_next(PGresult *res, int last, int more, const char *tag);
 
+/* A row of a result as the API shows it. */
+typedef json_t *(*admin_row_fn)(PGresult *res, int i);
+
+/* Runs `sql` (static text, one parameter: the id) and makes its one row with `row` into *out.
+ * Returns 1, 0 when there is no such row, -1 (w->err). */
+int admin_one(worker *w, const char *sql, long long id, admin_row_fn row, json_t **out);
+
+/* The LIKE pattern of a list's divisions into like (16 bytes): the user's division, or the
+ * query's `division` inside it (outside it: nothing matches, as if the list were empty). */
+void admin_scope_like(http_req *r, char like[16]);
+
+/* Answers a page of rows made by `row`: {"items": [...], "next": cursor of tag or null}; the
+ * query asked for limit + 1 rows (one more: there is a next page). Clears q. */
+int admin_page(http_req *r, PGresult *q, int limit, const char *tag, admin_row_fn row);
+
 /* Answers a member error with the unit the user is in: 409 member_in_other_unit {"error": {code,
  * message, field, unit: {id, name}}}. Returns 409. */
 int admin_member_in_unit(http_req *r, const char *field, const char *username, const char *unit_id,

@@ -25,29 +25,17 @@ static json_t *agency_row_json(PGresult *q, int i) {
 
 /* Agency id into *out (locked when lock), when it exists: 1, 0, -1. */
 static int agency_json(worker *w, long long id, int lock, json_t **out) {
-    char sid[24];
-    const char *p[] = {admin_id(id, sid)};
-    PGresult *q = db_exec(w,
-                          lock ? AGENCY_SQL " WHERE a.id = $1::bigint FOR UPDATE OF a"
-                               : AGENCY_SQL " WHERE a.id = $1::bigint",
-                          1, p);
-    if (!q) return -1;
-    int found = PQntuples(q) == 1;
-    if (found) *out = agency_row_json(q, 0);
-    PQclear(q);
-    return found;
+    return admin_one(w,
+                     lock ? AGENCY_SQL " WHERE a.id = $1::bigint FOR UPDATE OF a"
+                          : AGENCY_SQL " WHERE a.id = $1::bigint",
+                     id, agency_row_json, out);
 }
 
 /* GET /api/v1/agencies?division=&kind=&limit=&cursor= */
 int h_agencies_list(http_req *r) {
-    const http_qval *div = http_q(r, "division");
-    char prefix[13], like[16], after[24], lim[16];
+    char like[16], after[24], lim[16];
     int limit = (int)http_q(r, "limit")->i;
-    vocab_code_prefix(r->user.division_code, prefix);
-    if (div->given)
-        snprintf(prefix, sizeof prefix, "%s",
-                 strncmp(div->prefix, prefix, strlen(prefix)) == 0 ? div->prefix : "x");
-    snprintf(like, sizeof like, "%s%%", prefix);
+    admin_scope_like(r, like);
     snprintf(lim, sizeof lim, "%d", limit + 1);
     const char *p[] = {like, http_q(r, "kind")->s, admin_id(http_q(r, "cursor")->i, after), lim};
     PGresult *q = db_exec(r->w,
@@ -55,14 +43,7 @@ int h_agencies_list(http_req *r) {
                                      " OR a.kind = ANY ($2::text[])) AND a.id > $3::bigint"
                                      " ORDER BY a.id LIMIT $4::int",
                           4, p);
-    if (!q) return http_db_error(r);
-    int n = PQntuples(q);
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, agency_row_json(q, i));
-    json_t *next = admin_next(q, limit - 1, n > limit, "g1");
-    PQclear(q);
-    return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+    return q ? admin_page(r, q, limit, "g1", agency_row_json) : http_db_error(r);
 }
 
 /* The division of the body (or `current`): exists and lies in r's user's division. 0, -1, or the

@@ -89,28 +89,10 @@ static json_t *shift_row_json(PGresult *q, int i) {
 
 /* Shift id into *out (locked when lock): 1, 0, -1. */
 static int shift_json(worker *w, long long id, int lock, json_t **out) {
-    char sid[24];
-    const char *p[] = {admin_id(id, sid)};
-    PGresult *q = db_exec(w,
-                          lock ? SHIFT_SQL " WHERE s.id = $1::bigint FOR UPDATE OF s"
-                               : SHIFT_SQL " WHERE s.id = $1::bigint",
-                          1, p);
-    if (!q) return -1;
-    int found = PQntuples(q) == 1;
-    if (found) *out = shift_row_json(q, 0);
-    PQclear(q);
-    return found;
-}
-
-/* Sends a page of SHIFT_SQL rows. */
-static int shifts_page(http_req *r, PGresult *q, int limit) {
-    int n = PQntuples(q);
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, shift_row_json(q, i));
-    json_t *next = admin_next(q, limit - 1, n > limit, "f1");
-    PQclear(q);
-    return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+    return admin_one(w,
+                     lock ? SHIFT_SQL " WHERE s.id = $1::bigint FOR UPDATE OF s"
+                          : SHIFT_SQL " WHERE s.id = $1::bigint",
+                     id, shift_row_json, out);
 }
 
 /* Unit `id` (locked when lock) when r's user may administer it: 0, -1 or the 404 sent; its
@@ -310,19 +292,14 @@ int h_shifts_of_unit(http_req *r) {
                   " starts_at, id FROM shifts WHERE id = $4::bigint)) ORDER BY s.starts_at, s.id"
                   " LIMIT $5::int",
         5, p);
-    return q ? shifts_page(r, q, limit) : http_db_error(r);
+    return q ? admin_page(r, q, limit, "f1", shift_row_json) : http_db_error(r);
 }
 
 /* GET /api/v1/shifts?division=&at=&limit=&cursor= : who is on shift at a time (default now). */
 int h_shifts_on(http_req *r) {
-    const http_qval *div = http_q(r, "division");
-    char prefix[13], like[16], after[24], lim[16];
+    char like[16], after[24], lim[16];
     int limit = (int)http_q(r, "limit")->i;
-    vocab_code_prefix(r->user.division_code, prefix);
-    if (div->given)
-        snprintf(prefix, sizeof prefix, "%s",
-                 strncmp(div->prefix, prefix, strlen(prefix)) == 0 ? div->prefix : "x");
-    snprintf(like, sizeof like, "%s%%", prefix);
+    admin_scope_like(r, like);
     snprintf(lim, sizeof lim, "%d", limit + 1);
     const char *p[] = {like, http_q(r, "at")->s, admin_id(http_q(r, "cursor")->i, after), lim};
     PGresult *q = db_exec(r->w,
@@ -331,5 +308,5 @@ int h_shifts_on(http_req *r) {
                                     " coalesce($2::timestamptz, now()) AND s.id > $3::bigint"
                                     " ORDER BY s.id LIMIT $4::int",
                           4, p);
-    return q ? shifts_page(r, q, limit) : http_db_error(r);
+    return q ? admin_page(r, q, limit, "f1", shift_row_json) : http_db_error(r);
 }

@@ -219,11 +219,13 @@ int stations_load(worker *w, long long id, station_in *in, PGresult **hold) {
 
 /* ---- the API ---- */
 
-#define STATION_SQL                                                                                \
+/* A station's columns; its own coverage as GeoJSON when G (SQL: a boolean) is true. */
+#define STATION_COLUMNS(G)                                                                         \
     "SELECT s.id, s.code, s.name, s.tier, s.division_code, d.name, ST_X(s.location),"              \
-    " ST_Y(s.location), s.address, s.phone, s.beds, CASE WHEN s.coverage_own THEN"                 \
-    " ST_AsGeoJSON(s.coverage, 9) END, s.can_dispatch, s.parent_id, to_json(s.updated_at)#>>'{}'"  \
-    " FROM stations s LEFT JOIN divisions d ON d.code = s.division_code"
+    " ST_Y(s.location), s.address, s.phone, s.beds, CASE WHEN s.coverage_own AND " G " THEN"       \
+    " ST_AsGeoJSON(s.coverage, 9) END, s.can_dispatch, s.parent_id, to_json(s.updated_at)#>>'{}'," \
+    " s.coverage_own FROM stations s LEFT JOIN divisions d ON d.code = s.division_code"
+#define STATION_SQL STATION_COLUMNS("true")
 
 /* Row i of STATION_SQL as the API shows it, in crs. */
 static json_t *station_row_json(PGresult *q, int i, gis_crs crs) {
@@ -231,14 +233,15 @@ static json_t *station_row_json(PGresult *q, int i, gis_crs crs) {
     gis_from_wgs84(crs, x, y, &ox, &oy);
     json_t *cov = admin_json(q, i, 11);
     places_geometry_to_crs(cov, crs);
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:{s:f,s:f,s:s},s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "id",
-                     admin_int(q, i, 0), "code", admin_str(q, i, 1), "name", admin_str(q, i, 2),
-                     "tier", admin_str(q, i, 3), "division_code", admin_str(q, i, 4),
-                     "division_name", admin_str(q, i, 5), "location", "lon", round(ox * 1e7) / 1e7,
-                     "lat", round(oy * 1e7) / 1e7, "crs", gis_crs_name(crs), "address",
-                     admin_str(q, i, 8), "phone", admin_str(q, i, 9), "beds", admin_int(q, i, 10),
-                     "coverage", cov, "can_dispatch", admin_bool(q, i, 12), "parent_id",
-                     admin_int(q, i, 13), "updated_at", admin_str(q, i, 14));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:{s:f,s:f,s:s},s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o}",
+                     "id", admin_int(q, i, 0), "code", admin_str(q, i, 1), "name",
+                     admin_str(q, i, 2), "tier", admin_str(q, i, 3), "division_code",
+                     admin_str(q, i, 4), "division_name", admin_str(q, i, 5), "location", "lon",
+                     round(ox * 1e7) / 1e7, "lat", round(oy * 1e7) / 1e7, "crs", gis_crs_name(crs),
+                     "address", admin_str(q, i, 8), "phone", admin_str(q, i, 9), "beds",
+                     admin_int(q, i, 10), "coverage", cov, "can_dispatch", admin_bool(q, i, 12),
+                     "parent_id", admin_int(q, i, 13), "updated_at", admin_str(q, i, 14),
+                     "coverage_own", admin_bool(q, i, 15));
 }
 
 int stations_json(worker *w, long long id, gis_crs crs, json_t **out) {
@@ -252,24 +255,22 @@ int stations_json(worker *w, long long id, gis_crs crs, json_t **out) {
     return found;
 }
 
-/* GET /api/v1/stations?division=&tier=&limit=&cursor=&crs= : stations in the user's division. */
+/* GET /api/v1/stations?division=&tier=&geometry=&limit=&cursor=&crs= : stations in the user's
+ * division; their own coverage polygons only with geometry=geojson (a page stays small). */
 int h_stations_list(http_req *r) {
-    const http_qval *div = http_q(r, "division");
-    char prefix[13], like[16], after[24], lim[16];
+    char like[16], after[24], lim[16];
     int limit = (int)http_q(r, "limit")->i;
     gis_crs crs = http_q(r, "crs")->crs;
-    vocab_code_prefix(r->user.division_code, prefix);
-    if (div->given) /* a division outside the user's: nothing, as if empty */
-        snprintf(prefix, sizeof prefix, "%s",
-                 strncmp(div->prefix, prefix, strlen(prefix)) == 0 ? div->prefix : "x");
-    snprintf(like, sizeof like, "%s%%", prefix);
+    admin_scope_like(r, like);
     snprintf(lim, sizeof lim, "%d", limit + 1);
-    const char *p[] = {like, http_q(r, "tier")->s, admin_id(http_q(r, "cursor")->i, after), lim};
+    const char *p[] = {like, http_q(r, "tier")->s, admin_id(http_q(r, "cursor")->i, after), lim,
+                       http_q(r, "geometry")->given ? "true" : "false"};
     PGresult *q = db_exec(r->w,
-                          STATION_SQL " WHERE s.division_code LIKE $1::text AND ($2::text[] IS NULL"
-                                      " OR s.tier = ANY ($2::text[])) AND s.id > $3::bigint"
-                                      " ORDER BY s.id LIMIT $4::int",
-                          4, p);
+                          STATION_COLUMNS("$5::boolean") " WHERE s.division_code LIKE $1::text AND"
+                                                         " ($2::text[] IS NULL OR s.tier = ANY"
+                                                         " ($2::text[])) AND s.id > $3::bigint"
+                                                         " ORDER BY s.id LIMIT $4::int",
+                          5, p);
     if (!q) return http_db_error(r);
     int n = PQntuples(q), more = n > limit;
     json_t *items = json_array();

@@ -34,30 +34,18 @@ static json_t *user_row_json(PGresult *q, int i) {
 
 /* User id into *out (locked when lock): 1, 0, -1. */
 static int user_json(worker *w, long long id, int lock, json_t **out) {
-    char sid[24];
-    const char *p[] = {admin_id(id, sid)};
-    PGresult *q = db_exec(w,
-                          lock ? USER_SQL " WHERE u.id = $1::bigint FOR UPDATE OF u"
-                               : USER_SQL " WHERE u.id = $1::bigint",
-                          1, p);
-    if (!q) return -1;
-    int found = PQntuples(q) == 1;
-    if (found) *out = user_row_json(q, 0);
-    PQclear(q);
-    return found;
+    return admin_one(w,
+                     lock ? USER_SQL " WHERE u.id = $1::bigint FOR UPDATE OF u"
+                          : USER_SQL " WHERE u.id = $1::bigint",
+                     id, user_row_json, out);
 }
 
 /* GET /api/v1/users?division=&role=&unit=&disabled=&q=&limit=&cursor= */
 int h_users_list(http_req *r) {
-    const http_qval *div = http_q(r, "division"), *unit = http_q(r, "unit");
-    const http_qval *dis = http_q(r, "disabled");
-    char prefix[13], like[16], after[24], lim[16], uid[24];
+    const http_qval *unit = http_q(r, "unit"), *dis = http_q(r, "disabled");
+    char like[16], after[24], lim[16], uid[24];
     int limit = (int)http_q(r, "limit")->i;
-    vocab_code_prefix(r->user.division_code, prefix);
-    if (div->given)
-        snprintf(prefix, sizeof prefix, "%s",
-                 strncmp(div->prefix, prefix, strlen(prefix)) == 0 ? div->prefix : "x");
-    snprintf(like, sizeof like, "%s%%", prefix);
+    admin_scope_like(r, like);
     snprintf(lim, sizeof lim, "%d", limit + 1);
     const char *p[] = {like,
                        http_q(r, "role")->s,
@@ -74,14 +62,7 @@ int h_users_list(http_req *r) {
                  " left(u.username, length($5::text)) = $5::text) AND u.id > $6::bigint"
                  " ORDER BY u.id LIMIT $7::int",
         7, p);
-    if (!q) return http_db_error(r);
-    int n = PQntuples(q);
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, user_row_json(q, i));
-    json_t *next = admin_next(q, limit - 1, n > limit, "us");
-    PQclear(q);
-    return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
+    return q ? admin_page(r, q, limit, "us", user_row_json) : http_db_error(r);
 }
 
 /* A division of the body (field division_code) r's user may give, existing: 0 (out: 12 digits,

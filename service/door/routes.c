@@ -112,6 +112,9 @@ P(P_ADMIN_DIVISION, "division", PARAM_DIVISION,
   .description = "Only inside this division (4-, 6-, 9- or 12-digit code; default: the user's)");
 P(P_STATIONS_TIER, "tier", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,
   .description = "Only stations of these tiers (comma-separated or repeated)");
+P(P_STATIONS_GEOMETRY, "geometry", PARAM_VOCAB, .vocab = &GEOMETRY,
+  .description = "geojson: each station's own coverage polygon (else coverage is null; "
+                 "coverage_own says whether it has one)");
 P(P_STATIONS_CURSOR, "cursor", PARAM_CURSOR, .tag = "s1",
   .description = "The `next` of the previous page");
 P(P_AGENCY_KIND, "kind", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_AGENCY_KIND,
@@ -308,10 +311,11 @@ const route routes[] = {
 
     /* administration: stations, agencies, users */
     {"GET", "/api/v1/stations", h_stations_list, BODY_NONE, 0, ROLE_ANY,
-     "Rescue stations in the user's division (division, tier, limit, cursor, crs)",
+     "Rescue stations in the user's division (division, tier, geometry, limit, cursor, crs)",
      O("listStations", "StationList",
-       Q(&P_ADMIN_DIVISION, &P_STATIONS_TIER, &P_LIMIT, &P_STATIONS_CURSOR, &P_CRS), "200,400",
-       NULL)},
+       Q(&P_ADMIN_DIVISION, &P_STATIONS_TIER, &P_STATIONS_GEOMETRY, &P_LIMIT, &P_STATIONS_CURSOR,
+         &P_CRS),
+       "200,400", NULL)},
     {"POST", "/api/v1/stations", h_stations_create, BODY_JSON, 1 * MB, ROLE_SUPERVISOR | ROLE_ADMIN,
      "Create a rescue station (coverage in ?crs=; none: its division)",
      O("createStation", "StationDetail", Q(&P_CRS), "201,400,404,409", &SHAPE_STATION)},

@@ -19,7 +19,8 @@
  *                   moves the responsible station to its parent (409 no_parent_station at the top),
  *                   new ack_deadline from the parent's tier
  * The unit follows (columns unit_to/unit_from of the table): dispatch -> dispatched, arrive ->
- * on_scene, and ending a report (resolve, cancel, mark_duplicate) sets it back to `available`.
+ * on_scene, and ending a report (resolve, cancel, mark_duplicate) sets it back to `available`, or
+ * `off_duty` when its shift ended during the case (unit_shift_over; admin/shifts.h).
  * Every request may carry "note" (string, <= 1,000 characters) kept in the audit details.
  * Every user acts only on reports it may see (report_row_visible: in scope or made by the user);
  * others get 404, as for GET. A patrol user moves only reports dispatched to its own unit

@@ -100,6 +100,13 @@ class StationsTest(unittest.TestCase):
             self.assertAlmostEqual(p[0], q[0], places=6)
             self.assertAlmostEqual(p[1], q[1], places=6)
         self.assertTrue(self.db.value("SELECT coverage_own FROM stations WHERE id = %s", s["id"]))
+        page = "/api/v1/stations?tier=town&division=%s&limit=500" % self.town[:9]
+        mine = [i for i in self.a.request("GET", page, token=self.tok["dispatcher"]).json()["items"]
+                if i["id"] == s["id"]][0]
+        self.assertEqual((mine["coverage"], mine["coverage_own"]), (None, True))  # lists stay small...
+        mine = [i for i in self.a.request("GET", page + "&geometry=geojson", token=self.tok["dispatcher"]).json()[
+            "items"] if i["id"] == s["id"]][0]
+        self.assertEqual(mine["coverage"]["type"], "MultiPolygon")  # ...unless asked
         r = self.a.request("PATCH", "/api/v1/stations/%d" % s["id"], json_body={"coverage": None, "name": "新名"},
                            token=self.tok["supervisor_hz"])
         self.assertEqual((r.status, r.json()["coverage"], r.json()["name"]), (200, None, "新名"), r)
@@ -176,6 +183,30 @@ class StationsTest(unittest.TestCase):
         r = self.a.request("PATCH", "/api/v1/stations/%d" % self.county_station, token=self.tok["admin"],
                            json_body={"parent_id": town_station})
         self.assertEqual((r.status, r.json()["error"]["field"]), (400, "parent_id"), r)
+
+    def test_hostile_bodies(self):
+        """A coverage of 20,000 vertices is read and stored; a body over the route's 1 MiB is a 413 and one
+        nested deeper than json_max_depth a 400, both before anything is parsed; nothing of them stored."""
+        import math
+        lon, lat = self.town_pt
+        n = 20000
+        ring = [[round(lon + 0.01 * math.cos(2 * math.pi * k / n), 7), round(lat + 0.01 * math.sin(2 * math.pi * k / n), 7)]
+                for k in range(n)]
+        ring.append(ring[0])
+        t0 = time.time()
+        r = self.post(self.body("HZ-BIG", coverage={"type": "Polygon", "coordinates": [ring]}))
+        self.assertEqual(r.status, 201, r)
+        print("\nmeasured: a coverage of %d vertices stored in %.2f s" % (n, time.time() - t0))
+        self.assertEqual(self.db.value("SELECT ST_NPoints(coverage) FROM stations WHERE code = 'HZ-BIG'"), n + 1)
+        before = count(self.db)
+        huge = self.body("HZ-HUGE", coverage={"type": "Polygon", "coordinates": [ring * 3]})
+        r = self.post(huge)
+        self.assertEqual(r.status, 413, r)
+        deep = '{"code": "HZ-DEEP", "coverage": ' + "[" * 5000 + "]" * 5000 + "}"
+        r = self.a.request("POST", "/api/v1/stations", body=deep, headers={"Content-Type": "application/json"},
+                           token=self.tok["supervisor_hz"])
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(count(self.db), before)
 
     def test_station_created_on_one_instance_routes_reports_on_the_other(self):
         code, lon, lat = community_without_station(self.db, "320706")
