@@ -1,4 +1,5 @@
-/* main.c - the patrold command line: serve, migrate, seed, import-divisions, user add, config. */
+/* main.c - the patrold command line: serve, migrate, seed, import-divisions, import-stations, user
+ * add, config. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,7 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/cmd/import_stations.h"
 #include "service/cmd/importer.h"
 #include "service/cmd/initdb.h"
 #include "service/cmd/seed.h"
@@ -26,6 +28,9 @@ static const struct {
     {"seed", cmd_seed, "seed                       load the Lianyungang demo data (once)"},
     {"import-divisions", cmd_import_divisions,
      "import-divisions FILE [--level L] [--crs C]   load GeoJSON boundaries (gzip or not)"},
+    {"import-stations", cmd_import_stations,
+     "import-stations FILE [--crs C]   load rescue stations (CSV or GeoJSON points); a re-import\n"
+     "                             updates them by code and reports new / changed / unchanged"},
     {"locate", cmd_locate,
      "locate [--crs C] < points     print the four tiers, zones and station of each \"lon lat\" line"},
     {"user", cmd_user,

@@ -72,6 +72,15 @@ int auth_check_session(struct worker *w, const char *session_id, auth_user *u);
  * number of sessions revoked, or -1 (w->err). */
 int auth_revoke_sessions(struct worker *w, long long user_id, long long session_id);
 
+/* The client's address, normalised, into out (AUTH_ADDR_LEN bytes): "addr:" and the peer itself,
+ * or, when the peer is listed in `trusted` (comma-separated addresses), the rightmost address of
+ * X-Forwarded-For (xff, may be NULL) that is not itself trusted, else X-Real-IP (xreal). A
+ * forwarded value that is not an address falls back to the peer. IPv6 addresses are cut to their
+ * /64 (one household or phone has a whole /64). Sign-in throttling and the audit trail use it. */
+enum { AUTH_ADDR_LEN = 64 /* "addr:" + an IPv4 address or an IPv6 /64 */ };
+void auth_client_addr(const char *peer, const char *xff, const char *xreal, const char *trusted,
+                      char *out, size_t outlen);
+
 /* Loads the enabled user with id `id` (decimal text). Returns 1 found, 0 not (or disabled), -1
  * database failure (w->err). */
 int auth_user_by_id(struct worker *w, const char *id, auth_user *u);

@@ -12,6 +12,7 @@
 #include "gis/index.h"
 #include "gis/transform.h"
 #include "service/admin/login.h"
+#include "service/admin/shifts.h"
 #include "service/core/db.h"
 #include "service/core/events.h"
 #include "service/core/events_append.h"
@@ -30,9 +31,13 @@ static const struct {
     const char *name;
     void *(*fn)(void *);
 } background[] = {
-    {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
-    {"session-purge", login_purge_thread},   {"events", events_thread},
-    {"positions", units_maintenance_thread}, {"coverage", coverage_thread},
+    {"gis-loader", gisload_thread},
+    {"escalation", escalate_thread},
+    {"session-purge", login_purge_thread},
+    {"events", events_thread},
+    {"positions", units_maintenance_thread},
+    {"coverage", coverage_thread},
+    {"shifts", shifts_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

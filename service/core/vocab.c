@@ -126,9 +126,32 @@ VOCAB(VOCAB_DIVISION_CHANGE, "DivisionChange", "division_changes",
       NULL, [DC_NEW] = T("new", "新设"), [DC_RENAMED] = T("renamed", "更名"),
       [DC_MERGED] = T("merged", "合并"), [DC_ABOLISHED] = T("abolished", "撤销"));
 
+/* agencies.kind: the agencies of a joint patrol (联合巡查). */
+VOCAB(VOCAB_AGENCY_KIND, "AgencyKind", "agency_kinds", NULL, T("civil_affairs", "民政"),
+      T("police", "公安"), T("urban_management", "城管"), T("health", "卫生健康"),
+      T("street_office", "街道办事处"), T("community", "社区（村）"), T("volunteer", "志愿者"));
+
+/* audit.kind, audit.action and audit.entity: the audit trail (core/audit.c). */
+VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, T("read", "查阅个人信息"),
+      T("write", "管理操作"), T("sign_in", "登录与密码"));
+VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions", NULL, T("report.get", "查看上报"),
+      T("report.list", "查看上报列表"), T("photo.list", "查看照片列表"), T("photo.get", "查看照片"),
+      T("export.csv", "导出 CSV"), T("export.geojson", "导出 GeoJSON"), T("auth.login", "登录成功"),
+      T("auth.login_failed", "登录失败"), T("auth.logout", "退出登录"),
+      T("auth.password", "修改密码"), T("auth.reset", "用重置码设置密码"),
+      T("auth.reset_failed", "重置码错误"), T("station.create", "新建站点"),
+      T("station.update", "修改站点"), T("agency.create", "新建部门"),
+      T("agency.update", "修改部门"), T("unit.create", "新建巡查单位"),
+      T("unit.update", "修改巡查单位"), T("unit.members", "调整单位成员"),
+      T("shift.create", "排班"), T("shift.update", "修改班次"), T("user.create", "新建用户"),
+      T("user.update", "修改用户"), T("user.reset_code", "生成密码重置码"));
+VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities", NULL, T("station", "救助站点"),
+      T("agency", "部门"), T("unit", "巡查队"), T("shift", "班次"), T("user", "用户"));
+
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
-VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("busy", "服务器繁忙，请稍后再试"),
+VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本辖区已有同名部门"),
+      T("agency_other_division", "该部门不属于本单位所在辖区"), T("busy", "服务器繁忙，请稍后再试"),
       T("body_incomplete", "提交的内容不完整，请重试"),
       T("body_timeout", "提交内容超时，请检查网络后重试"), T("callsign_taken", "呼号已被使用"),
       T("client_id_conflict", "该上报编号已被另一条上报使用"), T("conflict", "与已有数据冲突"),
@@ -146,21 +169,27 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("busy", "服务器繁忙�
       T("invalid_last_event_id", "事件序号无效"), T("invalid_layer", "图层无效"),
       T("invalid_limit", "数量超出允许范围"), T("invalid_location", "位置无效"),
       T("invalid_path", "请求地址无效"), T("invalid_query", "查询内容无效"),
-      T("invalid_simplify", "简化参数无效"), T("invalid_since", "时间无效"),
-      T("invalid_status", "状态无效"), T("invalid_tile", "瓦片编号无效"),
-      T("invalid_transition", "上报当前的状态不允许此操作"), T("invalid_user", "用户编号无效"),
-      T("invalid_within", "行政区划代码无效"), T("method_not_allowed", "不支持此请求方法"),
-      T("missing_field", "缺少必填内容"), T("no_parent_station", "没有可升级的上级站点"),
+      T("invalid_reset_code", "重置码错误、已使用或已过期"), T("invalid_simplify", "简化参数无效"),
+      T("invalid_since", "时间无效"), T("invalid_status", "状态无效"),
+      T("invalid_tile", "瓦片编号无效"), T("invalid_transition", "上报当前的状态不允许此操作"),
+      T("invalid_user", "用户编号无效"), T("invalid_within", "行政区划代码无效"),
+      T("member_in_other_unit", "该用户已是其他巡查单位的成员"),
+      T("member_other_division", "该用户不属于本单位所在辖区"),
+      T("method_not_allowed", "不支持此请求方法"), T("missing_field", "缺少必填内容"),
+      T("no_parent_station", "没有可升级的上级站点"), T("not_a_member", "该用户不是本单位成员"),
       T("not_found", "未找到（或不在本辖区）"),
       T("not_your_unit", "只有被派遣的单位可以执行此操作"), T("out_of_memory", "服务器内存不足"),
       T("password_changed", "密码已修改，请重新登录"), T("starting", "服务正在启动，请稍后再试"),
       T("payload_too_large", "提交的内容过大"), T("too_many_attempts", "尝试次数过多，请稍后再试"),
       T("too_spread", "一次提交的位置分布过广，请分批提交"),
       T("too_many_items", "一次提交的上报过多"), T("too_many_positions", "一次提交的位置过多"),
+      T("outside_division", "位置不在所选行政区划内"), T("shift_overlap", "该单位在此时段已有班次"),
+      T("station_code_taken", "站点编号已被使用"),
       T("too_many_streams", "实时连接已满，请稍后再试"), T("unauthorized", "未登录或登录已失效"),
       T("unit_on_assignment", "单位正在执行任务"), T("unit_unavailable", "单位当前不可派遣"),
       T("unknown_report", "引用的上报不存在"), T("unknown_station", "站点不存在"),
-      T("unsupported_media_type", "不支持的内容类型"), T("weak_password", "密码强度不足"));
+      T("unsupported_media_type", "不支持的内容类型"), T("username_taken", "用户名已被使用"),
+      T("weak_password", "密码强度不足"));
 
 /* Every table: the OpenAPI schemas and, those with a `list`, GET /api/v1/vocabulary in this
  * order. */
@@ -168,7 +197,8 @@ static const vocab *const all[] = {
     &VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
     &VOCAB_TIER,          &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
     &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
-    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_ERROR};
+    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_AUDIT_KIND,
+    &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,    &VOCAB_ERROR};
 
 const vocab *const *vocab_all(size_t *n) {
     *n = sizeof all / sizeof all[0];

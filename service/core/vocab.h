@@ -117,6 +117,10 @@ extern const vocab VOCAB_ROLE;            /* users.role; term i is the role bit 
 extern const vocab VOCAB_DIVISION_KIND;   /* divisions.kind: administrative, or a zone */
 extern const vocab VOCAB_DIVISION_CHANGE; /* division_changes.change (import-divisions) */
 extern const vocab VOCAB_TIMELINE;        /* report_events.type: the timeline of a report */
+extern const vocab VOCAB_AGENCY_KIND;     /* agencies.kind */
+extern const vocab VOCAB_AUDIT_KIND;      /* audit.kind: read, write, sign_in */
+extern const vocab VOCAB_AUDIT_ACTION;    /* audit.action */
+extern const vocab VOCAB_AUDIT_ENTITY;    /* audit.entity: what an administrative write changed */
 extern const vocab VOCAB_ERROR;           /* error codes of {"error": {"code"}}, label = message */
 
 /* Every vocabulary, in publishing order (*n of them). */

@@ -21,7 +21,9 @@ typedef enum {
     SHAPE_ID, /* an integer > 0 */
     SHAPE_NUMBER,
     SHAPE_OBJECT,
-    SHAPE_ARRAY
+    SHAPE_ARRAY,
+    SHAPE_BOOLEAN,
+    SHAPE_IDS /* an array of distinct ids (integers > 0), at most max of them */
 } shape_type;
 
 enum {
@@ -71,6 +73,10 @@ struct shape {
 
 extern const shape SHAPE_LOGIN, SHAPE_PASSWORD, SHAPE_REPORT, SHAPE_BATCH, SHAPE_REPORT_EVENT,
     SHAPE_UNIT_CREATE, SHAPE_UNIT_STATUS, SHAPE_POSITIONS;
+/* administration (service/admin/) */
+extern const shape SHAPE_UNIT_PATCH, SHAPE_UNIT_MEMBERS, SHAPE_SHIFT, SHAPE_SHIFT_PATCH,
+    SHAPE_STATION, SHAPE_STATION_PATCH, SHAPE_AGENCY, SHAPE_AGENCY_PATCH, SHAPE_USER,
+    SHAPE_USER_PATCH, SHAPE_RESET;
 extern const shape SHAPE_O311_REQUEST; /* the Open311 form (application/x-www-form-urlencoded) */
 extern const shape SHAPE_POSITION;     /* one item of SHAPE_POSITIONS */
 extern const shape SHAPE_PERSON;       /* SHAPE_REPORT's person */

@@ -11,12 +11,13 @@
 #include "service/core/db.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
+#include "service/places/divisions.h"
 #include "service/places/places.h"
 
 /* Division endpoints ------------------------------------------------------------------------ */
 
-/* Rewrites every [lon, lat] position of a GeoJSON geometry's coordinates (fixed depth: Polygon
- * or MultiPolygon) from WGS-84 into crs, rounded to 1e-7 degrees. */
+/* Rewrites every [lon, lat] position of coordinates nested `depth` arrays deep from WGS-84 into
+ * crs, rounded to 1e-7 degrees. */
 static void geojson_to_crs(json_t *coords, int depth, gis_crs crs) {
     size_t i;
     json_t *v;
@@ -29,6 +30,13 @@ static void geojson_to_crs(json_t *coords, int depth, gis_crs crs) {
     gis_from_wgs84(crs, x, y, &ox, &oy);
     json_array_set_new(coords, 0, json_real(round(ox * 1e7) / 1e7));
     json_array_set_new(coords, 1, json_real(round(oy * 1e7) / 1e7));
+}
+
+void places_geometry_to_crs(json_t *geometry, gis_crs crs) {
+    json_t *c = json_object_get(geometry, "coordinates");
+    const char *type = json_string_value(json_object_get(geometry, "type"));
+    if (c && type && crs != GIS_CRS_WGS84 && crs != GIS_CRS_CGCS2000)
+        geojson_to_crs(c, strcmp(type, "MultiPolygon") == 0 ? 3 : 2, crs);
 }
 
 typedef struct {
@@ -77,10 +85,7 @@ static void add_geometry(json_t *o, PGresult *res, int i, const divopts *d) {
     json_t *geom = NULL;
     if (!PQgetisnull(res, i, 2)) {
         geom = json_loads(PQgetvalue(res, i, 2), 0, NULL);
-        json_t *c = json_object_get(geom, "coordinates");
-        const char *type = json_string_value(json_object_get(geom, "type"));
-        if (c && type && d->crs != GIS_CRS_WGS84 && d->crs != GIS_CRS_CGCS2000)
-            geojson_to_crs(c, strcmp(type, "MultiPolygon") == 0 ? 3 : 2, d->crs);
+        places_geometry_to_crs(geom, d->crs);
     }
     json_object_set_new(o, "geometry", geom ? geom : json_null());
 }

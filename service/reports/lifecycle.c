@@ -19,7 +19,8 @@
  *                   moves the responsible station to its parent (409 no_parent_station at the top),
  *                   new ack_deadline from the parent's tier
  * The unit follows (columns unit_to/unit_from of the table): dispatch -> dispatched, arrive ->
- * on_scene, and ending a report (resolve, cancel, mark_duplicate) sets it back to `available`.
+ * on_scene, and ending a report (resolve, cancel, mark_duplicate) sets it back to `available`, or
+ * `off_duty` when its shift ended during the case (unit_shift_over; admin/shifts.h).
  * Every request may carry "note" (string, <= 1,000 characters) kept in the audit details.
  * Every user acts only on reports it may see (report_row_visible: in scope or made by the user);
  * others get 404, as for GET. A patrol user moves only reports dispatched to its own unit
@@ -249,7 +250,8 @@ static const char update_sql[] =
     " SELECT id FROM up";
 
 /* The unit follows its report (transition columns unit_to/unit_from), with its unit.updated
- * event, inside the open transaction. Returns 0 or -1. */
+ * event, inside the open transaction; a unit whose shift ended during the case goes off duty
+ * rather than available (unit_shift_over, migration 0015). Returns 0 or -1. */
 static int unit_follows(worker *w, const char *unit_id, const transition *tr) {
     if (tr->unit_to == NONE || !unit_id) return 0;
     char from[128];
@@ -258,9 +260,11 @@ static int unit_follows(worker *w, const char *unit_id, const transition *tr) {
                        lifecycle_type(tr)};
     return db_command(
         w,
-        "WITH u AS (UPDATE units SET status = $2::text, updated_at = now()"
-        " WHERE id = $1::bigint AND status = ANY ($3::text[]) RETURNING *) " EVENTS_UNIT_INSERT(
-            EK_UNIT_UPDATED, "u", "$4::text") " FROM u",
+        "WITH u AS (UPDATE units SET status = CASE WHEN $2::text = " VOCAB_SQL_TERM("UnitStatus", US_AVAILABLE) " AND unit_shift_over(id) THEN " VOCAB_SQL_TERM(
+            "UnitStatus",
+            US_OFF_DUTY) " ELSE $2::text END, updated_at = now() WHERE id = $1::bigint AND status = ANY"
+                         " ($3::text[]) RETURNING *) " EVENTS_UNIT_INSERT(EK_UNIT_UPDATED, "u",
+                                                                          "$4::text") " FROM u",
         4, p);
 }
 

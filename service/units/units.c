@@ -124,8 +124,7 @@ void units_mem_apply(long long ev_id, const char *payload) {
     json_decref(p);
 }
 
-/* Applies the (event id, payload) rows of res, columns c and c+1. */
-static void mem_apply_rows(PGresult *res, int c) {
+void units_mem_apply_rows(PGresult *res, int c) {
     for (int i = 0; i < PQntuples(res); i++)
         if (!PQgetisnull(res, i, c))
             units_mem_apply(strtoll(PQgetvalue(res, i, c), NULL, 10), PQgetvalue(res, i, c + 1));
@@ -181,15 +180,13 @@ static json_t *location_json(double lon, double lat, gis_crs crs) {
     " round(greatest(0, extract(epoch FROM now() - u.position_at))::numeric, 1)::float8,"              \
     " u.speed_mps, u.heading, to_json(u.updated_at)#>>'{}',"                                           \
     " (SELECT coalesce(json_agg(json_build_object('id', m.id, 'username', m.username) ORDER BY m.id)," \
-    " '[]') FROM users m WHERE m.unit_id = u.id AND m.role = " VOCAB_SQL_TERM(                         \
-        "Role",                                                                                        \
-        RO_PATROL) "),"                                                                                \
-                   " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id"                          \
-                   " AND r.status IN (" VOCAB_SQL_ANY(                                                 \
-                       "ReportStatus",                                                                 \
-                       VOCAB_HOLDS_UNIT) ")),"                                                         \
-                                         " u.app_queue_length, to_json(u.app_queue_oldest_at)#>>'{}'," \
-                                         " to_json(u.app_queue_at)#>>'{}'"
+    " '[]') FROM users m WHERE m.unit_id = u.id),"                                                     \
+    " (SELECT max(r.id) FROM reports r WHERE r.unit_id = u.id"                                         \
+    " AND r.status IN (" VOCAB_SQL_ANY(                                                                \
+        "ReportStatus",                                                                                \
+        VOCAB_HOLDS_UNIT) ")),"                                                                        \
+                          " u.app_queue_length, to_json(u.app_queue_oldest_at)#>>'{}',"                \
+                          " to_json(u.app_queue_at)#>>'{}', u.agency_id, u.vehicle"
 #define UNIT_FROM " FROM units u LEFT JOIN stations s ON s.id = u.station_id"
 
 /* The patrol app's queue as its phone last reported it (columns c..c+2: length, oldest_at,
@@ -233,6 +230,10 @@ static json_t *unit_row_json(PGresult *res, int i, gis_crs crs) {
                         val(res, i, 15) ? json_integer(strtoll(val(res, i, 15), NULL, 10))
                                         : json_null());
     json_object_set_new(o, "app_queue", app_queue_json(res, i, 16));
+    json_object_set_new(o, "agency_id",
+                        val(res, i, 19) ? json_integer(strtoll(val(res, i, 19), NULL, 10))
+                                        : json_null());
+    json_object_set_new(o, "vehicle", val(res, i, 20) ? json_string(val(res, i, 20)) : json_null());
     return o;
 }
 
@@ -295,6 +296,18 @@ int h_units_list(http_req *r) {
     return http_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next));
 }
 
+int units_json(worker *w, long long id, gis_crs crs, json_t **out) {
+    char ids[24];
+    snprintf(ids, sizeof ids, "%lld", id);
+    const char *p[] = {ids};
+    PGresult *q = db_exec(w, "SELECT " UNIT_COLUMNS UNIT_FROM " WHERE u.id = $1::bigint", 1, p);
+    if (!q) return -1;
+    int found = PQntuples(q) == 1;
+    if (found) *out = unit_row_json(q, 0, crs);
+    PQclear(q);
+    return found;
+}
+
 /* GET /api/v1/units/{id} */
 int h_units_get(http_req *r) {
     long long id;
@@ -305,47 +318,6 @@ int h_units_get(http_req *r) {
     json_t *o = unit_row_json(q, 0, crs);
     PQclear(q);
     return http_json(r, 200, o);
-}
-
-/* POST /api/v1/units {"name", "callsign"?, "station_id"} (staff): a unit of a station in scope. */
-int h_units_create(http_req *r) {
-    json_t *jn = json_object_get(r->json, "name"), *jc = json_object_get(r->json, "callsign"),
-           *js = json_object_get(r->json, "station_id");
-    char sid[24];
-    snprintf(sid, sizeof sid, "%lld", (long long)json_integer_value(js));
-    const char *ps[] = {sid};
-    PGresult *q = db_exec(r->w, "SELECT division_code FROM stations WHERE id = $1::bigint", 1, ps);
-    if (!q) return http_db_error(r);
-    if (PQntuples(q) != 1 || !auth_in_scope(&r->user, PQgetvalue(q, 0, 0))) {
-        PQclear(q);
-        return http_error(r, 422, "unknown_station", "station_id", "no such station: %s", sid);
-    }
-    PQclear(q);
-    const char *callsign = json_is_string(jc) ? json_string_value(jc) : NULL;
-    const char *p[] = {json_string_value(jn), callsign, sid};
-    q = db_exec(
-        r->w,
-        "WITH u AS (INSERT INTO units (name, callsign, station_id, division_code)"
-        " SELECT $1::text, $2::text, s.id, s.division_code FROM stations s WHERE s.id = $3::bigint"
-        " RETURNING *), e AS (" EVENTS_UNIT_INSERT(
-            EK_UNIT_CREATED, "u",
-            VOCAB_SQL_TERM("TimelineType", TL_CREATED)) " FROM u RETURNING id, payload::text)"
-                                                        " SELECT u.id, e.id, e.payload FROM u, e",
-        3, p);
-    if (!q) {
-        if (db_failed_with(r->w, "23505"))
-            return http_error(r, 409, "callsign_taken", "callsign", "callsign already in use");
-        return http_db_error(r);
-    }
-    mem_apply_rows(q, 1);
-    const char *pid[] = {PQgetvalue(q, 0, 0)};
-    PGresult *g =
-        db_exec(r->w, "SELECT " UNIT_COLUMNS UNIT_FROM " WHERE u.id = $1::bigint", 1, pid);
-    PQclear(q);
-    if (!g) return http_db_error(r);
-    json_t *o = unit_row_json(g, 0, GIS_CRS_WGS84);
-    PQclear(g);
-    return http_json(r, 201, o);
 }
 
 /* POST /api/v1/units/{id}/status {"status": available|busy|off_duty}: a patrol member of the unit,
@@ -382,7 +354,7 @@ int h_units_status(http_req *r) {
         PQclear(q);
         return rc;
     }
-    mem_apply_rows(q, 1);
+    units_mem_apply_rows(q, 1);
     PQclear(q);
     q = NULL;
     if ((rc = unit_load_visible(r, &id, &q))) return rc;
@@ -892,7 +864,7 @@ int h_units_positions(http_req *r) {
         rc = oom ? http_error(r, 500, "internal", NULL, "out of memory") : http_db_error(r);
         goto done;
     }
-    mem_apply_rows(q, 1);
+    units_mem_apply_rows(q, 1);
     if (store_app_queue(r->w, ids, json_object_get(r->json, "queue")) != 0) {
         rc = http_db_error(r);
         goto done;

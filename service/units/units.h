@@ -7,7 +7,10 @@
 #ifndef PATROLD_UNITS_H
 #define PATROLD_UNITS_H
 
+#include <jansson.h>
 #include <libpq-fe.h>
+
+#include "gis/coords.h"
 
 #include "service/core/app.h"
 
@@ -18,6 +21,15 @@ int units_mem_load(worker *w, long long as_of, char *err, size_t errlen);
 /* Applies one unit event (its id and payload JSON text, EVENTS_UNIT_PAYLOAD) to the in-memory table; older than what
  * the table holds for that unit is ignored. */
 void units_mem_apply(long long ev_id, const char *payload);
+
+/* Applies the (event id, payload) rows of res, columns c and c+1 (unit.* events this instance
+ * just committed), to the in-memory table at once. */
+void units_mem_apply_rows(PGresult *res, int c);
+
+/* Unit id as the API shows it (Unit schema: station, division_code, status, members, agency_id,
+ * vehicle, position in crs ...) into *out, a new reference. Returns 1, 0 when missing, -1
+ * (w->err). */
+int units_json(worker *w, long long id, gis_crs crs, json_t **out);
 
 /* Background thread (services.c background[]): makes the coming days' position partitions and drops
  * the days older than position_retention_days, at start and then hourly. arg is the app. */

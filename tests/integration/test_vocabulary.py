@@ -26,6 +26,10 @@ CHECKED = {
     ("divisions", "kind"): "DivisionKind",
     ("users", "role"): "Role",
     ("division_changes", "change"): "DivisionChange",
+    ("agencies", "kind"): "AgencyKind",
+    ("audit", "kind"): "AuditKind",
+    ("audit", "action"): "AuditAction",
+    ("audit", "entity"): "AuditEntity",
 }
 
 # CHECK lists on those tables that no client sends or filters by (stored by the service itself)

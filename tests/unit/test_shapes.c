@@ -22,6 +22,16 @@
     "{\"location\":{\"lon\":119.2,\"lat\":34.6,\"crs\":\"gcj02\",\"accuracy_m\":5},"               \
     "\"accuracy_m\":3,\"speed_mps\":1.5,\"heading\":90,\"at\":\"2024-01-01T00:00:00Z\"}"
 
+#define SHIFT                                                                                      \
+    "{\"starts_at\":\"2024-01-01T08:00:00+08:00\",\"ends_at\":\"2024-01-01T16:00:00+08:00\","      \
+    "\"members\":[1],\"note\":\"n\"}"
+#define STATION                                                                                    \
+    "{\"code\":\"HZ-1\",\"name\":\"n\",\"tier\":\"county\",\"division_code\":\"320706\","          \
+    "\"location\":{\"lon\":119.2,\"lat\":34.6,\"crs\":\"wgs84\",\"accuracy_m\":5},"                \
+    "\"address\":\"a\",\"phone\":\"p\",\"beds\":3,\"coverage\":{\"type\":\"Polygon\","             \
+    "\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]},\"can_dispatch\":true,\"parent_id\":1}"
+#define AGENCY "{\"name\":\"n\",\"kind\":\"police\",\"division_code\":\"320706\"}"
+
 static const struct {
     const shape *s;
     const char *valid;
@@ -37,6 +47,21 @@ static const struct {
     {&SHAPE_POSITIONS, "{\"positions\":[" POSITION "],"
                        "\"queue\":{\"length\":2,\"oldest_at\":\"2024-01-01T00:00:00Z\"}}"},
     {&SHAPE_POSITION, POSITION},
+    {&SHAPE_UNIT_PATCH, "{\"name\":\"a\",\"callsign\":\"c\",\"station_id\":3,\"agency_id\":2,"
+                        "\"vehicle\":\"v\",\"members\":[1,2]}"},
+    {&SHAPE_UNIT_MEMBERS, "{\"members\":[1]}"},
+    {&SHAPE_SHIFT, SHIFT},
+    {&SHAPE_SHIFT_PATCH, SHIFT},
+    {&SHAPE_STATION, STATION},
+    {&SHAPE_STATION_PATCH, STATION},
+    {&SHAPE_AGENCY, AGENCY},
+    {&SHAPE_AGENCY_PATCH, AGENCY},
+    {&SHAPE_USER,
+     "{\"username\":\"u\",\"password\":\"p\",\"role\":\"patrol\","
+     "\"division_code\":\"320706\",\"unit_id\":1,\"station_id\":2,\"disabled\":false}"},
+    {&SHAPE_USER_PATCH, "{\"role\":\"patrol\",\"division_code\":\"320706\",\"unit_id\":1,"
+                        "\"station_id\":2,\"disabled\":true}"},
+    {&SHAPE_RESET, "{\"username\":\"u\",\"code\":\"ABCD\",\"new_password\":\"x\"}"},
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
 
@@ -115,7 +140,7 @@ static void check_field(ctx *c, const shape_field *f) {
         for (size_t i = 0; i < f->vocab->n; i++)
             try(c, f, json_string(vocab_code(f->vocab, i)), 1, 0, NULL);
     }
-    if (f->type == SHAPE_STRING && f->fmt) try(c, f, json_string("not-valid!"), 0, 400, code);
+    if (f->type == SHAPE_STRING && f->fmt) try(c, f, json_string("not valid!"), 0, 400, code);
     if (f->type == SHAPE_STRING && f->max > 0) {
         const char *u = f->flags & SF_BYTES ? "a" : "é"; /* characters count, not bytes */
         try(c, f, repeat(u, (size_t)f->max), 1, 0, NULL);
@@ -136,6 +161,21 @@ static void check_field(ctx *c, const shape_field *f) {
         try(c, f, json_integer(0), 0, 400, code);
         try(c, f, json_integer(-3), 0, 400, code);
         try(c, f, json_integer(1), 1, 0, NULL);
+    }
+    if (f->type == SHAPE_IDS) { /* distinct positive integers, at most max */
+        try(c, f, json_pack("[i,i]", 1, 2), 1, 0, NULL);
+        try(c, f, json_array(), 1, 0, NULL);
+        try(c, f, json_pack("[i,i]", 1, 0), 0, 400, code);
+        try(c, f, json_pack("[i,i]", 3, 3), 0, 400, code);
+        try(c, f, json_pack("[s]", "1"), 0, 400, code);
+        json_t *many = json_array();
+        for (int i = 1; i <= (int)f->max + 1; i++)
+            json_array_append_new(many, json_integer(i));
+        try(c, f, many, 0, 400, code);
+    }
+    if (f->type == SHAPE_BOOLEAN) {
+        try(c, f, json_true(), 1, 0, NULL);
+        try(c, f, json_integer(1), 0, 400, code);
     }
     if (f->type == SHAPE_ARRAY && f->max > 0) {
         json_t *item = json_array_get(
