@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # More than one machine, on loopback: etcd, two Patroni-managed PostGIS nodes (synchronous
 # replication), two patrold instances behind nginx. ha.sh start|stop|status|kill|revive DIR [BIN|NODE]
-#   start DIR [BIN]  everything under DIR (made if missing; postgres must be able to traverse it)
+#   start DIR [BIN]  everything under DIR (made if missing; postgres must be able to traverse it);
+#                    a start that fails stops again what it started (TERM, then KILL after a grace)
 #   stop DIR         stops all of it (data stays in DIR)
 #   kill DIR n1|n2   kill -9 that node's Patroni and postmaster (a dead machine)
 #   revive DIR n1|n2 starts that node's Patroni again (it rejoins as a standby)
 # Ports: PATROLD_HA_PORT_OFFSET (default 0) is added to nginx 8090, patrold 8081 8082, PostgreSQL
 # 5441 5442, Patroni REST 8011 8012, etcd 2389 (peer 2390). DIR/env holds them for scripts/tests.
+# PATROLD_HA_PRIMARY_WAIT (default 90) is how many seconds start waits for Patroni to elect a primary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -19,14 +21,37 @@ declare -A rest_port=([n1]=$((8011 + off)) [n2]=$((8012 + off)))
 declare -A api_port=([a1]=$((8081 + off)) [a2]=$((8082 + off)))
 bin_dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 as=()
-[ "$(id -u)" -eq 0 ] && as=(runuser -u postgres --)
+# as root, PostgreSQL and Patroni run as `postgres`, in / (it may not enter this clone: /root is 0700)
+[ "$(id -u)" -eq 0 ] && as=(env -C / runuser -u postgres --)
 
 need() {
   local m=()
   for c in patroni patronictl etcd etcdctl nginx; do command -v "$c" >/dev/null || m+=("$c"); done
   [ ${#m[@]} -eq 0 ] || { echo "ha.sh: missing ${m[*]} (scripts/deps.sh installs patroni etcd-server etcd-client nginx-light)" >&2; exit 3; }
 }
-pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A process is alive when it exists and is not a zombie (PID 1 may not reap: kill -0 succeeds on those).
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ $st != Z* ]]; }
+pid_alive() { [ -f "$1" ] && alive "$(cat "$1")"; }
+# stop_pid PIDFILE [GRACE]: SIGTERM, then SIGKILL if still alive after GRACE seconds (default 10;
+# Patroni ignores SIGTERM while etcd is gone).
+stop_pid() {
+  local f=$1 grace=${2:-10} pid
+  pid_alive "$f" || return 0
+  pid=$(cat "$f"); kill "$pid" 2>/dev/null || true
+  for _ in $(seq $((grace * 10))); do alive "$pid" || return 0; sleep 0.1; done
+  echo "ha.sh: $f ($pid) ignored SIGTERM for ${grace}s: SIGKILL" >&2
+  kill -9 "$pid" 2>/dev/null || true
+  for _ in $(seq 50); do alive "$pid" || return 0; sleep 0.1; done
+}
+# stop_node NODE: its Patroni, then its PostgreSQL (which outlives a killed Patroni)
+stop_node() {
+  local n=$1 pm
+  stop_pid "$dir/$n/patroni.pid" 10
+  [ -f "$dir/$n/data/postmaster.pid" ] || return 0
+  pm=$(head -1 "$dir/$n/data/postmaster.pid" 2>/dev/null || true)
+  "${as[@]}" "$bin_dir/pg_ctl" -D "$dir/$n/data" -m immediate -t 10 stop >/dev/null 2>&1 || true
+  if [ -n "$pm" ] && alive "$pm"; then kill -9 "$pm" 2>/dev/null || true; fi
+}
 # waits up to $1 seconds for the command after it to succeed
 wait_for() {
   local end=$((${EPOCHREALTIME/./} / 1000 + $1 * 1000)); shift
@@ -136,6 +161,21 @@ start_api() { # INSTANCE BIN
   echo $! >"$dir/$a/patrold.pid"
 }
 
+# What this start launched, stopped again (last first) if it fails: etcd, n1, n2, a1, a2, nginx.
+started=()
+undo_start() {
+  local i t
+  echo "ha.sh: start failed; stopping what it started: ${started[*]:-nothing}" >&2
+  for ((i = ${#started[@]} - 1; i >= 0; i--)); do
+    t=${started[$i]}
+    case $t in
+      n1 | n2) stop_node "$t" ;;
+      etcd | nginx) stop_pid "$dir/$t.pid" 5 ;;
+      *) stop_pid "$dir/$t/patrold.pid" 10 ;;
+    esac
+  done
+}
+
 case $cmd in
 start)
   need
@@ -144,7 +184,10 @@ start)
   [ ${#dir} -lt 60 ] || { echo "ha.sh: $dir is too long for socket paths; use a shorter folder" >&2; exit 2; }
   [ -f "$dir/secret" ] || (umask 077; openssl rand -hex 16 >"$dir/secret")
   (umask 077; printf '127.0.0.1:*:*:postgres:%s\n' "$(cat "$dir/secret")" >"$dir/pgpass")
+  trap 'rc=$?; [ $rc -eq 0 ] || undo_start; exit $rc' EXIT
+  trap 'exit 130' INT; trap 'exit 143' TERM
   if ! pid_alive "$dir/etcd.pid"; then
+    started+=(etcd)
     setsid etcd --name ha --data-dir "$dir/etcd" --log-level warn --logger zap \
       --listen-client-urls http://127.0.0.1:$etcd_port --advertise-client-urls http://127.0.0.1:$etcd_port \
       --listen-peer-urls http://127.0.0.1:$etcd_peer --initial-advertise-peer-urls http://127.0.0.1:$etcd_peer \
@@ -156,12 +199,15 @@ start)
     mkdir -p "$dir/$n"; [ ${#as[@]} -gt 0 ] && chown postgres: "$dir/$n"; chmod 700 "$dir/$n"
     patroni_yml $n | "${as[@]}" tee "$dir/$n/patroni.yml" >/dev/null
     "${as[@]}" chmod 600 "$dir/$n/patroni.yml"
-    pid_alive "$dir/$n/patroni.pid" || start_patroni $n
-    [ $n = n1 ] && { wait_for 90 either primary ||
+    pid_alive "$dir/$n/patroni.pid" || { started+=("$n"); start_patroni $n; }
+    [ $n = n1 ] && { wait_for "${PATROLD_HA_PRIMARY_WAIT:-90}" either primary ||
       { echo "ha.sh: no primary; see $dir/n1/patroni.log" >&2; tail "$dir/n1/patroni.log" >&2; exit 1; }; }
   done
   export PGPASSFILE=$dir/pgpass
   db="host=127.0.0.1,127.0.0.1 port=${pg_port[n1]},${pg_port[n2]} user=postgres target_session_attrs=read-write"
+  # the primary Patroni names may still restart its postgres (e.g. after etcd itself restarted)
+  wait_for 60 psql "$db dbname=postgres" -XAtqc "SELECT 1" ||
+    { echo "ha.sh: the primary accepts no connections; see $dir/n1/patroni.log" >&2; exit 1; }
   psql "$db dbname=postgres" -XAtqc "SELECT 1 FROM pg_database WHERE datname = 'patrol'" | grep -q 1 ||
     psql "$db dbname=postgres" -Xqc "CREATE DATABASE patrol"
   export PATROLD_DATABASE="$(conninfo)" PATROLD_MIGRATIONS_DIR="$root/migrations" PATROLD_SEED_DIR="$root/migrations/seed"
@@ -169,14 +215,14 @@ start)
   [ -f "$dir/seeded" ] || { "$bin" seed >/dev/null && touch "$dir/seeded"; }
   wait_for 90 either sync ||
     echo "ha.sh: warning: no synchronous standby yet (see $dir/n2/patroni.log)" >&2
-  for a in a1 a2; do pid_alive "$dir/$a/patrold.pid" || start_api $a "$bin"; done
+  for a in a1 a2; do pid_alive "$dir/$a/patrold.pid" || { started+=("$a"); start_api $a "$bin"; }; done
   for a in a1 a2; do
     wait_for 60 curl -sf -m 2 -o /dev/null http://127.0.0.1:${api_port[$a]}/readyz ||
       { echo "ha.sh: patrold $a not ready; see $dir/$a/patrold.log" >&2; exit 1; }
   done
   mkdir -p "$dir/nginx-tmp"
   nginx_conf >"$dir/nginx.conf"
-  pid_alive "$dir/nginx.pid" || nginx -q -c "$dir/nginx.conf" -p "$dir" -e "$dir/nginx-error.log"
+  pid_alive "$dir/nginx.pid" || { started+=(nginx); nginx -q -c "$dir/nginx.conf" -p "$dir" -e "$dir/nginx-error.log"; }
   cat >"$dir/env" <<ENV
 HA_DIR=$dir
 HA_NGINX=http://127.0.0.1:$nginx_port
@@ -189,6 +235,7 @@ HA_REST2=${rest_port[n2]}
 HA_ETCD=127.0.0.1:$etcd_port
 HA_CONNINFO='$(conninfo)'
 ENV
+  trap - EXIT INT TERM
   cat <<MSG
 
   patrold behind nginx: http://127.0.0.1:$nginx_port/   (instances :${api_port[a1]} and :${api_port[a2]})
@@ -201,17 +248,11 @@ MSG
   ;;
 stop)
   dir=$(cd "$dir" 2>/dev/null && pwd) || exit 0
-  [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
-  for a in a1 a2; do pid_alive "$dir/$a/patrold.pid" && kill "$(cat "$dir/$a/patrold.pid")" || true; done
-  for n in n1 n2; do
-    pid_alive "$dir/$n/patroni.pid" && kill "$(cat "$dir/$n/patroni.pid")" || true  # stops its postgres
-  done
-  for n in n1 n2; do
-    for _ in $(seq 100); do pid_alive "$dir/$n/patroni.pid" || break; sleep 0.1; done
-    [ -f "$dir/$n/data/postmaster.pid" ] &&
-      "${as[@]}" "$bin_dir/pg_ctl" -D "$dir/$n/data" -m immediate stop >/dev/null 2>&1 || true
-  done
-  pid_alive "$dir/etcd.pid" && kill "$(cat "$dir/etcd.pid")" || true
+  stop_pid "$dir/nginx.pid" 5
+  for a in a1 a2; do stop_pid "$dir/$a/patrold.pid" 10; done
+  for n in n1 n2; do pid_alive "$dir/$n/patroni.pid" && kill "$(cat "$dir/$n/patroni.pid")" || true; done
+  for n in n1 n2; do stop_node $n; done  # Patroni stops its postgres; a stuck one is killed
+  stop_pid "$dir/etcd.pid" 5
   echo "ha.sh: stopped (data in $dir)" ;;
 kill)
   n=${3:?node n1 or n2}

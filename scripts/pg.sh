@@ -7,6 +7,7 @@
 set -euo pipefail
 cmd=${1:?usage: pg.sh start|stop|status DIR}; dir=${2:?usage: pg.sh start|stop|status DIR}
 mkdir -p "$dir"; dir=$(cd "$dir" && pwd)
+cd /  # every path is absolute now; `postgres` may not be able to enter the caller's folder
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$bin/initdb" ] || { echo "pg.sh: PostgreSQL server binaries not found (install postgresql-15)" >&2; exit 1; }
 as=() me=$(id -un) owner=$(id -un)

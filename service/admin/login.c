@@ -275,7 +275,7 @@ int h_auth_login(http_req *r) {
               "INSERT INTO sessions (token_hash, user_id, expires_at)"
               " SELECT $1::bytea, id, now() + make_interval(secs => $3::int) FROM users"
               " WHERE id = $2 AND password_hash = $4 AND NOT disabled"
-              " RETURNING to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')",
+              " RETURNING to_json(date_trunc('second', sessions.expires_at)) #>> '{}' AS expires_at",
               4, p2)))
         goto db_failed;
     if (PQntuples(ins) != 1) goto wrong;

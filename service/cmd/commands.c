@@ -52,9 +52,7 @@ int cmd_config(app *a, int argc, char **argv) {
     return 0;
 }
 
-/* Reads the password, one line, from standard input; with a terminal, prompts without echo.
- * Returns 0, or -1 with a message printed. */
-static int read_password(const char *name, char *buf, size_t len) {
+int cmd_read_password(const char *name, char *buf, size_t len) {
     struct termios old, quiet;
     int tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
     if (tty) {
@@ -70,11 +68,11 @@ static int read_password(const char *name, char *buf, size_t len) {
     }
     size_t n = line ? strlen(buf) : 0;
     if (!line || n == 0) {
-        fprintf(stderr, "patrold: user add: no password on standard input\n");
+        fprintf(stderr, "patrold: no password for %s on standard input\n", name);
         return -1;
     }
     if (buf[n - 1] != '\n' && !feof(stdin)) {
-        fprintf(stderr, "patrold: user add: the password line is longer than %zu bytes\n", len - 2);
+        fprintf(stderr, "patrold: the password line is longer than %zu bytes\n", len - 2);
         return -1;
     }
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
@@ -109,7 +107,7 @@ int cmd_user(app *a, int argc, char **argv) {
         return 2;
     }
     const char *name = argv[optind + 1];
-    if (read_password(name, password, sizeof password) != 0) return 1;
+    if (cmd_read_password(name, password, sizeof password) != 0) return 1;
     worker w;
     if (cmd_connect(a, &w) != 0) return 1;
     char err[512];

@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/core/tz.h"
 
 static const struct {
     const char *name;
@@ -27,6 +28,11 @@ static const struct {
      "                             one line on standard input; updating signs the user out)"},
     {"apikey", cmd_apikey,
      "apikey add NAME | revoke NAME | list   Open311 API keys (a new key is printed once)"},
+    {"init-db", cmd_init_db,
+     "init-db [--owner ROLE] [--database NAME] [--admin CONNINFO] [--password-stdin]\n"
+     "                             as a PostgreSQL superuser, once: the role patrold runs as\n"
+     "                             (default patrold), its database (patrol) and the extensions\n"
+     "                             the migrations need; then migrate and serve run as that role"},
     {"config", cmd_config,
      "config                     print the effective settings (a valid config file)"},
 };
@@ -129,6 +135,10 @@ int main(int argc, char **argv) {
     }
     if ((config_file && config_load_file(&a.cfg, config_file, err, sizeof err) != 0) ||
         config_load_env(&a.cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "patrold: %s\n", err);
+        return 2;
+    }
+    if (tz_setup(a.cfg.timezone, err, sizeof err) != 0) {
         fprintf(stderr, "patrold: %s\n", err);
         return 2;
     }

@@ -16,7 +16,12 @@
 
 /* rc of a db_* call; on failure puts "what: message" in err. Returns rc. */
 static int ok(worker *w, int rc, char *err, size_t errlen, const char *what) {
-    if (rc != 0) snprintf(err, errlen, "%s: %s", what, w->err);
+    /* 42501 insufficient privilege: the extensions (or the database) are a superuser's to make */
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s%s", what, w->err,
+                 db_failed_with(w, "42501") ? " (as a PostgreSQL superuser, run `patrold init-db` "
+                                              "once: it makes the role, database and extensions)"
+                                            : "");
     return rc;
 }
 

@@ -110,6 +110,9 @@ static const opt opts[] = {
     {"stream_max_per_user", I(stream_max_per_user), "8",
      "event streams one user may hold on one instance (desks of a station share a sign-in); more"
      " get 429 too_many_streams (0 = no limit)"},
+    {"timezone", S(timezone), "Asia/Shanghai",
+     "IANA time zone of every timestamp in replies (RFC 3339 with its offset) and of every day, "
+     "week and month the product counts"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -59,6 +59,7 @@ typedef struct config {
 
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];
+    char timezone[64]; /* IANA zone of every timestamp in replies and every day/week/month (tz.h) */
 } config;
 
 /* Fills *c with the defaults. */

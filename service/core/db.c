@@ -1,5 +1,6 @@
 /* db.c - one PGconn per worker slot, lazily (re)connected, with a per-connection statement cache. */
 #include "service/core/db.h"
+#include "service/core/tz.h"
 
 #include <poll.h>
 #include <stdio.h>
@@ -20,8 +21,13 @@ PGconn *db_connect_raw(const char *conninfo, char *err, size_t errlen) {
         snprintf(err, errlen, "%s", PQerrorMessage(c));
         goto fail;
     }
-    res = PQexec(c, "SET search_path = public, pg_catalog; SET TIME ZONE 'Asia/Shanghai'");
-    if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+    /* the deployment's zone: every timestamp and day boundary PostgreSQL draws is the city's */
+    const char *zone[] = {tz_name()};
+    res = PQexecParams(c,
+                       "SELECT set_config('search_path', 'public, pg_catalog', false),"
+                       " set_config('TimeZone', $1, false)",
+                       1, NULL, zone, NULL, NULL, 0);
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
         snprintf(err, errlen, "%s", PQerrorMessage(c));
         goto fail;
     }
@@ -160,6 +166,45 @@ void db_rollback(worker *w) {
 
 int db_failed_with(const worker *w, const char *state) {
     return strcmp(w->sqlstate, state) == 0;
+}
+
+int db_conninfo_set(const char *conninfo, const char *key, const char *value, char *out,
+                    size_t outlen, char *err, size_t errlen) {
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &msg), *o;
+    size_t n = 0;
+    int found = 0, rc = -1;
+    if (!opts) {
+        snprintf(err, errlen, "%s", msg ? msg : "out of memory");
+        PQfreemem(msg);
+        return -1;
+    }
+    out[0] = 0;
+    for (o = opts; o->keyword; o++) {
+        const char *v = strcmp(o->keyword, key) == 0 ? (found = 1, value) : o->val;
+        if (!v) continue;
+        n += (size_t)snprintf(out + (n < outlen ? n : outlen), n < outlen ? outlen - n : 0,
+                              "%s%s='", n ? " " : "", o->keyword);
+        for (; *v; v++) /* quote ' and \ as libpq reads them back */
+            n += (size_t)snprintf(out + (n < outlen ? n : outlen), n < outlen ? outlen - n : 0,
+                                  "%s%c", *v == '\'' || *v == '\\' ? "\\" : "", *v);
+        n += (size_t)snprintf(out + (n < outlen ? n : outlen), n < outlen ? outlen - n : 0, "'");
+    }
+    if (!found)
+        snprintf(err, errlen, "conninfo has no setting %s", key);
+    else if (n >= outlen)
+        snprintf(err, errlen, "conninfo longer than %zu bytes", outlen - 1);
+    else
+        rc = 0;
+    PQconninfoFree(opts);
+    return rc;
+}
+
+char *db_password_hash(worker *w, const char *role, const char *password) {
+    if (db_ensure(w) != 0) return NULL;
+    char *h = PQencryptPasswordConn(w->pg, password, role, NULL);
+    if (!h) set_err(w, PQerrorMessage(w->pg), "");
+    return h;
 }
 
 void db_disconnect(worker *w) {

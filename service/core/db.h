@@ -46,6 +46,17 @@ int db_failed_with(const worker *w, const char *state);
  * connection-only worker (above); this stays for tools (bench) that need a PGconn. */
 PGconn *db_connect_raw(const char *conninfo, char *err, size_t errlen);
 
+/* Writes into out (outlen bytes) conninfo (a key=value string or a postgres:// URI) with `key` set
+ * to value, as a key='value' string. Returns 0, or -1 with a message in err (unparsable conninfo,
+ * unknown key, out too small). */
+int db_conninfo_set(const char *conninfo, const char *key, const char *value, char *out,
+                    size_t outlen, char *err, size_t errlen);
+
+/* The hashed form (SCRAM-SHA-256, as the server's password_encryption says) of role's password,
+ * computed here so that the clear text never reaches the server or its logs. Connects w if need
+ * be. Returns text to free with db_free, or NULL with w->err. */
+char *db_password_hash(worker *w, const char *role, const char *password);
+
 /* Closes w's connections (write and read), if any (w may connect again on its next call). */
 void db_disconnect(worker *w);
 

@@ -21,6 +21,7 @@
 #include "service/core/buf.h"
 #include "service/core/db.h"
 #include "service/core/server.h"
+#include "service/core/tz.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/units/units.h"
@@ -242,14 +243,11 @@ static int sign(worker *w, const char *msg, char out[65]) {
  * ?access_token= bound to the caller's session, valid exactly while that session is (EventSource
  * reconnects with the same URL): a sign-out, password change or revocation ends it. */
 int h_events_token(http_req *r) {
-    char msg[48], mac[65], token[96], at[32];
+    char msg[48], mac[65], token[96], at[TZ_RFC3339_LEN];
     snprintf(msg, sizeof msg, "session.%lld", r->user.session_id);
     if (sign(r->w, msg, mac) != 0) return http_db_error(r);
     snprintf(token, sizeof token, "%lld.%s", r->user.session_id, mac);
-    time_t t = (time_t)r->user.session_expires;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    tz_rfc3339((time_t)r->user.session_expires, at);
     return http_json(r, 200, json_pack("{s:s,s:s}", "token", token, "expires_at", at));
 }
 

@@ -9,16 +9,18 @@
 #include "gis/index.h"
 #include "service/core/db.h"
 #include "service/core/vocab.h"
+#include "service/core/tz.h"
 #include "service/door/handlers.h"
 
 int h_healthz(http_req *r) {
     return http_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* GET /api/v1/console: the settings the dispatcher console reads. */
+/* GET /api/v1/console: the settings the dispatcher console reads (the time zone: its "today"). */
 int h_console(http_req *r) {
     const char *u = r->app->cfg.basemap_url;
-    return http_json(r, 200, json_pack("{s:s?}", "basemap_url", *u ? u : NULL));
+    return http_json(r, 200,
+                     json_pack("{s:s?,s:s}", "basemap_url", *u ? u : NULL, "timezone", tz_name()));
 }
 
 /* The vocabulary reply: the tables are constant, so its bytes are made once and live as long as

@@ -454,8 +454,8 @@ done:
 #define O311_COLUMNS                                                                               \
     "r.id, r.status, r.category, r.description, round(ST_Y(r.geom)::numeric, 3)::float8,"          \
     " round(ST_X(r.geom)::numeric, 3)::float8,"                                                    \
-    " to_char(r.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                \
-    " to_char(r.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"                 \
+    " to_json(date_trunc('second', r.received_at))#>>'{}',"                                        \
+    " to_json(date_trunc('second', r.updated_at))#>>'{}',"                                         \
     " (SELECT s.name FROM stations s WHERE s.id = r.station_id), r.outcome"
 
 static json_t *request_json(PGresult *res, int i) {

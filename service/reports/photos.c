@@ -9,17 +9,22 @@
  * PLTE, IDAT, IEND and the ancillary chunks that only affect rendering (tRNS, gAMA, cHRM, sRGB,
  * sBIT, bKGD, pHYs), after checking every CRC: text, time, EXIF, ICC and private or unknown
  * ancillary chunks go; an unknown critical chunk is refused (no decoder may show such a file).
- * Bytes after EOI / IEND are dropped (phones append maker trailers there). Known loss: EXIF
- * orientation and ICC profiles (APP1 and APP2, iCCP) go too, so a rotated phone photo is stored
- * unrotated.
- * Upload = one statement: the photo, an audit row 'photo_added' and a report.updated event.
+ * Bytes after EOI / IEND are dropped (phones append maker trailers there). A JPEG's EXIF
+ * orientation (a phone's portrait photo is stored sideways with orientation 6) is applied first with
+ * TurboJPEG's lossless transform, so the photo is stored upright without the tag; ICC profiles
+ * (APP2, iCCP) go.
+ * Upload = one statement: the photo, an audit row 'photo_added' and a report.updated event; bytes
+ * the report already has (SHA-256 of the stored bytes, migration 0011) are not stored again: the
+ * reply is the stored photo, 200 with "duplicate": true.
  * Reads (list and bytes) are written to the personal-data audit trail (audit.c). */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <turbojpeg.h>
 #include <zlib.h>
 
 #include "service/core/audit.h"
@@ -90,6 +95,105 @@ static int strip_jpeg(const unsigned char *in, size_t n, unsigned char *out, siz
             o += i - start;
         }
     }
+}
+
+/* ---- JPEG orientation ---- */
+
+static unsigned rd16(const unsigned char *p, int be) {
+    return be ? (unsigned)p[0] << 8 | p[1] : (unsigned)p[1] << 8 | p[0];
+}
+
+static uint32_t rd32(const unsigned char *p, int be) {
+    return be ? (uint32_t)rd16(p, 1) << 16 | rd16(p + 2, 1)
+              : (uint32_t)rd16(p + 2, 0) << 16 | rd16(p, 0);
+}
+
+/* Orientation tag of a TIFF structure (the Exif payload after "Exif\0\0") of n bytes; 1 if none. */
+static int tiff_orientation(const unsigned char *t, size_t n) {
+    if (n < 8 || !((t[0] == 'I' && t[1] == 'I') || (t[0] == 'M' && t[1] == 'M'))) return 1;
+    int be = t[0] == 'M';
+    uint32_t ifd = rd32(t + 4, be);
+    if (rd16(t + 2, be) != 42 || ifd > n - 2) return 1;
+    unsigned count = rd16(t + ifd, be);
+    for (unsigned k = 0; k < count && (size_t)ifd + 2 + 12 * (k + 1) <= n; k++) {
+        const unsigned char *e = t + ifd + 2 + 12 * k;
+        if (rd16(e, be) != 0x0112) continue;
+        unsigned v = rd16(e + 8, be); /* type SHORT, count 1: the value sits in the entry */
+        return rd16(e + 2, be) == 3 && rd32(e + 4, be) == 1 && v >= 1 && v <= 8 ? (int)v : 1;
+    }
+    return 1;
+}
+
+int photo_orientation(const unsigned char *in, size_t n) {
+    size_t i = 2;
+    if (n < 4 || in[0] != 0xFF || in[1] != 0xD8) return 1;
+    while (i + 4 <= n && in[i] == 0xFF) {
+        unsigned m = in[i + 1];
+        size_t len = (size_t)in[i + 2] << 8 | in[i + 3];
+        if (m == 0xFF) { /* fill byte */
+            i++;
+            continue;
+        }
+        if (m == 0xDA || m == 0xD9 || len < 2 || i + 2 + len > n) return 1;
+        if (m == 0xE1 && len >= 2 + 6 && memcmp(in + i + 4, "Exif\0\0", 6) == 0)
+            return tiff_orientation(in + i + 10, len - 8);
+        i += 2 + len;
+    }
+    return 1;
+}
+
+/* At most PHOTO_TRANSFORMS transforms at once: each holds a whole image's coefficients (about
+ * 400 MB at PHOTO_MAX_PIXELS in 4:4:4); a 12-megapixel photo takes about 0.5 s. */
+#define PHOTO_TRANSFORMS 1
+static pthread_mutex_t xform_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t xform_cv = PTHREAD_COND_INITIALIZER;
+static int xform_busy;
+
+static void xform_slot(int take) {
+    pthread_mutex_lock(&xform_mu);
+    if (take) {
+        while (xform_busy >= PHOTO_TRANSFORMS)
+            pthread_cond_wait(&xform_cv, &xform_mu);
+        xform_busy++;
+    } else {
+        xform_busy--;
+        pthread_cond_signal(&xform_cv);
+    }
+    pthread_mutex_unlock(&xform_mu);
+}
+
+int photo_upright(const unsigned char *in, size_t n, int orientation, unsigned char **out,
+                  size_t *outn) {
+    /* EXIF orientation 1..8 -> the transform that makes the stored rows upright */
+    static const int ops[9] = {TJXOP_NONE,   TJXOP_NONE,       TJXOP_HFLIP,
+                               TJXOP_ROT180, TJXOP_VFLIP,      TJXOP_TRANSPOSE,
+                               TJXOP_ROT90,  TJXOP_TRANSVERSE, TJXOP_ROT270};
+    int w, h, sub, cs, rc = -1;
+    unsigned char *dst = NULL;
+    unsigned long dstn = 0;
+    tjtransform xf = {.op = ops[orientation >= 1 && orientation <= 8 ? orientation : 1],
+                      .options = TJXOPT_TRIM | TJXOPT_COPYNONE};
+    tjhandle tj = tjInitTransform();
+    if (!tj) return -1;
+    if (tjDecompressHeader3(tj, in, (unsigned long)n, &w, &h, &sub, &cs) != 0) goto done;
+    if ((long long)w * h > PHOTO_MAX_PIXELS) {
+        rc = -2;
+        goto done;
+    }
+    /* a Huffman-coded scan spends at least one bit on every 8x8 block: a frame larger than its
+     * bytes can hold is a decompression bomb, refused before the transform allocates it */
+    if ((long long)n * 8 * 64 < (long long)w * h) goto done;
+    xform_slot(1);
+    int st = tjTransform(tj, in, (unsigned long)n, 1, &dst, &dstn, &xf, 0);
+    xform_slot(0);
+    if (st != 0 || !dst || !(*out = malloc(dstn ? dstn : 1))) goto done;
+    memcpy(*out, dst, dstn);
+    *outn = dstn;
+    rc = 0;
+done:
+    tjFree(dst);
+    tjDestroy(tj);
+    return rc;
 }
 
 /* ---- PNG ---- */
@@ -181,7 +285,73 @@ static int visible_report(http_req *r, char id[24]) {
     return st;
 }
 
-/* POST /api/v1/reports/{id}/photos (image/jpeg or image/png bytes) */
+/* The upload's bytes as they are stored: type by magic bytes (the Content-Type must name the same),
+ * a JPEG turned upright by its EXIF orientation, metadata stripped. Returns 0 with *clean (malloc'd)
+ * and *ctype, else the status of the error sent. */
+static int prepare(http_req *r, unsigned char **clean, size_t *clean_n, const char **ctype) {
+    const unsigned char *in = (const unsigned char *)r->body;
+    if (!in || photo_strip(in, r->body_len, clean, clean_n, ctype) != 0)
+        return http_error(
+            r, 415, "unsupported_media_type", NULL,
+            "the body must be a well-formed JPEG or PNG image (checked by content, not header)");
+    const char *declared = declared_type(http_header(r, "Content-Type"));
+    if (!declared || strcmp(declared, *ctype) != 0) {
+        free(*clean);
+        return http_error(r, 415, "unsupported_media_type", NULL,
+                          "Content-Type must be %s: the bytes are a %s image", *ctype,
+                          strcmp(*ctype, "image/png") == 0 ? "PNG" : "JPEG");
+    }
+    int orientation = photo_orientation(in, r->body_len), rc = 0;
+    unsigned char *up = NULL;
+    size_t up_n = 0;
+    const char *t;
+    if (orientation == 1) return 0;
+    /* turned from the stripped bytes, then stripped again: only the allow-list is ever stored */
+    if ((rc = photo_upright(*clean, *clean_n, orientation, &up, &up_n)) == 0) {
+        free(*clean);
+        rc = photo_strip(up, up_n, clean, clean_n, &t);
+        free(up);
+        if (rc == 0) return 0;
+        *clean = NULL;
+    }
+    free(*clean);
+    if (rc == -2)
+        return http_error(r, 413, "payload_too_large", NULL,
+                          "a photo to be turned upright may have at most %lld pixels",
+                          PHOTO_MAX_PIXELS);
+    return http_error(r, 415, "unsupported_media_type", NULL,
+                      "the JPEG cannot be decoded to turn it upright (EXIF orientation %d)",
+                      orientation);
+}
+
+/* Stores the photo unless the report has the same bytes; one row: id, created_at, duplicate. */
+static PGresult *store(http_req *r, const char *id, const char *ctype, const char *hex,
+                       const char *size) {
+    char uid[24];
+    snprintf(uid, sizeof uid, "%lld", r->user.id);
+    const char *p[] = {id, ctype, hex, uid, r->user.username, size};
+    return db_exec(
+        r->w,
+        "WITH rep AS (SELECT * FROM reports WHERE id = $1::bigint),"
+        " ph AS (INSERT INTO photos (report_id, content_type, data, created_by, sha256)"
+        " SELECT id, $2::text, $3::bytea, $4::bigint, sha256($3::bytea) FROM rep"
+        " ON CONFLICT (report_id, sha256) DO NOTHING RETURNING id, report_id, created_at),"
+        " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
+        " SELECT rep.id, 'photo_added', $4::bigint, $5::text, rep.status, rep.status,"
+        " json_build_object('photo_id', ph.id, 'content_type', $2::text, 'bytes', $6::bigint) FROM rep, ph),"
+        " le AS (" EVENTS_REPORT_INSERT(
+            "'report.updated'", "rep", "'photo_added'",
+            "jsonb_build_object('photo_id', ph.id)") " FROM rep, ph)"
+                                                     " SELECT ph.id, to_json(ph.created_at)#>>'{}', false FROM ph"
+                                                     " UNION ALL SELECT p.id, to_json(p.created_at)#>>'{}', true"
+                                                     " FROM photos p, rep WHERE p.report_id = rep.id"
+                                                     " AND p.sha256 = sha256($3::bytea)"
+                                                     " AND NOT EXISTS (SELECT 1 FROM ph)",
+        6, p);
+}
+
+/* POST /api/v1/reports/{id}/photos (image/jpeg or image/png bytes): 201, or 200 with the stored
+ * photo when the report already has these bytes */
 int h_photos_upload(http_req *r) {
     char id[24];
     int st = visible_report(r, id);
@@ -189,18 +359,7 @@ int h_photos_upload(http_req *r) {
     unsigned char *clean = NULL;
     size_t clean_n = 0;
     const char *ctype = NULL;
-    if (!r->body ||
-        photo_strip((const unsigned char *)r->body, r->body_len, &clean, &clean_n, &ctype) != 0)
-        return http_error(
-            r, 415, "unsupported_media_type", NULL,
-            "the body must be a well-formed JPEG or PNG image (checked by content, not header)");
-    const char *declared = declared_type(http_header(r, "Content-Type"));
-    if (!declared || strcmp(declared, ctype) != 0) {
-        free(clean);
-        return http_error(r, 415, "unsupported_media_type", NULL,
-                          "Content-Type must be %s: the bytes are a %s image", ctype,
-                          strcmp(ctype, "image/png") == 0 ? "PNG" : "JPEG");
-    }
+    if ((st = prepare(r, &clean, &clean_n, &ctype)) != 0) return st;
     char *hex = malloc(2 * clean_n + 3);
     if (!hex) {
         free(clean);
@@ -212,37 +371,28 @@ int h_photos_upload(http_req *r) {
         hex[2 + 2 * i] = digits[clean[i] >> 4], hex[3 + 2 * i] = digits[clean[i] & 15];
     hex[2 + 2 * clean_n] = 0;
     free(clean);
-    char uid[24], size[24];
-    snprintf(uid, sizeof uid, "%lld", r->user.id);
+    char size[24];
     snprintf(size, sizeof size, "%zu", clean_n);
-    const char *p[] = {id, ctype, hex, uid, r->user.username, size};
-    PGresult *res = db_exec(
-        r->w,
-        "WITH rep AS (SELECT * FROM reports WHERE id = $1::bigint),"
-        " ph AS (INSERT INTO photos (report_id, content_type, data, created_by)"
-        " SELECT id, $2::text, $3::bytea, $4::bigint FROM rep RETURNING id, report_id, created_at),"
-        " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
-        " SELECT rep.id, 'photo_added', $4::bigint, $5::text, rep.status, rep.status,"
-        " json_build_object('photo_id', ph.id, 'content_type', $2::text, 'bytes', $6::bigint) FROM rep, ph),"
-        " le AS (" EVENTS_REPORT_INSERT(
-            "'report.updated'", "rep", "'photo_added'",
-            "jsonb_build_object('photo_id', ph.id)") " FROM rep, ph)"
-                                                     " SELECT ph.id, to_json(ph.created_at)#>>'{}' FROM ph",
-        6, p);
+    PGresult *res = store(r, id, ctype, hex, size);
+    if (res && PQntuples(res) == 0) { /* the same bytes committed meanwhile: now visible */
+        PQclear(res);
+        res = store(r, id, ctype, hex, size);
+    }
     free(hex);
     if (!res) return http_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);
         return http_error(r, 404, "not_found", NULL, "no such report: %s", id);
     }
-    json_t *out = json_pack("{s:I,s:I,s:s,s:I,s:s,s:s}", "id",
-                            (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "report_id",
-                            (json_int_t)strtoll(id, NULL, 10), "content_type", ctype, "bytes",
-                            (json_int_t)clean_n, "created_at", PQgetvalue(res, 0, 1), "url", "");
+    int dup = PQgetvalue(res, 0, 2)[0] == 't';
+    json_t *out = json_pack(
+        "{s:I,s:I,s:s,s:I,s:s,s:b}", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10),
+        "report_id", (json_int_t)strtoll(id, NULL, 10), "content_type", ctype, "bytes",
+        (json_int_t)clean_n, "created_at", PQgetvalue(res, 0, 1), "duplicate", dup);
     json_object_set_new(out, "url",
                         json_sprintf("/api/v1/reports/%s/photos/%s", id, PQgetvalue(res, 0, 0)));
     PQclear(res);
-    return http_json(r, 201, out);
+    return http_json(r, dup ? 200 : 201, out);
 }
 
 /* GET /api/v1/reports/{id}/photos: the photos of a report (metadata only) */

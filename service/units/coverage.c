@@ -22,6 +22,7 @@
 
 #include "gis/transform.h"
 #include "service/core/db.h"
+#include "service/core/tz.h"
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
@@ -247,11 +248,8 @@ static json_t *coverage_items(GEOSContextHandle_t h, const community *cs, int nc
         }
         json_t *last = json_null();
         if (c->last_at > 0) {
-            time_t t = (time_t)c->last_at;
-            struct tm tm;
-            char buf[32];
-            gmtime_r(&t, &tm);
-            strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+            char buf[TZ_RFC3339_LEN];
+            tz_rfc3339((time_t)c->last_at, buf);
             last = json_string(buf);
         }
         json_array_append_new(items,
@@ -342,10 +340,7 @@ int h_coverage(http_req *r) {
     if (!auth_in_scope(&r->user, code))
         return http_error(r, 404, "not_found", "division", "no such division: %s", code);
     vocab_code_prefix(code, prefix);
-    time_t t = (time_t)since;
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(since_txt, sizeof since_txt, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    tz_rfc3339((time_t)since, since_txt);
     snprintf(key, sizeof key, "%s|%.0f", prefix, since);
     int ttl = r->app->cfg.coverage_cache_s;
     char *json = cache_get(key, ttl);

@@ -1,5 +1,5 @@
-/* fuzz_photos.c - libFuzzer driver for photo_strip (service/reports/photos.c): JPEG/PNG metadata stripping
- * of client uploads, on arbitrary bytes.
+/* fuzz_photos.c - libFuzzer driver for photo_strip and photo_orientation (service/reports/photos.c):
+ * JPEG/PNG metadata stripping of client uploads and the EXIF orientation reader, on arbitrary bytes.
  *
  * Oracles on success: the output is no longer than the input, keeps the type's magic, ends with
  * EOI (JPEG) or an IEND chunk (PNG), has the content type told by the magic, and is a fixed point:
@@ -21,6 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     unsigned char *in = malloc(size ? size : 1);
     if (!in) return 0;
     if (size) memcpy(in, data, size);
+    int o = photo_orientation(in, size); /* the EXIF reader: in bounds, 1..8 */
+    if (o < 1 || o > 8) abort();
     if (photo_strip(in, size, &out, &outn, &ctype) == 0) {
         int jpeg = strcmp(ctype, "image/jpeg") == 0;
         if (!jpeg && strcmp(ctype, "image/png") != 0) abort();

@@ -415,8 +415,10 @@ class LocalCluster(unittest.TestCase):
         d = tmpdir()
         shutil.chown(d, "nobody")
         c = os.path.join(d, "c")
+        # nobody runs its own copy: the clone may sit under a folder it cannot enter (/root is 0700)
+        pg_sh = shutil.copy(PG_SH, os.path.join(d, "pg.sh"))
         try:
-            start = subprocess.run(["runuser", "-u", "nobody", "--", PG_SH, "start", c], capture_output=True,
+            start = subprocess.run(["runuser", "-u", "nobody", "--", pg_sh, "start", c], capture_output=True,
                                    text=True, cwd="/")
             self.assertEqual(start.returncode, 0, start.stderr)
             host = start.stdout.strip()
@@ -428,7 +430,7 @@ class LocalCluster(unittest.TestCase):
                 hba = [ln.split() for ln in f if ln.strip() and not ln.startswith("#")]
             self.assertEqual(hba, [["local", "all", "all", "peer", "map=owner"]])
         finally:
-            subprocess.run(["runuser", "-u", "nobody", "--", PG_SH, "stop", c], capture_output=True, cwd="/")
+            subprocess.run(["runuser", "-u", "nobody", "--", pg_sh, "stop", c], capture_output=True, cwd="/")
             shutil.rmtree(d, ignore_errors=True)
 
 

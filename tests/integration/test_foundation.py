@@ -196,7 +196,7 @@ class Http(unittest.TestCase):
         body = r.json()
         self.assertEqual(body["user"]["role"], "dispatcher")
         self.assertEqual(body["user"]["division_code"], "320706000000")
-        self.assertRegex(body["expires_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        self.assertRegex(body["expires_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")  # timezone
         me = self.srv.request("GET", "/api/v1/auth/me", token=body["token"])
         self.assertEqual((me.status, me.json()["username"]), (200, "alice"))
         # the token is stored only as a hash

@@ -198,7 +198,8 @@ class Open311Test(unittest.TestCase):
         self.assertEqual(root.find("request/lat").text, "34.572")
         self.assertEqual(root.find("request/long").text, "119.164")
         self.assertEqual(root.find("request/description").text, "桥下有人露宿 <b>& cold</b>")   # escaped right
-        self.assertTrue(root.find("request/requested_datetime").text.endswith("Z"))
+        self.assertRegex(root.find("request/requested_datetime").text,  # W3C, the deployment's offset
+                         r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+08:00$")
 
     def test_status_mapping_open_closed(self):
         rid = int(self.post(self.sighting(service_code="beggar")).json()[0]["service_request_id"])

@@ -28,11 +28,12 @@ HAIZHOU = (119.163509, 34.572274)   # 海州区 320706
 GUANNAN = (119.315651, 34.087134)   # 灌南县 320724
 
 
-def png():
+def png(red=0xFF):
+    """A 1x1 PNG; another `red` is another photo (the same bytes twice on a report are a 200)."""
     def chunk(t, data):
         return struct.pack(">I", len(data)) + t + data + struct.pack(">I", zlib.crc32(t + data) & 0xFFFFFFFF)
     return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(b"\0\xff\0\0")) + chunk(b"IEND", b""))
+            + chunk(b"IDAT", zlib.compress(b"\0" + bytes([red]) + b"\0\0")) + chunk(b"IEND", b""))
 
 
 def report(at=HAIZHOU):
@@ -79,7 +80,7 @@ CASES = {
     "POST /api/v1/reports/{id}/events":       C("/api/v1/reports/{new}/events", "401 403 404 200 200 200 404", ACK),
     "GET /api/v1/reports/{id}/timeline":      C("/api/v1/reports/{hz}/timeline", "401 200 404 200 200 200 404"),
     "POST /api/v1/reports/{id}/photos":       C("/api/v1/reports/{hz}/photos", "401 201 404 201 201 201 404",
-                                                png(), "image/png"),
+                                                lambda who: png(WHO.index(who)), "image/png"),
     "GET /api/v1/reports/{id}/photos":        C("/api/v1/reports/{hz}/photos", "401 200 404 200 200 200 404"),
     "GET /api/v1/reports/{id}/photos/{photo_id}": C("/api/v1/reports/{hz}/photos/{photo}",
                                                     "401 200 404 200 200 200 404"),

@@ -397,8 +397,55 @@ static void png_palette_kept_unknown_critical_refused(void **state) {
     assert_null(out);
 }
 
+/* SOI, APP1 Exif whose IFD0 holds `n` entries of which the last is Orientation = v (big- or
+ * little-endian TIFF), then a minimal frame. `cut` bytes are taken off the TIFF's end. */
+static void make_oriented(buf *b, int big, unsigned v, int n, size_t cut) {
+    unsigned char t[128];
+    size_t k = 0;
+#define W16(x)                                                                                     \
+    (big ? (t[k++] = (unsigned char)((x) >> 8), t[k++] = (unsigned char)(x))                       \
+         : (t[k++] = (unsigned char)(x), t[k++] = (unsigned char)((x) >> 8)))
+#define W32(x) (big ? (W16((x) >> 16), W16((x)&0xFFFF)) : (W16((x)&0xFFFF), W16((x) >> 16)))
+    memcpy(t, "Exif\0\0", 6), k = 6;
+    t[k++] = big ? 'M' : 'I', t[k++] = big ? 'M' : 'I';
+    W16(42u), W32(8u), W16((unsigned)n);
+    for (int i = 0; i < n - 1; i++)
+        W16(0x010Fu), W16(2u), W32(4u), W32(0x50373700u); /* Make */
+    W16(0x0112u), W16(3u), W32(1u), W16(v), W16(0u);
+    W32(0u);
+#undef W16
+#undef W32
+    b->n = 0;
+    put_bytes(b, 2, 0xFF, 0xD8);
+    seg(b, 0xE1, t, k - cut);
+    put_bytes(b, 2, 0xFF, 0xD9);
+}
+
+static void jpeg_orientation_is_read(void **state) {
+    (void)state;
+    buf b = {0};
+    for (unsigned v = 1; v <= 8; v++) {
+        make_oriented(&b, 1, v, 3, 0);
+        assert_int_equal(photo_orientation(b.b, b.n), (int)v);
+        make_oriented(&b, 0, v, 1, 0);
+        assert_int_equal(photo_orientation(b.b, b.n), (int)v);
+    }
+    make_oriented(&b, 1, 9, 1, 0); /* out of range */
+    assert_int_equal(photo_orientation(b.b, b.n), 1);
+    make_oriented(&b, 1, 6, 2, 6); /* the entry cut off: never read past the segment */
+    assert_int_equal(photo_orientation(b.b, b.n), 1);
+    make_jpeg(&b, 1); /* Exif without an orientation, scan data after it */
+    assert_int_equal(photo_orientation(b.b, b.n), 1);
+    for (size_t n = 0; n < b.n; n++) /* every truncation */
+        assert_int_equal(photo_orientation(b.b, n), 1);
+    make_oriented(&b, 1, 6, 1, 0);
+    b.b[6] = 'X'; /* "Xxif": not Exif */
+    assert_int_equal(photo_orientation(b.b, b.n), 1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(jpeg_orientation_is_read),
         cmocka_unit_test(jpeg_exif_and_comments_are_dropped),
         cmocka_unit_test(jpeg_malformed_is_refused),
         cmocka_unit_test(png_text_chunks_are_dropped),
