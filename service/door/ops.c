@@ -8,8 +8,8 @@
 
 #include "gis/index.h"
 #include "service/core/db.h"
-#include "service/core/vocab.h"
 #include "service/core/tz.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 
 int h_healthz(http_req *r) {
