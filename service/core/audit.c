@@ -55,6 +55,15 @@ int audit_read(http_req *r, const char *action, const long long *ids, size_t n) 
     return rc;
 }
 
+int audit_system(worker *w, const char *action, const char *division, const char *ids_array) {
+    const char *p[] = {division, action, ids_array};
+    return db_command(w,
+                      "INSERT INTO audit_reads (user_id, username, role, division_code, action,"
+                      " report_ids, request_id) VALUES (NULL, 'system', 'system', $1::text,"
+                      " $2::text, $3::bigint[], '')",
+                      3, p);
+}
+
 static const char list_sql[] =
     "SELECT a.id, to_json(a.at)#>>'{}', a.user_id, a.username, a.role, a.action,"
     " to_json(a.report_ids)::text, a.request_id FROM audit_reads a"

@@ -14,11 +14,18 @@
 #define AUDIT_PHOTO_GET "photo.get"
 #define AUDIT_EXPORT_CSV "export.csv"
 #define AUDIT_EXPORT_GEOJSON "export.geojson"
+#define AUDIT_REPORT_MASK "report.mask" /* the retention step cleared personal data (0017) */
 
 /* Writes one audit row for r's user: action, the ids[0..n) of the reports read (n may be 0: the
  * row still says that the user looked), now, r's request id. One INSERT on r->w's connection: in
  * the caller's transaction if one is open, else on its own with asynchronous commit (audit.c). Call it before the data goes out and answer http_db_error(r)
  * when it fails: a read that cannot be recorded is not served. Returns 0 or -1 (w->err). */
 int audit_read(http_req *r, const char *action, const long long *ids, size_t n);
+
+/* Writes one audit row for a step of the service itself (no request, no user: username and role
+ * "system"): action on the reports ids_array (a SQL bigint[] literal, "{1,2}") of division (12
+ * digits: whose supervisors see the row). On w, in the caller's transaction if one is open, so the
+ * change and its row commit together. Returns 0 or -1 (w->err). */
+int audit_system(worker *w, const char *action, const char *division, const char *ids_array);
 
 #endif

@@ -60,6 +60,10 @@ typedef struct config {
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];
     char timezone[64]; /* IANA zone of every timestamp in replies and every day/week/month (tz.h) */
+    /* unit tracks (track.c) and the life of personal data (retention.c) */
+    int track_max_hours;              /* longest period one track request covers */
+    int track_max_fixes;              /* most fixes one track request reads (400 beyond) */
+    int personal_data_retention_days; /* closed reports lose person, photos, call-back (0 never) */
 } config;
 
 /* Fills *c with the defaults. */

@@ -17,6 +17,7 @@
 #include "service/open311/open311.h"
 #include "service/places/gisload.h"
 #include "service/reports/reports.h"
+#include "service/reports/retention.h"
 #include "service/units/units.h"
 
 /* Background threads, each given the app; each polls a->stopping (server_sleep). */
@@ -26,7 +27,7 @@ static const struct {
 } background[] = {
     {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
     {"session-purge", login_purge_thread},   {"events", events_thread},
-    {"positions", units_maintenance_thread},
+    {"positions", units_maintenance_thread}, {"retention", retention_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

@@ -55,6 +55,9 @@ int h_units_status(http_req *r);
 int h_units_positions(http_req *r);
 int h_reports_candidates(http_req *r);
 
+/* track.c */
+int h_units_track(http_req *r);
+
 /* coverage.c */
 int h_coverage(http_req *r);
 

@@ -114,6 +114,7 @@ static json_t *field_json(PGresult *res, int row, const struct field *f, gis_crs
     case RJ_BOOL:
         return json_boolean(v && v[0] == 't');
     case RJ_JSON:
+    case RJ_STAFF:
         return rj_parse_or(v, json_null());
     case RJ_ARRAY:
         return rj_parse_or(v, json_array());
@@ -131,13 +132,18 @@ static json_t *field_json(PGresult *res, int row, const struct field *f, gis_crs
     return NULL;
 }
 
-json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
+json_t *report_row_json_for(PGresult *res, int row, gis_crs crs, const auth_user *u) {
     json_t *o = json_object();
+    int staff = u && (u->role & ROLE_STAFF);
     if (!o) return NULL;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-        if (fields[i].key && fields[i].kind != RJ_NONE)
+        if (fields[i].key && fields[i].kind != RJ_NONE && (fields[i].kind != RJ_STAFF || staff))
             json_object_set_new(o, fields[i].key, field_json(res, row, &fields[i], crs));
     return o;
+}
+
+json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
+    return report_row_json_for(res, row, crs, NULL);
 }
 
 void report_dups_params_fill(report_dups_params *p, const config *c, const auth_user *u) {

@@ -16,8 +16,10 @@
  * a new plain column is one line here. Kinds: RJ_STR, RJ_INT, RJ_REAL, RJ_BOOL, RJ_JSON (jsonb text,
  * null when NULL), RJ_ARRAY (json text, [] when NULL), and the composite ones that read the columns
  * that follow them: RJ_LOCATION (lon, lat, accuracy_m), RJ_DIVISIONS (the four code/name pairs),
- * RJ_STATION (id, name, tier); RJ_NONE: read by a composite or not sent. The six name expressions
- * are parameters so the creation statement can pass NULL::text and fill names from its index.
+ * RJ_STATION (id, name, tier); RJ_STAFF: personal data only staff read, on one report (jsonb
+ * text, null when NULL; report_row_json_for); RJ_NONE: read by a composite or not sent. The six
+ * name expressions are parameters so the creation statement can pass NULL::text and fill names
+ * from its index.
  * Timestamps are RFC 3339 text in the session time zone (Asia/Shanghai, +08:00). */
 /* clang-format off */
 #define REPORT_FIELDS(X, N_CITY, N_COUNTY, N_TOWN, N_COMMUNITY, N_ZONES, N_STATION)     \
@@ -53,8 +55,17 @@
     X(OUTCOME,        "r.outcome",                        "outcome",             RJ_STR)       \
     X(DUPLICATE_OF,   "r.duplicate_of",                   "duplicate_of",        RJ_INT)       \
     X(SOURCE,         "r.source",                         "source",              RJ_STR)       \
-    X(CREATED_BY,     "r.created_by",                     NULL,                  RJ_NONE)
+    X(CREATED_BY,     "r.created_by",                     NULL,                  RJ_NONE)      \
+    X(PERSONAL_GONE,  "to_json(r.personal_masked_at)#>>'{}'", "personal_data_deleted_at", RJ_STR) \
+    X(CONTACT,        REPORT_CONTACT_SQL,                 "contact",             RJ_STAFF)
 /* clang-format on */
+
+/* The call-back details an Open311 reporter gave (reports.contact), as staff see them: null when
+ * none, else every key present (null when not given). */
+#define REPORT_CONTACT_SQL                                                                         \
+    "CASE WHEN r.contact IS NULL THEN NULL ELSE jsonb_build_object('first_name',"                  \
+    " r.contact->'first_name', 'last_name', r.contact->'last_name', 'phone', r.contact->'phone',"  \
+    " 'email', r.contact->'email', 'address_string', r.contact->'address_string') END"
 
 typedef enum {
     RJ_NONE,
@@ -66,7 +77,8 @@ typedef enum {
     RJ_ARRAY,
     RJ_LOCATION,
     RJ_DIVISIONS,
-    RJ_STATION
+    RJ_STATION,
+    RJ_STAFF
 } report_json_kind;
 
 #define REPORT_COL_SQL_(NAME, SQL, KEY, KIND) SQL ", "
@@ -101,10 +113,17 @@ enum { REPORT_FIELDS(REPORT_COL_ENUM_, "", "", "", "", "", "") REPORT_COL_CRS_IN
  * to 7 decimals, about 1 cm), observed_at, received_at, updated_at, description, people_count,
  * person (object or null), divisions [{code,name,level}] city -> community (tiers that are NULL are
  * left out), zones, outside, snapped_m, responsible_station {id,name,tier} (or null),
- * ack_deadline, unit_id, outcome, duplicate_of, source. Personal data (person) is included: callers
- * serving the public (Open311) delete what they must not show. Caller owns the result; NULL only on
+ * ack_deadline, unit_id, outcome, duplicate_of, source, personal_data_deleted_at (when the
+ * retention step deleted person, photos and call-back details; null before). Personal data
+ * (person) is included: callers serving the public (Open311) delete what they must not show; the
+ * RJ_STAFF fields (the Open311 call-back `contact`) are not. Caller owns the result; NULL only on
  * out of memory. */
 json_t *report_row_json(PGresult *res, int row, gis_crs crs);
+
+/* report_row_json plus the RJ_STAFF fields when u is staff (dispatcher, supervisor, admin): THE
+ * staff-only rule. For GET /api/v1/reports/{id}, whose read is audited as personal data; never for
+ * lists, exports, events, tiles or Open311. */
+json_t *report_row_json_for(PGresult *res, int row, gis_crs crs, const auth_user *u);
 
 /* A coordinate as it goes out: rounded to 7 decimals (about 1 cm in degrees, 0.1 um in metres). */
 double report_coord_out(double v);
