@@ -12,6 +12,7 @@
  * A stretch ends where the next accepted fix comes more than gap_s later, or implies a speed over
  * max_fix_speed_mps (an impossible jump between fixes that arrived in separate batches).
  * Coordinates are in ?crs=, rounded like report locations (7 decimals). */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,28 +34,43 @@ typedef struct tfix {
     int flagged;
 } tfix;
 
-/* RFC 3339 of us in the deployment's zone, with the stored fraction (trailing zeros dropped, as
- * PostgreSQL writes it): "2024-05-01T08:00:00.25+08:00". out: TZ_RFC3339_LEN + 8 bytes. */
-static void time_text(long long us, char *out) {
+/* RFC 3339 times in the deployment's zone, made per minute: localtime and strftime once a minute
+ * (zone offsets change on whole minutes), the seconds and the fraction by hand. */
+typedef struct tclock {
+    long long minute; /* epoch minute of head/offset; LLONG_MIN when none */
+    char head[20];    /* "2024-05-01T08:00:" */
+    char offset[16];  /* "+08:00" */
+} tclock;
+
+/* RFC 3339 of us with the stored fraction (trailing zeros dropped, as PostgreSQL writes it):
+ * "2024-05-01T08:00:05.25+08:00". out: TZ_RFC3339_LEN + 8 bytes. */
+static void time_text(tclock *c, long long us, char *out) {
     long long s = us >= 0 ? us / 1000000 : -((-us + 999999) / 1000000);
-    int frac = (int)(us - s * 1000000);
-    char base[TZ_RFC3339_LEN], f[8];
-    tz_rfc3339((time_t)s, base);
-    if (!frac) {
-        memcpy(out, base, strlen(base) + 1);
-        return;
+    long long minute = s >= 0 ? s / 60 : -((-s + 59) / 60);
+    int frac = (int)(us - s * 1000000), sec = (int)(s - minute * 60);
+    if (minute != c->minute) {
+        char t[TZ_RFC3339_LEN];
+        tz_rfc3339((time_t)(minute * 60), t); /* "2024-05-01T08:00:00+08:00" */
+        memcpy(c->head, t, 17);
+        c->head[17] = 0;
+        snprintf(c->offset, sizeof c->offset, "%s", t + 19);
+        c->minute = minute;
     }
-    int n = snprintf(f, sizeof f, ".%06d", frac);
-    while (n > 1 && f[n - 1] == '0')
-        f[--n] = 0;
-    snprintf(out, TZ_RFC3339_LEN + 8, "%.19s%s%s", base, f, base + 19);
+    char f[8] = "";
+    if (frac) {
+        int n = snprintf(f, sizeof f, ".%06d", frac);
+        while (n > 1 && f[n - 1] == '0')
+            f[--n] = 0;
+    }
+    snprintf(out, TZ_RFC3339_LEN + 8, "%s%02d%s%s", c->head, sec, f, c->offset);
 }
 
-/* A coordinate rounded to 7 decimals, without trailing zeros. */
+/* A coordinate rounded to 7 decimals (report_coord_out), written without trailing zeros. */
 static void put_coord(buf *b, double v) {
     char t[40];
-    int n = snprintf(t, sizeof t, "%.7f", report_coord_out(v));
-    while (n > 1 && t[n - 1] == '0')
+    long long k = llround(report_coord_out(v) * 1e7), a = k < 0 ? -k : k;
+    int n = snprintf(t, sizeof t, "%s%lld.%07lld", k < 0 ? "-" : "", a / 10000000, a % 10000000);
+    while (t[n - 1] == '0')
         t[--n] = 0;
     if (t[n - 1] == '.') t[--n] = 0;
     buf_put(b, t, (size_t)n);
@@ -75,6 +91,7 @@ static void put_position(buf *b, const tfix *f, gis_crs crs) {
 static void put_feature(buf *b, const tfix *v, size_t from, size_t to, size_t count, gis_crs crs,
                         int flagged) {
     char t[TZ_RFC3339_LEN + 8];
+    tclock c = {.minute = LLONG_MIN};
     buf_str(b, "{\"type\":\"Feature\",\"geometry\":{\"type\":");
     buf_str(b, count == 1 ? "\"Point\",\"coordinates\":" : "\"LineString\",\"coordinates\":[");
     for (size_t i = from, k = 0; i <= to; i++) {
@@ -88,7 +105,7 @@ static void put_feature(buf *b, const tfix *v, size_t from, size_t to, size_t co
     buf_str(b, ",\"times\":[");
     for (size_t i = from, k = 0; i <= to; i++) {
         if (v[i].flagged != flagged) continue;
-        time_text(v[i].us, t);
+        time_text(&c, v[i].us, t);
         buf_printf(b, "%s\"%s\"", k++ ? "," : "", t);
     }
     buf_str(b, "]}}");
@@ -181,8 +198,9 @@ int h_units_track(http_req *r) {
     PQclear(q);
     if (!v) return http_error(r, 500, "out_of_memory", NULL, "out of memory");
     buf b = {0};
-    time_text(llround(from->d * 1e6), tf);
-    time_text(llround(to->d * 1e6), tt);
+    tclock c = {.minute = LLONG_MIN};
+    time_text(&c, llround(from->d * 1e6), tf);
+    time_text(&c, llround(to->d * 1e6), tt);
     buf_printf(&b,
                "{\"type\":\"FeatureCollection\",\"unit_id\":%lld,\"from\":\"%s\",\"to\":\"%s\","
                "\"gap_s\":%d,\"coordinate_system\":\"%s\",\"fixes\":%zu,\"flagged\":%d,"

@@ -190,6 +190,39 @@ class TrackTest(unittest.TestCase):
             self.assertEqual(srv.request("GET", path + q(hour), token=tok).json()["fixes"], 27)
 
 
+class TrackTimeZoneTest(unittest.TestCase):
+    """Times are written in the deployment's zone with the offset of each instant: across a
+    daylight-saving change (America/New_York's latest, within the positions kept) each vertex has
+    the offset Python's zoneinfo gives it, to the character."""
+
+    def test_offsets_across_a_change(self):
+        import zoneinfo
+        zone = zoneinfo.ZoneInfo("America/New_York")
+        t = int(time.time()) // 3600 * 3600
+        while datetime.datetime.fromtimestamp(t, zone).utcoffset() == \
+                datetime.datetime.fromtimestamp(t - 3600, zone).utcoffset():
+            t -= 3600  # the hour at which the offset last changed (at most a year back)
+        db = harness.fresh_db()
+        self.addCleanup(db.drop)
+        unit = db.value("SELECT id FROM units WHERE callsign = 'HZ-04'")
+        db.sql("UPDATE units SET position = NULL, position_at = NULL WHERE id = %s", unit)
+        srv = harness.Server(db, env={"PATROLD_TIMEZONE": "America/New_York",
+                                      "PATROLD_POSITION_RETENTION_DAYS": "400"})
+        self.addCleanup(srv.stop)
+        tok = srv.login("admin")
+        fixes = [(t - 125 + 30 * k + (0.5 if k == 2 else 0), P[0] + 1e-5 * k, P[1]) for k in range(9)]
+        r = srv.request("POST", "/api/v1/units/%d/positions" % unit, {"positions": [fix(*f) for f in fixes]},
+                        token=tok)
+        self.assertEqual((r.status, r.json()["stored"]), (200, 9), r)
+        r = srv.request("GET", "/api/v1/units/%d/track?%s" % (unit, q({"from": iso(t - 300), "to": iso(t + 300)})),
+                        token=tok)
+        self.assertEqual(r.status, 200, r)
+        times = r.json()["features"][0]["properties"]["times"]
+        want = [datetime.datetime.fromtimestamp(f[0], zone).isoformat().replace(".500000", ".5") for f in fixes]
+        self.assertEqual(times, want)
+        self.assertEqual(len({s[-6:] for s in times}), 2, times)  # both offsets
+
+
 class SlowTrackReadersTest(unittest.TestCase):
     """A day of fixes (one every 3 s: 28,800, about 2 MB) read by slow clients: the slot went back
     before the first byte, so with two slots other requests all answer meanwhile."""
