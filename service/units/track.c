@@ -115,8 +115,8 @@ static void put_position(buf *b, const tfix *f, gis_crs crs) {
     buf_put(b, t, (size_t)(p - t));
 }
 
-/* One feature of the fixes v[from..to] that are (flagged 0) or are not (flagged 1) flagged: a
- * LineString of them, or a Point when there is one. */
+/* One feature of the fixes of v[from..to] whose flag is `flagged` (count of them): a LineString,
+ * or a Point when there is one. */
 static void put_feature(buf *b, const tfix *v, size_t from, size_t to, size_t count, gis_crs crs,
                         int flagged) {
     char t[TIME_LEN + 4]; /* ,"time" */
