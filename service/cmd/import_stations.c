@@ -292,9 +292,8 @@ int cmd_import_stations(app *a, int argc, char **argv) {
         }
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "usage: patrold import-stations FILE.csv|FILE.geojson [--crs "
-                        "wgs84|cgcs2000|gcj02|bd09]\n");
-        return 2;
+        fprintf(stderr, "patrold: import-stations: expected one FILE\n");
+        return 2; /* main.c prints the forms */
     }
     const char *path = argv[optind];
     size_t plen = strlen(path);

@@ -119,6 +119,15 @@ int audit_sign_in(worker *w, const audit_actor *a, const char *action) {
                       7, p);
 }
 
+int audit_system(worker *w, const char *action, const char *division, const char *ids_array) {
+    const char *p[] = {division, action, ids_array};
+    return db_command(w,
+                      "INSERT INTO audit (kind, user_id, username, role, division_code, request_id,"
+                      " action, report_ids) VALUES ('write', NULL, 'system', '', $1::text, '',"
+                      " $2::text, $3::bigint[])",
+                      3, p);
+}
+
 /* ---- GET /api/v1/audit ---- */
 
 static const char list_sql[] =

@@ -20,6 +20,7 @@
 #define AUDIT_PHOTO_GET "photo.get"
 #define AUDIT_EXPORT_CSV "export.csv"
 #define AUDIT_EXPORT_GEOJSON "export.geojson"
+#define AUDIT_REPORT_MASK "report.mask" /* the retention step cleared personal data (0017) */
 
 /* Who acted and from where: a request's user, a name that failed to sign in, or a command. */
 typedef struct audit_actor {
@@ -52,5 +53,11 @@ int audit_write(worker *w, const audit_actor *a, const char *action, const char 
 /* Records a sign-in event (auth.login, auth.login_failed, auth.logout, auth.password,
  * auth.reset) of a. Returns 0 or -1 (w->err). */
 int audit_sign_in(worker *w, const audit_actor *a, const char *action);
+
+/* Records a step of the service itself (no request, no user: username "system", role ""), kind
+ * write: action on the reports ids_array (a SQL bigint[] literal, "{1,2}") of division (12 digits:
+ * whose supervisors see the row). On w, in the caller's transaction if one is open, so the change
+ * and its row commit together. Returns 0 or -1 (w->err). */
+int audit_system(worker *w, const char *action, const char *division, const char *ids_array);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct vocab_term {
 #define VOCAB_EV_REPORT 8  /* event kinds about a report: payload ReportEventPayload */
 #define VOCAB_EV_UNIT 16   /* event kinds about a unit: payload UnitEventPayload */
 #define VOCAB_INTERNAL 32  /* never sent to a client: not served, not in the schema's enum */
+#define VOCAB_CLOSED 64    /* report statuses a report ends in (reports_unmasked_closed_idx) */
 
 /* Positions of terms that C code names (vocab.c binds each row to its number). */
 /* VOCAB_REPORT_STATUS */

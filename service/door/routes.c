@@ -102,6 +102,12 @@ P(P_UNITS_CURSOR, "cursor", PARAM_CURSOR, .tag = "u1",
   .description = "The `next` of the previous page");
 P(P_CANDIDATES_LIMIT, "limit", PARAM_INT, .min = 1, .max = CANDIDATES_MAX, .def = 5,
   .description = "Most units to rank");
+P(P_TRACK_FROM, "from", PARAM_TIME, PARAM_REQUIRED,
+  .description = "The track from this RFC 3339 time (required; at most track_max_hours before to)");
+P(P_TRACK_TO, "to", PARAM_TIME, PARAM_REQUIRED,
+  .description = "The track until this RFC 3339 time, not included (required)");
+P(P_TRACK_GAP, "gap_s", PARAM_INT, .min = 10, .max = 86400, .def = 300,
+  .description = "A fix more than this many seconds after the previous one starts a new stretch");
 P(P_COVERAGE_SINCE, "since", PARAM_TIME,
   .description = "Patrolled at or after this RFC 3339 time (default: 24 hours ago; within the "
                  "days of positions kept)");
@@ -302,6 +308,11 @@ const route routes[] = {
     {"POST", "/api/v1/units/{id}/positions", h_units_positions, BODY_JSON, 512 * KB, ROLE_ANY,
      "Up to 1,000 position fixes, any order; the newest becomes the unit's position",
      O("addUnitPositions", "PositionsResult", NULL, "200,400,403,404,413", &SHAPE_POSITIONS)},
+    {"GET", "/api/v1/units/{id}/track", h_units_track, BODY_NONE, 0, ROLE_ANY,
+     "A unit's fixes of a period as GeoJSON for replay: stretches and flagged fixes (from, to, "
+     "gap_s, crs)",
+     O("getUnitTrack", "application/geo+json:UnitTrack",
+       Q(&P_TRACK_FROM, &P_TRACK_TO, &P_TRACK_GAP, &P_CRS), "200,400,404", NULL)},
     {"GET", "/api/v1/reports/{id}/candidates", h_reports_candidates, BODY_NONE, 0, ROLE_STAFF,
      "Available units nearest to a report, with eta_s and stale positions flagged",
      O("listReportCandidates", "Candidates", Q(&P_CANDIDATES_LIMIT, &P_CRS), "200,400,404", NULL)},

@@ -44,7 +44,7 @@ int h_reports_get(http_req *r) {
     PGresult *res;
     int st = report_load_visible(r, &id, &res);
     if (st) return st;
-    json_t *out = report_row_json(res, 0, crs);
+    json_t *out = report_row_json_for(res, 0, crs, &r->user); /* staff: the call-back too */
     PQclear(res);
     /* possible duplicates now (open reports nearby, same category) */
     char ids[24];

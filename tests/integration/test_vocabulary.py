@@ -38,7 +38,8 @@ NOT_VOCABULARY = {("reports", "source")}
 # The partial indexes whose predicate lists report statuses -> the ReportStatus flag they hold
 # (vocab.c: the SQL that reads them names the same flag, so the literal it is prepared with is
 # the predicate's list and the planner may use the index)
-PARTIAL = {"reports_open_geom_idx": "open", "reports_due_idx": "initial"}
+PARTIAL = {"reports_open_geom_idx": "open", "reports_due_idx": "initial",
+           "reports_unmasked_closed_idx": "closed"}
 
 
 def check_lists(db):
