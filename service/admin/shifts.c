@@ -189,7 +189,8 @@ static int check_members(http_req *r, long long unit, buf *ids) {
 static int shift_done(http_req *r, long long id, const char *div, json_t *before, int status) {
     json_t *after = NULL;
     if (shifts_step(r->w) < 0 || shift_json(r->w, id, 0, &after) != 1 ||
-        admin_audit(r, before ? "shift.update" : "shift.create", "shift", id, div, before, after)) {
+        admin_audit(r, before ? AA_SHIFT_UPDATE : AA_SHIFT_CREATE, AE_SHIFT, id, div, before,
+                    after)) {
         json_decref(after);
         return admin_end(r, -1);
     }

@@ -133,22 +133,37 @@ VOCAB(VOCAB_AGENCY_KIND, "AgencyKind", "agency_kinds", NULL, T("civil_affairs", 
       T("street_office", "街道办事处"), T("community", "社区（村）"), T("volunteer", "志愿者"));
 
 /* audit.kind, audit.action and audit.entity: the audit trail (core/audit.c). */
-VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, T("read", "查阅个人信息"),
-      T("write", "管理操作"), T("sign_in", "登录与密码"));
-VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions", NULL, T("report.get", "查看上报"),
-      T("report.list", "查看上报列表"), T("photo.list", "查看照片列表"), T("photo.get", "查看照片"),
-      T("export.csv", "导出 CSV"), T("export.geojson", "导出 GeoJSON"), T("auth.login", "登录成功"),
-      T("auth.login_failed", "登录失败"), T("auth.logout", "退出登录"),
-      T("auth.password", "修改密码"), T("auth.reset", "用重置码设置密码"),
-      T("auth.reset_failed", "重置码错误"), T("station.create", "新建站点"),
-      T("station.update", "修改站点"), T("agency.create", "新建部门"),
-      T("agency.update", "修改部门"), T("unit.create", "新建巡查单位"),
-      T("unit.update", "修改巡查单位"), T("unit.members", "调整单位成员"),
-      T("shift.create", "排班"), T("shift.update", "修改班次"), T("user.create", "新建用户"),
-      T("user.update", "修改用户"), T("user.reset_code", "生成密码重置码"),
-      T("report.mask", "到期删除个人信息"));
-VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities", NULL, T("station", "救助站点"),
-      T("agency", "部门"), T("unit", "巡查队"), T("shift", "班次"), T("user", "用户"));
+VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, [AK_READ] = T("read", "查阅个人信息"),
+      [AK_WRITE] = T("write", "管理操作"), [AK_SIGN_IN] = T("sign_in", "登录与密码"));
+VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
+      NULL, [AA_REPORT_GET] = T("report.get", "查看上报"),
+      [AA_REPORT_LIST] = T("report.list", "查看上报列表"),
+      [AA_PHOTO_LIST] = T("photo.list", "查看照片列表"),
+      [AA_PHOTO_GET] = T("photo.get", "查看照片"), [AA_EXPORT_CSV] = T("export.csv", "导出 CSV"),
+      [AA_EXPORT_GEOJSON] = T("export.geojson", "导出 GeoJSON"),
+      [AA_AUTH_LOGIN] = T("auth.login", "登录成功"),
+      [AA_AUTH_LOGIN_FAILED] = T("auth.login_failed", "登录失败"),
+      [AA_AUTH_LOGOUT] = T("auth.logout", "退出登录"),
+      [AA_AUTH_PASSWORD] = T("auth.password", "修改密码"),
+      [AA_AUTH_RESET] = T("auth.reset", "用重置码设置密码"),
+      [AA_AUTH_RESET_FAILED] = T("auth.reset_failed", "重置码错误"),
+      [AA_STATION_CREATE] = T("station.create", "新建站点"),
+      [AA_STATION_UPDATE] = T("station.update", "修改站点"),
+      [AA_AGENCY_CREATE] = T("agency.create", "新建部门"),
+      [AA_AGENCY_UPDATE] = T("agency.update", "修改部门"),
+      [AA_UNIT_CREATE] = T("unit.create", "新建巡查单位"),
+      [AA_UNIT_UPDATE] = T("unit.update", "修改巡查单位"),
+      [AA_UNIT_MEMBERS] = T("unit.members", "调整单位成员"),
+      [AA_SHIFT_CREATE] = T("shift.create", "排班"),
+      [AA_SHIFT_UPDATE] = T("shift.update", "修改班次"),
+      [AA_USER_CREATE] = T("user.create", "新建用户"),
+      [AA_USER_UPDATE] = T("user.update", "修改用户"),
+      [AA_USER_RESET_CODE] = T("user.reset_code", "生成密码重置码"),
+      [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"));
+VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
+      NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
+      [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
+      [AE_USER] = T("user", "用户"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */

@@ -60,7 +60,7 @@ int h_reports_get(http_req *r) {
     json_object_set_new(out, "possible_duplicates",
                         PQntuples(d) ? rj_parse_or(rj_val(d, 0, 0), json_array()) : json_array());
     PQclear(d);
-    if (audit_read(r, AUDIT_REPORT_GET, &id, 1) != 0) { /* person and description go out */
+    if (audit_read(r, AA_REPORT_GET, &id, 1) != 0) { /* person and description go out */
         json_decref(out);
         return http_db_error(r);
     }

@@ -3,7 +3,7 @@
  * personal_data_retention_days after it closed (the first report event that took it to resolved,
  * cancelled or duplicate; its updated_at when it has none), for follow-up, reviews and complaints;
  * then this step clears person and contact, deletes its photos and stamps personal_masked_at
- * (migration 0017), and writes it to the audit trail as AUDIT_REPORT_MASK by the "system".
+ * (migration 0017), and writes it to the audit trail as AA_REPORT_MASK by the "system".
  *
  * Threads and instances: one background thread per instance with its own connection-only worker.
  * A batch is one statement in one transaction that takes its reports with FOR NO KEY UPDATE SKIP
@@ -63,7 +63,7 @@ static long step(worker *w, const char *sql, int nparams, const char *const *par
     if (db_begin(w) != 0 || !(q = db_exec(w, sql, nparams, params))) goto fail;
     for (int i = 0; i < PQntuples(q); i++) {
         if (PQgetisnull(q, i, 1)) continue;
-        if (audit_system(w, AUDIT_REPORT_MASK, PQgetvalue(q, i, 1), PQgetvalue(q, i, 2)) != 0)
+        if (audit_system(w, AA_REPORT_MASK, PQgetvalue(q, i, 1), PQgetvalue(q, i, 2)) != 0)
             goto fail;
         n += atol(PQgetvalue(q, i, 3));
     }

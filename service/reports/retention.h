@@ -9,7 +9,7 @@
  * duplicate) more than `days` days ago and not masked yet loses its person fields and Open311
  * call-back details (set to null) and its photos (deleted), and is stamped personal_masked_at;
  * photos that arrived after a report was masked are deleted too. Batches of a few hundred
- * reports, each one transaction with its audit rows (one per division: AUDIT_REPORT_MASK with the
+ * reports, each one transaction with its audit rows (one per division: AA_REPORT_MASK with the
  * ids of the reports that held something). Safe with several instances (SKIP LOCKED). *masked gets
  * the number of reports that lost something. Returns 0 or -1 (w->err). */
 int retention_run(worker *w, int days, long *masked);
