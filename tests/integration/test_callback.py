@@ -22,10 +22,10 @@ def tile_of(lon, lat, z):
     return x, y
 
 
-class CallbackTest(unittest.TestCase):
+class CallbackTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("patrol", "community", "dispatcher", "supervisor", "admin",
                                                  "dispatcher_gn")}
@@ -43,7 +43,7 @@ class CallbackTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def get(self, who, path):
         return self.srv.request("GET", path, token=self.tok[who])

@@ -14,16 +14,16 @@ CODES = {"vagrant", "beggar", "lost_elderly", "minor", "mental_illness", "injure
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-class Open311Test(unittest.TestCase):
+class Open311Test(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def post(self, fields, fmt="json"):
         return self.srv.request("POST", "/open311/v2/requests.%s" % fmt, body=urllib.parse.urlencode(fields),

@@ -25,13 +25,13 @@ def wait_for(check, timeout=30):
     return False
 
 
-class RetentionTest(unittest.TestCase):
+class RetentionTest(harness.FreshDbCase):
     """Reports made and closed through the API (the step off), their closing moved into the past,
     then a server with the default retention (180 days) starts and runs the step."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         with harness.Server(cls.db, env=OFF) as srv:
             cls.tok = {u: srv.login(u) for u in ("patrol", "dispatcher", "supervisor", "admin")}
             hz = point_in_haizhou(cls.db)
@@ -69,7 +69,7 @@ class RetentionTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     @classmethod
     def photo(cls, srv, rid):

@@ -22,10 +22,10 @@ def decimals(x):
     return len(s.split(".")[1]) if "." in s and "e" not in s else 0
 
 
-class ReportContractsTest(unittest.TestCase):
+class ReportContractsTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db, env={"PATROLD_ESCALATE_INTERVAL_MS": "600000"})
         cls.tok = {u: cls.srv.login(u) for u in ("supervisor", "dispatcher", "dispatcher_gn")}
         # two close reports of one category in 海州 (possible duplicates of each other), one in 灌南
@@ -36,7 +36,7 @@ class ReportContractsTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     @classmethod
     def create(cls, body, user="supervisor"):

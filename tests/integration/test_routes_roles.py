@@ -164,10 +164,10 @@ def code_routes():
     return re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"', table)
 
 
-class RoutesRoles(unittest.TestCase):
+class RoutesRoles(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tokens = {w: cls.srv.login(w) for w in WHO if w != "none"}
         cls.fix = {"hz": cls.create("patrol"), "gn": cls.create("dispatcher_gn", GUANNAN)}
@@ -194,7 +194,7 @@ class RoutesRoles(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     @classmethod
     def create(cls, who, at=HAIZHOU):

@@ -38,10 +38,10 @@ def decimals(body):
     return max([len(m) for m in re.findall(rb"-?\d+\.(\d+)", body)] or [0])
 
 
-class TrackTest(unittest.TestCase):
+class TrackTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.admin = cls.srv.login("admin")
         station = cls.db.value("SELECT id FROM stations WHERE division_code = '320706000000' ORDER BY id LIMIT 1")
@@ -78,7 +78,7 @@ class TrackTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def track(self, token=None, unit=None, **params):
         p = dict(self.period)

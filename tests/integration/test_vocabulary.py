@@ -56,17 +56,17 @@ def check_lists(db):
     return out
 
 
-class VocabularyTest(unittest.TestCase):
+class VocabularyTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.schemas = cls.srv.openapi()["components"]["schemas"]
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def enum(self, component):
         s = self.schemas[component]
