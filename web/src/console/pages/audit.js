@@ -7,7 +7,6 @@ import { el } from "../../shared/dom.js";
 import { fmtTime } from "../../shared/format.js";
 import { showPage } from "../pages.js";
 import { form, notice, table, fromLocalInput } from "./kit.js";
-import "./admin.css";
 
 const PAGE = 50;
 // The fields of the entities as the audit shows them (before and after).
@@ -15,8 +14,10 @@ const FIELDS = { name: "名称", code: "编号", tier: "层级", division_code: 
   location: "位置", address: "地址", phone: "电话", beds: "床位", coverage: "覆盖范围", coverage_own: "自定覆盖范围",
   can_dispatch: "可派遣", parent_id: "上级站点", kind: "类型", units: "单位数", username: "用户名", role: "角色",
   unit_id: "所属单位", unit_name: "单位名称", station_id: "所属站点", disabled: "停用", members: "成员",
-  callsign: "呼号", vehicle: "车辆", agency_id: "所属部门", station: "所属站点", starts_at: "开始", ends_at: "结束",
-  note: "备注", status: "状态", reset_code_expires_at: "重置码有效期至", unit: "巡查单位" };
+  callsign: "呼号", vehicle: "车辆", agency_id: "所属部门", starts_at: "开始", ends_at: "结束",
+  note: "备注", status: "状态", reset_code_expires_at: "重置码有效期至" };
+// A field's name; a field holding an entity (station, unit) is named by the audit's entity label.
+const fieldLabel = (ctx, k) => FIELDS[k] || (ctx.vocab.term("audit_entities", k) ? ctx.vocab.label("audit_entities", k) : k);
 // Fields that change by themselves (times, positions): not shown as changes.
 const QUIET = new Set(["updated_at", "created_at", "position", "position_at", "position_age_s", "speed_mps",
   "heading", "app_queue", "report_id", "on_now", "division_name", "unit_name", "units", "created_by"]);
@@ -33,7 +34,7 @@ function show(ctx, k, v) {
   if (k === "members" && Array.isArray(v)) return v.map((m) => m.username).join("、") || "无";
   if (k === "location" && v.lon != null) return Number(v.lon).toFixed(6) + ", " + Number(v.lat).toFixed(6);
   if (k === "coverage") return v.type ? "自定多边形" : "—";
-  if ((k === "station" || k === "unit") && v.name) return v.name;
+  if (typeof v === "object" && v.name) return v.name; // a station or unit named in a row
   if (/_at$/.test(k)) return fmtTime(v);
   return typeof v === "object" ? JSON.stringify(v) : String(v);
 }
@@ -54,7 +55,7 @@ function content(ctx, a) {
     .filter((k) => !QUIET.has(k) && JSON.stringify(before[k]) !== JSON.stringify(after[k]));
   if (!keys.length) return "";
   return el("ul", { class: "diff" }, ...keys.map((k) => el("li", {},
-    el("b", {}, (FIELDS[k] || k) + "："), a.before ? show(ctx, k, before[k]) + " → " : "", show(ctx, k, after[k]))));
+    el("b", {}, fieldLabel(ctx, k) + "："), a.before ? show(ctx, k, before[k]) + " → " : "", show(ctx, k, after[k]))));
 }
 
 function row(ctx, a) {
@@ -152,9 +153,6 @@ export function openAudit(ctx, filters) {
 }
 
 export const auditPage = {
-  id: "audit",
-  label: "操作审计",
-  minRole: "supervisor",
   mount,
   show() {
     if (A.preset || A.user !== A.ctx.state.user.id) {

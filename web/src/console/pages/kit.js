@@ -56,7 +56,7 @@ export function divisionText(ctx, code) {
 // set(code)}: value() is the deepest division chosen (the user's own when none).
 export function divisionPicker(ctx, { label, value, onChange }) {
   const root = ctx.state.user.division_code;
-  const box = el("fieldset", { class: "field divpick" }, el("legend", {}, label));
+  const box = el("fieldset", { class: "field divpick", "data-field": "division_code" }, el("legend", {}, label));
   const levels = []; // [{parent, select, wrap}]
   let chosen = root, token = 0;
 
@@ -199,26 +199,38 @@ export function form(ctx, { fields, submit, extra = [], onSubmit, cls, labels, e
       msg.textContent = "";
       msg.className = "msg";
       for (const i of node.querySelectorAll("[aria-invalid]")) i.removeAttribute("aria-invalid");
+      for (const e of node.querySelectorAll(".field-error")) e.remove();
     },
     ok(text) { f.clear(); msg.textContent = text; msg.className = "msg ok"; },
+    // A refusal (an ApiError or a sentence); one that names a field is shown at that field.
     fail(err, more) {
       f.clear();
-      msg.textContent = typeof err === "string" ? err : refusal(ctx, err, more || errorLabels || names);
-      msg.className = "msg error";
-      msg.setAttribute("role", "alert");
-      const bad = err && err.field && inputs[err.field.replace(/[[.].*$/, "")];
-      if (bad) { bad.setAttribute("aria-invalid", "true"); bad.focus(); }
+      const text = typeof err === "string" ? err : refusal(ctx, err, more || errorLabels || names);
+      const name = err && err.field ? err.field.replace(/[[.].*$/, "") : null;
+      if (!at(name, text)) { msg.textContent = text; msg.className = "msg error"; }
     },
   };
+  // Shows text at the control of field `name` (an input, or an element marked data-field); false
+  // when the form has no such field.
+  function at(name, text) {
+    const bad = name && (inputs[name] || node.querySelector(`[data-field="${name}"]`));
+    if (!bad) return false;
+    const row = bad.closest(".field, fieldset") || bad.parentNode;
+    const id = uid("err");
+    row.append(el("small", { id, class: "field-error", role: "alert", "data-for": name }, text));
+    bad.setAttribute("aria-invalid", "true");
+    bad.setAttribute("aria-errormessage", id);
+    if (bad.focus) bad.focus();
+    msg.textContent = "请修改标红的" + (names[name] ? "“" + names[name] + "”" : "项");
+    msg.className = "msg error";
+    return true;
+  }
   node.addEventListener("submit", async (e) => {
     e.preventDefault();
     f.clear();
-    const invalid = node.querySelector(":invalid");
+    const invalid = node.querySelector("input:invalid, select:invalid, textarea:invalid");
     if (invalid) {
-      const name = names[invalid.name] || "";
-      f.fail((invalid.validity.valueMissing ? "请填写" : "请检查") + (name ? "：" + name : ""));
-      invalid.setAttribute("aria-invalid", "true");
-      invalid.focus();
+      at(invalid.name, invalid.validity.valueMissing ? "请填写此项" : "格式不对，请检查");
       return;
     }
     button.disabled = true;

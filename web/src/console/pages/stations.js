@@ -22,7 +22,6 @@ import { createMap, addBaseMap, flyTo } from "../layers.js";
 import { cached } from "../styles.js";
 import { form, notice, all, inScope, setOptions } from "./kit.js";
 import { openAudit } from "./audit.js";
-import "./admin.css";
 
 const GEOJSON = new GeoJSON({ dataProjection: "EPSG:4326", featureProjection: "EPSG:3857" });
 const round7 = (v) => Math.round(v * 1e7) / 1e7;
@@ -271,7 +270,7 @@ async function move(ctx, ui, f, from, to) {
     const out = await ctx.api.request("PATCH", "/api/v1/stations/" + id, { location: { lon: round7(lon), lat: round7(lat) } });
     update(ctx, ui, out);
     if (S.selected === id) select(ctx, ui, id, false);
-    const back = el("button", { type: "button", class: "link", onclick: () => move(ctx, ui, f, null, from) }, "撤销");
+    const back = el("button", { type: "button", class: "link", onclick: () => move(ctx, ui, f, null, from) }, "还原");
     ui.note.ok("已移动“" + s.name + "”到 " + out.location.lon.toFixed(6) + ", " + out.location.lat.toFixed(6) + "　", to ? "" : back);
   } catch (e) {
     f.getGeometry().setCoordinates(fromLonLat([s.location.lon, s.location.lat]));
@@ -313,6 +312,7 @@ function renderNew(ctx, ui, loc, divisions) {
     labels: LABELS,
     extra: [el("button", { type: "button", class: "secondary", onclick: () => cancelNew(ctx, ui) }, "取消")],
     fields: [
+      el("p", { id: "st-new-loc", class: "field", "data-field": "location" }, LABELS.location + "：" + loc.lon.toFixed(6) + ", " + loc.lat.toFixed(6)),
       { name: "name", label: LABELS.name, required: true, maxlength: 200 },
       { name: "code", label: LABELS.code + "（可不填）", maxlength: 40, pattern: "[A-Za-z0-9][A-Za-z0-9._\\-]{0,39}" },
       { name: "tier", label: LABELS.tier, type: "select", options, required: true },
@@ -328,8 +328,7 @@ function renderNew(ctx, ui, loc, divisions) {
   const usable = options.filter((o) => !o[2]);
   if (!keep && usable.length) f.inputs.tier.value = usable[usable.length - 1][0];
   S.newForm = f;
-  ui.fresh.replaceChildren(el("h3", { id: "st-new-h" }, "添加站点"),
-    el("p", { id: "st-new-loc" }, "位置：" + loc.lon.toFixed(6) + ", " + loc.lat.toFixed(6)), f.el);
+  ui.fresh.replaceChildren(el("h3", { id: "st-new-h" }, "添加站点"), f.el);
   ui.fresh.hidden = false;
   ui.detail.hidden = true;
   if (!keep) f.inputs.name.focus();
@@ -457,9 +456,6 @@ function mount(el0, ctx) {
 }
 
 export const stationsPage = {
-  id: "stations",
-  label: "站点管理",
-  minRole: "supervisor",
   mount,
   show() {
     S.map.updateSize();

@@ -9,7 +9,6 @@ import { every } from "../../shared/timer.js";
 import { form, notice, refusal, all, table, divisionPicker, divisionText, fieldRoles, codePrefix, setOptions,
   localInput, fromLocalInput, shortTime } from "./kit.js";
 import { openAudit } from "./audit.js";
-import "./admin.css";
 
 const AG = { name: "名称", kind: "类型", division_code: "辖区" };
 const UN = { name: "名称", callsign: "呼号", station_id: "所属站点", agency_id: "所属部门", vehicle: "车辆", members: "成员" };
@@ -183,7 +182,7 @@ function membersEditor(ctx) {
     }, 250);
   });
   T.memberUi = { chips, find, found };
-  return el("fieldset", { class: "members" }, el("legend", {}, UN.members), chips,
+  return el("fieldset", { class: "members", "data-field": "members" }, el("legend", {}, UN.members), chips,
     el("div", { class: "field" }, el("label", { for: "member-find" }, "查找队员（用户名开头）"), find), found);
 }
 
@@ -239,9 +238,9 @@ function roster(ctx, u) {
     ],
     onSubmit: async (v) => {
       const members = u.members.filter((m) => f.el.querySelector(`input[data-member="${m.id}"]`).checked).map((m) => m.id);
-      const body = { starts_at: fromLocalInput(v.starts_at), ends_at: fromLocalInput(v.ends_at), members };
-      if (v.note) body.note = v.note;
-      await ctx.api.post("/api/v1/units/" + u.id + "/shifts", body);
+      const shift = { starts_at: fromLocalInput(v.starts_at), ends_at: fromLocalInput(v.ends_at), members };
+      if (v.note) shift.note = v.note;
+      await ctx.api.post("/api/v1/units/" + u.id + "/shifts", shift);
       f.ok("已添加班次");
       await Promise.all([loadRoster(ctx, u, body, note), loadOnShift(ctx)]);
     },
@@ -254,7 +253,7 @@ function roster(ctx, u) {
   loadRoster(ctx, u, body, note);
   const t = table("排班表（近 7 天起）", ["开始", "结束", "在班成员", "备注", "状态", ""], []);
   t.tBodies[0].replaceWith(body);
-  return el("section", { class: "roster", "aria-label": "排班表" }, el("h4", {}, "排班"), el("div", { class: "table-wrap" }, t), note.el,
+  return el("section", { class: "roster", "aria-label": "排班表" }, el("h4", {}, "排班表"), el("div", { class: "table-wrap" }, t), note.el,
     el("h4", {}, "添加班次"), f.el);
 }
 
@@ -332,9 +331,6 @@ async function start(ctx) {
 }
 
 export const teamsPage = {
-  id: "teams",
-  label: "队伍与排班",
-  minRole: "supervisor",
   mount,
   show() {
     if (T.user !== T.ctx.state.user.id) { T.user = T.ctx.state.user.id; start(T.ctx); }

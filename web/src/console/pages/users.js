@@ -8,7 +8,6 @@ import { el } from "../../shared/dom.js";
 import { fmtTime } from "../../shared/format.js";
 import { form, notice, refusal, all, table, divisionPicker, divisionText, grantableRoles, fieldRoles, codePrefix, setOptions } from "./kit.js";
 import { openAudit } from "./audit.js";
-import "./admin.css";
 
 const PAGE = 50;
 const LABELS = { username: "用户名", password: "初始密码", password2: "再次输入密码", role: "角色", division_code: "辖区",
@@ -294,9 +293,6 @@ function start(ctx) {
 }
 
 export const usersPage = {
-  id: "users",
-  label: "用户管理",
-  minRole: "supervisor",
   mount,
   show() {
     if (U.user === U.ctx.state.user.id) { loadRefs(U.ctx); return; }

@@ -1,0 +1,45 @@
+// admin.js - the administration pages of the console (stations, teams, users, audit) and the
+// reset-code card of the sign-in overlay. The pages register here with their tab (shown to the
+// roles the API lets administer: supervisors in their division, admins); their code is a chunk
+// loaded when a page is first opened, so a dispatcher's console never downloads it.
+import { registerPage } from "../pages.js";
+import { mountReset } from "./reset.js";
+import "./admin.css";
+
+// id, tab label, the module's loader and its page export. minRole: the API's (supervisor, admin).
+const PAGES = [
+  { id: "stations", label: "站点管理", load: () => import("./stations.js"), name: "stationsPage" },
+  { id: "teams", label: "队伍与排班", load: () => import("./teams.js"), name: "teamsPage" },
+  { id: "users", label: "用户管理", load: () => import("./users.js"), name: "usersPage" },
+  { id: "audit", label: "操作审计", load: () => import("./audit.js"), name: "auditPage" },
+];
+
+// A page whose module arrives later: show() waits for mount(); a failed load says so on the page.
+function lazy(row) {
+  let ready = null;
+  return {
+    id: row.id,
+    label: row.label,
+    minRole: "supervisor",
+    mount(element, ctx) {
+      element.classList.add("admin-page");
+      element.setAttribute("aria-busy", "true");
+      ready = row.load().then((m) => {
+        element.removeAttribute("aria-busy");
+        m[row.name].mount(element, ctx);
+        return m[row.name];
+      }, (e) => {
+        element.textContent = "页面加载失败，请刷新后重试";
+        throw e;
+      });
+    },
+    show() { if (ready) ready.then((p) => p.show && p.show(), () => {}); },
+    hide() { if (ready) ready.then((p) => p.hide && p.hide(), () => {}); },
+  };
+}
+
+// Registers the pages (after the dispatch page) and adds the reset-code card to the sign-in.
+export function mountAdmin(ctx) {
+  for (const row of PAGES) registerPage(lazy(row));
+  mountReset(ctx);
+}
