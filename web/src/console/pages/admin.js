@@ -33,8 +33,14 @@ function lazy(row) {
         throw e;
       });
     },
-    show() { if (ready) ready.then((p) => p.show && p.show(), () => {}); },
-    hide() { if (ready) ready.then((p) => p.hide && p.hide(), () => {}); },
+    show() {
+      document.body.classList.add("admin-open"); // the dispatch page's figures and search step aside
+      if (ready) ready.then((p) => p.show && p.show(), () => {});
+    },
+    hide() {
+      document.body.classList.remove("admin-open");
+      if (ready) ready.then((p) => p.hide && p.hide(), () => {});
+    },
   };
 }
 

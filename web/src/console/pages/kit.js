@@ -180,7 +180,7 @@ export function form(ctx, { fields, submit, extra = [], onSubmit, cls, labels, e
     if (spec instanceof Node) return spec;
     const f = field(spec);
     inputs[spec.name] = f.input;
-    names[spec.name] = spec.label;
+    names[spec.name] = names[spec.name] || spec.label;
     return f.row;
   });
   const msg = el("p", { class: "msg", role: "status", "aria-live": "polite" });
@@ -205,8 +205,11 @@ export function form(ctx, { fields, submit, extra = [], onSubmit, cls, labels, e
     // A refusal (an ApiError or a sentence); one that names a field is shown at that field.
     fail(err, more) {
       f.clear();
-      const text = typeof err === "string" ? err : refusal(ctx, err, more || errorLabels || names);
       const name = err && err.field ? err.field.replace(/[[.].*$/, "") : null;
+      const field = typeof err !== "string" && name && (inputs[name] || node.querySelector(`[data-field="${name}"]`));
+      // at its field a refusal needs no field name; an item of a list (members[2]) is still named
+      const named = !field || err.field !== name;
+      const text = typeof err === "string" ? err : refusal(ctx, err, named ? more || errorLabels || names : null);
       if (!at(name, text)) { msg.textContent = text; msg.className = "msg error"; }
     },
   };
