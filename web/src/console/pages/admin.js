@@ -2,8 +2,8 @@
 // reset-code card of the sign-in overlay. The pages register here with their tab (shown to the
 // roles the API lets administer: supervisors in their division, admins); their code is a chunk
 // loaded when a page is first opened, so a dispatcher's console never downloads it.
+import { $, el } from "../../shared/dom.js";
 import { registerPage } from "../pages.js";
-import { mountReset } from "./reset.js";
 import "./admin.css";
 
 // id, tab label, the module's loader and its page export. minRole: the API's (supervisor, admin).
@@ -44,8 +44,13 @@ function lazy(row) {
   };
 }
 
-// Registers the pages (after the dispatch page) and adds the reset-code card to the sign-in.
+// Registers the pages (after the dispatch page) and adds to the sign-in the link to the reset-code
+// card (reset.js, loaded when asked for).
 export function mountAdmin(ctx) {
   for (const row of PAGES) registerPage(lazy(row));
-  mountReset(ctx);
+  const done = el("p", { id: "reset-done", class: "msg ok", role: "status" });
+  const open = el("button", { type: "button", id: "reset-open", class: "link" }, "使用重置码设置密码");
+  open.addEventListener("click", () => import("./reset.js").then((m) => m.openReset(ctx, done),
+    () => { done.textContent = "无法加载，请刷新后重试"; }));
+  $("login-form").append(open, done);
 }

@@ -31,6 +31,9 @@ export function ancestors(code) {
   return out;
 }
 
+// Whether two divisions are one inside the other (a unit and its agency or member).
+export const nested = (a, b) => a.startsWith(codePrefix(b)) || b.startsWith(codePrefix(a));
+
 // Whether the signed-in user administers division `code` (its own division or one inside it).
 export function inScope(ctx, code) {
   return !!code && code.startsWith(codePrefix(ctx.state.user.division_code));

@@ -1,14 +1,23 @@
 // reset.js - a one-time reset code redeemed at sign-in (POST /api/v1/auth/reset {username, code,
-// new_password}): a second card on the console's sign-in overlay. A supervisor generates the code
-// (users.js) and tells the person, who sets a new password here; every session of the user ends.
+// new_password}): a second card on the console's sign-in overlay, built when first asked for (the
+// link is admin.js's). A supervisor generates the code (users.js) and tells the person, who sets a
+// new password here; every session of the user ends.
 import { $, el } from "../../shared/dom.js";
 import { form } from "./kit.js";
 
 const MIN = 10; // the service's password policy
 
-export function mountReset(ctx) {
-  const open = el("button", { type: "button", id: "reset-open", class: "link" }, "使用重置码设置密码");
-  const done = el("p", { id: "reset-done", class: "msg ok", role: "status" });
+let card = null;
+
+// Shows the card (built once) in place of the sign-in form; done: the line that says it worked.
+export function openReset(ctx, done) {
+  if (!card) card = build(ctx, done);
+  card.inputs.username.value = $("username").value;
+  done.textContent = "";
+  card.toggle(true);
+}
+
+function build(ctx, done) {
   const f = form(ctx, {
     submit: "设置新密码",
     cls: "card",
@@ -20,7 +29,6 @@ export function mountReset(ctx) {
       { name: "new_password", label: "新密码", type: "password", required: true, minlength: MIN, autocomplete: "new-password", help: "至少 " + MIN + " 个字符" },
       { name: "again", label: "再次输入新密码", type: "password", required: true, autocomplete: "new-password" },
     ],
-    labels: { new_password: "新密码" },
     onSubmit: async (v) => {
       if (v.new_password !== v.again) throw "两次输入的密码不一致";
       await ctx.api.post("/api/v1/auth/reset", { username: v.username, code: v.code.replace(/\s+/g, ""), new_password: v.new_password });
@@ -33,18 +41,12 @@ export function mountReset(ctx) {
   });
   f.el.id = "reset-form";
   f.el.setAttribute("aria-labelledby", "reset-h");
-  f.el.hidden = true;
   function toggle(on) {
     f.el.hidden = !on;
     $("login-form").hidden = on;
     f.clear();
     (on ? f.inputs.username : $("username")).focus();
   }
-  open.addEventListener("click", () => {
-    f.inputs.username.value = $("username").value;
-    done.textContent = "";
-    toggle(true);
-  });
-  $("login-form").append(open, done);
   $("login").append(f.el);
+  return Object.assign(f, { toggle });
 }

@@ -6,7 +6,7 @@
 import { el } from "../../shared/dom.js";
 import { fmtTime } from "../../shared/format.js";
 import { every } from "../../shared/timer.js";
-import { form, notice, refusal, all, table, divisionPicker, divisionText, fieldRoles, codePrefix, setOptions,
+import { form, notice, refusal, all, table, divisionPicker, divisionText, fieldRoles, nested, setOptions,
   localInput, fromLocalInput, shortTime } from "./kit.js";
 import { openAudit } from "./audit.js";
 
@@ -17,8 +17,6 @@ const SHIFT_HOURS = 8;
 
 const T = { agencies: [], units: [], stations: [], onShift: [], unit: null, members: [], ctx: null, ui: null };
 window.__admin = Object.assign(window.__admin || {}, { teams: T });
-
-const nested = (a, b) => a.startsWith(codePrefix(b)) || b.startsWith(codePrefix(a));
 
 // ---- agencies ----
 

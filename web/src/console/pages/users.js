@@ -6,7 +6,7 @@
 // enable it again; generate a reset code (shown once, with its expiry).
 import { el } from "../../shared/dom.js";
 import { fmtTime } from "../../shared/format.js";
-import { form, notice, refusal, all, table, divisionPicker, divisionText, grantableRoles, fieldRoles, codePrefix, setOptions } from "./kit.js";
+import { form, notice, refusal, all, table, divisionPicker, divisionText, grantableRoles, fieldRoles, nested, setOptions } from "./kit.js";
 import { openAudit } from "./audit.js";
 
 const PAGE = 50;
@@ -17,8 +17,6 @@ const PASSWORD_MIN = 10; // the service's policy (weak_password below it)
 const U = { users: new Map(), next: null, query: "", units: [], stations: [], ctx: null, ui: null, user: null };
 window.__admin = Object.assign(window.__admin || {}, { users: U });
 
-// Two divisions one inside the other (a member and its unit).
-const nested = (a, b) => a.startsWith(codePrefix(b)) || b.startsWith(codePrefix(a));
 const rankOf = (ctx, role) => ctx.vocab.rank("roles", role);
 const mayAdminister = (ctx, u) => rankOf(ctx, u.role) <= rankOf(ctx, ctx.state.user.role);
 
