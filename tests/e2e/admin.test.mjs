@@ -225,14 +225,21 @@ await step("the user sets its password with the code and signs in, its unit know
   assert(again.status === 400 || again.status === 403 || again.status === 401, "the code worked twice: " + again.status);
 });
 
-await step("the admin disables the user: its session ends", async () => {
-  const token = (await api("POST", "/api/v1/auth/login", { username: NAMES.user, password: NAMES.password })).data.token;
+await step("the admin changes the user's role, then disables it: its session ends", async () => {
   await signOut();
   await signIn("admin", "demo");
   await tab("users");
   await page.fill(".filters-form input[name=q]", NAMES.user);
   await page.click(".filters-form button[type=submit]");
   const row = `#users-table tr[data-username="${NAMES.user}"]`;
+  await page.click(row + " button.b-edit");
+  await page.selectOption("#user-edit select[name=role]", "community");
+  await page.click("#user-edit button[type=submit]");
+  await page.waitForSelector(`${row} >> text=${label("roles", "community")}`);
+  const changed = (await api("GET", "/api/v1/users?q=" + NAMES.user, null, admin)).data.items[0];
+  assert(changed.role === "community" && changed.unit_id === found.unit.id, "user after the change: " + JSON.stringify(changed));
+  const token = (await api("POST", "/api/v1/auth/login", { username: NAMES.user, password: NAMES.password })).data.token;
+  assert(token, "the user cannot sign in");
   await page.click(row + " button.b-disable");
   await page.click(row + " button.b-confirm");
   await page.waitForSelector(row + ".off");
@@ -248,6 +255,7 @@ await step("the audit trail shows each of those actions, filtered", async () => 
   await page.click("#page-audit form button[type=submit]");
   const wanted = ["station.create", "station.update", "agency.create", "unit.create", "shift.create", "user.create",
     "user.reset_code", "user.update"];
+  // (user.update twice: the role, then disabled)
   // the filtered list: every row a write (the unfiltered first page may still be on show a moment)
   await waitFor(page, ([w, kind]) => w.every((a) => document.querySelector(`#audit-table tr[data-action="${a}"]`)) &&
     [...document.querySelectorAll("#audit-table tbody tr")].every((r) => r.children[3].textContent === kind),
@@ -258,6 +266,7 @@ await step("the audit trail shows each of those actions, filtered", async () => 
   // the move: its location before and after
   const move = await page.textContent(`#audit-table tr[data-action="station.update"] td.what`);
   assert(move.includes("→") && move.includes(found.station.location.lon.toFixed(6)), "the move without before/after: " + move);
+  assert(text.includes(label("roles", "patrol") + " → " + label("roles", "community")), "the role change without before/after");
   await shot(page, "audit");
   // the new user's own sign-ins: the reset and the login
   await page.click("#page-audit form button.secondary"); // clear
