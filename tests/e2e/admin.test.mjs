@@ -206,6 +206,7 @@ await step("a user of the unit created with a one-time reset code", async () => 
 
 await step("the user sets its password with the code and signs in, its unit known", async () => {
   await signOut();
+  assert(!(await page.isVisible("#reset-code")) && await page.isHidden("#page-users table"), "the users page shows through the sign-in");
   await page.click("#reset-open");
   await page.fill("#reset-form input[name=username]", NAMES.user);
   await page.fill("#reset-form input[name=code]", found.code);

@@ -48,6 +48,9 @@ function lazy(row) {
 // card (reset.js, loaded when asked for).
 export function mountAdmin(ctx) {
   for (const row of PAGES) registerPage(lazy(row));
+  // signed out: nothing of an administration page shows through the sign-in overlay
+  ctx.bus.on("signed-out", () => document.body.classList.add("signed-out"));
+  ctx.bus.on("signed-in", () => document.body.classList.remove("signed-out"));
   const done = el("p", { id: "reset-done", class: "msg ok", role: "status" });
   const open = el("button", { type: "button", id: "reset-open", class: "link" }, "使用重置码设置密码");
   open.addEventListener("click", () => import("./reset.js").then((m) => m.openReset(ctx, done),

@@ -281,6 +281,7 @@ function mount(root, ctx) {
   root.append(el("div", { class: "main-col" }, el("div", { class: "head" }, el("h2", {}, "用户管理"), add),
     filters.el, ui.note.el, el("div", { class: "table-wrap" }, t), ui.more), ui.panel);
   Object.assign(U, { ctx, ui, filters, token: 0, user: ctx.state.user.id });
+  ctx.bus.on("signed-out", () => ui.panel.replaceChildren()); // a reset code is shown once, to its reader
   start(ctx);
 }
 
