@@ -1,9 +1,9 @@
 // admin.test.mjs - the console's administration pages in Debian's chromium (playwright-core) against
 // a real patrold (PATROLD_URL) on a fresh database: as the admin, a station placed on the map (its
-// tier chosen) and moved by dragging it, a taken station code refused at its field, an agency, a unit
-// with a member found by name and a shift on now, a user of that unit created with a one-time reset
-// code; that user sets its password with the code and signs in; the admin disables it, and reads
-// every one of those actions in the audit trail. Each result is checked through the API as well;
+// tier chosen), moved by dragging it, its coverage drawn and given back; a taken station code refused
+// at its field; an agency, a unit with a member found by name and a shift on now, a user of that unit
+// created with a one-time reset code; that user sets its password with the code and signs in; the
+// admin changes its role and disables it, and reads every one of those actions in the audit trail. Each result is checked through the API as well;
 // screenshots to E2E_OUT/admin-*.png.
 import fs from "node:fs";
 import path from "node:path";
@@ -121,6 +121,34 @@ await step("a station placed on the map with its tier, then moved by dragging it
   assert(Math.abs(moved.location.lat - s.location.lat) < 0.0005, "moved north or south: " + JSON.stringify(moved.location));
   await page.waitForSelector("text=已移动");
   await shot(page, "stations");
+});
+
+await step("the station's coverage drawn on the map, then given back to its division", async () => {
+  const id = found.station.id;
+  await page.click("#st-cov-draw");
+  const at = await page.evaluate((sid) => {
+    const S = window.__admin.stations;
+    return S.map.getPixelFromCoordinate(S.points.getFeatureById(sid).getGeometry().getCoordinates());
+  }, id);
+  const box = await page.locator("#st-map").boundingBox();
+  const ring = [[-60, -50], [60, -50], [60, 50], [-60, 50], [-60, -50]];
+  for (const [dx, dy] of ring) {
+    await page.mouse.click(box.x + at[0] + dx, box.y + at[1] + dy);
+    await sleep(120);
+  }
+  await page.click("#st-cov-save:not([disabled])");
+  await page.waitForSelector("#st-coverage:has-text('自定范围')");
+  const s = (await api("GET", "/api/v1/stations/" + id, null, admin)).data;
+  assert(s.coverage_own && s.coverage && /Polygon$/.test(s.coverage.type), "coverage as stored: " + JSON.stringify(s.coverage));
+  const outer = s.coverage.type === "Polygon" ? s.coverage.coordinates[0] : s.coverage.coordinates[0][0];
+  const xs = outer.map((c) => c[0]), ys = outer.map((c) => c[1]);
+  assert(Math.min(...xs) < s.location.lon && s.location.lon < Math.max(...xs) && Math.min(...ys) < s.location.lat &&
+    s.location.lat < Math.max(...ys), "the drawn coverage is not around the station");
+  await shot(page, "coverage");
+  await page.click("#st-cov-reset");
+  await page.waitForSelector("#st-coverage:has-text('沿用辖区边界')");
+  const back = (await api("GET", "/api/v1/stations/" + id, null, admin)).data;
+  assert(!back.coverage_own && back.coverage === null, "coverage not given back: " + JSON.stringify(back.coverage));
 });
 
 await step("a taken station code is refused at the code field", async () => {
@@ -265,8 +293,10 @@ await step("the audit trail shows each of those actions, filtered", async () => 
   for (const a of wanted) assert(text.includes(label("audit_actions", a)), "no label of " + a);
   for (const name of [NAMES.station, NAMES.agency, NAMES.unit, NAMES.user]) assert(text.includes(name), "no " + name);
   // the move: its location before and after
-  const move = await page.textContent(`#audit-table tr[data-action="station.update"] td.what`);
-  assert(move.includes("→") && move.includes(found.station.location.lon.toFixed(6)), "the move without before/after: " + move);
+  const updates = await page.$$eval(`#audit-table tr[data-action="station.update"] td.what`, (tds) => tds.map((td) => td.textContent));
+  const move = updates.find((t) => t.includes(found.station.location.lon.toFixed(6)));
+  assert(move && move.includes("→"), "the move without before/after: " + updates.join(" | "));
+  assert(updates.some((t) => t.includes("→") && !t.includes(found.station.location.lon.toFixed(6))), "the coverage changes: " + updates.join(" | "));
   assert(text.includes(label("roles", "patrol") + " → " + label("roles", "community")), "the role change without before/after");
   await shot(page, "audit");
   // the new user's own sign-ins: the reset and the login
