@@ -70,10 +70,17 @@ async function clickMapAt(lonlat, dx = 0) {
   await page.mouse.click(box.x + box.width / 2 + dx, box.y + box.height / 2);
 }
 
-await step("the admin signs in and sees the administration tabs (a dispatcher does not)", async () => {
+await step("administration tabs for the admin and a supervisor (no admin role to grant), not a dispatcher", async () => {
   await page.goto(BASE + "/");
   await signIn("dispatcher", "demo");
   assert(await page.isHidden("#tabs [data-page=stations]"), "a dispatcher sees the stations tab");
+  await signOut();
+  // a supervisor administers too, but grants no role above its own
+  await signIn("supervisor", "demo");
+  await tab("users");
+  await page.click("#user-add");
+  const roles = await page.$$eval("#user-new select[name=role] option", (os) => os.map((o) => o.value));
+  assert(roles.includes("supervisor") && !roles.includes("admin"), "a supervisor may grant: " + roles.join());
   await signOut();
   await signIn("admin", "demo");
   await page.waitForSelector("#tabs [data-page=stations]");
