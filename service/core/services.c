@@ -24,6 +24,7 @@
 #include "service/reports/escalate.h"
 #include "service/reports/report_json.h"
 #include "service/reports/reports.h"
+#include "service/reports/retention.h"
 #include "service/units/coverage.h"
 #include "service/units/units.h"
 
@@ -40,6 +41,7 @@ static const struct {
     {"coverage", coverage_thread},
     {"shifts", shifts_thread},
     {"report-writer", reports_writer_thread},
+    {"retention", retention_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

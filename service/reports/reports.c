@@ -573,7 +573,7 @@ static int audit_replays(http_req *r, item **items, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (items[i]->report && items[i]->status == 0)
             ids[k++] = json_integer_value(json_object_get(items[i]->report, "id"));
-    if (k && !(rc = http_borrow_worker(r)) && audit_read(r, AUDIT_REPORT_GET, ids, k) != 0)
+    if (k && !(rc = http_borrow_worker(r)) && audit_read(r, AA_REPORT_GET, ids, k) != 0)
         rc = http_db_error(r);
     free(ids);
     return rc;

@@ -131,6 +131,8 @@ CASES = {
                                                 {"status": "available"}),
     "POST /api/v1/units/{id}/positions":      C("/api/v1/units/{unit}/positions", "401 200 404 200 200 200 404",
                                                 FIXES),
+    "GET /api/v1/units/{id}/track":           C("/api/v1/units/{unit}/track?from=2024-05-01T00:00:00Z"
+                                                "&to=2024-05-01T12:00:00Z", "401 200 404 200 200 200 404"),
     "GET /api/v1/reports/{id}/candidates":    C("/api/v1/reports/{hz}/candidates", "401 403 403 200 200 200 404"),
     "GET /api/v1/coverage":                   C("/api/v1/coverage", "401 403 403 200 200 200 200"),
     "POST /api/v1/events/token":              C("/api/v1/events/token", "401 200 200 200 200 200 200"),
