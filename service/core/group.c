@@ -2,7 +2,9 @@
  * one condition variable per job so that a commit wakes only the requests it answers. */
 #include "service/core/group.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,28 +15,45 @@ enum { GROUP_MAX_JOBS = 1024, GROUP_IDLE_POLL_MS = 200 };
 static pthread_mutex_t registry_mu = PTHREAD_MUTEX_INITIALIZER;
 static group_queue *registry;
 
-int group_submit(group_queue *q, group_job *job) {
+/* Takes job out of q's queue (under q->mu). Returns 1, or 0 when the writer has taken it. */
+static int withdraw(group_queue *q, group_job *job) {
+    for (group_job **pp = &q->head, *prev = NULL; *pp; prev = *pp, pp = &(*pp)->next_)
+        if (*pp == job) {
+            *pp = job->next_;
+            if (q->tail == job) q->tail = prev;
+            return 1;
+        }
+    return 0;
+}
+
+int group_submit(group_queue *q, group_job *job, int wait_ms) {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&job->cv_, &ca);
     pthread_condattr_destroy(&ca);
     job->done_ = 0, job->failed = 0, job->next_ = NULL;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&q->mu);
-    int closed = q->closed;
-    if (!closed) {
+    int rc = q->closed ? -1 : 0;
+    if (!rc) {
         if (q->tail)
             q->tail->next_ = job;
         else
             q->head = job;
         q->tail = job;
         pthread_cond_signal(&q->cv);
-        while (!job->done_)
-            pthread_cond_wait(&job->cv_, &q->mu);
+        while (!job->done_ && !rc)
+            if (pthread_cond_timedwait(&job->cv_, &q->mu, &until) == ETIMEDOUT && withdraw(q, job))
+                rc = -2; /* still queued: nothing of it written; a taken job is waited for */
     }
     pthread_mutex_unlock(&q->mu);
     pthread_cond_destroy(&job->cv_);
-    return closed ? -1 : 0;
+    return rc;
 }
 
 void group_job_fail(group_job *job, const worker *w) {
@@ -75,8 +94,12 @@ static long long now_us(void) {
 }
 
 void group_run(group_queue *q, app *a) {
-    static group_job *jobs[GROUP_MAX_JOBS]; /* one writer per queue; off the thread's stack */
+    group_job **jobs = malloc(GROUP_MAX_JOBS * sizeof *jobs); /* off the thread's stack */
     worker w = {.app = a};
+    if (!jobs) {
+        fprintf(stderr, "patrold: %s writer: out of memory\n", q->name);
+        abort(); /* requests would wait for a writer that never runs */
+    }
     pthread_mutex_lock(&registry_mu);
     if (!q->registered) q->next_registered = registry, registry = q, q->registered = 1;
     pthread_mutex_unlock(&registry_mu);
@@ -103,6 +126,7 @@ void group_run(group_queue *q, app *a) {
         pthread_mutex_unlock(&q->mu);
     }
     db_disconnect(&w);
+    free(jobs);
 }
 
 void group_metrics(buf *b) {

@@ -61,9 +61,11 @@ typedef struct group_queue {
     }
 
 /* Queues job and waits until the writer has written it (job->failed says how that went). Only
- * while serving (the queue's writer runs from start to stop). Returns 0, or -1 at once when the
- * writer has stopped (shutting down): nothing was written. */
-int group_submit(group_queue *q, group_job *job);
+ * while serving (the queue's writer runs from start to stop). Returns 0; -1 at once when the
+ * writer has stopped (shutting down); -2 when the writer has not taken the job within wait_ms (it
+ * is withdrawn). Nothing was written in either case. A job the writer has taken is waited for:
+ * the writer's statements have a time limit. */
+int group_submit(group_queue *q, group_job *job, int wait_ms);
 
 /* The writer loop, on a background thread with a connection-only worker of its own (statement
  * timeout applies): writes groups until a->stopping and the queue is empty, then refuses new jobs

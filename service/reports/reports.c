@@ -61,13 +61,13 @@ typedef struct item {
     int client_id_ok; /* client_id valid (even when something else is not) */
     int valid;
     report_error err;
-    json_t *rec;        /* normalised record for jsonb_to_recordset (owned) */
-    json_t *divisions;  /* [{code,name,level}] city -> community, from the index (owned) */
-    json_t *zones;      /* [{code,name,level}] by code, from the index (owned) */
-    char *station_name; /* responsible station's name from the index, NULL without one */
-    json_t *report;     /* result (owned) */
-    int status;         /* 1 created, 0 existing, -1 error */
-    int db_failed;      /* its answer was lost to a database failure (nothing of it written) */
+    json_t *rec;            /* normalised record for jsonb_to_recordset (owned) */
+    json_t *divisions;      /* [{code,name,level}] city -> community, from the index (owned) */
+    json_t *zones;          /* [{code,name,level}] by code, from the index (owned) */
+    char *station_name;     /* responsible station's name from the index, NULL without one */
+    json_t *report;         /* result (owned) */
+    int status;             /* 1 created, 0 existing, -1 error */
+    int db_failed;          /* its answer was lost to a database failure (nothing of it written) */
     const auth_user *actor; /* who sends it (NULL: Open311): who may see a stored copy */
 } item;
 
@@ -209,8 +209,9 @@ static const char insert_sql[] =
     " ON CONFLICT (client_id) DO NOTHING RETURNING *)," CREATED_EVENTS(
         "i.created_by", "x.actor_name", " FROM ins i JOIN x ON x.client_id = i.client_id",
         " ORDER BY i.id") " SELECT " REPORT_COLUMNS_BARE
-                          ", " DUPS_EXPR("$2", "$3", "x.vis_prefix", "x.vis_id")
-                          " FROM ins r JOIN x ON x.client_id = r.client_id";
+                          ", " DUPS_EXPR(
+                              "$2", "$3", "x.vis_prefix",
+                              "x.vis_id") " FROM ins r JOIN x ON x.client_id = r.client_id";
 
 /* The same write for one report (a group of one: an idle writer, Open311): plain parameters
  * instead of a jsonb recordset, no sorts. $1..$25 are the record fields in rec_keys order (source
@@ -355,7 +356,8 @@ static void take_created(PGresult *res, item **items, size_t n) {
 /* 1 when the last failure was about the data of a row (SQLSTATE class 22 data exception or 23
  * integrity violation): an item the checks in C let through, not the database itself. */
 static int failed_on_data(const worker *w) {
-    return !w->db_down && (strncmp(w->sqlstate, "22", 2) == 0 || strncmp(w->sqlstate, "23", 2) == 0);
+    return !w->db_down &&
+           (strncmp(w->sqlstate, "22", 2) == 0 || strncmp(w->sqlstate, "23", 2) == 0);
 }
 
 /* Inserts the valid items of items[0..n) in one statement (ON CONFLICT: a client_id stored before
@@ -370,8 +372,8 @@ static void insert_created(worker *w, item **items, size_t n) {
     int own_tx = !db_in_transaction(w);
     PGresult *res = NULL;
     for (int attempt = 0; nrecs && !res && attempt < 3; attempt++)
-        if (!(res = run_insert(w, recs)) && !(own_tx && (db_failed_with(w, "40P01") ||
-                                                         db_failed_with(w, "40001"))))
+        if (!(res = run_insert(w, recs)) &&
+            !(own_tx && (db_failed_with(w, "40P01") || db_failed_with(w, "40001"))))
             break;
     json_decref(recs);
     if (res || !nrecs) {
@@ -390,7 +392,8 @@ static void insert_created(worker *w, item **items, size_t n) {
             fprintf(stderr, "report %s not stored: [%s] %s\n", items[i]->client_id, w->sqlstate,
                     w->err);
             items[i]->valid = 0;
-            fail(&items[i]->err, 500, "db_error", NULL, "database error: the report was not stored");
+            fail(&items[i]->err, 500, "db_error", NULL,
+                 "database error: the report was not stored");
         } else {
             items[i]->db_failed = 1;
         }
@@ -430,7 +433,8 @@ static int read_existing(worker *w, item **items, size_t n) {
             continue;
         }
         int row = 0;
-        while (row < PQntuples(ex) && strcmp(PQgetvalue(ex, row, REPORT_COL_CLIENT_ID), it->client_id))
+        while (row < PQntuples(ex) &&
+               strcmp(PQgetvalue(ex, row, REPORT_COL_CLIENT_ID), it->client_id))
             row++;
         if (row == PQntuples(ex)) continue;
         if (it->actor && !report_row_visible(it->actor, ex, row)) {
@@ -546,19 +550,32 @@ static int reply_error(http_req *r, const report_error *e) {
     return http_error(r, e->status, e->code, e->field, "%s", e->message);
 }
 
-/* Hands items[0..n) (validated on r's slot) to the writer and waits for the commit that answers
- * them. r's slot goes back to the pool first: no slot is held while waiting on others. Returns 0
- * (every item answered: status, report or err), or the status of the error reply sent (503 while
- * the server stops, the database's failure). */
+/* Writes items[0..n) (validated on r's slot): handed to the writer, waiting for the commit that
+ * answers them, with r's slot back in the pool meanwhile (no slot is held while waiting on others);
+ * or on r's own slot when report_group_commit is 0. Returns 0 (every item answered: status,
+ * report or err), or the status of the error reply sent (503 while the server stops or the writer
+ * is too far behind, the database's failure). */
 static int write_grouped(http_req *r, item **items, size_t n) {
     pending p = {.job.weight = (int)n, .items = items, .n = n};
     size_t keyed = 0;
     for (size_t i = 0; i < n; i++)
         keyed += items[i]->client_id_ok;
-    http_release_worker(r);
     if (!keyed) return 0; /* nothing to write or look up */
-    if (group_submit(&writer, &p.job) != 0)
+    if (!r->app->cfg.report_group_commit) {
+        write_items(r->w, items, n);
+        for (size_t i = 0; i < n; i++)
+            if (items[i]->db_failed) return http_db_error(r);
+        return 0;
+    }
+    http_release_worker(r);
+    int wait_ms = r->app->cfg.db_pool_wait_ms;
+    int rc = group_submit(&writer, &p.job, wait_ms);
+    if (rc == -1)
         return http_error_retry(r, 503, 1, "busy", NULL, "the server is stopping; try again");
+    if (rc == -2)
+        return http_error_retry(r, 503, 2, "busy", NULL,
+                                "the report writer did not start on this within %d ms; try again",
+                                wait_ms);
     if (p.job.failed) return http_db_failure(r, p.job.db_down, p.job.sqlstate, p.job.err);
     return 0;
 }
