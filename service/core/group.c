@@ -96,9 +96,12 @@ static long long now_us(void) {
 void group_run(group_queue *q, app *a) {
     group_job **jobs = malloc(GROUP_MAX_JOBS * sizeof *jobs); /* off the thread's stack */
     worker w = {.app = a};
-    if (!jobs) {
+    if (!jobs) { /* no writer: requests are refused (503) rather than left waiting */
         fprintf(stderr, "patrold: %s writer: out of memory\n", q->name);
-        abort(); /* requests would wait for a writer that never runs */
+        pthread_mutex_lock(&q->mu);
+        q->closed = 1;
+        pthread_mutex_unlock(&q->mu);
+        return;
     }
     pthread_mutex_lock(&registry_mu);
     if (!q->registered) q->next_registered = registry, registry = q, q->registered = 1;
