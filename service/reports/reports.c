@@ -1,15 +1,23 @@
 /* reports.c - report creation: validation, location and routing, idempotent creation (single and
  * batch).
  *
- * Threads: every function runs on a CivetWeb worker with that thread's worker (PGconn, locator).
+ * Threads: validation runs on a CivetWeb worker with that thread's worker (PGconn, locator); the
+ * writes of the two routes on the report writer's thread (group.h, reports_writer_thread).
  *
  * Creation (report_submit, batch): each item is validated and located in C (gis_locate on the
- * worker's own locator), then ONE statement inserts every item of the request:
+ * worker's own locator); the request then gives its slot back and hands its items to the report
+ * writer, which writes the items of every request waiting at that moment (group commit: one
+ * transaction, one WAL flush for all of them; report_group_commit = 0 writes each request on its
+ * own slot instead) and wakes each request after the commit. ONE statement inserts every item of
+ * the group, each row with its own sender (item_actor):
  *   WITH x AS (jsonb_to_recordset), ins AS (INSERT INTO reports ... ON CONFLICT (client_id) DO NOTHING
  *   RETURNING *), ev AS (INSERT INTO report_events 'created'), le AS (INSERT INTO events
  *   report.created) SELECT REPORT_COLUMNS, possible_duplicates FROM ins
  * A single statement is a single transaction: the report, its audit row and its live event are
- * committed together or not at all, and the reply is built from the committed rows. Items whose
+ * committed together or not at all, and the reply is built from the committed rows. A statement
+ * that fails on one row's data is run again on each half of the group, down to that item alone,
+ * which fails alone (insert_created); a database failure fails the requests it touched (503/500,
+ * nothing of theirs written unless already committed: their client_ids make a resend safe). Items whose
  * client_id already existed (or arrived twice in one batch, or at the same moment on another
  * connection: ON CONFLICT waits for the other inserter) come back "existing", read with a second
  * statement after the first committed. A client_id sent again with a different, or even invalid,
