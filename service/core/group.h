@@ -1,4 +1,4 @@
-/* group.h - group commit: requests hand their writes to ONE writer thread, which writes every
+/* group.h - group commit: requests hand their writes to a writer thread, which writes every
  * request waiting at that moment in one transaction on its own connection, then answers each.
  *
  * A request fills a job (its items live in the caller's memory), calls group_submit and sleeps on
@@ -9,8 +9,9 @@
  * purpose: an idle writer starts at once with the one job there is; while it writes (a commit waits
  * for the WAL flush), the next requests queue up and become the next group.
  *
- * Threads: group_submit from any number of request threads; group_run on one background thread per
- * queue (services.c background[]). A queue is a static object (GROUP_QUEUE_INIT). */
+ * Threads: group_submit from any number of request threads; group_run on one or more background
+ * threads per queue (services.c background[]): while one writer waits for its commit, the next
+ * takes the requests that arrived meanwhile. A queue is a static object (GROUP_QUEUE_INIT). */
 #ifndef PATROLD_GROUP_H
 #define PATROLD_GROUP_H
 

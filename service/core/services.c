@@ -40,6 +40,8 @@ static const struct {
     {"positions", units_maintenance_thread},
     {"coverage", coverage_thread},
     {"shifts", shifts_thread},
+    /* two report writers on one queue: one builds a group while the other waits for its commit */
+    {"report-writer", reports_writer_thread},
     {"report-writer", reports_writer_thread},
     {"retention", retention_thread},
 };

@@ -544,7 +544,10 @@ static void write_group(worker *w, group_job **jobs, size_t n) {
     free(all);
 }
 
-enum { GROUP_MAX_ITEMS = 1000 };
+/* A group takes requests up to this many items. A request of more than SOLO_ITEMS items already
+ * shares one commit among them: it writes on its own slot, beside the writers (in one group it
+ * would only wait for the others' work). */
+enum { GROUP_MAX_ITEMS = 1000, SOLO_ITEMS = 32 };
 static group_queue writer = GROUP_QUEUE_INIT("reports", write_group, GROUP_MAX_ITEMS);
 
 void *reports_writer_thread(void *arg) {
@@ -560,7 +563,7 @@ static int reply_error(http_req *r, const report_error *e) {
 
 /* Writes items[0..n) (validated on r's slot): handed to the writer, waiting for the commit that
  * answers them, with r's slot back in the pool meanwhile (no slot is held while waiting on others);
- * or on r's own slot when report_group_commit is 0. Returns 0 (every item answered: status,
+ * or on r's own slot when report_group_commit is 0 or the request has more than SOLO_ITEMS. Returns 0 (every item answered: status,
  * report or err), or the status of the error reply sent (503 while the server stops or the writer
  * is too far behind, the database's failure). */
 static int write_grouped(http_req *r, item **items, size_t n) {
@@ -569,7 +572,7 @@ static int write_grouped(http_req *r, item **items, size_t n) {
     for (size_t i = 0; i < n; i++)
         keyed += items[i]->client_id_ok;
     if (!keyed) return 0; /* nothing to write or look up */
-    if (!r->app->cfg.report_group_commit) {
+    if (!r->app->cfg.report_group_commit || n > SOLO_ITEMS) {
         write_items(r->w, items, n);
         for (size_t i = 0; i < n; i++)
             if (items[i]->db_failed) return http_db_error(r);

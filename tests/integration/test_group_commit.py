@@ -10,8 +10,10 @@ import http.client
 import json
 import random
 import re
+import subprocess
 import sys
 import threading
+import time
 import unittest
 import uuid
 
@@ -242,6 +244,47 @@ class OneByOneTest(unittest.TestCase):
                          "{%s}" % ",".join(b["client_id"] for b in bodies))
             self.assertEqual(x, 300)
         finally:
+            srv.stop()
+            db.drop()
+
+
+class StuckWriterTest(unittest.TestCase):
+    def test_requests_behind_a_stuck_writer_are_answered_in_time(self):
+        db = harness.fresh_db()
+        srv = harness.Server(db, threads=24, env={"PATROLD_DB_POOL_WAIT_MS": "1000", "PATROLD_ACCESS_LOG": "0",
+                                                  "PATROLD_STATEMENT_TIMEOUT_MS": "3000"})
+        lock = None
+        try:
+            tok = srv.login("patrol")
+            lon, lat = point_in_haizhou(db)
+            # another session holds the reports table: the writer's insert waits on it
+            lock = subprocess.Popen(["psql", "-h", harness._pghost(), "-U", "postgres", "-d", db.name, "-Xq",
+                                     "-c", "BEGIN; LOCK TABLE reports IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(8); COMMIT;"],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            deadline = time.time() + 10
+            while not db.value("SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+                               " WHERE c.relname = 'reports' AND l.mode = 'AccessExclusiveLock' AND l.granted"):
+                self.assertLess(time.time(), deadline, "the lock was not taken")
+                time.sleep(0.05)
+            bodies = [new_body(lon, lat) for _ in range(16)]
+            t0 = time.time()
+            answers = run_parallel(srv, [(tok, "/api/v1/reports", b) for b in bodies], conns=16)
+            took = time.time() - t0
+            codes = sorted({(s, r["error"]["code"]) for s, r in answers})
+            self.assertEqual(set(codes) - {(503, "busy"), (503, "db_timeout")}, set(), codes)
+            self.assertIn((503, "busy"), codes)        # queued behind the stuck group: withdrawn after 1 s
+            self.assertIn((503, "db_timeout"), codes)  # in the stuck group: the statement timeout
+            self.assertLess(took, 6, "requests were held for the whole lock")
+            lock.wait(15)
+            self.assertEqual(db.value("SELECT count(*) FROM reports WHERE client_id = ANY (%s::uuid[])",
+                                      "{%s}" % ",".join(b["client_id"] for b in bodies)), 0)
+            # the writer goes on: the same reports sent again are created
+            answers = run_parallel(srv, [(tok, "/api/v1/reports", b) for b in bodies], conns=16)
+            self.assertEqual({s for s, _ in answers}, {201})
+        finally:
+            if lock is not None and lock.poll() is None:
+                lock.kill()
+                lock.wait()
             srv.stop()
             db.drop()
 
