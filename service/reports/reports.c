@@ -69,13 +69,15 @@ typedef struct item {
     int client_id_ok; /* client_id valid (even when something else is not) */
     int valid;
     report_error err;
-    json_t *rec;            /* normalised record for jsonb_to_recordset (owned) */
-    json_t *divisions;      /* [{code,name,level}] city -> community, from the index (owned) */
-    json_t *zones;          /* [{code,name,level}] by code, from the index (owned) */
-    char *station_name;     /* responsible station's name from the index, NULL without one */
-    json_t *report;         /* result (owned) */
-    int status;             /* 1 created, 0 existing, -1 error */
-    int db_failed;          /* its answer was lost to a database failure (nothing of it written) */
+    json_t *rec;        /* normalised record for jsonb_to_recordset (owned) */
+    json_t *divisions;  /* [{code,name,level}] city -> community, from the index (owned) */
+    json_t *zones;      /* [{code,name,level}] by code, from the index (owned) */
+    char *station_name; /* responsible station's name from the index, NULL without one */
+    json_t *report;     /* result (owned) */
+    int status;         /* 1 created, 0 existing, -1 error */
+    int db_failed;      /* its answer was lost to a database failure (nothing of it written) */
+    int db_down;        /* ...and that failure: the database unreachable, its SQLSTATE */
+    char sqlstate[6];
     const auth_user *actor; /* who sends it (NULL: Open311): who may see a stored copy */
 } item;
 
@@ -174,6 +176,17 @@ static void item_actor(item *it, const auth_user *actor, const char *actor_name,
     json_object_set_new(it->rec, "actor_name", json_string(actor_name));
     json_object_set_new(it->rec, "vis_prefix", actor ? json_string(prefix) : json_null());
     json_object_set_new(it->rec, "vis_id", actor ? json_integer(actor->id) : json_null());
+}
+
+/* Marks it db_failed with w's failure at this moment (later statements overwrite w's). */
+static void item_db_failed(item *it, const worker *w) {
+    it->db_failed = 1;
+    it->db_down = w->db_down;
+    memcpy(it->sqlstate,
+           w->db_down       ? "08006"
+           : w->sqlstate[0] ? w->sqlstate
+                            : "XX000",
+           sizeof it->sqlstate);
 }
 
 /* ---- the insert statements ---- */
@@ -403,7 +416,7 @@ static void insert_created(worker *w, item **items, size_t n) {
             fail(&items[i]->err, 500, "db_error", NULL,
                  "database error: the report was not stored");
         } else {
-            items[i]->db_failed = 1;
+            item_db_failed(items[i], w);
         }
     }
 }
@@ -420,24 +433,31 @@ static int read_existing(worker *w, item **items, size_t n) {
     /* "{uuid,uuid}": UUIDs need no quoting */
     char *lookup = malloc(3 + n * 37), *p = lookup;
     size_t k = 0;
-    if (!lookup) return -1;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (items[i]->status == 1 || !items[i]->client_id_ok || items[i]->db_failed) continue;
-        if (k++) *p++ = ',';
-        memcpy(p, items[i]->client_id, 36);
-        p += 36;
+    if (lookup) {
+        *p++ = '{';
+        for (size_t i = 0; i < n; i++) {
+            if (items[i]->status == 1 || !items[i]->client_id_ok || items[i]->db_failed) continue;
+            if (k++) *p++ = ',';
+            memcpy(p, items[i]->client_id, 36);
+            p += 36;
+        }
+        *p++ = '}', *p = 0;
+        if (!k) {
+            free(lookup);
+            return 0;
+        }
+    } else {
+        snprintf(w->err, sizeof w->err, "out of memory");
+        snprintf(w->sqlstate, sizeof w->sqlstate, "53200");
     }
-    *p++ = '}', *p = 0;
     const char *params[] = {lookup};
-    PGresult *ex = k ? db_exec(w, existing_sql, 1, params) : NULL;
+    PGresult *ex = lookup ? db_exec(w, existing_sql, 1, params) : NULL;
     free(lookup);
-    if (!k) return 0;
     for (size_t i = 0; i < n; i++) {
         item *it = items[i];
         if (it->status == 1 || !it->client_id_ok || it->db_failed) continue;
         if (!ex) {
-            it->db_failed = 1;
+            item_db_failed(it, w);
             continue;
         }
         int row = 0;
@@ -464,8 +484,12 @@ static int read_existing(worker *w, item **items, size_t n) {
  * insert, then the stored copies of the rest. Afterwards every item is answered (status, report
  * or err) unless db_failed. */
 static void write_items(worker *w, item **items, size_t n) {
+    int failed = 0;
     insert_created(w, items, n);
-    read_existing(w, items, n);
+    for (size_t i = 0; i < n; i++)
+        failed |= items[i]->db_failed;
+    if (!failed || !db_in_transaction(w)) /* the caller's aborted transaction runs nothing more */
+        read_existing(w, items, n);
     /* A valid item neither created nor found: its twin in this statement was created by another
      * connection that then rolled back, or ... cannot happen with ON CONFLICT; report it. */
     for (size_t i = 0; i < n; i++)
@@ -538,6 +562,8 @@ static void write_group(worker *w, group_job **jobs, size_t n) {
         for (size_t i = 0; i < p->n; i++)
             if (p->items[i]->db_failed) {
                 group_job_fail(&p->job, w);
+                p->job.db_down = p->items[i]->db_down;
+                memcpy(p->job.sqlstate, p->items[i]->sqlstate, sizeof p->job.sqlstate);
                 break;
             }
     }
@@ -575,7 +601,8 @@ static int write_grouped(http_req *r, item **items, size_t n) {
     if (!r->app->cfg.report_group_commit || n > SOLO_ITEMS) {
         write_items(r->w, items, n);
         for (size_t i = 0; i < n; i++)
-            if (items[i]->db_failed) return http_db_error(r);
+            if (items[i]->db_failed)
+                return http_db_failure(r, items[i]->db_down, items[i]->sqlstate, r->w->err);
         return 0;
     }
     http_release_worker(r);
