@@ -1,13 +1,15 @@
 # POST /api/v1/reports throughput, synchronous_commit on (scripts/pg.sh): single reports with wrk (16
-# and 64 connections) and 100-item batches (16 connections), each measured twice in this run: with
-# group commit (report_group_commit = 1: concurrent requests share a transaction, service/core/group.h)
-# and one transaction per request (0), after a short warm-up (the first request on each connection
-# opens its PostgreSQL session); then the ceiling of one transaction per report: the same database
-# work driven by pgbench (64 clients; pgbench_reports.sql: the token lookup and the very insert
-# statement the service runs).
-# Prints reports_{group,onebyone}_{c16,c64,batch100}_rps (and _p50_ms, _p99_ms of the single posts),
-# reports_ratio_group_to_onebyone_*, reports_pgbench_tps and the ratios of the group commit figures
-# to it. Targets: single (64 connections) >= 2x pgbench, batches >= 10x, p99 < 50 ms.
+# and 64 connections) and 100-item batches (16 connections), measured in this run both with group
+# commit (report_group_commit = 1: concurrent requests share a transaction, service/core/group.h) and
+# with one transaction per request (0), alternating for BENCH_ROUNDS rounds in ABBA order (the machine's
+# other load then touches both alike), each after a short warm-up (the first request on each connection opens its
+# PostgreSQL session); then the ceiling of one transaction per report: the same database work driven
+# by pgbench (64 clients; pgbench_reports.sql: the token lookup and the very insert statement the
+# service runs).
+# Prints per round reports_{group,onebyone}_rN_{c16,c64,batch100}_rps (and _p50_ms, _p99_ms of the
+# single posts), the means reports_{group,onebyone}_*_rps, reports_ratio_group_to_onebyone_*,
+# reports_pgbench_tps and the ratios of the group commit means to it. Targets: single (64
+# connections) >= 2x pgbench, batches >= 10x, p99 < 50 ms.
 source "$(dirname "$0")/lib.sh"
 set -euo pipefail
 DUR=${BENCH_SECONDS:-30}
@@ -69,7 +71,7 @@ PY
 }
 
 # bench_mode MODE GROUP: one server with report_group_commit = GROUP; single posts on 16 and 64
-# connections, batches of 100 on 16; lines named reports_MODE_*.
+# connections, batches of 100 on 16; lines named reports_MODE_* (MODE: group_r1, onebyone_r1...).
 bench_mode() {
   local db url token before
   db=$(bench_fresh_db)
@@ -85,18 +87,30 @@ bench_mode() {
   bench_cleanup
 }
 
-# ---- reports through HTTP: group commit, then one transaction per request, in this run ----
-g=$(bench_mode group 1)
-echo "$g"
-o=$(bench_mode onebyone 0)
-echo "$o"
-val() { awk -v k="$1" '$1 == k {print $2; exit}' <<<"$g
-$o"; }
-for m in c16 c64 batch100; do
-  echo "reports_ratio_group_to_onebyone_$m $(ratio "$(val "reports_group_${m}_rps")" "$(val "reports_onebyone_${m}_rps")")"
+# ---- reports through HTTP: group commit and one transaction per request, alternating ----
+# BENCH_ROUNDS rounds (default 2) of both modes, one after the other, so that a change in the
+# machine's other load touches both; the figures are the means over the rounds.
+all=""
+for round in $(seq "${BENCH_ROUNDS:-2}"); do
+  specs="group:1 onebyone:0"; [ $((round % 2)) -eq 0 ] && specs="onebyone:0 group:1"  # ABBA order
+  for spec in $specs; do
+    out=$(bench_mode "${spec%:*}_r$round" "${spec#*:}")
+    echo "$out"
+    all+="$out"$'\n'
+  done
 done
-single=$(val reports_group_c64_rps)
-batch=$(val reports_group_batch100_rps)
+mean() { awk -v re="^reports_$1_r[0-9]+_$2\$" '$1 ~ re {s += $2; n++} END {print (n ? int(s / n) : 0)}' <<<"$all"; }
+for m in c16 c64 batch100; do
+  echo "reports_group_${m}_rps $(mean group "${m}_rps")"
+  echo "reports_onebyone_${m}_rps $(mean onebyone "${m}_rps")"
+  echo "reports_ratio_group_to_onebyone_$m $(ratio "$(mean group "${m}_rps")" "$(mean onebyone "${m}_rps")")"
+done
+for m in c16 c64; do
+  echo "reports_group_${m}_p99_ms_mean $(mean group "${m}_p99_ms")"
+  echo "reports_onebyone_${m}_p99_ms_mean $(mean onebyone "${m}_p99_ms")"
+done
+single=$(mean group c64_rps)
+batch=$(mean group batch100_rps)
 
 # ---- the ceiling: the same database work with pgbench ----
 db2=$(bench_fresh_db)
