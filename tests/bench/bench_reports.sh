@@ -1,11 +1,11 @@
 # POST /api/v1/reports throughput, synchronous_commit on (scripts/pg.sh): single reports with wrk (16
 # and 64 connections) and 100-item batches (16 connections), measured in this run both with group
 # commit (report_group_commit = 1: concurrent requests share a transaction, service/core/group.h) and
-# with one transaction per request (0), alternating for BENCH_ROUNDS rounds in ABBA order (the machine's
-# other load then touches both alike), each after a short warm-up (the first request on each connection opens its
-# PostgreSQL session); then the ceiling of one transaction per report: the same database work driven
-# by pgbench (64 clients; pgbench_reports.sql: the token lookup and the very insert statement the
-# service runs).
+# with one transaction per request (0), alternating for BENCH_ROUNDS rounds in ABBA order (the
+# machine's other load then touches both alike), each after a short warm-up (the first request on
+# each connection opens its PostgreSQL session); then the ceiling of one transaction per report: the
+# same database work driven by pgbench (64 clients; pgbench_reports.sql: the token lookup and the
+# very insert statement the service runs).
 # Prints per round reports_{group,onebyone}_rN_{c16,c64,batch100}_rps (and _p50_ms, _p99_ms of the
 # single posts), the means reports_{group,onebyone}_*_rps, reports_ratio_group_to_onebyone_*,
 # reports_pgbench_tps and the ratios of the group commit means to it. Targets: single (64
