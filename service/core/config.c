@@ -76,6 +76,9 @@ static const opt opts[] = {
      "longest wait for a free slot before answering 503 busy"},
     {"statement_timeout_ms", I(statement_timeout_ms), "10000",
      "statement time limit on request connections (503 db_timeout); 0 means none"},
+    {"report_group_commit", I(report_group_commit), "1",
+     "1 writes the reports of requests that arrive together in one transaction (one WAL flush); "
+     "0 one transaction per request"},
     {"connect_timeout_s", I(connect_timeout_s), "5",
      "database connect time limit in seconds; 0 means none"},
     {"request_timeout_ms", I(request_timeout_ms), "10000",

@@ -28,6 +28,7 @@ typedef struct config {
     int db_pool;         /* worker slots (PGconn, GEOS locator, PROJ) handlers borrow */
     int db_pool_wait_ms; /* longest wait for a free slot before 503 busy */
     int statement_timeout_ms;  /* per statement on pooled connections; 0 = none */
+    int report_group_commit;   /* 1: reports of concurrent requests share a commit (group.h) */
     int connect_timeout_s;     /* libpq connect_timeout; 0 = none */
     int request_timeout_ms;    /* longest wait for a client's next bytes (each read and write) */
     int keep_alive_timeout_ms; /* idle keep-alive connections are closed after this */

@@ -19,6 +19,7 @@
 #include "service/core/buf.h"
 #include "service/core/conn.h"
 #include "service/core/db.h"
+#include "service/core/group.h"
 #include "service/core/pool.h"
 #include "service/door/params.h"
 #include "service/door/routes.h"
@@ -112,6 +113,7 @@ int http_metrics_reply(http_req *r) {
                "# HELP patrold_pool_refused_total Requests answered 503 busy: no slot in time.\n"
                "# TYPE patrold_pool_refused_total counter\npatrold_pool_refused_total %llu\n",
                size, in_use, refused);
+    group_metrics(&b);
     int rc = http_send(r, 200, "text/plain; version=0.0.4", b.p ? b.p : "", b.len, NULL);
     buf_free(&b);
     return rc;
@@ -273,15 +275,19 @@ int http_error_retry(http_req *r, int status, int retry_after_s, const char *cod
 }
 
 int http_db_error(http_req *r) {
+    return http_db_failure(r, r->w->db_down, r->w->sqlstate, r->w->err);
+}
+
+int http_db_failure(http_req *r, int db_down, const char *sqlstate, const char *err) {
     http_count_db_error();
-    if (r->w->db_down)
+    if (db_down)
         return http_error_retry(r, 503, 2, "db_unavailable", NULL,
                                 "the database is not reachable; try again");
-    if (db_failed_with(r->w, "57014")) /* query_canceled: statement_timeout */
+    if (strcmp(sqlstate, "57014") == 0) /* query_canceled: statement_timeout */
         return http_error_retry(r, 503, 2, "db_timeout", NULL,
                                 "the database did not answer within %d ms; try again",
                                 r->app->cfg.statement_timeout_ms);
-    fprintf(stderr, "db error [%s] %s: %s\n", r->request_id, r->w->sqlstate, r->w->err);
+    fprintf(stderr, "db error [%s] %s: %s\n", r->request_id, sqlstate, err);
     return http_error(r, 500, "db_error", NULL, "database error (request %s)", r->request_id);
 }
 

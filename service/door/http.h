@@ -114,6 +114,10 @@ int http_error_retry(http_req *r, int status, int retry_after_s, const char *cod
  * db_error otherwise (the detail is logged, not sent). */
 int http_db_error(http_req *r);
 
+/* http_db_error for a failure met on another worker (a group commit's writer, group.h): its
+ * db_down, SQLSTATE and message. */
+int http_db_failure(http_req *r, int db_down, const char *sqlstate, const char *err);
+
 /* Request header value or NULL. */
 const char *http_header(const http_req *r, const char *name);
 

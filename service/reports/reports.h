@@ -31,4 +31,8 @@ typedef shape_error report_error;
 int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source,
                   json_t *body, const report_error *verdict, json_t **out, report_error *e);
 
+/* The report writer (services.c background[]): the group commit of the report routes (group.h).
+ * Returns when the server stops and every request handed to it has been answered. */
+void *reports_writer_thread(void *arg);
+
 #endif

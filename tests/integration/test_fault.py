@@ -3,12 +3,15 @@ temporary folder, so no other module is disturbed) serves one patrold; threads p
 unique client_ids and poll /readyz while the cluster is stopped and started again. Meanwhile every
 answer is 503 (never 500, never a hang) and /readyz says 503; afterwards the service recovers by
 itself, and every report that got a 2xx is in the database exactly once (none lost, none doubled).
-Every refused client_id sent again afterwards is stored once too."""
+Every refused client_id sent again afterwards is stored once too. Then PostgreSQL killed with
+SIGKILL while many writers' reports are being group-committed: every acknowledged report is there
+once after its crash recovery."""
 import http.client
 import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -42,8 +45,8 @@ class PrivateDb:
 class Load:
     """Report writers and /readyz pollers; every answer is kept with when it came and how long it took."""
 
-    def __init__(self, port, token, writers=6):
-        self.port, self.token = port, token
+    def __init__(self, port, token, writers=6, pause=0.1):
+        self.port, self.token, self.pause = port, token, pause
         self.lock = threading.Lock()
         self.results = []  # (kind, t_sent, seconds, status or None, client_id)
         self.stop = threading.Event()
@@ -91,7 +94,7 @@ class Load:
                                "location": {"lon": HAIZHOU[0] + rnd.uniform(-0.01, 0.01),
                                             "lat": HAIZHOU[1] + rnd.uniform(-0.01, 0.01)}})
             self.one(conn, "post", "POST", "/api/v1/reports", body, cid)
-            time.sleep(0.1)
+            time.sleep(self.pause)
         if conn[0] is not None:
             conn[0].close()
 
@@ -128,6 +131,55 @@ class Fault(unittest.TestCase):
         if os.path.islink(link):
             shutil.rmtree(os.path.realpath(link), ignore_errors=True)
         shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def stored_counts(self, cids):
+        """{client_id: rows} and the number of distinct inserting transactions of those rows."""
+        out = self.db.psql("SELECT client_id, count(*), string_agg(xmin::text, ',') FROM reports"
+                           " WHERE client_id::text IN (%s) GROUP BY 1" % ",".join("'%s'" % c for c in cids))
+        counts, xacts = {}, set()
+        for line in out.split():
+            cid, n, xs = line.split("|")
+            counts[cid] = int(n)
+            xacts.update(xs.split(","))
+        return counts, len(xacts)
+
+    def test_database_killed_9_during_group_commits(self):
+        token = self.srv.login("patrol")
+        load = Load(self.srv.port, token, writers=24, pause=0)
+        load.start()
+        time.sleep(3)
+        state = os.path.join(self.state, "pg") if os.path.islink(os.path.join(self.state, "pg")) else self.state
+        with open(os.path.join(state, "data", "postmaster.pid")) as f:
+            os.kill(int(f.readline()), signal.SIGKILL)
+        killed = time.time()
+        time.sleep(1)
+        # its backends notice that the postmaster is gone and exit; then it starts with crash recovery
+        deadline = time.time() + 60
+        while subprocess.run([PG_SH, "start", self.state], capture_output=True).returncode != 0:
+            self.assertLess(time.time(), deadline, "PostgreSQL did not start again after SIGKILL")
+            time.sleep(0.5)
+        up = time.time()
+        while time.time() < up + 60 and not any(r[0] == "post" and r[1] > up and r[3] in (200, 201)
+                                                 for r in list(load.results)):
+            time.sleep(0.2)
+        time.sleep(1)
+        load.join()
+        self.assertIsNone(self.srv.proc.poll(), "patrold died:\n" + self.srv.log_text())
+        posts = [r for r in load.results if r[0] == "post"]
+        self.assertEqual({r[3] for r in posts} - {200, 201, 503}, set(), "answers other than 2xx/503")
+        acked = {r[4] for r in posts if r[3] in (200, 201)}
+        before = {r[4] for r in posts if r[3] in (200, 201) and r[1] + r[2] < killed}
+        self.assertGreater(len(before), 50)
+        self.assertTrue(any(r[3] == 503 for r in posts), "the kill interrupted nothing")
+        self.assertTrue(any(r[3] in (200, 201) and r[1] > up for r in posts), "no write after the restart")
+        counts, xacts = self.stored_counts(acked)
+        print("\nmeasured: fault: PostgreSQL killed -9 under %d writers: %d acknowledged (%d before the kill)"
+              " in %d transactions, %d refused, lost %d, doubled %d"
+              % (24, len(acked), len(before), xacts, sum(1 for r in posts if r[3] == 503),
+                 len(acked - set(counts)), sum(1 for n in counts.values() if n != 1)))
+        self.assertEqual(sorted(acked - set(counts)), [], "acknowledged reports lost by the crash")
+        self.assertEqual(sorted(c for c, n in counts.items() if n != 1), [], "reports stored more than once")
+        self.assertLess(xacts, len(acked) * 0.8, "the writers' reports were not group-committed")
 
     def test_database_stopped_for_ten_seconds(self):
         token = self.srv.login("patrol")
