@@ -53,6 +53,12 @@ log_min_messages = warning
 CONF
   fi
   secure
+  # A postmaster killed with -9 whose parent never reaps it (PID 1 here does not) stays a zombie:
+  # pg_ctl status and PostgreSQL's own lock-file check (kill -0) take it for a running server.
+  pid=$(head -1 "$data/postmaster.pid" 2>/dev/null || true)
+  if [ -n "$pid" ] && [ "$(ps -o stat= -p "$pid" 2>/dev/null | cut -c1)" = Z ]; then
+    rm -f "$data/postmaster.pid"
+  fi
   if ! "${as[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     "${as[@]}" "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 start >/dev/null ||
       { tail -20 "$log" >&2; exit 1; }
