@@ -108,7 +108,12 @@ VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL,
       [EK_UNIT_POSITION] = T("unit.position", "单位位置", .flags = VOCAB_EV_UNIT,
                              .description = "a unit moved"),
       [EK_SESSION_REVOKED] = T("session.revoked", "登录已撤销", .flags = VOCAB_INTERNAL,
-                               .description = "a session was revoked: its streams end (internal)"));
+                               .description = "a session was revoked: its streams end (internal)"),
+      [EK_PATROL_VISIT] = T("patrol.visit", "巡查到访", .flags = VOCAB_EV_PATROL,
+                            .description = "a patrol target got a verified visit"),
+      [EK_PATROL_OVERDUE] = T("patrol.overdue", "巡查未按时开始", .flags = VOCAB_EV_PATROL,
+                              .description = "no unit of a plan came near its targets within 15 "
+                                             "minutes of a window's start"));
 
 VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男", .label_en = "Male"),
       T("female", "女", .label_en = "Female"), T("unknown", "不详", .label_en = "Unknown"));
@@ -131,6 +136,16 @@ VOCAB(VOCAB_AGENCY_KIND, "AgencyKind", "agency_kinds", NULL, T("civil_affairs", 
       T("police", "公安"), T("urban_management", "城管"), T("health", "卫生健康"),
       T("street_office", "街道办事处"), T("community", "社区（村）"), T("volunteer", "志愿者"));
 
+/* A patrol target's week (the ledger, the map): its visits are enough; short but still in reach;
+ * behind the share of the week gone by; short and the week's windows over. */
+VOCAB(VOCAB_TARGET_STATE, "TargetState", "target_states", NULL, [TS_ACHIEVED] = T("achieved", "已达标"),
+      [TS_ON_TRACK] = T("on_track", "进行中"), [TS_BEHIND] = T("behind", "进度落后"),
+      [TS_MISSED] = T("missed", "未达标"));
+
+/* A target's time of day by name (the times: service/patrols/plans.c). */
+VOCAB(VOCAB_TIME_PRESET, "TimePreset", "time_presets", NULL,
+      [TP_NIGHT] = T("night", "夜间（20:00–06:00）"));
+
 /* audit.kind, audit.action and audit.entity: the audit trail (core/audit.c). */
 VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, T("read", "查阅个人信息"),
       T("write", "管理操作"), T("sign_in", "登录与密码"));
@@ -144,9 +159,12 @@ VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions", NULL, T("report.get", 
       T("agency.update", "修改部门"), T("unit.create", "新建巡查单位"),
       T("unit.update", "修改巡查单位"), T("unit.members", "调整单位成员"),
       T("shift.create", "排班"), T("shift.update", "修改班次"), T("user.create", "新建用户"),
-      T("user.update", "修改用户"), T("user.reset_code", "生成密码重置码"));
+      T("user.update", "修改用户"), T("user.reset_code", "生成密码重置码"),
+      T("plan.create", "新建巡查计划"), T("plan.update", "修改巡查计划"),
+      T("campaign.create", "新建专项行动"));
 VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities", NULL, T("station", "救助站点"),
-      T("agency", "部门"), T("unit", "巡查队"), T("shift", "班次"), T("user", "用户"));
+      T("agency", "部门"), T("unit", "巡查队"), T("shift", "班次"), T("user", "用户"),
+      T("plan", "巡查计划"), T("campaign", "专项行动"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
@@ -197,8 +215,9 @@ static const vocab *const all[] = {
     &VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
     &VOCAB_TIER,          &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
     &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
-    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_AUDIT_KIND,
-    &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,    &VOCAB_ERROR};
+    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_TARGET_STATE,
+    &VOCAB_TIME_PRESET,   &VOCAB_AUDIT_KIND,      &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,
+    &VOCAB_ERROR};
 
 const vocab *const *vocab_all(size_t *n) {
     *n = sizeof all / sizeof all[0];
@@ -313,7 +332,8 @@ static const struct {
                   {VOCAB_INITIAL, "initial"},
                   {VOCAB_HOLDS_UNIT, "holds_unit"},
                   {VOCAB_EV_REPORT, "report"},
-                  {VOCAB_EV_UNIT, "unit"}};
+                  {VOCAB_EV_UNIT, "unit"},
+                  {VOCAB_EV_PATROL, "patrol"}};
 
 /* {"$ref": "#/components/schemas/<name>"} */
 static json_t *ref(const char *name) {

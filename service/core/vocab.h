@@ -34,6 +34,7 @@ typedef struct vocab_term {
 #define VOCAB_EV_REPORT 8  /* event kinds about a report: payload ReportEventPayload */
 #define VOCAB_EV_UNIT 16   /* event kinds about a unit: payload UnitEventPayload */
 #define VOCAB_INTERNAL 32  /* never sent to a client: not served, not in the schema's enum */
+#define VOCAB_EV_PATROL 64 /* event kinds about a joint patrol: payload PatrolEventPayload */
 
 /* Positions of terms that C code names (vocab.c binds each row to its number). */
 /* VOCAB_REPORT_STATUS */
@@ -90,6 +91,16 @@ typedef struct vocab_term {
 #define EK_UNIT_UPDATED 3
 #define EK_UNIT_POSITION 4
 #define EK_SESSION_REVOKED 5
+#define EK_PATROL_VISIT 6
+#define EK_PATROL_OVERDUE 7
+/* VOCAB_TARGET_STATE: a patrol target's week (patrol_target_week, migration 0019, answers these
+ * positions) */
+#define TS_ACHIEVED 0
+#define TS_ON_TRACK 1
+#define TS_BEHIND 2
+#define TS_MISSED 3
+/* VOCAB_TIME_PRESET: a target's time of day by name (service/patrols/plans.c has the times) */
+#define TP_NIGHT 0
 /* VOCAB_TIMELINE: the entries that are not transitions */
 #define TL_CREATED 0
 #define TL_ESCALATED 7
@@ -118,6 +129,8 @@ extern const vocab VOCAB_DIVISION_KIND;   /* divisions.kind: administrative, or 
 extern const vocab VOCAB_DIVISION_CHANGE; /* division_changes.change (import-divisions) */
 extern const vocab VOCAB_TIMELINE;        /* report_events.type: the timeline of a report */
 extern const vocab VOCAB_AGENCY_KIND;     /* agencies.kind */
+extern const vocab VOCAB_TARGET_STATE;    /* a patrol target's week: achieved ... missed */
+extern const vocab VOCAB_TIME_PRESET;     /* a patrol target's time of day by name: night */
 extern const vocab VOCAB_AUDIT_KIND;      /* audit.kind: read, write, sign_in */
 extern const vocab VOCAB_AUDIT_ACTION;    /* audit.action */
 extern const vocab VOCAB_AUDIT_ENTITY;    /* audit.entity: what an administrative write changed */
