@@ -174,7 +174,7 @@ ALTER TABLE audit ADD CONSTRAINT audit_action_check CHECK (action IN (
     'auth.login', 'auth.login_failed', 'auth.logout', 'auth.password', 'auth.reset', 'auth.reset_failed',
     'station.create', 'station.update', 'agency.create', 'agency.update', 'unit.create',
     'unit.update', 'unit.members', 'shift.create', 'shift.update', 'user.create', 'user.update',
-    'user.reset_code', 'plan.create', 'plan.update', 'campaign.create')),
+    'user.reset_code', 'report.mask', 'plan.create', 'plan.update', 'campaign.create')),
     ADD CONSTRAINT audit_entity_check CHECK (entity IN ('station', 'agency', 'unit', 'shift', 'user',
                                                         'plan', 'campaign'));
 

@@ -10,7 +10,9 @@ import path from "node:path";
 import { deflateSync } from "node:zlib";
 
 const ENTRIES = [
-  { name: "console", entry: "src/console/main.js" }, // the dispatcher console, /index.html
+  // The dispatcher console, /index.html: ES modules, so the administration pages are chunks
+  // (dist/chunks/) loaded when first opened.
+  { name: "console", entry: "src/console/main.js", esm: true, chunks: "dist/chunks" },
   // The patrol app, /app/ (patrold serves /app/<file> from dist/app/): ES modules, so the map
   // (OpenLayers, src/app/map.js) is a chunk loaded when first opened, not part of the shell.
   { name: "app", entry: "src/app/main.js", outdir: "dist/app", esm: true,
@@ -79,7 +81,8 @@ function files(dir) {
 
 async function build(e) {
   const outdir = e.outdir || "dist";
-  if (e.outdir) fs.rmSync(outdir, { recursive: true, force: true }); // no chunk of an older build stays
+  // no chunk of an older build stays
+  for (const old of [e.outdir, e.chunks]) if (old) fs.rmSync(old, { recursive: true, force: true });
   await esbuild.build({ ...COMMON, entryPoints: { [e.name]: e.entry }, outdir,
     format: e.esm ? "esm" : "iife", splitting: !!e.esm, chunkNames: "chunks/[name]-[hash]" });
   for (const f of e.copy || []) fs.copyFileSync(f, path.join(outdir, path.basename(f)));

@@ -47,8 +47,8 @@ int admin_commit_reply(http_req *r, int status, json_t *reply) {
     return http_json(r, status, reply);
 }
 
-int admin_audit(http_req *r, const char *action, const char *entity, long long id,
-                const char *division, json_t *before, json_t *after) {
+int admin_audit(http_req *r, size_t action, size_t entity, long long id, const char *division,
+                json_t *before, json_t *after) {
     audit_actor a;
     audit_actor_of(r, &a);
     return audit_write(r->w, &a, action, entity, id, division, before, after);

@@ -36,10 +36,10 @@ int admin_end(http_req *r, int rc);
 /* Commits and answers `status` with `reply` (stolen). A failed commit is a db error. */
 int admin_commit_reply(http_req *r, int status, json_t *reply);
 
-/* Audits the administrative write `action` on `entity` id (division: its division, may be NULL)
- * by r's user: before (NULL for a creation) and after, both borrowed. 0 or -1. */
-int admin_audit(http_req *r, const char *action, const char *entity, long long id,
-                const char *division, json_t *before, json_t *after);
+/* Audits the administrative write `action` (AA_*) on `entity` (AE_*) id (division: its division,
+ * may be NULL) by r's user: before (NULL for a creation) and after, both borrowed. 0 or -1. */
+int admin_audit(http_req *r, size_t action, size_t entity, long long id, const char *division,
+                json_t *before, json_t *after);
 
 /* The state of optional field `name` of the checked body: 0 absent, 1 null, 2 a value. */
 int admin_field(http_req *r, const char *name);

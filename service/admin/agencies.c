@@ -87,7 +87,8 @@ static int agency_write(http_req *r, long long id, json_t *before) {
     long long aid = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
     PQclear(q);
     if (agency_json(r->w, aid, 0, &after) != 1 ||
-        admin_audit(r, id ? "agency.update" : "agency.create", "agency", aid, div, before, after)) {
+        admin_audit(r, id ? AA_AGENCY_UPDATE : AA_AGENCY_CREATE, AE_AGENCY, aid, div, before,
+                    after)) {
         json_decref(after);
         return admin_end(r, -1);
     }

@@ -175,7 +175,7 @@ int login_hash_password(http_req *r, const char *password, char *out, size_t len
 }
 
 /* Records the sign-in event `action` of r by the user (id 0: a name that failed to sign in). */
-static int audit_auth(http_req *r, const char *action, long long id, const char *username,
+static int audit_auth(http_req *r, size_t action, long long id, const char *username,
                       const char *role, const char *division) {
     audit_actor a;
     audit_actor_of(r, &a);
@@ -240,7 +240,7 @@ int h_auth_login(http_req *r) {
         goto db_failed;
     if (PQntuples(ins) != 1) goto wrong;
     long long uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-    if (audit_auth(r, "auth.login", uid, username, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)))
+    if (audit_auth(r, AA_AUTH_LOGIN, uid, username, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)))
         goto db_failed;
     json_t *out = json_pack(
         "{s:s,s:s,s:{s:I,s:s,s:s,s:s,s:o}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
@@ -251,7 +251,7 @@ int h_auth_login(http_req *r) {
     goto done;
 wrong:
     if (throttle_fail(r->w, &r->app->cfg, valid_name ? ukey : NULL, akey) != 0 ||
-        audit_auth(r, "auth.login_failed", 0, username, "", NULL) != 0)
+        audit_auth(r, AA_AUTH_LOGIN_FAILED, 0, username, "", NULL) != 0)
         goto db_failed;
     rc = http_error(r, 401, "invalid_credentials", NULL, "wrong username or password");
     goto done;
@@ -318,7 +318,7 @@ int h_auth_password(http_req *r) {
     int changed = atoi(PQgetvalue(upd, 0, 0)), revoked = 0;
     PQclear(upd);
     if ((changed && ((revoked = auth_revoke_sessions(r->w, r->user.id, 0)) < 0 ||
-                     audit_auth(r, "auth.password", r->user.id, r->user.username,
+                     audit_auth(r, AA_AUTH_PASSWORD, r->user.id, r->user.username,
                                 auth_role_name(r->user.role), r->user.division_code) != 0)) ||
         db_commit(r->w) != 0)
         goto db_failed;
@@ -343,7 +343,7 @@ done:
 /* POST /api/v1/auth/logout: revokes the session the request was made with (its streams end). */
 int h_auth_logout(http_req *r) {
     if (db_begin(r->w) != 0 || auth_revoke_sessions(r->w, 0, r->user.session_id) < 0 ||
-        audit_auth(r, "auth.logout", r->user.id, r->user.username, auth_role_name(r->user.role),
+        audit_auth(r, AA_AUTH_LOGOUT, r->user.id, r->user.username, auth_role_name(r->user.role),
                    r->user.division_code) != 0 ||
         db_commit(r->w) != 0) {
         db_rollback(r->w);
@@ -395,7 +395,7 @@ static int reset_apply(http_req *r, const char *uid, const char *hash, const cha
     if (!q) return -1;
     int n = -2;
     if (PQntuples(q) == 1 && (n = auth_revoke_sessions(r->w, strtoll(uid, NULL, 10), 0)) >= 0 &&
-        audit_auth(r, "auth.reset", strtoll(uid, NULL, 10), username, PQgetvalue(q, 0, 0),
+        audit_auth(r, AA_AUTH_RESET, strtoll(uid, NULL, 10), username, PQgetvalue(q, 0, 0),
                    PQgetvalue(q, 0, 1)) != 0)
         n = -1;
     PQclear(q);
@@ -437,7 +437,7 @@ int h_auth_reset(http_req *r) {
     db_rollback(r->w);
     if (throttle_fail(r->w, &r->app->cfg, *username && strlen(username) <= 63 ? ukey : NULL,
                       akey) != 0 ||
-        audit_auth(r, "auth.reset_failed", 0, username, "", NULL) != 0)
+        audit_auth(r, AA_AUTH_RESET_FAILED, 0, username, "", NULL) != 0)
         return http_db_error(r);
     return http_error(r, 400, "invalid_reset_code", "code",
                       "the code is wrong, used or expired: ask for a new one");

@@ -127,28 +127,31 @@ static int lock_unit(http_req *r, long long id, char div[13], int lock) {
 }
 
 /* The shift's period (the body's, or the current one's text): ends after it starts, 7 days at
- * most, no other shift of the unit overlapping. 0, -1 or the status sent. */
+ * most, no other shift of the unit overlapping. PostgreSQL compares the times (a current one is
+ * its own text, and the door has read the body's): no parsing here. 0, -1 or the status sent. */
 static int check_period(http_req *r, long long unit, long long self, const char *from,
                         const char *to) {
-    double a = 0, b = 0;
-    char uid[24], sid[24];
-    params_rfc3339(from, &a);
-    params_rfc3339(to, &b);
-    if (b <= a)
-        return http_error(r, 400, "invalid_field", "ends_at", "ends_at must be after starts_at");
-    if (b - a > SHIFT_MAX_S)
-        return http_error(r, 400, "invalid_field", "ends_at", "a shift lasts at most %d days",
-                          SHIFT_MAX_S / 86400);
-    const char *p[] = {admin_id(unit, uid), admin_id(self, sid), from, to};
-    PGresult *q = db_exec(r->w,
-                          "SELECT id FROM shifts WHERE unit_id = $1::bigint AND id <> $2::bigint"
-                          " AND tstzrange(starts_at, ends_at) && tstzrange($3::timestamptz,"
-                          " $4::timestamptz) ORDER BY starts_at LIMIT 1",
-                          4, p);
+    char uid[24], sid[24], max[16];
+    snprintf(max, sizeof max, "%d", SHIFT_MAX_S);
+    const char *p[] = {admin_id(unit, uid), admin_id(self, sid), from, to, max};
+    PGresult *q =
+        db_exec(r->w,
+                "SELECT $4::timestamptz <= $3::timestamptz, $4::timestamptz -"
+                " $3::timestamptz > make_interval(secs => $5::int), (SELECT id FROM"
+                " shifts WHERE unit_id = $1::bigint AND id <> $2::bigint AND"
+                " tstzrange(starts_at, ends_at) && tstzrange($3::timestamptz,"
+                " greatest($3::timestamptz, $4::timestamptz)) ORDER BY starts_at LIMIT 1)",
+                5, p);
     if (!q) return -1;
-    int rc = PQntuples(q) ? http_error(r, 409, "shift_overlap", "starts_at",
-                                       "the unit has shift %s at that time", PQgetvalue(q, 0, 0))
-                          : 0;
+    int rc = *PQgetvalue(q, 0, 0) == 't'
+                 ? http_error(r, 400, "invalid_field", "ends_at", "ends_at must be after starts_at")
+             : *PQgetvalue(q, 0, 1) == 't'
+                 ? http_error(r, 400, "invalid_field", "ends_at", "a shift lasts at most %d days",
+                              SHIFT_MAX_S / 86400)
+             : !PQgetisnull(q, 0, 2)
+                 ? http_error(r, 409, "shift_overlap", "starts_at",
+                              "the unit has shift %s at that time", PQgetvalue(q, 0, 2))
+                 : 0;
     PQclear(q);
     return rc;
 }
@@ -189,7 +192,8 @@ static int check_members(http_req *r, long long unit, buf *ids) {
 static int shift_done(http_req *r, long long id, const char *div, json_t *before, int status) {
     json_t *after = NULL;
     if (shifts_step(r->w) < 0 || shift_json(r->w, id, 0, &after) != 1 ||
-        admin_audit(r, before ? "shift.update" : "shift.create", "shift", id, div, before, after)) {
+        admin_audit(r, before ? AA_SHIFT_UPDATE : AA_SHIFT_CREATE, AE_SHIFT, id, div, before,
+                    after)) {
         json_decref(after);
         return admin_end(r, -1);
     }

@@ -19,10 +19,10 @@
 #include "service/places/divisions.h"
 #include "service/places/places.h"
 
-/* A tier's rank (city 1 .. community 4) and the digits of its division's prefix, in SQL. */
-#define TIER_RANK(X) "array_position(ARRAY['city', 'county', 'town', 'community'], " X ")"
-#define TIER_DIGITS(X)                                                                             \
-    "(CASE " X " WHEN 'city' THEN 4 WHEN 'county' THEN 6 WHEN 'town' THEN 9 ELSE 12 END)"
+/* A tier's rank (city 1 .. community 4: its place in VOCAB_TIER) and the digits of its division's
+ * prefix, in SQL. */
+#define TIER_RANK(X) "array_position(ARRAY[" VOCAB_SQL_ANY("Tier", 0) "], " X ")"
+#define TIER_DIGITS(X) "((ARRAY[4, 6, 9, 12])[" TIER_RANK(X) "])"
 
 /* A new station's parent: the nearest station of a higher tier whose division holds its division
  * (tier T, division D), one that can dispatch first. */
@@ -366,7 +366,7 @@ static int station_write(http_req *r, long long id, const station_in *in, json_t
         return admin_end(r, http_error(r, e.status, e.code, e.field, "%s", e.message));
     if (rc < 0 || stations_json(r->w, sid, GIS_CRS_WGS84, &after) != 1 ||
         stations_json(r->w, sid, http_q(r, "crs")->crs, &reply) != 1 ||
-        (changed && admin_audit(r, id ? "station.update" : "station.create", "station", sid,
+        (changed && admin_audit(r, id ? AA_STATION_UPDATE : AA_STATION_CREATE, AE_STATION, sid,
                                 in->division, before, after) != 0)) {
         json_decref(after);
         json_decref(reply);

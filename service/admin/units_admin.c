@@ -37,7 +37,7 @@ static int member_refused(http_req *r, PGresult *q, int i, size_t k, long long u
     const char *other = admin_val(q, i, 4);
     if (!admin_in_scope(&r->user, PQgetvalue(q, i, 3)) && !admin_nested(PQgetvalue(q, i, 3), div))
         return http_error(r, 404, "not_found", field, "no such user: %s", PQgetvalue(q, i, 0));
-    if (strcmp(role, "patrol") != 0 && strcmp(role, "community") != 0)
+    if (!(auth_role_parse(role) & ROLE_FIELD))
         return http_error(r, 400, "invalid_field", field,
                           "%s is a %s: units are made of patrol and community users", name, role);
     if (!admin_nested(PQgetvalue(q, i, 3), div))
@@ -192,7 +192,7 @@ static int unit_write(http_req *r, long long id, long long station0, json_t *bef
         (members && (rc = set_members(r, uid, div, members))))
         return admin_end(r, rc);
     if (units_json(r->w, uid, GIS_CRS_WGS84, &after) != 1 ||
-        admin_audit(r, id ? "unit.update" : "unit.create", "unit", uid, div, before, after)) {
+        admin_audit(r, id ? AA_UNIT_UPDATE : AA_UNIT_CREATE, AE_UNIT, uid, div, before, after)) {
         json_decref(after);
         return admin_end(r, -1);
     }
@@ -245,7 +245,7 @@ int h_units_members(http_req *r) {
     const char *div = json_string_value(json_object_get(before, "division_code"));
     if (!rc) rc = set_members(r, id, div ? div : "", json_object_get(r->json, "members"));
     if (!rc && (units_json(r->w, id, GIS_CRS_WGS84, &after) != 1 ||
-                admin_audit(r, "unit.members", "unit", id, div, before, after)))
+                admin_audit(r, AA_UNIT_MEMBERS, AE_UNIT, id, div, before, after)))
         rc = -1;
     json_decref(before);
     if (rc) {

@@ -92,7 +92,7 @@ static int user_refs(http_req *r, const char *role, const char *div, long long u
     long long unit = set == 2   ? json_integer_value(json_object_get(b, "unit_id"))
                      : set == 1 ? 0
                                 : unit_now;
-    if (unit && strcmp(role, "patrol") != 0 && strcmp(role, "community") != 0)
+    if (unit && !(auth_role_parse(role) & ROLE_FIELD))
         return http_error(r, 400, "invalid_field", "unit_id",
                           "a %s rides no unit: units are made of patrol and community users", role);
     static const struct {
@@ -159,7 +159,7 @@ int h_users_create(http_req *r) {
     long long id = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
     PQclear(q);
     if (user_json(r->w, id, 0, &after) != 1 ||
-        admin_audit(r, "user.create", "user", id, div, NULL, after)) {
+        admin_audit(r, AA_USER_CREATE, AE_USER, id, div, NULL, after)) {
         json_decref(after);
         return admin_end(r, -1);
     }
@@ -247,7 +247,7 @@ int h_users_patch(http_req *r) {
     if (!rc) rc = user_change(r, id, before);
     if (!rc &&
         (user_json(r->w, id, 0, &after) != 1 ||
-         admin_audit(r, "user.update", "user", id,
+         admin_audit(r, AA_USER_UPDATE, AE_USER, id,
                      json_string_value(json_object_get(after, "division_code")), before, after)))
         rc = -1;
     json_decref(before);
@@ -292,7 +292,7 @@ int h_users_reset_code(http_req *r) {
                           4, p);
     json_t *note = q ? json_pack("{s:s}", "reset_code_expires_at", PQgetvalue(q, 0, 0)) : NULL;
     if (!q ||
-        admin_audit(r, "user.reset_code", "user", id,
+        admin_audit(r, AA_USER_RESET_CODE, AE_USER, id,
                     json_string_value(json_object_get(before, "division_code")), NULL, note)) {
         PQclear(q);
         json_decref(note);

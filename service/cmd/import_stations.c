@@ -86,8 +86,8 @@ static void import_row(importer *im, json_t *obj, long row, long line) {
         if (!rc) rc = stations_save(im->w, id, &in, &sid, &changed, &e);
         if (rc < 0 || (rc == 0 && changed &&
                        (stations_json(im->w, sid, GIS_CRS_WGS84, &after) != 1 ||
-                        audit_write(im->w, &im->actor, id ? "station.update" : "station.create",
-                                    "station", sid, in.division, before, after) != 0))) {
+                        audit_write(im->w, &im->actor, id ? AA_STATION_UPDATE : AA_STATION_CREATE,
+                                    AE_STATION, sid, in.division, before, after) != 0))) {
             im->db_failed = 1;
             row_error(im, row, line, NULL, im->w->err);
         } else if (rc > 0) {
@@ -292,9 +292,8 @@ int cmd_import_stations(app *a, int argc, char **argv) {
         }
     }
     if (argc - optind != 1) {
-        fprintf(stderr, "usage: patrold import-stations FILE.csv|FILE.geojson [--crs "
-                        "wgs84|cgcs2000|gcj02|bd09]\n");
-        return 2;
+        fprintf(stderr, "patrold: import-stations: expected one FILE\n");
+        return 2; /* main.c prints the forms */
     }
     const char *path = argv[optind];
     size_t plen = strlen(path);

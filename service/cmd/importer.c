@@ -767,11 +767,8 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
             return 2;
     }
     if (argc - optind != 1) {
-        fprintf(
-            stderr,
-            "usage: patrold import-divisions FILE [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]\n"
-            "       patrold import-divisions LIST.csv[.gz] [--effective YYYY-MM-DD]\n");
-        return 2;
+        fprintf(stderr, "patrold: import-divisions: expected one FILE\n");
+        return 2; /* main.c prints the forms */
     }
     if (o.level && !import_level_valid(o.level)) {
         char msg[128];

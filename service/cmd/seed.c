@@ -168,7 +168,7 @@ int cmd_seed(app *a, int argc, char **argv) {
     int applied = 0, nfiles = 0, rc = 1;
     import_stats st;
     if (argc != 1) {
-        fprintf(stderr, "usage: patrold seed   (%s takes no arguments)\n", argv[0]);
+        fprintf(stderr, "patrold: %s takes no arguments\n", argv[0]);
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -45,16 +45,23 @@ static void actor_uid(const audit_actor *a, char uid[24]) {
 /* One read row, or the reads of the same reader, action and minute with this one added. */
 #define READ_INSERT                                                                                \
     "INSERT INTO audit AS a (kind, user_id, username, role, division_code, request_id, address,"   \
-    " action, report_ids, request_ids, minute) SELECT 'read', $1::bigint, $2::text, $3::text,"     \
-    " $4::text, $5::text, $6::text, $7::text, $8::bigint[], ARRAY[$5::text],"                      \
-    " date_trunc('minute', now())"
+    " action, report_ids, request_ids, minute) SELECT " VOCAB_SQL_TERM(                            \
+        "AuditKind",                                                                               \
+        AK_READ) ", $1::bigint, $2::text, $3::text,"                                               \
+                 " $4::text, $5::text, $6::text, $7::text, $8::bigint[], ARRAY[$5::text],"         \
+                 " date_trunc('minute', now())"
 #define READ_MERGE                                                                                 \
     " ON CONFLICT (user_id, action, minute) WHERE minute IS NOT NULL DO UPDATE SET"                \
     " report_ids = ARRAY(SELECT DISTINCT x FROM unnest(a.report_ids || EXCLUDED.report_ids) x"     \
     " ORDER BY x), request_ids = a.request_ids || EXCLUDED.request_ids, reads = a.reads + 1,"      \
     " at = now()"
 
-int audit_read(http_req *r, const char *action, const long long *ids, size_t n) {
+/* The code of action term i (AA_*). */
+static const char *action_code(size_t i) {
+    return vocab_code(&VOCAB_AUDIT_ACTION, i);
+}
+
+int audit_read(http_req *r, size_t action, const long long *ids, size_t n) {
     buf b = {0};
     char num[24], uid[24];
     audit_actor a;
@@ -71,7 +78,7 @@ int audit_read(http_req *r, const char *action, const long long *ids, size_t n) 
         return -1;
     }
     actor_uid(&a, uid);
-    const char *p[] = {ACTOR_PARAMS(&a, uid), action, b.p};
+    const char *p[] = {ACTOR_PARAMS(&a, uid), action_code(action), b.p};
     int idle = r->w->pg && !db_in_transaction(r->w);
     int rc =
         idle ? db_command(
@@ -84,39 +91,62 @@ int audit_read(http_req *r, const char *action, const long long *ids, size_t n) 
     return rc;
 }
 
-int audit_write(worker *w, const audit_actor *a, const char *action, const char *entity,
-                long long id, const char *division, json_t *before, json_t *after) {
+int audit_write(worker *w, const audit_actor *a, size_t action, size_t entity, long long id,
+                const char *division, json_t *before, json_t *after) {
     char uid[24], eid[24];
     char *bj = before ? json_dumps(before, JSON_COMPACT) : NULL;
     char *aj = after ? json_dumps(after, JSON_COMPACT) : NULL;
     actor_uid(a, uid);
     snprintf(eid, sizeof eid, "%lld", id);
-    const char *p[] = {ACTOR_PARAMS(a, uid), action, entity, eid, division, bj, aj};
+    const char *p[] = {ACTOR_PARAMS(a, uid),
+                       action_code(action),
+                       vocab_code(&VOCAB_AUDIT_ENTITY, entity),
+                       eid,
+                       division,
+                       bj,
+                       aj};
     int rc = (before && !bj) || (after && !aj)
                  ? (snprintf(w->err, sizeof w->err, "out of memory"), -1)
-                 : db_command(w,
-                              "INSERT INTO audit (kind, user_id, username, role, division_code,"
-                              " request_id, address, action, request_ids, entity, entity_id,"
-                              " entity_division, before, after) VALUES ('write', $1::bigint,"
-                              " $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,"
-                              " CASE WHEN $5::text <> '' THEN ARRAY[$5::text] ELSE '{}' END,"
-                              " $8::text, $9::bigint, $10::text, $11::jsonb, $12::jsonb)",
-                              12, p);
+                 : db_command(
+                       w,
+                       "INSERT INTO audit (kind, user_id, username, role, division_code,"
+                       " request_id, address, action, request_ids, entity, entity_id,"
+                       " entity_division, before, after) VALUES (" VOCAB_SQL_TERM(
+                           "AuditKind",
+                           AK_WRITE) ", $1::bigint,"
+                                     " $2::text, $3::text, $4::text, $5::text, $6::text, $7::text,"
+                                     " CASE WHEN $5::text <> '' THEN ARRAY[$5::text] ELSE '{}' END,"
+                                     " $8::text, $9::bigint, $10::text, $11::jsonb, $12::jsonb)",
+                       12, p);
     free(bj);
     free(aj);
     return rc;
 }
 
-int audit_sign_in(worker *w, const audit_actor *a, const char *action) {
+int audit_sign_in(worker *w, const audit_actor *a, size_t action) {
     char uid[24];
     actor_uid(a, uid);
-    const char *p[] = {ACTOR_PARAMS(a, uid), action};
+    const char *p[] = {ACTOR_PARAMS(a, uid), action_code(action)};
+    return db_command(
+        w,
+        "INSERT INTO audit (kind, user_id, username, role, division_code,"
+        " request_id, address, action, request_ids) VALUES (" VOCAB_SQL_TERM(
+            "AuditKind",
+            AK_SIGN_IN) ", $1::bigint,"
+                        " left($2::text, 63), $3::text, $4::text, $5::text, $6::text, $7::text,"
+                        " ARRAY[$5::text])",
+        7, p);
+}
+
+int audit_system(worker *w, size_t action, const char *division, const char *ids_array) {
+    const char *p[] = {division, action_code(action), ids_array};
     return db_command(w,
-                      "INSERT INTO audit (kind, user_id, username, role, division_code,"
-                      " request_id, address, action, request_ids) VALUES ('sign_in', $1::bigint,"
-                      " left($2::text, 63), $3::text, $4::text, $5::text, $6::text, $7::text,"
-                      " ARRAY[$5::text])",
-                      7, p);
+                      "INSERT INTO audit (kind, user_id, username, role, division_code, request_id,"
+                      " action, report_ids) VALUES (" VOCAB_SQL_TERM(
+                          "AuditKind", AK_WRITE) ", NULL, 'system', '',"
+                                                 " $1::text, '',"
+                                                 " $2::text, $3::bigint[])",
+                      3, p);
 }
 
 /* ---- GET /api/v1/audit ---- */

@@ -16,6 +16,7 @@ enum {
     ROLE_ADMIN = 1u << 4,
     ROLE_ANY = 0x1f, /* any signed-in user */
     ROLE_STAFF = ROLE_DISPATCHER | ROLE_SUPERVISOR | ROLE_ADMIN,
+    ROLE_FIELD = ROLE_PATROL | ROLE_COMMUNITY, /* the roles a patrol unit is made of */
 };
 
 typedef struct auth_user {

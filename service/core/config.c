@@ -141,6 +141,18 @@ static const opt opts[] = {
      " whole day counts)"},
     {"coverage_max_mb", I(coverage_max_mb), "64",
      "patrol coverage: memory one request may use for its communities' grids, MiB"},
+    {"track_max_hours", I(track_max_hours), "24",
+     "longest period one GET /api/v1/units/{id}/track covers (a day: a shift's replay); longer"
+     " is a 400"},
+    {"track_max_fixes", I(track_max_fixes), "30000",
+     "most fixes one track reply holds (a day at one fix every 3 s, about 2 MB of GeoJSON held in"
+     " memory while it is written); a period with more is a 400"},
+    {"personal_data_retention_days", I(personal_data_retention_days), "180",
+     "days after a report is closed (resolved, cancelled, duplicate) until its person fields,"
+     " photos and Open311 call-back details are deleted (PIPL art. 19: kept no longer than"
+     " needed); 180 days outlast the 60-day administrative review and 6-month litigation"
+     " windows and a returning person's follow-up; 0 keeps them (your archive rules must say"
+     " so)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

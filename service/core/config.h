@@ -72,6 +72,11 @@ typedef struct config {
     int body_min_rate;            /* ...this many bytes received */
     int keep_alive_free_pct;      /* fewer free worker threads than this %: no keep-alive */
     int malloc_arenas;            /* M_ARENA_MAX; 0 = one per core */
+
+    /* unit tracks (track.c) and the life of personal data (retention.c) */
+    int track_max_hours;              /* longest period one track request covers */
+    int track_max_fixes;              /* most fixes one track request reads (400 beyond) */
+    int personal_data_retention_days; /* closed reports lose person, photos, call-back (0 never) */
 } config;
 
 /* Fills *c with the defaults. */

@@ -51,7 +51,8 @@
     F("outcome", X ".outcome", EV_REF_NULL("Outcome"))
 
 /* THE unit payload: the whole unit state, so applying unit events in id order rebuilds the unit
- * table (units.c keeps one in memory). */
+ * table (units.c keeps one in memory). The position is rounded like every location that goes out
+ * (7 decimals, about 1 cm: report_coord_out). */
 #define EVENTS_UNIT_FIELDS(F, X)                                                                   \
     F("id", X ".id", EV_INT)                                                                       \
     F("name", X ".name", EV_STR)                                                                   \
@@ -59,8 +60,8 @@
     F("station_id", X ".station_id", EV_INT_NULL)                                                  \
     F("division_code", X ".division_code", EV_STR_NULL)                                            \
     F("status", X ".status", EV_REF("UnitStatus"))                                                 \
-    F("lon", "ST_X(" X ".position)", EV_NUM_NULL)                                                  \
-    F("lat", "ST_Y(" X ".position)", EV_NUM_NULL)                                                  \
+    F("lon", "round(ST_X(" X ".position)::numeric, 7)::float8", EV_NUM_NULL)                       \
+    F("lat", "round(ST_Y(" X ".position)::numeric, 7)::float8", EV_NUM_NULL)                       \
     F("position_at", X ".position_at", EV_TIME_NULL)                                               \
     F("position_epoch", "extract(epoch FROM " X ".position_at)::float8", EV_NUM_NULL)
 

@@ -23,6 +23,7 @@
 #include "service/places/gisload.h"
 #include "service/reports/escalate.h"
 #include "service/reports/report_json.h"
+#include "service/reports/retention.h"
 #include "service/units/coverage.h"
 #include "service/units/units.h"
 
@@ -38,6 +39,7 @@ static const struct {
     {"positions", units_maintenance_thread},
     {"coverage", coverage_thread},
     {"shifts", shifts_thread},
+    {"retention", retention_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

@@ -46,8 +46,9 @@ VOCAB(VOCAB_REPORT_STATUS, "ReportStatus", "statuses",
       [RS_ACKNOWLEDGED] = T("acknowledged", "已确认", .flags = VOCAB_OPEN),
       [RS_DISPATCHED] = T("dispatched", "已派遣", .flags = VOCAB_OPEN | VOCAB_HOLDS_UNIT),
       [RS_ON_SCENE] = T("on_scene", "已到场", .flags = VOCAB_OPEN | VOCAB_HOLDS_UNIT),
-      [RS_RESOLVED] = T("resolved", "已办结"), [RS_CANCELLED] = T("cancelled", "已撤销"),
-      [RS_DUPLICATE] = T("duplicate", "重复上报"));
+      [RS_RESOLVED] = T("resolved", "已办结", .flags = VOCAB_CLOSED),
+      [RS_CANCELLED] = T("cancelled", "已撤销", .flags = VOCAB_CLOSED),
+      [RS_DUPLICATE] = T("duplicate", "重复上报", .flags = VOCAB_CLOSED));
 
 VOCAB(VOCAB_OUTCOME, "Outcome", "outcomes", NULL, T("admitted_to_station", "入站救助"),
       T("escorted_home", "护送返家"), T("sent_to_hospital", "送医救治"),
@@ -147,24 +148,41 @@ VOCAB(VOCAB_TIME_PRESET, "TimePreset", "time_presets", NULL,
       [TP_NIGHT] = T("night", "夜间（20:00–06:00）"));
 
 /* audit.kind, audit.action and audit.entity: the audit trail (core/audit.c). */
-VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, T("read", "查阅个人信息"),
-      T("write", "管理操作"), T("sign_in", "登录与密码"));
-VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions", NULL, T("report.get", "查看上报"),
-      T("report.list", "查看上报列表"), T("photo.list", "查看照片列表"), T("photo.get", "查看照片"),
-      T("export.csv", "导出 CSV"), T("export.geojson", "导出 GeoJSON"), T("auth.login", "登录成功"),
-      T("auth.login_failed", "登录失败"), T("auth.logout", "退出登录"),
-      T("auth.password", "修改密码"), T("auth.reset", "用重置码设置密码"),
-      T("auth.reset_failed", "重置码错误"), T("station.create", "新建站点"),
-      T("station.update", "修改站点"), T("agency.create", "新建部门"),
-      T("agency.update", "修改部门"), T("unit.create", "新建巡查单位"),
-      T("unit.update", "修改巡查单位"), T("unit.members", "调整单位成员"),
-      T("shift.create", "排班"), T("shift.update", "修改班次"), T("user.create", "新建用户"),
-      T("user.update", "修改用户"), T("user.reset_code", "生成密码重置码"),
-      T("plan.create", "新建巡查计划"), T("plan.update", "修改巡查计划"),
-      T("campaign.create", "新建专项行动"));
-VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities", NULL, T("station", "救助站点"),
-      T("agency", "部门"), T("unit", "巡查队"), T("shift", "班次"), T("user", "用户"),
-      T("plan", "巡查计划"), T("campaign", "专项行动"));
+VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, [AK_READ] = T("read", "查阅个人信息"),
+      [AK_WRITE] = T("write", "管理操作"), [AK_SIGN_IN] = T("sign_in", "登录与密码"));
+VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
+      NULL, [AA_REPORT_GET] = T("report.get", "查看上报"),
+      [AA_REPORT_LIST] = T("report.list", "查看上报列表"),
+      [AA_PHOTO_LIST] = T("photo.list", "查看照片列表"),
+      [AA_PHOTO_GET] = T("photo.get", "查看照片"), [AA_EXPORT_CSV] = T("export.csv", "导出 CSV"),
+      [AA_EXPORT_GEOJSON] = T("export.geojson", "导出 GeoJSON"),
+      [AA_AUTH_LOGIN] = T("auth.login", "登录成功"),
+      [AA_AUTH_LOGIN_FAILED] = T("auth.login_failed", "登录失败"),
+      [AA_AUTH_LOGOUT] = T("auth.logout", "已退出登录"),
+      [AA_AUTH_PASSWORD] = T("auth.password", "修改密码"),
+      [AA_AUTH_RESET] = T("auth.reset", "用重置码设置密码"),
+      [AA_AUTH_RESET_FAILED] = T("auth.reset_failed", "重置码错误"),
+      [AA_STATION_CREATE] = T("station.create", "新建站点"),
+      [AA_STATION_UPDATE] = T("station.update", "修改站点"),
+      [AA_AGENCY_CREATE] = T("agency.create", "新建部门"),
+      [AA_AGENCY_UPDATE] = T("agency.update", "修改部门"),
+      [AA_UNIT_CREATE] = T("unit.create", "新建巡查单位"),
+      [AA_UNIT_UPDATE] = T("unit.update", "修改巡查单位"),
+      [AA_UNIT_MEMBERS] = T("unit.members", "调整单位成员"),
+      [AA_SHIFT_CREATE] = T("shift.create", "排班"),
+      [AA_SHIFT_UPDATE] = T("shift.update", "修改班次"),
+      [AA_USER_CREATE] = T("user.create", "新建用户"),
+      [AA_USER_UPDATE] = T("user.update", "修改用户"),
+      [AA_USER_RESET_CODE] = T("user.reset_code", "生成密码重置码"),
+      [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"),
+      [AA_PLAN_CREATE] = T("plan.create", "新建巡查计划"),
+      [AA_PLAN_UPDATE] = T("plan.update", "修改巡查计划"),
+      [AA_CAMPAIGN_CREATE] = T("campaign.create", "新建专项行动"));
+VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
+      NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
+      [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
+      [AE_USER] = T("user", "用户"), [AE_PLAN] = T("plan", "巡查计划"),
+      [AE_CAMPAIGN] = T("campaign", "专项行动"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
@@ -183,14 +201,16 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本
       T("invalid_credentials", "用户名或密码错误"), T("invalid_crs", "坐标系无效"),
       T("invalid_cursor", "分页位置无效，请从第一页重新查询"),
       T("invalid_division", "行政区划代码无效"), T("invalid_field", "填写的内容无效"),
-      T("invalid_geometry", "几何参数无效"), T("invalid_json", "请求内容不是有效的 JSON"),
-      T("invalid_last_event_id", "事件序号无效"), T("invalid_layer", "图层无效"),
-      T("invalid_limit", "数量超出允许范围"), T("invalid_location", "位置无效"),
-      T("invalid_path", "请求地址无效"), T("invalid_query", "查询内容无效"),
+      T("invalid_form", "表单内容无效"), T("invalid_geometry", "几何参数无效"),
+      T("invalid_json", "请求内容不是有效的 JSON"), T("invalid_last_event_id", "事件序号无效"),
+      T("invalid_layer", "图层无效"), T("invalid_limit", "数量超出允许范围"),
+      T("invalid_location", "位置无效"), T("invalid_path", "请求地址无效"),
+      T("invalid_period", "时间段无效或超出允许的长度"), T("invalid_query", "查询内容无效"),
       T("invalid_reset_code", "重置码错误、已使用或已过期"), T("invalid_simplify", "简化参数无效"),
       T("invalid_since", "时间无效"), T("invalid_status", "状态无效"),
-      T("invalid_tile", "瓦片编号无效"), T("invalid_transition", "上报当前的状态不允许此操作"),
-      T("invalid_user", "用户编号无效"), T("invalid_within", "行政区划代码无效"),
+      T("invalid_time", "时间超出允许的范围"), T("invalid_tile", "瓦片编号无效"),
+      T("invalid_transition", "上报当前的状态不允许此操作"), T("invalid_user", "用户编号无效"),
+      T("invalid_within", "行政区划代码无效"),
       T("member_in_other_unit", "该用户已是其他巡查单位的成员"),
       T("member_other_division", "该用户不属于本单位所在辖区"),
       T("method_not_allowed", "不支持此请求方法"), T("missing_field", "缺少必填内容"),
@@ -200,6 +220,7 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本
       T("password_changed", "密码已修改，请重新登录"), T("starting", "服务正在启动，请稍后再试"),
       T("payload_too_large", "提交的内容过大"), T("too_many_attempts", "尝试次数过多，请稍后再试"),
       T("too_spread", "一次提交的位置分布过广，请分批提交"),
+      T("too_many_fixes", "该时间段的位置点过多，请缩短时间段"),
       T("too_many_items", "一次提交的上报过多"), T("too_many_positions", "一次提交的位置过多"),
       T("outside_division", "位置不在所选行政区划内"), T("shift_overlap", "该单位在此时段已有班次"),
       T("station_code_taken", "站点编号已被使用"),
@@ -328,12 +349,10 @@ json_t *vocab_enum_json(const vocab *v) {
 static const struct {
     unsigned flag;
     const char *name;
-} flag_names[] = {{VOCAB_OPEN, "open"},
-                  {VOCAB_INITIAL, "initial"},
-                  {VOCAB_HOLDS_UNIT, "holds_unit"},
-                  {VOCAB_EV_REPORT, "report"},
-                  {VOCAB_EV_UNIT, "unit"},
-                  {VOCAB_EV_PATROL, "patrol"}};
+} flag_names[] = {
+    {VOCAB_OPEN, "open"},     {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
+    {VOCAB_CLOSED, "closed"}, {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"},
+    {VOCAB_EV_PATROL, "patrol"}};
 
 /* {"$ref": "#/components/schemas/<name>"} */
 static json_t *ref(const char *name) {

@@ -34,7 +34,8 @@ typedef struct vocab_term {
 #define VOCAB_EV_REPORT 8  /* event kinds about a report: payload ReportEventPayload */
 #define VOCAB_EV_UNIT 16   /* event kinds about a unit: payload UnitEventPayload */
 #define VOCAB_INTERNAL 32  /* never sent to a client: not served, not in the schema's enum */
-#define VOCAB_EV_PATROL 64 /* event kinds about a joint patrol: payload PatrolEventPayload */
+#define VOCAB_CLOSED 64    /* report statuses a report ends in (reports_unmasked_closed_idx) */
+#define VOCAB_EV_PATROL 128 /* event kinds about a joint patrol: payload PatrolEventPayload */
 
 /* Positions of terms that C code names (vocab.c binds each row to its number). */
 /* VOCAB_REPORT_STATUS */
@@ -101,6 +102,47 @@ typedef struct vocab_term {
 #define TS_MISSED 3
 /* VOCAB_TIME_PRESET: a target's time of day by name (service/patrols/plans.c has the times) */
 #define TP_NIGHT 0
+/* VOCAB_AUDIT_KIND */
+#define AK_READ 0
+#define AK_WRITE 1
+#define AK_SIGN_IN 2
+/* VOCAB_AUDIT_ACTION: reads of personal data, sign-ins, administrative writes, system steps */
+#define AA_REPORT_GET 0
+#define AA_REPORT_LIST 1
+#define AA_PHOTO_LIST 2
+#define AA_PHOTO_GET 3
+#define AA_EXPORT_CSV 4
+#define AA_EXPORT_GEOJSON 5
+#define AA_AUTH_LOGIN 6
+#define AA_AUTH_LOGIN_FAILED 7
+#define AA_AUTH_LOGOUT 8
+#define AA_AUTH_PASSWORD 9
+#define AA_AUTH_RESET 10
+#define AA_AUTH_RESET_FAILED 11
+#define AA_STATION_CREATE 12
+#define AA_STATION_UPDATE 13
+#define AA_AGENCY_CREATE 14
+#define AA_AGENCY_UPDATE 15
+#define AA_UNIT_CREATE 16
+#define AA_UNIT_UPDATE 17
+#define AA_UNIT_MEMBERS 18
+#define AA_SHIFT_CREATE 19
+#define AA_SHIFT_UPDATE 20
+#define AA_USER_CREATE 21
+#define AA_USER_UPDATE 22
+#define AA_USER_RESET_CODE 23
+#define AA_REPORT_MASK 24
+#define AA_PLAN_CREATE 25
+#define AA_PLAN_UPDATE 26
+#define AA_CAMPAIGN_CREATE 27
+/* VOCAB_AUDIT_ENTITY: what an administrative write changed */
+#define AE_STATION 0
+#define AE_AGENCY 1
+#define AE_UNIT 2
+#define AE_SHIFT 3
+#define AE_USER 4
+#define AE_PLAN 5
+#define AE_CAMPAIGN 6
 /* VOCAB_TIMELINE: the entries that are not transitions */
 #define TL_CREATED 0
 #define TL_ESCALATED 7

@@ -82,6 +82,8 @@ int h_users_list(http_req *r);
 int h_users_create(http_req *r);
 int h_users_patch(http_req *r);
 int h_users_reset_code(http_req *r);
+/* track.c */
+int h_units_track(http_req *r);
 
 /* coverage.c */
 int h_coverage(http_req *r);

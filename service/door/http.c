@@ -538,6 +538,7 @@ static const char *const web_files[] = {
     "/index.html",
     "/favicon.ico",
     "/dist/*.js",
+    "/dist/chunks/*.js",
     "/dist/*.css",
     "/dist/*.png",
     "/dist/*.svg",

@@ -102,6 +102,12 @@ P(P_UNITS_CURSOR, "cursor", PARAM_CURSOR, .tag = "u1",
   .description = "The `next` of the previous page");
 P(P_CANDIDATES_LIMIT, "limit", PARAM_INT, .min = 1, .max = CANDIDATES_MAX, .def = 5,
   .description = "Most units to rank");
+P(P_TRACK_FROM, "from", PARAM_TIME, PARAM_REQUIRED,
+  .description = "The track from this RFC 3339 time (required; at most track_max_hours before to)");
+P(P_TRACK_TO, "to", PARAM_TIME, PARAM_REQUIRED,
+  .description = "The track until this RFC 3339 time, not included (required)");
+P(P_TRACK_GAP, "gap_s", PARAM_INT, .min = 10, .max = 86400, .def = 300,
+  .description = "A fix more than this many seconds after the previous one starts a new stretch");
 P(P_COVERAGE_SINCE, "since", PARAM_TIME,
   .description = "Patrolled at or after this RFC 3339 time (default: 24 hours ago; within the "
                  "days of positions kept)");
@@ -279,14 +285,14 @@ const route routes[] = {
     {"PUT", "/api/v1/units/{id}/members", h_units_members, BODY_JSON, 4 * KB, ROLE_STAFF,
      "Set the unit's members (a user is in at most one unit at a time; the history is kept)",
      O("setUnitMembers", "Unit", NULL, "200,400,404,409", &SHAPE_UNIT_MEMBERS)},
-    {"POST", "/api/v1/units/{id}/shifts", h_shifts_create, BODY_JSON, 4 * KB, ROLE_STAFF,
+    {"POST", "/api/v1/units/{id}/shifts", h_shifts_create, BODY_JSON, 16 * KB, ROLE_STAFF,
      "Put the unit on a shift (from, to, the members on it)",
      O("createShift", "Shift", NULL, "201,400,404,409", &SHAPE_SHIFT)},
     {"GET", "/api/v1/units/{id}/shifts", h_shifts_of_unit, BODY_NONE, 0, ROLE_STAFF,
      "The unit's roster: its shifts overlapping from..to (default: the last 7 days on)",
      O("listUnitShifts", "ShiftList", Q(&P_SHIFTS_FROM, &P_SHIFTS_TO, &P_LIMIT, &P_SHIFTS_CURSOR),
        "200,400,404", NULL)},
-    {"PATCH", "/api/v1/shifts/{id}", h_shifts_patch, BODY_JSON, 4 * KB, ROLE_STAFF,
+    {"PATCH", "/api/v1/shifts/{id}", h_shifts_patch, BODY_JSON, 16 * KB, ROLE_STAFF,
      "Change or end a shift (ends_at: now ends it)",
      O("changeShift", "Shift", NULL, "200,400,404,409", &SHAPE_SHIFT_PATCH)},
     {"GET", "/api/v1/shifts", h_shifts_on, BODY_NONE, 0, ROLE_STAFF,
@@ -302,6 +308,11 @@ const route routes[] = {
     {"POST", "/api/v1/units/{id}/positions", h_units_positions, BODY_JSON, 512 * KB, ROLE_ANY,
      "Up to 1,000 position fixes, any order; the newest becomes the unit's position",
      O("addUnitPositions", "PositionsResult", NULL, "200,400,403,404,413", &SHAPE_POSITIONS)},
+    {"GET", "/api/v1/units/{id}/track", h_units_track, BODY_NONE, 0, ROLE_ANY,
+     "A unit's fixes of a period as GeoJSON for replay: stretches and flagged fixes (from, to, "
+     "gap_s, crs)",
+     O("getUnitTrack", "application/geo+json:UnitTrack",
+       Q(&P_TRACK_FROM, &P_TRACK_TO, &P_TRACK_GAP, &P_CRS), "200,400,404", NULL)},
     {"GET", "/api/v1/reports/{id}/candidates", h_reports_candidates, BODY_NONE, 0, ROLE_STAFF,
      "Available units nearest to a report, with eta_s and stale positions flagged",
      O("listReportCandidates", "Candidates", Q(&P_CANDIDATES_LIMIT, &P_CRS), "200,400,404", NULL)},

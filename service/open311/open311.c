@@ -586,8 +586,7 @@ int h_o311_token(http_req *r) {
 int cmd_apikey(app *a, int argc, char **argv) {
     if (argc < 2 || (strcmp(argv[1], "list") != 0 && argc != 3) ||
         (strcmp(argv[1], "add") && strcmp(argv[1], "revoke") && strcmp(argv[1], "list"))) {
-        fprintf(stderr, "usage: patrold apikey add NAME | apikey revoke NAME | apikey list\n");
-        return 2;
+        return 2; /* main.c prints the forms */
     }
     worker w;
     if (cmd_connect(a, &w) != 0) return 1;

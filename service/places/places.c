@@ -319,8 +319,7 @@ int cmd_locate(app *a, int argc, char **argv) {
             return 2;
         }
     } else if (argc != 1) {
-        fprintf(stderr, "usage: patrold locate [--crs wgs84|cgcs2000|gcj02|bd09] < points\n");
-        return 2;
+        return 2; /* main.c prints the forms */
     }
     worker w;
     if (cmd_connect(a, &w) != 0) return 1;

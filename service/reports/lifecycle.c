@@ -158,8 +158,7 @@ static int parse_event_body(http_req *r, long long id, event_req *e) {
 static int check_actor(event_ctx *c, const transition *tr) {
     http_req *r = c->r;
     const char *created_by = rj_val(c->cur, 0, REPORT_COL_CREATED_BY);
-    int own_new_report = (r->user.role & (ROLE_PATROL | ROLE_COMMUNITY)) &&
-                         tr == &transitions[RT_CANCEL] &&
+    int own_new_report = (r->user.role & ROLE_FIELD) && tr == &transitions[RT_CANCEL] &&
                          vocab_find(&VOCAB_REPORT_STATUS, c->from) == RS_NEW && created_by &&
                          strtoll(created_by, NULL, 10) == r->user.id;
     if (!(r->user.role & tr->roles) && !own_new_report)

@@ -414,7 +414,7 @@ int h_photos_list(http_req *r) {
         1, p);
     if (!res) return http_db_error(r);
     long long rid = strtoll(id, NULL, 10);
-    if (audit_read(r, AUDIT_PHOTO_LIST, &rid, 1) != 0) {
+    if (audit_read(r, AA_PHOTO_LIST, &rid, 1) != 0) {
         PQclear(res);
         return http_db_error(r);
     }
@@ -453,7 +453,7 @@ int h_photos_get(http_req *r) {
         return http_error(r, 404, "not_found", NULL, "no such photo: %s", pid);
     }
     long long rid = strtoll(id, NULL, 10);
-    if (audit_read(r, AUDIT_PHOTO_GET, &rid, 1) != 0) {
+    if (audit_read(r, AA_PHOTO_GET, &rid, 1) != 0) {
         PQclear(res);
         return http_db_error(r);
     }

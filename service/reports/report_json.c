@@ -116,6 +116,7 @@ static json_t *field_json(PGresult *res, int row, const struct field *f, gis_crs
     case RJ_BOOL:
         return json_boolean(v && v[0] == 't');
     case RJ_PERSON:
+    case RJ_STAFF:
         return rj_parse_or(v, json_null());
     case RJ_ARRAY:
         return rj_parse_or(v, json_array());
@@ -133,13 +134,18 @@ static json_t *field_json(PGresult *res, int row, const struct field *f, gis_crs
     return NULL;
 }
 
-json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
+json_t *report_row_json_for(PGresult *res, int row, gis_crs crs, const auth_user *u) {
     json_t *o = json_object();
+    int staff = u && (u->role & ROLE_STAFF);
     if (!o) return NULL;
     for (size_t i = 0; i < NFIELDS; i++)
-        if (fields[i].key && fields[i].kind != RJ_NONE)
+        if (fields[i].key && fields[i].kind != RJ_NONE && (fields[i].kind != RJ_STAFF || staff))
             json_object_set_new(o, fields[i].key, field_json(res, row, &fields[i], crs));
     return o;
+}
+
+json_t *report_row_json(PGresult *res, int row, gis_crs crs) {
+    return report_row_json_for(res, row, crs, NULL);
 }
 
 /* ---- the CSV columns and the schema, from the same table ---- */
@@ -161,7 +167,7 @@ static void csv_make(void) {
     for (size_t i = 0; i < NFIELDS; i++) {
         const struct field *f = &fields[i];
         int part = 0;
-        if (f->kind == RJ_NONE || !f->key) continue;
+        if (f->kind == RJ_NONE || f->kind == RJ_STAFF || !f->key) continue; /* never exported */
         if (f->kind == RJ_LOCATION)
             for (; part < 4; part++)
                 csv_add(f, part, "%s", location[part]);
@@ -255,7 +261,8 @@ void report_json_schemas(json_t *schemas) {
                 json_array_append_new(names, json_string(cols[k].name));
         json_object_set_new(p, "x-csv", names);
         json_object_set_new(props, fields[i].key, p);
-        json_array_append_new(req, json_string(fields[i].key));
+        if (fields[i].kind != RJ_STAFF) /* staff only, on one report */
+            json_array_append_new(req, json_string(fields[i].key));
     }
     json_object_set_new(props, "possible_duplicates",
                         json_pack("{s:s,s:s,s:{s:s}}", "type", "array", "description",

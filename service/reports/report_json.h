@@ -19,8 +19,10 @@
  * RJ_INT, RJ_REAL, RJ_BOOL, RJ_ARRAY (json text, [] when NULL), RJ_PERSON (the person object,
  * SHAPE_PERSON's fields; null when NULL), and the composite ones that read the columns that follow
  * them: RJ_LOCATION (lon, lat, accuracy_m), RJ_DIVISIONS (the four code/name pairs), RJ_STATION
- * (id, name, tier); RJ_NONE: read by a composite or not sent. The six name expressions are
- * parameters so the creation statement can pass NULL::text and fill names from its index.
+ * (id, name, tier); RJ_STAFF: personal data only staff read, on one report (jsonb text, null when
+ * NULL; report_row_json_for): never a CSV column, and not required in the schema; RJ_NONE: read by
+ * a composite or not sent. The six name expressions are parameters so the creation statement can
+ * pass NULL::text and fill names from its index.
  * Timestamps are RFC 3339 text in the session time zone (Asia/Shanghai, +08:00). */
 #define RJ_S_REF(N) "{\"$ref\": \"#/components/schemas/" N "\"}"
 #define RJ_S_NULLABLE(N)                                                                           \
@@ -62,8 +64,17 @@
     X(OUTCOME,        "r.outcome",                      "outcome",             RJ_STR,       RJ_S_NULLABLE("Outcome"))          \
     X(DUPLICATE_OF,   "r.duplicate_of",                 "duplicate_of",        RJ_INT,       "{\"type\": [\"integer\", \"null\"]}") \
     X(SOURCE,         "r.source",                       "source",              RJ_STR,       "{\"type\": \"string\", \"enum\": [\"app\", \"open311\"]}") \
-    X(CREATED_BY,     "r.created_by",                   NULL,                  RJ_NONE,      NULL)
+    X(CREATED_BY,     "r.created_by",                   NULL,                  RJ_NONE,      NULL)                              \
+    X(PERSONAL_GONE,  "to_json(r.personal_masked_at)#>>'{}'", "personal_data_deleted_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\", \"description\": \"When person, photos and contact were deleted, personal_data_retention_days after the report closed; null while they are kept\"}") \
+    X(CONTACT,        REPORT_CONTACT_SQL,               "contact",             RJ_STAFF,     "{\"anyOf\": [" RJ_S_REF("ReportContact") ", {\"type\": \"null\"}], \"description\": \"Staff only, on GET of one report (audited as a personal-data read): the call-back details an Open311 reporter gave\"}")
 /* clang-format on */
+
+/* The call-back details an Open311 reporter gave (reports.contact), as staff see them: null when
+ * none, else every key present (null when not given). */
+#define REPORT_CONTACT_SQL                                                                         \
+    "CASE WHEN r.contact IS NULL THEN NULL ELSE jsonb_build_object('first_name',"                  \
+    " r.contact->'first_name', 'last_name', r.contact->'last_name', 'phone', r.contact->'phone',"  \
+    " 'email', r.contact->'email', 'address_string', r.contact->'address_string') END"
 
 typedef enum {
     RJ_NONE,
@@ -75,7 +86,8 @@ typedef enum {
     RJ_ARRAY,
     RJ_LOCATION,
     RJ_DIVISIONS,
-    RJ_STATION
+    RJ_STATION,
+    RJ_STAFF
 } report_json_kind;
 
 #define REPORT_COL_SQL_(NAME, SQL, KEY, KIND, SCHEMA) SQL ", "
@@ -110,10 +122,17 @@ enum { REPORT_FIELDS(REPORT_COL_ENUM_, "", "", "", "", "", "") REPORT_COL_CRS_IN
  * to 7 decimals, about 1 cm), observed_at, received_at, updated_at, description, people_count,
  * person (object or null), divisions [{code,name,level}] city -> community (tiers that are NULL are
  * left out), zones, outside, snapped_m, responsible_station {id,name,tier} (or null),
- * ack_deadline, unit_id, outcome, duplicate_of, source. Personal data (person) is included: callers
- * serving the public (Open311) delete what they must not show. Caller owns the result; NULL only on
+ * ack_deadline, unit_id, outcome, duplicate_of, source, personal_data_deleted_at (when the
+ * retention step deleted person, photos and call-back details; null before). Personal data
+ * (person) is included: callers serving the public (Open311) delete what they must not show; the
+ * RJ_STAFF fields (the Open311 call-back `contact`) are not. Caller owns the result; NULL only on
  * out of memory. */
 json_t *report_row_json(PGresult *res, int row, gis_crs crs);
+
+/* report_row_json plus the RJ_STAFF fields when u is staff (dispatcher, supervisor, admin): THE
+ * staff-only rule. For GET /api/v1/reports/{id}, whose read is audited as personal data; never for
+ * lists, exports, events, tiles or Open311. */
+json_t *report_row_json_for(PGresult *res, int row, gis_crs crs, const auth_user *u);
 
 /* A coordinate as it goes out: rounded to 7 decimals (about 1 cm in degrees, 0.1 um in metres). */
 double report_coord_out(double v);

@@ -435,7 +435,7 @@ int h_reports_create(http_req *r) {
     if (rc == -2) return http_db_error(r);
     if (rc == -1) return reply_error(r, &e);
     long long id = json_integer_value(json_object_get(out, "id"));
-    if (rc == 0 && audit_read(r, AUDIT_REPORT_GET, &id, 1) != 0) { /* a stored report goes out */
+    if (rc == 0 && audit_read(r, AA_REPORT_GET, &id, 1) != 0) { /* a stored report goes out */
         json_decref(out);
         return http_db_error(r);
     }
@@ -472,7 +472,7 @@ int h_reports_batch(http_req *r) {
     for (size_t i = 0; i < n; i++)
         if (items[i].report && items[i].status == 0)
             existing[nexisting++] = json_integer_value(json_object_get(items[i].report, "id"));
-    if (nexisting && audit_read(r, AUDIT_REPORT_GET, existing, nexisting) != 0) {
+    if (nexisting && audit_read(r, AA_REPORT_GET, existing, nexisting) != 0) {
         rc = http_db_error(r);
         goto done;
     }

@@ -237,7 +237,7 @@ int h_reports_list(http_req *r) {
         }
         ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
     }
-    if (nids && audit_read(r, AUDIT_REPORT_LIST, ids, nids) != 0) {
+    if (nids && audit_read(r, AA_REPORT_LIST, ids, nids) != 0) {
         PQclear(res);
         json_decref(items);
         return http_db_error(r);
@@ -417,7 +417,7 @@ static int export_reports(http_req *r, int fmt) {
         size_t nids = export_pick(r, res, &q, ids, rows, &total);
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
         if ((nids || !head_sent) &&
-            audit_read(r, fmt == FMT_CSV ? AUDIT_EXPORT_CSV : AUDIT_EXPORT_GEOJSON, ids, nids)) {
+            audit_read(r, fmt == FMT_CSV ? AA_EXPORT_CSV : AA_EXPORT_GEOJSON, ids, nids)) {
             PQclear(res);
             if (!head_sent) {
                 free(b.p);

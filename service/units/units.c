@@ -167,10 +167,12 @@ static const char *val(PGresult *res, int row, int col) {
     return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+/* A unit's position as it goes out: in crs, rounded like a report's location (7 decimals). */
 static json_t *location_json(double lon, double lat, gis_crs crs) {
     double x = lon, y = lat;
     gis_from_wgs84(crs, lon, lat, &x, &y);
-    return json_pack("{s:f,s:f,s:s}", "lon", x, "lat", y, "crs", gis_crs_name(crs));
+    return json_pack("{s:f,s:f,s:s}", "lon", report_coord_out(x), "lat", report_coord_out(y), "crs",
+                     gis_crs_name(crs));
 }
 
 /* The columns of a unit row: `SELECT UNIT_COLUMNS FROM units u LEFT JOIN stations s ...`. */
@@ -253,6 +255,13 @@ static int unit_load_visible(http_req *r, long long *id, PGresult **res) {
     }
     *res = q;
     return 0;
+}
+
+int units_check_visible(http_req *r, long long *id) {
+    PGresult *q = NULL;
+    int rc = unit_load_visible(r, id, &q);
+    PQclear(q);
+    return rc;
 }
 
 /* ---- GET /api/v1/units ---- */

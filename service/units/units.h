@@ -13,6 +13,11 @@
 #include "gis/coords.h"
 
 #include "service/core/app.h"
+#include "service/door/http.h"
+
+/* Unit r->params[0] when r's user may see it (the rule of GET /api/v1/units/{id}): 0 with *id, or
+ * the status of the error sent (404 for a malformed, unknown or out-of-scope unit). */
+int units_check_visible(http_req *r, long long *id);
 
 /* Loads every unit into the in-memory table (replacing it) from pg, as of event id `as_of` (events
  * with a higher id are applied afterwards). Returns 0 or -1 with err. */

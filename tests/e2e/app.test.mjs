@@ -389,7 +389,7 @@ await step("the server fails during the send (answers lost, requests hanging, th
   await proxy("pass");
   figures.recover = await heldOnce("离线上报B", ids2, EXPECT2, 45000);
   // the photo stored while its answer was lost was recognised by its bytes, not sent again
-  const compared = await sql(`SELECT count(*) AS n FROM audit_reads a JOIN reports r ON r.id = ANY (a.report_ids)
+  const compared = await sql(`SELECT count(*) AS n FROM audit a JOIN reports r ON r.id = ANY (a.report_ids)
     WHERE a.username = 'patrol' AND a.action = 'photo.get' AND r.description LIKE '离线上报B %'`);
   assert(compared[0].n >= 1, "the app never compared a stored photo with its own");
 });

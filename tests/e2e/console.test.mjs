@@ -9,7 +9,7 @@ import net from "node:net";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor } from "./lib.mjs";
+import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, labeller } from "./lib.mjs";
 
 const BASE = process.env.PATROLD_URL;
 const OUT = process.env.E2E_OUT || "build/e2e";
@@ -72,11 +72,7 @@ await page.addInitScript(() => document.addEventListener("securitypolicyviolatio
 const dispatcher = (await api("POST", "/api/v1/auth/login", { username: "dispatcher", password: "demo" })).data.token;
 // the labels the page must show: the server's vocabulary, not a copy in this test
 const vocabulary = (await api("GET", "/api/v1/vocabulary")).data;
-const label = (list, code) => {
-  const t = (vocabulary[list] || []).find((x) => x.code === code);
-  if (!t) throw new Error(`no ${code} in the vocabulary's ${list}`);
-  return t.label;
-};
+const label = labeller(vocabulary);
 
 await step("sign in (dispatcher, 海州区)", async () => {
   await page.goto(PAGE);

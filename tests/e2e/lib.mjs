@@ -59,3 +59,13 @@ export async function waitFor(page, fn, arg, timeout, what) {
     await sleep(50);
   }
 }
+
+// The Chinese label of a code in the server's vocabulary (GET /api/v1/vocabulary's reply): what a
+// page must show, taken from the server rather than copied into a test.
+export function labeller(vocabulary) {
+  return (list, code) => {
+    const t = (vocabulary[list] || []).find((x) => x.code === code);
+    if (!t) throw new Error(`no ${code} in the vocabulary's ${list}`);
+    return t.label;
+  };
+}

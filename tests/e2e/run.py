@@ -1,6 +1,6 @@
 """run.py - the browser suite: a fresh seeded database and a real patrold (tests/integration/harness.py)
 for each test file, which drives Debian's chromium through playwright-core against it:
-console.test.mjs (the dispatcher console) and app.test.mjs (the patrol app at /app/, reached through a
+console.test.mjs (the dispatcher console), admin.test.mjs (its administration pages) and app.test.mjs (the patrol app at /app/, reached through a
 TCP proxy the test cuts and spoils, with a server it stops and starts: tests/integration/tcpproxy.py and
 a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
 runner."""
@@ -92,6 +92,24 @@ def console_suite(out_dir):
     return p, f
 
 
+def admin_suite(out_dir):
+    """The console's administration pages, as the admin of a fresh database."""
+    db = harness.fresh_db()
+    srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
+    try:
+        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
+        out = run_node("admin.test.mjs", env, int(os.environ.get("E2E_ADMIN_TIMEOUT", "180")))
+    finally:
+        srv.stop()
+        log = srv.log_text()
+        db.drop()
+    print(out)
+    p, f = counts(out)
+    if f:
+        print("--- patrold log (tail)\n" + log[-3000:])
+    return p, f
+
+
 APP_SHELL_LIMIT = 300 * 1024  # the app shell, gzipped, without the map chunk (issue 19)
 
 
@@ -154,9 +172,9 @@ def app_suite(out_dir):
 def main():
     out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
     os.makedirs(out_dir, exist_ok=True)
-    only = sys.argv[1:]  # e.g. `run.py app`: one suite
+    only = sys.argv[1:]  # e.g. `run.py app admin`: those suites
     p = f = 0
-    for name, suite in (("console", console_suite), ("app", app_suite)):
+    for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite)):
         if only and name not in only:
             continue
         sp, sf = suite(out_dir)

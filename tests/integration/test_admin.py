@@ -24,10 +24,10 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class AdminCase(unittest.TestCase):
+class AdminCase(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         for name, role, div in (("supervisor_hz", "supervisor", "320706000000"),
                                 ("supervisor_gn", "supervisor", "320724000000")):
             cls.db.sql("INSERT INTO users (username, password_hash, role, division_code) SELECT %s, password_hash,"
@@ -42,7 +42,7 @@ class AdminCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def req(self, method, path, who, body=None):
         return self.srv.request(method, path, json_body=body, token=self.tok[who])

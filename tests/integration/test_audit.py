@@ -13,10 +13,10 @@ from test_photos import png
 from test_reports import new_body, point_in_haizhou
 
 
-class AuditTest(unittest.TestCase):
+class AuditTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         # a county supervisor of 灌南 (same password as the demo users)
         cls.db.sql("INSERT INTO users (username, password_hash, role, division_code) SELECT 'supervisor_gn',"
                    " password_hash, 'supervisor', '320724000000' FROM users WHERE username = 'dispatcher_gn'")
@@ -37,7 +37,7 @@ class AuditTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def get(self, user, path):
         return self.srv.request("GET", path, token=self.tok[user])

@@ -18,10 +18,10 @@ def fingerprint(db):
                   " (SELECT md5(coalesce(string_agg(id || status, ',' ORDER BY id), '')) FROM units) AS units")[0]
 
 
-class BadInputTest(unittest.TestCase):
+class BadInputTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("dispatcher", "dispatcher_gn", "patrol", "community")}
         cls.lon, cls.lat = point_in_haizhou(cls.db)
@@ -37,7 +37,7 @@ class BadInputTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def cases(self):
         B = lambda **over: new_body(self.lon, self.lat, **over)

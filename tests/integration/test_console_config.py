@@ -11,15 +11,7 @@ def img_src(headers):
     return next((d.strip() for d in csp.split(";") if d.strip().startswith("img-src")), None)
 
 
-class BaseMap(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.db = harness.fresh_db()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.drop()
-
+class BaseMap(harness.FreshDbCase):
     def serve(self, url):
         srv = harness.Server(self.db, env={"PATROLD_BASEMAP_URL": url})
         self.addCleanup(srv.stop)

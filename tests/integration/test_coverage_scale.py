@@ -32,10 +32,10 @@ def vm(pid, key):
     return -1
 
 
-class CoverageScaleTest(unittest.TestCase):
+class CoverageScaleTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         station = cls.db.value("SELECT id FROM stations WHERE division_code = '320706000000' ORDER BY id LIMIT 1")
         cls.units = [r["id"] for r in cls.db.sql(
             "INSERT INTO units (name, station_id, division_code) SELECT '规模' || g, %s, '320706000000'"
@@ -83,7 +83,7 @@ class CoverageScaleTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def coverage(self, days, check=False):
         """The reply and its time (the harness's schema check of 1,782 items, in Python, is not the

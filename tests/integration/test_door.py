@@ -59,7 +59,28 @@ EXAMPLES = {
     "addUnitPositions": lambda: {"positions": [fix()]},
     "open311CreateRequestJson": lambda: dict(SIGHTING),
     "open311CreateRequestXml": lambda: dict(SIGHTING),
+    # the administration (i-admin); a path's {id} is the test's unit, else its report (fill), so a
+    # change of a station, agency, shift or user answers 404 after the door
+    "resetPassword": lambda: {"username": "nobody", "code": "0000-0000", "new_password": "a long new password 123"},
+    "changeUnit": lambda: {"name": "门口巡查队", "vehicle": "电动车"},
+    "setUnitMembers": lambda: {"members": [IDS["patrol"]]},
+    "createShift": lambda: {"starts_at": "2030-01-01T08:00:00+08:00", "ends_at": "2030-01-01T16:00:00+08:00",
+                            "members": [IDS["patrol"]], "note": "早班"},
+    "changeShift": lambda: {"starts_at": "2030-01-02T08:00:00+08:00", "ends_at": "2030-01-02T16:00:00+08:00",
+                            "note": "改时"},
+    "createStation": lambda: {"code": "D-" + uuid.uuid4().hex[:8], "name": "门口救助点", "tier": "county",
+                              "division_code": "320706", "location": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]},
+                              "address": "海州区", "phone": "0518-0000", "beds": 2, "can_dispatch": True},
+    "changeStation": lambda: {"name": "门口救助点", "beds": 3},
+    "createAgency": lambda: {"name": "门口" + uuid.uuid4().hex[:6], "kind": "police", "division_code": "320706"},
+    "changeAgency": lambda: {"name": "门口部门", "kind": "health"},
+    "createUser": lambda: {"username": "door_" + uuid.uuid4().hex[:8], "password": "a long new password 123",
+                           "role": "dispatcher", "division_code": "320706", "disabled": False},
+    "changeUser": lambda: {"role": "dispatcher", "disabled": False},
 }
+
+# Ids the examples name, from the test's database (setUpClass).
+IDS = {}
 
 # A valid value of each query parameter kind (x-kind), for the required ones and the repeats.
 GOOD = {"crs": "wgs84", "point": "119.2,34.6", "number": "1", "time": "2024-01-01T00:00:00Z", "id": "1",
@@ -77,6 +98,7 @@ class Door(harness.FreshDbCase):
         cls.tok = {u: cls.srv.login(u) for u in ("admin", "patrol")}
         cls.report = cls.srv.create_report(report(), cls.tok["patrol"])["id"]
         cls.unit = cls.db.value("SELECT unit_id FROM users WHERE username = 'patrol'")
+        IDS["patrol"] = cls.db.value("SELECT id FROM users WHERE username = 'patrol'")
         r = cls.srv.request("POST", "/open311/v2/requests.json", body=urllib.parse.urlencode(SIGHTING),
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert r.status == 201, r
@@ -216,11 +238,15 @@ class Door(harness.FreshDbCase):
             key = schema.get("x-idempotency-key")
             form = ctype != "application/json"
             example = EXAMPLES[oid]()
+            before = self.calls()[(method, path)]
             good = self.send(method, path, op, body=example if form else copy.deepcopy(example), ctype=ctype)
-            self.assertNotEqual(good.status, 400, (oid, good))  # the example passes the door
+            # the example passes the door: its handler runs (and may refuse it itself: a reset code
+            # nobody was given answers the handler's invalid_reset_code)
+            self.assertEqual(self.calls()[(method, path)], before + 1, (oid, good))
             cases = list(self.form_mutations(schema, example) if form else self.mutations(schema, example))
             if not form:
-                cases += [(None, []), (None, "text"), (None, {})]
+                # an empty object is refused where the shape requires a field (a PATCH may send none)
+                cases += [(None, []), (None, "text")] + ([(None, {})] if schema.get("required") else [])
             for field, body in cases:
                 if isinstance(body, dict) and key and field and field.split(".")[0] != key:
                     body[key] = str(uuid.uuid4())  # a fresh key: nothing stored answers instead
@@ -262,12 +288,18 @@ class Door(harness.FreshDbCase):
         r = self.send(m, p, op, body={"reports": [report() for _ in range(501)]}, ctype="application/json")
         self.assertEqual((r.status, r.error), (413, "too_many_items"))
         self.assertEqual(self.calls()[(m, p)], before)
+        # positions: each fix stands alone (c-coverage): a refused one is listed in errors and the
+        # rest stored; a batch whose every fix is refused answers the first one's 400
         m, p, op = ops["addUnitPositions"]
         broken = fix()
         broken["heading"] = 400
         r = self.send(m, p, op, body={"positions": [fix(), broken]}, ctype="application/json")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["received"], r.json()["refused"]), (2, 1))
+        self.assertEqual([(e["index"], e["field"]) for e in r.json()["errors"]], [(1, "positions[1].heading")])
+        r = self.send(m, p, op, body={"positions": [broken]}, ctype="application/json")
         self.assertEqual(r.status, 400, r)
-        self.assertEqual(r.json()["error"]["field"], "positions[1].heading")
+        self.assertEqual(r.json()["error"]["field"], "positions[0].heading")
 
     # ---- query parameters ----
     def bad_query_values(self, spec):

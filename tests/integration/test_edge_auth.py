@@ -26,19 +26,19 @@ def rss_peak_kb(pid):
         return int(re.search(r"^VmHWM:\s+(\d+) kB", f.read(), re.M).group(1))
 
 
-class NameBackoff(unittest.TestCase):
+class NameBackoff(harness.FreshDbCase):
     """login_max_failures 5, first wait 2 s (small, for the test), doubling."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db, env={"PATROLD_LOGIN_BACKOFF_S": "2",
                                               "PATROLD_LOGIN_MAX_FAILURES": "5"})
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def test_25_wrong_then_right_is_refused_until_the_wait_ends(self):
         statuses = []
@@ -86,19 +86,19 @@ class NameBackoff(unittest.TestCase):
                                        "user:nobody-at-all"), 5)
 
 
-class AddressCeiling(unittest.TestCase):
+class AddressCeiling(harness.FreshDbCase):
     """login_address_limit 6 per minute; behind a trusted proxy the client is in X-Forwarded-For."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db, env={"PATROLD_LOGIN_ADDRESS_LIMIT": "6",
                                               "PATROLD_TRUSTED_PROXIES": "10.9.9.9, 127.0.0.1"})
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def test_many_names_from_one_address(self):
         via = lambda addr: {"X-Forwarded-For": addr}  # noqa: E731
@@ -194,10 +194,10 @@ def user_add(db, name, password_line, role="dispatcher", division="320706", extr
                                + list(extra), db, input=password_line)
 
 
-class PasswordChange(unittest.TestCase):
+class PasswordChange(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         for name in ("alice", "bob"):
             r = user_add(cls.db, name, "first-password-1\n")
             assert r.returncode == 0, r.stderr
@@ -206,7 +206,7 @@ class PasswordChange(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def change(self, token, current, new):
         return self.srv.request("POST", "/api/v1/auth/password",
@@ -252,16 +252,16 @@ class PasswordChange(unittest.TestCase):
         self.assertEqual(r.status, 401)
 
 
-class UserAddCommand(unittest.TestCase):
+class UserAddCommand(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def exists(self, name):
         return self.db.value("SELECT count(*) FROM users WHERE username = %s", name) == 1

@@ -102,17 +102,17 @@ WAITING_ON_LOCK = ("SELECT count(*) FROM pg_stat_activity WHERE datname = curren
                    " AND wait_event_type = 'Lock'")
 
 
-class DeepJson(unittest.TestCase):
+class DeepJson(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tok = cls.srv.login("patrol")
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def send(self, path, body, token=None):
         return self.srv.request("POST", path, body=body, token=token,
@@ -157,13 +157,13 @@ class DeepJson(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
 
 
-class IdleAndBusy(unittest.TestCase):
+class IdleAndBusy(harness.FreshDbCase):
     """300 idle sockets, a slowloris and 64 busy keep-alive clients at once, on the default
     settings (threads, db_pool, timeouts): /healthz and an authenticated GET still answer."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.threads = int(default_setting("threads"))
         cls.pool = int(default_setting("db_pool") or cls.threads)  # no pool: a connection per thread
         cls.srv = harness.Server(cls.db, threads=cls.threads, env={"PATROLD_ACCESS_LOG": "0"})
@@ -172,7 +172,7 @@ class IdleAndBusy(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def timed(self, path, token=None):
         t0 = time.time()
@@ -397,10 +397,10 @@ class Blackhole:
         self.sock.close()
 
 
-class Headers(unittest.TestCase):
+class Headers(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db, env={"PATROLD_CORS_ORIGINS": "https://console.example, https://b.example"})
         cls.plain = harness.Server(cls.db)
         cls.tok = cls.srv.login("dispatcher")
@@ -409,7 +409,7 @@ class Headers(unittest.TestCase):
     def tearDownClass(cls):
         cls.srv.stop()
         cls.plain.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def check_security(self, headers, what):
         for k, v in SECURITY.items():
@@ -487,16 +487,16 @@ class Headers(unittest.TestCase):
         self.assertNotIn("access-control-allow-origin", r.headers)
 
 
-class PathsAndLog(unittest.TestCase):
+class PathsAndLog(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def test_control_characters_cannot_forge_log_lines(self):
         st, _, _ = raw_request(self.srv.port, b"GET /x%0aGET%20/forged%20200%201.0ms%20abc HTTP/1.1\r\nHost: x\r\n\r\n")

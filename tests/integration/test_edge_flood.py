@@ -241,12 +241,12 @@ def ms(x):
 
 
 @unittest.skipUnless(shutil.which("nginx") and shutil.which("openssl"), "nginx-light and openssl are needed")
-class Floods(unittest.TestCase):
+class Floods(harness.FreshDbCase):
     """Each flood against patrold alone and behind nginx; every figure comes from this one run."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.threads = int(default_setting("threads"))
         cls.first_ms = int(default_setting("first_request_timeout_ms"))
         cls.body_ms = int(default_setting("body_timeout_ms"))  # a trickle earns no more time
@@ -259,7 +259,7 @@ class Floods(unittest.TestCase):
         cls.control.stop()
         cls.front.stop()
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def measure(self, behind_nginx, window):
         """/healthz probed for `window` s: (results, control latencies). Behind nginx the control is
@@ -390,19 +390,19 @@ def read_reply(sock, timeout):
     return int(lines[0].split()[1]), hs, body, time.time() - t0
 
 
-class BodyDeadline(unittest.TestCase):
+class BodyDeadline(harness.FreshDbCase):
     """One deadline for a whole body: body_timeout_ms, plus a second for every body_min_rate bytes
     received (announcing a long body earns nothing)."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db, env={"PATROLD_BODY_TIMEOUT_MS": "1000", "PATROLD_BODY_MIN_RATE": "65536"})
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def test_a_trickled_body_is_cut_at_its_deadline(self):
         self.trickle(LOGIN_HEAD)

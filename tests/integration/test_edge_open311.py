@@ -14,16 +14,16 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CODES = ["vagrant", "beggar", "lost_elderly", "minor", "mental_illness", "injured_or_ill", "other"]
 
 
-class Open311EdgeTest(unittest.TestCase):
+class Open311EdgeTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def tearDown(self):
         # whatever a test sent, the process is still there and answers

@@ -150,10 +150,10 @@ class NginxFront:
 
 
 @unittest.skipUnless(shutil.which("nginx") and shutil.which("openssl"), "nginx-light and openssl are needed")
-class Nginx(unittest.TestCase):
+class Nginx(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.relay = Relay(cls.srv.port)
         cls.front = NginxFront(cls.relay.port)
@@ -164,7 +164,7 @@ class Nginx(unittest.TestCase):
         cls.front.stop()
         cls.relay.close()
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def conn(self):
         return http.client.HTTPSConnection("127.0.0.1", self.https, context=self.ctx, timeout=30)

@@ -72,10 +72,10 @@ def hostile_png(extra=()):
             + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
-class EdgeScopeTest(unittest.TestCase):
+class EdgeScopeTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db, env={"PATROLD_ESCALATE_INTERVAL_MS": "600000"})
         cls.tok = {u: cls.srv.login(u) for u in ("dispatcher", "dispatcher_gn", "patrol", "community", "supervisor")}
         cls.hz = point_in_haizhou(cls.db)
@@ -84,7 +84,7 @@ class EdgeScopeTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def post(self, user, body, path="/api/v1/reports"):
         return self.srv.request("POST", path, json_body=body, token=self.tok[user])

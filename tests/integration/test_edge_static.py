@@ -30,16 +30,22 @@ TREE = {
     "build.mjs": b"import * as esbuild from 'esbuild';",
     ".gitignore": b"node_modules/",
     "dist/sub/deep.js": b"nested",
+    "dist/chunks/stations-AB12.js": b"export const page = 1;",  # a lazily loaded console chunk
+    "dist/chunks/stations-AB12.js.map": b'{"version":3}',
+    "dist/chunks/sub/deep.js": b"nested",
 }
 SERVED = {"/": "index.html", "/index.html": "index.html", "/dist/app.js": "dist/app.js",
-          "/dist/app.css": "dist/app.css", "/icons/icon-192.png": "icons/icon-192.png"}
+          "/dist/app.css": "dist/app.css", "/icons/icon-192.png": "icons/icon-192.png",
+          "/dist/chunks/stations-AB12.js": "dist/chunks/stations-AB12.js"}
 TYPES = {"index.html": ("text/html",), "dist/app.js": ("text/javascript", "application/javascript"),
+         "dist/chunks/stations-AB12.js": ("text/javascript",),
          "dist/app.css": ("text/css",), "icons/icon-192.png": ("image/png",)}
 # finding 9's own list first
 REFUSED = ["/package.json", "/node_modules/.package-lock.json", "/src/app.js", "/build.mjs", "/dist/app.js.map",
            "/package-lock.json", "/node_modules/ol/index.js", "/src/app.css", "/.gitignore", "/dist/.hidden.js",
            "/dist/sub/deep.js", "/dist/", "/dist", "/src/", "/dist/../package.json", "/dist/%2e%2e/package.json",
-           "/index.html/", "//package.json"]
+           "/index.html/", "//package.json", "/dist/chunks/stations-AB12.js.map", "/dist/chunks/sub/deep.js",
+           "/dist/chunks/"]
 
 
 class StaticFiles(unittest.TestCase):

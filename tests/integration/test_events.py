@@ -93,10 +93,10 @@ def of_report(e, rid):
     return e["event"].startswith("report") and e["data"]["entity_id"] == rid
 
 
-class EventsTest(unittest.TestCase):
+class EventsTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         env = {"PATROLD_ESCALATE_INTERVAL_MS": "600000", "PATROLD_ACCESS_LOG": "0",
                "PATROLD_STREAM_MAX_CLIENTS": "8", "PATROLD_STREAM_KEEPALIVE_S": "1"}
         cls.a = harness.Server(cls.db, env=env)
@@ -109,7 +109,7 @@ class EventsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.a.stop()
         cls.b.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def stream(self, srv, user=None, query="", headers=None):
         h = dict(headers or {})

@@ -83,15 +83,7 @@ class LocateCommand(harness.FreshDbCase):
         self.assertNotIn("error", r.stdout)
 
 
-class Oracle(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.db = harness.fresh_db()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.drop()
-
+class Oracle(harness.FreshDbCase):
     def compare(self, pts):
         ours = locate(self.db, ["%.9f %.9f\n" % p for p in pts])
         self.assertEqual(len(ours), len(pts))
@@ -167,10 +159,10 @@ class Oracle(unittest.TestCase):
         self.assertEqual(got["tiers"][1], county)  # the real county, not the zone
 
 
-class Reverse(unittest.TestCase):
+class Reverse(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         # a point well inside 海州区: the point on surface of its first town
         cls.p = cls.db.sql("SELECT ST_X(g) x, ST_Y(g) y FROM (SELECT ST_PointOnSurface(geom) g FROM divisions"
@@ -179,7 +171,7 @@ class Reverse(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def get(self, **q):
         return self.srv.request("GET", "/api/v1/places/reverse?" + "&".join("%s=%s" % kv for kv in q.items()))

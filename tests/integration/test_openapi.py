@@ -47,10 +47,10 @@ def refs(node):
             yield from refs(v)
 
 
-class OpenApiDocument(unittest.TestCase):
+class OpenApiDocument(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.doc = cls.srv.openapi()
         cls.schemas = cls.doc["components"]["schemas"]
@@ -58,7 +58,7 @@ class OpenApiDocument(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def ops(self):
         for path, item in self.doc["paths"].items():
@@ -189,19 +189,19 @@ class OpenApiDocument(unittest.TestCase):
         self.assertEqual(ready["schema"]["$ref"], "#/components/schemas/Readiness")
 
 
-class ReplyValidation(unittest.TestCase):
+class ReplyValidation(harness.FreshDbCase):
     """The harness checks replies against the document; these show that it can fail."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.contract = harness.Contract.of(cls.srv.request("GET", "/api/v1/openapi.json").body)
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def check(self, method, path, status, body):
         return self.contract.check(method, path, status, "application/json; charset=utf-8",

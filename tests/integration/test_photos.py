@@ -147,10 +147,10 @@ def diff(a, b, margin=0):
     return total / max(n, 1), worst
 
 
-class PhotosTest(unittest.TestCase):
+class PhotosTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("dispatcher", "dispatcher_gn", "supervisor", "patrol")}
         lon, lat = point_in_haizhou(cls.db)
@@ -160,7 +160,7 @@ class PhotosTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def upload(self, data, ctype, user="patrol", rid=None):
         return self.srv.request("POST", "/api/v1/reports/%d/photos" % (rid or self.rid), body=data,

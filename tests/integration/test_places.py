@@ -22,10 +22,10 @@ def query_raw(srv, raw):
     return srv.request("GET", "/api/v1/places?" + raw)
 
 
-class Search(unittest.TestCase):
+class Search(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         with open(SEED_CSV, encoding="utf-8") as f:
             cls.rows = list(csv.DictReader(f))
@@ -33,7 +33,7 @@ class Search(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def items(self, text, **params):
         r = q(self.srv, text, **params)
@@ -188,12 +188,12 @@ class Search(unittest.TestCase):
         self.assertIn("花果山风景区", [h["name"] for h in self.items("hgs")])
 
 
-class ReverseOracle(unittest.TestCase):
+class ReverseOracle(harness.FreshDbCase):
     """The nearest named points from memory equal PostGIS's KNN on the same rows."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         rnd = random.Random(10)
         vals = ",".join("('地名%d', 'poi', ST_SetSRID(ST_MakePoint(%.7f, %.7f), 4326))"
                         % (i, rnd.uniform(118.6, 119.8), rnd.uniform(34.0, 35.0)) for i in range(300))
@@ -203,7 +203,7 @@ class ReverseOracle(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def test_nearest_equals_postgis_knn(self):
         db = self.db
@@ -259,16 +259,16 @@ class ReverseOracle(unittest.TestCase):
             harness.psql("postgres", "ALTER DATABASE %s ALLOW_CONNECTIONS true" % self.db.name)
 
 
-class Divisions(unittest.TestCase):
+class Divisions(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def get(self, path):
         return self.srv.request("GET", path)

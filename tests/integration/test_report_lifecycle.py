@@ -13,10 +13,10 @@ def snapshot(db, report_id):
                   " (SELECT string_agg(id || ':' || status, ',' ORDER BY id) FROM units) AS units", report_id)[0]
 
 
-class LifecycleTest(unittest.TestCase):
+class LifecycleTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db, env={"PATROLD_ESCALATE_INTERVAL_MS": "600000"})
         cls.tok = {u: cls.srv.login(u) for u in ("dispatcher", "dispatcher_gn", "supervisor", "patrol", "community", "admin")}
         cls.lon, cls.lat = point_in_haizhou(cls.db)
@@ -27,7 +27,7 @@ class LifecycleTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def create(self, user="patrol"):
         r = self.srv.request("POST", "/api/v1/reports", json_body=new_body(self.lon, self.lat), token=self.tok[user])

@@ -58,10 +58,10 @@ def counts(db):
                   " (SELECT count(*) FROM events) AS events")[0]
 
 
-class ReportsTest(unittest.TestCase):
+class ReportsTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         env = {"PATROLD_ACK_%s_S" % k.upper(): str(v) for k, v in ACK.items()}
         env["PATROLD_ESCALATE_INTERVAL_MS"] = "600000"
         cls.srv = harness.Server(cls.db, env=env)
@@ -71,7 +71,7 @@ class ReportsTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def post(self, body, user="patrol", path="/api/v1/reports"):
         return self.srv.request("POST", path, json_body=body, token=self.tok[user])

@@ -27,10 +27,10 @@ def jitter(point, rnd, d=0.004):
     return (round(point[0] + rnd.uniform(-d, d), 6), round(point[1] + rnd.uniform(-d, d), 6))
 
 
-class ReportsListTest(unittest.TestCase):
+class ReportsListTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("supervisor", "dispatcher", "dispatcher_gn", "patrol")}
         rnd = random.Random(7)
@@ -46,7 +46,7 @@ class ReportsListTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     @classmethod
     def create(cls, body, user):
@@ -416,12 +416,12 @@ class ReportsListTest(unittest.TestCase):
         self.assertEqual({r["id"] for r in self.guannan} & {int(k) for k in rows}, set())
 
 
-class ExportLargeTest(unittest.TestCase):
+class ExportLargeTest(harness.FreshDbCase):
     """Exports stream page after page (1,000 rows a page): every row exactly once, valid to the end."""
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.token = cls.srv.login("supervisor")
         tok = cls.srv.login("patrol")
@@ -438,7 +438,7 @@ class ExportLargeTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def test_geojson_all_pages(self):
         r = self.srv.request("GET", "/api/v1/reports.geojson", token=self.token)

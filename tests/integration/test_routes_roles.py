@@ -131,6 +131,8 @@ CASES = {
                                                 {"status": "available"}),
     "POST /api/v1/units/{id}/positions":      C("/api/v1/units/{unit}/positions", "401 200 404 200 200 200 404",
                                                 FIXES),
+    "GET /api/v1/units/{id}/track":           C("/api/v1/units/{unit}/track?from=2024-05-01T00:00:00Z"
+                                                "&to=2024-05-01T12:00:00Z", "401 200 404 200 200 200 404"),
     "GET /api/v1/reports/{id}/candidates":    C("/api/v1/reports/{hz}/candidates", "401 403 403 200 200 200 404"),
     "GET /api/v1/coverage":                   C("/api/v1/coverage", "401 403 403 200 200 200 200"),
     "POST /api/v1/events/token":              C("/api/v1/events/token", "401 200 200 200 200 200 200"),
@@ -162,10 +164,10 @@ def code_routes():
     return re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"', table)
 
 
-class RoutesRoles(unittest.TestCase):
+class RoutesRoles(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tokens = {w: cls.srv.login(w) for w in WHO if w != "none"}
         cls.fix = {"hz": cls.create("patrol"), "gn": cls.create("dispatcher_gn", GUANNAN)}
@@ -192,7 +194,7 @@ class RoutesRoles(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     @classmethod
     def create(cls, who, at=HAIZHOU):

@@ -68,13 +68,13 @@ def pool_in_use(srv):
     return int(re.search(r"^patrold_pool_in_use (\d+)$", text, re.M).group(1))
 
 
-class SlowReadersTest(unittest.TestCase):
+class SlowReadersTest(harness.FreshDbCase):
     EVENTS = 40000  # ~850 bytes each: a 34 MB backlog for a 海州区 dispatcher
     REPORTS = 20000  # an export of ~8 MB
 
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         code = cls.db.value("SELECT min(code) FROM divisions WHERE code LIKE '320706%%' AND level = 'community'")
         cls.db.sql("INSERT INTO events (kind, entity_id, division_code, payload) SELECT 'report.updated', g, %s,"
                    " jsonb_build_object('id', g, 'event', 'backlog', 'description', repeat('慢', 250))"
@@ -95,7 +95,7 @@ class SlowReadersTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def slow(self, path, repeat=1):
         """A slow reader of path, once its reply has begun (they start one after the other: the

@@ -39,10 +39,10 @@ def count(db):
                   " (SELECT count(*) FROM audit WHERE kind = 'write') AS audited FROM stations")[0]
 
 
-class StationsTest(unittest.TestCase):
+class StationsTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.db.sql("INSERT INTO users (username, password_hash, role, division_code) SELECT 'supervisor_hz',"
                    " password_hash, 'supervisor', '320706000000' FROM users WHERE username = 'dispatcher'")
         cls.a = harness.Server(cls.db)
@@ -58,7 +58,7 @@ class StationsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.a.stop()
         cls.b.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def post(self, body, who="supervisor_hz", query=""):
         return self.a.request("POST", "/api/v1/stations" + query, json_body=body, token=self.tok[who])
@@ -246,17 +246,17 @@ def write(text, suffix):
     return f.name
 
 
-class ImportStationsTest(unittest.TestCase):
+class ImportStationsTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         towns = cls.db.sql("SELECT code FROM divisions WHERE level = 'town' AND code LIKE '320722%%'"
                            " AND geom IS NOT NULL ORDER BY code LIMIT 2")
         cls.towns = [(t["code"], interior_point(cls.db, t["code"][:9], "town")) for t in towns]
 
     @classmethod
     def tearDownClass(cls):
-        cls.db.drop()
+        super().tearDownClass()
         for path in _written:
             os.unlink(path)
 

@@ -42,10 +42,10 @@ def closed_within(s, seconds):
         return time.time() - t0
 
 
-class StreamSessionsTest(unittest.TestCase):
+class StreamSessionsTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         env = {"PATROLD_ACCESS_LOG": "0", "PATROLD_CORS_ORIGINS": "https://other.example " + ORIGIN}
         cls.a = harness.Server(cls.db, env=env, threads=512)
         cls.b = harness.Server(cls.db, env=env, threads=64)
@@ -56,7 +56,7 @@ class StreamSessionsTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.a.stop()
         cls.b.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def stream(self, srv, token=None, query="", headers=None):
         h = dict(headers or {})

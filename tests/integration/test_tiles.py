@@ -162,10 +162,10 @@ def report_body(point, category="vagrant"):
             "person": {"name": "张三", "phone": "13800000000"}}
 
 
-class TilesTest(unittest.TestCase):
+class TilesTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("supervisor", "dispatcher", "dispatcher_gn")}
         cls.rep = {}
@@ -185,7 +185,7 @@ class TilesTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def tile(self, layer, z, x, y, user=None, query=""):
         return self.srv.request("GET", "/tiles/%s/%s/%s/%s.mvt%s" % (layer, z, x, y, query),

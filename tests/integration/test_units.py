@@ -31,10 +31,10 @@ def stored(db):
                   " FROM units) AS units, (SELECT count(*) FROM events) AS events")[0]
 
 
-class UnitsTest(unittest.TestCase):
+class UnitsTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         # every seeded position is old: only fixes posted by the tests are fresh
         cls.db.sql("UPDATE units SET position_at = now() - interval '2 days'")
         cls.srv = harness.Server(cls.db, env={"PATROLD_ESCALATE_INTERVAL_MS": "600000",
@@ -50,7 +50,7 @@ class UnitsTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def req(self, method, path, user, body=None):
         return self.srv.request(method, path, json_body=body, token=self.tok[user])

@@ -22,10 +22,10 @@ def now():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-class CoverageTest(unittest.TestCase):
+class CoverageTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         # six 1 km squares (in CGCS2000 Gauss-Kruger metres) inside 海州区, 5 km apart
         o = cls.db.sql("SELECT ST_X(p) AS e, ST_Y(p) AS n FROM (SELECT ST_Transform(ST_PointOnSurface(geom), 4549) AS p"
                        " FROM divisions WHERE code = '320706000000') s")[0]
@@ -56,7 +56,7 @@ class CoverageTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def new_unit(self, name="覆盖测试"):
         """A unit with no position yet: nothing earlier to judge the first fix against."""

@@ -38,7 +38,8 @@ NOT_VOCABULARY = {("reports", "source")}
 # The partial indexes whose predicate lists report statuses -> the ReportStatus flag they hold
 # (vocab.c: the SQL that reads them names the same flag, so the literal it is prepared with is
 # the predicate's list and the planner may use the index)
-PARTIAL = {"reports_open_geom_idx": "open", "reports_due_idx": "initial"}
+PARTIAL = {"reports_open_geom_idx": "open", "reports_due_idx": "initial",
+           "reports_unmasked_closed_idx": "closed"}
 
 
 def check_lists(db):
@@ -55,17 +56,17 @@ def check_lists(db):
     return out
 
 
-class VocabularyTest(unittest.TestCase):
+class VocabularyTest(harness.FreshDbCase):
     @classmethod
     def setUpClass(cls):
-        cls.db = harness.fresh_db()
+        super().setUpClass()
         cls.srv = harness.Server(cls.db)
         cls.schemas = cls.srv.openapi()["components"]["schemas"]
 
     @classmethod
     def tearDownClass(cls):
         cls.srv.stop()
-        cls.db.drop()
+        super().tearDownClass()
 
     def enum(self, component):
         s = self.schemas[component]
@@ -175,7 +176,7 @@ CODE = r'"([a-z][a-z0-9_]*)"'
 # Where an error code is written in service/: the reply helpers' code argument, the request shapes'
 # codes, a code kept for the access log before a hand-made reply, and JSON error bodies in C text.
 ERROR_SITES = [
-    r"\b(?:http_error|http_error_retry|shape_fail|shape_vocab_error|reply_retry|fail)\(\s*[^,()]+,\s*(?:\d+,\s*)*" + CODE,
+    r"\b(?:http_error|http_error_retry|shape_fail|shape_vocab_error|reply_retry|fail|refuse)\(\s*[^,()]+,\s*(?:\d+,\s*)*" + CODE,
     r",\s*\.(?:code|too_many_code|body_code)\s*=\s*" + CODE,
     r"\bSHAPE\(\s*\w+,\s*\"\w+\",\s*" + CODE,
     r"\berror_code,\s*sizeof\s+r->error_code,\s*" + CODE + r"\s*\)",

@@ -2,13 +2,15 @@
 // fetches (map tiles, photos) and the live event stream (/api/v1/events). Shared by the console
 // and the patrol app; nothing else calls fetch or EventSource.
 
-// A refused request: the HTTP status and the error body's code, field and (English) message.
+// A refused request: the HTTP status and the error body's code, field and (English) message;
+// detail: the whole error object (some carry more, e.g. member_in_other_unit its `unit`).
 export class ApiError extends Error {
-  constructor(status, code, field, message) {
+  constructor(status, code, field, message, detail) {
     super(message || "HTTP " + status);
     this.status = status;
     this.code = code || null;
     this.field = field || null;
+    this.detail = detail || null;
   }
 }
 
@@ -76,7 +78,7 @@ export class Api {
       if (r.status === 401 && this.token && this.onUnauthorized) this.onUnauthorized();
       if (!r.ok) {
         const e = (data && data.error) || {};
-        throw new ApiError(r.status, e.code, e.field, e.message);
+        throw new ApiError(r.status, e.code, e.field, e.message, e);
       }
       return data;
     });
