@@ -217,3 +217,117 @@ RETURNS TABLE (patrol timestamptz, starts_at timestamptz, ends_at timestamptz) L
     WHERE tg.id = t AND tg.tod_from IS NOT NULL AND d.s < w.ends_at AND d.e > w.starts_at
       AND least(w.ends_at, d.e) > a AND greatest(w.starts_at, d.s) < b
 $$;
+
+-- The area of a target as the API normalises it (service/patrols/plans.c): {"division_code"} (the
+-- division's boundary), {"polygon": GeoJSON text} or {"lon", "lat", "radius_m"} (a circle; WGS84).
+-- NULL when the division has no boundary or the polygon cannot be read; the writer refuses an
+-- invalid or empty one (patrol_polygon_error).
+CREATE FUNCTION patrol_polygon(j text) RETURNS geometry LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN ST_SetSRID(ST_GeomFromGeoJSON(j), 4326);
+EXCEPTION WHEN OTHERS THEN
+    RETURN NULL;
+END $$;
+
+CREATE FUNCTION patrol_target_geom(t jsonb) RETURNS geometry LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN t ? 'division_code' THEN
+            (SELECT ST_Multi(d.geom) FROM divisions d WHERE d.code = t->>'division_code')
+        WHEN t ? 'polygon' THEN ST_Multi(patrol_polygon(t->>'polygon'))
+        ELSE ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint((t->>'lon')::float8, (t->>'lat')::float8),
+                                           4326)::geography, (t->>'radius_m')::float8, 16)::geometry)
+    END
+$$;
+
+-- Why a target's area cannot be used, or NULL: no such division or it has no boundary, a polygon
+-- that cannot be read, is empty, or is not valid (self-intersecting: the reason).
+CREATE FUNCTION patrol_area_error(t jsonb) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT CASE
+        WHEN g IS NULL AND t ? 'division_code' THEN 'no such division with a boundary'
+        WHEN g IS NULL THEN 'not a readable GeoJSON polygon'
+        WHEN ST_IsEmpty(g) OR ST_Area(g) = 0 THEN 'the polygon is empty'
+        WHEN NOT ST_IsValid(g) THEN 'the polygon is not valid: ' || ST_IsValidReason(g)
+    END FROM (SELECT patrol_target_geom(t) AS g) x
+$$;
+
+-- Minutes of the day as "HH:MM".
+CREATE FUNCTION patrol_hhmm(m smallint) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN m IS NULL THEN NULL ELSE lpad((m / 60)::text, 2, '0') || ':' || lpad((m % 60)::text, 2, '0') END
+$$;
+
+-- THE writer of a plan (service/patrols/plans.c checks first): plan pid (0: a new one) from the
+-- request body b (name, campaign_id, weekly.days, windows, unit_ids, starts_on, ends_on: what is
+-- sent changes), the checked fields c (division_code, weekly_from, weekly_to: minutes) and the
+-- normalised targets t (NULL: unchanged; else they replace the plan's: an id keeps and changes
+-- one, the others are retired, new ones are made). Returns the plan's id, or -(i + 1) when target
+-- i names an id that is not a current target of the plan (nothing is written then: the caller
+-- rolls back).
+CREATE FUNCTION patrol_plan_write(pid bigint, b jsonb, c jsonb, t jsonb, by_user bigint)
+RETURNS bigint LANGUAGE plpgsql AS $$
+DECLARE
+    bad int;
+    days smallint[] := CASE WHEN jsonb_typeof(b->'weekly') = 'object' THEN
+        ARRAY(SELECT d::smallint FROM jsonb_array_elements_text(b->'weekly'->'days') d ORDER BY 1) END;
+BEGIN
+    IF pid = 0 THEN
+        INSERT INTO patrol_plans (name, division_code, campaign_id, weekly_days, weekly_from,
+                                  weekly_to, starts_on, ends_on, created_by)
+        VALUES (b->>'name', c->>'division_code', (b->>'campaign_id')::bigint, days,
+                (c->>'weekly_from')::smallint, (c->>'weekly_to')::smallint,
+                coalesce((b->>'starts_on')::date, current_date), (b->>'ends_on')::date, by_user)
+        RETURNING id INTO pid;
+    ELSE
+        UPDATE patrol_plans SET name = coalesce(b->>'name', name),
+            division_code = coalesce(c->>'division_code', division_code),
+            campaign_id = CASE WHEN b ? 'campaign_id' THEN (b->>'campaign_id')::bigint ELSE campaign_id END,
+            weekly_days = CASE WHEN b ? 'weekly' THEN days ELSE weekly_days END,
+            weekly_from = CASE WHEN b ? 'weekly' THEN (c->>'weekly_from')::smallint ELSE weekly_from END,
+            weekly_to = CASE WHEN b ? 'weekly' THEN (c->>'weekly_to')::smallint ELSE weekly_to END,
+            starts_on = coalesce((b->>'starts_on')::date, starts_on),
+            ends_on = CASE WHEN b ? 'ends_on' THEN (b->>'ends_on')::date ELSE ends_on END,
+            revision = revision + 1, updated_at = now()
+        WHERE id = pid;
+    END IF;
+    IF b ? 'windows' THEN
+        DELETE FROM patrol_plan_windows WHERE plan_id = pid;
+        INSERT INTO patrol_plan_windows (plan_id, starts_at, ends_at)
+        SELECT pid, (w->>'starts_at')::timestamptz, max((w->>'ends_at')::timestamptz)
+        FROM jsonb_array_elements(CASE WHEN jsonb_typeof(b->'windows') = 'array'
+                                       THEN b->'windows' ELSE '[]' END) w
+        GROUP BY 2;
+    END IF;
+    IF b ? 'unit_ids' THEN
+        DELETE FROM patrol_plan_units WHERE plan_id = pid;
+        INSERT INTO patrol_plan_units (plan_id, unit_id)
+        SELECT pid, u::bigint FROM jsonb_array_elements_text(b->'unit_ids') u;
+    END IF;
+    IF t IS NULL THEN
+        RETURN pid;
+    END IF;
+    SELECT (x->>'i')::int INTO bad FROM jsonb_array_elements(t) x
+    WHERE x->>'id' IS NOT NULL AND NOT EXISTS (SELECT 1 FROM patrol_targets g
+        WHERE g.id = (x->>'id')::bigint AND g.plan_id = pid AND g.retired_at IS NULL)
+    ORDER BY 1 LIMIT 1;
+    IF bad IS NOT NULL THEN
+        RETURN -bad - 1;
+    END IF;
+    UPDATE patrol_targets SET retired_at = now()
+    WHERE plan_id = pid AND retired_at IS NULL
+      AND id NOT IN (SELECT (x->>'id')::bigint FROM jsonb_array_elements(t) x WHERE x->>'id' IS NOT NULL);
+    UPDATE patrol_targets g SET name = x->>'name', division_code = x->>'division_code',
+        center = CASE WHEN x ? 'lon' THEN ST_SetSRID(ST_MakePoint((x->>'lon')::float8, (x->>'lat')::float8), 4326) END,
+        radius_m = (x->>'radius_m')::real, geom = patrol_target_geom(x),
+        visits_per_week = (x->>'visits')::smallint, min_dwell_min = (x->>'dwell')::smallint,
+        tod_from = (x->>'tod_from')::smallint, tod_to = (x->>'tod_to')::smallint,
+        agencies = ARRAY(SELECT jsonb_array_elements_text(x->'agencies'))
+    FROM jsonb_array_elements(t) x WHERE x->>'id' IS NOT NULL AND g.id = (x->>'id')::bigint;
+    INSERT INTO patrol_targets (plan_id, name, division_code, center, radius_m, geom, visits_per_week,
+                                min_dwell_min, tod_from, tod_to, agencies)
+    SELECT pid, x->>'name', x->>'division_code',
+           CASE WHEN x ? 'lon' THEN ST_SetSRID(ST_MakePoint((x->>'lon')::float8, (x->>'lat')::float8), 4326) END,
+           (x->>'radius_m')::real, patrol_target_geom(x), (x->>'visits')::smallint,
+           (x->>'dwell')::smallint, (x->>'tod_from')::smallint, (x->>'tod_to')::smallint,
+           ARRAY(SELECT jsonb_array_elements_text(x->'agencies'))
+    FROM jsonb_array_elements(t) x WHERE x->>'id' IS NULL ORDER BY (x->>'i')::int;
+    RETURN pid;
+END $$;

@@ -65,7 +65,8 @@ void events_append_schemas(json_t *schemas) {
                                        "transition of the unit's report",
                                        NULL, 0));
     json_object_set_new(schemas, "PatrolEventPayload",
-                        payload_schema(patrol_fields, sizeof patrol_fields / sizeof patrol_fields[0],
+                        payload_schema(patrol_fields,
+                                       sizeof patrol_fields / sizeof patrol_fields[0],
                                        "The kind again (patrol.visit or patrol.overdue)", NULL, 0));
     json_object_set_new(schemas, "EventPayload",
                         json_pack("{s:s,s:s}", "type", "object", "description",
@@ -74,11 +75,11 @@ void events_append_schemas(json_t *schemas) {
     for (size_t i = 0; i < VOCAB_EVENT_KIND.n; i++) {
         const vocab_term *k = &VOCAB_EVENT_KIND.terms[i];
         if (k->flags & VOCAB_INTERNAL) continue; /* never sent */
-        const char *payload = k->flags & VOCAB_EV_UNIT ? "#/components/schemas/UnitEventPayload"
-                              : k->flags & VOCAB_EV_REPORT
-                                  ? "#/components/schemas/ReportEventPayload"
-                              : k->flags & VOCAB_EV_PATROL ? "#/components/schemas/PatrolEventPayload"
-                                                           : "#/components/schemas/EventPayload";
+        const char *payload =
+            k->flags & VOCAB_EV_UNIT     ? "#/components/schemas/UnitEventPayload"
+            : k->flags & VOCAB_EV_REPORT ? "#/components/schemas/ReportEventPayload"
+            : k->flags & VOCAB_EV_PATROL ? "#/components/schemas/PatrolEventPayload"
+                                         : "#/components/schemas/EventPayload";
         json_array_append_new(
             branches,
             json_pack("{s:s,s:s,s:[s,s,s,s,s],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s}}}",

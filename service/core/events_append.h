@@ -77,7 +77,7 @@
     F("target_name", X ".target_name", EV_STR_NULL)                                                \
     F("from", X ".t0", EV_TIME)                                                                    \
     F("to", X ".t1", EV_TIME)                                                                      \
-    F("dwell_min", "round(extract(epoch FROM " X ".t1 - " X ".t0) / 60.0, 1)", EV_NUM)            \
+    F("dwell_min", "round(extract(epoch FROM " X ".t1 - " X ".t0) / 60.0, 1)", EV_NUM)             \
     F("unit_ids", X ".unit_ids", EV_INTS)                                                          \
     F("agencies", X ".agencies", EV_REF_ARRAY("AgencyKind"))
 

@@ -139,13 +139,18 @@ VOCAB(VOCAB_AGENCY_KIND, "AgencyKind", "agency_kinds", NULL, T("civil_affairs", 
 
 /* A patrol target's week (the ledger, the map): its visits are enough; short but still in reach;
  * behind the share of the week gone by; short and the week's windows over. */
-VOCAB(VOCAB_TARGET_STATE, "TargetState", "target_states", NULL, [TS_ACHIEVED] = T("achieved", "已达标"),
-      [TS_ON_TRACK] = T("on_track", "进行中"), [TS_BEHIND] = T("behind", "进度落后"),
-      [TS_MISSED] = T("missed", "未达标"));
+VOCAB(VOCAB_TARGET_STATE, "TargetState", "target_states",
+      NULL, [TS_ACHIEVED] = T("achieved", "已达标"), [TS_ON_TRACK] = T("on_track", "进行中"),
+      [TS_BEHIND] = T("behind", "进度落后"), [TS_MISSED] = T("missed", "未达标"));
+
+/* What a window of a plan shows in the units' tracks (GET /api/v1/patrol-plans/{id}/walked): every
+ * target has a visit that counts; some time inside a target, short of that; nobody inside. */
+VOCAB(VOCAB_WALKED_STATUS, "WalkedStatus", "walked_statuses", NULL, [WS_DONE] = T("complete", "已完成"),
+      [WS_PARTLY] = T("partial", "部分完成"), [WS_MISSED] = T("missed", "未巡查"));
 
 /* A target's time of day by name (the times: service/patrols/plans.c). */
-VOCAB(VOCAB_TIME_PRESET, "TimePreset", "time_presets", NULL,
-      [TP_NIGHT] = T("night", "夜间（20:00–06:00）"));
+VOCAB(VOCAB_TIME_PRESET, "TimePreset", "time_presets",
+      NULL, [TP_NIGHT] = T("night", "夜间（20:00–06:00）"));
 
 /* audit.kind, audit.action and audit.entity: the audit trail (core/audit.c). */
 VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, [AK_READ] = T("read", "查阅个人信息"),
@@ -178,11 +183,11 @@ VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
       [AA_PLAN_CREATE] = T("plan.create", "新建巡查计划"),
       [AA_PLAN_UPDATE] = T("plan.update", "修改巡查计划"),
       [AA_CAMPAIGN_CREATE] = T("campaign.create", "新建专项行动"));
-VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
-      NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
-      [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
-      [AE_USER] = T("user", "用户"), [AE_PLAN] = T("plan", "巡查计划"),
-      [AE_CAMPAIGN] = T("campaign", "专项行动"));
+VOCAB(
+    VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
+    NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
+    [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"), [AE_USER] = T("user", "用户"),
+    [AE_PLAN] = T("plan", "巡查计划"), [AE_CAMPAIGN] = T("campaign", "专项行动"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
@@ -232,13 +237,17 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本
 
 /* Every table: the OpenAPI schemas and, those with a `list`, GET /api/v1/vocabulary in this
  * order. */
-static const vocab *const all[] = {
-    &VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
-    &VOCAB_TIER,          &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
-    &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
-    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_TARGET_STATE,
-    &VOCAB_TIME_PRESET,   &VOCAB_AUDIT_KIND,      &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,
-    &VOCAB_ERROR};
+static const vocab *const all[] = {&VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,
+                                   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
+                                   &VOCAB_TIER,          &VOCAB_UNIT_STATUS,
+                                   &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
+                                   &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,
+                                   &VOCAB_SEX,           &VOCAB_ROLE,
+                                   &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE,
+                                   &VOCAB_AGENCY_KIND,   &VOCAB_TARGET_STATE,
+                                   &VOCAB_TIME_PRESET,   &VOCAB_WALKED_STATUS,
+                                   &VOCAB_AUDIT_KIND,    &VOCAB_AUDIT_ACTION,
+                                   &VOCAB_AUDIT_ENTITY,  &VOCAB_ERROR};
 
 const vocab *const *vocab_all(size_t *n) {
     *n = sizeof all / sizeof all[0];
@@ -350,8 +359,8 @@ static const struct {
     unsigned flag;
     const char *name;
 } flag_names[] = {
-    {VOCAB_OPEN, "open"},     {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
-    {VOCAB_CLOSED, "closed"}, {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"},
+    {VOCAB_OPEN, "open"},       {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
+    {VOCAB_CLOSED, "closed"},   {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"},
     {VOCAB_EV_PATROL, "patrol"}};
 
 /* {"$ref": "#/components/schemas/<name>"} */

@@ -30,11 +30,11 @@ typedef struct vocab_term {
  * not an enum: VOCAB_SQL_ANY writes them into SQL text. */
 #define VOCAB_OPEN 1    /* report statuses of open reports (reports_open_geom_idx holds them) */
 #define VOCAB_INITIAL 2 /* the status a report is created in (the escalation thread watches it) */
-#define VOCAB_HOLDS_UNIT 4 /* report and unit statuses of a unit that is on its report */
-#define VOCAB_EV_REPORT 8  /* event kinds about a report: payload ReportEventPayload */
-#define VOCAB_EV_UNIT 16   /* event kinds about a unit: payload UnitEventPayload */
-#define VOCAB_INTERNAL 32  /* never sent to a client: not served, not in the schema's enum */
-#define VOCAB_CLOSED 64    /* report statuses a report ends in (reports_unmasked_closed_idx) */
+#define VOCAB_HOLDS_UNIT 4  /* report and unit statuses of a unit that is on its report */
+#define VOCAB_EV_REPORT 8   /* event kinds about a report: payload ReportEventPayload */
+#define VOCAB_EV_UNIT 16    /* event kinds about a unit: payload UnitEventPayload */
+#define VOCAB_INTERNAL 32   /* never sent to a client: not served, not in the schema's enum */
+#define VOCAB_CLOSED 64     /* report statuses a report ends in (reports_unmasked_closed_idx) */
 #define VOCAB_EV_PATROL 128 /* event kinds about a joint patrol: payload PatrolEventPayload */
 
 /* Positions of terms that C code names (vocab.c binds each row to its number). */
@@ -102,6 +102,10 @@ typedef struct vocab_term {
 #define TS_MISSED 3
 /* VOCAB_TIME_PRESET: a target's time of day by name (service/patrols/plans.c has the times) */
 #define TP_NIGHT 0
+/* VOCAB_WALKED_STATUS: what a plan's window shows in the tracks (service/patrols/walked.c) */
+#define WS_DONE 0
+#define WS_PARTLY 1
+#define WS_MISSED 2
 /* VOCAB_AUDIT_KIND */
 #define AK_READ 0
 #define AK_WRITE 1
@@ -173,6 +177,7 @@ extern const vocab VOCAB_TIMELINE;        /* report_events.type: the timeline of
 extern const vocab VOCAB_AGENCY_KIND;     /* agencies.kind */
 extern const vocab VOCAB_TARGET_STATE;    /* a patrol target's week: achieved ... missed */
 extern const vocab VOCAB_TIME_PRESET;     /* a patrol target's time of day by name: night */
+extern const vocab VOCAB_WALKED_STATUS;   /* a plan's window in the tracks: done, partly, missed */
 extern const vocab VOCAB_AUDIT_KIND;      /* audit.kind: read, write, sign_in */
 extern const vocab VOCAB_AUDIT_ACTION;    /* audit.action */
 extern const vocab VOCAB_AUDIT_ENTITY;    /* audit.entity: what an administrative write changed */

@@ -223,8 +223,8 @@ static const shape_field target_polygon_fields[] = {
     F("coordinates", "targets[].area.polygon.coordinates", SHAPE_ARRAY, REQ, .min = 1,
       .code = "invalid_geometry"),
 };
-static const shape TARGET_POLYGON = {"PatrolPolygonInput", NULL, NULL, target_polygon_fields, 2,
-                                     NULL};
+static const shape TARGET_POLYGON = {"PatrolPolygonInput",  NULL, NULL,
+                                     target_polygon_fields, 2,    NULL};
 static const shape_field target_point_fields[] = {
     F("lon", "targets[].area.point.lon", SHAPE_NUMBER, REQ | SF_RANGE, .min = -180, .max = 180,
       .code = "invalid_location"),
@@ -266,8 +266,11 @@ static const shape_field target_fields[] = {
     F("time_window", "targets[].time_window", SHAPE_OBJECT, OPT, .sub = &TIME_WINDOW),
     F("agencies", "targets[].agencies", SHAPE_CODES, 0, .vocab = &VOCAB_AGENCY_KIND),
 };
-static const shape PATROL_TARGET = {"PatrolTargetInput", "invalid_field", "a target is an object",
-                                    target_fields, sizeof target_fields / sizeof *target_fields,
+static const shape PATROL_TARGET = {"PatrolTargetInput",
+                                    "invalid_field",
+                                    "a target is an object",
+                                    target_fields,
+                                    sizeof target_fields / sizeof *target_fields,
                                     NULL};
 
 #define PLAN_TARGETS_MAX 1000
@@ -800,12 +803,14 @@ static json_t *field_schema(const shape_field *f) {
 
 void shapes_add_schemas(json_t *schemas) {
     static const shape *const all[] = {
-        &SHAPE_LOGIN,        &SHAPE_PASSWORD,      &SHAPE_REPORT,      &SHAPE_BATCH,
-        &SHAPE_REPORT_EVENT, &SHAPE_UNIT_CREATE,   &SHAPE_UNIT_STATUS, &SHAPE_POSITIONS,
-        &SHAPE_UNIT_PATCH,   &SHAPE_UNIT_MEMBERS,  &SHAPE_SHIFT,       &SHAPE_SHIFT_PATCH,
-        &SHAPE_STATION,      &SHAPE_STATION_PATCH, &SHAPE_AGENCY,      &SHAPE_AGENCY_PATCH,
-        &SHAPE_USER,         &SHAPE_USER_PATCH,    &SHAPE_RESET,       &SHAPE_PATROL_PLAN,
-        &SHAPE_PATROL_PLAN_PATCH, &SHAPE_CAMPAIGN};
+        &SHAPE_LOGIN,        &SHAPE_PASSWORD,      &SHAPE_REPORT,
+        &SHAPE_BATCH,        &SHAPE_REPORT_EVENT,  &SHAPE_UNIT_CREATE,
+        &SHAPE_UNIT_STATUS,  &SHAPE_POSITIONS,     &SHAPE_UNIT_PATCH,
+        &SHAPE_UNIT_MEMBERS, &SHAPE_SHIFT,         &SHAPE_SHIFT_PATCH,
+        &SHAPE_STATION,      &SHAPE_STATION_PATCH, &SHAPE_AGENCY,
+        &SHAPE_AGENCY_PATCH, &SHAPE_USER,          &SHAPE_USER_PATCH,
+        &SHAPE_RESET,        &SHAPE_PATROL_PLAN,   &SHAPE_PATROL_PLAN_PATCH,
+        &SHAPE_CAMPAIGN};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         json_object_set_new(schemas, all[i]->name, shape_schema(all[i]));
 }
