@@ -145,8 +145,9 @@ VOCAB(VOCAB_TARGET_STATE, "TargetState", "target_states",
 
 /* What a window of a plan shows in the units' tracks (GET /api/v1/patrol-plans/{id}/walked): every
  * target has a visit that counts; some time inside a target, short of that; nobody inside. */
-VOCAB(VOCAB_WALKED_STATUS, "WalkedStatus", "walked_statuses", NULL, [WS_DONE] = T("complete", "已完成"),
-      [WS_PARTLY] = T("partial", "部分完成"), [WS_MISSED] = T("missed", "未巡查"));
+VOCAB(VOCAB_WALKED_STATUS, "WalkedStatus", "walked_statuses",
+      NULL, [WS_DONE] = T("complete", "已完成"), [WS_PARTLY] = T("partial", "部分完成"),
+      [WS_MISSED] = T("missed", "未巡查"));
 
 /* A target's time of day by name (the times: service/patrols/plans.c). */
 VOCAB(VOCAB_TIME_PRESET, "TimePreset", "time_presets",
