@@ -1,14 +1,11 @@
--- Joint street patrols (issue 18): campaigns (寒冬送温暖, 酷暑...), plans (which units of which
--- agencies walk together, when, where), targets (an area with how often, how long, at what time of
--- day and with which agency kinds), and what the tracks say was walked: spans (a unit inside a
--- target), visits (units inside together, one visit however many), patrols (a window of a plan),
--- slices (5 minutes of a window: the group's active time and distance, counted once).
+-- Joint street patrols (issue 18), the first part: campaigns (寒冬送温暖, 酷暑...), plans (which
+-- units of which agencies walk together, when, where) and their targets (an area with how often,
+-- how long, at what time of day and with which agency kinds). What the units walked is read from
+-- their fixes (unit_positions) by service/patrols/walked.c; the stored score (visits, patrols,
+-- the ledger) comes with the scorer.
 --
--- Writers: the API writes campaigns, plans, windows, units and targets; the positions request adds
--- one patrol_dirty row per batch of a unit that is in a plan, in the transaction that stores the
--- fixes; the scorer (one per cluster: an advisory lock, service/patrols/scorer.c) turns dirty rows
--- into patrol_queue rows per plan and scores them into spans, visits, slices and patrols. A plan's
--- edit queues its plan again (the score follows the edit).
+-- Writers: the API (service/patrols/plans.c) writes plans, windows, units and targets, through
+-- patrol_plan_write below.
 
 CREATE TABLE campaigns (
     id            bigserial PRIMARY KEY,
@@ -36,7 +33,7 @@ CREATE TABLE patrol_plans (
     weekly_to     smallint CHECK (weekly_to BETWEEN 0 AND 1439),
     starts_on     date NOT NULL,
     ends_on       date,
-    revision      int NOT NULL DEFAULT 1,   -- every edit adds one (the scorer's cached areas)
+    revision      int NOT NULL DEFAULT 1,   -- every edit adds one
     created_by    bigint REFERENCES users (id),
     created_at    timestamptz NOT NULL DEFAULT now(),
     updated_at    timestamptz NOT NULL DEFAULT now(),
@@ -88,99 +85,21 @@ CREATE TABLE patrol_targets (
 CREATE INDEX patrol_targets_plan ON patrol_targets (plan_id);
 CREATE INDEX patrol_targets_geom ON patrol_targets USING gist (geom) WHERE retired_at IS NULL;
 
--- A unit inside a target from t0 to t1 (the union of its time inside, kept as fixes arrive).
-CREATE TABLE patrol_spans (
-    target_id bigint NOT NULL REFERENCES patrol_targets (id) ON DELETE CASCADE,
-    unit_id   bigint NOT NULL,
-    t0        timestamptz NOT NULL,
-    t1        timestamptz NOT NULL,
-    PRIMARY KEY (target_id, t0, unit_id),
-    CHECK (t1 >= t0)
-);
 
--- A visit: units of the plan inside the target together (gaps under 2 minutes bridged), within one
--- window (`patrol`: its start) and the target's time of day. counted: its dwell reached
--- min_dwell_min and each required agency kind was inside at least half of it. announced: its
--- patrol.visit event was appended (once, whatever later batches change).
-CREATE TABLE patrol_visits (
-    id        bigserial PRIMARY KEY,
-    target_id bigint NOT NULL REFERENCES patrol_targets (id) ON DELETE CASCADE,
-    plan_id   bigint NOT NULL REFERENCES patrol_plans (id) ON DELETE CASCADE,
-    patrol    timestamptz NOT NULL,
-    t0        timestamptz NOT NULL,
-    t1        timestamptz NOT NULL,
-    unit_ids  bigint[] NOT NULL,
-    agencies  text[] NOT NULL,
-    counted   boolean NOT NULL,
-    announced boolean NOT NULL DEFAULT false,
-    CHECK (t1 >= t0)
-);
-CREATE INDEX patrol_visits_target ON patrol_visits (target_id, t0);
-CREATE INDEX patrol_visits_plan ON patrol_visits (plan_id, patrol);
-
--- A patrol (巡查): one window of a plan. Its figures are the group's, counted once: unit_ids the
--- units of the plan that walked in it, active_s the union of their walking time, metres their
--- distance without a unit walking beside another; visits and places its counted visits and the
--- targets they were at; started_at the first fix of a unit within 500 m of a target; overdue: none
--- came within 15 minutes of the start (patrol.overdue was appended; checked says it was looked at).
-CREATE TABLE patrol_patrols (
-    plan_id    bigint NOT NULL REFERENCES patrol_plans (id) ON DELETE CASCADE,
-    starts_at  timestamptz NOT NULL,
-    ends_at    timestamptz NOT NULL,
-    unit_ids   bigint[] NOT NULL DEFAULT '{}',
-    active_s   double precision NOT NULL DEFAULT 0,
-    metres     double precision NOT NULL DEFAULT 0,
-    visits     int NOT NULL DEFAULT 0,
-    places     int NOT NULL DEFAULT 0,
-    started_at timestamptz,
-    checked    boolean NOT NULL DEFAULT false,
-    overdue    boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (plan_id, starts_at)
-);
-CREATE INDEX patrol_patrols_time ON patrol_patrols (starts_at);
-
--- 5 minutes of a window: what patrol_patrols sums (kept per slice so a batch re-reads minutes of
--- fixes, never the whole window's).
-CREATE TABLE patrol_slices (
-    plan_id  bigint NOT NULL REFERENCES patrol_plans (id) ON DELETE CASCADE,
-    patrol   timestamptz NOT NULL,
-    slice    timestamptz NOT NULL,
-    unit_ids bigint[] NOT NULL,
-    active_s double precision NOT NULL,
-    metres   double precision NOT NULL,
-    PRIMARY KEY (plan_id, patrol, slice)
-);
-
--- Time ranges of a unit's fixes to score (written with the fixes), and of a plan (the scorer's own
--- queue; an edit queues its plan).
-CREATE TABLE patrol_dirty (
-    id      bigserial PRIMARY KEY,
-    unit_id bigint NOT NULL,
-    t0      timestamptz NOT NULL,
-    t1      timestamptz NOT NULL
-);
-CREATE TABLE patrol_queue (
-    id      bigserial PRIMARY KEY,
-    plan_id bigint NOT NULL,
-    t0      timestamptz NOT NULL,
-    t1      timestamptz NOT NULL
-);
-CREATE INDEX patrol_queue_plan ON patrol_queue (plan_id);
-
--- Writes of plans and campaigns are audited like the other administrative writes.
+-- Writes of plans are audited like the other administrative writes.
 ALTER TABLE audit DROP CONSTRAINT audit_action_check, DROP CONSTRAINT audit_entity_check;
 ALTER TABLE audit ADD CONSTRAINT audit_action_check CHECK (action IN (
     'report.get', 'report.list', 'photo.list', 'photo.get', 'export.csv', 'export.geojson',
     'auth.login', 'auth.login_failed', 'auth.logout', 'auth.password', 'auth.reset', 'auth.reset_failed',
     'station.create', 'station.update', 'agency.create', 'agency.update', 'unit.create',
     'unit.update', 'unit.members', 'shift.create', 'shift.update', 'user.create', 'user.update',
-    'user.reset_code', 'report.mask', 'plan.create', 'plan.update', 'campaign.create')),
+    'user.reset_code', 'report.mask', 'patrol_plan.create', 'patrol_plan.update')),
     ADD CONSTRAINT audit_entity_check CHECK (entity IN ('station', 'agency', 'unit', 'shift', 'user',
-                                                        'plan', 'campaign'));
+                                                        'patrol_plan'));
 
 -- The windows of plan p overlapping [a, b): its one-off windows, and its weekly ones on the days of
 -- starts_on .. ends_on, in the city's time (the session's TimeZone is the deployment's zone,
--- service/core/tz.h). THE window rule: the scorer, the ledger, the figures and the app read it.
+-- service/core/tz.h). THE window rule: every reader of a plan's windows asks it (walked.c).
 CREATE FUNCTION patrol_windows(p bigint, a timestamptz, b timestamptz)
 RETURNS TABLE (starts_at timestamptz, ends_at timestamptz) LANGUAGE sql STABLE AS $$
     SELECT w.starts_at, w.ends_at FROM patrol_plan_windows w

@@ -1,7 +1,6 @@
 /* events_append.h - writing live events (the `events` table; events.c reads and streams them).
  * Every kind of VOCAB_EVENT_KIND (vocab.c) has one payload shape, chosen by its flag:
- * VOCAB_EV_REPORT (EVENTS_REPORT_FIELDS), VOCAB_EV_UNIT (EVENTS_UNIT_FIELDS) or VOCAB_EV_PATROL
- * (EVENTS_PATROL_FIELDS). An event is
+ * VOCAB_EV_REPORT (EVENTS_REPORT_FIELDS) or VOCAB_EV_UNIT (EVENTS_UNIT_FIELDS). An event is
  * written only by the statements below, inside the transaction that makes the change, so the
  * change and its event commit together. The same field lists make the payload schemas of the
  * OpenAPI document (events_append_schemas): a field added is in the event and its schema at once. */
@@ -22,11 +21,7 @@
 #define EV_STR "{\"type\": \"string\"}"
 #define EV_STR_NULL "{\"type\": [\"string\", \"null\"]}"
 #define EV_TIME_NULL "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}"
-#define EV_TIME "{\"type\": \"string\", \"format\": \"date-time\"}"
-#define EV_INTS "{\"type\": \"array\", \"items\": {\"type\": \"integer\"}}"
 #define EV_REF(N) "{\"$ref\": \"#/components/schemas/" N "\"}"
-#define EV_REF_ARRAY(N)                                                                            \
-    "{\"type\": \"array\", \"items\": {\"$ref\": \"#/components/schemas/" N "\"}}"
 #define EV_REF_NULL(N)                                                                             \
     "{\"anyOf\": [{\"$ref\": \"#/components/schemas/" N "\"}, {\"type\": \"null\"}]}"
 
@@ -64,22 +59,6 @@
     F("lat", "round(ST_Y(" X ".position)::numeric, 7)::float8", EV_NUM_NULL)                       \
     F("position_at", X ".position_at", EV_TIME_NULL)                                               \
     F("position_epoch", "extract(epoch FROM " X ".position_at)::float8", EV_NUM_NULL)
-
-/* THE joint patrol payload (patrol.visit: a target's verified visit; patrol.overdue: a window no
- * unit of the plan started on time): the plan, the target (null for overdue), the period (the visit,
- * or the window), the dwell, the units (there together; the plan's for overdue) and the agency kinds
- * present. X is a row with these columns (the scorer's). */
-#define EVENTS_PATROL_FIELDS(F, X)                                                                 \
-    F("plan_id", X ".plan_id", EV_INT)                                                             \
-    F("plan_name", X ".plan_name", EV_STR)                                                         \
-    F("division_code", X ".division_code", EV_STR)                                                 \
-    F("target_id", X ".target_id", EV_INT_NULL)                                                    \
-    F("target_name", X ".target_name", EV_STR_NULL)                                                \
-    F("from", X ".t0", EV_TIME)                                                                    \
-    F("to", X ".t1", EV_TIME)                                                                      \
-    F("dwell_min", "round(extract(epoch FROM " X ".t1 - " X ".t0) / 60.0, 1)", EV_NUM)             \
-    F("unit_ids", X ".unit_ids", EV_INTS)                                                          \
-    F("agencies", X ".agencies", EV_REF_ARRAY("AgencyKind"))
 
 #define EVENTS_SQL_PAIR_(KEY, EXPR, SCHEMA) "'" KEY "', " EXPR ", "
 
@@ -121,17 +100,6 @@
     EVENTS_UNIT_PAYLOAD(X, EV)
 /* clang-format on */
 
-/* `INSERT INTO events ... SELECT` of the patrol event KIND (EK_PATROL_*) for every row X of the
- * FROM clause the caller appends (X: entity_id, division_code and the EVENTS_PATROL_FIELDS columns;
- * entity_id is the target for a visit, the plan for overdue). */
-/* clang-format off */
-#define EVENTS_PATROL_INSERT(KIND, X)                                                              \
-    "INSERT INTO events (kind, entity_id, division_code, payload) SELECT "                         \
-    VOCAB_SQL_TERM("EventKind", KIND) ", " X ".entity_id, " X ".division_code,"                    \
-    " jsonb_build_object(" EVENTS_PATROL_FIELDS(EVENTS_SQL_PAIR_, X) "'event', "                   \
-    VOCAB_SQL_TERM("EventKind", KIND) ")"
-/* clang-format on */
-
 /* `INSERT INTO events ... SELECT` of a session.revoked event (EK_SESSION_REVOKED: entity_id the
  * session, payload {"user_id"}) for every row X (columns id, user_id of sessions) of the FROM
  * clause the caller appends (auth_revoke_sessions). Only the streams of that session act on it
@@ -149,8 +117,8 @@
 int events_append_report(worker *w, int kind, const char *report_id, const char *event,
                          const char *extra);
 
-/* Adds the schemas of the events to `schemas`: ReportEventPayload, UnitEventPayload,
- * PatrolEventPayload (from the field lists above) and Event (one branch per kind of VOCAB_EVENT_KIND: its kind and payload). */
+/* Adds the schemas of the events to `schemas`: ReportEventPayload, UnitEventPayload (from the
+ * field lists above) and Event (one branch per kind of VOCAB_EVENT_KIND: its kind and payload). */
 void events_append_schemas(json_t *schemas);
 
 #endif

@@ -109,12 +109,7 @@ VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL,
       [EK_UNIT_POSITION] = T("unit.position", "单位位置", .flags = VOCAB_EV_UNIT,
                              .description = "a unit moved"),
       [EK_SESSION_REVOKED] = T("session.revoked", "登录已撤销", .flags = VOCAB_INTERNAL,
-                               .description = "a session was revoked: its streams end (internal)"),
-      [EK_PATROL_VISIT] = T("patrol.visit", "巡查到访", .flags = VOCAB_EV_PATROL,
-                            .description = "a patrol target got a verified visit"),
-      [EK_PATROL_OVERDUE] = T("patrol.overdue", "巡查未按时开始", .flags = VOCAB_EV_PATROL,
-                              .description = "no unit of a plan came near its targets within 15 "
-                                             "minutes of a window's start"));
+                               .description = "a session was revoked: its streams end (internal)"));
 
 VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男", .label_en = "Male"),
       T("female", "女", .label_en = "Female"), T("unknown", "不详", .label_en = "Unknown"));
@@ -136,12 +131,6 @@ VOCAB(VOCAB_DIVISION_CHANGE, "DivisionChange", "division_changes",
 VOCAB(VOCAB_AGENCY_KIND, "AgencyKind", "agency_kinds", NULL, T("civil_affairs", "民政"),
       T("police", "公安"), T("urban_management", "城管"), T("health", "卫生健康"),
       T("street_office", "街道办事处"), T("community", "社区（村）"), T("volunteer", "志愿者"));
-
-/* A patrol target's week (the ledger, the map): its visits are enough; short but still in reach;
- * behind the share of the week gone by; short and the week's windows over. */
-VOCAB(VOCAB_TARGET_STATE, "TargetState", "target_states",
-      NULL, [TS_ACHIEVED] = T("achieved", "已达标"), [TS_ON_TRACK] = T("on_track", "进行中"),
-      [TS_BEHIND] = T("behind", "进度落后"), [TS_MISSED] = T("missed", "未达标"));
 
 /* What a window of a plan shows in the units' tracks (GET /api/v1/patrol-plans/{id}/walked): every
  * target has a visit that counts; some time inside a target, short of that; nobody inside. */
@@ -181,14 +170,12 @@ VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
       [AA_USER_UPDATE] = T("user.update", "修改用户"),
       [AA_USER_RESET_CODE] = T("user.reset_code", "生成密码重置码"),
       [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"),
-      [AA_PLAN_CREATE] = T("plan.create", "新建巡查计划"),
-      [AA_PLAN_UPDATE] = T("plan.update", "修改巡查计划"),
-      [AA_CAMPAIGN_CREATE] = T("campaign.create", "新建专项行动"));
-VOCAB(
-    VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
-    NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
-    [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"), [AE_USER] = T("user", "用户"),
-    [AE_PLAN] = T("plan", "巡查计划"), [AE_CAMPAIGN] = T("campaign", "专项行动"));
+      [AA_PLAN_CREATE] = T("patrol_plan.create", "新建巡查计划"),
+      [AA_PLAN_UPDATE] = T("patrol_plan.update", "修改巡查计划"));
+VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
+      NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
+      [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
+      [AE_USER] = T("user", "用户"), [AE_PLAN] = T("patrol_plan", "巡查计划"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
@@ -238,17 +225,13 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本
 
 /* Every table: the OpenAPI schemas and, those with a `list`, GET /api/v1/vocabulary in this
  * order. */
-static const vocab *const all[] = {&VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,
-                                   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
-                                   &VOCAB_TIER,          &VOCAB_UNIT_STATUS,
-                                   &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
-                                   &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,
-                                   &VOCAB_SEX,           &VOCAB_ROLE,
-                                   &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE,
-                                   &VOCAB_AGENCY_KIND,   &VOCAB_TARGET_STATE,
-                                   &VOCAB_TIME_PRESET,   &VOCAB_WALKED_STATUS,
-                                   &VOCAB_AUDIT_KIND,    &VOCAB_AUDIT_ACTION,
-                                   &VOCAB_AUDIT_ENTITY,  &VOCAB_ERROR};
+static const vocab *const all[] = {
+    &VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
+    &VOCAB_TIER,          &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
+    &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
+    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_TIME_PRESET,
+    &VOCAB_WALKED_STATUS, &VOCAB_AUDIT_KIND,      &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,
+    &VOCAB_ERROR};
 
 const vocab *const *vocab_all(size_t *n) {
     *n = sizeof all / sizeof all[0];
@@ -360,9 +343,8 @@ static const struct {
     unsigned flag;
     const char *name;
 } flag_names[] = {
-    {VOCAB_OPEN, "open"},       {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
-    {VOCAB_CLOSED, "closed"},   {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"},
-    {VOCAB_EV_PATROL, "patrol"}};
+    {VOCAB_OPEN, "open"},     {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
+    {VOCAB_CLOSED, "closed"}, {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"}};
 
 /* {"$ref": "#/components/schemas/<name>"} */
 static json_t *ref(const char *name) {

@@ -30,12 +30,11 @@ typedef struct vocab_term {
  * not an enum: VOCAB_SQL_ANY writes them into SQL text. */
 #define VOCAB_OPEN 1    /* report statuses of open reports (reports_open_geom_idx holds them) */
 #define VOCAB_INITIAL 2 /* the status a report is created in (the escalation thread watches it) */
-#define VOCAB_HOLDS_UNIT 4  /* report and unit statuses of a unit that is on its report */
-#define VOCAB_EV_REPORT 8   /* event kinds about a report: payload ReportEventPayload */
-#define VOCAB_EV_UNIT 16    /* event kinds about a unit: payload UnitEventPayload */
-#define VOCAB_INTERNAL 32   /* never sent to a client: not served, not in the schema's enum */
-#define VOCAB_CLOSED 64     /* report statuses a report ends in (reports_unmasked_closed_idx) */
-#define VOCAB_EV_PATROL 128 /* event kinds about a joint patrol: payload PatrolEventPayload */
+#define VOCAB_HOLDS_UNIT 4 /* report and unit statuses of a unit that is on its report */
+#define VOCAB_EV_REPORT 8  /* event kinds about a report: payload ReportEventPayload */
+#define VOCAB_EV_UNIT 16   /* event kinds about a unit: payload UnitEventPayload */
+#define VOCAB_INTERNAL 32  /* never sent to a client: not served, not in the schema's enum */
+#define VOCAB_CLOSED 64    /* report statuses a report ends in (reports_unmasked_closed_idx) */
 
 /* Positions of terms that C code names (vocab.c binds each row to its number). */
 /* VOCAB_REPORT_STATUS */
@@ -92,14 +91,6 @@ typedef struct vocab_term {
 #define EK_UNIT_UPDATED 3
 #define EK_UNIT_POSITION 4
 #define EK_SESSION_REVOKED 5
-#define EK_PATROL_VISIT 6
-#define EK_PATROL_OVERDUE 7
-/* VOCAB_TARGET_STATE: a patrol target's week (patrol_target_week, migration 0019, answers these
- * positions) */
-#define TS_ACHIEVED 0
-#define TS_ON_TRACK 1
-#define TS_BEHIND 2
-#define TS_MISSED 3
 /* VOCAB_TIME_PRESET: a target's time of day by name (service/patrols/plans.c has the times) */
 #define TP_NIGHT 0
 /* VOCAB_WALKED_STATUS: what a plan's window shows in the tracks (service/patrols/walked.c) */
@@ -138,7 +129,6 @@ typedef struct vocab_term {
 #define AA_REPORT_MASK 24
 #define AA_PLAN_CREATE 25
 #define AA_PLAN_UPDATE 26
-#define AA_CAMPAIGN_CREATE 27
 /* VOCAB_AUDIT_ENTITY: what an administrative write changed */
 #define AE_STATION 0
 #define AE_AGENCY 1
@@ -146,7 +136,6 @@ typedef struct vocab_term {
 #define AE_SHIFT 3
 #define AE_USER 4
 #define AE_PLAN 5
-#define AE_CAMPAIGN 6
 /* VOCAB_TIMELINE: the entries that are not transitions */
 #define TL_CREATED 0
 #define TL_ESCALATED 7
@@ -175,7 +164,6 @@ extern const vocab VOCAB_DIVISION_KIND;   /* divisions.kind: administrative, or 
 extern const vocab VOCAB_DIVISION_CHANGE; /* division_changes.change (import-divisions) */
 extern const vocab VOCAB_TIMELINE;        /* report_events.type: the timeline of a report */
 extern const vocab VOCAB_AGENCY_KIND;     /* agencies.kind */
-extern const vocab VOCAB_TARGET_STATE;    /* a patrol target's week: achieved ... missed */
 extern const vocab VOCAB_TIME_PRESET;     /* a patrol target's time of day by name: night */
 extern const vocab VOCAB_WALKED_STATUS;   /* a plan's window in the tracks: done, partly, missed */
 extern const vocab VOCAB_AUDIT_KIND;      /* audit.kind: read, write, sign_in */

@@ -198,7 +198,7 @@ SHAPE(SHAPE_SHIFT_PATCH, "ShiftChange", "invalid_body", "send an object",
       F("members", "members", SHAPE_IDS, 0, .max = UNIT_MEMBERS_MAX),
       F("note", "note", SHAPE_STRING, OPT, .max = 1000));
 
-/* ---- joint patrols: plans, their targets, campaigns ---- */
+/* ---- joint patrols: plans and their targets ---- */
 
 static const shape_field plan_window_fields[] = {
     F("starts_at", "windows[].starts_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
@@ -291,15 +291,6 @@ SHAPE(SHAPE_PATROL_PLAN, "PatrolPlanInput", "invalid_body", "send an object", PL
  * replace the plan's (those left out are retired). */
 SHAPE(SHAPE_PATROL_PLAN_PATCH, "PatrolPlanChange", "invalid_body", "send an object",
       PLAN_FIELDS(0, OPT));
-
-SHAPE(SHAPE_CAMPAIGN, "CampaignInput", "invalid_body", "send an object",
-      F("name", "name", SHAPE_STRING, REQ, .min = 1, .max = 200),
-      F("division_code", "division_code", SHAPE_STRING, REQ, .fmt = &FMT_DIVISION,
-        .code = "invalid_division"),
-      F("starts_on", "starts_on", SHAPE_STRING, REQ, .fmt = &FMT_DATE),
-      F("ends_on", "ends_on", SHAPE_STRING, REQ, .fmt = &FMT_DATE),
-      F("note", "note", SHAPE_STRING, OPT, .max = 1000),
-      F("plan_ids", "plan_ids", SHAPE_IDS, 0, .max = 500));
 
 /* A GeoJSON Polygon or MultiPolygon; its rings are read (and repaired) by gis/geom.h. */
 static const shape_field polygon_fields[] = {
@@ -809,8 +800,7 @@ void shapes_add_schemas(json_t *schemas) {
         &SHAPE_UNIT_MEMBERS, &SHAPE_SHIFT,         &SHAPE_SHIFT_PATCH,
         &SHAPE_STATION,      &SHAPE_STATION_PATCH, &SHAPE_AGENCY,
         &SHAPE_AGENCY_PATCH, &SHAPE_USER,          &SHAPE_USER_PATCH,
-        &SHAPE_RESET,        &SHAPE_PATROL_PLAN,   &SHAPE_PATROL_PLAN_PATCH,
-        &SHAPE_CAMPAIGN};
+        &SHAPE_RESET,        &SHAPE_PATROL_PLAN,   &SHAPE_PATROL_PLAN_PATCH};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         json_object_set_new(schemas, all[i]->name, shape_schema(all[i]));
 }
