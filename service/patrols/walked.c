@@ -10,7 +10,8 @@
  *
  * Tracks cross areas through the one engine (gis/areas.h, gis/track.h, gis/visits.h), in
  * CGCS2000 Gauss-Kruger metres; PostGIS only projects the targets and the fixes it reads. The work
- * is bounded: 31 days, WALKED_MAX_WINDOWS windows, coverage_max_fixes fixes (413 beyond). */
+ * is bounded: 31 days, WALKED_MAX_WINDOWS windows, WALKED_MAX_CELLS targets times windows,
+ * coverage_max_fixes fixes (413 beyond); each target's periods and spans are its own ranges. */
 #include "service/patrols/walked.h"
 
 #include <math.h>
@@ -33,8 +34,9 @@
 enum {
     WALKED_MAX_DAYS = 31,
     WALKED_MAX_WINDOWS = 500,
-    WALKED_BRIDGE_S = 120,  /* gaps shorter than this inside a visit are bridged */
-    WALKED_TOGETHER_M = 50, /* a unit this near another at the same moment walks with it */
+    WALKED_MAX_CELLS = 20000, /* targets times windows of one answer */
+    WALKED_BRIDGE_S = 120,    /* gaps shorter than this inside a visit are bridged */
+    WALKED_TOGETHER_M = 50,   /* a unit this near another at the same moment walks with it */
 };
 
 typedef struct period {
@@ -48,7 +50,14 @@ typedef struct target {
     double dwell_s;       /* min_dwell_min in seconds */
     unsigned long agency; /* bit k: agency kind k must be inside */
     long area;            /* index in the set */
+    size_t p0, p1;        /* its periods: periods[p0 .. p1) */
+    size_t s0, s1;        /* its units' spans: spans[s0 .. s1) (after find_spans) */
 } target;
+
+typedef struct area_span {
+    long area;
+    gis_span s;
+} area_span;
 
 typedef struct walk {
     PGresult *tq, *pq, *uq, *fq; /* targets, periods, units, fixes */
@@ -59,16 +68,15 @@ typedef struct walk {
     unsigned long *unit_agency; /* per unit: bit of its agency kind (0: none) */
     gis_fix *fixes;
     size_t *first, *count; /* per unit: its fixes */
-    gis_span *spans;       /* (who = unit) per area, in spans_of[area] .. */
+    area_span *spans; /* every unit's periods inside every target's area (who = unit), by area */
     size_t nspans, cap;
-    long *span_area;
 } walk;
 
 static void walk_free(walk *k) {
     PQclear(k->tq), PQclear(k->pq), PQclear(k->uq), PQclear(k->fq);
     gis_areas_destroy(k->areas);
     free(k->targets), free(k->periods), free(k->unit_agency), free(k->fixes);
-    free(k->first), free(k->count), free(k->spans), free(k->span_area);
+    free(k->first), free(k->count), free(k->spans);
 }
 
 static json_t *time_json(double t) {
@@ -202,7 +210,9 @@ static int load_arrays(walk *k) {
         long long tid = strtoll(PQgetvalue(k->pq, i, 0), NULL, 10);
         size_t t = 0;
         while (t < k->nt && k->targets[t].id != tid)
-            t++;
+            t++; /* both by id */
+        if (t < k->nt && k->targets[t].p1 == 0) k->targets[t].p0 = k->np;
+        if (t < k->nt) k->targets[t].p1 = k->np + 1;
         k->periods[k->np++] =
             (period){t, atof(PQgetvalue(k->pq, i, 1)), atof(PQgetvalue(k->pq, i, 2)),
                      atof(PQgetvalue(k->pq, i, 3))};
@@ -237,19 +247,21 @@ static int add_span(void *ud, size_t area, double t0, double t1) {
     walk *k = c->k;
     if (k->nspans == k->cap) {
         size_t cap = k->cap ? k->cap * 2 : 256;
-        gis_span *s = realloc(k->spans, cap * sizeof *s);
+        area_span *s = realloc(k->spans, cap * sizeof *s);
         if (!s) return -1;
-        k->spans = s;
-        long *a = realloc(k->span_area, cap * sizeof *a);
-        if (!a) return -1;
-        k->span_area = a, k->cap = cap;
+        k->spans = s, k->cap = cap;
     }
-    k->span_area[k->nspans] = (long)area;
-    k->spans[k->nspans++] = (gis_span){t0, t1, c->who};
+    k->spans[k->nspans++] = (area_span){(long)area, {t0, t1, c->who}};
     return 0;
 }
 
-/* Every unit's periods inside every target. 0 or -1 (out of memory). */
+static int by_area(const void *a, const void *b) {
+    long x = ((const area_span *)a)->area, y = ((const area_span *)b)->area;
+    return (x > y) - (x < y);
+}
+
+/* Every unit's periods inside every target, by area, and each target's range of them. 0 or -1
+ * (out of memory). */
 static int find_spans(walk *k) {
     for (size_t u = 0; u < k->nu; u++) {
         span_ctx c = {k, (int)u};
@@ -257,21 +269,31 @@ static int find_spans(walk *k) {
                                            COVERAGE_GAP_S, COVERAGE_GAP_M, add_span, &c) != 0)
             return -1;
     }
+    qsort(k->spans, k->nspans, sizeof *k->spans, by_area);
+    for (size_t t = 0, i = 0; t < k->nt; t++) {
+        while (i < k->nspans && k->spans[i].area < k->targets[t].area)
+            i++;
+        k->targets[t].s0 = i;
+        while (i < k->nspans && k->spans[i].area == k->targets[t].area)
+            i++;
+        k->targets[t].s1 = i;
+    }
     return 0;
 }
 
-/* The spans of target t in the periods of the window starting at ws, cut to them, into out (room
- * for k->nspans * k->np). Returns their number. */
+/* The spans of target t in its periods of the window starting at ws, cut to them, into out (room
+ * for its spans times those periods). Returns their number. */
 static size_t clip_spans(const walk *k, size_t t, double ws, gis_span *out) {
+    const target *tg = &k->targets[t];
     size_t n = 0;
-    for (size_t p = 0; p < k->np; p++) {
+    for (size_t p = tg->p0; p < tg->p1; p++) {
         const period *pr = &k->periods[p];
-        if (pr->target != t || pr->patrol != ws) continue;
-        for (size_t i = 0; i < k->nspans; i++) {
-            if (k->span_area[i] != k->targets[t].area) continue;
-            double a = fmax(k->spans[i].t0, pr->t0), b = fmin(k->spans[i].t1, pr->t1);
-            if (b > a || (b == a && k->spans[i].t0 >= pr->t0 && k->spans[i].t0 <= pr->t1))
-                out[n++] = (gis_span){a, b, k->spans[i].who};
+        if (pr->patrol != ws) continue;
+        for (size_t i = tg->s0; i < tg->s1; i++) {
+            const gis_span *sp = &k->spans[i].s;
+            double a = fmax(sp->t0, pr->t0), b = fmin(sp->t1, pr->t1);
+            if (b > a || (b == a && sp->t0 >= pr->t0 && sp->t0 <= pr->t1))
+                out[n++] = (gis_span){a, b, sp->who};
         }
     }
     return n;
@@ -308,10 +330,11 @@ static json_t *visit_json(const walk *k, const target *t, const gis_span *s, con
 /* Target t in the window starting at ws as the API shows it; *verified its visits that count,
  * *walked 1 when a unit was inside. NULL: no memory. */
 static json_t *target_json(const walk *k, size_t t, double ws, int *verified, int *walked) {
+    const target *tg = &k->targets[t];
     size_t per = 0;
-    for (size_t p = 0; p < k->np; p++)
-        per += k->periods[p].target == t && k->periods[p].patrol == ws;
-    size_t room = k->nspans * per + 1;
+    for (size_t p = tg->p0; p < tg->p1; p++)
+        per += k->periods[p].patrol == ws;
+    size_t room = (tg->s1 - tg->s0) * per + 1;
     gis_span *s = malloc(room * sizeof *s);
     gis_visit *v = malloc(room * sizeof *v);
     unsigned char *member = malloc(k->nu + 1);
@@ -321,11 +344,9 @@ static json_t *target_json(const walk *k, size_t t, double ws, int *verified, in
         *verified = 0, *walked = n > 0;
         for (size_t i = 0; i < nv; i++) {
             int counted;
-            json_array_append_new(visits,
-                                  visit_json(k, &k->targets[t], s, &v[i], member, &counted));
+            json_array_append_new(visits, visit_json(k, tg, s, &v[i], member, &counted));
             *verified += counted;
         }
-        const target *tg = &k->targets[t];
         out = json_pack("{s:I,s:s?,s:I,s:o,s:i,s:O}", "target_id", (json_int_t)tg->id, "name",
                         tg->name, "min_dwell_min", (json_int_t)(tg->dwell_s / 60), "inside_min",
                         num_json(gis_spans_union(s, n, NULL) / 60, 1), "verified", *verified,
@@ -434,6 +455,9 @@ int h_plans_walked(http_req *r) {
                           WALKED_MAX_WINDOWS);
     }
     rc = read_targets(r, &k, pid, es, err, sizeof err);
+    if (!rc && k.nt * (size_t)PQntuples(wq) > WALKED_MAX_CELLS)
+        rc = http_error(r, 413, "too_many_items", "from",
+                        "%zu targets in %d windows: ask for a shorter period", k.nt, PQntuples(wq));
     if (!rc) rc = read_rest(r, &k, pid, ft, tt, es);
     if (!rc) rc = load_arrays(&k) || find_spans(&k) ? -2 : 0;
     json_t *out = rc ? NULL : walked_json(r, &k, id, wq, from, to);

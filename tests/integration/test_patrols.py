@@ -119,6 +119,22 @@ class PatrolsTest(harness.FreshDbCase):
         self.assertAlmostEqual(v["dwell_min"], (12 * 60 + 2 * extra) / 60, delta=0.6)
         self.assertAlmostEqual(win["targets"][0]["inside_min"], v["dwell_min"], delta=0.05)
         self.assertEqual(win["targets"][0]["verified"], 1)
+        # the PostGIS oracle: each unit's time inside, from ST_Intersection of its steps with the area
+        # (a step's time times its share inside); the two walk 3 m apart, so the union is about the
+        # longer of the two
+        rows = self.db.sql(
+            "WITH f AS (SELECT unit_id, at, geom, lag(at) OVER w AS at0, lag(geom) OVER w AS g0"
+            " FROM unit_positions WHERE unit_id IN (%s, %s) WINDOW w AS (PARTITION BY unit_id ORDER BY at)),"
+            " s AS (SELECT f.unit_id, extract(epoch FROM f.at - f.at0) AS dt,"
+            " ST_Transform(ST_MakeLine(f.g0, f.geom), 4549) AS seg,"
+            " (SELECT ST_Transform(geom, 4549) FROM patrol_targets WHERE id = %s) AS area FROM f"
+            " WHERE f.g0 IS NOT NULL)"
+            " SELECT unit_id, sum(dt * ST_Length(ST_Intersection(seg, area)) / ST_Length(seg)) / 60 AS m"
+            " FROM s WHERE ST_Length(seg) > 0 GROUP BY unit_id", self.units[0], self.units[1],
+            plan["targets"][0]["id"])
+        oracle = max(r["m"] for r in rows)
+        self.assertEqual(len(rows), 2)
+        self.assertAlmostEqual(win["targets"][0]["inside_min"], oracle, delta=0.2)
         # km and hours of the group, not of each unit: one unit's way, not two
         self.assertAlmostEqual(win["km"], self.path_km, delta=0.1)
         self.assertAlmostEqual(win["active_min"], 22, delta=0.5)
