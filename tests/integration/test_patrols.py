@@ -3,7 +3,8 @@ walked, GET /api/v1/patrol-plans/{id}/walked, from fixes posted through the API 
 known: two units of two agencies (police, civil affairs) walking together 12 minutes inside a 100 m
 circle are ONE visit with both agencies, their km counted once; a plan with a second target nobody
 reached is partial; a 15-minute dwell target is not met by that walk; a window with no fixes is
-missed; a walk just outside the circle counts none. Another county's dispatcher sees none of it
+missed; a walk just outside the circle counts none; two units inside only partly together (one with
+a 60 s GPS gap) make one visit with the union's dwell; the time inside agrees with a PostGIS oracle. Another county's dispatcher sees none of it
 (404), and bad bodies answer 400 naming their field and change nothing."""
 import datetime
 import math
@@ -47,15 +48,17 @@ class PatrolsTest(harness.FreshDbCase):
         cls.disp = cls.srv.login("dispatcher")
         cls.disp_gn = cls.srv.login("dispatcher_gn")
         station = cls.db.value("SELECT id FROM stations WHERE division_code = '320706000000' ORDER BY id LIMIT 1")
-        cls.units, cls.kinds = [], ("police", "civil_affairs")
+        cls.units, cls.later, cls.kinds = [], [], ("police", "civil_affairs")
         for kind in cls.kinds:
             r = cls.srv.request("POST", "/api/v1/agencies", {"name": "联合巡查" + kind, "kind": kind,
                                                              "division_code": "320706"}, token=cls.admin)
             assert r.status == 201, r
-            r = cls.srv.request("POST", "/api/v1/units", {"name": "联合巡查队" + kind, "station_id": station,
-                                                          "agency_id": r.json()["id"]}, token=cls.admin)
-            assert r.status == 201, r
-            cls.units.append(r.json()["id"])
+            agency = r.json()["id"]
+            for group, n in ((cls.units, ""), (cls.later, "二")):
+                r = cls.srv.request("POST", "/api/v1/units", {"name": "联合巡查%s队" % n + kind, "station_id": station,
+                                                              "agency_id": agency}, token=cls.admin)
+                assert r.status == 201, r
+                group.append(r.json()["id"])
         # the window: 5 hours ago for an hour, on a whole minute
         cls.ws = (int(time.time()) // 60) * 60 - 5 * 3600
         cls.we = cls.ws + 3600
@@ -72,6 +75,19 @@ class PatrolsTest(harness.FreshDbCase):
             r = cls.srv.request("POST", "/api/v1/units/%d/positions" % unit, fixes(pts), token=cls.admin)
             assert r.status == 200, r
         cls.path_km = (400 + 30 + 60 + 30 + 400) / 1000.0  # one unit's way
+        # the later pair, 1.5 km east: the police unit inside 8 minutes from e3 (a 60 s GPS gap
+        # inside), the civil affairs one from e3 + 5 min to e3 + 13 min; each comes from 400 m
+        # west in 5 minutes and leaves 400 m east in 5
+        cls.e3 = cls.ws + 1800
+        for k, (unit, start) in enumerate(zip(cls.later, (cls.e3, cls.e3 + 300))):
+            pts = [(start - 300, *at(1500 - 400, 3.0 * k))]
+            for s in range(0, 8 * 60 + 1, 30):
+                if k == 0 and s == 120:
+                    continue
+                pts.append((start + s, *at(1500 - 30 + 60 * s / 480.0, 3.0 * k)))
+            pts.append((start + 480 + 300, *at(1500 + 400, 3.0 * k)))
+            r = cls.srv.request("POST", "/api/v1/units/%d/positions" % unit, fixes(pts), token=cls.admin)
+            assert r.status == 200, r
 
     @classmethod
     def tearDownClass(cls):
@@ -138,6 +154,22 @@ class PatrolsTest(harness.FreshDbCase):
         # km and hours of the group, not of each unit: one unit's way, not two
         self.assertAlmostEqual(win["km"], self.path_km, delta=0.1)
         self.assertAlmostEqual(win["active_min"], 22, delta=0.5)
+
+    def test_units_overlapping_partly_make_one_visit(self):
+        r = self.plan([self.target(where=at(1500))], unit_ids=self.later)
+        self.assertEqual(r.status, 201, r)
+        win = self.walked(r.json()["id"]).json()["windows"][0]
+        self.assertEqual(win["status"], "complete", win)
+        visits = win["targets"][0]["visits"]
+        self.assertEqual(len(visits), 1, visits)  # a 60 s gap inside and a hand-over: one visit
+        v = visits[0]
+        self.assertTrue(v["counted"])
+        self.assertEqual(sorted(v["unit_ids"]), sorted(self.later))
+        self.assertEqual(sorted(v["agencies"]), sorted(self.kinds))
+        edge = 70 / 370 * 300  # seconds inside on the way in (and out): 70 m of a 370 m step
+        self.assertAlmostEqual(v["dwell_min"], (13 * 60 + 2 * edge) / 60, delta=0.3)
+        self.assertEqual(self.db.value("SELECT count(*) FROM unit_positions WHERE unit_id = %s",
+                                       self.later[0]), 18)
 
     def test_partial_and_dwell_and_outside(self):
         far = at(2000)
