@@ -74,7 +74,7 @@ int plans_visible(http_req *r, long long id, int lock, json_t **out) {
 
 /* A target's time of day into t ({tod_from, tod_to} minutes; none: nothing). 0 or the 400 sent. */
 static int norm_time(http_req *r, json_t *tw, size_t i, json_t *t) {
-    char f[48];
+    char f[64];
     if (!tw || json_is_null(tw)) return 0;
     const char *preset = json_string_value(json_object_get(tw, "preset"));
     int from = shape_timeofday(tw, "from"), to = shape_timeofday(tw, "to");
@@ -95,7 +95,7 @@ static int norm_time(http_req *r, json_t *tw, size_t i, json_t *t) {
 /* A target's area into t: exactly one of division_code, polygon (GeoJSON text), point with
  * radius_m (in WGS84). 0 or the 400 sent. */
 static int norm_area(http_req *r, json_t *area, size_t i, json_t *t) {
-    char f[48];
+    char f[64];
     json_t *div = json_object_get(area, "division_code"), *poly = json_object_get(area, "polygon");
     json_t *pt = json_object_get(area, "point"), *rad = json_object_get(area, "radius_m");
     snprintf(f, sizeof f, "targets[%zu].area", i);
@@ -108,7 +108,10 @@ static int norm_area(http_req *r, json_t *area, size_t i, json_t *t) {
     }
     if (div) {
         char code[13];
-        vocab_code12(json_string_value(div), 4, code);
+        if (vocab_code12(json_string_value(div), 4, code) != 0) {
+            snprintf(f, sizeof f, "targets[%zu].area.division_code", i);
+            return http_error(r, 400, "invalid_division", f, "a division of 4 to 12 digits");
+        }
         json_object_set_new(t, "division_code", json_string(code));
     } else if (poly) {
         char *s = json_dumps(poly, JSON_COMPACT);
@@ -212,6 +215,9 @@ static int check_plan(http_req *r, json_t *cur, json_t *plan) {
         if (!admin_in_scope(&r->user, code))
             return http_error(r, 404, "not_found", "division_code", "no such division: %s", code);
         json_object_set_new(plan, "division_code", json_string(code));
+    } else if (json_object_get(b, "division_code")) {
+        return http_error(r, 400, "invalid_division", "division_code",
+                          "a division of 4 to 12 digits");
     }
     json_array_foreach(json_object_get(b, "windows"), i, v) {
         snprintf(f, sizeof f, "windows[%zu].ends_at", i);
@@ -225,8 +231,10 @@ static int check_plan(http_req *r, json_t *cur, json_t *plan) {
         json_object_set_new(plan, "weekly_from", json_integer(shape_timeofday(wk, "from")));
         json_object_set_new(plan, "weekly_to", json_integer(shape_timeofday(wk, "to")));
     }
-    int has_windows = json_array_size(json_object_get(b, "windows")) > 0 || json_is_object(wk);
-    if (!cur && !has_windows)
+    json_t *ws = json_object_get(b, "windows");
+    if (!ws && cur) ws = json_object_get(cur, "windows");
+    if (!json_object_get(b, "weekly") && cur) wk = json_object_get(cur, "weekly");
+    if (json_array_size(ws) == 0 && !json_is_object(wk))
         return http_error(r, 400, "invalid_field", "windows", "windows or weekly: when to walk");
     const char *on = json_string_value(json_object_get(b, "starts_on"));
     const char *end = json_string_value(json_object_get(b, "ends_on"));

@@ -232,6 +232,12 @@ class PatrolsTest(harness.FreshDbCase):
                              {"name": "x", "targets": [dict(self.target(), id=other)]}, token=self.disp)
         self.assertEqual((r.status, r.json()["error"]["field"]), (404, "targets[0].id"), r)
         self.assertEqual(self.srv.request("GET", "/api/v1/patrol-plans/%d" % plan["id"], token=self.disp).json(), got)
+        # windows cleared: the weekly ones stay; then no weekly either: refused, nothing changed
+        r = self.srv.request("PATCH", "/api/v1/patrol-plans/%d" % plan["id"], {"windows": None}, token=self.disp)
+        self.assertEqual((r.status, r.json()["windows"], r.json()["weekly"]), (200, [], got["weekly"]), r)
+        r = self.srv.request("PATCH", "/api/v1/patrol-plans/%d" % plan["id"], {"weekly": None}, token=self.disp)
+        self.assertEqual((r.status, r.json()["error"]["field"]), (400, "windows"), r)
+        self.assertEqual(self.db.value("SELECT weekly_days FROM patrol_plans WHERE id = %s", plan["id"]), [1, 5, 6])
         r = self.srv.request("GET", "/api/v1/patrol-plans?unit=%d&limit=200" % self.units[0], token=self.disp)
         self.assertIn(plan["id"], [p["id"] for p in r.json()["items"]])
         r = self.srv.request("GET", "/api/v1/patrol-plans", token=self.disp_gn)
