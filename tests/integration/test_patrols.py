@@ -155,6 +155,19 @@ class PatrolsTest(harness.FreshDbCase):
         self.assertAlmostEqual(win["km"], self.path_km, delta=0.1)
         self.assertAlmostEqual(win["active_min"], 22, delta=0.5)
 
+    def test_weekly_window_in_the_city_time(self):
+        cty = datetime.datetime.fromtimestamp(self.ws, datetime.timezone(datetime.timedelta(hours=8)))
+        weekly = {"days": [cty.isoweekday()], "from": city(self.ws), "to": city(self.we)}
+        r = self.srv.request("POST", "/api/v1/patrol-plans",
+                             {"name": "每周夜巡", "division_code": "320706", "unit_ids": self.units,
+                              "weekly": weekly, "starts_on": cty.date().isoformat(),
+                              "targets": [self.target()]}, token=self.disp)
+        self.assertEqual(r.status, 201, r)
+        body = self.walked(r.json()["id"]).json()
+        # the day before and the day after are other weekdays: one window, the walked one
+        self.assertEqual([(w["starts_at"], w["status"]) for w in body["windows"]],
+                         [(datetime.datetime.fromtimestamp(self.ws, cty.tzinfo).isoformat(), "complete")], body)
+
     def test_units_overlapping_partly_make_one_visit(self):
         r = self.plan([self.target(where=at(1500))], unit_ids=self.later)
         self.assertEqual(r.status, 201, r)
