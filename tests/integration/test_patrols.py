@@ -245,6 +245,9 @@ class PatrolsTest(harness.FreshDbCase):
                              {"name": "x", "targets": [dict(self.target(), id=other)]}, token=self.disp)
         self.assertEqual((r.status, r.json()["error"]["field"]), (404, "targets[0].id"), r)
         self.assertEqual(self.srv.request("GET", "/api/v1/patrol-plans/%d" % plan["id"], token=self.disp).json(), got)
+        audit = self.db.sql("SELECT action FROM audit WHERE entity = 'patrol_plan' AND entity_id = %s ORDER BY id",
+                            plan["id"])
+        self.assertEqual([a["action"] for a in audit], ["patrol_plan.create", "patrol_plan.update"])
         # windows cleared: the weekly ones stay; then no weekly either: refused, nothing changed
         r = self.srv.request("PATCH", "/api/v1/patrol-plans/%d" % plan["id"], {"windows": None}, token=self.disp)
         self.assertEqual((r.status, r.json()["windows"], r.json()["weekly"]), (200, [], got["weekly"]), r)
