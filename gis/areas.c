@@ -460,6 +460,24 @@ int gis_areas_contains(const gis_areas *s, size_t i, double x, double y) {
     return in;
 }
 
+int gis_areas_within(const gis_areas *s, size_t i, double x, double y, double r) {
+    const area_priv *a = &s->a[i];
+    const double *e = a->pub.env;
+    if (!(r >= 0) || x < e[0] - r || x > e[2] + r || y < e[1] - r || y > e[3] + r) return 0;
+    if (gis_areas_contains(s, i, x, y)) return 1;
+    double r2 = r * r;
+    for (size_t ring = 0; ring < a->nrings; ring++)
+        for (size_t k = a->ring[ring]; k + 1 < a->ring[ring + 1]; k++) {
+            double ax = a->xy[2 * k], ay = a->xy[2 * k + 1];
+            double dx = a->xy[2 * k + 2] - ax, dy = a->xy[2 * k + 3] - ay, l2 = dx * dx + dy * dy;
+            double t = l2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / l2 : 0;
+            t = t < 0 ? 0 : t > 1 ? 1 : t;
+            double px = ax + t * dx - x, py = ay + t * dy - y;
+            if (px * px + py * py <= r2) return 1;
+        }
+    return 0;
+}
+
 /* The x interval [*lo, *hi] where the horizontal line y meets the points within r of segment
  * a-b (a convex capsule: the hull of its two end discs and its band). Returns 0 when none. */
 static int capsule_row(double ax, double ay, double bx, double by, double r, double y, double *lo,

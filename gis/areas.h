@@ -90,6 +90,10 @@ int gis_areas_near(const gis_areas *s, double xmin, double ymin, double xmax, do
  * either way), else 0. */
 int gis_areas_contains(const gis_areas *s, size_t i, double x, double y);
 
+/* 1 when (x, y) lies within r metres (r >= 0) of area i: inside it, or at most r from one of its
+ * edges; else 0. */
+int gis_areas_within(const gis_areas *s, size_t i, double x, double y, double r);
+
 /* ORs into bits (area i's grid, nbytes) the inside cells whose centre lies within r metres of the
  * segment (ax, ay)-(bx, by); a == b paints a disc (a lone fix). Returns the number of cells that
  * were not set before. */

@@ -132,6 +132,16 @@ VOCAB(VOCAB_AGENCY_KIND, "AgencyKind", "agency_kinds", NULL, T("civil_affairs", 
       T("police", "公安"), T("urban_management", "城管"), T("health", "卫生健康"),
       T("street_office", "街道办事处"), T("community", "社区（村）"), T("volunteer", "志愿者"));
 
+/* What a window of a plan shows in the units' tracks (GET /api/v1/patrol-plans/{id}/walked): every
+ * target has a visit that counts; some time inside a target, short of that; nobody inside. */
+VOCAB(VOCAB_WALKED_STATUS, "WalkedStatus", "walked_statuses",
+      NULL, [WS_DONE] = T("complete", "已完成"), [WS_PARTLY] = T("partial", "部分完成"),
+      [WS_MISSED] = T("missed", "未巡查"));
+
+/* A target's time of day by name (the times: service/patrols/plans.c). */
+VOCAB(VOCAB_TIME_PRESET, "TimePreset", "time_presets",
+      NULL, [TP_NIGHT] = T("night", "夜间（20:00–06:00）"));
+
 /* audit.kind, audit.action and audit.entity: the audit trail (core/audit.c). */
 VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, [AK_READ] = T("read", "查阅个人信息"),
       [AK_WRITE] = T("write", "管理操作"), [AK_SIGN_IN] = T("sign_in", "登录与密码"));
@@ -159,11 +169,13 @@ VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
       [AA_USER_CREATE] = T("user.create", "新建用户"),
       [AA_USER_UPDATE] = T("user.update", "修改用户"),
       [AA_USER_RESET_CODE] = T("user.reset_code", "生成密码重置码"),
-      [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"));
+      [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"),
+      [AA_PLAN_CREATE] = T("patrol_plan.create", "新建巡查计划"),
+      [AA_PLAN_UPDATE] = T("patrol_plan.update", "修改巡查计划"));
 VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
       NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
       [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
-      [AE_USER] = T("user", "用户"));
+      [AE_USER] = T("user", "用户"), [AE_PLAN] = T("patrol_plan", "巡查计划"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
@@ -217,8 +229,9 @@ static const vocab *const all[] = {
     &VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
     &VOCAB_TIER,          &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
     &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
-    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_AUDIT_KIND,
-    &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,    &VOCAB_ERROR};
+    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_TIME_PRESET,
+    &VOCAB_WALKED_STATUS, &VOCAB_AUDIT_KIND,      &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,
+    &VOCAB_ERROR};
 
 const vocab *const *vocab_all(size_t *n) {
     *n = sizeof all / sizeof all[0];

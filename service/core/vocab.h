@@ -91,6 +91,12 @@ typedef struct vocab_term {
 #define EK_UNIT_UPDATED 3
 #define EK_UNIT_POSITION 4
 #define EK_SESSION_REVOKED 5
+/* VOCAB_TIME_PRESET: a target's time of day by name (service/patrols/plans.c has the times) */
+#define TP_NIGHT 0
+/* VOCAB_WALKED_STATUS: what a plan's window shows in the tracks (service/patrols/walked.c) */
+#define WS_DONE 0
+#define WS_PARTLY 1
+#define WS_MISSED 2
 /* VOCAB_AUDIT_KIND */
 #define AK_READ 0
 #define AK_WRITE 1
@@ -121,12 +127,15 @@ typedef struct vocab_term {
 #define AA_USER_UPDATE 22
 #define AA_USER_RESET_CODE 23
 #define AA_REPORT_MASK 24
+#define AA_PLAN_CREATE 25
+#define AA_PLAN_UPDATE 26
 /* VOCAB_AUDIT_ENTITY: what an administrative write changed */
 #define AE_STATION 0
 #define AE_AGENCY 1
 #define AE_UNIT 2
 #define AE_SHIFT 3
 #define AE_USER 4
+#define AE_PLAN 5
 /* VOCAB_TIMELINE: the entries that are not transitions */
 #define TL_CREATED 0
 #define TL_ESCALATED 7
@@ -155,6 +164,8 @@ extern const vocab VOCAB_DIVISION_KIND;   /* divisions.kind: administrative, or 
 extern const vocab VOCAB_DIVISION_CHANGE; /* division_changes.change (import-divisions) */
 extern const vocab VOCAB_TIMELINE;        /* report_events.type: the timeline of a report */
 extern const vocab VOCAB_AGENCY_KIND;     /* agencies.kind */
+extern const vocab VOCAB_TIME_PRESET;     /* a patrol target's time of day by name: night */
+extern const vocab VOCAB_WALKED_STATUS;   /* a plan's window in the tracks: done, partly, missed */
 extern const vocab VOCAB_AUDIT_KIND;      /* audit.kind: read, write, sign_in */
 extern const vocab VOCAB_AUDIT_ACTION;    /* audit.action */
 extern const vocab VOCAB_AUDIT_ENTITY;    /* audit.entity: what an administrative write changed */

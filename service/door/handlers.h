@@ -66,6 +66,15 @@ int h_shifts_of_unit(http_req *r);
 int h_shifts_patch(http_req *r);
 int h_shifts_on(http_req *r);
 
+/* patrols/plans.c */
+int h_plans_create(http_req *r);
+int h_plans_list(http_req *r);
+int h_plans_get(http_req *r);
+int h_plans_patch(http_req *r);
+
+/* patrols/walked.c */
+int h_plans_walked(http_req *r);
+
 /* admin/stations.c */
 int h_stations_list(http_req *r);
 int h_stations_create(http_req *r);

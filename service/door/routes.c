@@ -143,6 +143,18 @@ P(P_SHIFTS_AT, "at", PARAM_TIME,
   .description = "Shifts on at this RFC 3339 time (default: now): who is on shift");
 P(P_SHIFTS_CURSOR, "cursor", PARAM_CURSOR, .tag = "f1",
   .description = "The `next` of the previous page");
+/* joint patrols */
+P(P_PLANS_UNIT, "unit", PARAM_ID, .description = "Only the plans this unit takes part in");
+P(P_PLANS_AT, "at", PARAM_TIME,
+  .description = "Only the plans with a window (one-off or weekly) at this RFC 3339 time");
+P(P_PLANS_CURSOR, "cursor", PARAM_CURSOR, .tag = "pp",
+  .description = "The `next` of the previous page");
+P(P_WALKED_FROM, "from", PARAM_TIME,
+  .description =
+      "The plan's windows that end after this RFC 3339 time (default: 7 days before to)");
+P(P_WALKED_TO, "to", PARAM_TIME,
+  .description = "The plan's windows that start before this time (default: now; at most 31 days "
+                 "after from)");
 /* live events */
 P(P_ACCESS_TOKEN, "access_token", PARAM_TEXT, .min = 1, .max = 255,
   .description = "A stream token from POST /api/v1/events/token (for EventSource, which sends no "
@@ -299,6 +311,28 @@ const route routes[] = {
      "Who is on shift: the shifts on at a time (default now) in a division",
      O("listShiftsOn", "ShiftList", Q(&P_ADMIN_DIVISION, &P_SHIFTS_AT, &P_LIMIT, &P_SHIFTS_CURSOR),
        "200,400", NULL)},
+    {"POST", "/api/v1/patrol-plans", h_plans_create, BODY_JSON, 1024 * KB, ROLE_STAFF,
+     "Plan a joint patrol: the units (of any agencies), when (one-off windows or weekly), and the "
+     "target areas (a division, a drawn polygon, a point with a radius) with their numbers",
+     O("createPatrolPlan", "PatrolPlan", NULL, "201,400,404,413", &SHAPE_PATROL_PLAN)},
+    {"GET", "/api/v1/patrol-plans", h_plans_list, BODY_NONE, 0, ROLE_STAFF,
+     "The joint patrol plans of a division (by id)",
+     O("listPatrolPlans", "PatrolPlanList",
+       Q(&P_ADMIN_DIVISION, &P_PLANS_UNIT, &P_PLANS_AT, &P_LIMIT, &P_PLANS_CURSOR), "200,400",
+       NULL)},
+    {"GET", "/api/v1/patrol-plans/{id}", h_plans_get, BODY_NONE, 0, ROLE_STAFF,
+     "One joint patrol plan with its units, windows and targets",
+     O("getPatrolPlan", "PatrolPlan", NULL, "200,400,404", NULL)},
+    {"PATCH", "/api/v1/patrol-plans/{id}", h_plans_patch, BODY_JSON, 1024 * KB, ROLE_STAFF,
+     "Change a plan: what is sent changes; targets replace the plan's (an id keeps one, those left "
+     "out are retired)",
+     O("changePatrolPlan", "PatrolPlan", NULL, "200,400,404,413", &SHAPE_PATROL_PLAN_PATCH)},
+    {"GET", "/api/v1/patrol-plans/{id}/walked", h_plans_walked, BODY_NONE, 0, ROLE_STAFF,
+     "What was walked: per window of the plan, from the units' fixes, each target's visits (units "
+     "inside together, one visit however many), time inside, and the group's hours and km counted "
+     "once; done, partly or missed",
+     O("getPatrolPlanWalked", "PatrolWalked", Q(&P_WALKED_FROM, &P_WALKED_TO), "200,400,404,413",
+       NULL)},
     {"GET", "/api/v1/units/{id}", h_units_get, BODY_NONE, 0, ROLE_ANY,
      "One unit: station, status, members, last position and its age",
      O("getUnit", "Unit", Q(&P_CRS), "200,400,404", NULL)},

@@ -198,9 +198,101 @@ SHAPE(SHAPE_SHIFT_PATCH, "ShiftChange", "invalid_body", "send an object",
       F("members", "members", SHAPE_IDS, 0, .max = UNIT_MEMBERS_MAX),
       F("note", "note", SHAPE_STRING, OPT, .max = 1000));
 
-/* A GeoJSON Polygon or MultiPolygon; its rings are read (and repaired) by gis/geom.h. */
+/* ---- joint patrols: plans and their targets ---- */
+
+static const shape_field plan_window_fields[] = {
+    F("starts_at", "windows[].starts_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
+    F("ends_at", "windows[].ends_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
+};
+static const shape PLAN_WINDOW = {"PatrolWindowInput", NULL, NULL, plan_window_fields, 2, NULL};
+
+/* Every week on these ISO days (1 Monday .. 7 Sunday) from .. to in the city's time; a `to` not
+ * after `from` ends the next day (20:00-02:00). */
+static const shape_field plan_weekly_fields[] = {
+    F("days", "weekly.days", SHAPE_INTS, REQ, .min = 1, .max = 7),
+    F("from", "weekly.from", SHAPE_STRING, REQ, .fmt = &FMT_TIMEOFDAY),
+    F("to", "weekly.to", SHAPE_STRING, REQ, .fmt = &FMT_TIMEOFDAY),
+};
+static const shape PLAN_WEEKLY = {"PatrolWeeklyInput", NULL, NULL, plan_weekly_fields, 3, NULL};
+
 static const vocab_term polygon_terms[] = {{.code = "Polygon"}, {.code = "MultiPolygon"}};
 static const vocab POLYGON_TYPES = {.component = "PolygonType", .terms = polygon_terms, .n = 2};
+static const shape_field target_polygon_fields[] = {
+    F("type", "targets[].area.polygon.type", SHAPE_STRING, REQ, .vocab = &POLYGON_TYPES,
+      .code = "invalid_geometry"),
+    F("coordinates", "targets[].area.polygon.coordinates", SHAPE_ARRAY, REQ, .min = 1,
+      .code = "invalid_geometry"),
+};
+static const shape TARGET_POLYGON = {"PatrolPolygonInput",  NULL, NULL,
+                                     target_polygon_fields, 2,    NULL};
+static const shape_field target_point_fields[] = {
+    F("lon", "targets[].area.point.lon", SHAPE_NUMBER, REQ | SF_RANGE, .min = -180, .max = 180,
+      .code = "invalid_location"),
+    F("lat", "targets[].area.point.lat", SHAPE_NUMBER, REQ | SF_RANGE, .min = -90, .max = 90,
+      .code = "invalid_location"),
+    F("crs", "targets[].area.point.crs", SHAPE_STRING, OPT, .fmt = &FMT_CRS, .code = "invalid_crs"),
+};
+static const shape TARGET_POINT = {"PatrolPointInput", NULL, NULL, target_point_fields, 3, NULL};
+
+/* One of: a division, a polygon (in the request's ?crs=), a point (its own crs) with a radius. */
+static const shape_field target_area_fields[] = {
+    F("division_code", "targets[].area.division_code", SHAPE_STRING, OPT, .fmt = &FMT_DIVISION,
+      .code = "invalid_division"),
+    F("polygon", "targets[].area.polygon", SHAPE_OBJECT, OPT, .sub = &TARGET_POLYGON,
+      .code = "invalid_geometry"),
+    F("point", "targets[].area.point", SHAPE_OBJECT, OPT, .sub = &TARGET_POINT,
+      .code = "invalid_location"),
+    F("radius_m", "targets[].area.radius_m", SHAPE_NUMBER, OPT | SF_RANGE, .min = 10, .max = 5000),
+};
+static const shape TARGET_AREA = {"PatrolAreaInput", NULL, NULL, target_area_fields, 4, NULL};
+
+/* A time of day: from .. to, or a preset (night). */
+static const shape_field time_window_fields[] = {
+    F("from", "targets[].time_window.from", SHAPE_STRING, 0, .fmt = &FMT_TIMEOFDAY),
+    F("to", "targets[].time_window.to", SHAPE_STRING, 0, .fmt = &FMT_TIMEOFDAY),
+    F("preset", "targets[].time_window.preset", SHAPE_STRING, 0, .vocab = &VOCAB_TIME_PRESET),
+};
+static const shape TIME_WINDOW = {"PatrolTimeWindowInput", NULL, NULL, time_window_fields, 3, NULL};
+
+/* A target; in a PATCH, `id` keeps (and changes) one of the plan's targets, none makes one. */
+static const shape_field target_fields[] = {
+    F("id", "targets[].id", SHAPE_ID, 0),
+    F("name", "targets[].name", SHAPE_STRING, OPT, .min = 1, .max = 200),
+    F("area", "targets[].area", SHAPE_OBJECT, REQ, .sub = &TARGET_AREA),
+    F("visits_per_week", "targets[].visits_per_week", SHAPE_INTEGER, REQ | SF_RANGE, .min = 1,
+      .max = 100),
+    F("min_dwell_min", "targets[].min_dwell_min", SHAPE_INTEGER, REQ | SF_RANGE, .min = 1,
+      .max = 720),
+    F("time_window", "targets[].time_window", SHAPE_OBJECT, OPT, .sub = &TIME_WINDOW),
+    F("agencies", "targets[].agencies", SHAPE_CODES, 0, .vocab = &VOCAB_AGENCY_KIND),
+};
+static const shape PATROL_TARGET = {"PatrolTargetInput",
+                                    "invalid_field",
+                                    "a target is an object",
+                                    target_fields,
+                                    sizeof target_fields / sizeof *target_fields,
+                                    NULL};
+
+#define PLAN_TARGETS_MAX 1000
+#define PLAN_FIELDS(R, N)                                                                          \
+    F("name", "name", SHAPE_STRING, R, .min = 1, .max = 200),                                      \
+        F("division_code", "division_code", SHAPE_STRING, R, .fmt = &FMT_DIVISION,                 \
+          .code = "invalid_division"),                                                             \
+        F("campaign_id", "campaign_id", SHAPE_ID, OPT),                                            \
+        F("unit_ids", "unit_ids", SHAPE_IDS, R, .max = 50),                                        \
+        F("windows", "windows", SHAPE_ARRAY, N, .max = 200, .sub = &PLAN_WINDOW),                  \
+        F("weekly", "weekly", SHAPE_OBJECT, N, .sub = &PLAN_WEEKLY),                               \
+        F("starts_on", "starts_on", SHAPE_STRING, 0, .fmt = &FMT_DATE),                            \
+        F("ends_on", "ends_on", SHAPE_STRING, OPT, .fmt = &FMT_DATE),                              \
+        F("targets", "targets", SHAPE_ARRAY, R, .min = 1, .max = PLAN_TARGETS_MAX,                 \
+          .sub = &PATROL_TARGET, .too_many_status = 413, .too_many_code = "too_many_items")
+SHAPE(SHAPE_PATROL_PLAN, "PatrolPlanInput", "invalid_body", "send an object", PLAN_FIELDS(REQ, 0));
+/* PATCH: what is sent changes; null clears campaign_id, ends_on, windows and weekly; targets
+ * replace the plan's (those left out are retired). */
+SHAPE(SHAPE_PATROL_PLAN_PATCH, "PatrolPlanChange", "invalid_body", "send an object",
+      PLAN_FIELDS(0, OPT));
+
+/* A GeoJSON Polygon or MultiPolygon; its rings are read (and repaired) by gis/geom.h. */
 static const shape_field polygon_fields[] = {
     F("type", "coverage.type", SHAPE_STRING, REQ, .vocab = &POLYGON_TYPES,
       .code = "invalid_geometry"),
@@ -379,6 +471,12 @@ static void describe(const shape_field *f, char *out, size_t outlen) {
     case SHAPE_IDS:
         snprintf(out, outlen, "an array of at most %g distinct positive integers", f->max);
         break;
+    case SHAPE_INTS:
+        snprintf(out, outlen, "an array of distinct integers %g..%g, at least one", f->min, f->max);
+        break;
+    case SHAPE_CODES:
+        snprintf(out, outlen, "an array of distinct codes");
+        break;
     }
 }
 
@@ -402,7 +500,8 @@ static int check_string(const shape_field *f, const char *s) {
 }
 
 static int check_number(const shape_field *f, double d) {
-    return !isfinite(d) || ((f->flags & SF_RANGE) && (d < f->min || d > f->max)) ? -1 : 0;
+    int ranged = (f->flags & SF_RANGE) || f->type == SHAPE_INTS;
+    return !isfinite(d) || (ranged && (d < f->min || d > f->max)) ? -1 : 0;
 }
 
 /* An array of distinct positive integers, at most f->max (quadratic: max is small). */
@@ -416,6 +515,29 @@ static int check_ids(const shape_field *f, json_t *v, shape_error *e) {
             if (json_integer_value(json_array_get(v, k)) == json_integer_value(x))
                 return shape_fail(e, 400, f->code ? f->code : "invalid_field", f->path,
                                   "%s names %lld twice", f->path, (long long)json_integer_value(x));
+    }
+    return 0;
+}
+
+/* An array of distinct integers within f->min..f->max (SHAPE_INTS, at least one) or of distinct
+ * codes of f->vocab (SHAPE_CODES); both are short: the range or the vocabulary bounds them. */
+static int check_set(const shape_field *f, json_t *v, shape_error *e) {
+    size_t n = json_array_size(v);
+    if (!json_is_array(v) || (f->type == SHAPE_INTS && n == 0)) return invalid(f, e);
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, i);
+        if (f->type == SHAPE_INTS
+                ? !json_is_integer(x) || check_number(f, (double)json_integer_value(x)) != 0
+                : !json_is_string(x) || vocab_find(f->vocab, json_string_value(x)) < 0) {
+            if (f->type == SHAPE_INTS) return invalid(f, e);
+            shape_fail(e, 400, f->code ? f->code : "invalid_field", f->path, "%s", "");
+            vocab_message(f->vocab, f->path, 0, e->message, sizeof e->message);
+            return -1;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (json_equal(json_array_get(v, k), x))
+                return shape_fail(e, 400, f->code ? f->code : "invalid_field", f->path,
+                                  "%s names a value twice", f->path);
     }
     return 0;
 }
@@ -438,6 +560,9 @@ static int check_field(const shape_field *f, json_t *v, shape_error *e) {
         return !json_is_boolean(v) ? invalid(f, e) : 0;
     case SHAPE_IDS:
         return check_ids(f, v, e);
+    case SHAPE_INTS:
+    case SHAPE_CODES:
+        return check_set(f, v, e);
     case SHAPE_ARRAY:
         break;
     }
@@ -582,6 +707,11 @@ gis_crs shape_crs(json_t *obj, const char *key) {
     return c;
 }
 
+int shape_timeofday(json_t *obj, const char *key) {
+    int m;
+    return params_timeofday(json_string_value(json_object_get(obj, key)), &m) == 0 ? m : -1;
+}
+
 void shape_uuid(json_t *obj, const char *key, char out[37]) {
     if (params_uuid(json_string_value(json_object_get(obj, key)), out) != 0) out[0] = 0;
 }
@@ -606,12 +736,24 @@ static json_t *type_json(const char *type, int nullable) {
 }
 
 static json_t *field_schema(const shape_field *f) {
-    static const char *const types[] = {"string", "integer", "integer", "number",
-                                        "object", "array",   "boolean", "array"};
+    static const char *const types[] = {"string", "integer", "integer", "number", "object",
+                                        "array",  "boolean", "array",   "array",  "array"};
     int nullable = (f->flags & SF_NULLABLE) != 0;
     json_t *o = f->type == SHAPE_OBJECT && f->sub ? shape_schema(f->sub) : json_object();
     json_object_set_new(o, "type", type_json(types[f->type], nullable));
     const vocab *en = f->vocab ? f->vocab : f->fmt ? f->fmt->schema_enum : NULL;
+    if (f->type == SHAPE_CODES) { /* the codes are the items' */
+        json_object_set_new(o, "items", vocab_enum_json(f->vocab));
+        json_object_set_new(o, "uniqueItems", json_true());
+        en = NULL;
+    }
+    if (f->type == SHAPE_INTS) {
+        json_object_set_new(o, "items",
+                            json_pack("{s:s,s:I,s:I}", "type", "integer", "minimum",
+                                      (json_int_t)f->min, "maximum", (json_int_t)f->max));
+        json_object_set_new(o, "uniqueItems", json_true());
+        json_object_set_new(o, "minItems", json_integer(1));
+    }
     if (en) {
         json_t *ej = vocab_enum_json(en);
         json_t *list = json_deep_copy(json_object_get(ej, "enum"));
@@ -652,11 +794,13 @@ static json_t *field_schema(const shape_field *f) {
 
 void shapes_add_schemas(json_t *schemas) {
     static const shape *const all[] = {
-        &SHAPE_LOGIN,        &SHAPE_PASSWORD,      &SHAPE_REPORT,      &SHAPE_BATCH,
-        &SHAPE_REPORT_EVENT, &SHAPE_UNIT_CREATE,   &SHAPE_UNIT_STATUS, &SHAPE_POSITIONS,
-        &SHAPE_UNIT_PATCH,   &SHAPE_UNIT_MEMBERS,  &SHAPE_SHIFT,       &SHAPE_SHIFT_PATCH,
-        &SHAPE_STATION,      &SHAPE_STATION_PATCH, &SHAPE_AGENCY,      &SHAPE_AGENCY_PATCH,
-        &SHAPE_USER,         &SHAPE_USER_PATCH,    &SHAPE_RESET};
+        &SHAPE_LOGIN,        &SHAPE_PASSWORD,      &SHAPE_REPORT,
+        &SHAPE_BATCH,        &SHAPE_REPORT_EVENT,  &SHAPE_UNIT_CREATE,
+        &SHAPE_UNIT_STATUS,  &SHAPE_POSITIONS,     &SHAPE_UNIT_PATCH,
+        &SHAPE_UNIT_MEMBERS, &SHAPE_SHIFT,         &SHAPE_SHIFT_PATCH,
+        &SHAPE_STATION,      &SHAPE_STATION_PATCH, &SHAPE_AGENCY,
+        &SHAPE_AGENCY_PATCH, &SHAPE_USER,          &SHAPE_USER_PATCH,
+        &SHAPE_RESET,        &SHAPE_PATROL_PLAN,   &SHAPE_PATROL_PLAN_PATCH};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         json_object_set_new(schemas, all[i]->name, shape_schema(all[i]));
 }

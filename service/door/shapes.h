@@ -23,7 +23,9 @@ typedef enum {
     SHAPE_OBJECT,
     SHAPE_ARRAY,
     SHAPE_BOOLEAN,
-    SHAPE_IDS /* an array of distinct ids (integers > 0), at most max of them */
+    SHAPE_IDS,  /* an array of distinct ids (integers > 0), at most max of them */
+    SHAPE_INTS, /* an array of distinct integers within min..max, at least one */
+    SHAPE_CODES /* an array of distinct codes of vocab (none is fine) */
 } shape_type;
 
 enum {
@@ -77,6 +79,8 @@ extern const shape SHAPE_LOGIN, SHAPE_PASSWORD, SHAPE_REPORT, SHAPE_BATCH, SHAPE
 extern const shape SHAPE_UNIT_PATCH, SHAPE_UNIT_MEMBERS, SHAPE_SHIFT, SHAPE_SHIFT_PATCH,
     SHAPE_STATION, SHAPE_STATION_PATCH, SHAPE_AGENCY, SHAPE_AGENCY_PATCH, SHAPE_USER,
     SHAPE_USER_PATCH, SHAPE_RESET;
+/* joint patrols (service/patrols/) */
+extern const shape SHAPE_PATROL_PLAN, SHAPE_PATROL_PLAN_PATCH;
 extern const shape SHAPE_O311_REQUEST; /* the Open311 form (application/x-www-form-urlencoded) */
 extern const shape SHAPE_POSITION;     /* one item of SHAPE_POSITIONS */
 extern const shape SHAPE_PERSON;       /* SHAPE_REPORT's person */
@@ -124,6 +128,10 @@ int shape_form(const shape *s, const char *body, size_t len, json_t **out, shape
 double shape_time(json_t *obj, const char *key);
 gis_crs shape_crs(json_t *obj, const char *key);
 void shape_uuid(json_t *obj, const char *key, char out[37]);
+
+/* A time-of-day field (FMT_TIMEOFDAY) of a checked body as minutes after midnight; -1 when
+ * absent. */
+int shape_timeofday(json_t *obj, const char *key);
 
 /* A new object of the fields of s present and not null in obj (borrowed values, shallow): what
  * a handler stores of a checked body. */

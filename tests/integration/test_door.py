@@ -36,6 +36,21 @@ def report():
             "person": {"sex": "male", "approx_age": 60, "appearance": "蓝衣", "name_if_known": "李"}}
 
 
+def patrol_plan():
+    ring = [[HAIZHOU[0], HAIZHOU[1]], [HAIZHOU[0] + 0.001, HAIZHOU[1]], [HAIZHOU[0], HAIZHOU[1] + 0.001],
+            [HAIZHOU[0], HAIZHOU[1]]]
+    return {"name": "门口联合巡查", "division_code": "320706", "campaign_id": 1, "unit_ids": [1, 2],
+            "windows": [{"starts_at": "2030-01-01T20:00:00+08:00", "ends_at": "2030-01-01T23:00:00+08:00"}],
+            "weekly": {"days": [1, 5], "from": "20:00", "to": "02:00"},
+            "starts_on": "2030-01-01", "ends_on": "2030-02-01",
+            "targets": [{"id": 1, "name": "桥下", "visits_per_week": 3, "min_dwell_min": 10,
+                         "area": {"division_code": "320706", "polygon": {"type": "Polygon", "coordinates": [ring]},
+                                  "point": {"lon": HAIZHOU[0], "lat": HAIZHOU[1], "crs": "wgs84"},
+                                  "radius_m": 100},
+                         "time_window": {"from": "20:00", "to": "06:00", "preset": "night"},
+                         "agencies": ["police", "civil_affairs"]}]}
+
+
 def fix():
     at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))
     return {"location": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]}, "at": at, "speed_mps": 1, "heading": 90,
@@ -77,6 +92,10 @@ EXAMPLES = {
     "createUser": lambda: {"username": "door_" + uuid.uuid4().hex[:8], "password": "a long new password 123",
                            "role": "dispatcher", "division_code": "320706", "disabled": False},
     "changeUser": lambda: {"role": "dispatcher", "disabled": False},
+    # joint patrols (issue 18): every field, so that each is mutated (the handler then refuses the
+    # example itself: an area names a division, a polygon and a point at once)
+    "createPatrolPlan": lambda: patrol_plan(),
+    "changePatrolPlan": lambda: patrol_plan(),
 }
 
 # Ids the examples name, from the test's database (setUpClass).

@@ -66,6 +66,10 @@ NEW_AGENCY = lambda who: {"name": "route x role " + who, "kind": "police", "divi
 NEW_USER = lambda who: {"username": "rxr_" + who, "password": "a long enough password", "role": "patrol",
                         "division_code": "320706"}
 RESET = lambda who: {"username": "reset-" + who, "code": "WRONGCODE", "new_password": "a long enough password"}
+PLAN = lambda who: {"name": "route x role", "division_code": "320706", "unit_ids": [FIX["unit"]],
+                    "windows": [{"starts_at": "2031-03-01T20:00:00+08:00", "ends_at": "2031-03-01T23:00:00+08:00"}],
+                    "targets": [{"area": {"point": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]}, "radius_m": 100},
+                                 "visits_per_week": 2, "min_dwell_min": 10}]}
 MEMBERS = lambda who: {"members": [FIX["patrol"]]}
 SHIFT = lambda who: {"starts_at": "2031-01-%02dT08:00:00+08:00" % (WHO.index(who) + 1),
                      "ends_at": "2031-01-%02dT16:00:00+08:00" % (WHO.index(who) + 1)}
@@ -124,6 +128,12 @@ CASES = {
     "GET /api/v1/units/{id}/shifts":          C("/api/v1/units/{unit}/shifts", "401 403 403 200 200 200 404"),
     "PATCH /api/v1/shifts/{id}":              C("/api/v1/shifts/{shift}", "401 403 403 200 200 200 404", {"note": "早班"}),
     "GET /api/v1/shifts":                     C("/api/v1/shifts", "401 403 403 200 200 200 200"),
+    "POST /api/v1/patrol-plans":              C("/api/v1/patrol-plans", "401 403 403 201 201 201 404", PLAN),
+    "GET /api/v1/patrol-plans":               C("/api/v1/patrol-plans", "401 403 403 200 200 200 200"),
+    "GET /api/v1/patrol-plans/{id}":          C("/api/v1/patrol-plans/{plan}", "401 403 403 200 200 200 404"),
+    "PATCH /api/v1/patrol-plans/{id}":        C("/api/v1/patrol-plans/{plan}", "401 403 403 200 200 200 404",
+                                                {"name": "改名"}),
+    "GET /api/v1/patrol-plans/{id}/walked":   C("/api/v1/patrol-plans/{plan}/walked", "401 403 403 200 200 200 404"),
     "GET /api/v1/units":                      C("/api/v1/units", "401 200 200 200 200 200 200"),
     "POST /api/v1/units":                     C("/api/v1/units", "401 403 403 201 201 201 422", NEW_UNIT),
     "GET /api/v1/units/{id}":                 C("/api/v1/units/{unit}", "401 200 404 200 200 200 404"),
@@ -190,6 +200,10 @@ class RoutesRoles(harness.FreshDbCase):
             raise AssertionError("shift fixture: %r" % r)
         cls.fix["shift"] = r.json()["id"]
         FIX.update(cls.fix)
+        r = cls.srv.request("POST", "/api/v1/patrol-plans", PLAN("admin"), token=cls.tokens["admin"])
+        if r.status != 201:
+            raise AssertionError("patrol plan fixture: %r" % r)
+        cls.fix["plan"] = r.json()["id"]
 
     @classmethod
     def tearDownClass(cls):
