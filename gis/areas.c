@@ -231,7 +231,7 @@ static size_t row_crossings(const area_priv *a, double y, double *xs) {
             double x2 = a->xy[2 * k + 2], y2 = a->xy[2 * k + 3];
             if ((y1 > y) != (y2 > y)) xs[n++] = x1 + (y - y1) * (x2 - x1) / (y2 - y1);
         }
-    qsort(xs, n, sizeof *xs, dbl_cmp);
+    gis_sort(xs, n, sizeof *xs, dbl_cmp);
     return n;
 }
 
@@ -367,7 +367,7 @@ gis_areas *gis_areas_finish(gis_areas_builder *b, char *err, size_t errlen) {
     double cell = b->cell;
     size_t max_cells = b->max_cells;
     gis_areas_builder_destroy(b);
-    qsort(s->a, s->n, sizeof *s->a, key_cmp);
+    gis_sort(s->a, s->n, sizeof *s->a, key_cmp);
     for (size_t i = 0; i < s->n; i++) {
         s->a[i].pub.key = s->a[i].key;
         if (i && strcmp(s->a[i].key, s->a[i - 1].key) == 0) {
@@ -589,7 +589,7 @@ int gis_areas_segment_inside(const gis_areas *s, size_t i, double ax, double ay,
     if (!p) return 0;
     size_t n = edge_params(a, ax, ay, dx, dy, p, 0);
     p[n++] = 0, p[n++] = 1;
-    qsort(p, n, sizeof *p, dbl_cmp);
+    gis_sort(p, n, sizeof *p, dbl_cmp);
     int k = 0;
     for (size_t m = 0; m + 1 < n; m++) {
         if (p[m + 1] <= p[m]) continue;

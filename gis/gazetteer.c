@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "gis/err.h"
 #include "gis/pinyin.h"
 #include "gis/transform.h"
 
@@ -65,11 +66,6 @@ static int vgrow(void **p, size_t *cap, size_t need, size_t elem) {
 #define VFIT(v) (void)vresize((void **)&(v).p, &(v).cap, (v).n, sizeof *(v).p)
 #define VFREE(v) ((void)vresize((void **)&(v).p, &(v).cap, 0, sizeof *(v).p), (v).n = 0)
 #define VBYTES(v) ((v).p ? pages((v).cap * sizeof *(v).p) : 0)
-
-/* qsort, also of nothing: qsort(NULL, 0, ...) is undefined (UBSan says so). */
-static void sort_n(void *p, size_t n, size_t size, int (*cmp)(const void *, const void *)) {
-    if (n > 1) qsort(p, n, size, cmp);
-}
 
 /* ---- UTF-8 and normalisation ---- */
 
@@ -581,7 +577,7 @@ static int finish_codes(layer *L, char *skip) {
     for (size_t i = 0; i < L->ent.n; i++)
         if (L->ent.p[i].kind == GAZ_DIVISION) L->codes.p[L->codes.n++] = (uint32_t)i;
     sort_L = L;
-    sort_n(L->codes.p, L->codes.n, sizeof *L->codes.p, cmp_code);
+    gis_sort(L->codes.p, L->codes.n, sizeof *L->codes.p, cmp_code);
     /* a code twice in force (dirty lists repeat a division at the level below): the first added
      * stays, the others are not indexed */
     size_t kept = 0;
@@ -832,7 +828,7 @@ static int finish_order(layer *L) {
         L->sorted.p[k] = sk_make(L->keys.p[k].rank, L->keys.p[k].entry, (uint32_t)k);
     L->sorted.n = L->keys.n;
     sort_L = L;
-    sort_n(L->sorted.p, L->sorted.n, sizeof *L->sorted.p, cmp_key_text);
+    gis_sort(L->sorted.p, L->sorted.n, sizeof *L->sorted.p, cmp_key_text);
     return 0;
 }
 
@@ -960,7 +956,7 @@ static int finish_grams(layer *L) {
     for (size_t i = 0; i < t.cap; i++)
         if (t.p[i].count) ord.p[ord.n++] = (uint32_t)i;
     sort_t = &t;
-    sort_n(ord.p, ord.n, sizeof *ord.p, cmp_row);
+    gis_sort(ord.p, ord.n, sizeof *ord.p, cmp_row);
     size_t total = 0;
     for (size_t k = 0; k < ord.n; k++)
         total += t.p[ord.p[k]].bytes;
@@ -1083,7 +1079,7 @@ static int py_sort_run(const layer *L, const uint64_t *t, size_t m, int initials
         sp.n += py_spell(L, (uint32_t)t[k], initials, sp.p + sp.n, MAX_PY_BYTES + 8) + 1;
     }
     sort_spelt = sp.p;
-    sort_n(run.p, m, sizeof *run.p, cmp_py_whole);
+    gis_sort(run.p, m, sizeof *run.p, cmp_py_whole);
     for (size_t k = 0; k < m; k++)
         items[k] = run.p[k].it;
     rc = 0;
@@ -1106,7 +1102,7 @@ static int py_sort(const layer *L, uint32_t *items, size_t n, int initials) {
             h = h << 8 | (j < l ? (unsigned char)sp[j] : 0);
         t.p[i] = h << 32 | items[i];
     }
-    sort_n(t.p, n, sizeof *t.p, cmp_u64);
+    gis_sort(t.p, n, sizeof *t.p, cmp_u64);
     for (size_t i = 0, j; i < n && rc == 0; i = j) {
         for (j = i + 1; j < n && t.p[j] >> 32 == t.p[i] >> 32;)
             j++;
@@ -1217,7 +1213,7 @@ static int cmp_kd(const void *a, const void *b) {
 static void kd_build(kdpt *p, size_t lo, size_t hi, int depth) {
     if (hi - lo < 2) return;
     kd_axis = depth % 3;
-    sort_n(p + lo, hi - lo, sizeof *p, cmp_kd);
+    gis_sort(p + lo, hi - lo, sizeof *p, cmp_kd);
     size_t mid = lo + (hi - lo) / 2;
     kd_build(p, lo, mid, depth + 1);
     kd_build(p, mid + 1, hi, depth + 1);
@@ -1804,7 +1800,7 @@ static double chord_floor_m(double d2) {
  * computed only while one could still enter. */
 static int nearest_of(const gaz *g, double lon, double lat, cand *c, int nc, int k, cand *top) {
     int nt = 0;
-    sort_n(c, (size_t)nc, sizeof *c, cmp_cand_geo);
+    gis_sort(c, (size_t)nc, sizeof *c, cmp_cand_geo);
     for (int i = 0; i < nc; i++) {
         if (nt == k && chord_floor_m(c[i].d2) > top[k - 1].d2) break; /* and every later one */
         const double *ll = g->lay[c[i].at >> 31]->kdll.p + 2 * (c[i].at & 0x7FFFFFFF);

@@ -528,7 +528,7 @@ static int grid_item_build(GEOSContextHandle_t h, grid_item *it, const GEOSGeome
     if (it->st == NULL) return -1;
     memset(it->st, CELL_NONE, ncells);
     if (for_each_ring(h, geom, grid_ring, it) != 0) return -1;
-    qsort(it->cross, it->ncross / 2, 2 * sizeof *it->cross, cmp_cross);
+    gis_sort(it->cross, it->ncross / 2, 2 * sizeof *it->cross, cmp_cross);
     for (r = 0; r < it->hgt; r++) {
         int odd = 0;
         for (c = 0; c < it->w; c++) {
@@ -975,7 +975,7 @@ static int build_grids(gis_index *ix, gis_division **sorted) {
     if (!bad) bad = build_div_grid(ix, sorted, -1, items, geoms, &ix->zone_grid) != 0;
     if (!bad) {
         memcpy(route, ix->by_id, ix->nsts * sizeof *route);
-        qsort(route, ix->nsts, sizeof *route, cmp_station_route);
+        gis_sort(route, ix->nsts, sizeof *route, cmp_station_route);
         for (i = 0; i < ix->nsts; i++) {
             gis_station *st = route[i];
             if (st->can_dispatch && st->priv_cov != NULL) {
@@ -1018,7 +1018,7 @@ static int index_tables(gis_index *ix, gis_division **sorted, char *err, size_t 
         ix->divs[i].priv_slot = i;
         sorted[i] = &ix->divs[i];
     }
-    qsort(sorted, ix->ndivs, sizeof *sorted, cmp_div_code);
+    gis_sort(sorted, ix->ndivs, sizeof *sorted, cmp_div_code);
     for (i = 1; i < ix->ndivs; i++) {
         if (strcmp(sorted[i - 1]->code, sorted[i]->code) == 0) {
             gis_set_err(err, errlen, "duplicate division code %s", sorted[i]->code);
@@ -1031,7 +1031,7 @@ static int index_tables(gis_index *ix, gis_division **sorted, char *err, size_t 
         ix->by_id[i] = &ix->sts[i];
         if (ix->sts[i].tier == GIS_CITY) ix->city[ix->ncity++] = &ix->sts[i];
     }
-    qsort(ix->by_id, ix->nsts, sizeof *ix->by_id, cmp_station_id);
+    gis_sort(ix->by_id, ix->nsts, sizeof *ix->by_id, cmp_station_id);
     for (i = 1; i < ix->nsts; i++) {
         if (ix->by_id[i - 1]->id == ix->by_id[i]->id) {
             gis_set_err(err, errlen, "duplicate station id %lld", ix->by_id[i]->id);

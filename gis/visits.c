@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "gis/err.h"
+
 enum { MAX_PARTS = 32 };
 
 /* Pieces closer than this (seconds) are one: a step's end and the next step's start are the same
@@ -88,7 +90,7 @@ static int span_cmp(const void *x, const void *y) {
 size_t gis_visits_join(gis_span *spans, size_t n, double bridge_s, gis_visit *out) {
     size_t nv = 0;
     if (!n) return 0;
-    qsort(spans, n, sizeof *spans, span_cmp);
+    gis_sort(spans, n, sizeof *spans, span_cmp);
     for (size_t k = 0; k < n; k++) {
         if (nv && spans[k].t0 - out[nv - 1].t1 < bridge_s) {
             gis_visit *v = &out[nv - 1];
@@ -195,7 +197,7 @@ int gis_group_measure(const gis_fix *const *tracks, const size_t *n, size_t k, d
         }
         out->metres += unit_metres(tracks, n, u, a, b, gap_s, gap_m, together_m);
     }
-    qsort(iv, m, sizeof *iv, interval_cmp);
+    gis_sort(iv, m, sizeof *iv, interval_cmp);
     for (size_t i = 0, j; i < m; i = j) {
         double s = iv[i].a, e = iv[i].b;
         for (j = i + 1; j < m && iv[j].a <= e; j++)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "gis/areas.h"
+#include "gis/err.h"
 #include "gis/transform.h"
 #include "gis/visits.h"
 #include "service/admin/admin.h"
@@ -269,7 +270,7 @@ static int find_spans(walk *k) {
                                            COVERAGE_GAP_S, COVERAGE_GAP_M, add_span, &c) != 0)
             return -1;
     }
-    qsort(k->spans, k->nspans, sizeof *k->spans, by_area);
+    gis_sort(k->spans, k->nspans, sizeof *k->spans, by_area);
     for (size_t t = 0, i = 0; t < k->nt; t++) {
         while (i < k->nspans && k->spans[i].area < k->targets[t].area)
             i++;
