@@ -3,7 +3,7 @@ SANITIZE ?=
 comma    := ,
 BUILD    ?= build$(if $(SANITIZE),-$(subst $(comma),-,$(SANITIZE)))
 CC       ?= cc
-PKGS     := libpq geos proj jansson libsodium zlib opencc libturbojpeg
+PKGS     := libpq geos proj jansson libsodium zlib opencc libturbojpeg xlsxwriter
 WARN     := -Wall -Wextra -Wpedantic -Wstrict-prototypes -Wmissing-prototypes -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -DGEOS_USE_ONLY_R_API $(WARN) -I. \

@@ -14,6 +14,7 @@
 #define AUDIT_PHOTO_GET "photo.get"
 #define AUDIT_EXPORT_CSV "export.csv"
 #define AUDIT_EXPORT_GEOJSON "export.geojson"
+#define AUDIT_EXPORT_XLSX "export.xlsx" /* the monthly report's list of reports */
 
 /* Writes one audit row for r's user: action, the ids[0..n) of the reports read (n may be 0: the
  * row still says that the user looked), now, r's request id. One INSERT on r->w's connection: in

@@ -56,6 +56,8 @@ typedef struct config {
     int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
     int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
     int stream_max_per_user;     /* event streams of one user on one instance (0 = no limit) */
+    int stats_max_reports;       /* figures: reports one request may read (estimated first) */
+    int siting_max_reports;      /* siting: past reports one request may weigh */
 
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];

@@ -44,6 +44,9 @@ extern const vocab VOCAB_SEX;           /* reports.person.sex */
 extern const vocab VOCAB_ROLE;          /* users.role; bit i of ROLE_* (auth.h) is term i */
 extern const vocab VOCAB_TIMELINE;      /* report_events.type: the timeline of a report */
 extern const vocab VOCAB_EVENT_KIND;    /* events.kind: what the live event stream sends */
+extern const vocab VOCAB_STATS_BY;      /* GET /api/v1/stats?by= */
+extern const vocab VOCAB_STATS_TERM;    /* names of the figures, words of the statistics page */
+extern const vocab VOCAB_REPORT_FIELD;  /* export columns' Chinese headers (not served) */
 extern const vocab VOCAB_ERROR;         /* error codes of {"error": {"code"}}, label = message */
 
 /* Index of code s in v, or -1 when s is NULL or not in v. */

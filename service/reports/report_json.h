@@ -11,6 +11,13 @@
 #include "service/core/auth.h"
 #include "service/core/config.h"
 
+/* The first time one of the event types TYPES (a SQL list of literals) happened to report r, RFC 3339
+ * text or NULL: acknowledged (an acknowledgement, or a dispatch straight from new), dispatched,
+ * arrived on scene, resolved. The figures (report_facts, migration 0021) count the same times. */
+#define REPORT_EVENT_AT(TYPES)                                                                     \
+    "(SELECT to_json(min(e.at)) #>> '{}' FROM report_events e WHERE e.report_id = r.id"            \
+    " AND e.type IN (" TYPES "))"
+
 /* THE column list of a report read: X(NAME, sql expression, JSON key, kind). It gives the select
  * list (REPORT_COLUMNS), the REPORT_COL_* positions and the serializer's table (report_json.c), so
  * a new plain column is one line here. Kinds: RJ_STR, RJ_INT, RJ_REAL, RJ_BOOL, RJ_JSON (jsonb text,
@@ -53,6 +60,10 @@
     X(OUTCOME,        "r.outcome",                        "outcome",             RJ_STR)       \
     X(DUPLICATE_OF,   "r.duplicate_of",                   "duplicate_of",        RJ_INT)       \
     X(SOURCE,         "r.source",                         "source",              RJ_STR)       \
+    X(ACKNOWLEDGED_AT, REPORT_EVENT_AT("'acknowledge', 'dispatch'"), "acknowledged_at", RJ_STR) \
+    X(DISPATCHED_AT,  REPORT_EVENT_AT("'dispatch'"),     "dispatched_at",       RJ_STR)       \
+    X(ON_SCENE_AT,    REPORT_EVENT_AT("'arrive'"),       "on_scene_at",         RJ_STR)       \
+    X(RESOLVED_AT,    REPORT_EVENT_AT("'resolve'"),      "resolved_at",         RJ_STR)       \
     X(CREATED_BY,     "r.created_by",                     NULL,                  RJ_NONE)
 /* clang-format on */
 

@@ -37,6 +37,7 @@ enum {
 typedef struct list_query {
     const char *statuses, *categories, *outcomes, *tiers; /* text[] literals */
     const char *stations, *ids;                           /* bigint[] literals */
+    const char *escalated_from;                           /* text[] of tiers */
     const char *open;                                     /* text[] of open (or closed) statuses */
     char open_lit[160];
     char division[13]; /* significant prefix of ?within= or ?division=, "" for none */
@@ -124,6 +125,7 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     q->since = http_q(r, "since")->s;
     q->received_from = http_q(r, "received_from")->s;
     q->received_to = http_q(r, "received_to")->s;
+    q->escalated_from = http_q(r, "escalated_from")->s;
     const http_qval *open = http_q(r, "open"), *bbox = http_q(r, "bbox");
     if (open->given) { /* open (or closed) statuses, from the vocabulary's flags */
         vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, open->i ? VOCAB_OPEN : 0, q->open_lit,
@@ -182,6 +184,11 @@ static void build_select(const http_req *r, const list_query *q, long long befor
         {offsetof(list_query, since), " AND r.updated_at >= $%d::timestamptz"},
         {offsetof(list_query, received_from), " AND r.received_at >= $%d::timestamptz"},
         {offsetof(list_query, received_to), " AND r.received_at < $%d::timestamptz"},
+        /* moved up because the deadline passed (the escalation thread's reason; report_facts) */
+        {offsetof(list_query, escalated_from),
+         " AND EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = r.id"
+         " AND e.type = 'escalated' AND e.details ->> 'reason' = 'ack_deadline_passed'"
+         " AND e.details ->> 'from_tier' = ANY ($%d::text[]))"},
     };
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         const char *v = *(const char *const *)((const char *)q + filters[i].off);
@@ -317,12 +324,36 @@ static const struct csv_col {
     {"outcome", REPORT_COL_OUTCOME, NULL},
     {"duplicate_of", REPORT_COL_DUPLICATE_OF, NULL},
     {"source", REPORT_COL_SOURCE, NULL},
+    {"acknowledged_at", REPORT_COL_ACKNOWLEDGED_AT, NULL},
+    {"dispatched_at", REPORT_COL_DISPATCHED_AT, NULL},
+    {"on_scene_at", REPORT_COL_ON_SCENE_AT, NULL},
+    {"resolved_at", REPORT_COL_RESOLVED_AT, NULL},
 };
 enum { CSV_NCOLS = sizeof csv_cols / sizeof csv_cols[0] };
 
-static void csv_header(buf *b) {
+/* ?labels=zh: a column's Chinese header (VOCAB_REPORT_FIELD), and a value's label when the column
+ * holds codes of a vocabulary. */
+static const struct {
+    const char *col;
+    const vocab *v;
+} csv_vocabs[] = {{"status", &VOCAB_REPORT_STATUS},
+                  {"category", &VOCAB_CATEGORY},
+                  {"outcome", &VOCAB_OUTCOME},
+                  {"tier", &VOCAB_TIER},
+                  {"person_sex", &VOCAB_SEX}};
+
+static const char *csv_zh(const char *col, const char *value) {
+    if (!value)
+        return vocab_label(&VOCAB_REPORT_FIELD, col) ? vocab_label(&VOCAB_REPORT_FIELD, col) : col;
+    for (size_t i = 0; i < sizeof csv_vocabs / sizeof csv_vocabs[0]; i++)
+        if (strcmp(col, csv_vocabs[i].col) == 0 && vocab_label(csv_vocabs[i].v, value))
+            return vocab_label(csv_vocabs[i].v, value);
+    return value;
+}
+
+static void csv_header(buf *b, int zh) {
     for (int k = 0; k < CSV_NCOLS; k++)
-        csv_cell(b, csv_cols[k].name, k + 1 == CSV_NCOLS);
+        csv_cell(b, zh ? csv_zh(csv_cols[k].name, NULL) : csv_cols[k].name, k + 1 == CSV_NCOLS);
 }
 
 /* A person field as text (approx_age is a number; strings as they are), "" when absent. */
@@ -338,7 +369,7 @@ static const char *person_text(json_t *person, const char *key, char *tmp, size_
     return tmp;
 }
 
-static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
+static void csv_row(buf *b, PGresult *res, int i, gis_crs crs, int zh) {
     char lon[32] = "", lat[32] = "", tmp[32];
     double ox, oy;
     if (gis_from_wgs84(crs, strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
@@ -357,7 +388,7 @@ static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
                            : c->col == CSV_OUTSIDE ? (outside && *outside == 't' ? "true" : "false")
                            : c->col == CSV_PERSON  ? person_text(person, c->person, tmp, sizeof tmp)
                                                    : rj_val(res, i, c->col);
-        csv_cell(b, cell, k + 1 == CSV_NCOLS);
+        csv_cell(b, zh && cell ? csv_zh(c->name, cell) : cell, k + 1 == CSV_NCOLS);
     }
     json_decref(person);
 }
@@ -417,10 +448,10 @@ static size_t export_pick(http_req *r, PGresult *res, const list_query *q, long 
 
 /* Renders the picked rows into b; `first`: they start the export (no separator before). */
 static void export_render(buf *b, PGresult *res, const int *rows, size_t n, int fmt, int first,
-                          gis_crs crs) {
+                          gis_crs crs, int zh) {
     for (size_t k = 0; k < n; k++) {
         if (fmt == FMT_CSV)
-            csv_row(b, res, rows[k], crs);
+            csv_row(b, res, rows[k], crs, zh);
         else
             geojson_feature(b, res, rows[k], first && k == 0, crs);
     }
@@ -475,9 +506,10 @@ static int export_reports(http_req *r, int fmt) {
     }
     int *rows = (int *)(ids + EXPORT_PAGE);
     buf b = {0};
+    int zh = fmt == FMT_CSV && http_q(r, "labels")->given;
     if (fmt == FMT_CSV) {
         buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
-        csv_header(&b);
+        csv_header(&b, zh);
     } else {
         buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     }
@@ -500,7 +532,7 @@ static int export_reports(http_req *r, int fmt) {
             break;
         }
         http_release_worker(r); /* read and audited: render and write the page without a slot */
-        export_render(&b, res, rows, nids, fmt, first, q.crs);
+        export_render(&b, res, rows, nids, fmt, first, q.crs, zh);
         PQclear(res);
         res = NULL;
         if (!head_sent) {
