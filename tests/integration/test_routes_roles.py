@@ -102,6 +102,10 @@ CASES = {
                                                 FIXES),
     "GET /api/v1/reports/{id}/candidates":    C("/api/v1/reports/{hz}/candidates", "401 403 403 200 200 200 404"),
     "GET /api/v1/coverage":                   C("/api/v1/coverage", "401 403 403 200 200 200 200"),
+    "GET /api/v1/stats":                      C("/api/v1/stats?by=county", "401 403 403 403 200 200 403"),
+    "GET /api/v1/stats/monthly.xlsx":         C("/api/v1/stats/monthly.xlsx?month=2026-11", "401 403 403 403 200 200 403"),
+    "GET /api/v1/stats/coverage.geojson":     C("/api/v1/stats/coverage.geojson", "401 403 403 403 200 200 403"),
+    "GET /api/v1/analysis/siting":            C("/api/v1/analysis/siting?k=2", "401 403 403 403 200 200 403"),
     "POST /api/v1/events/token":              C("/api/v1/events/token", "401 200 200 200 200 200 200"),
     "GET /api/v1/events":                     C("/api/v1/events?after=x", "400"),   # the door: before the token
     "GET /tiles/{layer}/{z}/{x}/{y}.mvt":     C("/tiles/reports/12/3403/1628.mvt", "401 200 204 200 200 200 204"),

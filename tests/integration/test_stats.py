@@ -503,3 +503,184 @@ print(json.dumps(out))
 
 if __name__ == "__main__":
     unittest.main()
+
+
+OCT_FROM, OCT_TO = "2026-10-01T00:00:00+08:00", "2026-11-01T00:00:00+08:00"
+TOWN = "320706001"  # a town of 海州区
+
+
+class SitingCoveragePatrols(harness.FreshDbCase):
+    """Siting against PostGIS ST_DWithin and a brute force over the same grid; coverage and patrol
+    figures against recounts; October 2026 in 海州区."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        db = cls.db
+        # demand: a cluster of 10 people, a cluster of 3 far away, a cancelled report, one outside the period
+        pts = db.sql("SELECT ST_X(p) AS lon, ST_Y(p) AS lat, code FROM (SELECT ST_PointOnSurface(geom) AS p, code"
+                     " FROM divisions WHERE level = 'community' AND code LIKE '320706%%' ORDER BY code) c")
+        cls.a, cls.b = pts[0], pts[-1]
+        rows = [(cls.a, 2, "resolved", "2026-10-03T10:00:00+08:00")] * 5 + \
+               [(cls.b, 1, "new", "2026-10-20T10:00:00+08:00")] * 3 + \
+               [(cls.a, 9, "cancelled", "2026-10-05T10:00:00+08:00"), (cls.b, 9, "resolved", "2026-09-30T10:00:00+08:00")]
+        sql = []
+        for i, (p, people, status, at) in enumerate(rows):
+            sql.append("INSERT INTO reports (client_id, category, status, geom, observed_at, received_at, people_count,"
+                       " city_code, county_code, town_code, community_code, station_id, tier) VALUES (%s, 'vagrant',"
+                       " %s, ST_SetSRID(ST_MakePoint(%r + %d * 0.0001, %r), 4326), %s, %s, %d, '320700000000',"
+                       " '320706000000', left(%s, 9) || '000', %s, 3, 'county');"
+                       % (q(str(uuid.uuid4())), q(status), p["lon"], i % 3, p["lat"], q(at), q(at), people, q(p["code"]),
+                          q(p["code"])))
+        # coverage: the town's communities; fixes in the period in all but four, two of those before it
+        cls.comms = db.sql("SELECT code, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat"
+                           " FROM divisions WHERE level = 'community' AND code LIKE %s ORDER BY code", TOWN + "%")
+        sql.append("SELECT unit_positions_ensure('2026-09-01', '2026-11-02');")
+        for i, c in enumerate(cls.comms[4:] + cls.comms[2:4]):
+            at = "2026-10-%02dT09:%02d:00+08:00" % (2 + i % 25, i % 60) if i < len(cls.comms) - 4 else \
+                 "2026-09-%02dT08:00:00+08:00" % (10 + i % 10)
+            sql.append("INSERT INTO unit_positions (unit_id, at, geom) VALUES (4, %s, ST_SetSRID(ST_MakePoint(%r, %r), 4326));"
+                       % (q(at), c["lon"], c["lat"]))
+        # patrols: three shifts of 海州 units in October (one across the period's end), one in September
+        users = [r["id"] for r in db.sql("SELECT id FROM users ORDER BY id LIMIT 3")]
+        for unit, start, end, members in ((4, "2026-10-02T20:00:00+08:00", "2026-10-03T02:00:00+08:00", users[:2]),
+                                          (5, "2026-10-10T08:00:00+08:00", "2026-10-10T12:30:00+08:00", users[:3]),
+                                          (4, "2026-10-31T22:00:00+08:00", "2026-11-01T04:00:00+08:00", users[:1]),
+                                          (5, "2026-09-10T08:00:00+08:00", "2026-09-10T12:00:00+08:00", users[:3])):
+            sql.append("WITH s AS (INSERT INTO shifts (unit_id, starts_at, ends_at) VALUES (%d, %s, %s) RETURNING id)"
+                       " INSERT INTO shift_members SELECT s.id, u FROM s, unnest(%s::bigint[]) u;"
+                       % (unit, q(start), q(end), q("{%s}" % ",".join(map(str, members)))))
+        psql_script(db, "BEGIN;\n" + "\n".join(sql) + "\nCOMMIT;\nANALYZE;\n")
+        cls.srv = harness.Server(db)
+        cls.sup = cls.srv.login("supervisor")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        super().tearDownClass()
+
+    def get(self, path):
+        r = self.srv.request("GET", path, token=self.sup)
+        self.assertEqual(r.status, 200, r)
+        return r.json()
+
+    DEMAND = ("FROM reports r WHERE r.received_at >= '%s' AND r.received_at < '%s' AND r.county_code = '320706000000'"
+              " AND r.status NOT IN ('cancelled', 'duplicate')" % (OCT_FROM, OCT_TO))
+    STATIONS = ("SELECT s.location FROM stations s JOIN divisions d ON d.code = '320706000000'"
+                " WHERE s.tier IN ('city', 'county') AND ST_Intersects(s.coverage, d.geom)")
+
+    def recount(self, lon, lat, radius, with_current=False):
+        """Reports and people within radius (CGCS2000 GK metres, EPSG:4549) of a point, by PostGIS."""
+        near = "ST_DWithin(ST_Transform(r.geom, 4549), ST_Transform(ST_SetSRID(ST_MakePoint(%r, %r), 4326), 4549), %r)" \
+               % (lon, lat, radius)
+        if with_current:
+            near = "(%s OR EXISTS (SELECT 1 FROM (%s) s WHERE ST_DWithin(ST_Transform(r.geom, 4549)," \
+                   " ST_Transform(s.location, 4549), %r)))" % (near, self.STATIONS, radius)
+        row = self.db.sql("SELECT count(*) AS n, coalesce(sum(r.people_count), 0) AS people " + self.DEMAND
+                          + " AND " + near)[0]
+        return row["n"], row["people"]
+
+    def test_a_candidate_against_st_dwithin(self):
+        radius = 3000
+        got = self.get("/api/v1/analysis/siting?division=320706&from=2026-10-01&to=2026-10-31&radius_m=%d"
+                       "&candidate=%r,%r" % (radius, self.a["lon"], self.a["lat"]))
+        total = self.db.sql("SELECT count(*) AS n, sum(r.people_count) AS people " + self.DEMAND)[0]
+        self.assertEqual((got["demand"]["reports"], got["demand"]["people"]), (total["n"], total["people"]))
+        self.assertEqual((total["n"], total["people"]), (8, 13))
+        n, people = self.recount(self.a["lon"], self.a["lat"], radius)
+        self.assertEqual((got["candidate"]["reports"], got["candidate"]["people"]), (n, people))
+        self.assertGreater(people, 0)
+        self.assertAlmostEqual(got["candidate"]["share"], people / total["people"], places=9)
+        cur = self.db.sql("SELECT count(*) AS n, coalesce(sum(r.people_count), 0) AS people " + self.DEMAND +
+                          " AND EXISTS (SELECT 1 FROM (%s) s WHERE ST_DWithin(ST_Transform(r.geom, 4549),"
+                          " ST_Transform(s.location, 4549), %d))" % (self.STATIONS, radius))[0]
+        self.assertEqual((got["current"]["reports"], got["current"]["people"]), (cur["n"], cur["people"]))
+        n2, people2 = self.recount(self.a["lon"], self.a["lat"], radius, with_current=True)
+        self.assertEqual((got["candidate"]["with_current"]["reports"], got["candidate"]["with_current"]["people"]),
+                         (n2, people2))
+        self.assertAlmostEqual(got["change"], (people2 - cur["people"]) / total["people"], places=9)
+        self.assertEqual(self.count_records(got["demand"]["records"]), total["n"])
+
+    def count_records(self, url):
+        r = self.srv.request("GET", url + "&limit=500", token=self.sup)
+        self.assertEqual(r.status, 200, r)
+        return len(r.json()["items"])
+
+    def grid(self, step):
+        """The candidate grid as the issue defines it: every multiple of step metres of EPSG:4549 inside
+        海州区, and which demand reports each covers (not already covered by a current station)."""
+        return self.db.sql(
+            "WITH d AS (SELECT ST_Transform(geom, 4549) AS g FROM divisions WHERE code = '320706000000'),"
+            " p AS (SELECT i * %s AS x, j * %s AS y FROM d, generate_series(ceil(ST_XMin(g) / %s)::int,"
+            " floor(ST_XMax(g) / %s)::int) i, generate_series(ceil(ST_YMin(g) / %s)::int, floor(ST_YMax(g) / %s)::int) j"
+            " WHERE ST_Intersects(d.g, ST_SetSRID(ST_MakePoint(i * %s, j * %s), 4549)))"
+            " SELECT p.x, p.y, ST_X(ST_Transform(ST_SetSRID(ST_MakePoint(p.x, p.y), 4549), 4326)) AS lon,"
+            " ST_Y(ST_Transform(ST_SetSRID(ST_MakePoint(p.x, p.y), 4549), 4326)) AS lat,"
+            " (SELECT coalesce(json_object_agg(r.id, r.people_count), '{}') " + self.DEMAND.replace("%", "%%") +
+            " AND ST_DWithin(ST_Transform(r.geom, 4549), ST_SetSRID(ST_MakePoint(p.x, p.y), 4549), 3000)"
+            " AND NOT EXISTS (SELECT 1 FROM (" + self.STATIONS + ") s WHERE ST_DWithin(ST_Transform(r.geom, 4549),"
+            " ST_Transform(s.location, 4549), 3000))) AS covers FROM p ORDER BY p.y, p.x",
+            step, step, step, step, step, step, step, step)
+
+    def test_proposals_equal_the_exact_answer(self):
+        grid = self.grid(5000)
+        self.assertGreater(len(grid), 10)
+        total = self.db.sql("SELECT sum(r.people_count) AS people " + self.DEMAND)[0]["people"]
+        cur = self.get("/api/v1/analysis/siting?division=320706&from=2026-10-01&to=2026-10-31&radius_m=3000")
+        base = cur["current"]["people"]
+        weight = lambda sites: sum({k: v for g in sites for k, v in grid[g]["covers"].items()}.values())
+        best1 = max(range(len(grid)), key=lambda g: (weight([g]), -g))
+        best2 = max(((a, b) for a in range(len(grid)) for b in range(a + 1, len(grid))), key=lambda s: weight(s))
+        for k, best in ((1, [best1]), (2, list(best2))):
+            got = self.get("/api/v1/analysis/siting?division=320706&from=2026-10-01&to=2026-10-31&radius_m=3000"
+                           "&grid_m=5000&k=%d" % k)["proposals"]
+            with self.subTest(k=k):
+                self.assertEqual(got["candidates"], len(grid))
+                self.assertIsNotNone(got["exact"])  # few enough combinations: the server enumerates them
+                self.assertAlmostEqual(got["share"], (base + weight(best)) / total, places=9)
+                self.assertAlmostEqual(got["exact"]["share"], (base + weight(best)) / total, places=9)
+                self.assertLessEqual(got["greedy_share"], got["share"] + 1e-12)
+                if k == 1:
+                    site = got["sites"][0]["location"]
+                    self.assertAlmostEqual(site["lon"], grid[best1]["lon"], places=6)
+                    self.assertAlmostEqual(site["lat"], grid[best1]["lat"], places=6)
+                    self.assertEqual(got["sites"][0]["people"], weight([best1]))
+
+    def test_coverage_against_a_recount(self):
+        got = self.get("/api/v1/stats?division=%s&from=2026-10-01&to=2026-10-31" % TOWN)["coverage"]
+        rows = self.db.sql(
+            "SELECT d.code, (SELECT to_json(max(p.at)) #>> '{}' FROM unit_positions p WHERE ST_Intersects(d.geom, p.geom)"
+            " AND p.at < %s AND NOT p.flagged) AS last FROM divisions d WHERE d.level = 'community' AND d.code LIKE %s"
+            " ORDER BY d.code", OCT_TO, TOWN + "%")
+        start = datetime.datetime.fromisoformat(OCT_FROM)
+        visited = [r for r in rows if r["last"] and datetime.datetime.fromisoformat(r["last"]) >= start]
+        self.assertTrue(got["available"])
+        self.assertEqual((got["communities"], got["visited"]), (len(rows), len(visited)))
+        self.assertEqual(len(rows) - len(visited), 4)
+        self.assertAlmostEqual(got["share"], len(visited) / len(rows), places=9)
+        unvisited = sorted((r for r in rows if r not in visited), key=lambda r: (r["last"] is not None, r["last"] or "", r["code"]))
+        instant = lambda t: t and datetime.datetime.fromisoformat(t)  # the recount's session is UTC
+        self.assertEqual([(c["code"], instant(c["last_patrolled_at"])) for c in got["longest_unvisited"]],
+                         [(r["code"], instant(r["last"])) for r in unvisited])
+        self.assertEqual([c["code"] for c in got["longest_unvisited"][:2]], [c["code"] for c in self.comms[:2]])
+        fc = self.get("/api/v1/stats/coverage.geojson?division=%s&from=2026-10-01&to=2026-10-31" % TOWN)
+        self.assertEqual(len(fc["features"]), len(rows))
+        self.assertEqual(sorted(f["id"] for f in fc["features"] if f["properties"]["visited"]),
+                         sorted(r["code"] for r in visited))
+        self.assertTrue(all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in fc["features"]))
+
+    def test_patrol_figures_against_a_recount(self):
+        got = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=station&min_reports=1")
+        p = got["total"]["patrols"]
+        # October: the 6 h night shift, the 4.5 h morning, 2 h of the last one (until midnight)
+        self.assertEqual((p["patrols"], p["staff_turns"]), (3, 6))
+        self.assertAlmostEqual(p["hours"], 6 + 4.5 + 2, places=2)
+        self.assertIsNone(p["places_visited"])
+        self.assertIsNone(p["km"])
+        by_station = {g["key"]: g["patrols"] for g in got["groups"]}
+        self.assertEqual(by_station["3"]["patrols"], 3)  # units 4 and 5 are of station 3
+        days = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=day")
+        per_day = {g["key"]: g["patrols"]["patrols"] for g in days["groups"] if g["patrols"]["patrols"]}
+        self.assertEqual(per_day, {"2026-10-02": 1, "2026-10-10": 1, "2026-10-31": 1})
+        cat = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=category&min_reports=1")
+        self.assertTrue(all(g["patrols"] is None for g in cat["groups"]))
