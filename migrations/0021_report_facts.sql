@@ -16,10 +16,13 @@ CREATE TABLE report_facts (
     status      text NOT NULL,
     outcome     text,
     people      smallint NOT NULL,
-    ack_s       integer,           -- received -> first acknowledge or dispatch, whole seconds
-    dispatch_s  integer,           -- received -> first dispatch
-    on_scene_s  integer,           -- received -> arrival (a report resolved without one: its resolution)
-    resolve_s   integer,           -- received -> resolution (resolved reports only)
+    -- the seconds from receipt, whole, of a report that was not cancelled or marked duplicate (those
+    -- are in no time figure): to the first acknowledgement or dispatch, to the first dispatch, to the
+    -- arrival on scene (a report resolved without one: its resolution), to the resolution
+    ack_s       integer,
+    dispatch_s  integer,
+    on_scene_s  integer,
+    resolve_s   integer,
     esc_from    text[]             -- tiers it was moved up from because the deadline passed; NULL none
 );
 CREATE INDEX report_facts_received ON report_facts (received_at);
@@ -36,9 +39,12 @@ CREATE FUNCTION report_fact(r reports) RETURNS report_facts LANGUAGE sql STABLE 
            round(extract(epoch FROM coalesce(e.arr, e.res) - r.received_at))::int,
            round(extract(epoch FROM e.res - r.received_at))::int,
            e.esc
-    FROM (SELECT min(v.at) FILTER (WHERE v.type IN ('acknowledge', 'dispatch')) AS ack,
-                 min(v.at) FILTER (WHERE v.type = 'dispatch') AS dis,
-                 min(v.at) FILTER (WHERE v.type = 'arrive') AS arr,
+    FROM (SELECT min(v.at) FILTER (WHERE v.type IN ('acknowledge', 'dispatch')
+                                   AND r.status NOT IN ('cancelled', 'duplicate')) AS ack,
+                 min(v.at) FILTER (WHERE v.type = 'dispatch'
+                                   AND r.status NOT IN ('cancelled', 'duplicate')) AS dis,
+                 min(v.at) FILTER (WHERE v.type = 'arrive'
+                                   AND r.status NOT IN ('cancelled', 'duplicate')) AS arr,
                  CASE WHEN r.status = 'resolved'
                       THEN coalesce(min(v.at) FILTER (WHERE v.type = 'resolve'), r.updated_at) END AS res,
                  array_agg(DISTINCT v.details ->> 'from_tier') FILTER (

@@ -192,8 +192,9 @@ static void put_facts(buf *b, const stats_query *q) {
 }
 
 /* The time figures: name (a VOCAB_STATS_TERM code), fact column, and the statuses of the reports
- * it is drawn from (every one of them has that time, so the records of those statuses are exactly
- * its n): acknowledged and not cancelled or marked duplicate, and so on. */
+ * it is drawn from. report_fact() keeps no times of cancelled or duplicate reports, so a time is
+ * there exactly when the report is in one of these statuses: the records of those statuses are
+ * exactly its n. */
 static const struct time_fig {
     const char *name, *col, *statuses;
 } TIMES[] = {
@@ -204,26 +205,28 @@ static const struct time_fig {
 };
 enum { NTIMES = sizeof TIMES / sizeof TIMES[0] };
 
-/* The group key of a fact row f for q->by (NULL: no group; a county or town only when the report
- * lies in one), as text. */
-static const char *key_sql(const char *by) {
-    static const struct {
-        const char *by, *sql;
-    } keys[] = {
-        {"tier", "f.tier"},
-        {"county", "CASE WHEN f.code / 1000000 % 100 <> 0"
-                   " THEN lpad((f.code / 1000000 * 1000000)::text, 12, '0') END"},
-        {"town", "CASE WHEN f.code / 1000 % 1000 <> 0"
-                 " THEN lpad((f.code / 1000 * 1000)::text, 12, '0') END"},
-        {"station", "f.station_id::text"},
-        {"category", "f.category"},
-        {"month", "to_char(f.received_at, 'YYYY-MM')"},
-        {"week", "to_char(f.received_at, 'IYYY-\"W\"IW')"},
-        {"day", "to_char(f.received_at, 'YYYY-MM-DD')"},
-    };
-    for (size_t i = 0; by && i < sizeof keys / sizeof keys[0]; i++)
-        if (strcmp(by, keys[i].by) == 0) return keys[i].sql;
-    return "NULL::text";
+/* A grouping: the group key of a fact row f (NULL: no group; a county or town only when the report
+ * lies in one), grouped as a number or an instant (cheaper to sort than text), and its text form
+ * from the grouped value f.k. */
+static const struct group_key {
+    const char *by, *key, *text;
+} KEYS[] = {
+    {"tier", "f.tier", "f.k"},
+    {"county", "CASE WHEN f.code / 1000000 % 100 <> 0 THEN f.code / 1000000 END",
+     "lpad((f.k * 1000000)::text, 12, '0')"},
+    {"town", "CASE WHEN f.code / 1000 % 1000 <> 0 THEN f.code / 1000 END",
+     "lpad((f.k * 1000)::text, 12, '0')"},
+    {"station", "f.station_id", "f.k::text"},
+    {"category", "f.category", "f.k"},
+    {"month", "date_trunc('month', f.received_at)", "to_char(f.k, 'YYYY-MM')"},
+    {"week", "date_trunc('week', f.received_at)", "to_char(f.k, 'IYYY-\"W\"IW')"},
+    {"day", "date_trunc('day', f.received_at)", "to_char(f.k, 'YYYY-MM-DD')"},
+};
+
+static const struct group_key *group_key_of(const char *by) {
+    for (size_t i = 0; by && i < sizeof KEYS / sizeof KEYS[0]; i++)
+        if (strcmp(by, KEYS[i].by) == 0) return &KEYS[i];
+    return NULL;
 }
 
 /* Column positions of the statement's rows. */
@@ -250,33 +253,37 @@ static void put_aggregates(buf *b) {
         buf_printf(b, ", count(*) FILTER (WHERE '%s' = ANY (f.esc_from))",
                    vocab_code(&VOCAB_TIER, i));
     for (int t = 0; t < NTIMES; t++)
-        buf_printf(b,
-                   ", percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f.%s)"
-                   " FILTER (WHERE f.status = ANY ('%s'::text[])),"
-                   " count(f.%s) FILTER (WHERE f.status = ANY ('%s'::text[]))",
-                   TIMES[t].col, TIMES[t].statuses, TIMES[t].col, TIMES[t].statuses);
+        buf_printf(b, ", percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f.%s), count(f.%s)",
+                   TIMES[t].col, TIMES[t].col);
 }
 
-/* The label of a group key in SQL (divisions and stations by name; the rest in C). */
-static const char *label_sql(const char *by) {
-    if (by && (strcmp(by, "county") == 0 || strcmp(by, "town") == 0))
-        return "(SELECT d.name FROM divisions d WHERE d.code = f.k)";
-    if (by && strcmp(by, "station") == 0)
-        return "(SELECT s.name FROM stations s WHERE s.id = f.k::bigint)";
-    return "NULL::text";
+/* The label of a group (its key's text T) in SQL: divisions and stations by name; the rest in C. */
+static void put_label(buf *b, const char *by, const char *t) {
+    if (!strcmp(by, "county") || !strcmp(by, "town"))
+        buf_printf(b, "(SELECT d.name FROM divisions d WHERE d.code = (%s)::char(12))", t);
+    else if (!strcmp(by, "station"))
+        buf_printf(b, "(SELECT s.name FROM stations s WHERE s.id = f.k)");
+    else
+        buf_str(b, "NULL::text");
 }
 
-/* The whole statement: the facts, each with its key, grouped by key and in total. */
+/* The whole statement: the facts (only the columns the figures read), each with its key, grouped
+ * by key and in total. */
 static void build_sql(buf *b, const stats_query *q) {
+    const struct group_key *k = group_key_of(q->by);
     buf_str(b, "WITH f AS (");
     put_facts(b, q);
-    if (q->by)
-        buf_printf(b, "), g AS (SELECT %s AS k, f.* FROM f) SELECT f.k, GROUPING(f.k) = 1, %s",
-                   key_sql(q->by), label_sql(q->by));
-    else /* the total alone */
-        buf_str(b, "), g AS (SELECT f.* FROM f) SELECT NULL::text, true, NULL::text");
+    buf_printf(b, "), g AS (SELECT %s AS k, f.status, f.outcome, f.people, f.esc_from, f.ack_s,"
+                  " f.dispatch_s, f.on_scene_s, f.resolve_s FROM f)",
+               k ? k->key : "NULL::text");
+    if (k) {
+        buf_printf(b, " SELECT %s, GROUPING(f.k) = 1, ", k->text);
+        put_label(b, k->by, k->text);
+    } else { /* the total alone */
+        buf_str(b, " SELECT NULL::text, true, NULL::text");
+    }
     put_aggregates(b);
-    buf_printf(b, " FROM g f GROUP BY %s", q->by ? "GROUPING SETS ((f.k), ())" : "()");
+    buf_printf(b, " FROM g f GROUP BY %s", k ? "GROUPING SETS ((f.k), ())" : "()");
 }
 
 int stats_budget(http_req *r, const stats_query *q, int budget) {
@@ -581,7 +588,7 @@ static PGresult *run_figures(worker *w, const stats_query *q) {
     build_sql(&b, q);
     PGresult *res = NULL;
     if (!b.oom && db_begin(w) == 0 &&
-        db_command(w, "SELECT set_config('work_mem', '64MB', true)", 0, NULL) == 0)
+        db_command(w, "SELECT set_config('work_mem', '128MB', true)", 0, NULL) == 0)
         res = db_exec_dynamic(w, b.p, p.n, p.v);
     buf_free(&b);
     if (res && db_commit(w) != 0) {

@@ -1,6 +1,7 @@
 """run.py - the browser suite: a fresh seeded database and a real patrold (tests/integration/harness.py),
-then console.test.mjs drives Debian's chromium through playwright-core against it. Prints the steps
-and `RESULT <passed> <failed> <skipped>` like the integration runner."""
+then console.test.mjs drives Debian's chromium through playwright-core against it; stats.test.mjs (the
+statistics page, as the supervisor) gets a database and a server of its own. Prints the steps and
+`RESULT <passed> <failed> <skipped>` like the integration runner."""
 import http.server
 import os
 import re
@@ -77,7 +78,31 @@ def main():
     p, f = (p + 1, f) if drawn else (p, f + 1)
     if f:
         print("--- patrold log (tail)\n" + log[-3000:])
-    print("RESULT %d %d 0" % (p, f))
+    sp, sf = stats_suite(out_dir)
+    print("RESULT %d %d 0" % (p + sp, f + sf))
+
+
+def stats_suite(out_dir):
+    """The statistics page: its own database and server."""
+    db = harness.fresh_db()
+    srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
+    try:
+        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
+        r = subprocess.run(["node", os.path.join(HERE, "stats.test.mjs")], env=env, capture_output=True, text=True,
+                           timeout=int(os.environ.get("E2E_TIMEOUT", "300")))
+        out = r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        out = (e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")) + "\nTIMEOUT"
+    finally:
+        srv.stop()
+        log = srv.log_text()
+        db.drop()
+    print(out)
+    m = re.search(r"^E2E (\d+) passed, (\d+) failed$", out, re.M)
+    p, f = (int(m.group(1)), int(m.group(2))) if m else (0, 1)
+    if f:
+        print("--- patrold log (tail)\n" + log[-3000:])
+    return p, f
 
 
 if __name__ == "__main__":

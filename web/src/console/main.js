@@ -19,6 +19,7 @@ import * as detail from "./panels/detail.js";
 import * as units from "./panels/units.js";
 import * as search from "./panels/search.js";
 import * as legend from "./panels/legend.js";
+import { statsPage } from "./pages/stats.js";
 
 const state = createState();
 const bus = createBus();
@@ -56,6 +57,7 @@ function mountDispatch() {
 
 registerPage({ id: "dispatch", label: "调度", minRole: null, mount: mountDispatch,
   show: () => ctx.map && ctx.map.updateSize() });
+registerPage(statsPage); // supervisors: figures, the monthly report, station siting
 
 function onStream(open, err) {
   state.streamOpen = open;
