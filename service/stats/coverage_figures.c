@@ -43,17 +43,10 @@ static const char coverage_sql[] =
  * them; -1 on failure. */
 static double fixes_estimate(worker *w, const stats_query *q, const char *since) {
     const char *p[] = {since, q->to};
-    PGresult *res = db_exec(w,
-                            "EXPLAIN (FORMAT JSON) SELECT 1 FROM unit_positions WHERE at >= "
-                            "$1::timestamptz AND at < $2::date::timestamptz AND NOT flagged",
-                            2, p);
-    if (!res) return -1;
-    json_t *plan = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-    PQclear(res);
-    double rows = json_number_value(
-        json_object_get(json_object_get(json_array_get(plan, 0), "Plan"), "Plan Rows"));
-    json_decref(plan);
-    return rows;
+    return stats_plan_rows(w,
+                           "SELECT 1 FROM unit_positions WHERE at >= $1::timestamptz"
+                           " AND at < $2::date::timestamptz AND NOT flagged",
+                           2, p);
 }
 
 /* The first instant of fixes to read: the days kept before the period's end, or the period alone

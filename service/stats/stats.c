@@ -253,7 +253,8 @@ static void put_aggregates(buf *b) {
         buf_printf(b, ", count(*) FILTER (WHERE '%s' = ANY (f.esc_from))",
                    vocab_code(&VOCAB_TIER, i));
     for (int t = 0; t < NTIMES; t++)
-        buf_printf(b, ", percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f.%s), count(f.%s)",
+        buf_printf(b,
+                   ", percentile_cont(ARRAY[0.5, 0.9]) WITHIN GROUP (ORDER BY f.%s), count(f.%s)",
                    TIMES[t].col, TIMES[t].col);
 }
 
@@ -273,8 +274,9 @@ static void build_sql(buf *b, const stats_query *q) {
     const struct group_key *k = group_key_of(q->by);
     buf_str(b, "WITH f AS (");
     put_facts(b, q);
-    buf_printf(b, "), g AS (SELECT %s AS k, f.status, f.outcome, f.people, f.esc_from, f.ack_s,"
-                  " f.dispatch_s, f.on_scene_s, f.resolve_s FROM f)",
+    buf_printf(b,
+               "), g AS (SELECT %s AS k, f.status, f.outcome, f.people, f.esc_from, f.ack_s,"
+               " f.dispatch_s, f.on_scene_s, f.resolve_s FROM f)",
                k ? k->key : "NULL::text");
     if (k) {
         buf_printf(b, " SELECT %s, GROUPING(f.k) = 1, ", k->text);
@@ -286,14 +288,10 @@ static void build_sql(buf *b, const stats_query *q) {
     buf_printf(b, " FROM g f GROUP BY %s", k ? "GROUPING SETS ((f.k), ())" : "()");
 }
 
-int stats_budget(http_req *r, const stats_query *q, int budget) {
+double stats_plan_rows(worker *w, const char *sql, int n, const char *const *params) {
     buf b = {0};
-    stats_sql_params p;
-    stats_sql_fill(&p, q);
-    buf_str(&b, "EXPLAIN (FORMAT JSON) ");
-    put_facts(&b, q);
-    if (b.oom) return -1;
-    PGresult *res = db_exec_dynamic(r->w, b.p, p.n, p.v);
+    buf_printf(&b, "EXPLAIN (FORMAT JSON) %s", sql);
+    PGresult *res = b.oom ? NULL : db_exec_dynamic(w, b.p, n, params);
     buf_free(&b);
     if (!res) return -1;
     json_t *plan = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
@@ -301,6 +299,17 @@ int stats_budget(http_req *r, const stats_query *q, int budget) {
     double rows = json_number_value(
         json_object_get(json_object_get(json_array_get(plan, 0), "Plan"), "Plan Rows"));
     json_decref(plan);
+    return rows;
+}
+
+int stats_budget(http_req *r, const stats_query *q, int budget) {
+    buf b = {0};
+    stats_sql_params p;
+    stats_sql_fill(&p, q);
+    put_facts(&b, q);
+    double rows = b.oom ? -1 : stats_plan_rows(r->w, b.p, p.n, p.v);
+    buf_free(&b);
+    if (rows < 0) return -1;
     if (rows <= budget) return 0;
     return http_error(r, 400, "over_budget", "from",
                       "the period and division hold about %.0f reports, more than the %d one "

@@ -50,6 +50,10 @@ void stats_sql_fill(stats_sql_params *p, const stats_query *q);
  * division code as bigint) lies in q's division, as the report list's division filter counts it. */
 void stats_sql_division(buf *b, const stats_query *q, const char *code);
 
+/* The rows the planner expects `sql` (with its parameters) to return: EXPLAIN, nothing run. -1 on a
+ * database failure (w->err). */
+double stats_plan_rows(worker *w, const char *sql, int n, const char *const *params);
+
 /* The rows of the reports q covers, estimated by the planner (EXPLAIN, nothing run): 0 when within
  * `budget`, else the status of the 400 over_budget sent; -1 on a database failure (not answered). */
 int stats_budget(http_req *r, const stats_query *q, int budget);
