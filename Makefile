@@ -51,10 +51,14 @@ $(BUILD)/patrold: $(BUILD)/service/cmd/main.o $(LIB_OBJ)
 	@echo "  LD $@"
 	@$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# A unit test that #includes "service/x.c" (to reach static functions, as h2o's tests do) is linked
+# without that object.
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
 	@echo "  CC $@"
-	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJ) $(LDLIBS) -lcmocka
+	@$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< \
+	    $(filter-out $(shell sed -n 's|^#include "\(.*\)\.c".*|$(BUILD)/\1.o|p' $<),$(LIB_OBJ)) \
+	    $(LDLIBS) -lcmocka
 
 $(BUILD)/bench/%: tests/bench/%.c $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -108,18 +112,19 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJ)
 	@$(CC) $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< \
 	    $(filter-out $(shell sed -n 's|^#include "\(.*\)\.c".*|$(BUILD)/\1.o|p' $<),$(LIB_OBJ)) $(LDLIBS)
 
-# The pages of web/ (the dispatcher console): OpenLayers and esbuild pinned by
-# web/package-lock.json, bundled by web/build.mjs into web/dist/ (served by patrold from web_root).
-WEB_SRC := $(shell find web/src -type f) web/build.mjs web/index.html
+# The pages of web/ (the dispatcher console, the patrol app at /app/): OpenLayers, idb and esbuild
+# pinned by web/package-lock.json, bundled by web/build.mjs into web/dist/ (served by patrold from
+# web_root; the app from web/dist/app/).
+WEB_SRC := $(shell find web/src web/app -type f) web/build.mjs web/index.html
 
-web: web/dist/console.js
+web: web/dist/console.js web/dist/app/index.html
 
 web/node_modules/.package-lock.json: web/package-lock.json
 	@echo "  NPM ci"
 	@cd web && npm ci --no-audit --no-fund --loglevel=error
 
-web/dist/console.js: $(WEB_SRC) web/node_modules/.package-lock.json
-	@echo "  WEB $@"
+web/dist/console.js web/dist/app/index.html &: $(WEB_SRC) web/node_modules/.package-lock.json
+	@echo "  WEB web/dist"
 	@cd web && node build.mjs
 
 FORMAT_SRC = service/*/*.[ch] gis/*.[ch] tests/unit/*.c tests/bench/*.c tests/fuzz/*.c

@@ -6,11 +6,21 @@
  *   gaz_builder_create -> gaz_builder_add (copies every argument) -> gaz_builder_finish (consumes
  *   the builder, returns an immutable gaz) -> gaz_slot_publish (the slot takes it) ->
  *   gaz_slot_acquire / gaz_release around each use by a reader.
+ *   Layers: gaz_builder_finish_over builds a gaz from a builder of stations and places on top of
+ *   the divisions of an existing gaz, which it shares (no copy): a reload that changes no division
+ *   builds only the small top layer.
  *
  * Threads
  *   A builder belongs to one thread. A finished gaz is read-only: any number of threads may
- *   search it at once. A slot has one writer and any number of readers; a reader holds a
- *   reference (gaz_slot_acquire) and the gaz is freed when the last reference goes.
+ *   search it at once. A slot has one writer and any number of readers. A reader takes no lock
+ *   and writes no shared memory: gaz_slot_acquire marks the gaz in a hazard cell of the calling
+ *   thread and gaz_release (on the same thread) clears it; a gaz replaced by gaz_slot_publish is
+ *   freed when no thread's cell holds it any more.
+ *
+ * Memory
+ *   Each layer's arrays are anonymous mappings of their own (freed memory goes back to the system
+ *   at once); texts are one arena per layer addressed by 32-bit offsets; posting lists are
+ *   delta-coded varints; pinyin is spelled on demand from the names (a pinyin key is 4 bytes).
  *
  * Text rules
  *   Names and queries go through gaz_normalize: UTF-8 checked, full-width ASCII folded,
@@ -27,25 +37,29 @@
 
 typedef enum { GAZ_DIVISION = 0, GAZ_STATION = 1, GAZ_PLACE = 2 } gaz_kind;
 
+/* One entry (64 bytes). The texts are offsets: read them with gaz_text. */
 typedef struct gaz_entry {
-    char code[13];          /* division: its 12-digit code; station/place: its division's or "" */
-    long long id;           /* station or place id; 0 for a division */
-    const char *name;       /* display name (owned by the gaz) */
-    const char *level;      /* division level, "station", or the place's kind (owned) */
-    int32_t parent;         /* entry index of the parent division, -1 when none */
-    int32_t replaced_by;    /* former division: entry index of today's division, else -1 */
-    double lon, lat;        /* WGS-84 point; NaN when the entry has none */
-    const char *valid_from; /* "YYYY-MM-DD" or NULL (owned) */
-    const char *valid_to;   /* NULL while in force (owned) */
-    uint8_t kind;           /* gaz_kind */
-    uint8_t former;         /* 1: no longer in force (found by search, answered with replaced_by) */
-    uint16_t nchars;        /* characters in the normalised name */
+    double lon, lat;     /* WGS-84 point; NaN when the entry has none */
+    long long id;        /* station or place id; 0 for a division */
+    int32_t parent;      /* entry index of the parent division, -1 when none */
+    int32_t replaced_by; /* former division: entry index of today's division, else -1 */
+    uint32_t name;       /* display name */
+    uint32_t level;      /* division level, "station", or the place's kind */
+    uint32_t valid_from; /* "YYYY-MM-DD", or none (gaz_text answers NULL) */
+    uint32_t valid_to;   /* none while in force */
+    char code[13];       /* division: its 12-digit code; station/place: its division's or "" */
+    uint8_t kind;        /* gaz_kind */
+    uint8_t former;      /* 1: no longer in force (found by search, answered with replaced_by) */
+    uint8_t nchars;      /* characters in the normalised name */
 } gaz_entry;
 
 typedef struct gaz_builder gaz_builder;
 typedef struct gaz gaz;
 
 enum { GAZ_MAX_QUERY_BYTES = 400, GAZ_MAX_QUERY_CHARS = 100, GAZ_MAX_LIMIT = 500 };
+
+/* At most this many search keys (names and aliases) per layer: gaz_builder_finish fails beyond. */
+#define GAZ_MAX_KEYS (1u << 24)
 
 /* Normalises UTF-8 text (see Text rules) into out (NUL-terminated). Returns the number of
  * characters, -1 for invalid UTF-8 (or a NUL byte), -2 when the result does not fit outlen. */
@@ -64,20 +78,37 @@ int gaz_builder_add(gaz_builder *b, gaz_kind kind, const char *code, long long i
                     double lon, double lat, const char *valid_from, const char *valid_to,
                     const char *replaced_by, char *err, size_t errlen);
 
+/* Keeps tag (the caller's fingerprint of the rows added) with the layer built from b: read it back
+ * with gaz_base_tag to tell whether a reload may keep that layer. */
+void gaz_builder_tag(gaz_builder *b, uint64_t tag);
+
 /* Builds the search structures; always consumes b. Returns the gaz or NULL with a message. */
 gaz *gaz_builder_finish(gaz_builder *b, char *err, size_t errlen);
+
+/* Like gaz_builder_finish, on top of the bottom layer of `under` (shared, not copied: under may be
+ * released or destroyed at once). b holds stations and places only (a division is refused);
+ * their entries come after under's, their parents are found among its divisions. */
+gaz *gaz_builder_finish_over(gaz_builder *b, const gaz *under, char *err, size_t errlen);
+
+/* The tag given to the builder of g's bottom layer (gaz_builder_tag), or 0. */
+uint64_t gaz_base_tag(const gaz *g);
 
 /* Frees a builder that will not be finished; NULL is a no-op. */
 void gaz_builder_destroy(gaz_builder *b);
 
-/* Frees an unpublished gaz (or drops a reference: see gaz_release). NULL is a no-op. */
+/* Frees an unpublished gaz (a shared bottom layer goes with its last gaz). NULL is a no-op. */
 void gaz_destroy(gaz *g);
 
-/* Number of entries and an estimate of the heap bytes held. Outputs may be NULL. */
+/* Number of entries and keys, and the bytes held (every mapping of every layer). Outputs may be
+ * NULL. */
 void gaz_stats(const gaz *g, size_t *nentries, size_t *nkeys, size_t *bytes);
 
-/* Entry i (0 <= i < nentries). */
+/* Entry i (0 <= i < nentries), or NULL. */
 const gaz_entry *gaz_entry_at(const gaz *g, uint32_t i);
+
+/* The text of a name, level, valid_from or valid_to field of an entry of g (owned by g), or NULL
+ * for an absent valid_from/valid_to. */
+const char *gaz_text(const gaz *g, uint32_t text);
 
 /* The entry of a division code (12 digits, or 4/6/9 digits padded with zeros); -1 if none. */
 int32_t gaz_find_code(const gaz *g, const char *code);
@@ -114,16 +145,17 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
  * hits (tier 0) nearest first; returns their number. */
 int gaz_nearest(const gaz *g, double lon, double lat, int k, gaz_hit *out);
 
-/* Atomic publication: one writer, many readers. */
+/* Atomic publication: one writer, many readers (see Threads). */
 typedef struct gaz_slot gaz_slot;
 gaz_slot *gaz_slot_create(void);
-/* Frees the slot and drops its reference to the current gaz. NULL is a no-op. */
+/* Frees the slot, its current gaz and any replaced one; no reader may hold one. NULL is a no-op. */
 void gaz_slot_destroy(gaz_slot *s);
 /* Makes g current (the slot takes it); the previous one goes when its last reader releases it. */
 void gaz_slot_publish(gaz_slot *s, gaz *g);
-/* A reference to the current gaz (NULL when none was published); give it back with gaz_release. */
+/* The current gaz (NULL when none was published), valid until gaz_release on the same thread.
+ * Lock-free; a thread may hold a few at once. */
 gaz *gaz_slot_acquire(gaz_slot *s);
-/* Drops a reference from gaz_slot_acquire. NULL is a no-op. */
+/* Gives back a gaz from gaz_slot_acquire (on the thread that acquired it). NULL is a no-op. */
 void gaz_release(gaz *g);
 
 #endif

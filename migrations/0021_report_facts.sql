@@ -52,6 +52,13 @@ CREATE FUNCTION report_fact(r reports) RETURNS report_facts LANGUAGE sql STABLE 
           FROM report_events v WHERE v.report_id = r.id) e
 $$;
 
+-- The first time one of the event types `types` happened to a report, RFC 3339 text in the session
+-- time zone, or NULL: the report's acknowledged_at ... resolved_at (report_json.h), the same events
+-- report_fact counts.
+CREATE FUNCTION report_event_at(report bigint, types text[]) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT to_json(min(e.at)) #>> '{}' FROM report_events e WHERE e.report_id = report AND e.type = ANY (types)
+$$;
+
 -- A report that ends gets its fact row in the transaction that ends it, whoever ends it.
 CREATE FUNCTION report_facts_close() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

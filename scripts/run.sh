@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # make run: a local PostGIS in the state folder (unless PATROLD_DATABASE names one), migrations,
 # the Lianyungang demo data on first start, then patrold on http://127.0.0.1:8080, supervised:
-# when patrold dies it is restarted (after 1 s, doubling up to 30 s while it keeps dying within
-# 30 s of starting) and the database keeps running. Ctrl-C (or SIGTERM) stops both.
+# when patrold crashes (dies of a signal) it is restarted (after 1 s, doubling up to 30 s while it
+# keeps dying within 30 s of starting) and the database keeps running; when it exits (status 0
+# after its own SIGINT/SIGTERM, or an error status) both stop. Ctrl-C or SIGTERM to this script,
+# however it was started, stops both.
 # Settings: config/patrold.conf (or the file PATROLD_CONFIG names); PATROLD_* variables override it.
 set -euo pipefail
+# Started in the background by a script (`make run &`), a shell inherits SIGINT ignored, and a
+# signal ignored on entry cannot be trapped: start again with the default dispositions.
+if [ -z "${RUN_SH_DEFAULT_SIGNALS:-}" ]; then
+  RUN_SH_DEFAULT_SIGNALS=1 exec env --default-signal=INT,TERM "$0" "$@"
+fi
+unset RUN_SH_DEFAULT_SIGNALS
 cd "$(dirname "$0")/.."
 bin=${1:-build/patrold}
 conf=${PATROLD_CONFIG:-config/patrold.conf}
@@ -19,15 +27,16 @@ if [ -z "${PATROLD_DATABASE:-}" ]; then
   export PATROLD_DATABASE="host=$sock dbname=patrol user=postgres"
 fi
 log() { echo "run.sh: $(date '+%F %T') $*" >&2; }
-pid='' nap='' stopping=0
-stop() {
-  stopping=1
+pid='' nap=''
+# finish STATUS: stops patrold (if running) and the local database, exits with STATUS.
+finish() {
+  trap '' INT TERM
   if [ -n "$nap" ]; then kill "$nap" 2>/dev/null || true; fi
   if [ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
   if [ $local_db = 1 ]; then scripts/pg.sh stop "$state" && echo "local database stopped"; fi
-  exit 0
+  exit "$1"
 }
-trap stop INT TERM
+trap 'finish 0' INT TERM
 log "settings from $conf (PATROLD_* variables override it)"
 "$bin" --config "$conf" migrate
 "$bin" --config "$conf" seed
@@ -40,15 +49,17 @@ cat <<MSG
 
 MSG
 delay=1
-while [ $stopping = 0 ]; do
+while :; do
   started=$SECONDS
   "$bin" --config "$conf" serve & pid=$!
   log "patrold started (pid $pid)"
   rc=0; wait "$pid" || rc=$?
-  [ $stopping = 1 ] && break
   pid=''
-  if [ $rc -gt 128 ]; then why="killed by signal SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
-  else why="exited with status $rc"; fi
+  if [ $rc -le 128 ]; then   # it stopped by itself: a clean stop is not a crash
+    log "patrold exited with status $rc; not restarting"
+    finish "$rc"
+  fi
+  why="killed by signal SIG$(kill -l $((rc - 128)) 2>/dev/null || echo $((rc - 128)))"
   if [ $((SECONDS - started)) -ge 30 ]; then delay=1; fi
   log "patrold $why; restarting in ${delay}s (the database keeps running)"
   sleep "$delay" & nap=$!

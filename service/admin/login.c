@@ -12,8 +12,6 @@
  * with Retry-After. Threads: any worker thread; the semaphore is the only shared state here. */
 #include "service/admin/login.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "service/core/audit.h"
 #include "service/core/db.h"
 #include "service/core/server.h"
 #include "service/door/handlers.h"
@@ -59,73 +58,6 @@ void login_slot_release(void) {
     slots_busy--;
     pthread_cond_signal(&slot_cv);
     pthread_mutex_unlock(&slot_mu);
-}
-
-/* ---- the client's address ---- */
-typedef struct {
-    int v6;
-    unsigned char b[16];
-} ip_addr;
-
-/* Parses s[0..n) (spaces around allowed) as one IPv4 or IPv6 address. Returns 0 or -1. */
-static int ip_parse(const char *s, size_t n, ip_addr *ip) {
-    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    char tmp[INET6_ADDRSTRLEN];
-    while (n && *s == ' ')
-        s++, n--;
-    while (n && s[n - 1] == ' ')
-        n--;
-    if (n == 0 || n >= sizeof tmp) return -1;
-    memcpy(tmp, s, n);
-    tmp[n] = 0;
-    memset(ip, 0, sizeof *ip);
-    if (inet_pton(AF_INET, tmp, ip->b) == 1) return 0;
-    if (inet_pton(AF_INET6, tmp, ip->b) != 1) return -1;
-    if (memcmp(ip->b, mapped, 12) == 0) { /* ::ffff:a.b.c.d is IPv4 */
-        memmove(ip->b, ip->b + 12, 4);
-        memset(ip->b + 4, 0, 12);
-        return 0;
-    }
-    ip->v6 = 1;
-    return 0;
-}
-
-static int ip_trusted(const ip_addr *ip, const char *trusted) {
-    ip_addr t;
-    for (const char *p = trusted; p && *p;) {
-        size_t n = strcspn(p, ",");
-        if (ip_parse(p, n, &t) == 0 && t.v6 == ip->v6 && memcmp(t.b, ip->b, 16) == 0) return 1;
-        p += n + (p[n] == ',');
-    }
-    return 0;
-}
-
-void login_client_addr(const char *peer, const char *xff, const char *xreal, const char *trusted,
-                       char *out, size_t outlen) {
-    ip_addr ip, fwd;
-    char text[INET6_ADDRSTRLEN];
-    if (ip_parse(peer ? peer : "", peer ? strlen(peer) : 0, &ip) != 0) {
-        snprintf(out, outlen, "addr:unknown");
-        return;
-    }
-    if (ip_trusted(&ip, trusted)) {
-        int found = 0;
-        /* X-Forwarded-For from the right: each trusted proxy appended the address it saw. */
-        for (size_t end = xff ? strlen(xff) : 0; end > 0 && !found;) {
-            size_t start = end;
-            while (start > 0 && xff[start - 1] != ',')
-                start--;
-            if (ip_parse(xff + start, end - start, &fwd) != 0) break; /* not an address: stop */
-            if (!ip_trusted(&fwd, trusted)) found = 1;
-            end = start ? start - 1 : 0;
-        }
-        if (!found && !(xff && *xff) && xreal && ip_parse(xreal, strlen(xreal), &fwd) == 0)
-            found = 1;
-        if (found) ip = fwd;
-    }
-    if (ip.v6) memset(ip.b + 8, 0, 8); /* the /64 */
-    inet_ntop(ip.v6 ? AF_INET6 : AF_INET, ip.b, text, sizeof text);
-    snprintf(out, outlen, "addr:%s%s", text, ip.v6 ? "/64" : "");
 }
 
 /* ---- throttling, in the login_throttle table ---- */
@@ -206,8 +138,8 @@ static int too_many(http_req *r, int seconds) {
 static void throttle_keys(http_req *r, const char *username, char *ukey, size_t ulen, char *akey,
                           size_t alen) {
     snprintf(ukey, ulen, "user:%s", username);
-    login_client_addr(r->ri->remote_addr, http_header(r, "X-Forwarded-For"),
-                      http_header(r, "X-Real-IP"), r->app->cfg.trusted_proxies, akey, alen);
+    auth_client_addr(r->ri->remote_addr, http_header(r, "X-Forwarded-For"),
+                     http_header(r, "X-Real-IP"), r->app->cfg.trusted_proxies, akey, alen);
 }
 
 /* The Argon2 work of a request, in a hashing slot, with the request's database slot lent back to
@@ -228,6 +160,29 @@ static int check_in_slot(http_req *r, const char *hash, const char *password, co
     return http_borrow_worker(r) != 0 ? -2 : ok;
 }
 
+int login_hash_password(http_req *r, const char *password, char *out, size_t len) {
+    const config *c = &r->app->cfg;
+    int ok = -1;
+    http_release_worker(r);
+    if (login_slot_acquire(c->login_concurrency, c->login_wait_ms) == 0) {
+        ok = auth_hash_password(password, out, len) == 0;
+        login_slot_release();
+    }
+    if (http_borrow_worker(r) != 0) return r->status;
+    if (ok < 0) return reply_retry(r, 503, "busy", 1, "too many passwords at once; try again");
+    return ok ? 0
+              : http_error(r, 500, "internal", NULL, "cannot hash the password (out of memory)");
+}
+
+/* Records the sign-in event `action` of r by the user (id 0: a name that failed to sign in). */
+static int audit_auth(http_req *r, size_t action, long long id, const char *username,
+                      const char *role, const char *division) {
+    audit_actor a;
+    audit_actor_of(r, &a);
+    a.user_id = id, a.username = username, a.role = role, a.division_code = division;
+    return audit_sign_in(r->w, &a, action);
+}
+
 /* After the check: busy when it could not run, else the throttle again (others may have failed
  * meanwhile; their wait holds for this attempt too, right or wrong, and it is not counted).
  * Returns 0 to go on, or the status sent. */
@@ -239,11 +194,16 @@ static int after_check(http_req *r, int ok, const char *ukey, const char *akey) 
     return wait == 0 ? 0 : wait < 0 ? http_db_error(r) : too_many(r, wait);
 }
 
+/* The user's unit (users.unit_id, its current membership): a new integer, or null for 0. */
+static json_t *unit_id_json(long long unit_id) {
+    return unit_id ? json_integer(unit_id) : json_null();
+}
+
 /* POST /api/v1/auth/login {"username","password"} */
 int h_auth_login(http_req *r) {
     const char *username = json_string_value(json_object_get(r->json, "username"));
     const char *password = json_string_value(json_object_get(r->json, "password"));
-    char ukey[80], akey[LOGIN_ADDR_LEN], token[65], hash[AUTH_TOKEN_HASH_LEN], ttl[32];
+    char ukey[80], akey[AUTH_ADDR_LEN], token[65], hash[AUTH_TOKEN_HASH_LEN], ttl[32];
     PGresult *res = NULL, *ins = NULL;
     int rc;
     int valid_name = *username && strlen(username) <= 63; /* no user has another name */
@@ -253,7 +213,7 @@ int h_auth_login(http_req *r) {
     if (!valid_name) goto wrong;
     const char *p1[] = {username};
     if (!(res = db_exec(r->w,
-                        "SELECT id, password_hash, role, division_code FROM users"
+                        "SELECT id, password_hash, role, division_code, unit_id FROM users"
                         " WHERE username = $1 AND NOT disabled",
                         1, p1)))
         return http_db_error(r);
@@ -279,14 +239,20 @@ int h_auth_login(http_req *r) {
               4, p2)))
         goto db_failed;
     if (PQntuples(ins) != 1) goto wrong;
+    long long uid = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+    if (audit_auth(r, AA_AUTH_LOGIN, uid, username, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)))
+        goto db_failed;
     json_t *out = json_pack(
-        "{s:s,s:s,s:{s:I,s:s,s:s,s:s}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
-        "user", "id", (json_int_t)strtoll(PQgetvalue(res, 0, 0), NULL, 10), "username", username,
-        "role", PQgetvalue(res, 0, 2), "division_code", PQgetvalue(res, 0, 3));
+        "{s:s,s:s,s:{s:I,s:s,s:s,s:s,s:o}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
+        "user", "id", (json_int_t)uid, "username", username, "role", PQgetvalue(res, 0, 2),
+        "division_code", PQgetvalue(res, 0, 3), "unit_id",
+        unit_id_json(PQgetisnull(res, 0, 4) ? 0 : strtoll(PQgetvalue(res, 0, 4), NULL, 10)));
     rc = http_json(r, 200, out);
     goto done;
 wrong:
-    if (throttle_fail(r->w, &r->app->cfg, valid_name ? ukey : NULL, akey) != 0) goto db_failed;
+    if (throttle_fail(r->w, &r->app->cfg, valid_name ? ukey : NULL, akey) != 0 ||
+        audit_auth(r, AA_AUTH_LOGIN_FAILED, 0, username, "", NULL) != 0)
+        goto db_failed;
     rc = http_error(r, 401, "invalid_credentials", NULL, "wrong username or password");
     goto done;
 db_failed:
@@ -302,7 +268,7 @@ done:
 int h_auth_password(http_req *r) {
     const char *current = json_string_value(json_object_get(r->json, "current_password"));
     const char *next = json_string_value(json_object_get(r->json, "new_password"));
-    char ukey[80], akey[LOGIN_ADDR_LEN], msg[128], newhash[crypto_pwhash_STRBYTES];
+    char ukey[80], akey[AUTH_ADDR_LEN], msg[128], newhash[crypto_pwhash_STRBYTES];
     PGresult *res = NULL;
     int rc;
     if (auth_password_check(next, msg, sizeof msg) != 0)
@@ -351,7 +317,9 @@ int h_auth_password(http_req *r) {
     if (!upd) goto db_failed;
     int changed = atoi(PQgetvalue(upd, 0, 0)), revoked = 0;
     PQclear(upd);
-    if ((changed && (revoked = auth_revoke_sessions(r->w, r->user.id, 0)) < 0) ||
+    if ((changed && ((revoked = auth_revoke_sessions(r->w, r->user.id, 0)) < 0 ||
+                     audit_auth(r, AA_AUTH_PASSWORD, r->user.id, r->user.username,
+                                auth_role_name(r->user.role), r->user.division_code) != 0)) ||
         db_commit(r->w) != 0)
         goto db_failed;
     if (!changed)
@@ -374,16 +342,105 @@ done:
 
 /* POST /api/v1/auth/logout: revokes the session the request was made with (its streams end). */
 int h_auth_logout(http_req *r) {
-    if (auth_revoke_sessions(r->w, 0, r->user.session_id) < 0) return http_db_error(r);
+    if (db_begin(r->w) != 0 || auth_revoke_sessions(r->w, 0, r->user.session_id) < 0 ||
+        audit_auth(r, AA_AUTH_LOGOUT, r->user.id, r->user.username, auth_role_name(r->user.role),
+                   r->user.division_code) != 0 ||
+        db_commit(r->w) != 0) {
+        db_rollback(r->w);
+        return http_db_error(r);
+    }
     return http_send(r, 204, NULL, "", 0, NULL);
 }
 
-/* GET /api/v1/auth/me */
+/* GET /api/v1/auth/me: the user, with its unit (users.unit_id now; null when none). */
 int h_auth_me(http_req *r) {
     return http_json(r, 200,
-                     json_pack("{s:I,s:s,s:s,s:s}", "id", (json_int_t)r->user.id, "username",
+                     json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)r->user.id, "username",
                                r->user.username, "role", auth_role_name(r->user.role),
-                               "division_code", r->user.division_code));
+                               "division_code", r->user.division_code, "unit_id",
+                               unit_id_json(r->user.unit_id)));
+}
+
+/* A reset code's candidate: the user of `username` whose live code has the hash `hash`. Returns
+ * 1 with its id in uid, 0 none, -1. */
+static int reset_user(worker *w, const char *username, const char *hash, char uid[24]) {
+    const char *p[] = {username, hash};
+    PGresult *q = db_exec(w,
+                          "SELECT c.user_id FROM reset_codes c JOIN users u ON u.id = c.user_id"
+                          " WHERE u.username = $1::text AND c.code_hash = $2::bytea"
+                          " AND c.expires_at > now() AND NOT u.disabled",
+                          2, p);
+    if (!q) return -1;
+    int found = PQntuples(q) == 1;
+    if (found) snprintf(uid, 24, "%s", PQgetvalue(q, 0, 0));
+    PQclear(q);
+    return found;
+}
+
+/* The redemption, once the new password is hashed: the code used up (only if still there), the
+ * password, the name's failures forgotten, every session revoked, the audit row; one transaction.
+ * Returns the number of sessions revoked, -2 when the code went meanwhile, -1 (w->err). */
+static int reset_apply(http_req *r, const char *uid, const char *hash, const char *newhash,
+                       const char *ukey, const char *username) {
+    const char *p[] = {uid, hash, newhash, ukey};
+    if (db_begin(r->w) != 0) return -1;
+    PGresult *q = db_exec(r->w,
+                          "WITH c AS (DELETE FROM reset_codes WHERE user_id = $1::bigint AND"
+                          " code_hash = $2::bytea AND expires_at > now() RETURNING user_id),"
+                          " u AS (UPDATE users SET password_hash = $3::text WHERE id IN (SELECT"
+                          " user_id FROM c) RETURNING role, division_code),"
+                          " t AS (DELETE FROM login_throttle WHERE key = $4::text AND EXISTS"
+                          " (SELECT 1 FROM u)) SELECT role, division_code FROM u",
+                          4, p);
+    if (!q) return -1;
+    int n = -2;
+    if (PQntuples(q) == 1 && (n = auth_revoke_sessions(r->w, strtoll(uid, NULL, 10), 0)) >= 0 &&
+        audit_auth(r, AA_AUTH_RESET, strtoll(uid, NULL, 10), username, PQgetvalue(q, 0, 0),
+                   PQgetvalue(q, 0, 1)) != 0)
+        n = -1;
+    PQclear(q);
+    return n;
+}
+
+/* POST /api/v1/auth/reset {"username", "code", "new_password"}: a one-time code from an
+ * administrator (POST /api/v1/users/{id}/reset-code) sets a new password; guessing is throttled
+ * like sign-in (per name and per address), and every session of the user is revoked. */
+int h_auth_reset(http_req *r) {
+    const char *username = json_string_value(json_object_get(r->json, "username"));
+    const char *code = json_string_value(json_object_get(r->json, "code"));
+    const char *next = json_string_value(json_object_get(r->json, "new_password"));
+    char ukey[80], akey[AUTH_ADDR_LEN], msg[128], hash[AUTH_TOKEN_HASH_LEN], uid[24], up[65];
+    char newhash[crypto_pwhash_STRBYTES];
+    int rc;
+    if (auth_password_check(next, msg, sizeof msg) != 0)
+        return http_error(r, 400, "weak_password", "new_password", "%s", msg);
+    throttle_keys(r, username, ukey, sizeof ukey, akey, sizeof akey);
+    int wait = throttle_wait(r->w, ukey, akey), found = 0;
+    if (wait) return wait < 0 ? http_db_error(r) : too_many(r, wait);
+    size_t n = strlen(code) < sizeof up ? strlen(code) : sizeof up - 1;
+    for (size_t i = 0; i < n;
+         i++) /* codes are upper case: a code typed in lower case is the same */
+        up[i] = (char)(code[i] >= 'a' && code[i] <= 'z' ? code[i] - 32 : code[i]);
+    up[n] = 0;
+    auth_token_hash(up, hash);
+    if ((found = reset_user(r->w, username, hash, uid)) < 0) return http_db_error(r);
+    if (found && (rc = login_hash_password(r, next, newhash, sizeof newhash)) != 0) return rc;
+    int revoked = found ? reset_apply(r, uid, hash, newhash, ukey, username) : -2;
+    if (revoked == -1 || (revoked >= 0 && db_commit(r->w) != 0)) {
+        db_rollback(r->w);
+        return http_db_error(r);
+    }
+    if (revoked >= 0)
+        return http_json(r, 200,
+                         json_pack("{s:b,s:i,s:s}", "changed", 1, "revoked_sessions", revoked,
+                                   "message", "password set; sign in with the new password"));
+    db_rollback(r->w);
+    if (throttle_fail(r->w, &r->app->cfg, *username && strlen(username) <= 63 ? ukey : NULL,
+                      akey) != 0 ||
+        audit_auth(r, AA_AUTH_RESET_FAILED, 0, username, "", NULL) != 0)
+        return http_db_error(r);
+    return http_error(r, 400, "invalid_reset_code", "code",
+                      "the code is wrong, used or expired: ask for a new one");
 }
 
 /* ---- purging ---- */

@@ -102,9 +102,8 @@ int cmd_user(app *a, int argc, char **argv) {
             return 2;
     }
     if (argc - optind != 2 || strcmp(argv[optind], "add") != 0 || !role || !division) {
-        fprintf(stderr, "usage: patrold user add NAME --role R --division CODE < password\n"
-                        "  (the password is one line on standard input)\n");
-        return 2;
+        fprintf(stderr, "patrold: user: expected add NAME with --role and --division\n");
+        return 2; /* main.c prints the forms */
     }
     const char *name = argv[optind + 1];
     if (cmd_read_password(name, password, sizeof password) != 0) return 1;

@@ -17,8 +17,10 @@
 
 #include "gis/geom.h"
 #include "service/cmd/commands.h"
+#include "service/cmd/import_csv.h"
 #include "service/core/db.h"
 #include "service/core/vocab.h"
+#include "service/door/params.h"
 
 #define FEATURE_MAX ((size_t)512 << 20) /* one feature's JSON text */
 #define SKELETON_MAX ((size_t)1 << 20)  /* the top-level object without the features */
@@ -30,17 +32,18 @@ int import_level_valid(const char *level) {
 }
 
 void import_parent_code(const char *code12, const char *level, char out[13]) {
-    static const struct {
-        const char *level;
-        int keep;
-    } cut[] = {{"community", 9}, {"town", 6}, {"county", 4}, {"city", 2}};
+    /* the digits of the parent's code, by VOCAB_LEVEL position (a province has none) */
+    static const int keep[] = {[LEVEL_PROVINCE] = 0,
+                               [LEVEL_CITY] = 2,
+                               [LEVEL_COUNTY] = 4,
+                               [LEVEL_TOWN] = 6,
+                               [LEVEL_COMMUNITY] = 9};
+    int i = vocab_find(&VOCAB_LEVEL, level);
     out[0] = 0;
-    for (size_t i = 0; i < sizeof cut / sizeof cut[0]; i++)
-        if (strcmp(level, cut[i].level) == 0) {
-            memcpy(out, code12, (size_t)cut[i].keep);
-            memset(out + cut[i].keep, '0', (size_t)(12 - cut[i].keep));
-            out[12] = 0;
-        }
+    if (i <= 0 || (size_t)i >= sizeof keep / sizeof keep[0]) return;
+    memcpy(out, code12, (size_t)keep[i]);
+    memset(out + keep[i], '0', (size_t)(12 - keep[i]));
+    out[12] = 0;
 }
 
 /* ---- growable byte buffer ---- */
@@ -340,10 +343,11 @@ static int feature_props(imp *im, long index, json_t *f, char code[13], const ch
     *level = im->o->level;
     if (!*level) {
         json_t *jl = json_object_get(props, "level");
-        *level = jl ? json_string_value(jl) : "county";
+        *level = jl ? json_string_value(jl) : vocab_code(&VOCAB_LEVEL, LEVEL_COUNTY);
         if (!import_level_valid(*level)) {
-            reject(im, index, code,
-                   "properties.level must be province, city, county, town or community");
+            char msg[128];
+            vocab_message(&VOCAB_LEVEL, "properties.level", 0, msg, sizeof msg);
+            reject(im, index, code, "%s", msg);
             return FEAT_REJECTED;
         }
     }
@@ -763,15 +767,13 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
             return 2;
     }
     if (argc - optind != 1) {
-        fprintf(
-            stderr,
-            "usage: patrold import-divisions FILE [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]\n"
-            "       patrold import-divisions LIST.csv[.gz] [--effective YYYY-MM-DD]\n");
-        return 2;
+        fprintf(stderr, "patrold: import-divisions: expected one FILE\n");
+        return 2; /* main.c prints the forms */
     }
     if (o.level && !import_level_valid(o.level)) {
-        fprintf(stderr, "patrold: import-divisions: --level must be province, city, county, town "
-                        "or community\n");
+        char msg[128];
+        vocab_message(&VOCAB_LEVEL, "--level", 0, msg, sizeof msg);
+        fprintf(stderr, "patrold: import-divisions: %s\n", msg);
         return 2;
     }
     size_t plen = strlen(argv[optind]);
@@ -781,13 +783,10 @@ int cmd_import_divisions(app *a, int argc, char **argv) {
     time_t now = time(NULL);
     struct tm tm;
     strftime(today, sizeof today, "%Y-%m-%d", localtime_r(&now, &tm));
-    int y, mo, d;
-    char tail;
     if (!effective)
         effective = today;
-    else if (sscanf(effective, "%4d-%2d-%2d%c", &y, &mo, &d, &tail) != 3 ||
-             strlen(effective) != 10) {
-        fprintf(stderr, "patrold: import-divisions: --effective must be YYYY-MM-DD\n");
+    else if (params_date(effective, NULL) != 0) {
+        fprintf(stderr, "patrold: import-divisions: --effective must be a date YYYY-MM-DD\n");
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -45,21 +45,8 @@ void import_parent_code(const char *code12, const char *level, char out[13]);
 int import_geojson(worker *w, const char *path, const import_opts *opts, import_stats *st,
                    char *err, size_t errlen);
 
-typedef struct csv_stats {
-    long rows;      /* data lines in the file */
-    long kept;      /* distinct well-formed codes */
-    long added;     /* recorded as new (their parent was known before) */
-    long renamed;   /* same code, new name */
-    long merged;    /* ended, their area given to another division */
-    long abolished; /* ended, nobody took them over */
-} csv_stats;
-
-/* Imports a division list (CSV, gzip or plain, header code,name,level,parent_code) into
- * `divisions` on pg (see import_csv.c): adds new codes, renames, ends the divisions of the listed
- * cities that the list no longer has (valid_to = effective, merged or abolished) and records each
- * change in division_changes dated `effective` (YYYY-MM-DD). Runs inside the caller's
- * transaction. Returns 0, or -1 with a message in err. */
-int import_csv(worker *w, const char *path, const char *effective, csv_stats *st, char *err,
-               size_t errlen);
+/* `patrold import-divisions FILE [--level L] [--crs C] [--effective YYYY-MM-DD]`: a GeoJSON
+ * boundary file (import_geojson) or a division list (.csv, import_csv.h). Returns the exit code. */
+int cmd_import_divisions(app *a, int argc, char **argv);
 
 #endif

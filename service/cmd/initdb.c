@@ -16,6 +16,7 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/cmd/initdb.h"
 #include "service/core/auth.h"
 #include "service/core/db.h"
 
@@ -205,9 +206,8 @@ static int parse_opts(int argc, char **argv, init_opts *o) {
             return 2;
     }
     if (optind != argc || !plain_name(o->owner) || !plain_name(o->database)) {
-        fprintf(stderr, "usage: patrold init-db [--owner ROLE] [--database NAME] [--admin CONNINFO]"
-                        " [--password-stdin]\n  (ROLE and NAME: lower-case letters, digits, _)\n");
-        return 2;
+        fprintf(stderr, "patrold: init-db: ROLE and NAME are lower-case letters, digits and _\n");
+        return 2; /* main.c prints the forms */
     }
     return 0;
 }

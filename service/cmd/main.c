@@ -1,4 +1,5 @@
-/* main.c - the patrold command line: serve, migrate, seed, import-divisions, user add, config. */
+/* main.c - the patrold command line: serve, migrate, seed, import-divisions, import-stations,
+ * locate, user add, apikey, init-db, config and help (the dispatch table, which is also the help). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,43 +9,101 @@
 #include <sodium.h>
 
 #include "service/cmd/commands.h"
+#include "service/cmd/import_stations.h"
+#include "service/cmd/importer.h"
+#include "service/cmd/initdb.h"
+#include "service/cmd/seed.h"
 #include "service/core/tz.h"
+#include "service/open311/open311.h"
+#include "service/places/places.h"
 
+/* The dispatch table, and THE help: every form of every command. `patrold help` prints them all,
+ * `patrold help COMMAND` one command's, and a command that ends with status 2 (misused) gets its
+ * forms printed under "usage:" (a command prints only what was wrong). tests/integration/
+ * test_help.py reads this table: a command dispatched here and missing from the help fails it. */
+enum { MAX_FORMS = 4 };
 static const struct {
     const char *name;
     int (*fn)(app *, int, char **);
-    const char *usage;
+    const char *forms[MAX_FORMS]; /* "name arguments...", NULL after the last */
+    const char *help;             /* what it does, lines of at most 80 columns */
 } commands[] = {
-    {"serve", cmd_serve,
-     "serve                      apply migrations, then serve HTTP until SIGINT/SIGTERM"},
-    {"migrate", cmd_migrate, "migrate                    apply new migrations and exit"},
-    {"seed", cmd_seed, "seed                       load the Lianyungang demo data (once)"},
-    {"import-divisions", cmd_import_divisions,
-     "import-divisions FILE [--level L] [--crs C]   load GeoJSON boundaries (gzip or not)"},
-    {"locate", cmd_locate,
-     "locate [--crs C] < points     print the four tiers, zones and station of each \"lon lat\" line"},
-    {"user", cmd_user,
-     "user add NAME --role R --division CODE < password   create or update a user (password:\n"
-     "                             one line on standard input; updating signs the user out)"},
-    {"apikey", cmd_apikey,
-     "apikey add NAME | revoke NAME | list   Open311 API keys (a new key is printed once)"},
-    {"init-db", cmd_init_db,
-     "init-db [--owner ROLE] [--database NAME] [--admin CONNINFO] [--password-stdin]\n"
-     "                             as a PostgreSQL superuser, once: the role patrold runs as\n"
-     "                             (default patrold), its database (patrol) and the extensions\n"
-     "                             the migrations need; then migrate and serve run as that role"},
-    {"config", cmd_config,
-     "config                     print the effective settings (a valid config file)"},
+    {"serve", cmd_serve, {"serve"}, "apply new migrations, then serve HTTP until SIGINT/SIGTERM"},
+    {"migrate", cmd_migrate, {"migrate"}, "apply new migrations and exit"},
+    {"seed", cmd_seed, {"seed"}, "load the Lianyungang demo data (once; takes no arguments)"},
+    {"import-divisions",
+     cmd_import_divisions,
+     {"import-divisions BOUNDARIES.geojson[.gz] [--level L] [--crs wgs84|cgcs2000|gcj02|bd09]",
+      "import-divisions LIST.csv[.gz] [--effective YYYY-MM-DD]"},
+     "load boundaries (GeoJSON FeatureCollection, gzip or not; --level province, city, county,\n"
+     "town or community where features carry none), or a division list (CSV code,name,level,\n"
+     "parent_code): renames, merges and abolitions recorded as of --effective (default today)"},
+    {"import-stations",
+     cmd_import_stations,
+     {"import-stations STATIONS.csv|STATIONS.geojson [--crs wgs84|cgcs2000|gcj02|bd09]"},
+     "load rescue stations (CSV with a header row, or GeoJSON Point features), matched by their\n"
+     "code: a re-import updates what changed and reports new / changed / unchanged; a bad row\n"
+     "is printed with its number and nothing of the file is stored"},
+    {"locate",
+     cmd_locate,
+     {"locate [--crs wgs84|cgcs2000|gcj02|bd09] < POINTS"},
+     "print the four tiers, zones and responsible station of each \"lon lat\" line"},
+    {"user",
+     cmd_user,
+     {"user add NAME --role ROLE --division CODE < PASSWORD"},
+     "create or update a user (ROLE patrol, community, dispatcher, supervisor or admin); the\n"
+     "password is one line on standard input, never an argument; updating signs the user out"},
+    {"apikey",
+     cmd_apikey,
+     {"apikey add NAME", "apikey revoke NAME", "apikey list"},
+     "Open311 API keys: add prints the new key once (only its hash is kept), revoke ends it,\n"
+     "list shows names and dates"},
+    {"init-db",
+     cmd_init_db,
+     {"init-db [--owner ROLE] [--database NAME] [--admin CONNINFO] [--password-stdin]"},
+     "as a PostgreSQL superuser, once: the role patrold runs as (default patrold), its database\n"
+     "(patrol) and the extensions the migrations need; then migrate and serve run as that role"},
+    {"config", cmd_config, {"config"}, "print the effective settings (a valid config file)"},
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+/* Prints the forms of command k, each after `lead`, and (with help) what it does, indented. */
+static void print_command(FILE *f, size_t k, const char *lead, int help) {
+    for (int j = 0; j < MAX_FORMS && commands[k].forms[j]; j++)
+        fprintf(f, "%spatrold %s\n", lead, commands[k].forms[j]);
+    if (!help) return;
+    for (const char *h = commands[k].help; *h;) {
+        size_t n = strcspn(h, "\n");
+        fprintf(f, "      %.*s\n", (int)n, h);
+        h += n + (h[n] == '\n');
+    }
+}
 
 static void usage(FILE *f) {
     fprintf(f, "usage: patrold [--config FILE] COMMAND [ARGS]\n\ncommands:\n");
     for (size_t i = 0; i < NCOMMANDS; i++)
-        fprintf(f, "  %s\n", commands[i].usage);
+        print_command(f, i, "  ", 1);
+    fprintf(f, "  patrold help [COMMAND]\n      this list, or the forms of one command\n");
     fprintf(
         f,
-        "\nSettings come from the defaults, then --config FILE, then PATROLD_* environment variables.\n");
+        "\nSettings come from the defaults, then --config FILE, then PATROLD_* environment variables\n"
+        "(`patrold config` prints them all with their meaning).\n");
+}
+
+/* patrold help [COMMAND]: on stdout, 0; an unknown command is a usage error (2). */
+static int help(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t k = 0; k < NCOMMANDS; k++)
+        if (argc == 2 && strcmp(argv[1], commands[k].name) == 0) {
+            print_command(stdout, k, "usage: ", 1);
+            return 0;
+        }
+    fprintf(stderr, "patrold: help: no command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
 }
 
 /* Adds `key=value` to conninfo c (of size n) unless it names key: first in a key=value string
@@ -146,10 +205,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (strcmp(argv[i], "help") == 0) { /* asked for: success, on stdout */
-        usage(stdout);
-        return 0;
-    }
+    if (strcmp(argv[i], "help") == 0) return help(argc - i, argv + i); /* asked for: stdout */
     resolve_conninfo(&a);
     add_connect_timeout(&a, a.conninfo, sizeof a.conninfo);
     add_session_attrs(a.conninfo, sizeof a.conninfo, "read-write");
@@ -160,7 +216,11 @@ int main(int argc, char **argv) {
         add_param(a.conninfo_read, sizeof a.conninfo_read, "application_name", "patrold-read");
     }
     for (size_t k = 0; k < NCOMMANDS; k++)
-        if (strcmp(argv[i], commands[k].name) == 0) return commands[k].fn(&a, argc - i, argv + i);
+        if (strcmp(argv[i], commands[k].name) == 0) {
+            int rc = commands[k].fn(&a, argc - i, argv + i);
+            if (rc == 2) print_command(stderr, k, "usage: ", 0); /* misused: its forms */
+            return rc;
+        }
     fprintf(stderr, "patrold: unknown command '%s'\n", argv[i]);
     usage(stderr);
     return 2;

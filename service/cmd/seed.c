@@ -1,6 +1,8 @@
 /* seed.c - `patrold seed`: loads the Lianyungang demo data once, in one transaction: the division
  * list (CSV), the six real county polygons (GeoJSON, GCJ-02, through the importer), the seed SQL
  * files (synthetic towns/communities, stations, units, API key) and the demo users. */
+#include "service/cmd/seed.h"
+
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,18 +14,24 @@
 #include "service/cmd/migrate.h"
 #include "service/core/auth.h"
 #include "service/core/db.h"
+#include "service/core/vocab.h"
 
 #define SEED_CSV "lianyungang-divisions.csv"
 #define SEED_GEOJSON "lianyungang-counties.geojson"
 #define SEED_SQL_MAX ((size_t)4 << 20)
 
-/* The demo users: password `demo`. `division` may be "community" for a community of 海州区. */
+/* The demo users, each named after its role: password `demo`; no division: a community of 海州区. */
 static const struct {
-    const char *name, *role, *division;
+    const char *name;
+    unsigned role;
+    const char *division;
 } demo_users[] = {
-    {"admin", "admin", "320700000000"},           {"supervisor", "supervisor", "320700000000"},
-    {"dispatcher", "dispatcher", "320706000000"}, {"dispatcher_gn", "dispatcher", "320724000000"},
-    {"patrol", "patrol", "320706000000"},         {"community", "community", "community"},
+    {"admin", ROLE_ADMIN, "320700000000"},
+    {"supervisor", ROLE_SUPERVISOR, "320700000000"},
+    {"dispatcher", ROLE_DISPATCHER, "320706000000"},
+    {"dispatcher_gn", ROLE_DISPATCHER, "320724000000"},
+    {"patrol", ROLE_PATROL, "320706000000"},
+    {"community", ROLE_COMMUNITY, NULL},
 };
 
 /* rc of a db_* call on w; on failure puts "what: message" in err. Returns rc. */
@@ -99,9 +107,10 @@ static int run_sql_files(worker *w, const char *dir, int *nfiles, char *err, siz
 /* Creates the demo users and ties them to their station/unit. */
 static int add_users(worker *w, char *err, size_t errlen) {
     char community[13] = "";
-    PGresult *res = db_exec(
-        w, "SELECT min(code) FROM divisions WHERE level = 'community' AND code LIKE '320706%'", 0,
-        NULL);
+    PGresult *res = db_exec(w,
+                            "SELECT min(code) FROM divisions WHERE level = " VOCAB_SQL_TERM(
+                                "DivisionLevel", LEVEL_COMMUNITY) " AND code LIKE '320706%'",
+                            0, NULL);
     if (ok_result(w, res ? 0 : -1, "seed users", err, errlen) != 0 || PQgetisnull(res, 0, 0)) {
         if (res && !PQgetisnull(res, 0, 0))
             snprintf(err, errlen, "seed users: no community in 海州区");
@@ -111,12 +120,11 @@ static int add_users(worker *w, char *err, size_t errlen) {
     snprintf(community, sizeof community, "%s", PQgetvalue(res, 0, 0));
     PQclear(res);
     for (size_t i = 0; i < sizeof demo_users / sizeof demo_users[0]; i++) {
-        const char *div =
-            strcmp(demo_users[i].division, "community") == 0 ? community : demo_users[i].division;
+        const char *div = demo_users[i].division ? demo_users[i].division : community;
         char uerr[512];
         /* `demo` is shorter than the policy allows: demo data, saved without the check. */
-        if (auth_user_save(w, demo_users[i].name, "demo", demo_users[i].role, div, NULL, uerr,
-                           sizeof uerr) != 0) {
+        if (auth_user_save(w, demo_users[i].name, "demo", auth_role_name(demo_users[i].role), div,
+                           NULL, uerr, sizeof uerr) != 0) {
             snprintf(err, errlen, "seed user %s: %s", demo_users[i].name, uerr);
             return -1;
         }
@@ -124,13 +132,13 @@ static int add_users(worker *w, char *err, size_t errlen) {
     /* The dispatchers sit at their county station; the patrol user rides 海州巡查1队 (HZ-01). */
     if (run(w,
             "UPDATE users u SET station_id = s.id FROM stations s"
-            " WHERE u.username IN ('dispatcher', 'dispatcher_gn') AND s.tier = 'county'"
-            " AND s.division_code = u.division_code",
+            " WHERE u.role = " VOCAB_SQL_TERM("Role", RO_DISPATCHER) " AND s.tier = " VOCAB_SQL_TERM(
+                "Tier", TIER_COUNTY) " AND s.division_code = u.division_code",
             0, NULL, err, errlen) != 0)
         return -1;
     return run(w,
                "UPDATE users u SET unit_id = n.id, station_id = n.station_id FROM units n"
-               " WHERE u.username = 'patrol' AND n.callsign = 'HZ-01'",
+               " WHERE u.role = " VOCAB_SQL_TERM("Role", RO_PATROL) " AND n.callsign = 'HZ-01'",
                0, NULL, err, errlen);
 }
 
@@ -160,7 +168,7 @@ int cmd_seed(app *a, int argc, char **argv) {
     int applied = 0, nfiles = 0, rc = 1;
     import_stats st;
     if (argc != 1) {
-        fprintf(stderr, "usage: patrold seed   (%s takes no arguments)\n", argv[0]);
+        fprintf(stderr, "patrold: %s takes no arguments\n", argv[0]);
         return 2;
     }
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -183,11 +191,13 @@ int cmd_seed(app *a, int argc, char **argv) {
     }
     snprintf(path, sizeof path, "%.255s/%s", a->cfg.seed_dir, SEED_CSV);
     if (load_csv(&w, path, err, sizeof err) != 0) goto fail;
-    if (run(&w, "UPDATE divisions SET kind = 'zone' WHERE code = '320771000000'", 0, NULL, err,
-            sizeof err) != 0)
+    if (run(&w,
+            "UPDATE divisions SET kind = " VOCAB_SQL_TERM("DivisionKind",
+                                                          DK_ZONE) " WHERE code = '320771000000'",
+            0, NULL, err, sizeof err) != 0)
         goto fail;
     snprintf(path, sizeof path, "%.255s/%s", a->cfg.seed_dir, SEED_GEOJSON);
-    import_opts o = {.level = "county", .crs = GIS_CRS_GCJ02};
+    import_opts o = {.level = vocab_code(&VOCAB_LEVEL, LEVEL_COUNTY), .crs = GIS_CRS_GCJ02};
     char ierr[1024];
     if (import_geojson(&w, path, &o, &st, ierr, sizeof ierr) != 0) {
         snprintf(err, sizeof err, "%s: %s", path, ierr);

@@ -19,12 +19,15 @@ typedef struct app {
     struct gis_slot *gis;     /* the published spatial index (gis/index.h) */
     struct gaz_slot *gaz;     /* the published gazetteer (gis/gazetteer.h) */
     _Atomic int stopping;     /* set once on shutdown; background threads poll it */
-    struct worker_pool *pool; /* the slots requests borrow (server.c); NULL outside serve */
+    struct worker_pool *pool; /* the slots requests borrow (pool.c); NULL outside serve */
+    /* The security headers of every reply: HTTP_SECURITY_HEADERS with basemap_url's origin
+     * (server.c); "" outside serve, where the plain ones apply. */
+    char security_headers[1024];
 } app;
 
 /* One slot of the pool: a database connection and the heavy per-reader state (GEOS locator with
  * its prepared geometries, PROJ context). Used by one thread at a time: the request that borrowed
- * it (pool_borrow) until it gives it back (pool_return). */
+ * it (pool_borrow, pool.h) until it gives it back (pool_return). */
 typedef struct worker {
     app *app;
     PGconn *pg;                /* NULL until first use; re-made after the database restarts */
@@ -39,30 +42,5 @@ typedef struct worker {
     struct gis_locator *loc; /* this thread's reader of app->gis */
     struct gis_proj *proj;   /* this thread's PROJ context */
 } worker;
-
-/* Makes a slot (locator, PROJ context; the connection is made on first use). NULL on out of
- * memory. */
-worker *worker_create(app *a);
-
-/* Frees w and everything it owns; NULL is a no-op. */
-void worker_destroy(worker *w);
-
-/* Makes a.pool with a->cfg.db_pool slots (each connects now; a failure is retried on use).
- * Returns 0, or -1 on out of memory. */
-int pool_create(app *a);
-
-/* Frees every slot; all must have been returned. NULL pool is a no-op. */
-void pool_destroy(app *a);
-
-/* Borrows a free slot, waiting up to wait_ms for one. Returns NULL when none became free in time
- * (or the server is stopping). The caller gives it back with pool_return. */
-worker *pool_borrow(app *a, int wait_ms);
-
-/* Gives w back: an open transaction is rolled back (a connection busy mid-statement is closed).
- * NULL is a no-op. */
-void pool_return(app *a, worker *w);
-
-/* Slots in use now, slots in all, and requests refused for want of a slot so far. */
-void pool_stats(app *a, int *in_use, int *size, unsigned long long *refused);
 
 #endif

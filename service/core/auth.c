@@ -2,6 +2,8 @@
  * roles, division scope and `user add`. The sign-in routes are in login.c. */
 #include "service/core/auth.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +12,14 @@
 #include <sodium.h>
 
 #include "service/core/db.h"
-#include "service/core/events.h"
+#include "service/core/events_append.h"
 #include "service/core/vocab.h"
 
-/* The role names are VOCAB_ROLE (vocab.c): ROLE_* bit i is its term i. */
+_Static_assert(ROLE_PATROL == 1u << RO_PATROL && ROLE_COMMUNITY == 1u << RO_COMMUNITY &&
+                   ROLE_DISPATCHER == 1u << RO_DISPATCHER &&
+                   ROLE_SUPERVISOR == 1u << RO_SUPERVISOR && ROLE_ADMIN == 1u << RO_ADMIN,
+               "VOCAB_ROLE term i is the role 1 << i");
+
 unsigned auth_role_parse(const char *name) {
     int i = vocab_find(&VOCAB_ROLE, name);
     return i < 0 ? 0 : 1u << i;
@@ -151,6 +157,11 @@ int auth_in_scope(const auth_user *u, const char *code12) {
     return vocab_code_within(code12, prefix);
 }
 
+int auth_report_visible(const auth_user *u, long long created_by, const char *code12) {
+    if (created_by && created_by == u->id) return 1;
+    return auth_in_scope(u, code12 && *code12 ? code12 : NULL);
+}
+
 int auth_user_save(worker *w, const char *username, const char *password, const char *role,
                    const char *division_code, int *revoked, char *err, size_t errlen) {
     char hash[crypto_pwhash_STRBYTES], code[13];
@@ -218,4 +229,71 @@ int auth_user_add(worker *w, const char *username, const char *password, const c
         return -1;
     }
     return auth_user_save(w, username, password, role, division_code, revoked, err, errlen);
+}
+
+/* ---- the client's address ---- */
+typedef struct {
+    int v6;
+    unsigned char b[16];
+} ip_addr;
+
+/* Parses s[0..n) (spaces around allowed) as one IPv4 or IPv6 address. Returns 0 or -1. */
+static int ip_parse(const char *s, size_t n, ip_addr *ip) {
+    static const unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    char tmp[INET6_ADDRSTRLEN];
+    while (n && *s == ' ')
+        s++, n--;
+    while (n && s[n - 1] == ' ')
+        n--;
+    if (n == 0 || n >= sizeof tmp) return -1;
+    memcpy(tmp, s, n);
+    tmp[n] = 0;
+    memset(ip, 0, sizeof *ip);
+    if (inet_pton(AF_INET, tmp, ip->b) == 1) return 0;
+    if (inet_pton(AF_INET6, tmp, ip->b) != 1) return -1;
+    if (memcmp(ip->b, mapped, 12) == 0) { /* ::ffff:a.b.c.d is IPv4 */
+        memmove(ip->b, ip->b + 12, 4);
+        memset(ip->b + 4, 0, 12);
+        return 0;
+    }
+    ip->v6 = 1;
+    return 0;
+}
+
+static int ip_trusted(const ip_addr *ip, const char *trusted) {
+    ip_addr t;
+    for (const char *p = trusted; p && *p;) {
+        size_t n = strcspn(p, ",");
+        if (ip_parse(p, n, &t) == 0 && t.v6 == ip->v6 && memcmp(t.b, ip->b, 16) == 0) return 1;
+        p += n + (p[n] == ',');
+    }
+    return 0;
+}
+
+void auth_client_addr(const char *peer, const char *xff, const char *xreal, const char *trusted,
+                      char *out, size_t outlen) {
+    ip_addr ip, fwd;
+    char text[INET6_ADDRSTRLEN];
+    if (ip_parse(peer ? peer : "", peer ? strlen(peer) : 0, &ip) != 0) {
+        snprintf(out, outlen, "addr:unknown");
+        return;
+    }
+    if (ip_trusted(&ip, trusted)) {
+        int found = 0;
+        /* X-Forwarded-For from the right: each trusted proxy appended the address it saw. */
+        for (size_t end = xff ? strlen(xff) : 0; end > 0 && !found;) {
+            size_t start = end;
+            while (start > 0 && xff[start - 1] != ',')
+                start--;
+            if (ip_parse(xff + start, end - start, &fwd) != 0) break; /* not an address: stop */
+            if (!ip_trusted(&fwd, trusted)) found = 1;
+            end = start ? start - 1 : 0;
+        }
+        if (!found && !(xff && *xff) && xreal && ip_parse(xreal, strlen(xreal), &fwd) == 0)
+            found = 1;
+        if (found) ip = fwd;
+    }
+    if (ip.v6) memset(ip.b + 8, 0, 8); /* the /64 */
+    inet_ntop(ip.v6 ? AF_INET6 : AF_INET, ip.b, text, sizeof text);
+    snprintf(out, outlen, "addr:%s%s", text, ip.v6 ? "/64" : "");
 }

@@ -4,6 +4,8 @@
 
 #include <stddef.h>
 
+#include "service/core/vocab.h"
+
 struct worker;
 
 enum {
@@ -14,6 +16,7 @@ enum {
     ROLE_ADMIN = 1u << 4,
     ROLE_ANY = 0x1f, /* any signed-in user */
     ROLE_STAFF = ROLE_DISPATCHER | ROLE_SUPERVISOR | ROLE_ADMIN,
+    ROLE_FIELD = ROLE_PATROL | ROLE_COMMUNITY, /* the roles a patrol unit is made of */
 };
 
 typedef struct auth_user {
@@ -70,6 +73,15 @@ int auth_check_session(struct worker *w, const char *session_id, auth_user *u);
  * number of sessions revoked, or -1 (w->err). */
 int auth_revoke_sessions(struct worker *w, long long user_id, long long session_id);
 
+/* The client's address, normalised, into out (AUTH_ADDR_LEN bytes): "addr:" and the peer itself,
+ * or, when the peer is listed in `trusted` (comma-separated addresses), the rightmost address of
+ * X-Forwarded-For (xff, may be NULL) that is not itself trusted, else X-Real-IP (xreal). A
+ * forwarded value that is not an address falls back to the peer. IPv6 addresses are cut to their
+ * /64 (one household or phone has a whole /64). Sign-in throttling and the audit trail use it. */
+enum { AUTH_ADDR_LEN = 64 /* "addr:" + an IPv4 address or an IPv6 /64 */ };
+void auth_client_addr(const char *peer, const char *xff, const char *xreal, const char *trusted,
+                      char *out, size_t outlen);
+
 /* Loads the enabled user with id `id` (decimal text). Returns 1 found, 0 not (or disabled), -1
  * database failure (w->err). */
 int auth_user_by_id(struct worker *w, const char *id, auth_user *u);
@@ -77,6 +89,25 @@ int auth_user_by_id(struct worker *w, const char *id, auth_user *u);
 /* 1 when `code12` (a division of some tier, or NULL/"" for outside every division) lies within
  * the user's division. Outside the city is visible only to city-wide users. */
 int auth_in_scope(const auth_user *u, const char *code12);
+
+/* THE visibility rule of a report (one home: this and its SQL twin AUTH_REPORT_VISIBLE_SQL): 1
+ * when user u made the report (created_by = u->id, 0 for nobody: a patrol that reported across
+ * its county line still sees its own report, on the map and the event stream too) or the report
+ * lies in u's division (auth_in_scope of its most local code, NULL/"" outside every division).
+ * Lists, reads, exports, photos, tiles, the event stream and duplicate candidates all use it; a
+ * report not visible is answered as missing. */
+int auth_report_visible(const auth_user *u, long long created_by, const char *code12);
+
+/* The most local division code of a reports row aliased X, in SQL (NULL outside every division):
+ * the one spelling of it (events, lists, tiles, visibility). */
+#define AUTH_MOST_LOCAL(X)                                                                         \
+    "coalesce(" X ".community_code, " X ".town_code, " X ".county_code, " X ".city_code)"
+
+/* auth_report_visible() in SQL for a reports row aliased X: P is a text parameter holding the
+ * user's significant division prefix (vocab_code_prefix), U a bigint parameter holding the user's
+ * id. With both NULL nothing is visible. Keep the two in step. */
+#define AUTH_REPORT_VISIBLE_SQL(X, P, U)                                                           \
+    "(" X ".created_by = " U "::bigint OR " VOCAB_CODE_WITHIN_SQL(AUTH_MOST_LOCAL(X), P) ")"
 
 /* Creates or updates (by username) a user after checking the password policy (`user add`).
  * Updating revokes every session of the user and forgets its sign-in failures; *revoked (may be

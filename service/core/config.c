@@ -79,7 +79,8 @@ static const opt opts[] = {
     {"connect_timeout_s", I(connect_timeout_s), "5",
      "database connect time limit in seconds; 0 means none"},
     {"request_timeout_ms", I(request_timeout_ms), "10000",
-     "a request's headers must arrive within this many milliseconds"},
+     "longest wait for a client's next bytes (each read and write); also the header deadline "
+     "of a first request when first_request_timeout_ms is 0"},
     {"keep_alive_timeout_ms", I(keep_alive_timeout_ms), "5000",
      "idle keep-alive connections are closed after this many milliseconds"},
     {"cors_origins", S(cors_origins), "",
@@ -105,8 +106,6 @@ static const opt opts[] = {
      " second one (2-5 s: closed streams must not keep their places)"},
     {"stream_max_clients", I(stream_max_clients), "400",
      "event streams one instance holds at once; each holds a worker thread (keep below threads)"},
-    {"coverage_cache_s", I(coverage_cache_s), "60",
-     "patrol coverage answers are reused this long unless new positions arrive"},
     {"stream_max_per_user", I(stream_max_per_user), "8",
      "event streams one user may hold on one instance (desks of a station share a sign-in); more"
      " get 429 too_many_streams (0 = no limit)"},
@@ -118,6 +117,47 @@ static const opt opts[] = {
     {"timezone", S(timezone), "Asia/Shanghai",
      "IANA time zone of every timestamp in replies (RFC 3339 with its offset) and of every day, "
      "week and month the product counts"},
+    {"first_request_timeout_ms", I(first_request_timeout_ms), "3000",
+     "a new connection's first request (its headers) must arrive within this many milliseconds "
+     "(0: request_timeout_ms alone)"},
+    {"body_timeout_ms", I(body_timeout_ms), "5000",
+     "a request body must arrive within this many milliseconds, plus a second for every "
+     "body_min_rate bytes received (one deadline for the body, not per read)"},
+    {"body_min_rate", I(body_min_rate), "16384",
+     "bytes a second a client must keep sending for its body to get more time than "
+     "body_timeout_ms (0: no more time)"},
+    {"keep_alive_free_pct", I(keep_alive_free_pct), "25",
+     "while fewer than this percentage of the worker threads are free, replies close their "
+     "connection (no keep-alive) so waiting clients get a thread"},
+    {"malloc_arenas", I(malloc_arenas), "0",
+     "malloc arenas the threads share (M_ARENA_MAX; each keeps the memory freed in it); "
+     "0: one per core (glibc's own default is 8 per core)"},
+    {"app_photo_max_px", I(app_photo_max_px), "1600",
+     "the patrol app downscales a photo on the phone so its longer side is at most this many "
+     "pixels before it is queued and sent"},
+    {"coverage_cell_m", D(coverage_cell_m), "20",
+     "patrol coverage: side of a community grid's cells in metres (a change repaints every day)"},
+    {"coverage_max_cells", I(coverage_max_cells), "1048576",
+     "patrol coverage: cells of one community's grid at most (a bigger one gets coarser cells)"},
+    {"coverage_max_days", I(coverage_max_days), "92",
+     "patrol coverage: the longest period one request may ask for, days"},
+    {"coverage_max_fixes", I(coverage_max_fixes), "200000",
+     "patrol coverage: fixes one request paints again for a `since` inside a day (more: that"
+     " whole day counts)"},
+    {"coverage_max_mb", I(coverage_max_mb), "64",
+     "patrol coverage: memory one request may use for its communities' grids, MiB"},
+    {"track_max_hours", I(track_max_hours), "24",
+     "longest period one GET /api/v1/units/{id}/track covers (a day: a shift's replay); longer"
+     " is a 400"},
+    {"track_max_fixes", I(track_max_fixes), "30000",
+     "most fixes one track reply holds (a day at one fix every 3 s, about 2 MB of GeoJSON held in"
+     " memory while it is written); a period with more is a 400"},
+    {"personal_data_retention_days", I(personal_data_retention_days), "180",
+     "days after a report is closed (resolved, cancelled, duplicate) until its person fields,"
+     " photos and Open311 call-back details are deleted (PIPL art. 19: kept no longer than"
+     " needed); 180 days outlast the 60-day administrative review and 6-month litigation"
+     " windows and a returning person's follow-up; 0 keeps them (your archive rules must say"
+     " so)"},
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

@@ -27,9 +27,9 @@ typedef struct config {
     int json_max_depth;  /* JSON bodies nested deeper than this are a 400, checked before parsing */
     int db_pool;         /* worker slots (PGconn, GEOS locator, PROJ) handlers borrow */
     int db_pool_wait_ms; /* longest wait for a free slot before 503 busy */
-    int statement_timeout_ms; /* per statement on pooled connections; 0 = none */
-    int connect_timeout_s;    /* libpq connect_timeout; 0 = none */
-    int request_timeout_ms;   /* a request's headers (and each body read) must arrive within this */
+    int statement_timeout_ms;  /* per statement on pooled connections; 0 = none */
+    int connect_timeout_s;     /* libpq connect_timeout; 0 = none */
+    int request_timeout_ms;    /* longest wait for a client's next bytes (each read and write) */
     int keep_alive_timeout_ms; /* idle keep-alive connections are closed after this */
     char cors_origins[512]; /* origins (space or comma separated) allowed cross-origin requests */
     int metrics_public;     /* 1: /metrics answers every address; 0: loopback only */
@@ -54,14 +54,31 @@ typedef struct config {
     int events_poll_ms;          /* how often the one event reader polls the events table */
     int stream_keepalive_s;      /* comment line sent to idle event streams */
     int stream_max_clients;      /* event streams held at once (each holds a worker thread) */
-    int coverage_cache_s;        /* coverage answers are reused this long (or until new fixes) */
     int stream_max_per_user;     /* event streams of one user on one instance (0 = no limit) */
+    int app_photo_max_px;        /* the patrol app downscales photos to this longer side */
+    double coverage_cell_m;      /* coverage grid cells, metres */
+    int coverage_max_cells;      /* cells of one community's grid at most */
+    int coverage_max_days;       /* longest coverage period, days */
+    int coverage_max_fixes;      /* fixes one coverage request paints again (its partial day) */
+    int coverage_max_mb;         /* memory of one coverage request's grids, MiB */
     int stats_max_reports;       /* figures: reports one request may read (estimated first) */
     int siting_max_reports;      /* siting: past reports one request may weigh */
 
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];
     char timezone[64]; /* IANA zone of every timestamp in replies and every day/week/month (tz.h) */
+
+    /* connection deadlines and memory (server.c, http.c) */
+    int first_request_timeout_ms; /* a new connection's first request headers, in all */
+    int body_timeout_ms;          /* a request body, in all, plus a second for every... */
+    int body_min_rate;            /* ...this many bytes received */
+    int keep_alive_free_pct;      /* fewer free worker threads than this %: no keep-alive */
+    int malloc_arenas;            /* M_ARENA_MAX; 0 = one per core */
+
+    /* unit tracks (track.c) and the life of personal data (retention.c) */
+    int track_max_hours;              /* longest period one track request covers */
+    int track_max_fixes;              /* most fixes one track request reads (400 beyond) */
+    int personal_data_retention_days; /* closed reports lose person, photos, call-back (0 never) */
 } config;
 
 /* Fills *c with the defaults. */

@@ -4,7 +4,10 @@
 
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "service/core/vocab.h"
 
 static void set_err(worker *w, const char *msg, const char *state) {
     snprintf(w->err, sizeof w->err, "%s", msg ? msg : "unknown database error");
@@ -104,9 +107,31 @@ static PGresult *check(worker *w, PGresult *res) {
     return check_on(w, w->pg, res);
 }
 
+/* The text PostgreSQL gets for sql: sql itself, or (when it names vocabulary values, vocab.h) a
+ * copy with the literals in *tmp (the caller frees it). NULL with w->err when a marker names
+ * nothing or memory ran out. */
+static const char *sql_text(worker *w, const char *sql, char **tmp) {
+    *tmp = NULL;
+    if (!vocab_sql_has_marker(sql)) return sql;
+    long n = vocab_sql_expand(sql, NULL, 0);
+    if (n < 0) {
+        set_err(w, "a vocabulary marker in the statement names nothing", "XX000");
+        return NULL;
+    }
+    if (!(*tmp = malloc((size_t)n + 1))) {
+        set_err(w, "out of memory", "53200");
+        return NULL;
+    }
+    vocab_sql_expand(sql, *tmp, (size_t)n + 1);
+    return *tmp;
+}
+
 PGresult *db_exec_dynamic(worker *w, const char *sql, int nparams, const char *const *params) {
-    if (db_ensure(w) != 0) return NULL;
-    return check(w, PQexecParams(w->pg, sql, nparams, NULL, params, NULL, NULL, 0));
+    char *tmp;
+    if (db_ensure(w) != 0 || !(sql = sql_text(w, sql, &tmp))) return NULL;
+    PGresult *res = check(w, PQexecParams(w->pg, sql, nparams, NULL, params, NULL, NULL, 0));
+    free(tmp);
+    return res;
 }
 
 /* FNV-1a: the statement cache's key is the text (hash, then strcmp), never the address. */
@@ -130,7 +155,10 @@ PGresult *db_exec(worker *w, const char *sql, int nparams, const char *const *pa
             return db_exec_dynamic(w, sql, nparams, params);
         slot = w->nprepared;
         snprintf(name, sizeof name, "s%d", slot);
-        PGresult *res = check(w, PQprepare(w->pg, name, sql, nparams, NULL));
+        char *tmp;
+        const char *text = sql_text(w, sql, &tmp);
+        PGresult *res = text ? check(w, PQprepare(w->pg, name, text, nparams, NULL)) : NULL;
+        free(tmp);
         if (!res) return NULL;
         PQclear(res);
         w->prepared_hash[w->nprepared] = h;
@@ -234,9 +262,12 @@ void db_reset(worker *w) {
 
 PGresult *db_exec_params(worker *w, const char *sql, int nparams, const char *const *params,
                          const int *lengths, const int *formats, int binary_result) {
-    if (db_ensure(w) != 0) return NULL;
-    return check(w, PQexecParams(w->pg, sql, nparams, NULL, params, lengths, formats,
-                                 binary_result ? 1 : 0));
+    char *tmp;
+    if (db_ensure(w) != 0 || !(sql = sql_text(w, sql, &tmp))) return NULL;
+    PGresult *res = check(w, PQexecParams(w->pg, sql, nparams, NULL, params, lengths, formats,
+                                          binary_result ? 1 : 0));
+    free(tmp);
+    return res;
 }
 
 int db_script(worker *w, const char *sql) {
@@ -300,12 +331,14 @@ int db_each_row(worker *w, const char *sql, int nparams, const char *const *para
                 int (*fn)(void *ctx, PGresult *row), void *ctx) {
     int rc = 0;
     PGresult *res;
-    if (db_ensure(w) != 0) return -1;
+    char *tmp;
+    if (db_ensure(w) != 0 || !(sql = sql_text(w, sql, &tmp))) return -1;
     if (!PQsendQueryParams(w->pg, sql, nparams, NULL, params, NULL, NULL, 0) ||
         !PQsetSingleRowMode(w->pg)) {
         conn_failed(w);
         rc = -1;
     }
+    free(tmp);
     w->err[0] = 0;
     while ((res = PQgetResult(w->pg))) {
         ExecStatusType st = PQresultStatus(res);
@@ -325,10 +358,11 @@ int db_each_row(worker *w, const char *sql, int nparams, const char *const *para
 
 int db_send(worker *w, const char *sql, int nparams, const char *const *params, const int *lengths,
             const int *formats) {
-    if (db_ensure(w) != 0) return -1;
-    if (!PQsendQueryParams(w->pg, sql, nparams, NULL, params, lengths, formats, 0))
-        return conn_failed(w);
-    return 0;
+    char *tmp;
+    if (db_ensure(w) != 0 || !(sql = sql_text(w, sql, &tmp))) return -1;
+    int sent = PQsendQueryParams(w->pg, sql, nparams, NULL, params, lengths, formats, 0);
+    free(tmp);
+    return sent ? 0 : conn_failed(w);
 }
 
 int db_wait(worker *w) {
@@ -377,9 +411,13 @@ static PGresult *exec_read(worker *w, int prepared, const char *sql, int nparams
     if (!db_read_separate(w) || (w->pg && PQtransactionStatus(w->pg) != PQTRANS_IDLE))
         return prepared ? db_exec(w, sql, nparams, params)
                         : db_exec_dynamic(w, sql, nparams, params);
-    if (ensure(w, &w->pg_read, w->app->conninfo_read) != 0) return NULL;
-    return check_on(w, w->pg_read,
-                    PQexecParams(w->pg_read, sql, nparams, NULL, params, NULL, NULL, 0));
+    char *tmp;
+    if (ensure(w, &w->pg_read, w->app->conninfo_read) != 0 || !(sql = sql_text(w, sql, &tmp)))
+        return NULL;
+    PGresult *res = check_on(w, w->pg_read,
+                             PQexecParams(w->pg_read, sql, nparams, NULL, params, NULL, NULL, 0));
+    free(tmp);
+    return res;
 }
 
 PGresult *db_exec_read(worker *w, const char *sql, int nparams, const char *const *params) {

@@ -24,7 +24,9 @@ int db_ensure(worker *w);
 
 /* Runs one parameterised statement; `sql` must be static text (a string literal): it is prepared
  * once per connection and cached by its text (hash, then strcmp), so two different texts never
- * share a statement, even at one address. Returns a PGresult the caller PQclear()s, with status
+ * share a statement, even at one address. Every function here that takes SQL text replaces the
+ * vocabulary markers in it (VOCAB_SQL_ANY, VOCAB_SQL_TERM of vocab.h) with their literals first:
+ * a statement is prepared with the codes spelled out. Returns a PGresult the caller PQclear()s, with status
  * TUPLES_OK or COMMAND_OK; NULL on failure (see w->err, w->sqlstate, w->db_down). */
 PGresult *db_exec(worker *w, const char *sql, int nparams, const char *const *params);
 

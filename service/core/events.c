@@ -22,6 +22,7 @@
 #include "service/core/db.h"
 #include "service/core/server.h"
 #include "service/core/tz.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/units/units.h"
@@ -30,7 +31,9 @@ enum { RING = 16384, READ_BATCH = 2000, BACKLOG_PAGE = 500 /* events a table pag
 
 typedef struct ev {
     long long id, entity_id;
-    int unit;    /* a unit.* event */
+    int kind; /* position in VOCAB_EVENT_KIND, -1 for a kind this build does not know */
+    int unit; /* a unit event (VOCAB_EV_UNIT) */
+    long long report_creator; /* report events: the report's creator (0: none) */
     int revoked; /* session.revoked (entity_id: the session): ends that session's streams only */
     char division[13];
     char *frame; /* "id: N\nevent: kind\ndata: {...}\n\n" (owned); NULL for session.revoked */
@@ -59,13 +62,16 @@ long long events_cursor(void) {
     return c;
 }
 
-/* Formats one event (columns: id, kind, entity_id, division, payload, at) into *e. */
+/* Formats one event (columns: id, kind, entity_id, division, payload, at, report_creator) into
+ * *e. */
 static int make_event(PGresult *res, int i, int c, ev *e) {
     const char *kind = PQgetvalue(res, i, c + 1);
     e->id = strtoll(PQgetvalue(res, i, c), NULL, 10);
     e->entity_id = strtoll(PQgetvalue(res, i, c + 2), NULL, 10);
-    e->unit = strncmp(kind, "unit.", 5) == 0;
-    e->revoked = strcmp(kind, EVENTS_SESSION_REVOKED) == 0;
+    e->kind = vocab_find(&VOCAB_EVENT_KIND, kind);
+    e->unit = e->kind >= 0 && (VOCAB_EVENT_KIND.terms[e->kind].flags & VOCAB_EV_UNIT);
+    e->report_creator = strtoll(PQgetvalue(res, i, c + 6), NULL, 10);
+    e->revoked = e->kind == EK_SESSION_REVOKED;
     snprintf(e->division, sizeof e->division, "%s", PQgetvalue(res, i, c + 3));
     e->frame = NULL, e->len = 0;
     if (e->revoked) return 0; /* never sent: no frame */
@@ -79,7 +85,8 @@ static int make_event(PGresult *res, int i, int c, ev *e) {
         buf_free(&b);
         return -1;
     }
-    e->frame = b.p, e->len = b.len;
+    char *fit = realloc(b.p, b.len + 1); /* the ring keeps 16,384 frames: no spare room */
+    e->frame = fit ? fit : b.p, e->len = b.len;
     return 0;
 }
 
@@ -99,15 +106,30 @@ static void ring_put(ev *e) {
 
 static const char poll_sql[] =
     "SELECT pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint, e.id, e.kind,"
-    " e.entity_id, coalesce(e.division_code, ''), e.payload::text, to_json(e.at)#>>'{}'"
-    " FROM pg_current_snapshot() s LEFT JOIN LATERAL (SELECT * FROM events WHERE id > $1::bigint"
-    " ORDER BY id LIMIT 2000) e ON true ORDER BY e.id";
+    " e.entity_id, coalesce(e.division_code, ''), e.payload::text, to_json(e.at)#>>'{}',"
+    " coalesce(e.report_creator, 0) FROM pg_current_snapshot() s"
+    " LEFT JOIN LATERAL (SELECT * FROM events WHERE id > $1::bigint ORDER BY id LIMIT 2000) e"
+    " ON true ORDER BY e.id";
 
 typedef struct reader {
     long long last;     /* delivered up to here */
     long long gap_at;   /* the first missing id being waited for, 0 when none */
     long long gap_xmax; /* xmax of the snapshot in which that gap was first seen */
 } reader;
+
+/* The gap rule (events.h) for the next id a poll sees, in a snapshot with xmin and xmax: 1 to
+ * deliver it now, 0 to stop and poll again later. */
+static int gap_admit(reader *rd, long long id, long long xmin, long long xmax) {
+    if (id != rd->last + 1) { /* a gap: ids rd->last+1 .. id-1 are not visible (yet?) */
+        if (rd->gap_at != rd->last + 1) {
+            rd->gap_at = rd->last + 1, rd->gap_xmax = xmax;
+            return 0;
+        }
+        if (xmin < rd->gap_xmax) return 0; /* a transaction that may hold it is still running */
+    }
+    rd->gap_at = 0;
+    return 1;
+}
 
 /* One poll. Returns the number of events delivered, or -1 with err. */
 static int reader_poll(worker *w, reader *rd, char *err, size_t errlen) {
@@ -124,14 +146,7 @@ static int reader_poll(worker *w, reader *rd, char *err, size_t errlen) {
     int n = 0;
     for (int i = 0; i < PQntuples(res) && !PQgetisnull(res, i, 2); i++) {
         long long id = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-        if (id != rd->last + 1) { /* a gap: ids rd->last+1 .. id-1 are not visible (yet?) */
-            if (rd->gap_at != rd->last + 1) {
-                rd->gap_at = rd->last + 1, rd->gap_xmax = xmax;
-                break;
-            }
-            if (xmin < rd->gap_xmax) break; /* a transaction that may hold it is still running */
-        }
-        rd->gap_at = 0;
+        if (!gap_admit(rd, id, xmin, xmax)) break;
         ev e;
         if (make_event(res, i, 2, &e) != 0) break;
         if (e.unit) units_mem_apply(e.id, PQgetvalue(res, i, 6));
@@ -269,14 +284,19 @@ static int token_user(worker *w, const char *tok, auth_user *u) {
 
 /* ---- the stream ---- */
 
-/* What a user may see: report events in the division; unit events in the division for staff, a
- * patrol's own unit only, none for community officers. */
+/* What a user may see, by the kind's flag (vocab.c): a report event when the report is visible to
+ * it (auth_report_visible: its own reports, and the division's); a unit event of the division for
+ * staff, of its own unit for a patrol, none for community officers; nothing of a kind without a
+ * rule here, or that this build does not know. */
 static int visible(const auth_user *u, const ev *e) {
-    if (e->unit) {
+    unsigned flags = e->kind < 0 ? 0 : VOCAB_EVENT_KIND.terms[e->kind].flags;
+    if (flags & VOCAB_EV_UNIT) {
         if (u->role == ROLE_COMMUNITY) return 0;
         if (u->role == ROLE_PATROL) return e->entity_id == u->unit_id;
+        return auth_in_scope(u, e->division);
     }
-    return auth_in_scope(u, e->division);
+    if (flags & VOCAB_EV_REPORT) return auth_report_visible(u, e->report_creator, e->division);
+    return 0;
 }
 
 enum { OUT_MAX = 256 * 1024 }; /* a stream renders about this much at most before writing it */
@@ -308,11 +328,12 @@ static int table_page(stream_ctx *c, long long upto) {
     snprintf(n, sizeof n, "%d", BACKLOG_PAGE);
     const char *p[] = {a, b, n};
     if (http_borrow_page_worker(c->r) != 0) return -1;
-    PGresult *q = db_exec(c->r->w,
-                          "SELECT id, kind, entity_id, coalesce(division_code, ''), payload::text,"
-                          " to_json(at)#>>'{}' FROM events WHERE id > $1::bigint"
-                          " AND id <= $2::bigint ORDER BY id LIMIT $3::int",
-                          3, p);
+    PGresult *q =
+        db_exec(c->r->w,
+                "SELECT id, kind, entity_id, coalesce(division_code, ''), payload::text,"
+                " to_json(at)#>>'{}', coalesce(report_creator, 0) FROM events WHERE id > $1::bigint"
+                " AND id <= $2::bigint ORDER BY id LIMIT $3::int",
+                3, p);
     if (!q) {
         http_count_db_error();
         fprintf(stderr, "events [%s] stream cut: %s\n", c->r->request_id, c->r->w->err);
@@ -524,16 +545,4 @@ int h_events_stream(http_req *r) {
     buf_free(&c.out);
     leave(&me);
     return 200;
-}
-
-/* ---- writing events (below the reader: the shapes are in events.h) ---- */
-
-static const char append_report_sql[] = EVENTS_REPORT_INSERT(
-    "$1::text", "r", "$3::text",
-    "coalesce($4::jsonb, '{}'::jsonb)") " FROM reports r WHERE r.id = $2::bigint";
-
-int events_append_report(worker *w, const char *kind, const char *report_id, const char *event,
-                         const char *extra) {
-    const char *p[] = {kind, report_id, event, extra};
-    return db_command(w, append_report_sql, 4, p);
 }

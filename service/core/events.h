@@ -13,9 +13,8 @@
 #define PATROLD_EVENTS_H
 
 #include "service/core/app.h"
-#include "service/reports/report_json.h"
 
-/* Background thread (server.c background[]): loads the unit table, then polls events into the
+/* Background thread (services.c background[]): loads the unit table, then polls events into the
  * ring, applying unit.* events to the unit table (units.h). Returns when a->stopping. */
 void *events_thread(void *arg);
 
@@ -23,46 +22,6 @@ void *events_thread(void *arg);
  * reader has not started. */
 long long events_cursor(void);
 
-/* ---- writing events: one shape per event type ---- */
-
-/* The live-event payload of a report (events.payload of report.created and report.updated), a
- * jsonb SQL expression of a reports row aliased X (a table row or a RETURNING * row); EV is the
- * event name (SQL text: 'created', $3::text ...), EXTRA a jsonb expression merged in ('{}'::jsonb
- * for nothing; an escalation adds from_station, a photo photo_id). Every report event carries what
- * a map needs: {"id","status","category","lon","lat" (WGS-84),"division_code" (the most local),
- * "city_code","county_code","town_code","community_code","station_id","tier","ack_deadline",
- * "unit_id","outcome","event"}. */
-#define EVENTS_REPORT_PAYLOAD(X, EV, EXTRA)                                                        \
-    "(jsonb_build_object('id', " X ".id, 'status', " X ".status, 'category', " X ".category,"      \
-    " 'lon', ST_X(" X ".geom), 'lat', ST_Y(" X ".geom), 'division_code', " MOST_LOCAL(             \
-        X) ","                                                                                     \
-           " 'city_code', " X ".city_code, 'county_code', " X ".county_code, 'town_code', " X      \
-           ".town_code, 'community_code', " X ".community_code, 'station_id', " X ".station_id,"   \
-           " 'tier', " X ".tier, 'ack_deadline', " X ".ack_deadline, 'unit_id', " X ".unit_id,"    \
-           " 'outcome', " X ".outcome, 'event', " EV ") || " EXTRA ")"
-
-/* `INSERT INTO events ... SELECT` of the report event KIND (SQL text: 'report.updated') for every
- * row X of the FROM clause the caller appends (e.g. " FROM ins i ORDER BY i.id"): for statements
- * that write a report and its event at once. */
-#define EVENTS_REPORT_INSERT(KIND, X, EV, EXTRA)                                                   \
-    "INSERT INTO events (kind, entity_id, division_code, payload) SELECT " KIND ", " X             \
-    ".id, " MOST_LOCAL(X) ", " EVENTS_REPORT_PAYLOAD(X, EV, EXTRA)
-
-/* A session was revoked (auth_revoke_sessions): entity_id is the session (sessions.id), payload
- * {"user_id"}. Only the streams of that session act on it (they end); it is never sent to a
- * client. */
-#define EVENTS_SESSION_REVOKED "session.revoked"
-
-/* `INSERT INTO events ... SELECT` of a session.revoked event for every row X (columns id,
- * user_id of sessions) of the FROM clause the caller appends. */
-#define EVENTS_SESSION_REVOKED_INSERT(X)                                                           \
-    "INSERT INTO events (kind, entity_id, division_code, payload) SELECT '" EVENTS_SESSION_REVOKED \
-    "', " X ".id, NULL, jsonb_build_object('user_id', " X ".user_id)"
-
-/* Appends the live event `kind` ("report.updated") of report `report_id` (decimal text) as the row
- * reads now in the caller's transaction, event name `event`, `extra` a JSON object text merged into
- * the payload (NULL for none). Returns 0, or -1 (w->err). */
-int events_append_report(worker *w, const char *kind, const char *report_id, const char *event,
-                         const char *extra);
+/* Writing events: events_append.h (one shape per kind, the one append path). */
 
 #endif

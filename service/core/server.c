@@ -1,21 +1,30 @@
-/* server.c - serve: the pool of worker slots, CivetWeb, background threads, signals, clean shutdown.
- * CivetWeb threads are many and cheap (one per open connection); the slots that hold a database
- * connection, a GEOS locator and a PROJ context are few (db_pool) and borrowed per request. */
+/* server.c - serve: CivetWeb, background threads, signals, clean shutdown (connection deadlines,
+ * keep-alive shedding and memory are conn.c's). CivetWeb threads are many and cheap (one per open
+ * connection); the slots that hold a database connection, a GEOS locator and a PROJ context are
+ * few (db_pool, pool.c) and borrowed per request. */
 #include "service/core/server.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <civetweb.h>
 
-#include "service/core/db.h"
+#include "service/core/conn.h"
+#include "service/core/pool.h"
 #include "service/core/services.h"
 #include "service/door/http.h"
+
+/* DEADLINE_SIGNAL (conn.h) does nothing but end the read in progress. */
+static void on_deadline(int sig) {
+    (void)sig;
+}
 
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
@@ -33,101 +42,14 @@ int server_sleep(app *a, int ms) {
     return stopping;
 }
 
-struct worker_pool {
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* signalled when a slot comes back */
-    worker **all, **free_list;
-    int size, nfree;
-    atomic_ullong refused;
-};
-
-int pool_create(app *a) {
-    int n = a->cfg.db_pool > 0 ? a->cfg.db_pool : 1;
-    struct worker_pool *p = calloc(1, sizeof *p);
-    pthread_condattr_t ca;
-    if (!p) return -1;
-    a->pool = p;
-    pthread_mutex_init(&p->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->cv, &ca);
-    pthread_condattr_destroy(&ca);
-    p->all = calloc((size_t)n, sizeof *p->all);
-    p->free_list = calloc((size_t)n, sizeof *p->free_list);
-    if (!p->all || !p->free_list) goto fail;
-    for (int i = 0, db_ok = 1; i < n; i++) {
-        if (!(p->all[i] = worker_create(a))) goto fail;
-        /* connect now, not on the first request; once one fails the rest connect on first use */
-        if (db_ok) db_ok = db_ensure(p->all[i]) == 0;
-        p->size++;
-        p->free_list[p->nfree++] = p->all[i];
-    }
-    return 0;
-fail:
-    pool_destroy(a);
-    return -1;
-}
-
-void pool_destroy(app *a) {
-    struct worker_pool *p = a->pool;
-    if (!p) return;
-    for (int i = 0; i < p->size; i++)
-        worker_destroy(p->all[i]);
-    free(p->all);
-    free(p->free_list);
-    pthread_cond_destroy(&p->cv);
-    pthread_mutex_destroy(&p->mu);
-    free(p);
-    a->pool = NULL;
-}
-
-worker *pool_borrow(app *a, int wait_ms) {
-    struct worker_pool *p = a->pool;
-    struct timespec until;
-    worker *w = NULL;
-    if (!p) return NULL;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-    pthread_mutex_lock(&p->mu);
-    while (!p->nfree && !a->stopping)
-        if (pthread_cond_timedwait(&p->cv, &p->mu, &until) != 0) break;
-    if (p->nfree) w = p->free_list[--p->nfree]; /* LIFO: the warmest connection and caches */
-    pthread_mutex_unlock(&p->mu);
-    if (!w) atomic_fetch_add(&p->refused, 1);
-    return w;
-}
-
-void pool_return(app *a, worker *w) {
-    struct worker_pool *p = a->pool;
-    if (!w || !p) return;
-    db_reset(w);
-    pthread_mutex_lock(&p->mu);
-    p->free_list[p->nfree++] = w;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
-}
-
-void pool_stats(app *a, int *in_use, int *size, unsigned long long *refused) {
-    struct worker_pool *p = a->pool;
-    *in_use = *size = 0, *refused = 0;
-    if (!p) return;
-    pthread_mutex_lock(&p->mu);
-    *in_use = p->size - p->nfree;
-    *size = p->size;
-    pthread_mutex_unlock(&p->mu);
-    *refused = atomic_load(&p->refused);
-}
-
 static int log_message(const struct mg_connection *conn, const char *msg) {
     (void)conn;
     fprintf(stderr, "civetweb: %s\n", msg);
     return 1;
 }
 
-/* The headers CivetWeb adds to what it sends itself (the console's files among them): the security
- * headers, with the base map's origin allowed as an image source when one is set. Returns 0, or -1
+/* The security headers of every reply (app->security_headers; CivetWeb adds them to its own error
+ * replies), with the base map's origin allowed as an image source when one is set. Returns 0, or -1
  * when basemap_url is not an http(s) URL of plain characters. */
 static int static_headers(const config *c, char *out, size_t n) {
     const char *u = c->basemap_url, *img = "img-src 'self' data: blob:";
@@ -150,8 +72,8 @@ static struct mg_context *civetweb_start(app *a, const char *headers) {
     snprintf(ka_to, sizeof ka_to, "%d", a->cfg.keep_alive_timeout_ms);
     /* CivetWeb 1.15 option names (src/civetweb.c config_options). Its CORS answers are off (empty
      * access_control_*): http.c answers preflights and real replies from cors_origins alike.
-     * additional_header puts the security headers on what CivetWeb itself sends (static files,
-     * 304s, its own errors); http.c adds them to every reply it writes. */
+     * additional_header puts the security headers on what CivetWeb itself sends (its own errors);
+     * http.c adds them to every reply it writes, static files included. */
     const char *options[] = {"listening_ports",
                              a->cfg.listen,
                              "num_threads",
@@ -178,23 +100,48 @@ static struct mg_context *civetweb_start(app *a, const char *headers) {
     struct mg_callbacks cb;
     memset(&cb, 0, sizeof cb);
     cb.log_message = log_message;
+    cb.init_thread = conn_thread_begin;
+    cb.exit_thread = conn_thread_end;
+    cb.init_connection = conn_begin;
+    cb.connection_close = conn_end;
     return mg_start(&cb, a, options);
 }
 
+/* Blocks the stop signals (main collects them with sigwait) and the deadline signal in every
+ * thread to come; worker threads unblock the latter (conn_thread_begin). */
+static void signals_setup(sigset_t *stop) {
+    sigset_t blocked;
+    struct sigaction sa;
+    sigemptyset(stop);
+    sigaddset(stop, SIGINT);
+    sigaddset(stop, SIGTERM);
+    blocked = *stop;
+    sigaddset(&blocked, DEADLINE_SIGNAL);
+    pthread_sigmask(SIG_BLOCK, &blocked, NULL);
+    /* Started in the background, a process may inherit SIGINT ignored; an ignored signal is
+     * discarded even while blocked, and sigwait would never see it. */
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGPIPE, SIG_IGN);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_deadline; /* no SA_RESTART: the point is to interrupt */
+    sigemptyset(&sa.sa_mask);
+    sigaction(DEADLINE_SIGNAL, &sa, NULL);
+}
+
 int server_run(app *a) {
-    char headers[1024];
-    if (static_headers(&a->cfg, headers, sizeof headers) != 0) {
+    char *headers = a->security_headers;
+    if (static_headers(&a->cfg, headers, sizeof a->security_headers) != 0) {
         fprintf(stderr, "patrold: basemap_url must be an http:// or https:// URL without spaces,"
                         " quotes, commas or semicolons\n");
         return 1;
     }
-    /* Block the stop signals in every thread; main collects them with sigwait. */
+    long cores = sysconf(_SC_NPROCESSORS_ONLN); /* arenas: limited before any thread starts */
+    mallopt(M_ARENA_MAX, a->cfg.malloc_arenas > 0 ? a->cfg.malloc_arenas
+                         : cores > 0              ? (int)cores
+                                                  : 2);
     sigset_t stop;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    signals_setup(&stop);
 
     if (services_open(a) != 0 || pool_create(a) != 0) {
         fprintf(stderr, "patrold: out of memory\n");
@@ -216,7 +163,7 @@ int server_run(app *a) {
     }
     mg_set_request_handler(ctx, "/", http_dispatch, a);
     fprintf(stderr, "patrold: serving on http://%s with %d threads, %d database slots\n",
-            a->cfg.listen, a->cfg.threads > 0 ? a->cfg.threads : 1, a->pool->size);
+            a->cfg.listen, a->cfg.threads > 0 ? a->cfg.threads : 1, pool_size(a));
 
     int sig = 0;
     sigwait(&stop, &sig);
@@ -225,9 +172,7 @@ int server_run(app *a) {
     a->stopping = 1;
     pthread_cond_broadcast(&stop_cv);
     pthread_mutex_unlock(&stop_mu);
-    pthread_mutex_lock(&a->pool->mu); /* requests waiting for a slot give up now */
-    pthread_cond_broadcast(&a->pool->cv);
-    pthread_mutex_unlock(&a->pool->mu);
+    pool_wake(a); /* requests waiting for a slot give up now */
     mg_stop(ctx);
     services_stop(a);
     pool_destroy(a);

@@ -1,7 +1,8 @@
 /* services.c - the tables that tie the subsystems to the plumbing: the background threads serve
  * starts, each pool worker's locator and PROJ context, and the per-path error formats of http.c.
  * A new background thread is one row of `background[]`; a new API family with its own error
- * format is one row of `http_error_formats[]`. */
+ * format is one row of `http_error_formats[]`; reply schemas a module makes from its own tables
+ * are one row of `schemas_generated[]`. */
 #include "service/core/services.h"
 
 #include <pthread.h>
@@ -11,12 +12,19 @@
 #include "gis/index.h"
 #include "gis/transform.h"
 #include "service/admin/login.h"
+#include "service/admin/shifts.h"
 #include "service/core/db.h"
 #include "service/core/events.h"
+#include "service/core/events_append.h"
+#include "service/core/vocab.h"
 #include "service/door/http.h"
+#include "service/door/schemas.h"
 #include "service/open311/open311.h"
 #include "service/places/gisload.h"
-#include "service/reports/reports.h"
+#include "service/reports/escalate.h"
+#include "service/reports/report_json.h"
+#include "service/reports/retention.h"
+#include "service/units/coverage.h"
 #include "service/units/units.h"
 
 /* Background threads, each given the app; each polls a->stopping (server_sleep). */
@@ -24,14 +32,27 @@ static const struct {
     const char *name;
     void *(*fn)(void *);
 } background[] = {
-    {"gis-loader", gisload_thread},          {"escalation", escalate_thread},
-    {"session-purge", login_purge_thread},   {"events", events_thread},
+    {"gis-loader", gisload_thread},
+    {"escalation", escalate_thread},
+    {"session-purge", login_purge_thread},
+    {"events", events_thread},
     {"positions", units_maintenance_thread},
+    {"coverage", coverage_thread},
+    {"shifts", shifts_thread},
+    {"retention", retention_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 
 static pthread_t threads[NBACKGROUND];
 static int started;
+
+/* Reply schemas made from the tables that make the replies (schemas.h). */
+const schemas_generator schemas_generated[] = {
+    report_json_schemas,   /* Report, from REPORT_FIELDS */
+    events_append_schemas, /* Event, ReportEventPayload, UnitEventPayload */
+    vocab_add_schemas,     /* Category, ReportStatus, ..., Vocabulary (the vocabulary tables) */
+};
+const size_t schemas_ngenerated = sizeof schemas_generated / sizeof schemas_generated[0];
 
 /* Error bodies in another API's format, by path (http.h). */
 const http_error_format http_error_formats[] = {
@@ -67,6 +88,13 @@ int services_open(app *a) {
     gaz_slot_destroy(a->gaz);
     a->gis = NULL, a->gaz = NULL;
     return -1;
+}
+
+int services_coverage_ready(app *a) {
+    (void)a;
+    const gis_areas *s = coverage_acquire();
+    coverage_release(s);
+    return s != NULL;
 }
 
 void services_start(app *a) {

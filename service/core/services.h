@@ -16,7 +16,17 @@ void services_start(app *a);
 /* Joins the background threads (a->stopping must be set and signalled), if they were started. */
 void services_stop(app *a);
 
+/* 1 when the patrol coverage areas are loaded (positions are refused with 503 before), else 0. */
+int services_coverage_ready(app *a);
+
 /* Frees what services_open made; after pool_destroy (the workers read the slots). */
 void services_close(app *a);
+
+/* Makes a slot (locator, PROJ context; the connection is made on first use). NULL on out of
+ * memory. */
+worker *worker_create(app *a);
+
+/* Frees w and everything it owns; NULL is a no-op. */
+void worker_destroy(worker *w);
 
 #endif

@@ -1,7 +1,9 @@
 /* vocab.c - the vocabulary tables and division-code rules (see vocab.h). */
 #include "service/core/vocab.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* VOCAB(name, component, list, labels_from, terms...): the table `name`, its OpenAPI schema name,
@@ -39,58 +41,138 @@ VOCAB(VOCAB_CATEGORY, "Category", "categories", NULL,
         .description = "其他需要救助的街面人员 / Anyone else in the street who needs help",
         .keywords = "求助,救助,other,help"));
 
-VOCAB(VOCAB_REPORT_STATUS, "ReportStatus", "statuses", NULL,
-      T("new", "待确认", .flags = VOCAB_OPEN), T("acknowledged", "已确认", .flags = VOCAB_OPEN),
-      T("dispatched", "已派遣", .flags = VOCAB_OPEN), T("on_scene", "已到场", .flags = VOCAB_OPEN),
-      T("resolved", "已办结"), T("cancelled", "已撤销"), T("duplicate", "重复上报"));
+VOCAB(VOCAB_REPORT_STATUS, "ReportStatus", "statuses",
+      NULL, [RS_NEW] = T("new", "待确认", .flags = VOCAB_OPEN | VOCAB_INITIAL),
+      [RS_ACKNOWLEDGED] = T("acknowledged", "已确认", .flags = VOCAB_OPEN),
+      [RS_DISPATCHED] = T("dispatched", "已派遣", .flags = VOCAB_OPEN | VOCAB_HOLDS_UNIT),
+      [RS_ON_SCENE] = T("on_scene", "已到场", .flags = VOCAB_OPEN | VOCAB_HOLDS_UNIT),
+      [RS_RESOLVED] = T("resolved", "已办结", .flags = VOCAB_CLOSED),
+      [RS_CANCELLED] = T("cancelled", "已撤销", .flags = VOCAB_CLOSED),
+      [RS_DUPLICATE] = T("duplicate", "重复上报", .flags = VOCAB_CLOSED));
 
 VOCAB(VOCAB_OUTCOME, "Outcome", "outcomes", NULL, T("admitted_to_station", "入站救助"),
       T("escorted_home", "护送返家"), T("sent_to_hospital", "送医救治"),
       T("refused_help", "拒绝救助"), T("not_found", "未找到"), T("handed_to_police", "移交公安"));
 
-VOCAB(VOCAB_LEVEL, "DivisionLevel", "levels", NULL, T("province", "省"), T("city", "市"),
-      T("county", "县（区）"), T("town", "乡镇（街道）"), T("community", "村（社区）"));
+VOCAB(VOCAB_LEVEL, "DivisionLevel", "levels", NULL, [LEVEL_PROVINCE] = T("province", "省"),
+      [LEVEL_CITY] = T("city", "市"), [LEVEL_COUNTY] = T("county", "县（区）"),
+      [LEVEL_TOWN] = T("town", "乡镇（街道）"), [LEVEL_COMMUNITY] = T("community", "村（社区）"));
+_Static_assert(LEVEL_CITY + TIER_COMMUNITY == LEVEL_COMMUNITY, "levels are the province + tiers");
 
-/* In gis_level order (GIS_CITY = 0 .. GIS_COMMUNITY = 3). */
-VOCAB(VOCAB_TIER, "Tier", "tiers", NULL, T("city", "市级"), T("county", "县级"),
-      T("town", "乡镇级"), T("community", "村（社区）级"));
+/* In gis_level order (GIS_CITY = 0 .. GIS_COMMUNITY = 3); tier_ack: each tier's setting that holds
+ * its acknowledgement time limit. */
+VOCAB(VOCAB_TIER, "Tier", "tiers",
+      NULL, [TIER_CITY] = T("city", "市级"), [TIER_COUNTY] = T("county", "县级"),
+      [TIER_TOWN] = T("town", "乡镇级"), [TIER_COMMUNITY] = T("community", "村（社区）级"));
+static const size_t tier_ack[] = {[TIER_CITY] = offsetof(config, ack_city_s),
+                                  [TIER_COUNTY] = offsetof(config, ack_county_s),
+                                  [TIER_TOWN] = offsetof(config, ack_town_s),
+                                  [TIER_COMMUNITY] = offsetof(config, ack_community_s)};
 
-VOCAB(VOCAB_UNIT_STATUS, "UnitStatus", "unit_statuses", NULL, T("available", "空闲"),
-      T("dispatched", "出警中"), T("on_scene", "在现场"), T("busy", "忙碌"), T("off_duty", "下班"));
+VOCAB(VOCAB_UNIT_STATUS, "UnitStatus", "unit_statuses",
+      NULL, [US_AVAILABLE] = T("available", "空闲"),
+      [US_DISPATCHED] = T("dispatched", "出警中", .flags = VOCAB_HOLDS_UNIT),
+      [US_ON_SCENE] = T("on_scene", "在现场", .flags = VOCAB_HOLDS_UNIT),
+      [US_BUSY] = T("busy", "忙碌"), [US_OFF_DUTY] = T("off_duty", "下班"));
 
 /* dispatched and on_scene follow the unit's report (lifecycle.c): not for clients */
 VOCAB(VOCAB_UNIT_SETTABLE, "UnitSettableStatus", NULL, &VOCAB_UNIT_STATUS, T("available", NULL),
       T("busy", NULL), T("off_duty", NULL));
 
-/* One term per row of the transitions table (lifecycle): the label is the action's name. */
-VOCAB(VOCAB_EVENT_TYPE, "ReportEventType", "event_types", NULL, T("acknowledge", "确认接收"),
-      T("dispatch", "派遣"), T("arrive", "到达现场"), T("resolve", "办结"), T("cancel", "撤销"),
-      T("mark_duplicate", "标记重复"), T("escalate", "升级"));
+/* One term per row of the transitions table (lifecycle.c): the label is the action's name. */
+VOCAB(VOCAB_EVENT_TYPE, "ReportEventType", "event_types",
+      NULL, [RT_ACKNOWLEDGE] = T("acknowledge", "确认接收"), [RT_DISPATCH] = T("dispatch", "派遣"),
+      [RT_ARRIVE] = T("arrive", "到达现场"), [RT_RESOLVE] = T("resolve", "办结"),
+      [RT_CANCEL] = T("cancel", "撤销"), [RT_MARK_DUPLICATE] = T("mark_duplicate", "标记重复"),
+      [RT_ESCALATE] = T("escalate", "升级"));
 
 /* What a report's timeline records: its creation, each transition (labelled as the action), an
  * escalation (by hand or by the deadline) and each photo. */
-VOCAB(VOCAB_TIMELINE, "TimelineType", "timeline_types", &VOCAB_EVENT_TYPE, T("created", "上报"),
-      T("acknowledge", NULL), T("dispatch", NULL), T("arrive", NULL), T("resolve", NULL),
-      T("cancel", NULL), T("mark_duplicate", NULL), T("escalated", "已升级"),
-      T("photo_added", "添加照片"));
+VOCAB(VOCAB_TIMELINE, "TimelineType", "timeline_types",
+      &VOCAB_EVENT_TYPE, [TL_CREATED] = T("created", "上报"), T("acknowledge", NULL),
+      T("dispatch", NULL), T("arrive", NULL), T("resolve", NULL), T("cancel", NULL),
+      T("mark_duplicate", NULL), [TL_ESCALATED] = T("escalated", "已升级"),
+      [TL_PHOTO_ADDED] = T("photo_added", "添加照片"));
 
-VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男"), T("female", "女"), T("unknown", "不详"));
+/* The live events: a new kind is one row here (its flag names its payload shape and who may see
+ * it, events_append.h and events.c) and the code that appends it. A kind with neither payload
+ * flag is internal: streamed to nobody (session.revoked ends its session's streams). */
+VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL,
+      [EK_REPORT_CREATED] = T("report.created", "新上报", .flags = VOCAB_EV_REPORT,
+                              .description = "a report was filed"),
+      [EK_REPORT_UPDATED] = T("report.updated", "上报更新", .flags = VOCAB_EV_REPORT,
+                              .description = "a report changed (payload.event says how)"),
+      [EK_UNIT_CREATED] = T("unit.created", "新增单位", .flags = VOCAB_EV_UNIT,
+                            .description = "a unit was created"),
+      [EK_UNIT_UPDATED] = T("unit.updated", "单位更新", .flags = VOCAB_EV_UNIT,
+                            .description = "a unit's status changed"),
+      [EK_UNIT_POSITION] = T("unit.position", "单位位置", .flags = VOCAB_EV_UNIT,
+                             .description = "a unit moved"),
+      [EK_SESSION_REVOKED] = T("session.revoked", "登录已撤销", .flags = VOCAB_INTERNAL,
+                               .description = "a session was revoked: its streams end (internal)"));
 
-/* In ROLE_* bit order (auth.h). */
-VOCAB(VOCAB_ROLE, "Role", "roles", NULL, T("patrol", "巡查队员"), T("community", "社区信息员"),
-      T("dispatcher", "调度员"), T("supervisor", "主管"), T("admin", "系统管理员"));
+VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男", .label_en = "Male"),
+      T("female", "女", .label_en = "Female"), T("unknown", "不详", .label_en = "Unknown"));
 
-/* The kinds the live event stream sends (events.c, the `event:` line and "kind"). */
-VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL, T("report.created", "新上报"),
-      T("report.updated", "上报更新"), T("unit.created", "新增单位"), T("unit.updated", "单位更新"),
-      T("unit.position", "单位位置"));
+/* In the order of the ROLE_* bits (auth.h). */
+VOCAB(VOCAB_ROLE, "Role", "roles", NULL, [RO_PATROL] = T("patrol", "巡查队员"),
+      [RO_COMMUNITY] = T("community", "社区信息员"), [RO_DISPATCHER] = T("dispatcher", "调度员"),
+      [RO_SUPERVISOR] = T("supervisor", "主管"), [RO_ADMIN] = T("admin", "系统管理员"));
+
+/* An administrative division, or a development zone that overlaps them (reports list its zones). */
+VOCAB(VOCAB_DIVISION_KIND, "DivisionKind", "division_kinds",
+      NULL, [DK_ADMIN] = T("admin", "行政区划"), [DK_ZONE] = T("zone", "功能区"));
+
+VOCAB(VOCAB_DIVISION_CHANGE, "DivisionChange", "division_changes",
+      NULL, [DC_NEW] = T("new", "新设"), [DC_RENAMED] = T("renamed", "更名"),
+      [DC_MERGED] = T("merged", "合并"), [DC_ABOLISHED] = T("abolished", "撤销"));
+
+/* agencies.kind: the agencies of a joint patrol (联合巡查). */
+VOCAB(VOCAB_AGENCY_KIND, "AgencyKind", "agency_kinds", NULL, T("civil_affairs", "民政"),
+      T("police", "公安"), T("urban_management", "城管"), T("health", "卫生健康"),
+      T("street_office", "街道办事处"), T("community", "社区（村）"), T("volunteer", "志愿者"));
+
+/* audit.kind, audit.action and audit.entity: the audit trail (core/audit.c). */
+VOCAB(VOCAB_AUDIT_KIND, "AuditKind", "audit_kinds", NULL, [AK_READ] = T("read", "查阅个人信息"),
+      [AK_WRITE] = T("write", "管理操作"), [AK_SIGN_IN] = T("sign_in", "登录与密码"));
+VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
+      NULL, [AA_REPORT_GET] = T("report.get", "查看上报"),
+      [AA_REPORT_LIST] = T("report.list", "查看上报列表"),
+      [AA_PHOTO_LIST] = T("photo.list", "查看照片列表"),
+      [AA_PHOTO_GET] = T("photo.get", "查看照片"), [AA_EXPORT_CSV] = T("export.csv", "导出 CSV"),
+      [AA_EXPORT_GEOJSON] = T("export.geojson", "导出 GeoJSON"),
+      [AA_AUTH_LOGIN] = T("auth.login", "登录成功"),
+      [AA_AUTH_LOGIN_FAILED] = T("auth.login_failed", "登录失败"),
+      [AA_AUTH_LOGOUT] = T("auth.logout", "已退出登录"),
+      [AA_AUTH_PASSWORD] = T("auth.password", "修改密码"),
+      [AA_AUTH_RESET] = T("auth.reset", "用重置码设置密码"),
+      [AA_AUTH_RESET_FAILED] = T("auth.reset_failed", "重置码错误"),
+      [AA_STATION_CREATE] = T("station.create", "新建站点"),
+      [AA_STATION_UPDATE] = T("station.update", "修改站点"),
+      [AA_AGENCY_CREATE] = T("agency.create", "新建部门"),
+      [AA_AGENCY_UPDATE] = T("agency.update", "修改部门"),
+      [AA_UNIT_CREATE] = T("unit.create", "新建巡查单位"),
+      [AA_UNIT_UPDATE] = T("unit.update", "修改巡查单位"),
+      [AA_UNIT_MEMBERS] = T("unit.members", "调整单位成员"),
+      [AA_SHIFT_CREATE] = T("shift.create", "排班"),
+      [AA_SHIFT_UPDATE] = T("shift.update", "修改班次"),
+      [AA_USER_CREATE] = T("user.create", "新建用户"),
+      [AA_USER_UPDATE] = T("user.update", "修改用户"),
+      [AA_USER_RESET_CODE] = T("user.reset_code", "生成密码重置码"),
+      [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"),
+      [AA_EXPORT_XLSX] = T("export.xlsx", "导出月报表"));
+VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
+      NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
+      [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
+      [AE_USER] = T("user", "用户"));
 
 /* The groupings of the figures (GET /api/v1/stats?by=): the tier that finally held a report, its
  * county, town or station, its category, or the month, ISO week or day it was received (the city's
  * days). */
-VOCAB(VOCAB_STATS_BY, "StatsBy", "stats_by", NULL, T("tier", "按层级"), T("county", "按县（区）"),
-      T("town", "按乡镇（街道）"), T("station", "按站点"), T("category", "按类别"),
-      T("month", "按月"), T("week", "按周"), T("day", "按日"));
+VOCAB(VOCAB_STATS_BY, "StatsBy", "stats_by", NULL, [SB_TIER] = T("tier", "按层级"),
+      [SB_COUNTY] = T("county", "按县（区）"), [SB_TOWN] = T("town", "按乡镇（街道）"),
+      [SB_STATION] = T("station", "按站点"), [SB_CATEGORY] = T("category", "按类别"),
+      [SB_MONTH] = T("month", "按月"), [SB_WEEK] = T("week", "按周"), [SB_DAY] = T("day", "按日"));
 
 /* The names of the figures (keys of GET /api/v1/stats), and the words of the statistics page and
  * the monthly report (its sheets, titles and headers): every label people read there. */
@@ -138,10 +220,12 @@ VOCAB(VOCAB_REPORT_FIELD, "ReportField", NULL, NULL, T("id", "编号"), T("clien
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
-VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("busy", "服务器繁忙，请稍后再试"),
-      T("callsign_taken", "呼号已被使用"), T("client_id_conflict", "该上报编号已被另一条上报使用"),
-      T("conflict", "与已有数据冲突"), T("db_error", "数据库出错，请稍后再试"),
-      T("db_timeout", "数据库响应超时，请稍后再试"),
+VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本辖区已有同名部门"),
+      T("agency_other_division", "该部门不属于本单位所在辖区"), T("busy", "服务器繁忙，请稍后再试"),
+      T("body_incomplete", "提交的内容不完整，请重试"),
+      T("body_timeout", "提交内容超时，请检查网络后重试"), T("callsign_taken", "呼号已被使用"),
+      T("client_id_conflict", "该上报编号已被另一条上报使用"), T("conflict", "与已有数据冲突"),
+      T("db_error", "数据库出错，请稍后再试"), T("db_timeout", "数据库响应超时，请稍后再试"),
       T("db_unavailable", "数据库暂时不可用，请稍后再试"),
       T("events_starting", "实时事件服务正在启动，请稍后再试"), T("forbidden", "无权执行此操作"),
       T("index_not_ready", "空间索引尚未就绪，请稍后再试"),
@@ -152,33 +236,54 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("busy", "服务器繁忙�
       T("invalid_credentials", "用户名或密码错误"), T("invalid_crs", "坐标系无效"),
       T("invalid_cursor", "分页位置无效，请从第一页重新查询"),
       T("invalid_division", "行政区划代码无效"), T("invalid_field", "填写的内容无效"),
-      T("invalid_geometry", "几何参数无效"), T("invalid_json", "请求内容不是有效的 JSON"),
-      T("invalid_last_event_id", "事件序号无效"), T("invalid_layer", "图层无效"),
-      T("invalid_limit", "数量超出允许范围"), T("invalid_location", "位置无效"),
-      T("invalid_path", "请求地址无效"), T("invalid_query", "查询内容无效"),
-      T("invalid_simplify", "简化参数无效"), T("invalid_since", "时间无效"),
-      T("invalid_status", "状态无效"), T("invalid_tile", "瓦片编号无效"),
-      T("invalid_to", "截止日期无效"), T("invalid_transition", "上报当前的状态不允许此操作"),
-      T("invalid_user", "用户编号无效"), T("invalid_within", "行政区划代码无效"),
+      T("invalid_form", "表单内容无效"), T("invalid_geometry", "几何参数无效"),
+      T("invalid_json", "请求内容不是有效的 JSON"), T("invalid_last_event_id", "事件序号无效"),
+      T("invalid_layer", "图层无效"), T("invalid_limit", "数量超出允许范围"),
+      T("invalid_location", "位置无效"), T("invalid_path", "请求地址无效"),
+      T("invalid_period", "时间段无效或超出允许的长度"), T("invalid_query", "查询内容无效"),
+      T("invalid_reset_code", "重置码错误、已使用或已过期"), T("invalid_simplify", "简化参数无效"),
+      T("invalid_since", "时间无效"), T("invalid_status", "状态无效"),
+      T("invalid_time", "时间超出允许的范围"), T("invalid_tile", "瓦片编号无效"),
+      T("invalid_transition", "上报当前的状态不允许此操作"), T("invalid_user", "用户编号无效"),
+      T("invalid_within", "行政区划代码无效"),
+      T("member_in_other_unit", "该用户已是其他巡查单位的成员"),
+      T("member_other_division", "该用户不属于本单位所在辖区"),
       T("method_not_allowed", "不支持此请求方法"), T("missing_field", "缺少必填内容"),
-      T("no_parent_station", "没有可升级的上级站点"), T("not_found", "未找到（或不在本辖区）"),
+      T("no_parent_station", "没有可升级的上级站点"), T("not_a_member", "该用户不是本单位成员"),
+      T("not_found", "未找到（或不在本辖区）"),
       T("not_your_unit", "只有被派遣的单位可以执行此操作"), T("out_of_memory", "服务器内存不足"),
-      T("over_budget", "查询范围过大，请缩短时间段或缩小区划"),
-      T("password_changed", "密码已修改，请重新登录"), T("payload_too_large", "提交的内容过大"),
-      T("too_many_attempts", "尝试次数过多，请稍后再试"), T("too_many_items", "一次提交的上报过多"),
-      T("too_many_positions", "一次提交的位置过多"),
+      T("password_changed", "密码已修改，请重新登录"), T("starting", "服务正在启动，请稍后再试"),
+      T("payload_too_large", "提交的内容过大"), T("too_many_attempts", "尝试次数过多，请稍后再试"),
+      T("too_spread", "一次提交的位置分布过广，请分批提交"),
+      T("too_many_fixes", "该时间段的位置点过多，请缩短时间段"),
+      T("too_many_items", "一次提交的上报过多"), T("too_many_positions", "一次提交的位置过多"),
+      T("over_budget", "查询范围过大，请缩短时间段或缩小区划"), T("invalid_to", "截止日期无效"),
+      T("outside_division", "位置不在所选行政区划内"), T("shift_overlap", "该单位在此时段已有班次"),
+      T("station_code_taken", "站点编号已被使用"),
       T("too_many_streams", "实时连接已满，请稍后再试"), T("unauthorized", "未登录或登录已失效"),
       T("unit_on_assignment", "单位正在执行任务"), T("unit_unavailable", "单位当前不可派遣"),
       T("unknown_report", "引用的上报不存在"), T("unknown_station", "站点不存在"),
-      T("unsupported_media_type", "不支持的内容类型"), T("weak_password", "密码强度不足"));
+      T("unsupported_media_type", "不支持的内容类型"), T("username_taken", "用户名已被使用"),
+      T("weak_password", "密码强度不足"));
 
 /* Every table: the OpenAPI schemas and, those with a `list`, GET /api/v1/vocabulary in this
  * order. */
-static const vocab *const all[] = {
-    &VOCAB_CATEGORY, &VOCAB_REPORT_STATUS, &VOCAB_OUTCOME,       &VOCAB_LEVEL,
-    &VOCAB_TIER,     &VOCAB_UNIT_STATUS,   &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
-    &VOCAB_TIMELINE, &VOCAB_SEX,           &VOCAB_ROLE,          &VOCAB_EVENT_KIND,
-    &VOCAB_STATS_BY, &VOCAB_STATS_TERM,    &VOCAB_REPORT_FIELD,  &VOCAB_ERROR};
+static const vocab *const all[] = {&VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,
+                                   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
+                                   &VOCAB_TIER,          &VOCAB_UNIT_STATUS,
+                                   &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
+                                   &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,
+                                   &VOCAB_SEX,           &VOCAB_ROLE,
+                                   &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE,
+                                   &VOCAB_AGENCY_KIND,   &VOCAB_AUDIT_KIND,
+                                   &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,
+                                   &VOCAB_STATS_BY,      &VOCAB_STATS_TERM,
+                                   &VOCAB_REPORT_FIELD,  &VOCAB_ERROR};
+
+const vocab *const *vocab_all(size_t *n) {
+    *n = sizeof all / sizeof all[0];
+    return all;
+}
 
 int vocab_find(const vocab *v, const char *s) {
     for (size_t i = 0; s && i < v->n; i++)
@@ -275,9 +380,18 @@ int vocab_parse_list(const vocab *v, const char *in, char *out, size_t outlen) {
 json_t *vocab_enum_json(const vocab *v) {
     json_t *e = json_array();
     for (size_t i = 0; i < v->n; i++)
-        json_array_append_new(e, json_string(v->terms[i].code));
+        if (!(v->terms[i].flags & VOCAB_INTERNAL))
+            json_array_append_new(e, json_string(v->terms[i].code));
     return json_pack("{s:s,s:o}", "type", "string", "enum", e);
 }
+
+/* The flags by name, as the published schemas list them ("x-flags"). */
+static const struct {
+    unsigned flag;
+    const char *name;
+} flag_names[] = {
+    {VOCAB_OPEN, "open"},     {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
+    {VOCAB_CLOSED, "closed"}, {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"}};
 
 /* {"$ref": "#/components/schemas/<name>"} */
 static json_t *ref(const char *name) {
@@ -311,49 +425,111 @@ static json_t *term_schema(void) {
 }
 
 void vocab_add_schemas(json_t *schemas) {
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        json_object_set_new(schemas, all[i]->component, vocab_enum_json(all[i]));
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        json_t *s = vocab_enum_json(all[i]), *flags = json_object();
+        for (size_t f = 0; f < sizeof flag_names / sizeof flag_names[0]; f++) {
+            json_t *codes = json_array();
+            for (size_t k = 0; k < all[i]->n; k++)
+                if (all[i]->terms[k].flags & flag_names[f].flag)
+                    json_array_append_new(codes, json_string(all[i]->terms[k].code));
+            if (json_array_size(codes))
+                json_object_set_new(flags, flag_names[f].name, codes);
+            else
+                json_decref(codes);
+        }
+        if (json_object_size(flags))
+            json_object_set_new(s, "x-flags", flags);
+        else
+            json_decref(flags);
+        json_object_set_new(schemas, all[i]->component, s);
+    }
     json_object_set_new(schemas, "Vocabulary", vocabulary_schema());
     json_object_set_new(schemas, "VocabularyTerm", term_schema());
 }
 
-int vocab_has_schema(const char *name) {
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(name, all[i]->component) == 0) return 1;
-    return strcmp(name, "Vocabulary") == 0 || strcmp(name, "VocabularyTerm") == 0;
-}
-
-static json_t *term_json(const vocab *v, size_t i) {
-    const vocab_term *t = &v->terms[i];
-    const char *label = vocab_label(v, t->code);
-    json_t *o = json_pack("{s:s,s:s}", "code", t->code, "label", label ? label : "");
-    if (o && t->description) json_object_set_new(o, "description", json_string(t->description));
-    if (o && v == &VOCAB_REPORT_STATUS)
-        json_object_set_new(o, "open", json_boolean(t->flags & VOCAB_OPEN));
-    if (o && v == &VOCAB_UNIT_STATUS)
-        json_object_set_new(o, "settable",
-                            json_boolean(vocab_find(&VOCAB_UNIT_SETTABLE, t->code) >= 0));
-    return o;
-}
-
-json_t *vocab_lists_json(void) {
-    json_t *out = json_object();
-    for (size_t i = 0; out && i < sizeof all / sizeof all[0]; i++) {
-        if (!all[i]->list) continue;
-        json_t *list = json_array();
-        for (size_t k = 0; k < all[i]->n; k++)
-            json_array_append_new(list, term_json(all[i], k));
-        if (!list || json_array_size(list) != all[i]->n) {
-            json_decref(list);
-            json_decref(out);
-            return NULL;
-        }
-        if (json_object_set_new(out, all[i]->list, list) != 0) {
-            json_decref(out);
-            return NULL;
-        }
+void vocab_pg_array_bits(const vocab *v, unsigned bits, char *out, size_t outlen) {
+    size_t len = 0;
+    if (!outlen) return;
+    out[0] = 0;
+    put(out, outlen, &len, "{");
+    for (size_t i = 0, first = 1; i < v->n; i++) {
+        if (!(bits >> i & 1)) continue;
+        if (!first) put(out, outlen, &len, ",");
+        put(out, outlen, &len, v->terms[i].code);
+        first = 0;
     }
-    return out;
+    put(out, outlen, &len, "}");
+}
+
+int vocab_tier_ack_s(const config *c, size_t t) {
+    if (t >= sizeof tier_ack / sizeof tier_ack[0]) t = TIER_CITY; /* unknown: the city's */
+    return *(const int *)((const char *)c + tier_ack[t]);
+}
+
+void vocab_tier_ack_json(const config *c, char *out, size_t outlen) {
+    size_t len = 0;
+    char item[64];
+    if (!outlen) return;
+    out[0] = 0;
+    put(out, outlen, &len, "{");
+    for (size_t t = 0; t < VOCAB_TIER.n; t++) {
+        snprintf(item, sizeof item, "%s\"%s\":%d", t ? "," : "", VOCAB_TIER.terms[t].code,
+                 vocab_tier_ack_s(c, t));
+        put(out, outlen, &len, item);
+    }
+    put(out, outlen, &len, "}");
+}
+
+/* ---- vocabulary values in SQL ---- */
+
+int vocab_sql_has_marker(const char *sql) {
+    return strstr(sql, "${") != NULL;
+}
+
+/* Appends n bytes of s to out at *len, counting what does not fit. */
+static void sql_put(char *out, size_t outlen, size_t *len, const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++, (*len)++)
+        if (*len + 1 < outlen) out[*len] = s[i];
+}
+
+/* The codes one marker "${V&F}" or "${V#I}" (m points after "${", up to end) stands for, quoted
+ * and comma-separated, appended to out. Returns 0, or -1 when it names nothing. */
+static int sql_marker(const char *m, const char *end, char *out, size_t outlen, size_t *len) {
+    const char *op = m;
+    while (op < end && *op != '&' && *op != '#')
+        op++;
+    const vocab *v = NULL;
+    for (size_t i = 0; i < sizeof all / sizeof all[0] && op < end; i++)
+        if (strlen(all[i]->component) == (size_t)(op - m) &&
+            memcmp(all[i]->component, m, (size_t)(op - m)) == 0)
+            v = all[i];
+    char *num_end;
+    unsigned long x = v ? strtoul(op + 1, &num_end, 10) : 0;
+    if (!v || num_end != end || num_end == op + 1) return -1;
+    int count = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        if (*op == '#' ? i != x : (v->terms[i].flags & x) != x) continue;
+        if (count++) sql_put(out, outlen, len, ", ", 2);
+        sql_put(out, outlen, len, "'", 1);
+        sql_put(out, outlen, len, v->terms[i].code, strlen(v->terms[i].code));
+        sql_put(out, outlen, len, "'", 1);
+    }
+    return count ? 0 : -1;
+}
+
+long vocab_sql_expand(const char *sql, char *out, size_t outlen) {
+    size_t len = 0;
+    for (const char *p = sql; *p;) {
+        const char *m = strstr(p, "${");
+        if (!m) m = p + strlen(p);
+        sql_put(out, outlen, &len, p, (size_t)(m - p));
+        if (!*m) break;
+        const char *end = strchr(m, '}');
+        if (!end || sql_marker(m + 2, end, out, outlen, &len) != 0) return -1;
+        p = end + 1;
+    }
+    if (outlen) out[len < outlen ? len : outlen - 1] = 0;
+    return (long)len;
 }
 
 int vocab_code12(const char *in, int min_digits, char out[13]) {
@@ -386,4 +562,39 @@ void vocab_code_prefix(const char *code12, char out[13]) {
 int vocab_code_within(const char *code12, const char *prefix) {
     if (!code12 || !*code12) return strlen(prefix) <= 4;
     return strncmp(code12, prefix, strlen(prefix)) == 0;
+}
+
+static json_t *term_json(const vocab *v, size_t i) {
+    const vocab_term *t = &v->terms[i];
+    const char *label = vocab_label(v, t->code);
+    json_t *o = json_pack("{s:s,s:s}", "code", t->code, "label", label ? label : "");
+    if (o && t->description) json_object_set_new(o, "description", json_string(t->description));
+    if (o && v == &VOCAB_REPORT_STATUS)
+        json_object_set_new(o, "open", json_boolean(t->flags & VOCAB_OPEN));
+    if (o && v == &VOCAB_UNIT_STATUS)
+        json_object_set_new(o, "settable",
+                            json_boolean(vocab_find(&VOCAB_UNIT_SETTABLE, t->code) >= 0));
+    return o;
+}
+
+json_t *vocab_lists_json(void) {
+    json_t *out = json_object();
+    for (size_t i = 0; out && i < sizeof all / sizeof all[0]; i++) {
+        if (!all[i]->list) continue;
+        json_t *list = json_array();
+        size_t served = 0;
+        for (size_t k = 0; k < all[i]->n; k++)
+            if (!(all[i]->terms[k].flags & VOCAB_INTERNAL) && ++served)
+                json_array_append_new(list, term_json(all[i], k));
+        if (!list || json_array_size(list) != served) {
+            json_decref(list);
+            json_decref(out);
+            return NULL;
+        }
+        if (json_object_set_new(out, all[i]->list, list) != 0) {
+            json_decref(out);
+            return NULL;
+        }
+    }
+    return out;
 }

@@ -24,6 +24,7 @@ int h_auth_login(http_req *r);
 int h_auth_logout(http_req *r);
 int h_auth_me(http_req *r);
 int h_auth_password(http_req *r);
+int h_auth_reset(http_req *r);
 
 /* places.c */
 int h_places_search(http_req *r);
@@ -49,11 +50,40 @@ int h_audit_list(http_req *r);
 
 /* units.c */
 int h_units_list(http_req *r);
-int h_units_create(http_req *r);
 int h_units_get(http_req *r);
 int h_units_status(http_req *r);
 int h_units_positions(http_req *r);
 int h_reports_candidates(http_req *r);
+
+/* admin/units_admin.c */
+int h_units_create(http_req *r);
+int h_units_patch(http_req *r);
+int h_units_members(http_req *r);
+
+/* admin/shifts.c */
+int h_shifts_create(http_req *r);
+int h_shifts_of_unit(http_req *r);
+int h_shifts_patch(http_req *r);
+int h_shifts_on(http_req *r);
+
+/* admin/stations.c */
+int h_stations_list(http_req *r);
+int h_stations_create(http_req *r);
+int h_stations_get(http_req *r);
+int h_stations_patch(http_req *r);
+
+/* admin/agencies.c */
+int h_agencies_list(http_req *r);
+int h_agencies_create(http_req *r);
+int h_agencies_patch(http_req *r);
+
+/* admin/users.c */
+int h_users_list(http_req *r);
+int h_users_create(http_req *r);
+int h_users_patch(http_req *r);
+int h_users_reset_code(http_req *r);
+/* track.c */
+int h_units_track(http_req *r);
 
 /* coverage.c */
 int h_coverage(http_req *r);

@@ -3,6 +3,8 @@
  * request metrics. Thread-safe: per-request state lives in http_req. */
 #include "service/door/http.h"
 
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,11 +12,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
 #include "service/core/buf.h"
+#include "service/core/conn.h"
 #include "service/core/db.h"
+#include "service/core/pool.h"
 #include "service/door/params.h"
 #include "service/door/routes.h"
 #include "service/door/shapes.h"
@@ -144,11 +149,14 @@ static int reply_head(http_req *r, int status, const char *ctype, const char *le
     cors_headers(r, cors, sizeof cors);
     /* no-store unless the handler sends its own Cache-Control (static map tiles) */
     int own_cc = extra && strstr(extra, "Cache-Control:") != NULL;
+    const char *security =
+        *r->app->security_headers ? r->app->security_headers : HTTP_SECURITY_HEADERS;
     int k = snprintf(out, n,
-                     "HTTP/1.1 %d %s\r\n%sX-Request-Id: %s\r\n%s"
+                     "HTTP/1.1 %d %s\r\n%sX-Request-Id: %s\r\n%s%s"
                      "%s%s%s%s%s%s\r\n",
                      status, mg_get_response_code_text(r->conn, status), length, r->request_id,
-                     own_cc ? "" : "Cache-Control: no-store\r\n", HTTP_SECURITY_HEADERS, cors,
+                     r->close ? "Connection: close\r\n" : "",
+                     own_cc ? "" : "Cache-Control: no-store\r\n", security, cors,
                      ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
                      extra ? extra : "");
     return k < 0 || (size_t)k >= n ? -1 : k;
@@ -301,35 +309,6 @@ int http_json_depth_ok(const char *s, size_t n, int max) {
     return 0;
 }
 
-int http_utf8_valid(const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t k;
-        unsigned cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xE0) == 0xC0) {
-            k = 1, cp = c & 0x1F, min = 0x80;
-        } else if ((c & 0xF0) == 0xE0) {
-            k = 2, cp = c & 0x0F, min = 0x800;
-        } else if ((c & 0xF8) == 0xF0) {
-            k = 3, cp = c & 0x07, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (n - i <= k) return 0;
-        for (size_t j = 1; j <= k; j++) {
-            if ((s[i + j] & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (s[i + j] & 0x3F);
-        }
-        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-        i += k + 1;
-    }
-    return 1;
-}
-
 void http_log_escape(const char *s, char *out, size_t n) {
     size_t k = 0;
     if (!n) return;
@@ -348,6 +327,55 @@ void http_log_escape(const char *s, char *out, size_t n) {
 
 const char *http_header(const http_req *r, const char *name) {
     return mg_get_header(r->conn, name);
+}
+
+/* ---- the request's shape (shapes.h judges a body; these answer and keep the verdicts) ---- */
+
+static int shape_reply(http_req *r, const shape_error *e) {
+    return http_error(r, e->status, e->code, e->field, "%s", e->message);
+}
+
+static shape_error *error_copy(const shape_error *e) {
+    shape_error *c = malloc(sizeof *c);
+    if (c) *c = *e;
+    return c;
+}
+
+/* The per-item array field of s (SF_ITEMS_LATER), or NULL. */
+static const shape_field *items_field(const shape *s) {
+    for (size_t i = 0; i < s->n; i++)
+        if (s->fields[i].type == SHAPE_ARRAY && (s->fields[i].flags & SF_ITEMS_LATER))
+            return &s->fields[i];
+    return NULL;
+}
+
+static int shape_run(http_req *r, const shape *s) {
+    shape_error e;
+    if (shape_check(s, r->json, &e) != 0) {
+        if (!shape_key_passed(s, &e)) return shape_reply(r, &e);
+        if (!(r->body_error = error_copy(&e)))
+            return http_error(r, 500, "internal", NULL, "out of memory");
+        return 0;
+    }
+    const shape_field *f = items_field(s);
+    if (!f) return 0;
+    r->items = json_object_get(r->json, f->name);
+    size_t n = json_array_size(r->items);
+    if (!(r->item_errors = calloc(n ? n : 1, sizeof *r->item_errors)))
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        if (shape_check(f->sub, json_array_get(r->items, i), &e) != 0 &&
+            !(r->item_errors[i] = error_copy(&e)))
+            return http_error(r, 500, "internal", NULL, "out of memory");
+    return 0;
+}
+
+static void shape_free_verdicts(http_req *r) {
+    for (size_t i = 0; r->item_errors && i < json_array_size(r->items); i++)
+        free(r->item_errors[i]);
+    free(r->item_errors);
+    free((shape_error *)r->body_error);
+    r->item_errors = NULL, r->body_error = NULL, r->items = NULL;
 }
 
 /* ---- matching ---- */
@@ -392,13 +420,77 @@ static double now_s(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The connection closes after this reply: a body left unread, or few free worker threads. */
+static void close_after(http_req *r) {
+    r->close = 1;
+    mg_disable_connection_keep_alive(r->conn);
+}
+
+/* The deadline of a request body: body_timeout_ms from the first read, plus one second for every
+ * body_min_rate bytes received. A client sending at least that fast is never cut, whatever the
+ * size; one trickling bytes is cut after about body_timeout_ms, whatever length it announced.
+ * The thread's timer (conn_deadline_arm) interrupts a read in progress when it is due. */
+typedef struct {
+    double start, due;
+    size_t got;
+} body_clock;
+
+static void body_clock_start(http_req *r, body_clock *k) {
+    k->start = now_s(), k->got = 0;
+    k->due = k->start + r->app->cfg.body_timeout_ms / 1e3;
+    conn_deadline_arm(r->app->cfg.body_timeout_ms);
+}
+
+/* mg_read of at most n bytes into buf within k's deadline. Returns what mg_read returned; *late is
+ * 1 when the deadline has passed. */
+static int body_read(http_req *r, body_clock *k, char *buf, size_t n, int *late) {
+    const config *c = &r->app->cfg;
+    if ((*late = now_s() >= k->due)) return 0;
+    int got = mg_read(r->conn, buf, n);
+    if (got > 0 && c->body_min_rate > 0) {
+        k->got += (size_t)got;
+        double due = k->start + (c->body_timeout_ms + k->got * 1e3 / c->body_min_rate) / 1e3;
+        if (due > k->due + 0.05) /* earned more time: move the timer */
+            k->due = due, conn_deadline_arm((long)((due - now_s()) * 1e3) + 1);
+    }
+    *late = now_s() >= k->due;
+    return got;
+}
+
+enum { DRAIN_MAX = 16 << 20 };
+
+/* 413, then the rest of the body is read and dropped (up to DRAIN_MAX, within the deadline), so
+ * that the client, still sending, gets the answer rather than a reset; the connection closes. */
+static int too_large(http_req *r, size_t limit, body_clock *k) {
+    char sink[4096]; /* worker threads have 100 KiB of stack */
+    long long left = r->ri->content_length;
+    int late = 0;
+    close_after(r);
+    http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes", limit);
+    for (size_t drained = 0; drained < DRAIN_MAX && (left < 0 || left <= DRAIN_MAX) && !late;) {
+        int n = body_read(r, k, sink, sizeof sink, &late);
+        if (n <= 0) break;
+        drained += (size_t)n;
+    }
+    conn_deadline_clear();
+    return 413;
+}
+
+/* Reads the body, at most limit bytes, within its deadline (body_clock). Returns 0, or the status
+ * sent: 413 over the limit, 408 past the deadline, 400 when the client stopped short of its
+ * length; after an error the connection closes (the rest of the body is not read). */
 static int read_body(http_req *r, size_t limit) {
     long long cl = r->ri->content_length;
-    if (cl > (long long)limit)
-        return http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes", limit);
-    size_t cap = cl >= 0 ? (size_t)cl + 1 : 65536, len = 0;
+    size_t cap = cl >= 0 && cl <= (long long)limit ? (size_t)cl + 1 : 65536, len = 0;
+    body_clock k;
+    int late = 0;
+    body_clock_start(r, &k);
+    if (cl > (long long)limit) return too_large(r, limit, &k);
     char *buf = malloc(cap);
-    if (!buf) return http_error(r, 500, "internal", NULL, "out of memory");
+    if (!buf) {
+        conn_deadline_clear();
+        return http_error(r, 500, "internal", NULL, "out of memory");
+    }
     for (;;) {
         if (len + 1 >= cap) {
             if (cap > limit + 1) break;
@@ -406,15 +498,25 @@ static int read_body(http_req *r, size_t limit) {
             if (!nb) break;
             buf = nb, cap *= 2;
         }
-        int n = mg_read(r->conn, buf + len, cap - len - 1);
-        if (n <= 0) break;
-        len += (size_t)n;
-        if (len > limit) {
-            free(buf);
-            return http_error(r, 413, "payload_too_large", NULL, "request body over %zu bytes",
-                              limit);
-        }
-        if (cl >= 0 && len >= (size_t)cl) break;
+        int n = body_read(r, &k, buf + len, cap - len - 1, &late);
+        if (n > 0) len += (size_t)n;
+        if (n <= 0 || late || len > limit || (cl >= 0 && len >= (size_t)cl)) break;
+    }
+    if (len > limit) {
+        free(buf);
+        return too_large(r, limit, &k);
+    }
+    conn_deadline_clear();
+    if (cl >= 0 ? len < (size_t)cl : late) { /* a body that came whole in time is taken */
+        free(buf);
+        close_after(r); /* the rest of the body is not read: the connection cannot go on */
+        if (late)
+            return http_error(r, 408, "body_timeout", NULL,
+                              "the request body did not arrive in time (%d ms, and one more second "
+                              "for every %d bytes received); send it again",
+                              r->app->cfg.body_timeout_ms, r->app->cfg.body_min_rate);
+        return http_error(r, 400, "body_incomplete", NULL,
+                          "the request body ended after %zu of %lld bytes", len, cl);
     }
     buf[len] = 0;
     r->body = buf, r->body_len = len;
@@ -426,18 +528,117 @@ static int has_type(const char *ct, const char *want) {
     return ct && strncasecmp(ct, want, n) == 0 && (ct[n] == 0 || ct[n] == ';' || ct[n] == ' ');
 }
 
+/* ---- static files: the built web apps, nothing else ---- */
+
+/* The files under web_root that are served (fnmatch patterns: '*' stays within one folder and
+ * matches no leading dot), and only with a type in web_types: the built pages and bundles, never
+ * sources, source maps, package files or what npm puts there. A path ending in '/' means its
+ * index.html. The patrol app (/app/) is built into dist/app/. */
+static const char *const web_files[] = {
+    "/index.html",
+    "/favicon.ico",
+    "/dist/*.js",
+    "/dist/*.css",
+    "/dist/*.png",
+    "/dist/*.svg",
+    "/dist/*.woff2",
+    "/icons/*",
+    "/dist/app/index.html",
+    "/dist/app/*.js",
+    "/dist/app/*.css",
+    "/dist/app/*.png",
+    "/dist/app/*.webmanifest",
+    "/dist/app/chunks/*.js",
+};
+static const struct {
+    const char *ext, *type;
+} web_types[] = {
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".png", "image/png"},
+    {".svg", "image/svg+xml"},
+    {".ico", "image/x-icon"},
+    {".woff2", "font/woff2"},
+    {".webmanifest", "application/manifest+json"},
+};
+enum { WEB_FILE_MAX = 32 << 20 };
+
+/* The content type of a path that is served, NULL for any other. */
+static const char *web_type(const char *path) {
+    int listed = 0;
+    for (size_t i = 0; i < sizeof web_files / sizeof *web_files && !listed; i++)
+        listed = fnmatch(web_files[i], path, FNM_PATHNAME | FNM_PERIOD) == 0;
+    const char *dot = strrchr(path, '.');
+    if (!listed || !dot || strchr(dot, '/') || strstr(path, "..")) return NULL;
+    for (size_t i = 0; i < sizeof web_types / sizeof *web_types; i++)
+        if (strcmp(dot, web_types[i].ext) == 0) return web_types[i].type;
+    return NULL;
+}
+
+/* The whole of the open file fd (st: its stat) in *out (malloc'd). Returns 0 or -1. */
+static int read_file(int fd, const struct stat *st, char **out) {
+    size_t n = (size_t)st->st_size, got = 0;
+    char *b = malloc(n ? n : 1);
+    while (b && got < n) {
+        ssize_t k = read(fd, b + got, n - got);
+        if (k <= 0) break;
+        got += (size_t)k;
+    }
+    if (!b || got < n) {
+        free(b);
+        return -1;
+    }
+    *out = b;
+    return 0;
+}
+
+/* GET/HEAD of a built file under web_root (/app/<file> is dist/app/<file>, what `make web` builds
+ * for the patrol app; /app moves to /app/) with the headers of every reply (security, CORS), a
+ * validator (ETag, Last-Modified) and Cache-Control: no-cache, so a browser asks each time and an
+ * unchanged file is a 304 (with the same headers). Returns 1 when served, 0 when there is no such
+ * file to serve. */
 static int serve_static(http_req *r) {
-    char path[1024];
+    char want[1024], file[1280], etag[48], date[40], extra[192];
+    size_t plen = strlen(r->path);
     struct stat st;
-    const char *p = strcmp(r->path, "/") == 0 ? "/index.html" : r->path;
-    if (strstr(p, "..") ||
-        snprintf(path, sizeof path, "%s%s", r->app->cfg.web_root, p) >= (int)sizeof path ||
-        stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+    struct tm tm;
+    char *body = NULL;
+    if (strcmp(r->path, "/app") == 0) /* the app's scope is /app/ */
+        return http_send(r, 301, NULL, "", 0, "Location: /app/\r\n") > 0;
+    snprintf(want, sizeof want, "%s%s%s", strncmp(r->path, "/app/", 5) ? "" : "/dist", r->path,
+             plen && r->path[plen - 1] == '/' ? "index.html" : "");
+    const char *type = web_type(want);
+    if (!type ||
+        snprintf(file, sizeof file, "%s%s", r->app->cfg.web_root, want) >= (int)sizeof file)
         return 0;
-    char cors[640];
-    cors_headers(r, cors, sizeof cors); /* the security headers: CivetWeb's additional_header */
-    mg_send_mime_file2(r->conn, path, NULL, *cors ? cors : NULL);
-    r->status = 200;
+    int fd = open(file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > WEB_FILE_MAX) {
+        close(fd);
+        return 0;
+    }
+    snprintf(etag, sizeof etag, "\"%llx-%llx\"",
+             (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL +
+                 (unsigned long long)st.st_mtim.tv_nsec,
+             (unsigned long long)st.st_size);
+    gmtime_r(&st.st_mtim.tv_sec, &tm);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    snprintf(extra, sizeof extra, "Cache-Control: no-cache\r\nETag: %s\r\nLast-Modified: %s\r\n",
+             etag, date);
+    const char *inm = http_header(r, "If-None-Match");
+    if (inm && (strstr(inm, etag) || strcmp(inm, "*") == 0)) {
+        char head[3072];
+        int n = reply_head(r, 304, NULL, "", extra, head, sizeof head);
+        r->status = 304;
+        if (n > 0) mg_write(r->conn, head, (size_t)n);
+    } else if (read_file(fd, &st, &body) == 0) {
+        http_send(r, 200, type, body, (size_t)st.st_size, extra);
+    } else {
+        http_error(r, 500, "internal", NULL, "cannot read %s", want);
+    }
+    free(body);
+    close(fd);
     return 1;
 }
 
@@ -605,7 +806,9 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(r.request_id, sizeof r.request_id, rnd, sizeof rnd);
     int route_ix = -1;
-    if (!http_utf8_valid(r.path, strlen(r.path)))
+    conn_deadline_clear(); /* the first request of a connection came in time */
+    if (conn_threads_low(a)) close_after(&r);
+    if (!params_utf8_valid(r.path, strlen(r.path)))
         http_error(&r, 400, "invalid_path", NULL, "the path is not valid UTF-8");
     else if (strcmp(r.method, "OPTIONS") == 0)
         preflight(&r);
@@ -625,5 +828,6 @@ int http_dispatch(struct mg_connection *conn, void *cbdata) {
     params_free(&r);
     json_decref(r.json);
     free(r.body);
+    conn_memory_settle(a);
     return r.status ? r.status : 500;
 }

@@ -53,6 +53,7 @@ typedef struct http_req {
     int nparams;
     auth_user user; /* valid when user.id != 0 */
     char request_id[17];
+    int close;           /* 1: the connection closes after this reply (Connection: close) */
     int status;          /* status sent, for the access log and metrics */
     char error_code[48]; /* error code sent, if any ("" none); a copy: codes may be built */
 } http_req;
@@ -126,9 +127,6 @@ void http_count_db_error(void);
  * A loop over the bytes (no recursion, no allocation): run it before a recursive parser. */
 int http_json_depth_ok(const char *s, size_t n, int max);
 
-/* 1 when s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
-int http_utf8_valid(const char *s, size_t n);
-
 /* Copies s into out (size n, always terminated) with control bytes, space, quote, backslash and
  * bytes >= 0x80 written as \xNN, so a log line cannot be forged or broken. */
 void http_log_escape(const char *s, char *out, size_t n);
@@ -146,5 +144,10 @@ typedef struct http_error_format {
 } http_error_format;
 extern const http_error_format http_error_formats[];
 extern const size_t http_nerror_formats;
+
+/* Matches path against a route pattern, filling captures (pointing into scratch, which must hold
+ * strlen(path)+1 bytes). Returns the number of captures, or -1 when it does not match. */
+int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
+                int maxcaps);
 
 #endif

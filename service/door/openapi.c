@@ -98,11 +98,12 @@ static int statuses(const route *rt, char out[][40], int max) {
         snprintf(out[n++], 40, "%.*s", (int)len, p);
         p += len + (p[len] == ',');
     }
-    int core[8], k = 0;
-    if (rt->body == BODY_JSON || strchr(rt->pattern, '{')) core[k++] = 400; /* or a bad path */
+    int core[10], k = 0;
+    if (rt->body == BODY_JSON || rt->body == BODY_FORM || rt->query || strchr(rt->pattern, '{'))
+        core[k++] = 400; /* a body, a query parameter or a path the door refuses */
     if (rt->roles) core[k++] = 401;
     if (rt->roles && rt->roles != ROLE_ANY) core[k++] = 403;
-    if (rt->body != BODY_NONE) core[k++] = 413;
+    if (rt->body != BODY_NONE) core[k++] = 408, core[k++] = 413; /* body deadline, size */
     if (rt->body == BODY_JSON || rt->body == BODY_FORM) core[k++] = 415;
     core[k++] = 500;
     if (route_needs_worker(rt)) core[k++] = 503; /* no worker slot or no database */
@@ -134,6 +135,7 @@ static const char *reason(int status) {
              {401, "Not signed in, or the token is unknown, expired or revoked"},
              {403, "The role or the user may not do this"},
              {404, "Not found (or outside the caller's division)"},
+             {408, "The request body did not arrive in time"},
              {409, "Conflict with the current state"},
              {413, "Body or list too large"},
              {415, "Unsupported media type"},
@@ -221,7 +223,6 @@ static json_t *operation(const route *rt, json_t *schemas) {
 
 int h_openapi(http_req *r) {
     json_t *paths = json_object(), *schemas = schemas_components();
-    if (schemas) vocab_add_schemas(schemas);
     for (size_t i = 0; schemas && i < nroutes; i++) {
         json_t *item = json_object_get(paths, routes[i].pattern);
         if (!item) json_object_set_new(paths, routes[i].pattern, item = json_object());

@@ -8,19 +8,22 @@
 
 #include "gis/index.h"
 #include "service/core/db.h"
-#include "service/core/vocab.h"
+#include "service/core/services.h"
 #include "service/core/tz.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 
 int h_healthz(http_req *r) {
     return http_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* GET /api/v1/console: the settings the dispatcher console reads (the time zone: its "today"). */
+/* GET /api/v1/console: the settings the dispatcher console and the patrol app read (the time zone:
+ * their "today"). */
 int h_console(http_req *r) {
     const char *u = r->app->cfg.basemap_url;
     return http_json(r, 200,
-                     json_pack("{s:s?,s:s}", "basemap_url", *u ? u : NULL, "timezone", tz_name()));
+                     json_pack("{s:s?,s:s,s:i}", "basemap_url", *u ? u : NULL, "timezone",
+                               tz_name(), "photo_max_px", r->app->cfg.app_photo_max_px));
 }
 
 /* The vocabulary reply: the tables are constant, so its bytes are made once and live as long as
@@ -61,10 +64,11 @@ int h_vocabulary(http_req *r) {
 int h_readyz(http_req *r) {
     PGresult *res = db_exec(r->w, "SELECT 1", 0, NULL);
     int db_ok = res != NULL, index_ok = r->app->gis && gis_slot_ready(r->app->gis);
+    int coverage_ok = services_coverage_ready(r->app), ready = db_ok && index_ok && coverage_ok;
     PQclear(res);
-    return http_json(r, db_ok && index_ok ? 200 : 503,
-                     json_pack("{s:b,s:b,s:b}", "ready", db_ok && index_ok, "database", db_ok,
-                               "index", index_ok));
+    return http_json(r, ready ? 200 : 503,
+                     json_pack("{s:b,s:b,s:b,s:b}", "ready", ready, "database", db_ok, "index",
+                               index_ok, "coverage", coverage_ok));
 }
 
 /* A request straight from this host: a loopback peer and no proxy's forwarding header (behind a

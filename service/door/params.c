@@ -22,7 +22,8 @@ static const char *const messages[] = {
     [PARAM_CRS] = "%s must be one of wgs84, cgcs2000, gcj02, bd09",
     [PARAM_POINT] = "%s must be lon,lat within -180..180 and -90..90",
     [PARAM_NUMBER] = "%s must be a finite number",
-    [PARAM_TIME] = "%s must be an RFC 3339 time with a real date such as 2024-05-01T08:00:00+08:00",
+    [PARAM_TIME] =
+        "%s must be an RFC 3339 time from 2000-01-01 on, such as 2024-05-01T08:00:00+08:00",
     [PARAM_ID] = "%s must be a positive integer id",
     [PARAM_SEQ] = "%s must be a non-negative integer",
     [PARAM_UUID] = "%s must be a UUID (8-4-4-4-12 hex digits)",
@@ -61,6 +62,35 @@ int params_fail(http_req *r, param_kind kind, const char *field, int min, int ma
 }
 
 /* ---- pure parsers ---- */
+
+int params_utf8_valid(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    for (size_t i = 0; i < n;) {
+        unsigned c = s[i];
+        size_t k;
+        unsigned cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            k = 1, cp = c & 0x1F, min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            k = 2, cp = c & 0x0F, min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            k = 3, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i <= k) return 0;
+        for (size_t j = 1; j <= k; j++) {
+            if ((s[i + j] & 0xC0) != 0x80) return 0;
+            cp = (cp << 6) | (s[i + j] & 0x3F);
+        }
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+        i += k + 1;
+    }
+    return 1;
+}
 
 int params_crs(const char *s, gis_crs *out) {
     return gis_crs_parse(s, out);
@@ -131,21 +161,39 @@ static int parse_offset(const char *p, int *off) {
     return 0;
 }
 
+/* The date YYYY-MM-DD at the start of s (its first 10 characters): year 1900 or later, a real
+ * calendar day. Returns 0 with the days since 1970-01-01, or -1. */
+static int date_at(const char *s, long long *days) {
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    for (int i = 0; i < 10; i++)
+        if (i == 4 || i == 7 ? s[i] != '-' : !isdigit((unsigned char)s[i])) return -1;
+    int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2);
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+        (mo == 2 && d == 29 && !leap))
+        return -1;
+    *days = days_from_civil(y, (unsigned)mo, (unsigned)d);
+    return 0;
+}
+
+int params_date(const char *s, long long *days) {
+    long long dd;
+    if (!s || strlen(s) != 10 || date_at(s, &dd) != 0) return -1;
+    if (days) *days = dd;
+    return 0;
+}
+
 int params_rfc3339(const char *s, double *out) {
     static const char pat[] = "dddd-dd-ddTdd:dd:dd";
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || strlen(s) > 64 || strlen(s) < 20) return -1;
-    for (int i = 0; i < 19; i++)
+    long long days;
+    if (!s || strlen(s) > 64 || strlen(s) < 20 || date_at(s, &days) != 0) return -1;
+    for (int i = 10; i < 19; i++)
         if (pat[i] == 'd'   ? !isdigit((unsigned char)s[i])
             : pat[i] == 'T' ? (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
                             : s[i] != pat[i])
             return -1;
-    int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2),
-        mi = num(s + 14, 2), sec = num(s + 17, 2);
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1900 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
-        (mo == 2 && d == 29 && !leap) || h > 23 || mi > 59 || sec > 60)
-        return -1;
+    int h = num(s + 11, 2), mi = num(s + 14, 2), sec = num(s + 17, 2);
+    if (h > 23 || mi > 59 || sec > 60) return -1;
     const char *p = s + 19;
     double frac = 0, scale = 0.1;
     if (*p == '.') {
@@ -155,8 +203,9 @@ int params_rfc3339(const char *s, double *out) {
     }
     int off;
     if (parse_offset(p, &off) != 0) return -1;
-    long long days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
+    double t = (double)(days * 86400 + h * 3600 + mi * 60 + (sec > 59 ? 59 : sec) - off) + frac;
+    if (t < PARAMS_TIME_FLOOR) return -1;
+    *out = t;
     return 0;
 }
 
@@ -240,17 +289,6 @@ static int shaped(const char *s, const char *pat) {
     for (; *pat; s++, pat++)
         if (*pat == 'd' ? !isdigit((unsigned char)*s) : *s != *pat) return 0;
     return *s == 0;
-}
-
-int params_date(const char *s, long long *days) {
-    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (!s || !shaped(s, "dddd-dd-dd")) return -1;
-    int y = num(s, 4), m = num(s + 5, 2), d = num(s + 8, 2);
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (y < 1900 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1] || (m == 2 && d == 29 && !leap))
-        return -1;
-    *days = days_from_civil(y, (unsigned)m, (unsigned)d);
-    return 0;
 }
 
 /* Days since 1970-01-01 of the Monday of ISO week 1 of year y (the week holding 4 January). */
@@ -380,9 +418,7 @@ static int hexval(int c) {
                                   : -1;
 }
 
-/* Decodes s[0..n) ('+' a space, %XX a byte) into out (n + 1 bytes). Returns the length, or -1
- * when a '%' is not followed by two hex digits. */
-static long url_decode(const char *s, size_t n, char *out) {
+long params_url_decode(const char *s, size_t n, char *out) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         int hi, lo;
@@ -406,34 +442,63 @@ static long url_decode(const char *s, size_t n, char *out) {
  * value of more than 3 * PARAM_VALUE_MAX raw bytes decodes to more than PARAM_VALUE_MAX. */
 enum { RAW_MAX = 3 * PARAM_VALUE_MAX + 3 };
 
-/* Every ?name= of query joined with ',' into v (RAW_MAX + 1 bytes), decoded. *count: how many
- * times it was given (0: absent). Returns 0, or -1 with *e filled (badly escaped, too long, NUL
- * or not UTF-8). */
-static int query_value(const char *query, const param_spec *p, char *v, size_t *vlen, int *count,
-                       param_error *e) {
-    size_t want = strlen(p->name), len = 0;
-    *count = 0;
+/* One name=value pair of a query string, as sent (raw). */
+typedef struct qpair {
+    const char *key, *val;
+    size_t klen, vlen;
+    int plain; /* the key has no escape: compared as it is */
+} qpair;
+
+enum { QUERY_MAX_PAIRS = 256 };
+
+/* Splits query into its pairs (empty ones skipped). Returns their number, -1 when over max. */
+static int split_query(const char *query, qpair *out, int max) {
+    int n = 0;
     for (const char *s = query; s && *s;) {
         size_t pair = strcspn(s, "&"), klen = strcspn(s, "=&");
-        const char *val = klen < pair ? s + klen + 1 : s + pair;
-        size_t n = klen < pair ? pair - klen - 1 : 0;
-        char key[72];
-        if (klen < sizeof key && url_decode(s, klen, key) == (long)want &&
-            memcmp(key, p->name, want) == 0) {
-            if (len + 1 + n > RAW_MAX)
-                return fail(e, p, "%s is longer than %d bytes", p->name, PARAM_VALUE_MAX);
-            if ((*count)++) v[len++] = ',';
-            long k = url_decode(val, n, v + len);
-            if (k < 0) return fail(e, p, "%s is not properly %%-escaped", p->name);
-            len += (size_t)k;
+        if (pair) {
+            if (n == max) return -1;
+            qpair *q = &out[n++];
+            q->key = s, q->klen = klen;
+            q->val = klen < pair ? s + klen + 1 : s + pair;
+            q->vlen = klen < pair ? pair - klen - 1 : 0;
+            q->plain = !memchr(s, '%', klen) && !memchr(s, '+', klen);
         }
         s += pair + (s[pair] == '&');
+    }
+    return n;
+}
+
+/* 1 when pair q names p. */
+static int names(const qpair *q, const param_spec *p) {
+    size_t want = strlen(p->name);
+    char key[72];
+    if (q->plain) return q->klen == want && memcmp(q->key, p->name, want) == 0;
+    return q->klen < sizeof key && params_url_decode(q->key, q->klen, key) == (long)want &&
+           memcmp(key, p->name, want) == 0;
+}
+
+/* Every ?name= of the pairs joined with ',' into v (RAW_MAX + 1 bytes), decoded. *count: how many
+ * times it was given (0: absent). Returns 0, or -1 with *e filled (badly escaped, too long, NUL
+ * or not UTF-8). */
+static int query_value(const qpair *pairs, int npairs, const param_spec *p, char *v, size_t *vlen,
+                       int *count, param_error *e) {
+    size_t len = 0;
+    *count = 0;
+    for (int i = 0; i < npairs; i++) {
+        if (!names(&pairs[i], p)) continue;
+        if (len + 1 + pairs[i].vlen > RAW_MAX)
+            return fail(e, p, "%s is longer than %d bytes", p->name, PARAM_VALUE_MAX);
+        if ((*count)++) v[len++] = ',';
+        long k = params_url_decode(pairs[i].val, pairs[i].vlen, v + len);
+        if (k < 0) return fail(e, p, "%s is not properly %%-escaped", p->name);
+        len += (size_t)k;
     }
     v[len] = 0;
     *vlen = len;
     if (len > PARAM_VALUE_MAX)
         return fail(e, p, "%s is longer than %d bytes", p->name, PARAM_VALUE_MAX);
-    if (*count && (memchr(v, 0, len) || !http_utf8_valid(v, len)))
+    if (*count && (memchr(v, 0, len) || !params_utf8_valid(v, len)))
         return fail(e, p, "%s must be UTF-8 text without NUL characters", p->name);
     return 0;
 }
@@ -615,6 +680,15 @@ int params_parse(const param_spec *const *specs, const char *query,
     arena a = {mem, 0, memlen};
     gis_crs crs = GIS_CRS_WGS84;
     char v[RAW_MAX + 1];
+    qpair pairs[QUERY_MAX_PAIRS];
+    int npairs = split_query(query, pairs, QUERY_MAX_PAIRS);
+    if (npairs < 0) {
+        snprintf(e->code, sizeof e->code, "invalid_query_string");
+        e->field = NULL;
+        snprintf(e->message, sizeof e->message, "the query string has more than %d parameters",
+                 QUERY_MAX_PAIRS);
+        return -1;
+    }
     for (int pass = 0; pass < 2; pass++) /* a crs first: points and boxes are read in it */
         for (size_t i = 0; specs && specs[i]; i++) {
             const param_spec *p = specs[i];
@@ -624,12 +698,12 @@ int params_parse(const param_spec *const *specs, const char *query,
             if (p->flags & PARAM_HEADER) {
                 const char *h = header_values ? header_values[i] : NULL;
                 vlen = h ? strlen(h) : 0;
-                if (vlen > PARAM_VALUE_MAX || (vlen && !http_utf8_valid(h, vlen)))
+                if (vlen > PARAM_VALUE_MAX || (vlen && !params_utf8_valid(h, vlen)))
                     return fail(e, p, "%s must be UTF-8 text of at most %d bytes", p->name,
                                 PARAM_VALUE_MAX);
                 count = vlen > 0;
                 memcpy(v, h ? h : "", vlen + 1);
-            } else if (query_value(query, p, v, &vlen, &count, e) != 0) {
+            } else if (query_value(pairs, npairs, p, v, &vlen, &count, e) != 0) {
                 return -1;
             }
             if (read_spec(p, v, vlen, count, crs, &out[i], &a, e) != 0) return -1;

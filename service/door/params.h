@@ -99,7 +99,8 @@ const http_qval *http_q(const http_req *r, const char *name);
 /* An error answer about one parameter (always a 400). */
 typedef struct param_error {
     char code[48];
-    const char *field; /* the spec's name */
+    const char *field; /* the spec's name; NULL about the whole query string (more than 256
+                        * name=value pairs: invalid_query_string) */
     char message[256];
 } param_error;
 
@@ -133,16 +134,26 @@ int params_fail(http_req *r, param_kind kind, const char *field, int min, int ma
 
 /* ---- pure parsers: 0, or -1 when malformed ---- */
 
+/* 1 when s[0..n) is valid UTF-8 (no overlong forms, surrogates or code points past U+10FFFF). */
+int params_utf8_valid(const char *s, size_t n);
 /* wgs84 | cgcs2000 | gcj02 | bd09 any case; "" is wgs84. */
 int params_crs(const char *s, gis_crs *out);
 /* A strict decimal number: sign, digits, fraction, exponent; no hex, inf, nan, blanks; finite. */
 int params_number(const char *s, double *out);
 /* "lon,lat" in crs, converted to WGS-84 (lon -180..180, lat -90..90 after conversion). */
 int params_point(const char *s, gis_crs crs, double *lon, double *lat);
-/* RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), year 1900 or later, a real
- * calendar day (no 31 February, 29 February only in leap years), second 60 read as 59; 'T' may be
- * 't' or ' '. *out: seconds since the epoch. */
+/* The earliest time any field may hold: 2000-01-01T00:00:00Z. Earlier dates are typing errors or
+ * unset clocks, and a time zone gives them offsets in seconds (Asia/Shanghai in 1900: +08:05:43),
+ * which RFC 3339 cannot write: every time answered has an offset of whole minutes. */
+#define PARAMS_TIME_FLOOR 946684800.0
+
+/* RFC 3339 date-time YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM), not before PARAMS_TIME_FLOOR, a
+ * real calendar day (no 31 February, 29 February only in leap years), second 60 read as 59; 'T' may
+ * be 't' or ' '; the offset is whole minutes (HH:MM). *out: seconds since the epoch. */
 int params_rfc3339(const char *s, double *out);
+/* A calendar date YYYY-MM-DD, year 1900 or later, a real day (no 2024-02-31): the date part of
+ * params_rfc3339. *days (may be NULL): days since 1970-01-01. */
+int params_date(const char *s, long long *days);
 /* A decimal integer min..max: digits only (no sign, blanks, or overflow). */
 int params_int(const char *s, long long min, long long max, long long *out);
 /* A positive 64-bit id (1..9223372036854775807). */
@@ -151,8 +162,6 @@ int params_id(const char *s, long long *out);
 int params_uuid(const char *s, char out[37]);
 /* "minlon,minlat,maxlon,maxlat" in crs (min <= max) -> the WGS-84 envelope of its four corners. */
 int params_bbox(const char *s, gis_crs crs, double out[4]);
-/* A calendar date YYYY-MM-DD (year 1900..9999, a real day) -> days since 1970-01-01. */
-int params_date(const char *s, long long *days);
 /* An ISO 8601 week YYYY-Www (W01..W52, W53 in the years that have it) -> days since 1970-01-01 of
  * its Monday. */
 int params_week(const char *s, long long *monday);
@@ -160,6 +169,10 @@ int params_week(const char *s, long long *monday);
 int params_month(const char *s, long long *first, long long *next);
 /* A time of day HH:MM (00:00..23:59) -> minutes after midnight. */
 int params_timeofday(const char *s, int *minutes);
+/* Decodes s[0..n) of a query string or form ('+' a space, %XX a byte) into out (n + 1 bytes,
+ * NUL-terminated; the result may hold NUL bytes). Returns its length, or -1 when a '%' is not
+ * followed by two hex digits. */
+long params_url_decode(const char *s, size_t n, char *out);
 /* Days since 1970-01-01 -> "YYYY-MM-DD" (out: 11 bytes). */
 void params_day_text(long long days, char out[11]);
 /* A list cursor: an opaque URL-safe token of `tag` (e.g. "r1" for reports) and a row id > 0. */

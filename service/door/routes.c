@@ -78,10 +78,19 @@ P(P_GEOMETRY, "geometry", PARAM_VOCAB, .vocab = &GEOMETRY,
 P(P_SIMPLIFY, "simplify", PARAM_NUMBER, .min = 0, .max = 100000,
   .description = "Simplify the boundary to this many metres");
 /* audit */
-P(P_AUDIT_SINCE, "since", PARAM_TIME, .description = "Only reads at or after this RFC 3339 time");
+P(P_AUDIT_SINCE, "since", PARAM_TIME, .description = "Only rows at or after this RFC 3339 time");
+P(P_AUDIT_UNTIL, "until", PARAM_TIME, .description = "Only rows before this RFC 3339 time");
 P(P_AUDIT_USER, "user", PARAM_TEXT, .min = 1, .max = 64,
-  .description = "Only reads by this username");
+  .description = "Only what this username did (or tried, for a failed sign-in)");
 P(P_AUDIT_REPORT, "report", PARAM_ID, .description = "Only reads of this report");
+P(P_AUDIT_KIND, "kind", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_AUDIT_KIND,
+  .description = "Only rows of these kinds (read, write, sign_in; comma-separated or repeated)");
+P(P_AUDIT_ACTION, "action", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_AUDIT_ACTION,
+  .description = "Only these actions (comma-separated or repeated)");
+P(P_AUDIT_ENTITY, "entity", PARAM_VOCAB, .vocab = &VOCAB_AUDIT_ENTITY,
+  .description = "Only administrative writes on this kind of entity");
+P(P_AUDIT_ENTITY_ID, "entity_id", PARAM_ID,
+  .description = "Only administrative writes on the entity with this id (with entity)");
 P(P_AUDIT_CURSOR, "cursor", PARAM_CURSOR, .tag = "a1",
   .description = "The `next` of the previous page");
 /* units */
@@ -93,11 +102,47 @@ P(P_UNITS_CURSOR, "cursor", PARAM_CURSOR, .tag = "u1",
   .description = "The `next` of the previous page");
 P(P_CANDIDATES_LIMIT, "limit", PARAM_INT, .min = 1, .max = CANDIDATES_MAX, .def = 5,
   .description = "Most units to rank");
+P(P_TRACK_FROM, "from", PARAM_TIME, PARAM_REQUIRED,
+  .description = "The track from this RFC 3339 time (required; at most track_max_hours before to)");
+P(P_TRACK_TO, "to", PARAM_TIME, PARAM_REQUIRED,
+  .description = "The track until this RFC 3339 time, not included (required)");
+P(P_TRACK_GAP, "gap_s", PARAM_INT, .min = 10, .max = 86400, .def = 300,
+  .description = "A fix more than this many seconds after the previous one starts a new stretch");
 P(P_COVERAGE_SINCE, "since", PARAM_TIME,
   .description = "Patrolled at or after this RFC 3339 time (default: 24 hours ago; within the "
                  "days of positions kept)");
 P(P_COVERAGE_DIVISION, "division", PARAM_DIVISION, .min = 2,
   .description = "The division whose communities to list (default: the user's)");
+/* administration */
+P(P_ADMIN_DIVISION, "division", PARAM_DIVISION,
+  .description = "Only inside this division (4-, 6-, 9- or 12-digit code; default: the user's)");
+P(P_STATIONS_TIER, "tier", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,
+  .description = "Only stations of these tiers (comma-separated or repeated)");
+P(P_STATIONS_GEOMETRY, "geometry", PARAM_VOCAB, .vocab = &GEOMETRY,
+  .description = "geojson: each station's own coverage polygon (else coverage is null; "
+                 "coverage_own says whether it has one)");
+P(P_STATIONS_CURSOR, "cursor", PARAM_CURSOR, .tag = "s1",
+  .description = "The `next` of the previous page");
+P(P_AGENCY_KIND, "kind", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_AGENCY_KIND,
+  .description = "Only agencies of these kinds (comma-separated or repeated)");
+P(P_AGENCIES_CURSOR, "cursor", PARAM_CURSOR, .tag = "g1",
+  .description = "The `next` of the previous page");
+P(P_USERS_ROLE, "role", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_ROLE,
+  .description = "Only users of these roles (comma-separated or repeated)");
+P(P_USERS_UNIT, "unit", PARAM_ID, .description = "Only the members of this unit");
+P(P_USERS_DISABLED, "disabled", PARAM_BOOL,
+  .description = "true: only disabled users; false: only enabled ones; absent: both");
+P(P_USERS_Q, "q", PARAM_TEXT, .min = 1, .max = 63,
+  .description = "Only usernames that start with this");
+P(P_USERS_CURSOR, "cursor", PARAM_CURSOR, .tag = "us",
+  .description = "The `next` of the previous page");
+P(P_SHIFTS_FROM, "from", PARAM_TIME,
+  .description = "Only shifts that end after this RFC 3339 time (default: 7 days ago)");
+P(P_SHIFTS_TO, "to", PARAM_TIME, .description = "Only shifts that start before this time");
+P(P_SHIFTS_AT, "at", PARAM_TIME,
+  .description = "Shifts on at this RFC 3339 time (default: now): who is on shift");
+P(P_SHIFTS_CURSOR, "cursor", PARAM_CURSOR, .tag = "f1",
+  .description = "The `next` of the previous page");
 /* live events */
 P(P_ACCESS_TOKEN, "access_token", PARAM_TEXT, .min = 1, .max = 255,
   .description = "A stream token from POST /api/v1/events/token (for EventSource, which sends no "
@@ -181,7 +226,7 @@ const route routes[] = {
     {"GET", "/api/v1/openapi.json", h_openapi, BODY_NONE, 0, 0, "This API as OpenAPI 3",
      O_NO_WORKER("getOpenApi", "OpenApiDocument", NULL, "200", NULL)},
     {"GET", "/api/v1/console", h_console, BODY_NONE, 0, 0,
-     "Settings of the dispatcher console (basemap_url)",
+     "Settings of the dispatcher console and the patrol app (basemap_url, photo_max_px)",
      O("getConsoleSettings", "ConsoleSettings", NULL, "200", NULL)},
     {"GET", "/api/v1/vocabulary", h_vocabulary, BODY_NONE, 0, 0,
      "Every code list with its Chinese label: categories, statuses, outcomes, levels, tiers, unit "
@@ -199,12 +244,15 @@ const route routes[] = {
     {"POST", "/api/v1/auth/password", h_auth_password, BODY_JSON, 4 * KB, ROLE_ANY,
      "Change the password; revokes every session of the user (sign in again)",
      O("changePassword", "PasswordChanged", NULL, "200,400,401,403,409,429", &SHAPE_PASSWORD)},
+    {"POST", "/api/v1/auth/reset", h_auth_reset, BODY_JSON, 4 * KB, 0,
+     "Set a new password with a one-time reset code; revokes every session of the user",
+     O("resetPassword", "PasswordChanged", NULL, "200,400,429,503", &SHAPE_RESET)},
 
     /* places */
     {"GET", "/api/v1/places", h_places_search, BODY_NONE, 0, 0,
      "Find places and divisions by name, alias, any fragment, pinyin or code (q, limit, within, near, crs)",
-     O("searchPlaces", "PlaceList", Q(&P_Q, &P_PLACES_LIMIT, &P_WITHIN, &P_NEAR, &P_CRS),
-       "200,400,503", NULL)},
+     O_NO_WORKER("searchPlaces", "PlaceList", Q(&P_Q, &P_PLACES_LIMIT, &P_WITHIN, &P_NEAR, &P_CRS),
+                 "200,400,503", NULL)},
     {"GET", "/api/v1/places/reverse", h_places_reverse, BODY_NONE, 0, 0,
      "Divisions, zones, station and nearby places of a point",
      O("reverseGeocode", "ReverseResult", Q(&P_LON, &P_LAT, &P_CRS), "200,400,503", NULL)},
@@ -239,7 +287,7 @@ const route routes[] = {
     {"GET", "/api/v1/reports/{id}/photos/{photo_id}", h_photos_get, BODY_NONE, 0, ROLE_ANY,
      "One photo's bytes", O("getReportPhoto", "image/jpeg,image/png", NULL, "200,404", NULL)},
     {"GET", "/api/v1/reports", h_reports_list, BODY_NONE, 0, ROLE_ANY,
-     "List reports in the user's division: status, division, category, since, bbox, crs, limit, cursor",
+     "List reports the user may see, newest first: by status, open or closed, category, outcome, tier, station, number, division, time received or changed, bbox",
      O("listReports", "ReportList", Q(REPORT_FILTERS, &P_LIMIT, &P_REPORTS_CURSOR), "200,400",
        NULL)},
     {"GET", "/api/v1/reports.geojson", h_reports_geojson, BODY_NONE, 0, ROLE_STAFF,
@@ -251,10 +299,12 @@ const route routes[] = {
      O("exportReportsCsv", "text/csv", Q(REPORT_FILTERS, &P_EXPORT_LIMIT, &P_LABELS), "200,400",
        NULL)},
     {"GET", "/api/v1/audit", h_audit_list, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,
-     "Personal-data reads (who, which reports, when): since, user, report, limit, cursor",
+     "The audit trail: personal-data reads, sign-ins, administrative writes with before and after "
+     "(since, until, user, report, kind, action, entity, entity_id, limit, cursor)",
      O("listAudit", "AuditList",
-       Q(&P_AUDIT_SINCE, &P_AUDIT_USER, &P_AUDIT_REPORT, &P_LIMIT, &P_AUDIT_CURSOR), "200,400",
-       NULL)},
+       Q(&P_AUDIT_SINCE, &P_AUDIT_UNTIL, &P_AUDIT_USER, &P_AUDIT_REPORT, &P_AUDIT_KIND,
+         &P_AUDIT_ACTION, &P_AUDIT_ENTITY, &P_AUDIT_ENTITY_ID, &P_LIMIT, &P_AUDIT_CURSOR),
+       "200,400", NULL)},
 
     /* units */
     {"GET", "/api/v1/units", h_units_list, BODY_NONE, 0, ROLE_ANY,
@@ -262,8 +312,28 @@ const route routes[] = {
      O("listUnits", "UnitList",
        Q(&P_UNIT_STATUS, &P_UNIT_DIVISION, &P_LIMIT, &P_UNITS_CURSOR, &P_CRS), "200,400", NULL)},
     {"POST", "/api/v1/units", h_units_create, BODY_JSON, 4 * KB, ROLE_STAFF,
-     "Create a unit of a station",
-     O("createUnit", "Unit", NULL, "201,400,409,422", &SHAPE_UNIT_CREATE)},
+     "Create a unit of a station (agency, vehicle, members)",
+     O("createUnit", "Unit", NULL, "201,400,404,409,422", &SHAPE_UNIT_CREATE)},
+    {"PATCH", "/api/v1/units/{id}", h_units_patch, BODY_JSON, 4 * KB, ROLE_STAFF,
+     "Change a unit: name, callsign, station, agency, vehicle, members",
+     O("changeUnit", "Unit", NULL, "200,400,404,409,422", &SHAPE_UNIT_PATCH)},
+    {"PUT", "/api/v1/units/{id}/members", h_units_members, BODY_JSON, 4 * KB, ROLE_STAFF,
+     "Set the unit's members (a user is in at most one unit at a time; the history is kept)",
+     O("setUnitMembers", "Unit", NULL, "200,400,404,409", &SHAPE_UNIT_MEMBERS)},
+    {"POST", "/api/v1/units/{id}/shifts", h_shifts_create, BODY_JSON, 16 * KB, ROLE_STAFF,
+     "Put the unit on a shift (from, to, the members on it)",
+     O("createShift", "Shift", NULL, "201,400,404,409", &SHAPE_SHIFT)},
+    {"GET", "/api/v1/units/{id}/shifts", h_shifts_of_unit, BODY_NONE, 0, ROLE_STAFF,
+     "The unit's roster: its shifts overlapping from..to (default: the last 7 days on)",
+     O("listUnitShifts", "ShiftList", Q(&P_SHIFTS_FROM, &P_SHIFTS_TO, &P_LIMIT, &P_SHIFTS_CURSOR),
+       "200,400,404", NULL)},
+    {"PATCH", "/api/v1/shifts/{id}", h_shifts_patch, BODY_JSON, 16 * KB, ROLE_STAFF,
+     "Change or end a shift (ends_at: now ends it)",
+     O("changeShift", "Shift", NULL, "200,400,404,409", &SHAPE_SHIFT_PATCH)},
+    {"GET", "/api/v1/shifts", h_shifts_on, BODY_NONE, 0, ROLE_STAFF,
+     "Who is on shift: the shifts on at a time (default now) in a division",
+     O("listShiftsOn", "ShiftList", Q(&P_ADMIN_DIVISION, &P_SHIFTS_AT, &P_LIMIT, &P_SHIFTS_CURSOR),
+       "200,400", NULL)},
     {"GET", "/api/v1/units/{id}", h_units_get, BODY_NONE, 0, ROLE_ANY,
      "One unit: station, status, members, last position and its age",
      O("getUnit", "Unit", Q(&P_CRS), "200,400,404", NULL)},
@@ -273,12 +343,59 @@ const route routes[] = {
     {"POST", "/api/v1/units/{id}/positions", h_units_positions, BODY_JSON, 512 * KB, ROLE_ANY,
      "Up to 1,000 position fixes, any order; the newest becomes the unit's position",
      O("addUnitPositions", "PositionsResult", NULL, "200,400,403,404,413", &SHAPE_POSITIONS)},
+    {"GET", "/api/v1/units/{id}/track", h_units_track, BODY_NONE, 0, ROLE_ANY,
+     "A unit's fixes of a period as GeoJSON for replay: stretches and flagged fixes (from, to, "
+     "gap_s, crs)",
+     O("getUnitTrack", "application/geo+json:UnitTrack",
+       Q(&P_TRACK_FROM, &P_TRACK_TO, &P_TRACK_GAP, &P_CRS), "200,400,404", NULL)},
     {"GET", "/api/v1/reports/{id}/candidates", h_reports_candidates, BODY_NONE, 0, ROLE_STAFF,
      "Available units nearest to a report, with eta_s and stale positions flagged",
      O("listReportCandidates", "Candidates", Q(&P_CANDIDATES_LIMIT, &P_CRS), "200,400,404", NULL)},
     {"GET", "/api/v1/coverage", h_coverage, BODY_NONE, 0, ROLE_STAFF,
      "Patrol coverage per community: last patrolled, share within 100 m of a track (since, division)",
      O("getCoverage", "Coverage", Q(&P_COVERAGE_SINCE, &P_COVERAGE_DIVISION), "200,400,404", NULL)},
+
+    /* administration: stations, agencies, users */
+    {"GET", "/api/v1/stations", h_stations_list, BODY_NONE, 0, ROLE_ANY,
+     "Rescue stations in the user's division (division, tier, geometry, limit, cursor, crs)",
+     O("listStations", "StationList",
+       Q(&P_ADMIN_DIVISION, &P_STATIONS_TIER, &P_STATIONS_GEOMETRY, &P_LIMIT, &P_STATIONS_CURSOR,
+         &P_CRS),
+       "200,400", NULL)},
+    {"POST", "/api/v1/stations", h_stations_create, BODY_JSON, 1 * MB, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Create a rescue station (coverage in ?crs=; none: its division)",
+     O("createStation", "StationDetail", Q(&P_CRS), "201,400,404,409", &SHAPE_STATION)},
+    {"GET", "/api/v1/stations/{id}", h_stations_get, BODY_NONE, 0, ROLE_ANY, "One rescue station",
+     O("getStation", "StationDetail", Q(&P_CRS), "200,400,404", NULL)},
+    {"PATCH", "/api/v1/stations/{id}", h_stations_patch, BODY_JSON, 1 * MB,
+     ROLE_SUPERVISOR | ROLE_ADMIN, "Change a rescue station (coverage null: its division)",
+     O("changeStation", "StationDetail", Q(&P_CRS), "200,400,404,409", &SHAPE_STATION_PATCH)},
+    {"GET", "/api/v1/agencies", h_agencies_list, BODY_NONE, 0, ROLE_ANY,
+     "Agencies of the joint patrol in the user's division (division, kind, limit, cursor)",
+     O("listAgencies", "AgencyList",
+       Q(&P_ADMIN_DIVISION, &P_AGENCY_KIND, &P_LIMIT, &P_AGENCIES_CURSOR), "200,400", NULL)},
+    {"POST", "/api/v1/agencies", h_agencies_create, BODY_JSON, 4 * KB, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Create an agency (civil affairs, police, urban management, ...)",
+     O("createAgency", "Agency", NULL, "201,400,404,409", &SHAPE_AGENCY)},
+    {"PATCH", "/api/v1/agencies/{id}", h_agencies_patch, BODY_JSON, 4 * KB,
+     ROLE_SUPERVISOR | ROLE_ADMIN, "Change an agency",
+     O("changeAgency", "Agency", NULL, "200,400,404,409", &SHAPE_AGENCY_PATCH)},
+    {"GET", "/api/v1/users", h_users_list, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Users in the caller's division (division, role, unit, disabled, q, limit, cursor)",
+     O("listUsers", "UserList",
+       Q(&P_ADMIN_DIVISION, &P_USERS_ROLE, &P_USERS_UNIT, &P_USERS_DISABLED, &P_USERS_Q, &P_LIMIT,
+         &P_USERS_CURSOR),
+       "200,400", NULL)},
+    {"POST", "/api/v1/users", h_users_create, BODY_JSON, 4 * KB, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Create a user (no role above the caller's; only admins make admins)",
+     O("createUser", "UserAccount", NULL, "201,400,403,404,409", &SHAPE_USER)},
+    {"PATCH", "/api/v1/users/{id}", h_users_patch, BODY_JSON, 4 * KB, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Change a user's role, division, unit, station or disabled (disabling signs it out)",
+     O("changeUser", "UserAccount", NULL, "200,400,403,404,409", &SHAPE_USER_PATCH)},
+    {"POST", "/api/v1/users/{id}/reset-code", h_users_reset_code, BODY_NONE, 0,
+     ROLE_SUPERVISOR | ROLE_ADMIN,
+     "A one-time password reset code for the user (shown once, valid 15 minutes)",
+     O("createResetCode", "ResetCode", NULL, "201,403,404", NULL)},
 
     /* figures (service/stats/) */
     {"GET", "/api/v1/stats", h_stats, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,

@@ -43,11 +43,6 @@ typedef struct route {
 extern const route routes[];
 extern const size_t nroutes;
 
-/* Matches path against pattern, filling captures (pointing into scratch, which must hold
- * strlen(path)+1 bytes). Returns the number of captures, or -1 when it does not match. */
-int route_match(const char *pattern, const char *path, char *scratch, const char **caps,
-                int maxcaps);
-
 /* 0 for a ROUTE_NO_WORKER row, 1 for the others (the dispatcher lends them a worker slot). */
 int route_needs_worker(const route *rt);
 

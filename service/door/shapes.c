@@ -2,6 +2,7 @@
  * shapes.h). */
 #include "service/door/shapes.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,7 +10,6 @@
 #include <string.h>
 
 #include "gis/coords.h"
-#include "service/door/http.h"
 #include "service/door/params.h"
 
 /* ---- formats ---- */
@@ -40,11 +40,67 @@ static const vocab_term crs_terms[] = {
     {.code = "wgs84"}, {.code = "cgcs2000"}, {.code = "gcj02"}, {.code = "bd09"}};
 static const vocab crs_names = {.component = "Crs", .terms = crs_terms, .n = 4};
 
+/* A division code of 4, 6, 9 or 12 digits. */
+static int is_division(const char *s) {
+    char code[13];
+    return vocab_code12(s, 4, code);
+}
+
+/* A station code: a letter or digit, then letters, digits, '.', '_' or '-' (40 at most). */
+static int is_code(const char *s) {
+    size_t n = strlen(s);
+    if (n < 1 || n > 40 || !isalnum((unsigned char)s[0])) return -1;
+    for (size_t i = 1; i < n; i++)
+        if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i])) return -1;
+    return 0;
+}
+
+/* A user name: 1 to 63 bytes, no spaces or control characters. */
+static int is_username(const char *s) {
+    size_t n = strlen(s);
+    if (n < 1 || n > 63) return -1;
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f) return -1;
+    return 0;
+}
+
 static const shape_format FMT_UUID = {"uuid", "a UUID", is_uuid, NULL};
-static const shape_format FMT_TIME = {"date-time", "an RFC 3339 date-time with offset", is_time,
-                                      NULL};
+static const shape_format FMT_DIVISION = {NULL, "a division code of 4, 6, 9 or 12 digits",
+                                          is_division, NULL};
+static const shape_format FMT_CODE = {NULL,
+                                      "1 to 40 letters, digits, '.', '_' or '-' (starting with a "
+                                      "letter or digit)",
+                                      is_code, NULL};
+static const shape_format FMT_USERNAME = {
+    NULL, "1 to 63 bytes without spaces or control characters", is_username, NULL};
+static const shape_format FMT_TIME = {
+    "date-time", "an RFC 3339 date-time with offset, from 2000-01-01T00:00:00Z on", is_time, NULL};
 static const shape_format FMT_CRS = {NULL, "one of wgs84, cgcs2000, gcj02, bd09", is_crs,
                                      &crs_names};
+
+/* Days, ISO weeks, months and times of day in bodies (patrol plans, campaigns, figures): the
+ * parsers of the query parameter kinds (params.h), so a body and a query agree. */
+static int is_date(const char *s) {
+    long long d;
+    return params_date(s, &d);
+}
+static int is_week(const char *s) {
+    long long d;
+    return params_week(s, &d);
+}
+static int is_month(const char *s) {
+    long long a, b;
+    return params_month(s, &a, &b);
+}
+static int is_timeofday(const char *s) {
+    int m;
+    return params_timeofday(s, &m);
+}
+const shape_format FMT_DATE = {"date", "a real date such as 2026-11-30", is_date, NULL};
+const shape_format FMT_WEEK = {NULL, "an ISO week such as 2026-W49", is_week, NULL};
+const shape_format FMT_MONTH = {NULL, "a month such as 2026-11", is_month, NULL};
+const shape_format FMT_TIMEOFDAY = {NULL, "a time of day from 00:00 to 23:59, such as 20:00",
+                                    is_timeofday, NULL};
 
 /* ---- the tables ---- */
 
@@ -108,10 +164,100 @@ SHAPE(SHAPE_REPORT_EVENT, "ReportEventInput", "invalid_body", "send a JSON objec
       F("outcome", "outcome", SHAPE_STRING, 0, .vocab = &VOCAB_OUTCOME),
       F("duplicate_of", "duplicate_of", SHAPE_ID, 0));
 
+/* A unit's members: user ids (patrol or community users of the unit's county). */
+#define UNIT_MEMBERS_MAX 50
+
 SHAPE(SHAPE_UNIT_CREATE, "UnitInput", "invalid_body", "send an object",
       F("name", "name", SHAPE_STRING, REQ | SF_BYTES, .min = 1, .max = 90),
       F("callsign", "callsign", SHAPE_STRING, OPT | SF_BYTES, .min = 1, .max = 30),
-      F("station_id", "station_id", SHAPE_ID, REQ));
+      F("station_id", "station_id", SHAPE_ID, REQ), F("agency_id", "agency_id", SHAPE_ID, OPT),
+      F("vehicle", "vehicle", SHAPE_STRING, OPT, .min = 1, .max = 100),
+      F("members", "members", SHAPE_IDS, OPT, .max = UNIT_MEMBERS_MAX));
+
+/* PATCH: what is sent changes; null clears callsign, agency_id and vehicle. */
+SHAPE(SHAPE_UNIT_PATCH, "UnitChange", "invalid_body", "send an object",
+      F("name", "name", SHAPE_STRING, SF_BYTES, .min = 1, .max = 90),
+      F("callsign", "callsign", SHAPE_STRING, OPT | SF_BYTES, .min = 1, .max = 30),
+      F("station_id", "station_id", SHAPE_ID, 0), F("agency_id", "agency_id", SHAPE_ID, OPT),
+      F("vehicle", "vehicle", SHAPE_STRING, OPT, .min = 1, .max = 100),
+      F("members", "members", SHAPE_IDS, 0, .max = UNIT_MEMBERS_MAX));
+
+SHAPE(SHAPE_UNIT_MEMBERS, "UnitMembers", "invalid_body", "send {\"members\": [user ids]}",
+      F("members", "members", SHAPE_IDS, REQ, .max = UNIT_MEMBERS_MAX));
+
+/* A shift of a unit; members default to the unit's members. */
+SHAPE(SHAPE_SHIFT, "ShiftInput", "invalid_body", "send an object",
+      F("starts_at", "starts_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
+      F("ends_at", "ends_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
+      F("members", "members", SHAPE_IDS, 0, .max = UNIT_MEMBERS_MAX),
+      F("note", "note", SHAPE_STRING, OPT, .max = 1000));
+
+SHAPE(SHAPE_SHIFT_PATCH, "ShiftChange", "invalid_body", "send an object",
+      F("starts_at", "starts_at", SHAPE_STRING, 0, .fmt = &FMT_TIME),
+      F("ends_at", "ends_at", SHAPE_STRING, 0, .fmt = &FMT_TIME),
+      F("members", "members", SHAPE_IDS, 0, .max = UNIT_MEMBERS_MAX),
+      F("note", "note", SHAPE_STRING, OPT, .max = 1000));
+
+/* A GeoJSON Polygon or MultiPolygon; its rings are read (and repaired) by gis/geom.h. */
+static const vocab_term polygon_terms[] = {{.code = "Polygon"}, {.code = "MultiPolygon"}};
+static const vocab POLYGON_TYPES = {.component = "PolygonType", .terms = polygon_terms, .n = 2};
+static const shape_field polygon_fields[] = {
+    F("type", "coverage.type", SHAPE_STRING, REQ, .vocab = &POLYGON_TYPES,
+      .code = "invalid_geometry"),
+    F("coordinates", "coverage.coordinates", SHAPE_ARRAY, REQ, .min = 1,
+      .code = "invalid_geometry"),
+};
+static const shape GEOJSON_POLYGON = {"GeoJsonPolygon", NULL, NULL, polygon_fields, 2, NULL};
+
+/* A station: location in its own crs, coverage in the request's ?crs= (null: its division). */
+#define STATION_FIELDS(R)                                                                          \
+    F("code", "code", SHAPE_STRING, 0, .fmt = &FMT_CODE),                                          \
+        F("name", "name", SHAPE_STRING, R, .min = 1, .max = 200),                                  \
+        F("tier", "tier", SHAPE_STRING, 0, .vocab = &VOCAB_TIER),                                  \
+        F("division_code", "division_code", SHAPE_STRING, R, .fmt = &FMT_DIVISION,                 \
+          .code = "invalid_division"),                                                             \
+        F("location", "location", SHAPE_OBJECT, R, .sub = &LOCATION, .code = "invalid_location"),  \
+        F("address", "address", SHAPE_STRING, OPT, .max = 200),                                    \
+        F("phone", "phone", SHAPE_STRING, OPT, .max = 50),                                         \
+        F("beds", "beds", SHAPE_INTEGER, OPT | SF_RANGE, .min = 0, .max = 100000),                 \
+        F("coverage", "coverage", SHAPE_OBJECT, OPT, .sub = &GEOJSON_POLYGON,                      \
+          .code = "invalid_geometry"),                                                             \
+        F("can_dispatch", "can_dispatch", SHAPE_BOOLEAN, 0),                                       \
+        F("parent_id", "parent_id", SHAPE_ID, OPT)
+SHAPE(SHAPE_STATION, "StationInput", "invalid_body", "send an object", STATION_FIELDS(REQ));
+SHAPE(SHAPE_STATION_PATCH, "StationChange", "invalid_body", "send an object", STATION_FIELDS(0));
+
+SHAPE(SHAPE_AGENCY, "AgencyInput", "invalid_body", "send an object",
+      F("name", "name", SHAPE_STRING, REQ, .min = 1, .max = 200),
+      F("kind", "kind", SHAPE_STRING, REQ, .vocab = &VOCAB_AGENCY_KIND),
+      F("division_code", "division_code", SHAPE_STRING, REQ, .fmt = &FMT_DIVISION,
+        .code = "invalid_division"));
+SHAPE(SHAPE_AGENCY_PATCH, "AgencyChange", "invalid_body", "send an object",
+      F("name", "name", SHAPE_STRING, 0, .min = 1, .max = 200),
+      F("kind", "kind", SHAPE_STRING, 0, .vocab = &VOCAB_AGENCY_KIND),
+      F("division_code", "division_code", SHAPE_STRING, 0, .fmt = &FMT_DIVISION,
+        .code = "invalid_division"));
+
+/* A user; password policy (auth.h) is checked by the handler. */
+SHAPE(SHAPE_USER, "UserInput", "invalid_body", "send an object",
+      F("username", "username", SHAPE_STRING, REQ, .fmt = &FMT_USERNAME),
+      F("password", "password", SHAPE_STRING, REQ, .code = "weak_password"),
+      F("role", "role", SHAPE_STRING, REQ, .vocab = &VOCAB_ROLE),
+      F("division_code", "division_code", SHAPE_STRING, REQ, .fmt = &FMT_DIVISION,
+        .code = "invalid_division"),
+      F("unit_id", "unit_id", SHAPE_ID, OPT), F("station_id", "station_id", SHAPE_ID, OPT),
+      F("disabled", "disabled", SHAPE_BOOLEAN, 0));
+SHAPE(SHAPE_USER_PATCH, "UserChange", "invalid_body", "send an object",
+      F("role", "role", SHAPE_STRING, 0, .vocab = &VOCAB_ROLE),
+      F("division_code", "division_code", SHAPE_STRING, 0, .fmt = &FMT_DIVISION,
+        .code = "invalid_division"),
+      F("unit_id", "unit_id", SHAPE_ID, OPT), F("station_id", "station_id", SHAPE_ID, OPT),
+      F("disabled", "disabled", SHAPE_BOOLEAN, 0));
+
+SHAPE(SHAPE_RESET, "PasswordReset", NULL, NULL,
+      F("username", "username", SHAPE_STRING, REQ | SF_MISSING_INVALID),
+      F("code", "code", SHAPE_STRING, REQ | SF_MISSING_INVALID, .max = 64),
+      F("new_password", "new_password", SHAPE_STRING, REQ | SF_MISSING_INVALID));
 
 SHAPE(SHAPE_UNIT_STATUS, "UnitStatusInput", "invalid_body", "send an object",
       F("status", "status", SHAPE_STRING, REQ, .vocab = &VOCAB_UNIT_SETTABLE));
@@ -134,10 +280,20 @@ SHAPE(SHAPE_POSITION, "Position", "invalid_field", "a position must be an object
       F("heading", "heading", SHAPE_NUMBER, OPT | SF_RANGE, .min = 0, .max = 360),
       F("at", "at", SHAPE_STRING, REQ, .fmt = &FMT_TIME));
 
+/* The patrol app's unsent queue, reported with each batch (kept on the unit: app_queue). */
+static const shape_field app_queue_fields[] = {
+    F("length", "queue.length", SHAPE_INTEGER, REQ | SF_RANGE, .min = 0, .max = 1000000),
+    F("oldest_at", "queue.oldest_at", SHAPE_STRING, OPT, .fmt = &FMT_TIME),
+};
+static const shape APP_QUEUE = {.name = "AppQueue",
+                                .fields = app_queue_fields,
+                                .n = sizeof app_queue_fields / sizeof *app_queue_fields};
+
 SHAPE(SHAPE_POSITIONS, "PositionsInput", "invalid_body", "send an object",
       F("positions", "positions", SHAPE_ARRAY, REQ | SF_MISSING_INVALID | SF_ITEMS_LATER, .min = 1,
         .max = 1000, .sub = &SHAPE_POSITION, .too_many_status = 413,
-        .too_many_code = "too_many_positions"));
+        .too_many_code = "too_many_positions"),
+      F("queue", "queue", SHAPE_OBJECT, OPT, .sub = &APP_QUEUE));
 
 /* The Open311 POST form (GeoReport v2): every value arrives as text (shape_form types the
  * numbers); attribute[code]=v pairs are the object "attribute". service_code is checked by the
@@ -217,6 +373,12 @@ static void describe(const shape_field *f, char *out, size_t outlen) {
     case SHAPE_ARRAY:
         snprintf(out, outlen, "an array");
         break;
+    case SHAPE_BOOLEAN:
+        snprintf(out, outlen, "true or false");
+        break;
+    case SHAPE_IDS:
+        snprintf(out, outlen, "an array of at most %g distinct positive integers", f->max);
+        break;
     }
 }
 
@@ -243,6 +405,21 @@ static int check_number(const shape_field *f, double d) {
     return !isfinite(d) || ((f->flags & SF_RANGE) && (d < f->min || d > f->max)) ? -1 : 0;
 }
 
+/* An array of distinct positive integers, at most f->max (quadratic: max is small). */
+static int check_ids(const shape_field *f, json_t *v, shape_error *e) {
+    size_t n = json_array_size(v);
+    if (!json_is_array(v) || (f->max > 0 && n > f->max)) return invalid(f, e);
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_array_get(v, i);
+        if (!json_is_integer(x) || json_integer_value(x) <= 0) return invalid(f, e);
+        for (size_t k = 0; k < i; k++)
+            if (json_integer_value(json_array_get(v, k)) == json_integer_value(x))
+                return shape_fail(e, 400, f->code ? f->code : "invalid_field", f->path,
+                                  "%s names %lld twice", f->path, (long long)json_integer_value(x));
+    }
+    return 0;
+}
+
 static int check_field(const shape_field *f, json_t *v, shape_error *e) {
     switch (f->type) {
     case SHAPE_STRING:
@@ -257,6 +434,10 @@ static int check_field(const shape_field *f, json_t *v, shape_error *e) {
     case SHAPE_OBJECT:
         if (!json_is_object(v)) return invalid(f, e);
         return f->sub ? shape_check(f->sub, v, e) : 0;
+    case SHAPE_BOOLEAN:
+        return !json_is_boolean(v) ? invalid(f, e) : 0;
+    case SHAPE_IDS:
+        return check_ids(f, v, e);
     case SHAPE_ARRAY:
         break;
     }
@@ -289,93 +470,24 @@ int shape_check(const shape *s, json_t *body, shape_error *e) {
     return 0;
 }
 
-int shape_reply(struct http_req *r, const shape_error *e) {
-    return http_error(r, e->status, e->code, e->field, "%s", e->message);
-}
-
 int shape_key_passed(const shape *s, const shape_error *e) {
     return s->key && e && e->field && strcmp(e->field, s->key) != 0;
-}
-
-static shape_error *error_copy(const shape_error *e) {
-    shape_error *c = malloc(sizeof *c);
-    if (c) *c = *e;
-    return c;
-}
-
-/* The per-item array field of s (SF_ITEMS_LATER), or NULL. */
-static const shape_field *items_field(const shape *s) {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->fields[i].type == SHAPE_ARRAY && (s->fields[i].flags & SF_ITEMS_LATER))
-            return &s->fields[i];
-    return NULL;
-}
-
-int shape_run(struct http_req *r, const shape *s) {
-    shape_error e;
-    if (shape_check(s, r->json, &e) != 0) {
-        if (!shape_key_passed(s, &e)) return shape_reply(r, &e);
-        if (!(r->body_error = error_copy(&e)))
-            return http_error(r, 500, "internal", NULL, "out of memory");
-        return 0;
-    }
-    const shape_field *f = items_field(s);
-    if (!f) return 0;
-    r->items = json_object_get(r->json, f->name);
-    size_t n = json_array_size(r->items);
-    if (!(r->item_errors = calloc(n ? n : 1, sizeof *r->item_errors)))
-        return http_error(r, 500, "internal", NULL, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        if (shape_check(f->sub, json_array_get(r->items, i), &e) != 0 &&
-            !(r->item_errors[i] = error_copy(&e)))
-            return http_error(r, 500, "internal", NULL, "out of memory");
-    return 0;
-}
-
-void shape_free_verdicts(struct http_req *r) {
-    for (size_t i = 0; r->item_errors && i < json_array_size(r->items); i++)
-        free(r->item_errors[i]);
-    free(r->item_errors);
-    free((shape_error *)r->body_error);
-    r->item_errors = NULL, r->body_error = NULL, r->items = NULL;
 }
 
 /* ---- form bodies ---- */
 
 enum { FORM_MAX_FIELDS = 64 };
 
-static int hex_digit(int c) {
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* One form component ('+' a space, %XX a byte) as a new string. NULL with *why when a '%' is not
  * followed by two hex digits, the result holds a NUL or is not UTF-8, or out of memory. */
 static char *form_decode(const char *s, size_t n, const char **why) {
     char *out = malloc(n + 1);
-    size_t len = 0;
     if (!out) return *why = "out of memory", NULL;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (s[i] == '+') {
-            out[len++] = ' ';
-        } else if (s[i] != '%') {
-            out[len++] = s[i];
-        } else if (i + 2 < n && (hi = hex_digit((unsigned char)s[i + 1])) >= 0 &&
-                   (lo = hex_digit((unsigned char)s[i + 2])) >= 0) {
-            out[len++] = (char)(hi * 16 + lo);
-            i += 2;
-        } else {
-            free(out);
-            return *why = "a % in the form is not followed by two hex digits", NULL;
-        }
-    }
-    out[len] = 0;
-    *why = memchr(out, 0, len)          ? "the form holds a NUL character (%00)"
-           : !http_utf8_valid(out, len) ? "the form is not valid UTF-8"
-                                        : NULL;
+    long len = params_url_decode(s, n, out);
+    *why = len < 0                       ? "a % in the form is not followed by two hex digits"
+           : memchr(out, 0, (size_t)len) ? "the form holds a NUL character (%00)"
+           : !params_utf8_valid(out, (size_t)len) ? "the form is not valid UTF-8"
+                                                  : NULL;
     if (*why) free(out);
     return *why ? NULL : out;
 }
@@ -474,13 +586,6 @@ void shape_uuid(json_t *obj, const char *key, char out[37]) {
     if (params_uuid(json_string_value(json_object_get(obj, key)), out) != 0) out[0] = 0;
 }
 
-int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
-                      int list) {
-    char msg[512];
-    vocab_message(v, field, list, msg, sizeof msg);
-    return http_error(r, 400, code, field, "%s", msg);
-}
-
 json_t *shape_pick(const shape *s, json_t *obj) {
     json_t *o = json_object();
     for (size_t i = 0; i < s->n; i++) {
@@ -501,8 +606,8 @@ static json_t *type_json(const char *type, int nullable) {
 }
 
 static json_t *field_schema(const shape_field *f) {
-    static const char *const types[] = {"string", "integer", "integer",
-                                        "number", "object",  "array"};
+    static const char *const types[] = {"string", "integer", "integer", "number",
+                                        "object", "array",   "boolean", "array"};
     int nullable = (f->flags & SF_NULLABLE) != 0;
     json_t *o = f->type == SHAPE_OBJECT && f->sub ? shape_schema(f->sub) : json_object();
     json_object_set_new(o, "type", type_json(types[f->type], nullable));
@@ -530,8 +635,15 @@ static json_t *field_schema(const shape_field *f) {
                             integer ? json_integer((json_int_t)f->max) : json_real(f->max));
     }
     if (f->type == SHAPE_ID) json_object_set_new(o, "minimum", json_integer(1));
+    if (f->type == SHAPE_IDS) {
+        json_object_set_new(o, "items", json_pack("{s:s,s:i}", "type", "integer", "minimum", 1));
+        json_object_set_new(o, "uniqueItems", json_true());
+        if (f->max > 0) json_object_set_new(o, "maxItems", json_integer((json_int_t)f->max));
+    }
     if (f->type == SHAPE_ARRAY) {
         if (f->sub) json_object_set_new(o, "items", shape_schema(f->sub));
+        if (f->flags & SF_ITEMS_LATER) /* the handler answers each item (its verdict) */
+            json_object_set_new(o, "x-per-item", json_true());
         if (f->min > 0) json_object_set_new(o, "minItems", json_integer((json_int_t)f->min));
         if (f->max > 0) json_object_set_new(o, "maxItems", json_integer((json_int_t)f->max));
     }
@@ -539,9 +651,12 @@ static json_t *field_schema(const shape_field *f) {
 }
 
 void shapes_add_schemas(json_t *schemas) {
-    static const shape *const all[] = {&SHAPE_LOGIN,       &SHAPE_PASSWORD,     &SHAPE_REPORT,
-                                       &SHAPE_BATCH,       &SHAPE_REPORT_EVENT, &SHAPE_UNIT_CREATE,
-                                       &SHAPE_UNIT_STATUS, &SHAPE_POSITIONS};
+    static const shape *const all[] = {
+        &SHAPE_LOGIN,        &SHAPE_PASSWORD,      &SHAPE_REPORT,      &SHAPE_BATCH,
+        &SHAPE_REPORT_EVENT, &SHAPE_UNIT_CREATE,   &SHAPE_UNIT_STATUS, &SHAPE_POSITIONS,
+        &SHAPE_UNIT_PATCH,   &SHAPE_UNIT_MEMBERS,  &SHAPE_SHIFT,       &SHAPE_SHIFT_PATCH,
+        &SHAPE_STATION,      &SHAPE_STATION_PATCH, &SHAPE_AGENCY,      &SHAPE_AGENCY_PATCH,
+        &SHAPE_USER,         &SHAPE_USER_PATCH,    &SHAPE_RESET};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         json_object_set_new(schemas, all[i]->name, shape_schema(all[i]));
 }
@@ -553,6 +668,8 @@ json_t *shape_schema(const shape *s) {
         if (s->fields[i].flags & SF_REQUIRED)
             json_array_append_new(req, json_string(s->fields[i].name));
     }
-    return json_pack("{s:s,s:s,s:o,s:o}", "title", s->name, "type", "object", "properties", props,
-                     "required", req);
+    json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "title", s->name, "type", "object", "properties",
+                          props, "required", req);
+    if (s->key) json_object_set_new(o, "x-idempotency-key", json_string(s->key));
+    return o;
 }

@@ -13,8 +13,6 @@
 #include "gis/coords.h"
 #include "service/core/vocab.h"
 
-struct http_req;
-
 typedef struct shape shape;
 
 typedef enum {
@@ -23,7 +21,9 @@ typedef enum {
     SHAPE_ID, /* an integer > 0 */
     SHAPE_NUMBER,
     SHAPE_OBJECT,
-    SHAPE_ARRAY
+    SHAPE_ARRAY,
+    SHAPE_BOOLEAN,
+    SHAPE_IDS /* an array of distinct ids (integers > 0), at most max of them */
 } shape_type;
 
 enum {
@@ -43,6 +43,9 @@ typedef struct shape_format {
     int (*check)(const char *s);
     const vocab *schema_enum; /* the schema's enum, when the format is one */
 } shape_format;
+
+/* Formats for new tables (shapes.c also has a UUID, an RFC 3339 time and a crs, used above). */
+extern const shape_format FMT_DATE, FMT_WEEK, FMT_MONTH, FMT_TIMEOFDAY;
 
 typedef struct shape_field {
     const char *name; /* key in the object */
@@ -70,6 +73,10 @@ struct shape {
 
 extern const shape SHAPE_LOGIN, SHAPE_PASSWORD, SHAPE_REPORT, SHAPE_BATCH, SHAPE_REPORT_EVENT,
     SHAPE_UNIT_CREATE, SHAPE_UNIT_STATUS, SHAPE_POSITIONS;
+/* administration (service/admin/) */
+extern const shape SHAPE_UNIT_PATCH, SHAPE_UNIT_MEMBERS, SHAPE_SHIFT, SHAPE_SHIFT_PATCH,
+    SHAPE_STATION, SHAPE_STATION_PATCH, SHAPE_AGENCY, SHAPE_AGENCY_PATCH, SHAPE_USER,
+    SHAPE_USER_PATCH, SHAPE_RESET;
 extern const shape SHAPE_O311_REQUEST; /* the Open311 form (application/x-www-form-urlencoded) */
 extern const shape SHAPE_POSITION;     /* one item of SHAPE_POSITIONS */
 extern const shape SHAPE_PERSON;       /* SHAPE_REPORT's person */
@@ -102,16 +109,6 @@ void shapes_add_schemas(json_t *schemas);
  * Returns 0, or -1 with *e filled. */
 int shape_check(const shape *s, json_t *body, shape_error *e);
 
-/* THE door for request bodies (the dispatcher, before the handler): r->json (a form body first
- * decoded into an object: shape_form) against s. A failure is answered with its error, except a
- * keyed body whose key passed (s->key): that verdict goes to the handler as r->body_error. The
- * items of an SF_ITEMS_LATER array are judged one by one: r->items, r->item_errors[i] (NULL when
- * item i passed). Returns 0 (the handler runs), or the status sent. */
-int shape_run(struct http_req *r, const shape *s);
-
-/* Frees the verdicts shape_run kept in r (the dispatcher, when the request ends). */
-void shape_free_verdicts(struct http_req *r);
-
 /* 1 when e, an error of a body of keyed shape s, is not about the key itself (nor the body's
  * type): the key may still find a stored copy. */
 int shape_key_passed(const shape *s, const shape_error *e);
@@ -128,16 +125,8 @@ double shape_time(json_t *obj, const char *key);
 gis_crs shape_crs(json_t *obj, const char *key);
 void shape_uuid(json_t *obj, const char *key, char out[37]);
 
-/* Sends e as the error answer. Returns the status sent. */
-int shape_reply(struct http_req *r, const shape_error *e);
-
 /* A new object of the fields of s present and not null in obj (borrowed values, shallow): what
  * a handler stores of a checked body. */
 json_t *shape_pick(const shape *s, json_t *obj);
-
-/* Sends 400 `code` on `field` saying the value must be one of (list: a comma-separated list of)
- * the codes of v. Returns the status sent. */
-int shape_vocab_error(struct http_req *r, const char *code, const char *field, const vocab *v,
-                      int list);
 
 #endif

@@ -25,6 +25,7 @@
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/open311/open311.h"
+#include "service/reports/report_json.h"
 #include "service/reports/reports.h"
 
 #define O311_SPEC "http://wiki.open311.org/GeoReport_v2"
@@ -292,11 +293,12 @@ int h_o311_service(http_req *r) {
                                     "A whole number from 1 to 100; 1 when not given"));
     json_array_append_new(attrs, attribute("approx_age", "number", 2, "大约年龄 / Approximate age",
                                            "Years, a whole number from 0 to 130"));
-    json_t *sex = attribute("sex", "singlevaluelist", 3, "性别 / Sex", "One of the listed keys");
-    json_object_set_new(sex, "values",
-                        json_pack("[{s:s,s:s},{s:s,s:s},{s:s,s:s}]", "key", "male", "name",
-                                  "男 / Male", "key", "female", "name", "女 / Female", "key",
-                                  "unknown", "name", "不详 / Unknown"));
+    json_t *sex = attribute("sex", "singlevaluelist", 3, "性别 / Sex", "One of the listed keys"),
+           *values = json_array();
+    for (size_t i = 0; i < VOCAB_SEX.n; i++)
+        json_array_append_new(values, json_pack("{s:s,s:s}", "key", VOCAB_SEX.terms[i].code, "name",
+                                                VOCAB_SEX.terms[i].label));
+    json_object_set_new(sex, "values", values);
     json_array_append_new(attrs, sex);
     json_array_append_new(attrs, attribute("appearance", "text", 4,
                                            "外貌特征 / Appearance (clothes, build)",
@@ -450,33 +452,49 @@ done:
 
 /* ---- reading requests back ---- */
 
-/* Columns of the public view; lat/long rounded to 3 decimals (about 100 m). */
+/* The report columns (REPORT_COLUMNS, read by their REPORT_COL_* names) without the division and
+ * zone names the public view leaves out; the responsible station's name is the agency. */
 #define O311_COLUMNS                                                                               \
-    "r.id, r.status, r.category, r.description, round(ST_Y(r.geom)::numeric, 3)::float8,"          \
-    " round(ST_X(r.geom)::numeric, 3)::float8,"                                                    \
-    " to_json(date_trunc('second', r.received_at))#>>'{}',"                                        \
-    " to_json(date_trunc('second', r.updated_at))#>>'{}',"                                         \
-    " (SELECT s.name FROM stations s WHERE s.id = r.station_id), r.outcome"
+    REPORT_COLUMNS_NAMED("NULL::text", "NULL::text", "NULL::text", "NULL::text", "NULL::text",     \
+                         "(SELECT s.name FROM stations s WHERE s.id = r.station_id)")
+
+/* A report time (RFC 3339 text, the deployment's offset) with whole seconds, as the specification
+ * writes it: the fraction cut. */
+static void whole_seconds(const char *t, char out[40]) {
+    const char *dot = strchr(t, '.');
+    if (!dot) {
+        snprintf(out, 40, "%s", t);
+        return;
+    }
+    const char *zone = dot + 1 + strspn(dot + 1, "0123456789");
+    snprintf(out, 40, "%.*s%s", (int)(dot - t), t, zone);
+}
+
+/* A coordinate of the public view: rounded to 3 decimals (about 100 m). */
+static double coarse(const char *v) {
+    return round(strtod(v, NULL) * 1000.0) / 1000.0;
+}
 
 static json_t *request_json(PGresult *res, int i) {
-    const char *status = PQgetvalue(res, i, 1), *code = PQgetvalue(res, i, 2);
+    const char *status = PQgetvalue(res, i, REPORT_COL_STATUS),
+               *code = PQgetvalue(res, i, REPORT_COL_CATEGORY),
+               *outcome = rj_val(res, i, REPORT_COL_OUTCOME);
     int st = vocab_find(&VOCAB_REPORT_STATUS, status);
     int closed = st >= 0 && !(VOCAB_REPORT_STATUS.terms[st].flags & VOCAB_OPEN);
     const o311_service *s = service_find(code);
-    char notes[128];
-    if (!PQgetisnull(res, i, 9))
-        snprintf(notes, sizeof notes, "%s: %s", status, PQgetvalue(res, i, 9));
-    else
-        snprintf(notes, sizeof notes, "%s", status);
+    char notes[128], requested[40], updated[40];
+    snprintf(notes, sizeof notes, "%s%s%s", status, outcome ? ": " : "", outcome ? outcome : "");
+    whole_seconds(PQgetvalue(res, i, REPORT_COL_RECEIVED_AT), requested);
+    whole_seconds(PQgetvalue(res, i, REPORT_COL_UPDATED_AT), updated);
     return json_pack("{s:s,s:s,s:s,s:o,s:s,s:s,s:s?,s:n,s:s,s:s,s:n,s:f,s:f}", "service_request_id",
-                     PQgetvalue(res, i, 0), "status", closed ? "closed" : "open", "status_notes",
-                     notes, "service_name", s ? vocab_bilingual(s) : json_string(code),
-                     "service_code", code, "description", PQgetvalue(res, i, 3),
-                     "agency_responsible", PQgetisnull(res, i, 8) ? NULL : PQgetvalue(res, i, 8),
-                     "service_notice", "requested_datetime", PQgetvalue(res, i, 6),
-                     "updated_datetime", PQgetvalue(res, i, 7), "expected_datetime", "lat",
-                     strtod(PQgetvalue(res, i, 4), NULL), "long",
-                     strtod(PQgetvalue(res, i, 5), NULL));
+                     PQgetvalue(res, i, REPORT_COL_ID), "status", closed ? "closed" : "open",
+                     "status_notes", notes, "service_name",
+                     s ? vocab_bilingual(s) : json_string(code), "service_code", code,
+                     "description", PQgetvalue(res, i, REPORT_COL_DESCRIPTION),
+                     "agency_responsible", rj_val(res, i, REPORT_COL_STATION_NAME),
+                     "service_notice", "requested_datetime", requested, "updated_datetime", updated,
+                     "expected_datetime", "lat", coarse(PQgetvalue(res, i, REPORT_COL_LAT)), "long",
+                     coarse(PQgetvalue(res, i, REPORT_COL_LON)));
 }
 
 static int valid_id(const char *s) {
@@ -489,13 +507,12 @@ static int valid_id(const char *s) {
  * Only requests posted through Open311 (source 'open311') are ever listed.
  */
 int h_o311_requests(http_req *r) {
-    const http_qval *status = http_q(r, "status");
+    const http_qval *status = http_q(r, "status"); /* {open}, {closed} or {open,closed} */
     char st[96];
     const char *statuses = NULL;
-    unsigned long long open = 1, closed = 2; /* status: open, closed (routes.c) */
-    if (status->given && (status->mask & (open | closed)) != (open | closed)) {
-        vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, status->mask & open ? VOCAB_OPEN : 0, st,
-                       sizeof st);
+    if (status->n == 1) { /* the report statuses of one of the two */
+        int open = strcmp(status->s, "{open}") == 0;
+        vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, open ? VOCAB_OPEN : 0, st, sizeof st);
         statuses = st;
     }
     char limit[16];
@@ -569,8 +586,7 @@ int h_o311_token(http_req *r) {
 int cmd_apikey(app *a, int argc, char **argv) {
     if (argc < 2 || (strcmp(argv[1], "list") != 0 && argc != 3) ||
         (strcmp(argv[1], "add") && strcmp(argv[1], "revoke") && strcmp(argv[1], "list"))) {
-        fprintf(stderr, "usage: patrold apikey add NAME | apikey revoke NAME | apikey list\n");
-        return 2;
+        return 2; /* main.c prints the forms */
     }
     worker w;
     if (cmd_connect(a, &w) != 0) return 1;

@@ -13,4 +13,8 @@ int o311_path(const char *path);
  * ("Name: v\r\n"...) may be NULL. Does not touch r->error_code. Returns status. */
 int o311_send_error(http_req *r, int status, const char *message, const char *extra_headers);
 
+/* `patrold apikey add NAME | revoke NAME | list`: Open311 keys (stored as SHA-256 hashes).
+ * Returns the exit code. */
+int cmd_apikey(app *a, int argc, char **argv);
+
 #endif

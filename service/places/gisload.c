@@ -10,7 +10,7 @@
 #include "service/core/db.h"
 #include "service/core/server.h"
 #include "service/core/vocab.h"
-#include "service/places/places.h"
+#include "service/places/gazload.h"
 #include "service/places/tiles.h"
 
 static gis_level level_of(const char *s) {
@@ -34,9 +34,12 @@ int gisload_once(app *a, worker *w, char *err, size_t errlen) {
     if (!b) return -1;
     div = query_bin(
         w,
-        "SELECT code::text, name, level, (kind = 'zone')::int::text, ST_AsBinary(geom) FROM divisions"
-        " WHERE geom IS NOT NULL AND valid_to IS NULL AND level IN ('city', 'county', 'town', 'community')"
-        " ORDER BY code",
+        "SELECT code::text, name, level, (kind = " VOCAB_SQL_TERM(
+            "DivisionKind",
+            DK_ZONE) ")::int::text, ST_AsBinary(geom) FROM divisions"
+                     " WHERE geom IS NOT NULL AND valid_to IS NULL AND level IN (" VOCAB_SQL_ANY(
+                         "Tier", 0) ")"
+                                    " ORDER BY code",
         err, errlen);
     st =
         div ? query_bin(

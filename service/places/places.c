@@ -11,76 +11,163 @@
 #include "gis/gazetteer.h"
 #include "gis/index.h"
 #include "service/cmd/commands.h"
+#include "service/core/buf.h"
 #include "service/core/db.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/places/gisload.h"
 #include "service/places/places.h"
 
-static json_t *division_json(const gis_division *d, const char *level) {
-    return json_pack("{s:s,s:s,s:s}", "code", d->code, "name", d->name, "level", level);
-}
+/* Replies are written straight into one buffer (their shape is fixed): no JSON tree, no allocation
+ * per field. The bytes are those json_dumps wrote for the same values. */
 
-static json_t *station_json(const gis_station *s) {
-    return json_pack("{s:I,s:s,s:s}", "id", (json_int_t)s->id, "name", s->name, "tier",
-                     gis_level_name(s->tier));
-}
-
-static json_t *point_json(double lon, double lat, gis_crs crs) {
+/* {"lon", "lat", "crs"}: a WGS-84 point in crs, rounded to 1e-7 degrees. */
+static void point_write(buf *b, double lon, double lat, gis_crs crs) {
     double x = lon, y = lat;
     gis_from_wgs84(crs, lon, lat, &x, &y);
-    return json_pack("{s:f,s:f,s:s}", "lon", round(x * 1e7) / 1e7, "lat", round(y * 1e7) / 1e7,
-                     "crs", gis_crs_name(crs));
+    BUF_LIT(b, "{\"lon\":");
+    buf_json_fixed(b, x, 7);
+    BUF_LIT(b, ",\"lat\":");
+    buf_json_fixed(b, y, 7);
+    BUF_LIT(b, ",\"crs\":");
+    buf_json_str(b, gis_crs_name(crs));
+    BUF_LIT(b, "}");
 }
 
-/* {"code"|"id", "name", "kind", "distance_m", "location"} of a nearest hit. */
-static json_t *places_nearby_json(const gaz *g, const gaz_hit *h, gis_crs crs) {
+/* {code, name, level}: a division or zone of the spatial index. */
+static void division_write(buf *b, const char *code, const char *name, const char *level) {
+    BUF_LIT(b, "{\"code\":");
+    buf_json_str(b, code);
+    BUF_LIT(b, ",\"name\":");
+    buf_json_str(b, name);
+    BUF_LIT(b, ",\"level\":");
+    buf_json_str(b, level);
+    BUF_LIT(b, "}");
+}
+
+/* The id, name and tier of a Station, without its closing brace. */
+static void station_open(buf *b, const gis_station *s) {
+    BUF_LIT(b, "{\"id\":");
+    buf_json_int(b, s->id);
+    BUF_LIT(b, ",\"name\":");
+    buf_json_str(b, s->name);
+    BUF_LIT(b, ",\"tier\":");
+    buf_json_str(b, gis_level_name(s->tier));
+}
+
+/* {"name", "kind", "distance_m", "location", "code"|"id"} of a nearest hit. */
+static void nearby_write(buf *b, const gaz *g, const gaz_hit *h, gis_crs crs) {
     const gaz_entry *e = gaz_entry_at(g, h->entry);
-    json_t *n = json_pack("{s:s,s:s,s:f,s:o}", "name", e->name, "kind",
-                          e->kind == GAZ_DIVISION  ? e->level
-                          : e->kind == GAZ_STATION ? "station"
-                                                   : e->level,
-                          "distance_m", round(h->distance_m * 10) / 10, "location",
-                          point_json(e->lon, e->lat, crs));
-    if (e->kind == GAZ_DIVISION)
-        json_object_set_new(n, "code", json_string(e->code));
-    else
-        json_object_set_new(n, "id", json_integer(e->id));
-    return n;
+    BUF_LIT(b, "{\"name\":");
+    buf_json_str(b, gaz_text(g, e->name));
+    BUF_LIT(b, ",\"kind\":");
+    buf_json_str(b, e->kind == GAZ_STATION ? "station" : gaz_text(g, e->level));
+    BUF_LIT(b, ",\"distance_m\":");
+    buf_json_fixed(b, h->distance_m, 1);
+    BUF_LIT(b, ",\"location\":");
+    point_write(b, e->lon, e->lat, crs);
+    if (e->kind == GAZ_DIVISION) {
+        BUF_LIT(b, ",\"code\":");
+        buf_json_str(b, e->code);
+    } else {
+        BUF_LIT(b, ",\"id\":");
+        buf_json_int(b, e->id);
+    }
+    BUF_LIT(b, "}");
 }
 
 /* {code, name, level} of a division entry. */
-static json_t *brief_json(const gaz_entry *e) {
-    return json_pack("{s:s,s:s,s:s}", "code", e->code, "name", e->name, "level", e->level);
+static void brief_write(buf *b, const gaz *g, const gaz_entry *e) {
+    division_write(b, e->code, gaz_text(g, e->name), gaz_text(g, e->level));
 }
 
-json_t *places_entry_json(const gaz *g, uint32_t i, gis_crs crs) {
+/* A Place (see places.h) without its closing brace: a search hit adds match and distance_m. */
+static void entry_open(buf *b, const gaz *g, uint32_t i, gis_crs crs) {
+    static const char *const kinds[] = {"division", "station", "place"};
     const gaz_entry *e = gaz_entry_at(g, i);
-    json_t *chain = json_array();
     int32_t up[16], n = 0;
     for (int32_t p = e->parent; p >= 0 && n < 16; p = gaz_entry_at(g, (uint32_t)p)->parent)
         up[n++] = p;
-    while (n > 0)
-        json_array_append_new(chain, brief_json(gaz_entry_at(g, (uint32_t)up[--n])));
-    static const char *const kinds[] = {"division", "station", "place"};
-    json_t *o =
-        json_pack("{s:s?,s:s,s:s,s:s,s:o,s:o}", "code", e->kind == GAZ_DIVISION ? e->code : NULL,
-                  "name", e->name, "level", e->level, "kind", kinds[e->kind], "parent_chain", chain,
-                  "location", isfinite(e->lon) ? point_json(e->lon, e->lat, crs) : json_null());
-    if (e->kind != GAZ_DIVISION) json_object_set_new(o, "id", json_integer(e->id));
-    if (e->kind == GAZ_DIVISION) {
-        json_object_set_new(o, "valid_from",
-                            e->valid_from ? json_string(e->valid_from) : json_null());
-        json_object_set_new(o, "valid_to", e->valid_to ? json_string(e->valid_to) : json_null());
+    BUF_LIT(b, "{\"code\":");
+    buf_json_str(b, e->kind == GAZ_DIVISION ? e->code : NULL);
+    BUF_LIT(b, ",\"name\":");
+    buf_json_str(b, gaz_text(g, e->name));
+    BUF_LIT(b, ",\"level\":");
+    buf_json_str(b, gaz_text(g, e->level));
+    BUF_LIT(b, ",\"kind\":");
+    buf_json_str(b, kinds[e->kind]);
+    BUF_LIT(b, ",\"parent_chain\":[");
+    for (int k = n - 1; k >= 0; k--) {
+        if (k < n - 1) BUF_LIT(b, ",");
+        brief_write(b, g, gaz_entry_at(g, (uint32_t)up[k]));
+    }
+    BUF_LIT(b, "],\"location\":");
+    if (isfinite(e->lon))
+        point_write(b, e->lon, e->lat, crs);
+    else
+        BUF_LIT(b, "null");
+    if (e->kind != GAZ_DIVISION) {
+        BUF_LIT(b, ",\"id\":");
+        buf_json_int(b, e->id);
+    } else {
+        BUF_LIT(b, ",\"valid_from\":");
+        buf_json_str(b, gaz_text(g, e->valid_from));
+        BUF_LIT(b, ",\"valid_to\":");
+        buf_json_str(b, gaz_text(g, e->valid_to));
     }
     if (e->former) {
         const gaz_entry *t = e->replaced_by >= 0 ? gaz_entry_at(g, (uint32_t)e->replaced_by) : NULL;
-        json_object_set_new(o, "replaced_by",
-                            !t          ? json_null()
-                            : t->former ? brief_json(t)
-                                        : places_entry_json(g, (uint32_t)e->replaced_by, crs));
+        BUF_LIT(b, ",\"replaced_by\":");
+        if (!t)
+            BUF_LIT(b, "null");
+        else if (t->former)
+            brief_write(b, g, t);
+        else
+            places_entry_write(b, g, (uint32_t)e->replaced_by, crs);
     }
+}
+
+void places_entry_write(buf *b, const gaz *g, uint32_t i, gis_crs crs) {
+    entry_open(b, g, i, crs);
+    BUF_LIT(b, "}");
+}
+
+json_t *places_entry_json(const gaz *g, uint32_t i, gis_crs crs) {
+    buf b = {0};
+    places_entry_write(&b, g, i, crs);
+    json_t *o = b.oom ? NULL : json_loadb(b.p, b.len, 0, NULL);
+    buf_free(&b);
     return o;
+}
+
+/* Sends a reply written into b (200), or a 500 when writing it ran out of memory; frees b. */
+static int send_written(http_req *r, buf *b) {
+    int rc = b->oom ? http_error(r, 500, "internal", NULL, "out of memory")
+                    : http_send(r, 200, "application/json; charset=utf-8", b->p, b->len, NULL);
+    buf_free(b);
+    return rc;
+}
+
+/* The items of a search reply: each hit a Place with match (and distance_m with near). */
+static void hits_write(buf *b, const gaz *g, const gaz_hit *hits, int n, int near, gis_crs crs) {
+    static const char *const tiers[] = {"exact", "prefix", "substring", "pinyin"};
+    BUF_LIT(b, "{\"items\":[");
+    for (int i = 0; i < n; i++) {
+        if (i) BUF_LIT(b, ",");
+        entry_open(b, g, hits[i].entry, crs);
+        BUF_LIT(b, ",\"match\":");
+        buf_json_str(b, tiers[hits[i].tier]);
+        if (near) {
+            BUF_LIT(b, ",\"distance_m\":");
+            if (hits[i].distance_m >= 0)
+                buf_json_fixed(b, hits[i].distance_m, 1);
+            else
+                BUF_LIT(b, "null");
+        }
+        BUF_LIT(b, "}");
+    }
+    BUF_LIT(b, "],\"next\":null}");
 }
 
 _Static_assert((int)PAGE_MAX <= (int)GAZ_MAX_LIMIT,
@@ -88,7 +175,6 @@ _Static_assert((int)PAGE_MAX <= (int)GAZ_MAX_LIMIT,
 
 /* GET /api/v1/places?q=&limit=&within=&near=lon,lat&crs= */
 int h_places_search(http_req *r) {
-    static const char *const tiers[] = {"exact", "prefix", "substring", "pinyin"};
     const char *q = http_q(r, "q")->s;
     const http_qval *within = http_q(r, "within"), *near = http_q(r, "near");
     char err[128];
@@ -103,19 +189,67 @@ int h_places_search(http_req *r) {
         gaz_release(g);
         return http_error(r, 400, "invalid_query", "q", "%s", err);
     }
-    json_t *items = json_array();
-    for (int i = 0; i < n; i++) {
-        json_t *o = places_entry_json(g, hits[i].entry, crs);
-        json_object_set_new(o, "match", json_string(tiers[hits[i].tier]));
-        if (opt.near)
-            json_object_set_new(o, "distance_m",
-                                hits[i].distance_m >= 0
-                                    ? json_real(round(hits[i].distance_m * 10) / 10)
-                                    : json_null());
-        json_array_append_new(items, o);
+    buf b = {0};
+    buf_reserve(&b, 512 + 448 * (size_t)n); /* a hit takes about 400 bytes */
+    hits_write(&b, g, hits, n, opt.near, crs);
+    gaz_release(g);
+    return send_written(r, &b);
+}
+
+/* A ReverseResult: the point, its divisions and zones, the responsible station and its chain, the
+ * nearest named places of the gazetteer in slot gs (none while it is not loaded). */
+static void reverse_write(buf *b, const gis_location *loc, gaz_slot *gs, double lon, double lat,
+                          gis_crs crs) {
+    BUF_LIT(b, "{\"location\":");
+    point_write(b, lon, lat, crs);
+    BUF_LIT(b, ",\"divisions\":[");
+    for (int t = GIS_CITY, k = 0; t <= GIS_COMMUNITY; t++)
+        if (loc->tiers[t]) {
+            if (k++) BUF_LIT(b, ",");
+            division_write(b, loc->tiers[t]->code, loc->tiers[t]->name,
+                           gis_level_name((gis_level)t));
+        }
+    BUF_LIT(b, "],\"outside\":");
+    if (loc->outside)
+        BUF_LIT(b, "true");
+    else
+        BUF_LIT(b, "false");
+    BUF_LIT(b, ",\"snapped_m\":");
+    if (loc->snapped_m >= 0)
+        buf_json_fixed(b, loc->snapped_m, 1);
+    else
+        BUF_LIT(b, "null");
+    BUF_LIT(b, ",\"zones\":[");
+    for (int z = 0; z < loc->nzones; z++) {
+        if (z) BUF_LIT(b, ",");
+        division_write(b, loc->zones[z]->code, loc->zones[z]->name,
+                       vocab_code(&VOCAB_DIVISION_KIND, DK_ZONE));
+    }
+    BUF_LIT(b, "],\"responsible_station\":");
+    if (loc->station) {
+        station_open(b, loc->station);
+        BUF_LIT(b, ",\"distance_m\":");
+        buf_json_fixed(b, loc->station_distance_m, 1);
+        BUF_LIT(b, ",\"chain\":[");
+        for (int c = 0; c < loc->nchain; c++) {
+            if (c) BUF_LIT(b, ",");
+            station_open(b, loc->chain[c]);
+            BUF_LIT(b, "}");
+        }
+        BUF_LIT(b, "]}");
+    } else {
+        BUF_LIT(b, "null");
+    }
+    BUF_LIT(b, ",\"nearby\":[");
+    gaz *g = gaz_slot_acquire(gs);
+    gaz_hit hits[5];
+    int nh = g ? gaz_nearest(g, lon, lat, 5, hits) : 0;
+    for (int i = 0; i < nh; i++) {
+        if (i) BUF_LIT(b, ",");
+        nearby_write(b, g, &hits[i], crs);
     }
     gaz_release(g);
-    return http_json(r, 200, json_pack("{s:o,s:n}", "items", items, "next"));
+    BUF_LIT(b, "]}");
 }
 
 /* GET /api/v1/places/reverse?lon=&lat=&crs= */
@@ -131,37 +265,10 @@ int h_places_reverse(http_req *r) {
         return http_error(r, 503, "index_unavailable", NULL, "the spatial index is not ready: %s",
                           err);
 
-    json_t *divisions = json_array(), *zones = json_array();
-    for (int t = GIS_CITY; t <= GIS_COMMUNITY; t++)
-        if (loc.tiers[t])
-            json_array_append_new(divisions,
-                                  division_json(loc.tiers[t], gis_level_name((gis_level)t)));
-    for (int z = 0; z < loc.nzones; z++)
-        json_array_append_new(zones, division_json(loc.zones[z], "zone"));
-    json_t *station = json_null();
-    if (loc.station) {
-        station = station_json(loc.station);
-        json_object_set_new(station, "distance_m",
-                            json_real(round(loc.station_distance_m * 10) / 10));
-        json_t *chain = json_array();
-        for (int c = 0; c < loc.nchain; c++)
-            json_array_append_new(chain, station_json(loc.chain[c]));
-        json_object_set_new(station, "chain", chain);
-    }
-
-    gaz *g = gaz_slot_acquire(r->app->gaz);
-    json_t *nearby = json_array();
-    gaz_hit hits[5];
-    int nh = g ? gaz_nearest(g, wlon, wlat, 5, hits) : 0;
-    for (int i = 0; i < nh; i++)
-        json_array_append_new(nearby, places_nearby_json(g, &hits[i], crs));
-    gaz_release(g);
-    json_t *out =
-        json_pack("{s:o,s:o,s:b,s:o,s:o,s:o,s:o}", "location", point_json(wlon, wlat, crs),
-                  "divisions", divisions, "outside", loc.outside, "snapped_m",
-                  loc.snapped_m >= 0 ? json_real(round(loc.snapped_m * 10) / 10) : json_null(),
-                  "zones", zones, "responsible_station", station, "nearby", nearby);
-    return http_json(r, 200, out);
+    buf b = {0};
+    buf_reserve(&b, 2048);
+    reverse_write(&b, &loc, r->app->gaz, wlon, wlat, crs);
+    return send_written(r, &b);
 }
 
 /* One "lon lat" line of cmd_locate: prints its answer, or says on stderr why not. Returns 0/-1. */
@@ -212,8 +319,7 @@ int cmd_locate(app *a, int argc, char **argv) {
             return 2;
         }
     } else if (argc != 1) {
-        fprintf(stderr, "usage: patrold locate [--crs wgs84|cgcs2000|gcj02|bd09] < points\n");
-        return 2;
+        return 2; /* main.c prints the forms */
     }
     worker w;
     if (cmd_connect(a, &w) != 0) return 1;

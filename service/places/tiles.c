@@ -11,20 +11,16 @@
 #include <strings.h>
 
 #include "gis/coords.h"
+#include "service/core/auth.h"
 #include "service/core/db.h"
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/places/tiles.h"
-#include "service/reports/report_json.h"
 
 #define EXTENT 4096
 #define BUFFER 64
 #define WORLD 40075016.685578488 /* Web Mercator world width, metres */
-
-enum { L_DIVISIONS, L_STATIONS, L_COVERAGE, L_REPORTS, L_UNITS, NLAYERS };
-static const char *const layer_names[NLAYERS] = {"divisions", "stations", "coverage", "reports",
-                                                 "units"};
 
 /* Every statement takes $1 z, $2 x, $3 y, $4 simplification tolerance (metres), $5 $6 the shift
  * of a GCJ-02 base map at the tile (metres, 0 for WGS-84). */
@@ -54,32 +50,52 @@ static const char coverage_sql[] = TILE_CTE
     " c.tier, " MVT_GEOM(
         "ST_Simplify(c.geom, e.tol)") " FROM tile_coverage c, e, q WHERE c.geom && q.m) t WHERE t.geom IS NOT NULL";
 
-/* $7 the user's division prefix, $8 its length, $9 whether rows outside every division show. */
-#define SCOPE(code) " AND (left(" code ", $8::int) = $7::text OR ($9::bool AND " code " IS NULL))"
-#define REPORT_CODE MOST_LOCAL("r")
-
+/* Reports: $7 the user's division prefix, $8 the user's id (the visibility rule, auth.h); open
+ * reports only (reports_open_geom_idx holds them). Units: $7 the user's division prefix. */
+/* clang-format off */
 static const char reports_sql[] = TILE_CTE
     "SELECT ST_AsMVT(t, 'reports', 4096, 'geom', 'id') FROM (SELECT r.id, r.status, r.category,"
-    " EXISTS (SELECT 1 FROM report_events v WHERE v.report_id = r.id AND v.type = 'escalated')"
-    " AS escalated, to_json(r.ack_deadline)#>>'{}' AS ack_deadline, " MVT_GEOM(
-        "ST_Transform(r.geom, 3857)") " FROM reports r, e, q4 WHERE r.geom && q4.m4"
-                                      " AND r.status IN ('new', 'acknowledged', 'dispatched', "
-                                      "'on_scene')" SCOPE(
-                                          REPORT_CODE) " ORDER BY r.id DESC LIMIT 5000) t WHERE t.geom IS NOT "
-                                                       "NULL";
+    " EXISTS (SELECT 1 FROM report_events v WHERE v.report_id = r.id AND v.type = " VOCAB_SQL_TERM("TimelineType", TL_ESCALATED) ")"
+    " AS escalated, to_json(r.ack_deadline)#>>'{}' AS ack_deadline, "
+    MVT_GEOM("ST_Transform(r.geom, 3857)") " FROM reports r, e, q4 WHERE r.geom && q4.m4"
+    " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_OPEN) ")"
+    " AND " AUTH_REPORT_VISIBLE_SQL("r", "$7", "$8")
+    " ORDER BY r.id DESC LIMIT 5000) t WHERE t.geom IS NOT NULL";
 
-#define UNIT_CODE "u.division_code"
 static const char units_sql[] = TILE_CTE
     "SELECT ST_AsMVT(t, 'units', 4096, 'geom', 'id') FROM (SELECT u.id, u.name, u.status,"
-    " greatest(0, extract(epoch FROM now() - u.position_at))::int AS age_s, " MVT_GEOM(
-        "ST_Transform(u.position, 3857)") " FROM units u, e, q4 WHERE u.position && q4.m4" SCOPE(UNIT_CODE) ") t WHERE t.geom IS NOT NULL";
+    " greatest(0, extract(epoch FROM now() - u.position_at))::int AS age_s, "
+    MVT_GEOM("ST_Transform(u.position, 3857)") " FROM units u, e, q4 WHERE u.position && q4.m4"
+    " AND " VOCAB_CODE_WITHIN_SQL("u.division_code", "$7") ") t WHERE t.geom IS NOT NULL";
+/* clang-format on */
+
+/* What a layer's statement takes after $1..$6: nothing (a static layer, the same for everyone:
+ * cached), the tiers a zoom shows ($7 outline tiers, $8 label tiers: static), or the signed-in
+ * user (dynamic: Bearer required, never cached): its division prefix $7 (P_SCOPE), and its id $8
+ * (P_VISIBLE: the report visibility rule). */
+typedef enum { P_NONE, P_TIERS, P_SCOPE, P_VISIBLE } layer_params;
+
+/* THE layers: a new one is one row and its statement. */
+static const struct layer {
+    const char *name;
+    const char *sql;
+    layer_params params;
+} layers[] = {
+    {"divisions", divisions_sql, P_TIERS}, {"stations", stations_sql, P_NONE},
+    {"coverage", coverage_sql, P_NONE},    {"reports", reports_sql, P_VISIBLE},
+    {"units", units_sql, P_SCOPE},
+};
+#define NLAYERS (sizeof layers / sizeof layers[0])
+
+static const struct layer *layer_find(const char *name) {
+    for (size_t i = 0; i < NLAYERS; i++)
+        if (strcmp(name, layers[i].name) == 0) return &layers[i];
+    return NULL;
+}
 
 const char *tiles_sql(const char *layer) {
-    static const char *const sql[NLAYERS] = {divisions_sql, stations_sql, coverage_sql, reports_sql,
-                                             units_sql};
-    for (int i = 0; i < NLAYERS; i++)
-        if (strcmp(layer, layer_names[i]) == 0) return sql[i];
-    return NULL;
+    const struct layer *l = layer_find(layer);
+    return l ? l->sql : NULL;
 }
 
 /* ---- the cache of static tiles ---- */
@@ -230,11 +246,24 @@ static void gcj_shift(long z, long x, long y, double *dx, double *dy) {
     *dy = y1 - y0;
 }
 
+/* text[] literals of the tiers (VOCAB_TIER): outlines[t] the tiers down to t, labels[t] tier t. */
+static char outlines[TIER_COMMUNITY + 1][64], labels[TIER_COMMUNITY + 1][32];
+
+static void tiers_make(void) {
+    for (unsigned t = 0; t <= TIER_COMMUNITY; t++) {
+        vocab_pg_array_bits(&VOCAB_TIER, (2u << t) - 1, outlines[t], sizeof outlines[t]);
+        vocab_pg_array_bits(&VOCAB_TIER, 1u << t, labels[t], sizeof labels[t]);
+    }
+}
+
 void tiles_tiers(long z, const char **outline, const char **label) {
-    *outline = z >= 12   ? "{city,county,town,community}"
-               : z >= 10 ? "{city,county,town}"
-                         : "{city,county}";
-    *label = z >= 12 ? "{community}" : z >= 10 ? "{town}" : z >= 7 ? "{county}" : "{city}";
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    pthread_once(&once, tiers_make);
+    *outline = outlines[z >= 12 ? TIER_COMMUNITY : z >= 10 ? TIER_TOWN : TIER_COUNTY];
+    *label = labels[z >= 12   ? TIER_COMMUNITY
+                    : z >= 10 ? TIER_TOWN
+                    : z >= 7  ? TIER_COUNTY
+                              : TIER_CITY];
 }
 
 /* Authorization: Bearer for the dynamic layers. Returns 0 with r->user set, or the reply. */
@@ -252,7 +281,7 @@ static int tile_auth(http_req *r) {
 
 /* One tile asked for: layer, z/x/y, crs. */
 typedef struct {
-    int layer;
+    const struct layer *layer;
     long z, x, y;
     gis_crs crs;
 } tile_req;
@@ -260,12 +289,13 @@ typedef struct {
 /* Reads layer and z/x/y of r, and its ?crs= (typed by the door). Returns 0, or the status of the
  * 400 sent. */
 static int tile_parse(http_req *r, tile_req *t) {
-    t->layer = -1;
-    for (int i = 0; i < NLAYERS; i++)
-        if (strcmp(r->params[0], layer_names[i]) == 0) t->layer = i;
-    if (t->layer < 0)
-        return http_error(r, 400, "invalid_layer", "layer",
-                          "layer must be divisions, stations, coverage, reports or units");
+    if (!(t->layer = layer_find(r->params[0]))) {
+        char names[128] = "";
+        for (size_t i = 0; i < NLAYERS; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "",
+                     layers[i].name);
+        return http_error(r, 400, "invalid_layer", "layer", "layer must be one of: %s", names);
+    }
     if (parse_uint(r->params[1], 22, &t->z) != 0)
         return http_error(r, 400, "invalid_tile", "z", "z must be an integer 0..22");
     long max = (1L << t->z) - 1;
@@ -282,38 +312,26 @@ static int tile_parse(http_req *r, tile_req *t) {
 static int tile_make(http_req *r, const tile_req *t, unsigned char **data, size_t *len) {
     double tol = WORLD / (double)(1L << t->z) / EXTENT, dx = 0, dy = 0;
     if (t->crs == GIS_CRS_GCJ02) gcj_shift(t->z, t->x, t->y, &dx, &dy);
-    char pz[8], px[16], py[16], ptol[32], pdx[32], pdy[32], plen[4], prefix[13];
+    char pz[8], px[16], py[16], ptol[32], pdx[32], pdy[32], uid[24], prefix[13];
     snprintf(pz, sizeof pz, "%ld", t->z);
     snprintf(px, sizeof px, "%ld", t->x);
     snprintf(py, sizeof py, "%ld", t->y);
     snprintf(ptol, sizeof ptol, "%.17g", tol);
     snprintf(pdx, sizeof pdx, "%.17g", dx);
     snprintf(pdy, sizeof pdy, "%.17g", dy);
-    const char *p[9] = {pz, px, py, ptol, pdx, pdy, NULL, NULL, NULL};
-    const char *sql;
+    const char *p[8] = {pz, px, py, ptol, pdx, pdy, NULL, NULL};
     int np = 6;
-    switch (t->layer) {
-    case L_DIVISIONS:
-        sql = divisions_sql;
+    if (t->layer->params == P_TIERS) {
         tiles_tiers(t->z, &p[6], &p[7]);
         np = 8;
-        break;
-    case L_STATIONS:
-        sql = stations_sql;
-        break;
-    case L_COVERAGE:
-        sql = coverage_sql;
-        break;
-    default:
-        sql = t->layer == L_REPORTS ? reports_sql : units_sql;
+    } else if (t->layer->params != P_NONE) {
         vocab_code_prefix(r->user.division_code, prefix);
-        snprintf(plen, sizeof plen, "%zu", strlen(prefix));
+        snprintf(uid, sizeof uid, "%lld", r->user.id);
         p[6] = prefix;
-        p[7] = plen;
-        p[8] = strlen(prefix) <= 4 ? "true" : "false";
-        np = 9;
+        p[7] = uid;
+        np = t->layer->params == P_VISIBLE ? 8 : 7;
     }
-    PGresult *res = db_exec_read(r->w, sql, np, p);
+    PGresult *res = db_exec_read(r->w, t->layer->sql, np, p);
     if (!res) return http_db_error(r);
     if (PQntuples(res) != 1) {
         PQclear(res);
@@ -326,14 +344,15 @@ static int tile_make(http_req *r, const tile_req *t, unsigned char **data, size_
 }
 
 int h_tiles(http_req *r) {
-    tile_req t = {.layer = -1};
+    tile_req t = {.layer = NULL};
     int rc;
     if ((rc = tile_parse(r, &t))) return rc;
-    int dynamic = t.layer == L_REPORTS || t.layer == L_UNITS;
+    int dynamic = t.layer->params == P_SCOPE || t.layer->params == P_VISIBLE;
     if (dynamic && (rc = tile_auth(r)) != 0) return rc;
 
     char key[48];
-    snprintf(key, sizeof key, "%d/%ld/%ld/%ld/%d", t.layer, t.z, t.x, t.y, (int)t.crs);
+    snprintf(key, sizeof key, "%d/%ld/%ld/%ld/%d", (int)(t.layer - layers), t.z, t.x, t.y,
+             (int)t.crs);
     size_t limit = r->app->cfg.tile_cache_mb > 0 ? (size_t)r->app->cfg.tile_cache_mb << 20 : 0;
     unsigned char *data = NULL;
     size_t len = 0;

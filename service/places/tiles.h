@@ -8,8 +8,9 @@ void tiles_invalidate(void);
 
 /* The statement behind a layer's tiles (for the bench's direct-SQL baseline), NULL if unknown.
  * Parameters: $1 z, $2 x, $3 y, $4 tolerance (metres), $5 $6 shift (metres); divisions: $7 outline
- * tiers, $8 label tiers (text[] literals, see tiles_tiers); reports/units: $7 prefix, $8 its
- * length, $9 outside visible. */
+ * tiers, $8 label tiers (text[] literals, see tiles_tiers); reports: $7 the user's division prefix,
+ * $8 the user's id; units: $7 the prefix. The text may hold vocabulary markers (vocab.h: expand
+ * it with vocab_sql_expand before sending it elsewhere than db.h). */
 const char *tiles_sql(const char *layer);
 
 /* The tiers whose outlines and labels zoom z shows, as text[] literals. */

@@ -11,11 +11,13 @@
  * future) so no report moves twice for one deadline. At the top (the city station, no parent) a
  * report stays put with its deadline, still listed as overdue. The state is only in the database:
  * a restart resumes where it was. */
+#include "service/reports/escalate.h"
+
 #include <stdio.h>
 
 #include "service/core/server.h"
+#include "service/core/services.h"
 #include "service/reports/lifecycle.h"
-#include "service/reports/reports.h"
 
 void *escalate_thread(void *arg) {
     app *a = arg;

@@ -19,7 +19,8 @@
  *                   moves the responsible station to its parent (409 no_parent_station at the top),
  *                   new ack_deadline from the parent's tier
  * The unit follows (columns unit_to/unit_from of the table): dispatch -> dispatched, arrive ->
- * on_scene, and ending a report (resolve, cancel, mark_duplicate) sets it back to `available`.
+ * on_scene, and ending a report (resolve, cancel, mark_duplicate) sets it back to `available`, or
+ * `off_duty` when its shift ended during the case (unit_shift_over; admin/shifts.h).
  * Every request may carry "note" (string, <= 1,000 characters) kept in the audit details.
  * Every user acts only on reports it may see (report_row_visible: in scope or made by the user);
  * others get 404, as for GET. A patrol user moves only reports dispatched to its own unit
@@ -34,77 +35,58 @@
 #include <string.h>
 
 #include "service/core/db.h"
-#include "service/core/events.h"
+#include "service/core/events_append.h"
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
-#include "service/units/units.h"
+#include "service/door/shapes.h"
+#include "service/reports/report_json.h"
+#include "service/reports/report_read.h"
 
-int lifecycle_ack_limit_s(const config *c, gis_level tier) {
-    switch (tier) {
-    case GIS_COMMUNITY:
-        return c->ack_community_s;
-    case GIS_TOWN:
-        return c->ack_town_s;
-    case GIS_COUNTY:
-        return c->ack_county_s;
-    default:
-        return c->ack_city_s;
-    }
-}
-
-void lifecycle_ack_limits_json(const config *c, char *out, size_t outlen) {
-    snprintf(out, outlen, "{\"community\":%d,\"town\":%d,\"county\":%d,\"city\":%d}",
-             lifecycle_ack_limit_s(c, GIS_COMMUNITY), lifecycle_ack_limit_s(c, GIS_TOWN),
-             lifecycle_ack_limit_s(c, GIS_COUNTY), lifecycle_ack_limit_s(c, GIS_CITY));
-}
+enum { MAX_NOTE = 1000 };
 
 /* ---- the transitions table ---- */
 
-typedef enum { NEEDS_NONE, NEEDS_UNIT, NEEDS_OUTCOME, NEEDS_DUPLICATE_OF, NEEDS_PARENT } needs;
+/* Bits of positions in VOCAB_REPORT_STATUS (S) and VOCAB_UNIT_STATUS (U). */
+#define S(x) (1u << RS_##x)
+#define U(x) (1u << US_##x)
+#define FROM_OPEN (~0u) /* every open status (VOCAB_OPEN) */
+#define NONE (-1)       /* status unchanged / unit unchanged */
 
-enum {
-    S_NEW = 1,
-    S_ACK = 2,
-    S_DISPATCHED = 4,
-    S_ON_SCENE = 8,
-    S_RESOLVED = 16,
-    S_CANCELLED = 32,
-    S_DUPLICATE = 64
+/* One row per VOCAB_EVENT_TYPE term (its position): the type's code is that term's. */
+static const transition transitions[] = {
+    [RT_ACKNOWLEDGE] = {S(NEW), RS_ACKNOWLEDGED, ROLE_STAFF, NEEDS_NONE, NONE, 0},
+    [RT_DISPATCH] = {S(NEW) | S(ACKNOWLEDGED), RS_DISPATCHED, ROLE_STAFF, NEEDS_UNIT, US_DISPATCHED,
+                     U(AVAILABLE)},
+    [RT_ARRIVE] = {S(DISPATCHED), RS_ON_SCENE, ROLE_PATROL | ROLE_STAFF, NEEDS_NONE, US_ON_SCENE,
+                   U(DISPATCHED)},
+    [RT_RESOLVE] = {S(DISPATCHED) | S(ON_SCENE), RS_RESOLVED, ROLE_PATROL | ROLE_STAFF,
+                    NEEDS_OUTCOME, US_AVAILABLE, U(DISPATCHED) | U(ON_SCENE) | U(BUSY)},
+    [RT_CANCEL] = {FROM_OPEN, RS_CANCELLED, ROLE_STAFF, NEEDS_NONE, US_AVAILABLE,
+                   U(DISPATCHED) | U(ON_SCENE) | U(BUSY)},
+    [RT_MARK_DUPLICATE] = {S(NEW) | S(ACKNOWLEDGED), RS_DUPLICATE, ROLE_STAFF, NEEDS_DUPLICATE_OF,
+                           US_AVAILABLE, U(DISPATCHED) | U(ON_SCENE) | U(BUSY)},
+    [RT_ESCALATE] = {FROM_OPEN, NONE, ROLE_STAFF, NEEDS_PARENT, NONE, 0},
 };
-#define S_OPEN (S_NEW | S_ACK | S_DISPATCHED | S_ON_SCENE)
+_Static_assert(sizeof transitions / sizeof transitions[0] == RT_ESCALATE + 1,
+               "one transition per VOCAB_EVENT_TYPE term");
 
-/* S_* bits are the positions of VOCAB_REPORT_STATUS */
-static unsigned status_bit(const char *s) {
-    int i = vocab_find(&VOCAB_REPORT_STATUS, s);
-    return i < 0 ? 0 : 1u << i;
+const transition *lifecycle_find(const char *type) {
+    int i = vocab_find(&VOCAB_EVENT_TYPE, type);
+    return i < 0 || (size_t)i >= sizeof transitions / sizeof transitions[0] ? NULL
+                                                                            : &transitions[i];
 }
 
-typedef struct transition {
-    const char *type;
-    unsigned from;  /* S_* bits */
-    const char *to; /* NULL: status unchanged */
-    unsigned roles; /* ROLE_* bits */
-    needs needs;
-    const char *unit_to;   /* the report's unit moves to this status (NULL: unit unchanged) */
-    const char *unit_from; /* ... only from these (text[] literal) */
-} transition;
+const char *lifecycle_type(const transition *tr) {
+    return vocab_code(&VOCAB_EVENT_TYPE, (size_t)(tr - transitions));
+}
 
-static const transition transitions[] = {
-    {"acknowledge", S_NEW, "acknowledged", ROLE_STAFF, NEEDS_NONE, NULL, NULL},
-    {"dispatch", S_NEW | S_ACK, "dispatched", ROLE_STAFF, NEEDS_UNIT, "dispatched", "{available}"},
-    {"arrive", S_DISPATCHED, "on_scene", ROLE_PATROL | ROLE_STAFF, NEEDS_NONE, "on_scene",
-     "{dispatched}"},
-    {"resolve", S_DISPATCHED | S_ON_SCENE, "resolved", ROLE_PATROL | ROLE_STAFF, NEEDS_OUTCOME,
-     "available", "{dispatched,on_scene,busy}"},
-    {"cancel", S_OPEN, "cancelled", ROLE_STAFF, NEEDS_NONE, "available",
-     "{dispatched,on_scene,busy}"},
-    {"mark_duplicate", S_NEW | S_ACK, "duplicate", ROLE_STAFF, NEEDS_DUPLICATE_OF, "available",
-     "{dispatched,on_scene,busy}"},
-    {"escalate", S_OPEN, NULL, ROLE_STAFF, NEEDS_PARENT, NULL, NULL},
-};
-#define NTRANSITIONS (sizeof transitions / sizeof transitions[0])
+int lifecycle_allows(const transition *tr, const char *status) {
+    int i = vocab_find(&VOCAB_REPORT_STATUS, status);
+    if (i < 0) return 0;
+    if (tr->from == FROM_OPEN) return (VOCAB_REPORT_STATUS.terms[i].flags & VOCAB_OPEN) != 0;
+    return (tr->from >> i & 1) != 0;
+}
 
 /* ---- one request ---- */
 
@@ -163,10 +145,9 @@ static int parse_needs(http_req *r, long long id, event_req *e) {
 static int parse_event_body(http_req *r, long long id, event_req *e) {
     memset(e, 0, sizeof *e);
     const char *type = json_string_value(json_object_get(r->json, "type"));
-    for (size_t i = 0; i < NTRANSITIONS; i++)
-        if (strcmp(type, transitions[i].type) == 0) e->tr = &transitions[i];
-    if (!e->tr) /* VOCAB_EVENT_TYPE and the table disagree */
-        return http_error(r, 500, "internal", "type", "no transition for %s", type);
+    if (!(e->tr = lifecycle_find(
+              type))) /* the door checked it: VOCAB_EVENT_TYPE and the table disagree */
+        return http_error(r, 500, "internal", "type", "no transition for %s", type ? type : "");
     if (!(e->details = json_object())) return http_error(r, 500, "internal", NULL, "out of memory");
     json_t *note = json_object_get(r->json, "note");
     if (note && !json_is_null(note)) json_object_set(e->details, "note", note);
@@ -177,19 +158,20 @@ static int parse_event_body(http_req *r, long long id, event_req *e) {
 static int check_actor(event_ctx *c, const transition *tr) {
     http_req *r = c->r;
     const char *created_by = rj_val(c->cur, 0, REPORT_COL_CREATED_BY);
-    int own_new_report = (r->user.role & (ROLE_PATROL | ROLE_COMMUNITY)) &&
-                         strcmp(tr->type, "cancel") == 0 && strcmp(c->from, "new") == 0 &&
-                         created_by && strtoll(created_by, NULL, 10) == r->user.id;
+    int own_new_report = (r->user.role & ROLE_FIELD) && tr == &transitions[RT_CANCEL] &&
+                         vocab_find(&VOCAB_REPORT_STATUS, c->from) == RS_NEW && created_by &&
+                         strtoll(created_by, NULL, 10) == r->user.id;
     if (!(r->user.role & tr->roles) && !own_new_report)
         return http_error(r, 403, "forbidden", "type", "the %s role may not %s a report",
-                          auth_role_name(r->user.role), tr->type);
+                          auth_role_name(r->user.role), lifecycle_type(tr));
     /* A patrol moves only the reports dispatched to its own unit (dispatch is a dispatcher's act);
      * the report is visible to it, so this is a 403, not a 404. */
     const char *rep_unit = rj_val(c->cur, 0, REPORT_COL_UNIT_ID);
     if ((r->user.role & ROLE_PATROL) && !own_new_report &&
         (!r->user.unit_id || !rep_unit || strtoll(rep_unit, NULL, 10) != r->user.unit_id))
         return http_error(r, 403, "not_your_unit", "type",
-                          "only the unit the report is dispatched to may %s it", tr->type);
+                          "only the unit the report is dispatched to may %s it",
+                          lifecycle_type(tr));
     return 0;
 }
 
@@ -208,7 +190,7 @@ static int check_unit(event_ctx *c, long long unit_id) {
      * answer does not tell that it exists. */
     if (PQntuples(q) != 1 || !auth_in_scope(&c->r->user, PQgetvalue(q, 0, 1)))
         rc = http_error(c->r, 404, "not_found", "unit_id", "no such unit: %lld", unit_id);
-    else if (strcmp(PQgetvalue(q, 0, 0), "available") != 0)
+    else if (vocab_find(&VOCAB_UNIT_STATUS, PQgetvalue(q, 0, 0)) != US_AVAILABLE)
         rc = http_error(c->r, 409, "unit_unavailable", "unit_id", "unit %lld is %s", unit_id,
                         PQgetvalue(q, 0, 0));
     PQclear(q);
@@ -246,8 +228,8 @@ static int climb(event_ctx *c, json_t *details) {
     snprintf(c->tier, sizeof c->tier, "%s", PQgetvalue(q, 0, 1));
     PQclear(q);
     int t = vocab_find(&VOCAB_TIER, c->tier);
-    gis_level lv = t >= 0 ? (gis_level)t : GIS_CITY;
-    snprintf(c->ack_s, sizeof c->ack_s, "%d", lifecycle_ack_limit_s(&c->r->app->cfg, lv));
+    snprintf(c->ack_s, sizeof c->ack_s, "%d",
+             vocab_tier_ack_s(&c->r->app->cfg, t >= 0 ? (size_t)t : TIER_CITY));
     json_object_set_new(details, "from_station", rj_int(rj_val(c->cur, 0, REPORT_COL_STATION_ID)));
     json_object_set_new(details, "from_tier", rj_str(rj_val(c->cur, 0, REPORT_COL_STATION_TIER)));
     json_object_set_new(details, "to_station", json_integer(strtoll(c->station, NULL, 10)));
@@ -267,30 +249,38 @@ static const char update_sql[] =
     " SELECT id FROM up";
 
 /* The unit follows its report (transition columns unit_to/unit_from), with its unit.updated
- * event, inside the open transaction. Returns 0 or -1. */
+ * event, inside the open transaction; a unit whose shift ended during the case goes off duty
+ * rather than available (unit_shift_over, migration 0015). Returns 0 or -1. */
 static int unit_follows(worker *w, const char *unit_id, const transition *tr) {
-    if (!tr->unit_to || !unit_id) return 0;
-    const char *p[] = {unit_id, tr->unit_to, tr->unit_from, tr->type};
+    if (tr->unit_to == NONE || !unit_id) return 0;
+    char from[128];
+    vocab_pg_array_bits(&VOCAB_UNIT_STATUS, tr->unit_from, from, sizeof from);
+    const char *p[] = {unit_id, vocab_code(&VOCAB_UNIT_STATUS, (size_t)tr->unit_to), from,
+                       lifecycle_type(tr)};
     return db_command(
         w,
-        "WITH u AS (UPDATE units SET status = $2::text, updated_at = now()"
-        " WHERE id = $1::bigint AND status = ANY ($3::text[]) RETURNING *)"
-        " INSERT INTO events (kind, entity_id, division_code, payload)"
-        " SELECT 'unit.updated', u.id, u.division_code, " UNIT_PAYLOAD("u", "$4::text") " FROM u",
+        "WITH u AS (UPDATE units SET status = CASE WHEN $2::text = " VOCAB_SQL_TERM("UnitStatus", US_AVAILABLE) " AND unit_shift_over(id) THEN " VOCAB_SQL_TERM(
+            "UnitStatus",
+            US_OFF_DUTY) " ELSE $2::text END, updated_at = now() WHERE id = $1::bigint AND status = ANY"
+                         " ($3::text[]) RETURNING *) " EVENTS_UNIT_INSERT(EK_UNIT_UPDATED, "u",
+                                                                          "$4::text") " FROM u",
         4, p);
 }
 
 /* Writes the transition: report, audit row, live event, unit. 0, -1 database, or status sent. */
 static int apply(event_ctx *c, const event_req *e) {
     worker *w = c->r->w;
-    const char *event_name = e->tr->needs == NEEDS_PARENT ? "escalated" : e->tr->type;
+    const char *event_name = e->tr->needs == NEEDS_PARENT
+                                 ? vocab_code(&VOCAB_TIMELINE, TL_ESCALATED)
+                                 : lifecycle_type(e->tr);
     char actor_id[24];
     snprintf(actor_id, sizeof actor_id, "%lld", c->r->user.id);
     char *details = json_dumps(e->details, JSON_COMPACT);
     if (!details) return http_error(c->r, 500, "internal", NULL, "out of memory");
     const char *pu[] = {c->id,
                         c->from,
-                        e->tr->to ? e->tr->to : c->from,
+                        e->tr->to == NONE ? c->from
+                                          : vocab_code(&VOCAB_REPORT_STATUS, (size_t)e->tr->to),
                         *c->unit ? c->unit : NULL,
                         e->outcome,
                         *c->dup ? c->dup : NULL,
@@ -314,7 +304,7 @@ static int apply(event_ctx *c, const event_req *e) {
         snprintf(extra, sizeof extra, "{\"from_station\":%s}",
                  from_station ? from_station : "null");
     }
-    if (events_append_report(w, "report.updated", c->id, event_name, *extra ? extra : NULL) != 0)
+    if (events_append_report(w, EK_REPORT_UPDATED, c->id, event_name, *extra ? extra : NULL) != 0)
         return -1;
     return unit_follows(w, *c->unit ? c->unit : rj_val(c->cur, 0, REPORT_COL_UNIT_ID), e->tr);
 }
@@ -327,9 +317,9 @@ static int transition_locked(event_ctx *c, const event_req *e) {
     c->from = PQgetvalue(c->cur, 0, REPORT_COL_STATUS);
     int rc = check_actor(c, tr);
     if (rc) return rc;
-    if (!(status_bit(c->from) & tr->from))
+    if (!lifecycle_allows(tr, c->from))
         return http_error(c->r, 409, "invalid_transition", "type", "cannot %s a report that is %s",
-                          tr->type, c->from);
+                          lifecycle_type(tr), c->from);
     rc = tr->needs == NEEDS_UNIT           ? check_unit(c, e->unit_id)
          : tr->needs == NEEDS_DUPLICATE_OF ? check_duplicate_of(c, e->dup_of)
          : tr->needs == NEEDS_PARENT       ? climb(c, e->details)
@@ -373,28 +363,29 @@ done:
 
 /* ---- the escalation thread's pass ---- */
 
+/* clang-format off */
 static const char escalate_sql[] =
-    "WITH due AS (SELECT r.id, r.station_id AS from_id, r.tier AS from_tier, p.id AS to_id, p.tier AS to_tier"
-    " FROM reports r" LIFECYCLE_PARENT_JOIN(
-        "r") " WHERE r.status = 'new' AND r.ack_deadline < now()"
-             " ORDER BY r.ack_deadline LIMIT 1000 FOR UPDATE OF r SKIP LOCKED),"
-             " upd AS (UPDATE reports r SET station_id = d.to_id, tier = d.to_tier, updated_at = now(),"
-             " ack_deadline = " LIFECYCLE_ACK_DEADLINE(
-                 "d.to_tier",
-                 "$1") " FROM due d WHERE r.id = d.id AND r.status = 'new'"
-                       " RETURNING r.*, d.from_id, d.from_tier),"
-                       " ev AS (INSERT INTO report_events (report_id, type, actor, from_status, to_status, details)"
-                       " SELECT u.id, 'escalated', 'system', u.status, u.status, json_build_object('from_station', u.from_id,"
-                       " 'from_tier', u.from_tier, 'to_station', u.station_id, 'to_tier', u.tier, 'reason', 'ack_deadline_passed',"
-                       " 'ack_deadline', u.ack_deadline) FROM upd u),"
-                       " le AS (" EVENTS_REPORT_INSERT(
-                           "'report.updated'", "u", "'escalated'",
-                           "jsonb_build_object('from_station', u.from_id)") " FROM upd u ORDER BY u.id)"
-                                                                            " SELECT count(*) FROM upd";
+    "WITH due AS (SELECT r.id, r.station_id AS from_id, r.tier AS from_tier, p.id AS to_id,"
+    " p.tier AS to_tier FROM reports r" LIFECYCLE_PARENT_JOIN("r")
+    " WHERE r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_INITIAL) ") AND r.ack_deadline < now()"
+    " ORDER BY r.ack_deadline LIMIT 1000 FOR UPDATE OF r SKIP LOCKED),"
+    " upd AS (UPDATE reports r SET station_id = d.to_id, tier = d.to_tier, updated_at = now(),"
+    " ack_deadline = " LIFECYCLE_ACK_DEADLINE("d.to_tier", "$1") " FROM due d WHERE r.id = d.id"
+    " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_INITIAL) ")"
+    " RETURNING r.*, d.from_id, d.from_tier),"
+    " ev AS (INSERT INTO report_events (report_id, type, actor, from_status, to_status, details)"
+    " SELECT u.id, " VOCAB_SQL_TERM("TimelineType", TL_ESCALATED) ", 'system', u.status, u.status, json_build_object('from_station',"
+    " u.from_id, 'from_tier', u.from_tier, 'to_station', u.station_id, 'to_tier', u.tier,"
+    " 'reason', 'ack_deadline_passed', 'ack_deadline', u.ack_deadline) FROM upd u),"
+    " le AS (" EVENTS_REPORT_INSERT(EK_REPORT_UPDATED, "u", VOCAB_SQL_TERM("TimelineType", TL_ESCALATED),
+                                    "jsonb_build_object('from_station', u.from_id)")
+    " FROM upd u ORDER BY u.id)"
+    " SELECT count(*) FROM upd";
+/* clang-format on */
 
 int lifecycle_escalate_overdue(worker *w) {
     char limits[128];
-    lifecycle_ack_limits_json(&w->app->cfg, limits, sizeof limits);
+    vocab_tier_ack_json(&w->app->cfg, limits, sizeof limits);
     const char *params[] = {limits};
     PGresult *res = db_exec(w, escalate_sql, 1, params);
     if (!res) return -1;

@@ -1,8 +1,8 @@
 /* lifecycle.h - the life of a report after creation: the transitions table (which event moves a
  * report from which status to which, who may send it, what it needs), their side effects on the
- * report's unit, the escalation rule (climb to the parent station) and the per-tier
- * acknowledgement time limits. Used by the event handler (POST /api/v1/reports/{id}/events,
- * handlers.h), by report creation (the first deadline) and by the escalation thread (escalate.c).
+ * report's unit and the escalation rule (climb to the parent station; the per-tier
+ * acknowledgement time limits are data of the tier table, vocab.h). Used by the event handler
+ * (POST /api/v1/reports/{id}/events, handlers.h) and by the escalation thread (escalate.c).
  * Every function runs on the calling thread with its own worker; nothing is global but constants. */
 #ifndef PATROLD_LIFECYCLE_H
 #define PATROLD_LIFECYCLE_H
@@ -12,14 +12,27 @@
 #include "gis/index.h"
 #include "service/core/app.h"
 
-/* The acknowledgement time limit (seconds) of a report whose responsible station is of `tier`:
- * THE one definition (cfg.ack_community_s ... ack_city_s). Creation, manual escalation and the
- * escalation thread all take it from here. */
-int lifecycle_ack_limit_s(const config *c, gis_level tier);
+/* What a transition needs besides its type. */
+typedef enum { NEEDS_NONE, NEEDS_UNIT, NEEDS_OUTCOME, NEEDS_DUPLICATE_OF, NEEDS_PARENT } needs;
 
-/* Every tier's limit as a JSON object text {"community":s,"town":s,"county":s,"city":s}, for SQL
- * that computes deadlines of many reports at once (LIFECYCLE_ACK_DEADLINE). */
-void lifecycle_ack_limits_json(const config *c, char *out, size_t outlen);
+/* One row of the transitions table (lifecycle.c), one per VOCAB_EVENT_TYPE term. */
+typedef struct transition {
+    unsigned from;      /* bits 1 << RS_* of the statuses it applies to; ~0u: every open status */
+    int to;             /* RS_* the report moves to; -1: its status stays */
+    unsigned roles;     /* ROLE_* bits that may send it (see check_actor for a creator's cancel) */
+    needs needs;        /* what the body must add */
+    int unit_to;        /* US_* the report's unit moves to; -1: the unit stays */
+    unsigned unit_from; /* ... only from these (bits 1 << US_*) */
+} transition;
+
+/* The row of transition type `type` (a VOCAB_EVENT_TYPE code), NULL when there is none. */
+const transition *lifecycle_find(const char *type);
+
+/* The type (VOCAB_EVENT_TYPE code) of a row of the table. */
+const char *lifecycle_type(const transition *tr);
+
+/* 1 when tr may move a report that is in `status`, else 0. */
+int lifecycle_allows(const transition *tr, const char *status);
 
 /* The escalation rule in SQL: the station above the responsible station of reports row X is `p`
  * (p.id, p.tier); append to a FROM clause that has X. A report whose station has no parent has no
@@ -28,7 +41,7 @@ void lifecycle_ack_limits_json(const config *c, char *out, size_t outlen);
     " JOIN stations s_ ON s_.id = " X ".station_id JOIN stations p ON p.id = s_.parent_id"
 
 /* The new acknowledgement deadline for a station of tier TIER (SQL text expression), LIMITS the
- * parameter holding lifecycle_ack_limits_json(). */
+ * parameter holding vocab_tier_ack_json() (the tier table's limits). */
 #define LIFECYCLE_ACK_DEADLINE(TIER, LIMITS)                                                       \
     "now() + make_interval(secs => (" LIMITS "::jsonb ->> " TIER ")::int)"
 

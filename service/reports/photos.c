@@ -17,7 +17,9 @@
  * the report already has (SHA-256 of the stored bytes, migration 0011) are not stored again: the
  * reply is the stored photo, 200 with "duplicate": true.
  * Reads (list and bytes) are written to the personal-data audit trail (audit.c). */
+#include "service/reports/photos.h"
 #include <pthread.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,10 +31,11 @@
 
 #include "service/core/audit.h"
 #include "service/core/db.h"
-#include "service/core/events.h"
+#include "service/core/events_append.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
+#include "service/reports/report_read.h"
 
 /* ---- JPEG ---- */
 
@@ -337,16 +340,19 @@ static PGresult *store(http_req *r, const char *id, const char *ctype, const cha
         " SELECT id, $2::text, $3::bytea, $4::bigint, sha256($3::bytea) FROM rep"
         " ON CONFLICT (report_id, sha256) DO NOTHING RETURNING id, report_id, created_at),"
         " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, from_status, to_status, details)"
-        " SELECT rep.id, 'photo_added', $4::bigint, $5::text, rep.status, rep.status,"
-        " json_build_object('photo_id', ph.id, 'content_type', $2::text, 'bytes', $6::bigint) FROM rep, ph),"
-        " le AS (" EVENTS_REPORT_INSERT(
-            "'report.updated'", "rep", "'photo_added'",
-            "jsonb_build_object('photo_id', ph.id)") " FROM rep, ph)"
-                                                     " SELECT ph.id, to_json(ph.created_at)#>>'{}', false FROM ph"
-                                                     " UNION ALL SELECT p.id, to_json(p.created_at)#>>'{}', true"
-                                                     " FROM photos p, rep WHERE p.report_id = rep.id"
-                                                     " AND p.sha256 = sha256($3::bytea)"
-                                                     " AND NOT EXISTS (SELECT 1 FROM ph)",
+        " SELECT rep.id, " VOCAB_SQL_TERM(
+            "TimelineType",
+            TL_PHOTO_ADDED) ", $4::bigint, $5::text, rep.status, rep.status,"
+                            " json_build_object('photo_id', ph.id, 'content_type', $2::text, 'bytes', $6::bigint) FROM rep, ph),"
+                            " le AS (" EVENTS_REPORT_INSERT(
+                                EK_REPORT_UPDATED, "rep",
+                                VOCAB_SQL_TERM("TimelineType", TL_PHOTO_ADDED),
+                                "jsonb_build_object('photo_id', ph.id)") " FROM rep, ph)"
+                                                                         " SELECT ph.id, to_json(ph.created_at)#>>'{}', false FROM ph"
+                                                                         " UNION ALL SELECT p.id, to_json(p.created_at)#>>'{}', true"
+                                                                         " FROM photos p, rep WHERE p.report_id = rep.id"
+                                                                         " AND p.sha256 = sha256($3::bytea)"
+                                                                         " AND NOT EXISTS (SELECT 1 FROM ph)",
         6, p);
 }
 
@@ -408,7 +414,7 @@ int h_photos_list(http_req *r) {
         1, p);
     if (!res) return http_db_error(r);
     long long rid = strtoll(id, NULL, 10);
-    if (audit_read(r, AUDIT_PHOTO_LIST, &rid, 1) != 0) {
+    if (audit_read(r, AA_PHOTO_LIST, &rid, 1) != 0) {
         PQclear(res);
         return http_db_error(r);
     }
@@ -447,7 +453,7 @@ int h_photos_get(http_req *r) {
         return http_error(r, 404, "not_found", NULL, "no such photo: %s", pid);
     }
     long long rid = strtoll(id, NULL, 10);
-    if (audit_read(r, AUDIT_PHOTO_GET, &rid, 1) != 0) {
+    if (audit_read(r, AA_PHOTO_GET, &rid, 1) != 0) {
         PQclear(res);
         return http_db_error(r);
     }

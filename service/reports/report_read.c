@@ -1,6 +1,8 @@
 /* report_read.c - reading one report: GET /api/v1/reports/{id} (with possible_duplicates now) and
  * its timeline (GET /api/v1/reports/{id}/timeline, paged like every list). Runs on the calling
  * worker thread; a report the user may not see is answered as missing (404). */
+#include "service/reports/report_read.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,7 @@
 #include "service/core/db.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
+#include "service/reports/report_json.h"
 
 enum { TIMELINE_MAX = PAGE_MAX };
 
@@ -42,7 +44,7 @@ int h_reports_get(http_req *r) {
     PGresult *res;
     int st = report_load_visible(r, &id, &res);
     if (st) return st;
-    json_t *out = report_row_json(res, 0, crs);
+    json_t *out = report_row_json_for(res, 0, crs, &r->user); /* staff: the call-back too */
     PQclear(res);
     /* possible duplicates now (open reports nearby, same category) */
     char ids[24];
@@ -58,7 +60,7 @@ int h_reports_get(http_req *r) {
     json_object_set_new(out, "possible_duplicates",
                         PQntuples(d) ? rj_parse_or(rj_val(d, 0, 0), json_array()) : json_array());
     PQclear(d);
-    if (audit_read(r, AUDIT_REPORT_GET, &id, 1) != 0) { /* person and description go out */
+    if (audit_read(r, AA_REPORT_GET, &id, 1) != 0) { /* person and description go out */
         json_decref(out);
         return http_db_error(r);
     }

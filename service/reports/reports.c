@@ -7,7 +7,7 @@
  * worker's own locator), then ONE statement inserts every item of the request:
  *   WITH x AS (jsonb_to_recordset), ins AS (INSERT INTO reports ... ON CONFLICT (client_id) DO NOTHING
  *   RETURNING *), ev AS (INSERT INTO report_events 'created'), le AS (INSERT INTO events
- *   'report.created') SELECT REPORT_COLUMNS, possible_duplicates FROM ins
+ *   report.created) SELECT REPORT_COLUMNS, possible_duplicates FROM ins
  * A single statement is a single transaction: the report, its audit row and its live event are
  * committed together or not at all, and the reply is built from the committed rows. Items whose
  * client_id already existed (or arrived twice in one batch, or at the same moment on another
@@ -21,9 +21,10 @@
  * statement, so two
  * items of one batch never list each other.
  *
- * The live event of a creation is report.created in the one report-event shape (events.h).
+ * The live event of a creation is report.created in the one report-event shape (events_append.h).
  * Reads are in report_read.c, the serializer in report_json.c, later changes in lifecycle.c. */
 #include "service/reports/reports.h"
+#include "service/reports/report_json.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -36,12 +37,11 @@
 #include "gis/index.h"
 #include "service/core/audit.h"
 #include "service/core/db.h"
-#include "service/core/events.h"
+#include "service/core/events_append.h"
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/door/shapes.h"
-#include "service/reports/lifecycle.h"
 
 enum { MAX_DUPS = 20 };
 
@@ -140,7 +140,7 @@ static int validate_item(worker *w, json_t *body, int ord, const shape_error *ve
         json_object_set_new(rec, "station_id", json_integer(where.station->id));
         json_object_set_new(rec, "tier", json_string(tier_name(where.station->tier)));
         json_object_set_new(rec, "ack_s",
-                            json_integer(lifecycle_ack_limit_s(cfg, where.station->tier)));
+                            json_integer(vocab_tier_ack_s(cfg, (size_t)where.station->tier)));
         it->station_name = strdup(where.station->name);
     }
     it->rec = rec;
@@ -160,11 +160,14 @@ static int validate_item(worker *w, json_t *body, int ord, const shape_error *ve
 /* The audit row and the live event of every row of `ins`; actor id A, actor name N. */
 #define CREATED_EVENTS(A, N, LE_ORDER)                                                                          \
     " ev AS (INSERT INTO report_events (report_id, type, actor_id, actor, at, from_status, to_status, details)" \
-    " SELECT i.id, 'created', " A "::bigint, " N "::text, i.received_at, NULL, i.status,"                       \
-    " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"                        \
-    " 'ack_deadline', i.ack_deadline) FROM ins i),"                                                             \
-    " le AS (" EVENTS_REPORT_INSERT("'report.created'", "i", "'created'",                                       \
-                                    "'{}'::jsonb") " FROM ins i" LE_ORDER ")"
+    " SELECT i.id, " VOCAB_SQL_TERM(                                                                            \
+        "TimelineType",                                                                                         \
+        TL_CREATED) ", " A "::bigint, " N "::text, i.received_at, NULL, i.status,"                              \
+                    " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"        \
+                    " 'ack_deadline', i.ack_deadline) FROM ins i),"                                             \
+                    " le AS (" EVENTS_REPORT_INSERT(EK_REPORT_CREATED, "i",                                     \
+                                                    VOCAB_SQL_TERM("TimelineType", TL_CREATED),                 \
+                                                    "'{}'::jsonb") " FROM ins i" LE_ORDER ")"
 
 /* Keep tests/bench/pgbench_reports.sql (the bench's database ceiling) doing what these two do. */
 static const char insert_sql[] =
@@ -432,7 +435,7 @@ int h_reports_create(http_req *r) {
     if (rc == -2) return http_db_error(r);
     if (rc == -1) return reply_error(r, &e);
     long long id = json_integer_value(json_object_get(out, "id"));
-    if (rc == 0 && audit_read(r, AUDIT_REPORT_GET, &id, 1) != 0) { /* a stored report goes out */
+    if (rc == 0 && audit_read(r, AA_REPORT_GET, &id, 1) != 0) { /* a stored report goes out */
         json_decref(out);
         return http_db_error(r);
     }
@@ -469,7 +472,7 @@ int h_reports_batch(http_req *r) {
     for (size_t i = 0; i < n; i++)
         if (items[i].report && items[i].status == 0)
             existing[nexisting++] = json_integer_value(json_object_get(items[i].report, "id"));
-    if (nexisting && audit_read(r, AUDIT_REPORT_GET, existing, nexisting) != 0) {
+    if (nexisting && audit_read(r, AA_REPORT_GET, existing, nexisting) != 0) {
         rc = http_db_error(r);
         goto done;
     }

@@ -22,7 +22,8 @@
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/reports.h"
+#include "service/door/shapes.h"
+#include "service/reports/report_json.h"
 
 enum {
     LIST_MAX = PAGE_MAX,
@@ -87,9 +88,8 @@ static int qb_paramf(qbuild *q, const char *fmt, ...) {
     return qb_param(q, q->vals[q->n]);
 }
 
-/* Rows inside the division with significant prefix `prefix`; with outside_ok also the reports
- * outside every division (what a city-wide user may see, as auth_in_scope()). */
-static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
+/* Rows inside the division with significant prefix `prefix` (the ?within= filter). */
+static void qb_within(qbuild *q, const char *prefix) {
     size_t n = strlen(prefix);
     char code12[13];
     vocab_code12(prefix, 2, code12);
@@ -97,17 +97,16 @@ static void qb_within(qbuild *q, const char *prefix, int outside_ok) {
                       : n == 9 ? "town_code"
                       : n == 6 ? "county_code"
                                : NULL;
-    if (col && !outside_ok) { /* today's division and every one merged into it (indexed) */
+    if (col) { /* today's division and every one merged into it (indexed) */
         qb_sql(q,
                " AND r.%s IN (WITH RECURSIVE m(code) AS (SELECT $%d::char(12) UNION"
                " SELECT d.code FROM division_changes d JOIN m ON d.into_code = m.code"
-               " WHERE d.change = 'merged') SELECT code FROM m)",
+               " WHERE d.change = " VOCAB_SQL_TERM("DivisionChange",
+                                                   DC_MERGED) ") SELECT code FROM m)",
                col, qb_paramf(q, "%s", code12));
         return;
     }
-    int p = qb_paramf(q, "%s", prefix);
-    qb_sql(q, " AND (left(" MOST_LOCAL("r") ", %zu) = $%d%s)", n, p,
-           outside_ok && n <= 4 ? " OR " MOST_LOCAL("r") " IS NULL" : "");
+    qb_sql(q, " AND left(" AUTH_MOST_LOCAL("r") ", %zu) = $%d", n, qb_paramf(q, "%s", prefix));
 }
 
 /* ---- the filters ---- */
@@ -146,30 +145,28 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     return 0;
 }
 
-/* Builds `SELECT REPORT_COLUMNS[, possible_duplicates] FROM reports r WHERE <scope> <filters> AND
- * id < before ORDER BY id DESC LIMIT rows` for the user of r. <scope> is report_row_visible() in
- * indexable form: the user's division, or made by the user; callers still check every row with
- * report_row_visible(). With dups, column REPORT_NCOLS holds each row's possible_duplicates (the
- * meaning of a single read, DUPS_EXPR) in the same statement. */
+/* Builds `SELECT REPORT_COLUMNS[, possible_duplicates] FROM reports r WHERE <visible> <filters> AND
+ * id < before ORDER BY id DESC LIMIT rows` for the user of r. <visible> is the visibility rule
+ * (AUTH_REPORT_VISIBLE_SQL); callers still check every row with report_row_visible(). With dups,
+ * column REPORT_NCOLS holds each row's possible_duplicates (the meaning of a single read,
+ * DUPS_EXPR) in the same statement. */
 static void build_select(const http_req *r, const list_query *q, long long before_id, int rows,
                          int dups, qbuild *qb) {
-    char prefix[13];
+    report_dups_params dp;
     memset(qb, 0, sizeof *qb);
-    if (dups) {
-        report_dups_params dp;
-        report_dups_params_fill(&dp, &r->app->cfg, &r->user);
+    report_dups_params_fill(&dp, &r->app->cfg, &r->user);
+    if (dups) { /* $1 window, $2 radius, $3 the user's prefix, $4 the user's id */
         qb_paramf(qb, "%s", dp.window), qb_paramf(qb, "%s", dp.radius);
         qb_paramf(qb, "%s", dp.prefix), qb_paramf(qb, "%s", dp.uid);
+        qb_sql(qb, "SELECT " REPORT_COLUMNS ", " DUPS_EXPR(
+                       "$1", "$2", "$3",
+                       "$4") " FROM reports r WHERE " AUTH_REPORT_VISIBLE_SQL("r", "$3", "$4"));
+    } else { /* $1 the user's prefix, $2 the user's id */
+        qb_paramf(qb, "%s", dp.prefix), qb_paramf(qb, "%s", dp.uid);
         qb_sql(qb, "SELECT " REPORT_COLUMNS
-                   ", " DUPS_EXPR("$1", "$2", "$3", "$4") " FROM reports r WHERE true");
-    } else {
-        qb_sql(qb, "SELECT " REPORT_COLUMNS " FROM reports r WHERE true");
+                   " FROM reports r WHERE " AUTH_REPORT_VISIBLE_SQL("r", "$1", "$2"));
     }
-    vocab_code_prefix(r->user.division_code, prefix);
-    qb_sql(qb, " AND ((true");
-    qb_within(qb, prefix, 1);
-    qb_sql(qb, ") OR r.created_by = $%d::bigint)", qb_paramf(qb, "%lld", r->user.id));
-    if (q->division[0]) qb_within(qb, q->division, 0);
+    if (q->division[0]) qb_within(qb, q->division);
     static const struct {
         size_t off;
         const char *sql; /* with the parameter's $number */
@@ -187,8 +184,9 @@ static void build_select(const http_req *r, const list_query *q, long long befor
         /* moved up because the deadline passed (the escalation thread's reason; report_facts) */
         {offsetof(list_query, escalated_from),
          " AND EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = r.id"
-         " AND e.type = 'escalated' AND e.details ->> 'reason' = 'ack_deadline_passed'"
-         " AND e.details ->> 'from_tier' = ANY ($%d::text[]))"},
+         " AND e.type = " VOCAB_SQL_TERM(
+             "TimelineType", TL_ESCALATED) " AND e.details ->> 'reason' = 'ack_deadline_passed'"
+                                           " AND e.details ->> 'from_tier' = ANY ($%d::text[]))"},
     };
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         const char *v = *(const char *const *)((const char *)q + filters[i].off);
@@ -247,7 +245,7 @@ int h_reports_list(http_req *r) {
         }
         ids[nids++] = strtoll(PQgetvalue(res, i, REPORT_COL_ID), NULL, 10);
     }
-    if (nids && audit_read(r, AUDIT_REPORT_LIST, ids, nids) != 0) {
+    if (nids && audit_read(r, AA_REPORT_LIST, ids, nids) != 0) {
         PQclear(res);
         json_decref(items);
         return http_db_error(r);
@@ -283,54 +281,6 @@ static void csv_cell(buf *b, const char *s, int last) {
     buf_put(b, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
-/* The CSV columns, in order: a report column (REPORT_COL_*) as stored, or a cell made here. */
-enum { CSV_LON = -1, CSV_LAT = -2, CSV_CRS = -3, CSV_PERSON = -4, CSV_OUTSIDE = -5 };
-static const struct csv_col {
-    const char *name;
-    int col;            /* REPORT_COL_* or CSV_* */
-    const char *person; /* CSV_PERSON: the key of the person object */
-} csv_cols[] = {
-    {"id", REPORT_COL_ID, NULL},
-    {"client_id", REPORT_COL_CLIENT_ID, NULL},
-    {"status", REPORT_COL_STATUS, NULL},
-    {"category", REPORT_COL_CATEGORY, NULL},
-    {"lon", CSV_LON, NULL},
-    {"lat", CSV_LAT, NULL},
-    {"crs", CSV_CRS, NULL},
-    {"accuracy_m", REPORT_COL_ACCURACY_M, NULL},
-    {"observed_at", REPORT_COL_OBSERVED_AT, NULL},
-    {"received_at", REPORT_COL_RECEIVED_AT, NULL},
-    {"updated_at", REPORT_COL_UPDATED_AT, NULL},
-    {"description", REPORT_COL_DESCRIPTION, NULL},
-    {"people_count", REPORT_COL_PEOPLE_COUNT, NULL},
-    {"person_sex", CSV_PERSON, "sex"},
-    {"person_approx_age", CSV_PERSON, "approx_age"},
-    {"person_appearance", CSV_PERSON, "appearance"},
-    {"person_name_if_known", CSV_PERSON, "name_if_known"},
-    {"city_code", REPORT_COL_CITY_CODE, NULL},
-    {"city", REPORT_COL_CITY_NAME, NULL},
-    {"county_code", REPORT_COL_COUNTY_CODE, NULL},
-    {"county", REPORT_COL_COUNTY_NAME, NULL},
-    {"town_code", REPORT_COL_TOWN_CODE, NULL},
-    {"town", REPORT_COL_TOWN_NAME, NULL},
-    {"community_code", REPORT_COL_COMMUNITY_CODE, NULL},
-    {"community", REPORT_COL_COMMUNITY_NAME, NULL},
-    {"outside", CSV_OUTSIDE, NULL},
-    {"station_id", REPORT_COL_STATION_ID, NULL},
-    {"station", REPORT_COL_STATION_NAME, NULL},
-    {"tier", REPORT_COL_STATION_TIER, NULL},
-    {"ack_deadline", REPORT_COL_ACK_DEADLINE, NULL},
-    {"unit_id", REPORT_COL_UNIT_ID, NULL},
-    {"outcome", REPORT_COL_OUTCOME, NULL},
-    {"duplicate_of", REPORT_COL_DUPLICATE_OF, NULL},
-    {"source", REPORT_COL_SOURCE, NULL},
-    {"acknowledged_at", REPORT_COL_ACKNOWLEDGED_AT, NULL},
-    {"dispatched_at", REPORT_COL_DISPATCHED_AT, NULL},
-    {"on_scene_at", REPORT_COL_ON_SCENE_AT, NULL},
-    {"resolved_at", REPORT_COL_RESOLVED_AT, NULL},
-};
-enum { CSV_NCOLS = sizeof csv_cols / sizeof csv_cols[0] };
-
 /* ?labels=zh: a column's Chinese header (VOCAB_REPORT_FIELD), and a value's label when the column
  * holds codes of a vocabulary. */
 static const struct {
@@ -351,44 +301,23 @@ static const char *csv_zh(const char *col, const char *value) {
     return value;
 }
 
+/* The header line: the CSV columns of REPORT_FIELDS (report_csv_cols), in Chinese when zh. */
 static void csv_header(buf *b, int zh) {
-    for (int k = 0; k < CSV_NCOLS; k++)
-        csv_cell(b, zh ? csv_zh(csv_cols[k].name, NULL) : csv_cols[k].name, k + 1 == CSV_NCOLS);
-}
-
-/* A person field as text (approx_age is a number; strings as they are), "" when absent. */
-static const char *person_text(json_t *person, const char *key, char *tmp, size_t tmplen) {
-    json_t *v = json_object_get(person, key);
-    if (json_is_string(v)) return json_string_value(v);
-    if (json_is_integer(v))
-        snprintf(tmp, tmplen, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    else if (json_is_real(v))
-        snprintf(tmp, tmplen, "%g", json_real_value(v));
-    else
-        return NULL;
-    return tmp;
+    size_t n;
+    const report_csv_col *cols = report_csv_cols(&n);
+    for (size_t k = 0; k < n; k++)
+        csv_cell(b, zh ? csv_zh(cols[k].name, NULL) : cols[k].name, k + 1 == n);
 }
 
 static void csv_row(buf *b, PGresult *res, int i, gis_crs crs, int zh) {
-    char lon[32] = "", lat[32] = "", tmp[32];
-    double ox, oy;
-    if (gis_from_wgs84(crs, strtod(PQgetvalue(res, i, REPORT_COL_LON), NULL),
-                       strtod(PQgetvalue(res, i, REPORT_COL_LAT), NULL), &ox, &oy) == 0) {
-        snprintf(lon, sizeof lon, "%.7f", ox);
-        snprintf(lat, sizeof lat, "%.7f", oy);
-    }
+    size_t n;
+    const report_csv_col *cols = report_csv_cols(&n);
     const char *pj = rj_val(res, i, REPORT_COL_PERSON);
     json_t *person = pj ? json_loads(pj, 0, NULL) : NULL;
-    const char *outside = rj_val(res, i, REPORT_COL_OUTSIDE);
-    for (int k = 0; k < CSV_NCOLS; k++) {
-        const struct csv_col *c = &csv_cols[k];
-        const char *cell = c->col == CSV_LON       ? lon
-                           : c->col == CSV_LAT     ? lat
-                           : c->col == CSV_CRS     ? gis_crs_name(crs)
-                           : c->col == CSV_OUTSIDE ? (outside && *outside == 't' ? "true" : "false")
-                           : c->col == CSV_PERSON  ? person_text(person, c->person, tmp, sizeof tmp)
-                                                   : rj_val(res, i, c->col);
-        csv_cell(b, zh && cell ? csv_zh(c->name, cell) : cell, k + 1 == CSV_NCOLS);
+    char tmp[1024];
+    for (size_t k = 0; k < n; k++) {
+        const char *cell = report_csv_text(&cols[k], res, i, crs, person, tmp, sizeof tmp);
+        csv_cell(b, zh && cell ? csv_zh(cols[k].name, cell) : cell, k + 1 == n);
     }
     json_decref(person);
 }
@@ -519,7 +448,7 @@ static int export_reports(http_req *r, int fmt) {
         size_t nids = export_pick(r, res, &q, ids, rows, &total);
         long long last = n ? strtoll(PQgetvalue(res, n - 1, REPORT_COL_ID), NULL, 10) : 0;
         if ((nids || !head_sent) &&
-            audit_read(r, fmt == FMT_CSV ? AUDIT_EXPORT_CSV : AUDIT_EXPORT_GEOJSON, ids, nids)) {
+            audit_read(r, fmt == FMT_CSV ? AA_EXPORT_CSV : AA_EXPORT_GEOJSON, ids, nids)) {
             PQclear(res);
             if (!head_sent) {
                 free(b.p);

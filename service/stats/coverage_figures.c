@@ -23,21 +23,22 @@
 #include "service/core/db.h"
 #include "service/core/tz.h"
 #include "service/door/handlers.h"
-#include "service/stats/stats.h"
+#include "service/stats/coverage_figures.h"
 
 enum { COVERAGE_MAX_FIXES = 300000, LONGEST = 10 };
 
 /* $1 LIKE pattern of the communities, $2 the first instant of fixes read, $3 the day after the
  * period, $4 the period's first day. */
 static const char coverage_sql[] =
-    "WITH c AS (SELECT code, name, geom FROM divisions WHERE level = 'community' AND kind = 'admin'"
-    " AND code LIKE $1 AND geom IS NOT NULL),"
-    " h AS (SELECT c.code, max(p.at) AS last_at FROM unit_positions p JOIN c"
-    " ON ST_Intersects(c.geom, p.geom) WHERE p.at >= $2::timestamptz"
-    " AND p.at < $3::date::timestamptz AND NOT p.flagged GROUP BY c.code)"
-    " SELECT c.code, c.name, to_json(h.last_at) #>> '{}',"
-    " coalesce(h.last_at >= $4::date::timestamptz, false) FROM c LEFT JOIN h USING (code)"
-    " ORDER BY c.code";
+    "WITH c AS (SELECT code, name, geom FROM divisions WHERE level = " VOCAB_SQL_TERM("DivisionLevel", LEVEL_COMMUNITY) " AND kind = " VOCAB_SQL_TERM(
+        "DivisionKind",
+        DK_ADMIN) " AND code LIKE $1 AND geom IS NOT NULL),"
+                  " h AS (SELECT c.code, max(p.at) AS last_at FROM unit_positions p JOIN c"
+                  " ON ST_Intersects(c.geom, p.geom) WHERE p.at >= $2::timestamptz"
+                  " AND p.at < $3::date::timestamptz AND NOT p.flagged GROUP BY c.code)"
+                  " SELECT c.code, c.name, to_json(h.last_at) #>> '{}',"
+                  " coalesce(h.last_at >= $4::date::timestamptz, false) FROM c LEFT JOIN h USING (code)"
+                  " ORDER BY c.code";
 
 /* The fixes unit_positions holds from `since` to the end of q's period, as the planner estimates
  * them; -1 on failure. */
@@ -154,11 +155,14 @@ int h_stats_coverage_map(http_req *r) {
     const char *p[] = {like};
     PGresult *rows = stats_coverage_rows(r->w, &q, &over), *geo = NULL;
     if ((!rows && !over) ||
-        !(geo = db_exec_read(r->w,
-                             "SELECT code, name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom,"
-                             " 0.0003), 6) FROM divisions WHERE level = 'community' AND kind ="
-                             " 'admin' AND code LIKE $1 AND geom IS NOT NULL ORDER BY code",
-                             1, p))) {
+        !(geo = db_exec_read(
+              r->w,
+              "SELECT code, name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom,"
+              " 0.0003), 6) FROM divisions WHERE level = " VOCAB_SQL_TERM(
+                  "DivisionLevel",
+                  LEVEL_COMMUNITY) " AND kind = " VOCAB_SQL_TERM("DivisionKind",
+                                                                 DK_ADMIN) " AND code LIKE $1 AND geom IS NOT NULL ORDER BY code",
+              1, p))) {
         PQclear(rows);
         return http_db_error(r);
     }

@@ -238,8 +238,9 @@ static void coverage_block(xbook *x, lxw_worksheet *ws, int row, json_t *cov) {
     }
     row++;
     worksheet_write_string(ws, (lxw_row_t)row, 0, term("longest_unvisited"), x->head);
-    worksheet_write_string(ws, (lxw_row_t)row, 1, vocab_label(&VOCAB_REPORT_FIELD, "community"),
-                           x->head);
+    worksheet_write_string(
+        ws, (lxw_row_t)row, 1,
+        vocab_label(&VOCAB_REPORT_FIELD, vocab_code(&VOCAB_TIER, TIER_COMMUNITY)), x->head);
     worksheet_write_string(ws, (lxw_row_t)row++, 2, term("last_patrolled_at"), x->head);
     size_t i;
     json_t *c;
@@ -269,22 +270,31 @@ static void patrols_sheet(xbook *x, const char *title, json_t *county) {
 /* The list's columns: id, received, category, status, outcome, county, town, community, station,
  * tier, people, acknowledged, dispatched, on scene, resolved (REPORT_EVENT_AT: the times of the
  * report JSON and the CSV). $1, $2 the period's days, then the division's code ranges. */
-static const char *const LIST_COLS[] = {"id",
-                                        "received_at",
-                                        "category",
-                                        "status",
-                                        "outcome",
-                                        "county",
-                                        "town",
-                                        "community",
-                                        "station",
-                                        "tier",
-                                        "people_count",
-                                        "acknowledged_at",
-                                        "dispatched_at",
-                                        "on_scene_at",
-                                        "resolved_at"};
+static const struct list_col {
+    const char *name; /* the column's name in the CSV (VOCAB_REPORT_FIELD); NULL: tier's name */
+    int tier;         /* a division column: the CSV names it after its tier (report_csv_cols) */
+} LIST_COLS[] = {{"id", 0},
+                 {"received_at", 0},
+                 {"category", 0},
+                 {"status", 0},
+                 {"outcome", 0},
+                 {NULL, TIER_COUNTY},
+                 {NULL, TIER_TOWN},
+                 {NULL, TIER_COMMUNITY},
+                 {"station", 0},
+                 {"tier", 0},
+                 {"people_count", 0},
+                 {"acknowledged_at", 0},
+                 {"dispatched_at", 0},
+                 {"on_scene_at", 0},
+                 {"resolved_at", 0}};
 enum { NLIST = sizeof LIST_COLS / sizeof LIST_COLS[0] };
+
+/* The Chinese header of a list column. */
+static const char *list_head(const struct list_col *c) {
+    return vocab_label(&VOCAB_REPORT_FIELD,
+                       c->name ? c->name : vocab_code(&VOCAB_TIER, (size_t)c->tier));
+}
 
 static PGresult *read_list(worker *w, const stats_query *q) {
     buf b = {0};
@@ -296,9 +306,10 @@ static PGresult *read_list(worker *w, const stats_query *q) {
         " (SELECT d.name FROM divisions d WHERE d.code = r.county_code),"
         " (SELECT d.name FROM divisions d WHERE d.code = r.town_code),"
         " (SELECT d.name FROM divisions d WHERE d.code = r.community_code),"
-        " (SELECT s.name FROM stations s WHERE s.id = r.station_id), r.tier, r.people_count, " REPORT_EVENT_AT("'acknowledge', 'dispatch'") ", " REPORT_EVENT_AT(
-            "'dispatch'") ", " REPORT_EVENT_AT("'arrive'") ", " REPORT_EVENT_AT("'resolve'") " FROM reports r WHERE r.received_at >= $1::date::timestamptz"
-                                                                                             " AND r.received_at < $2::date::timestamptz");
+        " (SELECT s.name FROM stations s WHERE s.id = r.station_id), r.tier, r.people_count, " REPORT_ACKNOWLEDGED_AT
+        ", " REPORT_DISPATCHED_AT ", " REPORT_ON_SCENE_AT ", " REPORT_RESOLVED_AT
+        " FROM reports r WHERE r.received_at >= $1::date::timestamptz"
+        " AND r.received_at < $2::date::timestamptz");
     stats_sql_division(
         &b, q, "coalesce(r.community_code, r.town_code, r.county_code, r.city_code)::bigint");
     buf_printf(&b, " ORDER BY r.received_at, r.id LIMIT %d", EXPORT_MAX);
@@ -310,7 +321,7 @@ static PGresult *read_list(worker *w, const stats_query *q) {
 static void list_sheet(xbook *x, const char *title, PGresult *res) {
     const char *h[NLIST];
     for (int i = 0; i < NLIST; i++)
-        h[i] = vocab_label(&VOCAB_REPORT_FIELD, LIST_COLS[i]);
+        h[i] = list_head(&LIST_COLS[i]);
     lxw_worksheet *ws = sheet(x, "xlsx_reports", title, h, NLIST);
     if (!ws) return;
     worksheet_set_column(ws, 1, 1, 20, NULL);
@@ -358,7 +369,7 @@ static int read_month(http_req *r, month *m) {
     int rc = stats_query_read(r, &m->q);
     if (rc) return rc;
     stats_query qc = m->q, qt = m->q;
-    qc.by = "county", qt.by = "tier";
+    qc.by = SB_COUNTY, qt.by = SB_TIER;
     qc.min_reports = qt.min_reports = 1; /* a report lists every county */
     if (!(m->county = stats_figures(r, &qc, 1, &rc)) || !(m->tier = stats_figures(r, &qt, 0, &rc)))
         return rc;
@@ -368,7 +379,7 @@ static int read_month(http_req *r, month *m) {
     if (!ids) return http_error(r, 500, "internal", NULL, "out of memory");
     for (size_t i = 0; i < n; i++)
         ids[i] = strtoll(PQgetvalue(m->list, (int)i, 0), NULL, 10);
-    rc = audit_read(r, AUDIT_EXPORT_XLSX, ids, n);
+    rc = audit_read(r, AA_EXPORT_XLSX, ids, n);
     free(ids);
     return rc ? http_db_error(r) : 0;
 }

@@ -15,23 +15,22 @@
 
 #include "service/core/buf.h"
 #include "service/core/db.h"
-#include "service/stats/stats.h"
+#include "service/core/vocab.h"
+#include "service/stats/patrol_figures.h"
 
 /* The group key of a shift row s (its unit's division code, station, tier, start). */
-static const char *patrol_key_sql(const char *by) {
-    static const struct {
-        const char *by, *sql;
-    } keys[] = {
-        {"tier", "s.tier"},
-        {"county", "CASE WHEN substr(s.code, 5, 2) <> '00' THEN left(s.code, 6) || '000000' END"},
-        {"town", "CASE WHEN substr(s.code, 7, 3) <> '000' THEN left(s.code, 9) || '000' END"},
-        {"station", "s.station_id::text"},
-        {"month", "to_char(s.start, 'YYYY-MM')"},
-        {"week", "to_char(s.start, 'IYYY-\"W\"IW')"},
-        {"day", "to_char(s.start, 'YYYY-MM-DD')"},
+static const char *patrol_key_sql(int by) {
+    static const char *const keys[] = {
+        [SB_TIER] = "s.tier",
+        [SB_COUNTY] = "CASE WHEN substr(s.code, 5, 2) <> '00' THEN left(s.code, 6) || '000000' END",
+        [SB_TOWN] = "CASE WHEN substr(s.code, 7, 3) <> '000' THEN left(s.code, 9) || '000' END",
+        [SB_STATION] = "s.station_id::text",
+        [SB_CATEGORY] = NULL, /* patrols have no category */
+        [SB_MONTH] = "to_char(s.start, 'YYYY-MM')",
+        [SB_WEEK] = "to_char(s.start, 'IYYY-\"W\"IW')",
+        [SB_DAY] = "to_char(s.start, 'YYYY-MM-DD')",
     };
-    for (size_t i = 0; by && i < sizeof keys / sizeof keys[0]; i++)
-        if (strcmp(by, keys[i].by) == 0) return keys[i].sql;
+    if (by >= 0 && (size_t)by < sizeof keys / sizeof keys[0] && keys[by]) return keys[by];
     return "NULL::text";
 }
 
@@ -59,8 +58,8 @@ json_t *stats_patrol_figures(worker *w, const stats_query *q) {
         " SELECT g.k, %s, count(*), coalesce(sum(g.staff), 0),"
         " round(coalesce(sum(g.hours), 0)::numeric, 2)"
         " FROM (SELECT %s AS k, s.* FROM s) g GROUP BY %s",
-        q->by ? "GROUPING(g.k) = 1" : "true", patrol_key_sql(q->by),
-        q->by ? "GROUPING SETS ((g.k), ())" : "g.k");
+        q->by >= 0 ? "GROUPING(g.k) = 1" : "true", patrol_key_sql(q->by),
+        q->by >= 0 ? "GROUPING SETS ((g.k), ())" : "g.k");
     if (b.oom) return NULL;
     const char *p[] = {q->from, q->to, q->prefix};
     PGresult *res = db_exec_dynamic(w, b.p, 3, p);

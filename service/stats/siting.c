@@ -63,19 +63,23 @@ typedef struct siting {
 } siting;
 
 /* The statuses a report counts as demand in (not cancelled, not marked duplicate). */
-static const char DEMAND_STATUSES[] = "{new,acknowledged,dispatched,on_scene,resolved}";
+#define DEMAND_STATUSES                                                                            \
+    (1u << RS_NEW | 1u << RS_ACKNOWLEDGED | 1u << RS_DISPATCHED | 1u << RS_ON_SCENE |              \
+     1u << RS_RESOLVED)
 
 /* Reads the demand (lon, lat, people) of s; GK by the worker's PROJ. 0, -1 db, or 400 sent. */
 static int read_demand(http_req *r, siting *s) {
     buf b = {0};
     stats_sql_params p;
     stats_sql_fill(&p, &s->q);
+    char statuses[128];
+    vocab_pg_array_bits(&VOCAB_REPORT_STATUS, DEMAND_STATUSES, statuses, sizeof statuses);
     buf_printf(
         &b,
         "SELECT ST_X(r.geom), ST_Y(r.geom), r.people_count, r.id FROM reports r"
         " WHERE r.received_at >= $1::date::timestamptz AND r.received_at < $2::date::timestamptz"
         " AND r.status = ANY ('%s'::text[])",
-        DEMAND_STATUSES);
+        statuses);
     stats_sql_division(
         &b, &s->q, "coalesce(r.community_code, r.town_code, r.county_code, r.city_code)::bigint");
     /* the budget: the planner's estimate of the period's reports (report_facts' plain columns
@@ -214,7 +218,11 @@ static void read_params(http_req *r, siting *s) {
     s->grid = grid->given ? grid->d : DEFAULT_GRID_M;
     s->k = (int)http_q(r, "k")->i;
     s->crs = http_q(r, "crs")->crs;
-    snprintf(s->tiers, sizeof s->tiers, "%s", tier->given ? tier->s : "{city,county}");
+    if (tier->given)
+        snprintf(s->tiers, sizeof s->tiers, "%s", tier->s);
+    else /* the stations that take reports in from the street: the city's and the counties' */
+        vocab_pg_array_bits(&VOCAB_TIER, 1u << TIER_CITY | 1u << TIER_COUNTY, s->tiers,
+                            sizeof s->tiers);
 }
 
 /* Everything the database gives, then the slot goes back. 0, or the status sent. */
@@ -360,9 +368,9 @@ static json_t *siting_json(siting *s) {
     gis_cover *c = gis_cover_create(s->demand.x, s->demand.y, s->demand.w, s->demand.n, s->radius,
                                     err, sizeof err);
     if (!c) return NULL;
-    char statuses[sizeof DEMAND_STATUSES + 8];
-    snprintf(statuses, sizeof statuses, "&status=%.*s", (int)sizeof DEMAND_STATUSES - 3,
-             DEMAND_STATUSES + 1);
+    char arr[128], statuses[136];
+    vocab_pg_array_bits(&VOCAB_REPORT_STATUS, DEMAND_STATUSES, arr, sizeof arr);
+    snprintf(statuses, sizeof statuses, "&status=%.*s", (int)strlen(arr) - 2, arr + 1);
     json_t *current = current_json(s, c, total, &covered, &ncovered);
     json_t *cand =
         s->has_candidate ? candidate_json(s, c, total, covered, ncovered, &change) : json_null();

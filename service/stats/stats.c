@@ -25,7 +25,8 @@
 #include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
-#include "service/reports/lifecycle.h"
+#include "service/stats/coverage_figures.h"
+#include "service/stats/patrol_figures.h"
 
 static json_t *str_or_null(const char *s) {
     return s ? json_string(s) : json_null();
@@ -83,9 +84,11 @@ static int load_division(http_req *r, stats_query *q) {
     PGresult *res = db_exec(
         r->w,
         "WITH RECURSIVE m(code) AS (SELECT $1::char(12) UNION SELECT d.code FROM division_changes d"
-        " JOIN m ON d.into_code = m.code WHERE d.change = 'merged' AND $2::bool)"
-        " SELECT d.name, d.level, (SELECT string_agg(m.code, ',') FROM m WHERE m.code <> $1)"
-        " FROM divisions d WHERE d.code = $1",
+        " JOIN m ON d.into_code = m.code WHERE d.change = " VOCAB_SQL_TERM(
+            "DivisionChange",
+            DC_MERGED) " AND $2::bool)"
+                       " SELECT d.name, d.level, (SELECT string_agg(m.code, ',') FROM m WHERE m.code <> $1)"
+                       " FROM divisions d WHERE d.code = $1",
         2, p);
     if (!res) return -1;
     if (PQntuples(res) != 1) {
@@ -148,8 +151,9 @@ int stats_query_read(http_req *r, stats_query *q) {
     vocab_code_prefix(q->code12, q->prefix);
     int rc = read_period(r, q);
     if (rc) return rc;
+    q->by = -1;
     if (declares(r, "by")) {
-        q->by = http_q(r, "by")->s;
+        q->by = vocab_find(&VOCAB_STATS_BY, http_q(r, "by")->s);
         q->min_reports = (int)http_q(r, "min_reports")->i;
     }
     rc = load_division(r, q);
@@ -196,12 +200,14 @@ static void put_facts(buf *b, const stats_query *q) {
  * there exactly when the report is in one of these statuses: the records of those statuses are
  * exactly its n. */
 static const struct time_fig {
-    const char *name, *col, *statuses;
+    const char *name, *col;
+    unsigned statuses; /* 1 << RS_* */
 } TIMES[] = {
-    {"ack_s", "ack_s", "{acknowledged,dispatched,on_scene,resolved}"},
-    {"dispatch_s", "dispatch_s", "{dispatched,on_scene,resolved}"},
-    {"on_scene_s", "on_scene_s", "{on_scene,resolved}"},
-    {"resolve_s", "resolve_s", "{resolved}"},
+    {"ack_s", "ack_s",
+     1u << RS_ACKNOWLEDGED | 1u << RS_DISPATCHED | 1u << RS_ON_SCENE | 1u << RS_RESOLVED},
+    {"dispatch_s", "dispatch_s", 1u << RS_DISPATCHED | 1u << RS_ON_SCENE | 1u << RS_RESOLVED},
+    {"on_scene_s", "on_scene_s", 1u << RS_ON_SCENE | 1u << RS_RESOLVED},
+    {"resolve_s", "resolve_s", 1u << RS_RESOLVED},
 };
 enum { NTIMES = sizeof TIMES / sizeof TIMES[0] };
 
@@ -209,24 +215,22 @@ enum { NTIMES = sizeof TIMES / sizeof TIMES[0] };
  * lies in one), grouped as a number or an instant (cheaper to sort than text), and its text form
  * from the grouped value f.k. */
 static const struct group_key {
-    const char *by, *key, *text;
+    const char *key, *text;
 } KEYS[] = {
-    {"tier", "f.tier", "f.k"},
-    {"county", "CASE WHEN f.code / 1000000 % 100 <> 0 THEN f.code / 1000000 END",
-     "lpad((f.k * 1000000)::text, 12, '0')"},
-    {"town", "CASE WHEN f.code / 1000 % 1000 <> 0 THEN f.code / 1000 END",
-     "lpad((f.k * 1000)::text, 12, '0')"},
-    {"station", "f.station_id", "f.k::text"},
-    {"category", "f.category", "f.k"},
-    {"month", "date_trunc('month', f.received_at)", "to_char(f.k, 'YYYY-MM')"},
-    {"week", "date_trunc('week', f.received_at)", "to_char(f.k, 'IYYY-\"W\"IW')"},
-    {"day", "date_trunc('day', f.received_at)", "to_char(f.k, 'YYYY-MM-DD')"},
+    [SB_TIER] = {"f.tier", "f.k"},
+    [SB_COUNTY] = {"CASE WHEN f.code / 1000000 % 100 <> 0 THEN f.code / 1000000 END",
+                   "lpad((f.k * 1000000)::text, 12, '0')"},
+    [SB_TOWN] = {"CASE WHEN f.code / 1000 % 1000 <> 0 THEN f.code / 1000 END",
+                 "lpad((f.k * 1000)::text, 12, '0')"},
+    [SB_STATION] = {"f.station_id", "f.k::text"},
+    [SB_CATEGORY] = {"f.category", "f.k"},
+    [SB_MONTH] = {"date_trunc('month', f.received_at)", "to_char(f.k, 'YYYY-MM')"},
+    [SB_WEEK] = {"date_trunc('week', f.received_at)", "to_char(f.k, 'IYYY-\"W\"IW')"},
+    [SB_DAY] = {"date_trunc('day', f.received_at)", "to_char(f.k, 'YYYY-MM-DD')"},
 };
 
-static const struct group_key *group_key_of(const char *by) {
-    for (size_t i = 0; by && i < sizeof KEYS / sizeof KEYS[0]; i++)
-        if (strcmp(by, KEYS[i].by) == 0) return &KEYS[i];
-    return NULL;
+static const struct group_key *group_key_of(int by) {
+    return by >= 0 && (size_t)by < sizeof KEYS / sizeof KEYS[0] ? &KEYS[by] : NULL;
 }
 
 /* Column positions of the statement's rows. */
@@ -259,10 +263,10 @@ static void put_aggregates(buf *b) {
 }
 
 /* The label of a group (its key's text T) in SQL: divisions and stations by name; the rest in C. */
-static void put_label(buf *b, const char *by, const char *t) {
-    if (!strcmp(by, "county") || !strcmp(by, "town"))
+static void put_label(buf *b, int by, const char *t) {
+    if (by == SB_COUNTY || by == SB_TOWN)
         buf_printf(b, "(SELECT d.name FROM divisions d WHERE d.code = (%s)::char(12))", t);
-    else if (!strcmp(by, "station"))
+    else if (by == SB_STATION)
         buf_printf(b, "(SELECT s.name FROM stations s WHERE s.id = f.k)");
     else
         buf_str(b, "NULL::text");
@@ -280,7 +284,7 @@ static void build_sql(buf *b, const stats_query *q) {
                k ? k->key : "NULL::text");
     if (k) {
         buf_printf(b, " SELECT %s, GROUPING(f.k) = 1, ", k->text);
-        put_label(b, k->by, k->text);
+        put_label(b, q->by, k->text);
     } else { /* the total alone */
         buf_str(b, " SELECT NULL::text, true, NULL::text");
     }
@@ -391,9 +395,10 @@ static json_t *time_json(const stats_query *q, const group_ref *g, PGresult *res
         json_decref(p50), json_decref(p90);
         p50 = json_real(a), p90 = json_real(z);
     }
-    char statuses[96];
-    snprintf(statuses, sizeof statuses, "%s", TIMES[t].statuses + 1);
-    statuses[strlen(statuses) - 1] = 0; /* "{a,b}" -> "a,b" */
+    char arr[96];
+    vocab_pg_array_bits(&VOCAB_REPORT_STATUS, TIMES[t].statuses, arr, sizeof arr);
+    const char *statuses = arr + 1;
+    arr[strlen(arr) - 1] = 0; /* "{a,b}" -> "a,b" */
     return json_pack("{s:o,s:o,s:I,s:o}", "p50", p50, "p90", p90, "n",
                      (json_int_t)ll(res, i, c + 1), "records", rec(q, g, "&status=%s", statuses));
 }
@@ -445,8 +450,8 @@ static json_t *figures_json(const stats_query *q, const group_ref *g, PGresult *
 
 /* ---- the groups ---- */
 
-static int is_period(const char *by) {
-    return by && (!strcmp(by, "month") || !strcmp(by, "week") || !strcmp(by, "day"));
+static int is_period(int by) {
+    return by == SB_MONTH || by == SB_WEEK || by == SB_DAY;
 }
 
 /* The ISO 8601 week of day d ("2026-W49") and its Monday. */
@@ -462,15 +467,15 @@ static long long iso_week(long long d, char out[16]) {
 
 /* The period after day d for grouping `by` (its start in *d0 and its key): the next day, ISO week
  * or month starting at or before d. Returns the day after it. */
-static long long period_of(const char *by, long long d, long long *d0, char key[16]) {
+static long long period_of(int by, long long d, long long *d0, char key[16]) {
     char t[11];
     params_day_text(d, t);
-    if (!strcmp(by, "day")) {
+    if (by == SB_DAY) {
         snprintf(key, 16, "%s", t);
         *d0 = d;
         return d + 1;
     }
-    if (!strcmp(by, "week")) {
+    if (by == SB_WEEK) {
         *d0 = iso_week(d, key);
         return *d0 + 7;
     }
@@ -494,16 +499,16 @@ static int group_cmp(const void *a, const void *b) {
 }
 
 /* The reference and label of a group with key k (not a period). */
-static json_t *group_label(const char *by, const char *k, const char *sql_label, group_ref *g,
+static json_t *group_label(int by, const char *k, const char *sql_label, group_ref *g,
                            long long *sort) {
     *sort = 0;
-    if (!strcmp(by, "tier") || !strcmp(by, "category")) {
-        const vocab *v = !strcmp(by, "tier") ? &VOCAB_TIER : &VOCAB_CATEGORY;
-        snprintf(g->filter, sizeof g->filter, "&%s=%s", by, k);
+    if (by == SB_TIER || by == SB_CATEGORY) { /* the list's filter has the grouping's name */
+        const vocab *v = by == SB_TIER ? &VOCAB_TIER : &VOCAB_CATEGORY;
+        snprintf(g->filter, sizeof g->filter, "&%s=%s", vocab_code(&VOCAB_STATS_BY, (size_t)by), k);
         *sort = vocab_find(v, k);
         return str_or_null(vocab_label(v, k));
     }
-    if (!strcmp(by, "station")) {
+    if (by == SB_STATION) {
         snprintf(g->filter, sizeof g->filter, "&station=%s", k);
         *sort = strtoll(k, NULL, 10);
     } else { /* county, town: the group's own division */
@@ -584,7 +589,7 @@ static void attach_patrols(const stats_query *q, json_t *groups, json_t *patrols
     json_t *g;
     json_array_foreach(groups, i, g) {
         json_t *p = json_object_get(by_key, json_string_value(json_object_get(g, "key")));
-        int none = q->by && !strcmp(q->by, "category");
+        int none = q->by == SB_CATEGORY;
         json_object_set(g, "patrols", none || !zero ? json_null() : p ? p : zero);
     }
 }
@@ -612,7 +617,7 @@ static PGresult *run_figures(worker *w, const stats_query *q) {
 static json_t *reply_json(http_req *r, const stats_query *q, PGresult *res, json_t *patrols,
                           json_t *coverage) {
     char limits[128];
-    lifecycle_ack_limits_json(&r->app->cfg, limits, sizeof limits);
+    vocab_tier_ack_json(&r->app->cfg, limits, sizeof limits);
     int ti = 0;
     for (int i = 0; i < PQntuples(res); i++)
         if (PQgetvalue(res, i, C_TOTAL)[0] == 't') ti = i;
@@ -621,17 +626,18 @@ static json_t *reply_json(http_req *r, const stats_query *q, PGresult *res, json
            *left_out = json_array();
     json_t *pt = json_object_get(patrols, "total");
     json_object_set(total, "patrols", pt ? pt : json_null());
-    if (q->by) build_groups(q, res, groups, left_out);
+    if (q->by >= 0) build_groups(q, res, groups, left_out);
     attach_patrols(q, groups, patrols);
     json_decref(patrols);
-    int ranking = q->by && !is_period(q->by);
-    json_t *out = json_pack(
-        "{s:{s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s},s:s,s:s?,s:o,s:o,s:o,s:o,s:o,s:o}", "division",
-        "code", q->code12, "name", q->name, "level", q->level, "from", q->from, "to", q->last,
-        "period", "from", q->from_ts, "to", q->to_ts, "timezone", tz_name(), "by", q->by,
-        "min_reports", ranking ? json_integer(q->min_reports) : json_null(), "ack_limit_s",
-        json_loads(limits, 0, NULL), "total", total, "groups", groups, "left_out", left_out,
-        "coverage", coverage);
+    int ranking = q->by >= 0 && !is_period(q->by);
+    json_t *out =
+        json_pack("{s:{s:s,s:s,s:s},s:s,s:s,s:{s:s,s:s},s:s,s:s?,s:o,s:o,s:o,s:o,s:o,s:o}",
+                  "division", "code", q->code12, "name", q->name, "level", q->level, "from",
+                  q->from, "to", q->last, "period", "from", q->from_ts, "to", q->to_ts, "timezone",
+                  tz_name(), "by", q->by >= 0 ? vocab_code(&VOCAB_STATS_BY, (size_t)q->by) : NULL,
+                  "min_reports", ranking ? json_integer(q->min_reports) : json_null(),
+                  "ack_limit_s", json_loads(limits, 0, NULL), "total", total, "groups", groups,
+                  "left_out", left_out, "coverage", coverage);
     return out;
 }
 
@@ -661,7 +667,7 @@ int h_stats(http_req *r) {
     stats_query q;
     int rc = stats_query_read(r, &q);
     if (rc) return rc;
-    if (q.by && !strcmp(q.by, "day") && q.to_day - q.from_day > 400)
+    if (q.by == SB_DAY && q.to_day - q.from_day > 400)
         return http_error(r, 400, "over_budget", "by",
                           "by=day is for periods of at most 400 days; use week or month");
     json_t *out = stats_figures(r, &q, 1, &rc);

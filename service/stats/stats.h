@@ -23,7 +23,7 @@ typedef struct stats_query {
     char last[11];               /* the last day */
     char from_ts[40], to_ts[40]; /* the same as RFC 3339 instants (local midnight, with offset) */
     long long from_day, to_day;  /* the same as days since 1970-01-01 */
-    const char *by;              /* a VOCAB_STATS_BY code, or NULL: the total only */
+    int by;                      /* a VOCAB_STATS_BY position (SB_*), or -1: the total only */
     int min_reports;             /* groups of a ranking under this are left out */
     /* the division as ranges of most-local codes (report_facts.code): its own and every division
      * merged into it (division_changes), as the report list counts them */
@@ -74,25 +74,5 @@ json_t *stats_records_days(const stats_query *q, long long from_day, long long t
 
 /* RFC 3339 of local midnight starting day `days` (since 1970-01-01) in the city's zone. */
 void stats_day_instant(long long days, char out[40]);
-
-/* ---- the plug-ins: one function each, replaced when their tables arrive ---- */
-
-/* THE patrol figures of q ("Joint street patrols", issue 18): {"total": P, "groups": {key: P}}
- * with P = {patrols, staff_turns, places_visited, hours, km, source}, keyed as the figures' groups
- * (q->by: a county or town code, a station id, a tier, a month, week or day; none for category).
- * Today from migration 0014 (shifts and their members); places_visited and km wait for the
- * patrol tables (null). NULL on a database failure (w->err). */
-json_t *stats_patrol_figures(worker *w, const stats_query *q);
-
-/* THE last patrolled time of every community of q's division up to the end of q's period: a result
- * of (code, name, last_patrolled_at RFC 3339 or NULL, visited in the period 't'/'f'), by code; or
- * NULL on a database failure (w->err), or NULL with *over set when the source holds more than its
- * budget for the period. Today from unit_positions (read-only, the fixes of the period and the
- * days kept before it); the coverage days table replaces it (see coverage_figures.c). */
-PGresult *stats_coverage_rows(worker *w, const stats_query *q, int *over);
-
-/* The coverage roll-up of q: {"communities", "visited", "share", "longest_unvisited": [10 x
- * {code, name, last_patrolled_at}], "source", "available"}. NULL on a database failure. */
-json_t *stats_coverage_figures(worker *w, const stats_query *q);
 
 #endif

@@ -15,12 +15,13 @@ static double now_ms(void) {
     return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
-static long rss_kb(void) {
+/* A "VmRSS:" or "VmHWM:" figure of this process in KiB. */
+static long status_kb(const char *field) {
     FILE *f = fopen("/proc/self/status", "r");
     char line[256];
     long kb = 0;
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0) kb = strtol(line + 6, NULL, 10);
+        if (strncmp(line, field, strlen(field)) == 0) kb = strtol(line + strlen(field), NULL, 10);
     if (f) fclose(f);
     return kb;
 }
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
     int rounds = argc > 2 ? atoi(argv[2]) : 200;
     gzFile f = gzopen(argv[1], "rb");
     if (!f) return perror(argv[1]), 1;
-    long rss0 = rss_kb();
+    long rss0 = status_kb("VmRSS:");
     double t0 = now_ms();
     gaz_builder *b = gaz_builder_create();
     char line[1024], err[256];
@@ -63,10 +64,12 @@ int main(int argc, char **argv) {
     double t2 = now_ms();
     size_t n, nk, bytes;
     gaz_stats(g, &n, &nk, &bytes);
-    printf("gazetteer_rows %ld\ngazetteer_keys %zu\ngazetteer_read_ms %.0f\ngazetteer_build_ms "
-           "%.0f\ngazetteer_index_mib %.1f\ngazetteer_rss_mib %.1f\n",
-           rows, nk, t1 - t0, t2 - t1, (double)bytes / 1048576.0,
-           (double)(rss_kb() - rss0) / 1024.0);
+    printf(
+        "gazetteer_rows %ld\ngazetteer_keys %zu\ngazetteer_read_ms %.0f\ngazetteer_build_ms "
+        "%.0f\ngazetteer_index_mib %.1f\ngazetteer_rss_mib %.1f\ngazetteer_build_peak_mib %.1f\n",
+        rows, nk, t1 - t0, t2 - t1, (double)bytes / 1048576.0,
+        (double)(status_kb("VmRSS:") - rss0) / 1024.0,
+        (double)(status_kb("VmHWM:") - rss0) / 1024.0);
     size_t nq = sizeof mix / sizeof mix[0];
     double *lat = malloc(sizeof(double) * (size_t)rounds * nq);
     gaz_hit hits[50];
@@ -83,7 +86,7 @@ int main(int argc, char **argv) {
             worst = d > worst ? d : worst;
         }
         printf("  %-10s %3d hits, first %s, first call %.3f ms, then max %.3f ms\n", mix[q], got,
-               got > 0 ? gaz_entry_at(g, hits[0].entry)->name : "-", first, worst);
+               got > 0 ? gaz_text(g, gaz_entry_at(g, hits[0].entry)->name) : "-", first, worst);
     }
     qsort(lat, (size_t)rounds * nq, sizeof *lat, cmp_double);
     printf("gazetteer_search_p50_ms %.4f\ngazetteer_search_p99_ms %.4f\n",

@@ -1,7 +1,8 @@
 # Place names with all 665,276 divisions of China loaded: search latency through HTTP for 1-, 2-,
 # 3-character, pinyin and code-prefix queries against PostgreSQL answering the same queries (LIKE
 # with a pg_trgm index); the gazetteer's memory; reverse requests/s through HTTP against the
-# PostGIS query the reverse endpoint used to run for its nearby places.
+# PostGIS query the reverse endpoint used to run for its nearby places; reverse and place search
+# beside /healthz on the same server (the HTTP floor); the memory at the peak of a reload.
 source "$(dirname "$0")/lib.sh"
 set -euo pipefail
 list=$ROOT/../shared/data/china-divisions.csv.gz
@@ -48,6 +49,43 @@ for cat in c1 c2 c3 pinyin code; do
     wrk -t1 -c1 -d"${secs}s" -s "$ROOT/tests/bench/places.lua" "$url" | grep "^places_"
 done
 
+# The floor: reverse and place search (the whole mix above) beside /healthz on this server, in
+# interleaved rounds so that a change of load on the shared machine falls on all three alike;
+# medians of the rounds, and the server's CPU time per request (steadier than requests/s). The
+# /healthz runs go through places.lua too: the same client work per request.
+fdir=$(mktemp -d /tmp/patrold-places-floor.XXXXXX)
+floor_run() { # floor_run NAME WRK-ARGS...: appends "rps requests cpu_ticks not_ok" to $fdir/NAME
+  local name=$1 c0 c1 out
+  shift
+  c0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  out=$(wrk -t2 -c16 -d"${BENCH_FLOOR_SECONDS:-2}s" "$@")
+  c1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+  echo "$(wrk_rps "$out") $(awk '/ requests in / {print $1}' <<<"$out") $((c1 - c0)) $(awk '/_not_ok / {print $2}' <<<"$out")" >>"$fdir/$name"
+}
+all=$(for cat in c1 c2 c3 pinyin code; do echo "${mix[$cat]}"; done)
+# shellcheck disable=SC2086
+all=$(enc $all)
+for _ in $(seq "${BENCH_FLOOR_ROUNDS:-5}"); do
+  BENCH_PREFIX=floor_healthz BENCH_PATH=/healthz floor_run healthz -s "$ROOT/tests/bench/places.lua" "$url"
+  floor_run reverse -s "$ROOT/tests/bench/reverse.lua" "$url"
+  BENCH_PREFIX=floor_search BENCH_QUERIES=$all floor_run search -s "$ROOT/tests/bench/places.lua" "$url"
+done
+python3 - "$fdir" "$(getconf CLK_TCK)" <<'PY'
+import os, statistics, sys
+d, tck = sys.argv[1], int(sys.argv[2])
+runs = {n: [[float(x) for x in l.split()] for l in open(os.path.join(d, n))] for n in ("healthz", "reverse", "search")}
+rps = {n: statistics.median(r[0] for r in v) for n, v in runs.items()}
+print("places_floor_rounds %d" % len(runs["healthz"]))
+for n in ("healthz", "reverse", "search"):
+    v = runs[n]
+    print("places_floor_%s_rps %d" % (n, rps[n]))
+    print("places_floor_%s_cpu_us %.1f   # server CPU per request" % (n, sum(r[2] for r in v) / tck * 1e6 / max(1, sum(r[1] for r in v))))
+    print("places_floor_%s_not_ok %d" % (n, sum(r[3] for r in v)))
+for n in ("reverse", "search"):
+    print("places_floor_%s_ratio %.2f   # of /healthz in the same rounds (target 0.8)" % (n, rps[n] / rps["healthz"]))
+PY
+rm -rf "$fdir"
+
 # PostgreSQL: LIKE with pg_trgm (and a pattern index for codes), ranked like the API
 psql -h "$PATROLD_TEST_PGHOST" -U postgres -d "$db" -Xqc \
   "CREATE INDEX ON divisions USING gin (name gin_trgm_ops); CREATE INDEX ON divisions (code bpchar_pattern_ops); ANALYZE divisions" >>"$BENCH_LOG" 2>&1
@@ -82,4 +120,22 @@ WITH p AS (SELECT ST_SetSRID(ST_MakePoint(:x / 10000.0, :y / 10000.0), 4326) AS 
 SQL
 out=$(pgbench -n -h "$PATROLD_TEST_PGHOST" -U postgres -c4 -j2 -T"$secs" -f "$log.sql" "$db" 2>>"$BENCH_LOG")
 echo "places_reverse_postgis_rps $(awk '/^tps/ {print int($3)}' <<<"$out")   # the SQL alone: an upper bound for the old endpoint"
-rm -f "$log" "$log.sql"
+rm -f "$log.sql"
+
+# Reloads: the peak of the server's memory over its steady size while the gazetteer is rebuilt,
+# after a change of places (the divisions are kept) and after a change of divisions (built anew
+# beside the old ones, which answer meanwhile).
+reload() { # reload NAME SQL
+  local n0 rss0 t0
+  n0=$(grep -c '^gazetteer:' "$log")
+  rss0=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+  echo 5 >"/proc/$pid/clear_refs" # VmHWM starts again from VmRSS
+  t0=$(date +%s.%N)
+  psql -h "$PATROLD_TEST_PGHOST" -U postgres -d "$db" -XAtqc "$2" >>"$BENCH_LOG" 2>&1
+  for _ in $(seq 1200); do [ "$(grep -c '^gazetteer:' "$log")" -gt "$n0" ] && break; sleep 0.2; done
+  echo "places_reload_${1}_s $(python3 -c "import time; print(round(time.time() - $t0, 1))")"
+  echo "places_reload_${1}_peak_mib $(awk -v r="$rss0" '/^VmHWM/ {printf "%.0f", ($2 - r) / 1024}' "/proc/$pid/status")   # over the steady $((rss0 / 1024)) MiB"
+}
+reload places "INSERT INTO places (name, kind, division_code, geom) SELECT '新浦公园', 'park', code, ST_PointOnSurface(geom) FROM divisions WHERE code = '320706000000'"
+reload divisions "UPDATE divisions SET name = name || '区' WHERE code = (SELECT min(code) FROM divisions WHERE level = 'community')"
+rm -f "$log"

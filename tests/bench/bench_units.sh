@@ -11,25 +11,39 @@ psql_db() { psql -h "$PATROLD_TEST_PGHOST" -U postgres -d "$1" -X -q -At -v ON_E
 ratio() { python3 -c "print(round($1 / max($2, 1), 3))"; }
 
 # ---- fixes through the API: 64 units, batches of 100, 32 connections ----
-db=$(bench_fresh_db)
-psql_db "$db" "INSERT INTO units (name, station_id, division_code)
-  SELECT 'bench' || g, s.id, s.division_code FROM generate_series(1, 64) g,
-  (SELECT id, division_code FROM stations WHERE tier = 'county' ORDER BY id LIMIT 1) s"
-units=$(psql_db "$db" "SELECT string_agg(id::text, ',') FROM units WHERE name LIKE 'bench%'")
-url=$(bench_server "$db" PATROLD_THREADS=40)
-token=$(bench_login "$url" admin)
-t0=$(python3 -c 'import time; print(int(time.time()) - 20 * 3600)')
-before=$(psql_db "$db" "SELECT count(*) FROM unit_positions")
-out=$(BENCH_TOKEN=$token BENCH_UNITS=$units BENCH_T0=$t0 BENCH_THREADS=2 \
-      wrk -t2 -c32 -d"${DUR}s" --latency -s "$HERE/positions.lua" "$url")
-rps=$(wrk_rps "$out")
-stored=$(psql_db "$db" "SELECT count(*) - $before FROM unit_positions")
-flagged=$(psql_db "$db" "SELECT count(*) FROM unit_positions WHERE flagged")
-api=$((rps * 100))
+# positions_api ROOT BIN: prints the fixes/s (after the wrk lines); the database stays in $db.
+positions_api() {
+  db=$(ROOT=$1 bench_fresh_db)
+  psql_db "$db" "INSERT INTO units (name, station_id, division_code)
+    SELECT 'bench' || g, s.id, s.division_code FROM generate_series(1, 64) g,
+    (SELECT id, division_code FROM stations WHERE tier = 'county' ORDER BY id LIMIT 1) s"
+  units=$(psql_db "$db" "SELECT string_agg(id::text, ',') FROM units WHERE name LIKE 'bench%'")
+  url=$(ROOT=$1 PATROLD_BIN=$2 bench_server "$db" PATROLD_THREADS=40)
+  token=$(bench_login "$url" admin)
+  t0=$(python3 -c 'import time; print(int(time.time()) - 20 * 3600)')
+  before=$(psql_db "$db" "SELECT count(*) FROM unit_positions")
+  out=$(BENCH_TOKEN=$token BENCH_UNITS=$units BENCH_T0=$t0 BENCH_THREADS=2 \
+        wrk -t2 -c32 -d"${DUR}s" --latency -s "$HERE/positions.lua" "$url")
+  rps=$(wrk_rps "$out")
+  stored=$(psql_db "$db" "SELECT count(*) - $before FROM unit_positions")
+  flagged=$(psql_db "$db" "SELECT count(*) FROM unit_positions WHERE flagged")
+  api=$((rps * 100))
+}
+# With BENCH_BASE=<commit>: the same load against that commit's binary (0b1f667: no coverage kept
+# as fixes arrive, the speed check against the previous fix only), for the ratio.
+base=$(bench_base)
+if [ -n "$base" ]; then
+  positions_api "$base" "$base/build/patrold"
+  base_api=$api
+  echo "positions_api_base_fixes_per_s $base_api"
+  bench_cleanup
+fi
+positions_api "$ROOT" "$PATROLD_BIN"
 echo "positions_api_fixes_per_s $api"
 echo "positions_api_stored $stored"
 echo "positions_api_flagged $flagged"
 grep -E '^positions_' <<<"$out"
+[ -n "$base" ] && echo "positions_ratio_api_to_base $(ratio "$api" "$base_api")"
 bench_cleanup
 
 # ---- the ceiling: the same rows by COPY (one session, like the API's one statement per batch) ----

@@ -44,10 +44,27 @@ bench_cleanup() {
   local p
   [ -f "$BENCH_PIDFILE" ] || return 0
   while read -r p; do kill "$p" 2>/dev/null; done <"$BENCH_PIDFILE"
-  while read -r p; do while kill -0 "$p" 2>/dev/null; do sleep 0.1; done; done <"$BENCH_PIDFILE"
+  # a zombie counts as gone (an orphaned server's parent may be a PID 1 that does not reap)
+  while read -r p; do
+    while kill -0 "$p" 2>/dev/null && [ "$(ps -o stat= -p "$p" 2>/dev/null | cut -c1)" != Z ]; do sleep 0.1; done
+  done <"$BENCH_PIDFILE"
   rm -f "$BENCH_PIDFILE"
 }
 trap bench_cleanup EXIT
 
 # wrk_rps OUTPUT: requests/s from wrk's output.
 wrk_rps() { awk '/^Requests\/sec/ {print int($2)}' <<<"$1"; }
+
+# bench_base: with BENCH_BASE=<commit> (e.g. the commit a change started from), prints the folder of
+# that commit's tree with its patrold built (made once in /tmp, reused); prints nothing without it.
+# Scripts run the same load against it and print ratios: "before and after" from one run.
+bench_base() {
+  [ -n "${BENCH_BASE:-}" ] || return 0
+  local dir=/tmp/patrold-bench-base-$BENCH_BASE
+  if [ ! -x "$dir/build/patrold" ]; then
+    mkdir -p "$dir"
+    git -C "$ROOT" archive "$BENCH_BASE" | tar -x -C "$dir"
+    env -u MAKEFLAGS -u MFLAGS make -s -C "$dir" -j2 BUILD=build build/patrold >&2
+  fi
+  echo "$dir"
+}

@@ -2,8 +2,9 @@
 -- report, statement for statement, without HTTP, JSON, point location or the reply:
 --   1. the bearer-token lookup (service/core/auth.c auth_check_token), autocommit;
 --   2. insert_one_sql of service/reports/reports.c: the reports row, its 'created' audit row and its live
---      event in one statement, returning the report columns and its possible duplicates (same
---      tables, indexes, triggers and foreign keys). Keep it in step with reports.c.
+--      event (events_append.h: the report payload and its creator) in one statement, returning the
+--      report columns and its possible duplicates visible to the patrol (the visibility rule of
+--      auth.h; same tables, indexes, triggers and foreign keys). Keep it in step with reports.c.
 -- Variables from bench_reports.sh (-D): city, county, town, community (12-digit codes), station, uid,
 -- tokhash (\x + hex SHA-256 of a live session's token). Points: the same box as reports.lua.
 \set lon random(118600000, 119500000)
@@ -23,13 +24,15 @@ WITH ins AS (INSERT INTO reports (client_id, category, geom, accuracy_m, crs_in,
   SELECT i.id, 'created', CAST(:uid AS bigint), 'patrol', i.received_at, NULL, i.status,
          json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,
                            'ack_deadline', i.ack_deadline) FROM ins i),
- le AS (INSERT INTO events (kind, entity_id, division_code, payload)
-  SELECT 'report.created', i.id, coalesce(i.community_code, i.town_code, i.county_code, i.city_code),
-         json_build_object('id', i.id, 'status', i.status, 'category', i.category, 'lon', ST_X(i.geom),
-                           'lat', ST_Y(i.geom), 'station_id', i.station_id, 'tier', i.tier,
-                           'ack_deadline', i.ack_deadline, 'unit_id', i.unit_id, 'outcome', i.outcome,
-                           'division_code', coalesce(i.community_code, i.town_code, i.county_code, i.city_code),
-                           'event', 'created') FROM ins i)
+ le AS (INSERT INTO events (kind, entity_id, division_code, report_creator, payload)
+  SELECT 'report.created', i.id, coalesce(i.community_code, i.town_code, i.county_code, i.city_code), i.created_by,
+         (jsonb_build_object('id', i.id, 'status', i.status, 'category', i.category, 'lon', ST_X(i.geom),
+                            'lat', ST_Y(i.geom),
+                            'division_code', coalesce(i.community_code, i.town_code, i.county_code, i.city_code),
+                            'city_code', i.city_code, 'county_code', i.county_code, 'town_code', i.town_code,
+                            'community_code', i.community_code, 'station_id', i.station_id, 'tier', i.tier,
+                            'ack_deadline', i.ack_deadline, 'unit_id', i.unit_id, 'outcome', i.outcome,
+                            'event', 'created') || '{}'::jsonb) FROM ins i)
 SELECT r.id, r.client_id, r.status, r.category, ST_X(r.geom), ST_Y(r.geom), r.accuracy_m,
        to_json(r.observed_at)#>>'{}', to_json(r.received_at)#>>'{}', to_json(r.updated_at)#>>'{}',
        r.description, r.people_count, r.person, r.city_code, NULL::text, r.county_code, NULL::text,
@@ -43,6 +46,11 @@ SELECT r.id, r.client_id, r.status, r.category, ST_X(r.geom), ST_Y(r.geom), r.ac
             AND d.status IN ('new', 'acknowledged', 'dispatched', 'on_scene')
             AND d.received_at > now() - make_interval(secs => 7200)
             AND d.geom && ST_Expand(r.geom, 200::float8 / 50000.0)
+            AND (d.created_by = CAST(:uid AS bigint)
+                 OR (left(coalesce(d.community_code, d.town_code, d.county_code, d.city_code),
+                          length(left(CAST(:county AS text), 6))) = left(CAST(:county AS text), 6)
+                     OR (coalesce(d.community_code, d.town_code, d.county_code, d.city_code) IS NULL
+                         AND length(left(CAST(:county AS text), 6)) <= 4)))
           ORDER BY d.geom <-> r.geom LIMIT 50) k
         WHERE k.dist <= 200::float8 ORDER BY 4, 1 LIMIT 20) t)
   FROM ins r;

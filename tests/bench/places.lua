@@ -1,6 +1,9 @@
 -- places.lua - wrk script: GET /api/v1/places?q= cycling through BENCH_QUERIES (comma-separated,
--- URL-encoded). Prints <BENCH_PREFIX>_p50_ms, _p99_ms, _rps and _not_ok (answers other than 200).
+-- URL-encoded), or GET BENCH_PATH again and again when it is set (a baseline such as /healthz
+-- measured with the same client work). Prints <BENCH_PREFIX>_p50_ms, _p99_ms, _rps and _not_ok
+-- (answers other than 200).
 local prefix = os.getenv("BENCH_PREFIX") or "places"
+local path = os.getenv("BENCH_PATH")
 local queries = {}
 for q in string.gmatch(os.getenv("BENCH_QUERIES") or "", "[^,]+") do table.insert(queries, q) end
 local threads = {}
@@ -12,6 +15,7 @@ function setup(thread)
 end
 
 function request()
+  if path then return wrk.format("GET", path) end
   i = i % #queries + 1
   return wrk.format("GET", "/api/v1/places?limit=10&q=" .. queries[i])
 end

@@ -5,43 +5,16 @@
 // screenshots to E2E_OUT.
 // The browser reaches patrold through a small TCP proxy here, so that the test can cut every
 // connection (the event stream included) and refuse new ones for a while.
-import { createRequire } from "node:module";
 import net from "node:net";
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-
-const require = createRequire(new URL("../../web/package.json", import.meta.url));
-const { chromium } = require("playwright-core");
+import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor } from "./lib.mjs";
 
 const BASE = process.env.PATROLD_URL;
 const OUT = process.env.E2E_OUT || "build/e2e";
 const HAIZHOU = [119.163509, 34.572274];
-let passed = 0, failed = 0;
-
-async function step(name, fn) {
-  const t0 = Date.now();
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name} (${Date.now() - t0} ms)`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name} (${Date.now() - t0} ms): ${e.message.split("\n")[0]}`);
-  }
-}
-
-function assert(cond, msg) { if (!cond) throw new Error(msg); }
-
-async function api(method, p, body, token) {
-  const headers = { "Content-Type": "application/json" };
-  if (token) headers.Authorization = "Bearer " + token;
-  const r = await fetch(BASE + p, { method, headers, body: body ? JSON.stringify(body) : undefined });
-  const text = await r.text();
-  let data = null;
-  try { data = JSON.parse(text); } catch (_) { /* not JSON */ }
-  return { status: r.status, data };
-}
+const api = (...a) => apiAt(BASE, ...a);
 
 async function newReport(token, jitter) {
   const body = { client_id: randomUUID(), category: "lost_elderly", description: "浏览器测试",
@@ -66,26 +39,13 @@ const proxy = net.createServer((c) => {
 await new Promise((res) => proxy.listen(0, "127.0.0.1", res));
 const PAGE = `http://127.0.0.1:${proxy.address().port}/`;
 
-// Polls fn in the page (page.evaluate, not waitForFunction: that one compiles a string, which the
-// page's Content-Security-Policy rightly refuses).
-async function waitFor(page, fn, arg, timeout, what) {
-  const end = Date.now() + timeout;
-  for (;;) {
-    if (await page.evaluate(fn, arg).catch(() => false)) return;
-    if (Date.now() > end) throw new Error(`${what} within ${timeout} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 fs.mkdirSync(OUT, { recursive: true });
 const userDir = fs.mkdtempSync("/tmp/patrold-e2e-chromium-");
 // a fresh --user-data-dir (playwright passes it itself)
 const browser = await chromium.launchPersistentContext(userDir, {
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    // the stand-in base map is on loopback like the page; real ones are public servers
-    "--disable-features=LocalNetworkAccessChecks"],
+  ...CHROMIUM,
+  // the stand-in base map is on loopback like the page; real ones are public servers
+  args: [...CHROMIUM.args, "--disable-features=LocalNetworkAccessChecks"],
   viewport: { width: 1366, height: 768 },
   locale: "zh-CN",
 });
@@ -283,5 +243,4 @@ await step("nothing loaded from outside, no page errors", async () => {
 await browser.close();
 proxy.close();
 fs.rmSync(userDir, { recursive: true, force: true });
-console.log(`E2E ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -1,7 +1,9 @@
-"""run.py - the browser suite: a fresh seeded database and a real patrold (tests/integration/harness.py),
-then console.test.mjs drives Debian's chromium through playwright-core against it; stats.test.mjs (the
-statistics page, as the supervisor) gets a database and a server of its own. Prints the steps and
-`RESULT <passed> <failed> <skipped>` like the integration runner."""
+"""run.py - the browser suite: a fresh seeded database and a real patrold (tests/integration/harness.py)
+for each test file, which drives Debian's chromium through playwright-core against it:
+console.test.mjs (the dispatcher console) and app.test.mjs (the patrol app at /app/, reached through a
+TCP proxy the test cuts and spoils, with a server it stops and starts: tests/integration/tcpproxy.py and
+a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
+runner. stats.test.mjs (the statistics page, as the supervisor) gets a database and a server of its own."""
 import http.server
 import os
 import re
@@ -15,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
 import harness  # noqa: E402
+import tcpproxy  # noqa: E402
 
 
 def png():
@@ -48,9 +51,23 @@ def basemap_server():
     return srv, asked
 
 
-def main():
-    out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
-    os.makedirs(out_dir, exist_ok=True)
+def run_node(test, env, timeout):
+    """Runs a test file; its output (a TIMEOUT line when it overran)."""
+    try:
+        r = subprocess.run(["node", os.path.join(HERE, test)], env=env, capture_output=True, text=True,
+                           timeout=timeout)
+        return r.stdout + r.stderr
+    except subprocess.TimeoutExpired as e:
+        out = e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")
+        return out + "\nTIMEOUT"
+
+
+def counts(out):
+    m = re.search(r"^E2E (\d+) passed, (\d+) failed$", out, re.M)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 1)
+
+
+def console_suite(out_dir):
     db = harness.fresh_db()
     tiles, asked = basemap_server()
     basemap = "http://127.0.0.1:%d/base/{z}/{x}/{y}.png" % tiles.server_address[1]
@@ -58,28 +75,80 @@ def main():
     try:
         env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir,
                    E2E_BASEMAP="http://127.0.0.1:%d/base/" % tiles.server_address[1])
-        r = subprocess.run(["node", os.path.join(HERE, "console.test.mjs")], env=env, capture_output=True,
-                           text=True, timeout=int(os.environ.get("E2E_TIMEOUT", "300")))
-        out = r.stdout + r.stderr
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout or "") if isinstance(e.stdout, str) else ""
-        out += "\nTIMEOUT"
+        out = run_node("console.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
     finally:
         srv.stop()
         log = srv.log_text()
         db.drop()
     tiles.shutdown()
     print(out)
-    m = re.search(r"^E2E (\d+) passed, (\d+) failed$", out, re.M)
-    p, f = (int(m.group(1)), int(m.group(2))) if m else (0, 1)
+    p, f = counts(out)
     # the page drew the configured external base map (its own origin, allowed by the page's policy)
     drawn = sum(bool(re.match(r"^/base/\d+/\d+/\d+\.png$", a)) for a in asked)
     print("%s the external base map (basemap_url) was drawn: %d tiles asked" % ("ok  " if drawn else "FAIL", drawn))
     p, f = (p + 1, f) if drawn else (p, f + 1)
     if f:
         print("--- patrold log (tail)\n" + log[-3000:])
-    sp, sf = stats_suite(out_dir)
-    print("RESULT %d %d 0" % (p + sp, f + sf))
+    return p, f
+
+
+APP_SHELL_LIMIT = 300 * 1024  # the app shell, gzipped, without the map chunk (issue 19)
+
+
+def app_shell_size():
+    """Bytes of the app shell as a phone downloads it (gzip -9), without the lazy map chunk."""
+    d = os.path.join(ROOT, "web", "dist", "app")
+    total, files = 0, []
+    for base, _, names in os.walk(d):
+        for n in names:
+            rel = os.path.relpath(os.path.join(base, n), d)
+            if rel.endswith(".map") or rel.startswith("chunks" + os.sep + "map-"):
+                continue
+            with open(os.path.join(base, n), "rb") as f:
+                total += len(zlib.compress(f.read(), 9))
+            files.append(rel)
+    return total, sorted(files)
+
+
+def app_suite(out_dir):
+    """The patrol app: its server behind a TCP proxy, and a control server through which the test
+    spoils the proxy, stops and starts the server and reads the database."""
+    db = harness.fresh_db()
+    srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
+    proxy = tcpproxy.TcpProxy(srv.port)
+
+    def start(_):
+        srv.start()
+        return {"port": srv.port}
+
+    routes = dict(tcpproxy.proxy_routes(proxy), **{
+        "/server/kill": lambda _: {"rc": srv.proc.kill() or srv.proc.wait()},
+        "/server/start": start,
+        "/sql": lambda b: db.sql(b["sql"]),
+    })
+    control = tcpproxy.control_server(routes)
+    try:
+        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir,
+                   APP_URL="http://127.0.0.1:%d" % proxy.port,
+                   E2E_CONTROL="http://127.0.0.1:%d" % control.server_address[1])
+        out = run_node("app.test.mjs", env, int(os.environ.get("E2E_APP_TIMEOUT", "480")))
+    finally:
+        control.shutdown()
+        proxy.close()
+        srv.stop()
+        log = srv.log_text()
+        db.drop()
+    print(out)
+    p, f = counts(out)
+    size, files = app_shell_size()
+    ok = 0 < size < APP_SHELL_LIMIT
+    print("%s the app shell is %.1f KB gzipped without the map (limit %d KB): %s"
+          % ("ok  " if ok else "FAIL", size / 1024, APP_SHELL_LIMIT // 1024, " ".join(files)))
+    print("measured: app shell %.1f KB gzipped (%d files)" % (size / 1024, len(files)))
+    p, f = (p + 1, f) if ok else (p, f + 1)
+    if f:
+        print("--- patrold log (tail)\n" + log[-3000:])
+    return p, f
 
 
 def stats_suite(out_dir):
@@ -88,21 +157,29 @@ def stats_suite(out_dir):
     srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
     try:
         env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
-        r = subprocess.run(["node", os.path.join(HERE, "stats.test.mjs")], env=env, capture_output=True, text=True,
-                           timeout=int(os.environ.get("E2E_TIMEOUT", "300")))
-        out = r.stdout + r.stderr
-    except subprocess.TimeoutExpired as e:
-        out = (e.stdout.decode(errors="replace") if isinstance(e.stdout, bytes) else (e.stdout or "")) + "\nTIMEOUT"
+        out = run_node("stats.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
     finally:
         srv.stop()
         log = srv.log_text()
         db.drop()
     print(out)
-    m = re.search(r"^E2E (\d+) passed, (\d+) failed$", out, re.M)
-    p, f = (int(m.group(1)), int(m.group(2))) if m else (0, 1)
+    p, f = counts(out)
     if f:
         print("--- patrold log (tail)\n" + log[-3000:])
     return p, f
+
+
+def main():
+    out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
+    os.makedirs(out_dir, exist_ok=True)
+    only = sys.argv[1:]  # e.g. `run.py app`: one suite
+    p = f = 0
+    for name, suite in (("console", console_suite), ("app", app_suite), ("stats", stats_suite)):
+        if only and name not in only:
+            continue
+        sp, sf = suite(out_dir)
+        p, f = p + sp, f + sf
+    print("RESULT %d %d 0" % (p, f))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "service/reports/reports.h"
+#include "service/reports/photos.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -141,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *mem = malloc(memlen);
     param_error e;
     if (params_parse(rt->query, query, hv, qv, mem, memlen, &e) != 0) {
-        int declared = 0;
+        int declared = !e.field && !strcmp(e.code, "invalid_query_string"); /* too many pairs */
         for (size_t i = 0; i < n; i++)
             declared |= e.field == rt->query[i]->name;
         if (!declared || !e.code[0] || !e.message[0] || !strcmp(e.code, "internal")) abort();

@@ -51,10 +51,17 @@ def request(url, method, path, body=None, token=None, timeout=10, headers=None):
         c.close()
 
 
+def psql_run(conn_args, sql, env=None, timeout=60):
+    """psql (connection options conn_args) running sql read from standard input, rows tab-separated:
+    a statement carrying a long list (every acknowledged client_id) does not fit in one
+    command-line argument (128 KiB: E2BIG)."""
+    return subprocess.run(["psql"] + conn_args + ["-XAtq", "-v", "ON_ERROR_STOP=1", "-F", "\t"], input=sql,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def psql(port, sql, db="patrol"):
     env = dict(E, PGPASSFILE=os.path.join(E["HA_DIR"], "pgpass"))
-    r = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db, "-XAtq",
-                        "-F", "\t", "-c", sql], env=env, capture_output=True, text=True, timeout=60)
+    r = psql_run(["-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", db], sql, env)
     if r.returncode != 0:
         raise AssertionError("psql :%d: %s" % (port, r.stderr))
     return [line.split("\t") for line in r.stdout.splitlines()]

@@ -67,8 +67,10 @@ def lit(v):
 
 
 def psql(dbname, sql, check=True):
+    """Runs sql (read from standard input: a statement of any length; one command-line argument
+    stops at 128 KiB, E2BIG) in dbname."""
     r = subprocess.run(["psql", "-h", _pghost(), "-U", "postgres", "-d", dbname, "-X", "-q", "-At",
-                        "-v", "ON_ERROR_STOP=1", "-c", sql], capture_output=True, text=True)
+                        "-v", "ON_ERROR_STOP=1"], input=sql, capture_output=True, text=True)
     if check and r.returncode != 0:
         raise RuntimeError("psql failed: %s\n%s" % (sql[:300], r.stderr))
     return r
@@ -239,6 +241,8 @@ class Contract:
         """None when the reply matches the document, else what is wrong (route, status, pointer)."""
         if not body or not re.match(r"application/([a-z.+-]*\+)?json", ctype or ""):
             return None
+        if ctype.startswith("application/manifest+json"):
+            return None  # a web app manifest (/app/): a static file, not a reply of the API
         path = urllib.parse.unquote(urllib.parse.urlsplit(target).path)
         want = "GET" if method == "HEAD" else method
         hits = [(p, op) for m, rx, p, op in self.ops if m == want and rx.match(path)]

@@ -28,7 +28,7 @@ class BaseMap(unittest.TestCase):
     def test_none_by_default(self):
         srv = self.serve("")
         r = srv.request("GET", "/api/v1/console")
-        self.assertEqual((r.status, r.json()), (200, {"basemap_url": None, "timezone": "Asia/Shanghai"}))
+        self.assertEqual((r.status, r.json()), (200, {"basemap_url": None, "timezone": "Asia/Shanghai", "photo_max_px": 1600}))
         page = srv.request("GET", "/")
         self.assertEqual(page.status, 200)
         self.assertEqual(img_src(page.headers), "img-src 'self' data: blob:")
@@ -36,7 +36,7 @@ class BaseMap(unittest.TestCase):
     def test_set_url_reaches_page_and_its_policy(self):
         url = "https://tiles.example.org:8443/base/{z}/{x}/{y}.png"
         srv = self.serve(url)
-        self.assertEqual(srv.request("GET", "/api/v1/console").json(), {"basemap_url": url, "timezone": "Asia/Shanghai"})
+        self.assertEqual(srv.request("GET", "/api/v1/console").json(), {"basemap_url": url, "timezone": "Asia/Shanghai", "photo_max_px": 1600})
         page = srv.request("GET", "/")
         self.assertEqual(img_src(page.headers), "img-src 'self' data: blob: https://tiles.example.org:8443")
         # the rest of the policy is untouched

@@ -94,11 +94,8 @@ class DurabilityTest(unittest.TestCase):
         print("durability: %d acknowledged (%d before the kill), %d failed requests"
               % (len(acked), acked_before_kill, load.failed), file=sys.stderr)
 
-        rows, cids = [], list(acked)
-        for i in range(0, len(cids), 1000):      # psql -c takes at most 128 KiB
-            rows += self.db.sql("SELECT client_id::text AS cid, count(*) AS n, min(id) AS id FROM reports"
-                                " WHERE client_id = ANY (%s::uuid[]) GROUP BY client_id",
-                                "{%s}" % ",".join(cids[i:i + 1000]))
+        rows = self.db.sql("SELECT client_id::text AS cid, count(*) AS n, min(id) AS id FROM reports"
+                           " WHERE client_id = ANY (%s::uuid[]) GROUP BY client_id", "{%s}" % ",".join(acked))
         found = {r["cid"]: r for r in rows}
         missing = [c for c in acked if c not in found]
         self.assertEqual(missing, [], "acknowledged but lost")

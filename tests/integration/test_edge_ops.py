@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 import unittest
+import uuid
 
 import harness
 
@@ -96,7 +97,7 @@ def derive_nginx_conf(text, d, upstream, https_port, http_port, cert, key):
         (r"worker_processes auto;", "worker_processes 1;"),
         (r"server 127.0.0.1:8080;", "server 127.0.0.1:%d;" % upstream),
         (r"listen 80;", "listen 127.0.0.1:%d;" % http_port),
-        (r"listen 443 ssl http2;", "listen 127.0.0.1:%d ssl http2;" % https_port),
+        (r"listen 443 ssl http2", "listen 127.0.0.1:%d ssl http2" % https_port),
         (r"ssl_certificate /etc/ssl/patrold/fullchain.pem;", "ssl_certificate %s;" % cert),
         (r"ssl_certificate_key /etc/ssl/patrold/privkey.pem;", "ssl_certificate_key %s;" % key),
         (r"http \{\n", "http {\n    client_body_temp_path %s/body;\n    proxy_temp_path %s/proxy;\n" % (d, d)),
@@ -108,6 +109,46 @@ def derive_nginx_conf(text, d, upstream, https_port, http_port, cert, key):
     return text
 
 
+class NginxFront:
+    """config/nginx.conf itself (derive_nginx_conf) on loopback in front of the upstream port, with a
+    self-signed certificate (ECDSA P-256, what ACME clients issue by default): .https and .http
+    ports, .ctx (an SSL context trusting the certificate)."""
+
+    def __init__(self, upstream):
+        self.dir = tmpdir()
+        cert, key = os.path.join(self.dir, "cert.pem"), os.path.join(self.dir, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                        "-nodes", "-days", "1", "-subj", "/CN=localhost", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True)
+        self.https, self.http = harness.free_port(), harness.free_port()
+        with open(os.path.join(ROOT, "config", "nginx.conf")) as f:
+            conf = derive_nginx_conf(f.read(), self.dir, upstream, self.https, self.http, cert, key)
+        path = os.path.join(self.dir, "nginx.conf")
+        with open(path, "w") as f:
+            f.write(conf)
+        t = subprocess.run(["nginx", "-t", "-c", path, "-p", self.dir], capture_output=True, text=True)
+        if t.returncode != 0:
+            raise AssertionError("nginx -t refuses the derived config:\n" + t.stderr)
+        self.proc = subprocess.Popen(["nginx", "-c", path, "-p", self.dir], stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.https), timeout=1).close()
+                break
+            except OSError:
+                if time.time() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.05)
+        self.ctx = ssl.create_default_context(cafile=cert)
+        self.ctx.check_hostname = False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 @unittest.skipUnless(shutil.which("nginx") and shutil.which("openssl"), "nginx-light and openssl are needed")
 class Nginx(unittest.TestCase):
     @classmethod
@@ -115,40 +156,15 @@ class Nginx(unittest.TestCase):
         cls.db = harness.fresh_db()
         cls.srv = harness.Server(cls.db)
         cls.relay = Relay(cls.srv.port)
-        cls.dir = tmpdir()
-        cert, key = os.path.join(cls.dir, "cert.pem"), os.path.join(cls.dir, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                        "/CN=localhost", "-keyout", key, "-out", cert], check=True, capture_output=True)
-        cls.https, cls.http = harness.free_port(), harness.free_port()
-        with open(os.path.join(ROOT, "config", "nginx.conf")) as f:
-            conf = derive_nginx_conf(f.read(), cls.dir, cls.relay.port, cls.https, cls.http, cert, key)
-        path = os.path.join(cls.dir, "nginx.conf")
-        with open(path, "w") as f:
-            f.write(conf)
-        t = subprocess.run(["nginx", "-t", "-c", path, "-p", cls.dir], capture_output=True, text=True)
-        if t.returncode != 0:
-            raise AssertionError("nginx -t refuses the derived config:\n" + t.stderr)
-        cls.nginx = subprocess.Popen(["nginx", "-c", path, "-p", cls.dir], stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", cls.https), timeout=1).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
-        cls.ctx = ssl.create_default_context(cafile=cert)
-        cls.ctx.check_hostname = False
+        cls.front = NginxFront(cls.relay.port)
+        cls.https, cls.http, cls.ctx = cls.front.https, cls.front.http, cls.front.ctx
 
     @classmethod
     def tearDownClass(cls):
-        cls.nginx.terminate()
-        cls.nginx.wait(10)
+        cls.front.stop()
         cls.relay.close()
         cls.srv.stop()
         cls.db.drop()
-        shutil.rmtree(cls.dir, ignore_errors=True)
 
     def conn(self):
         return http.client.HTTPSConnection("127.0.0.1", self.https, context=self.ctx, timeout=30)
@@ -260,6 +276,15 @@ def patrold_children(ppid):
     return out
 
 
+def alive(pid):
+    """pid runs (a zombie does not: nothing here reaps orphans, and kill -0 succeeds on those)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def pg_running(state):
     return subprocess.run([PG_SH, "status", state], capture_output=True).returncode == 0
 
@@ -332,6 +357,58 @@ class Supervisor(unittest.TestCase):
             logf.close()
             shutil.rmtree(d, ignore_errors=True)
 
+    def run_sh_on_fresh_db(self, d, ignore):
+        """run.sh against a fresh seeded database (no local cluster), started with `ignore` signals
+        ignored; returns (process, server handle, log) once patrold answers."""
+        db = harness.fresh_db()
+        self.addCleanup(db.drop)
+        port = harness.free_port()
+        env = dict(harness.patrold_env(db), PATROLD_LISTEN="127.0.0.1:%d" % port, PATROLD_THREADS="8")
+        proc, srv, log = start_run_sh(env, os.path.join(d, "run.log"), port, ignore)
+        self.addCleanup(log.file.close)
+
+        def kill():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.addCleanup(kill)
+        wait_run_sh_ready(self, proc, srv, log)
+        return proc, srv, log
+
+    def test_background_start_still_stops_on_sigint_and_sigterm(self):
+        """Finding 14: started in the background (SIGINT and SIGTERM ignored on entry), run.sh stops
+        patrold and itself on SIGINT, or SIGTERM, sent to it alone."""
+        d = tmpdir()
+        self.addCleanup(shutil.rmtree, d, True)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            proc, srv, log = self.run_sh_on_fresh_db(d, (signal.SIGINT, signal.SIGTERM, signal.SIGQUIT))
+            children = patrold_children(proc.pid)
+            self.assertEqual(len(children), 1, log())
+            os.kill(proc.pid, sig)
+            try:
+                self.assertEqual(proc.wait(60), 0, log())
+            except subprocess.TimeoutExpired:
+                self.fail("run.sh ignored %s:\n%s" % (sig.name, log()))
+            self.assertFalse(alive(children[0]), "patrold still running after %s" % sig.name)
+            with self.assertRaises(OSError):
+                srv.request("GET", "/healthz", timeout=2)
+
+    def test_clean_exit_is_not_restarted(self):
+        """Finding 14: patrold stopped by its own SIGTERM exits 0; run.sh ends too instead of
+        starting it again (a crash is still restarted: test_crash_restarts_patrold_and_keeps_database)."""
+        d = tmpdir()
+        self.addCleanup(shutil.rmtree, d, True)
+        proc, srv, log = self.run_sh_on_fresh_db(d, (signal.SIGINT,))
+        pid = patrold_children(proc.pid)[0]
+        os.kill(pid, signal.SIGTERM)
+        try:
+            self.assertEqual(proc.wait(60), 0, log())
+        except subprocess.TimeoutExpired:
+            self.fail("run.sh kept running after patrold exited cleanly:\n" + log())
+        self.assertIn("patrold exited with status 0; not restarting", log())
+        self.assertEqual(log().count("patrold started"), 1, log())
+        self.assertFalse(alive(pid))
+
     def test_make_run_reads_the_settings_file(self):
         """run.sh passes --config: config/patrold.conf by default, or the file PATROLD_CONFIG names."""
         d, db = tmpdir(), harness.fresh_db()
@@ -348,14 +425,7 @@ class Supervisor(unittest.TestCase):
         logf = log.file
 
         try:
-            deadline, status = time.time() + 120, None
-            while time.time() < deadline and status != 200:
-                self.assertIsNone(proc.poll(), log())
-                try:
-                    status = srv.request("GET", "/readyz", timeout=2).status
-                except OSError:
-                    time.sleep(0.2)
-            self.assertEqual(status, 200, log())  # the port came from the file
+            wait_run_sh_ready(self, proc, srv, log)  # on the port from the file
             self.assertIn("settings from %s" % conf, log())
             self.assertIn("http://127.0.0.1:%d/" % port, log())
             os.killpg(proc.pid, signal.SIGINT)
@@ -377,12 +447,29 @@ class Supervisor(unittest.TestCase):
             shutil.rmtree(d, ignore_errors=True)
 
 
-def start_run_sh(env, logpath, port):
-    """scripts/run.sh (the supervisor of `make run`) in its own session, output to logpath.
-    Returns (process, a Server handle on port, a function reading the log so far)."""
+def wait_run_sh_ready(test, proc, srv, log, timeout=120):
+    """Waits until patrold under run.sh answers /readyz 200; fails the test if run.sh exits first."""
+    deadline, status = time.time() + timeout, None
+    while time.time() < deadline and status != 200:
+        test.assertIsNone(proc.poll(), log())
+        try:
+            status = srv.request("GET", "/readyz", timeout=2).status
+        except OSError:
+            time.sleep(0.2)
+    test.assertEqual(status, 200, log())
+
+
+def start_run_sh(env, logpath, port, ignore=()):
+    """scripts/run.sh (the supervisor of `make run`) in its own session, output to logpath; the
+    signals in `ignore` are ignored when it starts (as a shell does for a job it puts in the
+    background). Returns (process, a Server handle on port, a function reading the log so far)."""
     logf = open(logpath, "w+")
+
+    def ignored():
+        for sig in ignore:
+            signal.signal(sig, signal.SIG_IGN)
     proc = subprocess.Popen([os.path.join(ROOT, "scripts", "run.sh"), harness.BIN], env=env, stdout=logf,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+                            stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=ignored)
     srv = harness.Server.__new__(harness.Server)
     srv.port = port
 
@@ -432,6 +519,28 @@ class LocalCluster(unittest.TestCase):
         finally:
             subprocess.run(["runuser", "-u", "nobody", "--", pg_sh, "stop", c], capture_output=True, cwd="/")
             shutil.rmtree(d, ignore_errors=True)
+
+
+class LongStatements(unittest.TestCase):
+    def test_psql_helpers_take_statements_longer_than_an_argument(self):
+        """Finding 15: the exactly-once checks put every acknowledged client_id in one statement;
+        over 128 KiB, an argument of psql fails (E2BIG). The helpers send SQL on standard input."""
+        import sys
+        sys.path.insert(0, os.path.join(ROOT, "tests", "ha"))
+        import test_failover
+        cids = [str(uuid.uuid4()) for _ in range(5000)]
+        sql = "SELECT count(*) FROM unnest('{%s}'::uuid[])" % ",".join(cids)
+        self.assertGreater(len(sql.encode()), 128 << 10)
+        self.assertEqual(harness.psql("postgres", sql).stdout.strip(), "5000")
+        self.assertEqual(harness.Db("postgres").value("SELECT cardinality(%s::uuid[])", "{%s}" % ",".join(cids)),
+                         5000)
+        r = test_failover.psql_run(["-h", harness._pghost(), "-U", "postgres", "-d", "postgres"], sql)
+        self.assertEqual((r.returncode, r.stdout.strip(), r.stderr), (0, "5000", ""))
+        # and a failing statement is still an error, not an empty answer
+        r = test_failover.psql_run(["-h", harness._pghost(), "-U", "postgres", "-d", "postgres"],
+                                   "SELECT no_such_column FROM pg_class;\nSELECT 1")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertEqual(r.stdout.strip(), "")
 
 
 class Hardening(unittest.TestCase):

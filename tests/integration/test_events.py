@@ -316,6 +316,35 @@ class EventsTest(unittest.TestCase):
         for u in (own, other):
             self.a.request("POST", "/api/v1/units/%d/status" % u, json_body={"status": "available"}, token=self.tok["admin"])
 
+    def test_own_report_across_the_county_line(self):
+        """A patrol of 海州 that files a report in 灌南 follows it live: its report's events reach its
+        stream (the visibility rule's creator clause, events.report_creator), on both instances and
+        from the backlog older than the ring; a 灌南 report of someone else does not."""
+        live_a, live_b = self.stream(self.a, "patrol"), self.stream(self.b, "patrol")
+        for s in (live_a, live_b):
+            self.wait_ready(s)
+        own = self.report(self.a, self.gn, user="patrol")
+        other = self.report(self.b, self.gn, user="dispatcher_gn")
+        r = self.b.request("POST", "/api/v1/reports/%d/events" % own, json_body={"type": "acknowledge"},
+                           token=self.tok["dispatcher_gn"])
+        self.assertEqual(r.status, 200, r)
+        marker = self.report(self.a, self.hz, user="patrol")  # in its own county: the last event
+        for s in (live_a, live_b):
+            got = s.collect(lambda g: any(of_report(e, marker) for e in g))
+            kinds = [e["event"] for e in got if of_report(e, own)]
+            self.assertEqual(kinds, ["report.created", "report.updated"], got)
+            self.assertFalse([e for e in got if of_report(e, other)])
+        self.assertEqual(self.db.value("SELECT DISTINCT report_creator FROM events WHERE entity_id = %d"
+                                       " AND kind LIKE 'report.%%'" % own),
+                         self.db.value("SELECT id FROM users WHERE username = 'patrol'"))
+        # resumed from before both: the table's backlog answers the same
+        first = min(int(self.db.value("SELECT min(id) FROM events WHERE entity_id = %d AND kind LIKE 'report.%%'"
+                                      % x)) for x in (own, other))
+        again = self.stream(self.b, "patrol", headers={"Last-Event-ID": str(first - 1)})
+        got = again.collect(lambda g: any(of_report(e, marker) for e in g))
+        self.assertEqual([e["event"] for e in got if of_report(e, own)], ["report.created", "report.updated"])
+        self.assertFalse([e for e in got if of_report(e, other)])
+
     def test_stream_limit_keepalive_and_closed_clients(self):
         """An instance holds at most stream_max_clients streams (503 beyond, Retry-After); a client that
         went away is noticed at the next keep-alive and its place is free again."""

@@ -246,6 +246,19 @@ class ImporterTest(unittest.TestCase):
         r = harness.run_patrold(["import-divisions", path, "--crs", "mars"], self.db)
         self.assertEqual(r.returncode, 2)
 
+    def test_effective_must_be_a_real_day(self):
+        """--effective is read by params.c's date parser: 31 February is no date (sscanf took it)."""
+        path = self.write("list.csv", "code,name,level,parent_code\n320706001001,新村,community,320706001000\n")
+        for bad in ("2024-02-31", "2023-02-29", "2024-13-01", "2024-2-03", "2024-02-03x", "1899-12-31"):
+            with self.subTest(effective=bad):
+                r = harness.run_patrold(["import-divisions", path, "--effective", bad], self.db)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("--effective must be a date YYYY-MM-DD", r.stderr)
+                self.assertEqual(self.count(), 0)
+        r = harness.run_patrold(["import-divisions", path, "--effective", "2024-02-29"], self.db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(self.count(), 1)
+
     def test_crs_gcj02_shifts_by_hundreds_of_metres(self):
         def centroids():
             return {x["code"]: (x["x"], x["y"]) for x in self.db.sql(

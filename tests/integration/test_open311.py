@@ -231,7 +231,7 @@ class Open311Test(unittest.TestCase):
         self.assertNotIn(a, {x["service_request_id"] for x in self.get("requests.json").json()})
         got = self.get("requests.json", start_date="2000-01-01T00:00:00Z").json()
         self.assertIn(a, {x["service_request_id"] for x in got})
-        got = self.get("requests.json", end_date="2000-01-01T00:00:00+08:00").json()
+        got = self.get("requests.json", end_date="2000-01-02T00:00:00+08:00").json()
         self.assertEqual(got, [])
         root = ET.fromstring(self.get("requests.xml", service_request_id=b).body)
         self.assertEqual([x.text for x in root.findall("request/service_request_id")], [b])

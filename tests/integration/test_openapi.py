@@ -123,7 +123,8 @@ class OpenApiDocument(unittest.TestCase):
                      "DivisionList", "Station", "Place", "PlaceList", "ReverseResult", "Unit",
                      "UnitList", "Candidates", "Coverage", "AuditList", "Event", "Error"):
             self.assertIn(name, self.schemas)
-            self.assertTrue(self.schemas[name].get("properties") or self.schemas[name].get("allOf"), name)
+            s = self.schemas[name]
+            self.assertTrue(s.get("properties") or s.get("allOf") or s.get("oneOf"), name)
 
     def test_parameters_are_declared(self):
         for m, p, query in table():
@@ -149,6 +150,30 @@ class OpenApiDocument(unittest.TestCase):
         self.assertTrue(self.doc["servers"] and self.doc["servers"][0]["url"])
         q = next(x for x in self.doc["paths"]["/api/v1/places"]["get"]["parameters"] if x["name"] == "q")
         self.assertTrue(q["required"])
+
+    def test_every_body_is_a_typed_record(self):
+        """What a generated TypeScript client needs: every request body (JSON or form) a named
+        schema with its properties, never an empty record (Open311's api_key a string)."""
+        for path, method, op in self.ops():
+            for ctype, media in op.get("requestBody", {}).get("content", {}).items():
+                if not ("json" in ctype or "form" in ctype):
+                    continue
+                ref = media["schema"].get("$ref", "")
+                self.assertRegex(ref, r"^#/components/schemas/\w+$", (method, path, ctype))
+                schema = self.schemas[ref.rsplit("/", 1)[1]]
+                self.assertTrue(schema.get("properties"), (method, path, ctype))
+        form = self.doc["paths"]["/open311/v2/requests.json"]["post"]["requestBody"]["content"]
+        media = form["application/x-www-form-urlencoded"]
+        schema = self.schemas[media["schema"]["$ref"].rsplit("/", 1)[1]]
+        self.assertEqual(schema["properties"]["api_key"]["type"], "string")
+        self.assertEqual(set(schema["required"]), {"service_code", "lat", "long"})
+        self.assertEqual(schema["properties"]["lat"]["maximum"], 90)
+        self.assertEqual(schema["properties"]["attribute"]["properties"]["people_count"]["type"], "integer")
+        self.assertEqual(media["encoding"]["attribute"], {"style": "deepObject", "explode": True})
+        for path in ("/api/v1/reports", "/api/v1/reports.csv", "/api/v1/reports.geojson"):
+            names = {x["name"] for x in self.doc["paths"][path]["get"]["parameters"]}
+            self.assertTrue({"within", "limit", "received_from", "received_to", "outcome", "tier",
+                             "station", "id", "open"} <= names, path)
 
     def test_statuses_are_the_ones_the_service_answers(self):
         def codes(path, method):

@@ -1,10 +1,15 @@
 """test_report_contracts.py - report contracts a phone-app newcomer met (issue 8): the timeline pages
 with ?limit= and its `next` keeps the limit; coordinates read back rounded (a stored bd09 point is
 not 34.6040000000002); list items carry possible_duplicates as single reads do; the exports honour
-?limit= (bounded, 400 otherwise) and ?crs=; `within=` (API.md's name) filters like `division=`."""
+?limit= (bounded, 400 otherwise) and ?crs=; `within=` (API.md's name) filters like `division=`.
+Issue 23, finding 12: times before 2000-01-01 are refused in bodies and queries (1900-01-01 came back
+with the offset +08:05:43, which RFC 3339 cannot write); every time answered has a whole-minute
+offset."""
 import csv
+import datetime
 import io
 import json
+import re
 import unittest
 import urllib.parse
 
@@ -40,6 +45,43 @@ class ReportContractsTest(unittest.TestCase):
     def get(self, path, user="supervisor", **params):
         q = urllib.parse.urlencode(params)
         return self.srv.request("GET", path + ("?" + q if q else ""), token=self.tok[user])
+
+    # ---- one column list: REPORT_FIELDS ----
+    def test_every_report_field_is_in_the_schema_the_reply_and_the_csv(self):
+        """The published Report schema is made from REPORT_FIELDS: every property (but the reads'
+        possible_duplicates) is required, is in a reply, and names its CSV columns (x-csv), which are
+        all in the export's header, which has no other column."""
+        schema = self.srv.openapi()["components"]["schemas"]["Report"]
+        props = schema["properties"]
+        fields = {k: v["x-csv"] for k, v in props.items() if "x-csv" in v}
+        self.assertEqual(set(props) - set(fields), {"possible_duplicates"})
+        # staff-only fields (the Open311 call-back) are never exported nor always sent: no column,
+        # not required; every other field is both
+        staff = {k for k, columns in fields.items() if not columns}
+        self.assertEqual(staff, {"contact"})
+        self.assertTrue(all(props[k]["description"].startswith("Staff only") for k in staff))
+        self.assertEqual(sorted(schema["required"]), sorted(set(fields) - staff))
+        self.assertGreaterEqual(len(fields), 20)
+        reply = self.get("/api/v1/reports/%d" % self.a["id"]).json()
+        for key in fields:
+            self.assertIn(key, reply)
+        self.assertEqual(set(reply) - set(props), set())  # nothing sent that the schema leaves out
+        r = self.get("/api/v1/reports.csv", within="320706", limit=50)
+        self.assertEqual(r.status, 200)
+        rows = list(csv.reader(io.StringIO(r.body.decode("utf-8-sig"))))
+        header = rows[0]
+        self.assertEqual(len(header), len(set(header)))
+        for key, columns in fields.items():
+            self.assertTrue(columns or key in staff, key)
+            for c in columns:
+                self.assertIn(c, header, key)
+        self.assertEqual(set(header), {c for cs in fields.values() for c in cs})
+        row = dict(zip(header, [x for x in rows[1:] if x[header.index("id")] == str(self.a["id"])][0]))
+        self.assertEqual((row["status"], row["category"], row["client_id"]),
+                         (reply["status"], reply["category"], reply["client_id"]))
+        self.assertEqual(row["zones"], ";".join(z["code"] for z in reply["zones"]))
+        for d in reply["divisions"]:
+            self.assertEqual((row[d["level"] + "_code"], row[d["level"]]), (d["code"], d["name"]))
 
     # ---- timeline paging ----
     def test_timeline_limit_and_next(self):
@@ -142,6 +184,24 @@ class ReportContractsTest(unittest.TestCase):
         self.assertEqual((r.status, r.json()["error"]["field"]), (400, "within"))
         doc = json.loads(self.get("/api/v1/reports.geojson", within="320724").body)
         self.assertEqual([f["id"] for f in doc["features"]], [self.g["id"]])
+
+    # ---- issue 23, finding 12: a floor for times, whole-minute offsets ----
+    def test_times_before_2000_refused(self):
+        for at in ("1900-01-01T00:00:00+08:00", "1900-01-01T00:00:00Z", "1999-12-31T23:59:59Z",
+                   "2000-01-01T07:59:59+08:00"):
+            r = self.srv.request("POST", "/api/v1/reports", token=self.tok["supervisor"],
+                                 json_body=report_body(HAIZHOU, "other", "old", observed_at=at))
+            self.assertEqual((r.status, r.error, r.json()["error"]["field"]), (400, "invalid_field", "observed_at"),
+                             (at, r))
+            self.assertIn("2000-01-01", r.json()["error"]["message"])
+        self.assertEqual(self.get("/api/v1/reports", since="1900-01-01T00:00:00Z").error, "invalid_since")
+        rid = self.create(report_body(HAIZHOU, "other", "floor", observed_at="2000-01-01T08:00:00+08:00"))["id"]
+        got = self.get("/api/v1/reports/%d" % rid).json()
+        rfc3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
+        for key in ("observed_at", "received_at", "updated_at"):
+            self.assertRegex(got[key], rfc3339, key)
+        self.assertEqual(datetime.datetime.fromisoformat(got["observed_at"].replace("Z", "+00:00")),
+                         datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc))
 
 
 if __name__ == "__main__":

@@ -216,6 +216,114 @@ class ReportsListTest(unittest.TestCase):
             self.assertLessEqual(abs(i["location"]["lon"] - glon), d + 1e-6)
         self.assertNotIn(rep["id"], [i["id"] for i in self.walk("supervisor", 100, bbox=box)])
 
+    # ---- the filters of the console's history and the figures' drill-down, against the rows ----
+    def ids(self, user="supervisor", **params):
+        return {i["id"] for i in self.walk(user, 100, **params)}
+
+    def truth(self, where, *args):
+        return {r["id"] for r in self.db.sql("SELECT id FROM reports WHERE " + where, *args)}
+
+    def raw(self, query, user="supervisor", path="/api/v1/reports"):
+        return self.srv.request("GET", path + "?" + query, token=self.tok[user])
+
+    def test_filter_received_between(self):
+        picked = [self.haizhou[i]["id"] for i in (4, 5, 6)]
+        saved = self.db.sql("SELECT id, received_at FROM reports WHERE id = ANY (%s::bigint[])",
+                            "{%s}" % ",".join(map(str, picked)))
+        try:
+            for rid, day in zip(picked, ("2031-01-01", "2031-01-02", "2031-01-03")):
+                self.db.sql("UPDATE reports SET received_at = %s WHERE id = %s", day + "T00:00:00+08:00", rid)
+            got = self.ids(received_from="2031-01-01T00:00:00+08:00", received_to="2031-01-03T00:00:00+08:00")
+            self.assertEqual(got, set(picked[:2]))   # half-open: the 3rd starts exactly at received_to
+            self.assertEqual(got, self.truth("received_at >= '2031-01-01T00:00:00+08:00'"
+                                             " AND received_at < '2031-01-03T00:00:00+08:00'"))
+            self.assertEqual(self.ids(received_from="2031-01-02T00:00:00+08:00"), set(picked[1:]))
+            self.assertEqual(self.ids(received_to="2031-01-01T00:00:00+08:00"),
+                             self.truth("received_at < '2031-01-01T00:00:00+08:00'"))
+            # since= stays "changed since": an old report changed now is not received now
+            self.assertFalse(self.ids(since="2030-12-31T00:00:00Z", received_from="2031-01-01T00:00:00Z") - set(picked))
+            r = self.get("/api/v1/reports.csv", received_from="2031-01-02T00:00:00+08:00")
+            self.assertEqual({int(x["id"]) for x in csv.DictReader(io.StringIO(r.body.decode("utf-8-sig"), newline=""))},
+                             set(picked[1:]))
+            for bad in ("2031-02-30T00:00:00Z", "yesterday", "2031-01-01"):
+                r = self.get("/api/v1/reports", received_to=bad)
+                self.assertEqual((r.status, r.error, r.json()["error"]["field"]),
+                                 (400, "invalid_received_to", "received_to"), bad)
+        finally:
+            for row in saved:
+                self.db.sql("UPDATE reports SET received_at = %s WHERE id = %s", row["received_at"], row["id"])
+
+    def test_filter_outcome_open_and_closed(self):
+        a, b, c = (self.haizhou[i]["id"] for i in (7, 8, 9))
+        try:
+            self.db.sql("UPDATE reports SET status = 'resolved', outcome = 'escorted_home' WHERE id = %s", a)
+            self.db.sql("UPDATE reports SET status = 'resolved', outcome = 'refused_help' WHERE id = %s", b)
+            self.db.sql("UPDATE reports SET status = 'cancelled' WHERE id = %s", c)
+            self.assertEqual(self.ids(outcome="escorted_home"), {a})
+            self.assertEqual(self.ids(outcome="escorted_home,refused_help"), {a, b})
+            self.assertEqual({i["id"] for i in self.raw("outcome=escorted_home&outcome=refused_help&limit=100")
+                              .json()["items"]}, {a, b})
+            # closed reports are listed by default, and alone when asked
+            closed = self.truth("status IN ('resolved', 'cancelled', 'duplicate')")
+            self.assertEqual(closed, {a, b, c})
+            self.assertTrue(closed <= self.ids())
+            self.assertEqual(self.ids(open="false"), closed)
+            self.assertEqual(self.ids(open="true"), self.truth("status NOT IN ('resolved', 'cancelled', 'duplicate')"))
+            self.assertEqual(self.ids(open="true", status="resolved"), set())
+            self.assertEqual(self.ids(status="resolved,cancelled"), closed)
+            for bad, code in (({"outcome": "saved"}, "invalid_outcome"), ({"open": "yes"}, "invalid_open")):
+                self.assertEqual(self.get("/api/v1/reports", **bad).error, code)
+        finally:
+            self.db.sql("UPDATE reports SET status = 'new', outcome = NULL WHERE id = ANY (%s::bigint[])",
+                        "{%d,%d,%d}" % (a, b, c))
+
+    def test_filter_tier_station_and_number(self):
+        for tier in ("city", "county", "town", "community"):
+            self.assertEqual(self.ids(tier=tier), self.truth("tier = %s", tier), tier)
+        stations = [r["station_id"] for r in self.db.sql(
+            "SELECT station_id FROM reports WHERE station_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC")]
+        self.assertTrue(stations)
+        self.assertEqual(self.ids(station=stations[0]), self.truth("station_id = %s", stations[0]))
+        if len(stations) > 1:
+            q = "station=%d&station=%d&limit=500" % (stations[0], stations[1])
+            self.assertEqual({i["id"] for i in self.raw(q).json()["items"]},
+                             self.truth("station_id IN (%s, %s)", stations[0], stations[1]))
+        # report numbers: the history's search by number; scope still applies
+        hz, gn = self.haizhou[10]["id"], self.guannan[1]["id"]
+        self.assertEqual(self.ids(id="%d,%d" % (hz, gn)), {hz, gn})
+        self.assertEqual({i["id"] for i in self.raw("id=%d&id=%d" % (hz, gn)).json()["items"]}, {hz, gn})
+        self.assertEqual(self.ids("dispatcher_gn", id="%d,%d" % (hz, gn)), {gn})
+        self.assertEqual(self.ids(id=999999999), set())
+        r = self.get("/api/v1/reports.geojson", "supervisor", id=str(hz))
+        self.assertEqual([f["id"] for f in json.loads(r.body)["features"]], [hz])
+        for bad in ("0", "1,", "x", "1;2", "99999999999999999999"):
+            self.assertEqual(self.get("/api/v1/reports", id=bad).error, "invalid_id", bad)
+        self.assertEqual(self.get("/api/v1/reports", tier="province").error, "invalid_tier")
+        self.assertEqual(self.get("/api/v1/reports", station="-1").error, "invalid_station")
+
+    def test_repeated_parameters(self):
+        """A list parameter given twice means any of them; any other given twice is a 400."""
+        rid = self.haizhou[0]["id"]
+        self.db.sql("UPDATE reports SET status = 'acknowledged' WHERE id = %s", rid)
+        try:
+            both = {i["id"] for i in self.raw("status=new&status=acknowledged&limit=500").json()["items"]}
+            self.assertEqual(both, {i["id"] for i in self.raw("status=new,acknowledged&limit=500").json()["items"]})
+            self.assertIn(rid, both)
+            self.assertEqual({i["id"] for i in self.raw("status=acknowledged&status=acknowledged").json()["items"]},
+                             {rid})
+        finally:
+            self.db.sql("UPDATE reports SET status = 'new' WHERE id = %s", rid)
+        for query, code in (("limit=1&limit=2", "invalid_limit"), ("crs=wgs84&crs=gcj02", "invalid_crs"),
+                            ("since=2030-01-01T00:00:00Z&since=2020-01-01T00:00:00Z", "invalid_since"),
+                            ("division=320706&division=320724", "invalid_division"),
+                            ("within=320706&division=320724", "invalid_division"),
+                            ("bbox=1,2,3,4&bbox=1,2,3,4", "invalid_bbox")):
+            for path in ("/api/v1/reports", "/api/v1/reports.csv"):
+                r = self.raw(query, path=path)
+                self.assertEqual((r.status, r.error), (400, code), (path, query, r))
+        r = self.raw("limit=1&limit=2")
+        self.assertIn("only once", r.json()["error"]["message"])
+
     # ---- scope ----
     def test_scope_county_dispatcher(self):
         hz = {r["id"] for r in self.haizhou}

@@ -60,6 +60,15 @@ FIX = {}  # the fixtures of setUpClass, for bodies that name one
 NEW_UNIT = lambda who: {"name": "route x role", "station_id": FIX["station"]}
 FIXES = lambda who: {"positions": [{"location": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]},
                                     "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 60))}]}
+NEW_STATION = lambda who: {"name": "route x role " + who, "division_code": "320706",
+                           "location": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]}}
+NEW_AGENCY = lambda who: {"name": "route x role " + who, "kind": "police", "division_code": "320706"}
+NEW_USER = lambda who: {"username": "rxr_" + who, "password": "a long enough password", "role": "patrol",
+                        "division_code": "320706"}
+RESET = lambda who: {"username": "reset-" + who, "code": "WRONGCODE", "new_password": "a long enough password"}
+MEMBERS = lambda who: {"members": [FIX["patrol"]]}
+SHIFT = lambda who: {"starts_at": "2031-01-%02dT08:00:00+08:00" % (WHO.index(who) + 1),
+                     "ends_at": "2031-01-%02dT16:00:00+08:00" % (WHO.index(who) + 1)}
 
 #        who:                                                       none pat com dis sup adm gn
 CASES = {
@@ -93,6 +102,28 @@ CASES = {
     "GET /api/v1/divisions/{code}":           C("/api/v1/divisions/320706", "200"),
     "GET /api/v1/divisions/{code}/children":  C("/api/v1/divisions/320706/children", "200"),
     "GET /api/v1/audit":                      C("/api/v1/audit", "401 403 403 403 200 200 403"),
+    "POST /api/v1/auth/reset":                C("/api/v1/auth/reset", "400", RESET),
+    "GET /api/v1/stations":                   C("/api/v1/stations", "401 200 200 200 200 200 200"),
+    "POST /api/v1/stations":                  C("/api/v1/stations", "401 403 403 403 201 201 403", NEW_STATION),
+    "GET /api/v1/stations/{id}":              C("/api/v1/stations/{station}", "401 200 404 200 200 200 404"),
+    "PATCH /api/v1/stations/{id}":            C("/api/v1/stations/{station}", "401 403 403 403 200 200 403",
+                                                {"phone": "0518-85800002"}),
+    "GET /api/v1/agencies":                   C("/api/v1/agencies", "401 200 200 200 200 200 200"),
+    "POST /api/v1/agencies":                  C("/api/v1/agencies", "401 403 403 403 201 201 403", NEW_AGENCY),
+    "PATCH /api/v1/agencies/{id}":            C("/api/v1/agencies/{agency}", "401 403 403 403 200 200 403",
+                                                {"kind": "civil_affairs"}),
+    "GET /api/v1/users":                      C("/api/v1/users", "401 403 403 403 200 200 403"),
+    "POST /api/v1/users":                     C("/api/v1/users", "401 403 403 403 201 201 403", NEW_USER),
+    "PATCH /api/v1/users/{id}":               C("/api/v1/users/{patrol}", "401 403 403 403 200 200 403",
+                                                {"disabled": False}),
+    "POST /api/v1/users/{id}/reset-code":     C("/api/v1/users/{patrol}/reset-code", "401 403 403 403 201 201 403"),
+    "PATCH /api/v1/units/{id}":               C("/api/v1/units/{unit}", "401 403 403 200 200 200 404",
+                                                {"vehicle": "苏G·J0001"}),
+    "PUT /api/v1/units/{id}/members":         C("/api/v1/units/{unit}/members", "401 403 403 200 200 200 404", MEMBERS),
+    "POST /api/v1/units/{id}/shifts":         C("/api/v1/units/{unit}/shifts", "401 403 403 201 201 201 404", SHIFT),
+    "GET /api/v1/units/{id}/shifts":          C("/api/v1/units/{unit}/shifts", "401 403 403 200 200 200 404"),
+    "PATCH /api/v1/shifts/{id}":              C("/api/v1/shifts/{shift}", "401 403 403 200 200 200 404", {"note": "早班"}),
+    "GET /api/v1/shifts":                     C("/api/v1/shifts", "401 403 403 200 200 200 200"),
     "GET /api/v1/units":                      C("/api/v1/units", "401 200 200 200 200 200 200"),
     "POST /api/v1/units":                     C("/api/v1/units", "401 403 403 201 201 201 422", NEW_UNIT),
     "GET /api/v1/units/{id}":                 C("/api/v1/units/{unit}", "401 200 404 200 200 200 404"),
@@ -100,6 +131,8 @@ CASES = {
                                                 {"status": "available"}),
     "POST /api/v1/units/{id}/positions":      C("/api/v1/units/{unit}/positions", "401 200 404 200 200 200 404",
                                                 FIXES),
+    "GET /api/v1/units/{id}/track":           C("/api/v1/units/{unit}/track?from=2024-05-01T00:00:00Z"
+                                                "&to=2024-05-01T12:00:00Z", "401 200 404 200 200 200 404"),
     "GET /api/v1/reports/{id}/candidates":    C("/api/v1/reports/{hz}/candidates", "401 403 403 200 200 200 404"),
     "GET /api/v1/coverage":                   C("/api/v1/coverage", "401 403 403 200 200 200 200"),
     "GET /api/v1/stats":                      C("/api/v1/stats?by=county", "401 403 403 403 200 200 403"),
@@ -108,7 +141,8 @@ CASES = {
     "GET /api/v1/analysis/siting":            C("/api/v1/analysis/siting?k=2", "401 403 403 403 200 200 403"),
     "POST /api/v1/events/token":              C("/api/v1/events/token", "401 200 200 200 200 200 200"),
     "GET /api/v1/events":                     C("/api/v1/events?after=x", "400"),   # the door: before the token
-    "GET /tiles/{layer}/{z}/{x}/{y}.mvt":     C("/tiles/reports/12/3403/1628.mvt", "401 200 204 200 200 200 204"),
+    # every role filed a report there (POST /api/v1/reports above): its own is on its map too
+    "GET /tiles/{layer}/{z}/{x}/{y}.mvt":     C("/tiles/reports/12/3403/1628.mvt", "401 200 200 200 200 200 200"),
     "GET /open311/v2/discovery.json":         C("/open311/v2/discovery.json", "200"),
     "GET /open311/v2/discovery.xml":          C("/open311/v2/discovery.xml", "200"),
     "GET /open311/v2/services.json":          C("/open311/v2/services.json", "200"),
@@ -152,6 +186,13 @@ class RoutesRoles(unittest.TestCase):
         cls.fix["o311"] = r.json()[0]["service_request_id"]
         cls.fix["unit"] = cls.db.value("SELECT unit_id FROM users WHERE username = 'patrol'")
         cls.fix["station"] = cls.db.value("SELECT station_id FROM units WHERE id = %s", cls.fix["unit"])
+        cls.fix["patrol"] = cls.db.value("SELECT id FROM users WHERE username = 'patrol'")
+        cls.fix["agency"] = cls.db.value("SELECT min(id) FROM agencies WHERE division_code = '320706000000'")
+        r = cls.srv.request("POST", "/api/v1/units/%s/shifts" % cls.fix["unit"], token=cls.tokens["admin"],
+                            json_body={"starts_at": "2031-02-01T08:00:00+08:00", "ends_at": "2031-02-01T16:00:00+08:00"})
+        if r.status != 201:
+            raise AssertionError("shift fixture: %r" % r)
+        cls.fix["shift"] = r.json()["id"]
         FIX.update(cls.fix)
 
     @classmethod

@@ -1,5 +1,5 @@
 """test_seed.py - `patrold seed`: the Lianyungang demo data (counts, tiling of the synthetic
-boundaries, stations, units, users, API key), loaded once, deterministic, all or nothing."""
+boundaries, stations, units, agencies, users, API key), loaded once, deterministic, all or nothing."""
 import ctypes
 import ctypes.util
 import hashlib
@@ -156,6 +156,20 @@ class SeededTest(unittest.TestCase):
                              ("available", "county", True, True, 1), r)
         self.assertIn("海州巡查1队", [r["name"] for r in rows])
         self.assertEqual(len({r["division_code"] for r in rows}), 7)  # every county station has units
+
+    def test_agencies(self):
+        """The joint patrol's agencies: civil affairs, police and urban management in every county and the
+        zone, three more in 海州区; every unit walks with one of its county's, in a car."""
+        kinds = self.db.sql("SELECT kind, count(*) AS n FROM agencies GROUP BY kind ORDER BY kind")
+        self.assertEqual({k["kind"]: k["n"] for k in kinds},
+                         {"civil_affairs": 7, "police": 7, "urban_management": 7, "health": 1,
+                          "street_office": 1, "volunteer": 1})
+        units = self.db.sql("SELECT u.callsign, a.kind, a.division_code = u.division_code AS same, u.vehicle"
+                            " FROM units u JOIN agencies a ON a.id = u.agency_id ORDER BY u.id")
+        self.assertEqual(len(units), 24)
+        self.assertTrue(all(u["same"] and u["vehicle"].startswith("苏G·J") for u in units), units)
+        by = {u["callsign"]: u["kind"] for u in units}
+        self.assertEqual((by["HZ-01"], by["HZ-02"], by["HZ-03"]), ("civil_affairs", "police", "urban_management"))
 
     def test_users(self):
         rows = {r["username"]: r for r in self.db.sql(

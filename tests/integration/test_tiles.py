@@ -284,6 +284,32 @@ class TilesTest(unittest.TestCase):
         self.assertTrue(all(f["props"]["status"] == "new" for f in sup["features"]))
         self.assertIs(sup["features"][0]["props"]["escalated"], False)
 
+    def test_own_report_across_the_county_line(self):
+        """A patrol of 海州 that files a report in 灌南 sees it on its reports tile (the visibility
+        rule's creator clause: the tile reads reports as the API does); the 灌南 report of someone
+        else stays out of it, and leaves it once it is no longer open."""
+        patrol = self.srv.login("patrol")
+        spot = (GUANNAN[0] + 0.002, GUANNAN[1] + 0.001)
+        own = self.srv.create_report(report_body(spot, "minor"), patrol)
+        other = self.srv.create_report(report_body((spot[0] + 0.0005, spot[1]), "minor"),
+                                       self.tok["dispatcher_gn"])
+        self.assertTrue(own["divisions"][1]["code"].startswith("320724"), own["divisions"])
+        self.assertEqual(self.srv.request("GET", "/api/v1/reports/%d" % own["id"], token=patrol).status, 200)
+        z = 13
+        x, y = tile_of(*spot, z)
+        r = self.srv.request("GET", "/tiles/reports/%d/%d/%d.mvt" % (z, x, y), token=patrol)
+        self.assertEqual(r.status, 200, r)
+        ids = {f["id"] for f in decode_tile(r.body)["reports"]["features"]}
+        self.assertIn(own["id"], ids)
+        self.assertNotIn(other["id"], ids)
+        gn = {f["id"] for f in self.decoded("reports", z, x, y, "dispatcher_gn")["features"]}
+        self.assertTrue({own["id"], other["id"]} <= gn)  # both lie in 灌南
+        r = self.srv.request("POST", "/api/v1/reports/%d/events" % own["id"], json_body={"type": "cancel"},
+                             token=patrol)  # a patrol withdraws its own new report
+        self.assertEqual(r.status, 200, r)
+        r = self.srv.request("GET", "/tiles/reports/%d/%d/%d.mvt" % (z, x, y), token=patrol)
+        self.assertEqual(r.status, 204, r)
+
     def test_units_scoped_with_age(self):
         z = 6
         x, y = tile_of(*HAIZHOU, z)

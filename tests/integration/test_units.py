@@ -1,8 +1,10 @@
 """test_units.py - patrol units: scope, create, status, position fixes (out of order, repeats,
-impossible speeds, bad input, another unit's positions), the unit following its report, the dispatch
-race, and dispatch candidates against PostGIS geodesic distances with the stale flag."""
+impossible speeds, bad input, another unit's positions), the unit of the signed-in user and the patrol
+app's unsent queue carried by the unit, the unit following its report, the dispatch race, and dispatch
+candidates against PostGIS geodesic distances with the stale flag."""
 import datetime
 import threading
+import time
 import unittest
 
 import harness
@@ -58,8 +60,8 @@ class UnitsTest(unittest.TestCase):
         self.assertEqual(r.status, 201, r)
         return r.json()["id"]
 
-    def post(self, unit, fixes, user="admin"):
-        return self.req("POST", "/api/v1/units/%d/positions" % unit, user, {"positions": fixes})
+    def post(self, unit, fixes, user="admin", body_extra=None):
+        return self.req("POST", "/api/v1/units/%d/positions" % unit, user, dict({"positions": fixes}, **(body_extra or {})))
 
     # ---- units ----
 
@@ -167,9 +169,11 @@ class UnitsTest(unittest.TestCase):
         cases = [
             (many, 413, "too_many_positions"),
             ([], 400, "invalid_field"),
-            ([fix(119.2, 34.6, t), fix(119.2, 34.6, "2024-02-31T10:00:00Z")], 400, "invalid_field"),
+            ([fix(119.2, 34.6, "2024-02-31T10:00:00Z")], 400, "invalid_field"),
+            ([fix(119.2, 34.6, "1900-01-01T00:00:00Z")], 400, "invalid_field"),
             ([fix(119.2, 34.6, "yesterday")], 400, "invalid_field"),
             ([fix(119.2, 34.6, now() + datetime.timedelta(hours=2))], 400, "invalid_field"),
+            ([fix(119.2, 34.6, now() + datetime.timedelta(seconds=290))], 400, "invalid_field"),
             ([fix(119.2, 34.6, now() - datetime.timedelta(days=400))], 400, "invalid_field"),
             ([fix(200, 34.6, t)], 400, "invalid_field"),
             ([fix("119", 34.6, t)], 400, "invalid_field"),
@@ -187,6 +191,150 @@ class UnitsTest(unittest.TestCase):
         self.assertEqual(r.status, 400)
         self.assertEqual(stored(self.db), before)
         self.assertEqual(self.post(uid, many[:1000]).json()["stored"], 1000)
+
+    # ---- the patrol app: the unit of the signed-in user, the phone's unsent queue ----
+
+    def test_sign_in_and_me_carry_the_unit(self):
+        r = self.srv.request("POST", "/api/v1/auth/login", {"username": "patrol", "password": "demo"})
+        self.assertEqual(r.json()["user"]["unit_id"], self.own, r)
+        me = self.req("GET", "/api/v1/auth/me", "patrol").json()
+        self.assertEqual(me["unit_id"], self.own)
+        for user in ("dispatcher", "community"):  # no unit: null, never absent
+            self.assertIsNone(self.req("GET", "/api/v1/auth/me", user).json()["unit_id"])
+        # the current membership (users.unit_id): a move shows at the next sign-in
+        uid = self.new_unit("调入组")
+        self.db.sql("UPDATE users SET unit_id = %s WHERE username = 'patrol'", uid)
+        try:
+            r = self.srv.request("POST", "/api/v1/auth/login", {"username": "patrol", "password": "demo"})
+            self.assertEqual(r.json()["user"]["unit_id"], uid)
+            self.assertEqual(self.srv.request("GET", "/api/v1/auth/me", token=r.json()["token"]).json()["unit_id"], uid)
+        finally:
+            self.db.sql("UPDATE users SET unit_id = %s WHERE username = 'patrol'", self.own)
+
+    def test_positions_carry_the_app_queue(self):
+        uid = self.new_unit("积压组")
+        get = lambda: self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()  # noqa: E731
+        self.assertIsNone(get()["app_queue"])  # no phone has said anything yet
+        old = now() - datetime.timedelta(hours=13)
+        r = self.post(uid, [fix(119.2, 34.6, now())], body_extra={"queue": {"length": 3, "oldest_at": iso(old)}})
+        self.assertEqual(r.status, 200, r)
+        q = get()["app_queue"]
+        self.assertEqual(q["length"], 3)
+        self.assertAlmostEqual(datetime.datetime.fromisoformat(q["oldest_at"]).timestamp(), old.timestamp(), delta=0.001)
+        reported = datetime.datetime.fromisoformat(q["reported_at"])
+        self.assertLess(abs(reported.timestamp() - now().timestamp()), 30)
+        listed = [u for u in self.req("GET", "/api/v1/units?limit=500", "dispatcher").json()["items"] if u["id"] == uid]
+        self.assertEqual(listed[0]["app_queue"], q)
+        # a batch without the queue leaves it as it was; an empty queue has no oldest item
+        self.assertEqual(self.post(uid, [fix(119.2, 34.6, now())]).status, 200)
+        self.assertEqual(get()["app_queue"], q)
+        self.post(uid, [fix(119.2, 34.6, now())], body_extra={"queue": {"length": 0, "oldest_at": iso(old)}})
+        self.assertEqual((get()["app_queue"]["length"], get()["app_queue"]["oldest_at"]), (0, None))
+
+    def test_bad_app_queue_changes_nothing(self):
+        uid = self.new_unit("坏积压组")
+        self.post(uid, [fix(119.2, 34.6, now() - datetime.timedelta(seconds=30))], body_extra={"queue": {"length": 2}})
+        before, q = stored(self.db), self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()["app_queue"]
+        for queue, field in [({"length": -1}, "queue.length"), ({"length": 1.5}, "queue.length"),
+                             ({"oldest_at": iso(now())}, "queue.length"), ({"length": 10 ** 7}, "queue.length"),
+                             ({"length": 1, "oldest_at": "yesterday"}, "queue.oldest_at"),
+                             ({"length": 1, "oldest_at": "2025-02-30T10:00:00Z"}, "queue.oldest_at"), ([1], "queue"),
+                             ("3", "queue")]:
+            r = self.post(uid, [fix(119.2, 34.6, now())], body_extra={"queue": queue})
+            self.assertEqual((r.status, r.json()["error"]["field"]), (400, field), (queue, r))
+        self.assertEqual(stored(self.db), before)
+        self.assertEqual(self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()["app_queue"], q)
+
+    # ---- issue 23, finding 11: each fix stands alone; the future; the track outvotes a glitch ----
+
+    def test_batch_answers_per_item(self):
+        """A bad fix is refused alone with its reason and index; the rest are stored."""
+        uid = self.new_unit("逐条组")
+        t = now() - datetime.timedelta(minutes=5)
+        fixes = [fix(119.2 + i * 0.0001, 34.6, t + datetime.timedelta(seconds=10 * i)) for i in range(6)]
+        fixes[1] = fix(119.2, 34.6, "2024-02-31T10:00:00Z")
+        fixes[3] = {"location": {"lon": 200, "lat": 34.6}, "at": iso(t)}
+        fixes[4] = fix(119.2, 34.6, "1900-01-01T00:00:00Z")
+        r = self.post(uid, fixes)
+        self.assertEqual(r.status, 200, r)
+        b = r.json()
+        self.assertEqual((b["received"], b["stored"], b["refused"], b["duplicates"], b["flagged"]), (6, 3, 3, 0, 0))
+        self.assertEqual([(e["index"], e["code"], e["field"]) for e in b["errors"]],
+                         [(1, "invalid_field", "positions[1].at"), (3, "invalid_field", "positions[3].location.lon"),
+                          (4, "invalid_field", "positions[4].at")])
+        self.assertEqual(self.db.value("SELECT count(*) FROM unit_positions WHERE unit_id = %s", uid), 3)
+        # the same batch again: the stored ones are duplicates, the bad ones refused again
+        b = self.post(uid, fixes).json()
+        self.assertEqual((b["stored"], b["duplicates"], b["refused"]), (0, 3, 3))
+
+    def test_fast_clock_is_refused_not_the_position(self):
+        """The finding: a fix dated 290 s ahead moved the unit, position_age_s read -290 and real
+        fixes were "moved": false for 5 minutes. Past the tolerance (30 s) it is refused alone; a
+        fix just ahead is stored but the position's time is never later than now."""
+        uid = self.new_unit("快钟组")
+        t = now()
+        fixes = [fix(119.2 + i * 0.0001, 34.6, t - datetime.timedelta(seconds=60 - 10 * i)) for i in range(5)]
+        fixes.append(fix(119.2006, 34.6, t + datetime.timedelta(seconds=290)))
+        r = self.post(uid, fixes)
+        self.assertEqual(r.status, 200, r)
+        b = r.json()
+        self.assertEqual((b["stored"], b["refused"], b["moved"]), (5, 1, True))
+        self.assertEqual((b["errors"][0]["index"], b["errors"][0]["field"]), (5, "positions[5].at"))
+        u = self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()
+        self.assertAlmostEqual(u["position"]["lon"], 119.2004, places=6)
+        self.assertGreaterEqual(u["position_age_s"], 0)
+        # 20 s ahead: within the tolerance, stored; the unit is there, as of now, not of the future
+        r = self.post(uid, [fix(119.2008, 34.6, now() + datetime.timedelta(seconds=20))])
+        self.assertEqual((r.json()["stored"], r.json()["moved"]), (1, True))
+        u = self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()
+        self.assertGreaterEqual(u["position_age_s"], 0)
+        self.assertLessEqual(self.db.value("SELECT position_at <= now() FROM units WHERE id = %s", uid), True)
+        # so a real fix a second later still moves it
+        time.sleep(1.1)
+        r = self.post(uid, [fix(119.2009, 34.6, now())])
+        self.assertEqual((r.json()["stored"], r.json()["moved"]), (1, True), r)
+
+    def test_glitch_every_other_fix(self):
+        """The finding: the unit's last fix long before, then a batch alternating a glitch (first)
+        and the real track kept the 500 glitches and flagged the 500 real fixes. Judged against
+        its neighbours in time, the real track wins: 500 glitches flagged, 500 real fixes kept."""
+        uid = self.new_unit("跳点交替组")
+        t0 = now() - datetime.timedelta(hours=2)
+        self.assertEqual(self.post(uid, [fix(119.2, 34.6, t0)]).json()["stored"], 1)
+        t1 = now() - datetime.timedelta(minutes=45)
+        fixes = []
+        for k in range(500):
+            at = t1 + datetime.timedelta(seconds=5 * k)
+            fixes.append(fix(119.25 + (k % 7) * 0.01, 34.63 + (k % 5) * 0.01, at))  # 5-9 km away, scattered
+            fixes.append(fix(119.2 + k * 7.5 / 91600, 34.6, at + datetime.timedelta(seconds=2.5)))  # 1.5 m/s
+        r = self.post(uid, fixes)
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual((r.json()["stored"], r.json()["flagged"]), (1000, 500), r)
+        rows = self.db.sql("SELECT ST_Y(geom) > 34.62 AS glitch, flagged FROM unit_positions WHERE unit_id = %s"
+                           " AND at > %s", uid, iso(t1 - datetime.timedelta(seconds=1)))
+        self.assertEqual(sum(1 for x in rows if x["glitch"] and x["flagged"]), 500)
+        self.assertEqual(sum(1 for x in rows if not x["glitch"] and not x["flagged"]), 500)
+        u = self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()
+        self.assertAlmostEqual(u["position"]["lon"], 119.2 + 499 * 7.5 / 91600, places=6)
+
+    def test_stored_glitch_is_outvoted(self):
+        """A glitch stored alone (nothing to judge it against) does not make the real fixes after it
+        impossible: judged with them it is flagged, and the unit goes where the track is."""
+        uid = self.new_unit("旧跳点组")
+        t = now() - datetime.timedelta(minutes=10)
+        r = self.post(uid, [fix(119.35, 34.70, t)])  # a glitch ~17 km away, the unit's first fix
+        self.assertEqual((r.json()["flagged"], r.json()["moved"]), (0, True))
+        real = [fix(119.2 + i * 0.0001, 34.6, t + datetime.timedelta(seconds=20 + 10 * i)) for i in range(5)]
+        r = self.post(uid, real)
+        self.assertEqual((r.json()["stored"], r.json()["flagged"], r.json()["revised"], r.json()["moved"]),
+                         (5, 0, 1, True), r)
+        self.assertTrue(self.db.value("SELECT flagged FROM unit_positions WHERE unit_id = %s AND at = %s", uid, iso(t)))
+        u = self.req("GET", "/api/v1/units/%d" % uid, "dispatcher").json()
+        self.assertAlmostEqual(u["position"]["lon"], 119.2004, places=6)
+        # a late fix between two stored real ones is judged against both neighbours
+        late = fix(119.5, 34.6, t + datetime.timedelta(seconds=35))
+        r = self.post(uid, [late])
+        self.assertEqual((r.json()["stored"], r.json()["flagged"], r.json()["moved"]), (1, 1, False), r)
 
     # ---- the unit follows its report; the dispatch race ----
 

@@ -23,11 +23,23 @@ CHECKED = {
     ("stations", "tier"): "Tier",
     ("units", "status"): "UnitStatus",
     ("divisions", "level"): "DivisionLevel",
+    ("divisions", "kind"): "DivisionKind",
     ("users", "role"): "Role",
+    ("division_changes", "change"): "DivisionChange",
+    ("agencies", "kind"): "AgencyKind",
+    ("audit", "kind"): "AuditKind",
+    ("audit", "action"): "AuditAction",
+    ("audit", "entity"): "AuditEntity",
 }
 
 # CHECK lists on those tables that no client sends or filters by (stored by the service itself)
-NOT_VOCABULARY = {("divisions", "kind"), ("reports", "source")}
+NOT_VOCABULARY = {("reports", "source")}
+
+# The partial indexes whose predicate lists report statuses -> the ReportStatus flag they hold
+# (vocab.c: the SQL that reads them names the same flag, so the literal it is prepared with is
+# the predicate's list and the planner may use the index)
+PARTIAL = {"reports_open_geom_idx": "open", "reports_due_idx": "initial",
+           "reports_unmasked_closed_idx": "closed"}
 
 
 def check_lists(db):
@@ -78,6 +90,50 @@ class VocabularyTest(unittest.TestCase):
                 self.assertIn((table, column), CHECKED, "%s.%s has a CHECK list the test does not compare"
                               % (table, column))
 
+    def test_partial_index_predicates_are_the_flagged_statuses(self):
+        flags = self.schemas["ReportStatus"]["x-flags"]
+        rows = self.db.sql("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'reports'"
+                           " AND indexdef LIKE %s", "%WHERE%status%")
+        self.assertEqual({r["indexname"] for r in rows}, set(PARTIAL), "a new partial index on status"
+                         " needs its row in PARTIAL (and the flag in vocab.c)")
+        for row in rows:
+            with self.subTest(index=row["indexname"]):
+                pred = row["indexdef"].split(" WHERE ", 1)[1]
+                listed = re.findall(r"'([^']*)'::text", pred)
+                self.assertEqual(sorted(listed), sorted(flags[PARTIAL[row["indexname"]]]))
+                self.assertLess(set(listed), set(self.enum("ReportStatus")))
+
+    def explain(self, query):
+        return harness.psql(self.db.name, "BEGIN; SET LOCAL enable_seqscan = off;"
+                            " SET LOCAL enable_bitmapscan = off; SET LOCAL enable_sort = off;"
+                            " EXPLAIN (FORMAT JSON) " + query + "; COMMIT").stdout
+
+    def test_the_open_list_lets_the_planner_use_the_partial_index(self):
+        """The literal list the server prepares its statements with (the published open statuses)
+        is one the planner proves the partial index from; a parameter would not be."""
+        opened = ", ".join(harness.lit(c) for c in self.schemas["ReportStatus"]["x-flags"]["open"])
+        plan = self.explain("SELECT id FROM reports r WHERE r.status IN (%s)"
+                            " ORDER BY r.geom <-> ST_SetSRID(ST_MakePoint(119.2, 34.6), 4326) LIMIT 5"
+                            % opened)
+        self.assertIn("reports_open_geom_idx", plan)
+        initial = harness.lit(self.schemas["ReportStatus"]["x-flags"]["initial"][0])
+        plan = self.explain("SELECT id FROM reports r WHERE r.status IN (%s) ORDER BY r.ack_deadline"
+                            " LIMIT 5" % initial)
+        self.assertIn("reports_due_idx", plan)
+
+    def test_event_kinds_and_their_shapes(self):
+        kinds = self.enum("EventKind")
+        self.assertEqual(set(self.schemas["EventKind"]["x-flags"]["report"]) |
+                         set(self.schemas["EventKind"]["x-flags"]["unit"]), set(kinds))
+        branches = self.schemas["Event"]["oneOf"]
+        self.assertEqual([b["properties"]["kind"]["const"] for b in branches], kinds)
+        for b in branches:
+            k = b["properties"]["kind"]["const"]
+            want = "UnitEventPayload" if k in self.schemas["EventKind"]["x-flags"]["unit"] else "ReportEventPayload"
+            self.assertEqual(b["properties"]["payload"]["$ref"], "#/components/schemas/" + want)
+        kinds_sent = {r["kind"] for r in self.db.sql("SELECT DISTINCT kind FROM events")}
+        self.assertLessEqual(kinds_sent, set(kinds))
+
     def test_settable_unit_statuses_are_unit_statuses(self):
         settable = self.enum("UnitSettableStatus")
         self.assertTrue(settable)
@@ -120,7 +176,7 @@ CODE = r'"([a-z][a-z0-9_]*)"'
 # Where an error code is written in service/: the reply helpers' code argument, the request shapes'
 # codes, a code kept for the access log before a hand-made reply, and JSON error bodies in C text.
 ERROR_SITES = [
-    r"\b(?:http_error|http_error_retry|shape_fail|shape_vocab_error|reply_retry|fail)\(\s*[^,()]+,\s*(?:\d+,\s*)*" + CODE,
+    r"\b(?:http_error|http_error_retry|shape_fail|shape_vocab_error|reply_retry|fail|refuse)\(\s*[^,()]+,\s*(?:\d+,\s*)*" + CODE,
     r",\s*\.(?:code|too_many_code|body_code)\s*=\s*" + CODE,
     r"\bSHAPE\(\s*\w+,\s*\"\w+\",\s*" + CODE,
     r"\berror_code,\s*sizeof\s+r->error_code,\s*" + CODE + r"\s*\)",
@@ -303,11 +359,17 @@ class VocabularyReply(harness.FreshDbCase):
     def test_event_kinds_written_in_the_code_are_served(self):
         """Every kind the C code names where it inserts an event is in the list (the exercise above
         shows each listed kind is written)."""
+        # the code names kinds by position (EK_* of vocab.h, the row of VOCAB_EVENT_KIND)
+        src = source("service/*/*.[ch]")
+        position = {m.group(1): int(m.group(2)) for m in
+                    re.finditer(r"#define (EK_[A-Z_]+) ([0-9]+)", src["service/core/vocab.h"])}
+        table = re.search(r"VOCAB\(VOCAB_EVENT_KIND,.*?\);", src["service/core/vocab.c"], re.S).group(0)
+        code = {m.group(1): m.group(2) for m in re.finditer(r"\[(EK_[A-Z_]+)\] = T\(\"([a-z._]+)\"", table)}
+        self.assertEqual(set(code), set(position))
         named = set()
-        for text in source().values():
-            named.update(re.findall(r"INSERT INTO events \(kind.{0,300}?SELECT\s+'([a-z]+\.[a-z_]+)'", text, re.S))
-            named.update(re.findall(r"EVENTS_REPORT_INSERT\(\s*\"'([a-z]+\.[a-z_]+)'\"", text))
-            named.update(re.findall(r"\bevents_append_report\(\s*\w+,\s*\"([a-z]+\.[a-z_]+)\"", text))
+        for text in src.values():
+            for ek in re.findall(r"(?:EVENTS_REPORT_INSERT|EVENTS_UNIT_INSERT|events_append_report)\(\s*(?:\w+,\s*)?(EK_[A-Z_]+)", text):
+                named.add(code[ek])
         self.assertTrue(named)
         self.assertLessEqual(named, set(self.codes("event_kinds")))
 

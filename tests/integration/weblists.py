@@ -88,8 +88,9 @@ def files(exts):
         for name in sorted(names):
             if name.endswith(exts):
                 yield os.path.join(base, name)
-    if ".html" in exts:
+    if ".html" in exts:  # the pages: the console's and the patrol app's
         yield os.path.join(WEB, "index.html")
+        yield os.path.join(WEB, "app", "index.html")
 
 
 def copies(vocabulary):

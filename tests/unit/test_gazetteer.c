@@ -1,5 +1,6 @@
 /* tests/unit/test_gazetteer.c - gis/gazetteer: normalisation, aliases, search tiers and order,
- * pinyin, codes, former names, nearest against brute force, publication. */
+ * pinyin, codes, former names, nearest against brute force, layers against one build, posting
+ * lists and fences against brute force, publication (also under concurrent readers). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +74,7 @@ static gaz *sample(void) {
 }
 
 static const char *name_of(const gaz *g, const gaz_hit *h) {
-    return gaz_entry_at(g, h->entry)->name;
+    return gaz_text(g, gaz_entry_at(g, h->entry)->name);
 }
 
 static int search(const gaz *g, const char *q, gaz_hit *hits, int limit) {
@@ -141,7 +144,7 @@ static void test_pinyin_and_codes(void **state) {
     assert_int_equal(search(g, "老街", h, 20), 1);
     const gaz_entry *e = gaz_entry_at(g, h[0].entry);
     assert_true(e->former);
-    assert_string_equal(gaz_entry_at(g, (uint32_t)e->replaced_by)->name, "新浦街道");
+    assert_string_equal(gaz_text(g, gaz_entry_at(g, (uint32_t)e->replaced_by)->name), "新浦街道");
     /* within */
     char err[128];
     gaz_query opt = {"320706010", 0, 0, 0, 20};
@@ -195,6 +198,147 @@ static void test_nearest_brute_force(void **state) {
     gaz_destroy(g);
 }
 
+/* The same stations and places as a top layer over the divisions of sample(), and all in one. */
+static void add_points(gaz_builder *b) {
+    char err[128];
+    const char *al[] = {"海州站", "Ｈａｉ 站", NULL}, *al2[] = {"老\"街\\", NULL};
+    assert_int_equal(gaz_builder_add(b, GAZ_STATION, "320706000000", 7, "海州区救助站", "station",
+                                     NULL, al, 119.19, 34.59, NULL, NULL, NULL, err, sizeof err),
+                     0);
+    for (int i = 0; i < 300; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "朝阳公园%d号门", i);
+        assert_int_equal(gaz_builder_add(b, GAZ_PLACE, i % 2 ? "320706010001" : "320706011000",
+                                         100 + i, name, "park", NULL, i % 3 ? NULL : al2,
+                                         119.1 + i * 0.0005, 34.5 + i * 0.0003, NULL, NULL, NULL,
+                                         err, sizeof err),
+                         0);
+    }
+}
+
+/* Five divisions of sample(): the layer under add_points. */
+static void add_divisions(gaz_builder *b) {
+    static const char *const rows[][4] = {
+        {"320700000000", "连云港市", "city", NULL},
+        {"320706000000", "海州区", "county", "320700000000"},
+        {"320706010000", "新浦街道", "town", "320706000000"},
+        {"320706010001", "朝阳社区居委会", "community", "320706010000"},
+        {"320706011000", "海州街道", "town", "320706000000"}};
+    static const double pts[][2] = {
+        {NAN, NAN}, {119.2, 34.57}, {119.2, 34.6}, {119.21, 34.61}, {119.15, 34.58}};
+    for (int i = 0; i < 5; i++)
+        add(b, rows[i][0], rows[i][1], rows[i][2], rows[i][3], pts[i][0], pts[i][1]);
+}
+
+static gaz *divisions_only(uint64_t tag) {
+    gaz_builder *b = gaz_builder_create();
+    char err[128];
+    add_divisions(b);
+    gaz_builder_tag(b, tag);
+    gaz *g = gaz_builder_finish(b, err, sizeof err);
+    assert_non_null(g);
+    return g;
+}
+
+static void test_layers(void **state) {
+    (void)state;
+    char err[128];
+    gaz *base = divisions_only(42);
+    gaz_builder *top = gaz_builder_create(), *all = gaz_builder_create();
+    add_points(top);
+    gaz *over = gaz_builder_finish_over(top, base, err, sizeof err);
+    assert_non_null(over);
+    gaz_destroy(base); /* the divisions live on in over */
+    assert_int_equal(gaz_base_tag(over), 42);
+    add_divisions(all);
+    add_points(all);
+    gaz *one = gaz_builder_finish(all, err, sizeof err);
+    assert_non_null(one);
+    /* the same answers, entry for entry */
+    static const char *const qs[] = {"朝阳",  "海州",   "海州站",  "haizhou",      "cygy",
+                                     "hai站", "老\"街", "3207",    "320706010001", "门",
+                                     "号门",  "公园1",  "zhaoyang"};
+    for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++)
+        for (int near = 0; near < 2; near++) {
+            gaz_hit a[500], b[500];
+            gaz_query opt = {q % 2 ? "320706" : NULL, near, 119.2, 34.6, q % 3 ? 500 : 7};
+            int na = gaz_search(over, qs[q], &opt, a, err, sizeof err);
+            int nb = gaz_search(one, qs[q], &opt, b, err, sizeof err);
+            assert_true(na > 0);
+            assert_int_equal(na, nb);
+            for (int i = 0; i < na; i++) {
+                assert_int_equal(a[i].entry, b[i].entry);
+                assert_int_equal(a[i].tier, b[i].tier);
+                assert_true(a[i].distance_m == b[i].distance_m);
+            }
+        }
+    for (int t = 0; t < 200; t++) { /* nearest of both layers at once, as of one */
+        gaz_hit a[8], b[8];
+        double x = 119 + 0.4 * (t % 20) / 20, y = 34.4 + 0.4 * (t / 20) / 10.0;
+        assert_int_equal(gaz_nearest(over, x, y, 8, a), 8);
+        assert_int_equal(gaz_nearest(one, x, y, 8, b), 8);
+        for (int i = 0; i < 8; i++) {
+            assert_int_equal(a[i].entry, b[i].entry);
+            assert_true(a[i].distance_m == b[i].distance_m);
+        }
+    }
+    /* texts, parents and codes across the layers */
+    const gaz_entry *st = gaz_entry_at(over, 5);
+    assert_string_equal(gaz_text(over, st->name), "海州区救助站");
+    assert_string_equal(gaz_text(over, st->level), "station");
+    assert_null(gaz_text(over, st->valid_from));
+    assert_string_equal(gaz_text(over, gaz_entry_at(over, (uint32_t)st->parent)->name), "海州区");
+    assert_int_equal(gaz_find_code(over, "320706"), 1);
+    uint32_t kids[4];
+    assert_int_equal(gaz_children(over, 1, kids, 4), 2);
+    /* a division on top is refused */
+    gaz_builder *bad = gaz_builder_create();
+    add(bad, "320706012000", "银行街道", "town", "320706000000", NAN, NAN);
+    assert_null(gaz_builder_finish_over(bad, over, err, sizeof err));
+    gaz_destroy(over);
+    gaz_destroy(one);
+}
+
+/* Posting lists of every gap size and key ranges much longer than a fence: the hits of a query
+ * are exactly the names that hold it. */
+static void test_postings_and_fences(void **state) {
+    (void)state;
+    enum { N = 40000 };
+    gaz_builder *b = gaz_builder_create();
+    char err[128], (*names)[40] = calloc(N, 40);
+    static const char *const ch[] = {"甲", "乙", "丙", "丁", "戊"};
+    assert_non_null(names);
+    for (int i = 0; i < N; i++) { /* 丁 every 300th, 戊 every 20,000th: gaps past 2^7, 2^14 */
+        snprintf(names[i], 40, "%s%s%s%s%d", ch[i % 3], i % 300 == 7 ? "丁" : ch[(i / 3) % 3],
+                 i % 20000 == 11 ? "戊" : "", ch[(i / 9) % 3], i);
+        assert_int_equal(gaz_builder_add(b, GAZ_PLACE, NULL, i + 1, names[i], "poi", NULL, NULL,
+                                         NAN, NAN, NULL, NULL, NULL, err, sizeof err),
+                         0);
+    }
+    gaz *g = gaz_builder_finish(b, err, sizeof err);
+    assert_non_null(g);
+    static const char *const qs[] = {"丁",   "戊",      "甲丁", "丁乙",
+                                     "丙戊", "甲乙丙1", "乙99", "丙丙丙3"};
+    for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++) {
+        gaz_hit h[GAZ_MAX_LIMIT];
+        gaz_query opt = {NULL, 0, 0, 0, GAZ_MAX_LIMIT};
+        int n = gaz_search(g, qs[q], &opt, h, err, sizeof err), want = 0;
+        for (int i = 0; i < N; i++)
+            want += strstr(names[i], qs[q]) != NULL;
+        assert_int_equal(n, want < GAZ_MAX_LIMIT ? want : GAZ_MAX_LIMIT);
+        for (int i = 0; i < n; i++)
+            assert_non_null(strstr(gaz_text(g, gaz_entry_at(g, h[i].entry)->name), qs[q]));
+    }
+    /* pinyin over thousands of keys: jia yi bing ding wu */
+    gaz_hit h[GAZ_MAX_LIMIT];
+    gaz_query opt = {NULL, 0, 0, 0, GAZ_MAX_LIMIT};
+    assert_int_equal(gaz_search(g, "jiayibing", &opt, h, err, sizeof err), GAZ_MAX_LIMIT);
+    for (int i = 0; i < GAZ_MAX_LIMIT; i++)
+        assert_memory_equal(gaz_text(g, gaz_entry_at(g, h[i].entry)->name), "甲乙丙", 9);
+    free(names);
+    gaz_destroy(g);
+}
+
 static void test_slot(void **state) {
     (void)state;
     gaz_slot *s = gaz_slot_create();
@@ -215,13 +359,58 @@ static void test_slot(void **state) {
     gaz_release(NULL);
 }
 
+/* Readers search while the writer publishes again and again: every reader sees a whole gaz. */
+typedef struct {
+    gaz_slot *s;
+    _Atomic int *stop;
+    long searches;
+} reader;
+
+static void *read_loop(void *p) {
+    reader *r = p;
+    char err[128];
+    while (!atomic_load(r->stop)) {
+        gaz *g = gaz_slot_acquire(r->s), *g2 = gaz_slot_acquire(r->s);
+        gaz_hit h[4];
+        gaz_query opt = {NULL, 0, 0, 0, 4};
+        if (gaz_search(g, "朝阳", &opt, h, err, sizeof err) != 2) abort();
+        if (gaz_search(g2, "haizhou", &opt, h, err, sizeof err) < 1) abort();
+        gaz_release(g2);
+        gaz_release(g);
+        r->searches++;
+    }
+    return NULL;
+}
+
+static void test_slot_threads(void **state) {
+    (void)state;
+    gaz_slot *s = gaz_slot_create();
+    _Atomic int stop = 0;
+    reader r[3] = {{s, &stop, 0}, {s, &stop, 0}, {s, &stop, 0}};
+    pthread_t t[3];
+    gaz_slot_publish(s, sample());
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, read_loop, &r[i]), 0);
+    for (int i = 0; i < 40; i++)
+        gaz_slot_publish(s, sample());
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_true(r[i].searches > 0);
+    }
+    gaz_slot_destroy(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_normalize),
         cmocka_unit_test(test_tiers_and_order),
         cmocka_unit_test(test_pinyin_and_codes),
         cmocka_unit_test(test_nearest_brute_force),
+        cmocka_unit_test(test_layers),
+        cmocka_unit_test(test_postings_and_fences),
         cmocka_unit_test(test_slot),
+        cmocka_unit_test(test_slot_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* tests/unit/test_geom.c - gis/geom: the one polygon repair rule. A bow-tie ring and a ring with
  * a spike are repaired the same way on the importer's path (gis_polygon_repair then
  * gis_polygon_multi, as service/cmd/importer.c does) and on the index's path (gis_builder_add_division
- * repairs with the same rule): both keep the same area, and the index locates points in it. */
+ * repairs with the same rule): both keep the same area, and the index locates points in it. And
+ * GeoJSON polygons in (gis_polygon_read: administration and imports). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <geos_c.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "../../gis/geom.h"
 #include "../../gis/index.h"
@@ -103,12 +106,65 @@ static void test_not_polygonal(void **state) {
     GEOSGeom_destroy_r(g, line);
 }
 
+/* GeoJSON in (administration, imports): a closed ring in GCJ-02 comes out a valid WGS-84
+ * MultiPolygon; a ring that does not close, a short ring, another geometry, a coordinate out of
+ * range and broken text are refused with a message that says so; a bow-tie is repaired. */
+static void test_polygon_read(void **state) {
+    (void)state;
+    char *hex = NULL, err[200];
+    int repaired = -1;
+    assert_int_equal(gis_polygon_read("{\"type\":\"Polygon\",\"coordinates\":[[[119.1,34.5],[119.2,"
+                                      "34.5],[119.2,34.6],[119.1,34.6],[119.1,34.5]]]}",
+                                      GIS_CRS_GCJ02, &hex, &repaired, err, sizeof err),
+                     0);
+    assert_int_equal(repaired, 0);
+    GEOSWKBReader *rd = GEOSWKBReader_create_r(g);
+    GEOSGeometry *m = GEOSWKBReader_readHEX_r(g, rd, (const unsigned char *)hex, strlen(hex));
+    assert_non_null(m);
+    assert_int_equal(GEOSGeomTypeId_r(g, m), GEOS_MULTIPOLYGON);
+    double x, wlon, wlat;
+    const GEOSGeometry *ring = GEOSGetExteriorRing_r(g, GEOSGetGeometryN_r(g, m, 0));
+    gis_gcj02_to_wgs84(119.1, 34.5, &wlon, &wlat);
+    GEOSGeometry *p0 = GEOSGeomGetStartPoint_r(g, ring);
+    GEOSGeomGetX_r(g, p0, &x);
+    assert_true(fabs(x - wlon) < 1e-9);
+    GEOSGeom_destroy_r(g, p0);
+    GEOSGeom_destroy_r(g, m);
+    GEOSWKBReader_destroy_r(g, rd);
+    free(hex);
+    static const struct {
+        const char *json, *says;
+    } bad[] = {
+        {"{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,1]]]}", "does not close"},
+        {"{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[0,0]]]}", "fewer than 4"},
+        {"{\"type\":\"Point\",\"coordinates\":[0,0]}", "Polygon or MultiPolygon is needed"},
+        {"{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[200,0],[200,1],[0,0]]]}", "out of range"},
+        {"{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,", "not a GeoJSON"},
+        {"{\"type\":\"Polygon\",\"coordinates\":[]}", "empty"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        err[0] = 0;
+        assert_int_equal(gis_polygon_read(bad[i].json, GIS_CRS_WGS84, &hex, NULL, err, sizeof err),
+                         -1);
+        assert_null(hex);
+        if (!strstr(err, bad[i].says))
+            fail_msg("%s: %s (wanted %s)", bad[i].json, err, bad[i].says);
+    }
+    assert_int_equal(gis_polygon_read("{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,1],[1,0],"
+                                      "[0,1],[0,0]]]}",
+                                      GIS_CRS_WGS84, &hex, &repaired, err, sizeof err),
+                     0);
+    assert_int_equal(repaired, 1);
+    free(hex);
+}
+
 int main(void) {
     g = GEOS_init_r();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bowtie),
         cmocka_unit_test(test_spike),
         cmocka_unit_test(test_not_polygonal),
+        cmocka_unit_test(test_polygon_read),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     GEOS_finish_r(g);

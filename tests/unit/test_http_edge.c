@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "service/door/http.h"
+#include "service/door/params.h"
 
 enum { WORKER_STACK = 100 * 1024, MAX_DEPTH = 32 };
 
@@ -108,13 +109,13 @@ static void brackets_in_strings_do_not_count(void **state) {
 
 static void utf8_paths(void **state) {
     (void)state;
-    assert_true(http_utf8_valid("/api/v1/places", 14));
-    assert_true(http_utf8_valid("/新浦", strlen("/新浦")));
-    assert_false(http_utf8_valid("/\xff", 2));
-    assert_false(http_utf8_valid("/\xc0\xaf", 3));         /* overlong '/' */
-    assert_false(http_utf8_valid("/\xed\xa0\x80", 4));     /* surrogate */
-    assert_false(http_utf8_valid("/\xf4\x90\x80\x80", 5)); /* past U+10FFFF */
-    assert_false(http_utf8_valid("/\xe6\x96", 3));         /* cut short */
+    assert_true(params_utf8_valid("/api/v1/places", 14));
+    assert_true(params_utf8_valid("/新浦", strlen("/新浦")));
+    assert_false(params_utf8_valid("/\xff", 2));
+    assert_false(params_utf8_valid("/\xc0\xaf", 3));         /* overlong '/' */
+    assert_false(params_utf8_valid("/\xed\xa0\x80", 4));     /* surrogate */
+    assert_false(params_utf8_valid("/\xf4\x90\x80\x80", 5)); /* past U+10FFFF */
+    assert_false(params_utf8_valid("/\xe6\x96", 3));         /* cut short */
 }
 
 static void log_escape(void **state) {

@@ -16,8 +16,8 @@
 #include "service/core/auth.h"
 
 static const char *addr(const char *peer, const char *xff, const char *xreal, const char *trusted) {
-    static char out[LOGIN_ADDR_LEN];
-    login_client_addr(peer, xff, xreal, trusted, out, sizeof out);
+    static char out[AUTH_ADDR_LEN];
+    auth_client_addr(peer, xff, xreal, trusted, out, sizeof out);
     return out;
 }
 

@@ -14,7 +14,7 @@
 
 #include <zlib.h>
 
-#include "../../service/reports/reports.h"
+#include "../../service/reports/photos.h"
 
 typedef struct {
     unsigned char b[4096];

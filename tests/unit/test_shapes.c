@@ -22,6 +22,16 @@
     "{\"location\":{\"lon\":119.2,\"lat\":34.6,\"crs\":\"gcj02\",\"accuracy_m\":5},"               \
     "\"accuracy_m\":3,\"speed_mps\":1.5,\"heading\":90,\"at\":\"2024-01-01T00:00:00Z\"}"
 
+#define SHIFT                                                                                      \
+    "{\"starts_at\":\"2024-01-01T08:00:00+08:00\",\"ends_at\":\"2024-01-01T16:00:00+08:00\","      \
+    "\"members\":[1],\"note\":\"n\"}"
+#define STATION                                                                                    \
+    "{\"code\":\"HZ-1\",\"name\":\"n\",\"tier\":\"county\",\"division_code\":\"320706\","          \
+    "\"location\":{\"lon\":119.2,\"lat\":34.6,\"crs\":\"wgs84\",\"accuracy_m\":5},"                \
+    "\"address\":\"a\",\"phone\":\"p\",\"beds\":3,\"coverage\":{\"type\":\"Polygon\","             \
+    "\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]},\"can_dispatch\":true,\"parent_id\":1}"
+#define AGENCY "{\"name\":\"n\",\"kind\":\"police\",\"division_code\":\"320706\"}"
+
 static const struct {
     const shape *s;
     const char *valid;
@@ -34,8 +44,24 @@ static const struct {
                           "\"outcome\":\"escorted_home\",\"duplicate_of\":2}"},
     {&SHAPE_UNIT_CREATE, "{\"name\":\"巡逻一组\",\"callsign\":\"HZ-1\",\"station_id\":3}"},
     {&SHAPE_UNIT_STATUS, "{\"status\":\"busy\"}"},
-    {&SHAPE_POSITIONS, "{\"positions\":[" POSITION "]}"},
+    {&SHAPE_POSITIONS, "{\"positions\":[" POSITION "],"
+                       "\"queue\":{\"length\":2,\"oldest_at\":\"2024-01-01T00:00:00Z\"}}"},
     {&SHAPE_POSITION, POSITION},
+    {&SHAPE_UNIT_PATCH, "{\"name\":\"a\",\"callsign\":\"c\",\"station_id\":3,\"agency_id\":2,"
+                        "\"vehicle\":\"v\",\"members\":[1,2]}"},
+    {&SHAPE_UNIT_MEMBERS, "{\"members\":[1]}"},
+    {&SHAPE_SHIFT, SHIFT},
+    {&SHAPE_SHIFT_PATCH, SHIFT},
+    {&SHAPE_STATION, STATION},
+    {&SHAPE_STATION_PATCH, STATION},
+    {&SHAPE_AGENCY, AGENCY},
+    {&SHAPE_AGENCY_PATCH, AGENCY},
+    {&SHAPE_USER,
+     "{\"username\":\"u\",\"password\":\"p\",\"role\":\"patrol\","
+     "\"division_code\":\"320706\",\"unit_id\":1,\"station_id\":2,\"disabled\":false}"},
+    {&SHAPE_USER_PATCH, "{\"role\":\"patrol\",\"division_code\":\"320706\",\"unit_id\":1,"
+                        "\"station_id\":2,\"disabled\":true}"},
+    {&SHAPE_RESET, "{\"username\":\"u\",\"code\":\"ABCD\",\"new_password\":\"x\"}"},
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
 
@@ -114,7 +140,7 @@ static void check_field(ctx *c, const shape_field *f) {
         for (size_t i = 0; i < f->vocab->n; i++)
             try(c, f, json_string(vocab_code(f->vocab, i)), 1, 0, NULL);
     }
-    if (f->type == SHAPE_STRING && f->fmt) try(c, f, json_string("not-valid!"), 0, 400, code);
+    if (f->type == SHAPE_STRING && f->fmt) try(c, f, json_string("not valid!"), 0, 400, code);
     if (f->type == SHAPE_STRING && f->max > 0) {
         const char *u = f->flags & SF_BYTES ? "a" : "é"; /* characters count, not bytes */
         try(c, f, repeat(u, (size_t)f->max), 1, 0, NULL);
@@ -135,6 +161,21 @@ static void check_field(ctx *c, const shape_field *f) {
         try(c, f, json_integer(0), 0, 400, code);
         try(c, f, json_integer(-3), 0, 400, code);
         try(c, f, json_integer(1), 1, 0, NULL);
+    }
+    if (f->type == SHAPE_IDS) { /* distinct positive integers, at most max */
+        try(c, f, json_pack("[i,i]", 1, 2), 1, 0, NULL);
+        try(c, f, json_array(), 1, 0, NULL);
+        try(c, f, json_pack("[i,i]", 1, 0), 0, 400, code);
+        try(c, f, json_pack("[i,i]", 3, 3), 0, 400, code);
+        try(c, f, json_pack("[s]", "1"), 0, 400, code);
+        json_t *many = json_array();
+        for (int i = 1; i <= (int)f->max + 1; i++)
+            json_array_append_new(many, json_integer(i));
+        try(c, f, many, 0, 400, code);
+    }
+    if (f->type == SHAPE_BOOLEAN) {
+        try(c, f, json_true(), 1, 0, NULL);
+        try(c, f, json_integer(1), 0, 400, code);
     }
     if (f->type == SHAPE_ARRAY && f->max > 0) {
         json_t *item = json_array_get(
@@ -287,11 +328,102 @@ static void vocabulary(void **state) {
     assert_false(vocab_code_within("", "320706"));
 }
 
+/* Form bodies as the door reads them: decoded, `a[b]` nested, numbers typed, empty values left
+ * out; a repeated name, a bad escape, NUL, bytes that are not UTF-8 and too many fields refused. */
+static void forms(void **state) {
+    (void)state;
+    const char *good = "api_key=demo&service_code=vagrant&lat=34.57&long=119.16&description=a+b%2Bc"
+                       "&attribute%5Bpeople_count%5D=2&attribute[sex]=female&email=";
+    json_t *f = NULL;
+    shape_error e;
+    assert_int_equal(shape_form(&SHAPE_O311_REQUEST, good, strlen(good), &f, &e), 0);
+    assert_true(json_is_real(json_object_get(f, "lat")));
+    assert_string_equal(json_string_value(json_object_get(f, "description")), "a b+c");
+    json_t *attrs = json_object_get(f, "attribute");
+    assert_true(json_is_integer(json_object_get(attrs, "people_count")));
+    assert_string_equal(json_string_value(json_object_get(attrs, "sex")), "female");
+    assert_null(json_object_get(f, "email")); /* empty: absent */
+    assert_int_equal(shape_check(&SHAPE_O311_REQUEST, f, &e), 0);
+    json_decref(f);
+    static const struct {
+        const char *body, *why;
+    } bad[] = {{"lat=1&lat=2", "twice"},        {"lat=%zz", "%"},
+               {"description=%ff%fe", "UTF-8"}, {"description=a%00b", "NUL"},
+               {"a[b]=1&a[b]=2", "twice"},      {"x=1&x", "twice"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        f = NULL;
+        assert_int_equal(shape_form(&SHAPE_O311_REQUEST, bad[i].body, strlen(bad[i].body), &f, &e),
+                         -1);
+        assert_null(f);
+        assert_int_equal(e.status, 400);
+        if (!strstr(e.message, bad[i].why)) fail_msg("%s: %s", bad[i].body, e.message);
+    }
+    char many[1024] = "";
+    for (int i = 0; i < 65; i++)
+        snprintf(many + strlen(many), sizeof many - strlen(many), "f%d=1&", i);
+    assert_int_equal(shape_form(&SHAPE_O311_REQUEST, many, strlen(many), &f, &e), -1);
+    assert_non_null(strstr(e.message, "too many fields"));
+    /* a form's numbers that are not numbers stay text, and the shape refuses them */
+    const char *north = "service_code=vagrant&lat=north&long=119&attribute[people_count]=1.5";
+    assert_int_equal(shape_form(&SHAPE_O311_REQUEST, north, strlen(north), &f, &e), 0);
+    assert_int_equal(shape_check(&SHAPE_O311_REQUEST, f, &e), -1);
+    assert_string_equal(e.field, "lat");
+    json_decref(f);
+}
+
+/* A keyed shape: an error after the key passed may still meet a stored copy; one on the key (or
+ * on the body's type) may not. */
+static void keys(void **state) {
+    (void)state;
+    shape_error e;
+    json_t *b = json_loads("{\"client_id\":\"0b9e5c3a-1f2d-4c5e-8a7b-9c0d1e2f3a4b\","
+                           "\"category\":\"alien\"}",
+                           0, NULL);
+    assert_int_equal(shape_check(&SHAPE_REPORT, b, &e), -1);
+    assert_true(shape_key_passed(&SHAPE_REPORT, &e));
+    json_object_set_new(b, "client_id", json_string("nope"));
+    assert_int_equal(shape_check(&SHAPE_REPORT, b, &e), -1);
+    assert_false(shape_key_passed(&SHAPE_REPORT, &e));
+    json_decref(b);
+    b = json_array();
+    assert_int_equal(shape_check(&SHAPE_REPORT, b, &e), -1);
+    assert_false(shape_key_passed(&SHAPE_REPORT, &e));
+    assert_false(shape_key_passed(&SHAPE_UNIT_STATUS, &e)); /* no key */
+    json_decref(b);
+}
+
+/* The day, week, month and time-of-day formats of new bodies agree with the query kinds. */
+static void calendar_formats(void **state) {
+    (void)state;
+    static const shape_field fields[] = {
+        {.name = "on", .path = "on", .type = SHAPE_STRING, .fmt = &FMT_DATE},
+        {.name = "week", .path = "week", .type = SHAPE_STRING, .fmt = &FMT_WEEK},
+        {.name = "month", .path = "month", .type = SHAPE_STRING, .fmt = &FMT_MONTH},
+        {.name = "from", .path = "from", .type = SHAPE_STRING, .fmt = &FMT_TIMEOFDAY},
+    };
+    static const shape plan = {"Plan", "invalid_body", "send an object", fields, 4, NULL};
+    shape_error e;
+    json_t *b = json_pack("{s:s,s:s,s:s,s:s}", "on", "2026-11-30", "week", "2026-W53", "month",
+                          "2026-11", "from", "20:00");
+    assert_int_equal(shape_check(&plan, b, &e), 0);
+    static const char *const bad[][2] = {
+        {"on", "2026-02-30"}, {"week", "2025-W53"}, {"month", "2026-13"}, {"from", "24:00"}};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *c = json_deep_copy(b);
+        json_object_set_new(c, bad[i][0], json_string(bad[i][1]));
+        assert_int_equal(shape_check(&plan, c, &e), -1);
+        assert_string_equal(e.field, bad[i][0]);
+        json_decref(c);
+    }
+    json_decref(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_field),   cmocka_unit_test(not_an_object),
         cmocka_unit_test(known_answers), cmocka_unit_test(schemas),
-        cmocka_unit_test(vocabulary),
+        cmocka_unit_test(vocabulary),    cmocka_unit_test(forms),
+        cmocka_unit_test(keys),          cmocka_unit_test(calendar_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

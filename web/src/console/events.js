@@ -2,16 +2,28 @@
 // the console listens for; they must be exactly the kinds the server sends (the vocabulary's
 // event_kinds): a test fails when one is missing here or here but never sent.
 
+const latest = new Map(); // report id -> the id of its latest event
+
 function reportChanged(ctx, ev) {
   const { state, vocab, bus, api } = ctx;
   const p = ev.payload || {};
   const id = ev.entity_id;
+  latest.set(id, ev.id);
   if (p.event === "escalated") state.escalated.add(id);
   const old = state.reports.get(id);
   const open = !p.status || vocab.flag("statuses", p.status, "open");
   if (!open) state.reports.delete(id);
   else if (old) Object.assign(old, { status: p.status || old.status, ack_deadline: p.ack_deadline || old.ack_deadline, unit_id: p.unit_id });
-  else api.get("/api/v1/reports/" + id).then((r) => { state.reports.set(id, r); bus.emit("queue"); }).catch(() => {});
+  else {
+    // the answer counts unless a later event of the report came meanwhile (that one's handler
+    // did what it says: closed it, or asked again)
+    api.get("/api/v1/reports/" + id).then((r) => {
+      if (latest.get(id) !== ev.id) return;
+      if (vocab.flag("statuses", r.status, "open")) state.reports.set(id, r);
+      else state.reports.delete(id);
+      bus.emit("queue");
+    }).catch(() => {});
+  }
   bus.emit("queue");
   ctx.refreshLayer("reports");
   bus.emit("counts");

@@ -20,18 +20,4 @@ export function createState() {
 
 // Topics: "queue" (reports or their order changed), "units", "selected" (the selection or its
 // report changed), "counts" (today's figures may have changed), "signed-in", "signed-out".
-export function createBus() {
-  const subs = new Map();
-  return {
-    on(topic, fn) {
-      if (!subs.has(topic)) subs.set(topic, new Set());
-      subs.get(topic).add(fn);
-      return () => subs.get(topic).delete(fn);
-    },
-    emit(topic, arg) {
-      for (const fn of subs.get(topic) || []) {
-        try { fn(arg); } catch (e) { console.error(e); }
-      }
-    },
-  };
-}
+export { createBus } from "../shared/bus.js";

@@ -15,11 +15,14 @@ export class ApiError extends Error {
 export class Api {
   // storage: where the token survives a reload (sessionStorage for the console); onUnauthorized:
   // called when a signed-in request gets 401 (the session ended elsewhere).
-  constructor({ storage = globalThis.sessionStorage, key = "token", onUnauthorized = null } = {}) {
+  // timeoutMs: a request without an answer by then is aborted (0: never; the patrol app sets it,
+  // so that a connection that hangs mid-way fails and is retried).
+  constructor({ storage = globalThis.sessionStorage, key = "token", onUnauthorized = null, timeoutMs = 0 } = {}) {
     this.storage = storage;
     this.key = key;
     this.token = storage ? storage.getItem(key) : null;
     this.onUnauthorized = onUnauthorized;
+    this.timeoutMs = timeoutMs;
   }
 
   setToken(token) {
@@ -35,18 +38,48 @@ export class Api {
     return h;
   }
 
-  // JSON in, JSON out; throws ApiError for any non-2xx (and calls onUnauthorized on a 401).
+  // JSON in, JSON out; throws ApiError for any non-2xx (and calls onUnauthorized on a 401). A
+  // network failure or a timeout throws what fetch throws (TypeError, AbortError): no answer.
   async request(method, path, body) {
     const headers = this.headers(body === undefined ? {} : { "Content-Type": "application/json" });
-    const r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    let data = null;
-    if ((r.headers.get("Content-Type") || "").includes("json")) data = await r.json().catch(() => null);
-    if (r.status === 401 && this.token && this.onUnauthorized) this.onUnauthorized();
-    if (!r.ok) {
-      const e = (data && data.error) || {};
-      throw new ApiError(r.status, e.code, e.field, e.message);
+    return this.send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) }, this.timeoutMs);
+  }
+
+  // POST of raw bytes (a photo Blob, sent with its own type); the JSON reply, as request().
+  // timeoutMs: this request's own limit (a large body on a slow network needs longer).
+  postBytes(path, blob, timeoutMs = this.timeoutMs) {
+    return this.send(path, { method: "POST", headers: this.headers({ "Content-Type": blob.type }), body: blob }, timeoutMs);
+  }
+
+  // fetch, then read(response), within timeoutMs for both (0: no limit).
+  async timed(path, init, timeoutMs, read) {
+    const ctl = timeoutMs ? new AbortController() : null;
+    const timer = ctl && setTimeout(() => ctl.abort(), timeoutMs);
+    try {
+      return await read(await fetch(path, ctl ? { ...init, signal: ctl.signal } : init));
+    } finally {
+      clearTimeout(timer);
     }
-    return data;
+  }
+
+  // One JSON request; the time limit covers the reply's body too. A success whose body breaks off
+  // is no answer (it throws), never an empty success.
+  send(path, init, timeoutMs) {
+    return this.timed(path, init, timeoutMs, async (r) => {
+      let data = null;
+      if ((r.headers.get("Content-Type") || "").includes("json")) {
+        data = await r.json().catch((e) => {
+          if (r.ok) throw e;
+          return null;
+        });
+      }
+      if (r.status === 401 && this.token && this.onUnauthorized) this.onUnauthorized();
+      if (!r.ok) {
+        const e = (data && data.error) || {};
+        throw new ApiError(r.status, e.code, e.field, e.message);
+      }
+      return data;
+    });
   }
 
   get(path) { return this.request("GET", path); }
@@ -59,10 +92,11 @@ export class Api {
   }
 
   // A signed-in GET as a Blob (a photo); throws ApiError.
-  async blob(url) {
-    const r = await fetch(url, { headers: this.headers() });
-    if (!r.ok) throw new ApiError(r.status, null, null, "HTTP " + r.status);
-    return r.blob();
+  blob(url) {
+    return this.timed(url, { headers: this.headers() }, this.timeoutMs, (r) => {
+      if (!r.ok) throw new ApiError(r.status, null, null, "HTTP " + r.status);
+      return r.blob();
+    });
   }
 
   // Signs out on the server (best effort) and forgets the token.
