@@ -216,7 +216,8 @@ VOCAB(VOCAB_REPORT_FIELD, "ReportField", NULL, NULL, T("id", "编号"), T("clien
       T("station", "责任站点"), T("tier", "责任层级"), T("ack_deadline", "确认时限"),
       T("unit_id", "单位编号"), T("outcome", "救助结果"), T("duplicate_of", "重复于"),
       T("source", "来源"), T("acknowledged_at", "确认时间"), T("dispatched_at", "派遣时间"),
-      T("on_scene_at", "到场时间"), T("resolved_at", "办结时间"));
+      T("on_scene_at", "到场时间"), T("resolved_at", "办结时间"),
+      T("personal_data_deleted_at", "个人信息删除时间"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */

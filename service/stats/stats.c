@@ -51,12 +51,15 @@ void stats_day_instant(long long days, char out[40]) {
 static long long today(void) {
     time_t now = time(NULL);
     struct tm tm;
-    char d[16];
-    long long days = 0;
     localtime_r(&now, &tm);
-    strftime(d, sizeof d, "%Y-%m-%d", &tm);
-    params_date(d, &days);
-    return days;
+    long long local = (long long)now + tm.tm_gmtoff;
+    return local >= 0 ? local / 86400 : (local - 86399) / 86400;
+}
+
+/* The calendar date of day d (days since 1970-01-01): tm_year, tm_mon, tm_mday, tm_yday, tm_wday. */
+static void day_tm(long long d, struct tm *tm) {
+    time_t t = (time_t)(d * 86400);
+    gmtime_r(&t, tm);
 }
 
 /* 1 when r's route declares query parameter `name`. */
@@ -116,18 +119,14 @@ static int read_period(http_req *r, stats_query *q) {
     long long from, to;
     if (declares(r, "month")) {
         const http_qval *m = http_q(r, "month");
-        params_date(m->from, &from), params_date(m->to, &to);
+        from = m->day0, to = m->day1;
     } else {
         const http_qval *f = http_q(r, "from"), *t = http_q(r, "to");
-        long long now = today(), first = now;
-        char d[11];
-        params_day_text(now, d);
-        snprintf(d + 8, 3, "01");
-        params_date(d, &first);
-        if (f->given) params_date(f->from, &first);
-        from = first;
-        to = now + 1;
-        if (t->given) params_date(t->to, &to);
+        long long now = today();
+        struct tm tm;
+        day_tm(now, &tm);
+        from = f->given ? f->day0 : now - (tm.tm_mday - 1); /* default: the 1st of this month */
+        to = t->given ? t->day1 : now + 1;
         if (to <= from)
             return http_error(r, 400, "invalid_to", "to", "to (%s) is before from (%s)",
                               t->given ? t->s : "today", f->given ? f->s : "the 1st");
@@ -456,12 +455,10 @@ static int is_period(int by) {
 
 /* The ISO 8601 week of day d ("2026-W49") and its Monday. */
 static long long iso_week(long long d, char out[16]) {
-    long long wd = ((d + 3) % 7 + 7) % 7 + 1, monday = d - wd + 1, thursday = monday + 3, jan1;
-    char y[11], first[11];
-    params_day_text(thursday, y);
-    snprintf(first, sizeof first, "%.4s-01-01", y);
-    params_date(first, &jan1);
-    snprintf(out, 16, "%.4s-W%02d", y, (int)((thursday - jan1) / 7 + 1) % 100);
+    long long wd = ((d + 3) % 7 + 7) % 7 + 1, monday = d - wd + 1, thursday = monday + 3;
+    struct tm tm; /* the week's Thursday names its year and, by its day of the year, its number */
+    day_tm(thursday, &tm);
+    snprintf(out, 16, "%04d-W%02d", (tm.tm_year + 1900) % 10000, (tm.tm_yday / 7 + 1) % 100);
     return monday;
 }
 
@@ -479,11 +476,12 @@ static long long period_of(int by, long long d, long long *d0, char key[16]) {
         *d0 = iso_week(d, key);
         return *d0 + 7;
     }
-    long long first, next;
+    struct tm tm;
     snprintf(key, 16, "%.7s", t);
-    params_month(key, &first, &next);
-    *d0 = first;
-    return next;
+    day_tm(d, &tm);
+    *d0 = d - (tm.tm_mday - 1);
+    day_tm(*d0 + 31, &tm); /* in the next month: its day number says how far past its 1st */
+    return *d0 + 31 - (tm.tm_mday - 1);
 }
 
 typedef struct group {
