@@ -44,7 +44,11 @@ tmp = sys.argv[1]
 # almost never the audit entity, so checking them would mean an ALLOWED row for most of those
 # nouns. The entity is never passed as text instead: audit_write and admin_audit take its position
 # (AE_* in vocab.h) and audit.c alone writes its code, so C cannot spell it where it is meant.
-SKIP = {"ErrorCode", "AuditEntity"}
+# StatsBy, StatsTerm and ReportField (the figures, issue 21) are the same kind of list: their codes are
+# the names of groupings (?by=tier, county, station, category, month ...), of figures (the JSON keys
+# "reports", "records", "total" ...) and of CSV columns ("id", "status", "lat" ...), i.e. the API's
+# nouns again; no column stores them, and the tables exist to give those names their Chinese labels.
+SKIP = {"ErrorCode", "AuditEntity", "StatsBy", "StatsTerm", "ReportField"}
 codes = {}
 for line in open(os.path.join(tmp, "codes.tsv"), encoding="utf-8"):
     comp, code = line.rstrip("\n").split("\t")
@@ -60,7 +64,9 @@ ALLOWED.update({
     ("service/reports/reports.c", "created"): "a batch item's status (BatchResult), not a timeline type",
     ("service/door/schemas.c", "created"): "a batch item's status (BatchResult), not a timeline type",
     ("service/door/schemas.c", "duplicate"): "a reply key (Photo.duplicate)",
-    ("service/reports/photos.c", "duplicate"): "a reply key (Photo.duplicate)"})
+    ("service/reports/photos.c", "duplicate"): "a reply key (Photo.duplicate)",
+    ("service/door/schemas.c", "available"): "a reply key (StatsCoverage.available)",
+    ("service/stats/coverage_figures.c", "available"): "a reply key (StatsCoverage.available)"})
 
 errcode = re.compile(r'\b[1-5][0-9][0-9]\s*(?:,\s*[0-9]+\s*)?[,?:]\s*"([a-z_]+)"')
 string = re.compile(r'"((?:[^"\\\n]|\\.)*)"')

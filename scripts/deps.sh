@@ -4,7 +4,9 @@ set -euo pipefail
 pkgs=(gcc make pkg-config libc6-dev postgresql-15 postgresql-15-postgis-3 libpq-dev libgeos-dev
       libproj-dev proj-bin libcivetweb-dev libjansson-dev libcmocka-dev libsodium-dev zlib1g-dev
       python3 python3-jsonschema curl clang-format nginx-light openssl libopencc-dev
-      libturbojpeg0-dev)
+      libturbojpeg0-dev libxlsxwriter-dev)
+# the tests read the monthly report with another stack (openpyxl)
+pkgs+=(python3-openpyxl)
 # the dispatcher console: build (npm) and browser test (Debian's chromium, a Chinese font)
 pkgs+=(nodejs chromium fonts-wqy-microhei)   # npm: Debian's package or the one in nodesource's nodejs
 # more than one machine (make ha, tests/ha): Patroni with etcd

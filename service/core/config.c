@@ -112,6 +112,11 @@ static const opt opts[] = {
     {"stream_max_per_user", I(stream_max_per_user), "8",
      "event streams one user may hold on one instance (desks of a station share a sign-in); more"
      " get 429 too_many_streams (0 = no limit)"},
+    {"stats_max_reports", I(stats_max_reports), "5000000",
+     "figures and the monthly report: reports one request may read, estimated before it runs; "
+     "more is a 400 over_budget (narrow the period or the division)"},
+    {"siting_max_reports", I(siting_max_reports), "300000",
+     "station siting: past reports one request may weigh (each held in memory), estimated first"},
     {"timezone", S(timezone), "Asia/Shanghai",
      "IANA time zone of every timestamp in replies (RFC 3339 with its offset) and of every day, "
      "week and month the product counts"},

@@ -62,6 +62,8 @@ typedef struct config {
     int coverage_max_days;       /* longest coverage period, days */
     int coverage_max_fixes;      /* fixes one coverage request paints again (its partial day) */
     int coverage_max_mb;         /* memory of one coverage request's grids, MiB */
+    int stats_max_reports;       /* figures: reports one request may read (estimated first) */
+    int siting_max_reports;      /* siting: past reports one request may weigh */
 
     /* libpq conninfo for lag-tolerant reads (db_exec_read); empty = the `database` connection */
     char database_read_url[512];

@@ -171,11 +171,65 @@ VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
       [AA_USER_RESET_CODE] = T("user.reset_code", "生成密码重置码"),
       [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"),
       [AA_PLAN_CREATE] = T("patrol_plan.create", "新建巡查计划"),
-      [AA_PLAN_UPDATE] = T("patrol_plan.update", "修改巡查计划"));
+      [AA_PLAN_UPDATE] = T("patrol_plan.update", "修改巡查计划"),
+      [AA_EXPORT_XLSX] = T("export.xlsx", "导出月报表"));
 VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
       NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
       [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
       [AE_USER] = T("user", "用户"), [AE_PLAN] = T("patrol_plan", "巡查计划"));
+
+/* The groupings of the figures (GET /api/v1/stats?by=): the tier that finally held a report, its
+ * county, town or station, its category, or the month, ISO week or day it was received (the city's
+ * days). */
+VOCAB(VOCAB_STATS_BY, "StatsBy", "stats_by", NULL, [SB_TIER] = T("tier", "按层级"),
+      [SB_COUNTY] = T("county", "按县（区）"), [SB_TOWN] = T("town", "按乡镇（街道）"),
+      [SB_STATION] = T("station", "按站点"), [SB_CATEGORY] = T("category", "按类别"),
+      [SB_MONTH] = T("month", "按月"), [SB_WEEK] = T("week", "按周"), [SB_DAY] = T("day", "按日"));
+
+/* The names of the figures (keys of GET /api/v1/stats), and the words of the statistics page and
+ * the monthly report (its sheets, titles and headers): every label people read there. */
+VOCAB(VOCAB_STATS_TERM, "StatsTerm", "stats_terms", NULL, T("reports", "上报数"),
+      T("people", "涉及人数"), T("ack_s", "确认用时"), T("dispatch_s", "派遣用时"),
+      T("on_scene_s", "到场用时"), T("resolve_s", "办结用时"), T("p50", "中位数"),
+      T("p90", "90%分位"), T("n", "样本数"), T("escalations", "超时升级"),
+      T("escalated_from", "自该层级超时升级"), T("ack_limit", "确认时限"), T("patrols", "巡查次数"),
+      T("staff_turns", "巡查人次"), T("places_visited", "巡查点位数"),
+      T("hours", "巡查时长（小时）"), T("km", "巡查里程（公里）"), T("coverage", "社区巡查覆盖"),
+      T("communities", "社区总数"), T("visited", "期内巡查社区数"), T("share", "覆盖率"),
+      T("longest_unvisited", "最久未巡查社区"), T("last_patrolled_at", "最近巡查时间"),
+      T("total", "合计"), T("left_out", "未列入排名（上报数不足）"),
+      T("min_reports", "排名最少上报数"), T("records", "查看上报"), T("candidate", "候选站址"),
+      T("current", "现有站点"), T("change", "增加覆盖"), T("proposals", "建议站址"),
+      T("radius_m", "服务半径（米）"), T("ui_minutes", "分钟"), T("ui_period", "统计期间"),
+      T("ui_division", "统计区划"), T("ui_from", "起始日期"), T("ui_to", "截止日期"),
+      T("ui_apply", "查询"), T("ui_trend", "每周上报趋势"), T("ui_response", "各县（区）响应时间"),
+      T("ui_outcomes", "救助结果"), T("ui_coverage_map", "社区巡查覆盖图"),
+      T("ui_monthly", "下载月报表"), T("ui_month", "月份"), T("ui_siting", "救助站选址分析"),
+      T("ui_siting_hint", "在图上点击一个位置，查看以其为站址的覆盖情况"), T("ui_k", "建议站址数"),
+      T("ui_not_yet", "（待联合巡查数据）"), T("ui_page", "统计"),
+      T("xlsx_title", "街面巡查救助月报表"), T("xlsx_summary", "汇总"),
+      T("xlsx_times", "发现与响应时间"), T("xlsx_outcomes", "救助结果"),
+      T("xlsx_escalations", "超时升级"), T("xlsx_patrols", "巡查与覆盖"),
+      T("xlsx_reports", "上报清单"), T("xlsx_by_county", "各县（区）"),
+      T("xlsx_by_tier", "各层级"));
+
+/* The columns of the report exports (CSV with ?labels=zh, the monthly report's list): their
+ * Chinese headers, by column name. Not served (the console reads report fields by key). */
+VOCAB(VOCAB_REPORT_FIELD, "ReportField", NULL, NULL, T("id", "编号"), T("client_id", "客户端编号"),
+      T("status", "状态"), T("category", "类别"), T("lon", "经度"), T("lat", "纬度"),
+      T("crs", "坐标系"), T("accuracy_m", "定位精度（米）"), T("observed_at", "发现时间"),
+      T("received_at", "接收时间"), T("updated_at", "更新时间"), T("description", "情况描述"),
+      T("people_count", "人数"), T("person_sex", "性别"), T("person_approx_age", "估计年龄"),
+      T("person_appearance", "体貌特征"), T("person_name_if_known", "姓名"),
+      T("city_code", "市代码"), T("city", "市"), T("county_code", "县（区）代码"),
+      T("county", "县（区）"), T("town_code", "乡镇（街道）代码"), T("town", "乡镇（街道）"),
+      T("community_code", "村（社区）代码"), T("community", "村（社区）"), T("zones", "功能区"),
+      T("outside", "市域外"), T("snapped_m", "就近归属距离（米）"), T("station_id", "站点编号"),
+      T("station", "责任站点"), T("tier", "责任层级"), T("ack_deadline", "确认时限"),
+      T("unit_id", "单位编号"), T("outcome", "救助结果"), T("duplicate_of", "重复于"),
+      T("source", "来源"), T("acknowledged_at", "确认时间"), T("dispatched_at", "派遣时间"),
+      T("on_scene_at", "到场时间"), T("resolved_at", "办结时间"),
+      T("personal_data_deleted_at", "个人信息删除时间"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A
  * query parameter's own invalid_<name> not listed here reads as invalid_field. */
@@ -190,7 +244,8 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本
       T("index_not_ready", "空间索引尚未就绪，请稍后再试"),
       T("index_unavailable", "空间索引暂不可用，请稍后再试"), T("internal", "服务器内部错误"),
       T("invalid_after", "事件序号无效"), T("invalid_bbox", "地图范围无效"),
-      T("invalid_body", "请求内容格式不正确"), T("invalid_category", "类别无效"),
+      T("invalid_body", "请求内容格式不正确"),
+      T("invalid_candidate", "候选站址无效（须在统计区划内）"), T("invalid_category", "类别无效"),
       T("invalid_credentials", "用户名或密码错误"), T("invalid_crs", "坐标系无效"),
       T("invalid_cursor", "分页位置无效，请从第一页重新查询"),
       T("invalid_division", "行政区划代码无效"), T("invalid_field", "填写的内容无效"),
@@ -215,6 +270,7 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本
       T("too_spread", "一次提交的位置分布过广，请分批提交"),
       T("too_many_fixes", "该时间段的位置点过多，请缩短时间段"),
       T("too_many_items", "一次提交的上报过多"), T("too_many_positions", "一次提交的位置过多"),
+      T("over_budget", "查询范围过大，请缩短时间段或缩小区划"), T("invalid_to", "截止日期无效"),
       T("outside_division", "位置不在所选行政区划内"), T("shift_overlap", "该单位在此时段已有班次"),
       T("station_code_taken", "站点编号已被使用"),
       T("too_many_streams", "实时连接已满，请稍后再试"), T("unauthorized", "未登录或登录已失效"),
@@ -231,7 +287,7 @@ static const vocab *const all[] = {
     &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
     &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_TIME_PRESET,
     &VOCAB_WALKED_STATUS, &VOCAB_AUDIT_KIND,      &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,
-    &VOCAB_ERROR};
+    &VOCAB_STATS_BY,      &VOCAB_STATS_TERM,      &VOCAB_REPORT_FIELD,  &VOCAB_ERROR};
 
 const vocab *const *vocab_all(size_t *n) {
     *n = sizeof all / sizeof all[0];

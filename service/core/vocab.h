@@ -129,6 +129,7 @@ typedef struct vocab_term {
 #define AA_REPORT_MASK 24
 #define AA_PLAN_CREATE 25
 #define AA_PLAN_UPDATE 26
+#define AA_EXPORT_XLSX 27
 /* VOCAB_AUDIT_ENTITY: what an administrative write changed */
 #define AE_STATION 0
 #define AE_AGENCY 1
@@ -136,6 +137,15 @@ typedef struct vocab_term {
 #define AE_SHIFT 3
 #define AE_USER 4
 #define AE_PLAN 5
+/* VOCAB_STATS_BY: the groupings of the figures (?by=) */
+#define SB_TIER 0
+#define SB_COUNTY 1
+#define SB_TOWN 2
+#define SB_STATION 3
+#define SB_CATEGORY 4
+#define SB_MONTH 5
+#define SB_WEEK 6
+#define SB_DAY 7
 /* VOCAB_TIMELINE: the entries that are not transitions */
 #define TL_CREATED 0
 #define TL_ESCALATED 7
@@ -169,6 +179,9 @@ extern const vocab VOCAB_WALKED_STATUS;   /* a plan's window in the tracks: done
 extern const vocab VOCAB_AUDIT_KIND;      /* audit.kind: read, write, sign_in */
 extern const vocab VOCAB_AUDIT_ACTION;    /* audit.action */
 extern const vocab VOCAB_AUDIT_ENTITY;    /* audit.entity: what an administrative write changed */
+extern const vocab VOCAB_STATS_BY;        /* GET /api/v1/stats?by= */
+extern const vocab VOCAB_STATS_TERM;      /* names of the figures, words of the statistics page */
+extern const vocab VOCAB_REPORT_FIELD;    /* export columns' Chinese headers (not served) */
 extern const vocab VOCAB_ERROR;           /* error codes of {"error": {"code"}}, label = message */
 
 /* Every vocabulary, in publishing order (*n of them). */

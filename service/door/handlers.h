@@ -109,6 +109,12 @@ int h_reports_csv(http_req *r);
 /* tiles.c */
 int h_tiles(http_req *r);
 
+/* stats.c, monthly.c, coverage_figures.c, siting.c (service/stats/) */
+int h_stats(http_req *r);
+int h_stats_monthly(http_req *r);
+int h_stats_coverage_map(http_req *r);
+int h_siting(http_req *r);
+
 /* open311.c */
 int h_o311_discovery(http_req *r);
 int h_o311_services(http_req *r);

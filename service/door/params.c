@@ -510,6 +510,7 @@ static int keep_days(arena *a, long long first, long long next, http_qval *q) {
     q->from = keep(a, t, 10);
     params_day_text(next, t);
     q->to = keep(a, t, 10);
+    q->day0 = first, q->day1 = next;
     return q->from && q->to ? 0 : -1;
 }
 

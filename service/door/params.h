@@ -90,6 +90,7 @@ typedef struct http_qval {
     const char *prefix;      /* DIVISION: the significant prefix ("320706") */
     const char *from, *to;   /* DATE, WEEK, MONTH: first day and the day after the last
                               * ("YYYY-MM-DD", days of the city) */
+    long long day0, day1;    /* DATE, WEEK, MONTH: the same as days since 1970-01-01 */
 } http_qval;
 
 /* The value of parameter `name` of r's route (declared in its row of routes.c). Never NULL: asking

@@ -181,10 +181,44 @@ P(P_O311_END, "end_date", PARAM_TIME,
 P(P_O311_STATUS, "status", PARAM_VOCAB, PARAM_LIST, .vocab = &O311_STATUS,
   .description = "open, closed or open,closed");
 
+/* figures */
+static const vocab_term labels_terms[] = {{.code = "zh"}};
+static const vocab LABELS = {.terms = labels_terms, .n = 1};
+P(P_ESCALATED_FROM, "escalated_from", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,
+  .description = "Only reports moved up from one of these tiers because their acknowledgement "
+                 "deadline passed");
+P(P_LABELS, "labels", PARAM_VOCAB, .vocab = &LABELS,
+  .description = "zh: Chinese column headers and values (the vocabulary's labels)");
+P(P_STATS_DIVISION, "division", PARAM_DIVISION, .min = 2,
+  .description = "The division of the figures (2-, 4-, 6-, 9- or 12-digit code; default: the "
+                 "user's)");
+P(P_FROM, "from", PARAM_DATE,
+  .description = "First day of the period, the city's days (default: the 1st of this month)");
+P(P_TO, "to", PARAM_DATE,
+  .description = "Last day of the period, included (default: today); at most ten years after "
+                 "from");
+P(P_BY, "by", PARAM_VOCAB, .vocab = &VOCAB_STATS_BY,
+  .description = "Groups: the tier that finally held a report, its county, town, station or "
+                 "category, or the month, ISO week or day it was received");
+P(P_MIN_REPORTS, "min_reports", PARAM_INT, .min = 1, .max = 100000, .def = 5,
+  .description = "A ranking (every grouping but the periods) leaves out groups with fewer "
+                 "reports, listed in left_out");
+P(P_MONTH, "month", PARAM_MONTH, PARAM_REQUIRED, .description = "The month (2026-11, required)");
+P(P_CANDIDATE, "candidate", PARAM_POINT,
+  .description = "lon,lat of a candidate site in the request's crs (inside the division)");
+P(P_RADIUS, "radius_m", PARAM_NUMBER, .min = 100, .max = 50000,
+  .description = "Straight-line catchment radius in metres, CGCS2000 (default 5000)");
+P(P_K, "k", PARAM_INT, .min = 1, .max = 50, .def = 0,
+  .description = "Propose this many new sites (maximal covering over a grid of candidates)");
+P(P_GRID, "grid_m", PARAM_NUMBER, .min = 200, .max = 50000,
+  .description = "Spacing of the candidate grid in metres (default 2000)");
+P(P_STATION_TIER, "station_tier", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,
+  .description = "The current stations weighed: of these tiers (default city,county)");
+
 /* the filters of the report list and its exports */
 #define REPORT_FILTERS                                                                             \
     &P_STATUS, &P_OPEN, &P_CATEGORY, &P_OUTCOME, &P_TIER, &P_STATION, &P_REPORT_IDS, &P_DIVISION,  \
-        &P_WITHIN, &P_SINCE, &P_RECEIVED_FROM, &P_RECEIVED_TO, &P_BBOX, &P_CRS
+        &P_WITHIN, &P_SINCE, &P_RECEIVED_FROM, &P_RECEIVED_TO, &P_ESCALATED_FROM, &P_BBOX, &P_CRS
 #define O311_LIST Q(&P_O311_IDS, &P_O311_CODES, &P_O311_START, &P_O311_END, &P_O311_STATUS)
 
 /* the contract part of a row: operationId, reply, query parameters, statuses, request shape; the
@@ -274,7 +308,8 @@ const route routes[] = {
        Q(REPORT_FILTERS, &P_EXPORT_LIMIT), "200,400", NULL)},
     {"GET", "/api/v1/reports.csv", h_reports_csv, BODY_NONE, 0, ROLE_STAFF,
      "Reports as CSV (UTF-8, BOM), same filters",
-     O("exportReportsCsv", "text/csv", Q(REPORT_FILTERS, &P_EXPORT_LIMIT), "200,400", NULL)},
+     O("exportReportsCsv", "text/csv", Q(REPORT_FILTERS, &P_EXPORT_LIMIT, &P_LABELS), "200,400",
+       NULL)},
     {"GET", "/api/v1/audit", h_audit_list, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,
      "The audit trail: personal-data reads, sign-ins, administrative writes with before and after "
      "(since, until, user, report, kind, action, entity, entity_id, limit, cursor)",
@@ -395,6 +430,31 @@ const route routes[] = {
      ROLE_SUPERVISOR | ROLE_ADMIN,
      "A one-time password reset code for the user (shown once, valid 15 minutes)",
      O("createResetCode", "ResetCode", NULL, "201,403,404", NULL)},
+
+    /* figures (service/stats/) */
+    {"GET", "/api/v1/stats", h_stats, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Figures of a division and period: reports by status and outcome, people, times to "
+     "acknowledge, dispatch, on scene and resolve (median, p90), escalations, patrols, coverage; "
+     "in total and by tier, county, town, station, category, month, week or day",
+     O("getStats", "Stats", Q(&P_STATS_DIVISION, &P_FROM, &P_TO, &P_BY, &P_MIN_REPORTS),
+       "200,400,404,503", NULL)},
+    {"GET", "/api/v1/stats/monthly.xlsx", h_stats_monthly, BODY_NONE, 0,
+     ROLE_SUPERVISOR | ROLE_ADMIN, "The monthly report of a division in Chinese (Excel)",
+     O("getMonthlyReport", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+       Q(&P_STATS_DIVISION, &P_MONTH), "200,400,404,503", NULL)},
+    {"GET", "/api/v1/stats/coverage.geojson", h_stats_coverage_map, BODY_NONE, 0,
+     ROLE_SUPERVISOR | ROLE_ADMIN,
+     "The communities of a division with their last patrolled time and whether a patrol visited "
+     "them in the period (GeoJSON, WGS-84, simplified boundaries)",
+     O("getCoverageMap", "application/geo+json:CoverageFeatureCollection",
+       Q(&P_STATS_DIVISION, &P_FROM, &P_TO), "200,400,404,503", NULL)},
+    {"GET", "/api/v1/analysis/siting", h_siting, BODY_NONE, 0, ROLE_SUPERVISOR | ROLE_ADMIN,
+     "Station siting: the share of past reports (by people) within a radius of a candidate site "
+     "and of the current stations; k proposes new sites (maximal covering)",
+     O("getSiting", "Siting",
+       Q(&P_STATS_DIVISION, &P_FROM, &P_TO, &P_CANDIDATE, &P_RADIUS, &P_K, &P_GRID, &P_STATION_TIER,
+         &P_CRS),
+       "200,400,404,503", NULL)},
 
     /* live events */
     {"POST", "/api/v1/events/token", h_events_token, BODY_NONE, 0, ROLE_ANY,

@@ -12,6 +12,18 @@
 #include "service/core/config.h"
 #include "service/core/vocab.h"
 
+/* The first time one of the event types TYPES (a SQL list of literals) happened to report r, RFC 3339
+ * text or NULL (report_event_at, migration 0021): acknowledged (an acknowledgement, or a dispatch
+ * straight from new), dispatched, arrived on scene, resolved. The figures (report_facts) count the
+ * same times. */
+#define REPORT_EVENT_AT(TYPES) "report_event_at(r.id, ARRAY[" TYPES "])"
+#define REPORT_ACKNOWLEDGED_AT                                                                     \
+    REPORT_EVENT_AT(VOCAB_SQL_TERM("ReportEventType", RT_ACKNOWLEDGE) ", " VOCAB_SQL_TERM(         \
+        "ReportEventType", RT_DISPATCH))
+#define REPORT_DISPATCHED_AT REPORT_EVENT_AT(VOCAB_SQL_TERM("ReportEventType", RT_DISPATCH))
+#define REPORT_ON_SCENE_AT REPORT_EVENT_AT(VOCAB_SQL_TERM("ReportEventType", RT_ARRIVE))
+#define REPORT_RESOLVED_AT REPORT_EVENT_AT(VOCAB_SQL_TERM("ReportEventType", RT_RESOLVE))
+
 /* THE column list of a report read: X(NAME, sql expression, JSON key, kind, JSON Schema). It gives
  * the select list (REPORT_COLUMNS), the REPORT_COL_* positions, the serializer's table, the CSV
  * columns of the exports and the Report schema of the OpenAPI document (report_json.c), so a new
@@ -64,6 +76,10 @@
     X(OUTCOME,        "r.outcome",                      "outcome",             RJ_STR,       RJ_S_NULLABLE("Outcome"))          \
     X(DUPLICATE_OF,   "r.duplicate_of",                 "duplicate_of",        RJ_INT,       "{\"type\": [\"integer\", \"null\"]}") \
     X(SOURCE,         "r.source",                       "source",              RJ_STR,       "{\"type\": \"string\", \"enum\": [\"app\", \"open311\"]}") \
+    X(ACKNOWLEDGED_AT, REPORT_ACKNOWLEDGED_AT, "acknowledged_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
+    X(DISPATCHED_AT,  REPORT_DISPATCHED_AT, "dispatched_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
+    X(ON_SCENE_AT,    REPORT_ON_SCENE_AT, "on_scene_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
+    X(RESOLVED_AT,    REPORT_RESOLVED_AT, "resolved_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(CREATED_BY,     "r.created_by",                   NULL,                  RJ_NONE,      NULL)                              \
     X(PERSONAL_GONE,  "to_json(r.personal_masked_at)#>>'{}'", "personal_data_deleted_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\", \"description\": \"When person, photos and contact were deleted, personal_data_retention_days after the report closed; null while they are kept\"}") \
     X(CONTACT,        REPORT_CONTACT_SQL,               "contact",             RJ_STAFF,     "{\"anyOf\": [" RJ_S_REF("ReportContact") ", {\"type\": \"null\"}], \"description\": \"Staff only, on GET of one report (audited as a personal-data read): the call-back details an Open311 reporter gave\"}")

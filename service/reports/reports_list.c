@@ -38,6 +38,7 @@ enum {
 typedef struct list_query {
     const char *statuses, *categories, *outcomes, *tiers; /* text[] literals */
     const char *stations, *ids;                           /* bigint[] literals */
+    const char *escalated_from;                           /* text[] of tiers */
     const char *open;                                     /* text[] of open (or closed) statuses */
     char open_lit[160];
     char division[13]; /* significant prefix of ?within= or ?division=, "" for none */
@@ -123,6 +124,7 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     q->since = http_q(r, "since")->s;
     q->received_from = http_q(r, "received_from")->s;
     q->received_to = http_q(r, "received_to")->s;
+    q->escalated_from = http_q(r, "escalated_from")->s;
     const http_qval *open = http_q(r, "open"), *bbox = http_q(r, "bbox");
     if (open->given) { /* open (or closed) statuses, from the vocabulary's flags */
         vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, open->i ? VOCAB_OPEN : 0, q->open_lit,
@@ -179,6 +181,12 @@ static void build_select(const http_req *r, const list_query *q, long long befor
         {offsetof(list_query, since), " AND r.updated_at >= $%d::timestamptz"},
         {offsetof(list_query, received_from), " AND r.received_at >= $%d::timestamptz"},
         {offsetof(list_query, received_to), " AND r.received_at < $%d::timestamptz"},
+        /* moved up because the deadline passed (the escalation thread's reason; report_facts) */
+        {offsetof(list_query, escalated_from),
+         " AND EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = r.id"
+         " AND e.type = " VOCAB_SQL_TERM(
+             "TimelineType", TL_ESCALATED) " AND e.details ->> 'reason' = 'ack_deadline_passed'"
+                                           " AND e.details ->> 'from_tier' = ANY ($%d::text[]))"},
     };
     for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
         const char *v = *(const char *const *)((const char *)q + filters[i].off);
@@ -273,22 +281,44 @@ static void csv_cell(buf *b, const char *s, int last) {
     buf_put(b, last ? "\r\n" : ",", last ? 2 : 1);
 }
 
-/* The header line: the CSV columns of REPORT_FIELDS (report_csv_cols). */
-static void csv_header(buf *b) {
+/* ?labels=zh: a column's Chinese header (VOCAB_REPORT_FIELD), and a value's label when the column
+ * holds codes of a vocabulary. */
+static const struct {
+    const char *col;
+    const vocab *v;
+} csv_vocabs[] = {{"status", &VOCAB_REPORT_STATUS},
+                  {"category", &VOCAB_CATEGORY},
+                  {"outcome", &VOCAB_OUTCOME},
+                  {"tier", &VOCAB_TIER},
+                  {"person_sex", &VOCAB_SEX}};
+
+static const char *csv_zh(const char *col, const char *value) {
+    if (!value)
+        return vocab_label(&VOCAB_REPORT_FIELD, col) ? vocab_label(&VOCAB_REPORT_FIELD, col) : col;
+    for (size_t i = 0; i < sizeof csv_vocabs / sizeof csv_vocabs[0]; i++)
+        if (strcmp(col, csv_vocabs[i].col) == 0 && vocab_label(csv_vocabs[i].v, value))
+            return vocab_label(csv_vocabs[i].v, value);
+    return value;
+}
+
+/* The header line: the CSV columns of REPORT_FIELDS (report_csv_cols), in Chinese when zh. */
+static void csv_header(buf *b, int zh) {
     size_t n;
     const report_csv_col *cols = report_csv_cols(&n);
     for (size_t k = 0; k < n; k++)
-        csv_cell(b, cols[k].name, k + 1 == n);
+        csv_cell(b, zh ? csv_zh(cols[k].name, NULL) : cols[k].name, k + 1 == n);
 }
 
-static void csv_row(buf *b, PGresult *res, int i, gis_crs crs) {
+static void csv_row(buf *b, PGresult *res, int i, gis_crs crs, int zh) {
     size_t n;
     const report_csv_col *cols = report_csv_cols(&n);
     const char *pj = rj_val(res, i, REPORT_COL_PERSON);
     json_t *person = pj ? json_loads(pj, 0, NULL) : NULL;
     char tmp[1024];
-    for (size_t k = 0; k < n; k++)
-        csv_cell(b, report_csv_text(&cols[k], res, i, crs, person, tmp, sizeof tmp), k + 1 == n);
+    for (size_t k = 0; k < n; k++) {
+        const char *cell = report_csv_text(&cols[k], res, i, crs, person, tmp, sizeof tmp);
+        csv_cell(b, zh && cell ? csv_zh(cols[k].name, cell) : cell, k + 1 == n);
+    }
     json_decref(person);
 }
 
@@ -347,10 +377,10 @@ static size_t export_pick(http_req *r, PGresult *res, const list_query *q, long 
 
 /* Renders the picked rows into b; `first`: they start the export (no separator before). */
 static void export_render(buf *b, PGresult *res, const int *rows, size_t n, int fmt, int first,
-                          gis_crs crs) {
+                          gis_crs crs, int zh) {
     for (size_t k = 0; k < n; k++) {
         if (fmt == FMT_CSV)
-            csv_row(b, res, rows[k], crs);
+            csv_row(b, res, rows[k], crs, zh);
         else
             geojson_feature(b, res, rows[k], first && k == 0, crs);
     }
@@ -405,9 +435,10 @@ static int export_reports(http_req *r, int fmt) {
     }
     int *rows = (int *)(ids + EXPORT_PAGE);
     buf b = {0};
+    int zh = fmt == FMT_CSV && http_q(r, "labels")->given;
     if (fmt == FMT_CSV) {
         buf_str(&b, "\xEF\xBB\xBF"); /* UTF-8 BOM: spreadsheets then read the Chinese text right */
-        csv_header(&b);
+        csv_header(&b, zh);
     } else {
         buf_str(&b, "{\"type\":\"FeatureCollection\",\"features\":[\n");
     }
@@ -430,7 +461,7 @@ static int export_reports(http_req *r, int fmt) {
             break;
         }
         http_release_worker(r); /* read and audited: render and write the page without a slot */
-        export_render(&b, res, rows, nids, fmt, first, q.crs);
+        export_render(&b, res, rows, nids, fmt, first, q.crs, zh);
         PQclear(res);
         res = NULL;
         if (!head_sent) {

@@ -3,7 +3,7 @@ for each test file, which drives Debian's chromium through playwright-core again
 console.test.mjs (the dispatcher console), admin.test.mjs (its administration pages) and app.test.mjs (the patrol app at /app/, reached through a
 TCP proxy the test cuts and spoils, with a server it stops and starts: tests/integration/tcpproxy.py and
 a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
-runner."""
+runner. stats.test.mjs (the statistics page, as the supervisor) gets a database and a server of its own."""
 import http.server
 import os
 import re
@@ -169,12 +169,31 @@ def app_suite(out_dir):
     return p, f
 
 
+def stats_suite(out_dir):
+    """The statistics page: its own database and server."""
+    db = harness.fresh_db()
+    srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
+    try:
+        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
+        out = run_node("stats.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
+    finally:
+        srv.stop()
+        log = srv.log_text()
+        db.drop()
+    print(out)
+    p, f = counts(out)
+    if f:
+        print("--- patrold log (tail)\n" + log[-3000:])
+    return p, f
+
+
 def main():
     out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
     os.makedirs(out_dir, exist_ok=True)
     only = sys.argv[1:]  # e.g. `run.py app admin`: those suites
     p = f = 0
-    for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite)):
+    for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite),
+                        ("stats", stats_suite)):
         if only and name not in only:
             continue
         sp, sf = suite(out_dir)

@@ -145,6 +145,10 @@ CASES = {
                                                 "&to=2024-05-01T12:00:00Z", "401 200 404 200 200 200 404"),
     "GET /api/v1/reports/{id}/candidates":    C("/api/v1/reports/{hz}/candidates", "401 403 403 200 200 200 404"),
     "GET /api/v1/coverage":                   C("/api/v1/coverage", "401 403 403 200 200 200 200"),
+    "GET /api/v1/stats":                      C("/api/v1/stats?by=county", "401 403 403 403 200 200 403"),
+    "GET /api/v1/stats/monthly.xlsx":         C("/api/v1/stats/monthly.xlsx?month=2026-11", "401 403 403 403 200 200 403"),
+    "GET /api/v1/stats/coverage.geojson":     C("/api/v1/stats/coverage.geojson", "401 403 403 403 200 200 403"),
+    "GET /api/v1/analysis/siting":            C("/api/v1/analysis/siting?k=2", "401 403 403 403 200 200 403"),
     "POST /api/v1/events/token":              C("/api/v1/events/token", "401 200 200 200 200 200 200"),
     "GET /api/v1/events":                     C("/api/v1/events?after=x", "400"),   # the door: before the token
     # every role filed a report there (POST /api/v1/reports above): its own is on its map too

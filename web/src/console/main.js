@@ -20,6 +20,7 @@ import * as units from "./panels/units.js";
 import * as search from "./panels/search.js";
 import * as legend from "./panels/legend.js";
 import { mountAdmin } from "./pages/admin.js";
+import { statsPage } from "./pages/stats.js";
 
 const state = createState();
 const bus = createBus();
@@ -58,6 +59,7 @@ function mountDispatch() {
 registerPage({ id: "dispatch", label: "调度", minRole: null, mount: mountDispatch,
   show: () => ctx.map && ctx.map.updateSize() });
 mountAdmin(ctx); // the administration pages and the reset-code card of the sign-in (pages/)
+registerPage(statsPage); // supervisors: figures, the monthly report, station siting
 
 function onStream(open, err) {
   state.streamOpen = open;

@@ -7,7 +7,7 @@ const pages = [];
 let current = null;
 const wanted = location.hash.slice(1); // the page open before a reload
 
-// page: {id, label, minRole (a role code; the user's role must rank at least as high in the
+// page: {id, label (text, or a function of ctx: a vocabulary label), minRole (a role code; the user's role must rank at least as high in the
 // vocabulary's roles; null: everyone), mount(element, ctx) (once, on first show), show(), hide()}.
 // Its element is #page-<id> when index.html has one, else a new <section> in #pages.
 export function registerPage(page) {
@@ -51,7 +51,7 @@ export function startPages(ctx) {
   const mine = pages.filter((p) => allowed(ctx, p));
   const bar = $("tabs");
   bar.replaceChildren(...mine.map((p) => el("button", { type: "button", role: "tab", "data-page": p.id,
-    onclick: () => showPage(ctx, p.id) }, p.label)));
+    onclick: () => showPage(ctx, p.id) }, typeof p.label === "function" ? p.label(ctx) : p.label)));
   bar.hidden = mine.length < 2;
   showPage(ctx, current && current.id !== mine[0].id ? current.id : wanted);
 }
