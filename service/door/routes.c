@@ -208,8 +208,9 @@ P(P_CANDIDATE, "candidate", PARAM_POINT,
   .description = "lon,lat of a candidate site in the request's crs (inside the division)");
 P(P_RADIUS, "radius_m", PARAM_NUMBER, .min = 100, .max = 50000,
   .description = "Straight-line catchment radius in metres, CGCS2000 (default 5000)");
-P(P_K, "k", PARAM_INT, .min = 1, .max = 50, .def = 0,
-  .description = "Propose this many new sites (maximal covering over a grid of candidates)");
+P(P_K, "k", PARAM_INT, .min = 0, .max = 50, .def = 0,
+  .description = "Propose this many new sites (maximal covering over a grid of candidates; 0, the"
+                 " default: none)");
 P(P_GRID, "grid_m", PARAM_NUMBER, .min = 200, .max = 50000,
   .description = "Spacing of the candidate grid in metres (default 2000)");
 P(P_STATION_TIER, "station_tier", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,

@@ -20,7 +20,6 @@ import * as units from "./panels/units.js";
 import * as search from "./panels/search.js";
 import * as legend from "./panels/legend.js";
 import { mountAdmin } from "./pages/admin.js";
-import { statsPage } from "./pages/stats.js";
 
 const state = createState();
 const bus = createBus();
@@ -59,7 +58,14 @@ function mountDispatch() {
 registerPage({ id: "dispatch", label: "调度", minRole: null, mount: mountDispatch,
   show: () => ctx.map && ctx.map.updateSize() });
 mountAdmin(ctx); // the administration pages and the reset-code card of the sign-in (pages/)
-registerPage(statsPage); // supervisors: figures, the monthly report, station siting
+// supervisors: figures, the monthly report, station siting; its module (with ECharts) is a chunk
+// loaded when the page is first opened, so the dispatch page's first screen does not carry it
+let stats = null;
+registerPage({ id: "stats", label: (c) => c.vocab.label("stats_terms", "ui_page"), minRole: "supervisor",
+  mount(element, c) {
+    stats = import("./pages/stats.js").then(({ statsPage }) => (statsPage.mount(element, c), statsPage));
+  },
+  show() { if (stats) stats.then((p) => p.show && p.show()); } });
 
 function onStream(open, err) {
   state.streamOpen = open;
