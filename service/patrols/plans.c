@@ -141,11 +141,11 @@ static int norm_targets(http_req *r, json_t **out) {
     json_array_foreach(list, i, v) {
         json_t *agencies = json_object_get(v, "agencies");
         json_t *t = json_pack(
-            "{s:I,s:O,s:O,s:O,s:O,s:O}", "i", (json_int_t)i, "id",
+            "{s:I,s:O,s:O,s:O,s:O,s:o}", "i", (json_int_t)i, "id",
             json_object_get(v, "id") ? json_object_get(v, "id") : json_null(), "name",
             json_object_get(v, "name") ? json_object_get(v, "name") : json_null(), "visits",
             json_object_get(v, "visits_per_week"), "dwell", json_object_get(v, "min_dwell_min"),
-            "agencies", agencies ? agencies : json_array());
+            "agencies", agencies ? json_incref(agencies) : json_array()); /* o: t takes it */
         int rc = t ? norm_area(r, json_object_get(v, "area"), i, t) : -1;
         if (!rc) rc = norm_time(r, json_object_get(v, "time_window"), i, t);
         if (t) json_array_append_new(*out, t);
