@@ -92,13 +92,13 @@ def console_suite(out_dir):
     return p, f
 
 
-def admin_suite(out_dir):
-    """The console's administration pages, as the admin of a fresh database."""
+def page_suite(script, timeout_s, out_dir):
+    """A console page's browser test (admin.test.mjs, stats.test.mjs): its own database and server."""
     db = harness.fresh_db()
     srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
     try:
         env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
-        out = run_node("admin.test.mjs", env, int(os.environ.get("E2E_ADMIN_TIMEOUT", "180")))
+        out = run_node(script, env, timeout_s)
     finally:
         srv.stop()
         log = srv.log_text()
@@ -108,6 +108,11 @@ def admin_suite(out_dir):
     if f:
         print("--- patrold log (tail)\n" + log[-3000:])
     return p, f
+
+
+def admin_suite(out_dir):
+    """The console's administration pages, as the admin of a fresh database."""
+    return page_suite("admin.test.mjs", int(os.environ.get("E2E_ADMIN_TIMEOUT", "180")), out_dir)
 
 
 APP_SHELL_LIMIT = 300 * 1024  # the app shell, gzipped, without the map chunk (issue 19)
@@ -170,21 +175,8 @@ def app_suite(out_dir):
 
 
 def stats_suite(out_dir):
-    """The statistics page: its own database and server."""
-    db = harness.fresh_db()
-    srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
-    try:
-        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
-        out = run_node("stats.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
-    finally:
-        srv.stop()
-        log = srv.log_text()
-        db.drop()
-    print(out)
-    p, f = counts(out)
-    if f:
-        print("--- patrold log (tail)\n" + log[-3000:])
-    return p, f
+    """The statistics page."""
+    return page_suite("stats.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir)
 
 
 def main():
