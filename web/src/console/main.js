@@ -12,7 +12,7 @@ import { createState, createBus } from "./state.js";
 import { createStyles } from "./styles.js";
 import { createMap, addBaseMap } from "./layers.js";
 import { HANDLERS, listen } from "./events.js";
-import { registerPage, showPage, startPages } from "./pages.js";
+import { lazyPage, registerPage, showPage, startPages } from "./pages.js";
 import * as counts from "./panels/counts.js";
 import * as queue from "./panels/queue.js";
 import * as detail from "./panels/detail.js";
@@ -60,12 +60,8 @@ registerPage({ id: "dispatch", label: "调度", minRole: null, mount: mountDispa
 mountAdmin(ctx); // the administration pages and the reset-code card of the sign-in (pages/)
 // supervisors: figures, the monthly report, station siting; its module (with ECharts) is a chunk
 // loaded when the page is first opened, so the dispatch page's first screen does not carry it
-let stats = null;
-registerPage({ id: "stats", label: (c) => c.vocab.label("stats_terms", "ui_page"), minRole: "supervisor",
-  mount(element, c) {
-    stats = import("./pages/stats.js").then(({ statsPage }) => (statsPage.mount(element, c), statsPage));
-  },
-  show() { if (stats) stats.then((p) => p.show && p.show()); } });
+registerPage(lazyPage({ id: "stats", label: (c) => c.vocab.label("stats_terms", "ui_page"), minRole: "supervisor",
+  load: () => import("./pages/stats.js"), name: "statsPage" }));
 
 function onStream(open, err) {
   state.streamOpen = open;

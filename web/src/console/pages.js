@@ -14,6 +14,38 @@ export function registerPage(page) {
   pages.push(page);
 }
 
+// A page whose module arrives later (a chunk few users need): row {id, label, minRole, load (the
+// dynamic import), name (the module's page export), pageClass?, bodyClass? (on body while shown)}.
+// show() waits for mount(); a failed load says so on the page.
+export function lazyPage(row) {
+  let ready = null;
+  return {
+    id: row.id,
+    label: row.label,
+    minRole: row.minRole,
+    mount(element, ctx) {
+      if (row.pageClass) element.classList.add(row.pageClass);
+      element.setAttribute("aria-busy", "true");
+      ready = row.load().then((m) => {
+        element.removeAttribute("aria-busy");
+        m[row.name].mount(element, ctx);
+        return m[row.name];
+      }, (e) => {
+        element.textContent = "页面加载失败，请刷新后重试";
+        throw e;
+      });
+    },
+    show() {
+      if (row.bodyClass) document.body.classList.add(row.bodyClass);
+      if (ready) ready.then((p) => p.show && p.show(), () => {});
+    },
+    hide() {
+      if (row.bodyClass) document.body.classList.remove(row.bodyClass);
+      if (ready) ready.then((p) => p.hide && p.hide(), () => {});
+    },
+  };
+}
+
 function allowed(ctx, page) {
   if (!page.minRole) return true;
   const role = ctx.state.user && ctx.state.user.role;

@@ -3,7 +3,7 @@
 // roles the API lets administer: supervisors in their division, admins); their code is a chunk
 // loaded when a page is first opened, so a dispatcher's console never downloads it.
 import { $, el } from "../../shared/dom.js";
-import { registerPage } from "../pages.js";
+import { lazyPage, registerPage } from "../pages.js";
 import "./admin.css";
 
 // id, tab label, the module's loader and its page export. minRole: the API's (supervisor, admin).
@@ -14,40 +14,12 @@ const PAGES = [
   { id: "audit", label: "操作审计", load: () => import("./audit.js"), name: "auditPage" },
 ];
 
-// A page whose module arrives later: show() waits for mount(); a failed load says so on the page.
-function lazy(row) {
-  let ready = null;
-  return {
-    id: row.id,
-    label: row.label,
-    minRole: "supervisor",
-    mount(element, ctx) {
-      element.classList.add("admin-page");
-      element.setAttribute("aria-busy", "true");
-      ready = row.load().then((m) => {
-        element.removeAttribute("aria-busy");
-        m[row.name].mount(element, ctx);
-        return m[row.name];
-      }, (e) => {
-        element.textContent = "页面加载失败，请刷新后重试";
-        throw e;
-      });
-    },
-    show() {
-      document.body.classList.add("admin-open"); // the dispatch page's figures and search step aside
-      if (ready) ready.then((p) => p.show && p.show(), () => {});
-    },
-    hide() {
-      document.body.classList.remove("admin-open");
-      if (ready) ready.then((p) => p.hide && p.hide(), () => {});
-    },
-  };
-}
-
 // Registers the pages (after the dispatch page) and adds to the sign-in the link to the reset-code
 // card (reset.js, loaded when asked for).
 export function mountAdmin(ctx) {
-  for (const row of PAGES) registerPage(lazy(row));
+  // the dispatch page's figures and search step aside while one is shown (admin-open)
+  for (const row of PAGES)
+    registerPage(lazyPage({ ...row, minRole: "supervisor", pageClass: "admin-page", bodyClass: "admin-open" }));
   // signed out: nothing of an administration page shows through the sign-in overlay
   ctx.bus.on("signed-out", () => document.body.classList.add("signed-out"));
   ctx.bus.on("signed-in", () => document.body.classList.remove("signed-out"));
