@@ -47,6 +47,15 @@ int admin_commit_reply(http_req *r, int status, json_t *reply) {
     return http_json(r, status, reply);
 }
 
+int admin_audited_reply(http_req *r, int status, size_t action, size_t entity, long long id,
+                        const char *division, json_t *before, int got, json_t *after) {
+    if (got != 1 || admin_audit(r, action, entity, id, division, before, after)) {
+        json_decref(after);
+        return admin_end(r, -1);
+    }
+    return admin_commit_reply(r, status, after);
+}
+
 int admin_audit(http_req *r, size_t action, size_t entity, long long id, const char *division,
                 json_t *before, json_t *after) {
     audit_actor a;

@@ -41,6 +41,12 @@ int admin_commit_reply(http_req *r, int status, json_t *reply);
 int admin_audit(http_req *r, size_t action, size_t entity, long long id, const char *division,
                 json_t *before, json_t *after);
 
+/* The end of an administrative write whose row was read back into after (got: that read's 1, 0
+ * or -1): audited with before (borrowed), committed and answered status with after (stolen).
+ * A read that found nothing or a failed audit is a db error, rolled back. */
+int admin_audited_reply(http_req *r, int status, size_t action, size_t entity, long long id,
+                        const char *division, json_t *before, int got, json_t *after);
+
 /* The state of optional field `name` of the checked body: 0 absent, 1 null, 2 a value. */
 int admin_field(http_req *r, const char *name);
 

@@ -86,13 +86,9 @@ static int agency_write(http_req *r, long long id, json_t *before) {
     }
     long long aid = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
     PQclear(q);
-    if (agency_json(r->w, aid, 0, &after) != 1 ||
-        admin_audit(r, id ? AA_AGENCY_UPDATE : AA_AGENCY_CREATE, AE_AGENCY, aid, div, before,
-                    after)) {
-        json_decref(after);
-        return admin_end(r, -1);
-    }
-    return admin_commit_reply(r, id ? 200 : 201, after);
+    int got = agency_json(r->w, aid, 0, &after);
+    return admin_audited_reply(r, id ? 200 : 201, id ? AA_AGENCY_UPDATE : AA_AGENCY_CREATE,
+                               AE_AGENCY, aid, div, before, got, after);
 }
 
 /* POST /api/v1/agencies {name, kind, division_code} (supervisor in its division, admin) */

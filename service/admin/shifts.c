@@ -191,13 +191,9 @@ static int check_members(http_req *r, long long unit, buf *ids) {
 /* After the write of shift id: the due starts and ends applied, the audit, commit, the answer. */
 static int shift_done(http_req *r, long long id, const char *div, json_t *before, int status) {
     json_t *after = NULL;
-    if (shifts_step(r->w) < 0 || shift_json(r->w, id, 0, &after) != 1 ||
-        admin_audit(r, before ? AA_SHIFT_UPDATE : AA_SHIFT_CREATE, AE_SHIFT, id, div, before,
-                    after)) {
-        json_decref(after);
-        return admin_end(r, -1);
-    }
-    return admin_commit_reply(r, status, after);
+    int got = shifts_step(r->w) < 0 ? -1 : shift_json(r->w, id, 0, &after);
+    return admin_audited_reply(r, status, before ? AA_SHIFT_UPDATE : AA_SHIFT_CREATE, AE_SHIFT, id,
+                               div, before, got, after);
 }
 
 /* POST /api/v1/units/{id}/shifts {starts_at, ends_at, members?, note?} (staff in scope). */

@@ -191,12 +191,9 @@ static int unit_write(http_req *r, long long id, long long station0, json_t *bef
         (rc = unit_row(r, id, station, &uid)) ||
         (members && (rc = set_members(r, uid, div, members))))
         return admin_end(r, rc);
-    if (units_json(r->w, uid, GIS_CRS_WGS84, &after) != 1 ||
-        admin_audit(r, id ? AA_UNIT_UPDATE : AA_UNIT_CREATE, AE_UNIT, uid, div, before, after)) {
-        json_decref(after);
-        return admin_end(r, -1);
-    }
-    return admin_commit_reply(r, id ? 200 : 201, after);
+    int got = units_json(r->w, uid, GIS_CRS_WGS84, &after);
+    return admin_audited_reply(r, id ? 200 : 201, id ? AA_UNIT_UPDATE : AA_UNIT_CREATE, AE_UNIT,
+                               uid, div, before, got, after);
 }
 
 /* Locks unit params[0] in the open transaction when r's user may administer it: 0 with *id,
@@ -244,13 +241,12 @@ int h_units_members(http_req *r) {
     int rc = unit_lock(r, &id, &station, &before);
     const char *div = json_string_value(json_object_get(before, "division_code"));
     if (!rc) rc = set_members(r, id, div ? div : "", json_object_get(r->json, "members"));
-    if (!rc && (units_json(r->w, id, GIS_CRS_WGS84, &after) != 1 ||
-                admin_audit(r, AA_UNIT_MEMBERS, AE_UNIT, id, div, before, after)))
-        rc = -1;
-    json_decref(before);
     if (rc) {
-        json_decref(after);
+        json_decref(before);
         return admin_end(r, rc);
     }
-    return admin_commit_reply(r, 200, after);
+    int got = units_json(r->w, id, GIS_CRS_WGS84, &after);
+    rc = admin_audited_reply(r, 200, AA_UNIT_MEMBERS, AE_UNIT, id, div, before, got, after);
+    json_decref(before); /* only now: div points into it */
+    return rc;
 }

@@ -158,12 +158,8 @@ int h_users_create(http_req *r) {
                                 : -1);
     long long id = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
     PQclear(q);
-    if (user_json(r->w, id, 0, &after) != 1 ||
-        admin_audit(r, AA_USER_CREATE, AE_USER, id, div, NULL, after)) {
-        json_decref(after);
-        return admin_end(r, -1);
-    }
-    return admin_commit_reply(r, 201, after);
+    int got = user_json(r->w, id, 0, &after);
+    return admin_audited_reply(r, 201, AA_USER_CREATE, AE_USER, id, div, NULL, got, after);
 }
 
 /* User params[0], locked, when r's user may administer it (in its division, role not above its
@@ -245,17 +241,16 @@ int h_users_patch(http_req *r) {
     int rc = user_lock(r, &id, &before);
     if (!rc) rc = user_patch_allowed(r, id);
     if (!rc) rc = user_change(r, id, before);
-    if (!rc &&
-        (user_json(r->w, id, 0, &after) != 1 ||
-         admin_audit(r, AA_USER_UPDATE, AE_USER, id,
-                     json_string_value(json_object_get(after, "division_code")), before, after)))
-        rc = -1;
-    json_decref(before);
     if (rc) {
-        json_decref(after);
+        json_decref(before);
         return admin_end(r, rc);
     }
-    return admin_commit_reply(r, 200, after);
+    int got = user_json(r->w, id, 0, &after);
+    rc = admin_audited_reply(r, 200, AA_USER_UPDATE, AE_USER, id,
+                             json_string_value(json_object_get(after, "division_code")), before,
+                             got, after);
+    json_decref(before);
+    return rc;
 }
 
 /* A new code: RESET_CODE_LEN characters of an alphabet without look-alikes (60 random bits). */

@@ -310,13 +310,10 @@ static int plan_change(http_req *r, json_t *cur, long long *id) {
 /* After the write of plan id: the audit, commit, the answer. */
 static int plan_done(http_req *r, long long id, json_t *before, int status) {
     json_t *after = NULL;
-    if (plans_json(r->w, id, 0, &after) != 1 ||
-        admin_audit(r, before ? AA_PLAN_UPDATE : AA_PLAN_CREATE, AE_PLAN, id,
-                    json_string_value(json_object_get(after, "division_code")), before, after)) {
-        json_decref(after);
-        return admin_end(r, -1);
-    }
-    return admin_commit_reply(r, status, after);
+    int got = plans_json(r->w, id, 0, &after);
+    return admin_audited_reply(r, status, before ? AA_PLAN_UPDATE : AA_PLAN_CREATE, AE_PLAN, id,
+                               json_string_value(json_object_get(after, "division_code")), before,
+                               got, after);
 }
 
 /* POST /api/v1/patrol-plans (staff in scope). */
