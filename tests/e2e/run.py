@@ -3,7 +3,8 @@ for each test file, which drives Debian's chromium through playwright-core again
 console.test.mjs (the dispatcher console), admin.test.mjs (its administration pages) and app.test.mjs (the patrol app at /app/, reached through a
 TCP proxy the test cuts and spoils, with a server it stops and starts: tests/integration/tcpproxy.py and
 a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
-runner. stats.test.mjs (the statistics page, as the supervisor) gets a database and a server of its own."""
+runner. stats.test.mjs (the statistics page, as the supervisor) and history.test.mjs (the console for a
+shift: history, track replay, phone intake, layout) get a database and a server of their own."""
 import http.server
 import os
 import re
@@ -179,13 +180,18 @@ def stats_suite(out_dir):
     return page_suite("stats.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir)
 
 
+def history_suite(out_dir):
+    """The console for a shift (issue 20): history, track replay, phone intake, layout."""
+    return page_suite("history.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir)
+
+
 def main():
     out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
     os.makedirs(out_dir, exist_ok=True)
     only = sys.argv[1:]  # e.g. `run.py app admin`: those suites
     p = f = 0
     for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite),
-                        ("stats", stats_suite)):
+                        ("stats", stats_suite), ("history", history_suite)):
         if only and name not in only:
             continue
         sp, sf = suite(out_dir)
