@@ -177,19 +177,29 @@ await step("a unit's track replayed: the marker at time t is the fix at time t",
   await openTool("replay-box");
   await waitFor(page, (u) => !!document.querySelector(`#replay-form select[name=unit] option[value="${u}"]`), unit.id, 10000, "the unit offered");
   await page.selectOption("#replay-form select[name=unit]", String(unit.id));
+  // the period: from the minute before the first fix posted to a minute from now (local time)
+  const local = (ms) => new Date(ms - new Date(ms).getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
+  await page.fill("#replay-form input[name=from]", local(Date.parse(FIXES[0].at) - 60e3));
+  await page.fill("#replay-form input[name=to]", local(Date.parse(FIXES[4].at) + 60e3));
   await page.click("#replay-form button[type=submit]");
   await waitFor(page, () => window.__console.replay.loaded > 0, null, 5000, "the track loaded");
-  const n = await page.evaluate(() => window.__console.replay.fixes.length);
-  assert(n === FIXES.length, `${n} fixes replayed, ${FIXES.length} posted`);
+  // the fixes replayed are the track's (the API's, same period): the five posted among them
+  const shown = await page.evaluate(() => window.__console.replay.fixes.map((f) => f.t));
+  const period = await page.evaluate(() => [...new FormData(document.getElementById("replay-form"))].filter(([k]) => k !== "unit")
+    .map(([k, v]) => k + "=" + encodeURIComponent(new Date(v).toISOString())).join("&"));
+  const track = (await api("GET", `/api/v1/units/${unit.id}/track?${period}`, null, dispatcher)).data;
+  const times = track.features.filter((f) => f.properties.kind === "stretch").flatMap((f) => f.properties.times.map(Date.parse)).sort();
+  assert(JSON.stringify(shown) === JSON.stringify(times), `replayed ${shown.length} fixes, the track has ${times.length}`);
+  for (const f of FIXES) assert(shown.includes(Date.parse(f.at)), "the fix of " + f.at + " is not replayed");
   const from = await page.evaluate(() => window.__console.replay.from);
-  assert(from === Date.parse(FIXES[0].at), "the replay starts at " + new Date(from).toISOString());
+  assert(from === times[0], "the replay starts at " + new Date(from).toISOString());
   const seek = (s) => page.$eval("#replay-slider", (e, v) => { e.value = String(v); e.dispatchEvent(new Event("input")); }, s);
   const at = () => page.evaluate(() => ({ fix: window.__console.replay.fix, xy: window.__console.replay.marker.getGeometry().getCoordinates(),
     label: document.getElementById("replay-time").textContent }));
   for (const [k, f] of FIXES.entries()) {
     // at the fix's own time, and half-way to the next one: the marker is on this fix
     for (const extra of [0, 60]) {
-      await seek((Date.parse(f.at) - from) / 1000 + (k < FIXES.length - 1 ? extra : 0));
+      await seek((Date.parse(f.at) - from) / 1000 + extra);
       const got = await at();
       assert(Date.parse(got.fix.at) === Date.parse(f.at), `at fix ${k} + ${extra} s the marker is on the fix of ${got.fix.at}`);
       const [x, y] = mercator([f.lon, f.lat]);
@@ -237,7 +247,8 @@ await step("a report filed from a 12345 call is routed like any other", async ()
   assert(a.responsible_station.id === other.responsible_station.id && a.tier === other.tier,
     `routed to ${JSON.stringify(a.responsible_station)} / ${a.tier}, a report from the app to ${JSON.stringify(other.responsible_station)} / ${other.tier}`);
   assert(a.person && a.person.appearance === "蓝色外套，拄拐杖" && a.person.approx_age === 78, "person " + JSON.stringify(a.person));
-  assert((await page.textContent("#intake-msg")).includes(a.responsible_station.name), "the page does not name the station");
+  const said = await page.textContent("#intake-msg");
+  assert(said.includes(a.responsible_station.name), "the page does not name the station " + a.responsible_station.name + ": " + said);
   await waitFor(page, (i) => document.getElementById("d-title").textContent.startsWith("#" + i + " "), a.id, 5000, "the new report opened");
   if (vocabulary.channels) { // the server records the source (issue 20, service side)
     assert(a.source === "phone" && a.channel === "12345", "recorded as " + a.source + " / " + a.channel);

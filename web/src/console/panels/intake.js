@@ -67,9 +67,9 @@ function body(ctx, f, ui) {
   return b;
 }
 
-async function submit(ctx, f, ui) {
+async function submit(ctx, form, ui) {
   ui.msg.textContent = "";
-  const b = body(ctx, f, ui);
+  const b = body(ctx, form.elements, ui);
   if (!b) return;
   ui.send.disabled = true;
   try {
@@ -77,7 +77,10 @@ async function submit(ctx, f, ui) {
     const st = r.responsible_station;
     ui.msg.textContent = "已登记 #" + r.id + "，责任站点：" + (st ? st.name + "（" + ctx.vocab.label("tiers", st.tier) + "）" : "—");
     ctx.state.intake.last = r;
-    f.reset();
+    form.reset(); // the next call starts blank, its place too
+    ctx.state.intake.location = null;
+    ctx.state.intake.pin.setGeometry(null);
+    ui.where.textContent = "未定位";
     ctx.state.reports.set(r.id, r);
     ctx.refreshLayer("reports");
     ctx.select(r.id);
@@ -117,6 +120,6 @@ export function mount(ctx) {
     const [lon, lat] = toLonLat(e.coordinate);
     setPlace(ctx, ui, { lon, lat }, "地图点选");
   });
-  f.addEventListener("submit", (e) => { e.preventDefault(); submit(ctx, f.elements, ui); });
+  f.addEventListener("submit", (e) => { e.preventDefault(); submit(ctx, f, ui); });
   toolBox("intake-box", "电话登记", f, ui.msg);
 }
