@@ -52,11 +52,14 @@ await event(closed.id, { type: "arrive" });
 await event(closed.id, { type: "resolve", outcome: "escorted_home" });
 const open = await newReport(0.002, { category: "minor" });
 
-// A unit of 海州区 with five fixes 40, 30, 20, 10 and 5 minutes ago (whole seconds), going east.
+// A unit of 海州区 with five fixes (whole seconds) going east from its seeded position at a walk,
+// ending 5 minutes before both now and that position's time (which is when the template database
+// was seeded: a fix near it in time but far in space would be flagged as an impossible jump).
 const unit = (await api("GET", "/api/v1/units?division=" + COUNTY + "&limit=50", null, dispatcher)).data.items[0];
-const t0 = Math.floor(Date.now() / 1000) * 1000;
-const FIXES = [40, 30, 20, 10, 5].map((m, i) => ({ at: new Date(t0 - m * 60e3).toISOString(),
-  lon: +(HAIZHOU[0] + 0.004 * i).toFixed(6), lat: +(HAIZHOU[1] + 0.001 * i).toFixed(6) }));
+const start = unit.position || { lon: HAIZHOU[0], lat: HAIZHOU[1] };
+const end = Math.floor(Math.min(Date.now(), unit.position_at ? Date.parse(unit.position_at) : Infinity) / 1000) * 1000 - 5 * 60e3;
+const FIXES = [35, 25, 15, 5, 0].map((m, i) => ({ at: new Date(end - m * 60e3).toISOString(),
+  lon: +(start.lon + 0.004 * i).toFixed(6), lat: +(start.lat + 0.001 * i).toFixed(6) }));
 {
   const r = await api("POST", `/api/v1/units/${unit.id}/positions`, { positions: FIXES.map((f) => ({
     location: { lon: f.lon, lat: f.lat }, at: f.at, speed_mps: 1.5 })) }, dispatcher);

@@ -23,7 +23,20 @@ async function home(ctx, user) {
   ctx.state.homed = true;
 }
 
+// On a tablet or phone the bottom sheet covers the map's lower part: the view's padding keeps what
+// is centred (a selected report, a searched place) in the part that shows.
+const NARROW = "(max-width: 1000px)";
+function padForSheet(ctx) {
+  const narrow = matchMedia(NARROW).matches;
+  const covered = narrow ? Math.round($("side").getBoundingClientRect().height) : 0;
+  const legend = narrow ? Math.round($("legend").getBoundingClientRect().height) : 0;
+  const view = ctx.map.getView(), pad = [legend, 0, covered, 0];
+  if (String(view.padding || [0, 0, 0, 0]) !== String(pad)) view.padding = pad;
+}
+
 export function mount(ctx) {
+  new ResizeObserver(() => padForSheet(ctx)).observe($("side"));
+  addEventListener("resize", () => padForSheet(ctx));
   // on a tablet or phone the details lead the bottom sheet: a button gives the queue back
   // and a report chosen anywhere (queue, map, history) shows its details at the sheet's top
   const select = ctx.select;
