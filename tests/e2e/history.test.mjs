@@ -290,6 +290,15 @@ await step("on a tablet (768x1024) and a phone (390x844) a tapped report's detai
     for (const [k, b] of [["title", v.title], ["fields", v.fields]])
       assert(b.top >= 0 && b.bottom <= h && b.height > 0, `${w}x${h}: the details' ${k} at ${Math.round(b.top)}..${Math.round(b.bottom)}`);
     assert(v.map.width >= w - 2 && v.map.height > h * 0.3, `${w}x${h}: the map is ${Math.round(v.map.width)}x${Math.round(v.map.height)}`);
+    // the report is centred where the map shows: below the legend, above the sheet
+    const seen = await page.evaluate((xy) => {
+      const m = window.__console.map, r = (id) => document.getElementById(id).getBoundingClientRect();
+      const px = m.getPixelFromCoordinate(xy), box = r("map");
+      return { y: box.top + px[1], x: box.left + px[0], legend: r("legend"), sheet: r("side") };
+    }, mercator([open.location.lon, open.location.lat]));
+    assert(seen.legend.height > 0 && seen.legend.top < h / 2, `${w}x${h}: the legend at ${Math.round(seen.legend.top)}`);
+    assert(seen.y > seen.legend.bottom && seen.y < seen.sheet.top && seen.x > 0 && seen.x < w,
+      `${w}x${h}: the report at (${Math.round(seen.x)}, ${Math.round(seen.y)}), the sheet from ${Math.round(seen.sheet.top)}`);
     await shot(page, w + "x" + h);
   }
   await page.setViewportSize({ width: 1366, height: 768 });
