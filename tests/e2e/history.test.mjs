@@ -222,6 +222,10 @@ let phoneReport;
 await step("a report filed from a 12345 call is routed like any other", async () => {
   await openTool("intake-box");
   await page.selectOption("#intake-form select[name=channel]", "12345");
+  if (vocabulary.phone_channels) {
+    const offered = await page.$$eval("#intake-form select[name=channel] option", (os) => os.map((o) => [o.value, o.textContent]));
+    assert(JSON.stringify(offered) === JSON.stringify(vocabulary.phone_channels.map((t) => [t.code, t.label])), "channels " + JSON.stringify(offered));
+  }
   await page.fill("#intake-form input[name=caller]", "王先生");
   await page.fill("#intake-form input[name=phone]", "13800001234");
   // the place by a click on the map
@@ -253,7 +257,7 @@ await step("a report filed from a 12345 call is routed like any other", async ()
   const said = await page.textContent("#intake-msg");
   assert(said.includes(a.responsible_station.name), "the page does not name the station " + a.responsible_station.name + ": " + said);
   await waitFor(page, (i) => document.getElementById("d-title").textContent.startsWith("#" + i + " "), a.id, 5000, "the new report opened");
-  if (vocabulary.channels) { // the server records the source (issue 20, service side)
+  if (vocabulary.phone_channels) { // the server records the source (issue 20, service side)
     assert(a.source === "phone" && a.channel === "12345", "recorded as " + a.source + " / " + a.channel);
   } else console.log("note: the server has no channel vocabulary yet: source/channel sent, not read back");
 });
