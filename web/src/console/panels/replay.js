@@ -12,7 +12,7 @@ import { cached } from "../styles.js";
 import { toolBox, field, marks } from "./tool.js";
 
 const HOURS = 8; // the period offered first: the last 8 hours
-const PLAY_STEPS = 120; // a play crosses the period in 120 steps of 100 ms
+const PLAY_S = 12; // a play crosses the period in 12 seconds, one step per animation frame
 
 const lineStyle = () => cached("replay-line", () => new Style({ stroke: new Stroke({ color: "#5f3dc4", width: 3 }) }));
 const markerStyle = () => cached("replay-at", () => new Style({ zIndex: 5, image: new Circle({ radius: 8,
@@ -90,19 +90,23 @@ async function load(ctx, f, ui) {
   rp.loaded++;
 }
 
-function stop(rp) { clearInterval(rp.timer); rp.timer = null; }
+function stop(rp) { cancelAnimationFrame(rp.timer); rp.timer = null; }
 
+// Plays (or pauses) the replay: an animation (a step per frame), not a timer of the page.
 function play(ctx, ui) {
   const rp = ctx.state.replay;
   if (rp.timer) { stop(rp); ui.play.textContent = "播放"; return; }
   if (rp.t >= rp.to) seek(ctx, ui, rp.from);
   ui.play.textContent = "暂停";
-  const stepMs = Math.max(1000, (rp.to - rp.from) / PLAY_STEPS);
-  rp.timer = setInterval(() => {
-    const t = Math.min(rp.to, rp.t + stepMs);
+  const speed = Math.max(1, (rp.to - rp.from) / (PLAY_S * 1000)); // period ms per real ms
+  let last = performance.now();
+  const frame = (now) => {
+    const t = Math.min(rp.to, rp.t + (now - last) * speed);
+    last = now;
     seek(ctx, ui, t);
-    if (t >= rp.to) { stop(rp); ui.play.textContent = "播放"; }
-  }, 100);
+    if (t >= rp.to) { rp.timer = null; ui.play.textContent = "播放"; } else rp.timer = requestAnimationFrame(frame);
+  };
+  rp.timer = requestAnimationFrame(frame);
 }
 
 // The units the map knows, in the <select> (kept when still there).
