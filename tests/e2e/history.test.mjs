@@ -214,8 +214,17 @@ await step("a unit's track replayed: the marker at time t is the fix at time t",
   await seek(0);
   await page.click("#replay-play");
   await waitFor(page, (t) => window.__console.replay.fix && Date.parse(window.__console.replay.fix.at) === t, Date.parse(FIXES[4].at), 20000, "played to the end");
-  const drawn = await page.evaluate(() => window.__console.replay.features.filter((f) => f.getGeometry() && f.getGeometry().getType() === "LineString").length);
-  assert(drawn >= 1, "the track is not drawn");
+  // the path is drawn through every fix (dashed across gaps), and a dot on each
+  const drawn = await page.evaluate(() => window.__console.replay.features.map((f) => f.getGeometry())
+    .map((g) => ({ type: g.getType(), n: g.getType() === "LineString" ? g.getCoordinates().length : 1 })));
+  assert(drawn.some((g) => g.type === "LineString" && g.n === FIXES.length), "no path through the fixes: " + JSON.stringify(drawn));
+  assert(drawn.filter((g) => g.type === "Point").length >= FIXES.length + 1, "a fix without its dot: " + JSON.stringify(drawn));
+  // on the map the marker carries its fix's time
+  const mapLabel = await page.evaluate(() => { const r = window.__console.replay; return r.marker.getStyle().getText().getText(); });
+  assert(mapLabel === new Date(FIXES[4].at).toLocaleTimeString("zh-CN"), "the marker's label: " + mapLabel);
+  await seek((Date.parse(FIXES[2].at) - from) / 1000 + 30);
+  await sleep(800);
+  await shot(page, "replay-1366x768");
 });
 
 let phoneReport;

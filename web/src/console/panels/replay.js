@@ -5,7 +5,8 @@ import Feature from "ol/Feature.js";
 import LineString from "ol/geom/LineString.js";
 import Point from "ol/geom/Point.js";
 import { fromLonLat } from "ol/proj.js";
-import { Style, Stroke, Fill, Circle } from "ol/style.js";
+import { boundingExtent } from "ol/extent.js";
+import { Style, Stroke, Fill, Circle, Text } from "ol/style.js";
 import { el } from "../../shared/dom.js";
 import { fmtTime } from "../../shared/format.js";
 import { cached } from "../styles.js";
@@ -14,9 +15,15 @@ import { toolBox, field, marks } from "./tool.js";
 const HOURS = 8; // the period offered first: the last 8 hours
 const PLAY_S = 12; // a play crosses the period in 12 seconds, one step per animation frame
 
+// a continuous stretch: a solid line; a gap between stretches (no fix for longer than gap_s, or an
+// impossible jump): dashed; each fix a dot
 const lineStyle = () => cached("replay-line", () => new Style({ stroke: new Stroke({ color: "#5f3dc4", width: 3 }) }));
+const gapStyle = () => cached("replay-gap", () => new Style({ stroke: new Stroke({ color: "#5f3dc4", width: 1.5, lineDash: [6, 6] }) }));
+const dotStyle = () => cached("replay-dot", () => new Style({ image: new Circle({ radius: 3, fill: new Fill({ color: "#5f3dc4" }) }) }));
+// the marker, labelled with its fix's time (one shared Text: only its string changes)
 const markerStyle = () => cached("replay-at", () => new Style({ zIndex: 5, image: new Circle({ radius: 8,
-  fill: new Fill({ color: "#5f3dc4" }), stroke: new Stroke({ color: "#fff", width: 3 }) }) }));
+  fill: new Fill({ color: "#5f3dc4" }), stroke: new Stroke({ color: "#fff", width: 3 }) }),
+text: new Text({ font: "bold 12px sans-serif", offsetY: -18, fill: new Fill({ color: "#5f3dc4" }), stroke: new Stroke({ color: "#fff", width: 3 }) }) }));
 
 // <input type=datetime-local> value of a time (local).
 const local = (ms) => { const d = new Date(ms - new Date(ms).getTimezoneOffset() * 60e3); return d.toISOString().slice(0, 16); };
@@ -49,8 +56,23 @@ function seek(ctx, ui, t) {
   const fix = fixAt(rp.fixes, t);
   rp.fix = fix;
   ui.time.textContent = fmtTime(new Date(t).toISOString()) + (fix ? "（定位 " + fmtTime(fix.at) + "）" : "");
-  if (fix) rp.marker.setGeometry(new Point(fromLonLat([fix.lon, fix.lat])));
+  if (fix) {
+    markerStyle().getText().setText(new Date(fix.t).toLocaleTimeString("zh-CN"));
+    rp.marker.setGeometry(new Point(fromLonLat([fix.lon, fix.lat])));
+  }
   ui.slider.value = String(Math.round((t - rp.from) / 1000));
+}
+
+// The features of a track: the whole path dashed, each stretch solid over it, a dot per fix.
+function drawTrack(fc, fixes) {
+  const styled = (geom, style) => { const f = new Feature(geom); f.setStyle(style); return f; };
+  const out = [];
+  if (fixes.length > 1) out.push(styled(new LineString(fixes.map((x) => fromLonLat([x.lon, x.lat]))), gapStyle()));
+  for (const x of fc.features)
+    if (x.properties.kind === "stretch" && x.geometry.type === "LineString")
+      out.push(styled(new LineString(x.geometry.coordinates.map((c) => fromLonLat(c))), lineStyle()));
+  for (const x of fixes) out.push(styled(new Point(fromLonLat([x.lon, x.lat])), dotStyle()));
+  return out;
 }
 
 async function load(ctx, f, ui) {
@@ -70,11 +92,7 @@ async function load(ctx, f, ui) {
   for (const x of rp.features) src.removeFeature(x);
   rp.fixes = trackFixes(fc);
   Object.assign(rp, { unit: Number(unit), from: rp.fixes.length ? rp.fixes[0].t : from, to: rp.fixes.length ? rp.fixes[rp.fixes.length - 1].t : to });
-  rp.features = fc.features.filter((x) => x.properties.kind === "stretch" && x.geometry.type === "LineString").map((x) => {
-    const line = new Feature(new LineString(x.geometry.coordinates.map((c) => fromLonLat(c))));
-    line.setStyle(lineStyle());
-    return line;
-  });
+  rp.features = drawTrack(fc, rp.fixes);
   rp.marker = new Feature();
   rp.marker.setStyle(markerStyle());
   rp.features.push(rp.marker);
@@ -84,7 +102,7 @@ async function load(ctx, f, ui) {
   ui.msg.textContent = rp.fixes.length ? rp.fixes.length + " 个定位点（" + fc.flagged + " 个异常点未画出）" : "该时段无定位";
   if (rp.fixes.length) {
     seek(ctx, ui, rp.from);
-    const ext = src.getExtent();
+    const ext = boundingExtent(rp.fixes.map((x) => fromLonLat([x.lon, x.lat])));
     ctx.map.getView().fit(ext, { padding: [60, 60, 60, 60], maxZoom: 16, duration: 300 });
   }
   rp.loaded++;
