@@ -222,6 +222,11 @@ await step("a unit's track replayed: the marker at time t is the fix at time t",
   // on the map the marker carries its fix's time
   const mapLabel = await page.evaluate(() => { const r = window.__console.replay; return r.marker.getStyle().getText().getText(); });
   assert(mapLabel === new Date(FIXES[4].at).toLocaleTimeString("zh-CN"), "the marker's label: " + mapLabel);
+  // a unit's own button in the units panel replays its track too
+  const loads = await page.evaluate(() => window.__console.replay.loaded);
+  await page.click(`#units li[data-unit="${unit.id}"] .u-track`);
+  await waitFor(page, (n) => window.__console.replay.loaded > n, loads, 5000, "the track loaded from the units panel");
+  assert(await page.evaluate(() => window.__console.replay.unit) === unit.id, "another unit replayed");
   await seek((Date.parse(FIXES[2].at) - from) / 1000 + 30);
   await sleep(800);
   await shot(page, "replay-1366x768");

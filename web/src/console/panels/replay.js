@@ -153,5 +153,13 @@ export function mount(ctx) {
   f.addEventListener("submit", (e) => { e.preventDefault(); load(ctx, f.elements, ui); });
   const box = toolBox("replay-box", "轨迹回放", f, ui.msg, ui.player);
   box.addEventListener("toggle", () => fillUnits(ctx, unit));
+  // a unit's own button (units panel): its track of the period shown, loaded at once
+  ctx.replay = (id) => {
+    box.open = true;
+    fillUnits(ctx, unit);
+    unit.value = String(id);
+    box.scrollIntoView({ block: "nearest" });
+    return load(ctx, f.elements, ui);
+  };
   ctx.bus.on("units", () => fillUnits(ctx, unit));
 }

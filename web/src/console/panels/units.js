@@ -45,7 +45,8 @@ function unitItem(ctx, u) {
   const mark = q && el("span", { class: "u-backlog", title: "手机上报告的未发送内容：" + q.length + " 条，最早 " + fmtTime(q.oldest_at) },
     `手机积压 ${q.length} 条，超过${BACKLOG_H}小时`);
   return el("li", { "data-unit": u.id, "data-status": u.status },
-    el("span", { class: "u-name" }, u.name), " ", status, " ", el("span", { class: "u-age" }, fmtAge(ageNow(u))), mark ? " " : null, mark);
+    el("span", { class: "u-name" }, u.name), " ", status, " ", el("span", { class: "u-age" }, fmtAge(ageNow(u))), mark ? " " : null, mark,
+    ctx.replay ? el("button", { type: "button", class: "u-track", title: "回放该单位近期轨迹", onclick: () => ctx.replay(u.id) }, "轨迹") : null);
 }
 
 // The units whose phones have had unsent items for more than BACKLOG_H hours (every page of
