@@ -35,7 +35,8 @@ async function findPlace(ctx, ui) {
   if (!q) return;
   ui.hits.replaceChildren();
   let items;
-  try { items = (await ctx.api.get("/api/v1/places?q=" + encodeURIComponent(q) + "&limit=6")).items; } catch (e) {
+  const crs = ctx.crs && ctx.crs !== "wgs84" ? "&crs=" + ctx.crs : ""; // hits in the map's crs
+  try { items = (await ctx.api.get("/api/v1/places?q=" + encodeURIComponent(q) + "&limit=6" + crs)).items; } catch (e) {
     ui.hits.replaceChildren(el("li", { class: "error" }, "地名搜索不可用：" + ctx.vocab.errorText(e)));
     return;
   }

@@ -46,7 +46,8 @@ async function run(ctx) {
   let items;
   // near: the map's centre, so that among namesakes the nearest come first
   const [lon, lat] = toLonLat(ctx.map.getView().getCenter());
-  const near = "&near=" + lon.toFixed(5) + "," + lat.toFixed(5);
+  // over a GCJ-02 base map the map's coordinates, and so near= and the hits, are GCJ-02 (ctx.crs)
+  const near = "&near=" + lon.toFixed(5) + "," + lat.toFixed(5) + (ctx.crs && ctx.crs !== "wgs84" ? "&crs=" + ctx.crs : "");
   try { items = (await ctx.api.get("/api/v1/places?q=" + encodeURIComponent(q) + "&limit=8" + near)).items; } catch (e) {
     ul.replaceChildren(el("li", { class: "error" }, "地名搜索不可用：" + ctx.vocab.errorText(e) + "（/api/v1/places）"));
     ul.hidden = false;
