@@ -276,6 +276,25 @@ await step("a report filed from a 12345 call is routed like any other", async ()
   } else console.log("note: the server has no channel vocabulary yet: source/channel sent, not read back");
 });
 
+await step("a 110 hand-over placed by a place-name search: filed at the place found", async () => {
+  const before = await page.evaluate(() => window.__console.intake.last.id);
+  await page.selectOption("#intake-form select[name=channel]", "110");
+  await page.fill("#intake-place", "新浦");
+  await page.press("#intake-place", "Enter");
+  await page.waitForSelector("#intake-form .tool-list li[tabindex]");
+  await page.click("#intake-form .tool-list li[tabindex]");
+  await waitFor(page, () => !!window.__console.intake.location, null, 3000, "the place set from the search");
+  const loc = await page.evaluate(() => window.__console.intake.location);
+  const hit = (await api("GET", "/api/v1/places?q=" + encodeURIComponent("新浦") + "&limit=6", null, dispatcher)).data.items[0];
+  assert(Math.abs(loc.lon - hit.location.lon) < 1e-6 && Math.abs(loc.lat - hit.location.lat) < 1e-6, `placed at ${JSON.stringify(loc)}, the hit is ${JSON.stringify(hit.location)}`);
+  await page.click("#intake-form button[type=submit]");
+  await waitFor(page, (b) => window.__console.intake.last.id !== b, before, 5000, "the second report filed");
+  const body = sent[sent.length - 1];
+  assert(body.channel === "110" && body.source === "phone", "sent " + JSON.stringify(body));
+  const r = (await api("GET", "/api/v1/reports/" + (await page.evaluate(() => window.__console.intake.last.id)), null, dispatcher)).data;
+  assert(Math.abs(r.location.lon - hit.location.lon) < 1e-5 && r.responsible_station, "filed as " + JSON.stringify(r.location));
+});
+
 await step("a searched place is flown to and marked on the map", async () => {
   await page.fill("#search", "新浦");
   await page.press("#search", "Enter");
