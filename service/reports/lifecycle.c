@@ -320,14 +320,16 @@ static int apply(event_ctx *c, const event_req *e) {
     PQclear(up);
     if (!moved) /* cannot happen under FOR UPDATE; keep the guarantee anyway */
         return http_error(c->r, 409, "invalid_transition", "type", "the report changed meanwhile");
-    char extra[64] = ""; /* an escalation tells where it came from, as the thread's does */
-    if (e->tr->needs == NEEDS_PARENT) {
-        const char *from_station = rj_val(c->cur, 0, REPORT_COL_STATION_ID);
-        snprintf(extra, sizeof extra, "{\"from_station\":%s}",
+    /* who did it (a console does not alert its user of its own acts); an escalation tells where
+     * it came from, as the thread's does */
+    char extra[96];
+    const char *from_station = rj_val(c->cur, 0, REPORT_COL_STATION_ID);
+    if (e->tr->needs == NEEDS_PARENT)
+        snprintf(extra, sizeof extra, "{\"actor_id\":%s,\"from_station\":%s}", actor_id,
                  from_station ? from_station : "null");
-    }
-    if (events_append_report(w, EK_REPORT_UPDATED, c->id, event_name, *extra ? extra : NULL) != 0)
-        return -1;
+    else
+        snprintf(extra, sizeof extra, "{\"actor_id\":%s}", actor_id);
+    if (events_append_report(w, EK_REPORT_UPDATED, c->id, event_name, extra) != 0) return -1;
     return unit_follows(w, *c->unit ? c->unit : rj_val(c->cur, 0, REPORT_COL_UNIT_ID), e->tr);
 }
 
