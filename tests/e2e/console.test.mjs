@@ -175,11 +175,10 @@ await step("dispatch a unit from the page: the unit becomes busy", async () => {
   assert(r.data.status === "dispatched" && r.data.unit_id === unitId, "report not dispatched to unit " + unitId);
 });
 
-await step("a wrong move's 409 is shown to the user", async () => {
-  await page.click("#b-ack");
-  await waitFor(page, () => /409/.test(document.getElementById("d-msg").textContent), null, 3000, "the 409 message");
-  const msg = await page.textContent("#d-msg");
-  assert(msg.includes(label("error_codes", "invalid_transition")), "the 409 is not in the vocabulary's words: " + msg);
+await step("a dispatched report offers no acknowledge (its actions are the API's; a 409: shift.test.mjs)", async () => {
+  await waitFor(page, () => document.querySelector("#d-actions [data-action]"), null, 3000, "the report's actions");
+  const shown = await page.$$eval("#d-actions [data-action]", (bs) => bs.map((b) => b.dataset.action));
+  assert(!shown.includes("acknowledge") && shown.includes("arrive"), "actions offered on a dispatched report: " + shown);
 });
 
 await step("after a dropped event connection, a report made meanwhile arrives", async () => {
