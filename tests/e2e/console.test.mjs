@@ -129,9 +129,6 @@ await step("the queue and the details show the vocabulary's labels (category, st
   // the timeline's first entry is the report's creation, in the vocabulary's words
   await waitFor(page, (t) => (document.querySelector("#d-timeline li") || {}).textContent?.includes(t),
     label("timeline_types", "created"), 3000, "the timeline in Chinese");
-  const outcomes = await page.$$eval("#d-outcome option", (os) => os.map((o) => [o.value, o.textContent]));
-  assert(JSON.stringify(outcomes) === JSON.stringify(vocabulary.outcomes.map((t) => [t.code, t.label])),
-    "outcome choices " + JSON.stringify(outcomes));
   // the legend names every open status with its label
   const legend = await page.textContent("#legend");
   for (const t of vocabulary.statuses.filter((x) => x.open)) assert(legend.includes(t.label), "legend lacks " + t.label);
@@ -179,6 +176,10 @@ await step("a dispatched report offers no acknowledge (its actions are the API's
   await waitFor(page, () => document.querySelector("#d-actions [data-action]"), null, 3000, "the report's actions");
   const shown = await page.$$eval("#d-actions [data-action]", (bs) => bs.map((b) => b.dataset.action));
   assert(!shown.includes("acknowledge") && shown.includes("arrive"), "actions offered on a dispatched report: " + shown);
+  // resolving it offers the vocabulary's outcomes
+  const outcomes = await page.$$eval("#d-outcome option", (os) => os.map((o) => [o.value, o.textContent]));
+  assert(JSON.stringify(outcomes) === JSON.stringify(vocabulary.outcomes.map((t) => [t.code, t.label])),
+    "outcome choices " + JSON.stringify(outcomes));
 });
 
 await step("after a dropped event connection, a report made meanwhile arrives", async () => {
