@@ -66,13 +66,13 @@ function renderActions(ctx, r) {
       ...dups.map((d) => el("option", { value: d.id }, "#" + d.id + " " + v.label("categories", d.category))));
     out.push(of, button("mark_duplicate", "b-mark-duplicate", () => act(ctx, r, { type: "mark_duplicate", duplicate_of: Number(of.value) })));
   }
-  for (const type of ["escalate", "cancel"]) {
-    if (!may.has(type)) continue;
-    out.push(button(type, "b-" + type, () => {
-      const note = reason(ctx, type);
-      if (note) act(ctx, r, { type, note });
-    }));
-  }
+  // escalate and cancel: with the reason typed beside them
+  const reasoned = (type) => may.has(type) && out.push(button(type, "b-" + type, () => {
+    const note = reason(ctx, type);
+    if (note) act(ctx, r, { type, note });
+  }));
+  reasoned("escalate");
+  reasoned("cancel");
   if (may.has("escalate") || may.has("cancel")) {
     const old = $("d-reason"); // a redraw (a live event) keeps what is being typed for this report
     out.push(el("input", { id: "d-reason", type: "text", maxlength: "1000", placeholder: "原因（升级、撤销时必填）", "aria-label": "原因",
