@@ -202,6 +202,23 @@ await step("cancel (撤销) from the page, with its reason", async () => {
   await page.screenshot({ path: path.join(OUT, "shift.png") });
 });
 
+await step("a public sighting (Open311) alerts, and staff see its call-back details", async () => {
+  const before = await alerts();
+  const form = new URLSearchParams({ api_key: "demo", service_code: "vagrant", lat: String(HAIZHOU[1] + 0.0015), long: String(HAIZHOU[0] + 0.003),
+    description: "桥下有人露宿", first_name: "芳菲", last_name: "欧阳", phone: "13800138000" });
+  const resp = await fetch(BASE + "/open311/v2/requests.json", { method: "POST", body: form,
+    headers: { "Content-Type": "application/x-www-form-urlencoded" } });
+  assert(resp.status === 200 || resp.status === 201, "Open311 POST: " + resp.status);
+  const id = Number((await resp.json())[0].service_request_id);
+  await waitFor(page, ([n, i]) => window.__console.alerts.sounds > n && window.__console.alerts.last.id === i, [before.sounds, id], 3000,
+    "the alert of a public sighting");
+  await page.click(`#queue li[data-id="${id}"]`);
+  await waitFor(page, () => document.querySelectorAll('#d-fields dd[data-field="contact"]').length > 0, null, 3000, "the call-back details");
+  const contact = await field("contact");
+  assert(contact.includes("欧阳芳菲") && contact.includes("13800138000"), "call-back details: " + contact);
+  assert(await page.$('#d-fields dd[data-field="contact"] a[href="tel:13800138000"]'), "the phone is no tel: link");
+});
+
 await step("the browser log has no error", async () => {
   const errs = pageErrors.filter((e) => !/Failed to load resource|ERR_CONNECTION|net::/.test(e));
   assert(errs.length === 0, "page errors: " + errs.slice(0, 3).join(" | ").replace(/\s+/g, " "));
