@@ -164,7 +164,7 @@ function fieldRows(ctx, r) {
   const p = r.person || {};
   const st = r.responsible_station;
   return [
-    ["community", divisionName(r) + (r.outside ? "（" + v.label("report_fields", "outside") + "）" : "")],
+    ["place", divisionName(r) + (r.outside ? "（" + v.label("report_fields", "outside") + "）" : "")],
     ["people_count", r.people_count],
     ["person_sex", p.sex && v.label("sexes", p.sex)],
     ["person_approx_age", p.approx_age != null ? "约 " + p.approx_age + " 岁" : null],
@@ -197,7 +197,7 @@ function contactRows(c) {
 
 function renderFields(ctx, r) {
   const v = ctx.vocab;
-  const rows = fieldRows(ctx, r).map(([k, val]) => [v.label("report_fields", k), val, k]);
+  const rows = fieldRows(ctx, r).map(([k, val]) => [k === "place" ? "位置" : v.label("report_fields", k), val, k]);
   const contact = contactRows(r.contact).map(([k, val]) => ["回访" + k, val, "contact"]);
   $("d-fields").replaceChildren(...[...rows, ...contact].flatMap(([k, val, code]) =>
     [el("dt", {}, k), el("dd", { "data-field": code }, val)]));
