@@ -154,6 +154,27 @@ await step("a 409 reads in Chinese with its code small (escalating above the cit
   assert(!/[a-z]{4,} [a-z]{4,}/.test(msg.replace(code, "")), "English in the message: " + msg);
 });
 
+await step("a stale panel's acknowledge (another user was first): 409 in Chinese, the report as it is now", async () => {
+  const x = await newReport(patrol, 0.02, { category: "injured_or_ill" });
+  await waitFor(page, (i) => !!document.querySelector(`#queue li[data-id="${i}"]`), x.id, 3000, "the report in the queue");
+  await page.click(`#queue li[data-id="${x.id}"]`);
+  await waitFor(page, () => !!document.getElementById("b-ack"), null, 3000, "the acknowledge button");
+  // the supervisor acknowledges it just before the page's request reaches the server
+  const route = `**/api/v1/reports/${x.id}/events`;
+  await page.route(route, async (r) => {
+    assert((await event(x.id, supervisor, { type: "acknowledge" })).status === 200, "the supervisor's acknowledge");
+    await r.continue();
+  });
+  await page.click("#b-ack");
+  await waitFor(page, () => /409/.test(document.getElementById("d-msg").textContent), null, 3000, "the 409 message");
+  await page.unroute(route);
+  const msg = await page.textContent("#d-msg");
+  const want = label("error_codes", "invalid_transition") + "：" + label("event_types", "acknowledge") + "（当前状态：" + label("statuses", "acknowledged") + "）";
+  assert(msg.includes(want) && msg.includes("409 invalid_transition"), `message ${msg}, wanted ${want}`);
+  assert(!msg.includes("cannot"), "English in the message: " + msg);
+  assert(!(await actions()).includes("acknowledge"), "acknowledge still offered");
+});
+
 await step("a resolved report shows its unit and outcome and offers no acknowledge", async () => {
   const c = await newReport(dispatcher, 0.08, { category: "vagrant" });
   const cand = (await api("GET", `/api/v1/reports/${c.id}/candidates?limit=1`, null, dispatcher)).data.items[0];

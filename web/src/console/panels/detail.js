@@ -13,7 +13,9 @@ import { divisionName } from "./queue.js";
 // now), its status and code small beside it (for a call to support).
 function failure(ctx, e, type, r) {
   const v = ctx.vocab;
-  let text = v.errorText(e);
+  // the field at fault by its name (unit_id: 单位编号); `type` is the action itself, said below
+  const known = e.field && e.field !== "type" && v.term("report_fields", e.field);
+  let text = v.errorText({ code: e.code, message: e.message, field: known ? known.label : null });
   if (e.code === "invalid_transition") text += "：" + v.label("event_types", type) + "（当前状态：" + v.label("statuses", r.status) + "）";
   return [el("span", {}, (e.status === 409 ? "操作冲突：" : "操作失败：") + text), " ",
     el("small", { class: "err-code" }, [e.status, e.code].filter(Boolean).join(" "))];
