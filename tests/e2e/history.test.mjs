@@ -375,6 +375,31 @@ await step("a supervisor's units are grouped by county; unit labels are declutte
   await page.screenshot({ path: path.join(OUT, "shift-supervisor.png") });
 });
 
+// Over a GCJ-02 base map (a second server, E2E_GCJ_URL) our own tiles are asked in GCJ-02 too.
+if (process.env.E2E_GCJ_URL) {
+  await step("over a GCJ-02 base map the console asks its own tiles with ?crs=gcj02", async () => {
+    const GCJ = process.env.E2E_GCJ_URL;
+    const gp = await browser.newPage();
+    const tiles = [];
+    gp.on("pageerror", (e) => pageErrors.push(e.message));
+    gp.on("response", (r) => { if (r.url().startsWith(GCJ + "/tiles/")) tiles.push([r.url().slice(GCJ.length), r.status()]); });
+    await gp.goto(GCJ + "/");
+    await gp.fill("#username", "dispatcher");
+    await gp.fill("#password", "demo");
+    await gp.click("#login-form button[type=submit]");
+    await waitFor(gp, () => window.__console.ready && window.__console.basemapCrs === "gcj02", null, 10000, "signed in over a gcj02 base map");
+    await waitFor(gp, () => window.__console.rendered > 0, null, 15000, "a complete render");
+    await sleep(1500);
+    const ours = tiles.filter(([u]) => /^\/tiles\/(divisions|stations|coverage|reports|units)\//.test(u));
+    const shifted = ours.filter(([u]) => /\?crs=gcj02$/.test(u));
+    assert(shifted.length > 0, "no tile asked with ?crs=gcj02: " + ours.slice(0, 3).map((t) => t[0]).join(" "));
+    assert(shifted.some(([u]) => u.startsWith("/tiles/reports/")) && shifted.some(([u]) => u.startsWith("/tiles/divisions/")), "layers without crs");
+    assert(shifted.every(([, st]) => st === 200 || st === 204), "tiles refused: " + shifted.filter(([, st]) => st >= 400).slice(0, 3));
+    assert(await gp.isHidden("#basemap-note"), "the no-base-map note over a configured base map");
+    await gp.close();
+  });
+} else console.log("note: no server with a GCJ-02 base map (E2E_GCJ_URL): the crs of the base map not checked");
+
 await step("no 404 (favicon.ico included) and no page error", async () => {
   const fav = await fetch(BASE + "/favicon.ico");
   assert(fav.status === 200, "/favicon.ico: " + fav.status);
