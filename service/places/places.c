@@ -180,7 +180,8 @@ int h_places_search(http_req *r) {
     char err[128];
     gis_crs crs = http_q(r, "crs")->crs;
     int n;
-    gaz_query opt = {within->prefix, near->given, near->lon, near->lat, (int)http_q(r, "limit")->i};
+    gaz_query opt = {
+        within->prefix, near->given, near->lon, near->lat, (int)http_q(r, "limit")->i, NULL};
     gaz *g = gaz_slot_acquire(r->app->gaz);
     if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
     gaz_hit hits[GAZ_MAX_LIMIT];
