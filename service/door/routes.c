@@ -263,9 +263,10 @@ const route routes[] = {
 
     /* places */
     {"GET", "/api/v1/places", h_places_search, BODY_NONE, 0, 0,
-     "Find places and divisions by name, alias, any fragment, pinyin or code (q, limit, within, near, crs)",
+     "Find places and divisions by name, alias, any fragment, pinyin or code (q, limit, within, near, crs); "
+     "public, and with a bearer token the caller's own division ranks first",
      O_NO_WORKER("searchPlaces", "PlaceList", Q(&P_Q, &P_PLACES_LIMIT, &P_WITHIN, &P_NEAR, &P_CRS),
-                 "200,400,503", NULL)},
+                 "200,400,401,503", NULL)},
     {"GET", "/api/v1/places/reverse", h_places_reverse, BODY_NONE, 0, 0,
      "Divisions, zones, station and nearby places of a point",
      O("reverseGeocode", "ReverseResult", Q(&P_LON, &P_LAT, &P_CRS), "200,400,503", NULL)},
