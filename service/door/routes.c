@@ -280,8 +280,9 @@ const route routes[] = {
 
     /* reports */
     {"POST", "/api/v1/reports", h_reports_create, BODY_JSON, 64 * KB, ROLE_ANY,
-     "Submit a field report (idempotent by client_id)",
-     O("createReport", "Report", Q(&P_CRS), "201,200,400,409,503", &SHAPE_REPORT)},
+     "Submit a field report (idempotent by client_id); staff file a call as \"source\": \"phone\" "
+     "with its channel and the caller's contact",
+     O("createReport", "Report", Q(&P_CRS), "201,200,400,403,409,503", &SHAPE_REPORT)},
     {"POST", "/api/v1/reports/batch", h_reports_batch, BODY_JSON, 8 * MB, ROLE_ANY,
      "Submit up to 500 queued field reports",
      O("createReportBatch", "BatchResult", Q(&P_CRS), "200,400,413,503", &SHAPE_BATCH)},
