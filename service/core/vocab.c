@@ -233,21 +233,22 @@ VOCAB(VOCAB_STATS_TERM, "StatsTerm", "stats_terms", NULL, T("reports", "上报�
       T("xlsx_by_tier", "各层级"));
 
 /* The columns of the report exports (CSV with ?labels=zh, the monthly report's list): their
- * Chinese headers, by column name. Not served (the console reads report fields by key). */
-VOCAB(VOCAB_REPORT_FIELD, "ReportField", NULL, NULL, T("id", "编号"), T("client_id", "客户端编号"),
-      T("status", "状态"), T("category", "类别"), T("lon", "经度"), T("lat", "纬度"),
-      T("crs", "坐标系"), T("accuracy_m", "定位精度（米）"), T("observed_at", "发现时间"),
-      T("received_at", "接收时间"), T("updated_at", "更新时间"), T("description", "情况描述"),
-      T("people_count", "人数"), T("person_sex", "性别"), T("person_approx_age", "估计年龄"),
-      T("person_appearance", "体貌特征"), T("person_name_if_known", "姓名"),
-      T("city_code", "市代码"), T("city", "市"), T("county_code", "县（区）代码"),
-      T("county", "县（区）"), T("town_code", "乡镇（街道）代码"), T("town", "乡镇（街道）"),
-      T("community_code", "村（社区）代码"), T("community", "村（社区）"), T("zones", "功能区"),
-      T("outside", "市域外"), T("snapped_m", "就近归属距离（米）"), T("station_id", "站点编号"),
-      T("station", "责任站点"), T("tier", "责任层级"), T("ack_deadline", "确认时限"),
-      T("unit_id", "单位编号"), T("outcome", "救助结果"), T("duplicate_of", "重复于"),
-      T("source", "来源"), T("channel", "来电渠道"), T("acknowledged_at", "确认时间"),
-      T("dispatched_at", "派遣时间"), T("on_scene_at", "到场时间"), T("resolved_at", "办结时间"),
+ * Chinese headers, by column name; served too: the console's report panel names its fields so. */
+VOCAB(VOCAB_REPORT_FIELD, "ReportField", "report_fields", NULL, T("id", "编号"),
+      T("client_id", "客户端编号"), T("status", "状态"), T("category", "类别"), T("lon", "经度"),
+      T("lat", "纬度"), T("crs", "坐标系"), T("accuracy_m", "定位精度（米）"),
+      T("observed_at", "发现时间"), T("received_at", "接收时间"), T("updated_at", "更新时间"),
+      T("description", "情况描述"), T("people_count", "人数"), T("person_sex", "性别"),
+      T("person_approx_age", "估计年龄"), T("person_appearance", "体貌特征"),
+      T("person_name_if_known", "姓名"), T("city_code", "市代码"), T("city", "市"),
+      T("county_code", "县（区）代码"), T("county", "县（区）"), T("town_code", "乡镇（街道）代码"),
+      T("town", "乡镇（街道）"), T("community_code", "村（社区）代码"),
+      T("community", "村（社区）"), T("zones", "功能区"), T("outside", "市域外"),
+      T("snapped_m", "就近归属距离（米）"), T("station_id", "站点编号"), T("station", "责任站点"),
+      T("tier", "责任层级"), T("ack_deadline", "确认时限"), T("unit_id", "单位编号"),
+      T("outcome", "救助结果"), T("duplicate_of", "重复于"), T("source", "来源"),
+      T("channel", "来电渠道"), T("acknowledged_at", "确认时间"), T("dispatched_at", "派遣时间"),
+      T("on_scene_at", "到场时间"), T("resolved_at", "办结时间"),
       T("personal_data_deleted_at", "个人信息删除时间"));
 
 /* Every code of {"error": {"code"}} the service sends, its label the message shown to people. A

@@ -131,6 +131,9 @@ typedef enum {
 #define REPORT_COLUMNS_NAMED(CITY, COUNTY, TOWN, COMMUNITY, ZONES, STATION)                        \
     REPORT_FIELDS(REPORT_COL_SQL_, CITY, COUNTY, TOWN, COMMUNITY, ZONES, STATION) "r.crs_in"
 
+/* One report by id ($1): the statement every single read shares (report_read.h, lifecycle.c). */
+#define REPORT_GET_SQL "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint"
+
 /* Positions of REPORT_COLUMNS (0-based), for callers that read a column themselves. */
 enum { REPORT_FIELDS(REPORT_COL_ENUM_, "", "", "", "", "", "") REPORT_COL_CRS_IN, REPORT_NCOLS };
 

@@ -241,9 +241,9 @@ static void item_db_failed(item *it, const worker *w) {
         TL_CREATED) ", " A "::bigint, " N "::text, i.received_at, NULL, i.status,"                              \
                     " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"        \
                     " 'ack_deadline', i.ack_deadline)" EV_FROM "),"                                             \
-                    " le AS (" EVENTS_REPORT_INSERT(EK_REPORT_CREATED, "i",                                     \
-                                                    VOCAB_SQL_TERM("TimelineType", TL_CREATED),                 \
-                                                    "'{}'::jsonb") " FROM ins i" LE_ORDER ")"
+                    " le AS (" EVENTS_REPORT_INSERT(                                                            \
+                        EK_REPORT_CREATED, "i", VOCAB_SQL_TERM("TimelineType", TL_CREATED),                     \
+                        "jsonb_build_object('actor_id', i.created_by)") " FROM ins i" LE_ORDER ")"
 
 /* A group (the items of every request the writer took, and a batch written on its own): one
  * statement, one transaction. Each row carries who sent it (item_actor); the client_ids are
