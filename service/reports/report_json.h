@@ -75,17 +75,18 @@
     X(UNIT_ID,        "r.unit_id",                      "unit_id",             RJ_INT,       "{\"type\": [\"integer\", \"null\"]}") \
     X(OUTCOME,        "r.outcome",                      "outcome",             RJ_STR,       RJ_S_NULLABLE("Outcome"))          \
     X(DUPLICATE_OF,   "r.duplicate_of",                 "duplicate_of",        RJ_INT,       "{\"type\": [\"integer\", \"null\"]}") \
-    X(SOURCE,         "r.source",                       "source",              RJ_STR,       "{\"type\": \"string\", \"enum\": [\"app\", \"open311\"]}") \
+    X(SOURCE,         "r.source",                       "source",              RJ_STR,       RJ_S_REF("ReportSource"))          \
+    X(CHANNEL,        "r.channel",                      "channel",             RJ_STR,       "{\"anyOf\": [" RJ_S_REF("PhoneChannel") ", {\"type\": \"null\"}], \"description\": \"The line a report taken by phone came on; null for the others\"}") \
     X(ACKNOWLEDGED_AT, REPORT_ACKNOWLEDGED_AT, "acknowledged_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(DISPATCHED_AT,  REPORT_DISPATCHED_AT, "dispatched_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(ON_SCENE_AT,    REPORT_ON_SCENE_AT, "on_scene_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(RESOLVED_AT,    REPORT_RESOLVED_AT, "resolved_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(CREATED_BY,     "r.created_by",                   NULL,                  RJ_NONE,      NULL)                              \
     X(PERSONAL_GONE,  "to_json(r.personal_masked_at)#>>'{}'", "personal_data_deleted_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\", \"description\": \"When person, photos and contact were deleted, personal_data_retention_days after the report closed; null while they are kept\"}") \
-    X(CONTACT,        REPORT_CONTACT_SQL,               "contact",             RJ_STAFF,     "{\"anyOf\": [" RJ_S_REF("ReportContact") ", {\"type\": \"null\"}], \"description\": \"Staff only, on GET of one report (audited as a personal-data read): the call-back details an Open311 reporter gave\"}")
+    X(CONTACT,        REPORT_CONTACT_SQL,               "contact",             RJ_STAFF,     "{\"anyOf\": [" RJ_S_REF("ReportContact") ", {\"type\": \"null\"}], \"description\": \"Staff only, on GET of one report (audited as a personal-data read): the call-back details an Open311 reporter or a caller (a report taken by phone) gave\"}")
 /* clang-format on */
 
-/* The call-back details an Open311 reporter gave (reports.contact), as staff see them: null when
+/* The call-back details an Open311 reporter or a caller gave (reports.contact), as staff see them: null when
  * none, else every key present (null when not given). */
 #define REPORT_CONTACT_SQL                                                                         \
     "CASE WHEN r.contact IS NULL THEN NULL ELSE jsonb_build_object('first_name',"                  \
