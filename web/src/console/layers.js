@@ -71,7 +71,7 @@ export function useBaseMap(ctx, settings) {
   const bm = settings && settings.basemap;
   const urls = bm ? bm.layers || [] : settings && settings.basemap_url ? [settings.basemap_url] : [];
   if (!urls.length) return null;
-  urls.forEach((url, i) => addBaseMap(ctx.map, url, i));
+  urls.forEach((url, i) => addBaseMap(ctx.map, url, i, bm && bm.attribution));
   const crs = (bm && bm.crs) || "wgs84";
   if (crs !== "wgs84") {
     for (const row of LAYERS) ctx.layers[row.name].getSource().setUrl("/tiles/" + row.name + "/{z}/{x}/{y}.mvt?crs=" + crs);
@@ -80,9 +80,11 @@ export function useBaseMap(ctx, settings) {
   return crs;
 }
 
-// An external base map layer (an XYZ tile URL template) under our own layers, at `at` (0: lowest).
-export function addBaseMap(map, url, at = 0) {
-  map.getLayers().insertAt(at, new TileLayer({ source: new XYZ({ url, crossOrigin: "anonymous" }), className: "basemap" }));
+// An external base map layer (an XYZ tile URL template, host ranges such as t{0-7} allowed) under
+// our own layers, at `at` (0: lowest), credited with `attribution` when the provider asks for it.
+export function addBaseMap(map, url, at = 0, attribution = null) {
+  const source = new XYZ({ url, crossOrigin: "anonymous", attributions: attribution || undefined });
+  map.getLayers().insertAt(at, new TileLayer({ source, className: "basemap" }));
 }
 
 // Centre the view on a WGS-84 location (zoom kept when not given).
