@@ -69,6 +69,14 @@ def counts(out):
     return (int(m.group(1)), int(m.group(2))) if m else (0, 1)
 
 
+def tiles_drawn(asked, folder, what, p, f):
+    """Counts the check that the stand-in tile server was asked for tiles under /<folder>/: the
+    passed and failed counts with it."""
+    drawn = sum(bool(re.match(r"^/%s/\d+/\d+/\d+\.png$" % folder, a)) for a in asked)
+    print("%s %s was drawn: %d tiles asked" % ("ok  " if drawn else "FAIL", what, drawn))
+    return (p + 1, f) if drawn else (p, f + 1)
+
+
 def console_suite(out_dir):
     db = harness.fresh_db()
     tiles, asked = basemap_server()
@@ -86,9 +94,7 @@ def console_suite(out_dir):
     print(out)
     p, f = counts(out)
     # the page drew the configured external base map (its own origin, allowed by the page's policy)
-    drawn = sum(bool(re.match(r"^/base/\d+/\d+/\d+\.png$", a)) for a in asked)
-    print("%s the external base map (basemap_url) was drawn: %d tiles asked" % ("ok  " if drawn else "FAIL", drawn))
-    p, f = (p + 1, f) if drawn else (p, f + 1)
+    p, f = tiles_drawn(asked, "base", "the external base map (basemap_url)", p, f)
     if f:
         print("--- patrold log (tail)\n" + log[-3000:])
     return p, f
@@ -194,36 +200,26 @@ def history_suite(out_dir):
     """The console for a shift (issue 20): history, track replay, phone intake, layout. A server
     without a base map (the admin is told), and beside it, on the same database, one whose base map
     is a GCJ-02 raster (setting `gcj02:<template>`, tiles from a stand-in here): the console asks
-    our own tiles with ?crs=gcj02 there. A build whose basemap_url takes no preset yet runs without
-    the second server (the test says so)."""
+    our own tiles with ?crs=gcj02 there."""
     db = harness.fresh_db()
     web = {"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")}
     srv = harness.Server(db, env=web)
     tiles, asked = basemap_server()
     gcj_env = dict(web, PATROLD_BASEMAP_URL="gcj02:http://127.0.0.1:%d/gcj/{z}/{x}/{y}.png" % tiles.server_address[1])
+    gcj = harness.Server(db, env=gcj_env)
     try:
-        gcj = harness.Server(db, env=gcj_env)
-    except RuntimeError as e:
-        gcj = None
-        print("note: no server with a gcj02: base map (%s)" % str(e).strip().splitlines()[-1][:200])
-    try:
-        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
-        if gcj:
-            env["E2E_GCJ_URL"] = "http://127.0.0.1:%d" % gcj.port
+        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir,
+                   E2E_GCJ_URL="http://127.0.0.1:%d" % gcj.port)
         out = run_node("history.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
     finally:
-        for s in (srv, gcj):
-            if s:
-                s.stop()
+        gcj.stop()
+        srv.stop()
         log = srv.log_text()
         db.drop()
     tiles.shutdown()
     print(out)
     p, f = counts(out)
-    if gcj:  # the GCJ-02 base map was drawn (its tiles asked from the stand-in)
-        drawn = sum(bool(re.match(r"^/gcj/\d+/\d+/\d+\.png$", a)) for a in asked)
-        print("%s the GCJ-02 base map was drawn: %d tiles asked" % ("ok  " if drawn else "FAIL", drawn))
-        p, f = (p + 1, f) if drawn else (p, f + 1)
+    p, f = tiles_drawn(asked, "gcj", "the GCJ-02 base map", p, f)
     if f:
         print("--- patrold log (tail)\n" + log[-3000:])
     return p, f

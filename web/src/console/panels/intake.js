@@ -11,9 +11,6 @@ import { el } from "../../shared/dom.js";
 import { cached } from "../styles.js";
 import { toolBox, field, marks, vocabSelect } from "./tool.js";
 
-// The lines a call comes on, labelled by the vocabulary's `phone_channels` when the server has it.
-const CHANNELS = [["12345", "12345 热线"], ["110", "110 转接"], ["other", "其他来电"]];
-
 const pinStyle = () => cached("intake-pin", () => new Style({ zIndex: 6, image: new RegularShape({ points: 4, radius: 11,
   radius2: 3, fill: new Fill({ color: "#d6336c" }), stroke: new Stroke({ color: "#fff", width: 1.5 }) }) }));
 
@@ -92,13 +89,12 @@ async function submit(ctx, form, ui) {
 
 export function mount(ctx) {
   ctx.state.intake = { location: null, pin: null, picking: false, last: null };
-  const v = ctx.vocab;
-  const channels = CHANNELS.map(([code, text]) => el("option", { value: code }, v.terms("phone_channels").length ? v.label("phone_channels", code) : text));
+
   const ui = { place: el("input", { id: "intake-place", placeholder: "来电所说地点" }), hits: el("ul", { class: "tool-list" }),
     where: el("output", { id: "intake-where" }, "未定位"), msg: el("p", { id: "intake-msg", class: "tool-msg", role: "status" }),
     pick: el("button", { type: "button", id: "intake-pick" }, "在地图上点选"), send: el("button", { type: "submit" }, "登记并派转") };
   const f = el("form", { id: "intake-form", class: "tool-form" },
-    field("来源", el("select", { name: "channel" }, ...channels)),
+    field("来源", vocabSelect(ctx, "phone_channels", { name: "channel" })), // 12345, 110, other
     field("来电人", el("input", { name: "caller", placeholder: "称呼", autocomplete: "off", maxlength: "100" })),
     field("回拨电话", el("input", { name: "phone", type: "tel", autocomplete: "off", maxlength: "40" })),
     el("div", { class: "tf" }, "地点 ", ui.place, el("button", { type: "button", onclick: () => findPlace(ctx, ui) }, "搜索"), ui.pick),
