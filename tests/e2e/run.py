@@ -77,27 +77,39 @@ def tiles_drawn(asked, folder, what, p, f):
     return (p + 1, f) if drawn else (p, f + 1)
 
 
+def run_suite(script, timeout_s, out_dir, db, servers, env=None, drawn=None):
+    """Runs test file `script` against servers[0] (PATROLD_URL; env: more of the test's environment),
+    then stops the servers and drops db. drawn: (asked, folder, what) of a stand-in tile server
+    whose tiles the page must have drawn. Returns the passed and failed counts."""
+    try:
+        test_env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % servers[0].port, E2E_OUT=out_dir, **(env or {}))
+        out = run_node(script, test_env, timeout_s)
+    finally:
+        for s in reversed(servers):
+            s.stop()
+        log = servers[0].log_text()
+        db.drop()
+    print(out)
+    p, f = counts(out)
+    if drawn:
+        p, f = tiles_drawn(*drawn, p, f)
+    if f:
+        print("--- patrold log (tail)\n" + log[-3000:])
+    return p, f
+
+
 def console_suite(out_dir):
     db = harness.fresh_db()
     tiles, asked = basemap_server()
     basemap = "http://127.0.0.1:%d/base/{z}/{x}/{y}.png" % tiles.server_address[1]
     srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web"), "PATROLD_BASEMAP_URL": basemap})
+    # the page draws the configured external base map (its own origin, allowed by the page's policy)
     try:
-        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir,
-                   E2E_BASEMAP="http://127.0.0.1:%d/base/" % tiles.server_address[1])
-        out = run_node("console.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
+        return run_suite("console.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir, db, [srv],
+                         {"E2E_BASEMAP": "http://127.0.0.1:%d/base/" % tiles.server_address[1]},
+                         (asked, "base", "the external base map (basemap_url)"))
     finally:
-        srv.stop()
-        log = srv.log_text()
-        db.drop()
-    tiles.shutdown()
-    print(out)
-    p, f = counts(out)
-    # the page drew the configured external base map (its own origin, allowed by the page's policy)
-    p, f = tiles_drawn(asked, "base", "the external base map (basemap_url)", p, f)
-    if f:
-        print("--- patrold log (tail)\n" + log[-3000:])
-    return p, f
+        tiles.shutdown()
 
 
 def page_suite(script, timeout_s, out_dir, env=None):
@@ -105,18 +117,7 @@ def page_suite(script, timeout_s, out_dir, env=None):
     database and server (with the settings in env)."""
     db = harness.fresh_db()
     srv = harness.Server(db, env=dict({"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")}, **(env or {})))
-    try:
-        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
-        out = run_node(script, env, timeout_s)
-    finally:
-        srv.stop()
-        log = srv.log_text()
-        db.drop()
-    print(out)
-    p, f = counts(out)
-    if f:
-        print("--- patrold log (tail)\n" + log[-3000:])
-    return p, f
+    return run_suite(script, timeout_s, out_dir, db, [srv])
 
 
 def admin_suite(out_dir):
@@ -200,29 +201,18 @@ def history_suite(out_dir):
     """The console for a shift (issue 20): history, track replay, phone intake, layout. A server
     without a base map (the admin is told), and beside it, on the same database, one whose base map
     is a GCJ-02 raster (setting `gcj02:<template>`, tiles from a stand-in here): the console asks
-    our own tiles with ?crs=gcj02 there."""
+    our own tiles with ?crs=gcj02 there (E2E_GCJ_URL)."""
     db = harness.fresh_db()
     web = {"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")}
     srv = harness.Server(db, env=web)
     tiles, asked = basemap_server()
-    gcj_env = dict(web, PATROLD_BASEMAP_URL="gcj02:http://127.0.0.1:%d/gcj/{z}/{x}/{y}.png" % tiles.server_address[1])
-    gcj = harness.Server(db, env=gcj_env)
+    gcj = harness.Server(db, env=dict(web, PATROLD_BASEMAP_URL="gcj02:http://127.0.0.1:%d/gcj/{z}/{x}/{y}.png"
+                                      % tiles.server_address[1]))
     try:
-        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir,
-                   E2E_GCJ_URL="http://127.0.0.1:%d" % gcj.port)
-        out = run_node("history.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
+        return run_suite("history.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir, db, [srv, gcj],
+                         {"E2E_GCJ_URL": "http://127.0.0.1:%d" % gcj.port}, (asked, "gcj", "the GCJ-02 base map"))
     finally:
-        gcj.stop()
-        srv.stop()
-        log = srv.log_text()
-        db.drop()
-    tiles.shutdown()
-    print(out)
-    p, f = counts(out)
-    p, f = tiles_drawn(asked, "gcj", "the GCJ-02 base map", p, f)
-    if f:
-        print("--- patrold log (tail)\n" + log[-3000:])
-    return p, f
+        tiles.shutdown()
 
 
 def main():

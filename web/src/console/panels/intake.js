@@ -89,7 +89,6 @@ async function submit(ctx, form, ui) {
 
 export function mount(ctx) {
   ctx.state.intake = { location: null, pin: null, picking: false, last: null };
-
   const ui = { place: el("input", { id: "intake-place", placeholder: "来电所说地点" }), hits: el("ul", { class: "tool-list" }),
     where: el("output", { id: "intake-where" }, "未定位"), msg: el("p", { id: "intake-msg", class: "tool-msg", role: "status" }),
     pick: el("button", { type: "button", id: "intake-pick" }, "在地图上点选"), send: el("button", { type: "submit" }, "登记并派转") };
