@@ -3,8 +3,9 @@ for each test file, which drives Debian's chromium through playwright-core again
 console.test.mjs (the dispatcher console), admin.test.mjs (its administration pages) and app.test.mjs (the patrol app at /app/, reached through a
 TCP proxy the test cuts and spoils, with a server it stops and starts: tests/integration/tcpproxy.py and
 a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
-runner. stats.test.mjs (the statistics page, as the supervisor) and shift.test.mjs (a dispatcher's
-shift: the report panel, its actions, the alerts) get a database and a server of their own."""
+runner. stats.test.mjs (the statistics page, as the supervisor), shift.test.mjs (a dispatcher's
+shift: the report panel, its actions, the alerts) and history.test.mjs (history, track replay, phone
+intake, layout) get a database and a server of their own."""
 import http.server
 import os
 import re
@@ -68,29 +69,47 @@ def counts(out):
     return (int(m.group(1)), int(m.group(2))) if m else (0, 1)
 
 
+def tiles_drawn(asked, folder, what, p, f):
+    """Counts the check that the stand-in tile server was asked for tiles under /<folder>/: the
+    passed and failed counts with it."""
+    drawn = sum(bool(re.match(r"^/%s/\d+/\d+/\d+\.png$" % folder, a)) for a in asked)
+    print("%s %s was drawn: %d tiles asked" % ("ok  " if drawn else "FAIL", what, drawn))
+    return (p + 1, f) if drawn else (p, f + 1)
+
+
+def run_suite(script, timeout_s, out_dir, db, servers, env=None, drawn=None):
+    """Runs test file `script` against servers[0] (PATROLD_URL; env: more of the test's environment),
+    then stops the servers and drops db. drawn: (asked, folder, what) of a stand-in tile server
+    whose tiles the page must have drawn. Returns the passed and failed counts."""
+    try:
+        test_env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % servers[0].port, E2E_OUT=out_dir, **(env or {}))
+        out = run_node(script, test_env, timeout_s)
+    finally:
+        for s in reversed(servers):
+            s.stop()
+        log = servers[0].log_text()
+        db.drop()
+    print(out)
+    p, f = counts(out)
+    if drawn:
+        p, f = tiles_drawn(*drawn, p, f)
+    if f:
+        print("--- patrold log (tail)\n" + log[-3000:])
+    return p, f
+
+
 def console_suite(out_dir):
     db = harness.fresh_db()
     tiles, asked = basemap_server()
     basemap = "http://127.0.0.1:%d/base/{z}/{x}/{y}.png" % tiles.server_address[1]
     srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web"), "PATROLD_BASEMAP_URL": basemap})
+    # the page draws the configured external base map (its own origin, allowed by the page's policy)
     try:
-        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir,
-                   E2E_BASEMAP="http://127.0.0.1:%d/base/" % tiles.server_address[1])
-        out = run_node("console.test.mjs", env, int(os.environ.get("E2E_TIMEOUT", "300")))
+        return run_suite("console.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir, db, [srv],
+                         {"E2E_BASEMAP": "http://127.0.0.1:%d/base/" % tiles.server_address[1]},
+                         (asked, "base", "the external base map (basemap_url)"))
     finally:
-        srv.stop()
-        log = srv.log_text()
-        db.drop()
-    tiles.shutdown()
-    print(out)
-    p, f = counts(out)
-    # the page drew the configured external base map (its own origin, allowed by the page's policy)
-    drawn = sum(bool(re.match(r"^/base/\d+/\d+/\d+\.png$", a)) for a in asked)
-    print("%s the external base map (basemap_url) was drawn: %d tiles asked" % ("ok  " if drawn else "FAIL", drawn))
-    p, f = (p + 1, f) if drawn else (p, f + 1)
-    if f:
-        print("--- patrold log (tail)\n" + log[-3000:])
-    return p, f
+        tiles.shutdown()
 
 
 def page_suite(script, timeout_s, out_dir, env=None):
@@ -98,18 +117,7 @@ def page_suite(script, timeout_s, out_dir, env=None):
     database and server (with the settings in env)."""
     db = harness.fresh_db()
     srv = harness.Server(db, env=dict({"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")}, **(env or {})))
-    try:
-        env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
-        out = run_node(script, env, timeout_s)
-    finally:
-        srv.stop()
-        log = srv.log_text()
-        db.drop()
-    print(out)
-    p, f = counts(out)
-    if f:
-        print("--- patrold log (tail)\n" + log[-3000:])
-    return p, f
+    return run_suite(script, timeout_s, out_dir, db, [srv])
 
 
 def admin_suite(out_dir):
@@ -189,13 +197,31 @@ def shift_suite(out_dir):
                        "PATROLD_ESCALATE_INTERVAL_MS": "600000"})
 
 
+def history_suite(out_dir):
+    """The console for a shift (issue 20): history, track replay, phone intake, layout. A server
+    without a base map (the admin is told), and beside it, on the same database, one whose base map
+    is a GCJ-02 raster (setting `gcj02:<template>`, tiles from a stand-in here): the console asks
+    our own tiles with ?crs=gcj02 there (E2E_GCJ_URL)."""
+    db = harness.fresh_db()
+    web = {"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")}
+    srv = harness.Server(db, env=web)
+    tiles, asked = basemap_server()
+    gcj = harness.Server(db, env=dict(web, PATROLD_BASEMAP_URL="gcj02:http://127.0.0.1:%d/gcj/{z}/{x}/{y}.png"
+                                      % tiles.server_address[1]))
+    try:
+        return run_suite("history.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir, db, [srv, gcj],
+                         {"E2E_GCJ_URL": "http://127.0.0.1:%d" % gcj.port}, (asked, "gcj", "the GCJ-02 base map"))
+    finally:
+        tiles.shutdown()
+
+
 def main():
     out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
     os.makedirs(out_dir, exist_ok=True)
     only = sys.argv[1:]  # e.g. `run.py app admin`: those suites
     p = f = 0
     for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite),
-                        ("stats", stats_suite), ("shift", shift_suite)):
+                        ("stats", stats_suite), ("shift", shift_suite), ("history", history_suite)):
         if only and name not in only:
             continue
         sp, sf = suite(out_dir)

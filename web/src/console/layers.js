@@ -18,7 +18,7 @@ export const LAYERS = [
   { name: "coverage", style: (s) => s.coverage, z: 0, toggle: "站点覆盖", visible: true },
   { name: "divisions", style: (s) => s.division, z: 1, declutter: true },
   { name: "stations", style: (s) => s.station, z: 2 },
-  { name: "units", style: (s) => s.unit, z: 3, auth: true },
+  { name: "units", style: (s) => s.unit, z: 3, auth: true, declutter: true }, // labels kept apart, symbols all drawn
   { name: "reports", style: (s) => s.report, z: 4, auth: true },
 ];
 
@@ -62,9 +62,29 @@ export function createMap(target, ctx) {
   return { map, layers, refresh };
 }
 
-// An optional external base map (setting basemap_url) under our own layers.
-export function addBaseMap(map, url) {
-  map.getLayers().insertAt(0, new TileLayer({ source: new XYZ({ url, crossOrigin: "anonymous" }), className: "basemap" }));
+// An optional external base map under our own layers, from GET /api/v1/console: `basemap`
+// ({kind, layers: [tile URL templates], crs}) where the server resolves presets (天地图, GCJ-02),
+// else the plain `basemap_url` (WGS-84 web tiles). Over a base map in another crs (gcj02) our own
+// tiles are asked in it too (?crs=gcj02), so streets and points agree; ctx.crs says which.
+// Returns the base map's crs, or null when none is configured.
+export function useBaseMap(ctx, settings) {
+  const bm = settings && settings.basemap;
+  const urls = bm ? bm.layers || [] : settings && settings.basemap_url ? [settings.basemap_url] : [];
+  if (!urls.length) return null;
+  urls.forEach((url, i) => addBaseMap(ctx.map, url, i, bm && bm.attribution));
+  const crs = (bm && bm.crs) || "wgs84";
+  if (crs !== "wgs84") {
+    for (const row of LAYERS) ctx.layers[row.name].getSource().setUrl("/tiles/" + row.name + "/{z}/{x}/{y}.mvt?crs=" + crs);
+  }
+  ctx.crs = crs;
+  return crs;
+}
+
+// An external base map layer (an XYZ tile URL template, host ranges such as t{0-7} allowed) under
+// our own layers, at `at` (0: lowest), credited with `attribution` when the provider asks for it.
+export function addBaseMap(map, url, at = 0, attribution = null) {
+  const source = new XYZ({ url, crossOrigin: "anonymous", attributions: attribution || undefined });
+  map.getLayers().insertAt(at, new TileLayer({ source, className: "basemap" }));
 }
 
 // Centre the view on a WGS-84 location (zoom kept when not given).

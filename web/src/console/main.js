@@ -10,7 +10,7 @@ import { loadVocabulary } from "../shared/vocabulary.js";
 import { $ } from "../shared/dom.js";
 import { createState, createBus } from "./state.js";
 import { createStyles } from "./styles.js";
-import { createMap, addBaseMap } from "./layers.js";
+import { createMap } from "./layers.js";
 import { HANDLERS, listen, armAlerts } from "./events.js";
 import { lazyPage, registerPage, showPage, startPages } from "./pages.js";
 import * as counts from "./panels/counts.js";
@@ -19,6 +19,10 @@ import * as detail from "./panels/detail.js";
 import * as units from "./panels/units.js";
 import * as search from "./panels/search.js";
 import * as legend from "./panels/legend.js";
+import * as home from "./panels/home.js";
+import * as history from "./panels/history.js";
+import * as replay from "./panels/replay.js";
+import * as intake from "./panels/intake.js";
 import { mountAdmin } from "./pages/admin.js";
 
 const state = createState();
@@ -32,7 +36,7 @@ state.reload = () => queue.loadQueue(ctx);
 state.eventKinds = Object.keys(HANDLERS);
 
 // The panels of the dispatch page, mounted in this order (a new panel: its module and one entry).
-const DISPATCH_PANELS = [counts, queue, detail, units, search, legend];
+const DISPATCH_PANELS = [counts, queue, detail, units, search, legend, home, intake, history, replay];
 
 function mountDispatch() {
   const m = createMap("map", ctx);
@@ -51,7 +55,6 @@ function mountDispatch() {
     const hits = m.map.getFeaturesAtPixel(e.pixel, { layerFilter: (l) => l === m.layers.reports, hitTolerance: 4 });
     if (hits.length) ctx.select(hits[0].getId());
   });
-  api.get("/api/v1/console").then((c) => { if (c && c.basemap_url) addBaseMap(m.map, c.basemap_url); }).catch(() => {});
   for (const p of DISPATCH_PANELS) p.mount(ctx);
 }
 
@@ -74,7 +77,7 @@ async function start() {
   let u;
   try { u = await api.get("/api/v1/auth/me"); } catch (e) { return; }
   state.user = u.user || u;
-  $("who").textContent = (state.user.username || "") + " · " + (state.user.division_code || "");
+  $("who").textContent = state.user.username || ""; // and its division's name (panels/home.js)
   $("login").hidden = true;
   bus.emit("signed-in", state.user);
   ctx.refreshLayer("reports");

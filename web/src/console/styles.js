@@ -111,16 +111,22 @@ export function createStyles(vocab, state, options) {
     return reportSymbol(f.get("status"), state.selected === f.getId(), !!(f.get("escalated") || state.escalated.has(f.getId())));
   }
 
-  // a unit: its status's colour, "name · age of its position"
+  // a unit: its status's colour, "name · age of its position"; the layer declutters: labels that
+  // would overlap are left out, every unit's symbol is drawn
+  const unitIcon = (status) => cached("unit-icon:" + status, () => new Circle({ radius: 7, fill: new Fill({ color: unitColor(status) }),
+    stroke: new Stroke({ color: "#fff", width: 2 }), declutterMode: "none" }));
   function unit(f) {
     const status = f.get("status");
-    const s = cached("unit:" + status, () => new Style({
-      image: new Circle({ radius: 7, fill: new Fill({ color: unitColor(status) }), stroke: new Stroke({ color: "#fff", width: 2 }) }),
-      text: labelText("11px", "#222", -15),
-    }));
+    const s = cached("unit:" + status, () => new Style({ image: unitIcon(status), text: labelText("11px", "#222", -15) }));
     s.getText().setText(f.get("name") + " · " + fmtAge(f.get("age_s")));
     return s;
   }
+  // the legend's swatches: a unit of a status, a station, a tier's coverage
+  const unitSymbol = (status) => cached("unit-sym:" + status, () => new Style({ image: unitIcon(status) }));
+  const stationSymbol = () => cached("station", () => new Style({ image: stationIcon() }));
+  const tierSymbol = (tier) => cached("tier-sym:" + tier, () => new Style({ image: new RegularShape({ points: 4, radius: 12,
+    angle: Math.PI / 4, fill: coverage({ get: () => tier }).getFill(), stroke: new Stroke({ color: "#adb5bd", width: 1 }) }) }));
 
-  return { division, coverage, station, report, unit, reportSymbol, escalatedRing, reportLook, unitColor };
+  return { division, coverage, station, report, unit, reportSymbol, escalatedRing, reportLook, unitColor, unitSymbol,
+    stationSymbol, tierSymbol };
 }

@@ -1,5 +1,6 @@
 // legend.js - the legend under the map: every open report status with the very symbol the map
-// draws (from styles.js, labels from the vocabulary), the escalation ring, the toggles of the
+// draws (from styles.js, labels from the vocabulary), the escalation ring, stations, units by
+// status, station coverage by tier, the toggles of the
 // layers that have one (LAYERS' `toggle`), the patrol gaps and the demo-data note.
 import { toContext } from "ol/render.js";
 import Point from "ol/geom/Point.js";
@@ -47,6 +48,12 @@ export function mount(ctx) {
   const items = vocab.terms("statuses").filter((t) => t.open)
     .map((t) => el("span", { "data-status": t.code }, swatch(styles.reportSymbol(t.code, false, false)), t.label));
   items.push(el("span", {}, swatch(styles.escalatedRing()), vocab.label("timeline_types", "escalated")));
+  // stations, units by status, station coverage by tier: every symbol the map draws
+  items.push(el("span", { "data-legend": "station" }, swatch(styles.stationSymbol()), "救助站点"));
+  for (const t of vocab.terms("unit_statuses"))
+    items.push(el("span", { "data-unit-status": t.code }, swatch(styles.unitSymbol(t.code)), "单位" + t.label));
+  for (const t of vocab.terms("tiers"))
+    items.push(el("span", { "data-tier": t.code }, swatch(styles.tierSymbol(t.code)), t.label + "覆盖"));
   for (const row of LAYERS.filter((l) => l.toggle)) {
     const box = el("input", { type: "checkbox", id: "toggle-" + row.name });
     box.checked = row.visible !== false;
