@@ -123,13 +123,14 @@ class VocabularyTest(harness.FreshDbCase):
 
     def test_event_kinds_and_their_shapes(self):
         kinds = self.enum("EventKind")
-        self.assertEqual(set(self.schemas["EventKind"]["x-flags"]["report"]) |
-                         set(self.schemas["EventKind"]["x-flags"]["unit"]), set(kinds))
+        flags = self.schemas["EventKind"]["x-flags"]
+        self.assertEqual(set(flags["report"]) | set(flags["unit"]) | set(flags["patrol"]), set(kinds))
         branches = self.schemas["Event"]["oneOf"]
         self.assertEqual([b["properties"]["kind"]["const"] for b in branches], kinds)
         for b in branches:
             k = b["properties"]["kind"]["const"]
-            want = "UnitEventPayload" if k in self.schemas["EventKind"]["x-flags"]["unit"] else "ReportEventPayload"
+            want = ("UnitEventPayload" if k in flags["unit"] else
+                    "PatrolEventPayload" if k in flags["patrol"] else "ReportEventPayload")
             self.assertEqual(b["properties"]["payload"]["$ref"], "#/components/schemas/" + want)
         kinds_sent = {r["kind"] for r in self.db.sql("SELECT DISTINCT kind FROM events")}
         self.assertLessEqual(kinds_sent, set(kinds))

@@ -1,0 +1,181 @@
+"""test_patrol_score.py - the live patrol scorer (issue 18, service/patrols/scorer.c, migration 0019)
+against a real patrold, with hand-made tracks: a plan made after its units walked is scored (its
+window's visits stored, the joint visit one visit with both agencies, one patrol.visit event); a batch
+of fixes arriving three hours late is scored when it arrives; an edit of the plan (a longer dwell)
+makes the score follow it; a window in which no unit came near its targets raises patrol.overdue once;
+two instances on one database: one scorer holds the lock, and no event is raised twice."""
+import datetime
+import time
+
+import harness
+import test_patrols as tp
+
+WAIT_S = 60  # "within a minute"
+
+
+class PatrolScoreTest(harness.FreshDbCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.srv = harness.Server(cls.db)
+        cls.admin = cls.srv.login("admin")
+        cls.disp = cls.srv.login("dispatcher")
+        station = cls.db.value("SELECT id FROM stations WHERE division_code = '320706000000' ORDER BY id LIMIT 1")
+        cls.units = []
+        for kind in ("police", "civil_affairs"):
+            r = cls.srv.request("POST", "/api/v1/agencies", {"name": "评分" + kind, "kind": kind,
+                                                             "division_code": "320706"}, token=cls.admin)
+            assert r.status == 201, r
+            agency = r.json()["id"]
+            for n in range(3):   # units: police 0-2, civil affairs 3-5
+                r = cls.srv.request("POST", "/api/v1/units", {"name": "评分%d队%s" % (n, kind), "station_id": station,
+                                                              "agency_id": agency}, token=cls.admin)
+                assert r.status == 201, r
+                cls.units.append(r.json()["id"])
+        cls.now = (int(time.time()) // 60) * 60
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        super().tearDownClass()
+
+    def walk(self, units, enter, east=0.0, minutes=12):
+        """units walk together: from 400 m west 5 minutes before enter, 12 minutes inside the 100 m
+        circle at east metres, out 400 m east 5 minutes later (a fix every 30 s)."""
+        for k, unit in enumerate(units):
+            pts = [(enter - 300, *tp.at(east - 400, 3.0 * k))]
+            for s in range(0, minutes * 60 + 1, 30):
+                pts.append((enter + s, *tp.at(east - 30 + 60 * s / (minutes * 60.0), 3.0 * k)))
+            pts.append((enter + minutes * 60 + 300, *tp.at(east + 400, 3.0 * k)))
+            r = self.srv.request("POST", "/api/v1/units/%d/positions" % unit, tp.fixes(pts), token=self.admin)
+            self.assertEqual(r.status, 200, r)
+
+    def plan(self, units, ws, we, east=0.0, dwell=10):
+        body = {"name": "评分夜巡", "division_code": "320706", "unit_ids": units,
+                "windows": [{"starts_at": tp.iso(ws), "ends_at": tp.iso(we)}],
+                "targets": [{"name": "桥下", "area": tp.circle(*tp.at(east)), "visits_per_week": 2,
+                             "min_dwell_min": dwell, "agencies": ["police", "civil_affairs"]}]}
+        r = self.srv.request("POST", "/api/v1/patrol-plans", body, token=self.disp)
+        self.assertEqual(r.status, 201, r)
+        return r.json()
+
+    def wait_for(self, query, *params, want=lambda rows: rows):
+        deadline = time.time() + WAIT_S
+        while True:
+            rows = self.db.sql(query, *params)
+            if want(rows) or time.time() > deadline:
+                return rows
+            time.sleep(0.5)
+
+    def visits(self, plan_id, want=lambda rows: rows):
+        return self.wait_for("SELECT v.n, v.counted, v.dwell_s, v.unit_ids, v.agencies,"
+                             " extract(epoch FROM v.starts_at)::float8 AS t0 FROM patrol_visits v"
+                             " WHERE v.plan_id = %s ORDER BY v.patrol, v.n", plan_id, want=want)
+
+    def events(self, kind, plan_id):
+        return self.db.sql("SELECT payload FROM events WHERE kind = %s AND entity_id = %s ORDER BY id",
+                           kind, plan_id)
+
+    def test_scored_from_fixes_walked_before_the_plan(self):
+        ws, units = self.now - 6 * 3600, self.units[0::3]   # one unit of each agency
+        self.walk(units, ws + 600)
+        plan = self.plan(units, ws, ws + 3600)
+        rows = self.visits(plan["id"])
+        self.assertEqual(len(rows), 1, rows)   # two units together: one visit
+        v = rows[0]
+        self.assertTrue(v["counted"])
+        self.assertEqual(sorted(v["unit_ids"]), sorted(units))
+        self.assertEqual(sorted(v["agencies"]), ["civil_affairs", "police"])
+        # the stored score is the engine's answer (GET .../walked)
+        w = self.srv.request("GET", "/api/v1/patrol-plans/%d/walked?from=%s&to=%s"
+                             % (plan["id"], tp.iso(ws - 60), tp.iso(ws + 3700)), token=self.disp).json()
+        api = w["windows"][0]["targets"][0]["visits"][0]
+        self.assertAlmostEqual(v["dwell_s"] / 60, api["dwell_min"], delta=0.05)
+        win = self.db.sql("SELECT status, km FROM patrol_scored_windows WHERE plan_id = %s", plan["id"])
+        self.assertEqual(win[0]["status"], "complete")
+        self.assertAlmostEqual(win[0]["km"], w["windows"][0]["km"], delta=0.002)
+        ev = self.events("patrol.visit", plan["id"])
+        self.assertEqual(len(ev), 1, ev)
+        self.assertEqual(ev[0]["payload"]["target_id"], plan["targets"][0]["id"])
+        self.assertEqual(sorted(ev[0]["payload"]["unit_ids"]), sorted(units))
+
+        # an edit: a 15-minute dwell; the stored score follows it (the visit no longer counts)
+        r = self.srv.request("PATCH", "/api/v1/patrol-plans/%d" % plan["id"],
+                             {"targets": [{"id": plan["targets"][0]["id"], "name": "桥下",
+                                           "area": tp.circle(*tp.at(0)), "visits_per_week": 2,
+                                           "min_dwell_min": 15, "agencies": ["police", "civil_affairs"]}]},
+                             token=self.disp)
+        self.assertEqual(r.status, 200, r)
+        rows = self.visits(plan["id"], want=lambda rows: rows and not rows[0]["counted"])
+        self.assertFalse(rows[0]["counted"], rows)
+        rev = self.db.sql("SELECT s.revision, p.revision AS now FROM patrol_scored_windows s"
+                          " JOIN patrol_plans p ON p.id = s.plan_id WHERE s.plan_id = %s", plan["id"])[0]
+        self.assertEqual(rev["revision"], rev["now"])
+        self.assertEqual(len(self.events("patrol.visit", plan["id"])), 1)  # raised once, never taken back twice
+
+    def test_batch_three_hours_late_is_scored_when_it_arrives(self):
+        ws, units = self.now - 4 * 3600, self.units[1::3]
+        plan = self.plan(units, ws, ws + 3600, east=3000)
+        win = self.wait_for("SELECT status FROM patrol_scored_windows WHERE plan_id = %s AND status <> ''",
+                            plan["id"])
+        self.assertEqual([w["status"] for w in win], ["missed"])
+        self.assertEqual(self.db.sql("SELECT * FROM patrol_visits WHERE plan_id = %s", plan["id"]), [])
+        # the phones sync now, three hours after the walk
+        self.walk(units, ws + 600, east=3000)
+        rows = self.visits(plan["id"])
+        self.assertEqual(len(rows), 1, rows)
+        self.assertTrue(rows[0]["counted"])
+        self.assertAlmostEqual(rows[0]["t0"], ws + 600 - 70 / 400 * 300, delta=30)
+        self.assertEqual(len(self.events("patrol.visit", plan["id"])), 1)
+
+    def test_overdue_window_raises_its_event_once(self):
+        ws, units = self.now - 3600, self.units[2::3]
+        # a walk far from the target (6 km east of it) in the first 15 minutes: not near
+        self.walk(units, ws + 120, east=9000, minutes=4)
+        plan = self.plan(units, ws, ws + 7200, east=3000 + 2000)
+        deadline = time.time() + WAIT_S
+        while not self.events("patrol.overdue", plan["id"]) and time.time() < deadline:
+            time.sleep(0.5)
+        ev = self.events("patrol.overdue", plan["id"])
+        self.assertEqual(len(ev), 1, ev)
+        self.assertEqual(datetime.datetime.fromisoformat(ev[0]["payload"]["window_starts_at"]).timestamp(), ws)
+        self.assertIsNone(ev[0]["payload"]["target_id"])
+        self.assertTrue(self.db.value("SELECT overdue FROM patrol_scored_windows WHERE plan_id = %s", plan["id"]))
+        # a plan whose unit came near within 15 minutes is not overdue
+        ws2 = self.now - 3000
+        self.walk(self.units[2:3], ws2 + 60, east=12000, minutes=4)
+        ok = self.plan(self.units[2:3], ws2, ws2 + 7200, east=12000)
+        near = self.wait_for("SELECT first_near_at FROM patrol_scored_windows WHERE plan_id = %s"
+                             " AND first_near_at IS NOT NULL", ok["id"])
+        self.assertEqual(len(near), 1, near)
+        self.assertEqual(self.events("patrol.overdue", ok["id"]), [])
+        time.sleep(2)
+        self.assertEqual(len(self.events("patrol.overdue", plan["id"])), 1)  # never twice
+
+    def test_two_instances_one_scorer_no_double_event(self):
+        other = harness.Server(self.db)
+        try:
+            ws, units = self.now - 8 * 3600, [self.units[0], self.units[4]]
+            plan = self.plan(units, ws, ws + 3600, east=20000)
+            # the two units' fixes land on different instances
+            tok = other.login("admin")
+            for srv, token, unit in ((self.srv, self.admin, units[0]), (other, tok, units[1])):
+                pts = [(ws + 300, *tp.at(20000 - 400))] + [
+                    (ws + 600 + s, *tp.at(20000 - 30 + s / 12.0)) for s in range(0, 721, 30)] + [
+                    (ws + 1620, *tp.at(20400))]
+                r = srv.request("POST", "/api/v1/units/%d/positions" % unit, tp.fixes(pts), token=token)
+                self.assertEqual(r.status, 200, r)
+            rows = self.visits(plan["id"], want=lambda rows: rows and len(rows[0]["unit_ids"]) == 2)
+            self.assertEqual(len(rows), 1, rows)
+            self.assertEqual(sorted(rows[0]["unit_ids"]), sorted(units))
+            self.assertTrue(rows[0]["counted"])
+            holders = self.db.value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'"
+                                    " AND objid::bigint = 7240018001 % 4294967296 AND granted")
+            self.assertEqual(holders, 1)
+            # windows scored again (a plan edit) raise nothing new
+            self.db.sql("INSERT INTO patrol_dirty (plan_id, from_at, to_at) VALUES (%s, now() - interval '9 hours',"
+                        " now())", plan["id"])
+            self.wait_for("SELECT 1 FROM patrol_dirty WHERE plan_id = %s", plan["id"], want=lambda r: not r)
+            self.assertEqual(len(self.events("patrol.visit", plan["id"])), 1)
+        finally:
+            other.stop()
