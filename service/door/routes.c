@@ -155,6 +155,8 @@ P(P_WALKED_FROM, "from", PARAM_TIME,
 P(P_WALKED_TO, "to", PARAM_TIME,
   .description = "The plan's windows that start before this time (default: now; at most 31 days "
                  "after from)");
+P(P_LEDGER_WEEK, "week", PARAM_WEEK,
+  .description = "The ISO week in the city's time (2026-W49; default: this week)");
 /* live events */
 P(P_ACCESS_TOKEN, "access_token", PARAM_TEXT, .min = 1, .max = 255,
   .description = "A stream token from POST /api/v1/events/token (for EventSource, which sends no "
@@ -368,6 +370,11 @@ const route routes[] = {
      "inside together, one visit however many), time inside, and the group's hours and km counted "
      "once; done, partly or missed",
      O("getPatrolPlanWalked", "PatrolWalked", Q(&P_WALKED_FROM, &P_WALKED_TO), "200,400,404,413",
+       NULL)},
+    {"GET", "/api/v1/patrol-ledger", h_patrol_ledger, BODY_NONE, 0, ROLE_STAFF,
+     "The week's ledger of the joint patrol plans of a division: per plan its windows (started on "
+     "time or overdue), per target the visits needed, the verified visits, met or not and the gap",
+     O("getPatrolLedger", "PatrolLedger", Q(&P_ADMIN_DIVISION, &P_LEDGER_WEEK), "200,400,413",
        NULL)},
     {"GET", "/api/v1/units/{id}", h_units_get, BODY_NONE, 0, ROLE_ANY,
      "One unit: station, status, members, last position and its age",

@@ -161,19 +161,21 @@ static const char overdue_sql[] =
     " '{}'::bigint[] AS unit_ids, '{}'::text[] AS agencies FROM near n WHERE n.near_at IS NULL OR"
     " n.near_at > n.patrol + interval '15 minutes'),"
     " up AS (INSERT INTO patrol_scored_windows (plan_id, starts_at, ends_at, status, first_near_at,"
-    " overdue, revision) SELECT plan_id, patrol, window_ends, 'missed', near_at, near_at IS NULL OR"
-    " near_at > patrol + interval '15 minutes', revision FROM near ON CONFLICT (plan_id, starts_at)"
-    " DO UPDATE SET first_near_at = EXCLUDED.first_near_at, overdue = EXCLUDED.overdue),"
-    " r AS (INSERT INTO patrol_raised (kind, plan_id, patrol, target_id, n) SELECT"
-    " " VOCAB_SQL_TERM(
-        "EventKind",
-        EK_PATROL_OVERDUE) ", plan_id, patrol, 0, 0 FROM late"
-                           " ON CONFLICT DO NOTHING RETURNING plan_id, patrol)"
-                           " " EVENTS_PATROL_INSERT(
-                               EK_PATROL_OVERDUE, "l",
-                               PATROL_PAYLOAD(
-                                   "l",
-                                   "'overdue'")) " FROM late l JOIN r ON r.plan_id = l.plan_id AND r.patrol = l.patrol";
+    " overdue, revision) SELECT plan_id, patrol, window_ends, " VOCAB_SQL_TERM(
+        "WalkedStatus",
+        WS_MISSED) ", near_at, near_at IS NULL OR"
+                   " near_at > patrol + interval '15 minutes', revision FROM near ON CONFLICT (plan_id, starts_at)"
+                   " DO UPDATE SET first_near_at = EXCLUDED.first_near_at, overdue = EXCLUDED.overdue),"
+                   " r AS (INSERT INTO patrol_raised (kind, plan_id, patrol, target_id, n) SELECT"
+                   " " VOCAB_SQL_TERM(
+                       "EventKind",
+                       EK_PATROL_OVERDUE) ", plan_id, patrol, 0, 0 FROM late"
+                                          " ON CONFLICT DO NOTHING RETURNING plan_id, patrol)"
+                                          " " EVENTS_PATROL_INSERT(
+                                              EK_PATROL_OVERDUE, "l",
+                                              PATROL_PAYLOAD(
+                                                  "l",
+                                                  "'overdue'")) " FROM late l JOIN r ON r.plan_id = l.plan_id AND r.patrol = l.patrol";
 
 /* 1 when this session holds the scorer's lock (taken now if free), 0 when another does, -1 on a
  * failure. */

@@ -179,3 +179,45 @@ class PatrolScoreTest(harness.FreshDbCase):
             self.assertEqual(len(self.events("patrol.visit", plan["id"])), 1)
         finally:
             other.stop()
+
+    def test_ledger_of_the_week(self):
+        ws, units = self.now - 7 * 3600, self.units[0::3]
+        self.walk(units, ws + 600, east=30000)
+        self.walk(units, ws + 2400, east=30000)          # a second visit, 20 minutes later
+        plan = self.plan(units, ws, ws + 3600, east=30000)
+        late = self.plan(units, ws, ws + 3600, east=36000)  # nobody there
+        self.visits(plan["id"], want=lambda rows: len(rows) == 2)
+        self.wait_for("SELECT 1 FROM patrol_scored_windows WHERE plan_id = %s AND overdue", late["id"])
+        week = datetime.datetime.fromtimestamp(ws, datetime.timezone(datetime.timedelta(hours=8))).isocalendar()
+        q = "/api/v1/patrol-ledger?division=320706&week=%d-W%02d" % (week[0], week[1])
+        r = self.srv.request("GET", q, token=self.disp)
+        self.assertEqual(r.status, 200, r)
+        body = r.json()
+        plans = {p["id"]: p for p in body["plans"]}
+        got = plans[plan["id"]]
+        t = got["targets"][0]
+        self.assertEqual((t["visits_needed"], t["verified"], t["met"], t["gap"]), (2, 2, True, 0), t)
+        self.assertEqual([sorted(v["agencies"]) for v in t["visits"]], [["civil_affairs", "police"]] * 2)
+        # each visit's dwell as the engine answers it (GET .../walked: the PostGIS oracle checks that one)
+        w = self.srv.request("GET", "/api/v1/patrol-plans/%d/walked?from=%s&to=%s"
+                             % (plan["id"], tp.iso(ws - 60), tp.iso(ws + 3700)), token=self.disp).json()
+        api = [v["dwell_min"] for v in w["windows"][0]["targets"][0]["visits"] if v["counted"]]
+        for a, b in zip([v["dwell_min"] for v in t["visits"]], api):
+            self.assertAlmostEqual(a, b, delta=0.05)
+        self.assertEqual(len(api), 2)
+        self.assertEqual(got["windows"][0]["status"], "complete")
+        self.assertTrue(got["windows"][0]["started_on_time"])
+        self.assertFalse(got["windows"][0]["overdue"])
+        miss = plans[late["id"]]
+        self.assertEqual((miss["targets"][0]["verified"], miss["targets"][0]["met"], miss["targets"][0]["gap"]),
+                         (0, False, 2))
+        self.assertTrue(miss["windows"][0]["overdue"])
+        self.assertIs(miss["windows"][0]["started_on_time"], False)
+        # another county sees none of them; a week that does not exist, or no week at all, is a 400
+        other = self.srv.login("dispatcher_gn")
+        r = self.srv.request("GET", q.replace("division=320706&", ""), token=other)
+        self.assertEqual(r.status, 200, r)
+        self.assertFalse({p["id"] for p in r.json()["plans"]} & {plan["id"], late["id"]})
+        for bad in ("2025-W53", "2026-W54", "2026-49", "x"):
+            r = self.srv.request("GET", "/api/v1/patrol-ledger?week=" + bad, token=self.disp)
+            self.assertEqual((r.status, r.json()["error"]["field"]), (400, "week"), bad)

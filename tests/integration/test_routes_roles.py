@@ -134,6 +134,7 @@ CASES = {
     "PATCH /api/v1/patrol-plans/{id}":        C("/api/v1/patrol-plans/{plan}", "401 403 403 200 200 200 404",
                                                 {"name": "改名"}),
     "GET /api/v1/patrol-plans/{id}/walked":   C("/api/v1/patrol-plans/{plan}/walked", "401 403 403 200 200 200 404"),
+    "GET /api/v1/patrol-ledger":              C("/api/v1/patrol-ledger?week=2026-W49", "401 403 403 200 200 200 200"),
     "GET /api/v1/units":                      C("/api/v1/units", "401 200 200 200 200 200 200"),
     "POST /api/v1/units":                     C("/api/v1/units", "401 403 403 201 201 201 422", NEW_UNIT),
     "GET /api/v1/units/{id}":                 C("/api/v1/units/{unit}", "401 200 404 200 200 200 404"),
