@@ -9,6 +9,7 @@ import time
 
 import harness
 import test_patrols as tp
+from test_routes_roles import report as tp_report
 
 WAIT_S = 60  # "within a minute"
 
@@ -221,3 +222,83 @@ class PatrolScoreTest(harness.FreshDbCase):
         for bad in ("2025-W53", "2026-W54", "2026-49", "x"):
             r = self.srv.request("GET", "/api/v1/patrol-ledger?week=" + bad, token=self.disp)
             self.assertEqual((r.status, r.json()["error"]["field"]), (400, "week"), bad)
+
+    def test_campaign_summary_recounted_from_the_raw_tables(self):
+        today = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8))).date()
+        r = self.srv.request("POST", "/api/v1/campaigns", {"name": "寒冬送温暖", "division_code": "320706",
+                                                           "starts_on": str(today - datetime.timedelta(days=1)),
+                                                           "ends_on": str(today)}, token=self.disp)
+        self.assertEqual(r.status, 201, r)
+        camp = r.json()
+        bad = self.srv.request("POST", "/api/v1/campaigns", {"name": "x", "division_code": "320706",
+                                                             "starts_on": str(today), "ends_on": "2020-01-01"},
+                               token=self.disp)
+        self.assertEqual((bad.status, bad.json()["error"]["field"]), (400, "ends_on"))
+        units = self.units[1::3]
+        w1, w2 = self.now - 3 * 3600, self.now - 5400
+        self.walk(units, w1 + 600, east=40000)
+        self.walk(units, w2 + 600, east=40000)
+        body = {"name": "冬夜", "division_code": "320706", "unit_ids": units, "campaign_id": camp["id"],
+                "windows": [{"starts_at": tp.iso(w1), "ends_at": tp.iso(w1 + 3600)},
+                            {"starts_at": tp.iso(w2), "ends_at": tp.iso(w2 + 9000)}],
+                "targets": [{"name": "广场", "area": tp.circle(*tp.at(40000)), "visits_per_week": 2,
+                             "min_dwell_min": 10, "agencies": []}]}
+        r = self.srv.request("POST", "/api/v1/patrol-plans", body, token=self.disp)
+        self.assertEqual(r.status, 201, r)
+        plan = r.json()
+        # the members on shift: police (a, b), civil affairs (b, c): b once per patrol
+        users = [u["id"] for u in self.db.sql("SELECT id FROM users ORDER BY id LIMIT 3")]
+        for unit, members in ((units[0], users[:2]), (units[1], users[1:])):
+            sid = self.db.value("INSERT INTO shifts (unit_id, starts_at, ends_at) VALUES (%s, to_timestamp(%s),"
+                                " to_timestamp(%s)) RETURNING id", unit, w1 - 3600, self.now + 3600)
+            for u in members:
+                self.db.sql("INSERT INTO shift_members (shift_id, user_id) VALUES (%s, %s)", sid, u)
+        # people found: a report filed now by the police unit (in the second window), one by nobody's unit
+        pat = self.srv.login("patrol")
+        found = self.srv.create_report(tp_report(), pat)["id"]
+        other = self.srv.create_report(tp_report(), pat)["id"]
+        self.db.sql("UPDATE reports SET reporter_unit_id = %s, outcome = 'escorted_home' WHERE id = %s", units[0], found)
+        self.db.sql("UPDATE reports SET reporter_unit_id = NULL WHERE id = %s", other)
+        self.wait_for("SELECT DISTINCT patrol FROM patrol_visits WHERE plan_id = %s", plan["id"],
+                      want=lambda rows: len(rows) == 2)
+        r = self.srv.request("GET", "/api/v1/campaigns/%d/summary" % camp["id"], token=self.disp)
+        self.assertEqual(r.status, 200, r)
+        s = r.json()
+        total = s["total"]
+        self.assertEqual([c["county_code"] for c in s["counties"]], ["320706"])
+        self.assertEqual(s["counties"][0], dict(total, county_code="320706"))
+        # the recount from the raw tables
+        visits = self.db.sql("SELECT patrol, target_id, unit_ids FROM patrol_visits WHERE plan_id = %s", plan["id"])
+        patrols = {v["patrol"] for v in visits}
+        staff = places = 0
+        people = set()
+        for p in patrols:
+            took = {u for v in visits if v["patrol"] == p for u in v["unit_ids"]}
+            places += len({v["target_id"] for v in visits if v["patrol"] == p})
+            ends = self.db.value("SELECT ends_at FROM patrol_scored_windows WHERE plan_id = %s AND starts_at = %s",
+                                 plan["id"], p)
+            staff += self.db.value("SELECT count(DISTINCT m.user_id) FROM shifts s JOIN shift_members m ON"
+                                   " m.shift_id = s.id WHERE s.unit_id = ANY(%s::bigint[]) AND s.starts_at < %s"
+                                   " AND s.ends_at > %s", "{%s}" % ",".join(map(str, took)), ends, p)
+            people |= {x["id"] for x in self.db.sql("SELECT id FROM reports WHERE reporter_unit_id = ANY(%s::bigint[])"
+                                                      " AND received_at >= %s AND received_at < %s",
+                                                      "{%s}" % ",".join(map(str, took)), p, ends)}
+        self.assertEqual((total["patrols"], total["staff_turns"], total["places_visited"], total["people_found"]),
+                         (len(patrols), staff, places, len(people)))
+        self.assertEqual((total["patrols"], total["staff_turns"], total["places_visited"], total["people_found"]),
+                         (2, 6, 2, 1))
+        self.assertEqual(total["outcomes"], {"escorted_home": 1})
+        # hours and km: the group's, counted once (what the engine says of each window)
+        w = self.srv.request("GET", "/api/v1/patrol-plans/%d/walked?from=%s&to=%s"
+                             % (plan["id"], tp.iso(w1 - 60), tp.iso(w2 + 9100)), token=self.disp).json()
+        self.assertAlmostEqual(total["km"], sum(x["km"] for x in w["windows"]), delta=0.01)
+        self.assertAlmostEqual(total["hours"], sum(x["active_min"] for x in w["windows"]) / 60, delta=0.02)
+        self.assertLess(total["km"], 2 * 0.9)   # two units side by side: one path per window, not two
+        # another county's dispatcher: 404; the list shows it to its own
+        r = self.srv.request("GET", "/api/v1/campaigns/%d/summary" % camp["id"], token=self.srv.login("dispatcher_gn"))
+        self.assertEqual(r.status, 404)
+        ids = [c["id"] for c in self.srv.request("GET", "/api/v1/campaigns", token=self.disp).json()["items"]]
+        self.assertIn(camp["id"], ids)
+        got = [c for c in self.srv.request("GET", "/api/v1/campaigns", token=self.disp).json()["items"]
+               if c["id"] == camp["id"]][0]
+        self.assertEqual(got["plan_ids"], [plan["id"]])
