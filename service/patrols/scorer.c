@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "gis/transform.h"
 #include "service/core/db.h"
 #include "service/core/events_append.h"
 #include "service/core/server.h"
@@ -190,6 +191,11 @@ static int hold_lock(worker *w) {
 void *patrols_scorer_thread(void *arg) {
     app *a = arg;
     worker w = {.app = a, .no_timeout = 1};
+    char err[256];
+    if (!(w.proj = gis_proj_create(err, sizeof err))) {
+        fprintf(stderr, "patrol scorer: PROJ: %s\n", err);
+        return NULL;
+    }
     int held = 0; /* the backend holding the lock (a call may have reconnected) */
     time_t next_overdue = 0;
     while (!a->stopping) {
@@ -216,5 +222,6 @@ void *patrols_scorer_thread(void *arg) {
         server_sleep(a, more > 0 ? 0 : 1000);
     }
     db_disconnect(&w);
+    gis_proj_destroy(w.proj);
     return NULL;
 }

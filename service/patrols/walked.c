@@ -157,10 +157,9 @@ static int read_targets(worker *w, walk *k, const char *pid, char es[16], char *
 }
 
 /* The targets' periods in [from, to) (patrol_target_windows), the plan's units with their agency
- * kinds, and their fixes (projected, unflagged, by unit and time) with a gap's margin each side.
+ * kinds, and their fixes (WGS-84, unflagged, by unit and time) with a gap's margin each side.
  * 0, -1 (w->err), or -3 (more than coverage_max_fixes fixes). */
-static int read_rest(worker *w, walk *k, const char *pid, const char *from, const char *to,
-                     const char *es) {
+static int read_rest(worker *w, walk *k, const char *pid, const char *from, const char *to) {
     const char *p3[] = {pid, from, to};
     if (!(k->pq = db_exec_read(
               w,
@@ -179,22 +178,23 @@ static int read_rest(worker *w, walk *k, const char *pid, const char *from, cons
     char lim[24], gap[24];
     snprintf(lim, sizeof lim, "%d", w->app->cfg.coverage_max_fixes + 1);
     snprintf(gap, sizeof gap, "%.0f", COVERAGE_GAP_S);
-    const char *p4[] = {pid, from, to, es, lim, gap};
+    const char *p4[] = {pid, from, to, lim, gap};
     if (!(k->fq = db_exec_read(
               w,
-              "SELECT f.unit_id, extract(epoch FROM f.at)::float8, ST_X(f.p), ST_Y(f.p) FROM"
-              " (SELECT unit_id, at, ST_Transform(geom, $4::int) p FROM unit_positions WHERE"
-              " unit_id IN (SELECT unit_id FROM patrol_plan_units WHERE plan_id = $1::bigint) AND"
-              " at >= to_timestamp($2::float8 - $6::int) AND at < to_timestamp($3::float8 +"
-              " $6::int) AND NOT flagged ORDER BY unit_id, at LIMIT $5::int) f",
-              6, p4)))
+              "SELECT unit_id, extract(epoch FROM at)::float8, ST_X(geom), ST_Y(geom) FROM"
+              " unit_positions WHERE unit_id IN (SELECT unit_id FROM patrol_plan_units WHERE"
+              " plan_id = $1::bigint) AND at >= to_timestamp($2::float8 - $5::int) AND at <"
+              " to_timestamp($3::float8 + $5::int) AND NOT flagged ORDER BY unit_id, at LIMIT"
+              " $4::int",
+              5, p4)))
         return -1;
     return PQntuples(k->fq) > w->app->cfg.coverage_max_fixes ? -3 : 0;
 }
 
-/* Arrays from the results: periods (by target index), units' agency bits, fixes and where each
- * unit's run of them starts. 0 or -1 (out of memory). */
-static int load_arrays(walk *k) {
+/* Arrays from the results: periods (by target index), units' agency bits, fixes (projected to
+ * EPSG epsg in C: no PostGIS per fix) and where each unit's run of them starts. 0 or -1 (out of
+ * memory, or a fix PROJ refuses: err). */
+static int load_arrays(walk *k, gis_proj *proj, int epsg, char *err, size_t errlen) {
     int np = PQntuples(k->pq), nf = PQntuples(k->fq);
     k->nu = (size_t)PQntuples(k->uq);
     k->periods = malloc(sizeof *k->periods * (size_t)(np ? np : 1));
@@ -225,9 +225,11 @@ static int load_arrays(walk *k) {
         if ((size_t)u == k->nu) break; /* both by unit id */
         if (!k->count[u]) k->first[u] = (size_t)i;
         k->count[u]++;
-        k->fixes[i] = (gis_fix){.t = atof(PQgetvalue(k->fq, i, 1)),
-                                .x = atof(PQgetvalue(k->fq, i, 2)),
-                                .y = atof(PQgetvalue(k->fq, i, 3))};
+        gis_fix *f = &k->fixes[i];
+        f->t = atof(PQgetvalue(k->fq, i, 1));
+        if (gis_proj_to_gk(proj, epsg, atof(PQgetvalue(k->fq, i, 2)), atof(PQgetvalue(k->fq, i, 3)),
+                           &f->x, &f->y, err, errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -455,11 +457,11 @@ int h_plans_walked(http_req *r) {
     if (!rc && k.nt * (size_t)PQntuples(wq) > WALKED_MAX_CELLS)
         rc = http_error(r, 413, "too_many_items", "from",
                         "%zu targets in %d windows: ask for a shorter period", k.nt, PQntuples(wq));
-    if (!rc && (rc = read_rest(r->w, &k, pid, ft, tt, es)) == -3)
+    if (!rc && (rc = read_rest(r->w, &k, pid, ft, tt)) == -3)
         rc = http_error(r, 413, "too_many_items", "from",
                         "more than %d fixes in the period: ask for a shorter one",
                         r->app->cfg.coverage_max_fixes);
-    if (!rc) rc = load_arrays(&k) || find_spans(&k) ? -2 : 0;
+    if (!rc) rc = load_arrays(&k, r->w->proj, atoi(es), err, sizeof err) || find_spans(&k) ? -2 : 0;
     json_t *out = rc ? NULL : walked_json(r, &k, id, wq, from, to);
     PQclear(wq);
     walk_free(&k);
@@ -477,8 +479,8 @@ json_t *walked_window(worker *w, const char *pid, double ws, double we, char *er
     snprintf(ft, sizeof ft, "%.6f", ws), snprintf(tt, sizeof tt, "%.6f", we);
     *err = 0;
     int rc = read_targets(w, &k, pid, es, err, errlen);
-    if (!rc) rc = read_rest(w, &k, pid, ft, tt, es);
-    if (!rc && !(rc = load_arrays(&k) || find_spans(&k) ? -2 : 0))
+    if (!rc) rc = read_rest(w, &k, pid, ft, tt);
+    if (!rc && !(rc = load_arrays(&k, w->proj, atoi(es), err, errlen) || find_spans(&k) ? -2 : 0))
         out = window_json(&k, ws, we, &state);
     walk_free(&k);
     if (rc == -1) snprintf(err, errlen, "%s", w->err);
