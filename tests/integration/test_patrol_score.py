@@ -5,6 +5,7 @@ of fixes arriving three hours late is scored when it arrives; an edit of the pla
 makes the score follow it; a window in which no unit came near its targets raises patrol.overdue once;
 two instances on one database: one scorer holds the lock, and no event is raised twice."""
 import datetime
+import signal
 import time
 
 import harness
@@ -154,6 +155,7 @@ class PatrolScoreTest(harness.FreshDbCase):
         self.assertEqual(len(self.events("patrol.overdue", plan["id"])), 1)  # never twice
 
     def test_two_instances_one_scorer_no_double_event(self):
+        started = time.time()
         other = harness.Server(self.db)
         try:
             ws, units = self.now - 8 * 3600, [self.units[0], self.units[4]]
@@ -178,6 +180,24 @@ class PatrolScoreTest(harness.FreshDbCase):
                         " now())", plan["id"])
             self.wait_for("SELECT 1 FROM patrol_dirty WHERE plan_id = %s", plan["id"], want=lambda r: not r)
             self.assertEqual(len(self.events("patrol.visit", plan["id"])), 1)
+            # the scorer's instance killed: the other takes the lock and scores what comes next
+            held_since = self.db.value("SELECT extract(epoch FROM a.backend_start)::float8 FROM pg_locks l"
+                                       " JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory'"
+                                       " AND l.objid::bigint = 7240018001 % 4294967296 AND l.granted")
+            self.assertLess(held_since, started)   # the class's server holds it, from before `other` began
+            ws2 = self.now - 9 * 3600
+            late = self.plan(units, ws2, ws2 + 3600, east=25000)
+            self.srv.stop(sig=signal.SIGKILL)
+            try:
+                pts = [(ws2 + 300, *tp.at(25000 - 400))] + [
+                    (ws2 + 600 + s, *tp.at(25000 - 30 + s / 12.0)) for s in range(0, 721, 30)] + [
+                    (ws2 + 1620, *tp.at(25400))]
+                r = other.request("POST", "/api/v1/units/%d/positions" % units[0], tp.fixes(pts), token=tok)
+                self.assertEqual(r.status, 200, r)
+                rows = self.visits(late["id"])
+                self.assertEqual([sorted(r["unit_ids"]) for r in rows], [[units[0]]])
+            finally:
+                self.srv.start()
         finally:
             other.stop()
 
@@ -206,6 +226,23 @@ class PatrolScoreTest(harness.FreshDbCase):
         for a, b in zip([v["dwell_min"] for v in t["visits"]], api):
             self.assertAlmostEqual(a, b, delta=0.05)
         self.assertEqual(len(api), 2)
+        # the PostGIS oracle on the same tracks: each unit's time inside the target in the window (a
+        # step's time times its share inside, ST_Intersection); the two walk 3 m apart, so the stored
+        # visits (counted or not) add up to about the longer of the two
+        rows = self.db.sql(
+            "WITH f AS (SELECT unit_id, at, geom, lag(at) OVER w AS at0, lag(geom) OVER w AS g0"
+            " FROM unit_positions WHERE unit_id IN (%s, %s) AND at >= to_timestamp(%s) AND at <= to_timestamp(%s)"
+            " WINDOW w AS (PARTITION BY unit_id ORDER BY at)),"
+            " s AS (SELECT f.unit_id, extract(epoch FROM f.at - f.at0) AS dt,"
+            " ST_Transform(ST_MakeLine(f.g0, f.geom), 4549) AS seg,"
+            " (SELECT ST_Transform(geom, 4549) FROM patrol_targets WHERE id = %s) AS area FROM f"
+            " WHERE f.g0 IS NOT NULL)"
+            " SELECT unit_id, sum(dt * ST_Length(ST_Intersection(seg, area)) / ST_Length(seg)) / 60 AS m"
+            " FROM s WHERE ST_Length(seg) > 0 GROUP BY unit_id", units[0], units[1], ws, ws + 3600,
+            plan["targets"][0]["id"])
+        stored = self.db.value("SELECT sum(dwell_s) / 60 FROM patrol_visits WHERE plan_id = %s", plan["id"])
+        self.assertEqual(len(rows), 2)
+        self.assertAlmostEqual(stored, max(r["m"] for r in rows), delta=0.3)
         self.assertEqual(got["windows"][0]["status"], "complete")
         self.assertTrue(got["windows"][0]["started_on_time"])
         self.assertFalse(got["windows"][0]["overdue"])
