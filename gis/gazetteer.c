@@ -251,6 +251,10 @@ typedef struct layer {
                                       ranks that cannot enter is skipped whole */
     VEC(kdpt) kd;
     VEC(double) kdll; /* lon, lat of each k-d point: a candidate's distance, no look at its entry */
+    VEC(uint32_t) c6v; /* the distinct first 6 digits of the entries' codes, ascending */
+    VEC(uint16_t)
+    c6; /* per entry: 1 + its code's place in c6v, 0 without a code; empty when
+                        * c6v has more than 65,535 (a `within` is then read from the entries) */
 } layer;
 
 typedef struct gaz_slot gaz_slot;
@@ -291,6 +295,7 @@ static void layer_free(layer *L) {
     VFREE(L->pyfull), VFREE(L->pyinit), VFREE(L->kd);
     VFREE(L->kfence), VFREE(L->ffence), VFREE(L->ifence), VFREE(L->pyfrank), VFREE(L->pyirank);
     VFREE(L->kmin), VFREE(L->fmin), VFREE(L->imin), VFREE(L->kdll), VFREE(L->srank);
+    VFREE(L->c6v), VFREE(L->c6);
     free(L);
 }
 
@@ -304,7 +309,7 @@ static size_t layer_bytes(const layer *L) {
            VBYTES(L->post) + VBYTES(L->pyfull) + VBYTES(L->pyinit) + VBYTES(L->kd) +
            VBYTES(L->kfence) + VBYTES(L->ffence) + VBYTES(L->ifence) + VBYTES(L->pyfrank) +
            VBYTES(L->pyirank) + VBYTES(L->kmin) + VBYTES(L->fmin) + VBYTES(L->imin) +
-           VBYTES(L->kdll) + VBYTES(L->srank);
+           VBYTES(L->kdll) + VBYTES(L->srank) + VBYTES(L->c6v) + VBYTES(L->c6);
 }
 
 /* Entry i of g (a gaz index). */
@@ -599,6 +604,57 @@ static int finish_codes(layer *L, char *skip) {
     for (size_t k = 0; k <= kept; k++)
         while (d < 6 && (k == kept || depth_class(L->ent.p[L->codes.p[k]].code) >= d))
             L->depth0[d++] = (uint32_t)k;
+    return 0;
+}
+
+/* The first 6 digits of a 12-digit code as a number; -1 for any other text. */
+static long code6(const char *code) {
+    long v = 0;
+    for (int i = 0; i < 12; i++) {
+        if (code[i] < '0' || code[i] > '9') return -1;
+        if (i < 6) v = v * 10 + (code[i] - '0');
+    }
+    return code[12] ? -1 : v;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The first slot of L's c6v not below v. */
+static size_t c6_lower(const layer *L, uint32_t v) {
+    size_t lo = 0, hi = L->c6v.n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (L->c6v.p[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* L's county places (c6v, c6): a `within` is then a range of small numbers beside the keys, no
+ * look at an entry. Returns 0 or -1 (out of memory). */
+static int finish_c6(layer *L) {
+    if (VGROW(L->c6v, L->ent.n ? L->ent.n : 1) != 0) return -1;
+    for (size_t i = 0; i < L->ent.n; i++) {
+        long v = code6(L->ent.p[i].code);
+        if (v >= 0) L->c6v.p[L->c6v.n++] = (uint32_t)v;
+    }
+    gis_sort(L->c6v.p, L->c6v.n, sizeof *L->c6v.p, cmp_u32);
+    size_t m = 0;
+    for (size_t i = 0; i < L->c6v.n; i++)
+        if (!m || L->c6v.p[m - 1] != L->c6v.p[i]) L->c6v.p[m++] = L->c6v.p[i];
+    L->c6v.n = m;
+    if (m > 65535) return VFREE(L->c6v), 0;
+    if (VGROW(L->c6, L->ent.n ? L->ent.n : 1) != 0) return -1;
+    for (size_t i = 0; i < L->ent.n; i++) {
+        long v = code6(L->ent.p[i].code);
+        L->c6.p[i] = (uint16_t)(v < 0 ? 0 : 1 + c6_lower(L, (uint32_t)v));
+    }
+    L->c6.n = L->ent.n;
     return 0;
 }
 
@@ -1260,7 +1316,7 @@ static int finish_layer(gaz *g, gaz_builder *b, char *err, size_t errlen) {
     layer *L = b->L;
     char *skip = calloc(L->ent.n ? L->ent.n : 1, 1);
     int rc = -1;
-    if (!skip || finish_codes(L, skip)) goto done;
+    if (!skip || finish_codes(L, skip) || finish_c6(L)) goto done;
     finish_links(g, L, b->ex.p);
     for (size_t i = 0; i < L->ent.n; i++) /* the keys of every indexed entry */
         if (!skip[i] && entry_keys(g, L, (uint32_t)i, b->ex.p[i].aliases)) goto done;
@@ -1270,7 +1326,7 @@ static int finish_layer(gaz *g, gaz_builder *b, char *err, size_t errlen) {
     VFIT(L->gstart), VFIT(L->gcount), VFIT(L->post), VFIT(L->pyfull), VFIT(L->pyinit);
     VFIT(L->kd), VFIT(L->kfence), VFIT(L->ffence), VFIT(L->ifence), VFIT(L->pyfrank);
     VFIT(L->pyirank), VFIT(L->kmin), VFIT(L->fmin), VFIT(L->imin), VFIT(L->kdll);
-    VFIT(L->srank);
+    VFIT(L->srank), VFIT(L->c6v), VFIT(L->c6);
     rc = 0;
 done:
     free(skip);
@@ -1370,10 +1426,19 @@ size_t gaz_children(const gaz *g, uint32_t i, uint32_t *out, size_t max) {
 
 enum { SEEN0 = 1024 }; /* the seen set's first table, on the stack: no allocation for most */
 
+/* A code prefix a search keeps (within) or leaves out (exclude): its digits and, per layer, the
+ * c6 places it covers, [lo, hi). */
+typedef struct {
+    const char *p; /* NULL: none */
+    size_t n;
+    int fast; /* all digits: the places tell (and, past 6 digits, the code then) */
+    uint32_t lo[2], hi[2];
+} pfx;
+
 typedef struct {
     const gaz *g;
     const gaz_query *opt;
-    size_t wlen;
+    pfx within, exclude; /* exclude: entries whose code starts with it are not hits */
     gaz_hit *top;
     uint16_t *rank; /* per top slot: the length used for ordering */
     int ntop;
@@ -1381,6 +1446,40 @@ typedef struct {
     size_t seencap, nseen;
     int oom;
 } search;
+
+static void pfx_make(pfx *f, const gaz *g, const char *p) {
+    memset(f, 0, sizeof *f);
+    if (!(f->p = p)) return;
+    f->n = strlen(p);
+    f->fast = f->n > 0 && f->n <= 12;
+    for (size_t i = 0; i < f->n; i++)
+        f->fast &= p[i] >= '0' && p[i] <= '9';
+    if (!f->fast) return;
+    uint32_t a = 0, span = 1;
+    for (size_t i = 0; i < 6; i++)
+        a = a * 10 + (uint32_t)(i < f->n ? p[i] - '0' : 0), span *= i < f->n ? 1 : 10;
+    for (int l = 0; l < nlayers(g); l++) {
+        f->lo[l] = 1 + (uint32_t)c6_lower(g->lay[l], a);
+        f->hi[l] = 1 + (uint32_t)c6_lower(g->lay[l], a + span);
+    }
+}
+
+/* 1 when the code of entry i of layer l (an index in the layer) starts with f's digits. */
+static inline int pfx_has(const search *s, const pfx *f, int l, uint32_t i) {
+    const layer *L = s->g->lay[l];
+    if (f->fast && L->c6.n) {
+        uint32_t c = L->c6.p[i];
+        if (c < f->lo[l] || c >= f->hi[l]) return 0;
+        if (f->n <= 6) return 1;
+    }
+    return strncmp(L->ent.p[i].code, f->p, f->n) == 0;
+}
+
+/* 1 when entry i of layer l may be a hit: inside within, outside exclude. */
+static inline int wanted(const search *s, int l, uint32_t i) {
+    return (!s->within.p || pfx_has(s, &s->within, l, i)) &&
+           (!s->exclude.p || !pfx_has(s, &s->exclude, l, i));
+}
 
 static int seen_add(search *s, uint32_t entry) {
     if (2 * (s->nseen + 1) > s->seencap) {
@@ -1418,18 +1517,20 @@ static int hit_cmp(const gaz_hit *a, unsigned ra, const gaz_hit *b, unsigned rb)
     return a->entry < b->entry ? -1 : a->entry > b->entry;
 }
 
-/* 1 when a candidate with this tier and rank cannot enter a full top list (without near). */
+/* 1 when a candidate with this tier and rank cannot enter a full top list. With near, distance
+ * orders a tier before rank does: only a worse tier is known not to enter. */
 static inline int cannot_enter(const search *s, int tier, unsigned rank) {
-    if (s->ntop < s->opt->limit || s->opt->near) return 0;
+    if (s->ntop < s->opt->limit) return 0;
     const gaz_hit *w = &s->top[s->ntop - 1];
+    if (s->opt->near) return tier > w->tier;
     return tier > w->tier || (tier == w->tier && rank > s->rank[s->ntop - 1]);
 }
 
 /* The greatest rank a candidate of this tier may have and still enter: 255 for any, -1 for none. */
 static int rank_limit(const search *s, int tier) {
-    if (s->ntop < s->opt->limit || s->opt->near) return 255;
+    if (s->ntop < s->opt->limit) return 255;
     const gaz_hit *w = &s->top[s->ntop - 1];
-    return tier > w->tier ? -1 : tier < w->tier ? 255 : s->rank[s->ntop - 1];
+    return tier > w->tier ? -1 : tier < w->tier || s->opt->near ? 255 : s->rank[s->ntop - 1];
 }
 
 /* 1 when one of the 8 bytes at p is at most lim (< 127). */
@@ -1462,11 +1563,10 @@ static size_t next_candidate(const search *s, int tier, const uint8_t *ranks, co
 
 static void offer(search *s, uint32_t entry, int tier, unsigned rank) {
     gaz_hit h = {entry, (uint8_t)tier, -1};
-    if (!s->opt->near && s->ntop == s->opt->limit &&
-        hit_cmp(&h, rank, &s->top[s->ntop - 1], s->rank[s->ntop - 1]) >= 0)
-        return; /* without a look at the entry */
+    if (cannot_enter(s, tier, rank)) return; /* without a look at the entry */
+    int l = entry >= s->g->lay[0]->ent.n;
+    if (!wanted(s, l, entry - (l ? s->g->lay[1]->first : 0))) return;
     const gaz_entry *e = ent_at(s->g, entry);
-    if (s->wlen && strncmp(e->code, s->opt->within, s->wlen) != 0) return;
     if (s->opt->near && isfinite(e->lon)) { /* equirectangular to rank; exact at the end */
         double dlon = fabs(e->lon - s->opt->lon);
         if (dlon > 180) dlon = 360 - dlon;
@@ -1630,6 +1730,7 @@ static void search_substring(search *s, const char *qn, size_t qlen) {
                 rank++;
             if (cannot_enter(s, GAZ_SUBSTRING, rank)) break; /* lists go by name length */
             const gkey *key = &L->keys.p[kid];
+            if (!wanted(s, l, key->entry)) continue; /* before its text is read */
             const char *ks = L->txt.p + key->str;
             if (key->len <= qlen || memcmp(ks, qn, qlen) == 0) continue; /* exact/prefix above */
             if (n > 2 && !contains(ks, key->len, qn, qlen)) continue;
@@ -1638,25 +1739,16 @@ static void search_substring(search *s, const char *qn, size_t qlen) {
     }
 }
 
-int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, char *err,
-               size_t errlen) {
-    char qn[4 * GAZ_MAX_QUERY_BYTES + 8];
-    size_t raw = strlen(q);
-    if (raw > GAZ_MAX_QUERY_BYTES) {
-        snprintf(err, errlen, "q is longer than %d bytes", GAZ_MAX_QUERY_BYTES);
-        return -1;
-    }
-    int nc = gaz_normalize(q, raw, qn, sizeof qn);
-    if (nc == -1) return snprintf(err, errlen, "q is not valid UTF-8"), -1;
-    if (nc < 0 || nc > GAZ_MAX_QUERY_CHARS) {
-        snprintf(err, errlen, "q is longer than %d characters", GAZ_MAX_QUERY_CHARS);
-        return -1;
-    }
-    if (nc == 0) return snprintf(err, errlen, "q is empty"), -1;
-    size_t qlen = strlen(qn);
+/* One ranked pass for the normalised query qn (qlen bytes): at most opt->limit hits of opt (within,
+ * near) whose code does not start with `exclude` (NULL: none) into out, best first. Returns their
+ * number, or -1 on out of memory. */
+static int search_pass(const gaz *g, const char *qn, size_t qlen, const gaz_query *opt,
+                       const char *exclude, gaz_hit *out) {
     uint16_t rank[GAZ_MAX_LIMIT];
     uint32_t seen0[SEEN0] = {0};
-    search s = {g, opt, opt->within ? strlen(opt->within) : 0, out, rank, 0, seen0, SEEN0, 0, 0};
+    search s = {.g = g, .opt = opt, .top = out, .rank = rank, .seen = seen0, .seencap = SEEN0};
+    pfx_make(&s.within, g, opt->within);
+    pfx_make(&s.exclude, g, exclude);
     int digits = 1, letters = 1;
     for (size_t i = 0; i < qlen; i++) {
         digits &= qn[i] >= '0' && qn[i] <= '9';
@@ -1693,7 +1785,7 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
         search_pinyin(&s, 1, qn, qlen, GAZ_PINYIN + 1);
     }
     if (s.seencap > SEEN0) free(s.seen);
-    if (s.oom) return snprintf(err, errlen, "out of memory"), -1;
+    if (s.oom) return -1;
     if (opt->near) /* exact geodesic distances, then the same order on them */
         for (int i = 0; i < s.ntop; i++) {
             const gaz_entry *e = ent_at(g, out[i].entry);
@@ -1709,6 +1801,47 @@ int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, 
     for (int i = 0; i < s.ntop; i++)
         if (out[i].tier > GAZ_PINYIN) out[i].tier = GAZ_PINYIN;
     return s.ntop;
+}
+
+/* 1 when digits a start with digits b (b no longer than a). */
+static int starts_with(const char *a, size_t al, const char *b, size_t bl) {
+    return bl <= al && strncmp(a, b, bl) == 0;
+}
+
+int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, char *err,
+               size_t errlen) {
+    char qn[4 * GAZ_MAX_QUERY_BYTES + 8];
+    size_t raw = strlen(q);
+    if (raw > GAZ_MAX_QUERY_BYTES) {
+        snprintf(err, errlen, "q is longer than %d bytes", GAZ_MAX_QUERY_BYTES);
+        return -1;
+    }
+    int nc = gaz_normalize(q, raw, qn, sizeof qn);
+    if (nc == -1) return snprintf(err, errlen, "q is not valid UTF-8"), -1;
+    if (nc < 0 || nc > GAZ_MAX_QUERY_CHARS) {
+        snprintf(err, errlen, "q is longer than %d characters", GAZ_MAX_QUERY_CHARS);
+        return -1;
+    }
+    if (nc == 0) return snprintf(err, errlen, "q is empty"), -1;
+    size_t qlen = strlen(qn), hl = opt->home ? strlen(opt->home) : 0,
+           wl = opt->within ? strlen(opt->within) : 0;
+    int n, m = 0;
+    /* home first when it is a part of what within lets through; when within lies inside home
+     * every hit is home, when the two are apart none is: one plain pass then. */
+    if (!hl || !starts_with(opt->home, hl, opt->within ? opt->within : "", wl) || wl >= hl) {
+        n = search_pass(g, qn, qlen, opt, NULL, out);
+    } else {
+        gaz_query mine = *opt;
+        mine.within = opt->home;
+        n = search_pass(g, qn, qlen, &mine, NULL, out);
+        if (n >= 0 && n < opt->limit) {
+            mine = *opt;
+            mine.limit = opt->limit - n;
+            m = search_pass(g, qn, qlen, &mine, opt->home, out + n);
+        }
+    }
+    if (n < 0 || m < 0) return snprintf(err, errlen, "out of memory"), -1;
+    return n + m;
 }
 
 /* ---- nearest ---- */

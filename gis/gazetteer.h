@@ -129,12 +129,16 @@ typedef struct gaz_query {
     const char *within; /* digits: only entries whose code starts with this prefix; NULL = all */
     int near;           /* 1: rank by geodesic distance to (lon, lat) inside a tier */
     double lon, lat;
-    int limit; /* 1..GAZ_MAX_LIMIT */
+    int limit;        /* 1..GAZ_MAX_LIMIT */
+    const char *home; /* digits: entries whose code starts with this prefix (the searcher's own
+                       * division) rank before every other; NULL = none */
 } gaz_query;
 
 /* Searches q (raw UTF-8; normalised here). Digits: by code prefix; otherwise names and aliases:
  * exact, then prefix, then substring, then (a-z only) pinyin full or initials, each entry once at
  * its best tier; inside a tier nearer first (with near), then shorter names, then code order.
+ * With home, the hits inside home come first (in that order among themselves), then the others
+ * (two ranked passes: the second keeps the early stops of a plain search).
  * Writes at most opt->limit hits to out; returns their number, or -1 for a query that is not
  * valid UTF-8, is empty once normalised, or is too long (message in err). */
 int gaz_search(const gaz *g, const char *q, const gaz_query *opt, gaz_hit *out, char *err,

@@ -199,6 +199,10 @@ static json_t *unit_id_json(long long unit_id) {
     return unit_id ? json_integer(unit_id) : json_null();
 }
 
+/* The name of the division of a users row (User.division_name; NULL when the code is none). */
+#define DIVISION_NAME_SQL                                                                          \
+    "(SELECT d.name FROM divisions d WHERE d.code = users.division_code) AS division_name"
+
 /* POST /api/v1/auth/login {"username","password"} */
 int h_auth_login(http_req *r) {
     const char *username = json_string_value(json_object_get(r->json, "username"));
@@ -213,8 +217,8 @@ int h_auth_login(http_req *r) {
     if (!valid_name) goto wrong;
     const char *p1[] = {username};
     if (!(res = db_exec(r->w,
-                        "SELECT id, password_hash, role, division_code, unit_id FROM users"
-                        " WHERE username = $1 AND NOT disabled",
+                        "SELECT id, password_hash, role, division_code, unit_id, " DIVISION_NAME_SQL
+                        " FROM users WHERE username = $1 AND NOT disabled",
                         1, p1)))
         return http_db_error(r);
     int found = PQntuples(res) == 1;
@@ -243,9 +247,10 @@ int h_auth_login(http_req *r) {
     if (audit_auth(r, AA_AUTH_LOGIN, uid, username, PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3)))
         goto db_failed;
     json_t *out = json_pack(
-        "{s:s,s:s,s:{s:I,s:s,s:s,s:s,s:o}}", "token", token, "expires_at", PQgetvalue(ins, 0, 0),
-        "user", "id", (json_int_t)uid, "username", username, "role", PQgetvalue(res, 0, 2),
-        "division_code", PQgetvalue(res, 0, 3), "unit_id",
+        "{s:s,s:s,s:{s:I,s:s,s:s,s:s,s:o,s:o}}", "token", token, "expires_at",
+        PQgetvalue(ins, 0, 0), "user", "id", (json_int_t)uid, "username", username, "role",
+        PQgetvalue(res, 0, 2), "division_code", PQgetvalue(res, 0, 3), "division_name",
+        PQgetisnull(res, 0, 5) ? json_null() : json_string(PQgetvalue(res, 0, 5)), "unit_id",
         unit_id_json(PQgetisnull(res, 0, 4) ? 0 : strtoll(PQgetvalue(res, 0, 4), NULL, 10)));
     rc = http_json(r, 200, out);
     goto done;
@@ -352,13 +357,20 @@ int h_auth_logout(http_req *r) {
     return http_send(r, 204, NULL, "", 0, NULL);
 }
 
-/* GET /api/v1/auth/me: the user, with its unit (users.unit_id now; null when none). */
+/* GET /api/v1/auth/me: the user, with its unit (users.unit_id now; null when none) and the name
+ * of its division (the console's header; null when the code is no division). */
 int h_auth_me(http_req *r) {
+    const char *p[] = {r->user.division_code};
+    PGresult *q = db_exec(
+        r->w, "SELECT " DIVISION_NAME_SQL " FROM (SELECT $1::text AS division_code) users", 1, p);
+    if (!q) return http_db_error(r);
+    json_t *name = PQgetisnull(q, 0, 0) ? json_null() : json_string(PQgetvalue(q, 0, 0));
+    PQclear(q);
     return http_json(r, 200,
-                     json_pack("{s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)r->user.id, "username",
-                               r->user.username, "role", auth_role_name(r->user.role),
-                               "division_code", r->user.division_code, "unit_id",
-                               unit_id_json(r->user.unit_id)));
+                     json_pack("{s:I,s:s,s:s,s:s,s:o,s:o}", "id", (json_int_t)r->user.id,
+                               "username", r->user.username, "role", auth_role_name(r->user.role),
+                               "division_code", r->user.division_code, "division_name", name,
+                               "unit_id", unit_id_json(r->user.unit_id)));
 }
 
 /* A reset code's candidate: the user of `username` whose live code has the hash `hash`. Returns

@@ -90,8 +90,10 @@ static const opt opts[] = {
      "origins allowed cross-origin requests, e.g. \"https://a.example https://b.example\""},
     {"metrics_public", I(metrics_public), "0", "1 serves /metrics to every address, 0 to loopback"},
     {"basemap_url", S(basemap_url), "",
-     "optional external raster tiles under our layers in the console, e.g. "
-     "\"https://tiles.example.org/{z}/{x}/{y}.png\"; empty: our tiers and stations are the map"},
+     "optional external raster tiles under our layers in the console: an XYZ template "
+     "\"https://tiles.example.org/{z}/{x}/{y}.png\", \"tianditu:<key>\" (the official 天地图 with "
+     "the city's key) or \"gcj02:<template>\" (GCJ-02 tiles such as AutoNavi's, our layers then "
+     "drawn in GCJ-02); empty: our tiers and stations are the map"},
     {"tile_cache_mb", I(tile_cache_mb), "64",
      "memory for cached division, station and coverage tiles, MiB (0 disables)"},
     {"position_retention_days", I(position_retention_days), "90",
@@ -291,4 +293,74 @@ void config_print(const config *c, FILE *f) {
         else
             fprintf(f, "%g\n", *(const double *)p);
     }
+}
+
+/* ---- the base map ---- */
+
+/* The 天地图 WMTS (EPSG:3857 grid "w") of one layer as an XYZ template over its 8 hosts. */
+#define TIANDITU_LAYER(L)                                                                          \
+    "https://t{0-7}.tianditu.gov.cn/" L "_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"       \
+    "&LAYER=" L "&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles&TILEMATRIX={z}&TILEROW={y}"           \
+    "&TILECOL={x}&tk=%s"
+
+/* The CSP source of an http(s) template u into out: its scheme and host[:port], the first label
+ * "*" when it holds a {range}. Returns 0, or -1 when u is no such URL. */
+static int basemap_origin(const char *u, char *out, size_t outlen) {
+    size_t scheme = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+    size_t host = strcspn(u + scheme, "/?#");
+    if (!scheme || !host) return -1;
+    const char *h = u + scheme, *dot = memchr(h, '.', host);
+    size_t brace = strcspn(h, "{");
+    if (brace < host) { /* only the first label may vary, and something must follow it */
+        if (!dot || brace > (size_t)(dot - h) || memchr(dot, '{', host - (size_t)(dot - h)))
+            return -1;
+        int k = snprintf(out, outlen, "%.*s*%.*s", (int)scheme, u, (int)(host - (size_t)(dot - h)),
+                         dot);
+        return k > 0 && (size_t)k < outlen ? 0 : -1;
+    }
+    int k = snprintf(out, outlen, "%.*s", (int)(scheme + host), u);
+    return k > 0 && (size_t)k < outlen ? 0 : -1;
+}
+
+int config_basemap_resolve(const config *c, config_basemap *b, char *err, size_t errlen) {
+    const char *u = c->basemap_url;
+    memset(b, 0, sizeof *b);
+    if (!*u) return 0;
+    if (strcspn(u, " \t\r\n;,'\"\\") != strlen(u)) {
+        snprintf(err, errlen,
+                 "basemap_url must hold no spaces, quotes, commas, semicolons or "
+                 "backslashes");
+        return -1;
+    }
+    b->crs = "wgs84";
+    if (strncmp(u, "tianditu:", 9) == 0) {
+        const char *key = u + 9;
+        size_t n = strlen(key);
+        for (size_t i = 0; i < n; i++)
+            if (!isalnum((unsigned char)key[i])) n = 0;
+        if (n < 1 || n > 64) {
+            snprintf(err, errlen,
+                     "basemap_url tianditu:<key>: the key is 1 to 64 letters or "
+                     "digits (the 天地图 token)");
+            return -1;
+        }
+        b->kind = "tianditu", b->attribution = "天地图", b->nlayers = 2;
+        snprintf(b->layers[0], BASEMAP_URL_MAX, TIANDITU_LAYER("vec"), key);
+        snprintf(b->layers[1], BASEMAP_URL_MAX, TIANDITU_LAYER("cva"), key);
+        snprintf(b->origin, sizeof b->origin, "https://*.tianditu.gov.cn");
+        return 0;
+    }
+    b->kind = "xyz";
+    if (strncmp(u, "gcj02:", 6) == 0) u += 6, b->kind = "gcj02", b->crs = "gcj02";
+    b->nlayers = 1;
+    if (basemap_origin(u, b->origin, sizeof b->origin) != 0 || strlen(u) >= BASEMAP_URL_MAX) {
+        snprintf(err, errlen,
+                 "basemap_url must be an http:// or https:// tile URL template (only "
+                 "the host's first label may be a {range}), tianditu:<key> or "
+                 "gcj02:<template>");
+        memset(b, 0, sizeof *b);
+        return -1;
+    }
+    snprintf(b->layers[0], BASEMAP_URL_MAX, "%s", u);
+    return 0;
 }

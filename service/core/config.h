@@ -92,6 +92,26 @@ int config_load_file(config *c, const char *path, char *err, size_t errlen);
 /* Applies PATROLD_<KEY> environment variables over *c. Returns 0 or -1 with err. */
 int config_load_env(config *c, char *err, size_t errlen);
 
+/* The console's base map, resolved from basemap_url: a plain http(s) XYZ template ("xyz", tiles
+ * in WGS-84 Web Mercator), "tianditu:<key>" (the official 天地图 WMTS, vector and its labels, the
+ * key as tk) or "gcj02:<template>" (an XYZ template of GCJ-02 tiles such as AutoNavi's; the
+ * console then asks our overlay tiles with ?crs=gcj02). A host whose first label is a subdomain
+ * range ("t{0-7}.", "webrd0{1-4}.", OpenLayers' {a-c}) is allowed as "*." in the policy. */
+enum { BASEMAP_LAYERS = 2, BASEMAP_URL_MAX = 640 };
+typedef struct config_basemap {
+    const char *kind;        /* "xyz", "tianditu" or "gcj02"; NULL when none is configured */
+    const char *crs;         /* "wgs84" or "gcj02": the grid of the tiles */
+    const char *attribution; /* what the map must show of the tiles' source; NULL: nothing set */
+    int nlayers;             /* bottom first */
+    char layers[BASEMAP_LAYERS][BASEMAP_URL_MAX];
+    char origin[300]; /* the CSP source of the tiles: scheme, host (first label * or not), port */
+} config_basemap;
+
+/* Resolves c->basemap_url into *b. Returns 0 (b->kind NULL when the setting is empty), or -1 with
+ * a message in err for a value that is not one of the three forms, or that holds spaces, quotes,
+ * commas, semicolons or backslashes (it goes into a response header). */
+int config_basemap_resolve(const config *c, config_basemap *b, char *err, size_t errlen);
+
 /* Writes every setting with its current value, default and help text (a valid config file) to f. */
 void config_print(const config *c, FILE *f);
 

@@ -52,7 +52,10 @@ void events_append_schemas(json_t *schemas) {
     static const field report_extra[] = {
         {"from_station", "{\"type\": [\"integer\", \"null\"], \"description\": \"escalated: the "
                          "station it came from\"}"},
-        {"photo_id", "{\"type\": \"integer\", \"description\": \"photo_added: the photo\"}"}};
+        {"photo_id", "{\"type\": \"integer\", \"description\": \"photo_added: the photo\"}"},
+        {"actor_id", "{\"type\": [\"integer\", \"null\"], \"description\": \"created and a "
+                     "transition: the user whose act it was (null: an Open311 sighting); absent "
+                     "when the system escalated\"}"}};
     json_object_set_new(
         schemas, "ReportEventPayload",
         payload_schema(report_fields, sizeof report_fields / sizeof report_fields[0],

@@ -49,18 +49,19 @@ static int log_message(const struct mg_connection *conn, const char *msg) {
 }
 
 /* The security headers of every reply (app->security_headers; CivetWeb adds them to its own error
- * replies), with the base map's origin allowed as an image source when one is set. Returns 0, or -1
- * when basemap_url is not an http(s) URL of plain characters. */
-static int static_headers(const config *c, char *out, size_t n) {
-    const char *u = c->basemap_url, *img = "img-src 'self' data: blob:";
-    if (!*u) return snprintf(out, n, "%s", HTTP_SECURITY_HEADERS) < (int)n ? 0 : -1;
-    size_t scheme = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
-    size_t origin = scheme + strcspn(u + scheme, "/");
-    if (!scheme || origin == scheme || strcspn(u, " \t\r\n;,'\"\\") != strlen(u)) return -1;
+ * replies), with the base map's origin allowed as an image source when one is set
+ * (config_basemap_resolve). Returns 0, or -1 with err when basemap_url is not valid. */
+static int static_headers(const config *c, char *out, size_t n, char *err, size_t errlen) {
+    const char *img = "img-src 'self' data: blob:";
+    config_basemap b;
+    if (config_basemap_resolve(c, &b, err, errlen) != 0) return -1;
+    if (!b.kind) return snprintf(out, n, "%s", HTTP_SECURITY_HEADERS) < (int)n ? 0 : -1;
     const char *at = strstr(HTTP_SECURITY_HEADERS, img) + strlen(img);
-    int k = snprintf(out, n, "%.*s %.*s%s", (int)(at - HTTP_SECURITY_HEADERS),
-                     HTTP_SECURITY_HEADERS, (int)origin, u, at);
-    return k > 0 && (size_t)k < n ? 0 : -1;
+    int k = snprintf(out, n, "%.*s %s%s", (int)(at - HTTP_SECURITY_HEADERS), HTTP_SECURITY_HEADERS,
+                     b.origin, at);
+    if (k > 0 && (size_t)k < n) return 0;
+    snprintf(err, errlen, "basemap_url is too long");
+    return -1;
 }
 
 /* Starts CivetWeb on a's settings with the security headers `headers`; NULL when it cannot
@@ -131,9 +132,9 @@ static void signals_setup(sigset_t *stop) {
 
 int server_run(app *a) {
     char *headers = a->security_headers;
-    if (static_headers(&a->cfg, headers, sizeof a->security_headers) != 0) {
-        fprintf(stderr, "patrold: basemap_url must be an http:// or https:// URL without spaces,"
-                        " quotes, commas or semicolons\n");
+    char err[256];
+    if (static_headers(&a->cfg, headers, sizeof a->security_headers, err, sizeof err) != 0) {
+        fprintf(stderr, "patrold: %s\n", err);
         return 1;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN); /* arenas: limited before any thread starts */

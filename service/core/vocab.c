@@ -54,6 +54,24 @@ VOCAB(VOCAB_OUTCOME, "Outcome", "outcomes", NULL, T("admitted_to_station", "入�
       T("escorted_home", "护送返家"), T("sent_to_hospital", "送医救治"),
       T("refused_help", "拒绝救助"), T("not_found", "未找到"), T("handed_to_police", "移交公安"));
 
+/* How a report came in: a patrol's or informant's app, an Open311 post, a call a dispatcher took
+ * (reports.source). */
+VOCAB(VOCAB_REPORT_SOURCE, "ReportSource", "sources", NULL, [SRC_APP] = T("app", "巡查上报"),
+      [SRC_OPEN311] = T("open311", "公众上报"), [SRC_PHONE] = T("phone", "电话受理"));
+
+/* What a client may send as a report's source: Open311 posts come through their own route. */
+VOCAB(VOCAB_SOURCE_INPUT, "ReportSourceInput", NULL, &VOCAB_REPORT_SOURCE, T("app", NULL),
+      T("phone", NULL));
+
+/* The line a call taken by phone came on (reports.channel, with source phone only). */
+VOCAB(VOCAB_PHONE_CHANNEL, "PhoneChannel", "phone_channels", NULL,
+      T("12345", "12345热线", .label_en = "12345 citizen hotline",
+        .description = "12345政务服务便民热线转来的求助 / A call passed on by the 12345 hotline"),
+      T("110", "110移交", .label_en = "110 police hand-over",
+        .description = "110报警服务台移交的警情 / A case handed over by the 110 police desk"),
+      T("other", "其他来电", .label_en = "Other call",
+        .description = "群众直接来电等 / Any other call, such as a citizen calling the station"));
+
 VOCAB(VOCAB_LEVEL, "DivisionLevel", "levels", NULL, [LEVEL_PROVINCE] = T("province", "省"),
       [LEVEL_CITY] = T("city", "市"), [LEVEL_COUNTY] = T("county", "县（区）"),
       [LEVEL_TOWN] = T("town", "乡镇（街道）"), [LEVEL_COMMUNITY] = T("community", "村（社区）"));
@@ -220,20 +238,21 @@ VOCAB(VOCAB_STATS_TERM, "StatsTerm", "stats_terms", NULL, T("reports", "上报�
       T("xlsx_by_tier", "各层级"));
 
 /* The columns of the report exports (CSV with ?labels=zh, the monthly report's list): their
- * Chinese headers, by column name. Not served (the console reads report fields by key). */
-VOCAB(VOCAB_REPORT_FIELD, "ReportField", NULL, NULL, T("id", "编号"), T("client_id", "客户端编号"),
-      T("status", "状态"), T("category", "类别"), T("lon", "经度"), T("lat", "纬度"),
-      T("crs", "坐标系"), T("accuracy_m", "定位精度（米）"), T("observed_at", "发现时间"),
-      T("received_at", "接收时间"), T("updated_at", "更新时间"), T("description", "情况描述"),
-      T("people_count", "人数"), T("person_sex", "性别"), T("person_approx_age", "估计年龄"),
-      T("person_appearance", "体貌特征"), T("person_name_if_known", "姓名"),
-      T("city_code", "市代码"), T("city", "市"), T("county_code", "县（区）代码"),
-      T("county", "县（区）"), T("town_code", "乡镇（街道）代码"), T("town", "乡镇（街道）"),
-      T("community_code", "村（社区）代码"), T("community", "村（社区）"), T("zones", "功能区"),
-      T("outside", "市域外"), T("snapped_m", "就近归属距离（米）"), T("station_id", "站点编号"),
-      T("station", "责任站点"), T("tier", "责任层级"), T("ack_deadline", "确认时限"),
-      T("unit_id", "单位编号"), T("outcome", "救助结果"), T("duplicate_of", "重复于"),
-      T("source", "来源"), T("acknowledged_at", "确认时间"), T("dispatched_at", "派遣时间"),
+ * Chinese headers, by column name; served too: the console's report panel names its fields so. */
+VOCAB(VOCAB_REPORT_FIELD, "ReportField", "report_fields", NULL, T("id", "编号"),
+      T("client_id", "客户端编号"), T("status", "状态"), T("category", "类别"), T("lon", "经度"),
+      T("lat", "纬度"), T("crs", "坐标系"), T("accuracy_m", "定位精度（米）"),
+      T("observed_at", "发现时间"), T("received_at", "接收时间"), T("updated_at", "更新时间"),
+      T("description", "情况描述"), T("people_count", "人数"), T("person_sex", "性别"),
+      T("person_approx_age", "估计年龄"), T("person_appearance", "体貌特征"),
+      T("person_name_if_known", "姓名"), T("city_code", "市代码"), T("city", "市"),
+      T("county_code", "县（区）代码"), T("county", "县（区）"), T("town_code", "乡镇（街道）代码"),
+      T("town", "乡镇（街道）"), T("community_code", "村（社区）代码"),
+      T("community", "村（社区）"), T("zones", "功能区"), T("outside", "市域外"),
+      T("snapped_m", "就近归属距离（米）"), T("station_id", "站点编号"), T("station", "责任站点"),
+      T("tier", "责任层级"), T("ack_deadline", "确认时限"), T("unit_id", "单位编号"),
+      T("outcome", "救助结果"), T("duplicate_of", "重复于"), T("source", "来源"),
+      T("channel", "来电渠道"), T("acknowledged_at", "确认时间"), T("dispatched_at", "派遣时间"),
       T("on_scene_at", "到场时间"), T("resolved_at", "办结时间"),
       T("personal_data_deleted_at", "个人信息删除时间"));
 
@@ -288,12 +307,13 @@ VOCAB(VOCAB_ERROR, "ErrorCode", "error_codes", NULL, T("agency_name_taken", "本
 /* Every table: the OpenAPI schemas and, those with a `list`, GET /api/v1/vocabulary in this
  * order. */
 static const vocab *const all[] = {
-    &VOCAB_CATEGORY,      &VOCAB_REPORT_STATUS,   &VOCAB_OUTCOME,       &VOCAB_LEVEL,
-    &VOCAB_TIER,          &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,
-    &VOCAB_TIMELINE,      &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,
-    &VOCAB_DIVISION_KIND, &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_TIME_PRESET,
-    &VOCAB_WALKED_STATUS, &VOCAB_AUDIT_KIND,      &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY,
-    &VOCAB_STATS_BY,      &VOCAB_STATS_TERM,      &VOCAB_REPORT_FIELD,  &VOCAB_ERROR};
+    &VOCAB_CATEGORY,        &VOCAB_REPORT_STATUS, &VOCAB_OUTCOME,      &VOCAB_REPORT_SOURCE,
+    &VOCAB_SOURCE_INPUT,    &VOCAB_PHONE_CHANNEL, &VOCAB_LEVEL,        &VOCAB_TIER,
+    &VOCAB_UNIT_STATUS,     &VOCAB_UNIT_SETTABLE, &VOCAB_EVENT_TYPE,   &VOCAB_TIMELINE,
+    &VOCAB_EVENT_KIND,      &VOCAB_SEX,           &VOCAB_ROLE,         &VOCAB_DIVISION_KIND,
+    &VOCAB_DIVISION_CHANGE, &VOCAB_AGENCY_KIND,   &VOCAB_TIME_PRESET,  &VOCAB_WALKED_STATUS,
+    &VOCAB_AUDIT_KIND,      &VOCAB_AUDIT_ACTION,  &VOCAB_AUDIT_ENTITY, &VOCAB_STATS_BY,
+    &VOCAB_STATS_TERM,      &VOCAB_REPORT_FIELD,  &VOCAB_ERROR};
 
 const vocab *const *vocab_all(size_t *n) {
     *n = sizeof all / sizeof all[0];

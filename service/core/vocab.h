@@ -149,6 +149,10 @@ typedef struct vocab_term {
 #define SB_MONTH 5
 #define SB_WEEK 6
 #define SB_DAY 7
+/* VOCAB_REPORT_SOURCE */
+#define SRC_APP 0
+#define SRC_OPEN311 1
+#define SRC_PHONE 2
 /* VOCAB_TIMELINE: the entries that are not transitions */
 #define TL_CREATED 0
 #define TL_ESCALATED 7
@@ -165,6 +169,9 @@ typedef struct vocab {
 extern const vocab VOCAB_CATEGORY;        /* reports.category */
 extern const vocab VOCAB_REPORT_STATUS;   /* reports.status (open ones flagged VOCAB_OPEN) */
 extern const vocab VOCAB_OUTCOME;         /* reports.outcome */
+extern const vocab VOCAB_REPORT_SOURCE;   /* reports.source: app, open311, phone (SRC_*) */
+extern const vocab VOCAB_SOURCE_INPUT;    /* what a client may send as a report's source */
+extern const vocab VOCAB_PHONE_CHANNEL;   /* reports.channel: the line a phoned report came on */
 extern const vocab VOCAB_LEVEL;           /* divisions.level: province, then the tiers */
 extern const vocab VOCAB_TIER;            /* stations.tier, reports.tier; index = gis_level */
 extern const vocab VOCAB_UNIT_STATUS;     /* units.status */

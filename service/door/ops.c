@@ -18,12 +18,23 @@ int h_healthz(http_req *r) {
 }
 
 /* GET /api/v1/console: the settings the dispatcher console and the patrol app read (the time zone:
- * their "today"). */
+ * their "today"; the base map, resolved: config_basemap_resolve). basemap_url stays as before for
+ * older pages: the setting itself for a plain template, else the bottom layer's template. */
 int h_console(http_req *r) {
-    const char *u = r->app->cfg.basemap_url;
+    config_basemap b;
+    char err[256];
+    json_t *bm = json_null(), *layers;
+    if (config_basemap_resolve(&r->app->cfg, &b, err, sizeof err) == 0 && b.kind) {
+        layers = json_array();
+        for (int i = 0; i < b.nlayers; i++)
+            json_array_append_new(layers, json_string(b.layers[i]));
+        bm = json_pack("{s:s,s:o,s:s,s:s?}", "kind", b.kind, "layers", layers, "crs", b.crs,
+                       "attribution", b.attribution);
+    }
     return http_json(r, 200,
-                     json_pack("{s:s?,s:s,s:i}", "basemap_url", *u ? u : NULL, "timezone",
-                               tz_name(), "photo_max_px", r->app->cfg.app_photo_max_px));
+                     json_pack("{s:s?,s:o,s:s,s:i}", "basemap_url", b.kind ? b.layers[0] : NULL,
+                               "basemap", bm, "timezone", tz_name(), "photo_max_px",
+                               r->app->cfg.app_photo_max_px));
 }
 
 /* The vocabulary reply: the tables are constant, so its bytes are made once and live as long as

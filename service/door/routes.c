@@ -267,9 +267,10 @@ const route routes[] = {
 
     /* places */
     {"GET", "/api/v1/places", h_places_search, BODY_NONE, 0, 0,
-     "Find places and divisions by name, alias, any fragment, pinyin or code (q, limit, within, near, crs)",
+     "Find places and divisions by name, alias, any fragment, pinyin or code (q, limit, within, near, crs); "
+     "public, and with a bearer token the caller's own division ranks first",
      O_NO_WORKER("searchPlaces", "PlaceList", Q(&P_Q, &P_PLACES_LIMIT, &P_WITHIN, &P_NEAR, &P_CRS),
-                 "200,400,503", NULL)},
+                 "200,400,401,503", NULL)},
     {"GET", "/api/v1/places/reverse", h_places_reverse, BODY_NONE, 0, 0,
      "Divisions, zones, station and nearby places of a point",
      O("reverseGeocode", "ReverseResult", Q(&P_LON, &P_LAT, &P_CRS), "200,400,503", NULL)},
@@ -283,8 +284,9 @@ const route routes[] = {
 
     /* reports */
     {"POST", "/api/v1/reports", h_reports_create, BODY_JSON, 64 * KB, ROLE_ANY,
-     "Submit a field report (idempotent by client_id)",
-     O("createReport", "Report", Q(&P_CRS), "201,200,400,409,503", &SHAPE_REPORT)},
+     "Submit a field report (idempotent by client_id); staff file a call as \"source\": \"phone\" "
+     "with its channel and the caller's contact",
+     O("createReport", "Report", Q(&P_CRS), "201,200,400,403,409,503", &SHAPE_REPORT)},
     {"POST", "/api/v1/reports/batch", h_reports_batch, BODY_JSON, 8 * MB, ROLE_ANY,
      "Submit up to 500 queued field reports",
      O("createReportBatch", "BatchResult", Q(&P_CRS), "200,400,413,503", &SHAPE_BATCH)},

@@ -139,6 +139,14 @@ SHAPE(SHAPE_PERSON, "Person", NULL, NULL,
       F("appearance", "person.appearance", SHAPE_STRING, OPT, .max = 1000),
       F("name_if_known", "person.name_if_known", SHAPE_STRING, OPT, .max = 200));
 
+/* A caller's call-back details (a report taken by phone): the keys of Open311's contact. */
+SHAPE(SHAPE_CONTACT, "ReportContactInput", NULL, NULL,
+      F("first_name", "contact.first_name", SHAPE_STRING, OPT, .max = 100),
+      F("last_name", "contact.last_name", SHAPE_STRING, OPT, .max = 100),
+      F("phone", "contact.phone", SHAPE_STRING, OPT, .max = 40),
+      F("email", "contact.email", SHAPE_STRING, OPT, .max = 200),
+      F("address_string", "contact.address_string", SHAPE_STRING, OPT, .max = 500));
+
 /* client_id first: it is the idempotency key (a stored copy answers whatever the rest says). */
 SHAPE_KEYED(SHAPE_REPORT, "ReportInput", "client_id", "invalid_body",
             "a report must be a JSON object",
@@ -150,7 +158,10 @@ SHAPE_KEYED(SHAPE_REPORT, "ReportInput", "client_id", "invalid_body",
             F("observed_at", "observed_at", SHAPE_STRING, REQ, .fmt = &FMT_TIME),
             F("description", "description", SHAPE_STRING, OPT, .max = 4000),
             F("people_count", "people_count", SHAPE_INTEGER, OPT | SF_RANGE, .min = 1, .max = 100),
-            F("person", "person", SHAPE_OBJECT, OPT, .sub = &SHAPE_PERSON));
+            F("person", "person", SHAPE_OBJECT, OPT, .sub = &SHAPE_PERSON),
+            F("source", "source", SHAPE_STRING, OPT, .vocab = &VOCAB_SOURCE_INPUT),
+            F("channel", "channel", SHAPE_STRING, OPT, .vocab = &VOCAB_PHONE_CHANNEL),
+            F("contact", "contact", SHAPE_OBJECT, OPT, .sub = &SHAPE_CONTACT));
 
 SHAPE(SHAPE_BATCH, "ReportBatch", "invalid_body", "send {\"reports\": [...]}",
       F("reports", "reports", SHAPE_ARRAY, REQ | SF_ITEMS_LATER, .max = 500, .sub = &SHAPE_REPORT,

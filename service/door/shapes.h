@@ -84,6 +84,7 @@ extern const shape SHAPE_PATROL_PLAN, SHAPE_PATROL_PLAN_PATCH, SHAPE_CAMPAIGN;
 extern const shape SHAPE_O311_REQUEST; /* the Open311 form (application/x-www-form-urlencoded) */
 extern const shape SHAPE_POSITION;     /* one item of SHAPE_POSITIONS */
 extern const shape SHAPE_PERSON;       /* SHAPE_REPORT's person */
+extern const shape SHAPE_CONTACT;      /* SHAPE_REPORT's contact (a report taken by phone) */
 
 /* One error answer. */
 typedef struct shape_error {

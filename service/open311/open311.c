@@ -411,7 +411,8 @@ int h_o311_requests_post(http_req *r) {
         rc = http_db_error(r);
         goto done;
     }
-    int st = report_submit(r->w, NULL, actor, "open311", body, NULL, &out, &e);
+    int st = report_submit(r->w, NULL, actor, vocab_code(&VOCAB_REPORT_SOURCE, SRC_OPEN311), body,
+                           NULL, &out, &e);
     if (st == -1) {
         db_rollback(r->w);
         rc = o311_error(r, e.status == 413 ? 413 : 400, "%s%s%s", e.field ? e.field : "",
@@ -521,17 +522,20 @@ int h_o311_requests(http_req *r) {
         http_q(r, "service_request_id")->s, http_q(r, "service_code")->s, statuses,
         http_q(r, "start_date")->s,         http_q(r, "end_date")->s,     limit};
     /* Spec: service_request_id overrides every other filter; without dates, the last 90 days. */
-    PGresult *res = db_exec(r->w,
-                            "SELECT " O311_COLUMNS " FROM reports r WHERE r.source = 'open311' AND"
-                            " CASE WHEN $1::bigint[] IS NOT NULL"
-                            " THEN r.id = ANY ($1::bigint[]) ELSE"
-                            " ($2::text[] IS NULL OR r.category = ANY ($2::text[]))"
-                            " AND ($3::text[] IS NULL OR r.status = ANY ($3::text[]))"
-                            " AND r.received_at >= coalesce($4::timestamptz,"
-                            " coalesce($5::timestamptz, now()) - interval '90 days')"
-                            " AND ($5::timestamptz IS NULL OR r.received_at <= $5::timestamptz) END"
-                            " ORDER BY r.received_at DESC, r.id DESC LIMIT $6::int",
-                            6, params);
+    PGresult *res = db_exec(
+        r->w,
+        "SELECT " O311_COLUMNS " FROM reports r WHERE r.source = " VOCAB_SQL_TERM(
+            "ReportSource",
+            SRC_OPEN311) " AND"
+                         " CASE WHEN $1::bigint[] IS NOT NULL"
+                         " THEN r.id = ANY ($1::bigint[]) ELSE"
+                         " ($2::text[] IS NULL OR r.category = ANY ($2::text[]))"
+                         " AND ($3::text[] IS NULL OR r.status = ANY ($3::text[]))"
+                         " AND r.received_at >= coalesce($4::timestamptz,"
+                         " coalesce($5::timestamptz, now()) - interval '90 days')"
+                         " AND ($5::timestamptz IS NULL OR r.received_at <= $5::timestamptz) END"
+                         " ORDER BY r.received_at DESC, r.id DESC LIMIT $6::int",
+        6, params);
     if (!res) {
         if (strncmp(r->w->sqlstate, "22", 2) == 0 && !r->w->db_down)
             return o311_error(r, 400, "start_date or end_date is not a valid date-time");
@@ -551,7 +555,7 @@ int h_o311_request(http_req *r) {
     const char *params[] = {r->params[0]};
     PGresult *res = db_exec(r->w,
                             "SELECT " O311_COLUMNS " FROM reports r WHERE r.id = $1::bigint"
-                            " AND r.source = 'open311'",
+                            " AND r.source = " VOCAB_SQL_TERM("ReportSource", SRC_OPEN311),
                             1, params);
     if (!res) return http_db_error(r);
     if (PQntuples(res) != 1) {
@@ -570,8 +574,11 @@ int h_o311_token(http_req *r) {
     if (!valid_id(r->params[0]))
         return o311_error(r, 404, "token %.32s was not found", r->params[0]);
     const char *params[] = {r->params[0]};
-    PGresult *res = db_exec(
-        r->w, "SELECT id FROM reports WHERE id = $1::bigint AND source = 'open311'", 1, params);
+    PGresult *res =
+        db_exec(r->w,
+                "SELECT id FROM reports WHERE id = $1::bigint AND source = " VOCAB_SQL_TERM(
+                    "ReportSource", SRC_OPEN311),
+                1, params);
     if (!res) return http_db_error(r);
     int found = PQntuples(res) == 1;
     PQclear(res);

@@ -6,11 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "gis/coords.h"
 #include "gis/gazetteer.h"
 #include "gis/index.h"
 #include "service/cmd/commands.h"
+#include "service/core/auth.h"
 #include "service/core/buf.h"
 #include "service/core/db.h"
 #include "service/core/vocab.h"
@@ -173,14 +175,36 @@ static void hits_write(buf *b, const gaz *g, const gaz_hit *hits, int n, int nea
 _Static_assert((int)PAGE_MAX <= (int)GAZ_MAX_LIMIT,
                "?limit= of /places (routes.c) fits the hits buffer");
 
-/* GET /api/v1/places?q=&limit=&within=&near=lon,lat&crs= */
+/* The searcher's division (its significant prefix) into home when r carries a bearer token: the
+ * route is public, a token only ranks the caller's own places first. A worker slot is held for
+ * the token's look-up only. Returns 0 (home "" without a token), or the status sent (401, 503). */
+static int search_home(http_req *r, char home[13]) {
+    const char *h = http_header(r, "Authorization");
+    home[0] = 0;
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return 0;
+    int rc = http_borrow_worker(r);
+    if (rc != 0) return rc;
+    int ok = auth_check_token(r->w, h + 7, &r->user);
+    if (ok < 0) return http_db_error(r);
+    http_release_worker(r);
+    if (!ok)
+        return http_error(r, 401, "unauthorized", NULL, "the token is unknown, expired or revoked");
+    vocab_code_prefix(r->user.division_code, home);
+    return 0;
+}
+
+/* GET /api/v1/places?q=&limit=&within=&near=lon,lat&crs= (with a token: the caller's division
+ * first) */
 int h_places_search(http_req *r) {
     const char *q = http_q(r, "q")->s;
     const http_qval *within = http_q(r, "within"), *near = http_q(r, "near");
-    char err[128];
+    char err[128], home[13];
     gis_crs crs = http_q(r, "crs")->crs;
-    int n;
-    gaz_query opt = {within->prefix, near->given, near->lon, near->lat, (int)http_q(r, "limit")->i};
+    int n = search_home(r, home);
+    if (n != 0) return n;
+    gaz_query opt = {
+        within->prefix,     near->given, near->lon, near->lat, (int)http_q(r, "limit")->i,
+        *home ? home : NULL};
     gaz *g = gaz_slot_acquire(r->app->gaz);
     if (!g) return http_error(r, 503, "index_unavailable", NULL, "the gazetteer is not loaded yet");
     gaz_hit hits[GAZ_MAX_LIMIT];

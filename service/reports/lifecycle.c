@@ -41,7 +41,6 @@
 #include "service/door/params.h"
 #include "service/door/shapes.h"
 #include "service/reports/report_json.h"
-#include "service/reports/report_read.h"
 
 enum { MAX_NOTE = 1000 };
 
@@ -154,25 +153,48 @@ static int parse_event_body(http_req *r, long long id, event_req *e) {
     return parse_needs(r, id, e);
 }
 
+/* Roles and ownership: may user u send tr for a report in `status`, made by `created_by`, held by
+ * unit `rep_unit` (column texts, NULL when empty)? 0, ACTOR_ROLE (the role may not) or ACTOR_UNIT
+ * (a patrol, not the report's unit). A creator may withdraw its own report while it is new. */
+enum { ACTOR_ROLE = 1, ACTOR_UNIT };
+static int actor_refusal(const auth_user *u, const transition *tr, const char *status,
+                         const char *created_by, const char *rep_unit) {
+    int own_new_report = (u->role & ROLE_FIELD) && tr == &transitions[RT_CANCEL] &&
+                         vocab_find(&VOCAB_REPORT_STATUS, status) == RS_NEW && created_by &&
+                         strtoll(created_by, NULL, 10) == u->id;
+    if (!(u->role & tr->roles) && !own_new_report) return ACTOR_ROLE;
+    /* A patrol moves only the reports dispatched to its own unit (dispatch is a dispatcher's act);
+     * the report is visible to it, so this is a 403, not a 404. */
+    if ((u->role & ROLE_PATROL) && !own_new_report &&
+        (!u->unit_id || !rep_unit || strtoll(rep_unit, NULL, 10) != u->unit_id))
+        return ACTOR_UNIT;
+    return 0;
+}
+
 /* Roles and ownership: may r's user send this event for the locked report? 0 or the 403 sent. */
 static int check_actor(event_ctx *c, const transition *tr) {
     http_req *r = c->r;
-    const char *created_by = rj_val(c->cur, 0, REPORT_COL_CREATED_BY);
-    int own_new_report = (r->user.role & ROLE_FIELD) && tr == &transitions[RT_CANCEL] &&
-                         vocab_find(&VOCAB_REPORT_STATUS, c->from) == RS_NEW && created_by &&
-                         strtoll(created_by, NULL, 10) == r->user.id;
-    if (!(r->user.role & tr->roles) && !own_new_report)
+    int why = actor_refusal(&r->user, tr, c->from, rj_val(c->cur, 0, REPORT_COL_CREATED_BY),
+                            rj_val(c->cur, 0, REPORT_COL_UNIT_ID));
+    if (why == ACTOR_ROLE)
         return http_error(r, 403, "forbidden", "type", "the %s role may not %s a report",
                           auth_role_name(r->user.role), lifecycle_type(tr));
-    /* A patrol moves only the reports dispatched to its own unit (dispatch is a dispatcher's act);
-     * the report is visible to it, so this is a 403, not a 404. */
-    const char *rep_unit = rj_val(c->cur, 0, REPORT_COL_UNIT_ID);
-    if ((r->user.role & ROLE_PATROL) && !own_new_report &&
-        (!r->user.unit_id || !rep_unit || strtoll(rep_unit, NULL, 10) != r->user.unit_id))
+    if (why == ACTOR_UNIT)
         return http_error(r, 403, "not_your_unit", "type",
                           "only the unit the report is dispatched to may %s it",
                           lifecycle_type(tr));
     return 0;
+}
+
+json_t *lifecycle_actions(const auth_user *u, PGresult *res, int row) {
+    json_t *out = json_array();
+    const char *status = rj_val(res, row, REPORT_COL_STATUS);
+    for (size_t i = 0; out && status && i < sizeof transitions / sizeof transitions[0]; i++)
+        if (lifecycle_allows(&transitions[i], status) &&
+            !actor_refusal(u, &transitions[i], status, rj_val(res, row, REPORT_COL_CREATED_BY),
+                           rj_val(res, row, REPORT_COL_UNIT_ID)))
+            json_array_append_new(out, json_string(lifecycle_type(&transitions[i])));
+    return out;
 }
 
 /* dispatch: the unit exists in the user's division and is available (locked). 0, -1 database
@@ -201,7 +223,7 @@ static int check_unit(event_ctx *c, long long unit_id) {
 static int check_duplicate_of(event_ctx *c, long long dup_of) {
     snprintf(c->dup, sizeof c->dup, "%lld", dup_of);
     const char *pd[] = {c->dup};
-    PGresult *q = db_exec(c->r->w, report_get_sql, 1, pd);
+    PGresult *q = db_exec(c->r->w, REPORT_GET_SQL, 1, pd);
     if (!q) return -1;
     int rc = 0;
     if (PQntuples(q) != 1 || !report_row_visible(&c->r->user, q, 0))
@@ -298,14 +320,16 @@ static int apply(event_ctx *c, const event_req *e) {
     PQclear(up);
     if (!moved) /* cannot happen under FOR UPDATE; keep the guarantee anyway */
         return http_error(c->r, 409, "invalid_transition", "type", "the report changed meanwhile");
-    char extra[64] = ""; /* an escalation tells where it came from, as the thread's does */
-    if (e->tr->needs == NEEDS_PARENT) {
-        const char *from_station = rj_val(c->cur, 0, REPORT_COL_STATION_ID);
-        snprintf(extra, sizeof extra, "{\"from_station\":%s}",
+    /* who did it (a console does not alert its user of its own acts); an escalation tells where
+     * it came from, as the thread's does */
+    char extra[96];
+    const char *from_station = rj_val(c->cur, 0, REPORT_COL_STATION_ID);
+    if (e->tr->needs == NEEDS_PARENT)
+        snprintf(extra, sizeof extra, "{\"actor_id\":%s,\"from_station\":%s}", actor_id,
                  from_station ? from_station : "null");
-    }
-    if (events_append_report(w, EK_REPORT_UPDATED, c->id, event_name, *extra ? extra : NULL) != 0)
-        return -1;
+    else
+        snprintf(extra, sizeof extra, "{\"actor_id\":%s}", actor_id);
+    if (events_append_report(w, EK_REPORT_UPDATED, c->id, event_name, extra) != 0) return -1;
     return unit_follows(w, *c->unit ? c->unit : rj_val(c->cur, 0, REPORT_COL_UNIT_ID), e->tr);
 }
 
@@ -345,7 +369,7 @@ int h_reports_event(http_req *r) {
     const char *p1[] = {c.id};
     if (db_begin(w) != 0 || !(c.cur = db_exec(w, lock_sql, 1, p1))) goto dberr;
     if ((rc = transition_locked(&c, &e)) > 0) goto rollback;
-    if (rc < 0 || !(q = db_exec(w, report_get_sql, 1, p1)) || db_commit(w) != 0) goto dberr;
+    if (rc < 0 || !(q = db_exec(w, REPORT_GET_SQL, 1, p1)) || db_commit(w) != 0) goto dberr;
     rc = http_json(r, 200, report_row_json(q, 0, GIS_CRS_WGS84));
     goto done;
 dberr:

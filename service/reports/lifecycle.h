@@ -7,10 +7,13 @@
 #ifndef PATROLD_LIFECYCLE_H
 #define PATROLD_LIFECYCLE_H
 
+#include <jansson.h>
+#include <libpq-fe.h>
 #include <stddef.h>
 
 #include "gis/index.h"
 #include "service/core/app.h"
+#include "service/core/auth.h"
 
 /* What a transition needs besides its type. */
 typedef enum { NEEDS_NONE, NEEDS_UNIT, NEEDS_OUTCOME, NEEDS_DUPLICATE_OF, NEEDS_PARENT } needs;
@@ -33,6 +36,11 @@ const char *lifecycle_type(const transition *tr);
 
 /* 1 when tr may move a report that is in `status`, else 0. */
 int lifecycle_allows(const transition *tr, const char *status);
+
+/* The event types (VOCAB_EVENT_TYPE codes) user u may send now for row `row` of a REPORT_COLUMNS
+ * result, by the table's statuses and roles and the report's creator and unit: a new JSON array
+ * (an escalation may still find no station above; dispatch still needs an available unit). */
+json_t *lifecycle_actions(const auth_user *u, PGresult *res, int row);
 
 /* The escalation rule in SQL: the station above the responsible station of reports row X is `p`
  * (p.id, p.tier); append to a FROM clause that has X. A report whose station has no parent has no

@@ -268,6 +268,11 @@ void report_json_schemas(json_t *schemas) {
                         json_pack("{s:s,s:s,s:{s:s}}", "type", "array", "description",
                                   "Single reads, lists and creation", "items", "$ref",
                                   "#/components/schemas/PossibleDuplicate"));
+    json_object_set_new(props, "actions",
+                        json_pack("{s:s,s:s,s:{s:s}}", "type", "array", "description",
+                                  "A single read: the events this user may send now (by the "
+                                  "report's status, the user's role, its creator and unit)",
+                                  "items", "$ref", "#/components/schemas/ReportEventType"));
     json_object_set_new(schemas, "Report",
                         json_pack("{s:s,s:s,s:o,s:o}", "type", "object", "description",
                                   "A field report (REPORT_FIELDS); x-csv: its columns in the CSV "

@@ -75,17 +75,18 @@
     X(UNIT_ID,        "r.unit_id",                      "unit_id",             RJ_INT,       "{\"type\": [\"integer\", \"null\"]}") \
     X(OUTCOME,        "r.outcome",                      "outcome",             RJ_STR,       RJ_S_NULLABLE("Outcome"))          \
     X(DUPLICATE_OF,   "r.duplicate_of",                 "duplicate_of",        RJ_INT,       "{\"type\": [\"integer\", \"null\"]}") \
-    X(SOURCE,         "r.source",                       "source",              RJ_STR,       "{\"type\": \"string\", \"enum\": [\"app\", \"open311\"]}") \
+    X(SOURCE,         "r.source",                       "source",              RJ_STR,       RJ_S_REF("ReportSource"))          \
+    X(CHANNEL,        "r.channel",                      "channel",             RJ_STR,       "{\"anyOf\": [" RJ_S_REF("PhoneChannel") ", {\"type\": \"null\"}], \"description\": \"The line a report taken by phone came on; null for the others\"}") \
     X(ACKNOWLEDGED_AT, REPORT_ACKNOWLEDGED_AT, "acknowledged_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(DISPATCHED_AT,  REPORT_DISPATCHED_AT, "dispatched_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(ON_SCENE_AT,    REPORT_ON_SCENE_AT, "on_scene_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(RESOLVED_AT,    REPORT_RESOLVED_AT, "resolved_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\"}") \
     X(CREATED_BY,     "r.created_by",                   NULL,                  RJ_NONE,      NULL)                              \
     X(PERSONAL_GONE,  "to_json(r.personal_masked_at)#>>'{}'", "personal_data_deleted_at", RJ_STR, "{\"type\": [\"string\", \"null\"], \"format\": \"date-time\", \"description\": \"When person, photos and contact were deleted, personal_data_retention_days after the report closed; null while they are kept\"}") \
-    X(CONTACT,        REPORT_CONTACT_SQL,               "contact",             RJ_STAFF,     "{\"anyOf\": [" RJ_S_REF("ReportContact") ", {\"type\": \"null\"}], \"description\": \"Staff only, on GET of one report (audited as a personal-data read): the call-back details an Open311 reporter gave\"}")
+    X(CONTACT,        REPORT_CONTACT_SQL,               "contact",             RJ_STAFF,     "{\"anyOf\": [" RJ_S_REF("ReportContact") ", {\"type\": \"null\"}], \"description\": \"Staff only, on GET of one report (audited as a personal-data read): the call-back details an Open311 reporter or a caller (a report taken by phone) gave\"}")
 /* clang-format on */
 
-/* The call-back details an Open311 reporter gave (reports.contact), as staff see them: null when
+/* The call-back details an Open311 reporter or a caller gave (reports.contact), as staff see them: null when
  * none, else every key present (null when not given). */
 #define REPORT_CONTACT_SQL                                                                         \
     "CASE WHEN r.contact IS NULL THEN NULL ELSE jsonb_build_object('first_name',"                  \
@@ -129,6 +130,9 @@ typedef enum {
  * report with (reports.c): six subqueries less on the hot path. The last column is r.crs_in. */
 #define REPORT_COLUMNS_NAMED(CITY, COUNTY, TOWN, COMMUNITY, ZONES, STATION)                        \
     REPORT_FIELDS(REPORT_COL_SQL_, CITY, COUNTY, TOWN, COMMUNITY, ZONES, STATION) "r.crs_in"
+
+/* One report by id ($1): the statement every single read shares (report_read.h, lifecycle.c). */
+#define REPORT_GET_SQL "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint"
 
 /* Positions of REPORT_COLUMNS (0-based), for callers that read a column themselves. */
 enum { REPORT_FIELDS(REPORT_COL_ENUM_, "", "", "", "", "", "") REPORT_COL_CRS_IN, REPORT_NCOLS };

@@ -11,11 +11,12 @@
 #include "service/core/db.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
+#include "service/reports/lifecycle.h"
 #include "service/reports/report_json.h"
 
 enum { TIMELINE_MAX = PAGE_MAX };
 
-const char report_get_sql[] = "SELECT " REPORT_COLUMNS " FROM reports r WHERE r.id = $1::bigint";
+const char report_get_sql[] = REPORT_GET_SQL;
 
 int report_load_visible(http_req *r, long long *id, PGresult **res) {
     *res = NULL;
@@ -45,6 +46,7 @@ int h_reports_get(http_req *r) {
     int st = report_load_visible(r, &id, &res);
     if (st) return st;
     json_t *out = report_row_json_for(res, 0, crs, &r->user); /* staff: the call-back too */
+    json_object_set_new(out, "actions", lifecycle_actions(&r->user, res, 0));
     PQclear(res);
     /* possible duplicates now (open reports nearby, same category) */
     char ids[24];

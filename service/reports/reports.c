@@ -161,16 +161,52 @@ static int validate_item(worker *w, json_t *body, int ord, const shape_error *ve
     return 0;
 }
 
-/* Who sends item it, into its record (the columns every row of a group carries for itself):
- * source, created_by (NULL for nobody), actor_name (the audit row's actor), vis_prefix and vis_id
+/* How item it came in (source, channel, contact) into its record, from body and the default
+ * `source`: a report taken by phone ("source":"phone") is filed by staff only, with the line it
+ * came on (channel) and the caller's call-back details (contact, optional); an app report has
+ * neither. Returns 0, or -1 with it->err (the record dropped: nothing is written). */
+static int item_intake(item *it, json_t *body, const auth_user *actor, const char *source) {
+    json_t *src = json_object_get(body, "source"), *ch = json_object_get(body, "channel"),
+           *contact = json_object_get(body, "contact");
+    int phone = vocab_find(&VOCAB_REPORT_SOURCE,
+                           json_is_string(src) ? json_string_value(src) : source) == SRC_PHONE;
+    int has_ch = json_is_string(ch), has_contact = json_is_object(contact);
+    if (phone && (!actor || !(actor->role & ROLE_STAFF)))
+        fail(&it->err, 403, "forbidden", "source",
+             "only dispatchers, supervisors and administrators file reports taken by phone");
+    else if (phone && !has_ch)
+        fail(&it->err, 400, "missing_field", "channel",
+             "a report taken by phone needs the line the call came on (channel)");
+    else if (!phone && (has_ch || has_contact))
+        fail(&it->err, 400, "invalid_field", has_ch ? "channel" : "contact",
+             "%s is only for a report taken by phone (\"source\": \"phone\")",
+             has_ch ? "channel" : "contact");
+    else {
+        json_t *picked = has_contact ? shape_pick(&SHAPE_CONTACT, contact) : NULL;
+        if (picked && !json_object_size(picked)) json_decref(picked), picked = NULL;
+        json_object_set_new(
+            it->rec, "source",
+            json_string(phone ? vocab_code(&VOCAB_REPORT_SOURCE, SRC_PHONE) : source));
+        json_object_set_new(it->rec, "channel", has_ch ? json_incref(ch) : json_null());
+        json_object_set_new(it->rec, "contact", picked ? picked : json_null());
+        return 0;
+    }
+    it->valid = 0;
+    json_decref(it->rec);
+    it->rec = NULL;
+    return -1;
+}
+
+/* Who sends item it (whose body is `body`), into its record (the columns every row of a group
+ * carries for itself): source, channel and contact (item_intake; `source` unless the body says
+ * phone), created_by (NULL for nobody), actor_name (the audit row's actor), vis_prefix and vis_id
  * (possible_duplicates only within what actor may see; both NULL for a NULL actor: none). */
-static void item_actor(item *it, const auth_user *actor, const char *actor_name,
+static void item_actor(item *it, json_t *body, const auth_user *actor, const char *actor_name,
                        const char *source) {
     char prefix[13] = "";
     it->actor = actor;
-    if (!it->rec) return;
+    if (!it->rec || item_intake(it, body, actor, source) != 0) return;
     if (actor) vocab_code_prefix(actor->division_code, prefix);
-    json_object_set_new(it->rec, "source", json_string(source));
     json_object_set_new(it->rec, "created_by",
                         actor && actor->id ? json_integer(actor->id) : json_null());
     json_object_set_new(it->rec, "actor_name", json_string(actor_name));
@@ -205,9 +241,9 @@ static void item_db_failed(item *it, const worker *w) {
         TL_CREATED) ", " A "::bigint, " N "::text, i.received_at, NULL, i.status,"                              \
                     " json_build_object('station_id', i.station_id, 'tier', i.tier, 'source', i.source,"        \
                     " 'ack_deadline', i.ack_deadline)" EV_FROM "),"                                             \
-                    " le AS (" EVENTS_REPORT_INSERT(EK_REPORT_CREATED, "i",                                     \
-                                                    VOCAB_SQL_TERM("TimelineType", TL_CREATED),                 \
-                                                    "'{}'::jsonb") " FROM ins i" LE_ORDER ")"
+                    " le AS (" EVENTS_REPORT_INSERT(                                                            \
+                        EK_REPORT_CREATED, "i", VOCAB_SQL_TERM("TimelineType", TL_CREATED),                     \
+                        "jsonb_build_object('actor_id', i.created_by)") " FROM ins i" LE_ORDER ")"
 
 /* A group (the items of every request the writer took, and a batch written on its own): one
  * statement, one transaction. Each row carries who sent it (item_actor); the client_ids are
@@ -219,14 +255,15 @@ static const char insert_sql[] =
     " lon float8, lat float8, accuracy_m real, crs_in text, observed_at float8, description text,"
     " people_count int, person jsonb, city_code text, county_code text, town_code text, community_code text,"
     " zone_codes text[], outside boolean, snapped_m real, station_id bigint, tier text, ack_s int,"
-    " source text, created_by bigint, actor_name text, vis_prefix text, vis_id bigint)),"
+    " source text, created_by bigint, actor_name text, vis_prefix text, vis_id bigint, channel text,"
+    " contact jsonb)),"
     " ins AS (INSERT INTO reports (client_id, category, geom, accuracy_m, crs_in, observed_at, description,"
     " people_count, person, city_code, county_code, town_code, community_code, zone_codes, outside, snapped_m,"
-    " station_id, tier, ack_deadline, source, created_by)"
+    " station_id, tier, ack_deadline, source, created_by, channel, contact)"
     " SELECT client_id, category, ST_SetSRID(ST_MakePoint(lon, lat), 4326), accuracy_m, crs_in,"
     " to_timestamp(observed_at), description, people_count, person, city_code, county_code, town_code,"
     " community_code, zone_codes::char(12)[], outside, snapped_m, station_id, tier,"
-    " now() + make_interval(secs => ack_s), source, created_by FROM x ORDER BY ord"
+    " now() + make_interval(secs => ack_s), source, created_by, channel, contact FROM x ORDER BY ord"
     " ON CONFLICT (client_id) DO NOTHING RETURNING *)," CREATED_EVENTS(
         "i.created_by", "x.actor_name", " FROM ins i JOIN x ON x.client_id = i.client_id",
         " ORDER BY i.id") " SELECT " REPORT_COLUMNS_BARE
@@ -235,27 +272,27 @@ static const char insert_sql[] =
                               "x.vis_id") " FROM ins r JOIN x ON x.client_id = r.client_id";
 
 /* The same write for one report (a group of one: an idle writer, Open311): plain parameters
- * instead of a jsonb recordset, no sorts. $1..$25 are the record fields in rec_keys order (source
- * $21, created_by $22, actor name $23, the caller's division prefix and id $24 $25), $26 window
- * seconds, $27 radius metres. */
+ * instead of a jsonb recordset, no sorts. $1..$27 are the record fields in rec_keys order (source
+ * $21, created_by $22, actor name $23, the caller's division prefix and id $24 $25, channel $26,
+ * contact $27), $28 window seconds, $29 radius metres. */
 static const char insert_one_sql[] =
     "WITH ins AS (INSERT INTO reports (client_id, category, geom, accuracy_m, crs_in, observed_at, description,"
     " people_count, person, city_code, county_code, town_code, community_code, zone_codes, outside, snapped_m,"
-    " station_id, tier, ack_deadline, source, created_by)"
+    " station_id, tier, ack_deadline, source, created_by, channel, contact)"
     " VALUES ($1::uuid, $2::text, ST_SetSRID(ST_MakePoint($3::float8, $4::float8), 4326), $5::real, $6::text,"
     " to_timestamp($7::float8), $8::text, $9::int, $10::jsonb, $11::text, $12::text, $13::text, $14::text,"
     " $15::text[]::char(12)[], $16::boolean, $17::real, $18::bigint, $19::text,"
-    " now() + make_interval(secs => $20::int), $21::text, $22::bigint)"
+    " now() + make_interval(secs => $20::int), $21::text, $22::bigint, $26::text, $27::jsonb)"
     " ON CONFLICT (client_id) DO NOTHING RETURNING *)," CREATED_EVENTS(
         "$22", "$23", " FROM ins i", "") " SELECT " REPORT_COLUMNS_BARE
-                                         ", " DUPS_EXPR("$26", "$27", "$24", "$25") " FROM ins r";
+                                         ", " DUPS_EXPR("$28", "$29", "$24", "$25") " FROM ins r";
 
 static const char *const rec_keys[] = {
     "client_id",   "category",       "lon",          "lat",        "accuracy_m", "crs_in",
     "observed_at", "description",    "people_count", "person",     "city_code",  "county_code",
     "town_code",   "community_code", "zone_codes",   "outside",    "snapped_m",  "station_id",
     "tier",        "ack_s",          "source",       "created_by", "actor_name", "vis_prefix",
-    "vis_id"};
+    "vis_id",      "channel",        "contact"};
 enum { NREC_KEYS = sizeof rec_keys / sizeof rec_keys[0] };
 
 /* The text form of one record field as a statement parameter: NULL for null/absent, else malloc'd
@@ -518,7 +555,7 @@ int report_submit(worker *w, const auth_user *actor, const char *actor_name, con
         *e = it.err;
         return -1;
     }
-    item_actor(&it, actor, actor_name, source);
+    item_actor(&it, body, actor, actor_name, source);
     write_items(w, &one, 1);
     int rc = it.db_failed ? -2 : it.report ? it.status : -1;
     if (rc >= 0) {
@@ -645,7 +682,7 @@ int h_reports_create(http_req *r) {
         rc = reply_error(r, &it.err);
         goto done;
     }
-    item_actor(&it, &r->user, r->user.username, "app");
+    item_actor(&it, r->json, &r->user, r->user.username, vocab_code(&VOCAB_REPORT_SOURCE, SRC_APP));
     if ((rc = write_grouped(r, &one, 1)) != 0 || (rc = audit_replays(r, &one, 1)) != 0) goto done;
     if (!it.report) {
         rc = reply_error(r, &it.err);
@@ -678,7 +715,8 @@ int h_reports_batch(http_req *r) {
         ptrs[i] = &items[i];
         items[i].status = -1;
         validate_item(r->w, json_array_get(r->items, i), (int)i, r->item_errors[i], &items[i]);
-        item_actor(&items[i], &r->user, r->user.username, "app");
+        item_actor(&items[i], json_array_get(r->items, i), &r->user, r->user.username,
+                   vocab_code(&VOCAB_REPORT_SOURCE, SRC_APP));
     }
     if ((rc = write_grouped(r, ptrs, n)) != 0 || (rc = audit_replays(r, ptrs, n)) != 0) goto done;
     json_t *results = json_array();

@@ -129,9 +129,6 @@ await step("the queue and the details show the vocabulary's labels (category, st
   // the timeline's first entry is the report's creation, in the vocabulary's words
   await waitFor(page, (t) => (document.querySelector("#d-timeline li") || {}).textContent?.includes(t),
     label("timeline_types", "created"), 3000, "the timeline in Chinese");
-  const outcomes = await page.$$eval("#d-outcome option", (os) => os.map((o) => [o.value, o.textContent]));
-  assert(JSON.stringify(outcomes) === JSON.stringify(vocabulary.outcomes.map((t) => [t.code, t.label])),
-    "outcome choices " + JSON.stringify(outcomes));
   // the legend names every open status with its label
   const legend = await page.textContent("#legend");
   for (const t of vocabulary.statuses.filter((x) => x.open)) assert(legend.includes(t.label), "legend lacks " + t.label);
@@ -175,11 +172,14 @@ await step("dispatch a unit from the page: the unit becomes busy", async () => {
   assert(r.data.status === "dispatched" && r.data.unit_id === unitId, "report not dispatched to unit " + unitId);
 });
 
-await step("a wrong move's 409 is shown to the user", async () => {
-  await page.click("#b-ack");
-  await waitFor(page, () => /409/.test(document.getElementById("d-msg").textContent), null, 3000, "the 409 message");
-  const msg = await page.textContent("#d-msg");
-  assert(msg.includes(label("error_codes", "invalid_transition")), "the 409 is not in the vocabulary's words: " + msg);
+await step("a dispatched report offers no acknowledge (its actions are the API's; a 409: shift.test.mjs)", async () => {
+  await waitFor(page, () => document.querySelector("#d-actions [data-action]"), null, 3000, "the report's actions");
+  const shown = await page.$$eval("#d-actions [data-action]", (bs) => bs.map((b) => b.dataset.action));
+  assert(!shown.includes("acknowledge") && shown.includes("arrive"), "actions offered on a dispatched report: " + shown);
+  // resolving it offers the vocabulary's outcomes
+  const outcomes = await page.$$eval("#d-outcome option", (os) => os.map((o) => [o.value, o.textContent]));
+  assert(JSON.stringify(outcomes) === JSON.stringify(vocabulary.outcomes.map((t) => [t.code, t.label])),
+    "outcome choices " + JSON.stringify(outcomes));
 });
 
 await step("after a dropped event connection, a report made meanwhile arrives", async () => {

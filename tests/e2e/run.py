@@ -3,7 +3,8 @@ for each test file, which drives Debian's chromium through playwright-core again
 console.test.mjs (the dispatcher console), admin.test.mjs (its administration pages) and app.test.mjs (the patrol app at /app/, reached through a
 TCP proxy the test cuts and spoils, with a server it stops and starts: tests/integration/tcpproxy.py and
 a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
-runner. stats.test.mjs (the statistics page, as the supervisor) gets a database and a server of its own."""
+runner. stats.test.mjs (the statistics page, as the supervisor) and shift.test.mjs (a dispatcher's
+shift: the report panel, its actions, the alerts) get a database and a server of their own."""
 import http.server
 import os
 import re
@@ -92,10 +93,11 @@ def console_suite(out_dir):
     return p, f
 
 
-def page_suite(script, timeout_s, out_dir):
-    """A console page's browser test (admin.test.mjs, stats.test.mjs): its own database and server."""
+def page_suite(script, timeout_s, out_dir, env=None):
+    """A console page's browser test (admin.test.mjs, stats.test.mjs, shift.test.mjs): its own
+    database and server (with the settings in env)."""
     db = harness.fresh_db()
-    srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
+    srv = harness.Server(db, env=dict({"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")}, **(env or {})))
     try:
         env = dict(os.environ, PATROLD_URL="http://127.0.0.1:%d" % srv.port, E2E_OUT=out_dir)
         out = run_node(script, env, timeout_s)
@@ -179,13 +181,21 @@ def stats_suite(out_dir):
     return page_suite("stats.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir)
 
 
+def shift_suite(out_dir):
+    """A dispatcher's shift (issue 20): a town station has 2 s to acknowledge (a report is soon
+    overdue), a county 200 s (a countdown in its last minutes), and nothing escalates by itself."""
+    return page_suite("shift.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir,
+                      {"PATROLD_ACK_TOWN_S": "2", "PATROLD_ACK_COUNTY_S": "200",
+                       "PATROLD_ESCALATE_INTERVAL_MS": "600000"})
+
+
 def main():
     out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
     os.makedirs(out_dir, exist_ok=True)
     only = sys.argv[1:]  # e.g. `run.py app admin`: those suites
     p = f = 0
     for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite),
-                        ("stats", stats_suite)):
+                        ("stats", stats_suite), ("shift", shift_suite)):
         if only and name not in only:
             continue
         sp, sf = suite(out_dir)

@@ -39,8 +39,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char *q = malloc(size);
     memcpy(q, data + 1, size - 1);
     q[size - 1] = 0;
-    gaz_query opt = {(data[0] & 0x40) ? "320706" : NULL, (data[0] & 0x80) != 0, 119.2, 34.6,
-                     1 + (data[0] & 0x3F) * 7};
+    gaz_query opt = {
+        (data[0] & 0x40) ? "320706" : NULL, (data[0] & 0x80) != 0,           119.2, 34.6,
+        1 + (data[0] & 0x3F) * 7,           (data[0] & 0x20) ? "3207" : NULL};
     gaz_hit hits[GAZ_MAX_LIMIT];
     char err[128], norm[2048];
     int n = gaz_search(g, q, &opt, hits, err, sizeof err);

@@ -286,6 +286,11 @@ class EventsTest(harness.FreshDbCase):
                          evs["escalated"]["data"]["payload"]["from_station"])
         self.assertEqual(evs["escalated"]["data"]["payload"]["station_id"], row["responsible_station"]["id"])
         self.assertEqual(evs["escalated"]["data"]["payload"]["tier"], row["responsible_station"]["tier"])
+        # whose act it was (a console does not alert its user of its own acts)
+        me = self.a.request("GET", "/api/v1/auth/me", token=self.tok["dispatcher"]).json()
+        me = me.get("user", me)["id"]
+        self.assertEqual(evs["created"]["data"]["payload"]["actor_id"], me)
+        self.assertEqual(evs["escalated"]["data"]["payload"]["actor_id"], me)
 
     def test_county_isolation_and_roles(self):
         hz = self.stream(self.a, "dispatcher")

@@ -103,6 +103,33 @@ class LifecycleTest(harness.FreshDbCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json()["status"], "cancelled")
 
+    def actions(self, rid, user):
+        r = self.srv.request("GET", "/api/v1/reports/%d" % rid, token=self.tok[user])
+        self.assertEqual(r.status, 200, r)
+        return set(r.json()["actions"])
+
+    def test_actions_are_what_the_table_allows(self):
+        """GET of one report lists the events this user may send now: each listed one is taken, an
+        unlisted one is refused (the console offers only these)."""
+        rid = self.create()
+        staff_open = {"cancel", "escalate"}
+        self.assertEqual(self.actions(rid, "dispatcher"), {"acknowledge", "dispatch", "mark_duplicate"} | staff_open)
+        self.assertEqual(self.actions(rid, "patrol"), {"cancel"})  # its own new report
+        self.assertEqual(self.actions(rid, "community"), set())
+        self.assert_refused(rid, "community", 403, "forbidden", type="cancel")
+        self.assertEqual(self.event(rid, "dispatcher", type="acknowledge").status, 200)
+        self.assertEqual(self.actions(rid, "dispatcher"), {"dispatch", "mark_duplicate"} | staff_open)
+        self.assertEqual(self.actions(rid, "patrol"), set())  # no longer new, not its unit
+        self.assert_refused(rid, "patrol", 403, "forbidden", type="cancel")
+        unit = self.units[3]
+        self.ride(unit)
+        self.assertEqual(self.event(rid, "dispatcher", type="dispatch", unit_id=unit).status, 200)
+        self.assertEqual(self.actions(rid, "patrol"), {"arrive", "resolve"})
+        self.assertEqual(self.actions(rid, "dispatcher"), {"arrive", "resolve"} | staff_open)
+        self.assertEqual(self.event(rid, "patrol", type="resolve", outcome="escorted_home").status, 200)
+        self.assertEqual(self.actions(rid, "dispatcher"), set())
+        self.assert_refused(rid, "dispatcher", 409, "invalid_transition", type="acknowledge")
+
     def test_required_fields_and_units(self):
         rid = self.create()
         self.assertEqual(self.event(rid, "dispatcher", type="acknowledge").status, 200)

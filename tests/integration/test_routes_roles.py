@@ -54,6 +54,7 @@ def C(path, statuses, body=None, ctype=None, fresh=False):
 FORM = "application/x-www-form-urlencoded"
 O311 = lambda who: urllib.parse.urlencode({"api_key": "demo", "service_code": "vagrant", "lat": "34.5722741",
                                           "long": "119.1635093", "description": "route x role"}).encode()
+PHONED = lambda: dict(report(), source="phone", channel="12345", contact={"phone": "13912345678"})
 LOGIN = lambda who: {"username": who if who != "none" else "no-such-user", "password": "demo"}
 ACK = {"type": "acknowledge"}
 FIX = {}  # the fixtures of setUpClass, for bodies that name one
@@ -88,7 +89,8 @@ CASES = {
     "POST /api/v1/auth/logout":               C("/api/v1/auth/logout", "401 204 204 204 204 204 204", fresh=True),
     "GET /api/v1/auth/me":                    C("/api/v1/auth/me", "401 200 200 200 200 200 200"),
     "GET /api/v1/places/reverse":             C("/api/v1/places/reverse?lon=119.1635&lat=34.5723", "200"),
-    "POST /api/v1/reports":                   C("/api/v1/reports", "401 201 201 201 201 201 201", lambda w: report()),
+    # a call taken by phone (staff only; an app report from every role is the batch line below)
+    "POST /api/v1/reports":                   C("/api/v1/reports", "401 403 403 201 201 201 201", lambda w: PHONED()),
     "POST /api/v1/reports/batch":             C("/api/v1/reports/batch", "401 200 200 200 200 200 200",
                                                 lambda w: {"reports": [report()]}),
     "GET /api/v1/reports/{id}":               C("/api/v1/reports/{hz}", "401 200 404 200 200 200 404"),

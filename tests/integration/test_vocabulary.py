@@ -20,6 +20,8 @@ CHECKED = {
     ("reports", "status"): "ReportStatus",
     ("reports", "outcome"): "Outcome",
     ("reports", "tier"): "Tier",
+    ("reports", "source"): "ReportSource",
+    ("reports", "channel"): "PhoneChannel",
     ("stations", "tier"): "Tier",
     ("units", "status"): "UnitStatus",
     ("divisions", "level"): "DivisionLevel",
@@ -33,7 +35,7 @@ CHECKED = {
 }
 
 # CHECK lists on those tables that no client sends or filters by (stored by the service itself)
-NOT_VOCABULARY = {("reports", "source")}
+NOT_VOCABULARY = set()
 
 # The partial indexes whose predicate lists report statuses -> the ReportStatus flag they hold
 # (vocab.c: the SQL that reads them names the same flag, so the literal it is prepared with is

@@ -22,6 +22,9 @@ import sys
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 WEB = os.path.join(ROOT, "web")
 EXEMPT = {"event_kinds"}  # named on purpose by the handler table; compared by event_kinds()
+# report_fields names a report's keys (which any code reading one names) in words forms use too
+# ("类别", "人数"): neither its codes nor its labels count as a copy
+FIELD_NAMES = {"report_fields"}
 
 
 def js_tokens(src):
@@ -95,8 +98,10 @@ def files(exts):
 
 def copies(vocabulary):
     """What in web/ repeats the vocabulary: a list of "file: what" strings (empty when nothing)."""
-    codes = {name: {t["code"] for t in terms} for name, terms in vocabulary.items() if name not in EXEMPT}
-    labels = {t["label"]: name for name, terms in vocabulary.items() for t in terms if t["label"]}
+    codes = {name: {t["code"] for t in terms} for name, terms in vocabulary.items()
+             if name not in EXEMPT | FIELD_NAMES}
+    labels = {t["label"]: name for name, terms in vocabulary.items() for t in terms
+              if t["label"] and name not in FIELD_NAMES}
     found = []
 
     def lists(where, words):

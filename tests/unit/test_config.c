@@ -82,11 +82,80 @@ static void errors(void **state) {
     unsetenv("PATROLD_ACK_CITY_S");
 }
 
+/* basemap_url: the three forms resolved, and what is refused. */
+static void basemap(void **state) {
+    (void)state;
+    config c;
+    config_basemap b;
+    char err[256];
+    config_defaults(&c);
+    assert_int_equal(config_basemap_resolve(&c, &b, err, sizeof err), 0);
+    assert_null(b.kind); /* none by default */
+    snprintf(c.basemap_url, sizeof c.basemap_url,
+             "https://tiles.example.org:8443/b/{z}/{x}/{y}.png");
+    assert_int_equal(config_basemap_resolve(&c, &b, err, sizeof err), 0);
+    assert_string_equal(b.kind, "xyz");
+    assert_string_equal(b.crs, "wgs84");
+    assert_int_equal(b.nlayers, 1);
+    assert_string_equal(b.layers[0], c.basemap_url);
+    assert_string_equal(b.origin, "https://tiles.example.org:8443");
+    assert_null(b.attribution);
+    snprintf(c.basemap_url, sizeof c.basemap_url, "tianditu:0123abcdef");
+    assert_int_equal(config_basemap_resolve(&c, &b, err, sizeof err), 0);
+    assert_string_equal(b.kind, "tianditu");
+    assert_string_equal(b.crs, "wgs84");
+    assert_int_equal(b.nlayers, 2);
+    assert_string_equal(b.layers[0],
+                        "https://t{0-7}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile"
+                        "&VERSION=1.0.0&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+                        "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk=0123abcdef");
+    assert_non_null(strstr(b.layers[1], "/cva_w/wmts?"));
+    assert_non_null(strstr(b.layers[1], "&LAYER=cva&"));
+    assert_non_null(strstr(b.layers[1], "&tk=0123abcdef"));
+    assert_string_equal(b.origin, "https://*.tianditu.gov.cn");
+    assert_string_equal(b.attribution, "天地图");
+    snprintf(c.basemap_url, sizeof c.basemap_url,
+             "gcj02:https://webrd0{1-4}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1"
+             "&style=8&x={x}&y={y}&z={z}");
+    assert_int_equal(config_basemap_resolve(&c, &b, err, sizeof err), 0);
+    assert_string_equal(b.kind, "gcj02");
+    assert_string_equal(b.crs, "gcj02");
+    assert_int_equal(b.nlayers, 1);
+    assert_string_equal(b.layers[0], c.basemap_url + 6);
+    assert_string_equal(b.origin, "https://*.is.autonavi.com");
+    snprintf(c.basemap_url, sizeof c.basemap_url, "gcj02:http://127.0.0.1:8099/{z}/{x}/{y}.png");
+    assert_int_equal(config_basemap_resolve(&c, &b, err, sizeof err), 0);
+    assert_string_equal(b.origin, "http://127.0.0.1:8099");
+    static const char *const bad[] = {"tianditu:",
+                                      "tianditu:ab-cd",
+                                      "tianditu:abc def",
+                                      "gcj02:",
+                                      "gcj02:ftp://x.org/{z}",
+                                      "gcj02:tianditu:abc",
+                                      "javascript:alert(1)",
+                                      "https:///{z}",
+                                      "https://x.org/a b",
+                                      "https://x.org/{z};script-src *",
+                                      "https://{a-c}/{z}",
+                                      "https://a.{b-c}.org/{z}",
+                                      "https://x{1-2}.y{3-4}.org/{z}",
+                                      "https://x.org/'{z}",
+                                      "https://x.org/\\{z}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(c.basemap_url, sizeof c.basemap_url, "%s", bad[i]);
+        err[0] = 0;
+        assert_int_equal(config_basemap_resolve(&c, &b, err, sizeof err), -1);
+        assert_null(b.kind);
+        assert_non_null(strstr(err, "basemap_url"));
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(defaults),
         cmocka_unit_test(file_then_env),
         cmocka_unit_test(errors),
+        cmocka_unit_test(basemap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

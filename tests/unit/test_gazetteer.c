@@ -79,7 +79,7 @@ static const char *name_of(const gaz *g, const gaz_hit *h) {
 
 static int search(const gaz *g, const char *q, gaz_hit *hits, int limit) {
     char err[128];
-    gaz_query opt = {NULL, 0, 0, 0, limit};
+    gaz_query opt = {NULL, 0, 0, 0, limit, NULL};
     return gaz_search(g, q, &opt, hits, err, sizeof err);
 }
 
@@ -147,7 +147,7 @@ static void test_pinyin_and_codes(void **state) {
     assert_string_equal(gaz_text(g, gaz_entry_at(g, (uint32_t)e->replaced_by)->name), "新浦街道");
     /* within */
     char err[128];
-    gaz_query opt = {"320706010", 0, 0, 0, 20};
+    gaz_query opt = {"320706010", 0, 0, 0, 20, NULL};
     assert_int_equal(gaz_search(g, "朝阳", &opt, h, err, sizeof err), 1);
     assert_string_equal(gaz_entry_at(g, h[0].entry)->code, "320706010001");
     /* bad queries */
@@ -261,7 +261,7 @@ static void test_layers(void **state) {
     for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++)
         for (int near = 0; near < 2; near++) {
             gaz_hit a[500], b[500];
-            gaz_query opt = {q % 2 ? "320706" : NULL, near, 119.2, 34.6, q % 3 ? 500 : 7};
+            gaz_query opt = {q % 2 ? "320706" : NULL, near, 119.2, 34.6, q % 3 ? 500 : 7, NULL};
             int na = gaz_search(over, qs[q], &opt, a, err, sizeof err);
             int nb = gaz_search(one, qs[q], &opt, b, err, sizeof err);
             assert_true(na > 0);
@@ -321,7 +321,7 @@ static void test_postings_and_fences(void **state) {
                                      "丙戊", "甲乙丙1", "乙99", "丙丙丙3"};
     for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++) {
         gaz_hit h[GAZ_MAX_LIMIT];
-        gaz_query opt = {NULL, 0, 0, 0, GAZ_MAX_LIMIT};
+        gaz_query opt = {NULL, 0, 0, 0, GAZ_MAX_LIMIT, NULL};
         int n = gaz_search(g, qs[q], &opt, h, err, sizeof err), want = 0;
         for (int i = 0; i < N; i++)
             want += strstr(names[i], qs[q]) != NULL;
@@ -331,11 +331,74 @@ static void test_postings_and_fences(void **state) {
     }
     /* pinyin over thousands of keys: jia yi bing ding wu */
     gaz_hit h[GAZ_MAX_LIMIT];
-    gaz_query opt = {NULL, 0, 0, 0, GAZ_MAX_LIMIT};
+    gaz_query opt = {NULL, 0, 0, 0, GAZ_MAX_LIMIT, NULL};
     assert_int_equal(gaz_search(g, "jiayibing", &opt, h, err, sizeof err), GAZ_MAX_LIMIT);
     for (int i = 0; i < GAZ_MAX_LIMIT; i++)
         assert_memory_equal(gaz_text(g, gaz_entry_at(g, h[i].entry)->name), "甲乙丙", 9);
     free(names);
+    gaz_destroy(g);
+}
+
+/* Namesakes in other provinces (鼓楼, 海州区) beside 海州区's own: the caller's division first. */
+static gaz *namesakes(void) {
+    gaz_builder *b = gaz_builder_create();
+    char err[128];
+    add(b, "210900000000", "阜新市", "city", NULL, 121.67, 42.02);
+    add(b, "210902000000", "海州区", "county", "210900000000", 121.66, 42.01);
+    add(b, "320100000000", "南京市", "city", NULL, 118.8, 32.06);
+    add(b, "320106000000", "鼓楼区", "county", "320100000000", 118.77, 32.07);
+    add(b, "350100000000", "福州市", "city", NULL, 119.3, 26.08);
+    add(b, "350102000000", "鼓楼区", "county", "350100000000", 119.3, 26.08);
+    add(b, "110118001000", "鼓楼街道", "town", NULL, 116.84, 40.37);
+    add_divisions(b);
+    add(b, "320706011001", "鼓楼社区居委会", "community", "320706011000", 119.17, 34.58);
+    add(b, "320706011002", "海州区人民医院社区", "community", "320706011000", 119.18, 34.58);
+    gaz *g = gaz_builder_finish(b, err, sizeof err);
+    assert_non_null(g);
+    return g;
+}
+
+static void test_home_first(void **state) {
+    (void)state;
+    gaz *g = namesakes();
+    gaz_hit h[GAZ_MAX_LIMIT], all[GAZ_MAX_LIMIT];
+    char err[128];
+    gaz_query plain = {NULL, 0, 0, 0, 20, NULL}, home = {NULL, 0, 0, 0, 20, "320706"};
+    /* without a home, the exact 鼓楼区 aliases come before the local community */
+    assert_true(gaz_search(g, "鼓楼", &plain, h, err, sizeof err) >= 4);
+    assert_string_not_equal(gaz_entry_at(g, h[0].entry)->code, "320706011001");
+    assert_true(gaz_search(g, "鼓楼", &home, h, err, sizeof err) >= 4);
+    assert_string_equal(gaz_entry_at(g, h[0].entry)->code, "320706011001");
+    /* hzq: by code order 阜新's 海州区 comes first; from 海州区 its own */
+    assert_true(gaz_search(g, "hzq", &plain, h, err, sizeof err) >= 2);
+    assert_string_equal(gaz_entry_at(g, h[0].entry)->code, "210902000000");
+    assert_true(gaz_search(g, "hzq", &home, h, err, sizeof err) >= 2);
+    assert_string_equal(gaz_entry_at(g, h[0].entry)->code, "320706000000");
+    /* against the plain order: home's hits, then the others, each group as ranked without home;
+     * with within and near, and with a limit that cuts either group */
+    static const char *const qs[] = {"鼓楼", "hzq", "海州", "社区", "haizhou", "3207", "区", "gl"};
+    static const char *const homes[] = {"320706", "3207", "32", "320706011", "21"};
+    static const char *const withins[] = {NULL, "32", "320706", "350102"};
+    for (size_t q = 0; q < sizeof qs / sizeof qs[0]; q++)
+        for (size_t k = 0; k < sizeof homes / sizeof homes[0]; k++)
+            for (size_t w = 0; w < sizeof withins / sizeof withins[0]; w++)
+                for (int near = 0; near < 2; near++)
+                    for (int limit = 1; limit <= GAZ_MAX_LIMIT; limit += GAZ_MAX_LIMIT / 2) {
+                        gaz_query o = {withins[w], near, 119.2, 34.6, GAZ_MAX_LIMIT, NULL};
+                        int na = gaz_search(g, qs[q], &o, all, err, sizeof err),
+                            want[GAZ_MAX_LIMIT], nw = 0;
+                        assert_true(na >= 0);
+                        size_t hl = strlen(homes[k]);
+                        for (int pass = 0; pass < 2; pass++)
+                            for (int i = 0; i < na && nw < limit; i++)
+                                if ((strncmp(gaz_entry_at(g, all[i].entry)->code, homes[k], hl) ==
+                                     0) == !pass)
+                                    want[nw++] = (int)all[i].entry;
+                        o.limit = limit, o.home = homes[k];
+                        assert_int_equal(gaz_search(g, qs[q], &o, h, err, sizeof err), nw);
+                        for (int i = 0; i < nw; i++)
+                            assert_int_equal(h[i].entry, want[i]);
+                    }
     gaz_destroy(g);
 }
 
@@ -372,7 +435,7 @@ static void *read_loop(void *p) {
     while (!atomic_load(r->stop)) {
         gaz *g = gaz_slot_acquire(r->s), *g2 = gaz_slot_acquire(r->s);
         gaz_hit h[4];
-        gaz_query opt = {NULL, 0, 0, 0, 4};
+        gaz_query opt = {NULL, 0, 0, 0, 4, NULL};
         if (gaz_search(g, "朝阳", &opt, h, err, sizeof err) != 2) abort();
         if (gaz_search(g2, "haizhou", &opt, h, err, sizeof err) < 1) abort();
         gaz_release(g2);
@@ -403,13 +466,10 @@ static void test_slot_threads(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_normalize),
-        cmocka_unit_test(test_tiers_and_order),
-        cmocka_unit_test(test_pinyin_and_codes),
-        cmocka_unit_test(test_nearest_brute_force),
-        cmocka_unit_test(test_layers),
-        cmocka_unit_test(test_postings_and_fences),
-        cmocka_unit_test(test_slot),
+        cmocka_unit_test(test_normalize),        cmocka_unit_test(test_tiers_and_order),
+        cmocka_unit_test(test_pinyin_and_codes), cmocka_unit_test(test_nearest_brute_force),
+        cmocka_unit_test(test_layers),           cmocka_unit_test(test_postings_and_fences),
+        cmocka_unit_test(test_home_first),       cmocka_unit_test(test_slot),
         cmocka_unit_test(test_slot_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

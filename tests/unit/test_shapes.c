@@ -13,11 +13,13 @@
 #include "service/core/vocab.h"
 #include "service/door/shapes.h"
 
-#define REPORT                                                                                     \
-    "{\"client_id\":\"0b9e5c3a-1f2d-4c5e-8a7b-9c0d1e2f3a4b\",\"category\":\"vagrant\","            \
-    "\"location\":{\"lon\":119.2,\"lat\":34.6,\"crs\":\"wgs84\",\"accuracy_m\":5},"                \
-    "\"observed_at\":\"2024-01-01T08:00:00+08:00\",\"description\":\"d\",\"people_count\":2,"      \
-    "\"person\":{\"sex\":\"male\",\"approx_age\":30,\"appearance\":\"a\",\"name_if_known\":\"n\"}}"
+#define REPORT                                                                                          \
+    "{\"client_id\":\"0b9e5c3a-1f2d-4c5e-8a7b-9c0d1e2f3a4b\",\"category\":\"vagrant\","                 \
+    "\"location\":{\"lon\":119.2,\"lat\":34.6,\"crs\":\"wgs84\",\"accuracy_m\":5},"                     \
+    "\"observed_at\":\"2024-01-01T08:00:00+08:00\",\"description\":\"d\",\"people_count\":2,"           \
+    "\"person\":{\"sex\":\"male\",\"approx_age\":30,\"appearance\":\"a\",\"name_if_known\":\"n\"},"     \
+    "\"source\":\"phone\",\"channel\":\"12345\",\"contact\":{\"first_name\":\"f\",\"last_name\":\"l\"," \
+    "\"phone\":\"1\",\"email\":\"e\",\"address_string\":\"a\"}}"
 #define POSITION                                                                                   \
     "{\"location\":{\"lon\":119.2,\"lat\":34.6,\"crs\":\"gcj02\",\"accuracy_m\":5},"               \
     "\"accuracy_m\":3,\"speed_mps\":1.5,\"heading\":90,\"at\":\"2024-01-01T00:00:00Z\"}"

@@ -1,8 +1,52 @@
 // events.js - what the console does with each kind of live event. HANDLERS' keys are the kinds
 // the console listens for; they must be exactly the kinds the server sends (the vocabulary's
-// event_kinds): a test fails when one is missing here or here but never sent.
+// event_kinds): a test fails when one is missing here or here but never sent. A report entering
+// the user's queue (new, or escalated) sounds and shows a browser notification, unless the act
+// was the user's own (the event's actor_id).
 
 const latest = new Map(); // report id -> the id of its latest event
+
+// ---- alerts ----
+let audio = null; // the AudioContext, made on the user's first gesture (browsers start it then)
+
+// Arms the alerts on the user's first gesture: the sound, and the notification permission asked.
+export function armAlerts() {
+  const arm = () => {
+    try { audio = audio || new AudioContext(); audio.resume(); } catch (_) { /* no Web Audio */ }
+    if (typeof Notification !== "undefined" && Notification.permission === "default") Notification.requestPermission().catch(() => {});
+  };
+  document.addEventListener("pointerdown", arm, { once: true, capture: true });
+  document.addEventListener("keydown", arm, { once: true, capture: true });
+}
+
+// Two short tones (state.alerts.sounds counts the calls: the browser test observes them).
+function sound(state) {
+  state.alerts.sounds++;
+  if (!audio) return;
+  const t = audio.currentTime;
+  for (const [f, at] of [[880, 0], [660, 0.18]]) {
+    const o = audio.createOscillator(), g = audio.createGain();
+    o.frequency.value = f;
+    g.gain.setValueAtTime(0.15, t + at);
+    g.gain.exponentialRampToValueAtTime(0.001, t + at + 0.15);
+    o.connect(g).connect(audio.destination);
+    o.start(t + at);
+    o.stop(t + at + 0.16);
+  }
+}
+
+function alertOf(ctx, id, p, why) {
+  const { state, vocab } = ctx;
+  state.alerts.last = { id, why };
+  sound(state);
+  if (typeof Notification === "undefined" || Notification.permission !== "granted") return;
+  try {
+    const n = new Notification((why === "escalated" ? vocab.label("timeline_types", "escalated") : vocab.label("event_kinds", "report.created")) + " #" + id,
+      { body: vocab.label("categories", p.category) + (p.tier ? " · " + vocab.label("tiers", p.tier) : ""), tag: "report-" + id });
+    n.onclick = () => { window.focus(); ctx.select(id); n.close(); };
+    state.alerts.notified++;
+  } catch (_) { /* no notifications in this browser */ }
+}
 
 function reportChanged(ctx, ev) {
   const { state, vocab, bus, api } = ctx;
@@ -12,6 +56,8 @@ function reportChanged(ctx, ev) {
   if (p.event === "escalated") state.escalated.add(id);
   const old = state.reports.get(id);
   const open = !p.status || vocab.flag("statuses", p.status, "open");
+  const mine = p.actor_id != null && state.user && p.actor_id === state.user.id;
+  if (open && !mine && (ev.kind === "report.created" || p.event === "escalated")) alertOf(ctx, id, p, ev.kind === "report.created" ? "new" : "escalated");
   if (!open) state.reports.delete(id);
   else if (old) Object.assign(old, { status: p.status || old.status, ack_deadline: p.ack_deadline || old.ack_deadline, unit_id: p.unit_id });
   else {

@@ -11,7 +11,7 @@ import { $ } from "../shared/dom.js";
 import { createState, createBus } from "./state.js";
 import { createStyles } from "./styles.js";
 import { createMap, addBaseMap } from "./layers.js";
-import { HANDLERS, listen } from "./events.js";
+import { HANDLERS, listen, armAlerts } from "./events.js";
 import { lazyPage, registerPage, showPage, startPages } from "./pages.js";
 import * as counts from "./panels/counts.js";
 import * as queue from "./panels/queue.js";
@@ -57,6 +57,7 @@ function mountDispatch() {
 
 registerPage({ id: "dispatch", label: "调度", minRole: null, mount: mountDispatch,
   show: () => ctx.map && ctx.map.updateSize() });
+armAlerts(); // sound and notifications, armed by the user's first gesture (events.js)
 mountAdmin(ctx); // the administration pages and the reset-code card of the sign-in (pages/)
 // supervisors: figures, the monthly report, station siting; its module (with ECharts) is a chunk
 // loaded when the page is first opened, so the dispatch page's first screen does not carry it

@@ -11,6 +11,7 @@ export function createState() {
     reportsOnMap: new Set(), // report ids in the loaded tiles
     selected: null, // the report shown in the details
     eventLog: [], // the last 500 live events: {id, kind, entity_id, at}
+    alerts: { sounds: 0, notified: 0, last: null }, // alerts played (events.js): {id, why} the last
     streamOpen: false,
     stale: new Set(), // community codes not patrolled lately
     rendered: 0, // complete map renders

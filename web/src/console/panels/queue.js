@@ -1,5 +1,6 @@
-// queue.js - the queue of open reports (side panel): ordered by acknowledgement deadline, a
-// countdown each (from the one timer loop), arrows and Enter from the keyboard.
+// queue.js - the queue of open reports (side panel): escalated ones first, then by
+// acknowledgement deadline; a countdown each ("剩余 14:16", from the one timer loop) that turns
+// red in the last SOON_S seconds, and an overdue report pulses; arrows and Enter from the keyboard.
 import { $, el } from "../../shared/dom.js";
 import { fmtDuration } from "../../shared/format.js";
 import { every } from "../../shared/timer.js";
@@ -24,21 +25,26 @@ export function divisionName(r) {
 // Only a new report waits for acknowledgement: its deadline counts down.
 const deadlineOf = (r) => (r.status === "new" && r.ack_deadline) || "";
 
+// The last seconds before a deadline, when its countdown turns red.
+export const SOON_S = 300;
+
 function order(ctx) {
-  const arr = [...ctx.state.reports.values()].filter((r) => ctx.vocab.flag("statuses", r.status, "open"));
+  const { state, vocab } = ctx;
+  const arr = [...state.reports.values()].filter((r) => vocab.flag("statuses", r.status, "open"));
   const key = (r) => (deadlineOf(r) ? Date.parse(r.ack_deadline) : 9e15 + r.id);
-  return arr.sort((a, b) => key(a) - key(b));
+  const esc = (r) => (state.escalated.has(r.id) ? 0 : 1);
+  return arr.sort((a, b) => esc(a) - esc(b) || key(a) - key(b));
 }
 
 function tick() {
   const now = Date.now();
   for (const s of document.querySelectorAll("#queue .q-count")) {
     const d = s.dataset.deadline;
-    if (!d) { s.textContent = ""; continue; }
-    const left = (Date.parse(d) - now) / 1000;
-    s.textContent = fmtDuration(left);
+    const left = d ? (Date.parse(d) - now) / 1000 : NaN;
+    s.textContent = d ? (left < 0 ? "" : "剩余 ") + fmtDuration(left) : "";
     s.classList.toggle("late", left < 0);
-    s.classList.toggle("soon", left >= 0 && left < 120);
+    s.classList.toggle("soon", left >= 0 && left < SOON_S);
+    s.closest(".q-item").classList.toggle("overdue", left < 0);
   }
 }
 
