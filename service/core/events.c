@@ -286,7 +286,8 @@ static int token_user(worker *w, const char *tok, auth_user *u) {
 
 /* What a user may see, by the kind's flag (vocab.c): a report event when the report is visible to
  * it (auth_report_visible: its own reports, and the division's); a unit event of the division for
- * staff, of its own unit for a patrol, none for community officers; nothing of a kind without a
+ * staff, of its own unit for a patrol, none for community officers; a patrol event of the plan's
+ * division for staff; nothing of a kind without a
  * rule here, or that this build does not know. */
 static int visible(const auth_user *u, const ev *e) {
     unsigned flags = e->kind < 0 ? 0 : VOCAB_EVENT_KIND.terms[e->kind].flags;
@@ -296,6 +297,7 @@ static int visible(const auth_user *u, const ev *e) {
         return auth_in_scope(u, e->division);
     }
     if (flags & VOCAB_EV_REPORT) return auth_report_visible(u, e->report_creator, e->division);
+    if (flags & VOCAB_EV_PATROL) return (u->role & ROLE_STAFF) && auth_in_scope(u, e->division);
     return 0;
 }
 

@@ -30,6 +30,7 @@ typedef struct field {
 #define EVENTS_FIELD_(KEY, EXPR, SCHEMA) {KEY, SCHEMA},
 static const field report_fields[] = {EVENTS_REPORT_FIELDS(EVENTS_FIELD_, "")};
 static const field unit_fields[] = {EVENTS_UNIT_FIELDS(EVENTS_FIELD_, "")};
+static const field patrol_fields[] = {EVENTS_PATROL_FIELDS(EVENTS_FIELD_, "")};
 
 /* An object schema of fields[0..n) plus "event" (all required) and the optional `extra` ones. */
 static json_t *payload_schema(const field *fields, size_t n, const char *event_doc,
@@ -66,6 +67,10 @@ void events_append_schemas(json_t *schemas) {
                                        "What happened: created, position, a status change or the "
                                        "transition of the unit's report",
                                        NULL, 0));
+    json_object_set_new(
+        schemas, "PatrolEventPayload",
+        payload_schema(patrol_fields, sizeof patrol_fields / sizeof patrol_fields[0],
+                       "What happened: visit (a verified visit of a target), overdue", NULL, 0));
     json_object_set_new(schemas, "EventPayload",
                         json_pack("{s:s,s:s}", "type", "object", "description",
                                   "The payload of a kind with a shape of its own"));
@@ -73,10 +78,11 @@ void events_append_schemas(json_t *schemas) {
     for (size_t i = 0; i < VOCAB_EVENT_KIND.n; i++) {
         const vocab_term *k = &VOCAB_EVENT_KIND.terms[i];
         if (k->flags & VOCAB_INTERNAL) continue; /* never sent */
-        const char *payload = k->flags & VOCAB_EV_UNIT ? "#/components/schemas/UnitEventPayload"
-                              : k->flags & VOCAB_EV_REPORT
-                                  ? "#/components/schemas/ReportEventPayload"
-                                  : "#/components/schemas/EventPayload";
+        const char *payload =
+            k->flags & VOCAB_EV_UNIT     ? "#/components/schemas/UnitEventPayload"
+            : k->flags & VOCAB_EV_REPORT ? "#/components/schemas/ReportEventPayload"
+            : k->flags & VOCAB_EV_PATROL ? "#/components/schemas/PatrolEventPayload"
+                                         : "#/components/schemas/EventPayload";
         json_array_append_new(
             branches,
             json_pack("{s:s,s:s,s:[s,s,s,s,s],s:{s:{s:s},s:{s:s},s:{s:s},s:{s:s,s:s},s:{s:s}}}",

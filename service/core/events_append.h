@@ -111,14 +111,39 @@
     " jsonb_build_object('user_id', " X ".user_id)"
 /* clang-format on */
 
+/* THE patrol payload (VOCAB_EV_PATROL kinds, written by service/patrols/scorer.c):
+ * F(key, -, JSON Schema text). patrol.visit: a target's verified visit in a window of its plan;
+ * patrol.overdue: the window, target_id null. */
+#define EVENTS_PATROL_FIELDS(F, X)                                                                 \
+    F("plan_id", "", EV_INT)                                                                       \
+    F("plan_name", "", EV_STR)                                                                     \
+    F("division_code", "", EV_STR)                                                                 \
+    F("window_starts_at", "", "{\"type\": \"string\", \"format\": \"date-time\"}")                 \
+    F("target_id", "", EV_INT_NULL)                                                                \
+    F("target_name", "", EV_STR_NULL)                                                              \
+    F("from", "", EV_TIME_NULL)                                                                    \
+    F("to", "", EV_TIME_NULL)                                                                      \
+    F("dwell_min", "", EV_NUM_NULL)                                                                \
+    F("unit_ids", "", "{\"type\": \"array\", \"items\": {\"type\": \"integer\"}}")                 \
+    F("agencies", "", "{\"type\": \"array\", \"items\": {\"type\": \"string\"}}")
+
+/* `INSERT INTO events ... SELECT` of the patrol event KIND (EK_PATROL_*) for every row X (columns
+ * plan_id, division_code) of the FROM clause the caller appends; PAYLOAD a jsonb SQL expression
+ * with EVENTS_PATROL_FIELDS and "event". */
+/* clang-format off */
+#define EVENTS_PATROL_INSERT(KIND, X, PAYLOAD)                                                     \
+    "INSERT INTO events (kind, entity_id, division_code, payload) SELECT "                         \
+    VOCAB_SQL_TERM("EventKind", KIND) ", " X ".plan_id, " X ".division_code, " PAYLOAD
+/* clang-format on */
+
 /* Appends the report event `kind` (a VOCAB_EV_REPORT kind: EK_REPORT_*) of report `report_id`
  * (decimal text) as the row reads now in the caller's transaction, event name `event`, `extra` a
  * JSON object text merged into the payload (NULL for none). Returns 0, or -1 (w->err). */
 int events_append_report(worker *w, int kind, const char *report_id, const char *event,
                          const char *extra);
 
-/* Adds the schemas of the events to `schemas`: ReportEventPayload, UnitEventPayload (from the
- * field lists above) and Event (one branch per kind of VOCAB_EVENT_KIND: its kind and payload). */
+/* Adds the schemas of the events to `schemas`: ReportEventPayload, UnitEventPayload,
+ * PatrolEventPayload (from the field lists above) and Event (one branch per kind of VOCAB_EVENT_KIND: its kind and payload). */
 void events_append_schemas(json_t *schemas);
 
 #endif

@@ -20,6 +20,7 @@
 #include "service/door/http.h"
 #include "service/door/schemas.h"
 #include "service/open311/open311.h"
+#include "service/patrols/scorer.h"
 #include "service/places/gisload.h"
 #include "service/reports/escalate.h"
 #include "service/reports/report_json.h"
@@ -44,6 +45,7 @@ static const struct {
     {"report-writer", reports_writer_thread},
     {"report-writer", reports_writer_thread},
     {"retention", retention_thread},
+    {"patrol-scorer", patrols_scorer_thread},
 };
 #define NBACKGROUND (sizeof background / sizeof background[0])
 

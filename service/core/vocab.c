@@ -127,7 +127,12 @@ VOCAB(VOCAB_EVENT_KIND, "EventKind", "event_kinds", NULL,
       [EK_UNIT_POSITION] = T("unit.position", "单位位置", .flags = VOCAB_EV_UNIT,
                              .description = "a unit moved"),
       [EK_SESSION_REVOKED] = T("session.revoked", "登录已撤销", .flags = VOCAB_INTERNAL,
-                               .description = "a session was revoked: its streams end (internal)"));
+                               .description = "a session was revoked: its streams end (internal)"),
+      [EK_PATROL_VISIT] = T("patrol.visit", "巡查到访", .flags = VOCAB_EV_PATROL,
+                            .description = "a verified visit of a patrol plan's target"),
+      [EK_PATROL_OVERDUE] = T("patrol.overdue", "巡查逾时", .flags = VOCAB_EV_PATROL,
+                              .description = "no unit of a plan near its targets 15 minutes into a "
+                                             "window"));
 
 VOCAB(VOCAB_SEX, "Sex", "sexes", NULL, T("male", "男", .label_en = "Male"),
       T("female", "女", .label_en = "Female"), T("unknown", "不详", .label_en = "Unknown"));
@@ -420,8 +425,9 @@ static const struct {
     unsigned flag;
     const char *name;
 } flag_names[] = {
-    {VOCAB_OPEN, "open"},     {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
-    {VOCAB_CLOSED, "closed"}, {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"}};
+    {VOCAB_OPEN, "open"},       {VOCAB_INITIAL, "initial"},  {VOCAB_HOLDS_UNIT, "holds_unit"},
+    {VOCAB_CLOSED, "closed"},   {VOCAB_EV_REPORT, "report"}, {VOCAB_EV_UNIT, "unit"},
+    {VOCAB_EV_PATROL, "patrol"}};
 
 /* {"$ref": "#/components/schemas/<name>"} */
 static json_t *ref(const char *name) {

@@ -30,11 +30,12 @@ typedef struct vocab_term {
  * not an enum: VOCAB_SQL_ANY writes them into SQL text. */
 #define VOCAB_OPEN 1    /* report statuses of open reports (reports_open_geom_idx holds them) */
 #define VOCAB_INITIAL 2 /* the status a report is created in (the escalation thread watches it) */
-#define VOCAB_HOLDS_UNIT 4 /* report and unit statuses of a unit that is on its report */
-#define VOCAB_EV_REPORT 8  /* event kinds about a report: payload ReportEventPayload */
-#define VOCAB_EV_UNIT 16   /* event kinds about a unit: payload UnitEventPayload */
-#define VOCAB_INTERNAL 32  /* never sent to a client: not served, not in the schema's enum */
-#define VOCAB_CLOSED 64    /* report statuses a report ends in (reports_unmasked_closed_idx) */
+#define VOCAB_HOLDS_UNIT 4  /* report and unit statuses of a unit that is on its report */
+#define VOCAB_EV_REPORT 8   /* event kinds about a report: payload ReportEventPayload */
+#define VOCAB_EV_UNIT 16    /* event kinds about a unit: payload UnitEventPayload */
+#define VOCAB_INTERNAL 32   /* never sent to a client: not served, not in the schema's enum */
+#define VOCAB_CLOSED 64     /* report statuses a report ends in (reports_unmasked_closed_idx) */
+#define VOCAB_EV_PATROL 128 /* event kinds about a patrol plan: payload PatrolEventPayload */
 
 /* Positions of terms that C code names (vocab.c binds each row to its number). */
 /* VOCAB_REPORT_STATUS */
@@ -91,6 +92,8 @@ typedef struct vocab_term {
 #define EK_UNIT_UPDATED 3
 #define EK_UNIT_POSITION 4
 #define EK_SESSION_REVOKED 5
+#define EK_PATROL_VISIT 6
+#define EK_PATROL_OVERDUE 7
 /* VOCAB_TIME_PRESET: a target's time of day by name (service/patrols/plans.c has the times) */
 #define TP_NIGHT 0
 /* VOCAB_WALKED_STATUS: what a plan's window shows in the tracks (service/patrols/walked.c) */

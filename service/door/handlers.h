@@ -74,6 +74,10 @@ int h_plans_patch(http_req *r);
 
 /* patrols/walked.c */
 int h_plans_walked(http_req *r);
+int h_patrol_ledger(http_req *r);
+int h_campaigns_create(http_req *r);
+int h_campaigns_list(http_req *r);
+int h_campaigns_summary(http_req *r);
 
 /* admin/stations.c */
 int h_stations_list(http_req *r);

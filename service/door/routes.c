@@ -155,6 +155,10 @@ P(P_WALKED_FROM, "from", PARAM_TIME,
 P(P_WALKED_TO, "to", PARAM_TIME,
   .description = "The plan's windows that start before this time (default: now; at most 31 days "
                  "after from)");
+P(P_CAMPAIGNS_CURSOR, "cursor", PARAM_CURSOR, .tag = "cp",
+  .description = "The `next` of the previous page");
+P(P_LEDGER_WEEK, "week", PARAM_WEEK,
+  .description = "The ISO week in the city's time (2026-W49; default: this week)");
 /* live events */
 P(P_ACCESS_TOKEN, "access_token", PARAM_TEXT, .min = 1, .max = 255,
   .description = "A stream token from POST /api/v1/events/token (for EventSource, which sends no "
@@ -371,6 +375,24 @@ const route routes[] = {
      "once; done, partly or missed",
      O("getPatrolPlanWalked", "PatrolWalked", Q(&P_WALKED_FROM, &P_WALKED_TO), "200,400,404,413",
        NULL)},
+    {"GET", "/api/v1/patrol-ledger", h_patrol_ledger, BODY_NONE, 0, ROLE_STAFF,
+     "The week's ledger of the joint patrol plans of a division: per plan its windows (started on "
+     "time or overdue), per target the visits needed, the verified visits, met or not and the gap",
+     O("getPatrolLedger", "PatrolLedger", Q(&P_ADMIN_DIVISION, &P_LEDGER_WEEK), "200,400,413",
+       NULL)},
+    {"POST", "/api/v1/campaigns", h_campaigns_create, BODY_JSON, 16 * KB, ROLE_STAFF,
+     "A campaign of joint patrols (a winter night sweep, a summer check): name, division, dates; "
+     "plans join it by their campaign_id",
+     O("createCampaign", "Campaign", NULL, "201,400,404", &SHAPE_CAMPAIGN)},
+    {"GET", "/api/v1/campaigns", h_campaigns_list, BODY_NONE, 0, ROLE_STAFF,
+     "The campaigns of a division (by id)",
+     O("listCampaigns", "CampaignList", Q(&P_ADMIN_DIVISION, &P_LIMIT, &P_CAMPAIGNS_CURSOR),
+       "200,400", NULL)},
+    {"GET", "/api/v1/campaigns/{id}/summary", h_campaigns_summary, BODY_NONE, 0, ROLE_STAFF,
+     "A campaign's figures per county and in total: patrols, staff turns (members on shift on the "
+     "units that took part, once per patrol), places visited, hours and km (a joint patrol's "
+     "counted once), people found (reports filed on the patrols) and their outcomes",
+     O("getCampaignSummary", "CampaignSummary", NULL, "200,400,404", NULL)},
     {"GET", "/api/v1/units/{id}", h_units_get, BODY_NONE, 0, ROLE_ANY,
      "One unit: station, status, members, last position and its age",
      O("getUnit", "Unit", Q(&P_CRS), "200,400,404", NULL)},

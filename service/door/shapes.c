@@ -303,6 +303,15 @@ SHAPE(SHAPE_PATROL_PLAN, "PatrolPlanInput", "invalid_body", "send an object", PL
 SHAPE(SHAPE_PATROL_PLAN_PATCH, "PatrolPlanChange", "invalid_body", "send an object",
       PLAN_FIELDS(0, OPT));
 
+/* A campaign of joint patrols: its dates are the city's days, ends_on included. */
+SHAPE(SHAPE_CAMPAIGN, "CampaignInput", "invalid_body", "send an object",
+      F("name", "name", SHAPE_STRING, REQ, .min = 1, .max = 200),
+      F("division_code", "division_code", SHAPE_STRING, REQ, .fmt = &FMT_DIVISION,
+        .code = "invalid_division"),
+      F("starts_on", "starts_on", SHAPE_STRING, REQ, .fmt = &FMT_DATE),
+      F("ends_on", "ends_on", SHAPE_STRING, REQ, .fmt = &FMT_DATE),
+      F("note", "note", SHAPE_STRING, OPT, .max = 1000));
+
 /* A GeoJSON Polygon or MultiPolygon; its rings are read (and repaired) by gis/geom.h. */
 static const shape_field polygon_fields[] = {
     F("type", "coverage.type", SHAPE_STRING, REQ, .vocab = &POLYGON_TYPES,
@@ -811,7 +820,8 @@ void shapes_add_schemas(json_t *schemas) {
         &SHAPE_UNIT_MEMBERS, &SHAPE_SHIFT,         &SHAPE_SHIFT_PATCH,
         &SHAPE_STATION,      &SHAPE_STATION_PATCH, &SHAPE_AGENCY,
         &SHAPE_AGENCY_PATCH, &SHAPE_USER,          &SHAPE_USER_PATCH,
-        &SHAPE_RESET,        &SHAPE_PATROL_PLAN,   &SHAPE_PATROL_PLAN_PATCH};
+        &SHAPE_RESET,        &SHAPE_PATROL_PLAN,   &SHAPE_PATROL_PLAN_PATCH,
+        &SHAPE_CAMPAIGN};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         json_object_set_new(schemas, all[i]->name, shape_schema(all[i]));
 }

@@ -80,7 +80,7 @@ extern const shape SHAPE_UNIT_PATCH, SHAPE_UNIT_MEMBERS, SHAPE_SHIFT, SHAPE_SHIF
     SHAPE_STATION, SHAPE_STATION_PATCH, SHAPE_AGENCY, SHAPE_AGENCY_PATCH, SHAPE_USER,
     SHAPE_USER_PATCH, SHAPE_RESET;
 /* joint patrols (service/patrols/) */
-extern const shape SHAPE_PATROL_PLAN, SHAPE_PATROL_PLAN_PATCH;
+extern const shape SHAPE_PATROL_PLAN, SHAPE_PATROL_PLAN_PATCH, SHAPE_CAMPAIGN;
 extern const shape SHAPE_O311_REQUEST; /* the Open311 form (application/x-www-form-urlencoded) */
 extern const shape SHAPE_POSITION;     /* one item of SHAPE_POSITIONS */
 extern const shape SHAPE_PERSON;       /* SHAPE_REPORT's person */

@@ -105,10 +105,10 @@ static void unhex(const char *hex, unsigned char *out, size_t n) {
 
 /* The plan's targets (id, name, dwell, agency kinds, area in GK metres) into k->targets and
  * k->areas. 0, -1 (w->err), or -2 (out of memory or an area refused: err). */
-static int read_targets(http_req *r, walk *k, const char *pid, char es[16], char *err,
+static int read_targets(worker *w, walk *k, const char *pid, char es[16], char *err,
                         size_t errlen) {
     const char *p1[] = {pid};
-    PGresult *c = db_exec_read(r->w,
+    PGresult *c = db_exec_read(w,
                                "SELECT ST_X(ST_Centroid(ST_Collect(geom))) FROM patrol_targets"
                                " WHERE plan_id = $1::bigint AND retired_at IS NULL",
                                1, p1);
@@ -117,7 +117,7 @@ static int read_targets(http_req *r, walk *k, const char *pid, char es[16], char
     PQclear(c);
     snprintf(es, 16, "%d", epsg < 0 ? 4549 : epsg);
     const char *p2[] = {pid, es};
-    if (!(k->tq = db_exec_read(r->w,
+    if (!(k->tq = db_exec_read(w,
                                "SELECT id::text, name, min_dwell_min, array_to_string(agencies,"
                                " ','), encode(ST_AsBinary(ST_Transform(geom, $2::int)), 'hex')"
                                " FROM patrol_targets WHERE plan_id = $1::bigint AND retired_at IS"
@@ -126,8 +126,8 @@ static int read_targets(http_req *r, walk *k, const char *pid, char es[16], char
         return -1;
     k->nt = (size_t)PQntuples(k->tq);
     gis_areas_builder *b = gis_areas_builder_create(
-        atoi(es), fmax(r->app->cfg.coverage_cell_m, 1.0),
-        (size_t)(r->app->cfg.coverage_max_cells > 64 ? r->app->cfg.coverage_max_cells : 64), err,
+        atoi(es), fmax(w->app->cfg.coverage_cell_m, 1.0),
+        (size_t)(w->app->cfg.coverage_max_cells > 64 ? w->app->cfg.coverage_max_cells : 64), err,
         errlen);
     k->targets = calloc(k->nt ? k->nt : 1, sizeof *k->targets);
     if (!b || !k->targets) return gis_areas_builder_destroy(b), -2;
@@ -157,48 +157,44 @@ static int read_targets(http_req *r, walk *k, const char *pid, char es[16], char
 }
 
 /* The targets' periods in [from, to) (patrol_target_windows), the plan's units with their agency
- * kinds, and their fixes (projected, unflagged, by unit and time) with a gap's margin each side.
- * 0, -1 (w->err), or 413 sent (too many fixes). */
-static int read_rest(http_req *r, walk *k, const char *pid, const char *from, const char *to,
-                     const char *es) {
+ * kinds, and their fixes (WGS-84, unflagged, by unit and time) with a gap's margin each side.
+ * 0, -1 (w->err), or -3 (more than coverage_max_fixes fixes). */
+static int read_rest(worker *w, walk *k, const char *pid, const char *from, const char *to) {
     const char *p3[] = {pid, from, to};
     if (!(k->pq = db_exec_read(
-              r->w,
+              w,
               "SELECT t.id::text, extract(epoch FROM w.patrol)::float8,"
               " extract(epoch FROM w.starts_at)::float8, extract(epoch FROM"
               " w.ends_at)::float8 FROM patrol_targets t, patrol_target_windows(t.id,"
               " to_timestamp($2::float8), to_timestamp($3::float8)) w WHERE t.plan_id = $1::bigint"
               " AND t.retired_at IS NULL ORDER BY t.id, w.starts_at",
               3, p3)) ||
-        !(k->uq = db_exec_read(r->w,
+        !(k->uq = db_exec_read(w,
                                "SELECT pu.unit_id, coalesce(a.kind, '') FROM patrol_plan_units pu"
                                " JOIN units u ON u.id = pu.unit_id LEFT JOIN agencies a ON a.id ="
                                " u.agency_id WHERE pu.plan_id = $1::bigint ORDER BY pu.unit_id",
                                1, p3)))
         return -1;
     char lim[24], gap[24];
-    snprintf(lim, sizeof lim, "%d", r->app->cfg.coverage_max_fixes + 1);
+    snprintf(lim, sizeof lim, "%d", w->app->cfg.coverage_max_fixes + 1);
     snprintf(gap, sizeof gap, "%.0f", COVERAGE_GAP_S);
-    const char *p4[] = {pid, from, to, es, lim, gap};
+    const char *p4[] = {pid, from, to, lim, gap};
     if (!(k->fq = db_exec_read(
-              r->w,
-              "SELECT f.unit_id, extract(epoch FROM f.at)::float8, ST_X(f.p), ST_Y(f.p) FROM"
-              " (SELECT unit_id, at, ST_Transform(geom, $4::int) p FROM unit_positions WHERE"
-              " unit_id IN (SELECT unit_id FROM patrol_plan_units WHERE plan_id = $1::bigint) AND"
-              " at >= to_timestamp($2::float8 - $6::int) AND at < to_timestamp($3::float8 +"
-              " $6::int) AND NOT flagged ORDER BY unit_id, at LIMIT $5::int) f",
-              6, p4)))
+              w,
+              "SELECT unit_id, extract(epoch FROM at)::float8, ST_X(geom), ST_Y(geom) FROM"
+              " unit_positions WHERE unit_id IN (SELECT unit_id FROM patrol_plan_units WHERE"
+              " plan_id = $1::bigint) AND at >= to_timestamp($2::float8 - $5::int) AND at <"
+              " to_timestamp($3::float8 + $5::int) AND NOT flagged ORDER BY unit_id, at LIMIT"
+              " $4::int",
+              5, p4)))
         return -1;
-    if (PQntuples(k->fq) > r->app->cfg.coverage_max_fixes)
-        return http_error(r, 413, "too_many_items", "from",
-                          "more than %d fixes in the period: ask for a shorter one",
-                          r->app->cfg.coverage_max_fixes);
-    return 0;
+    return PQntuples(k->fq) > w->app->cfg.coverage_max_fixes ? -3 : 0;
 }
 
-/* Arrays from the results: periods (by target index), units' agency bits, fixes and where each
- * unit's run of them starts. 0 or -1 (out of memory). */
-static int load_arrays(walk *k) {
+/* Arrays from the results: periods (by target index), units' agency bits, fixes (projected to
+ * EPSG epsg in C: no PostGIS per fix) and where each unit's run of them starts. 0 or -1 (out of
+ * memory, or a fix PROJ refuses: err). */
+static int load_arrays(walk *k, gis_proj *proj, int epsg, char *err, size_t errlen) {
     int np = PQntuples(k->pq), nf = PQntuples(k->fq);
     k->nu = (size_t)PQntuples(k->uq);
     k->periods = malloc(sizeof *k->periods * (size_t)(np ? np : 1));
@@ -229,9 +225,11 @@ static int load_arrays(walk *k) {
         if ((size_t)u == k->nu) break; /* both by unit id */
         if (!k->count[u]) k->first[u] = (size_t)i;
         k->count[u]++;
-        k->fixes[i] = (gis_fix){.t = atof(PQgetvalue(k->fq, i, 1)),
-                                .x = atof(PQgetvalue(k->fq, i, 2)),
-                                .y = atof(PQgetvalue(k->fq, i, 3))};
+        gis_fix *f = &k->fixes[i];
+        f->t = atof(PQgetvalue(k->fq, i, 1));
+        if (gis_proj_to_gk(proj, epsg, atof(PQgetvalue(k->fq, i, 2)), atof(PQgetvalue(k->fq, i, 3)),
+                           &f->x, &f->y, err, errlen) != 0)
+            return -1;
     }
     return 0;
 }
@@ -455,12 +453,15 @@ int h_plans_walked(http_req *r) {
                           "more than %d windows in the period: ask for a shorter one",
                           WALKED_MAX_WINDOWS);
     }
-    rc = read_targets(r, &k, pid, es, err, sizeof err);
+    rc = read_targets(r->w, &k, pid, es, err, sizeof err);
     if (!rc && k.nt * (size_t)PQntuples(wq) > WALKED_MAX_CELLS)
         rc = http_error(r, 413, "too_many_items", "from",
                         "%zu targets in %d windows: ask for a shorter period", k.nt, PQntuples(wq));
-    if (!rc) rc = read_rest(r, &k, pid, ft, tt, es);
-    if (!rc) rc = load_arrays(&k) || find_spans(&k) ? -2 : 0;
+    if (!rc && (rc = read_rest(r->w, &k, pid, ft, tt)) == -3)
+        rc = http_error(r, 413, "too_many_items", "from",
+                        "more than %d fixes in the period: ask for a shorter one",
+                        r->app->cfg.coverage_max_fixes);
+    if (!rc) rc = load_arrays(&k, r->w->proj, atoi(es), err, sizeof err) || find_spans(&k) ? -2 : 0;
     json_t *out = rc ? NULL : walked_json(r, &k, id, wq, from, to);
     PQclear(wq);
     walk_free(&k);
@@ -468,4 +469,22 @@ int h_plans_walked(http_req *r) {
     if (rc == -2 || (!rc && !out))
         return http_error(r, 500, "internal", NULL, "%s", *err ? err : "out of memory");
     return rc ? rc : http_json(r, 200, out);
+}
+
+json_t *walked_window(worker *w, const char *pid, double ws, double we, char *err, size_t errlen) {
+    walk k = {0};
+    char es[16], ft[32], tt[32];
+    json_t *out = NULL;
+    int state;
+    snprintf(ft, sizeof ft, "%.6f", ws), snprintf(tt, sizeof tt, "%.6f", we);
+    *err = 0;
+    int rc = read_targets(w, &k, pid, es, err, errlen);
+    if (!rc) rc = read_rest(w, &k, pid, ft, tt);
+    if (!rc && !(rc = load_arrays(&k, w->proj, atoi(es), err, errlen) || find_spans(&k) ? -2 : 0))
+        out = window_json(&k, ws, we, &state);
+    walk_free(&k);
+    if (rc == -1) snprintf(err, errlen, "%s", w->err);
+    if (rc == -3) snprintf(err, errlen, "more than %d fixes", w->app->cfg.coverage_max_fixes);
+    if (!out && !*err) snprintf(err, errlen, "out of memory");
+    return out;
 }

@@ -96,6 +96,8 @@ EXAMPLES = {
     # example itself: an area names a division, a polygon and a point at once)
     "createPatrolPlan": lambda: patrol_plan(),
     "changePatrolPlan": lambda: patrol_plan(),
+    "createCampaign": lambda: {"name": "寒冬送温暖", "division_code": "320706", "starts_on": "2026-12-01",
+                               "ends_on": "2027-02-28", "note": "夜间巡查"},
 }
 
 # Ids the examples name, from the test's database (setUpClass).

@@ -71,6 +71,8 @@ PLAN = lambda who: {"name": "route x role", "division_code": "320706", "unit_ids
                     "windows": [{"starts_at": "2031-03-01T20:00:00+08:00", "ends_at": "2031-03-01T23:00:00+08:00"}],
                     "targets": [{"area": {"point": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]}, "radius_m": 100},
                                  "visits_per_week": 2, "min_dwell_min": 10}]}
+CAMPAIGN = lambda who: {"name": "寒冬送温暖", "division_code": "320706", "starts_on": "2026-12-01",
+                        "ends_on": "2027-02-28"}
 MEMBERS = lambda who: {"members": [FIX["patrol"]]}
 SHIFT = lambda who: {"starts_at": "2031-01-%02dT08:00:00+08:00" % (WHO.index(who) + 1),
                      "ends_at": "2031-01-%02dT16:00:00+08:00" % (WHO.index(who) + 1)}
@@ -136,6 +138,10 @@ CASES = {
     "PATCH /api/v1/patrol-plans/{id}":        C("/api/v1/patrol-plans/{plan}", "401 403 403 200 200 200 404",
                                                 {"name": "改名"}),
     "GET /api/v1/patrol-plans/{id}/walked":   C("/api/v1/patrol-plans/{plan}/walked", "401 403 403 200 200 200 404"),
+    "POST /api/v1/campaigns":                 C("/api/v1/campaigns", "401 403 403 201 201 201 404", CAMPAIGN),
+    "GET /api/v1/campaigns":                  C("/api/v1/campaigns", "401 403 403 200 200 200 200"),
+    "GET /api/v1/campaigns/{id}/summary":     C("/api/v1/campaigns/{campaign}/summary", "401 403 403 200 200 200 404"),
+    "GET /api/v1/patrol-ledger":              C("/api/v1/patrol-ledger?week=2026-W49", "401 403 403 200 200 200 200"),
     "GET /api/v1/units":                      C("/api/v1/units", "401 200 200 200 200 200 200"),
     "POST /api/v1/units":                     C("/api/v1/units", "401 403 403 201 201 201 422", NEW_UNIT),
     "GET /api/v1/units/{id}":                 C("/api/v1/units/{unit}", "401 200 404 200 200 200 404"),
@@ -210,6 +216,10 @@ class RoutesRoles(harness.FreshDbCase):
         if r.status != 201:
             raise AssertionError("patrol plan fixture: %r" % r)
         cls.fix["plan"] = r.json()["id"]
+        r = cls.srv.request("POST", "/api/v1/campaigns", CAMPAIGN("admin"), token=cls.tokens["admin"])
+        if r.status != 201:
+            raise AssertionError("campaign fixture: %r" % r)
+        cls.fix["campaign"] = r.json()["id"]
 
     @classmethod
     def tearDownClass(cls):

@@ -125,13 +125,14 @@ class VocabularyTest(harness.FreshDbCase):
 
     def test_event_kinds_and_their_shapes(self):
         kinds = self.enum("EventKind")
-        self.assertEqual(set(self.schemas["EventKind"]["x-flags"]["report"]) |
-                         set(self.schemas["EventKind"]["x-flags"]["unit"]), set(kinds))
+        flags = self.schemas["EventKind"]["x-flags"]
+        self.assertEqual(set(flags["report"]) | set(flags["unit"]) | set(flags["patrol"]), set(kinds))
         branches = self.schemas["Event"]["oneOf"]
         self.assertEqual([b["properties"]["kind"]["const"] for b in branches], kinds)
         for b in branches:
             k = b["properties"]["kind"]["const"]
-            want = "UnitEventPayload" if k in self.schemas["EventKind"]["x-flags"]["unit"] else "ReportEventPayload"
+            want = ("UnitEventPayload" if k in flags["unit"] else
+                    "PatrolEventPayload" if k in flags["patrol"] else "ReportEventPayload")
             self.assertEqual(b["properties"]["payload"]["$ref"], "#/components/schemas/" + want)
         kinds_sent = {r["kind"] for r in self.db.sql("SELECT DISTINCT kind FROM events")}
         self.assertLessEqual(kinds_sent, set(kinds))
@@ -350,6 +351,28 @@ class VocabularyReply(harness.FreshDbCase):
         self.assertEqual(self.srv.request("POST", "/api/v1/units/%d/positions" % uid, json_body=fix, token=tok).status, 200)
         self.assertEqual(self.srv.request("POST", "/api/v1/units/%d/status" % uid, json_body={"status": "busy"},
                                           token=tok).status, 200)
+        self.patrol_events(tok, uid)
+
+    def patrol_events(self, tok, uid):
+        """A joint patrol plan whose window began 40 minutes ago: the unit inside its target for 3
+        minutes from 20 minutes ago is a verified visit (patrol.visit) that came too late (patrol.overdue)."""
+        iso = lambda t: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+        now = time.time()
+        fixes = {"positions": [{"location": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]}, "at": iso(now - 1200 + s)}
+                               for s in range(0, 181, 30)]}
+        self.assertEqual(self.srv.request("POST", "/api/v1/units/%d/positions" % uid, json_body=fixes,
+                                          token=tok).status, 200)
+        plan = {"name": "词表巡查", "division_code": "320706", "unit_ids": [uid],
+                "windows": [{"starts_at": iso(now - 2400), "ends_at": iso(now + 3600)}],
+                "targets": [{"area": {"point": {"lon": HAIZHOU[0], "lat": HAIZHOU[1]}, "radius_m": 100},
+                             "visits_per_week": 1, "min_dwell_min": 1, "agencies": []}]}
+        r = self.srv.request("POST", "/api/v1/patrol-plans", json_body=plan, token=tok)
+        self.assertEqual(r.status, 201, r)
+        deadline = time.time() + 60
+        while time.time() < deadline and self.db.value(
+                "SELECT count(DISTINCT kind) FROM events WHERE kind LIKE 'patrol.%' AND entity_id = %s",
+                r.json()["id"]) < 2:
+            time.sleep(0.5)
 
     def test_event_kinds_and_timeline_types_are_what_the_server_writes(self):
         self.exercise()

@@ -86,12 +86,19 @@ function unitChanged(ctx, ev) {
   ctx.refreshLayer("units");
 }
 
+// a patrol plan's visit or overdue window: whoever shows the ledger or alerts listens on the bus
+function patrolChanged(ctx, ev) {
+  ctx.bus.emit("patrols", ev);
+}
+
 export const HANDLERS = {
   "report.created": reportChanged,
   "report.updated": reportChanged,
   "unit.created": unitChanged,
   "unit.updated": unitChanged,
   "unit.position": unitChanged,
+  "patrol.visit": patrolChanged,
+  "patrol.overdue": patrolChanged,
 };
 
 // Opens the live stream for the kinds above; every event goes to the log (the browser test reads
