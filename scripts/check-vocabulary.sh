@@ -66,7 +66,9 @@ ALLOWED.update({
     ("service/door/schemas.c", "duplicate"): "a reply key (Photo.duplicate)",
     ("service/reports/photos.c", "duplicate"): "a reply key (Photo.duplicate)",
     ("service/door/schemas.c", "available"): "a reply key (StatsCoverage.available)",
-    ("service/stats/coverage_figures.c", "available"): "a reply key (StatsCoverage.available)"})
+    ("service/stats/coverage_figures.c", "available"): "a reply key (StatsCoverage.available)",
+    ("service/door/routes.c", "escalated"): "a query parameter's name (the report list's ?escalated=)",
+    ("service/reports/reports_list.c", "escalated"): "a query parameter's name (?escalated=)"})
 # words spelled like a code anywhere in service/, as C strings and SQL literals alike: why
 WORDS = {"phone": "a field name (Station.phone, a contact's phone, the Open311 phone), not the"
                   " ReportSource code 'phone' (reports.c names that one by SRC_PHONE)"}

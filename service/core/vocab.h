@@ -294,4 +294,10 @@ int vocab_code_within(const char *code12, const char *prefix);
     "(left(" CODE ", length(" P "::text)) = " P "::text OR (" CODE " IS NULL AND length(" P        \
     "::text) <= 4))"
 
+/* SQL: the report of alias R was escalated at least once, by hand or because a deadline passed
+ * (its timeline holds an 'escalated' row): the map tiles' flag and the list's ?escalated=. */
+#define VOCAB_REPORT_ESCALATED_SQL(R)                                                              \
+    "EXISTS (SELECT 1 FROM report_events v WHERE v.report_id = " R                                 \
+    ".id AND v.type = " VOCAB_SQL_TERM("TimelineType", TL_ESCALATED) ")"
+
 #endif

@@ -191,6 +191,9 @@ static const vocab LABELS = {.terms = labels_terms, .n = 1};
 P(P_ESCALATED_FROM, "escalated_from", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,
   .description = "Only reports moved up from one of these tiers because their acknowledgement "
                  "deadline passed");
+P(P_ESCALATED, "escalated", PARAM_BOOL,
+  .description = "true: only reports escalated at least once (by hand or because a deadline "
+                 "passed); false: only reports never escalated; absent: both");
 P(P_LABELS, "labels", PARAM_VOCAB, .vocab = &LABELS,
   .description = "zh: Chinese column headers and values (the vocabulary's labels)");
 P(P_STATS_DIVISION, "division", PARAM_DIVISION, .min = 2,
@@ -223,7 +226,8 @@ P(P_STATION_TIER, "station_tier", PARAM_VOCAB, PARAM_LIST, .vocab = &VOCAB_TIER,
 /* the filters of the report list and its exports */
 #define REPORT_FILTERS                                                                             \
     &P_STATUS, &P_OPEN, &P_CATEGORY, &P_OUTCOME, &P_TIER, &P_STATION, &P_REPORT_IDS, &P_DIVISION,  \
-        &P_WITHIN, &P_SINCE, &P_RECEIVED_FROM, &P_RECEIVED_TO, &P_ESCALATED_FROM, &P_BBOX, &P_CRS
+        &P_WITHIN, &P_SINCE, &P_RECEIVED_FROM, &P_RECEIVED_TO, &P_ESCALATED_FROM, &P_ESCALATED,    \
+        &P_BBOX, &P_CRS
 #define O311_LIST Q(&P_O311_IDS, &P_O311_CODES, &P_O311_START, &P_O311_END, &P_O311_STATUS)
 
 /* the contract part of a row: operationId, reply, query parameters, statuses, request shape; the

@@ -55,8 +55,7 @@ static const char coverage_sql[] = TILE_CTE
 /* clang-format off */
 static const char reports_sql[] = TILE_CTE
     "SELECT ST_AsMVT(t, 'reports', 4096, 'geom', 'id') FROM (SELECT r.id, r.status, r.category,"
-    " EXISTS (SELECT 1 FROM report_events v WHERE v.report_id = r.id AND v.type = " VOCAB_SQL_TERM("TimelineType", TL_ESCALATED) ")"
-    " AS escalated, to_json(r.ack_deadline)#>>'{}' AS ack_deadline, "
+    " " VOCAB_REPORT_ESCALATED_SQL("r") " AS escalated, to_json(r.ack_deadline)#>>'{}' AS ack_deadline, "
     MVT_GEOM("ST_Transform(r.geom, 3857)") " FROM reports r, e, q4 WHERE r.geom && q4.m4"
     " AND r.status IN (" VOCAB_SQL_ANY("ReportStatus", VOCAB_OPEN) ")"
     " AND " AUTH_REPORT_VISIBLE_SQL("r", "$7", "$8")

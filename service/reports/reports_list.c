@@ -39,7 +39,8 @@ typedef struct list_query {
     const char *statuses, *categories, *outcomes, *tiers; /* text[] literals */
     const char *stations, *ids;                           /* bigint[] literals */
     const char *escalated_from;                           /* text[] of tiers */
-    const char *open;                                     /* text[] of open (or closed) statuses */
+    int escalated;    /* 1 escalated at least once, 0 never, -1 either */
+    const char *open; /* text[] of open (or closed) statuses */
     char open_lit[160];
     char division[13]; /* significant prefix of ?within= or ?division=, "" for none */
     const char *since, *received_from, *received_to; /* RFC 3339 text */
@@ -125,6 +126,8 @@ static int parse_query(http_req *r, list_query *q, int paged) {
     q->received_from = http_q(r, "received_from")->s;
     q->received_to = http_q(r, "received_to")->s;
     q->escalated_from = http_q(r, "escalated_from")->s;
+    const http_qval *escalated = http_q(r, "escalated");
+    q->escalated = escalated->given ? (int)escalated->i : -1;
     const http_qval *open = http_q(r, "open"), *bbox = http_q(r, "bbox");
     if (open->given) { /* open (or closed) statuses, from the vocabulary's flags */
         vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, open->i ? VOCAB_OPEN : 0, q->open_lit,
@@ -192,6 +195,8 @@ static void build_select(const http_req *r, const list_query *q, long long befor
         const char *v = *(const char *const *)((const char *)q + filters[i].off);
         if (v) qb_sql(qb, filters[i].sql, qb_param(qb, v));
     }
+    if (q->escalated >= 0) /* escalated by hand or by the deadline (the timeline's rows) */
+        qb_sql(qb, " AND %s" VOCAB_REPORT_ESCALATED_SQL("r"), q->escalated ? "" : "NOT ");
     if (q->has_bbox) {
         int a = qb_paramf(qb, "%.9f", q->bbox[0]), b = qb_paramf(qb, "%.9f", q->bbox[1]),
             c = qb_paramf(qb, "%.9f", q->bbox[2]), d = qb_paramf(qb, "%.9f", q->bbox[3]);

@@ -5,7 +5,8 @@ TCP proxy the test cuts and spoils, with a server it stops and starts: tests/int
 a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
 runner. stats.test.mjs (the statistics page, as the supervisor), shift.test.mjs (a dispatcher's
 shift: the report panel, its actions, the alerts) and history.test.mjs (history, track replay, phone
-intake, layout) get a database and a server of their own."""
+intake, layout) and search.test.mjs (place search ranking the dispatcher's division first, over
+a fixture of namesakes) get a database and a server of their own."""
 import http.server
 import os
 import re
@@ -215,13 +216,35 @@ def history_suite(out_dir):
         tiles.shutdown()
 
 
+# Namesakes of the seeded city's names (issue 20), as the national list holds them: 鼓楼区 of 南京
+# and of 福州 beside 海州区's 鼓楼社区, 海州区 of 辽宁阜新 beside 连云港's (no boundaries, as there).
+NAMESAKES = [("210000000000", "辽宁省", "province", None), ("210900000000", "阜新市", "city", "210000000000"),
+             ("210902000000", "海州区", "county", "210900000000"),
+             ("320100000000", "南京市", "city", "320000000000"), ("320106000000", "鼓楼区", "county", "320100000000"),
+             ("350000000000", "福建省", "province", None), ("350100000000", "福州市", "city", "350000000000"),
+             ("350102000000", "鼓楼区", "county", "350100000000")]
+
+
+def search_suite(out_dir):
+    """Place search that knows where the dispatcher is (issue 20): the seeded city and a few
+    namesakes (NAMESAKES), loaded before the server builds its gazetteer."""
+    db = harness.fresh_db()
+    for row in NAMESAKES:
+        db.sql("INSERT INTO divisions (code, name, level, parent_code) VALUES (%s, %s, %s, %s)", *row)
+    srv = harness.Server(db, env={"PATROLD_WEB_ROOT": os.path.join(ROOT, "web")})
+    codes = ",".join(c for c, _, level, _ in NAMESAKES if level == "county")
+    return run_suite("search.test.mjs", int(os.environ.get("E2E_TIMEOUT", "120")), out_dir, db, [srv],
+                     {"E2E_NAMESAKES": codes})
+
+
 def main():
     out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
     os.makedirs(out_dir, exist_ok=True)
     only = sys.argv[1:]  # e.g. `run.py app admin`: those suites
     p = f = 0
     for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite),
-                        ("stats", stats_suite), ("shift", shift_suite), ("history", history_suite)):
+                        ("stats", stats_suite), ("shift", shift_suite), ("history", history_suite),
+                        ("search", search_suite)):
         if only and name not in only:
             continue
         sp, sf = suite(out_dir)

@@ -4,7 +4,7 @@
 // outcome; only the actions the API lists are offered (none to acknowledge a resolved report); a
 // 409 reads in Chinese with its code small; escalate, mark duplicate and cancel work from the page;
 // a report entering the queue sounds and notifies unless the act was the user's own; an overdue
-// report pulses, escalated ones sort first, countdowns read "剩余 m:ss" and turn red near the end;
+// report pulses, escalated ones sort first (after a reload too), countdowns read "剩余 m:ss" and turn red near the end;
 // the browser log has no error.
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
@@ -238,6 +238,23 @@ await step("a public sighting (Open311) alerts, and staff see its call-back deta
   const contact = await field("contact");
   assert(contact.includes("欧阳芳菲") && contact.includes("13800138000"), "call-back details: " + contact);
   assert(await page.$('#d-fields dd[data-field="contact"] a[href="tel:13800138000"]'), "the phone is no tel: link");
+});
+
+await step("after a reload the escalated report is still first (from the list, not the map's tiles)", async () => {
+  const r = await report(a.id);
+  assert(vocabulary.statuses.find((t) => t.code === r.status).open, "report a is closed: " + r.status);
+  // the map's report tiles are refused: only the API's list can tell the queue a report was escalated
+  await page.route("**/tiles/reports/**", (x) => x.abort());
+  await page.reload();
+  await waitFor(page, () => window.__console && window.__console.ready && document.querySelectorAll("#queue li").length > 1, null, 10000,
+    "the console ready again, its queue read");
+  const first = await page.$eval("#queue li", (li) => [Number(li.dataset.id), li.textContent]);
+  await page.unroute("**/tiles/reports/**");
+  assert(first[0] === a.id, `first in the queue after the reload: ${first[1]}, not #${a.id}`);
+  assert(await page.$(`#queue li[data-id="${a.id}"] .q-esc`), "the escalated report is not marked after the reload");
+  // an overdue new report was there to sort before it, had the queue not known
+  const others = await page.$$eval("#queue li.overdue", (lis) => lis.map((li) => Number(li.dataset.id)));
+  assert(others.some((i) => i !== a.id), "no overdue report the escalated one must beat");
 });
 
 await step("the browser log has no error", async () => {

@@ -140,7 +140,7 @@ class OpenApiDocument(harness.FreshDbCase):
         listed = self.doc["paths"]["/api/v1/reports"]["get"]["parameters"]
         self.assertEqual({x["name"] for x in listed},
                          {"status", "open", "division", "within", "category", "outcome", "tier", "station", "id",
-                          "since", "received_from", "received_to", "escalated_from", "bbox", "crs", "limit",
+                          "since", "received_from", "received_to", "escalated_from", "escalated", "bbox", "crs", "limit",
                           "cursor"})
         for path in ("/api/v1/reports.csv", "/api/v1/reports.geojson"):  # the export's limit is declared
             limit = next(x for x in self.doc["paths"][path]["get"]["parameters"] if x["name"] == "limit")

@@ -277,6 +277,36 @@ class ReportsListTest(harness.FreshDbCase):
             self.db.sql("UPDATE reports SET status = 'new', outcome = NULL WHERE id = ANY (%s::bigint[])",
                         "{%d,%d,%d}" % (a, b, c))
 
+    def test_filter_escalated_by_hand_or_by_deadline(self):
+        """?escalated=true: every report whose timeline holds an escalation, by hand (the event) or
+        by the deadline (the escalation thread's row); false: the others. The console's queue sorts
+        these first after a reload."""
+        by_hand, by_deadline = self.haizhou[20]["id"], self.haizhou[21]["id"]
+        r = self.srv.request("POST", "/api/v1/reports/%d/events" % by_hand, json_body={"type": "escalate"},
+                             token=self.tok["dispatcher"])
+        self.assertEqual(r.status, 200, r)
+        self.db.sql("INSERT INTO report_events (report_id, type, actor, from_status, to_status, details)"
+                    " VALUES (%s, 'escalated', 'system', 'new', 'new',"
+                    " '{\"reason\": \"ack_deadline_passed\", \"from_tier\": \"community\"}')", by_deadline)
+        try:
+            ever = self.truth("EXISTS (SELECT 1 FROM report_events e WHERE e.report_id = reports.id"
+                              " AND e.type = 'escalated')")
+            self.assertTrue({by_hand, by_deadline} <= ever)
+            self.assertEqual(self.ids(escalated="true"), ever)
+            self.assertEqual(self.ids(escalated="false"), self.truth("true") - ever)
+            self.assertEqual(self.ids(escalated="true", open="true", id="%d,%d" % (by_hand, by_deadline)),
+                             {by_hand, by_deadline})
+            # the deadline-only filter still counts only the deadline's moves
+            self.assertNotIn(by_hand, self.ids(escalated_from="community,town,county"))
+            # scope still applies, and the exports take the filter too
+            self.assertEqual(self.ids("dispatcher_gn", escalated="true"), set())
+            r = self.get("/api/v1/reports.csv", escalated="true")
+            self.assertEqual({int(x["id"]) for x in csv.DictReader(io.StringIO(r.body.decode("utf-8-sig"),
+                                                                                newline=""))}, ever)
+            self.assertEqual(self.get("/api/v1/reports", escalated="yes").error, "invalid_escalated")
+        finally:
+            self.db.sql("DELETE FROM report_events WHERE report_id = %s AND actor = 'system'", by_deadline)
+
     def test_filter_tier_station_and_number(self):
         for tier in ("city", "county", "town", "community"):
             self.assertEqual(self.ids(tier=tier), self.truth("tier = %s", tier), tier)

@@ -10,6 +10,7 @@ import { Style, Stroke, Fill, RegularShape } from "ol/style.js";
 import { el } from "../../shared/dom.js";
 import { cached } from "../styles.js";
 import { toolBox, field, marks, vocabSelect } from "./tool.js";
+import { nearQuery } from "./search.js";
 
 const pinStyle = () => cached("intake-pin", () => new Style({ zIndex: 6, image: new RegularShape({ points: 4, radius: 11,
   radius2: 3, fill: new Fill({ color: "#d6336c" }), stroke: new Stroke({ color: "#fff", width: 1.5 }) }) }));
@@ -32,8 +33,8 @@ async function findPlace(ctx, ui) {
   if (!q) return;
   ui.hits.replaceChildren();
   let items;
-  const crs = ctx.crs && ctx.crs !== "wgs84" ? "&crs=" + ctx.crs : ""; // hits in the map's crs
-  try { items = (await ctx.api.get("/api/v1/places?q=" + encodeURIComponent(q) + "&limit=6" + crs)).items; } catch (e) {
+  // namesakes near the map's centre first, hits in the map's crs
+  try { items = (await ctx.api.get("/api/v1/places?q=" + encodeURIComponent(q) + "&limit=6" + nearQuery(ctx))).items; } catch (e) {
     ui.hits.replaceChildren(el("li", { class: "error" }, "地名搜索不可用：" + ctx.vocab.errorText(e)));
     return;
   }

@@ -6,12 +6,14 @@ import { fmtDuration } from "../../shared/format.js";
 import { every } from "../../shared/timer.js";
 
 // The open reports of the user's division into the state (the statuses that are open come from
-// the vocabulary).
+// the vocabulary), and which of them were ever escalated (by hand or by a deadline): they sort
+// first, even after a reload and outside the map's view.
 export async function loadQueue(ctx) {
-  const open = ctx.vocab.codes("statuses", (t) => t.open);
-  const data = await ctx.api.get("/api/v1/reports?status=" + open.join(",") + "&limit=500");
+  const open = "/api/v1/reports?status=" + ctx.vocab.codes("statuses", (t) => t.open).join(",") + "&limit=500";
+  const [data, escalated] = await Promise.all([ctx.api.get(open), ctx.api.get(open + "&escalated=true")]);
   ctx.state.reports.clear();
   for (const r of data.items) ctx.state.reports.set(r.id, r);
+  for (const r of escalated.items) ctx.state.escalated.add(r.id);
   ctx.bus.emit("queue");
   ctx.bus.emit("counts");
 }

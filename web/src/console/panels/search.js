@@ -39,16 +39,20 @@ function go(ctx, p) {
   ctx.state.lastFly = p;
 }
 
+// near= the map's centre, so that among namesakes the nearest come first (the token, sent with
+// every call, puts the user's own division before them). Over a GCJ-02 base map the map's
+// coordinates, and so near= and the hits, are GCJ-02 (ctx.crs).
+export function nearQuery(ctx) {
+  const [lon, lat] = toLonLat(ctx.map.getView().getCenter());
+  return "&near=" + lon.toFixed(5) + "," + lat.toFixed(5) + (ctx.crs && ctx.crs !== "wgs84" ? "&crs=" + ctx.crs : "");
+}
+
 async function run(ctx) {
   const q = $("search").value.trim();
   const ul = $("search-results");
   if (!q) { ul.hidden = true; return null; }
   let items;
-  // near: the map's centre, so that among namesakes the nearest come first
-  const [lon, lat] = toLonLat(ctx.map.getView().getCenter());
-  // over a GCJ-02 base map the map's coordinates, and so near= and the hits, are GCJ-02 (ctx.crs)
-  const near = "&near=" + lon.toFixed(5) + "," + lat.toFixed(5) + (ctx.crs && ctx.crs !== "wgs84" ? "&crs=" + ctx.crs : "");
-  try { items = (await ctx.api.get("/api/v1/places?q=" + encodeURIComponent(q) + "&limit=8" + near)).items; } catch (e) {
+  try { items = (await ctx.api.get("/api/v1/places?q=" + encodeURIComponent(q) + "&limit=8" + nearQuery(ctx))).items; } catch (e) {
     ul.replaceChildren(el("li", { class: "error" }, "地名搜索不可用：" + ctx.vocab.errorText(e) + "（/api/v1/places）"));
     ul.hidden = false;
     return null;
