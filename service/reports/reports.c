@@ -2,7 +2,8 @@
  * batch).
  *
  * Threads: validation runs on a CivetWeb worker with that thread's worker (PGconn, locator); the
- * writes of the two routes on the report writer's thread (group.h, reports_writer_thread).
+ * writes of the two routes and of Open311 (report_submit) on the report writer's thread (group.h,
+ * reports_writer_thread).
  *
  * Creation (report_submit, batch): each item is validated and located in C (gis_locate on the
  * worker's own locator); the request then gives its slot back and hands its items to the report
