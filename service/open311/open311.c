@@ -405,35 +405,22 @@ int h_o311_requests_post(http_req *r) {
     if ((rc = o311_key_actor(r, form, actor, sizeof actor))) goto done;
     if (!(body = form_to_report(r, form, &rc))) goto done;
     contact = o311_contact(form);
-    /* The report and the reporter's contact details commit together, or neither does. */
+    /* The report and the reporter's contact details commit together (the report writer's group). */
     report_error e = {0};
-    if (db_begin(r->w) != 0) {
-        rc = http_db_error(r);
-        goto done;
-    }
-    int st = report_submit(r->w, NULL, actor, vocab_code(&VOCAB_REPORT_SOURCE, SRC_OPEN311), body,
-                           NULL, &out, &e);
+    int st = report_submit(r, NULL, actor, vocab_code(&VOCAB_REPORT_SOURCE, SRC_OPEN311), body,
+                           contact, NULL, &out, &e);
     if (st == -1) {
-        db_rollback(r->w);
         rc = o311_error(r, e.status == 413 ? 413 : 400, "%s%s%s", e.field ? e.field : "",
                         e.field ? ": " : "", e.message);
         goto done;
     }
-    json_int_t id = json_integer_value(json_object_get(out, "id"));
-    char ids[32], *cj = NULL;
-    snprintf(ids, sizeof ids, "%" JSON_INTEGER_FORMAT, id);
-    if (st >= 0 && json_object_size(contact)) {
-        const char *cp[] = {cj = json_dumps(contact, JSON_COMPACT), ids};
-        if (!cj || db_command(r->w, "UPDATE reports SET contact = $1::jsonb WHERE id = $2::bigint",
-                              2, cp) != 0)
-            st = -2;
-        free(cj);
-    }
-    if (st < 0 || db_commit(r->w) != 0) {
-        db_rollback(r->w);
-        rc = http_db_error(r);
+    if (st > 1) { /* the error reply was sent */
+        rc = st;
         goto done;
     }
+    json_int_t id = json_integer_value(json_object_get(out, "id"));
+    char ids[32];
+    snprintf(ids, sizeof ids, "%" JSON_INTEGER_FORMAT, id);
     const char *station =
         json_string_value(json_object_get(json_object_get(out, "responsible_station"), "name"));
     char notice[512];

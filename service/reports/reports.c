@@ -2,7 +2,8 @@
  * batch).
  *
  * Threads: validation runs on a CivetWeb worker with that thread's worker (PGconn, locator); the
- * writes of the two routes on the report writer's thread (group.h, reports_writer_thread).
+ * writes of the two routes and of Open311 (report_submit) on the report writer's thread (group.h,
+ * reports_writer_thread).
  *
  * Creation (report_submit, batch): each item is validated and located in C (gis_locate on the
  * worker's own locator); the request then gives its slot back and hands its items to the report
@@ -271,7 +272,7 @@ static const char insert_sql[] =
                               "$2", "$3", "x.vis_prefix",
                               "x.vis_id") " FROM ins r JOIN x ON x.client_id = r.client_id";
 
-/* The same write for one report (a group of one: an idle writer, Open311): plain parameters
+/* The same write for one report (a group of one: an idle writer): plain parameters
  * instead of a jsonb recordset, no sorts. $1..$27 are the record fields in rec_keys order (source
  * $21, created_by $22, actor name $23, the caller's division prefix and id $24 $25, channel $26,
  * contact $27), $28 window seconds, $29 radius metres. */
@@ -423,7 +424,7 @@ static int failed_on_data(const worker *w) {
  * fails on the data of a row (failed_on_data) is run again on each half, down to that item alone,
  * which fails alone (500 db_error); its neighbours are written. A deadlock with another instance's
  * writer is run again. Any other failure marks the items db_failed (nothing of them written).
- * Inside the caller's transaction (Open311) a failure is final: the transaction is aborted. */
+ * Inside a caller's transaction (none today) a failure is final: the transaction is aborted. */
 static void insert_created(worker *w, item **items, size_t n) {
     json_t *recs = group_records(items, n);
     size_t nrecs = json_array_size(recs);
@@ -545,29 +546,6 @@ static void item_free(item *it) {
     json_decref(it->report);
 }
 
-int report_submit(worker *w, const auth_user *actor, const char *actor_name, const char *source,
-                  json_t *body, const report_error *verdict, json_t **out, report_error *e) {
-    item it, *one = &it;
-    memset(&it, 0, sizeof it);
-    it.status = -1;
-    *out = NULL;
-    if (validate_item(w, body, 0, verdict, &it) != 0 && !it.client_id_ok) {
-        *e = it.err;
-        return -1;
-    }
-    item_actor(&it, body, actor, actor_name, source);
-    write_items(w, &one, 1);
-    int rc = it.db_failed ? -2 : it.report ? it.status : -1;
-    if (rc >= 0) {
-        *out = it.report;
-        it.report = NULL;
-    } else if (rc == -1) {
-        *e = it.err;
-    }
-    item_free(&it);
-    return rc;
-}
-
 /* ---- the writer: one group commit for the reports of every request waiting ---- */
 
 /* A request's items waiting for the writer. */
@@ -653,6 +631,31 @@ static int write_grouped(http_req *r, item **items, size_t n) {
                                 wait_ms);
     if (p.job.failed) return http_db_failure(r, p.job.db_down, p.job.sqlstate, p.job.err);
     return 0;
+}
+
+int report_submit(http_req *r, const auth_user *actor, const char *actor_name, const char *source,
+                  json_t *body, json_t *contact, const report_error *verdict, json_t **out,
+                  report_error *e) {
+    item it, *one = &it;
+    memset(&it, 0, sizeof it);
+    it.status = -1;
+    *out = NULL;
+    if (validate_item(r->w, body, 0, verdict, &it) != 0 && !it.client_id_ok) {
+        *e = it.err;
+        return -1;
+    }
+    item_actor(&it, body, actor, actor_name, source);
+    if (it.rec && json_object_size(contact)) json_object_set(it.rec, "contact", contact);
+    int rc = write_grouped(r, &one, 1);
+    if (!rc) rc = it.report ? it.status : -1;
+    if (rc == 0 || rc == 1) {
+        *out = it.report;
+        it.report = NULL;
+    } else if (rc == -1) {
+        *e = it.err;
+    }
+    item_free(&it);
+    return rc;
 }
 
 /* Stored reports sent back (replays) are personal-data reads: one audit row for all the items of

@@ -11,6 +11,7 @@ local nthreads = tonumber(os.getenv("BENCH_THREADS") or "2")
 not_ok = 0
 sent = 0
 local counter = 0
+local batch = tonumber(os.getenv("BENCH_BATCH") or "100")
 
 function setup(thread)
   thread:set("tid", #threads)
@@ -34,13 +35,13 @@ function request()
   local unit = mine[(counter - 1) % #mine + 1]
   local round = math.floor((counter - 1) / #mine)   -- the how-many-th batch of this unit
   local parts = {}
-  for i = 0, 99 do
-    local k = round * 100 + i                        -- fix number k of this unit: 0.05 s apart,
+  for i = 0, batch - 1 do
+    local k = round * batch + i                        -- fix number k of this unit: 0.05 s apart,
     local lon = 119.20 + k * 0.000001                -- 0.09 m further east each (1.9 m/s)
     parts[#parts + 1] = string.format('{"location":{"lon":%.6f,"lat":34.600000},"at":"%s","speed_mps":1.5,"heading":90}',
                                       lon, stamp(t0 + k * 0.05))
   end
-  sent = sent + 100
+  sent = sent + batch
   return wrk.format("POST", "/api/v1/units/" .. unit .. "/positions",
                     {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. token},
                     '{"positions":[' .. table.concat(parts, ",") .. ']}')
