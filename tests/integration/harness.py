@@ -156,6 +156,20 @@ class FreshDbCase(unittest.TestCase):
         cls.db.drop()
 
 
+class ServerCase(FreshDbCase):
+    """FreshDbCase with a real patrold on its database (cls.srv), stopped after the tests."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.srv = Server(cls.db)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.stop()
+        super().tearDownClass()
+
+
 def empty_db():
     """A new database with nothing in it (not even the migrations)."""
     name = "e_%d_%d" % (os.getpid(), next(_counter))

@@ -6,17 +6,7 @@ import unittest
 import harness
 
 
-class ConsoleSession(harness.FreshDbCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.srv = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
-
+class ConsoleSession(harness.ServerCase):
     def test_favicon_is_an_icon_in_every_session(self):
         tok = self.srv.login("dispatcher")
         for token in (None, tok):

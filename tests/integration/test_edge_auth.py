@@ -252,17 +252,7 @@ class PasswordChange(harness.FreshDbCase):
         self.assertEqual(r.status, 401)
 
 
-class UserAddCommand(harness.FreshDbCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.srv = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
-
+class UserAddCommand(harness.ServerCase):
     def exists(self, name):
         return self.db.value("SELECT count(*) FROM users WHERE username = %s", name) == 1
 

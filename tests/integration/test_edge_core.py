@@ -487,17 +487,7 @@ class Headers(harness.FreshDbCase):
         self.assertNotIn("access-control-allow-origin", r.headers)
 
 
-class PathsAndLog(harness.FreshDbCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.srv = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
-
+class PathsAndLog(harness.ServerCase):
     def test_control_characters_cannot_forge_log_lines(self):
         st, _, _ = raw_request(self.srv.port, b"GET /x%0aGET%20/forged%20200%201.0ms%20abc HTTP/1.1\r\nHost: x\r\n\r\n")
         self.assertEqual(st, 404)

@@ -14,17 +14,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 CODES = ["vagrant", "beggar", "lost_elderly", "minor", "mental_illness", "injured_or_ill", "other"]
 
 
-class Open311EdgeTest(harness.FreshDbCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.srv = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
-
+class Open311EdgeTest(harness.ServerCase):
     def tearDown(self):
         # whatever a test sent, the process is still there and answers
         self.assertIsNone(self.srv.proc.poll(), self.srv.log_text())

@@ -14,17 +14,7 @@ CODES = {"vagrant", "beggar", "lost_elderly", "minor", "mental_illness", "injure
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
-class Open311Test(harness.FreshDbCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.srv = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
-
+class Open311Test(harness.ServerCase):
     def post(self, fields, fmt="json"):
         return self.srv.request("POST", "/open311/v2/requests.%s" % fmt, body=urllib.parse.urlencode(fields),
                                 headers=FORM)

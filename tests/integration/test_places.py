@@ -259,17 +259,7 @@ class ReverseOracle(harness.FreshDbCase):
             harness.psql("postgres", "ALTER DATABASE %s ALLOW_CONNECTIONS true" % self.db.name)
 
 
-class Divisions(harness.FreshDbCase):
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.srv = harness.Server(cls.db)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
-
+class Divisions(harness.ServerCase):
     def get(self, path):
         return self.srv.request("GET", path)
 
