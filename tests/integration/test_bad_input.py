@@ -18,11 +18,10 @@ def fingerprint(db):
                   " (SELECT md5(coalesce(string_agg(id || status, ',' ORDER BY id), '')) FROM units) AS units")[0]
 
 
-class BadInputTest(harness.FreshDbCase):
+class BadInputTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("dispatcher", "dispatcher_gn", "patrol", "community")}
         cls.lon, cls.lat = point_in_haizhou(cls.db)
         mk = lambda: cls.srv.request("POST", "/api/v1/reports", json_body=new_body(cls.lon, cls.lat),
@@ -33,11 +32,6 @@ class BadInputTest(harness.FreshDbCase):
                      {"type": "resolve", "outcome": "escorted_home"}):
             r = cls.srv.request("POST", "/api/v1/reports/%d/events" % cls.resolved_id, json_body=body, token=cls.tok["dispatcher"])
             assert r.status == 200, r
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def cases(self):
         B = lambda **over: new_body(self.lon, self.lat, **over)

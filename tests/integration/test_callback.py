@@ -22,11 +22,10 @@ def tile_of(lon, lat, z):
     return x, y
 
 
-class CallbackTest(harness.FreshDbCase):
+class CallbackTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("patrol", "community", "dispatcher", "supervisor", "admin",
                                                  "dispatcher_gn")}
         form = {"api_key": "demo", "service_code": "lost_elderly", "lat": str(LAT), "long": str(LON),
@@ -39,11 +38,6 @@ class CallbackTest(harness.FreshDbCase):
             {"api_key": "demo", "service_code": "vagrant", "lat": str(LAT), "long": str(LON), "phone": PHONE}))
         assert r.status == 201, r
         cls.phone_only = int(r.json()[0]["service_request_id"])
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def get(self, who, path):
         return self.srv.request("GET", path, token=self.tok[who])

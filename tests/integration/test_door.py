@@ -110,11 +110,10 @@ GOOD = {"crs": "wgs84", "point": "119.2,34.6", "number": "1", "time": "2024-01-0
         "timeofday": "20:00"}
 
 
-class Door(harness.FreshDbCase):
+class Door(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.doc = cls.srv.openapi()
         cls.tok = {u: cls.srv.login(u) for u in ("admin", "patrol")}
         cls.report = cls.srv.create_report(report(), cls.tok["patrol"])["id"]
@@ -124,11 +123,6 @@ class Door(harness.FreshDbCase):
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
         assert r.status == 201, r
         cls.o311 = r.json()[0]["service_request_id"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     # ---- helpers ----
     def calls(self):

@@ -102,17 +102,11 @@ WAITING_ON_LOCK = ("SELECT count(*) FROM pg_stat_activity WHERE datname = curren
                    " AND wait_event_type = 'Lock'")
 
 
-class DeepJson(harness.FreshDbCase):
+class DeepJson(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tok = cls.srv.login("patrol")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def send(self, path, body, token=None):
         return self.srv.request("POST", path, body=body, token=token,

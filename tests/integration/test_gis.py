@@ -159,19 +159,13 @@ class Oracle(harness.FreshDbCase):
         self.assertEqual(got["tiers"][1], county)  # the real county, not the zone
 
 
-class Reverse(harness.FreshDbCase):
+class Reverse(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         # a point well inside 海州区: the point on surface of its first town
         cls.p = cls.db.sql("SELECT ST_X(g) x, ST_Y(g) y FROM (SELECT ST_PointOnSurface(geom) g FROM divisions"
                            " WHERE level = 'community' AND code LIKE '320706%%' ORDER BY code LIMIT 1) s")[0]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def get(self, **q):
         return self.srv.request("GET", "/api/v1/places/reverse?" + "&".join("%s=%s" % kv for kv in q.items()))

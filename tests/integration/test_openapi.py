@@ -47,18 +47,12 @@ def refs(node):
             yield from refs(v)
 
 
-class OpenApiDocument(harness.FreshDbCase):
+class OpenApiDocument(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.doc = cls.srv.openapi()
         cls.schemas = cls.doc["components"]["schemas"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def ops(self):
         for path, item in self.doc["paths"].items():
@@ -190,19 +184,13 @@ class OpenApiDocument(harness.FreshDbCase):
         self.assertEqual(ready["schema"]["$ref"], "#/components/schemas/Readiness")
 
 
-class ReplyValidation(harness.FreshDbCase):
+class ReplyValidation(harness.ServerCase):
     """The harness checks replies against the document; these show that it can fail."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.contract = harness.Contract.of(cls.srv.request("GET", "/api/v1/openapi.json").body)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def check(self, method, path, status, body):
         return self.contract.check(method, path, status, "application/json; charset=utf-8",

@@ -15,11 +15,10 @@ from test_routes_roles import report as tp_report
 WAIT_S = 60  # "within a minute"
 
 
-class PatrolScoreTest(harness.FreshDbCase):
+class PatrolScoreTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.admin = cls.srv.login("admin")
         cls.disp = cls.srv.login("dispatcher")
         station = cls.db.value("SELECT id FROM stations WHERE division_code = '320706000000' ORDER BY id LIMIT 1")
@@ -35,11 +34,6 @@ class PatrolScoreTest(harness.FreshDbCase):
                 assert r.status == 201, r
                 cls.units.append(r.json()["id"])
         cls.now = (int(time.time()) // 60) * 60
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def walk(self, units, enter, east=0.0, minutes=12):
         """units walk together: from 400 m west 5 minutes before enter, 12 minutes inside the 100 m

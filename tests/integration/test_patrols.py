@@ -39,11 +39,10 @@ def circle(lon, lat, r=100):
     return {"point": {"lon": lon, "lat": lat}, "radius_m": r}
 
 
-class PatrolsTest(harness.FreshDbCase):
+class PatrolsTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.admin = cls.srv.login("admin")
         cls.disp = cls.srv.login("dispatcher")
         cls.disp_gn = cls.srv.login("dispatcher_gn")
@@ -88,11 +87,6 @@ class PatrolsTest(harness.FreshDbCase):
             pts.append((start + 480 + 300, *at(1500 + 400, 3.0 * k)))
             r = cls.srv.request("POST", "/api/v1/units/%d/positions" % unit, fixes(pts), token=cls.admin)
             assert r.status == 200, r
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def plan(self, targets, windows=None, token=None, **extra):
         body = {"name": "联合夜巡", "division_code": "320706", "unit_ids": self.units,

@@ -147,20 +147,14 @@ def diff(a, b, margin=0):
     return total / max(n, 1), worst
 
 
-class PhotosTest(harness.FreshDbCase):
+class PhotosTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("dispatcher", "dispatcher_gn", "supervisor", "patrol")}
         lon, lat = point_in_haizhou(cls.db)
         r = cls.srv.request("POST", "/api/v1/reports", json_body=new_body(lon, lat), token=cls.tok["patrol"])
         cls.rid = r.json()["id"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def upload(self, data, ctype, user="patrol", rid=None):
         return self.srv.request("POST", "/api/v1/reports/%d/photos" % (rid or self.rid), body=data,

@@ -22,18 +22,12 @@ def query_raw(srv, raw):
     return srv.request("GET", "/api/v1/places?" + raw)
 
 
-class Search(harness.FreshDbCase):
+class Search(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         with open(SEED_CSV, encoding="utf-8") as f:
             cls.rows = list(csv.DictReader(f))
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def items(self, text, **params):
         r = q(self.srv, text, **params)

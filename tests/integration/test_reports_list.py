@@ -27,11 +27,10 @@ def jitter(point, rnd, d=0.004):
     return (round(point[0] + rnd.uniform(-d, d), 6), round(point[1] + rnd.uniform(-d, d), 6))
 
 
-class ReportsListTest(harness.FreshDbCase):
+class ReportsListTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("supervisor", "dispatcher", "dispatcher_gn", "patrol")}
         rnd = random.Random(7)
         cls.haizhou, cls.guannan = [], []
@@ -42,11 +41,6 @@ class ReportsListTest(harness.FreshDbCase):
             cls.guannan.append(cls.create(report_body(jitter(GUANNAN, rnd), "lost_elderly", "灌南 #%d" % i),
                                           "supervisor"))
         cls.outside = cls.create(report_body(OUTSIDE, "other", "outside the city"), "supervisor")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     @classmethod
     def create(cls, body, user):
@@ -446,13 +440,12 @@ class ReportsListTest(harness.FreshDbCase):
         self.assertEqual({r["id"] for r in self.guannan} & {int(k) for k in rows}, set())
 
 
-class ExportLargeTest(harness.FreshDbCase):
+class ExportLargeTest(harness.ServerCase):
     """Exports stream page after page (1,000 rows a page): every row exactly once, valid to the end."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.token = cls.srv.login("supervisor")
         tok = cls.srv.login("patrol")
         r = cls.srv.request("POST", "/api/v1/reports", json_body=report_body(GUANNAN, "minor", "模板"), token=tok)
@@ -464,11 +457,6 @@ class ExportLargeTest(harness.FreshDbCase):
                    " 'row ' || g || ', \"quoted\"', city_code, county_code, town_code, community_code, station_id,"
                    " tier, ack_deadline FROM reports, generate_series(1, 2500) g")
         cls.total = cls.db.value("SELECT count(*) FROM reports")
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def test_geojson_all_pages(self):
         r = self.srv.request("GET", "/api/v1/reports.geojson", token=self.token)

@@ -20,18 +20,12 @@ def phoned(channel="12345", at=HAIZHOU, **extra):
     return body
 
 
-class PhoneIntake(harness.FreshDbCase):
+class PhoneIntake(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tok = {who: cls.srv.login(who) for who in
                    ("patrol", "community", "dispatcher", "supervisor", "admin", "dispatcher_gn")}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def post(self, body, who="dispatcher", path="/api/v1/reports"):
         return self.srv.request("POST", path, body, token=self.tok[who])

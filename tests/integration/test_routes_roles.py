@@ -186,11 +186,10 @@ def code_routes():
     return re.findall(r'\{\s*"([A-Z]+)"\s*,\s*"([^"]+)"', table)
 
 
-class RoutesRoles(harness.FreshDbCase):
+class RoutesRoles(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tokens = {w: cls.srv.login(w) for w in WHO if w != "none"}
         cls.fix = {"hz": cls.create("patrol"), "gn": cls.create("dispatcher_gn", GUANNAN)}
         r = cls.srv.request("POST", "/api/v1/reports/%s/photos" % cls.fix["hz"], body=png(),
@@ -220,11 +219,6 @@ class RoutesRoles(harness.FreshDbCase):
         if r.status != 201:
             raise AssertionError("campaign fixture: %r" % r)
         cls.fix["campaign"] = r.json()["id"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     @classmethod
     def create(cls, who, at=HAIZHOU):

@@ -162,11 +162,10 @@ def report_body(point, category="vagrant"):
             "person": {"name": "张三", "phone": "13800000000"}}
 
 
-class TilesTest(harness.FreshDbCase):
+class TilesTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.tok = {u: cls.srv.login(u) for u in ("supervisor", "dispatcher", "dispatcher_gn")}
         cls.rep = {}
         for name, pt in (("haizhou", HAIZHOU), ("guannan", GUANNAN)):
@@ -181,11 +180,6 @@ class TilesTest(harness.FreshDbCase):
                        " position_at = now() - interval '90 seconds' WHERE id = %d"
                        % (pt[0] + 0.001, pt[1] + 0.001, uid))
             cls.units[name] = uid
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def tile(self, layer, z, x, y, user=None, query=""):
         return self.srv.request("GET", "/tiles/%s/%s/%s/%s.mvt%s" % (layer, z, x, y, query),

@@ -38,11 +38,10 @@ def decimals(body):
     return max([len(m) for m in re.findall(rb"-?\d+\.(\d+)", body)] or [0])
 
 
-class TrackTest(harness.FreshDbCase):
+class TrackTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.admin = cls.srv.login("admin")
         station = cls.db.value("SELECT id FROM stations WHERE division_code = '320706000000' ORDER BY id LIMIT 1")
         r = cls.srv.request("POST", "/api/v1/units", {"name": "轨迹测试队", "station_id": station}, token=cls.admin)
@@ -74,11 +73,6 @@ class TrackTest(harness.FreshDbCase):
                    " %s::float8[]) AS f(t, x, y)", cls.unit,
                    *("{%s}" % ",".join(repr(f[k]) for f in cls.b2) for k in range(3)))
         cls.period = {"from": iso(t0 - 600), "to": iso(t0 + 3600)}
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def track(self, token=None, unit=None, **params):
         p = dict(self.period)

@@ -58,17 +58,11 @@ def check_lists(db):
     return out
 
 
-class VocabularyTest(harness.FreshDbCase):
+class VocabularyTest(harness.ServerCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.schemas = cls.srv.openapi()["components"]["schemas"]
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def enum(self, component):
         s = self.schemas[component]
@@ -207,21 +201,15 @@ def generated_error_codes(openapi):
     return {"invalid_" + n.lower().replace("-", "_") for n in names}
 
 
-class VocabularyReply(harness.FreshDbCase):
+class VocabularyReply(harness.ServerCase):
     """GET /api/v1/vocabulary against the published schemas, the database, the code and web/."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.srv = harness.Server(cls.db)
         cls.reply = cls.srv.request("GET", "/api/v1/vocabulary")
         cls.vocab = cls.reply.json()
         cls.doc = cls.srv.openapi()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.srv.stop()
-        super().tearDownClass()
 
     def codes(self, name):
         return [t["code"] for t in self.vocab[name]]

@@ -101,7 +101,7 @@ export function mount(ctx) {
     ui.hits, ui.where,
     field("类别", vocabSelect(ctx, "categories", { name: "category" })),
     field("人数", el("input", { name: "people", type: "number", min: "1", max: "100", value: "1" })),
-    field("性别", vocabSelect(ctx, "sexes", { name: "sex" }, "不详")),
+    field("性别", vocabSelect(ctx, "sexes", { name: "sex" }, "（未填）")),
     field("约岁", el("input", { name: "age", type: "number", min: "0", max: "130" })),
     field("体貌", el("input", { name: "appearance", maxlength: "1000", placeholder: "如 蓝色外套，拄拐杖" })),
     field("描述", el("textarea", { name: "description", maxlength: "4000", rows: "2" })),

@@ -49,7 +49,7 @@ export function mount(ctx) {
     .map((t) => el("span", { "data-status": t.code }, swatch(styles.reportSymbol(t.code, false, false)), t.label));
   items.push(el("span", {}, swatch(styles.escalatedRing()), vocab.label("timeline_types", "escalated")));
   // stations, units by status, station coverage by tier: every symbol the map draws
-  items.push(el("span", { "data-legend": "station" }, swatch(styles.stationSymbol()), "救助站点"));
+  items.push(el("span", { "data-legend": "station" }, swatch(styles.stationSymbol()), "救助站"));
   for (const t of vocab.terms("unit_statuses"))
     items.push(el("span", { "data-unit-status": t.code }, swatch(styles.unitSymbol(t.code)), "单位" + t.label));
   for (const t of vocab.terms("tiers"))
