@@ -403,13 +403,16 @@ class StatsMonth(harness.FreshDbCase):
         rid = rep["id"]
         for body in ({"type": "acknowledge"}, {"type": "dispatch", "unit_id": self.unit(tok, rid)},
                      {"type": "arrive"}):
-            self.assertEqual(self.srv.request("POST", "/api/v1/reports/%d/events" % rid, body, token=tok).status, 200)
             self.assertEqual(self.db.value("SELECT count(*) FROM report_facts WHERE report_id = %s", rid), 0)
+            self.assert_open_fact(rid)  # the open report's row follows it (migration 0023)
+            self.assertEqual(self.srv.request("POST", "/api/v1/reports/%d/events" % rid, body, token=tok).status, 200)
+        self.assert_open_fact(rid)
         r = self.srv.request("POST", "/api/v1/reports/%d/events" % rid, {"type": "resolve", "outcome": "escorted_home"},
                              token=tok)
         self.assertEqual(r.status, 200, r)
         rep = r.json()
         fact = self.db.sql("SELECT * FROM report_facts WHERE report_id = %s", rid)[0]
+        self.assertEqual(self.db.value("SELECT count(*) FROM report_open_facts WHERE report_id = %s", rid), 0)
         self.assertEqual((fact["status"], fact["outcome"], fact["people"], fact["category"]),
                          ("resolved", "escorted_home", 2, "minor"))
         rec = datetime.datetime.fromisoformat(rep["received_at"])
@@ -417,6 +420,15 @@ class StatsMonth(harness.FreshDbCase):
                          ("on_scene_at", "on_scene_s"), ("resolved_at", "resolve_s")):
             self.assertIsNotNone(rep[key], key)
             self.assertEqual(fact[col], round((datetime.datetime.fromisoformat(rep[key]) - rec).total_seconds()), key)
+
+    def assert_open_fact(self, rid):
+        """The open report's kept row equals its fact rebuilt now from the report and its events."""
+        cols = ", ".join("f." + c for c in ("status", "ack_s", "dispatch_s", "on_scene_s", "resolve_s", "esc_from",
+                                             "tier", "station_id", "people", "code", "received_at"))
+        kept = self.db.sql("SELECT %s FROM report_open_facts f WHERE f.report_id = %%s" % cols, rid)
+        now = self.db.sql("SELECT %s FROM reports r CROSS JOIN LATERAL report_fact(r) f WHERE r.id = %%s" % cols, rid)
+        self.assertEqual(kept, now)
+        self.assertEqual(len(kept), 1)
 
     def unit(self, tok, rid):
         return self.srv.request("GET", "/api/v1/reports/%d/candidates" % rid, token=tok).json()["items"][0]["unit_id"]
