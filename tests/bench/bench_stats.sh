@@ -34,8 +34,6 @@ fi
 echo "stats_facts $(psql_db -c 'SELECT count(*) FROM report_facts') of $(psql_db -c 'SELECT count(*) FROM reports') reports"
 
 url=$(bench_server "$db" PATROLD_STATEMENT_TIMEOUT_MS=600000)
-city_token=$(bench_login "$url" supervisor)
-province_token=$(bench_login "$url" province)
 
 # naive: the same figures straight from reports and report_events, no facts table
 naive() { # PREFIX FROM TO
@@ -65,10 +63,16 @@ GROUP BY GROUPING SETS ((1), ())
 SQL
 }
 
-# CASE TOKEN QUERY PREFIX FROM TO NAIVE_RUNS: p50/p99 of RUNS requests, the naive query's median
-measure() {
-  local out
-  out=$(python3 - "$url" "$2" "$3" "$RUNS" <<'PY' | sed "s/^/stats_$1_/"
+# With BENCH_BASE=<commit> (lib.sh), that commit's patrold serves the same database too (its
+# figures read the facts its own migrations made): before and after in one run.
+base=$(bench_base)
+base_url=
+[ -n "$base" ] && base_url=$(PATROLD_BIN=$base/build/patrold bench_server "$db" PATROLD_STATEMENT_TIMEOUT_MS=600000)
+
+# URL TOKEN QUERY: p50_ms, p99_ms and requests of RUNS sequential requests (one more first, not
+# counted: it warms the connection and the caches)
+latencies() {
+  python3 - "$1" "$2" "$3" "$RUNS" <<'PY'
 import http.client, sys, time, urllib.parse
 url, token, query, runs = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 u = urllib.parse.urlparse(url)
@@ -80,26 +84,44 @@ for i in range(runs + 1):
     r = c.getresponse(); body = r.read()
     if r.status != 200:
         sys.exit("stats %s: %d %s" % (query, r.status, body[:300]))
-    if i:  # the first one warms the connection and the caches
+    if i:
         lat.append((time.perf_counter() - t) * 1000)
 lat.sort()
 pick = lambda p: lat[min(len(lat) - 1, int(round(p * (len(lat) - 1))))]
 print("p50_ms %d" % pick(0.5)); print("p99_ms %d" % pick(0.99)); print("requests %d" % len(lat))
 PY
-)
+}
+
+# CASE USER QUERY PREFIX FROM TO NAIVE_RUNS: p50/p99 of RUNS requests, the naive query's median
+# (and the base commit's p50/p99 with BENCH_BASE)
+measure() {
+  local out token; token=$(bench_login "$url" "$2")
+  out=$(latencies "$url" "$token" "$3" | sed "s/^/stats_$1_/")
   echo "$out"
+  local p50 p99
+  p50=$(awk -v c="stats_$1_p50_ms" '$1 == c {print $2}' <<<"$out")
+  p99=$(awk -v c="stats_$1_p99_ms" '$1 == c {print $2}' <<<"$out")
+  if [ -n "$base_url" ]; then
+    local bout; bout=$(latencies "$base_url" "$(bench_login "$base_url" "$2")" "$3" | sed "s/^/stats_$1_base_/")
+    echo "$bout"
+    local bp50 bp99
+    bp50=$(awk -v c="stats_$1_base_p50_ms" '$1 == c {print $2}' <<<"$bout")
+    bp99=$(awk -v c="stats_$1_base_p99_ms" '$1 == c {print $2}' <<<"$bout")
+    echo "stats_$1_base_over_p50 $(python3 -c "print(round($bp50 / max($p50, 1), 2))")"
+    echo "stats_$1_base_over_p99 $(python3 -c "print(round($bp99 / max($p99, 1), 2))")"
+  fi
   local n=$7 best=()
   for _ in $(seq "$n"); do
     local a; a=$(ms); psql_db -c "$(naive "$4" "$5" "$6")" >/dev/null; best+=($(( $(ms) - a )))
   done
-  local naive_ms p50
+  local naive_ms
   naive_ms=$(printf '%s\n' "${best[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}')
-  p50=$(awk -v c="stats_$1_p50_ms" '$1 == c {print $2}' <<<"$out")
   echo "stats_$1_naive_ms $naive_ms"
   echo "stats_$1_naive_over_p50 $(python3 -c "print(round($naive_ms / max($p50, 1), 1))")"
+  echo "stats_$1_naive_over_p99 $(python3 -c "print(round($naive_ms / max($p99, 1), 1))")"
 }
 
-[ "$CITY" -gt 0 ] && measure city_year "$city_token" "division=3207&from=2025-01-01&to=2025-12-31&by=county" \
+[ "$CITY" -gt 0 ] && measure city_year supervisor "division=3207&from=2025-01-01&to=2025-12-31&by=county" \
   3207 2025-01-01T00:00:00+08 2026-01-01T00:00:00+08 3
-measure province_year "$province_token" "division=32&from=2024-01-01&to=2024-12-31&by=county" \
+measure province_year province "division=32&from=2024-01-01&to=2024-12-31&by=county" \
   32 2024-01-01T00:00:00+08 2025-01-01T00:00:00+08 2
