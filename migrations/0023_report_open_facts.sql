@@ -32,14 +32,19 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- every input of report_fact(): the report's columns it reads and its events
+-- every input of report_fact(): the report's columns it reads and the events of the types it reads
+-- (a report's creation writes its row once, not again for its `created` event). The cost on the
+-- write path: one report_fact() and one row per report written and per such event (about 70 µs
+-- each on this shared machine, measured by generating 20,000 reports with and without).
 CREATE CONSTRAINT TRIGGER reports_open_facts
     AFTER INSERT OR UPDATE OF status, received_at, community_code, town_code, county_code, city_code,
         station_id, tier, category, outcome, people_count ON reports
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_open_facts_keep('id');
 CREATE CONSTRAINT TRIGGER report_events_open_facts
     AFTER INSERT ON report_events
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION report_open_facts_keep('report_id');
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
+    WHEN (NEW.type IN ('acknowledge', 'dispatch', 'arrive', 'resolve', 'escalated'))  -- those it reads
+    EXECUTE FUNCTION report_open_facts_keep('report_id');
 
 INSERT INTO report_open_facts
 SELECT f.* FROM reports r CROSS JOIN LATERAL report_fact(r) f
