@@ -2,19 +2,19 @@
  * division, the share visited by a patrol in the period, and the ten longest unvisited (their last
  * patrolled time). THE one function that reads the source: stats_coverage_rows (stats.h).
  *
- * Today's source: unit_positions, read-only and bounded: a community is visited when an accepted
- * fix lies inside it (PostGIS, the community's polygon through divisions_geom_idx). The fixes read
- * are those of the days kept before the end of the period (position_retention_days), or only the
- * period's when those are more than COVERAGE_MAX_FIXES (estimated by the planner first), or none:
- * then the roll-up says it is unavailable rather than read millions of fixes.
+ * Source: the coverage days kept as fixes arrive (migration 0009, service/units/coverage.c): a row
+ * per community and UTC day with the last accepted fix inside it that day (last_at), in
+ * coverage_days or, not merged yet, coverage_delta. Nothing rescans the fixes of the period.
  *
- * At the merge of the coverage days (migration 0009: coverage_days and coverage_delta, a row per
- * community and UTC day with its last fix), the statement becomes, with no budget needed:
- *   WITH c AS (<the communities, as below>),
- *   h AS (SELECT code, max(last_at) AS last_at FROM (SELECT code, last_at FROM coverage_days
- *         WHERE day < $3::date + 1 UNION ALL SELECT code, last_at FROM coverage_delta
- *         WHERE day < $3::date + 1) x WHERE last_at < $3::date::timestamptz GROUP BY code)
- *   SELECT <as below> */
+ * Day edges: the period is whole days of the city ([from 00:00, to 00:00) local, tz.h), the rows
+ * are UTC days. A UTC day that ends at or before the period's end holds only earlier fixes, so its
+ * last_at is exact; a row of the period's start day counts as visited exactly when its last fix is
+ * at or after the start (the last fix of a day is its latest). Only the UTC day holding the
+ * period's end instant (E) can be ambiguous: when its last fix is at or after the end, an earlier
+ * fix of that day may still be inside the period. For those communities alone (a row of day E
+ * with last_at >= the end) the fixes of day E before the end are read from unit_positions (one
+ * partition, at most one day: bounded), by PostGIS as the painter's community polygons. With
+ * UTC+8, E runs from 08:00 local on the period's last day to 08:00 on the day after. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,60 +25,35 @@
 #include "service/door/handlers.h"
 #include "service/stats/coverage_figures.h"
 
-enum { COVERAGE_MAX_FIXES = 300000, LONGEST = 10 };
+enum { LONGEST = 10 };
 
-/* $1 LIKE pattern of the communities, $2 the first instant of fixes read, $3 the day after the
- * period, $4 the period's first day. */
+/* $1 LIKE pattern of the communities, $2 the period's first instant, $3 the instant after it. */
 static const char coverage_sql[] =
     "WITH c AS (SELECT code, name, geom FROM divisions WHERE level = " VOCAB_SQL_TERM("DivisionLevel", LEVEL_COMMUNITY) " AND kind = " VOCAB_SQL_TERM(
         "DivisionKind",
         DK_ADMIN) " AND code LIKE $1 AND geom IS NOT NULL),"
-                  " h AS (SELECT c.code, max(p.at) AS last_at FROM unit_positions p JOIN c"
-                  " ON ST_Intersects(c.geom, p.geom) WHERE p.at >= $2::timestamptz"
-                  " AND p.at < $3::date::timestamptz AND NOT p.flagged GROUP BY c.code)"
-                  " SELECT c.code, c.name, to_json(h.last_at) #>> '{}',"
-                  " coalesce(h.last_at >= $4::date::timestamptz, false) FROM c LEFT JOIN h USING (code)"
+                  " e AS (SELECT ($3::timestamptz AT TIME ZONE 'UTC')::date AS day),"
+                  " d AS (SELECT x.code, x.day, x.last_at FROM coverage_days x, e WHERE x.day <= e.day"
+                  " AND x.code LIKE $1 AND x.last_at IS NOT NULL UNION ALL SELECT x.code, x.day, x.last_at"
+                  " FROM coverage_delta x, e WHERE x.day <= e.day AND x.code LIKE $1"
+                  " AND x.last_at IS NOT NULL),"
+                  " h AS (SELECT d.code, max(d.last_at) FILTER (WHERE d.last_at < $3::timestamptz)"
+                  " AS last_at, bool_or(d.last_at >= $3::timestamptz) AS edge FROM d GROUP BY d.code),"
+                  " x AS (SELECT c.code, max(p.at) AS last_at FROM c JOIN h ON h.code = c.code AND h.edge"
+                  " JOIN unit_positions p ON ST_Intersects(c.geom, p.geom), e"
+                  " WHERE p.at >= e.day::timestamp AT TIME ZONE 'UTC' AND p.at < $3::timestamptz"
+                  " AND NOT p.flagged GROUP BY c.code),"
+                  " l AS (SELECT h.code, CASE WHEN x.last_at IS NULL THEN h.last_at"
+                  " ELSE greatest(h.last_at, x.last_at) END AS last_at FROM h LEFT JOIN x USING (code))"
+                  " SELECT c.code, c.name, to_json(l.last_at) #>> '{}',"
+                  " coalesce(l.last_at >= $2::timestamptz, false) FROM c LEFT JOIN l USING (code)"
                   " ORDER BY c.code";
 
-/* The fixes unit_positions holds from `since` to the end of q's period, as the planner estimates
- * them; -1 on failure. */
-static double fixes_estimate(worker *w, const stats_query *q, const char *since) {
-    const char *p[] = {since, q->to};
-    return stats_plan_rows(w,
-                           "SELECT 1 FROM unit_positions WHERE at >= $1::timestamptz"
-                           " AND at < $2::date::timestamptz AND NOT flagged",
-                           2, p);
-}
-
-/* The first instant of fixes to read: the days kept before the period's end, or the period alone
- * when those are too many; "" when even the period's are. */
-static int pick_since(worker *w, const stats_query *q, char since[40]) {
-    char kept[40];
-    time_t oldest = time(NULL) - (time_t)w->app->cfg.position_retention_days * 86400;
-    tz_rfc3339(oldest, kept);
-    double n = fixes_estimate(w, q, kept);
-    if (n < 0) return -1;
-    if (n <= COVERAGE_MAX_FIXES) {
-        snprintf(since, 40, "%s", kept);
-        return 0;
-    }
-    n = fixes_estimate(w, q, q->from_ts);
-    if (n < 0) return -1;
-    snprintf(since, 40, "%s", n <= COVERAGE_MAX_FIXES ? q->from_ts : "");
-    return 0;
-}
-
-PGresult *stats_coverage_rows(worker *w, const stats_query *q, int *over) {
-    char like[16], since[40];
-    *over = 0;
-    if (pick_since(w, q, since) != 0) return NULL;
-    if (!*since) {
-        *over = 1;
-        return NULL;
-    }
+PGresult *stats_coverage_rows(worker *w, const stats_query *q) {
+    char like[16];
     snprintf(like, sizeof like, "%s%%", q->prefix);
-    const char *p[] = {like, since, q->to, q->from};
-    return db_exec_read(w, coverage_sql, 4, p);
+    const char *p[] = {like, q->from_ts, q->to_ts};
+    return db_exec_read(w, coverage_sql, 3, p);
 }
 
 typedef struct unvisited {
@@ -111,24 +86,20 @@ static json_t *longest_unvisited(PGresult *res) {
     return out;
 }
 
-/* The roll-up of the rows of stats_coverage_rows (NULL: over its budget). */
+/* The roll-up of the rows of stats_coverage_rows. */
 static json_t *rollup(PGresult *res) {
-    if (!res)
-        return json_pack("{s:b,s:s,s:s}", "available", 0, "source", "unit_positions", "reason",
-                         "more position fixes in the period than the fallback reads");
     int n = PQntuples(res), visited = 0;
     for (int i = 0; i < n; i++)
         visited += PQgetvalue(res, i, 3)[0] == 't';
-    return json_pack("{s:b,s:s,s:i,s:i,s:o,s:o}", "available", 1, "source", "unit_positions",
+    return json_pack("{s:b,s:s,s:i,s:i,s:o,s:o}", "available", 1, "source", "coverage_days",
                      "communities", n, "visited", visited, "share",
                      n ? json_real((double)visited / n) : json_null(), "longest_unvisited",
                      longest_unvisited(res));
 }
 
 json_t *stats_coverage_figures(worker *w, const stats_query *q) {
-    int over;
-    PGresult *res = stats_coverage_rows(w, q, &over);
-    if (!res && !over) return NULL;
+    PGresult *res = stats_coverage_rows(w, q);
+    if (!res) return NULL;
     json_t *out = rollup(res);
     PQclear(res);
     return out;
@@ -148,13 +119,13 @@ static json_t *feature(PGresult *geo, int i, PGresult *rows, int k) {
 /* GET /api/v1/stats/coverage.geojson?division=&from=&to= (supervisors, admins): the choropleth. */
 int h_stats_coverage_map(http_req *r) {
     stats_query q;
-    int rc = stats_query_read(r, &q), over;
+    int rc = stats_query_read(r, &q);
     if (rc) return rc;
     char like[16];
     snprintf(like, sizeof like, "%s%%", q.prefix);
     const char *p[] = {like};
-    PGresult *rows = stats_coverage_rows(r->w, &q, &over), *geo = NULL;
-    if ((!rows && !over) ||
+    PGresult *rows = stats_coverage_rows(r->w, &q), *geo = NULL;
+    if (!rows ||
         !(geo = db_exec_read(
               r->w,
               "SELECT code, name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom,"

@@ -10,10 +10,9 @@
 
 /* THE last patrolled time of every community of q's division up to the end of q's period: a result
  * of (code, name, last_patrolled_at RFC 3339 or NULL, visited in the period 't'/'f'), by code; or
- * NULL on a database failure (w->err), or NULL with *over set when the source holds more than its
- * budget for the period. Today from unit_positions (read-only, the fixes of the period and the
- * days kept before it); the coverage days table replaces it (see coverage_figures.c). */
-PGresult *stats_coverage_rows(worker *w, const stats_query *q, int *over);
+ * NULL on a database failure (w->err). From the coverage days (migration 0009) with the period's
+ * edges in the city's time zone (see coverage_figures.c). */
+PGresult *stats_coverage_rows(worker *w, const stats_query *q);
 
 /* The coverage roll-up of q: {"communities", "visited", "share", "longest_unvisited": [10 x
  * {code, name, last_patrolled_at}], "source", "available"}. NULL on a database failure. */

@@ -1,8 +1,8 @@
 /* stats.c - GET /api/v1/stats: figures of a division and a period of the city's days, in total and
  * per group (tier, county, town, station, category, month, ISO week, day), from one statement over
- * the append-only report facts (migration 0021: a row per ended report; open reports are read
- * through the same rule, report_fact()). Per group: reports by status and outcome, people helped,
- * the seconds from receipt to acknowledgement, dispatch, on scene and resolution (exact median and
+ * the report facts (migration 0021: a row per ended report, written once; 0023: a row per open
+ * report, by the same rule report_fact(), kept as the report changes). Per group: reports by
+ * status and outcome, people helped, the seconds from receipt to acknowledgement, dispatch, on scene and resolution (exact median and
  * 90th percentile, percentile_cont, and their count), reports moved up because a deadline passed
  * (per tier they left); beside them the patrol figures (patrol_figures.c) and the coverage roll-up
  * (coverage_figures.c). Every count carries `records`: the report-list query that returns exactly
@@ -178,20 +178,17 @@ void stats_sql_division(buf *b, const stats_query *q, const char *code) {
     buf_str(b, ")");
 }
 
-/* The facts of q: the ended reports' rows and the open reports through the same rule. */
+/* The facts of q: the ended reports' rows and the open reports' (kept as they change, migration
+ * 0023), both by the one rule report_fact(). */
 static void put_facts(buf *b, const stats_query *q) {
-    char open[128];
-    vocab_pg_array(&VOCAB_REPORT_STATUS, VOCAB_OPEN, VOCAB_OPEN, open, sizeof open);
-    buf_str(b, "SELECT f.* FROM report_facts f WHERE f.received_at >= $1::date::timestamptz"
-               " AND f.received_at < $2::date::timestamptz");
-    stats_sql_division(b, q, "f.code");
-    buf_printf(b,
-               " UNION ALL SELECT x.* FROM reports r CROSS JOIN LATERAL report_fact(r) x"
-               " WHERE r.status = ANY ('%s'::text[]) AND r.received_at >= $1::date::timestamptz"
-               " AND r.received_at < $2::date::timestamptz",
-               open);
-    stats_sql_division(
-        b, q, "coalesce(r.community_code, r.town_code, r.county_code, r.city_code)::bigint");
+    static const char *const tables[] = {"report_facts", "report_open_facts"};
+    for (int i = 0; i < 2; i++) {
+        buf_printf(b,
+                   "%sSELECT f.* FROM %s f WHERE f.received_at >= $1::date::timestamptz"
+                   " AND f.received_at < $2::date::timestamptz",
+                   i ? " UNION ALL " : "", tables[i]);
+        stats_sql_division(b, q, "f.code");
+    }
 }
 
 /* The time figures: name (a VOCAB_STATS_TERM code), fact column, and the statuses of the reports

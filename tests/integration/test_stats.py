@@ -15,6 +15,7 @@ import json
 import math
 import random
 import subprocess
+import time
 import unittest
 import urllib.parse
 import uuid
@@ -402,13 +403,16 @@ class StatsMonth(harness.FreshDbCase):
         rid = rep["id"]
         for body in ({"type": "acknowledge"}, {"type": "dispatch", "unit_id": self.unit(tok, rid)},
                      {"type": "arrive"}):
-            self.assertEqual(self.srv.request("POST", "/api/v1/reports/%d/events" % rid, body, token=tok).status, 200)
             self.assertEqual(self.db.value("SELECT count(*) FROM report_facts WHERE report_id = %s", rid), 0)
+            self.assert_open_fact(rid)  # the open report's row follows it (migration 0023)
+            self.assertEqual(self.srv.request("POST", "/api/v1/reports/%d/events" % rid, body, token=tok).status, 200)
+        self.assert_open_fact(rid)
         r = self.srv.request("POST", "/api/v1/reports/%d/events" % rid, {"type": "resolve", "outcome": "escorted_home"},
                              token=tok)
         self.assertEqual(r.status, 200, r)
         rep = r.json()
         fact = self.db.sql("SELECT * FROM report_facts WHERE report_id = %s", rid)[0]
+        self.assertEqual(self.db.value("SELECT count(*) FROM report_open_facts WHERE report_id = %s", rid), 0)
         self.assertEqual((fact["status"], fact["outcome"], fact["people"], fact["category"]),
                          ("resolved", "escorted_home", 2, "minor"))
         rec = datetime.datetime.fromisoformat(rep["received_at"])
@@ -416,6 +420,15 @@ class StatsMonth(harness.FreshDbCase):
                          ("on_scene_at", "on_scene_s"), ("resolved_at", "resolve_s")):
             self.assertIsNotNone(rep[key], key)
             self.assertEqual(fact[col], round((datetime.datetime.fromisoformat(rep[key]) - rec).total_seconds()), key)
+
+    def assert_open_fact(self, rid):
+        """The open report's kept row equals its fact rebuilt now from the report and its events."""
+        cols = ", ".join("f." + c for c in ("status", "ack_s", "dispatch_s", "on_scene_s", "resolve_s", "esc_from",
+                                             "tier", "station_id", "people", "code", "received_at"))
+        kept = self.db.sql("SELECT %s FROM report_open_facts f WHERE f.report_id = %%s" % cols, rid)
+        now = self.db.sql("SELECT %s FROM reports r CROSS JOIN LATERAL report_fact(r) f WHERE r.id = %%s" % cols, rid)
+        self.assertEqual(kept, now)
+        self.assertEqual(len(kept), 1)
 
     def unit(self, tok, rid):
         return self.srv.request("GET", "/api/v1/reports/%d/candidates" % rid, token=tok).json()["items"][0]["unit_id"]
@@ -536,9 +549,16 @@ class SitingCoveragePatrols(harness.FreshDbCase):
         cls.comms = db.sql("SELECT code, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat"
                            " FROM divisions WHERE level = 'community' AND code LIKE %s ORDER BY code", TOWN + "%")
         sql.append("SELECT unit_positions_ensure('2026-09-01', '2026-11-02');")
-        for i, c in enumerate(cls.comms[4:] + cls.comms[2:4]):
-            at = "2026-10-%02dT09:%02d:00+08:00" % (2 + i % 25, i % 60) if i < len(cls.comms) - 4 else \
-                 "2026-09-%02dT08:00:00+08:00" % (10 + i % 10)
+        fixes = []
+        for i, c in enumerate(cls.comms[6:] + cls.comms[2:4]):
+            fixes.append((c, "2026-10-%02dT09:%02d:00+08:00" % (2 + i % 25, i % 60) if i < len(cls.comms) - 6 else
+                          "2026-09-%02dT08:00:00+08:00" % (10 + i % 10)))
+        # the period's edges, days of the city (UTC+8) against the coverage's UTC days: the UTC day
+        # 10-31 runs from 10-31 08:00 to 11-01 08:00 here, the UTC day 09-30 to 10-01 08:00
+        fixes += [(cls.comms[4], "2026-10-31T20:00:00+08:00"), (cls.comms[4], "2026-11-01T02:00:00+08:00"),
+                  (cls.comms[5], "2026-10-01T02:00:00+08:00"), (cls.comms[5], "2026-09-30T23:00:00+08:00"),
+                  (cls.comms[2], "2026-11-01T03:00:00+08:00"), (cls.comms[3], "2026-09-30T23:30:00+08:00")]
+        for c, at in fixes:
             sql.append("INSERT INTO unit_positions (unit_id, at, geom) VALUES (4, %s, ST_SetSRID(ST_MakePoint(%r, %r), 4326));"
                        % (q(at), c["lon"], c["lat"]))
         # patrols: three shifts of 海州 units in October (one across the period's end), one in September
@@ -553,6 +573,12 @@ class SitingCoveragePatrols(harness.FreshDbCase):
         psql_script(db, "BEGIN;\n" + "\n".join(sql) + "\nCOMMIT;\nANALYZE;\n")
         cls.srv = harness.Server(db)
         cls.sup = cls.srv.login("supervisor")
+        # the fixes were stored before the server first ran: its coverage thread paints their days
+        # (coverage_days) from them; the roll-up reads those days, so wait until they are painted
+        deadline = time.time() + 60
+        while not db.value("SELECT EXISTS (SELECT 1 FROM coverage_grids) AND NOT EXISTS (SELECT 1 FROM coverage_repaint)"):
+            assert time.time() < deadline, "the coverage days were not painted"
+            time.sleep(0.2)
 
     @classmethod
     def tearDownClass(cls):
@@ -654,8 +680,10 @@ class SitingCoveragePatrols(harness.FreshDbCase):
             " ORDER BY d.code", OCT_TO, TOWN + "%")
         start = datetime.datetime.fromisoformat(OCT_FROM)
         visited = [r for r in rows if r["last"] and datetime.datetime.fromisoformat(r["last"]) >= start]
-        self.assertTrue(got["available"])
+        self.assertEqual((got["available"], got["source"]), (True, "coverage_days"))
         self.assertEqual((got["communities"], got["visited"]), (len(rows), len(visited)))
+        self.assertEqual(self.comms[4]["code"] in [r["code"] for r in visited], True)  # 10-31 20:00, the edge day
+        self.assertEqual(self.comms[5]["code"] in [r["code"] for r in visited], True)  # 10-01 02:00, the first day
         self.assertEqual(len(rows) - len(visited), 4)
         self.assertAlmostEqual(got["share"], len(visited) / len(rows), places=9)
         unvisited = sorted((r for r in rows if r not in visited), key=lambda r: (r["last"] is not None, r["last"] or "", r["code"]))
