@@ -186,6 +186,24 @@ await step("the campaign page shows the figures of the API's summary, per county
   for (const w of ["巡查次数", "出动人次", "巡查点"]) assert(heads.includes(w), "no column " + w);
 });
 
+await step("the plan edited from the week view: renamed, its window and target kept", async () => {
+  await page.click('#tabs [data-page="patrols"]');
+  await page.click(`#pp-week-view button[data-plan="${planId}"]`);
+  await page.waitForSelector("#pp-editor:not([hidden]) form");
+  assert(await page.inputValue("#pp-editor select[name=mode]") === "once", "the editor shows the plan's one-off window");
+  assert(await page.inputValue("#pp-editor input[name=once_from]") === local(now - 3600000), "the window's start is not shown");
+  await page.fill("#pp-editor input[name=name]", "海州区夜间联合巡查（调整）");
+  await page.click("#pp-editor button[type=submit]");
+  await waitFor(page, () => document.querySelector("#pp-editor").hidden, null, 10000, "the edit saved").catch(async (e) => {
+    throw new Error(e.message + ": " + await page.textContent("#pp-editor .msg"));
+  });
+  const plan = (await api("GET", "/api/v1/patrol-plans/" + planId, null, supervisor)).data;
+  assert(plan.name === "海州区夜间联合巡查（调整）", "name " + plan.name);
+  assert(plan.targets.length === 1 && plan.targets[0].id === targetId, "the target was not kept: " + JSON.stringify(plan.targets.map((t) => t.id)));
+  assert(plan.windows.length === 1 && plan.unit_ids.length === 2 && plan.campaign_id === campaign.data.id, "the plan changed beyond its name");
+  await waitFor(page, (id) => document.querySelector(`#pp-week-view tr[data-plan="${id}"]`).textContent.includes("（调整）"), planId, 5000, "the week view renamed");
+});
+
 await step("nothing logged as an error in the browser", async () => {
   assert(pageErrors.length === 0, pageErrors.join(" | ").slice(0, 400));
   assert(refused.length === 1 && refused[0] === "400 POST /api/v1/patrol-plans", "refusals met: " + refused.join(", "));

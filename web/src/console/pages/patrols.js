@@ -18,7 +18,7 @@ import { Style, Stroke, Fill, Text } from "ol/style.js";
 import { el } from "../../shared/dom.js";
 import { createMap, addBaseMap } from "../layers.js";
 import { cached } from "../styles.js";
-import { form, notice, all, table, divisionPicker, divisionText, fromLocalInput, shortTime, uid } from "./kit.js";
+import { form, notice, all, table, divisionPicker, divisionText, fromLocalInput, localInput, shortTime, uid } from "./kit.js";
 
 const GEOJSON = new GeoJSON({ dataProjection: "EPSG:4326", featureProjection: "EPSG:3857" });
 const DAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
@@ -241,6 +241,8 @@ async function openEditor(ctx, ui, plan) {
   S.draft = { plan: p, targets: p.targets.map((t) => ({ ...t, area: t.division_code ? { division_code: t.division_code }
     : t.center ? { point: t.center, radius_m: t.radius_m } : { polygon: t.geometry } })) };
   const div = divisionPicker(ctx, { label: LABELS.division_code, value: p.division_code });
+  const w0 = plan && plan.windows && plan.windows[0];
+  S.onceShown = w0 ? [localInput(new Date(w0.starts_at)), localInput(new Date(w0.ends_at))] : ["", ""];
   const kind = (u) => { const a = S.agencies.get(u.agency_id); return a ? ctx.vocab.label("agency_kinds", a.kind) : "未归属部门"; };
   const units = checkList("unit_ids", S.units.map((u) => [u.id, u.name + "（" + kind(u) + "）"]).sort((a, b) => a[1].localeCompare(b[1], "zh")), p.unit_ids);
   const days = checkList("weekly", DAYS.map((d, i) => [i + 1, d]), p.weekly ? p.weekly.days : []);
@@ -257,8 +259,8 @@ async function openEditor(ctx, ui, plan) {
       days,
       { name: "weekly_from", label: "每周从", type: "time", value: p.weekly ? p.weekly.from : "20:00" },
       { name: "weekly_to", label: "到", type: "time", value: p.weekly ? p.weekly.to : "22:00" },
-      { name: "once_from", label: "开始时间", type: "datetime-local" },
-      { name: "once_to", label: "结束时间", type: "datetime-local" },
+      { name: "once_from", label: "开始时间", type: "datetime-local", value: S.onceShown[0] },
+      { name: "once_to", label: "结束时间", type: "datetime-local", value: S.onceShown[1] },
       units, targets,
     ],
     onSubmit: (v) => savePlan(ctx, ui, plan, v, div.value(), units, days),
@@ -383,9 +385,10 @@ function planBody(v, division, units, days) {
   if (v.mode === "weekly") body.weekly = { days: checked(days).map(Number), from: v.weekly_from, to: v.weekly_to };
   else body.windows = [{ starts_at: fromLocalInput(v.once_from), ends_at: fromLocalInput(v.once_to) }];
   body.targets = S.draft.targets.map((t) => {
-    const out = { name: t.name || null, area: t.area, visits_per_week: t.visits_per_week, min_dwell_min: t.min_dwell_min,
+    const out = { area: t.area, visits_per_week: t.visits_per_week, min_dwell_min: t.min_dwell_min,
       time_window: t.time_window, agencies: t.agencies };
     if (t.id) out.id = t.id;
+    if (t.name) out.name = t.name;
     return out;
   });
   return body;
@@ -394,7 +397,10 @@ function planBody(v, division, units, days) {
 async function savePlan(ctx, ui, plan, v, division, units, days) {
   const body = planBody(v, division, units, days);
   if (plan) {
-    if (body.weekly) body.windows = []; else body.weekly = null;
+    if (body.weekly) body.windows = null;
+    else body.weekly = null;
+    // the one-off windows untouched: the plan keeps them all (the editor shows the first)
+    if (!body.weekly && plan.windows.length && v.once_from === S.onceShown[0] && v.once_to === S.onceShown[1]) delete body.windows;
   }
   const out = plan ? await ctx.api.request("PATCH", "/api/v1/patrol-plans/" + plan.id, body)
     : await ctx.api.post("/api/v1/patrol-plans", body);
