@@ -70,7 +70,8 @@ await step("a supervisor opens 巡查计划 from the tab bar: the week view and 
   await page.fill("#password", "demo");
   await page.click("#login-form button[type=submit]");
   await waitFor(page, () => window.__console && window.__console.ready, null, 15000, "the console ready");
-  assert(await page.textContent('#tabs [data-page="patrols"]') === "巡查计划", "no 巡查计划 tab");
+  assert(await page.textContent('#tabs [data-page="patrols"]') === label("audit_entities", "patrol_plan"), "no 巡查计划 tab");
+  assert(await page.textContent('#tabs [data-page="campaigns"]') === label("audit_entities", "campaign"), "no campaign tab");
   await page.click('#tabs [data-page="patrols"]');
   await waitFor(page, () => window.__patrols && window.__patrols.loaded >= 1, null, 15000, "the week's ledger read");
   const legend = await page.textContent("#pp-legend");
@@ -183,7 +184,7 @@ await step("the campaign page shows the figures of the API's summary, per county
       assert(shown[i][1][k] === String(fig[k]), `${key} ${k}: page ${shown[i][1][k]}, API ${fig[k]}`);
   }
   const heads = await page.textContent("#cp-summary thead");
-  for (const w of ["巡查次数", "出动人次", "巡查点"]) assert(heads.includes(w), "no column " + w);
+  for (const w of ["patrols", "staff_turns", "places_visited", "hours", "km"]) assert(heads.includes(label("stats_terms", w)), "no column " + w);
 });
 
 await step("the plan edited from the week view: renamed, its window and target kept", async () => {

@@ -13,8 +13,10 @@ const PAGES = [
   { id: "users", label: "用户管理", load: () => import("./users.js"), name: "usersPage" },
   { id: "audit", label: "操作审计", load: () => import("./audit.js"), name: "auditPage" },
   // joint patrols: dispatchers read the week and the ledger, supervisors and admins edit (patrols.js)
-  { id: "patrols", label: "巡查计划", load: () => import("./patrols.js"), name: "patrolsPage", minRole: "dispatcher" },
-  { id: "campaigns", label: "专项行动", load: () => import("./patrols.js"), name: "campaignsPage", minRole: "dispatcher" },
+  { id: "patrols", label: (c) => c.vocab.label("audit_entities", "patrol_plan"), load: () => import("./patrols.js"),
+    name: "patrolsPage", minRole: "dispatcher" },
+  { id: "campaigns", label: (c) => c.vocab.label("audit_entities", "campaign"), load: () => import("./patrols.js"),
+    name: "campaignsPage", minRole: "dispatcher" },
 ];
 
 // Registers the pages (after the dispatch page) and adds to the sign-in the link to the reset-code

@@ -22,7 +22,7 @@ import { form, notice, all, table, divisionPicker, divisionText, fromLocalInput,
 
 const GEOJSON = new GeoJSON({ dataProjection: "EPSG:4326", featureProjection: "EPSG:3857" });
 const DAYS = ["周一", "周二", "周三", "周四", "周五", "周六", "周日"];
-const LABELS = { name: "名称", division_code: "辖区", campaign_id: "专项行动", unit_ids: "参加单位", weekly: "每周时段",
+const LABELS = { name: "名称", division_code: "辖区", campaign_id: "所属行动", unit_ids: "参加单位", weekly: "每周时段",
   windows: "时段", starts_on: "开始日期", ends_on: "结束日期", targets: "巡查目标", area: "范围", visits_per_week: "每周次数",
   min_dwell_min: "最短停留（分钟）", time_window: "时间段", agencies: "须到场的部门", radius_m: "半径（米）" };
 // ledger state of a target -> the walked_statuses code whose label names it
@@ -69,13 +69,13 @@ function build(root, ctx) {
   ui.grid = el("div", { id: "pp-week-view" });
   ui.detail = el("section", { id: "pp-visits", class: "card-box", hidden: "" });
   ui.editor = el("section", { id: "pp-editor", class: "card-box", hidden: "" });
-  ui.add = el("button", { type: "button", id: "pp-new", onclick: () => openEditor(ctx, ui, null) }, "新建巡查计划");
+  ui.add = el("button", { type: "button", id: "pp-new", onclick: () => openEditor(ctx, ui, null) }, ctx.vocab.label("audit_actions", "patrol_plan.create"));
   ui.add.hidden = !canEdit(ctx);
   root.classList.add("map-page");
   root.append(
     el("div", { class: "map-col" }, el("div", { class: "toolbar" }, el("label", { for: "pp-week" }, "周次 "), ui.week,
       ui.add, ui.legend), ui.map, ui.alert, ui.note.el),
-    el("aside", { class: "side-col" }, el("h2", {}, "巡查计划"), ui.editor, ui.detail, ui.grid));
+    el("aside", { class: "side-col" }, el("h2", {}, ctx.vocab.label("audit_entities", "patrol_plan")), ui.editor, ui.detail, ui.grid));
   ui.week.addEventListener("change", () => load(ctx, ui));
   ui.legend.append(...Object.values(LOOK).map(([code, color]) =>
     el("span", { class: "legend-item" }, el("b", { style: "color:" + color }, "■ "), ctx.vocab.label("walked_statuses", code), "　")));
@@ -197,7 +197,7 @@ function renderWeek(ctx, ui) {
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "计划"), ...DAYS.map((d) => el("th", { scope: "col" }, d)))),
       el("tbody", {}, ...rows)));
   }
-  ui.grid.replaceChildren(...(parts.length ? parts : [el("p", { class: "hint" }, S.week + " 没有巡查计划")]));
+  ui.grid.replaceChildren(...(parts.length ? parts : [el("p", { class: "hint" }, S.week + " 没有计划")]));
 }
 
 // ---- live events ----
@@ -277,7 +277,7 @@ async function openEditor(ctx, ui, plan) {
   S.form = f;
   S.targetBox = targets;
   renderTargets(ctx);
-  ui.editor.replaceChildren(el("h3", {}, plan ? "修改巡查计划" : "新建巡查计划"), f.el);
+  ui.editor.replaceChildren(el("h3", {}, ctx.vocab.label("audit_actions", plan ? "patrol_plan.update" : "patrol_plan.create")), f.el);
   ui.editor.hidden = false;
   f.inputs.name.focus();
 }
@@ -405,7 +405,7 @@ async function savePlan(ctx, ui, plan, v, division, units, days) {
   const out = plan ? await ctx.api.request("PATCH", "/api/v1/patrol-plans/" + plan.id, body)
     : await ctx.api.post("/api/v1/patrol-plans", body);
   closeEditor(ui);
-  ui.note.ok((plan ? "已保存巡查计划“" : "已新建巡查计划“") + out.name + "”");
+  ui.note.ok("已保存“" + out.name + "”");
   S.created = out.id;
   await load(ctx, ui);
 }
@@ -425,8 +425,9 @@ export const patrolsPage = {
 
 // ---- the campaign summary page ----
 
-const FIGURES = [["patrols", "巡查次数"], ["staff_turns", "出动人次"], ["places_visited", "巡查点"], ["hours", "巡查时长（小时）"],
-  ["km", "巡查里程（公里）"], ["people_found", "发现救助对象"]];
+// a figure of the summary -> the stats_terms code of its label (people found: the reports filed)
+const FIGURES = [["patrols", "patrols"], ["staff_turns", "staff_turns"], ["places_visited", "places_visited"], ["hours", "hours"],
+  ["km", "km"], ["people_found", "reports"]];
 
 function figureRow(ctx, fig, outcomes, head) {
   return el("tr", { "data-county": fig.county_code || "total" }, el("th", { scope: "row" }, head),
@@ -439,11 +440,12 @@ async function showSummary(ctx, box, id) {
   try {
     const s = await ctx.api.get("/api/v1/campaigns/" + id + "/summary");
     const outcomes = ctx.vocab.terms("outcomes").filter((o) => s.counties.some((c) => c.outcomes[o.code]) || s.total.outcomes[o.code]);
-    const heads = ["县区", ...FIGURES.map((f) => f[1]), ...outcomes.map((o) => o.label)];
+    const term = (code) => ctx.vocab.label("stats_terms", code);
+    const heads = [term("county"), ...FIGURES.map((f) => term(f[1])), ...outcomes.map((o) => o.label)];
     const rows = [...s.counties.map((c) => figureRow(ctx, c, outcomes, divisionText(ctx, c.county_code))),
-      figureRow(ctx, s.total, outcomes, "合计")];
+      figureRow(ctx, s.total, outcomes, term("total"))];
     box.replaceChildren(el("h3", {}, s.name), el("p", { class: "hint" }, s.starts_on + " 至 " + s.ends_on + " · ", divisionText(ctx, s.division_code)),
-      table("专项行动统计", heads, rows, "pp-summary"));
+      table(ctx.vocab.label("audit_entities", "campaign") + " · " + ctx.vocab.label("stats_terms", "ui_page"), heads, rows, "pp-summary"));
     window.__patrols.summary = s;
   } catch (e) {
     const n = notice(ctx);
@@ -454,15 +456,16 @@ async function showSummary(ctx, box, id) {
 
 export const campaignsPage = {
   async mount(root, ctx) {
-    const list = el("ul", { id: "cp-list", class: "pick-list", "aria-label": "专项行动" });
+    const name = ctx.vocab.label("audit_entities", "campaign");
+    const list = el("ul", { id: "cp-list", class: "pick-list", "aria-label": name });
     const box = el("section", { id: "cp-summary", class: "card-box" });
     const note = notice(ctx);
-    root.append(el("h2", {}, "专项行动"), note.el, list, box);
+    root.append(el("h2", {}, name), note.el, list, box);
     try {
       const items = await all(ctx, "/api/v1/campaigns");
       list.replaceChildren(...items.map((c) => el("li", {}, el("button", { type: "button", "data-id": c.id,
         onclick: () => showSummary(ctx, box, c.id) }, el("b", {}, c.name), el("small", {}, " " + c.starts_on + " 至 " + c.ends_on)))));
-      if (!items.length) note.info("还没有专项行动");
+      if (!items.length) note.info("还没有" + name);
       else showSummary(ctx, box, items[0].id);
     } catch (e) {
       note.fail(e);
