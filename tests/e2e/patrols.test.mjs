@@ -205,7 +205,7 @@ await step("the plan edited from the week view: renamed, its window and target k
   await waitFor(page, (id) => document.querySelector(`#pp-week-view tr[data-plan="${id}"]`).textContent.includes("（调整）"), planId, 5000, "the week view renamed");
 });
 
-await step("a weekly plan with a polygon drawn on the map, at night: stored as drawn, its windows in the week view", async () => {
+await step("a weekly plan with a polygon drawn on the map at night and a division picked: stored as drawn, its windows in the week view", async () => {
   const SQUARE = at(-3000, -2000);
   await page.click("#pp-new");
   await page.waitForSelector("#pp-editor:not([hidden]) form");
@@ -225,6 +225,11 @@ await step("a weekly plan with a polygon drawn on the map, at night: stored as d
   }
   await page.waitForSelector(targetInput("time_window"));
   await page.selectOption(targetInput("time_window"), "night");
+  // a second target: a division, picked from the supervisor's city down to 海州区
+  await page.click("#pp-add-division");
+  const pick = '#pp-editor .pp-target[data-index="1"] select[data-parent="320700000000"]';
+  await page.waitForSelector(pick + ' option[value="320706000000"]', { state: "attached" });
+  await page.selectOption(pick, "320706000000");
   await page.click("#pp-editor button[type=submit]");
   await waitFor(page, () => document.querySelector("#pp-editor").hidden, null, 10000, "the plan saved").catch(async (e) => {
     throw new Error(e.message + ": " + await page.textContent("#pp-editor .msg"));
@@ -232,6 +237,7 @@ await step("a weekly plan with a polygon drawn on the map, at night: stored as d
   const id = await page.evaluate(() => window.__patrols.created);
   const plan = (await api("GET", "/api/v1/patrol-plans/" + id, null, supervisor)).data;
   assert(plan.weekly && plan.weekly.days.length === 7 && plan.weekly.from === "20:00" && plan.weekly.to === "22:00", "weekly " + JSON.stringify(plan.weekly));
+  assert(plan.targets.length === 2 && plan.targets[1].division_code === "320706000000", "the division target: " + JSON.stringify(plan.targets[1]).slice(0, 200));
   const t = plan.targets[0];
   assert(t.center === null && t.division_code === null && /Polygon$/.test(t.geometry.type), "not a drawn polygon: " + JSON.stringify(t).slice(0, 200));
   // 120 × 100 px at zoom 16 (2.39 m/px on the map, 1.97 m on the ground at 34.6°N): some 46,400 m²
