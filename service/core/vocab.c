@@ -195,11 +195,13 @@ VOCAB(VOCAB_AUDIT_ACTION, "AuditAction", "audit_actions",
       [AA_REPORT_MASK] = T("report.mask", "到期删除个人信息"),
       [AA_PLAN_CREATE] = T("patrol_plan.create", "新建巡查计划"),
       [AA_PLAN_UPDATE] = T("patrol_plan.update", "修改巡查计划"),
-      [AA_EXPORT_XLSX] = T("export.xlsx", "导出月报表"));
-VOCAB(VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
-      NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
-      [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"),
-      [AE_USER] = T("user", "用户"), [AE_PLAN] = T("patrol_plan", "巡查计划"));
+      [AA_EXPORT_XLSX] = T("export.xlsx", "导出月报表"),
+      [AA_CAMPAIGN_CREATE] = T("campaign.create", "新建专项行动"));
+VOCAB(
+    VOCAB_AUDIT_ENTITY, "AuditEntity", "audit_entities",
+    NULL, [AE_STATION] = T("station", "救助站点"), [AE_AGENCY] = T("agency", "部门"),
+    [AE_UNIT] = T("unit", "巡查队"), [AE_SHIFT] = T("shift", "班次"), [AE_USER] = T("user", "用户"),
+    [AE_PLAN] = T("patrol_plan", "巡查计划"), [AE_CAMPAIGN] = T("campaign", "专项行动"));
 
 /* The groupings of the figures (GET /api/v1/stats?by=): the tier that finally held a report, its
  * county, town or station, its category, or the month, ISO week or day it was received (the city's

@@ -133,6 +133,7 @@ typedef struct vocab_term {
 #define AA_PLAN_CREATE 25
 #define AA_PLAN_UPDATE 26
 #define AA_EXPORT_XLSX 27
+#define AA_CAMPAIGN_CREATE 28
 /* VOCAB_AUDIT_ENTITY: what an administrative write changed */
 #define AE_STATION 0
 #define AE_AGENCY 1
@@ -140,6 +141,7 @@ typedef struct vocab_term {
 #define AE_SHIFT 3
 #define AE_USER 4
 #define AE_PLAN 5
+#define AE_CAMPAIGN 6
 /* VOCAB_STATS_BY: the groupings of the figures (?by=) */
 #define SB_TIER 0
 #define SB_COUNTY 1

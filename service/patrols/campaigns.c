@@ -6,7 +6,8 @@
  * visited (巡查点: per patrol, the targets visited, summed), hours and km (the group's, counted
  * once: the window's active time and distance), people found (reports filed during a patrol by a
  * unit that took part: reports.reporter_unit_id, received in the window) and their outcomes. A campaign belongs to a
- * division; staff see those of theirs (another county's: 404). */
+ * division; staff see those of theirs (another county's: 404). Creating one is audited
+ * (campaign.create). */
 #include "service/patrols/campaigns.h"
 
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include "service/admin/admin.h"
 #include "service/core/db.h"
+#include "service/core/vocab.h"
 #include "service/door/handlers.h"
 #include "service/door/params.h"
 #include "service/door/shapes.h"
@@ -49,23 +51,25 @@ int h_campaigns_create(http_req *r) {
                        to,
                        json_string_value(json_object_get(b, "note")),
                        admin_id(r->user.id, by)};
+    if (db_begin(r->w) != 0) return admin_end(r, -1);
     PGresult *q =
         db_exec(r->w,
                 "WITH c AS (INSERT INTO campaigns (name, division_code, starts_on, ends_on,"
                 " note, created_by) SELECT $1, code, $3::date, $4::date, $5, $6::bigint"
                 " FROM divisions WHERE code = $2 RETURNING id) SELECT id FROM c",
                 6, p);
-    if (!q) return http_db_error(r);
+    if (!q) return admin_end(r, -1);
     if (PQntuples(q) == 0) {
         PQclear(q);
-        return http_error(r, 404, "not_found", "division_code", "no such division: %s", code);
+        return admin_end(
+            r, http_error(r, 404, "not_found", "division_code", "no such division: %s", code));
     }
     long long id = strtoll(PQgetvalue(q, 0, 0), NULL, 10);
     PQclear(q);
+    /* the campaign and its audit row commit together */
     json_t *out = NULL;
-    if (admin_one(r->w, CAMPAIGN_SQL " WHERE c.id = $1::bigint", id, campaign_row_json, &out) != 1)
-        return http_db_error(r);
-    return http_json(r, 201, out);
+    int got = admin_one(r->w, CAMPAIGN_SQL " WHERE c.id = $1::bigint", id, campaign_row_json, &out);
+    return admin_audited_reply(r, 201, AA_CAMPAIGN_CREATE, AE_CAMPAIGN, id, code, NULL, got, out);
 }
 
 /* GET /api/v1/campaigns?division=&limit=&cursor= : by id. */

@@ -83,10 +83,11 @@ await step("sign in (dispatcher, 海州区)", async () => {
   assert(await page.isHidden("#login"), "the login form is still shown");
   // the demo's town and community boundaries are synthetic: the page says so
   await page.waitForSelector("#synthetic-note", { state: "visible", timeout: 5000 });
-  // one page (the dispatch map) so far: shown, named in the address, no tab bar
-  const pages = await page.evaluate(() => [location.hash, document.getElementById("tabs").hidden,
-    document.getElementById("page-dispatch").hidden]);
-  assert(JSON.stringify(pages) === JSON.stringify(["#dispatch", true, false]), "pages: " + JSON.stringify(pages));
+  // the dispatch map first: shown, named in the address; the tab bar offers a dispatcher the joint
+  // patrol pages it reads (巡查计划, campaigns), none of the administration's
+  const pages = await page.evaluate(() => [location.hash, document.getElementById("page-dispatch").hidden,
+    [...document.querySelectorAll("#tabs [role=tab]")].map((b) => b.dataset.page)]);
+  assert(JSON.stringify(pages) === JSON.stringify(["#dispatch", false, ["dispatch", "patrols", "campaigns"]]), "pages: " + JSON.stringify(pages));
 });
 
 await step("tiles drawn on the map (divisions, stations, reports, units)", async () => {

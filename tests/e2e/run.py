@@ -5,8 +5,9 @@ TCP proxy the test cuts and spoils, with a server it stops and starts: tests/int
 a control server). Prints the steps and `RESULT <passed> <failed> <skipped>` like the integration
 runner. stats.test.mjs (the statistics page, as the supervisor), shift.test.mjs (a dispatcher's
 shift: the report panel, its actions, the alerts) and history.test.mjs (history, track replay, phone
-intake, layout) and search.test.mjs (place search ranking the dispatcher's division first, over
-a fixture of namesakes) get a database and a server of their own."""
+intake, layout), search.test.mjs (place search ranking the dispatcher's division first, over
+a fixture of namesakes) and patrols.test.mjs (joint patrols: the plan page, the ledger layer,
+campaign figures) get a database and a server of their own."""
 import http.server
 import os
 import re
@@ -237,6 +238,12 @@ def search_suite(out_dir):
                      {"E2E_NAMESAKES": codes})
 
 
+def patrols_suite(out_dir):
+    """Joint patrols (issue 18): a plan made on the 巡查计划 page, the ledger layer turned by the live
+    scorer when the units' tracks arrive, the campaign summary page."""
+    return page_suite("patrols.test.mjs", int(os.environ.get("E2E_TIMEOUT", "300")), out_dir)
+
+
 def main():
     out_dir = os.path.join(ROOT, os.environ.get("BUILD", "build"), "e2e")
     os.makedirs(out_dir, exist_ok=True)
@@ -244,7 +251,7 @@ def main():
     p = f = 0
     for name, suite in (("console", console_suite), ("admin", admin_suite), ("app", app_suite),
                         ("stats", stats_suite), ("shift", shift_suite), ("history", history_suite),
-                        ("search", search_suite)):
+                        ("search", search_suite), ("patrols", patrols_suite)):
         if only and name not in only:
             continue
         sp, sf = suite(out_dir)

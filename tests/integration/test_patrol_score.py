@@ -265,6 +265,11 @@ class PatrolScoreTest(harness.ServerCase):
                                                              "starts_on": str(today), "ends_on": "2020-01-01"},
                                token=self.disp)
         self.assertEqual((bad.status, bad.json()["error"]["field"]), (400, "ends_on"))
+        # the creation audited (campaign.create, its division, the one written), the refusal not
+        audit = self.db.sql("SELECT action, entity_id, entity_division, after->>'name' AS name FROM audit"
+                            " WHERE entity = 'campaign' ORDER BY id")
+        self.assertEqual([(a["action"], a["entity_id"], a["entity_division"], a["name"]) for a in audit],
+                         [("campaign.create", camp["id"], "320706000000", "寒冬送温暖")])
         units = self.units[1::3]
         w1, w2 = self.now - 3 * 3600, self.now - 5400
         self.walk(units, w1 + 600, east=40000)

@@ -86,8 +86,13 @@ function unitChanged(ctx, ev) {
   ctx.refreshLayer("units");
 }
 
-// a patrol plan's visit or overdue window: whoever shows the ledger or alerts listens on the bus
+// a patrol plan's visit or overdue window: whoever shows the ledger listens on the bus (the
+// 巡查计划 page reads its ledger again); an overdue window sounds on any page
 function patrolChanged(ctx, ev) {
+  if (ev.kind === "patrol.overdue") {
+    ctx.state.alerts.last = { id: ev.entity_id, why: "patrol.overdue" };
+    sound(ctx.state);
+  }
   ctx.bus.emit("patrols", ev);
 }
 

@@ -12,6 +12,11 @@ const PAGES = [
   { id: "teams", label: "队伍与排班", load: () => import("./teams.js"), name: "teamsPage" },
   { id: "users", label: "用户管理", load: () => import("./users.js"), name: "usersPage" },
   { id: "audit", label: "操作审计", load: () => import("./audit.js"), name: "auditPage" },
+  // joint patrols: dispatchers read the week and the ledger, supervisors and admins edit (patrols.js)
+  { id: "patrols", label: (c) => c.vocab.label("audit_entities", "patrol_plan"), load: () => import("./patrols.js"),
+    name: "patrolsPage", minRole: "dispatcher" },
+  { id: "campaigns", label: (c) => c.vocab.label("audit_entities", "campaign"), load: () => import("./patrols.js"),
+    name: "campaignsPage", minRole: "dispatcher" },
 ];
 
 // Registers the pages (after the dispatch page) and adds to the sign-in the link to the reset-code
@@ -19,7 +24,7 @@ const PAGES = [
 export function mountAdmin(ctx) {
   // the dispatch page's figures and search step aside while one is shown (admin-open)
   for (const row of PAGES)
-    registerPage(lazyPage({ ...row, minRole: "supervisor", pageClass: "admin-page", bodyClass: "admin-open" }));
+    registerPage(lazyPage({ minRole: "supervisor", ...row, pageClass: "admin-page", bodyClass: "admin-open" }));
   // signed out: nothing of an administration page shows through the sign-in overlay
   ctx.bus.on("signed-out", () => document.body.classList.add("signed-out"));
   ctx.bus.on("signed-in", () => document.body.classList.remove("signed-out"));
