@@ -571,7 +571,8 @@ class SitingCoveragePatrols(harness.FreshDbCase):
                        " INSERT INTO shift_members SELECT s.id, u FROM s, unnest(%s::bigint[]) u;"
                        % (unit, q(start), q(end), q("{%s}" % ",".join(map(str, members)))))
         psql_script(db, "BEGIN;\n" + "\n".join(sql) + "\nCOMMIT;\nANALYZE;\n")
-        cls.srv = harness.Server(db)
+        # the fixes are of fixed dates (autumn 2026): kept whatever today is, not dropped after 90 days
+        cls.srv = harness.Server(db, env={"PATROLD_POSITION_RETENTION_DAYS": "36500"})
         cls.sup = cls.srv.login("supervisor")
         # the fixes were stored before the server first ran: its coverage thread paints their days
         # (coverage_days) from them; the roll-up reads those days, so wait until they are painted
