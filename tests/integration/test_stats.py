@@ -772,6 +772,13 @@ class SitingCoveragePatrols(harness.FreshDbCase):
         self.assertEqual(p["source"], "patrol_scored_windows")
         by_station = {g["key"]: g["patrols"] for g in got["groups"]}
         self.assertEqual(by_station["3"], p)  # units 4 and 5 are of station 3
+        tier = self.db.value("SELECT tier FROM stations WHERE id = 3")
+        for by, key in (("county", "320706000000"), ("tier", tier)):
+            groups = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=%s&min_reports=1" % by)
+            self.assertEqual({g["key"]: g["patrols"] for g in groups["groups"]}.get(key), p, by)
+        weeks = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=week")["groups"]
+        self.assertEqual(sum(g["patrols"]["patrols"] for g in weeks), p["patrols"])
+        self.assertEqual(sum(g["patrols"]["staff_turns"] for g in weeks), p["staff_turns"])
         days = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=day")
         per_day = {g["key"]: g["patrols"] for g in days["groups"] if g["patrols"]["patrols"]}
         self.assertEqual(sorted(per_day), ["2026-10-02", "2026-10-10"])
