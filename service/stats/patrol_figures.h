@@ -10,8 +10,8 @@
 /* THE patrol figures of q ("Joint street patrols", issue 18): {"total": P, "groups": {key: P}}
  * with P = {patrols, staff_turns, places_visited, hours, km, source}, keyed as the figures' groups
  * (q->by: a county or town code, a station id, a tier, a month, week or day; none for category).
- * Today from migration 0014 (shifts and their members); places_visited and km wait for the
- * patrol tables (null). NULL on a database failure (w->err). */
+ * From the scorer's tables, with the definition of the campaign summary (patrol_figures.c). NULL
+ * on a database failure (w->err). */
 json_t *stats_patrol_figures(worker *w, const stats_query *q);
 
 #endif

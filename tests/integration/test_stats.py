@@ -520,6 +520,17 @@ if __name__ == "__main__":
 
 OCT_FROM, OCT_TO = "2026-10-01T00:00:00+08:00", "2026-11-01T00:00:00+08:00"
 TOWN = "320706001"  # a town of 海州区
+# scored windows: (plan, start, end, status, active minutes, km); two of plan 901 visited in October
+# (the 10-10 one by units 4 and 5 together), one not visited, one in September; plan 902 elsewhere
+PATROL_WINDOWS = ((901, "2026-10-02T21:00:00+08:00", "2026-10-02T23:00:00+08:00", "done", 90.0, 3.5),
+                  (901, "2026-10-10T09:00:00+08:00", "2026-10-10T11:00:00+08:00", "done", 100.0, 2.25),
+                  (901, "2026-10-15T09:00:00+08:00", "2026-10-15T11:00:00+08:00", "missed", 0.0, 0.0),
+                  (901, "2026-09-20T09:00:00+08:00", "2026-09-20T11:00:00+08:00", "done", 60.0, 1.0),
+                  (902, "2026-10-05T09:00:00+08:00", "2026-10-05T11:00:00+08:00", "done", 60.0, 1.0))
+# visits: (target, plan, window start, n, units): target 9011 twice on 10-02, by both units on 10-10
+PATROL_VISITS = ((9011, 901, PATROL_WINDOWS[0][1], 1, (4,)), (9011, 901, PATROL_WINDOWS[0][1], 2, (4,)),
+                 (9012, 901, PATROL_WINDOWS[0][1], 1, (5,)), (9011, 901, PATROL_WINDOWS[1][1], 1, (4, 5)),
+                 (9011, 901, PATROL_WINDOWS[3][1], 1, (5,)), (9021, 902, PATROL_WINDOWS[4][1], 1, (4,)))
 
 
 class SitingCoveragePatrols(harness.FreshDbCase):
@@ -570,6 +581,28 @@ class SitingCoveragePatrols(harness.FreshDbCase):
             sql.append("WITH s AS (INSERT INTO shifts (unit_id, starts_at, ends_at) VALUES (%d, %s, %s) RETURNING id)"
                        " INSERT INTO shift_members SELECT s.id, u FROM s, unnest(%s::bigint[]) u;"
                        % (unit, q(start), q(end), q("{%s}" % ",".join(map(str, members)))))
+        # joint patrols as the scorer stores them: plan 901 of 海州 (units 4 and 5 of station 3, a
+        # campaign's), plan 902 of another county; unit 4 also on shift during the 10-10 patrol
+        sql.append("WITH s AS (INSERT INTO shifts (unit_id, starts_at, ends_at) VALUES (4, '2026-10-10T08:30:00+08:00',"
+                   " '2026-10-10T11:30:00+08:00') RETURNING id) INSERT INTO shift_members SELECT s.id, u FROM s,"
+                   " unnest(%s::bigint[]) u;" % q("{%s}" % ",".join(map(str, users[:2]))))
+        sql.append("INSERT INTO campaigns (id, name, division_code, starts_on, ends_on) VALUES"
+                   " (71, '寒冬送温暖', '320706000000', '2026-09-01', '2026-10-31');")
+        sql.append("INSERT INTO patrol_plans (id, name, division_code, campaign_id, starts_on) VALUES"
+                   " (901, '联合夜巡', '320706000000', 71, '2026-09-01'), (902, '别县', (SELECT code FROM divisions"
+                   " WHERE level = 'county' AND code LIKE '3207%' AND code <> '320706000000' ORDER BY code LIMIT 1), NULL, '2026-09-01');")
+        sql.append("INSERT INTO patrol_plan_units VALUES (901, 4), (901, 5), (902, 4);")
+        sql.append("INSERT INTO patrol_targets (id, plan_id, name, geom, visits_per_week, min_dwell_min) SELECT t, p,"
+                   " 'T' || t, ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(119.2, 34.6), 4326), 0.001)), 2, 10 FROM"
+                   " (VALUES (9011, 901), (9012, 901), (9021, 902)) x(t, p);")
+        for plan, start, end, status, active, km in PATROL_WINDOWS:
+            sql.append("INSERT INTO patrol_scored_windows (plan_id, starts_at, ends_at, status, active_min, km, revision)"
+                       " VALUES (%d, %s, %s, %s, %r, %r, 1);" % (plan, q(start), q(end), q(status), active, km))
+        for target, plan, patrol, n, units in PATROL_VISITS:
+            sql.append("INSERT INTO patrol_visits (target_id, plan_id, patrol, n, starts_at, ends_at, dwell_s, unit_ids,"
+                       " agencies, counted) VALUES (%d, %d, %s, %d, %s, %s::timestamptz + interval '20 minutes', 1200,"
+                       " %s, '{}', true);" % (target, plan, q(patrol), n, q(patrol), q(patrol),
+                                              q("{%s}" % ",".join(map(str, units)))))
         psql_script(db, "BEGIN;\n" + "\n".join(sql) + "\nCOMMIT;\nANALYZE;\n")
         # the fixes are of fixed dates (autumn 2026): kept whatever today is, not dropped after 90 days
         cls.srv = harness.Server(db, env={"PATROLD_POSITION_RETENTION_DAYS": "36500"})
@@ -698,18 +731,86 @@ class SitingCoveragePatrols(harness.FreshDbCase):
                          sorted(r["code"] for r in visited))
         self.assertTrue(all(f["geometry"]["type"] in ("Polygon", "MultiPolygon") for f in fc["features"]))
 
+    def patrol_recount(self, day=None):
+        """The patrol figures of 海州 in October (or one day of it) recounted from the raw tables."""
+        wins = self.db.sql("SELECT s.plan_id, s.starts_at, s.ends_at, s.active_min, s.km, to_char(s.starts_at AT TIME"
+                           " ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS day FROM patrol_scored_windows s"
+                           " JOIN patrol_plans p ON p.id = s.plan_id WHERE p.division_code LIKE '320706%%'"
+                           " AND s.starts_at >= %s AND s.starts_at < %s", OCT_FROM, OCT_TO)
+        n = staff = places = 0
+        hours = km = 0.0
+        for w in wins:
+            if day and w["day"] != day:
+                continue
+            visits = self.db.sql("SELECT target_id, unit_ids FROM patrol_visits WHERE plan_id = %s AND patrol = %s",
+                                 w["plan_id"], w["starts_at"])
+            if not visits:
+                continue
+            took = sorted({u for v in visits for u in v["unit_ids"]})
+            n += 1
+            places += len({v["target_id"] for v in visits})
+            staff += self.db.value("SELECT count(DISTINCT m.user_id) FROM shifts s JOIN shift_members m ON"
+                                   " m.shift_id = s.id WHERE s.unit_id = ANY(%s::bigint[]) AND s.starts_at < %s"
+                                   " AND s.ends_at > %s", "{%s}" % ",".join(map(str, took)), w["ends_at"], w["starts_at"])
+            hours += w["active_min"] / 60
+            km += w["km"]
+        return n, staff, places, hours, km
+
     def test_patrol_figures_against_a_recount(self):
         got = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=station&min_reports=1")
         p = got["total"]["patrols"]
-        # October: the 6 h night shift, the 4.5 h morning, 2 h of the last one (until midnight)
-        self.assertEqual((p["patrols"], p["staff_turns"]), (3, 6))
-        self.assertAlmostEqual(p["hours"], 6 + 4.5 + 2, places=2)
-        self.assertIsNone(p["places_visited"])
-        self.assertIsNone(p["km"])
+        n, staff, places, hours, km = self.patrol_recount()
+        self.assertEqual((p["patrols"], p["staff_turns"], p["places_visited"]), (n, staff, places))
+        self.assertAlmostEqual(p["hours"], hours, places=2)
+        self.assertAlmostEqual(p["km"], km, places=3)
+        # by hand: the 10-02 patrol (unit 4's two members, targets 9011 and 9012), the 10-10 joint
+        # patrol of units 4 and 5 counted once (their members 0-2 once each, one target, its hours
+        # and km once); neither the unvisited window, September's, nor the other county's
+        self.assertEqual((p["patrols"], p["staff_turns"], p["places_visited"]), (2, 5, 3))
+        self.assertAlmostEqual(p["hours"], (90 + 100) / 60, places=2)
+        self.assertAlmostEqual(p["km"], 5.75, places=3)
+        self.assertEqual(p["source"], "patrol_scored_windows")
         by_station = {g["key"]: g["patrols"] for g in got["groups"]}
-        self.assertEqual(by_station["3"]["patrols"], 3)  # units 4 and 5 are of station 3
+        self.assertEqual(by_station["3"], p)  # units 4 and 5 are of station 3
+        tier = self.db.value("SELECT tier FROM stations WHERE id = 3")
+        for by, key in (("county", "320706000000"), ("tier", tier)):
+            groups = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=%s&min_reports=1" % by)
+            self.assertEqual({g["key"]: g["patrols"] for g in groups["groups"]}.get(key), p, by)
+        weeks = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=week")["groups"]
+        self.assertEqual(sum(g["patrols"]["patrols"] for g in weeks), p["patrols"])
+        self.assertEqual(sum(g["patrols"]["staff_turns"] for g in weeks), p["staff_turns"])
         days = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=day")
-        per_day = {g["key"]: g["patrols"]["patrols"] for g in days["groups"] if g["patrols"]["patrols"]}
-        self.assertEqual(per_day, {"2026-10-02": 1, "2026-10-10": 1, "2026-10-31": 1})
+        per_day = {g["key"]: g["patrols"] for g in days["groups"] if g["patrols"]["patrols"]}
+        self.assertEqual(sorted(per_day), ["2026-10-02", "2026-10-10"])
+        for day, f in per_day.items():
+            self.assertEqual((f["patrols"], f["staff_turns"], f["places_visited"]), self.patrol_recount(day)[:3])
+        # the campaign's summary counts the same patrols the same way (its dates: September too)
+        r = self.srv.request("GET", "/api/v1/campaigns/71/summary", token=self.sup)
+        self.assertEqual(r.status, 200, r)
+        sep = self.get("/api/v1/stats?division=320706&from=2026-09-01&to=2026-10-31")["total"]["patrols"]
+        c = r.json()["total"]
+        self.assertEqual((c["patrols"], c["staff_turns"], c["places_visited"]),
+                         (sep["patrols"], sep["staff_turns"], sep["places_visited"]))
+        self.assertEqual(sep["patrols"], 3)
+        self.assertAlmostEqual(c["km"], sep["km"], places=3)
+        self.assertAlmostEqual(c["hours"], sep["hours"], places=2)
+        # the city: 海州's two and the other county's one
+        city = self.get("/api/v1/stats?division=3207&from=2026-10-01&to=2026-10-31")["total"]["patrols"]
+        self.assertEqual(city["patrols"], 3)
+        # the monthly report's patrol sheet: the same figures in its total row
+        r = self.srv.request("GET", "/api/v1/stats/monthly.xlsx?division=320706&month=2026-10", token=self.sup)
+        self.assertEqual(r.status, 200, r)
+        vocab = {t["code"]: t["label"] for t in self.srv.request("GET", "/api/v1/vocabulary").json()["stats_terms"]}
+        script = ("import io, json, sys, openpyxl\n"
+                  "wb = openpyxl.load_workbook(io.BytesIO(sys.stdin.buffer.read()))\n"
+                  "ws = wb[sys.argv[1]]\n"
+                  "print(json.dumps([[c.value for c in row] for row in ws.iter_rows()], default=str))\n")
+        out = subprocess.run(["/usr/bin/python3", "-c", script, vocab["xlsx_patrols"]], input=r.body,
+                             capture_output=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr.decode())
+        total = next(row for row in json.loads(out.stdout) if row[0] == vocab["total"])
+        self.assertEqual(total[1:4], [2, 5, 3])
+        self.assertAlmostEqual(total[4], (90 + 100) / 60, places=2)
+        self.assertAlmostEqual(total[5], 5.75, places=3)
         cat = self.get("/api/v1/stats?division=320706&from=2026-10-01&to=2026-10-31&by=category&min_reports=1")
         self.assertTrue(all(g["patrols"] is None for g in cat["groups"]))
