@@ -10,7 +10,7 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, labeller, sleep } from "./lib.mjs";
+import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, signIn, labeller, sleep } from "./lib.mjs";
 
 const BASE = process.env.PATROLD_URL;
 const OUT = process.env.E2E_OUT || "build/e2e";
@@ -76,13 +76,7 @@ page.on("console", (m) => { if (m.type() === "error" && !/Failed to load resourc
 page.on("response", (r) => { if (r.status() === 404) missing.push(r.url().replace(BASE, "")); });
 page.on("request", (r) => { if (r.method() === "POST" && r.url().endsWith("/api/v1/reports")) sent.push(JSON.parse(r.postData() || "{}")); });
 
-async function signIn(username) {
-  await page.goto(BASE + "/");
-  await page.fill("#username", username);
-  await page.fill("#password", "demo");
-  await page.click("#login-form button[type=submit]");
-  await waitFor(page, (u) => window.__console.ready && window.__console.user.username === u, username, 10000, "signed in as " + username);
-}
+const signInAs = (username) => signIn(page, BASE, username);
 async function signOut() {
   await page.click("#logout");
   await page.waitForSelector("#login", { state: "visible" });
@@ -98,7 +92,7 @@ function mercator([lon, lat]) {
 }
 
 await step("opens on the user's division (海州区's extent, not the city) and the header names it", async () => {
-  await signIn("dispatcher");
+  await signInAs("dispatcher");
   await waitFor(page, () => window.__console.homed, null, 5000, "the map fitted to the user's division");
   const who = await page.textContent("#who");
   assert(who.includes("海州区") && !who.includes(COUNTY), "the header says " + JSON.stringify(who));
@@ -340,14 +334,14 @@ await step("on a tablet (768x1024) and a phone (390x844) a tapped report's detai
 await step("an admin is told that no base map is configured; a dispatcher is not", async () => {
   assert(await page.isHidden("#basemap-note"), "the dispatcher is shown the base map note");
   await signOut();
-  await signIn("admin");
+  await signInAs("admin");
   await page.waitForSelector("#basemap-note", { state: "visible", timeout: 5000 });
   assert((await page.textContent("#basemap-note")).includes("basemap_url"), "the note does not say how to set one");
   await signOut();
 });
 
 await step("a supervisor's units are grouped by county; unit labels are decluttered", async () => {
-  await signIn("supervisor");
+  await signInAs("supervisor");
   await waitFor(page, () => document.querySelectorAll("#units .u-county").length >= 2 && !document.querySelector('#units .u-county[data-county=""]') && ![...document.querySelectorAll("#units .u-county h4")].some((h) => /^\d/.test(h.textContent)),
     null, 15000, "units grouped under two or more named counties");
   const groups = await page.$$eval("#units .u-county", (gs) => gs.map((g) => ({ code: g.dataset.county, name: g.querySelector("h4").textContent,

@@ -60,6 +60,17 @@ export async function waitFor(page, fn, arg, timeout, what) {
   }
 }
 
+// Signs in to the console at base as username (the demo password unless another is given) and
+// waits until the console is ready for that user.
+export async function signIn(page, base, username, password = "demo", timeout = 15000) {
+  await page.goto(base + "/");
+  await page.fill("#username", username);
+  await page.fill("#password", password);
+  await page.click("#login-form button[type=submit]");
+  await waitFor(page, (u) => window.__console && window.__console.ready && window.__console.user &&
+    window.__console.user.username === u, username, timeout, "signed in as " + username);
+}
+
 // The Chinese label of a code in the server's vocabulary (GET /api/v1/vocabulary's reply): what a
 // page must show, taken from the server rather than copied into a test.
 export function labeller(vocabulary) {

@@ -7,7 +7,7 @@
 // list both agencies; the window started unvisited, so an overdue alert shows; the campaign page
 // shows the figures of GET /api/v1/campaigns/{id}/summary; nothing is logged as an error.
 import fs from "node:fs";
-import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, labeller, sleep } from "./lib.mjs";
+import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, signIn, labeller, sleep } from "./lib.mjs";
 
 const BASE = process.env.PATROLD_URL;
 const OUT = process.env.E2E_OUT || "build/e2e";
@@ -65,11 +65,7 @@ const targetInput = (name) => `#pp-editor .pp-target [data-t="${name}"]`;
 let planId = null, targetId = null;
 
 await step("a supervisor opens 巡查计划 from the tab bar: the week view and the map", async () => {
-  await page.goto(BASE + "/");
-  await page.fill("#username", "supervisor");
-  await page.fill("#password", "demo");
-  await page.click("#login-form button[type=submit]");
-  await waitFor(page, () => window.__console && window.__console.ready, null, 15000, "the console ready");
+  await signIn(page, BASE, "supervisor");
   assert(await page.textContent('#tabs [data-page="patrols"]') === label("audit_entities", "patrol_plan"), "no 巡查计划 tab");
   assert(await page.textContent('#tabs [data-page="campaigns"]') === label("audit_entities", "campaign"), "no campaign tab");
   await page.click('#tabs [data-page="patrols"]');

@@ -6,7 +6,7 @@
 // first and `hzq` lists 连云港's 海州区 first; the page sends its token and near= (the map's
 // centre); the browser log has no error.
 import fs from "node:fs";
-import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor } from "./lib.mjs";
+import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, signIn } from "./lib.mjs";
 
 const BASE = process.env.PATROLD_URL;
 const api = (...a) => apiAt(BASE, ...a);
@@ -37,11 +37,7 @@ page.on("console", (m) => { if (m.type() === "error" && !/Failed to load resourc
 page.on("request", (r) => { if (r.url().includes("/api/v1/places?")) asked.push({ url: r.url(), auth: r.headers().authorization || "" }); });
 
 await step("sign in as the 海州区 dispatcher", async () => {
-  await page.goto(BASE + "/");
-  await page.fill("#username", "dispatcher");
-  await page.fill("#password", "demo");
-  await page.click("#login-form button[type=submit]");
-  await waitFor(page, () => window.__console && window.__console.ready, null, 10000, "the console ready");
+  await signIn(page, BASE, "dispatcher");
 });
 
 // Types q into the header's search box: the listed hits, as [name, the small line (chain and code)].

@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, labeller, sleep } from "./lib.mjs";
+import { chromium, CHROMIUM, step, finish, assert, api as apiAt, waitFor, signIn, labeller, sleep } from "./lib.mjs";
 
 const BASE = process.env.PATROLD_URL;
 const OUT = process.env.E2E_OUT || "build/e2e";
@@ -54,11 +54,8 @@ const inLog = (id, ev) => waitFor(page, ([i, e]) => window.__console.eventLog.so
   [id, ev], 3000, `the live event of report ${id}`);
 
 await step("sign in (dispatcher), notifications granted", async () => {
-  await page.goto(PAGE);
-  await page.fill("#username", "dispatcher");
-  await page.fill("#password", "demo");
-  await page.click("#login-form button[type=submit]");
-  await waitFor(page, () => window.__console && window.__console.ready && window.__console.streamOpen, null, 10000, "the console ready, its stream open");
+  await signIn(page, BASE, "dispatcher");
+  await waitFor(page, () => window.__console.streamOpen, null, 10000, "the console's stream open");
   assert(await page.evaluate(() => Notification.permission) === "granted", "notifications not granted to the page");
 });
 
