@@ -10,7 +10,9 @@
  * edit), and a scorer killed half-way leaves the rows for the next. Results: patrol_scored_windows
  * and patrol_visits; each counted visit raises patrol.visit once (patrol_raised), and a window in
  * which no unit of the plan sent a fix within 500 m of its targets 15 minutes after it started
- * raises patrol.overdue once. */
+ * raises patrol.overdue once. A round starts when this instance's ingest stored fixes of a unit in
+ * a plan (units.c: server_kick, no NOTIFY per transaction), else every second (the other
+ * instances' fixes and the plans' edits). */
 #include "service/patrols/scorer.h"
 
 #include <stdio.h>
@@ -219,7 +221,9 @@ void *patrols_scorer_thread(void *arg) {
                 fprintf(stderr, "patrol scorer: overdue: %s\n", w.err);
             next_overdue = time(NULL) + 20;
         }
-        server_sleep(a, more > 0 ? 0 : 1000);
+        /* at once when this instance's ingest noted work (units.c), else the 1 s poll for that
+         * of the others */
+        server_sleep_flag(a, more > 0 ? 0 : 1000, &a->patrols_noted);
     }
     db_disconnect(&w);
     gis_proj_destroy(w.proj);
