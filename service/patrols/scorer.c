@@ -28,7 +28,10 @@
 
 #define SCORER_LOCK "7240018001" /* pg_advisory_lock key: one scorer per cluster */
 
-enum { SCORER_BATCH = 200 }; /* noted rows taken per round */
+enum {
+    SCORER_BATCH = 5000,    /* noted rows taken per round: a pass of every unit, windows once */
+    SCORER_SETTLE_MS = 250, /* after a wake, the batches landing meanwhile join the round */
+};
 
 /* The payload of a patrol event: X a row with plan_id, plan_name, division_code, patrol (the
  * window's start) and the visit's columns (NULL for overdue). */
@@ -223,9 +226,16 @@ void *patrols_scorer_thread(void *arg) {
                 fprintf(stderr, "patrol scorer: overdue: %s\n", w.err);
             next_overdue = time(NULL) + 20;
         }
-        /* at once when this instance's ingest noted work (units.c), else the 1 s poll for that
-         * of the others */
-        server_sleep_flag(a, more > 0 ? 0 : 1000, &a->patrols_noted);
+        /* soon after this instance's ingest noted work (units.c: the batches of the next
+         * SCORER_SETTLE_MS, a phone's or a group's, scored in one round), else the 1 s poll for
+         * that of the others */
+        if (more > 0) continue;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        server_sleep_flag(a, 1000, &a->patrols_noted);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000)
+            server_sleep(a, SCORER_SETTLE_MS);
     }
     db_disconnect(&w);
     gis_proj_destroy(w.proj);

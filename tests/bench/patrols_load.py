@@ -59,7 +59,7 @@ def units(prefix):
 
 
 def preload(ids):
-    """Every unit's fixes of [T0, T0 + HIST) stored straight (as if posted earlier and scored: the
+    """Every unit's fixes of [T0, T0 + HIST) (unit k of ids on line k, as post_all) stored straight (as if posted earlier and scored: the
     triggers off), so the passes land at the end of a full window."""
     sql("SELECT unit_positions_ensure(to_timestamp(%d)::date - 1, current_date + 1)" % T0)
     sql("SET session_replication_role = replica; INSERT INTO unit_positions (unit_id, at, geom)"
@@ -130,17 +130,17 @@ def main():
             "name": "bench %d" % p, "division_code": "320706", "unit_ids": mine,
             "windows": [{"starts_at": iso(T0), "ends_at": iso(T0 + WIN)}], "targets": targets})
     t = time.time()
-    preload(free + planned)
+    preload(free), preload(planned)
     loaded = time.time() - t
-    settled(300)   # the plans' own first scoring (of the stored history) done before the load
+    first = settled(300)   # the plans' own first scoring (of the stored history) done before the load
     post_all(free, HIST), post_all(planned, HIST)   # warm-up (connections, caches), not counted
-    settled(120)
+    warm = settled(300)
     # ABBA: without plans, with, with, without; each side's slices in time order
     a1 = post_all(free, HIST + SLICE)
     b1 = post_all(planned, HIST + SLICE)
-    lag1 = settled(120)
+    lag1 = settled(300)
     b2 = post_all(planned, HIST + 2 * SLICE)
-    lag2 = settled(120)
+    lag2 = settled(300)
     a2 = post_all(free, HIST + 2 * SLICE)
     visits = sql("SELECT count(*) FROM patrol_visits WHERE plan_id = (SELECT min(id) FROM patrol_plans)")
     stored = sql("SELECT round(sum(dwell_s)) FROM patrol_visits WHERE plan_id = (SELECT min(id) FROM patrol_plans)")
@@ -149,6 +149,7 @@ def main():
     print("patrols_window_hours %g" % HOURS)
     print("patrols_fixes_per_window_of_plans %d" % (N * WIN // 10))
     print("patrols_preload_s %.1f" % loaded)
+    print("patrols_first_scoring_s %.2f warm_up_pass_scored_after_s %.2f" % (first, warm))
     print("patrols_ingest_fixes_per_s_no_plans %.0f %.0f" % (a1, a2))
     print("patrols_ingest_fixes_per_s_scored %.0f %.0f" % (b1, b2))
     print("patrols_ingest_ratio_scored_vs_none %.3f" % ((b1 + b2) / (a1 + a2)))
