@@ -19,6 +19,7 @@ typedef struct app {
     struct gis_slot *gis;     /* the published spatial index (gis/index.h) */
     struct gaz_slot *gaz;     /* the published gazetteer (gis/gazetteer.h) */
     _Atomic int stopping;     /* set once on shutdown; background threads poll it */
+    int patrols_noted; /* this instance's ingest noted patrol work (server_kick): the scorer wakes */
     struct worker_pool *pool; /* the slots requests borrow (pool.c); NULL outside serve */
     /* The security headers of every reply: HTTP_SECURITY_HEADERS with basemap_url's origin
      * (server.c); "" outside serve, where the plain ones apply. */

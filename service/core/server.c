@@ -4,6 +4,7 @@
  * few (db_pool, pool.c) and borrowed per request. */
 #include "service/core/server.h"
 
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -29,17 +30,30 @@ static void on_deadline(int sig) {
 static pthread_mutex_t stop_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t stop_cv = PTHREAD_COND_INITIALIZER;
 
-int server_sleep(app *a, int ms) {
+int server_sleep_flag(app *a, int ms, int *flag) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += ms / 1000;
     ts.tv_nsec += (long)(ms % 1000) * 1000000L;
     if (ts.tv_nsec >= 1000000000L) ts.tv_sec++, ts.tv_nsec -= 1000000000L;
     pthread_mutex_lock(&stop_mu);
-    if (!a->stopping) pthread_cond_timedwait(&stop_cv, &stop_mu, &ts);
+    /* stop_cv is shared with server_kick: a wake for another flag sleeps on */
+    while (!a->stopping && !(flag && *flag))
+        if (pthread_cond_timedwait(&stop_cv, &stop_mu, &ts) == ETIMEDOUT) break;
+    if (flag) *flag = 0;
     int stopping = a->stopping;
     pthread_mutex_unlock(&stop_mu);
     return stopping;
+}
+
+int server_sleep(app *a, int ms) {
+    return server_sleep_flag(a, ms, NULL);
+}
+
+void server_kick(int *flag) {
+    pthread_mutex_lock(&stop_mu);
+    if (!*flag) *flag = 1, pthread_cond_broadcast(&stop_cv);
+    pthread_mutex_unlock(&stop_mu);
 }
 
 static int log_message(const struct mg_connection *conn, const char *msg) {

@@ -10,7 +10,9 @@
  * edit), and a scorer killed half-way leaves the rows for the next. Results: patrol_scored_windows
  * and patrol_visits; each counted visit raises patrol.visit once (patrol_raised), and a window in
  * which no unit of the plan sent a fix within 500 m of its targets 15 minutes after it started
- * raises patrol.overdue once. */
+ * raises patrol.overdue once. A round starts when this instance's ingest stored fixes of a unit in
+ * a plan (units.c: server_kick, no NOTIFY per transaction), else every second (the other
+ * instances' fixes and the plans' edits). */
 #include "service/patrols/scorer.h"
 
 #include <stdio.h>
@@ -26,7 +28,10 @@
 
 #define SCORER_LOCK "7240018001" /* pg_advisory_lock key: one scorer per cluster */
 
-enum { SCORER_BATCH = 200 }; /* noted rows taken per round */
+enum {
+    SCORER_BATCH = 5000,    /* noted rows taken per round: a pass of every unit, windows once */
+    SCORER_SETTLE_MS = 250, /* after a wake, the batches landing meanwhile join the round */
+};
 
 /* The payload of a patrol event: X a row with plan_id, plan_name, division_code, patrol (the
  * window's start) and the visit's columns (NULL for overdue). */
@@ -143,7 +148,8 @@ done:
 /* Windows that started 15 minutes ago or more (within a day) and have no fix of a plan's unit
  * within 500 m of its targets yet: the first such fix is recorded (started on time when it came
  * within 15 minutes), and a window without one in its first 15 minutes raises patrol.overdue
- * once. */
+ * once. The planar test first (0.01 degree is over 500 m anywhere below 63N) spares the
+ * geodesic one for most pairs: a county-day's fixes against its targets took minutes without. */
 static const char overdue_sql[] =
     "WITH todo AS (SELECT p.id AS plan_id, p.name AS plan_name, p.division_code, p.revision,"
     " w.starts_at AS patrol, w.ends_at AS window_ends FROM patrol_plans p CROSS JOIN LATERAL patrol_windows(p.id,"
@@ -155,7 +161,8 @@ static const char overdue_sql[] =
     " near AS (SELECT t.*, (SELECT min(f.at) FROM unit_positions f JOIN patrol_plan_units pu ON"
     " pu.unit_id = f.unit_id AND pu.plan_id = t.plan_id WHERE f.at >= t.patrol AND f.at <"
     " t.window_ends AND NOT f.flagged AND EXISTS (SELECT 1 FROM patrol_targets g WHERE g.plan_id ="
-    " t.plan_id AND g.retired_at IS NULL AND ST_DWithin(g.geom::geography, f.geom::geography,"
+    " t.plan_id AND g.retired_at IS NULL AND ST_DWithin(g.geom, f.geom, 0.01) AND"
+    " ST_DWithin(g.geom::geography, f.geom::geography,"
     " 500))) AS near_at FROM todo t),"
     " late AS (SELECT n.*, NULL::bigint AS target_id, NULL::text AS target_name,"
     " NULL::timestamptz AS starts_at, NULL::timestamptz AS ends_at, NULL::real AS dwell_s,"
@@ -219,7 +226,16 @@ void *patrols_scorer_thread(void *arg) {
                 fprintf(stderr, "patrol scorer: overdue: %s\n", w.err);
             next_overdue = time(NULL) + 20;
         }
-        server_sleep(a, more > 0 ? 0 : 1000);
+        /* soon after this instance's ingest noted work (units.c: the batches of the next
+         * SCORER_SETTLE_MS, a phone's or a group's, scored in one round), else the 1 s poll for
+         * that of the others */
+        if (more > 0) continue;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        server_sleep_flag(a, 1000, &a->patrols_noted);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if ((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000)
+            server_sleep(a, SCORER_SETTLE_MS);
     }
     db_disconnect(&w);
     gis_proj_destroy(w.proj);

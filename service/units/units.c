@@ -500,7 +500,8 @@ static const char positions_sql[] =
     " e AS (" EVENTS_UNIT_INSERT(
         EK_UNIT_POSITION, "u",
         "'position'") " FROM u RETURNING id,"
-                      " payload::text) SELECT (SELECT count(*) FROM ins), e.id, e.payload FROM (SELECT 1) o"
+                      " payload::text) SELECT (SELECT count(*) FROM ins), e.id, e.payload, EXISTS (SELECT 1 FROM"
+                      " patrol_plan_units WHERE unit_id = $1::bigint) FROM (SELECT 1) o"
                       " LEFT JOIN e ON true";
 
 /* The unit's stored fixes around the batch (first .. last): up to NEIGHBOURS before and after
@@ -874,6 +875,7 @@ int h_units_positions(http_req *r) {
         goto done;
     }
     units_mem_apply_rows(q, 1);
+    if (PQgetvalue(q, 0, 3)[0] == 't') server_kick(&r->app->patrols_noted); /* the scorer wakes */
     if (store_app_queue(r->w, ids, json_object_get(r->json, "queue")) != 0) {
         rc = http_db_error(r);
         goto done;

@@ -124,6 +124,39 @@ class PatrolScoreTest(harness.ServerCase):
         self.assertAlmostEqual(rows[0]["t0"], ws + 600 - 70 / 400 * 300, delta=30)
         self.assertEqual(len(self.events("patrol.visit", plan["id"])), 1)
 
+    def test_stream_of_small_batches_scores_as_one_reread(self):
+        """Two units send their walk as it happens, three fixes a request, interleaved and in time
+        order (a 60 s GPS gap inside included), each batch scored as it lands: the stored visits
+        are those of one re-read of the whole window (GET .../walked)."""
+        ws, units, east = self.now - 11 * 3600, self.units[1::3], 24000
+        plan = self.plan(units, ws, ws + 3600, east=east)
+        tracks = []
+        for k, unit in enumerate(units):
+            pts = [(ws + 300 + s, *tp.at(east - 300 + 600 * s / 2400.0, 3.0 * k)) for s in range(0, 2401, 30)
+                   if not 1200 <= s < 1260 or k]   # 13 minutes inside; unit 0 silent for 60 s there
+            tracks.append([(unit, pts[i:i + 3]) for i in range(0, len(pts), 3)])
+        for pair in zip(*tracks):
+            for unit, batch in pair:
+                r = self.srv.request("POST", "/api/v1/units/%d/positions" % unit, tp.fixes(batch), token=self.admin)
+                self.assertEqual(r.status, 200, r)
+        w = self.srv.request("GET", "/api/v1/patrol-plans/%d/walked?from=%s&to=%s"
+                             % (plan["id"], tp.iso(ws), tp.iso(ws + 3600)), token=self.disp).json()
+
+        def epoch(text):
+            return int(datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+        def stored(rows):
+            return [(r["counted"], sorted(r["unit_ids"]), sorted(r["agencies"]), epoch(r["starts_at"]),
+                     epoch(r["ends_at"])) for r in rows]
+        want = [(v["counted"], sorted(v["unit_ids"]), sorted(v["agencies"]), epoch(v["from"]), epoch(v["to"]))
+                for v in w["windows"][0]["targets"][0]["visits"]]
+        self.assertEqual(len(want), 1, want)   # one visit: the gap bridged, both units, both agencies
+        self.assertEqual(want[0][:3], (True, sorted(units), ["civil_affairs", "police"]))
+        rows = self.wait_for("SELECT v.counted, v.unit_ids, v.agencies, v.starts_at, v.ends_at FROM patrol_visits v"
+                             " WHERE v.plan_id = %s ORDER BY v.n", plan["id"], want=lambda rows: stored(rows) == want)
+        self.assertEqual(stored(rows), want)
+        self.assertEqual(len(self.events("patrol.visit", plan["id"])), 1)
+
     def test_overdue_window_raises_its_event_once(self):
         ws, units = self.now - 3600, self.units[2::3]
         # a walk far from the target (6 km east of it) in the first 15 minutes: not near
