@@ -118,7 +118,9 @@ class PatrolScoreTest(harness.ServerCase):
         self.assertEqual(self.db.sql("SELECT * FROM patrol_visits WHERE plan_id = %s", plan["id"]), [])
         # the phones sync now, three hours after the walk
         self.walk(units, ws + 600, east=3000)
-        rows = self.visits(plan["id"])
+        # one unit's batch may be scored before the other's lands (an uncounted visit): wait for
+        # the score of both
+        rows = self.visits(plan["id"], want=lambda rows: rows and all(r["counted"] for r in rows))
         self.assertEqual(len(rows), 1, rows)
         self.assertTrue(rows[0]["counted"])
         self.assertAlmostEqual(rows[0]["t0"], ws + 600 - 70 / 400 * 300, delta=30)
