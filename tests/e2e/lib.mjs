@@ -10,7 +10,8 @@ export const CHROMIUM = {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage"], // a container's small /dev/shm must not crash a renderer under load,
+    // a container's small /dev/shm must not crash a renderer under load
+    "--disable-dev-shm-usage"],
 };
 
 const counts = { passed: 0, failed: 0 };
